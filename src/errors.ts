@@ -1,0 +1,69 @@
+// One error type inside rospki (design.md rule 3). Each front end translates it:
+// console `failure: ...` / `... (line L column C)`, REST {"error":400,...}, API !trap.
+
+/** API trap categories (spec §9.3). */
+export const enum ErrorCategory {
+  MissingItem = 0,
+  ArgumentValue = 1,
+  Interrupted = 2,
+  Script = 3,
+  General = 4,
+  Api = 5,
+}
+
+export type RosErrorKind =
+  /** a runtime failure: console prints `failure: <message>` */
+  | 'failure'
+  /** argument/item problems printed bare: `no such item`, `input does not match any value of x` */
+  | 'argument'
+  /** console syntax problems carrying a position: `syntax error (line 1 column 7)` */
+  | 'syntax'
+  /** `not enough permissions (9)` */
+  | 'permission'
+  /** `interrupted` */
+  | 'interrupted'
+  /** raised by `:error` in scripts; printed bare */
+  | 'script';
+
+export class RosError extends Error {
+  readonly kind: RosErrorKind;
+  readonly category: ErrorCategory;
+  /** 1-based position in the script text, for syntax-like errors. */
+  line?: number;
+  column?: number;
+
+  constructor(kind: RosErrorKind, message: string, category?: ErrorCategory) {
+    super(message);
+    this.name = 'RosError';
+    this.kind = kind;
+    this.category = category ?? defaultCategory(kind);
+  }
+
+  /** The text RouterOS prints for this error in the console. */
+  consoleText(): string {
+    const pos = this.line !== undefined ? ` (line ${this.line} column ${this.column ?? 1})` : '';
+    if (this.kind === 'failure') return `failure: ${this.message}${pos}`;
+    return `${this.message}${pos}`;
+  }
+}
+
+function defaultCategory(kind: RosErrorKind): ErrorCategory {
+  switch (kind) {
+    case 'argument': return ErrorCategory.ArgumentValue;
+    case 'interrupted': return ErrorCategory.Interrupted;
+    case 'script': case 'syntax': return ErrorCategory.Script;
+    default: return ErrorCategory.General;
+  }
+}
+
+export const failure = (message: string) => new RosError('failure', message);
+export const argumentError = (message: string) => new RosError('argument', message);
+export const noSuchItem = () => new RosError('argument', 'no such item', ErrorCategory.MissingItem);
+export const noMatch = (arg: string) => new RosError('argument', `input does not match any value of ${arg}`);
+export const ambiguous = (arg: string) =>
+  new RosError('argument', `ambiguous value of ${arg}, more than one possible value matches input`);
+export const outOfRange = (arg: string, min: string, max: string) =>
+  new RosError('argument', `value of ${arg} is out of range (${min} .. ${max})`);
+export const invalidValue = (arg: string) => new RosError('argument', `invalid value for argument ${arg}`);
+export const alreadyHave = () => new RosError('failure', 'already have such entry');
+export const notEnoughPermissions = () => new RosError('permission', 'not enough permissions (9)');
