@@ -1,0 +1,99 @@
+// The appliance: one data directory opened with its store, every menu, the clock and the
+// executor. The console, the daemon and (later) the network services all run on one of these.
+
+import { FixedClock, OffsetClock, systemClock, type Clock } from './clock.js';
+import { Executor } from './menu/executor.js';
+import { newRowData, typeContext } from './menu/generic.js';
+import { Registry } from './menu/registry.js';
+import type { Environment, MenuDecl, Policy, Session } from './menu/types.js';
+import { POLICIES } from './menu/types.js';
+import { ALL_MENUS } from './menus/index.js';
+import { appendLog } from './menus/log.js';
+import { CLOCK_PATH } from './menus/system/clock.js';
+import { GROUP_PATH } from './menus/user/group.js';
+import { USER_PATH, userPolicies } from './menus/user/user.js';
+import { openDataDir, type DataDir } from './store/datadir.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+
+export interface ApplianceOptions {
+  /** Base clock; ROSPKI_FAKE_TIME (ISO date) pins it for reproducible transcripts. */
+  clock?: Clock;
+  menus?: readonly MenuDecl[];
+}
+
+export class Appliance {
+  readonly registry: Registry;
+  readonly executor: Executor;
+  readonly env: Environment & { registry: Registry };
+  readonly clock: OffsetClock;
+
+  private constructor(readonly dataDir: DataDir, readonly store: Store, opts: ApplianceOptions) {
+    this.registry = new Registry(opts.menus ?? ALL_MENUS);
+    this.clock = new OffsetClock(0, opts.clock ?? clockFromEnvironment());
+    const clock = this.clock;
+    this.env = {
+      store, clock, registry: this.registry, dataDir,
+      log: (tx, topics, message) => appendLog(tx, clock.now(), topics, message),
+    };
+    this.executor = new Executor(this.env);
+  }
+
+  static async open(dir: string, opts: ApplianceOptions = {}): Promise<Appliance> {
+    const dataDir = openDataDir(dir);
+    const store = SqliteStore.open(dataDir);
+    const app = new Appliance(dataDir, store, opts);
+    await app.initialise();
+    return app;
+  }
+
+  /** A fresh data directory gets the RouterOS defaults: identity, groups, user admin. */
+  private async initialise(): Promise<void> {
+    await this.store.write((tx) => {
+      const clockRow = tx.get(CLOCK_PATH, 1);
+      if (clockRow) this.clock.offsetMs = Number(clockRow.data['offset-ms'] ?? 0);
+      if (tx.get('/system/identity', 1)) return;
+      const ctx = typeContext(this.env, tx);
+      for (const menu of this.registry.all()) {
+        if (menu.kind === 'singleton' && !menu.properties.every((p) => p.compute)) {
+          tx.insert(menu.path, newRowData(menu, ctx));
+        }
+        for (const row of menu.defaults ?? []) tx.insert(menu.path, { ...newRowData(menu, ctx), ...row });
+      }
+      const full = tx.list(GROUP_PATH).find((g) => g.data.name === 'full');
+      tx.insert(USER_PATH, {
+        ...newRowData(this.registry.menu(USER_PATH)!, ctx),
+        name: 'admin', group: full!.id, comment: 'system default user',
+      });
+      this.env.log(tx, 'system,info', 'data directory created with RouterOS defaults');
+    });
+  }
+
+  /** A session acting as a user (the local console and -e act as admin). */
+  async session(user: string, via: string, extra: Partial<Session> = {}): Promise<Session> {
+    const policies = await this.store.read((tx) => userPolicies(tx, user));
+    return {
+      user, via, policies: policies ?? new Set<Policy>(), lastPrint: new Map(), width: 80, ...extra,
+    };
+  }
+
+  /** Identity for the prompt. */
+  async identity(): Promise<string> {
+    return this.store.read((tx) => String(tx.get('/system/identity', 1)?.data.name ?? 'MikroTik'));
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+export const ALL_POLICIES: ReadonlySet<Policy> = new Set(POLICIES);
+
+function clockFromEnvironment(): Clock {
+  const fake = process.env.ROSPKI_FAKE_TIME;
+  if (fake) {
+    const ms = Date.parse(fake);
+    if (!Number.isNaN(ms)) return new FixedClock(ms);
+  }
+  return systemClock;
+}

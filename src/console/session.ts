@@ -1,0 +1,72 @@
+// A console session: one user's interpreter with its current menu, globals and row numbers.
+// The local terminal, `-e`/.rsc scripts, the daemon's control socket and (later) SSH all drive
+// one of these, so they print exactly the same thing.
+
+import type { Appliance } from '../appliance.js';
+import { RosError } from '../errors.js';
+import type { Session } from '../menu/types.js';
+import { completeLine, helpAt, type Completion } from './complete.js';
+import { Interpreter } from './interpreter.js';
+
+export interface RunOutcome {
+  ok: boolean;
+  /** Console text of the error, when not ok. */
+  error?: string;
+}
+
+export class ConsoleSession {
+  private readonly interpreter: Interpreter;
+
+  private constructor(readonly app: Appliance, readonly session: Session, private output: (text: string) => void) {
+    this.interpreter = new Interpreter({
+      registry: app.registry,
+      executor: app.executor,
+      session,
+      output: (text) => this.output(text),
+    });
+  }
+
+  static async open(app: Appliance, opts: {
+    user?: string; via?: string; width?: number; output: (text: string) => void;
+    prompt?: Session['prompt']; signal?: AbortSignal;
+  }): Promise<ConsoleSession> {
+    const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
+      width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal,
+    });
+    return new ConsoleSession(app, session, opts.output);
+  }
+
+  setOutput(output: (text: string) => void): void {
+    this.output = output;
+  }
+
+  get path(): string {
+    return this.interpreter.currentPath;
+  }
+
+  /** Runs console text (a line or a whole script); stops at the first error. */
+  async run(source: string): Promise<RunOutcome> {
+    try {
+      await this.interpreter.run(source);
+      return { ok: true };
+    } catch (e) {
+      if (e instanceof RosError) return { ok: false, error: e.consoleText() };
+      // Never show a stack trace to a user; keep the message.
+      return { ok: false, error: `failure: ${(e as Error).message ?? String(e)}` };
+    }
+  }
+
+  /** `[admin@MikroTik] /certificate> ` (spec Appendix C). */
+  async prompt(): Promise<string> {
+    const identity = await this.app.identity();
+    return this.path === '/' ? `[${this.session.user}@${identity}] > ` : `[${this.session.user}@${identity}] ${this.path}> `;
+  }
+
+  complete(line: string): Promise<Completion> {
+    return completeLine(this.app, this.session, this.path, line);
+  }
+
+  help(line: string): Promise<string> {
+    return helpAt(this.app, this.session, this.path, line);
+  }
+}

@@ -1,0 +1,202 @@
+// The local control socket (issue 2 §2): when a daemon runs on a data directory, `rospki -e`,
+// `.rsc` files, piped scripts and other consoles go through it, so the daemon sees every
+// change at once. Unix socket `<DIR>/control.sock`, owner-only. Messages are JSON lines:
+//
+//   client → daemon: {t:'open', width}  {t:'run', source}  {t:'complete', line}
+//                    {t:'help', line}  {t:'answer', value}
+//   daemon → client: {t:'ready', prompt}  {t:'out', text}  {t:'done', ok, error?, prompt}
+//                    {t:'completion', candidates, partial}  {t:'help', text}
+//                    {t:'ask', question, masked}
+
+import fs from 'node:fs';
+import net from 'node:net';
+import type { Appliance } from './appliance.js';
+import type { Completion } from './console/complete.js';
+import { ConsoleSession, type RunOutcome } from './console/session.js';
+
+/** What a terminal front end needs from a console, wherever it runs. */
+export interface ConsoleBackend {
+  run(source: string, output: (text: string) => void): Promise<RunOutcome>;
+  prompt(): Promise<string>;
+  complete(line: string): Promise<Completion>;
+  help(line: string): Promise<string>;
+  close(): void;
+}
+
+type Message = Record<string, unknown> & { t: string };
+
+function lineReader(socket: net.Socket, onMessage: (m: Message) => void): void {
+  let buffer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!line) continue;
+      try { onMessage(JSON.parse(line) as Message); } catch { socket.destroy(); return; }
+    }
+  });
+}
+
+const send = (socket: net.Socket, m: Message): void => { if (!socket.destroyed) socket.write(`${JSON.stringify(m)}\n`); };
+
+/** Serves consoles over the control socket. Returns a function that stops it. */
+export async function serveControl(app: Appliance, socketPath: string): Promise<() => Promise<void>> {
+  await removeStaleSocket(socketPath);
+  const server = net.createServer((socket) => handleClient(app, socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // Created owner-only: the umask keeps group and others out from the first moment.
+    const old = process.umask(0o177);
+    server.listen(socketPath, () => { process.umask(old); resolve(); });
+  });
+  fs.chmodSync(socketPath, 0o600);
+  return () => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    try { fs.unlinkSync(socketPath); } catch { /* already gone */ }
+  });
+}
+
+function handleClient(app: Appliance, socket: net.Socket): void {
+  let consoleSession: ConsoleSession | undefined;
+  let pendingAnswer: ((value: string) => void) | undefined;
+  let queue = Promise.resolve();
+  socket.on('error', () => socket.destroy());
+  lineReader(socket, (m) => {
+    if (m.t === 'answer') { pendingAnswer?.(String(m.value ?? '')); pendingAnswer = undefined; return; }
+    // Requests of one client run in order.
+    queue = queue.then(async () => {
+      if (m.t === 'open') {
+        consoleSession = await ConsoleSession.open(app, {
+          via: 'console',
+          width: Number(m.width) || 80,
+          output: (text) => send(socket, { t: 'out', text }),
+          prompt: m.interactive ? (question, masked) => new Promise<string>((resolve) => {
+            pendingAnswer = resolve;
+            send(socket, { t: 'ask', question, masked });
+          }) : undefined,
+        });
+        send(socket, { t: 'ready', prompt: await consoleSession.prompt() });
+        return;
+      }
+      if (!consoleSession) { socket.destroy(); return; }
+      if (m.t === 'run') {
+        const outcome = await consoleSession.run(String(m.source ?? ''));
+        send(socket, { t: 'done', ...outcome, prompt: await consoleSession.prompt() });
+      } else if (m.t === 'complete') {
+        send(socket, { t: 'completion', ...(await consoleSession.complete(String(m.line ?? ''))) });
+      } else if (m.t === 'help') {
+        send(socket, { t: 'help', text: await consoleSession.help(String(m.line ?? '')) });
+      }
+    }).catch(() => { socket.destroy(); });
+  });
+}
+
+/** A socket file left by a daemon that died is removed; a live one means a daemon runs. */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  if (!fs.existsSync(socketPath)) return;
+  if (await isAlive(socketPath)) throw new Error(`a rospki daemon already runs on this data directory (${socketPath})`);
+  fs.unlinkSync(socketPath);
+}
+
+function isAlive(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Connects to a running daemon, or returns undefined when none runs. */
+export async function connectControl(socketPath: string, opts: {
+  width: number; interactive: boolean; ask?: (question: string, masked: boolean) => Promise<string>;
+}): Promise<ConsoleBackend | undefined> {
+  if (!fs.existsSync(socketPath)) return undefined;
+  const socket = await new Promise<net.Socket | undefined>((resolve) => {
+    const s = net.connect(socketPath);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(undefined));
+  });
+  if (!socket) return undefined;
+  return RemoteConsole.start(socket, opts);
+}
+
+class RemoteConsole implements ConsoleBackend {
+  private waiting: ((m: Message) => void) | undefined;
+  private output: (text: string) => void = () => {};
+  private lastPrompt = '';
+  private closedError: Error | undefined;
+
+  private constructor(private readonly socket: net.Socket, private readonly ask?: (q: string, masked: boolean) => Promise<string>) {
+    lineReader(socket, (m) => this.onMessage(m));
+    socket.on('close', () => {
+      this.closedError = new Error('the rospki daemon closed the connection');
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.({ t: 'closed' });
+    });
+    socket.on('error', () => {});
+  }
+
+  static async start(socket: net.Socket, opts: { width: number; interactive: boolean; ask?: (q: string, masked: boolean) => Promise<string> }): Promise<RemoteConsole> {
+    const remote = new RemoteConsole(socket, opts.ask);
+    const ready = await remote.request({ t: 'open', width: opts.width, interactive: opts.interactive });
+    remote.lastPrompt = String(ready.prompt ?? '');
+    return remote;
+  }
+
+  private onMessage(m: Message): void {
+    if (m.t === 'out') { this.output(String(m.text)); return; }
+    if (m.t === 'ask') {
+      const reply = this.ask ? this.ask(String(m.question), Boolean(m.masked)) : Promise.resolve('');
+      void reply.then((value) => send(this.socket, { t: 'answer', value }));
+      return;
+    }
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.(m);
+  }
+
+  private request(m: Message): Promise<Message> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      this.waiting = (reply) => (reply.t === 'closed' ? reject(this.closedError) : resolve(reply));
+      send(this.socket, m);
+    });
+  }
+
+  async run(source: string, output: (text: string) => void): Promise<RunOutcome> {
+    this.output = output;
+    const done = await this.request({ t: 'run', source });
+    this.lastPrompt = String(done.prompt ?? this.lastPrompt);
+    return { ok: Boolean(done.ok), error: done.error === undefined ? undefined : String(done.error) };
+  }
+
+  async prompt(): Promise<string> { return this.lastPrompt; }
+
+  async complete(line: string): Promise<Completion> {
+    const m = await this.request({ t: 'complete', line });
+    return { candidates: (m.candidates as string[]) ?? [], partial: String(m.partial ?? '') };
+  }
+
+  async help(line: string): Promise<string> {
+    return String((await this.request({ t: 'help', line })).text ?? '');
+  }
+
+  close(): void { this.socket.end(); }
+}
+
+/** The same interface over a console in this process. */
+export class LocalConsole implements ConsoleBackend {
+  constructor(private readonly session: ConsoleSession) {}
+  async run(source: string, output: (text: string) => void): Promise<RunOutcome> {
+    this.session.setOutput(output);
+    return this.session.run(source);
+  }
+  prompt(): Promise<string> { return this.session.prompt(); }
+  complete(line: string): Promise<Completion> { return this.session.complete(line); }
+  help(line: string): Promise<string> { return this.session.help(line); }
+  close(): void {}
+}

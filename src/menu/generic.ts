@@ -1,0 +1,514 @@
+// The generic verbs every menu gets from its declaration (spec §1.3, §3.5): print, get, set,
+// unset, add, remove, find, enable, disable, comment, export. Menu-specific verbs are
+// functions declared by the menu itself.
+
+import { alreadyHave, argumentError, failure, noSuchItem, RosError } from '../errors.js';
+import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
+import {
+  anyType, enumType, matchChoice, presenceType, stringListType, stringType,
+} from './proptypes.js';
+import type {
+  ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, PrintOutput,
+  PropertyDecl, RowView, Session, TypeContext,
+} from './types.js';
+import { ItemId, RosArray, type Value, valueToString } from './values.js';
+
+// ---------------------------------------------------------------------------------------------
+// Reading property values
+
+export function typeContext(env: Environment, tx: ReadTx): TypeContext {
+  return { tx, clock: env.clock, registry: env.registry };
+}
+
+/** The stored or computed value of a property (storage form), undefined when unset. */
+export function storedValue(prop: PropertyDecl, row: RowData, ctx: TypeContext): unknown {
+  return prop.compute ? prop.compute(row, ctx) : row[prop.name];
+}
+
+export function isEmptyValue(prop: PropertyDecl, v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  return prop.type.isEmpty ? prop.type.isEmpty(v) : false;
+}
+
+export function propByName(menu: MenuDecl, name: string): PropertyDecl | undefined {
+  return menu.properties.find((p) => p.name === name);
+}
+
+/** The row as a filter sees it: typed script values; unset values are `nothing`. */
+export function rowView(menu: MenuDecl, row: StoredRow, ctx: TypeContext): RowView {
+  return {
+    id: row.id,
+    get(name: string): Value {
+      if (name === '.id') return new ItemId(row.id);
+      const prop = propByName(menu, name);
+      if (!prop || prop.access === 'wo') return undefined;
+      const v = storedValue(prop, row.data, ctx);
+      if (v === undefined || v === null) return prop.flag ? false : undefined;
+      return prop.type.script(v, ctx);
+    },
+  };
+}
+
+/** Flag letters set on a row, in declaration order. */
+export function rowFlags(menu: MenuDecl, row: RowData, ctx: TypeContext): string {
+  let out = '';
+  for (const p of menu.properties) if (p.flag && storedValue(p, row, ctx) === true) out += p.flag.letter;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Items: `0,1`, names, `*ID`s, arrays from [find] (spec §7.3)
+
+export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx: ReadTx): number[] {
+  if (menu.kind === 'singleton') return [1];
+  const rows = tx.list(menu.path);
+  const out: number[] = [];
+  const addOne = (v: Value): void => {
+    if (v instanceof ItemId) {
+      if (!tx.get(menu.path, v.n)) throw noSuchItem();
+      out.push(v.n);
+      return;
+    }
+    if (v instanceof RosArray) { v.values().forEach(addOne); return; }
+    if (typeof v === 'number') { out.push(byNumber(v)); return; }
+    const text = valueToString(v).trim();
+    if (text === '') return;
+    for (const part of splitItems(text)) {
+      const id = ItemId.parse(part);
+      if (id) {
+        if (!tx.get(menu.path, id.n)) throw noSuchItem();
+        out.push(id.n);
+      } else if (/^\d+$/.test(part)) {
+        out.push(byNumber(Number(part)));
+      } else {
+        const key = menu.key;
+        const row = key ? rows.find((r) => r.data[key] === part) : undefined;
+        if (!row) throw noSuchItem();
+        out.push(row.id);
+      }
+    }
+  };
+  const byNumber = (n: number): number => {
+    // Numbers refer to the last print; without one they behave as if print had run (§7.3).
+    const numbering = session.lastPrint.get(menu.path) ?? rows.map((r) => r.id);
+    const id = numbering[n];
+    if (id === undefined || !tx.get(menu.path, id)) throw noSuchItem();
+    return id;
+  };
+  addOne(value);
+  return [...new Set(out)];
+}
+
+/** `0,1,a` but not inside names that hold commas only when quoted (names rarely do). */
+function splitItems(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing property values
+
+/** Names add/set accept: every writable property (or the ones a menu allows on add). */
+function writableProps(menu: MenuDecl): PropertyDecl[] {
+  return menu.properties.filter((p) => p.access !== 'ro' && !p.compute);
+}
+
+/** Applies named arguments to a row's data; null means "unset to default". */
+export function applyArgs(
+  menu: MenuDecl, data: RowData, args: ReadonlyMap<string, Value>, ctx: TypeContext, existing: boolean,
+): RowData {
+  const out: RowData = { ...data };
+  for (const [name, value] of args) {
+    const prop = propByName(menu, name);
+    if (!prop || prop.access === 'ro' || prop.compute) continue;
+    if (existing && prop.writableWhen && !prop.writableWhen(data)) {
+      throw failure(prop.notWritableMessage ?? `${name} can not be changed`);
+    }
+    if (value === null) {
+      const def = defaultOf(prop, ctx);
+      if (def === undefined) delete out[name]; else out[name] = def;
+      continue;
+    }
+    out[name] = prop.type.parse(value, ctx, name);
+  }
+  return out;
+}
+
+export function defaultOf(prop: PropertyDecl, ctx: TypeContext): unknown {
+  const d = prop.default;
+  return typeof d === 'function' ? (d as (c: TypeContext) => unknown)(ctx) : d;
+}
+
+/** Fills defaults, checks required and unique properties, then the menu's own rules. */
+export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, tx: WriteTx, env: Environment): void {
+  for (const p of menu.properties) {
+    if (p.required && isEmptyValue(p, data[p.name])) throw argumentError(`missing value of ${p.name}`);
+    if (p.unique && !isEmptyValue(p, data[p.name])) {
+      const clash = tx.list(menu.path).find((r) => r.id !== id && r.data[p.name] === data[p.name]);
+      if (clash) throw alreadyHave();
+    }
+  }
+  menu.validate?.(data, tx, env);
+}
+
+export function newRowData(menu: MenuDecl, ctx: TypeContext): RowData {
+  const data: RowData = {};
+  for (const p of menu.properties) {
+    if (p.compute) continue;
+    const d = defaultOf(p, ctx);
+    if (d !== undefined) data[p.name] = d;
+  }
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The verbs
+
+const itemsArg = (positional = 0): ArgDecl => ({ name: 'numbers', type: anyType, positional, required: true, help: 'List of item numbers' });
+const flagArg = (name: string, help: string): ArgDecl => ({ name, type: presenceType, flagOnly: true, help });
+
+function propArgs(menu: MenuDecl, props: PropertyDecl[]): ArgDecl[] {
+  return props.map((p) => ({ name: p.name, type: p.type, sensitive: p.sensitive, help: p.help }));
+}
+
+function has(call: CommandCall, name: string): boolean {
+  const v = call.args.get(name);
+  return call.args.has(name) && v !== false && v !== 'no' && v !== 'false';
+}
+
+async function readTx<T>(call: CommandCall, fn: (tx: ReadTx, ctx: TypeContext) => T): Promise<T> {
+  return call.env.store.read((tx) => fn(tx, typeContext(call.env, tx)));
+}
+
+async function writeTx<T>(call: CommandCall, fn: (tx: WriteTx, ctx: TypeContext) => T): Promise<T> {
+  return call.env.store.write((tx) => fn(tx, typeContext(call.env, tx)));
+}
+
+function logChange(call: CommandCall, tx: WriteTx, what: string): void {
+  call.env.log(tx, 'system,info', `${what} by ${call.session.user}`);
+}
+
+function describe(menu: MenuDecl, data: RowData): string {
+  const path = menu.path.slice(1).replace(/\//g, ' ');
+  const key = menu.key ? data[menu.key] : undefined;
+  return key !== undefined ? `${path} ${String(key)}` : path;
+}
+
+const PRINT_MODES = ['detail', 'terse', 'brief', 'value-list'] as const;
+
+function printCommand(menu: MenuDecl): CommandDecl {
+  const args: ArgDecl[] = [
+    ...PRINT_MODES.map((m) => flagArg(m, `Print ${m}`)),
+    flagArg('count-only', 'Print only the count of items'),
+    flagArg('as-value', 'Return the items as an array'),
+    flagArg('show-ids', 'Show internal ids instead of numbers'),
+    flagArg('show-sensitive', 'Show sensitive values'),
+    flagArg('without-paging', 'Print without paging'),
+    { name: 'proplist', type: stringListType, help: 'Properties to print' },
+    { name: 'file', type: stringType, help: 'Print to a file' },
+  ];
+  if (menu.kind === 'list') {
+    args.push({ name: 'from', type: anyType, help: 'Items to print' });
+    args.push({ name: 'where', type: anyType, help: 'Filter expression' });
+  }
+  return {
+    name: 'print', help: 'Print values of item properties', policy: 'read', args,
+    async run(call) {
+      if (has(call, 'show-sensitive') && !call.session.policies.has('sensitive')) {
+        throw new RosError('permission', 'not enough permissions (9)');
+      }
+      const [rows, ctx, order] = await readTx(call, (tx, ctx) => {
+        let rows = menu.kind === 'list' ? [...tx.list(menu.path)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
+        if (call.args.has('from')) {
+          const ids = new Set(resolveItems(menu, call.args.get('from'), call.session, tx));
+          rows = rows.filter((r) => ids.has(r.id));
+        }
+        return [rows, ctx, tx.list(menu.path).map((r) => r.id)] as const;
+      });
+      const where = call.where;
+      const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
+      const proplist = call.args.has('proplist') ? (call.args.get('proplist') as unknown as string[] | undefined) : undefined;
+      const props = proplist ? parseProplist(menu, call.args.get('proplist')) : undefined;
+      if (has(call, 'count-only')) return { ret: shown.length, messages: [String(shown.length)] };
+      if (has(call, 'as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, has(call, 'show-sensitive')))) };
+      if (menu.kind === 'list') call.session.lastPrint.set(menu.path, order);
+      const index = new Map(order.map((id, i) => [id, i] as const));
+      const mode = PRINT_MODES.find((m) => has(call, m)) ?? 'table';
+      const print: PrintOutput = {
+        menu, rows: shown, numbers: shown.map((r) => index.get(r.id) ?? 0), mode,
+        proplist: props, showIds: has(call, 'show-ids'), showSensitive: has(call, 'show-sensitive'), ctx,
+      };
+      return { print };
+    },
+  };
+}
+
+async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>): Promise<StoredRow[]> {
+  const out: StoredRow[] = [];
+  for (const r of rows) {
+    const hit = where(rowView(menu, r, ctx));
+    if (hit === true || (hit !== false && (await hit))) out.push(r);
+  }
+  return out;
+}
+
+function parseProplist(menu: MenuDecl, v: Value): string[] {
+  const names = (v instanceof RosArray ? v.values().map(valueToString) : valueToString(v).split(','))
+    .map((s) => s.trim()).filter((s) => s !== '');
+  const known = menu.properties.map((p) => p.name);
+  return names.map((n) => (n === '.id' ? n : matchChoice(n, known, 'proplist')));
+}
+
+/** One record of `print as-value`: `.id` first, then the properties with values. */
+export function asValue(menu: MenuDecl, row: StoredRow, ctx: TypeContext, props?: readonly string[], showSensitive = false): RosArray {
+  const a = new RosArray();
+  if (menu.kind === 'list' && (!props || props.includes('.id'))) a.set('.id', new ItemId(row.id));
+  for (const p of menu.properties) {
+    if (props && !props.includes(p.name)) continue;
+    if (p.access === 'wo' || (p.sensitive && !showSensitive)) continue;
+    const v = storedValue(p, row.data, ctx);
+    if (v === undefined || v === null) continue;
+    a.set(p.name, p.type.script(v, ctx));
+  }
+  return a;
+}
+
+function getCommand(menu: MenuDecl): CommandDecl {
+  const names = menu.properties.filter((p) => p.access !== 'wo').map((p) => p.name);
+  const args: ArgDecl[] = menu.kind === 'list'
+    ? [{ ...itemsArg(0), name: 'number' }, { name: 'value-name', type: enumType(names), positional: 1 }]
+    : [{ name: 'value-name', type: enumType(names), positional: 0 }];
+  return {
+    name: 'get', help: 'Get value of an item property', policy: 'read', args,
+    async run(call) {
+      return readTx(call, (tx, ctx) => {
+        const [id] = menu.kind === 'list' ? resolveItems(menu, call.args.get('number'), call.session, tx) : [1];
+        if (id === undefined) throw noSuchItem();
+        const row = tx.get(menu.path, id) ?? { id, data: {} };
+        if (!call.args.has('value-name')) return { ret: asValue(menu, row, ctx) };
+        const name = matchChoice(valueToString(call.args.get('value-name')), names, 'value-name');
+        const prop = propByName(menu, name)!;
+        if (prop.sensitive && !call.session.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
+        const v = storedValue(prop, row.data, ctx);
+        if (v === undefined || v === null) return { ret: prop.flag ? false : undefined };
+        return { ret: prop.type.script(v, ctx) };
+      });
+    },
+  };
+}
+
+function setCommand(menu: MenuDecl): CommandDecl {
+  const props = writableProps(menu);
+  const args = menu.kind === 'list' ? [itemsArg(0), ...propArgs(menu, props)] : propArgs(menu, props);
+  return {
+    name: 'set', help: 'Change item properties', policy: 'write', args,
+    async run(call) {
+      await writeTx(call, (tx, ctx) => {
+        const ids = menu.kind === 'list' ? resolveItems(menu, call.args.get('numbers'), call.session, tx) : [1];
+        for (const id of ids) {
+          const before = tx.get(menu.path, id)?.data ?? (menu.kind === 'singleton' ? newRowData(menu, ctx) : undefined);
+          if (!before) throw noSuchItem();
+          const propsOnly = new Map([...call.args].filter(([k]) => k !== 'numbers'));
+          const after = applyArgs(menu, before, propsOnly, ctx, true);
+          checkRow(menu, id, after, tx, call.env);
+          if (menu.kind === 'singleton' && !tx.get(menu.path, 1)) insertSingleton(tx, menu.path, after);
+          else tx.update(menu.path, id, after);
+          logChange(call, tx, `${describe(menu, after)} changed`);
+        }
+      });
+      return {};
+    },
+  };
+}
+
+/** Singletons live in row 1; a fresh store may not have it yet. */
+function insertSingleton(tx: WriteTx, path: string, data: RowData): void {
+  const id = tx.insert(path, data);
+  if (id !== 1) throw new Error(`singleton ${path} got id ${id}`);
+}
+
+function unsetCommand(menu: MenuDecl): CommandDecl {
+  const names = writableProps(menu).map((p) => p.name);
+  const args: ArgDecl[] = menu.kind === 'list'
+    ? [itemsArg(0), { name: 'value-name', type: enumType(names), positional: 1, required: true }]
+    : [{ name: 'value-name', type: enumType(names), positional: 0, required: true }];
+  return {
+    name: 'unset', help: 'Unset item properties', policy: 'write', args,
+    async run(call) {
+      const name = matchChoice(valueToString(call.args.get('value-name')), names, 'value-name');
+      const set = setCommand(menu);
+      const args = new Map<string, Value>([[name, null]]);
+      if (menu.kind === 'list') args.set('numbers', call.args.get('numbers'));
+      return set.run({ ...call, command: set, args });
+    },
+  };
+}
+
+function addCommand(menu: MenuDecl): CommandDecl {
+  const props = writableProps(menu);
+  const args: ArgDecl[] = [...propArgs(menu, props)];
+  if (menu.key) args.push({ name: 'copy-from', type: anyType, help: 'Item number to copy the properties from' });
+  return {
+    name: 'add', help: 'Create a new item', policy: 'write', args,
+    async run(call) {
+      const id = await writeTx(call, (tx, ctx) => {
+        let base = newRowData(menu, ctx);
+        const from = call.args.get('copy-from');
+        if (call.args.has('copy-from')) {
+          const [srcId] = resolveItems(menu, from, call.session, tx);
+          const src = srcId !== undefined ? tx.get(menu.path, srcId) : undefined;
+          if (!src) throw noSuchItem();
+          base = copyableData(menu, src.data, base);
+        }
+        const data = applyArgs(menu, base, call.args, ctx, false);
+        checkRow(menu, undefined, data, tx, call.env);
+        const newId = tx.insert(menu.path, data);
+        logChange(call, tx, `${describe(menu, data)} added`);
+        return newId;
+      });
+      return { ret: new ItemId(id) };
+    },
+  };
+}
+
+/** copy-from takes the writable properties, never the key (names stay unique). */
+function copyableData(menu: MenuDecl, src: RowData, base: RowData): RowData {
+  const out = { ...base };
+  for (const p of writableProps(menu)) if (p.name !== menu.key && src[p.name] !== undefined) out[p.name] = src[p.name];
+  return out;
+}
+
+function removeCommand(menu: MenuDecl): CommandDecl {
+  return {
+    name: 'remove', help: 'Remove item', policy: 'write', args: [itemsArg(0)],
+    async run(call) {
+      await writeTx(call, (tx) => {
+        const ids = resolveItems(menu, call.args.get('numbers'), call.session, tx);
+        for (const id of ids) removeRow(call.env, menu, id, tx, call);
+      });
+      return {};
+    },
+  };
+}
+
+export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: WriteTx, call?: CommandCall): void {
+  const row = tx.get(menu.path, id);
+  if (!row) return; // already removed by a cascade earlier in this command
+  menu.beforeRemove?.(id, tx, env);
+  tx.remove(menu.path, id);
+  if (call) logChange(call, tx, `${describe(menu, row.data)} removed`);
+}
+
+function findCommand(menu: MenuDecl): CommandDecl {
+  return {
+    name: 'find', help: 'Find items by value', policy: 'read',
+    args: [{ name: 'where', type: anyType, help: 'Filter expression' }],
+    async run(call) {
+      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...tx.list(menu.path)], ctx] as const);
+      const shown = call.where ? await filterRows(menu, rows, ctx, call.where) : rows;
+      return { ret: RosArray.of(shown.map((r) => new ItemId(r.id))) };
+    },
+  };
+}
+
+function enableCommand(menu: MenuDecl, disabled: boolean): CommandDecl {
+  return {
+    name: disabled ? 'disable' : 'enable', help: disabled ? 'Disable items' : 'Enable items', policy: 'write',
+    args: menu.kind === 'list' ? [itemsArg(0)] : [],
+    async run(call) {
+      const set = setCommand(menu);
+      const args = new Map<string, Value>([['disabled', disabled]]);
+      if (menu.kind === 'list') args.set('numbers', call.args.get('numbers'));
+      return set.run({ ...call, command: set, args });
+    },
+  };
+}
+
+function commentCommand(menu: MenuDecl): CommandDecl {
+  return {
+    name: 'comment', help: 'Set comment for items', policy: 'write',
+    args: [itemsArg(0), { name: 'comment', type: stringType, positional: 1 }],
+    async run(call) {
+      const set = setCommand(menu);
+      return set.run({ ...call, command: set, args: new Map([['numbers', call.args.get('numbers')], ['comment', call.args.get('comment') ?? '']]) });
+    },
+  };
+}
+
+function exportCommand(menu: MenuDecl): CommandDecl {
+  return {
+    name: 'export', help: 'Print or save an export script', policy: 'read',
+    args: [flagArg('verbose', 'Include default values'), flagArg('terse', 'One line per item'), flagArg('show-sensitive', 'Include sensitive values'), { name: 'file', type: stringType }],
+    async run(call) {
+      const text = await readTx(call, (tx, ctx) => exportLines(menu, tx, ctx, has(call, 'verbose'), has(call, 'show-sensitive')));
+      return { messages: text ? [text.replace(/\n$/, '')] : [] };
+    },
+  };
+}
+
+/** `/export` lines of one menu: settings that differ from the defaults (spec §1.3, §4.1). */
+export function exportLines(menu: MenuDecl, tx: ReadTx, ctx: TypeContext, verbose = false, showSensitive = false): string {
+  const header = menu.path.slice(1).replace(/\//g, ' ');
+  const defaults = newRowData(menu, ctx);
+  const settable = writableProps(menu).filter((p) => p.access !== 'wo' && (showSensitive || !p.sensitive));
+  const pairs = (data: RowData, base: RowData): string => settable
+    .filter((p) => data[p.name] !== undefined && (verbose || JSON.stringify(data[p.name]) !== JSON.stringify(base[p.name])))
+    .map((p) => `${p.name}=${exportValue(p.type.display(data[p.name], ctx))}`).join(' ');
+  const lines: string[] = [];
+  if (menu.kind === 'singleton') {
+    const row = tx.get(menu.path, 1);
+    const text = row ? pairs(row.data, defaults) : '';
+    if (text) lines.push(`set ${text}`);
+  } else if (menu.kind === 'list') {
+    const builtIn = new Set((menu.defaults ?? []).map((d) => (menu.key ? d[menu.key] : undefined)));
+    for (const row of tx.list(menu.path)) {
+      const key = menu.key ? row.data[menu.key] : undefined;
+      if (key !== undefined && builtIn.has(key)) {
+        const base = { ...defaults, ...menu.defaults!.find((d) => d[menu.key!] === key) };
+        const text = pairs(row.data, base);
+        if (text) lines.push(`set [ find ${menu.key}=${exportValue(String(key))} ] ${text}`);
+      } else {
+        const text = pairs(row.data, {});
+        lines.push(`add${text ? ` ${text}` : ''}`);
+      }
+    }
+  }
+  return lines.length ? `/${header}\n${lines.map(wrapExportLine).join('\n')}\n` : '';
+}
+
+function exportValue(text: string): string {
+  return /^[A-Za-z0-9_.:,\-/*@+]*$/.test(text) && text !== '' ? text : `"${text.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
+
+/** Export wraps long lines with ` \` and a 4-space continuation (spec §4.1 export sample). */
+function wrapExportLine(line: string): string {
+  const width = 80;
+  if (line.length <= width) return line;
+  const out: string[] = [];
+  let rest = line;
+  while (rest.length > width - 1) {
+    out.push(`${rest.slice(0, width - 1)}\\`);
+    rest = `    ${rest.slice(width - 1)}`;
+  }
+  out.push(rest);
+  return out.join('\n');
+}
+
+/** Generic verbs that a menu's declaration asks for. */
+export function genericCommands(menu: MenuDecl): CommandDecl[] {
+  const make: Record<string, () => CommandDecl> = {
+    print: () => printCommand(menu),
+    get: () => getCommand(menu),
+    set: () => setCommand(menu),
+    unset: () => unsetCommand(menu),
+    add: () => addCommand(menu),
+    remove: () => removeCommand(menu),
+    find: () => findCommand(menu),
+    enable: () => enableCommand(menu, false),
+    disable: () => enableCommand(menu, true),
+    comment: () => commentCommand(menu),
+    export: () => exportCommand(menu),
+  };
+  return menu.verbs.filter((v) => make[v]).map((v) => make[v]!());
+}
+
+export type { CommandResult };

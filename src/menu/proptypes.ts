@@ -1,0 +1,254 @@
+// The value types of menu properties and arguments. Each one parses what any front end sends
+// (console text, typed script values, REST/API strings) and renders for each of them.
+
+import { ambiguous, argumentError, invalidValue, noMatch, outOfRange } from '../errors.js';
+import type { PropType, TypeContext } from './types.js';
+import { Duration, IpAddress, IpPrefix, ItemId, RosArray, parseDuration, type Value, valueToString } from './values.js';
+
+const asText = (v: Value): string => valueToString(v);
+
+/** Picks the one choice that `input` names exactly or as an unambiguous prefix (spec §7.1). */
+export function matchChoice(input: string, choices: readonly string[], argName: string): string {
+  if (choices.includes(input)) return input;
+  const hits = choices.filter((c) => c.startsWith(input));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length > 1 && input !== '') throw ambiguous(argName);
+  throw noMatch(argName);
+}
+
+export const stringType: PropType<string> = {
+  help: 'string',
+  quoted: true,
+  parse: (v) => asText(v),
+  display: (v) => v,
+  api: (v) => v,
+  script: (v) => v,
+  isEmpty: (v) => v === '',
+};
+
+/** Like stringType but printed without quotes in detail (hex ids, issuer lists). */
+export const bareStringType: PropType<string> = { ...stringType, quoted: false };
+
+export function parseBool(v: Value, argName: string): boolean {
+  if (typeof v === 'boolean') return v;
+  const t = asText(v).toLowerCase();
+  if (t === 'yes' || t === 'true') return true;
+  if (t === 'no' || t === 'false') return false;
+  // Prefixes work as for other enums (`disabled=y`).
+  const hit = ['yes', 'no', 'true', 'false'].filter((c) => t !== '' && c.startsWith(t));
+  if (hit.length === 1) return hit[0] === 'yes' || hit[0] === 'true';
+  throw invalidValue(argName);
+}
+
+export const boolType: PropType<boolean> = {
+  help: 'yes | no',
+  parse: (v, _ctx, name) => parseBool(v, name),
+  display: (v) => (v ? 'yes' : 'no'),
+  api: (v) => (v ? 'true' : 'false'),
+  script: (v) => v,
+  choices: () => ['yes', 'no'],
+};
+
+export function intType(min: number, max: number, opts: { numeric?: boolean } = {}): PropType<number> {
+  return {
+    help: `integer: ${min}..${max}`,
+    numeric: opts.numeric ?? false,
+    parse(v, _ctx, name) {
+      let n: number;
+      if (typeof v === 'number') n = v;
+      else {
+        const t = asText(v).trim();
+        if (/^-?\d+$/.test(t)) n = Number(t);
+        else if (/^0x[0-9a-f]+$/i.test(t)) n = parseInt(t, 16);
+        else throw invalidValue(name);
+      }
+      if (!Number.isInteger(n)) throw invalidValue(name);
+      if (n < min || n > max) throw outOfRange(name, String(min), String(max));
+      return n;
+    },
+    display: (v) => String(v),
+    api: (v) => String(v),
+    script: (v) => v,
+  };
+}
+
+export function enumType(values: readonly string[]): PropType<string> {
+  return {
+    help: values.join(' | '),
+    parse: (v, _ctx, name) => matchChoice(asText(v), values, name),
+    display: (v) => v,
+    api: (v) => v,
+    script: (v) => v,
+    choices: () => [...values],
+  };
+}
+
+/**
+ * A set of enum names given comma-separated (or as an array), kept and printed in the
+ * declared canonical order, not input order (spec §1.2 key-usage).
+ */
+export function enumSetType(values: readonly string[]): PropType<string[]> {
+  return {
+    help: values.join(' | '),
+    parse(v, _ctx, name) {
+      const parts = v instanceof RosArray ? v.values().map(asText) : asText(v).split(',');
+      const chosen = new Set<string>();
+      for (const p of parts.map((s) => s.trim()).filter((s) => s !== '')) chosen.add(matchChoice(p, values, name));
+      return values.filter((x) => chosen.has(x));
+    },
+    display: (v) => v.join(','),
+    api: (v) => v.join(','),
+    script: (v) => (v.length === 1 ? v[0] : RosArray.of(v)),
+    choices: () => [...values],
+    isEmpty: (v) => v.length === 0,
+  };
+}
+
+/** A comma-separated list of free strings. */
+export const stringListType: PropType<string[]> = {
+  help: 'string[,string…]',
+  parse: (v) => (v instanceof RosArray ? v.values().map(asText) : asText(v).split(',')).map((s) => s.trim()).filter((s) => s !== ''),
+  display: (v) => v.join(','),
+  api: (v) => v.join(','),
+  script: (v) => (v.length === 1 ? v[0] : RosArray.of(v)),
+  isEmpty: (v) => v.length === 0,
+};
+
+/** RouterOS `time`, stored as nanoseconds. */
+export function durationType(min?: number, max?: number): PropType<number> {
+  return {
+    help: 'time',
+    parse(v, _ctx, name) {
+      const d = v instanceof Duration ? v : typeof v === 'number' ? Duration.fromSeconds(v) : parseDuration(asText(v));
+      if (!d) throw invalidValue(name);
+      if ((min !== undefined && d.ns < min) || (max !== undefined && d.ns > max)) {
+        throw outOfRange(name, new Duration(min ?? 0).toString(), new Duration(max ?? 0).toString());
+      }
+      return d.ns;
+    },
+    display: (v) => new Duration(v).toString(),
+    api: (v) => new Duration(v).toString(),
+    script: (v) => new Duration(v),
+  };
+}
+
+/** Dates are stored as epoch milliseconds and shown as `YYYY-MM-DD HH:MM:SS` (7.10+, spec §2.2). */
+export const dateType: PropType<number> = {
+  help: 'date',
+  parse(v, _ctx, name) {
+    if (typeof v === 'number') return v;
+    const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/.exec(asText(v).trim());
+    if (!m) throw invalidValue(name);
+    return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  },
+  display: (v) => formatDate(v),
+  api: (v) => formatDate(v),
+  script: (v) => formatDate(v),
+};
+
+/** The router's local time zone is UTC unless /system clock says otherwise (see clock menu). */
+export function formatDate(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+}
+
+/** A list of IPv4/IPv6 prefixes (allow-lists: /user address, /ip service address). */
+export const prefixListType: PropType<string[]> = {
+  help: 'IP/prefix[,IP/prefix…]',
+  parse(v, _ctx, name) {
+    const parts = v instanceof RosArray ? v.values() : asText(v).split(',');
+    return parts.map((p) => {
+      if (p instanceof IpPrefix) return p.toString();
+      if (p instanceof IpAddress) return new IpPrefix(p, p.family === 4 ? 32 : 128).toString();
+      const t = asText(p).trim();
+      if (t === '') return '';
+      const prefix = IpPrefix.parse(t);
+      if (!prefix) throw invalidValue(name);
+      return prefix.toString();
+    }).filter((s) => s !== '');
+  },
+  display: (v) => v.join(','),
+  api: (v) => v.join(','),
+  script: (v) => (v.length === 1 ? IpPrefix.parse(v[0]!) : RosArray.of(v.map((s) => IpPrefix.parse(s)))),
+  isEmpty: (v) => v.length === 0,
+};
+
+/** A item id value (`.id`). */
+export const idType: PropType<number> = {
+  help: 'id',
+  parse(v, _ctx, name) {
+    if (v instanceof ItemId) return v.n;
+    const id = ItemId.parse(asText(v));
+    if (!id) throw invalidValue(name);
+    return id.n;
+  },
+  display: (v) => new ItemId(v).toString(),
+  api: (v) => new ItemId(v).toString(),
+  script: (v) => new ItemId(v),
+};
+
+/**
+ * A reference to a row of another menu by id (so renaming the target keeps the binding,
+ * clients.md). Shown as the target's name; `none` when allowed and unset (stored as 0).
+ */
+export function refType(menuPath: string, opts: { none?: boolean } = {}): PropType<number> {
+  const nameOf = (id: number, ctx: TypeContext): string => {
+    if (id === 0) return 'none';
+    const menu = ctx.registry.menu(menuPath);
+    const row = ctx.tx.get(menuPath, id);
+    if (!row || !menu?.key) return new ItemId(id).toString();
+    return String(row.data[menu.key] ?? '');
+  };
+  return {
+    help: opts.none ? `${menuPath.slice(1)} name | none` : `${menuPath.slice(1)} name`,
+    parse(v, ctx, name) {
+      if (v instanceof ItemId) {
+        if (!ctx.tx.get(menuPath, v.n)) throw noMatch(name);
+        return v.n;
+      }
+      const text = asText(v);
+      if (opts.none && text === 'none') return 0;
+      const id = ItemId.parse(text);
+      if (id && ctx.tx.get(menuPath, id.n)) return id.n;
+      const key = ctx.registry.menu(menuPath)?.key ?? 'name';
+      // Exact names only: a prefix of a certificate name must not pick the wrong certificate.
+      const row = ctx.tx.list(menuPath).find((r) => r.data[key] === text);
+      if (!row) throw noMatch(name);
+      return row.id;
+    },
+    display: nameOf,
+    api: nameOf,
+    script: (v, ctx) => nameOf(v, ctx),
+    choices(ctx) {
+      const key = ctx.registry.menu(menuPath)?.key ?? 'name';
+      const names = ctx.tx.list(menuPath).map((r) => String(r.data[key]));
+      return opts.none ? ['none', ...names] : names;
+    },
+    isEmpty: (v) => v === 0 && !opts.none,
+  };
+}
+
+/** Flag-only arguments (`detail`, `as-value`): present or not. */
+export const presenceType: PropType<boolean> = {
+  help: '',
+  parse: (v) => v === undefined || v === '' || v === true || (typeof v === 'string' && v !== 'false' && v !== 'no'),
+  display: (v) => (v ? 'yes' : 'no'),
+  api: (v) => (v ? 'true' : 'false'),
+  script: (v) => v,
+};
+
+/** Raw values passed through untouched (item lists, where handled by the executor). */
+export const anyType: PropType<Value> = {
+  help: 'value',
+  parse: (v) => v,
+  display: (v) => valueToString(v),
+  api: (v) => valueToString(v),
+  script: (v) => v,
+};
+
+export const requireText = (v: Value, name: string): string => {
+  const t = asText(v);
+  if (t === '') throw argumentError(`value of ${name} must not be empty`);
+  return t;
+};

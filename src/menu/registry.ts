@@ -1,0 +1,68 @@
+// The menu registry: every menu declaration by path, with the generic verbs materialised as
+// commands so front ends see one uniform command list per menu.
+
+import type { CommandDecl, MenuDecl, RegistryView } from './types.js';
+import { genericCommands } from './generic.js';
+
+export class Registry implements RegistryView {
+  private readonly menus = new Map<string, MenuDecl>();
+  private readonly commandCache = new Map<string, CommandDecl[]>();
+
+  constructor(menus: Iterable<MenuDecl> = []) {
+    for (const m of menus) this.add(m);
+  }
+
+  add(menu: MenuDecl): void {
+    if (this.menus.has(menu.path)) throw new Error(`menu ${menu.path} declared twice`);
+    this.menus.set(menu.path, menu);
+    // Parents of a declared menu exist as directories (`/system` for `/system/identity`).
+    for (let p = parentPath(menu.path); p !== undefined; p = parentPath(p)) {
+      if (!this.menus.has(p)) this.menus.set(p, { path: p, kind: 'dir', properties: [], verbs: [] });
+      if (p === '/') break;
+    }
+    this.commandCache.clear();
+  }
+
+  menu(path: string): MenuDecl | undefined {
+    return this.menus.get(path);
+  }
+
+  all(): MenuDecl[] {
+    return [...this.menus.values()];
+  }
+
+  /** Names of the direct sub-menus of a path, sorted. */
+  children(path: string): string[] {
+    const prefix = path === '/' ? '/' : `${path}/`;
+    const out: string[] = [];
+    for (const p of this.menus.keys()) {
+      if (p !== path && p.startsWith(prefix) && !p.slice(prefix.length).includes('/')) out.push(p.slice(prefix.length));
+    }
+    return out.sort();
+  }
+
+  /** Every command of a menu: its generic verbs, then its own commands. */
+  commands(path: string): CommandDecl[] {
+    let cached = this.commandCache.get(path);
+    if (!cached) {
+      const menu = this.menus.get(path);
+      cached = menu ? [...genericCommands(menu), ...(menu.commands ?? [])] : [];
+      this.commandCache.set(path, cached);
+    }
+    return cached;
+  }
+
+  command(path: string, name: string): CommandDecl | undefined {
+    return this.commands(path).find((c) => c.name === name);
+  }
+}
+
+export function parentPath(path: string): string | undefined {
+  if (path === '/') return undefined;
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export function joinPath(base: string, name: string): string {
+  return base === '/' ? `/${name}` : `${base}/${name}`;
+}

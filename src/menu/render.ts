@@ -1,0 +1,135 @@
+// Turns command results into what each front end shows: console text (spec §3 layouts) and
+// API/REST records (spec §8.3, §9.3: every value a string, `.id` first, absent when unset).
+
+import type { StoredRow } from '../store/store.js';
+import { isEmptyValue, storedValue } from './generic.js';
+import {
+  formatDetail, formatKeyValue, formatTable, formatTerse, type FlagColumn, type LayoutCell, type LayoutRow,
+} from './layout.js';
+import type { CommandResult, MenuDecl, PrintOutput, PropertyDecl, Session, TypeContext } from './types.js';
+import { ItemId, RosArray, type Value, valueToString } from './values.js';
+
+/** The flag columns of a menu in legend order; flags that share a column are grouped. */
+export function flagColumns(menu: MenuDecl): FlagColumn[] {
+  const columns: FlagColumn[] = [];
+  const byLetter = new Map<string, FlagColumn>();
+  for (const p of menu.properties) {
+    if (!p.flag) continue;
+    const flag = { letter: p.flag.letter, title: p.flag.title ?? p.name.toUpperCase() };
+    const shared = p.flag.sharesColumnWith ? byLetter.get(p.flag.sharesColumnWith) : undefined;
+    if (shared) shared.push(flag);
+    else { const col = [flag]; columns.push(col); byLetter.set(flag.letter, col); }
+  }
+  return columns;
+}
+
+function visible(p: PropertyDecl, print: PrintOutput): boolean {
+  return p.access !== 'wo' && (!p.sensitive || print.showSensitive);
+}
+
+function cell(p: PropertyDecl, row: StoredRow, ctx: TypeContext): LayoutCell {
+  const v = storedValue(p, row.data, ctx);
+  const text = v === undefined || v === null ? '' : p.type.display(v, ctx);
+  return { name: p.name, text, quoted: p.type.quoted ?? false, numeric: p.type.numeric ?? false };
+}
+
+function flagsOf(menu: MenuDecl, row: StoredRow, ctx: TypeContext): string {
+  let out = '';
+  for (const p of menu.properties) if (p.flag && storedValue(p, row.data, ctx) === true) out += p.flag.letter;
+  return out;
+}
+
+function detailProps(print: PrintOutput): PropertyDecl[] {
+  const { menu } = print;
+  const order = print.proplist ?? menu.detailOrder ?? menu.properties.map((p) => p.name);
+  return order
+    .map((n) => menu.properties.find((p) => p.name === n))
+    .filter((p): p is PropertyDecl => !!p && visible(p, print) && p.detail !== 'never' && p.name !== 'comment');
+}
+
+function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: PropertyDecl) => boolean): LayoutRow[] {
+  const { menu, ctx } = print;
+  const commentProp = menu.properties.find((p) => p.name === 'comment');
+  return print.rows.map((row, i) => {
+    const cells = props.map((p) => ({ p, c: cell(p, row, ctx) }))
+      .filter(({ p }) => keepEmpty(p) || !isEmptyValue(p, storedValue(p, row.data, ctx)))
+      .map(({ c }) => c);
+    const comment = commentProp ? String(row.data.comment ?? '') : '';
+    return {
+      index: print.showIds ? new ItemId(row.id).toString() : String(print.numbers[i]),
+      flags: flagsOf(menu, row, ctx),
+      comment: comment || undefined,
+      cells,
+    };
+  });
+}
+
+/** Console text of a print verb. */
+export function renderPrint(print: PrintOutput, session: Session): string {
+  const { menu, ctx } = print;
+  if (menu.kind === 'singleton') {
+    const row = print.rows[0];
+    if (!row) return '';
+    const pairs: Array<[string, string | string[]]> = [];
+    for (const p of detailProps(print)) {
+      const v = storedValue(p, row.data, ctx);
+      if (v === undefined || v === null) continue;
+      pairs.push([p.name, Array.isArray(v) && v.length > 1 ? v.map(String) : p.type.display(v, ctx)]);
+    }
+    return formatKeyValue(pairs);
+  }
+  const flags = flagColumns(menu);
+  if (print.mode === 'detail' || print.mode === 'terse') {
+    const props = detailProps(print);
+    const rows = layoutRows(print, props, (p) => p.detail === 'always');
+    const spec = { flagColumns: flags, rows, width: session.width, showIds: print.showIds };
+    return print.mode === 'detail' ? formatDetail(spec) : formatTerse(spec);
+  }
+  const names = print.proplist ?? menu.columns ?? [];
+  const props = names.map((n) => menu.properties.find((p) => p.name === n)).filter((p): p is PropertyDecl => !!p && visible(p, print));
+  const rows = layoutRows(print, props, () => true);
+  return formatTable({
+    flagColumns: flags,
+    columns: props.map((p) => ({ name: p.name, numeric: p.type.numeric ?? false })),
+    rows, showIds: print.showIds, width: session.width,
+  });
+}
+
+/** Everything the console prints for a command's result ('' when nothing). */
+export function renderConsole(result: CommandResult, session: Session): string {
+  let out = '';
+  if (result.print) out += renderPrint(result.print, session);
+  if (result.block) out += formatKeyValue(result.block.map(([k, v]) => [k, blockValue(v)]));
+  for (const m of result.messages ?? []) out += `${m}\n`;
+  return out;
+}
+
+function blockValue(v: Value): string | string[] {
+  if (v instanceof RosArray) return v.values().map(valueToString);
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return valueToString(v);
+}
+
+/** API/REST records of a print: `.id` first, then properties alphabetically, values as strings. */
+export function printRecords(print: PrintOutput): Array<Record<string, string>> {
+  const { menu, ctx } = print;
+  const props = menu.properties
+    .filter((p) => visible(p, print) && (!print.proplist || print.proplist.includes(p.name)))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return print.rows.map((row) => {
+    const rec: Record<string, string> = {};
+    if (menu.kind === 'list' && (!print.proplist || print.proplist.includes('.id'))) rec['.id'] = new ItemId(row.id).toString();
+    for (const p of props) {
+      const v = storedValue(p, row.data, ctx);
+      if (v === undefined || v === null) continue;
+      rec[p.name] = p.type.api(v, ctx);
+    }
+    return rec;
+  });
+}
+
+/** API string form of a typed value (`!done =ret=`, monitor sections). */
+export function apiString(v: Value): string {
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return valueToString(v);
+}

@@ -1,0 +1,12 @@
+// Every menu rospki has. Adding a menu is one import and one line here.
+import type { MenuDecl } from '../menu/types.js';
+import { logMenu } from './log.js';
+import { clockMenu } from './system/clock.js';
+import { identityMenu } from './system/identity.js';
+import { resourceMenu } from './system/resource.js';
+import { groupMenu } from './user/group.js';
+import { userMenu } from './user/user.js';
+
+export const ALL_MENUS: readonly MenuDecl[] = [
+  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu,
+];

@@ -1,0 +1,32 @@
+// /log — what changed and who logged in. Kept in the store (shared by every process on the data
+// directory), capped like RouterOS's memory log.
+
+import { dateType, stringListType, stringType } from '../menu/proptypes.js';
+import type { MenuDecl, PropType } from '../menu/types.js';
+import type { WriteTx } from '../store/store.js';
+
+export const LOG_PATH = '/log';
+/** RouterOS keeps 1000 lines in memory by default (/system logging action memory-lines). */
+export const LOG_LINES = 1000;
+
+const bare: PropType<string> = { ...stringType, quoted: false };
+
+export const logMenu: MenuDecl = {
+  path: LOG_PATH,
+  kind: 'list',
+  help: 'System log',
+  verbs: ['print', 'get', 'find'],
+  columns: ['time', 'topics', 'message'],
+  properties: [
+    { name: 'time', type: dateType, access: 'ro' },
+    { name: 'topics', type: stringListType, access: 'ro' },
+    { name: 'message', type: bare, access: 'ro' },
+  ],
+};
+
+export function appendLog(tx: WriteTx, now: number, topics: string, message: string): void {
+  tx.insert(LOG_PATH, { time: now, topics: topics.split(','), message });
+  const rows = tx.list(LOG_PATH);
+  const excess = rows.slice(0, Math.max(0, rows.length - LOG_LINES)).map((r) => r.id);
+  for (const id of excess) tx.remove(LOG_PATH, id);
+}

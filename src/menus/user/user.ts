@@ -1,0 +1,61 @@
+// /user — accounts for the console and, later, the network services. Passwords are kept only
+// as salted slow hashes (scrypt); the default admin has an empty password, which network
+// logins refuse.
+
+import { failure } from '../../errors.js';
+import { boolType, dateType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
+import type { MenuDecl, Policy, PropType } from '../../menu/types.js';
+import { valueToString } from '../../menu/values.js';
+import type { ReadTx } from '../../store/store.js';
+import { hashPassword } from '../../store/password.js';
+import { GROUP_PATH } from './group.js';
+
+export const USER_PATH = '/user';
+
+/** Write-only: stored as a hash, never shown. An empty password stays empty (no login over the network). */
+const passwordType: PropType<string> = {
+  help: 'string',
+  quoted: true,
+  parse: (v) => {
+    const text = valueToString(v);
+    return text === '' ? '' : hashPassword(text);
+  },
+  display: () => '',
+  api: () => '',
+  script: () => undefined,
+};
+
+export const userMenu: MenuDecl = {
+  path: USER_PATH,
+  kind: 'list',
+  help: 'Users',
+  key: 'name',
+  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
+  columns: ['name', 'group', 'address', 'last-logged-in'],
+  properties: [
+    { name: 'name', type: stringType, required: true, unique: true },
+    { name: 'group', type: refType(GROUP_PATH), required: true },
+    { name: 'address', type: prefixListType, default: [] },
+    { name: 'password', type: passwordType, access: 'wo', default: '' },
+    { name: 'last-logged-in', type: dateType, access: 'ro' },
+    { name: 'disabled', type: boolType, default: false, flag: { letter: 'X' }, detail: 'never' },
+    { name: 'comment', type: stringType },
+  ],
+  beforeRemove(id, tx) {
+    const users = tx.list(USER_PATH);
+    const self = users.find((u) => u.id === id);
+    const fullGroup = tx.list(GROUP_PATH).find((g) => g.data.name === 'full')?.id;
+    const admins = users.filter((u) => u.data.group === fullGroup && !u.data.disabled);
+    if (self && self.data.group === fullGroup && admins.length <= 1) {
+      throw failure('can not remove the last full user');
+    }
+  },
+};
+
+/** The policies of a user's group, or undefined when the user does not exist or is disabled. */
+export function userPolicies(tx: ReadTx, name: string): Set<Policy> | undefined {
+  const user = tx.list(USER_PATH).find((u) => u.data.name === name);
+  if (!user || user.data.disabled) return undefined;
+  const group = tx.get(GROUP_PATH, Number(user.data.group));
+  return new Set((group?.data.policy as Policy[] | undefined) ?? []);
+}

@@ -1,0 +1,13 @@
+// rospki PKI core (RFC 5280 certificates, X.690 DER, RFC 7468 PEM): pure functions over bytes,
+// objects and node:crypto. Nothing here imports the rest of the project.
+
+export * from './errors.js';
+export * from './oids.js';
+export * as der from './der.js';
+export * from './key.js';
+export * from './name.js';
+export * from './san.js';
+export * from './key-usage.js';
+export * from './spki.js';
+export * from './certificate.js';
+export * from './pem.js';

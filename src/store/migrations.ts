@@ -1,0 +1,53 @@
+// Versioned schema. PRAGMA user_version records how many migrations a database has had;
+// opening runs the missing ones in order, all in one transaction.
+
+import type Database from 'better-sqlite3';
+
+export type Migration = (db: Database.Database) => void;
+
+/** Append only: never edit a migration that has shipped. */
+export const migrations: readonly Migration[] = [
+  // 1: rows with a commit version (for incremental cache refresh), blobs, tombstones, sequences.
+  (db) => db.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+    INSERT INTO meta (key, value) VALUES ('version', 0);
+    CREATE TABLE seq (menu TEXT PRIMARY KEY, next_id INTEGER NOT NULL);
+    CREATE TABLE rows (
+      menu TEXT NOT NULL, id INTEGER NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL,
+      PRIMARY KEY (menu, id));
+    CREATE INDEX rows_version ON rows (version);
+    CREATE TABLE blobs (
+      menu TEXT NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
+      PRIMARY KEY (menu, id, name),
+      FOREIGN KEY (menu, id) REFERENCES rows (menu, id) ON DELETE CASCADE);
+    CREATE TABLE tombstones (
+      menu TEXT NOT NULL, id INTEGER NOT NULL, version INTEGER NOT NULL,
+      PRIMARY KEY (menu, id));
+    CREATE INDEX tombstones_version ON tombstones (version);
+  `),
+];
+
+export const SCHEMA_VERSION = migrations.length;
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Brings the database to the latest schema; refuses one written by a newer rospki. */
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations): void {
+  if (checkVersion(db, list) === list.length) return;
+  db.transaction(() => {
+    // Read again under the write lock: another process may have migrated meanwhile.
+    const from = checkVersion(db, list);
+    for (let v = from; v < list.length; v++) list[v](db);
+    db.pragma(`user_version = ${list.length}`);
+  }).immediate();
+}
+
+function checkVersion(db: Database.Database, list: readonly Migration[]): number {
+  const current = schemaVersion(db);
+  if (current > list.length) {
+    throw new Error(`database schema version ${current} is newer than this rospki (${list.length})`);
+  }
+  return current;
+}
