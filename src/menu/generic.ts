@@ -5,7 +5,7 @@
 import { alreadyHave, argumentError, failure, noSuchItem, RosError } from '../errors.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import {
-  anyType, enumType, matchChoice, presenceType, stringListType, stringType,
+  anyType, boolType, enumType, matchChoice, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
   ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, PrintOutput,
@@ -43,16 +43,25 @@ export function rowView(menu: MenuDecl, row: StoredRow, ctx: TypeContext): RowVi
       const prop = propByName(menu, name);
       if (!prop || prop.access === 'wo') return undefined;
       const v = storedValue(prop, row.data, ctx);
-      if (v === undefined || v === null) return prop.flag ? false : undefined;
+      if (v === undefined || v === null) return prop.flag && prop.type === boolType ? false : undefined;
       return prop.type.script(v, ctx);
     },
   };
 }
 
+/**
+ * Whether a flag property is set: a boolean is set when true; any other property carrying a
+ * flag (the `revoked` date → R) is set when it has a value.
+ */
+export function flagIsSet(prop: PropertyDecl, row: RowData, ctx: TypeContext): boolean {
+  const v = storedValue(prop, row, ctx);
+  return typeof v === 'boolean' ? v : !isEmptyValue(prop, v);
+}
+
 /** Flag letters set on a row, in declaration order. */
 export function rowFlags(menu: MenuDecl, row: RowData, ctx: TypeContext): string {
   let out = '';
-  for (const p of menu.properties) if (p.flag && storedValue(p, row, ctx) === true) out += p.flag.letter;
+  for (const p of menu.properties) if (p.flag && flagIsSet(p, row, ctx)) out += p.flag.letter;
   return out;
 }
 
@@ -289,7 +298,7 @@ function getCommand(menu: MenuDecl): CommandDecl {
         const prop = propByName(menu, name)!;
         if (prop.sensitive && !call.session.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
         const v = storedValue(prop, row.data, ctx);
-        if (v === undefined || v === null) return { ret: prop.flag ? false : undefined };
+        if (v === undefined || v === null) return { ret: prop.flag && prop.type === boolType ? false : undefined };
         return { ret: prop.type.script(v, ctx) };
       });
     },

@@ -2,7 +2,7 @@
 // API/REST records (spec §8.3, §9.3: every value a string, `.id` first, absent when unset).
 
 import type { StoredRow } from '../store/store.js';
-import { isEmptyValue, storedValue } from './generic.js';
+import { isEmptyValue, rowFlags, storedValue } from './generic.js';
 import {
   formatDetail, formatKeyValue, formatTable, formatTerse, type FlagColumn, type LayoutCell, type LayoutRow,
 } from './layout.js';
@@ -33,11 +33,6 @@ function cell(p: PropertyDecl, row: StoredRow, ctx: TypeContext): LayoutCell {
   return { name: p.name, text, quoted: p.type.quoted ?? false, numeric: p.type.numeric ?? false };
 }
 
-function flagsOf(menu: MenuDecl, row: StoredRow, ctx: TypeContext): string {
-  let out = '';
-  for (const p of menu.properties) if (p.flag && storedValue(p, row.data, ctx) === true) out += p.flag.letter;
-  return out;
-}
 
 function detailProps(print: PrintOutput): PropertyDecl[] {
   const { menu } = print;
@@ -57,7 +52,7 @@ function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: Pr
     const comment = commentProp ? String(row.data.comment ?? '') : '';
     return {
       index: print.showIds ? new ItemId(row.id).toString() : String(print.numbers[i]),
-      flags: flagsOf(menu, row, ctx),
+      flags: rowFlags(menu, row.data, ctx),
       comment: comment || undefined,
       cells,
     };

@@ -29,8 +29,8 @@ function prepareStatements(db: Database.Database) {
     beginRead: p('BEGIN'),
     commit: p('COMMIT'),
     rollback: p('ROLLBACK'),
-    version: p(`SELECT value FROM meta WHERE key = 'version'`).pluck(),
-    setVersion: p(`UPDATE meta SET value = ? WHERE key = 'version'`),
+    version: p(`SELECT max((SELECT coalesce(max(version), 0) FROM rows),
+                           (SELECT coalesce(max(version), 0) FROM tombstones))`).pluck(),
     loadMenu: p('SELECT id, data FROM rows WHERE menu = ? ORDER BY id'),
     changedRows: p('SELECT menu, id, data FROM rows WHERE version > ? ORDER BY menu, id'),
     changedTombstones: p('SELECT menu, id FROM tombstones WHERE version > ?'),
@@ -38,8 +38,8 @@ function prepareStatements(db: Database.Database) {
     updateRow: p('UPDATE rows SET version = ?, data = ? WHERE menu = ? AND id = ?'),
     deleteRow: p('DELETE FROM rows WHERE menu = ? AND id = ?'), // blobs go by ON DELETE CASCADE
     insertTombstone: p('INSERT OR REPLACE INTO tombstones (menu, id, version) VALUES (?, ?, ?)'),
-    nextId: p('SELECT next_id FROM seq WHERE menu = ?').pluck(),
-    setNextId: p('INSERT INTO seq (menu, next_id) VALUES (?, ?) ON CONFLICT (menu) DO UPDATE SET next_id = excluded.next_id'),
+    lastId: p(`SELECT max((SELECT coalesce(max(id), 0) FROM rows WHERE menu = ?),
+                          (SELECT coalesce(max(id), 0) FROM tombstones WHERE menu = ?))`).pluck(),
     getBlob: p('SELECT value FROM blobs WHERE menu = ? AND id = ? AND name = ?').pluck(),
     setBlob: p('INSERT INTO blobs (menu, id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value'),
     deleteBlob: p('DELETE FROM blobs WHERE menu = ? AND id = ? AND name = ?'),
@@ -108,7 +108,8 @@ class Tx implements WriteTx {
   private readonly undo: Undo[] = [];
   private readonly nextIds = new Map<string, number>();
   private live = true;
-  changed = false;
+  /** Whether a row or tombstone carries this transaction's version (blobs do not). */
+  stamped = false;
 
   /** version: the commit version this write transaction stamps on what it writes. */
   constructor(private readonly core: Core, readonly version: number) {}
@@ -150,7 +151,7 @@ class Tx implements WriteTx {
     this.core.sql.insertTombstone.run(menu, id, this.version);
     this.undo.push({ rows, id, before: rows.get(id) });
     rows.delete(id);
-    this.changed = true;
+    this.stamped = true;
   }
 
   setBlob(menu: string, id: number, name: string, value: Buffer | undefined): void {
@@ -158,14 +159,6 @@ class Tx implements WriteTx {
     // Blobs are not cached: SQLite's own rollback is all the undo they need.
     if (value === undefined) this.core.sql.deleteBlob.run(menu, id, name);
     else this.core.sql.setBlob.run(menu, id, name, value);
-    this.changed = true;
-  }
-
-  /** Before COMMIT: store the id counters this transaction advanced and its commit version. */
-  finish(): void {
-    for (const [menu, next] of this.nextIds) this.core.sql.setNextId.run(menu, next);
-    if (this.changed) this.core.sql.setVersion.run(this.version);
-    this.live = false;
   }
 
   /** After a throw: puts the cache back as it was before this transaction. */
@@ -185,11 +178,11 @@ class Tx implements WriteTx {
   private change(rows: MenuRows, row: StoredRow): void {
     this.undo.push({ rows, id: row.id, before: rows.get(row.id) });
     rows.put(row);
-    this.changed = true;
+    this.stamped = true;
   }
 
   private allocateId(menu: string): number {
-    const id = this.nextIds.get(menu) ?? ((this.core.sql.nextId.get(menu) as number | undefined) ?? 1);
+    const id = this.nextIds.get(menu) ?? (this.core.sql.lastId.get(menu, menu) as number) + 1;
     this.nextIds.set(menu, id + 1);
     return id;
   }
@@ -321,9 +314,9 @@ export class SqliteStore implements Store {
       tx = new Tx(core, core.seen + 1);
       const result = fn(tx);
       rejectAsync(result, 'write');
-      tx.finish();
+      tx.end();
       core.sql.commit.run();
-      if (tx.changed) core.seen = tx.version;
+      if (tx.stamped) core.seen = tx.version;
       return result;
     } catch (e) {
       tx?.rollback();

@@ -1,0 +1,38 @@
+// Certificate material kept beside a /certificate row: the DER (blob `der`) and the private
+// key as PKCS#8 sealed with the data directory's secret (blob `key`, AES-256-GCM, spec §6.2
+// rule 9 — sealed by a file secret rather than RouterOS's hardware id, so a copied data
+// directory keeps working).
+
+import type { KeyObject } from 'node:crypto';
+import type { ReadTx, Store, WriteTx } from '../../store/store.js';
+import { exportPkcs8Der, importPkcs8Der } from '../../pki/index.js';
+import { CERT_PATH } from './properties.js';
+
+export const DER_BLOB = 'der';
+export const KEY_BLOB = 'key';
+
+export function certificateDer(tx: ReadTx, id: number): Buffer | undefined {
+  return tx.getBlob(CERT_PATH, id, DER_BLOB);
+}
+
+export function storeKey(store: Store, tx: WriteTx, id: number, key: KeyObject): void {
+  tx.setBlob(CERT_PATH, id, KEY_BLOB, store.seal(exportPkcs8Der(key)));
+}
+
+/**
+ * Opened CA keys, by row id and certificate fingerprint: unsealing and importing a key costs
+ * more than signing with it, and a CA signs many certificates in a row.
+ */
+const openedKeys = new WeakMap<Store, Map<number, { fingerprint: string; key: KeyObject }>>();
+
+export function privateKey(store: Store, tx: ReadTx, id: number, fingerprint: string): KeyObject | undefined {
+  let cache = openedKeys.get(store);
+  if (!cache) openedKeys.set(store, (cache = new Map()));
+  const hit = cache.get(id);
+  if (hit && hit.fingerprint === fingerprint) return hit.key;
+  const sealed = tx.getBlob(CERT_PATH, id, KEY_BLOB);
+  if (!sealed) return undefined;
+  const key = importPkcs8Der(store.unseal(sealed));
+  cache.set(id, { fingerprint, key });
+  return key;
+}

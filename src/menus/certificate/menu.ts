@@ -1,0 +1,31 @@
+// /certificate (spec §1): templates, signed and imported certificates, flags K L C A I/R E T a D.
+
+import { argumentError } from '../../errors.js';
+import { removeRow } from '../../menu/generic.js';
+import type { MenuDecl } from '../../menu/types.js';
+import { CERT_COLUMNS, CERT_DETAIL_ORDER, CERT_PATH, certificateProperties } from './properties.js';
+import { signCommand } from './sign.js';
+
+export const certificateMenu: MenuDecl = {
+  path: CERT_PATH,
+  kind: 'list',
+  help: 'Certificates',
+  key: 'name',
+  verbs: ['print', 'get', 'set', 'add', 'remove', 'find', 'export'],
+  properties: certificateProperties,
+  columns: CERT_COLUMNS,
+  detailOrder: CERT_DETAIL_ORDER,
+  commands: [signCommand],
+  validate(row) {
+    // A row is identified by its name in every client (clients.md #19): it must have one.
+    if (typeof row.name !== 'string' || row.name === '') {
+      throw argumentError('missing value of name');
+    }
+  },
+  beforeRemove(id, tx, env) {
+    // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
+    for (const issued of tx.list(CERT_PATH).filter((r) => r.data.ca === id).map((r) => r.id)) {
+      removeRow(env, certificateMenu, issued, tx);
+    }
+  },
+};

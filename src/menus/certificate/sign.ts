@@ -1,0 +1,160 @@
+// /certificate sign <template> [ca=] [name=] [ca-crl-host=] (spec §1.4): turns a template into
+// a certificate, self-signed or issued by a local CA. The template row becomes the certificate
+// (same *ID). Slow work (RSA key generation) happens between two short transactions, so the
+// console and other clients never wait for it.
+
+import { argumentError, failure, noSuchItem, RosError } from '../../errors.js';
+import { resolveItems } from '../../menu/generic.js';
+import { anyType, boolType, refType, stringType } from '../../menu/proptypes.js';
+import type { CommandDecl, CommandCall, TypeContext } from '../../menu/types.js';
+import { RosArray, valueToString } from '../../menu/values.js';
+import type { RowData } from '../../store/store.js';
+import {
+  generateKey, isPkiError, issueCertificate, issuerFromCertificate, parseCertificate,
+  type CertInfo, type Digest, type KeySize, type IssuerSpec,
+} from '../../pki/index.js';
+import { certificateFacts, SUBJECT_FIELDS } from './facts.js';
+import { certificateDer, privateKey, storeKey, DER_BLOB } from './keys.js';
+import { CERT_PATH, isTemplate } from './properties.js';
+
+/** Where a local CA publishes its CRL: `http://<ca-crl-host>/crl/<CA id>.crl` (issue 3, §3). */
+export function crlUrl(host: string, caId: number): string {
+  return `http://${host}/crl/${caId}.crl`;
+}
+
+const HOST = /^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/;
+
+interface Plan {
+  id: number;
+  template: RowData;
+  name: string;
+  caId?: number;
+  caInfo?: CertInfo;
+  issuer?: IssuerSpec;
+  cdpUrl?: string;
+  crlHost?: string;
+}
+
+function caProblem(ca: RowData, now: number, hasKey: boolean): string | undefined {
+  if (isTemplate(ca)) return 'CA certificate is not signed yet';
+  if (!hasKey) return 'CA certificate has no private key';
+  if (ca.authority !== true) return 'certificate is not a CA (no key-cert-sign)';
+  if (typeof ca.revoked === 'number') return 'CA certificate is revoked';
+  if (typeof ca['invalid-after'] === 'number' && now > ca['invalid-after']) return 'CA certificate is expired';
+  return undefined;
+}
+
+async function plan(call: CommandCall): Promise<Plan> {
+  const { env, session, menu } = call;
+  return env.store.read((tx) => {
+    const ctx: TypeContext = { tx, clock: env.clock, registry: env.registry };
+    const ids = resolveItems(menu, call.args.get('number'), session, tx);
+    if (ids.length !== 1) throw ids.length === 0 ? noSuchItem() : argumentError('only one certificate can be signed at a time');
+    const id = ids[0]!;
+    const row = tx.get(CERT_PATH, id);
+    if (!row) throw noSuchItem();
+    if (!isTemplate(row.data)) throw failure('certificate is already signed');
+    const name = call.args.has('name') ? valueToString(call.args.get('name')) : String(row.data.name ?? '');
+    if (name === '') throw failure('certificate needs a name: give name=');
+    const crlHost = call.args.has('ca-crl-host') ? valueToString(call.args.get('ca-crl-host')) : undefined;
+    if (crlHost !== undefined && crlHost !== '' && !HOST.test(crlHost)) throw failure(`invalid ca-crl-host "${crlHost}": expected a host name or IP address, optionally with :port`);
+    const p: Plan = { id, template: row.data, name, crlHost: crlHost || undefined };
+    if (call.args.has('ca')) {
+      const caId = refType(CERT_PATH).parse(call.args.get('ca'), ctx, 'ca');
+      if (caId === id) throw failure('a template can not sign itself: omit ca= for a self-signed certificate');
+      const ca = tx.get(CERT_PATH, caId)!;
+      const fingerprint = String(ca.data.fingerprint ?? '');
+      const key = isTemplate(ca.data) ? undefined : privateKey(env.store, tx, caId, fingerprint);
+      const problem = caProblem(ca.data, env.clock.now(), key !== undefined);
+      if (problem) throw failure(problem);
+      const caInfo = parseCertificate(certificateDer(tx, caId)!);
+      p.caId = caId;
+      p.caInfo = caInfo;
+      p.issuer = issuerFromCertificate(caInfo, key!);
+      const caHost = ca.data['ca-crl-host'];
+      if (typeof caHost === 'string' && caHost !== '') p.cdpUrl = crlUrl(caHost, caId);
+    } else if (p.crlHost) {
+      p.cdpUrl = crlUrl(p.crlHost, id);
+    }
+    return p;
+  });
+}
+
+function warnings(template: RowData): string[] {
+  const out: string[] = [];
+  const digest = String(template['digest-algorithm']);
+  if (digest === 'md5' || digest === 'sha1') out.push(`warning: ${digest} signatures are weak; many clients refuse them`);
+  if (template['key-size'] === '1024' || template['key-size'] === '1536') out.push(`warning: RSA-${template['key-size']} keys are weak; many clients refuse them`);
+  return out;
+}
+
+export const signCommand: CommandDecl = {
+  name: 'sign',
+  help: 'Sign a certificate template (self-signed, or by a local CA)',
+  policy: 'write',
+  args: [
+    { name: 'number', type: anyType, positional: 0, required: true, help: 'Template to sign' },
+    { name: 'ca', type: refType(CERT_PATH), help: 'Issuing CA; omitted → self-signed' },
+    { name: 'name', type: stringType, help: 'New name for the certificate' },
+    { name: 'ca-crl-host', type: { ...stringType, quoted: false }, help: 'Host (and :port) of the CRL distribution point' },
+    { name: 'ca-on-smart-card', type: boolType, help: 'Keep the CA key on a smart card (not supported)' },
+    { name: 'as-value', type: boolType, flagOnly: true },
+  ],
+  async run(call) {
+    const { env, session } = call;
+    if (call.args.get('ca-on-smart-card') === true || valueToString(call.args.get('ca-on-smart-card') ?? '') === 'yes') {
+      throw failure('smart cards are not supported');
+    }
+    const p = await plan(call);
+    const t = p.template;
+    const keySize = String(t['key-size'] ?? '2048') as KeySize;
+    session.progress?.([['progress', 'generating key']]);
+    let der: Buffer;
+    let pair;
+    try {
+      pair = await generateKey(keySize);
+      if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+      session.progress?.([['progress', 'signing']]);
+      const issued = issueCertificate({
+        subject: {
+          country: str(t.country), state: str(t.state), locality: str(t.locality),
+          organization: str(t.organization), unit: str(t.unit), commonName: str(t['common-name']),
+        },
+        subjectAltName: String(t['subject-alt-name'] ?? ''),
+        keyUsage: (t['key-usage'] as string[] | undefined) ?? [],
+        daysValid: Number(t['days-valid'] ?? 365),
+        digest: String(t['digest-algorithm'] ?? 'sha256') as Digest,
+        notBefore: env.clock.now(),
+        subjectPublicKey: pair.publicKey,
+        issuer: p.issuer ?? { kind: 'self', privateKey: pair.privateKey },
+        crlDistributionPoint: p.cdpUrl,
+      });
+      der = issued.der;
+    } catch (e) {
+      if (isPkiError(e)) throw failure(e.message);
+      throw e;
+    }
+    const info = parseCertificate(der);
+    await env.store.write((tx) => {
+      const now = tx.get(CERT_PATH, p.id);
+      // Someone else signed, changed or removed the template while the key was generated.
+      if (!now || now.data !== p.template) throw failure('the template changed while signing; run sign again');
+      if (p.caId !== undefined && !tx.get(CERT_PATH, p.caId)) throw failure('the CA was removed while signing');
+      if (tx.list(CERT_PATH).some((r) => r.id !== p.id && r.data.name === p.name)) throw failure('already have such entry');
+      const data: RowData = { ...t, ...certificateFacts(info), name: p.name, trusted: true, 'private-key': true };
+      for (const f of SUBJECT_FIELDS) if (!info.subject[f]) delete data[f];
+      if (p.caId !== undefined) data.ca = p.caId;
+      if (p.crlHost) data['ca-crl-host'] = p.crlHost;
+      tx.update(CERT_PATH, p.id, data);
+      tx.setBlob(CERT_PATH, p.id, DER_BLOB, der);
+      storeKey(env.store, tx, p.id, pair!.privateKey);
+      const by = p.caInfo ? `by ${String(tx.get(CERT_PATH, p.caId!)?.data.name)}` : 'self-signed';
+      env.log(tx, 'certificate,info', `certificate ${p.name} signed ${by} by ${session.user}`);
+      for (const w of warnings(t)) env.log(tx, 'certificate,warning', `${p.name}: ${w.replace(/^warning: /, '')}`);
+    });
+    if (call.args.get('as-value') !== undefined) return { ret: RosArray.fromRecord([['progress', 'done']]) };
+    return { block: [['progress', 'done']], messages: warnings(t) };
+  },
+};
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

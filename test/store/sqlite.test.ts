@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { SqliteStore, type Store } from '../../src/store/index.js';
+import { tempDir } from './helpers.js';
+
+function open(t: { after(fn: () => void): void }, dir = tempDir(t), secret = randomBytes(32)) {
+  const location = { dbPath: path.join(dir, 'rospki.db'), secret };
+  const store = SqliteStore.open(location);
+  t.after(() => store.close());
+  return { store, location };
+}
+
+const snapshot = (store: Store, menu: string) => store.read((tx) => tx.list(menu).map((r) => ({ ...r })));
+
+test('insert, get, list in id order, update, remove', async (t) => {
+  const { store } = open(t);
+  const ids = await store.write((tx) => [tx.insert('/user', { name: 'a' }), tx.insert('/user', { name: 'b' })]);
+  assert.deepEqual(ids, [1, 2]);
+  await store.write((tx) => tx.update('/user', 1, { name: 'A' }));
+  await store.write((tx) => tx.remove('/user', 2));
+  assert.deepEqual(await snapshot(store, '/user'), [{ id: 1, data: { name: 'A' } }]);
+  assert.equal(await store.read((tx) => tx.get('/user', 2)), undefined);
+  assert.deepEqual(await store.read((tx) => tx.list('/nothing')), []);
+});
+
+test('a write that throws changes neither the database nor the cache', async (t) => {
+  const { store, location } = open(t);
+  await store.write((tx) => {
+    tx.insert('/c', { name: 'one' });
+    tx.insert('/c', { name: 'two' });
+    tx.setBlob('/c', 1, 'der', Buffer.from('keep'));
+  });
+  const before = await snapshot(store, '/c');
+
+  await assert.rejects(
+    store.write((tx) => {
+      tx.insert('/c', { name: 'three' });
+      tx.update('/c', 1, { name: 'ONE' });
+      tx.remove('/c', 2);
+      tx.setBlob('/c', 1, 'der', Buffer.from('changed'));
+      tx.insert('/other', { x: 1 });
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+
+  assert.deepEqual(await snapshot(store, '/c'), before);
+  assert.deepEqual(await store.read((tx) => tx.list('/other')), []);
+  assert.deepEqual(await store.read((tx) => tx.getBlob('/c', 1, 'der')), Buffer.from('keep'));
+  const fresh = SqliteStore.open(location);
+  t.after(() => fresh.close());
+  assert.deepEqual(await snapshot(fresh, '/c'), before);
+  assert.deepEqual(await fresh.read((tx) => tx.getBlob('/c', 1, 'der')), Buffer.from('keep'));
+  // The connection is not left inside a transaction: the next write works.
+  assert.equal(await store.write((tx) => tx.insert('/c', { name: 'three' })), 3);
+});
+
+test('a failed write leaves the row order intact after undoing a removal', async (t) => {
+  const { store } = open(t);
+  await store.write((tx) => { for (let i = 0; i < 5; i++) tx.insert('/m', { i }); });
+  await assert.rejects(store.write((tx) => { tx.remove('/m', 2); tx.remove('/m', 4); throw new Error('no'); }));
+  assert.deepEqual((await snapshot(store, '/m')).map((r) => r.id), [1, 2, 3, 4, 5]);
+});
+
+test('ids are never reused after remove', async (t) => {
+  const { store, location } = open(t);
+  await store.write((tx) => { tx.insert('/m', {}); tx.insert('/m', {}); tx.insert('/m', {}); });
+  await store.write((tx) => { tx.remove('/m', 3); tx.remove('/m', 2); });
+  assert.equal(await store.write((tx) => tx.insert('/m', {})), 4);
+  await store.write((tx) => tx.remove('/m', 4));
+  const fresh = SqliteStore.open(location);
+  t.after(() => fresh.close());
+  assert.equal(await fresh.write((tx) => tx.insert('/m', {})), 5);
+  assert.equal(await fresh.write((tx) => tx.insert('/other', {})), 1, 'each menu counts on its own');
+});
+
+test('blobs round-trip, can be deleted, and go with their row', async (t) => {
+  const { store } = open(t);
+  const der = randomBytes(1500);
+  const id = await store.write((tx) => {
+    const id = tx.insert('/certificate', { name: 'c' });
+    tx.setBlob('/certificate', id, 'der', der);
+    tx.setBlob('/certificate', id, 'key', Buffer.from('k'));
+    assert.deepEqual(tx.getBlob('/certificate', id, 'der'), der, 'visible inside its own transaction');
+    return id;
+  });
+  assert.deepEqual(await store.read((tx) => tx.getBlob('/certificate', id, 'der')), der);
+  await store.write((tx) => tx.setBlob('/certificate', id, 'key', undefined));
+  assert.equal(await store.read((tx) => tx.getBlob('/certificate', id, 'key')), undefined);
+  await store.write((tx) => tx.remove('/certificate', id));
+  assert.equal(await store.read((tx) => tx.getBlob('/certificate', id, 'der')), undefined);
+  await assert.rejects(store.write((tx) => tx.setBlob('/certificate', id, 'der', der)), /no row \*1/);
+});
+
+test('row data is frozen, normalized like JSON, and update replaces it', async (t) => {
+  const { store } = open(t);
+  const input = { name: 'x', when: new Date(0), gone: undefined, list: [1, { a: 2 }] };
+  await store.write((tx) => tx.insert('/m', input));
+  const row = (await store.read((tx) => tx.get('/m', 1)))!;
+  assert.deepEqual(row.data, { name: 'x', when: '1970-01-01T00:00:00.000Z', list: [1, { a: 2 }] });
+  assert.ok(Object.isFrozen(row) && Object.isFrozen(row.data) && Object.isFrozen((row.data.list as object[])[1]));
+  assert.throws(() => { (row.data as Record<string, unknown>).name = 'y'; }, TypeError);
+  const list = await store.read((tx) => tx.list('/m'));
+  await store.write((tx) => tx.update('/m', 1, { ...row.data, name: 'y' }));
+  assert.equal(row.data.name, 'x', 'an update does not change objects handed out before');
+  assert.equal(list.length, 1);
+  assert.equal((await store.read((tx) => tx.get('/m', 1)))!.data.name, 'y');
+});
+
+test('list() hands out a stable array: inserting while iterating it terminates', async (t) => {
+  const { store } = open(t);
+  await store.write((tx) => { tx.insert('/m', {}); tx.insert('/m', {}); });
+  await store.write((tx) => { for (const r of tx.list('/m')) tx.insert('/m', { copyOf: r.id }); });
+  assert.equal((await store.read((tx) => tx.list('/m'))).length, 4);
+});
+
+test('programming errors: nested transactions, async callbacks, stale tx, misuse', async (t) => {
+  const { store } = open(t);
+  await assert.rejects(store.write(() => { void store.write(() => 1); }), /inside another transaction/);
+  await assert.rejects(store.read(() => { void store.read(() => 1); }), /inside another transaction/);
+  await assert.rejects(store.write(async (tx) => tx.insert('/m', {})), /must be synchronous/);
+  assert.deepEqual(await store.read((tx) => tx.list('/m')), [], 'the async callback\'s insert was undone');
+  let leaked: unknown;
+  await store.write((tx) => { leaked = tx; });
+  assert.throws(() => (leaked as { list(m: string): unknown }).list('/m'), /transaction is over/);
+  await assert.rejects(store.read((tx) => (tx as unknown as { insert(m: string, d: object): void }).insert('/m', {})), /read transaction/);
+  await assert.rejects(store.write((tx) => tx.update('/m', 42, {})), /no row \*2A/);
+  await assert.rejects(store.write((tx) => tx.insert('/m', [] as unknown as Record<string, unknown>)), /plain object/);
+  assert.equal(await store.write((tx) => tx.insert('/m', {})), 1);
+});
+
+test('two stores on one file see each other at once and lose no update', async (t) => {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  const { store: a } = open(t, dir, secret);
+  const { store: b } = open(t, dir, secret);
+  const id = await a.write((tx) => tx.insert('/counter', { counter: 0 }));
+  assert.equal((await b.read((tx) => tx.get('/counter', id)))!.data.counter, 0);
+
+  const increment = (s: Store) =>
+    s.write((tx) => tx.update('/counter', id, { counter: (tx.get('/counter', id)!.data.counter as number) + 1 }));
+  for (let i = 0; i < 200; i++) {
+    await increment(a);
+    await increment(b);
+  }
+  assert.equal((await a.read((tx) => tx.get('/counter', id)))!.data.counter, 400);
+  assert.equal((await b.read((tx) => tx.get('/counter', id)))!.data.counter, 400);
+
+  await b.write((tx) => { tx.remove('/counter', id); tx.insert('/counter', { counter: 7 }); });
+  assert.deepEqual(await snapshot(a, '/counter'), [{ id: 2, data: { counter: 7 } }]);
+  assert.equal(await a.write((tx) => tx.insert('/counter', {})), 3, 'ids allocated by the other store are respected');
+});
+
+test('seal and unseal with the store secret', async (t) => {
+  const { store } = open(t);
+  const key = Buffer.from('-----BEGIN PRIVATE KEY-----');
+  const sealed = store.seal(key);
+  assert.notDeepEqual(sealed.subarray(13, 13 + key.length), key);
+  assert.deepEqual(store.unseal(sealed), key);
+});
