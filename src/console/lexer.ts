@@ -178,12 +178,10 @@ export class Lexer {
       if (lit) return lit;
     }
     const ident = this.sticky(RE_IDENT);
-    if (ident !== undefined && !(operand === false && /^\d/.test(ident))) {
+    if (ident !== undefined) {
       this.pos += ident.length;
-      const lower = ident;
-      if (lower === 'and' || lower === 'or' || lower === 'not' || lower === 'in') return this.tok('op', start, space);
-      if (lower === 'true' || lower === 'yes') return this.tok('literal', start, space);
-      if (lower === 'false' || lower === 'no') return this.tok('literal', start, space);
+      if (ident === 'and' || ident === 'or' || ident === 'not' || ident === 'in') return this.tok('op', start, space);
+      if (ident === 'true' || ident === 'false' || ident === 'yes' || ident === 'no') return this.tok('literal', start, space);
       return this.tok('ident', start, space);
     }
     const op = this.sticky(RE_OPS);

@@ -22,7 +22,11 @@ export class ConsoleSession {
       registry: app.registry,
       executor: app.executor,
       session,
-      output: (text) => this.output(text),
+      output: (text: string) => this.output(text),
+      // `:log info "x"` lands in /log with the script topic, as on RouterOS.
+      log: (topic: string, message: string) => {
+        app.store.write((tx) => app.env.log(tx, `script,${topic}`, message)).catch(() => {});
+      },
     });
   }
 

@@ -184,8 +184,13 @@ function has(call: CommandCall, name: string): boolean {
   return call.args.has(name) && v !== false && v !== 'no' && v !== 'false';
 }
 
+/**
+ * Runs fn in a read transaction. The TypeContext it gets stays valid afterwards (it reads the
+ * store's view), so results can be filtered asynchronously and rendered later.
+ */
 async function readTx<T>(call: CommandCall, fn: (tx: ReadTx, ctx: TypeContext) => T): Promise<T> {
-  return call.env.store.read((tx) => fn(tx, typeContext(call.env, tx)));
+  const ctx = typeContext(call.env, call.env.store.view());
+  return call.env.store.read((tx) => fn(tx, ctx));
 }
 
 async function writeTx<T>(call: CommandCall, fn: (tx: WriteTx, ctx: TypeContext) => T): Promise<T> {

@@ -30,7 +30,8 @@ function visible(p: PropertyDecl, print: PrintOutput): boolean {
 function cell(p: PropertyDecl, row: StoredRow, ctx: TypeContext): LayoutCell {
   const v = storedValue(p, row.data, ctx);
   const text = v === undefined || v === null ? '' : p.type.display(v, ctx);
-  return { name: p.name, text, quoted: p.type.quoted ?? false, numeric: p.type.numeric ?? false };
+  // An empty value shows as "" in detail even for otherwise bare types (`subject-alt-name=""`, spec §2.1).
+  return { name: p.name, text, quoted: (p.type.quoted ?? false) || text === '', numeric: p.type.numeric ?? false };
 }
 
 

@@ -264,6 +264,12 @@ export class SqliteStore implements Store {
     }
   }
 
+  view(): ReadTx {
+    if (this.closed) throw new Error('store: the store is closed');
+    // A read-only Tx that is never ended: it reads the cache (and loads a menu on first use).
+    return new Tx(this.core, 0);
+  }
+
   seal(plain: Buffer): Buffer {
     return this.sealer.seal(plain);
   }

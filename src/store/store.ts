@@ -47,6 +47,12 @@ export interface Store {
    * fn is synchronous: slow work (key generation) happens before, outside the transaction.
    */
   write<T>(fn: (tx: WriteTx) => T): Promise<T>;
+  /**
+   * A read-only view of the cache as last refreshed, usable at any time: for rendering results
+   * after read() returned and for filters that await. It never waits and never refreshes, so
+   * a command that needs the newest state uses read() first.
+   */
+  view(): ReadTx;
   /** Seals private data (keys) with the data directory's secret: AES-256-GCM. */
   seal(plain: Buffer): Buffer;
   unseal(sealed: Buffer): Buffer;

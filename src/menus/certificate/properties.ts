@@ -79,11 +79,11 @@ const templateOnly: Pick<PropertyDecl, 'writableWhen' | 'notWritableMessage'> = 
   notWritableMessage: 'certificate is already signed: only name, trusted and trust-store can be changed',
 };
 
+/** Flags are declared in legend order K L C A I/R E T a D (spec §3.1); detail order is CERT_DETAIL_ORDER. */
 export const certificateProperties: PropertyDecl[] = [
   { name: 'name', type: stringType, unique: true, help: 'Certificate name' },
   { name: 'trust-store', type: trustStoreType, default: ['all'], help: 'Services that may use it as a trust anchor' },
   { name: 'digest-algorithm', type: enumType(DIGESTS), default: 'sha256', ...templateOnly },
-  { name: 'trusted', type: boolType, default: false, flag: { letter: 'T' } , help: 'Trust this certificate' },
   { name: 'common-name', type: stringType, default: '', ...templateOnly },
   { name: 'country', type: countryType, ...templateOnly },
   { name: 'state', type: stringType, ...templateOnly },
@@ -99,22 +99,24 @@ export const certificateProperties: PropertyDecl[] = [
   roDate('invalid-before'),
   roDate('invalid-after'),
   { name: 'serial-number', type: stringType, access: 'ro' },
-  { name: 'akid', type: stringType, access: 'ro', detail: 'always' },
+  { name: 'akid', type: bare, access: 'ro', detail: 'always' },
   roText('skid'),
   { name: 'fingerprint', type: stringType, access: 'ro' },
   { name: 'ca', type: refType(CERT_PATH), access: 'ro' },
   roText('ca-crl-host'),
-  roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I' } }),
   {
     name: 'expires-after', type: durationType(), access: 'ro',
-    compute: (row, ctx) => (typeof row['invalid-after'] === 'number' ? Math.max(0, row['invalid-after'] - ctx.clock.now()) * 1e6 : undefined),
+    // Whole seconds, as RouterOS shows it (`521w2d23h56m20s`).
+    compute: (row, ctx) => (typeof row['invalid-after'] === 'number' ? Math.max(0, Math.floor((row['invalid-after'] - ctx.clock.now()) / 1000)) * 1e9 : undefined),
   },
   flagProp('private-key', 'K'),
   flagProp('crl', 'L'),
   flagProp('smart-card-key', 'C', () => false),
   flagProp('authority', 'A'),
   flagProp('issued', 'I', (row) => typeof row.ca === 'number' && row.ca !== 0),
+  roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I' } }),
   flagProp('expired', 'E', (row, ctx) => typeof row['invalid-after'] === 'number' && ctx.clock.now() > row['invalid-after']),
+  { name: 'trusted', type: boolType, default: false, flag: { letter: 'T' }, help: 'Trust this certificate' },
   flagProp('acme-managed', 'a', () => false),
   flagProp('dynamic', 'D', () => false),
 ];

@@ -1,0 +1,197 @@
+// npm run bench — every figure beside a reference measured in the same run, as a ratio,
+// because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
+//
+//   npm run bench                 all sections
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print)
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Appliance } from '../src/appliance.js';
+import { FixedClock } from '../src/clock.js';
+import { ConsoleSession } from '../src/console/session.js';
+import { CERT_PATH } from '../src/menus/certificate/properties.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'rospki.js');
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+const ms = (ns: bigint): number => Number(ns) / 1e6;
+const now = (): bigint => process.hrtime.bigint();
+const fmt = (n: number, digits = 1): string => n.toFixed(digits);
+
+function line(what: string, value: string, reference: string, ratio: number, aim: string): void {
+  console.log(`${what.padEnd(52)} ${value.padStart(14)}   ref ${reference.padStart(14)}   ratio ${fmt(ratio, 2).padStart(6)}   aim ${aim}`);
+}
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-'));
+}
+
+/** Cold `rospki -e ':put 1'` beside bare `node -e 0` (issue 2: aim ≤ 2.5×). */
+function benchStartup(): void {
+  const dir = tempDir();
+  execFileSync('node', [BIN, '--data', dir, '-e', ':put 1']); // creates the data directory
+  const runs = 15;
+  const time = (cmd: string[], env?: NodeJS.ProcessEnv) => {
+    const t: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = now();
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { env: { ...process.env, ...env } });
+      if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
+      t.push(ms(now() - start));
+    }
+    return median(t);
+  };
+  const node = time(['node', '-e', '0']);
+  const rospki = time(['node', BIN, '--data', dir, '-e', ':put 1']);
+  line("cold `rospki -e ':put 1'` (median of 15)", `${fmt(rospki)} ms`, `node -e 0 ${fmt(node)} ms`, rospki / node, '≤ 2.5×');
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** A 10,000-command script of /user add, set and print where (issue 2: < 1 ms per command). */
+async function benchScript(): Promise<void> {
+  const dir = tempDir();
+  const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+  const session = await ConsoleSession.open(app, { output: () => {} });
+  const n = 3334;
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(`/user add name=u${i} group=read`);
+  for (let i = 0; i < n; i++) lines.push(`/user set u${i} comment=c${i}`);
+  for (let i = 0; i < n; i++) lines.push(`/user print count-only where name=u${i}`);
+  const start = now();
+  const outcome = await session.run(lines.join('\n'));
+  const total = ms(now() - start);
+  if (!outcome.ok) throw new Error(outcome.error);
+  // Reference: the same number of bare store transactions (the floor any command pays).
+  const refStart = now();
+  for (let i = 0; i < lines.length; i++) await app.store.write((tx) => tx.get('/user', 1));
+  const ref = ms(now() - refStart);
+  const per = total / lines.length;
+  line(`script of ${lines.length} commands, per command`, `${fmt(per, 3)} ms`, `bare tx ${fmt(ref / lines.length, 3)} ms`, per / (ref / lines.length), '< 1 ms per command');
+  app.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** EC P-256 certificates through the command layer (add + sign, stored) beside the raw limit. */
+async function benchCert(): Promise<void> {
+  const n = 3000;
+  const raw = (count: number) => {
+    const data = Buffer.alloc(600, 7);
+    const start = now();
+    for (let i = 0; i < count; i++) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      sign('sha256', data, privateKey);
+    }
+    return count / (ms(now() - start) / 1000);
+  };
+  raw(500); // warm up
+  const rawRate = raw(n);
+  const dir = tempDir();
+  const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+  const session = await app.session('admin', 'bench');
+  const run = (command: string, args: Record<string, string>) =>
+    app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
+  await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
+  await run('sign', { number: 'ca' });
+  for (let i = 0; i < 200; i++) { // warm up
+    await run('add', { name: `w${i}`, 'common-name': `w${i}`, 'key-size': 'prime256v1', 'subject-alt-name': `DNS:w${i}.example.com` });
+    await run('sign', { number: `w${i}`, ca: 'ca' });
+  }
+  const start = now();
+  for (let i = 0; i < n; i++) {
+    await run('add', { name: `c${i}`, 'common-name': `c${i}`, 'key-size': 'prime256v1', 'subject-alt-name': `DNS:c${i}.example.com` });
+    await run('sign', { number: `c${i}`, ca: 'ca' });
+  }
+  const rate = n / (ms(now() - start) / 1000);
+  line('EC P-256 certificates issued (add + sign, stored) /s', fmt(rate, 0), `raw ${fmt(rawRate, 0)}/s`, rate / rawRate, '≥ 0.3× raw');
+  app.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** RSA-2048 through the command layer beside raw keygen; 2 in flight beside 1. */
+async function benchRsa(): Promise<void> {
+  const n = 12;
+  const keygen = () => new Promise<void>((resolve, reject) =>
+    generateKeyPair('rsa', { modulusLength: 2048 }, (err) => (err ? reject(err) : resolve())));
+  let start = now();
+  for (let i = 0; i < n; i++) await keygen();
+  const rawRate = n / (ms(now() - start) / 1000);
+  const dir = tempDir();
+  const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+  const session = await app.session('admin', 'bench');
+  const run = (command: string, args: Record<string, string>) =>
+    app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
+  await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
+  await run('sign', { number: 'ca' });
+  start = now();
+  for (let i = 0; i < n; i++) {
+    await run('add', { name: `r${i}`, 'common-name': `r${i}` });
+    await run('sign', { number: `r${i}`, ca: 'ca' });
+  }
+  const rate = n / (ms(now() - start) / 1000);
+  line(`RSA-2048 certificates, one at a time (n=${n}) /s`, fmt(rate, 2), `keygen ${fmt(rawRate, 2)}/s`, rate / rawRate, '≥ 0.95× raw keygen');
+  start = now();
+  const one = async (i: number) => {
+    await run('add', { name: `p${i}`, 'common-name': `p${i}` });
+    await run('sign', { number: `p${i}`, ca: 'ca' });
+  };
+  for (let i = 0; i < n; i += 2) await Promise.all([one(i), one(i + 1)]);
+  const parallel = n / (ms(now() - start) / 1000);
+  line('RSA-2048 certificates, 2 signings in flight /s', fmt(parallel, 2), `1 in flight ${fmt(rate, 2)}/s`, parallel / rate, '≥ 1.8×');
+  app.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** `print where common-name~"x"` over 100,000 stored certificates (aim < 200 ms). */
+async function benchPrint(): Promise<void> {
+  const dir = tempDir();
+  let app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+  const session0 = await app.session('admin', 'bench');
+  await app.executor.run({ path: CERT_PATH, command: 'add', args: new Map([['name', 'model'], ['common-name', 'model'], ['key-size', 'prime256v1']]), session: session0 });
+  await app.executor.run({ path: CERT_PATH, command: 'sign', args: new Map([['number', 'model']]), session: session0 });
+  const model = await app.store.read((tx) => tx.list(CERT_PATH)[0]!.data);
+  const total = 100_000;
+  const batch = 5000;
+  for (let b = 0; b < total; b += batch) {
+    await app.store.write((tx) => {
+      for (let i = b; i < b + batch; i++) tx.insert(CERT_PATH, { ...model, name: `cert-${i}`, 'common-name': `host${i}.example.com` });
+    });
+  }
+  app.close();
+  app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+  const outputs: string[] = [];
+  const session = await ConsoleSession.open(app, { output: (t) => outputs.push(t) });
+  await session.run(':put [/certificate print count-only]'); // loads the cache once
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const start = now();
+    const r = await session.run('/certificate print where common-name~"host9999[0-9]"');
+    times.push(ms(now() - start));
+    if (!r.ok) throw new Error(r.error);
+  }
+  const t = median(times);
+  // Reference: a bare regex scan over the same strings in a plain array.
+  const names = Array.from({ length: total }, (_, i) => `host${i}.example.com`);
+  const refStart = now();
+  const re = /host9999[0-9]/;
+  let hits = 0;
+  for (const s of names) if (re.test(s)) hits++;
+  const ref = ms(now() - refStart);
+  line(`print where common-name~ over ${total} certs (${hits} hits)`, `${fmt(t)} ms`, `bare scan ${fmt(ref, 2)} ms`, t / Math.max(ref, 0.01), '< 200 ms');
+  app.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const SECTIONS: Record<string, () => void | Promise<void>> = {
+  startup: benchStartup, script: benchScript, cert: benchCert, rsa: benchRsa, print: benchPrint,
+};
+
+const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);
+console.log(`rospki bench — ${os.cpus().length} cores, node ${process.version}, ${new Date().toISOString()}`);
+for (const name of chosen.length ? chosen : Object.keys(SECTIONS)) await SECTIONS[name]!();

@@ -1,0 +1,442 @@
+// The `:` commands of the console (M-SCRIPT "Global commands", spec §7.5): variables, flow
+// control, functions, conversions, `:serialize`/`:deserialize`, `:log`, `:delay`, `:execute`…
+//
+// Each builtin declares its parameters (positional order, named, flags) and which of them are
+// code, so the interpreter can check a script before running it (as RouterOS does: an unknown
+// argument or undeclared variable fails the whole line before anything runs).
+
+import { RosError } from '../errors.js';
+import type { Session } from '../menu/types.js';
+import { Duration, RosArray, typeOf, type Value } from '../menu/values.js';
+import type { CommandStmt, Expr } from './ast.js';
+import {
+  CodeValue, cloneValue, deserializeJson, literalValue, serializeJson, toArray, toBool, toBoolConv, toId,
+  toIp, toNum, toScriptString, toTime, valuesEqual,
+} from './expr.js';
+
+/** A variable scope: `{}` blocks, loop bodies and function calls each get one. */
+export class Scope {
+  readonly vars = new Map<string, Value>();
+  constructor(readonly parent?: Scope) {}
+  lookup(name: string): Scope | undefined {
+    for (let s: Scope | undefined = this; s; s = s.parent) if (s.vars.has(name)) return s;
+    return undefined;
+  }
+}
+
+/** `:return` unwinding to the function (or script) boundary. */
+export class ReturnSignal {
+  constructor(readonly value: Value) {}
+}
+
+/** What builtins need from the interpreter. */
+export interface BuiltinHost {
+  readonly session: Session;
+  readonly globals: Map<string, Value>;
+  output(text: string): void;
+  log(topic: string, message: string): void;
+  /** Typed value of an expression. */
+  eval(expr: Expr, scope: Scope): Promise<Value>;
+  /** Runs a code argument (`do={…}`, or a value holding code) in a child of `scope`. */
+  runCode(expr: Expr, scope: Scope, vars?: Iterable<[string, Value]>): Promise<Value>;
+  /** `:set target value` where target is a name or `($arr->key…)`. */
+  assign(target: Expr, value: Value, scope: Scope): Promise<void>;
+  /** `:parse`: compiles text into a function at the current menu. */
+  parseCode(source: string): CodeValue;
+  /** `:execute`: runs text as a separate script; returns its output when asString. */
+  execute(source: string, asString: boolean): Promise<Value>;
+  sleep(ms: number): Promise<void>;
+  now(): number;
+}
+
+export interface BuiltinCall {
+  readonly stmt: CommandStmt;
+  /** Canonical parameter name → expression (undefined for `name=` with no value). */
+  readonly args: ReadonlyMap<string, Expr | undefined>;
+  readonly scope: Scope;
+}
+
+export interface BuiltinSpec {
+  readonly name: string;
+  /** Unnamed parameters in order (each may also be given by name). */
+  readonly params: readonly string[];
+  /** Parameters only given as `name=value`. */
+  readonly named?: readonly string[];
+  /** Bare words that are flags (`as-string`). */
+  readonly flags?: readonly string[];
+  /** Parameters whose `{…}` is code run in the current scope chain. */
+  readonly code?: readonly string[];
+  /** Parameter whose word names loop/handler variables (`k,v`, `i`, `e`) visible in the code. */
+  readonly counters?: string;
+  /** Parameter whose word declares a variable in the current scope (`:local`, `:global`). */
+  readonly declares?: string;
+  /** Parameter naming a variable that must already exist (`:set`). */
+  readonly sets?: string;
+  run(host: BuiltinHost, call: BuiltinCall): Promise<Value>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async function arg(host: BuiltinHost, call: BuiltinCall, name: string): Promise<Value> {
+  const e = call.args.get(name);
+  return e === undefined ? (call.args.has(name) ? '' : undefined) : host.eval(e, call.scope);
+}
+
+/** The literal text of a name-like argument (`:local name`, counters). */
+export function nameOf(e: Expr | undefined): string | undefined {
+  if (!e) return undefined;
+  if (e.kind === 'word') return e.text;
+  if (e.kind === 'string' && e.parts.every((p) => typeof p === 'string')) return (e.parts as string[]).join('');
+  if (e.kind === 'ident') return e.name;
+  return undefined;
+}
+
+async function nameArg(host: BuiltinHost, call: BuiltinCall, param: string): Promise<string> {
+  const e = call.args.get(param);
+  const fixed = nameOf(e);
+  if (fixed !== undefined) return fixed;
+  return toScriptString(await arg(host, call, param));
+}
+
+function intArg(v: Value, fallback: number): number {
+  if (v === undefined || v === null || v === '') return fallback;
+  const n = toNum(v);
+  return typeof n === 'number' ? n : fallback;
+}
+
+/** Catchable by `on-error`: every runtime error except cancellation and `:return`. */
+function catchable(e: unknown): boolean {
+  if (e instanceof ReturnSignal) return false;
+  if (e instanceof RosError && e.kind === 'interrupted') return false;
+  return true;
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof RosError) return e.consoleText();
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `:delay 3s`, `:delay 500ms`, `:delay 2` (seconds). */
+function delayMs(v: Value): number {
+  if (v instanceof Duration) return v.ms;
+  if (typeof v === 'number') return v * 1000;
+  if (typeof v === 'string') {
+    const t = toTime(literalValue(v, false) as Value);
+    if (t instanceof Duration) return t.ms;
+  }
+  return 0;
+}
+
+function optionsOf(v: Value): Set<string> {
+  return new Set(toScriptString(v).split(/[,;]/).map((s) => s.trim()).filter((s) => s !== ''));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands
+
+const specs: BuiltinSpec[] = [
+  {
+    name: 'put', params: ['message'],
+    async run(host, call) {
+      host.output(`${toScriptString(await arg(host, call, 'message'))}\n`);
+      return undefined;
+    },
+  },
+  {
+    name: 'local', params: ['name', 'value'], named: ['do'], declares: 'name',
+    async run(host, call) {
+      const name = await nameArg(host, call, 'name');
+      const value = call.args.has('do') ? await arg(host, call, 'do') : await arg(host, call, 'value');
+      call.scope.vars.set(name, cloneValue(value));
+      return undefined;
+    },
+  },
+  {
+    name: 'global', params: ['name', 'value'], named: ['do'], declares: 'name',
+    async run(host, call) {
+      const name = await nameArg(host, call, 'name');
+      if (call.args.has('value') || call.args.has('do')) {
+        const value = call.args.has('do') ? await arg(host, call, 'do') : await arg(host, call, 'value');
+        host.globals.set(name, cloneValue(value));
+      } else if (!host.globals.has(name)) {
+        host.globals.set(name, undefined);
+      }
+      return undefined;
+    },
+  },
+  {
+    name: 'set', params: ['name', 'value'], named: ['do'], sets: 'name',
+    async run(host, call) {
+      const target = call.args.get('name');
+      if (!target) throw new RosError('syntax', 'syntax error');
+      const value = call.args.has('do') ? await arg(host, call, 'do') : await arg(host, call, 'value');
+      await host.assign(target, cloneValue(value), call.scope);
+      return undefined;
+    },
+  },
+  {
+    name: 'if', params: ['condition'], named: ['do', 'else'], code: ['do', 'else'],
+    async run(host, call) {
+      const cond = toBool(await arg(host, call, 'condition'));
+      const branch = call.args.get(cond ? 'do' : 'else');
+      return branch ? host.runCode(branch, call.scope) : undefined;
+    },
+  },
+  {
+    name: 'while', params: ['condition'], named: ['do'], code: ['do'],
+    async run(host, call) {
+      const body = call.args.get('do');
+      while (toBool(await arg(host, call, 'condition'))) {
+        if (body) await host.runCode(body, call.scope);
+      }
+      return undefined;
+    },
+  },
+  {
+    name: 'do', params: ['command'], named: ['on-error', 'while'], code: ['command', 'on-error'],
+    async run(host, call) {
+      const body = call.args.get('command');
+      const onError = call.args.get('on-error');
+      const loop = async (): Promise<Value> => {
+        let v: Value;
+        do {
+          v = body ? await host.runCode(body, call.scope) : undefined;
+        } while (call.args.has('while') && toBool(await arg(host, call, 'while')));
+        return v;
+      };
+      if (!onError) return loop();
+      try {
+        return await loop();
+      } catch (e) {
+        if (!catchable(e)) throw e;
+        return host.runCode(onError, call.scope);
+      }
+    },
+  },
+  {
+    name: 'onerror', params: ['variable'], named: ['in', 'do'], code: ['in', 'do'], counters: 'variable',
+    async run(host, call) {
+      const name = await nameArg(host, call, 'variable');
+      const body = call.args.get('in');
+      try {
+        if (body) await host.runCode(body, call.scope);
+        return false;
+      } catch (e) {
+        if (!catchable(e)) throw e;
+        const handler = call.args.get('do');
+        if (handler) await host.runCode(handler, call.scope, [[name, e instanceof RosError && e.kind === 'script' ? e.message : errorText(e)]]);
+        return true;
+      }
+    },
+  },
+  {
+    name: 'foreach', params: ['counter'], named: ['in', 'do'], code: ['do'], counters: 'counter',
+    async run(host, call) {
+      const names = (await nameArg(host, call, 'counter')).split(',');
+      const over = await arg(host, call, 'in');
+      const body = call.args.get('do');
+      const entries: Array<[string | number, Value]> = over instanceof RosArray
+        ? over.entries() : over === undefined ? [] : [[0, over]];
+      for (const [k, v] of entries) {
+        const vars: Array<[string, Value]> = names.length >= 2 ? [[names[0]!, k], [names[1]!, v]] : [[names[0]!, v]];
+        if (body) await host.runCode(body, call.scope, vars);
+      }
+      return undefined;
+    },
+  },
+  {
+    name: 'for', params: ['counter'], named: ['from', 'to', 'step', 'do'], code: ['do'], counters: 'counter',
+    async run(host, call) {
+      const name = await nameArg(host, call, 'counter');
+      const from = intArg(await arg(host, call, 'from'), 0);
+      const to = intArg(await arg(host, call, 'to'), 0);
+      const step = intArg(await arg(host, call, 'step'), from <= to ? 1 : -1);
+      const body = call.args.get('do');
+      if (step === 0) throw new RosError('failure', 'step must not be 0');
+      for (let i = from; step > 0 ? i <= to : i >= to; i += step) {
+        if (body) await host.runCode(body, call.scope, [[name, i]]);
+      }
+      return undefined;
+    },
+  },
+  {
+    name: 'error', params: ['message'],
+    async run(host, call) {
+      throw new RosError('script', toScriptString(await arg(host, call, 'message')));
+    },
+  },
+  {
+    name: 'return', params: ['value'],
+    async run(host, call) {
+      throw new ReturnSignal(await arg(host, call, 'value'));
+    },
+  },
+  {
+    name: 'delay', params: ['delay-time'],
+    async run(host, call) {
+      const v = await arg(host, call, 'delay-time');
+      await host.sleep(v === undefined ? 0 : delayMs(v));
+      return undefined;
+    },
+  },
+  {
+    name: 'log', params: ['topic', 'message'],
+    async run(host, call) {
+      const topic = await nameArg(host, call, 'topic');
+      if (!['info', 'warning', 'error', 'debug', 'critical'].includes(topic)) {
+        throw new RosError('syntax', 'bad command name ' + topic);
+      }
+      host.log(topic, toScriptString(await arg(host, call, 'message')));
+      return undefined;
+    },
+  },
+  {
+    name: 'len', params: ['value'],
+    async run(host, call) {
+      const v = await arg(host, call, 'value');
+      if (v instanceof RosArray) return v.size;
+      return toScriptString(v).length;
+    },
+  },
+  {
+    name: 'pick', params: ['var', 'start', 'end'],
+    async run(host, call) {
+      const v = await arg(host, call, 'var');
+      const start = Math.max(0, intArg(await arg(host, call, 'start'), 0));
+      const endV = await arg(host, call, 'end');
+      if (v instanceof RosArray) {
+        const entries = v.entries();
+        if (endV === undefined) return entries[start]?.[1];
+        const out = new RosArray();
+        for (const [k, e] of entries.slice(start, Math.max(start, intArg(endV, start)))) {
+          if (typeof k === 'number') out.list.push(e); else out.map.set(k, e);
+        }
+        return out;
+      }
+      const s = toScriptString(v);
+      if (endV === undefined) return start < s.length ? s[start] : undefined;
+      return s.slice(start, Math.max(start, intArg(endV, start)));
+    },
+  },
+  {
+    name: 'find', params: ['var', 'value', 'start'],
+    async run(host, call) {
+      const v = await arg(host, call, 'var');
+      const needle = await arg(host, call, 'value');
+      const from = intArg(await arg(host, call, 'start'), -1) + 1;
+      if (v instanceof RosArray) {
+        const entries = v.entries();
+        for (let i = Math.max(0, from); i < entries.length; i++) {
+          if (valuesEqual(entries[i]![1], needle)) return entries[i]![0];
+        }
+        return null;
+      }
+      const i = toScriptString(v).indexOf(toScriptString(needle), Math.max(0, from));
+      return i < 0 ? null : i;
+    },
+  },
+  { name: 'typeof', params: ['value'], async run(host, call) { return typeOf(await arg(host, call, 'value')); } },
+  { name: 'tostr', params: ['value'], async run(host, call) { return toScriptString(await arg(host, call, 'value')); } },
+  { name: 'tonum', params: ['value'], async run(host, call) { return toNum(await arg(host, call, 'value')); } },
+  { name: 'totime', params: ['value'], async run(host, call) { return toTime(await arg(host, call, 'value')); } },
+  { name: 'toarray', params: ['value'], async run(host, call) { return toArray(await arg(host, call, 'value')); } },
+  { name: 'toip', params: ['value'], async run(host, call) { return toIp(await arg(host, call, 'value'), 4); } },
+  { name: 'toip6', params: ['value'], async run(host, call) { return toIp(await arg(host, call, 'value'), 6); } },
+  { name: 'tobool', params: ['value'], async run(host, call) { return toBoolConv(await arg(host, call, 'value')); } },
+  { name: 'toid', params: ['value'], async run(host, call) { return toId(await arg(host, call, 'value')); } },
+  { name: 'nothing', params: [], async run() { return undefined; } },
+  {
+    name: 'rndnum', params: [], named: ['from', 'to'],
+    async run(host, call) {
+      const from = intArg(await arg(host, call, 'from'), 0);
+      const to = intArg(await arg(host, call, 'to'), from);
+      return from + Math.floor(Math.random() * (to - from + 1));
+    },
+  },
+  {
+    name: 'serialize', params: ['value'], named: ['to', 'options', 'delimiter', 'order'],
+    async run(host, call) {
+      const to = toScriptString(await arg(host, call, 'to'));
+      if (to !== 'json') throw new RosError('failure', `unsupported format ${to || '(none)'}`);
+      const opts = optionsOf(await arg(host, call, 'options'));
+      return serializeJson(await arg(host, call, 'value'), {
+        pretty: opts.has('json.pretty'), noStringConversion: opts.has('json.no-string-conversion'),
+      });
+    },
+  },
+  {
+    name: 'deserialize', params: ['value'], named: ['from', 'options', 'delimiter'],
+    async run(host, call) {
+      const from = toScriptString(await arg(host, call, 'from'));
+      if (from !== 'json') throw new RosError('failure', `unsupported format ${from || '(none)'}`);
+      return deserializeJson(toScriptString(await arg(host, call, 'value')));
+    },
+  },
+  {
+    name: 'parse', params: ['code'],
+    async run(host, call) { return host.parseCode(toScriptString(await arg(host, call, 'code'))); },
+  },
+  {
+    name: 'execute', params: ['script'], named: ['file'], flags: ['as-string'],
+    async run(host, call) {
+      const script = call.args.get('script');
+      const source = script?.kind === 'brace' ? script.source : toScriptString(await arg(host, call, 'script'));
+      const asString = call.args.has('as-string') && toBool(await arg(host, call, 'as-string'));
+      return host.execute(source, asString);
+    },
+  },
+  {
+    name: 'time', params: ['command'], code: ['command'],
+    async run(host, call) {
+      const body = call.args.get('command');
+      const start = host.now();
+      if (body) await host.runCode(body, call.scope);
+      return Duration.fromMs(host.now() - start);
+    },
+  },
+  {
+    name: 'retry', params: ['command'], named: ['delay', 'max', 'on-error'], code: ['command', 'on-error'],
+    async run(host, call) {
+      const body = call.args.get('command');
+      const max = Math.max(1, intArg(await arg(host, call, 'max'), 1));
+      const delay = call.args.has('delay') ? delayMs(await arg(host, call, 'delay')) : 1000;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return body ? await host.runCode(body, call.scope) : undefined;
+        } catch (e) {
+          if (!catchable(e)) throw e;
+          if (attempt >= max) {
+            const onError = call.args.get('on-error');
+            if (onError) return host.runCode(onError, call.scope);
+            throw e;
+          }
+          await host.sleep(delay);
+        }
+      }
+    },
+  },
+  {
+    name: 'environment', params: ['command'],
+    async run(host, call) {
+      const cmd = nameOf(call.args.get('command')) ?? 'print';
+      if (!'print'.startsWith(cmd)) throw new RosError('syntax', `bad command name ${cmd}`);
+      let out = '';
+      for (const [k, v] of host.globals) out += `${k}=${toScriptString(v)}\n`;
+      host.output(out);
+      return undefined;
+    },
+  },
+  {
+    name: 'jobname', params: [],
+    async run() { return 'console'; },
+  },
+];
+
+export const BUILTINS: ReadonlyMap<string, BuiltinSpec> = new Map(specs.map((s) => [s.name, s]));
+
+/** Canonical parameter names a builtin accepts. */
+export function builtinParamNames(spec: BuiltinSpec): string[] {
+  return [...spec.params, ...(spec.named ?? []), ...(spec.flags ?? [])];
+}
+
