@@ -1,16 +1,18 @@
 // Bench: issuing EC P-256 leaf certificates (new key each) with a P-256 CA through
 // issueCertificate(), beside the raw crypto limit measured in the same run
 // (generateKeyPairSync P-256 + one crypto.sign of ~600 bytes per certificate).
+// Leaf keys come from generateEcKeyRaw() (node's ECDH generator + DER written directly), which
+// yields the SPKI and the PKCS#8 private key the store keeps, without KeyObjects.
 // Usage: node --import tsx bench/pki-issue.ts [N=5000] [rounds=3]
 
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { generateEcKeySync, issueCertificate, parseCertificate, type IssuerSpec } from '../src/pki/index.js';
+import { generateEcKeyRaw, generateKey, issueCertificate, parseCertificate, type IssuerSpec } from '../src/pki/index.js';
 
 const N = Number(process.argv[2] ?? 5000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const NOW = Date.UTC(2026, 10, 29, 12, 0, 0);
 
-const ca = generateEcKeySync('prime256v1');
+const ca = await generateKey('prime256v1');
 const caCert = issueCertificate({
   subject: { country: 'LV', organization: 'rospki', commonName: 'bench CA' },
   keyUsage: 'key-cert-sign,crl-sign', daysValid: 3650, digest: 'sha256', notBefore: NOW,
@@ -32,12 +34,12 @@ let bytes = 0;
 function issue(n: number): number {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    const k = generateEcKeySync('prime256v1');
+    const k = generateEcKeyRaw('prime256v1'); // SPKI + PKCS#8 DER: what the store keeps
     const c = issueCertificate({
       subject: { commonName: `host${i}.example.lan` },
       subjectAltName: `DNS:host${i}.example.lan,IP:192.168.88.${i & 0xff}`,
       daysValid: 365, digest: 'sha256', notBefore: NOW,
-      subjectPublicKey: k.publicKey, issuer,
+      subjectPublicKey: k.spki, issuer,
       crlDistributionPoint: 'http://192.168.88.1/crl/1.crl',
       // keyUsage: default set (digital-signature ... tls-server,tls-client)
     });
@@ -47,8 +49,8 @@ function issue(n: number): number {
 }
 
 // sanity: one issued cert parses back
-const probe = generateEcKeySync('prime256v1');
-const sample = issueCertificate({ subject: { commonName: 'probe' }, subjectAltName: 'DNS:probe', daysValid: 1, digest: 'sha256', notBefore: NOW, subjectPublicKey: probe.publicKey, issuer });
+const probe = generateEcKeyRaw('prime256v1');
+const sample = issueCertificate({ subject: { commonName: 'probe' }, subjectAltName: 'DNS:probe', daysValid: 1, digest: 'sha256', notBefore: NOW, subjectPublicKey: probe.spki, issuer });
 if (parseCertificate(sample.der).akid !== caCert.skid) throw new Error('bench sanity check failed');
 
 raw(500); issue(500); // warm-up

@@ -70,7 +70,6 @@ export function rowFlags(menu: MenuDecl, row: RowData, ctx: TypeContext): string
 
 export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx: ReadTx): number[] {
   if (menu.kind === 'singleton') return [1];
-  const rows = tx.list(menu.path);
   const out: number[] = [];
   const addOne = (v: Value): void => {
     if (v instanceof ItemId) {
@@ -90,8 +89,7 @@ export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx:
       } else if (/^\d+$/.test(part)) {
         out.push(byNumber(Number(part)));
       } else {
-        const key = menu.key;
-        const row = key ? rows.find((r) => r.data[key] === part) : undefined;
+        const row = menu.key ? tx.findBy(menu.path, menu.key, part)[0] : undefined;
         if (!row) throw noSuchItem();
         out.push(row.id);
       }
@@ -99,7 +97,7 @@ export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx:
   };
   const byNumber = (n: number): number => {
     // Numbers refer to the last print; without one they behave as if print had run (§7.3).
-    const numbering = session.lastPrint.get(menu.path) ?? rows.map((r) => r.id);
+    const numbering = session.lastPrint.get(menu.path) ?? tx.list(menu.path).map((r) => r.id);
     const id = numbering[n];
     if (id === undefined || !tx.get(menu.path, id)) throw noSuchItem();
     return id;
@@ -152,7 +150,7 @@ export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, 
   for (const p of menu.properties) {
     if (p.required && isEmptyValue(p, data[p.name])) throw argumentError(`missing value of ${p.name}`);
     if (p.unique && !isEmptyValue(p, data[p.name])) {
-      const clash = tx.list(menu.path).find((r) => r.id !== id && r.data[p.name] === data[p.name]);
+      const clash = tx.findBy(menu.path, p.name, data[p.name]).find((r) => r.id !== id);
       if (clash) throw alreadyHave();
     }
   }

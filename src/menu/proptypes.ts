@@ -213,7 +213,7 @@ export function refType(menuPath: string, opts: { none?: boolean } = {}): PropTy
       if (id && ctx.tx.get(menuPath, id.n)) return id.n;
       const key = ctx.registry.menu(menuPath)?.key ?? 'name';
       // Exact names only: a prefix of a certificate name must not pick the wrong certificate.
-      const row = ctx.tx.list(menuPath).find((r) => r.data[key] === text);
+      const row = ctx.tx.findBy(menuPath, key, text)[0];
       if (!row) throw noMatch(name);
       return row.id;
     },

@@ -24,9 +24,13 @@ export const logMenu: MenuDecl = {
   ],
 };
 
+/** Lines beyond LOG_LINES are trimmed this many at a time, not one per append. */
+const TRIM_SLACK = 100;
+
 export function appendLog(tx: WriteTx, now: number, topics: string, message: string): void {
   tx.insert(LOG_PATH, { time: now, topics: topics.split(','), message });
   const rows = tx.list(LOG_PATH);
-  const excess = rows.slice(0, Math.max(0, rows.length - LOG_LINES)).map((r) => r.id);
+  if (rows.length <= LOG_LINES + TRIM_SLACK) return;
+  const excess = rows.slice(0, rows.length - LOG_LINES).map((r) => r.id);
   for (const id of excess) tx.remove(LOG_PATH, id);
 }

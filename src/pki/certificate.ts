@@ -142,7 +142,8 @@ export interface IssueSpec {
   digest: Digest;
   /** notBefore in epoch ms, from the injected clock (seconds are kept, milliseconds dropped). */
   notBefore: number;
-  subjectPublicKey: KeyObject;
+  /** The subject's public key: a KeyObject, or SubjectPublicKeyInfo DER (from generateEcKeyRaw or a CSR). */
+  subjectPublicKey: KeyObject | Buffer;
   issuer: IssuerSpec;
   /** URL for a CRL distribution point (e.g. `http://192.168.88.1/crl/3.crl`). */
   crlDistributionPoint?: string;
@@ -227,8 +228,15 @@ function prepare(spec: IssueSpec): Prepared {
 
   const { nb, na } = validityMs(spec.notBefore, spec.daysValid);
 
-  if (spec.subjectPublicKey.type !== 'public') throw new PkiError('bad-key', 'subjectPublicKey must be a public key');
-  const spki = exportSpkiDer(spec.subjectPublicKey);
+  let spki: Buffer;
+  if (Buffer.isBuffer(spec.subjectPublicKey)) {
+    spki = spec.subjectPublicKey;
+    const k = spkiInfo(spki);
+    if (k.keyType !== 'rsa' && k.keyType !== 'ec') throw new PkiError('bad-key', `unsupported subject key type ${k.keyType}`);
+  } else {
+    if (spec.subjectPublicKey.type !== 'public') throw new PkiError('bad-key', 'subjectPublicKey must be a public key');
+    spki = exportSpkiDer(spec.subjectPublicKey);
+  }
   const skid = computeSkid(spki);
 
   const subjectName = encodeName(spec.subject);

@@ -3,10 +3,10 @@
 // RSA keygen always uses the async node:crypto call (libuv threadpool): RSA-8192 can take 6-18 s.
 
 import {
-  createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, generateKeyPairSync,
-  type KeyObject,
+  createECDH, createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, type KeyObject,
 } from 'node:crypto';
 import { PkiError } from './errors.js';
+import { spkiInfo } from './spki.js';
 
 /** RouterOS `key-size` values (§1.2). Numbers are RSA modulus sizes; names are EC curves. */
 export const KEY_SIZES = ['1024', '1536', '2048', '4096', '8192', 'prime256v1', 'secp384r1', 'secp521r1'] as const;
@@ -31,34 +31,93 @@ export const isKeySize = (s: string): s is KeySize => (KEY_SIZES as readonly str
 export const isEcCurve = (s: string): s is EcCurve => (EC_CURVES as readonly string[]).includes(s);
 
 /**
- * New key pair for a RouterOS key-size. RSA runs on the threadpool (never blocks the event loop);
- * EC is generated synchronously (P-256 ≈ 0.04 ms, P-521 ≈ 1.4 ms) and returned as a resolved promise.
+ * New key pair for a RouterOS key-size, generated on the libuv threadpool (RSA-8192 takes 6-18 s;
+ * never blocks the event loop). The pair is generated as DER (PKCS#8 + SPKI) and re-imported, so
+ * the returned KeyObjects are not tied to a native KeyGenJob: on Node 20.20 touching a freshly
+ * generated key (JWK/DER export, asymmetricKeyDetails) can deadlock when a GC collects its
+ * KeyGenJob during the call (observed in bench/pki-issue.ts; see the report). The SPKI DER is
+ * cached for exportSpkiDer().
  */
 export async function generateKey(keySize: KeySize, opts: GenerateKeyOptions = {}): Promise<KeyPair> {
+  const ders = await generateKeyDer(keySize, opts);
+  const privateKey = createPrivateKey({ key: ders.pkcs8, format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey({ key: ders.spki, format: 'der', type: 'spki' });
+  SPKI_CACHE.set(publicKey, ders.spki);
+  SPKI_CACHE.set(privateKey, ders.spki);
+  return { publicKey, privateKey };
+}
+
+/** A new key pair as DER only (SPKI + unencrypted PKCS#8): what a store keeps, no export cost. */
+export interface KeyDer {
+  spki: Buffer;
+  pkcs8: Buffer;
+}
+
+/**
+ * Like generateKey, but returns the DER: EC keys come from the synchronous fast path
+ * (generateEcKeyRaw, ≈ 0.04 ms for P-256), RSA keys from the threadpool.
+ */
+export async function generateKeyDer(keySize: KeySize, opts: GenerateKeyOptions = {}): Promise<KeyDer> {
   if (!isKeySize(keySize)) {
     throw new PkiError('bad-key-size', `invalid key-size "${String(keySize)}" (expected one of ${KEY_SIZES.join(', ')})`);
   }
   opts.onProgress?.('generating');
-  let pair: KeyPair;
   if (isEcCurve(keySize)) {
-    pair = generateKeyPairSync('ec', { namedCurve: keySize });
-  } else {
-    const modulusLength = Number(keySize);
-    pair = await new Promise<KeyPair>((resolve, reject) => {
-      generateKeyPairCb('rsa', { modulusLength, publicExponent: 0x10001 }, (err, publicKey, privateKey) => {
-        if (err) reject(new PkiError('bad-key', `RSA-${modulusLength} key generation failed: ${err.message}`, { cause: err }));
-        else resolve({ publicKey, privateKey });
-      });
-    });
+    const { spki, pkcs8 } = generateEcKeyRaw(keySize);
+    opts.onProgress?.('done');
+    return { spki, pkcs8 };
   }
+  const enc = {
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  } as const;
+  const ders = await new Promise<KeyDer>((resolve, reject) => {
+    generateKeyPairCb('rsa', { modulusLength: Number(keySize), publicExponent: 0x10001, ...enc }, (err: Error | null, spki: Buffer, pkcs8: Buffer) => {
+      if (err) reject(new PkiError('bad-key', `key generation (${keySize}) failed: ${err.message}`, { cause: err }));
+      else resolve({ spki, pkcs8 });
+    });
+  });
   opts.onProgress?.('done');
-  return pair;
+  return ders;
 }
 
-/** Synchronous EC keygen for hot paths (P-256/384/521 only; RSA must use generateKey). */
-export function generateEcKeySync(curve: EcCurve): KeyPair {
-  if (!isEcCurve(curve)) throw new PkiError('bad-key-size', `invalid EC curve "${String(curve)}"`);
-  return generateKeyPairSync('ec', { namedCurve: curve });
+/** An EC key generated without KeyObjects (the issuing fast path): DER only, KeyObject on demand. */
+export interface RawEcKey {
+  curve: EcCurve;
+  /** SubjectPublicKeyInfo DER (RFC 5480). */
+  spki: Buffer;
+  /** Unencrypted PKCS#8 PrivateKeyInfo DER (RFC 5208) holding an RFC 5915 ECPrivateKey. */
+  pkcs8: Buffer;
+}
+
+const CURVE_INFO: Record<EcCurve, { oid: Buffer; coord: number; jwk: string }> = {
+  prime256v1: { oid: Buffer.from('06082a8648ce3d030107', 'hex'), coord: 32, jwk: 'P-256' },
+  secp384r1: { oid: Buffer.from('06052b81040022', 'hex'), coord: 48, jwk: 'P-384' },
+  secp521r1: { oid: Buffer.from('06052b81040023', 'hex'), coord: 66, jwk: 'P-521' },
+};
+const EC_ALG_OID = Buffer.from('06072a8648ce3d0201', 'hex');
+
+/**
+ * Synchronous EC key generation for hot paths (P-256 ≈ 0.04 ms): node's ECDH generator (no
+ * KeyGenJob, so no deadlock hazard) with SPKI and PKCS#8 written directly. Pass `spki` as
+ * IssueSpec.subjectPublicKey; import `pkcs8` with importPkcs8Der() only when a KeyObject is needed.
+ */
+export function generateEcKeyRaw(curve: EcCurve): RawEcKey {
+  const info = CURVE_INFO[curve];
+  if (!info) throw new PkiError('bad-key-size', `invalid EC curve "${String(curve)}"`);
+  const ecdh = createECDH(curve);
+  const point = ecdh.generateKeys(); // 04 || X || Y
+  const d = leftPad(ecdh.getPrivateKey(), info.coord);
+  const spki = Buffer.concat([EC_SPKI[info.jwk]!.prefix, point]);
+  const ecPrivateKey = derTlv(0x30,
+    Buffer.from([0x02, 0x01, 0x01]),
+    derTlv(0x04, d),
+    derTlv(0xa1, derTlv(0x03, Buffer.from([0]), point)));
+  const pkcs8 = derTlv(0x30,
+    Buffer.from([0x02, 0x01, 0x00]),
+    derTlv(0x30, EC_ALG_OID, info.oid),
+    derTlv(0x04, ecPrivateKey));
+  return { curve, spki, pkcs8 };
 }
 
 export interface KeyInfo {
@@ -67,31 +126,19 @@ export interface KeyInfo {
   keySize: string;
 }
 
-// OpenSSL's curve names are already RouterOS's for the three supported curves; map the aliases
-// node can report for the same curves.
-const CURVE_ALIASES: Record<string, string> = {
-  'prime256v1': 'prime256v1', 'P-256': 'prime256v1', 'secp256r1': 'prime256v1',
-  'secp384r1': 'secp384r1', 'P-384': 'secp384r1',
-  'secp521r1': 'secp521r1', 'P-521': 'secp521r1',
-};
-
-/** key-type and key-size as RouterOS prints them, for a public or private KeyObject. */
+/**
+ * key-type and key-size as RouterOS prints them, for a public or private KeyObject. Read from the
+ * SubjectPublicKeyInfo rather than `asymmetricKeyDetails`: on Node 20.20 reading
+ * `asymmetricKeyDetails` of a freshly generated EC key can deadlock the process when a GC runs
+ * inside the call (seen in bench/pki-issue.ts: GetEcKeyDetail holds the key mutex while
+ * allocating, and the GC'd KeyGenJob's destructor waits for the same mutex).
+ */
 export function keyInfo(key: KeyObject): KeyInfo {
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails ?? {};
-  switch (type) {
-    case 'rsa':
-    case 'rsa-pss':
-      return { keyType: 'rsa', keySize: String(details.modulusLength ?? 0) };
-    case 'ec': {
-      const c = details.namedCurve ?? '';
-      return { keyType: 'ec', keySize: CURVE_ALIASES[c] ?? c };
-    }
-    case 'dsa':
-      return { keyType: 'dsa', keySize: String(details.modulusLength ?? 0) };
-    default:
-      throw new PkiError('bad-key', `unsupported key type ${type ?? '(none)'}`);
+  const info = spkiInfo(exportSpkiDer(key));
+  if (info.keyType === 'rsa' || info.keyType === 'ec' || info.keyType === 'dsa') {
+    return { keyType: info.keyType, keySize: info.keySize };
   }
+  throw new PkiError('bad-key', `unsupported key type ${info.keyType}`);
 }
 
 /** Private key → unencrypted PKCS#8 DER, or encrypted PKCS#8 (PBES2, AES-256-CBC) with a passphrase. */
@@ -141,9 +188,9 @@ function looksLikePem(b: Uint8Array): boolean {
 // SPKI prefixes for uncompressed EC points (RFC 5480 §2.1.1 + §2.2): SEQUENCE { AlgorithmIdentifier
 // { id-ecPublicKey, namedCurve }, BIT STRING (0 unused bits) 04 || X || Y }.
 const EC_SPKI: Record<string, { prefix: Buffer; coord: number }> = {
-  'prime256v1': { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), coord: 32 },
-  'secp384r1': { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'), coord: 48 },
-  'secp521r1': { prefix: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex'), coord: 66 },
+  'P-256': { prefix: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'), coord: 32 },
+  'P-384': { prefix: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'), coord: 48 },
+  'P-521': { prefix: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex'), coord: 66 },
 };
 const RSA_ALG_ID = Buffer.from('300d06092a864886f70d0101010500', 'hex');
 
@@ -180,7 +227,7 @@ export function exportSpkiDer(key: KeyObject): Buffer {
   const type = pub.asymmetricKeyType;
   if (type === 'ec') {
     const jwk = pub.export({ format: 'jwk' });
-    const ec = EC_SPKI[CURVE_ALIASES[pub.asymmetricKeyDetails?.namedCurve ?? ''] ?? ''];
+    const ec = EC_SPKI[jwk.crv ?? ''];
     if (ec && jwk.x && jwk.y) {
       spki = Buffer.concat([ec.prefix, Buffer.from([4]),
         leftPad(Buffer.from(jwk.x, 'base64url'), ec.coord), leftPad(Buffer.from(jwk.y, 'base64url'), ec.coord)]);

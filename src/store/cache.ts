@@ -5,40 +5,99 @@ import type { RowData, StoredRow } from './store.js';
 
 export class MenuRows {
   private readonly byId = new Map<number, StoredRow>();
-  /** The id-ordered array list() returns; rebuilt lazily after a change. */
-  private snapshot: readonly StoredRow[] | undefined;
-  /** Whether the Map's insertion order is id order (ids only grow, but an undo re-adds old ids). */
-  private ordered = true;
-  private maxId = 0;
+  /**
+   * The rows in id order, kept up to date on every change: ids only grow, so an insert is a
+   * push; an update replaces in place (binary search); a removal splices. list() hands out this
+   * array itself and marks it shared; the next change then works on a copy (copy on write), so
+   * a list a caller holds never changes under it and listing costs nothing.
+   */
+  private ordered: StoredRow[] = [];
+  private shared = false;
+  /** Lookup indexes by field value, built on first use and kept up to date. */
+  private readonly indexes = new Map<string, Map<unknown, StoredRow[]>>();
 
   get(id: number): StoredRow | undefined {
     return this.byId.get(id);
   }
 
   put(row: StoredRow): void {
-    if (row.id < this.maxId && !this.byId.has(row.id)) this.ordered = false;
-    if (row.id > this.maxId) this.maxId = row.id;
+    const before = this.byId.get(row.id);
+    const had = before !== undefined;
+    if (before) this.unindex(before);
     this.byId.set(row.id, row);
-    this.snapshot = undefined;
+    this.index(row);
+    this.own();
+    const last = this.ordered[this.ordered.length - 1];
+    if (!had && (!last || last.id < row.id)) { this.ordered.push(row); return; }
+    const at = this.indexOf(row.id);
+    if (had) this.ordered[at] = row;
+    else this.ordered.splice(at, 0, row); // an undo re-adds an older id
   }
 
   delete(id: number): void {
-    if (this.byId.delete(id)) this.snapshot = undefined;
+    const before = this.byId.get(id);
+    if (!before) return;
+    this.byId.delete(id);
+    this.unindex(before);
+    this.own();
+    this.ordered.splice(this.indexOf(id), 1);
   }
 
   list(): readonly StoredRow[] {
-    if (this.snapshot) return this.snapshot;
-    const rows = [...this.byId.values()];
-    if (!this.ordered) this.reorder(rows);
-    return (this.snapshot = Object.freeze(rows));
+    this.shared = true;
+    return this.ordered;
   }
 
-  private reorder(rows: StoredRow[]): void {
-    rows.sort((a, b) => a.id - b.id);
-    this.byId.clear();
-    for (const row of rows) this.byId.set(row.id, row);
-    this.ordered = true;
+  private own(): void {
+    if (!this.shared) return;
+    this.ordered = this.ordered.slice();
+    this.shared = false;
   }
+
+  /** Rows whose data[field] equals value (strict equality), in id order. */
+  findBy(field: string, value: unknown): readonly StoredRow[] {
+    let index = this.indexes.get(field);
+    if (!index) {
+      index = new Map();
+      this.indexes.set(field, index);
+      for (const row of this.ordered) add(index, row.data[field], row);
+    }
+    return index.get(value) ?? [];
+  }
+
+  private index(row: StoredRow): void {
+    for (const [field, index] of this.indexes) add(index, row.data[field], row);
+  }
+
+  private unindex(row: StoredRow): void {
+    for (const [field, index] of this.indexes) {
+      const list = index.get(row.data[field]);
+      if (!list) continue;
+      const at = list.findIndex((r) => r.id === row.id);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0) index.delete(row.data[field]);
+    }
+  }
+
+  /** Index of id in ordered, or where it would go. */
+  private indexOf(id: number): number {
+    let lo = 0;
+    let hi = this.ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ordered[mid]!.id < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function add(index: Map<unknown, StoredRow[]>, key: unknown, row: StoredRow): void {
+  const list = index.get(key);
+  if (!list) { index.set(key, [row]); return; }
+  // Keep id order: an undo may re-add an older row.
+  if (list[list.length - 1]!.id < row.id) list.push(row);
+  else { list.push(row); list.sort((a, b) => a.id - b.id); }
 }
 
 /** A cached row from stored JSON. */

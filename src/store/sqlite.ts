@@ -29,6 +29,9 @@ function prepareStatements(db: Database.Database) {
     beginRead: p('BEGIN'),
     commit: p('COMMIT'),
     rollback: p('ROLLBACK'),
+    savepoint: p('SAVEPOINT command'),
+    release: p('RELEASE command'),
+    rollbackTo: p('ROLLBACK TO command'),
     version: p(`SELECT max((SELECT coalesce(max(version), 0) FROM rows),
                            (SELECT coalesce(max(version), 0) FROM tombstones))`).pluck(),
     loadMenu: p('SELECT id, data FROM rows WHERE menu = ? ORDER BY id'),
@@ -120,6 +123,10 @@ class Tx implements WriteTx {
 
   get(menu: string, id: number): StoredRow | undefined {
     return this.rows(menu).get(id);
+  }
+
+  findBy(menu: string, field: string, value: unknown): readonly StoredRow[] {
+    return this.rows(menu).findBy(field, value);
   }
 
   getBlob(menu: string, id: number, name: string): Buffer | undefined {
@@ -216,30 +223,54 @@ function rejectAsync(result: unknown, verb: string): void {
   throw new Error(`store.${verb}(): the callback must be synchronous (it returned a Promise)`);
 }
 
+/** Commit a batch of writes after at most this long (group commit; see write()). */
+const FLUSH_AFTER_MS = 2;
+/** …or once this many commands wrote in it. */
+const FLUSH_AFTER_WRITES = 500;
+
+/** Stores open in this process by database path: one must flush before another takes the lock. */
+const openStores = new Map<string, Set<SqliteStore>>();
+
+interface Batch {
+  /** The commit version every write of the batch stamps. */
+  readonly version: number;
+  /** Finished transactions, for undo should the final COMMIT fail. */
+  readonly txs: Tx[];
+  timer: NodeJS.Timeout;
+}
+
 export class SqliteStore implements Store {
   private readonly core: Core;
   private readonly sealer: Sealer;
+  private readonly path: string;
   private busy = false;
   private closed = false;
+  private batch: Batch | undefined;
 
   /** Opens (creating and migrating as needed) the database of a data directory. */
   static open(where: StoreLocation): SqliteStore {
-    const db = new Database(where.dbPath, { timeout: 10_000 });
+    const db = new Database(process.env.ROSPKI_MEMDB ? ':memory:' : where.dbPath, { timeout: 10_000 });
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across crashes of the process, not of the OS
       db.pragma('foreign_keys = ON');
+      // Savepoint (statement) journals in memory: as temp files they cost system calls per command.
+      db.pragma('temp_store = MEMORY');
       migrate(db);
-      return new SqliteStore(db, where.secret);
+      return new SqliteStore(db, where.secret, where.dbPath);
     } catch (e) {
       db.close();
       throw e;
     }
   }
 
-  private constructor(db: Database.Database, secret: Buffer) {
+  private constructor(db: Database.Database, secret: Buffer, dbPath: string) {
     this.core = new Core(db);
     this.sealer = new Sealer(secret);
+    this.path = dbPath;
+    const peers = openStores.get(dbPath) ?? new Set();
+    peers.add(this);
+    openStores.set(dbPath, peers);
   }
 
   read<T>(fn: (tx: ReadTx) => T): Promise<T> {
@@ -253,6 +284,13 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Each call is atomic on its own (a SAVEPOINT inside the batch). Writes that follow each
+   * other within FLUSH_AFTER_MS share one COMMIT (group commit): the per-commit page writes
+   * dominate the cost of a command on this hardware. The returned promise resolves when the
+   * write is applied and visible in this process; other processes see it after the batch
+   * commits, at most FLUSH_AFTER_MS later (close() and flush() commit at once).
+   */
   write<T>(fn: (tx: WriteTx) => T): Promise<T> {
     this.enter();
     try {
@@ -278,10 +316,30 @@ export class SqliteStore implements Store {
     return this.sealer.unseal(sealed);
   }
 
+  /** Commits the pending batch now. */
+  flush(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
+    clearTimeout(batch.timer);
+    const { core } = this;
+    try {
+      core.sql.commit.run();
+      if (batch.txs.some((tx) => tx.stamped)) core.seen = batch.version;
+    } catch (e) {
+      // The batch is lost as a whole (disk full, I/O error): put the cache back to match.
+      for (let i = batch.txs.length - 1; i >= 0; i--) batch.txs[i]!.rollback();
+      if (core.db.inTransaction) core.sql.rollback.run();
+      process.emitWarning(`rospki store: commit failed, ${batch.txs.length} change(s) lost: ${(e as Error).message}`);
+    }
+  }
+
   close(): void {
     if (this.busy) throw new Error('store: close() called inside a transaction');
     if (this.closed) return;
+    this.flush();
     this.closed = true;
+    openStores.get(this.path)?.delete(this);
     this.core.db.close();
   }
 
@@ -297,37 +355,64 @@ export class SqliteStore implements Store {
 
   private runRead<T>(fn: (tx: ReadTx) => T): T {
     const { core } = this;
+    // Inside an open batch this connection holds the write lock: nothing newer exists.
+    const own = !this.batch;
+    // Another store of this process on the same file may hold uncommitted writes: commit them.
+    if (own) for (const peer of openStores.get(this.path) ?? []) if (peer !== this) peer.flush();
     // A read transaction pins one snapshot, so menus loaded lazily by fn match the refresh.
-    core.sql.beginRead.run();
+    if (own) core.sql.beginRead.run();
     const tx = new Tx(core, 0);
     try {
-      core.refresh();
+      if (own) core.refresh();
       const result = fn(tx);
       rejectAsync(result, 'read');
       return result;
     } finally {
       tx.end();
-      if (core.db.inTransaction) core.sql.commit.run();
+      if (own && core.db.inTransaction) core.sql.commit.run();
     }
+  }
+
+  private beginBatch(): Batch {
+    const { core } = this;
+    // Another store of this process on the same file would make BEGIN IMMEDIATE wait for a
+    // lock that only this (blocked) thread could release.
+    for (const peer of openStores.get(this.path) ?? []) if (peer !== this) peer.flush();
+    core.sql.beginWrite.run(); // waits (busy_timeout) while another process writes
+    try {
+      core.refresh();
+    } catch (e) {
+      core.sql.rollback.run();
+      throw e;
+    }
+    const timer = setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+    return (this.batch = { version: core.seen + 1, txs: [], timer });
   }
 
   private runWrite<T>(fn: (tx: WriteTx) => T): T {
     const { core } = this;
-    core.sql.beginWrite.run(); // waits (busy_timeout) while another process writes
-    let tx: Tx | undefined;
+    const batch = this.batch ?? this.beginBatch();
+    core.sql.savepoint.run();
+    const tx = new Tx(core, batch.version);
     try {
-      core.refresh();
-      tx = new Tx(core, core.seen + 1);
       const result = fn(tx);
       rejectAsync(result, 'write');
       tx.end();
-      core.sql.commit.run();
-      if (tx.stamped) core.seen = tx.version;
+      core.sql.release.run();
+      batch.txs.push(tx);
+      if (batch.txs.length >= FLUSH_AFTER_WRITES) this.flush();
       return result;
     } catch (e) {
-      tx?.rollback();
-      // Some errors (disk full, I/O) already made SQLite roll back on its own.
-      if (core.db.inTransaction) core.sql.rollback.run();
+      tx.rollback();
+      if (core.db.inTransaction) {
+        core.sql.rollbackTo.run();
+        core.sql.release.run();
+      } else {
+        // SQLite already rolled the whole transaction back (I/O errors): undo the batch too.
+        this.batch = undefined;
+        clearTimeout(batch.timer);
+        for (let i = batch.txs.length - 1; i >= 0; i--) batch.txs[i]!.rollback();
+      }
       throw e;
     }
   }

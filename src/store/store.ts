@@ -18,9 +18,17 @@ export interface StoredRow {
 }
 
 export interface ReadTx {
-  /** All rows of a menu in id order. The returned objects must not be mutated. */
+  /**
+   * All rows of a menu in id order: a stable snapshot (later writes do not change it). The
+   * returned array and rows must not be mutated.
+   */
   list(menu: string): readonly StoredRow[];
   get(menu: string, id: number): StoredRow | undefined;
+  /**
+   * Rows whose data[field] strictly equals value, in id order: names, references. Served by
+   * an index kept beside the cache, so it stays fast with 100,000 rows.
+   */
+  findBy(menu: string, field: string, value: unknown): readonly StoredRow[];
   getBlob(menu: string, id: number, name: string): Buffer | undefined;
 }
 

@@ -44,7 +44,8 @@ describe('console on the appliance', () => {
     assert.match(await run('sign srv ca=ca'), /progress: done/);
     const table = await run('print');
     assert.match(table, /^Flags: /);
-    assert.match(table, /\n0 \S+ +ca /);
+    assert.match(table, /\n0 KA T ca +all /);
+    assert.match(table, /\n1 KAIT srv +all +192\.168\.88\.1 +IP:192\.168\.88\.1 +[0-9A-F]{40}\n/);
     assert.match(table, /\n1 \S+ +srv /);
   });
 

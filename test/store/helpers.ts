@@ -25,6 +25,7 @@ export interface Worker {
 /** Starts test/store/fixtures/worker.ts in a second Node process. */
 export function startWorker(...args: string[]): Worker {
   const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], { cwd: repo });
+  child.stdin.on('error', () => {}); // the worker may close its stdin first
   let out = '';
   let err = '';
   const waiters: { line: string; resolve: () => void }[] = [];

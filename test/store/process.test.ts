@@ -39,6 +39,7 @@ test('two processes incrementing one counter concurrently lose nothing', async (
     });
     if (value > last + 1) foreign++;
     last = value;
+    store.flush(); // each increment its own commit (no group commit), so the processes interleave
     await new Promise(setImmediate);
   }
   await worker.done;

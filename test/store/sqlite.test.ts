@@ -160,3 +160,12 @@ test('seal and unseal with the store secret', async (t) => {
   assert.notDeepEqual(sealed.subarray(13, 13 + key.length), key);
   assert.deepEqual(store.unseal(sealed), key);
 });
+
+test('view() reads the cache outside a transaction and cannot write', async (t) => {
+  const { store } = open(t);
+  await store.write((tx) => tx.insert('/m', { name: 'a' }));
+  const view = store.view();
+  assert.equal(view.get('/m', 1)!.data.name, 'a');
+  assert.deepEqual(view.list('/never-touched'), [], 'a menu can be loaded through a view');
+  assert.throws(() => (view as unknown as { insert(m: string, d: object): void }).insert('/m', {}), /read transaction/);
+});

@@ -5,7 +5,9 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { ReadTx, Store, WriteTx } from '../../store/store.js';
-import { exportPkcs8Der, importPkcs8Der } from '../../pki/index.js';
+import {
+  exportPkcs8Der, importPkcs8Der, issuerFromCertificate, parseCertificate, type CertInfo, type IssuerSpec,
+} from '../../pki/index.js';
 import { CERT_PATH } from './properties.js';
 
 export const DER_BLOB = 'der';
@@ -15,8 +17,10 @@ export function certificateDer(tx: ReadTx, id: number): Buffer | undefined {
   return tx.getBlob(CERT_PATH, id, DER_BLOB);
 }
 
-export function storeKey(store: Store, tx: WriteTx, id: number, key: KeyObject): void {
-  tx.setBlob(CERT_PATH, id, KEY_BLOB, store.seal(exportPkcs8Der(key)));
+/** Seals and stores a private key given as unencrypted PKCS#8 DER (or a KeyObject). */
+export function storeKey(store: Store, tx: WriteTx, id: number, key: KeyObject | Buffer): void {
+  const pkcs8 = Buffer.isBuffer(key) ? key : exportPkcs8Der(key);
+  tx.setBlob(CERT_PATH, id, KEY_BLOB, store.seal(pkcs8));
 }
 
 /**
@@ -35,4 +39,26 @@ export function privateKey(store: Store, tx: ReadTx, id: number, fingerprint: st
   const key = importPkcs8Der(store.unseal(sealed));
   cache.set(id, { fingerprint, key });
   return key;
+}
+
+/** A local CA ready to sign: its parsed certificate and issuer facts, cached like its key. */
+export interface OpenedCa {
+  info: CertInfo;
+  issuer: IssuerSpec & { kind: 'ca' };
+}
+
+const openedCas = new WeakMap<Store, Map<number, { fingerprint: string; ca: OpenedCa }>>();
+
+export function openCa(store: Store, tx: ReadTx, id: number, fingerprint: string): OpenedCa | undefined {
+  let cache = openedCas.get(store);
+  if (!cache) openedCas.set(store, (cache = new Map()));
+  const hit = cache.get(id);
+  if (hit && hit.fingerprint === fingerprint) return hit.ca;
+  const key = privateKey(store, tx, id, fingerprint);
+  const der = certificateDer(tx, id);
+  if (!key || !der) return undefined;
+  const info = parseCertificate(der);
+  const ca = { info, issuer: issuerFromCertificate(info, key) };
+  cache.set(id, { fingerprint, ca });
+  return ca;
 }

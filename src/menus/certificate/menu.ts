@@ -24,7 +24,7 @@ export const certificateMenu: MenuDecl = {
   },
   beforeRemove(id, tx, env) {
     // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
-    for (const issued of tx.list(CERT_PATH).filter((r) => r.data.ca === id).map((r) => r.id)) {
+    for (const issued of tx.findBy(CERT_PATH, 'ca', id).map((r) => r.id)) {
       removeRow(env, certificateMenu, issued, tx);
     }
   },

@@ -10,11 +10,11 @@ import type { CommandDecl, CommandCall, TypeContext } from '../../menu/types.js'
 import { RosArray, valueToString } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
-  generateKey, isPkiError, issueCertificate, issuerFromCertificate, parseCertificate,
-  type CertInfo, type Digest, type KeySize, type IssuerSpec,
+  generateKeyDer, importPkcs8Der, isPkiError, issueCertificate,
+  type CertInfo, type Digest, type IssuedCertificate, type KeyDer, type KeySize, type IssuerSpec,
 } from '../../pki/index.js';
-import { certificateFacts, SUBJECT_FIELDS } from './facts.js';
-import { certificateDer, privateKey, storeKey, DER_BLOB } from './keys.js';
+import { issuedFacts } from './facts.js';
+import { openCa, storeKey, DER_BLOB } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
 
 /** Where a local CA publishes its CRL: `http://<ca-crl-host>/crl/<CA id>.crl` (issue 3, §3). */
@@ -63,14 +63,12 @@ async function plan(call: CommandCall): Promise<Plan> {
       const caId = refType(CERT_PATH).parse(call.args.get('ca'), ctx, 'ca');
       if (caId === id) throw failure('a template can not sign itself: omit ca= for a self-signed certificate');
       const ca = tx.get(CERT_PATH, caId)!;
-      const fingerprint = String(ca.data.fingerprint ?? '');
-      const key = isTemplate(ca.data) ? undefined : privateKey(env.store, tx, caId, fingerprint);
-      const problem = caProblem(ca.data, env.clock.now(), key !== undefined);
+      const opened = isTemplate(ca.data) ? undefined : openCa(env.store, tx, caId, String(ca.data.fingerprint));
+      const problem = caProblem(ca.data, env.clock.now(), opened !== undefined);
       if (problem) throw failure(problem);
-      const caInfo = parseCertificate(certificateDer(tx, caId)!);
       p.caId = caId;
-      p.caInfo = caInfo;
-      p.issuer = issuerFromCertificate(caInfo, key!);
+      p.caInfo = opened!.info;
+      p.issuer = opened!.issuer;
       const caHost = ca.data['ca-crl-host'];
       if (typeof caHost === 'string' && caHost !== '') p.cdpUrl = crlUrl(caHost, caId);
     } else if (p.crlHost) {
@@ -109,13 +107,13 @@ export const signCommand: CommandDecl = {
     const t = p.template;
     const keySize = String(t['key-size'] ?? '2048') as KeySize;
     session.progress?.([['progress', 'generating key']]);
-    let der: Buffer;
-    let pair;
+    let issued: IssuedCertificate;
+    let key: KeyDer;
     try {
-      pair = await generateKey(keySize);
+      key = await generateKeyDer(keySize);
       if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
       session.progress?.([['progress', 'signing']]);
-      const issued = issueCertificate({
+      issued = issueCertificate({
         subject: {
           country: str(t.country), state: str(t.state), locality: str(t.locality),
           organization: str(t.organization), unit: str(t.unit), commonName: str(t['common-name']),
@@ -125,29 +123,27 @@ export const signCommand: CommandDecl = {
         daysValid: Number(t['days-valid'] ?? 365),
         digest: String(t['digest-algorithm'] ?? 'sha256') as Digest,
         notBefore: env.clock.now(),
-        subjectPublicKey: pair.publicKey,
-        issuer: p.issuer ?? { kind: 'self', privateKey: pair.privateKey },
+        subjectPublicKey: key.spki,
+        issuer: p.issuer ?? { kind: 'self', privateKey: importPkcs8Der(key.pkcs8) },
         crlDistributionPoint: p.cdpUrl,
       });
-      der = issued.der;
     } catch (e) {
       if (isPkiError(e)) throw failure(e.message);
       throw e;
     }
-    const info = parseCertificate(der);
+    const facts = issuedFacts(t, issued, p.caInfo?.subjectText, p.cdpUrl !== undefined);
     await env.store.write((tx) => {
       const now = tx.get(CERT_PATH, p.id);
       // Someone else signed, changed or removed the template while the key was generated.
       if (!now || now.data !== p.template) throw failure('the template changed while signing; run sign again');
       if (p.caId !== undefined && !tx.get(CERT_PATH, p.caId)) throw failure('the CA was removed while signing');
-      if (tx.list(CERT_PATH).some((r) => r.id !== p.id && r.data.name === p.name)) throw failure('already have such entry');
-      const data: RowData = { ...t, ...certificateFacts(info), name: p.name, trusted: true, 'private-key': true };
-      for (const f of SUBJECT_FIELDS) if (!info.subject[f]) delete data[f];
+      if (tx.findBy(CERT_PATH, 'name', p.name).some((r) => r.id !== p.id)) throw failure('already have such entry');
+      const data: RowData = { ...t, ...facts, name: p.name, trusted: true, 'private-key': true };
       if (p.caId !== undefined) data.ca = p.caId;
       if (p.crlHost) data['ca-crl-host'] = p.crlHost;
       tx.update(CERT_PATH, p.id, data);
-      tx.setBlob(CERT_PATH, p.id, DER_BLOB, der);
-      storeKey(env.store, tx, p.id, pair!.privateKey);
+      tx.setBlob(CERT_PATH, p.id, DER_BLOB, issued.der);
+      storeKey(env.store, tx, p.id, key.pkcs8);
       const by = p.caInfo ? `by ${String(tx.get(CERT_PATH, p.caId!)?.data.name)}` : 'self-signed';
       env.log(tx, 'certificate,info', `certificate ${p.name} signed ${by} by ${session.user}`);
       for (const w of warnings(t)) env.log(tx, 'certificate,warning', `${p.name}: ${w.replace(/^warning: /, '')}`);
