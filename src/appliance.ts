@@ -3,7 +3,7 @@
 
 import { FixedClock, OffsetClock, systemClock, type Clock } from './clock.js';
 import { Executor } from './menu/executor.js';
-import { newRowData, typeContext } from './menu/generic.js';
+import { BUILTIN, newRowData, typeContext } from './menu/generic.js';
 import { Registry } from './menu/registry.js';
 import type { Environment, MenuDecl, Policy, Session } from './menu/types.js';
 import { POLICIES } from './menu/types.js';
@@ -14,7 +14,7 @@ import { GROUP_PATH } from './menus/user/group.js';
 import { USER_PATH, userPolicies } from './menus/user/user.js';
 import { openDataDir, type DataDir } from './store/datadir.js';
 import { SqliteStore } from './store/sqlite.js';
-import type { Store } from './store/store.js';
+import type { RowData, Store, WriteTx } from './store/store.js';
 
 export interface ApplianceOptions {
   /** Base clock; ROSPKI_FAKE_TIME (ISO date) pins it for reproducible transcripts. */
@@ -58,10 +58,10 @@ export class Appliance {
         if (menu.kind === 'singleton' && !menu.properties.every((p) => p.compute)) {
           tx.insert(menu.path, newRowData(menu, ctx));
         }
-        for (const row of menu.defaults ?? []) tx.insert(menu.path, { ...newRowData(menu, ctx), ...row });
+        for (const row of menu.defaults ?? []) insertBuiltin(tx, menu.path, { ...newRowData(menu, ctx), ...row });
       }
-      const full = tx.list(GROUP_PATH).find((g) => g.data.name === 'full');
-      tx.insert(USER_PATH, {
+      const full = tx.findBy(GROUP_PATH, 'name', 'full')[0];
+      insertBuiltin(tx, USER_PATH, {
         ...newRowData(this.registry.menu(USER_PATH)!, ctx),
         name: 'admin', group: full!.id, comment: 'system default user',
       });
@@ -85,6 +85,11 @@ export class Appliance {
   close(): void {
     this.store.close();
   }
+}
+
+/** A row that comes with the data directory: remembers its first values for /export. */
+function insertBuiltin(tx: WriteTx, path: string, data: RowData): void {
+  tx.insert(path, { ...data, [BUILTIN]: data });
 }
 
 export const ALL_POLICIES: ReadonlySet<Policy> = new Set(POLICIES);

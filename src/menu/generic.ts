@@ -4,8 +4,9 @@
 
 import { alreadyHave, argumentError, failure, noSuchItem, RosError } from '../errors.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
+import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import {
-  anyType, boolType, enumType, matchChoice, presenceType, stringListType, stringType,
+  anyType, boolType, dateFormat as formatDate, enumType, matchChoice, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
   ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, PrintOutput,
@@ -452,39 +453,54 @@ function exportCommand(menu: MenuDecl): CommandDecl {
     args: [flagArg('verbose', 'Include default values'), flagArg('terse', 'One line per item'), flagArg('show-sensitive', 'Include sensitive values'), { name: 'file', type: stringType }],
     async run(call) {
       const text = await readTx(call, (tx, ctx) => exportLines(menu, tx, ctx, has(call, 'verbose'), has(call, 'show-sensitive')));
-      return { messages: text ? [text.replace(/\n$/, '')] : [] };
+      const out = exportHeader(call.env.clock.now(), ROSPKI_ROUTEROS_VERSION) + text;
+      return { messages: [out.replace(/\n$/, '')] };
     },
   };
 }
 
-/** `/export` lines of one menu: settings that differ from the defaults (spec §1.3, §4.1). */
+/**
+ * `/export` lines of one menu (spec §1.3, §4.1): settings that differ from the defaults,
+ * arguments in alphabetical order as RouterOS writes them. Rows created with the data
+ * directory keep their original values under BUILTIN and export as `set <name> …`.
+ */
 export function exportLines(menu: MenuDecl, tx: ReadTx, ctx: TypeContext, verbose = false, showSensitive = false): string {
   const header = menu.path.slice(1).replace(/\//g, ' ');
   const defaults = newRowData(menu, ctx);
-  const settable = writableProps(menu).filter((p) => p.access !== 'wo' && (showSensitive || !p.sensitive));
-  const pairs = (data: RowData, base: RowData): string => settable
+  const settable = writableProps(menu)
+    .filter((p) => p.access !== 'wo' && (showSensitive || !p.sensitive))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const pairs = (data: RowData, base: RowData, skipEmpty: boolean): string => settable
     .filter((p) => data[p.name] !== undefined && (verbose || JSON.stringify(data[p.name]) !== JSON.stringify(base[p.name])))
+    .filter((p) => !(skipEmpty && isEmptyValue(p, data[p.name])))
     .map((p) => `${p.name}=${exportValue(p.type.display(data[p.name], ctx))}`).join(' ');
   const lines: string[] = [];
   if (menu.kind === 'singleton') {
     const row = tx.get(menu.path, 1);
-    const text = row ? pairs(row.data, defaults) : '';
+    const text = row ? pairs(row.data, defaults, false) : '';
     if (text) lines.push(`set ${text}`);
   } else if (menu.kind === 'list') {
-    const builtIn = new Set((menu.defaults ?? []).map((d) => (menu.key ? d[menu.key] : undefined)));
     for (const row of tx.list(menu.path)) {
-      const key = menu.key ? row.data[menu.key] : undefined;
-      if (key !== undefined && builtIn.has(key)) {
-        const base = { ...defaults, ...menu.defaults!.find((d) => d[menu.key!] === key) };
-        const text = pairs(row.data, base);
-        if (text) lines.push(`set [ find ${menu.key}=${exportValue(String(key))} ] ${text}`);
+      const builtin = row.data[BUILTIN] as RowData | undefined;
+      if (builtin) {
+        const text = pairs(row.data, builtin, false);
+        const key = menu.key ? exportValue(String(row.data[menu.key])) : `*${row.id.toString(16).toUpperCase()}`;
+        if (text) lines.push(`set ${key} ${text}`);
       } else {
-        const text = pairs(row.data, {});
+        const text = pairs(row.data, defaults, true);
         lines.push(`add${text ? ` ${text}` : ''}`);
       }
     }
   }
   return lines.length ? `/${header}\n${lines.map(wrapExportLine).join('\n')}\n` : '';
+}
+
+/** Row field holding the values a built-in row (created with the data directory) started with. */
+export const BUILTIN = '.builtin';
+
+/** `# 2026-01-01 00:00:00 by RouterOS 7.23.3` — the first line of every export (spec §2.2). */
+export function exportHeader(now: number, version: string): string {
+  return `# ${formatDate(now)} by RouterOS ${version.replace(/ \(.*\)$/, '')}\n`;
 }
 
 function exportValue(text: string): string {

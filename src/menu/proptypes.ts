@@ -146,6 +146,8 @@ export const dateType: PropType<number> = {
   script: (v) => formatDate(v),
 };
 
+export { formatDate as dateFormat };
+
 /** The router's local time zone is UTC unless /system clock says otherwise (see clock menu). */
 export function formatDate(ms: number): string {
   const d = new Date(ms);

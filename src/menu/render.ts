@@ -43,12 +43,12 @@ function detailProps(print: PrintOutput): PropertyDecl[] {
     .filter((p): p is PropertyDecl => !!p && visible(p, print) && p.detail !== 'never' && p.name !== 'comment');
 }
 
-function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: PropertyDecl) => boolean): LayoutRow[] {
+function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: PropertyDecl, row: StoredRow) => boolean): LayoutRow[] {
   const { menu, ctx } = print;
   const commentProp = menu.properties.find((p) => p.name === 'comment');
   return print.rows.map((row, i) => {
     const cells = props.map((p) => ({ p, c: cell(p, row, ctx) }))
-      .filter(({ p }) => keepEmpty(p) || !isEmptyValue(p, storedValue(p, row.data, ctx)))
+      .filter(({ p }) => keepEmpty(p, row) || !isEmptyValue(p, storedValue(p, row.data, ctx)))
       .map(({ c }) => c);
     const comment = commentProp ? String(row.data.comment ?? '') : '';
     return {
@@ -77,7 +77,8 @@ export function renderPrint(print: PrintOutput, session: Session): string {
   const flags = flagColumns(menu);
   if (print.mode === 'detail' || print.mode === 'terse') {
     const props = detailProps(print);
-    const rows = layoutRows(print, props, (p) => p.detail === 'always');
+    // `always`: shown whenever the row has the value, even empty (`subject-alt-name=""`, `akid=""`).
+    const rows = layoutRows(print, props, (p, row) => p.detail === 'always' && storedValue(p, row.data, print.ctx) !== undefined);
     const spec = { flagColumns: flags, rows, width: session.width, showIds: print.showIds };
     return print.mode === 'detail' ? formatDetail(spec) : formatTerse(spec);
   }

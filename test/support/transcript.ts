@@ -7,6 +7,9 @@
 //   [admin@R1] > :put [/system identity get name]
 //   R1
 //
+// Output that cannot be fixed in advance (serial numbers, key ids, fingerprints) is written
+// as a placeholder `{{regex}}`, e.g. `skid={{[0-9A-F]{40}}}`; everything else is literal.
+//
 // A command line ending in `\` continues on the next line. Errors appear as the console
 // prints them, and the session goes on (an interactive console does not stop).
 
@@ -66,4 +69,26 @@ export async function replayTranscript(text: string): Promise<string> {
     app.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Whether the screen matches the transcript text, `{{regex}}` placeholders included. */
+export function matchesTranscript(screen: string, text: string): boolean {
+  if (!text.includes('{{')) return screen === text;
+  let pattern = '';
+  let rest = text;
+  for (let at = rest.indexOf('{{'); at >= 0; at = rest.indexOf('{{')) {
+    const end = rest.indexOf('}}', at + 2);
+    if (end < 0) break;
+    // `}}}` closes a placeholder that itself ends in `}` (a regex quantifier).
+    let close = end;
+    while (rest[close + 2] === '}') close++;
+    pattern += escapeRegExp(rest.slice(0, at)) + `(?:${rest.slice(at + 2, close)})`;
+    rest = rest.slice(close + 2);
+  }
+  pattern += escapeRegExp(rest);
+  return new RegExp(`^${pattern}$`).test(screen);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
