@@ -37,6 +37,7 @@ export class Executor {
       if (a.required && !req.args.has(a.name)) throw argumentError(`missing =${a.name}=`);
     }
     if (req.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    await menu.prepare?.(this.env);
     return command.run({ menu, command, args: req.args, where: req.where, session: req.session, env: this.env });
   }
 }

@@ -188,6 +188,11 @@ export interface MenuDecl {
   readonly commands?: readonly CommandDecl[];
   /** Rows present on a fresh data directory (RouterOS defaults). */
   readonly defaults?: readonly RowData[];
+  /**
+   * Runs before every command of this menu, outside any transaction: menus whose rows mirror
+   * something outside the store (the /file store on disk) bring the store up to date here.
+   */
+  prepare?(env: Environment): Promise<void>;
   /** Checks a row before add/set store it (throws RosError). */
   validate?(row: RowData, tx: WriteTx, env: Environment): void;
   /** Called inside the transaction before a row is removed (cascades). */
