@@ -88,7 +88,7 @@ export function renderPrint(print: PrintOutput, session: Session): string {
   return formatTable({
     flagColumns: flags,
     columns: props.map((p) => ({ name: p.name, numeric: p.type.numeric ?? false })),
-    rows, showIds: print.showIds, width: session.width,
+    rows, showIds: print.showIds, width: session.width, legendStyle: menu.legendStyle,
   });
 }
 

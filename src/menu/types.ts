@@ -178,6 +178,8 @@ export interface MenuDecl {
   readonly properties: readonly PropertyDecl[];
   /** Default table columns (property names), in order. */
   readonly columns?: readonly string[];
+  /** How the table legend names shared flag columns (layout.ts LegendStyle); default `present`. */
+  readonly legendStyle?: 'present' | 'column' | 'column-short';
   /** Property order in detail/terse; defaults to declaration order. */
   readonly detailOrder?: readonly string[];
   /** Property that names an item (`name`), used to refer to rows by name. */

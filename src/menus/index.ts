@@ -1,6 +1,7 @@
 // Every menu rospki has. Adding a menu is one import and one line here.
 import type { MenuDecl } from '../menu/types.js';
 import { certificateMenu } from './certificate/menu.js';
+import { serviceMenu } from './ip/service.js';
 import { logMenu } from './log.js';
 import { clockMenu } from './system/clock.js';
 import { identityMenu } from './system/identity.js';
@@ -9,5 +10,5 @@ import { groupMenu } from './user/group.js';
 import { userMenu } from './user/user.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
-  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu,
+  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu,
 ];

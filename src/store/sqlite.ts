@@ -246,6 +246,8 @@ export class SqliteStore implements Store {
   private busy = false;
   private closed = false;
   private batch: Batch | undefined;
+  private readonly listeners = new Set<() => void>();
+  private notifyQueued = false;
 
   /** Opens (creating and migrating as needed) the database of a data directory. */
   static open(where: StoreLocation): SqliteStore {
@@ -294,12 +296,28 @@ export class SqliteStore implements Store {
   write<T>(fn: (tx: WriteTx) => T): Promise<T> {
     this.enter();
     try {
-      return Promise.resolve(this.runWrite(fn));
+      return Promise.resolve(this.runWrite(fn, () => this.changed()));
     } catch (e) {
       return Promise.reject(e);
     } finally {
       this.busy = false;
     }
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  private changed(): void {
+    if (this.notifyQueued || this.listeners.size === 0) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const listener of [...this.listeners]) {
+        try { listener(); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
+      }
+    });
   }
 
   view(): ReadTx {
@@ -389,7 +407,7 @@ export class SqliteStore implements Store {
     return (this.batch = { version: core.seen + 1, txs: [], timer });
   }
 
-  private runWrite<T>(fn: (tx: WriteTx) => T): T {
+  private runWrite<T>(fn: (tx: WriteTx) => T, onStamped?: () => void): T {
     const { core } = this;
     const batch = this.batch ?? this.beginBatch();
     core.sql.savepoint.run();
@@ -401,6 +419,7 @@ export class SqliteStore implements Store {
       core.sql.release.run();
       batch.txs.push(tx);
       if (batch.txs.length >= FLUSH_AFTER_WRITES) this.flush();
+      if (tx.stamped) onStamped?.();
       return result;
     } catch (e) {
       tx.rollback();

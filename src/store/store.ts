@@ -61,6 +61,13 @@ export interface Store {
    * a command that needs the newest state uses read() first.
    */
   view(): ReadTx;
+  /**
+   * Calls listener (asynchronously, once per microtask at most) after a write of this process
+   * changed rows; the change is then visible to read() and view(). Changes made by other
+   * processes are not announced: watchers poll read(), which refreshes cheaply when nothing
+   * changed. Returns a function that removes the listener.
+   */
+  onChange?(listener: () => void): () => void;
   /** Seals private data (keys) with the data directory's secret: AES-256-GCM. */
   seal(plain: Buffer): Buffer;
   unseal(sealed: Buffer): Buffer;

@@ -5,6 +5,7 @@ import { removeRow } from '../../menu/generic.js';
 import type { MenuDecl } from '../../menu/types.js';
 import { CERT_COLUMNS, CERT_DETAIL_ORDER, CERT_PATH, certificateProperties } from './properties.js';
 import { signCommand } from './sign.js';
+import { unbindCertificate } from '../ip/service.js';
 
 export const certificateMenu: MenuDecl = {
   path: CERT_PATH,
@@ -27,5 +28,7 @@ export const certificateMenu: MenuDecl = {
     for (const issued of tx.findBy(CERT_PATH, 'ca', id).map((r) => r.id)) {
       removeRow(env, certificateMenu, issued, tx);
     }
+    // A service using it keeps running with certificate=none until rebound (clients.md #15).
+    unbindCertificate(tx, env, id);
   },
 };
