@@ -77,6 +77,12 @@ export class Appliance {
     };
   }
 
+  /** `user admin logged in via local` / `logged out` in /log (topics system,info,account). */
+  async logLogin(user: string, via: string, out = false, address?: string): Promise<void> {
+    const from = address ? ` from ${address}` : '';
+    await this.store.write((tx) => this.env.log(tx, 'system,info,account', `user ${user} logged ${out ? 'out' : 'in'}${from} via ${via}`));
+  }
+
   /** Identity for the prompt. */
   async identity(): Promise<string> {
     return this.store.read((tx) => String(tx.get('/system/identity', 1)?.data.name ?? 'MikroTik'));

@@ -171,8 +171,12 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
   if (withConsole) {
     const { ConsoleSession } = await import('./console/session.js');
     const { runRepl } = await import('./console/repl.js');
-    const session = await ConsoleSession.open(app, { width: terminalWidth(), output: () => {}, prompt: await terminalAsk() });
+    const session = await ConsoleSession.open(app, {
+      width: terminalWidth(), output: () => {}, prompt: await terminalAsk(), liveProgress: true,
+    });
+    await app.logLogin('admin', 'local');
     await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history') });
+    await app.logLogin('admin', 'local', true);
     await shutdown();
     return 0;
   }

@@ -72,12 +72,17 @@ function handleClient(app: Appliance, socket: net.Socket): void {
         consoleSession = await ConsoleSession.open(app, {
           via: 'console',
           width: Number(m.width) || 80,
-          output: (text) => send(socket, { t: 'out', text }),
+          output: (text) => { if (text) send(socket, { t: 'out', text }); },
+          liveProgress: Boolean(m.interactive),
           prompt: m.interactive ? (question, masked) => new Promise<string>((resolve) => {
             pendingAnswer = resolve;
             send(socket, { t: 'ask', question, masked });
           }) : undefined,
         });
+        if (m.interactive) {
+          await app.logLogin('admin', 'local');
+          socket.once('close', () => { app.logLogin('admin', 'local', true).catch(() => {}); });
+        }
         send(socket, { t: 'ready', prompt: await consoleSession.prompt() });
         return;
       }

@@ -16,13 +16,15 @@ export interface RunOutcome {
 
 export class ConsoleSession {
   private readonly interpreter: Interpreter;
+  /** A live progress line is on the screen (terminal only); the next output replaces it. */
+  private progressShown = false;
 
   private constructor(readonly app: Appliance, readonly session: Session, private output: (text: string) => void) {
     this.interpreter = new Interpreter({
       registry: app.registry,
       executor: app.executor,
       session,
-      output: (text: string) => this.output(text),
+      output: (text: string) => this.write(text),
       // `:log info "x"` lands in /log with the script topic, as on RouterOS.
       log: (topic: string, message: string) => {
         app.store.write((tx) => app.env.log(tx, `script,${topic}`, message)).catch(() => {});
@@ -30,14 +32,34 @@ export class ConsoleSession {
     });
   }
 
+  /**
+   * liveProgress: on a terminal, long commands (RSA key generation) show a progress line that
+   * is redrawn in place, like a RouterOS monitor; scripts only get the final block.
+   */
   static async open(app: Appliance, opts: {
     user?: string; via?: string; width?: number; output: (text: string) => void;
-    prompt?: Session['prompt']; signal?: AbortSignal;
+    prompt?: Session['prompt']; signal?: AbortSignal; liveProgress?: boolean;
   }): Promise<ConsoleSession> {
+    let self: ConsoleSession | undefined;
     const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
       width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal,
+      progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });
-    return new ConsoleSession(app, session, opts.output);
+    self = new ConsoleSession(app, session, opts.output);
+    return self;
+  }
+
+  private write(text: string): void {
+    if (this.progressShown) {
+      this.progressShown = false;
+      this.output(`\r\x1b[K${text}`);
+    } else this.output(text);
+  }
+
+  private showProgress(fields: Array<[string, unknown]>): void {
+    const line = fields.map(([k, v]) => `  ${k}: ${String(v)}`).join('  ');
+    this.output(`\r\x1b[K${line}`);
+    this.progressShown = true;
   }
 
   setOutput(output: (text: string) => void): void {
@@ -52,8 +74,10 @@ export class ConsoleSession {
   async run(source: string): Promise<RunOutcome> {
     try {
       await this.interpreter.run(source);
+      this.write('');
       return { ok: true };
     } catch (e) {
+      this.write('');
       if (e instanceof RosError) return { ok: false, error: e.consoleText() };
       // Never show a stack trace to a user; keep the message.
       return { ok: false, error: `failure: ${(e as Error).message ?? String(e)}` };

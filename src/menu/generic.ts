@@ -239,8 +239,7 @@ function printCommand(menu: MenuDecl): CommandDecl {
       });
       const where = call.where;
       const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
-      const proplist = call.args.has('proplist') ? (call.args.get('proplist') as unknown as string[] | undefined) : undefined;
-      const props = proplist ? parseProplist(menu, call.args.get('proplist')) : undefined;
+      const props = call.args.has('proplist') ? parseProplist(menu, call.args.get('proplist')) : undefined;
       if (has(call, 'count-only')) return { ret: shown.length, messages: [String(shown.length)] };
       if (has(call, 'as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, has(call, 'show-sensitive')))) };
       if (menu.kind === 'list') call.session.lastPrint.set(menu.path, order);
@@ -249,10 +248,19 @@ function printCommand(menu: MenuDecl): CommandDecl {
       const print: PrintOutput = {
         menu, rows: shown, numbers: shown.map((r) => index.get(r.id) ?? 0), mode,
         proplist: props, showIds: has(call, 'show-ids'), showSensitive: has(call, 'show-sensitive'), ctx,
+        file: printFile(call),
       };
       return { print };
     },
   };
+}
+
+/** `file=name`: a plain name inside the /file store (no `..`, no absolute paths). */
+function printFile(call: CommandCall): PrintOutput['file'] {
+  if (!call.args.has('file')) return undefined;
+  const name = valueToString(call.args.get('file'));
+  if (!/^[\w.\-/]+$/.test(name) || name.split('/').some((p) => p === '..' || p === '') ) throw argumentError('invalid value for argument file');
+  return { dir: call.env.dataDir.filesDir, name };
 }
 
 async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>): Promise<StoredRow[]> {

@@ -1,10 +1,13 @@
 // Turns command results into what each front end shows: console text (spec §3 layouts) and
 // API/REST records (spec §8.3, §9.3: every value a string, `.id` first, absent when unset).
 
+import fs from 'node:fs';
+import path from 'node:path';
+import { failure } from '../errors.js';
 import type { StoredRow } from '../store/store.js';
 import { isEmptyValue, rowFlags, storedValue } from './generic.js';
 import {
-  formatDetail, formatKeyValue, formatTable, formatTerse, type FlagColumn, type LayoutCell, type LayoutRow,
+  formatDetail, formatKeyValue, formatTable, formatTerse, formatValueList, type FlagColumn, type LayoutCell, type LayoutRow,
 } from './layout.js';
 import type { CommandResult, MenuDecl, PrintOutput, PropertyDecl, Session, TypeContext } from './types.js';
 import { ItemId, RosArray, type Value, valueToString } from './values.js';
@@ -75,6 +78,11 @@ export function renderPrint(print: PrintOutput, session: Session): string {
     return formatKeyValue(pairs);
   }
   const flags = flagColumns(menu);
+  if (print.mode === 'value-list') {
+    const props = detailProps(print);
+    const rows = layoutRows(print, props, () => true);
+    return formatValueList({ properties: props.map((p) => p.name), rows });
+  }
   if (print.mode === 'detail' || print.mode === 'terse') {
     const props = detailProps(print);
     // `always`: shown whenever the row has the value, even empty (`subject-alt-name=""`, `akid=""`).
@@ -95,7 +103,8 @@ export function renderPrint(print: PrintOutput, session: Session): string {
 /** Everything the console prints for a command's result ('' when nothing). */
 export function renderConsole(result: CommandResult, session: Session): string {
   let out = '';
-  if (result.print) out += renderPrint(result.print, session);
+  if (result.print?.file) writePrintFile(result.print.file, renderPrint(result.print, session));
+  else if (result.print) out += renderPrint(result.print, session);
   if (result.block) out += formatKeyValue(result.block.map(([k, v]) => [k, blockValue(v)]));
   for (const m of result.messages ?? []) out += `${m}\n`;
   return out;
@@ -129,4 +138,13 @@ export function printRecords(print: PrintOutput): Array<Record<string, string>> 
 export function apiString(v: Value): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   return valueToString(v);
+}
+
+/** `print file=x`: the output goes to x.txt in the /file store instead of the screen. */
+function writePrintFile(target: { dir: string; name: string }, text: string): void {
+  const name = /\.[A-Za-z0-9]+$/.test(target.name) ? target.name : `${target.name}.txt`;
+  const full = path.resolve(target.dir, name);
+  if (!full.startsWith(path.resolve(target.dir) + path.sep)) throw failure('invalid file name');
+  fs.mkdirSync(path.dirname(full), { recursive: true });
+  fs.writeFileSync(full, text);
 }

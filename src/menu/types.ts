@@ -142,6 +142,8 @@ export interface PrintOutput {
   readonly proplist?: readonly string[];
   readonly showIds: boolean;
   readonly showSensitive: boolean;
+  /** `print file=x`: write the console text to x.txt in the /file store instead. */
+  readonly file?: { readonly dir: string; readonly name: string };
   /** Typed context to turn stored values into text; valid while rendering. */
   readonly ctx: TypeContext;
 }

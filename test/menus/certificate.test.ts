@@ -203,3 +203,34 @@ describe('/certificate', () => {
     }
   });
 });
+
+describe('slow key generation', () => {
+  test('an RSA-4096 sign never freezes other commands, and reports progress', async () => {
+    const t = await openTestApp();
+    try {
+      const progress: string[] = [];
+      const session = { ...t.session, progress: (fields: Array<[string, unknown]>) => progress.push(String(fields[0]![1])) };
+      await t.run(C, 'add', { name: 'big', 'common-name': 'big', 'key-size': '4096' });
+      let done = false;
+      const signing = t.app.executor.run({ path: C, command: 'sign', args: new Map([['number', 'big']]), session })
+        .then((r) => { done = true; return r; });
+      let answered = 0;
+      const slowest: number[] = [];
+      while (!done && answered < 200) {
+        const start = performance.now();
+        await t.run('/user', 'print', { 'count-only': '' });
+        slowest.push(performance.now() - start);
+        answered++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const result = await signing;
+      assert.deepEqual(result.block, [['progress', 'done']]);
+      assert.ok(answered >= 3, `other commands ran while the key was generated (${answered})`);
+      assert.ok(Math.max(...slowest) < 250, `no command waited for the key (slowest ${Math.max(...slowest).toFixed(0)} ms)`);
+      assert.deepEqual(progress, ['generating key', 'signing']);
+      assert.equal(await get(t, 'big', 'key-size'), '4096');
+    } finally {
+      t.close();
+    }
+  });
+});

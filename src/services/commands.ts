@@ -1,0 +1,96 @@
+// What REST and the binary API share: turning a request into an executor Command and its
+// CommandResult into API records (spec §8.4, §9.3). Both front ends build Commands directly;
+// neither goes through console text (design.md).
+
+import { argumentError, RosError } from '../errors.js';
+import type { Appliance } from '../appliance.js';
+import { apiString, printRecords } from '../menu/render.js';
+import type { CommandDecl, Session } from '../menu/types.js';
+import { RosArray, type Value } from '../menu/values.js';
+import { compileQuery, type ApiRecord } from './query.js';
+
+export interface CommandInput {
+  /** Menu path `/certificate`. */
+  path: string;
+  /** Command name `print`. */
+  command: string;
+  /** Arguments as the client sent them (`.id` allowed: it names the items). */
+  args: Map<string, Value>;
+  /** API query words (`?name=x`, `?#|`) or REST `.query` items. */
+  query?: readonly string[];
+  /** `.proplist`: keep only these keys of each record. */
+  proplist?: readonly string[];
+}
+
+export interface CommandReply {
+  /** `!re` records / REST array items. */
+  records: ApiRecord[];
+  /** `!done =ret=` / REST `{"ret":…}`. */
+  ret?: string;
+  /** Whether the command was a print (an empty one answers `!empty` over the API). */
+  isPrint: boolean;
+}
+
+/** The argument that `.id` stands for: the command's item argument (`numbers`, or `number` for sign/get). */
+export function itemArgName(command: CommandDecl): string | undefined {
+  const positional = command.args.find((a) => a.positional === 0 && (a.name === 'numbers' || a.name === 'number'));
+  return positional?.name ?? command.args.find((a) => a.name === 'numbers' || a.name === 'number')?.name;
+}
+
+export function splitProplist(v: unknown): string[] {
+  const parts = Array.isArray(v) ? v.map(String) : String(v ?? '').split(',');
+  return parts.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** Runs one command for a network front end. Throws RosError. */
+export async function runCommand(app: Appliance, session: Session, input: CommandInput): Promise<CommandReply> {
+  if (!app.registry.menu(input.path)) {
+    throw new RosError('argument', `no such command or directory (${input.path.split('/').pop() || input.command})`, 0);
+  }
+  const command = app.registry.command(input.path, input.command === 'getall' ? 'print' : input.command);
+  if (!command) throw new RosError('argument', `no such command or directory (${input.command})`, 0);
+  const args = new Map(input.args);
+  if (args.has('.id')) {
+    const id = args.get('.id');
+    args.delete('.id');
+    const name = itemArgName(command);
+    if (!name) throw argumentError('unknown parameter .id');
+    args.set(name, id);
+  }
+  let proplist = input.proplist;
+  if (args.has('.proplist')) { proplist = splitProplist(args.get('.proplist')); args.delete('.proplist'); }
+  const isPrint = command.name === 'print';
+  const query = compileQuery(input.query ?? []);
+  let countOnly = false;
+  if (isPrint && args.has('count-only')) {
+    const v = args.get('count-only');
+    countOnly = v !== false && v !== 'false' && v !== 'no';
+    args.delete('count-only');
+  }
+  if (!isPrint && query) throw argumentError('query words apply to print only');
+  const result = await app.executor.run({ path: input.path, command: command.name, args, session });
+  let records: ApiRecord[] = [];
+  if (result.print) records = printRecords(result.print);
+  else if (result.records) records = result.records;
+  else if (result.block) {
+    const rec: Record<string, string> = {};
+    for (const [k, v] of result.block) rec[k] = v instanceof RosArray ? v.values().map(apiString).join(',') : apiString(v);
+    records = [rec];
+  }
+  if (query) records = records.filter(query);
+  if (countOnly) return { records: [], ret: String(records.length), isPrint };
+  if (proplist) records = records.map((r) => pick(r, proplist!));
+  const ret = result.ret === undefined || result.print ? undefined : apiRet(result.ret);
+  return { records, ret, isPrint };
+}
+
+function apiRet(v: Value): string {
+  // `find` returns ids joined with `;` (RouterOS API `=ret=*1;*2`); arrays of values likewise.
+  return v instanceof RosArray ? v.values().map(apiString).join(';') : apiString(v);
+}
+
+function pick(rec: ApiRecord, names: readonly string[]): ApiRecord {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(rec)) if (names.includes(k)) out[k] = rec[k]!;
+  return out;
+}
