@@ -99,7 +99,7 @@ async function benchCert(): Promise<void> {
     app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
   await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
   await run('sign', { number: 'ca' });
-  for (let i = 0; i < 200; i++) { // warm up
+  for (let i = 0; i < 3000; i++) { // warm up: the JIT settles after a few thousand commands
     await run('add', { name: `w${i}`, 'common-name': `w${i}`, 'key-size': 'prime256v1', 'subject-alt-name': `DNS:w${i}.example.com` });
     await run('sign', { number: `w${i}`, ca: 'ca' });
   }

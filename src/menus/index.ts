@@ -2,6 +2,7 @@
 import type { MenuDecl } from '../menu/types.js';
 import { certificateMenu } from './certificate/menu.js';
 import { serviceMenu } from './ip/service.js';
+import { fileMenu } from './file/menu.js';
 import { logMenu } from './log.js';
 import { clockMenu } from './system/clock.js';
 import { identityMenu } from './system/identity.js';
@@ -10,5 +11,5 @@ import { groupMenu } from './user/group.js';
 import { userMenu } from './user/user.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
-  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu,
+  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
 ];

@@ -2,7 +2,7 @@
 // directory's secret. Format: version byte (1) | 12-byte random nonce | ciphertext | 16-byte tag.
 // The version byte is authenticated too (as AAD), so it cannot be swapped unnoticed.
 
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomFillSync, type KeyObject } from 'node:crypto';
 
 const FORMAT = 1;
 const NONCE_LENGTH = 12;
@@ -13,15 +13,28 @@ const openError = () => new Error('sealed data cannot be opened: wrong secret or
 
 /** Seals and unseals with one secret; derives the AES key once. */
 export class Sealer {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
+  /** Random bytes drawn 4 KiB at a time: one CSPRNG call per ~340 nonces, not one per seal. */
+  private pool = Buffer.alloc(0);
+  private poolOffset = 0;
 
   constructor(secret: Buffer) {
     if (secret.length < 16) throw new Error('seal secret is too short');
-    this.key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'rospki seal v1', 32));
+    this.key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'rospki seal v1', 32)));
+  }
+
+  private nonce(): Buffer {
+    if (this.poolOffset + NONCE_LENGTH > this.pool.length) {
+      this.pool = randomFillSync(Buffer.allocUnsafe(4096));
+      this.poolOffset = 0;
+    }
+    const nonce = this.pool.subarray(this.poolOffset, this.poolOffset + NONCE_LENGTH);
+    this.poolOffset += NONCE_LENGTH;
+    return nonce;
   }
 
   seal(plain: Buffer): Buffer {
-    const nonce = randomBytes(NONCE_LENGTH);
+    const nonce = this.nonce();
     const cipher = createCipheriv('aes-256-gcm', this.key, nonce, { authTagLength: TAG_LENGTH });
     cipher.setAAD(HEADER);
     const body = Buffer.concat([cipher.update(plain), cipher.final()]);

@@ -1,0 +1,168 @@
+// The binary API session (spec §9) on api (TCP) and api-ssl (TLS): /login, commands with
+// `=arg=value`, `.tag`, `=.proplist=`, `?` queries, /cancel, /quit; several tagged commands in
+// flight on one connection. Replies `!re`, `!done`, `!trap`, `!fatal`, and `!empty` for a print
+// with no rows (RouterOS 7.18+).
+
+import type net from 'node:net';
+import { RosError, ErrorCategory } from '../errors.js';
+import type { Session } from '../menu/types.js';
+import type { Value } from '../menu/values.js';
+import type { ServiceContext } from './context.js';
+import { runCommand } from './commands.js';
+import { ProtocolError, SentenceDecoder, encodeSentence, type DecoderLimits } from './words.js';
+
+/** Before login only a short /login fits. */
+const LOGIN_LIMITS: DecoderLimits = { maxWord: 4096, maxSentence: 16 * 1024, maxWords: 16 };
+/** After login: large enough for file contents, bounded all the same. */
+const SESSION_LIMITS: DecoderLimits = { maxWord: 8 * 1024 * 1024, maxSentence: 16 * 1024 * 1024, maxWords: 10_000 };
+/** Commands of one connection running at once. */
+const MAX_IN_FLIGHT = 64;
+
+interface InFlight {
+  controller: AbortController;
+  /** Set when /cancel already answered for it: its own result is dropped. */
+  cancelled: boolean;
+}
+
+export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via: 'api' | 'api-ssl'): void {
+  const address = socket.remoteAddress ?? '';
+  const decoder = new SentenceDecoder(LOGIN_LIMITS);
+  let session: Session | undefined;
+  let loggingIn = false;
+  let closed = false;
+  let failures = 0;
+  const inFlight = new Map<string, InFlight>();
+  let untagged = 0;
+
+  socket.setNoDelay(true);
+  socket.setTimeout(ctx.options.loginTimeoutMs);
+  socket.on('timeout', () => socket.destroy());
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    closed = true;
+    for (const f of inFlight.values()) f.controller.abort();
+  });
+
+  const send = (words: string[], tag?: string): void => {
+    if (closed || socket.destroyed) return;
+    if (tag !== undefined && tag !== '') words.push(`.tag=${tag}`);
+    socket.write(encodeSentence(words));
+  };
+  const trap = (e: unknown, tag: string | undefined): void => {
+    const err = e instanceof RosError ? e : undefined;
+    if (!err) ctx.internalError(e);
+    const message = err ? err.consoleText() : 'failure: internal error';
+    const category = err ? err.category : ErrorCategory.General;
+    send(['!trap', `=category=${category}`, `=message=${message}`], tag);
+    send(['!done'], tag);
+  };
+  const fatal = (message: string): void => {
+    send(['!fatal', message]);
+    closed = true;
+    socket.end();
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    let sentences: string[][];
+    try {
+      sentences = decoder.push(chunk);
+    } catch (e) {
+      if (e instanceof ProtocolError) { fatal(e.message); return; }
+      throw e;
+    }
+    for (const s of sentences) handle(s);
+  });
+
+  function handle(words: string[]): void {
+    if (closed) return;
+    const [first, ...rest] = words as [string, ...string[]];
+    let tag: string | undefined;
+    const args = new Map<string, Value>();
+    const query: string[] = [];
+    for (const w of rest) {
+      if (w.startsWith('=')) {
+        const eq = w.indexOf('=', 1);
+        if (eq < 0) args.set(w.slice(1), '');
+        else args.set(w.slice(1, eq), w.slice(eq + 1));
+      } else if (w.startsWith('.tag=')) tag = w.slice(5);
+      else if (w.startsWith('?')) query.push(w);
+      else { trap(new RosError('argument', `unknown word ${w.slice(0, 64)}`, ErrorCategory.Api), tag); return; }
+    }
+    if (!first.startsWith('/')) { trap(new RosError('argument', 'no such command', ErrorCategory.MissingItem), tag); return; }
+    if (first === '/quit') { fatal('session terminated on request'); return; }
+    if (first === '/login') { void login(args, tag); return; }
+    if (!session) { trap(new RosError('failure', 'not logged in', ErrorCategory.Api), tag); return; }
+    if (first === '/cancel') { cancel(args.get('tag'), tag); return; }
+    const key = tag !== undefined && tag !== '' ? `t:${tag}` : `u:${untagged++}`;
+    if (inFlight.size >= MAX_IN_FLIGHT) { trap(new RosError('failure', 'too many commands in flight', ErrorCategory.Api), tag); return; }
+    if (inFlight.has(key)) { trap(new RosError('failure', 'a command with this tag is running', ErrorCategory.Api), tag); return; }
+    const slash = first.lastIndexOf('/');
+    const path = slash <= 0 ? '/' : first.slice(0, slash);
+    const command = first.slice(slash + 1);
+    const flight: InFlight = { controller: new AbortController(), cancelled: false };
+    inFlight.set(key, flight);
+    void (async () => {
+      try {
+        const reply = await runCommand(ctx.app, { ...session!, signal: flight.controller.signal }, { path, command, args, query });
+        if (flight.cancelled) return;
+        for (const rec of reply.records) send(['!re', ...Object.entries(rec).map(([k, v]) => `=${k}=${v}`)], tag);
+        if (reply.isPrint && reply.records.length === 0 && reply.ret === undefined) send(['!empty'], tag);
+        send(reply.ret !== undefined ? ['!done', `=ret=${reply.ret}`] : ['!done'], tag);
+      } catch (e) {
+        if (!flight.cancelled) trap(e, tag);
+      } finally {
+        inFlight.delete(key);
+      }
+    })();
+  }
+
+  function cancel(target: Value, tag: string | undefined): void {
+    const targets = target === undefined
+      ? [...inFlight.values()]
+      : [inFlight.get(`t:${String(target)}`)].filter((f): f is InFlight => !!f);
+    if (target !== undefined && targets.length === 0) {
+      trap(new RosError('argument', 'unknown command tag', ErrorCategory.ArgumentValue), tag);
+      return;
+    }
+    for (const [key, f] of inFlight) {
+      if (!targets.includes(f)) continue;
+      f.cancelled = true;
+      f.controller.abort();
+      inFlight.delete(key);
+      const t = key.startsWith('t:') ? key.slice(2) : undefined;
+      send(['!trap', `=category=${ErrorCategory.Interrupted}`, '=message=interrupted'], t);
+      send(['!done'], t);
+    }
+    send(['!done'], tag);
+  }
+
+  async function login(args: Map<string, Value>, tag: string | undefined): Promise<void> {
+    if (loggingIn) { trap(new RosError('failure', 'login in progress', ErrorCategory.Api), tag); return; }
+    if (session) { send(['!done'], tag); return; }
+    loggingIn = true;
+    try {
+      const name = String(args.get('name') ?? '');
+      const password = String(args.get('password') ?? '');
+      const result = name === '' ? { ok: false as const } : await ctx.auth.login(name, password, address, via === 'api-ssl' ? 'api-ssl' : 'api');
+      if (closed) return;
+      if (!result.ok || !result.policies.has('api')) {
+        failures++;
+        send(['!trap', '=message=invalid user name or password (6)'], tag);
+        send(['!done'], tag);
+        if (failures >= 3) fatal('too many login failures');
+        return;
+      }
+      await ctx.auth.logLogin(name, address, via);
+      session = {
+        user: name, policies: result.policies, via: 'api', address, lastPrint: new Map(), width: 80,
+      };
+      decoder.limits = SESSION_LIMITS;
+      socket.setTimeout(ctx.options.idleTimeoutMs);
+      send(['!done'], tag);
+    } catch (e) {
+      trap(e, tag);
+    } finally {
+      loggingIn = false;
+    }
+  }
+}

@@ -1,0 +1,43 @@
+// What every listener of the daemon shares: the appliance, the login checker and the limits.
+
+import type { Appliance } from '../appliance.js';
+import type { Authenticator } from './auth.js';
+
+export interface ServiceOptions {
+  /**
+   * Address the listeners bind to. RouterOS listens on every interface and filters with
+   * `address`; rospki does the same by default (`::`, dual stack). ROSPKI_LISTEN_ADDRESS or
+   * this option narrows it (tests use 127.0.0.1).
+   */
+  host: string;
+  /** Delay before a failed login is answered (ms). */
+  loginFailureDelayMs: number;
+  /** A connection that has not logged in (API) or sent its headers (HTTP) within this is closed. */
+  loginTimeoutMs: number;
+  /** An API session idle this long is closed; HTTP keep-alive sockets idle this long too. */
+  idleTimeoutMs: number;
+  /** REST command limit (RouterOS: 60 s, then `Session closed`). */
+  restTimeoutMs: number;
+  /** Largest REST request body. */
+  maxBodyBytes: number;
+  /** How often other processes' changes to the store are looked for. */
+  pollMs: number;
+}
+
+export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
+  host: process.env.ROSPKI_LISTEN_ADDRESS || '::',
+  loginFailureDelayMs: 1000,
+  loginTimeoutMs: 30_000,
+  idleTimeoutMs: 600_000,
+  restTimeoutMs: 60_000,
+  maxBodyBytes: 8 * 1024 * 1024,
+  pollMs: 500,
+};
+
+export interface ServiceContext {
+  readonly app: Appliance;
+  readonly auth: Authenticator;
+  readonly options: ServiceOptions;
+  /** Unexpected errors: written to the daemon's stderr, never to clients. */
+  internalError(e: unknown): void;
+}

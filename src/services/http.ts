@@ -1,0 +1,338 @@
+// www and www-ssl: the landing page at `/` and REST at `/rest` (spec §8). Later issues add CRL,
+// SCEP and ACME paths here.
+
+import type http from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { RosError } from '../errors.js';
+import type { MenuDecl, Session } from '../menu/types.js';
+import { RosArray, ItemId, type Value } from '../menu/values.js';
+import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
+import { plainAddress } from './auth.js';
+import { runCommand, splitProplist, itemArgName, type CommandReply } from './commands.js';
+import type { ServiceContext } from './context.js';
+import type { ApiRecord } from './query.js';
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  413: 'Payload Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+/** An HTTP error as RouterOS writes it: `{"detail":…,"error":N,"message":…}` (keys alphabetical). */
+class HttpError extends Error {
+  constructor(readonly status: number, readonly detail?: string) {
+    super(detail ?? REASONS[status] ?? String(status));
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, status: number, detail?: string): void {
+  const body: Record<string, unknown> = {};
+  if (detail !== undefined) body.detail = detail;
+  body.error = status;
+  body.message = REASONS[status] ?? 'Error';
+  const headers: Record<string, string> = status === 401 ? { 'WWW-Authenticate': 'Basic realm="RouterOS"' } : {};
+  sendJson(res, status, body, headers);
+}
+
+function sendHtml(res: http.ServerResponse, status: number, html: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
+  res.end(html);
+}
+
+const LANDING = (identity: string) => `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>RouterOS router configuration page</title></head>
+<body><h1>${escapeHtml(identity)}</h1>
+<p>RouterOS ${escapeHtml(ROSPKI_ROUTEROS_VERSION)} (rospki certificate manager)</p>
+<p>REST API: <code>/rest</code> (HTTP Basic authentication).</p>
+</body></html>
+`;
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The request handler of www and www-ssl. */
+export function httpHandler(ctx: ServiceContext, via: 'www' | 'www-ssl'): http.RequestListener {
+  return (req, res) => {
+    handle(ctx, via, req, res).catch((e) => {
+      ctx.internalError(e);
+      if (!res.headersSent) sendError(res, 500, 'internal error');
+      else res.destroy();
+    });
+  };
+}
+
+async function handle(ctx: ServiceContext, via: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const qmark = url.indexOf('?');
+  const rawPath = qmark < 0 ? url : url.slice(0, qmark);
+  if (rawPath === '/rest' || rawPath.startsWith('/rest/')) {
+    try {
+      await handleRest(ctx, via, req, res, rawPath.slice(5), qmark < 0 ? '' : url.slice(qmark + 1));
+    } catch (e) {
+      if (e instanceof HttpError) { drain(req); sendError(res, e.status, e.detail); return; }
+      throw e;
+    }
+    return;
+  }
+  drain(req);
+  if (req.method !== 'GET' && req.method !== 'HEAD') { sendHtml(res, 405, '<h1>405 Method Not Allowed</h1>\n'); return; }
+  if (rawPath === '/' || rawPath === '/index.html') {
+    sendHtml(res, 200, LANDING(await ctx.app.identity()));
+    return;
+  }
+  sendHtml(res, 404, '<h1>404 Not Found</h1>\n');
+}
+
+function drain(req: http.IncomingMessage): void {
+  if (!req.complete) req.resume();
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST
+
+async function authenticate(ctx: ServiceContext, req: http.IncomingMessage, via: string): Promise<Session> {
+  const header = req.headers.authorization;
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+  if (!m) throw new HttpError(401);
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) throw new HttpError(401);
+  const user = decoded.slice(0, colon);
+  const password = decoded.slice(colon + 1);
+  const address = req.socket.remoteAddress ?? '';
+  const result = await ctx.auth.login(user, password, address, 'rest');
+  if (!result.ok || !result.policies.has('rest-api')) throw new HttpError(401);
+  // RouterOS's web server logs into the API as the user: without `api` that fails.
+  if (!result.policies.has('api')) throw new HttpError(500, 'std failure: not allowed (9)');
+  if (result.fresh) await ctx.auth.logLogin(user, address, `${via === 'www-ssl' ? 'rest (https)' : 'rest'}`);
+  return { user, policies: result.policies, via: 'rest', address: plainAddress(address), lastPrint: new Map(), width: 80 };
+}
+
+async function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** JSON body → object. RouterOS refuses exponents (`Failed to parse json`). */
+function parseBody(req: http.IncomingMessage, body: Buffer): Record<string, unknown> {
+  const text = body.toString('utf8').trim();
+  if (text === '') return {};
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415);
+  let parsed: unknown;
+  try {
+    if (/[0-9][eE][+-]?[0-9]/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) throw new Error('exponent');
+    parsed = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'Failed to parse json');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'Failed to parse json');
+  return parsed as Record<string, unknown>;
+}
+
+/** A JSON value → a command argument (strings, numbers and booleans; arrays become lists). */
+function argValue(name: string, v: unknown): Value {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (v === null) return '';
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean')) {
+    return RosArray.of(v.map((x) => String(x)));
+  }
+  throw new RosError('argument', `invalid value for argument ${name}`);
+}
+
+interface Target {
+  path: string;
+  menu: MenuDecl;
+  rest: string[];
+}
+
+function resolveTarget(ctx: ServiceContext, segments: string[]): Target {
+  for (let i = segments.length; i >= 0; i--) {
+    const path = `/${segments.slice(0, i).join('/')}`;
+    const menu = ctx.app.registry.menu(path);
+    if (menu) return { path, menu, rest: segments.slice(i) };
+  }
+  throw new HttpError(400, `no such command or directory (${segments[0] ?? ''})`);
+}
+
+function decodeSegments(path: string): string[] {
+  const parts = path.split('/').filter((s) => s !== '');
+  try {
+    return parts.map((s) => decodeURIComponent(s));
+  } catch {
+    throw new HttpError(400, 'no such command prefix');
+  }
+}
+
+async function withTimeout<T>(ctx: ServiceContext, session: Session, fn: (s: Session) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { controller.abort(); reject(new HttpError(400, 'Session closed')); }, ctx.options.restTimeoutMs);
+  });
+  try {
+    return await Promise.race([fn({ ...session, signal: controller.signal }), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function rosErrorStatus(e: RosError): number {
+  return e.kind === 'permission' ? 500 : 400;
+}
+
+/** The one record of an item (after add/set), or 404. */
+async function oneRecord(ctx: ServiceContext, session: Session, target: Target, id: number, proplist?: string[]): Promise<ApiRecord> {
+  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map([['from', new ItemId(id)]]), proplist });
+  const rec = reply.records[0];
+  if (!rec) throw new HttpError(404);
+  return rec;
+}
+
+/** `*1A` or a name → row id; undefined when it names nothing. */
+async function findItem(ctx: ServiceContext, target: Target, text: string): Promise<number | undefined> {
+  return ctx.app.store.read((tx) => {
+    const id = ItemId.parse(text);
+    if (id) return tx.get(target.path, id.n) ? id.n : undefined;
+    const key = target.menu.key;
+    return key ? tx.findBy(target.path, key, text)[0]?.id : undefined;
+  });
+}
+
+async function handleRest(ctx: ServiceContext, via: string, req: http.IncomingMessage, res: http.ServerResponse, path: string, queryString: string): Promise<void> {
+  const method = req.method ?? 'GET';
+  if (method === 'OPTIONS') throw new HttpError(503);
+  const session = await authenticate(ctx, req, via);
+  const body = parseBody(req, await readBody(ctx, req));
+  const segments = decodeSegments(path);
+  const target = resolveTarget(ctx, segments);
+  try {
+    await withTimeout(ctx, session, async (s) => {
+      switch (method) {
+        case 'GET': case 'HEAD': return restGet(ctx, s, target, queryString, res);
+        case 'PUT': return restPut(ctx, s, target, body, req, res, via);
+        case 'PATCH': return restPatch(ctx, s, target, body, res);
+        case 'DELETE': return restDelete(ctx, s, target, res);
+        case 'POST': return restPost(ctx, s, target, body, res);
+        default: throw new HttpError(405);
+      }
+    });
+  } catch (e) {
+    if (e instanceof RosError) { sendError(res, rosErrorStatus(e), e.consoleText()); return; }
+    throw e;
+  }
+}
+
+async function restGet(ctx: ServiceContext, session: Session, target: Target, queryString: string, res: http.ServerResponse): Promise<void> {
+  const { menu, rest } = target;
+  const params = new URLSearchParams(queryString);
+  let proplist: string[] | undefined;
+  const filters: string[] = [];
+  for (const [k, v] of params) {
+    if (k === '.proplist') proplist = splitProplist(v);
+    else filters.push(`?=${k}=${v}`);
+  }
+  if (proplist && menu.kind === 'list' && !proplist.includes('.id')) proplist = ['.id', ...proplist];
+  if (menu.kind === 'dir') throw new HttpError(400, `no such command or directory (${rest[0] ?? target.path.split('/').pop()})`);
+  if (rest.length === 0) {
+    const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map(), query: filters, proplist });
+    sendJson(res, 200, menu.kind === 'singleton' ? (reply.records[0] ?? {}) : reply.records);
+    return;
+  }
+  if (rest.length === 1 && menu.kind === 'list') {
+    const id = await findItem(ctx, target, rest[0]!);
+    if (id === undefined) {
+      if (ItemId.parse(rest[0]!)) throw new HttpError(404);
+      if (ctx.app.registry.command(target.path, rest[0]!)) throw new HttpError(400, 'no such command');
+      throw new HttpError(400, `no such command or directory (${rest[0]})`);
+    }
+    sendJson(res, 200, await oneRecord(ctx, session, target, id, proplist));
+    return;
+  }
+  if (rest.length === 1 && ctx.app.registry.command(target.path, rest[0]!)) throw new HttpError(400, 'no such command');
+  throw new HttpError(400, `no such command or directory (${rest[0]})`);
+}
+
+function bodyArgs(body: Record<string, unknown>): { args: Map<string, Value>; proplist?: string[]; query?: string[] } {
+  const args = new Map<string, Value>();
+  let proplist: string[] | undefined;
+  let query: string[] | undefined;
+  for (const [k, v] of Object.entries(body)) {
+    if (k === '.proplist') proplist = splitProplist(v);
+    else if (k === '.query') {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new RosError('argument', 'invalid value for argument .query');
+      query = v as string[];
+    } else args.set(k, argValue(k, v));
+  }
+  return { args, proplist, query };
+}
+
+async function restPut(ctx: ServiceContext, session: Session, target: Target, body: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse, via: string): Promise<void> {
+  if (target.menu.kind !== 'list' || target.rest.length > 0) throw new HttpError(400, 'missing or invalid resource identifier');
+  const { args } = bodyArgs(body);
+  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'add', args });
+  const id = ItemId.parse(reply.ret ?? '');
+  if (!id) throw new HttpError(500, 'internal error');
+  const rec = await oneRecord(ctx, session, target, id.n);
+  const scheme = via === 'www-ssl' ? 'https' : 'http';
+  const host = String(req.headers.host ?? 'router');
+  sendJson(res, 201, rec, { Location: `${scheme}://${host}/rest${target.path}/${id.toString()}` });
+}
+
+async function itemOf(ctx: ServiceContext, session: Session, target: Target, method: string): Promise<number> {
+  if (target.menu.kind !== 'list' || target.rest.length !== 1) throw new HttpError(400, 'missing or invalid resource identifier');
+  if (!ctx.app.registry.command(target.path, method === 'PATCH' ? 'set' : 'remove') || !session.policies.has('write')) {
+    throw new HttpError(400, 'missing or invalid resource identifier');
+  }
+  const id = await findItem(ctx, target, target.rest[0]!);
+  if (id === undefined) {
+    if (ItemId.parse(target.rest[0]!)) throw new HttpError(404);
+    throw new HttpError(400, 'missing or invalid resource identifier');
+  }
+  return id;
+}
+
+async function restPatch(ctx: ServiceContext, session: Session, target: Target, body: Record<string, unknown>, res: http.ServerResponse): Promise<void> {
+  const id = await itemOf(ctx, session, target, 'PATCH');
+  const { args } = bodyArgs(body);
+  args.delete('.id');
+  args.set('numbers', new ItemId(id));
+  await runCommand(ctx.app, session, { path: target.path, command: 'set', args });
+  sendJson(res, 200, await oneRecord(ctx, session, target, id));
+}
+
+async function restDelete(ctx: ServiceContext, session: Session, target: Target, res: http.ServerResponse): Promise<void> {
+  const id = await itemOf(ctx, session, target, 'DELETE');
+  await runCommand(ctx.app, session, { path: target.path, command: 'remove', args: new Map([['numbers', new ItemId(id)]]) });
+  res.writeHead(204);
+  res.end();
+}
+
+async function restPost(ctx: ServiceContext, session: Session, target: Target, body: Record<string, unknown>, res: http.ServerResponse): Promise<void> {
+  if (target.rest.length !== 1) {
+    throw new HttpError(400, target.rest.length === 0 ? 'no such command' : `no such command or directory (${target.rest[0]})`);
+  }
+  const command = target.rest[0]!;
+  const { args, proplist, query } = bodyArgs(body);
+  const decl = ctx.app.registry.command(target.path, command);
+  // `.id` names the items of item commands (`{".id":"*1"}` ≡ `{"numbers":"*1"}`).
+  if (decl && args.has('.id') && !itemArgName(decl)) args.delete('.id');
+  const reply: CommandReply = await runCommand(ctx.app, session, { path: target.path, command, args, proplist, query });
+  if (reply.records.length > 0) { sendJson(res, 200, reply.records); return; }
+  if (reply.ret !== undefined) { sendJson(res, 200, { ret: reply.ret }); return; }
+  sendJson(res, 200, []);
+}
