@@ -114,14 +114,15 @@ async function benchCert(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** RSA-2048 through the command layer beside raw keygen; 2 in flight beside 1. */
+/**
+ * RSA-2048 through the command layer beside raw keygen; 2 in flight beside 1. Key generation
+ * time is heavy-tailed (64–300 ms), so raw and command-layer rounds are interleaved and summed.
+ */
 async function benchRsa(): Promise<void> {
-  const n = 12;
+  const rounds = 6;
+  const perRound = 6;
   const keygen = () => new Promise<void>((resolve, reject) =>
     generateKeyPair('rsa', { modulusLength: 2048 }, (err) => (err ? reject(err) : resolve())));
-  let start = now();
-  for (let i = 0; i < n; i++) await keygen();
-  const rawRate = n / (ms(now() - start) / 1000);
   const dir = tempDir();
   const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
   const session = await app.session('admin', 'bench');
@@ -129,20 +130,31 @@ async function benchRsa(): Promise<void> {
     app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
   await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
   await run('sign', { number: 'ca' });
-  start = now();
-  for (let i = 0; i < n; i++) {
-    await run('add', { name: `r${i}`, 'common-name': `r${i}` });
-    await run('sign', { number: `r${i}`, ca: 'ca' });
+  let rawMs = 0;
+  let cmdMs = 0;
+  let n = 0;
+  for (let r = 0; r < rounds; r++) {
+    let start = now();
+    for (let i = 0; i < perRound; i++) await keygen();
+    rawMs += ms(now() - start);
+    start = now();
+    for (let i = 0; i < perRound; i++, n++) {
+      await run('add', { name: `r${n}`, 'common-name': `r${n}` });
+      await run('sign', { number: `r${n}`, ca: 'ca' });
+    }
+    cmdMs += ms(now() - start);
   }
-  const rate = n / (ms(now() - start) / 1000);
-  line(`RSA-2048 certificates, one at a time (n=${n}) /s`, fmt(rate, 2), `keygen ${fmt(rawRate, 2)}/s`, rate / rawRate, '≥ 0.95× raw keygen');
-  start = now();
+  const total = rounds * perRound;
+  const rawRate = total / (rawMs / 1000);
+  const rate = total / (cmdMs / 1000);
+  line(`RSA-2048 certificates, one at a time (n=${total}) /s`, fmt(rate, 2), `keygen ${fmt(rawRate, 2)}/s`, rate / rawRate, '≥ 0.95× raw keygen');
   const one = async (i: number) => {
     await run('add', { name: `p${i}`, 'common-name': `p${i}` });
     await run('sign', { number: `p${i}`, ca: 'ca' });
   };
-  for (let i = 0; i < n; i += 2) await Promise.all([one(i), one(i + 1)]);
-  const parallel = n / (ms(now() - start) / 1000);
+  const start = now();
+  for (let i = 0; i < total; i += 2) await Promise.all([one(i), one(i + 1)]);
+  const parallel = total / (ms(now() - start) / 1000);
   line('RSA-2048 certificates, 2 signings in flight /s', fmt(parallel, 2), `1 in flight ${fmt(rate, 2)}/s`, parallel / rate, '≥ 1.8×');
   app.close();
   fs.rmSync(dir, { recursive: true, force: true });

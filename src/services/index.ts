@@ -1,13 +1,261 @@
-// The network services the daemon runs (/ip service: www, www-ssl, api, api-ssl come with the
-// services issue). They follow the store: changing a service takes effect without a restart.
+// The network services the daemon runs (/ip service, spec §10.1): www, www-ssl (HTTP, REST),
+// api, api-ssl (binary API). They follow the store: a change to /ip service or to a bound
+// certificate is applied to the running listeners without a restart and without dropping
+// open connections (a new port opens a new listener and closes only the old listening socket;
+// a new certificate replaces the TLS context, used by the next handshake).
+//
+// Changes made in this process (console, control socket, REST, API) are announced by the
+// store's onChange hook; changes by other processes are found by a cheap poll of read().
 
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import type { Appliance } from '../appliance.js';
+import { IMPLEMENTED_SERVICES, SERVICE_PATH, TLS_SERVICES, ensureServiceRows, type TlsVersion } from '../menus/ip/service.js';
+import type { RowData } from '../store/store.js';
+import { serveApiConnection } from './api.js';
+import { Authenticator, addressAllowed } from './auth.js';
+import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
+import { httpHandler } from './http.js';
+import { planTls, type TlsPlan } from './tls.js';
+
+export type { ServiceOptions } from './context.js';
 
 export interface RunningServices {
   stop(): Promise<void>;
+  /** Applies the store's current state now (tests; normally automatic). */
+  reconcile(): Promise<void>;
+  /** Port a service listens on now, or undefined. */
+  port(name: string): number | undefined;
 }
 
-/** Starts every enabled service of the appliance. None exist yet. */
-export async function startServices(_app: Appliance): Promise<RunningServices> {
-  return { stop: async () => {} };
+type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl';
+
+interface Listener {
+  name: ServiceName;
+  port: number;
+  server: net.Server;
+  /** TLS context signature in use (TLS services). */
+  tlsSignature?: string;
+}
+
+interface Wanted {
+  name: ServiceName;
+  id: number;
+  port: number;
+  disabled: boolean;
+  address: string[];
+  maxSessions: number;
+  tls?: TlsPlan;
+}
+
+interface State {
+  invalid: boolean;
+  reason?: string;
+}
+
+function bindReason(port: number, e: NodeJS.ErrnoException): string {
+  const text = e.code === 'EADDRINUSE' ? 'Address in use (12)'
+    : e.code === 'EACCES' ? 'Permission denied (13)'
+      : e.code === 'EADDRNOTAVAIL' ? 'Cannot assign requested address (99)'
+        : `${e.code ?? e.message}`;
+  return `cannot bind to port ${port}: ${text}`;
+}
+
+class ServiceManager implements RunningServices {
+  private readonly listeners = new Map<ServiceName, Listener>();
+  private readonly sockets = new Set<net.Socket>();
+  /** Per-service settings the connection handlers read live (allow-list). */
+  private readonly live = new Map<ServiceName, Wanted>();
+  private readonly ctx: ServiceContext;
+  private readonly unsubscribe: (() => void) | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly app: Appliance, private readonly options: ServiceOptions) {
+    this.ctx = {
+      app, options,
+      auth: new Authenticator(app, { failureDelayMs: options.loginFailureDelayMs, cacheMs: 600_000 }),
+      internalError: (e) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`),
+    };
+    this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
+    this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
+    this.timer.unref();
+  }
+
+  port(name: string): number | undefined {
+    return this.listeners.get(name as ServiceName)?.port;
+  }
+
+  /** Runs one reconcile at a time; a request during one runs another right after. */
+  reconcile(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) { this.again = true; return this.running; }
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.apply();
+        } while (this.again && !this.stopped);
+      } catch (e) {
+        this.ctx.internalError(e);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  private async wanted(): Promise<Wanted[]> {
+    const { store } = this.app;
+    return store.read((tx) => tx.list(SERVICE_PATH)
+      .filter((r) => IMPLEMENTED_SERVICES.has(String(r.data.name)))
+      .map((r) => {
+        const d = r.data;
+        const name = String(d.name) as ServiceName;
+        const w: Wanted = {
+          name, id: r.id, port: Number(d.port), disabled: d.disabled === true,
+          address: (d.address as string[] | undefined) ?? [], maxSessions: Number(d['max-sessions'] ?? 20),
+        };
+        if (TLS_SERVICES.has(name) && !w.disabled) {
+          w.tls = planTls(store, tx, name, Number(d.certificate ?? 0), d['tls-version'] as TlsVersion | undefined);
+        }
+        return w;
+      }));
+  }
+
+  private async apply(): Promise<void> {
+    const states = new Map<number, State>();
+    for (const w of await this.wanted()) {
+      if (this.stopped) return;
+      this.live.set(w.name, w);
+      states.set(w.id, await this.applyOne(w));
+    }
+    await this.writeStates(states);
+  }
+
+  private async applyOne(w: Wanted): Promise<State> {
+    const current = this.listeners.get(w.name);
+    if (w.disabled || w.tls?.kind === 'none') {
+      if (current) this.closeListener(current);
+      return w.disabled ? { invalid: false } : { invalid: true, reason: w.tls?.kind === 'none' ? w.tls.reason : undefined };
+    }
+    const plan = w.tls?.kind === 'cert' || w.tls?.kind === 'anon' ? w.tls : undefined;
+    if (current && current.port === w.port) {
+      current.server.maxConnections = w.maxSessions;
+      if (plan && current.tlsSignature !== plan.signature) {
+        (current.server as tls.Server).setSecureContext(plan.options);
+        current.tlsSignature = plan.signature;
+      }
+      return { invalid: false };
+    }
+    try {
+      const listener = await this.listen(w, plan);
+      if (current) this.closeListener(current);
+      this.listeners.set(w.name, listener);
+      return { invalid: false };
+    } catch (e) {
+      if (current) this.closeListener(current);
+      return { invalid: true, reason: bindReason(w.port, e as NodeJS.ErrnoException) };
+    }
+  }
+
+  private listen(w: Wanted, plan: TlsPlan & { kind: 'cert' | 'anon' } | undefined): Promise<Listener> {
+    const { ctx } = this;
+    const opts = this.options;
+    let server: net.Server;
+    switch (w.name) {
+      case 'www': server = http.createServer({ maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www')); break;
+      case 'www-ssl': server = https.createServer({ ...plan!.options, maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www-ssl')); break;
+      case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api')); break;
+      case 'api-ssl': server = tls.createServer({ ...plan!.options, handshakeTimeout: opts.loginTimeoutMs }, (s) => serveApiConnection(s, ctx, 'api-ssl')); break;
+    }
+    if (server instanceof http.Server) {
+      server.headersTimeout = Math.min(opts.loginTimeoutMs, 60_000);
+      server.requestTimeout = opts.restTimeoutMs + 5_000;
+      server.keepAliveTimeout = 5_000;
+      server.timeout = opts.idleTimeoutMs;
+    }
+    server.maxConnections = w.maxSessions;
+    server.on('connection', (socket: net.Socket) => {
+      // The service's allow-list (/ip service address), read live so changes apply at once.
+      if (!addressAllowed(this.live.get(w.name)?.address, socket.remoteAddress ?? '')) { socket.destroy(); return; }
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    if (server instanceof tls.Server) server.on('tlsClientError', () => {});
+    server.on('clientError', (_e: Error, socket: net.Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      server.once('error', onError);
+      server.listen({ port: w.port, host: opts.host, ipv6Only: false }, () => {
+        server.off('error', onError);
+        server.on('error', (e) => ctx.internalError(e));
+        const port = (server.address() as net.AddressInfo).port;
+        resolve({ name: w.name, port, server, tlsSignature: plan?.signature });
+      });
+    });
+  }
+
+  /** Stops listening; open connections continue until they end. */
+  private closeListener(l: Listener): void {
+    if (this.listeners.get(l.name) === l) this.listeners.delete(l.name);
+    l.server.close();
+  }
+
+  /** Writes `invalid` and the reason (shown as the comment) when they changed; logs new reasons. */
+  private async writeStates(states: Map<number, State>): Promise<void> {
+    const changed = await this.app.store.read((tx) => [...states].filter(([id, s]) => {
+      const row = tx.get(SERVICE_PATH, id);
+      return row && (Boolean(row.data.invalid) !== s.invalid || (row.data.comment ?? undefined) !== s.reason);
+    }));
+    if (changed.length === 0) return;
+    await this.app.store.write((tx) => {
+      for (const [id, s] of changed) {
+        const row = tx.get(SERVICE_PATH, id);
+        if (!row) continue;
+        const data: RowData = { ...row.data };
+        if (s.invalid) data.invalid = true; else delete data.invalid;
+        if (s.reason !== undefined) data.comment = s.reason; else delete data.comment;
+        tx.update(SERVICE_PATH, id, data);
+        if (s.reason !== undefined && s.reason !== row.data.comment) this.app.env.log(tx, 'system,error', `${String(row.data.name)}: ${s.reason}`);
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe?.();
+    clearInterval(this.timer);
+    await this.running;
+    const closing = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+    this.listeners.clear();
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(closing);
+    // Nothing listens any more: a console without the daemon should not show stale reasons.
+    await this.app.store.write((tx) => {
+      for (const row of tx.list(SERVICE_PATH)) {
+        if (row.data.invalid === undefined && row.data.comment === undefined) continue;
+        const data: RowData = { ...row.data };
+        delete data.invalid;
+        delete data.comment;
+        tx.update(SERVICE_PATH, row.id, data);
+      }
+    }).catch(() => {});
+  }
+}
+
+/** Starts every enabled service of the appliance and keeps them in line with the store. */
+export async function startServices(app: Appliance, options: Partial<ServiceOptions> = {}): Promise<RunningServices> {
+  await ensureServiceRows(app.env);
+  const manager = new ServiceManager(app, { ...DEFAULT_SERVICE_OPTIONS, ...options });
+  await manager.reconcile();
+  return manager;
 }

@@ -1,0 +1,88 @@
+// TLS material of a service, read from /certificate: the bound certificate, the intermediates
+// the store holds for it (followed by akid → skid), its private key, and the tls-version limits.
+// api-ssl without a certificate offers anonymous Diffie-Hellman as RouterOS does (spec §9.2).
+
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import type tls from 'node:tls';
+import { CERT_PATH } from '../menus/certificate/properties.js';
+import { certificateDer, privateKey } from '../menus/certificate/keys.js';
+import type { TlsVersion } from '../menus/ip/service.js';
+import type { ReadTx, Store } from '../store/store.js';
+
+/** Anonymous DH suites (TLS 1.2; TLS 1.3 has none). SECLEVEL 0 is what allows them in OpenSSL 3. */
+export const ANON_DH_CIPHERS = 'ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:ADH-AES256-SHA256:ADH-AES128-SHA256:ADH-AES256-SHA:ADH-AES128-SHA:@SECLEVEL=0';
+
+export type TlsPlan =
+  | { kind: 'cert'; signature: string; options: tls.SecureContextOptions; certName: string }
+  | { kind: 'anon'; signature: string; options: tls.SecureContextOptions }
+  | { kind: 'none'; reason: string };
+
+function pem(der: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
+}
+
+function versions(v: TlsVersion | undefined): Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> {
+  if (v === 'only-1.2') return { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' };
+  if (v === 'only-1.3') return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
+  return { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' };
+}
+
+/** Issuers the store holds for a certificate, leaf excluded, self-signed roots excluded. */
+function intermediates(tx: ReadTx, leaf: Record<string, unknown>): Array<{ id: number; fingerprint: string }> {
+  const out: Array<{ id: number; fingerprint: string }> = [];
+  const seen = new Set<string>([String(leaf.fingerprint ?? '')]);
+  let akid = String(leaf.akid ?? '');
+  for (let depth = 0; depth < 8 && akid !== ''; depth++) {
+    const issuer = tx.findBy(CERT_PATH, 'skid', akid).find((r) => typeof r.data.fingerprint === 'string');
+    if (!issuer) break;
+    const fp = String(issuer.data.fingerprint);
+    const next = String(issuer.data.akid ?? '');
+    if (seen.has(fp) || next === '' || next === akid) break; // self-signed root: clients have it
+    seen.add(fp);
+    out.push({ id: issuer.id, fingerprint: fp });
+    akid = next;
+  }
+  return out;
+}
+
+/**
+ * What a TLS service should present. `cheap` is the signature of the inputs (fingerprints,
+ * version): the caller rebuilds the context only when it changes.
+ */
+export function planTls(store: Store, tx: ReadTx, service: string, certId: number, tlsVersion: TlsVersion | undefined): TlsPlan {
+  const range = versions(tlsVersion);
+  if (!certId) {
+    if (service === 'api-ssl') {
+      return { kind: 'anon', signature: 'anon', options: { ciphers: ANON_DH_CIPHERS, dhparam: 'auto', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } };
+    }
+    return { kind: 'none', reason: 'no certificate' };
+  }
+  const row = tx.get(CERT_PATH, certId);
+  if (!row) return { kind: 'none', reason: 'no certificate' };
+  const name = String(row.data.name ?? '');
+  const fingerprint = typeof row.data.fingerprint === 'string' ? row.data.fingerprint : '';
+  const der = certificateDer(tx, certId);
+  if (!fingerprint || !der) return { kind: 'none', reason: `certificate ${name} is not signed` };
+  if (!row.data['private-key']) return { kind: 'none', reason: `no key for certificate ${name} found` };
+  const chain = intermediates(tx, row.data);
+  const signature = [fingerprint, ...chain.map((c) => c.fingerprint), tlsVersion ?? 'any'].join('|');
+  const cached = built.get(signature);
+  if (cached) return { kind: 'cert', signature, certName: name, options: cached };
+  let key: KeyObject | undefined;
+  try {
+    key = privateKey(store, tx, certId, fingerprint);
+  } catch {
+    key = undefined;
+  }
+  if (!key) return { kind: 'none', reason: `no key for certificate ${name} found` };
+  const certs = [der, ...chain.map((c) => certificateDer(tx, c.id)).filter((d): d is Buffer => !!d)];
+  // A key that does not match the certificate would fail every handshake: say so instead.
+  if (!new X509Certificate(der).checkPrivateKey(key)) return { kind: 'none', reason: `no key for certificate ${name} found` };
+  const options = { cert: certs.map(pem).join(''), key: key.export({ type: 'pkcs8', format: 'pem' }) as string, ...range };
+  if (built.size >= 16) built.clear();
+  built.set(signature, options);
+  return { kind: 'cert', signature, certName: name, options };
+}
+
+/** Contexts built lately, by signature: reconciling must not re-read keys when nothing changed. */
+const built = new Map<string, tls.SecureContextOptions>();
