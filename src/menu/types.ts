@@ -190,6 +190,8 @@ export interface MenuDecl {
   readonly verbs: readonly string[];
   /** Menu-specific commands (sign, import, …). */
   readonly commands?: readonly CommandDecl[];
+  /** A menu whose plain `print` is not a table (/log prints one line per entry). */
+  printTable?(print: PrintOutput): string;
   /** Rows present on a fresh data directory (RouterOS defaults). */
   readonly defaults?: readonly RowData[];
   /**

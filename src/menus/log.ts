@@ -1,8 +1,8 @@
 // /log — what changed and who logged in. Kept in the store (shared by every process on the data
 // directory), capped like RouterOS's memory log.
 
-import { dateType, stringListType, stringType } from '../menu/proptypes.js';
-import type { MenuDecl, PropType } from '../menu/types.js';
+import { dateType, formatDate, stringListType, stringType } from '../menu/proptypes.js';
+import type { MenuDecl, PrintOutput, PropType } from '../menu/types.js';
 import type { WriteTx } from '../store/store.js';
 
 export const LOG_PATH = '/log';
@@ -11,12 +11,26 @@ export const LOG_LINES = 1000;
 
 const bare: PropType<string> = { ...stringType, quoted: false };
 
+/**
+ * `/log print`: `time topics message` per line, no header (Log manual page); the time alone for
+ * entries of today, date and time for older ones.
+ */
+function printLog(print: PrintOutput): string {
+  const today = formatDate(print.ctx.clock.now()).slice(0, 10);
+  return print.rows.map((r) => {
+    const when = formatDate(Number(r.data.time));
+    const time = when.startsWith(today) ? when.slice(11) : when;
+    return `${time} ${(r.data.topics as string[]).join(',')} ${String(r.data.message)}\n`;
+  }).join('');
+}
+
 export const logMenu: MenuDecl = {
   path: LOG_PATH,
   kind: 'list',
   help: 'System log',
   verbs: ['print', 'get', 'find'],
   columns: ['time', 'topics', 'message'],
+  printTable: printLog,
   properties: [
     { name: 'time', type: dateType, access: 'ro' },
     { name: 'topics', type: stringListType, access: 'ro' },

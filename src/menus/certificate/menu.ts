@@ -5,6 +5,9 @@ import { removeRow } from '../../menu/generic.js';
 import type { MenuDecl } from '../../menu/types.js';
 import { CERT_COLUMNS, CERT_DETAIL_ORDER, CERT_PATH, certificateProperties } from './properties.js';
 import { signCommand } from './sign.js';
+import { exportCertificateCommand } from './export.js';
+import { importCommand } from './import.js';
+import { createCertificateRequestCommand, signCertificateRequestCommand } from './requests.js';
 import { unbindCertificate } from '../ip/service.js';
 
 export const certificateMenu: MenuDecl = {
@@ -16,7 +19,7 @@ export const certificateMenu: MenuDecl = {
   properties: certificateProperties,
   columns: CERT_COLUMNS,
   detailOrder: CERT_DETAIL_ORDER,
-  commands: [signCommand],
+  commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand],
   validate(row) {
     // A row is identified by its name in every client (clients.md #19): it must have one.
     if (typeof row.name !== 'string' || row.name === '') {

@@ -25,7 +25,7 @@ export const resourceMenu: MenuDecl = {
     { name: 'cpu-frequency', type: intType(0, 1e6), access: 'ro', compute: () => os.cpus()[0]?.speed ?? 0 },
     { name: 'cpu-load', type: intType(0, 100), access: 'ro', compute: () => Math.min(100, Math.round((os.loadavg()[0]! / Math.max(1, os.cpus().length)) * 100)) },
     { name: 'free-hdd-space', type: bytes, access: 'ro', compute: () => 1 << 30 },
-    { name: 'total-hdd-space', type: bytes, access: 'ro', compute: () => 2 << 30 },
+    { name: 'total-hdd-space', type: bytes, access: 'ro', compute: () => 2 * 2 ** 30 },
     { name: 'architecture-name', type: text, access: 'ro', compute: () => (os.arch() === 'arm64' ? 'arm64' : 'x86_64') },
     { name: 'board-name', type: text, access: 'ro', compute: () => 'rospki' },
     { name: 'platform', type: text, access: 'ro', compute: () => 'MikroTik' },

@@ -1,0 +1,13 @@
+import { openTestApp } from '/work/main/test/support/app.js';
+import { startServices } from '/work/main/src/services/index.js';
+import { spawnSync } from 'node:child_process';
+const t = await openTestApp();
+await t.run('/user', 'set', { numbers: 'admin', password: 'secret' });
+for (const [n, p] of [['www', 18080], ['api', 18728], ['api-ssl', 18729], ['www-ssl', 18443]] as const) await t.run('/ip/service', 'set', { numbers: n, port: String(p) });
+const svc = await startServices(t.app, { host: '127.0.0.1', loginFailureDelayMs: 10 });
+const ex = '/work/shared/peers/librouteros_example.py';
+const r = spawnSync('/usr/bin/python3', [ex, '--port', '18728'], { encoding: 'utf8' });
+console.log(r.status, r.stdout, r.stderr);
+const r2 = spawnSync('/usr/bin/python3', [ex, '--port', '18729', '--tls', '--anon-dh', '--name', 'x2'], { encoding: 'utf8' });
+console.log(r2.status, r2.stdout, r2.stderr);
+await svc.stop(); t.close();
