@@ -33,6 +33,18 @@ function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-'));
 }
 
+/** A fresh appliance with a P-256 CA named `ca`, and a runner of /certificate commands. */
+async function benchAppWithCa() {
+  const dir = tempDir();
+  const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+  const session = await app.session('admin', 'bench');
+  const run = (command: string, args: Record<string, string>) =>
+    app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
+  await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
+  await run('sign', { number: 'ca' });
+  return { dir, app, run };
+}
+
 /** Cold `rospki -e ':put 1'` beside bare `node -e 0` (issue 2: aim ≤ 2.5×). */
 function benchStartup(): void {
   const dir = tempDir();
@@ -92,13 +104,7 @@ async function benchCert(): Promise<void> {
   };
   raw(500); // warm up
   const rawRate = raw(n);
-  const dir = tempDir();
-  const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
-  const session = await app.session('admin', 'bench');
-  const run = (command: string, args: Record<string, string>) =>
-    app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
-  await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
-  await run('sign', { number: 'ca' });
+  const { dir, app, run } = await benchAppWithCa();
   for (let i = 0; i < 3000; i++) { // warm up: the JIT settles after a few thousand commands
     await run('add', { name: `w${i}`, 'common-name': `w${i}`, 'key-size': 'prime256v1', 'subject-alt-name': `DNS:w${i}.example.com` });
     await run('sign', { number: `w${i}`, ca: 'ca' });
@@ -123,13 +129,7 @@ async function benchRsa(): Promise<void> {
   const perRound = 6;
   const keygen = () => new Promise<void>((resolve, reject) =>
     generateKeyPair('rsa', { modulusLength: 2048 }, (err) => (err ? reject(err) : resolve())));
-  const dir = tempDir();
-  const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
-  const session = await app.session('admin', 'bench');
-  const run = (command: string, args: Record<string, string>) =>
-    app.executor.run({ path: CERT_PATH, command, args: new Map(Object.entries(args)), session });
-  await run('add', { name: 'ca', 'common-name': 'bench CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign' });
-  await run('sign', { number: 'ca' });
+  const { dir, app, run } = await benchAppWithCa();
   let rawMs = 0;
   let cmdMs = 0;
   let n = 0;

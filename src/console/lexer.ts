@@ -69,6 +69,10 @@ const RE_DOT_IDENT = /\.[A-Za-z][A-Za-z0-9_-]*/y;
 const RE_OPS = /->|<=|>=|!=|&&|\|\||<<|>>|[-+*/%.,=<>!~&|^]/y;
 const IDENT_TAIL = /[A-Za-z0-9_]/;
 
+const SINGLE_TOKENS: Record<string, TokenKind> = {
+  '\n': 'eol', ';': 'eol', '{': 'lbrace', '}': 'rbrace', '(': 'lparen', ')': 'rparen', '[': 'lbrack', ']': 'rbrack',
+};
+
 export class Lexer {
   pos: number;
   private readonly lineStarts: number[];
@@ -127,24 +131,24 @@ export class Lexer {
     return { ...this.posAt(start), kind, text: this.source.slice(start, this.pos), end: this.pos, spaceBefore, ...extra };
   }
 
+  /** Tokens both modes read alike: separators, brackets, strings, `$` references. */
+  private commonToken(c: string, start: number, space: boolean): Token | undefined {
+    const single = SINGLE_TOKENS[c];
+    if (single) { this.pos++; return this.tok(single, start, space); }
+    if (c === '"') return this.readString(space);
+    if (c === '$') return this.readDollar(space);
+    return undefined;
+  }
+
   /** Next token in command mode. */
   nextCommand(): Token {
     const space = this.skipSpace(false);
     const start = this.pos;
     if (this.atEnd()) return this.tok('eof', start, space);
     const c = this.ch();
-    switch (c) {
-      case '\n': case ';': this.pos++; return this.tok('eol', start, space);
-      case '{': this.pos++; return this.tok('lbrace', start, space);
-      case '}': this.pos++; return this.tok('rbrace', start, space);
-      case '(': this.pos++; return this.tok('lparen', start, space);
-      case ')': this.pos++; return this.tok('rparen', start, space);
-      case '[': this.pos++; return this.tok('lbrack', start, space);
-      case ']': this.pos++; return this.tok('rbrack', start, space);
-      case '=': this.pos++; return this.tok('eq', start, space);
-      case '"': return this.readString(space);
-      case '$': return this.readDollar(space);
-    }
+    if (c === '=') { this.pos++; return this.tok('eq', start, space); }
+    const common = this.commonToken(c, start, space);
+    if (common) return common;
     while (!this.atEnd() && !WORD_STOP.has(this.ch())) {
       if (this.ch() === '\\' && (this.ch(1) === '\n' || this.ch(1) === '\r')) break;
       this.pos++;
@@ -161,18 +165,8 @@ export class Lexer {
     const space = this.skipSpace(newlines);
     const start = this.pos;
     if (this.atEnd()) return this.tok('eof', start, space);
-    const c = this.ch();
-    switch (c) {
-      case '\n': case ';': this.pos++; return this.tok('eol', start, space);
-      case '{': this.pos++; return this.tok('lbrace', start, space);
-      case '}': this.pos++; return this.tok('rbrace', start, space);
-      case '(': this.pos++; return this.tok('lparen', start, space);
-      case ')': this.pos++; return this.tok('rparen', start, space);
-      case '[': this.pos++; return this.tok('lbrack', start, space);
-      case ']': this.pos++; return this.tok('rbrack', start, space);
-      case '"': return this.readString(space);
-      case '$': return this.readDollar(space);
-    }
+    const common = this.commonToken(this.ch(), start, space);
+    if (common) return common;
     if (operand) {
       const lit = this.readLiteral(space);
       if (lit) return lit;

@@ -9,7 +9,7 @@ import type {
   StringExpr, WhereClause,
 } from './ast.js';
 import { literalValue } from './expr.js';
-import { computeLineStarts, ConsoleSyntaxError, Lexer, syntaxError, type Token, type TokenKind } from './lexer.js';
+import { computeLineStarts, ConsoleSyntaxError, Lexer, matchClose, syntaxError, type Token, type TokenKind } from './lexer.js';
 
 /** Parses a whole script or console line. Throws ConsoleSyntaxError (`syntax error (line L column C)`). */
 export function parse(source: string): Program {
@@ -366,21 +366,5 @@ class Parser {
 
 /** matchClose that accepts a leading `$` of `$(`/`$[`. */
 function matchCloseFrom(source: string, at: number, limit: number): number {
-  const open = source[at] === '$' ? at + 1 : at;
-  const stack: string[] = [];
-  const pairs: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
-  for (let i = open; i < limit; i++) {
-    const c = source[i]!;
-    if (c === '"') {
-      for (i++; i < limit && source[i] !== '"'; i++) if (source[i] === '\\') i++;
-      if (i >= limit) return -1;
-      continue;
-    }
-    if (pairs[c]) stack.push(pairs[c]!);
-    else if (c === ')' || c === ']' || c === '}') {
-      if (stack.pop() !== c) return -1;
-      if (stack.length === 0) return i;
-    }
-  }
-  return -1;
+  return matchClose(source, source[at] === '$' ? at + 1 : at, limit);
 }

@@ -118,7 +118,8 @@ export function writeStoreFile(filesDir: string, name: string, data: Buffer | st
 export interface FileEntry {
   name: string;
   type: string;
-  size: number;
+  /** Bytes; none for folders. */
+  size?: number;
   mtime: number;
 }
 
@@ -154,7 +155,7 @@ export function scanFiles(filesDir: string): FileEntry[] {
       if (st.isSymbolicLink()) continue;
       const name = prefix + n;
       if (st.isDirectory()) {
-        out.push({ name, type: 'directory', size: 0, mtime: Math.floor(st.mtimeMs) });
+        out.push({ name, type: 'directory', mtime: Math.floor(st.mtimeMs) });
         walk(full, `${name}/`, depth + 1);
       } else if (st.isFile()) {
         out.push({ name, type: fileType(name, false), size: st.size, mtime: Math.floor(st.mtimeMs) });
@@ -174,7 +175,8 @@ function applyScan(tx: WriteTx, entries: readonly FileEntry[]): void {
   for (const e of entries) {
     seen.add(e.name);
     const row = tx.findBy(FILE_PATH, 'name', e.name)[0];
-    const data: RowData = { name: e.name, type: e.type, size: e.size, 'last-modified': e.mtime };
+    const data: RowData = { name: e.name, type: e.type, 'last-modified': e.mtime };
+    if (e.size !== undefined) data.size = e.size;
     if (!row) tx.insert(FILE_PATH, data);
     else if (differs(row.data, e)) tx.update(FILE_PATH, row.id, data);
   }

@@ -38,8 +38,6 @@ const sizeType: PropType<number> = {
   script: (v) => v,
 };
 
-const bare: PropType<string> = { ...stringType, quoted: false };
-
 function readContents(ctx: { registry: RegistryView }, name: unknown, type: unknown): string | undefined {
   const dir = FILES_DIR.get(ctx.registry);
   if (!dir || typeof name !== 'string' || type === 'directory') return undefined;
@@ -164,7 +162,7 @@ export const fileMenu: MenuDecl = {
   columns: ['name', 'type', 'size', 'last-modified'],
   properties: [
     { name: 'name', type: stringType, access: 'ro', help: 'File name; `/` separates folders' },
-    { name: 'type', type: bare, access: 'ro' },
+    { name: 'type', type: stringType, access: 'ro' },
     { name: 'size', type: sizeType, access: 'ro' },
     { name: 'last-modified', type: dateType, access: 'ro' },
     {
