@@ -80,7 +80,11 @@ export class Appliance {
   /** `user admin logged in via local` / `logged out` in /log (topics system,info,account). */
   async logLogin(user: string, via: string, out = false, address?: string): Promise<void> {
     const from = address ? ` from ${address}` : '';
-    await this.store.write((tx) => this.env.log(tx, 'system,info,account', `user ${user} logged ${out ? 'out' : 'in'}${from} via ${via}`));
+    await this.store.write((tx) => {
+      this.env.log(tx, 'system,info,account', `user ${user} logged ${out ? 'out' : 'in'}${from} via ${via}`);
+      const row = tx.findBy(USER_PATH, 'name', user)[0];
+      if (row && !out) tx.update(USER_PATH, row.id, { ...row.data, 'last-logged-in': this.clock.now() });
+    });
   }
 
   /** Identity for the prompt. */
