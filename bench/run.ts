@@ -2,7 +2,7 @@
 // because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
 //
 //   npm run bench                 all sections
-//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print)
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, services, pkcs12)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
@@ -13,6 +13,8 @@ import { Appliance } from '../src/appliance.js';
 import { FixedClock } from '../src/clock.js';
 import { ConsoleSession } from '../src/console/session.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
+import { benchServices } from './services.js';
+import { benchPkcs12 } from './pkcs12.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'rospki.js');
@@ -202,6 +204,8 @@ async function benchPrint(): Promise<void> {
 
 const SECTIONS: Record<string, () => void | Promise<void>> = {
   startup: benchStartup, script: benchScript, cert: benchCert, rsa: benchRsa, print: benchPrint,
+  services: () => benchServices(line),
+  pkcs12: () => benchPkcs12(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

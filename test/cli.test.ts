@@ -10,6 +10,8 @@ import { openDataDir } from '../src/store/datadir.js';
 import { tempDir } from './support/app.js';
 
 const BIN = path.join(import.meta.dirname, '..', 'bin', 'rospki.js');
+// Daemons started here open their /ip services (www 80, api 8728, api-ssl 8729): on loopback only.
+process.env.ROSPKI_LISTEN_ADDRESS ??= '127.0.0.1';
 const dirs: string[] = [];
 after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
 

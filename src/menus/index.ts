@@ -9,7 +9,12 @@ import { identityMenu } from './system/identity.js';
 import { resourceMenu } from './system/resource.js';
 import { groupMenu } from './user/group.js';
 import { userMenu } from './user/user.js';
+import { crlMenu } from './certificate/crl.js';
+import { settingsMenu } from './certificate/settings.js';
+import { builtinMenu } from './certificate/builtin.js';
+import { toolMenu } from './tool/fetch.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
+  settingsMenu, crlMenu, builtinMenu, toolMenu,
 ];

@@ -14,7 +14,7 @@
 // BER input (indefinite lengths, constructed strings), nested safeContentsBags. The MAC is
 // checked first: a wrong password is reported as Pkcs12PasswordError, never as corrupt input.
 
-import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hash as oneShotHash, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { berToDer } from './ber.js';
 import {
   TAG, children, explicit, expectTlv, integer, octetString, oid, readInteger, readOid, readTlv, seq, seqOf, set, tlv,
@@ -120,8 +120,10 @@ export function pkcs12Kdf(hashOid: string, password: Buffer, salt: Buffer, id: 1
   const c = Math.ceil(n / u);
   const result = Buffer.allocUnsafe(c * u);
   for (let block = 0; block < c; block++) {
-    let a = createHash(h.name).update(d).update(i).digest();
-    for (let r = 1; r < iterations; r++) a = createHash(h.name).update(a).digest();
+    let a: Buffer = createHash(h.name).update(d).update(i).digest();
+    // crypto.hash (one call per round) is about twice as fast as createHash here; files from
+    // gnutls use 600,000 rounds.
+    for (let r = 1; r < iterations; r++) a = oneShotHash(h.name, a, 'buffer') as Buffer;
     a.copy(result, block * u);
     if (block === c - 1) break;
     const b = Buffer.allocUnsafe(v);

@@ -9,7 +9,7 @@ import type { Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import type { ServiceContext } from './context.js';
 import { runCommand } from './commands.js';
-import { ProtocolError, SentenceDecoder, encodeSentence, type DecoderLimits } from './words.js';
+import { ProtocolError, SentenceDecoder, encodeSentence, encodeSentences, type DecoderLimits } from './words.js';
 
 /** Before login only a short /login fits. */
 const LOGIN_LIMITS: DecoderLimits = { maxWord: 4096, maxSentence: 16 * 1024, maxWords: 16 };
@@ -104,10 +104,17 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
     void (async () => {
       try {
         const reply = await runCommand(ctx.app, { ...session!, signal: flight.controller.signal }, { path, command, args, query });
-        if (flight.cancelled) return;
-        for (const rec of reply.records) send(['!re', ...Object.entries(rec).map(([k, v]) => `=${k}=${v}`)], tag);
-        if (reply.isPrint && reply.records.length === 0 && reply.ret === undefined) send(['!empty'], tag);
-        send(reply.ret !== undefined ? ['!done', `=ret=${reply.ret}`] : ['!done'], tag);
+        if (flight.cancelled || closed) return;
+        // One write for the whole reply: a print of 1,000 rows is 1,000 sentences.
+        const parts: string[][] = [];
+        const add = (words: string[]) => {
+          if (tag !== undefined && tag !== '') words.push(`.tag=${tag}`);
+          parts.push(words);
+        };
+        for (const rec of reply.records) add(['!re', ...Object.entries(rec).map(([k, v]) => `=${k}=${v}`)]);
+        if (reply.isPrint && reply.records.length === 0 && reply.ret === undefined) add(['!empty']);
+        add(reply.ret !== undefined ? ['!done', `=ret=${reply.ret}`] : ['!done']);
+        if (!socket.destroyed) socket.write(encodeSentences(parts));
       } catch (e) {
         if (!flight.cancelled) trap(e, tag);
       } finally {

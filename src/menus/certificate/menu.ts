@@ -9,6 +9,7 @@ import { exportCertificateCommand } from './export.js';
 import { importCommand } from './import.js';
 import { createCertificateRequestCommand, signCertificateRequestCommand } from './requests.js';
 import { unbindCertificate } from '../ip/service.js';
+import { issuedRevokeCommand } from './revoke.js';
 
 export const certificateMenu: MenuDecl = {
   path: CERT_PATH,
@@ -19,7 +20,7 @@ export const certificateMenu: MenuDecl = {
   properties: certificateProperties,
   columns: CERT_COLUMNS,
   detailOrder: CERT_DETAIL_ORDER,
-  commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand],
+  commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand],
   validate(row) {
     // A row is identified by its name in every client (clients.md #19): it must have one.
     if (typeof row.name !== 'string' || row.name === '') {

@@ -112,7 +112,20 @@ export function writeStoreFile(filesDir: string, name: string, data: Buffer | st
   fs.writeFileSync(tmp, data, { mode: 0o600 });
   if (mtime !== undefined) fs.utimesSync(tmp, mtime / 1000, mtime / 1000);
   fs.renameSync(tmp, full);
+  if (mtime !== undefined) touchFolder(filesDir, path.dirname(full), mtime);
   return clean;
+}
+
+/** A folder rospki changed shows the router clock too (not the host's), up to the store root. */
+export function touchFolder(filesDir: string, dir: string, mtime: number): void {
+  const root = path.resolve(filesDir);
+  for (let d = path.resolve(dir); d.startsWith(root + path.sep); d = path.dirname(d)) {
+    try {
+      fs.utimesSync(d, mtime / 1000, mtime / 1000);
+    } catch {
+      return;
+    }
+  }
 }
 
 export interface FileEntry {
@@ -203,7 +216,12 @@ export async function reconcileFiles(env: Environment): Promise<void> {
  * starts with it (spec §1.7: an ambiguous prefix is an error).
  */
 export function matchFileName(filesDir: string, input: string): string {
-  const clean = normaliseName(input);
+  const { name: clean, full } = resolveFile(filesDir, input);
+  try {
+    if (fs.lstatSync(full).isFile()) return clean; // exact name: no need to list the store
+  } catch {
+    // not there: try it as a prefix
+  }
   const files = scanFiles(filesDir).filter((e) => e.type !== 'directory').map((e) => e.name);
   if (files.includes(clean)) return clean;
   const hits = files.filter((f) => f.startsWith(clean));
@@ -212,9 +230,9 @@ export function matchFileName(filesDir: string, input: string): string {
   throw new RosError('argument', 'input does not match any value of file-name');
 }
 
-/** Text contents for `contents`: small files that are valid UTF-8 text without NUL bytes. */
+/** Text contents for `contents`: small files that are valid UTF-8 text without control characters. */
 export function textContents(data: Buffer): string | undefined {
-  if (data.length >= CONTENTS_LIMIT || data.includes(0)) return undefined;
+  if (data.length >= CONTENTS_LIMIT || /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(data.toString('latin1'))) return undefined;
   const text = data.toString('utf8');
   if (text.includes('\uFFFD')) return undefined;
   return text;

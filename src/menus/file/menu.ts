@@ -10,7 +10,7 @@ import { anyType, dateType, enumType, matchChoice, stringType } from '../../menu
 import type { CommandDecl, Environment, MenuDecl, PropType, RegistryView } from '../../menu/types.js';
 import { ItemId, valueToString } from '../../menu/values.js';
 import {
-  FILE_PATH, guarded, reconcileFiles, resolveFile, textContents, writeStoreFile,
+  FILE_PATH, guarded, reconcileFiles, resolveFile, textContents, touchFolder, writeStoreFile,
 } from './files.js';
 
 /** The files/ folder of each appliance, by registry, for the computed `contents`. */
@@ -82,6 +82,7 @@ const addCommand: CommandDecl = {
         if (call.args.has('contents')) throw failure('a directory has no contents');
         fs.mkdirSync(full, { recursive: true, mode: 0o700 });
         resolveFile(env.dataDir.filesDir, name);
+        touchFolder(env.dataDir.filesDir, full, env.clock.now());
       } else {
         writeStoreFile(env.dataDir.filesDir, name, valueToString(call.args.get('contents') ?? ''), env.clock.now());
       }
@@ -121,6 +122,8 @@ const setCommand: CommandDecl = {
           fs.mkdirSync(path.dirname(target.full), { recursive: true, mode: 0o700 });
           resolveFile(dir, target.name);
           fs.renameSync(full, target.full);
+          touchFolder(dir, path.dirname(full), env.clock.now());
+          touchFolder(dir, path.dirname(target.full), env.clock.now());
         }
         await env.store.write((tx) => env.log(tx, 'system,info', `file ${name} changed by ${session.user}`));
       }
@@ -143,6 +146,7 @@ const removeCommand: CommandDecl = {
       for (const name of names) {
         const { full } = resolveFile(env.dataDir.filesDir, name);
         fs.rmSync(full, { recursive: true, force: true });
+        touchFolder(env.dataDir.filesDir, path.dirname(full), env.clock.now());
       }
       if (names.length) {
         await env.store.write((tx) => { for (const n of names) env.log(tx, 'system,info', `file ${n} removed by ${session.user}`); });

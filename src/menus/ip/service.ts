@@ -6,7 +6,7 @@
 import { failure } from '../../errors.js';
 import { BUILTIN, newRowData, typeContext } from '../../menu/generic.js';
 import { boolType, enumType, intType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
-import type { Environment, MenuDecl, PropType } from '../../menu/types.js';
+import type { Environment, MenuDecl } from '../../menu/types.js';
 import type { RowData, WriteTx } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
 
@@ -20,8 +20,6 @@ export const IMPLEMENTED_SERVICES: ReadonlySet<string> = new Set(['www', 'www-ss
 export const TLS_VERSIONS = ['any', 'only-1.2', 'only-1.3'] as const;
 export type TlsVersion = (typeof TLS_VERSIONS)[number];
 
-const bare: PropType<string> = { ...stringType, quoted: false };
-const readOnlyName: PropType<string> = { ...bare };
 
 /** RouterOS order and default ports; www-ssl starts disabled (CHR 7.23). */
 const DEFAULT_ROWS: ReadonlyArray<{ name: string; port: number; disabled: boolean }> = [
@@ -54,7 +52,7 @@ export const serviceMenu: MenuDecl = {
   detailOrder: ['name', 'port', 'address', 'certificate', 'tls-version', 'vrf', 'max-sessions'],
   legendStyle: 'column',
   properties: [
-    { name: 'name', type: readOnlyName, access: 'ro' },
+    { name: 'name', type: stringType, access: 'ro' },
     { name: 'port', type: intType(1, 65535, { numeric: true }), help: 'Port the service listens on' },
     { name: 'address', type: prefixListType, default: [], help: 'Prefixes the service accepts connections from' },
     { name: 'certificate', type: refType(CERT_PATH, { none: true }), help: 'Certificate of the TLS service' },

@@ -1,0 +1,178 @@
+// /tool fetch (spec §10.3): HTTP and HTTPS downloads and uploads into /file or to the caller.
+// HTTPS peers are judged by the one trust engine (src/trust/engine.ts) when check-certificate
+// is yes or yes-without-crl; `no` accepts any peer, as RouterOS does.
+
+import path from 'node:path';
+import { failure, invalidValue } from '../../errors.js';
+import { durationType, enumType, intType, presenceType, stringType } from '../../menu/proptypes.js';
+import type { CommandDecl, CommandResult, MenuDecl } from '../../menu/types.js';
+import { Duration, RosArray, valueToString, type Value } from '../../menu/values.js';
+import { assertTrusted, type CheckMode } from '../../trust/engine.js';
+import { guarded, writeStoreFile } from '../file/files.js';
+import { httpRequest } from './http-client.js';
+
+/** output=user returns at most this much data (spec §10.3). */
+export const USER_DATA_LIMIT = 64512;
+export const USER_WITH_HEADERS_LIMIT = 20480;
+/** output=file: the largest download kept (bounded so a stray URL can not fill the disk). */
+export const FILE_LIMIT = 1024 * 1024 * 1024;
+
+const bare = { ...stringType, quoted: false };
+
+function arg(call: { args: ReadonlyMap<string, Value> }, name: string): string | undefined {
+  return call.args.has(name) ? valueToString(call.args.get(name)) : undefined;
+}
+
+/** The URL from url=, or from the v6 form mode= address= port= src-path= host=. */
+function targetUrl(call: { args: ReadonlyMap<string, Value> }): URL {
+  const mode = arg(call, 'mode');
+  let text = arg(call, 'url');
+  if (text === undefined) {
+    const address = arg(call, 'address') ?? arg(call, 'host');
+    if (!address) throw failure('missing url');
+    const m = mode ?? 'http';
+    const port = arg(call, 'port');
+    const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+    const src = (arg(call, 'src-path') ?? '').replace(/^\/*/, '/');
+    text = `${m}://${host}${port ? `:${port}` : ''}${src}`;
+  }
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `${mode ?? 'http'}://${text}`);
+  } catch {
+    throw invalidValue('url');
+  }
+  // mode=http|https given with a URL of the other scheme: mode wins.
+  if (mode && call.args.has('url') && `${mode}:` !== url.protocol && (mode === 'https' || mode === 'http') && (url.protocol === 'http:' || url.protocol === 'https:')) {
+    url = new URL(url.toString().replace(/^[a-z]+:/i, `${mode}:`));
+  }
+  const scheme = url.protocol.replace(':', '');
+  if (scheme !== 'http' && scheme !== 'https') {
+    throw failure(`${scheme} mode is not supported: rospki fetches over http and https only`);
+  }
+  if (call.args.has('port') && call.args.has('url')) url.port = String(arg(call, 'port'));
+  return url;
+}
+
+function headerFields(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!text) return out;
+  for (const part of text.split(',')) {
+    const at = part.indexOf(':');
+    if (at <= 0) throw invalidValue('http-header-field');
+    out[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return out;
+}
+
+/** Default dst-path: the last segment of the URL path (`index.html` for a bare host or folder). */
+function defaultName(url: URL): string {
+  const last = path.posix.basename(decodeURIComponent(url.pathname));
+  return last && last !== '/' ? last : 'index.html';
+}
+
+const kib = (bytes: number): string => `${Math.floor(bytes / 1024)}KiB`;
+
+export const fetchCommand: CommandDecl = {
+  name: 'fetch',
+  help: 'Download or upload over HTTP(S)',
+  policy: 'test',
+  args: [
+    { name: 'url', type: bare, positional: 0, help: 'URL to fetch' },
+    { name: 'mode', type: enumType(['http', 'https', 'ftp', 'tftp', 'sftp']) },
+    { name: 'address', type: bare },
+    { name: 'host', type: bare },
+    { name: 'port', type: intType(1, 65535) },
+    { name: 'src-path', type: stringType },
+    { name: 'dst-path', type: stringType },
+    { name: 'user', type: stringType },
+    { name: 'password', type: stringType, sensitive: true },
+    { name: 'check-certificate', type: enumType(['no', 'yes', 'yes-without-crl']) },
+    { name: 'output', type: enumType(['none', 'file', 'user', 'user-with-headers']) },
+    { name: 'http-method', type: enumType(['get', 'post', 'put', 'delete', 'head', 'patch']) },
+    { name: 'http-data', type: stringType },
+    { name: 'http-header-field', type: stringType },
+    { name: 'http-auth-scheme', type: enumType(['basic', 'digest']) },
+    { name: 'http-max-redirect-count', type: intType(0, 100) },
+    { name: 'idle-timeout', type: durationType(0, 3600e9) },
+    { name: 'keep-result', type: enumType(['yes', 'no']) },
+    { name: 'upload', type: enumType(['yes', 'no']) },
+    { name: 'as-value', type: presenceType, flagOnly: true },
+  ],
+  async run(call): Promise<CommandResult> {
+    const { env, session } = call;
+    if (arg(call, 'upload') === 'yes') throw failure('only [s]ftp modes support upload');
+    const url = targetUrl(call);
+    const check = (arg(call, 'check-certificate') ?? 'no') as 'no' | CheckMode;
+    let output = arg(call, 'output') ?? 'file';
+    if (arg(call, 'keep-result') === 'no') output = 'none';
+    const data = arg(call, 'http-data');
+    if (data !== undefined && Buffer.byteLength(data) > 65535) throw failure('maximum message size exceeded');
+    const method = arg(call, 'http-method') ?? (data !== undefined ? 'post' : 'get');
+    const headers = headerFields(arg(call, 'http-header-field'));
+    const user = arg(call, 'user');
+    if (user !== undefined && user !== '') {
+      headers.Authorization = `Basic ${Buffer.from(`${user}:${arg(call, 'password') ?? ''}`).toString('base64')}`;
+    }
+    const idle = call.args.has('idle-timeout') ? durationType().parse(call.args.get('idle-timeout'), null as never, 'idle-timeout') / 1e6 : 10_000;
+    const maxRedirects = call.args.has('http-max-redirect-count') ? Number(valueToString(call.args.get('http-max-redirect-count'))) : 2;
+    const maxBytes = output === 'user' ? USER_DATA_LIMIT : output === 'user-with-headers' ? USER_WITH_HEADERS_LIMIT : FILE_LIMIT;
+    const dst = output === 'file' ? arg(call, 'dst-path') ?? defaultName(url) : undefined;
+
+    const startedReal = performance.now();
+    let lastProgress = 0;
+    session.progress?.([['status', 'connecting']]);
+    const res = await httpRequest({
+      url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
+      maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
+      verifyTls: check === 'no' ? undefined : (chain, host) => assertTrusted(env, { chain, host, service: 'fetch', mode: check }),
+      onProgress: (got, total) => {
+        const t = performance.now();
+        if (!session.progress || t - lastProgress < 250) return;
+        lastProgress = t;
+        const fields: Array<[string, Value]> = [['status', 'downloading'], ['downloaded', kib(got)]];
+        if (total !== undefined) fields.push(['total', kib(total)]);
+        fields.push(['duration', new Duration(Math.floor((t - startedReal) / 1000) * 1e9).toString()]);
+        session.progress(fields);
+      },
+    });
+    if (res.status >= 400) throw failure(`Status ${res.status}, ${res.statusText}`);
+    if (dst !== undefined) {
+      await guarded(env, session, async () => { writeStoreFile(env.dataDir.filesDir, dst, res.body, env.clock.now()); });
+    }
+    const seconds = Math.floor((performance.now() - startedReal) / 1000);
+    const duration = new Duration(seconds * 1e9);
+    const size = res.body.length;
+    let text: string | undefined;
+    if (output === 'user') text = res.body.toString('utf8');
+    if (output === 'user-with-headers') {
+      text = res.body.toString('utf8');
+    }
+    if (call.args.has('as-value')) {
+      const a = new RosArray();
+      a.set('status', 'finished');
+      a.set('downloaded', Math.floor(size / 1024));
+      a.set('total', Math.floor(size / 1024));
+      a.set('duration', duration);
+      if (text !== undefined) a.set('data', text);
+      if (output === 'user-with-headers') {
+        a.set('http-headers', RosArray.fromRecord(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])));
+      }
+      return { ret: a };
+    }
+    const block: Array<[string, Value]> = [
+      ['status', 'finished'], ['downloaded', kib(size)], ['total', kib(size)], ['duration', duration.toString()],
+    ];
+    if (text !== undefined) block.push(['data', text]);
+    return { block };
+  },
+};
+
+export const toolMenu: MenuDecl = {
+  path: '/tool',
+  kind: 'dir',
+  help: 'Tools',
+  properties: [],
+  verbs: [],
+  commands: [fetchCommand],
+};

@@ -1,0 +1,183 @@
+// The HTTP(S) client behind /tool fetch and CRL downloads: node:http/https with bounded size and
+// idle time, redirects, gzip/deflate. TLS peers are NOT verified by Node (rejectUnauthorized is
+// off): the caller's verify() — the trust engine — decides on the presented chain before a
+// single byte of the request is sent, so one engine decides for every client.
+
+import http, { type IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import zlib from 'node:zlib';
+import { failure, RosError } from '../../errors.js';
+import { ROSPKI_ROUTEROS_VERSION } from '../../version.js';
+
+export interface HttpRequestOptions {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  /** Largest body accepted (after decompression); more → `maximum message size exceeded`. */
+  maxBytes: number;
+  /** No byte for this long → `connection timeout`. */
+  idleTimeoutMs: number;
+  /** Overall bound on one request. */
+  totalTimeoutMs?: number;
+  maxRedirects: number;
+  /** Decides on the TLS peer: throws (a RosError) to refuse. chain[0] is the leaf (DER). */
+  verifyTls?: (chain: Buffer[], host: string) => Promise<void>;
+  onProgress?: (downloaded: number, total: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  statusText: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  url: string;
+}
+
+export const USER_AGENT = `RouterOS ${ROSPKI_ROUTEROS_VERSION.replace(/ \(.*\)$/, '')}`;
+
+/** The peer's chain as DER, leaf first (Node links issuerCertificate; a root links to itself). */
+function peerChain(socket: tls.TLSSocket): Buffer[] {
+  const out: Buffer[] = [];
+  let cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined;
+  const seen = new Set<string>();
+  while (cert && cert.raw && out.length < 16) {
+    const fp = cert.fingerprint256;
+    if (seen.has(fp)) break;
+    seen.add(fp);
+    out.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return out;
+}
+
+function connectionFailed(host: string, port: number): RosError {
+  return failure(`closing connection: <connection failed> ${host}:${port} (140)`);
+}
+
+function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
+  const https = url.protocol === 'https:';
+  const port = url.port ? Number(url.port) : https ? 443 : 80;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let done = false;
+    let socket: net.Socket | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (err: unknown, res?: HttpResponse) => {
+      if (done) return;
+      done = true;
+      for (const t of timers) clearTimeout(t);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) { socket?.destroy(); reject(err); } else resolve(res!);
+    };
+    const onAbort = () => finish(new RosError('interrupted', 'interrupted'));
+    if (opts.signal?.aborted) { onAbort(); return; }
+    opts.signal?.addEventListener('abort', onAbort);
+    let idle: NodeJS.Timeout | undefined;
+    const touch = () => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => finish(failure('connection timeout')), opts.idleTimeoutMs);
+      idle.unref?.();
+      timers.push(idle);
+    };
+    touch();
+    if (opts.totalTimeoutMs) {
+      const t = setTimeout(() => finish(failure('connection timeout')), opts.totalTimeoutMs);
+      t.unref?.();
+      timers.push(t);
+    }
+
+    const headers: Record<string, string> = {
+      Host: url.host, 'User-Agent': USER_AGENT, 'Accept-Encoding': 'deflate, gzip', Accept: '*/*', ...opts.headers,
+    };
+    if (opts.body) {
+      headers['Content-Length'] = String(opts.body.length);
+      if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    }
+
+    const send = (sock: net.Socket) => {
+      const req = http.request({
+        method: (opts.method ?? 'GET').toUpperCase(), path: `${url.pathname}${url.search}`, headers,
+        agent: false, createConnection: () => sock,
+      });
+      req.on('error', (e) => finish(done ? undefined : failure(`closing connection: <${(e as Error).message}> ${host}:${port} (5)`)));
+      req.on('response', (res) => {
+        touch();
+        const total = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
+        if (total !== undefined && total > opts.maxBytes && !res.headers['content-encoding']) {
+          finish(failure('maximum message size exceeded'));
+          return;
+        }
+        const parts: Buffer[] = [];
+        let got = 0;
+        res.on('data', (chunk: Buffer) => {
+          touch();
+          got += chunk.length;
+          if (got > opts.maxBytes) { finish(failure('maximum message size exceeded')); return; }
+          parts.push(chunk);
+          opts.onProgress?.(got, total);
+        });
+        res.on('error', (e) => finish(failure(`closing connection: <${e.message}> ${host}:${port} (5)`)));
+        res.on('end', () => {
+          let body = Buffer.concat(parts);
+          const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
+          try {
+            if (enc === 'gzip' || enc === 'x-gzip') body = zlib.gunzipSync(body, { maxOutputLength: opts.maxBytes });
+            else if (enc === 'deflate') body = zlib.inflateSync(body, { maxOutputLength: opts.maxBytes });
+          } catch (e) {
+            finish(failure((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'maximum message size exceeded' : 'closing connection: <bad content encoding> (5)'));
+            return;
+          }
+          sock.destroy();
+          finish(undefined, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body, url: url.toString() });
+        });
+      });
+      if (opts.body) req.write(opts.body);
+      req.end();
+    };
+
+    if (https) {
+      const servername = net.isIP(host) ? undefined : host;
+      const s = tls.connect({ host, port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+      socket = s;
+      s.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') finish(connectionFailed(host, port));
+        else finish(failure(`ssl connection error: ${e.code === 'ECONNRESET' ? 'connection reset' : 'handshake failed: ' + e.message} (6)`));
+      });
+      s.once('secureConnect', () => {
+        touch();
+        const verify = opts.verifyTls;
+        if (!verify) { send(s); return; }
+        verify(peerChain(s), host).then(() => { if (!done) send(s); }, (e) => finish(e));
+      });
+    } else {
+      const s = net.connect({ host, port });
+      socket = s;
+      s.on('error', () => finish(connectionFailed(host, port)));
+      s.once('connect', () => { touch(); send(s); });
+    }
+  });
+}
+
+/** One HTTP(S) exchange, following up to maxRedirects redirects. */
+export async function httpRequest(opts: HttpRequestOptions): Promise<HttpResponse> {
+  let url = new URL(opts.url);
+  let method = opts.method;
+  let body = opts.body;
+  for (let hop = 0; ; hop++) {
+    const res = await oneRequest({ ...opts, method, body }, url);
+    const location = res.headers.location;
+    if (res.status >= 300 && res.status < 400 && location) {
+      if (hop >= opts.maxRedirects) {
+        throw failure(`Fetch failed with status ${res.status} (Location: "${location}")`);
+      }
+      url = new URL(location, url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw failure(`Fetch failed with status ${res.status} (Location: "${location}")`);
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method?.toUpperCase() === 'POST')) { method = 'GET'; body = undefined; }
+      continue;
+    }
+    return res;
+  }
+}

@@ -1,0 +1,105 @@
+// Real RouterOS API clients against api and api-ssl: python3-librouteros (Debian, run with
+// /usr/bin/python3) and ansible's community.routeros.api (Debian ansible), recipes from
+// ../shared/peers.md §3. Skipped when the Debian packages are not installed (.ci/run installs them).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { tempDir } from '../support/app.js';
+import { makeChain, run, startServiceApp, type ServiceApp } from '../services/support.js';
+
+const hasLibrouteros = fs.existsSync('/usr/lib/python3/dist-packages/librouteros');
+const hasAnsible = fs.existsSync('/usr/bin/ansible-playbook');
+
+let s: ServiceApp;
+let dir: string;
+let rootFile: string;
+
+before(async () => {
+  s = await startServiceApp();
+  dir = tempDir('rospki-api-clients-');
+  const chain = await makeChain(s);
+  rootFile = path.join(dir, 'root.pem');
+  fs.writeFileSync(rootFile, chain.rootPem + chain.interPem);
+});
+after(async () => { await s.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+/** A librouteros session script: print, add, query, update, sign, remove, a trap. */
+const SCRIPT = String.raw`
+import ssl, sys, json
+from librouteros import connect
+from librouteros.query import Key
+from librouteros.exceptions import TrapError
+port, mode, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+kw = dict(port=port, timeout=10)
+if mode != 'plain':
+    ctx = ssl.create_default_context(cafile=cafile if mode == 'cert' else None)
+    if mode == 'adh':
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_ciphers('ADH:@SECLEVEL=0')
+    kw['ssl_wrapper'] = lambda s: ctx.wrap_socket(s, server_hostname='router.test')
+api = connect(host='127.0.0.1', username='admin', password='secret', **kw)
+out = {}
+if mode != 'plain':
+    out['cipher'] = api.protocol.transport.sock.cipher()[0]
+out['version'] = list(api('/system/resource/print'))[0]['version']
+certs = api.path('certificate')
+name = 'lr-' + mode
+new_id = certs.add(**{'name': name, 'common-name': name + '.router.test', 'key-size': 'prime256v1', 'days-valid': 30, 'trusted': False})
+out['id'] = new_id
+n, cn, iid = Key('name'), Key('common-name'), Key('.id')
+out['query'] = list(certs.select(iid, n, cn).where(n == name))
+out['empty'] = list(certs.select(iid).where(n == 'no-such'))
+out['sign'] = list(api('/certificate/sign', **{'.id': new_id, 'ca': 'inter'}))
+certs.update(**{'.id': new_id, 'trusted': True})
+out['trusted'] = [r['trusted'] for r in certs.select(Key('trusted')).where(iid == new_id)]
+try:
+    list(api('/certificate/bogus'))
+except TrapError as e:
+    out['trap'] = str(e)
+certs.remove(new_id)
+out['after'] = len(list(certs.select(iid).where(n == name)))
+print(json.dumps(out))
+`;
+
+async function librouteros(port: number, mode: 'plain' | 'cert' | 'adh') {
+  const r = await run('/usr/bin/python3', ['-c', SCRIPT, String(port), mode, rootFile], { timeoutMs: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+test('librouteros over api: print, add, query, empty query, sign, update, remove, trap', { skip: !hasLibrouteros }, async () => {
+  const out = await librouteros(s.ports.api, 'plain');
+  assert.match(String(out.version), /^7\./);
+  assert.match(String(out.id), /^\*[0-9A-F]+$/);
+  assert.deepEqual(out.query, [{ '.id': out.id, name: 'lr-plain', 'common-name': 'lr-plain.router.test' }]);
+  assert.deepEqual(out.empty, []);
+  assert.deepEqual(out.trusted, [true]);
+  assert.match(String(out.trap), /no such command or directory \(bogus\)/);
+  assert.equal(out.after, 0);
+});
+
+test('librouteros over api-ssl: anonymous DH with certificate=none, verified TLS with a certificate', { skip: !hasLibrouteros }, async () => {
+  const adh = await librouteros(s.ports['api-ssl'], 'adh');
+  assert.match(String(adh.cipher), /^ADH-/);
+  await s.run('/ip/service', 'set', { numbers: 'api-ssl', certificate: 'srv' });
+  const verified = await librouteros(s.ports['api-ssl'], 'cert');
+  assert.doesNotMatch(String(verified.cipher), /ADH/);
+  assert.equal(verified.after, 0);
+  await s.run('/ip/service', 'set', { numbers: 'api-ssl', certificate: 'none' });
+});
+
+test('ansible community.routeros.api lists, adds, queries and removes certificates (api and api-ssl)', { skip: !hasAnsible || !hasLibrouteros }, async () => {
+  const inventory = path.join(dir, 'inventory.ini');
+  fs.writeFileSync(inventory, '[routers]\nrospki ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
+  const playbook = path.join(import.meta.dirname, 'fixtures', 'api-ansible.yml');
+  const env = { ANSIBLE_LOCAL_TEMP: path.join(dir, 'ansible-tmp'), ANSIBLE_HOME: path.join(dir, 'ansible-home'), ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: '0' };
+  const plain = await run('ansible-playbook', ['-i', inventory, playbook, '-e', `ros_port=${s.ports.api}`], { env, timeoutMs: 180_000 });
+  assert.equal(plain.status, 0, plain.stdout + plain.stderr);
+  assert.match(plain.stdout, /failed=0/);
+  await s.run('/ip/service', 'set', { numbers: 'api-ssl', certificate: 'srv' });
+  const secure = await run('ansible-playbook', ['-i', inventory, playbook, '-e', `ros_port=${s.ports['api-ssl']}`, '-e', 'ros_tls=true', '-e', `ros_ca=${rootFile}`], { env, timeoutMs: 180_000 });
+  assert.equal(secure.status, 0, secure.stdout + secure.stderr);
+  assert.match(secure.stdout, /failed=0/);
+});

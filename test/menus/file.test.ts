@@ -1,0 +1,123 @@
+// /file (spec §10.2): rows mirror files/ with stable ids; add/set/remove/get; folders; no name
+// ever leaves the store.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { printRecords } from '../../src/menu/render.js';
+import { ItemId } from '../../src/menu/values.js';
+import { formatSize } from '../../src/menus/file/menu.js';
+import { openTestApp, T0, type TestApp } from '../support/app.js';
+import { putFile } from './import-support.js';
+
+const F = '/file';
+
+describe('/file', () => {
+  let t: TestApp;
+  let files: string;
+  before(async () => {
+    t = await openTestApp();
+    files = t.app.dataDir.filesDir;
+  });
+  after(() => t.close());
+
+  const names = async () => {
+    const r = await t.run(F, 'print', { 'as-value': true });
+    return (r.ret as { values(): Array<{ get(k: string): unknown }> }).values().map((x) => String(x.get('name')));
+  };
+
+  test('add name= contents= writes a text file; get contents reads it back; type and size', async () => {
+    const id = (await t.run(F, 'add', { name: 'ca.pem', contents: '-----BEGIN CERTIFICATE-----\nabc\n' })).ret;
+    assert.ok(id instanceof ItemId);
+    assert.equal(fs.readFileSync(path.join(files, 'ca.pem'), 'utf8'), '-----BEGIN CERTIFICATE-----\nabc\n');
+    assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'contents' })).ret, '-----BEGIN CERTIFICATE-----\nabc\n');
+    assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'type' })).ret, '.pem file');
+    assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'size' })).ret, 32);
+    assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'last-modified' })).ret, '2026-01-01 00:00:00');
+    await assert.rejects(t.run(F, 'add', { name: 'ca.pem' }), /already have such entry/);
+  });
+
+  test('set contents= replaces; ids stay stable while files come and go outside', async () => {
+    const before = (await t.run(F, 'find', {})).ret;
+    putFile(t, 'uploaded.p12', Buffer.alloc(3000, 1));
+    await t.run(F, 'set', { numbers: 'ca.pem', contents: 'new' });
+    assert.equal(fs.readFileSync(path.join(files, 'ca.pem'), 'utf8'), 'new');
+    const id1 = (await t.run(F, 'get', { number: 'ca.pem' })).ret;
+    putFile(t, 'another.crt', 'x');
+    const id2 = (await t.run(F, 'get', { number: 'ca.pem' })).ret;
+    assert.deepEqual(id1, id2);
+    assert.ok(before !== undefined);
+    // Binary files have no contents; sizes print as KiB on the console and bytes over REST/API.
+    assert.equal((await t.run(F, 'get', { number: 'uploaded.p12', 'value-name': 'contents' })).ret, undefined);
+    const print = (await t.run(F, 'print', {})).print!;
+    const rec = printRecords(print).find((r) => r.name === 'uploaded.p12')!;
+    assert.equal(rec.size, '3000');
+    assert.equal(rec.type, '.p12 file');
+    assert.equal(formatSize(3000), '2.9KiB');
+    assert.equal(formatSize(300_000), '293.0KiB');
+    assert.equal(formatSize(512), '512');
+    assert.equal(formatSize(5 * 1024 * 1024), '5.0MiB');
+  });
+
+  test('folders: add type=directory, files inside, remove takes the folder with its contents', async () => {
+    await t.run(F, 'add', { name: 'certs', type: 'directory' });
+    await t.run(F, 'add', { name: 'certs/a.crt', contents: 'a' });
+    await t.run(F, 'add', { name: '/certs/sub/b.crt', contents: 'b' });
+    const all = await names();
+    assert.ok(all.includes('certs') && all.includes('certs/a.crt') && all.includes('certs/sub') && all.includes('certs/sub/b.crt'));
+    assert.equal((await t.run(F, 'get', { number: 'certs', 'value-name': 'type' })).ret, 'directory');
+    await t.run(F, 'remove', { numbers: 'certs' });
+    assert.ok(!(await names()).some((n) => n.startsWith('certs')));
+    assert.ok(!fs.existsSync(path.join(files, 'certs')));
+  });
+
+  test('remove by name, number and [find]; a find matching nothing is a silent success', async () => {
+    await t.run(F, 'add', { name: 'x1.txt', contents: '1' });
+    await t.run(F, 'add', { name: 'x2.txt', contents: '2' });
+    await t.run(F, 'remove', { numbers: 'x1.txt' });
+    const ids = (await t.run(F, 'find', {}, )).ret as { values(): unknown[] };
+    assert.ok(ids.values().length > 0);
+    const found = await t.app.executor.run({ path: F, command: 'find', args: new Map(), where: (r) => r.get('name') === 'x2.txt', session: t.session });
+    await t.run(F, 'remove', { numbers: found.ret });
+    const none = await t.app.executor.run({ path: F, command: 'find', args: new Map(), where: (r) => r.get('name') === 'nothing', session: t.session });
+    await t.run(F, 'remove', { numbers: none.ret });
+    assert.ok(!(await names()).includes('x1.txt') && !(await names()).includes('x2.txt'));
+    await assert.rejects(t.run(F, 'remove', { numbers: 'no-such-file' }), /no such item/);
+  });
+
+  test('rename with set name=', async () => {
+    await t.run(F, 'add', { name: 'old.txt', contents: 'o' });
+    await t.run(F, 'set', { numbers: 'old.txt', name: 'dir/new.txt' });
+    assert.equal(fs.readFileSync(path.join(files, 'dir/new.txt'), 'utf8'), 'o');
+    assert.ok(!(await names()).includes('old.txt'));
+  });
+
+  test('no name leaves the store: .., absolute escapes, symbolic links — refused and logged', async () => {
+    const outside = fs.mkdtempSync(path.join(path.dirname(t.dir), 'outside-'));
+    fs.writeFileSync(path.join(outside, 'secret'), 'top secret');
+    fs.symlinkSync(outside, path.join(files, 'link'));
+    fs.symlinkSync(path.join(outside, 'secret'), path.join(files, 'secret.pem'));
+    for (const name of ['../x', 'a/../../x', '..', 'link/secret', 'link/new.txt', 'secret.pem', 'a\0b']) {
+      await assert.rejects(t.run(F, 'add', { name, contents: 'x' }), /invalid file name|already have/, name);
+    }
+    await assert.rejects(t.run(F, 'set', { numbers: '0', name: '../moved' }), /invalid file name/);
+    await assert.rejects(t.run('/certificate', 'import', { 'file-name': 'secret.pem' }), /invalid file name|does not match/);
+    await assert.rejects(t.run('/certificate', 'import', { 'file-name': 'link/secret' }), /invalid file name/);
+    // A leading / is the store's root, not the host's.
+    await t.run(F, 'add', { name: '/etc-passwd-copy', contents: 'ok' });
+    assert.ok(fs.existsSync(path.join(files, 'etc-passwd-copy')));
+    // Links are not listed, nothing outside was touched.
+    assert.ok(!(await names()).some((n) => n === 'link' || n === 'secret.pem'));
+    assert.deepEqual(fs.readdirSync(outside), ['secret']);
+    assert.equal(fs.readFileSync(path.join(outside, 'secret'), 'utf8'), 'top secret');
+    const log = await t.app.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
+    assert.ok(log.filter((m) => m.includes('file access refused')).length >= 5);
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  test('the console clock stamps files rospki writes', async () => {
+    t.clock.ms = T0 + 86_400_000;
+    await t.run(F, 'add', { name: 'later.txt', contents: 'l' });
+    assert.equal((await t.run(F, 'get', { number: 'later.txt', 'value-name': 'last-modified' })).ret, '2026-01-02 00:00:00');
+  });
+});
