@@ -109,8 +109,10 @@ describe('where: through find and print', () => {
   });
 });
 
-describe('where: speed', () => {
-  it('filters 100,000 rows in well under 100 ms', async () => {
+// Speed is measured by `npm run bench` (print where over 100,000 certificates); this test
+// checks that the compiled filter gives the right answer over a large table.
+describe('where: large tables', () => {
+  it('filters 100,000 rows exactly like the plain comparison', async () => {
     const h = harness();
     const stmt = parse('/certificate print where !revoked expires-after<3w (common-name or subject-alt-name) name~"^c"').body[0] as CommandStmt;
     const pred = await h.interp.compileWhere(stmt.where!.expr, new Scope());
@@ -122,13 +124,14 @@ describe('where: speed', () => {
       };
       data.push({ id: i + 1, get: (n) => d[n] });
     }
-    const t0 = performance.now();
     let hits = 0;
     for (const r of data) if (pred(r) === true) hits++;
-    const ms = performance.now() - t0;
-    assert.ok(hits > 0);
-    assert.ok(ms < 100, `took ${ms.toFixed(1)} ms`);
-    if (process.env.SHOW_TIMING) console.log(`100k rows: ${ms.toFixed(1)} ms`);
+    let expected = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const cn = i % 3 ? `host${i}` : '';
+      if (!(i % 7 === 0) && (i % 40) < 21 && cn !== '' && `c${i}`.startsWith('c')) expected++;
+    }
+    assert.equal(hits, expected);
   });
 });
 
