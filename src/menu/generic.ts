@@ -174,7 +174,7 @@ export function newRowData(menu: MenuDecl, ctx: TypeContext): RowData {
 const itemsArg = (positional = 0): ArgDecl => ({ name: 'numbers', type: anyType, positional, required: true, help: 'List of item numbers' });
 const flagArg = (name: string, help: string): ArgDecl => ({ name, type: presenceType, flagOnly: true, help });
 
-function propArgs(menu: MenuDecl, props: PropertyDecl[]): ArgDecl[] {
+function propArgs(props: PropertyDecl[]): ArgDecl[] {
   return props.map((p) => ({ name: p.name, type: p.type, sensitive: p.sensitive, help: p.help }));
 }
 
@@ -319,7 +319,7 @@ function getCommand(menu: MenuDecl): CommandDecl {
 
 function setCommand(menu: MenuDecl): CommandDecl {
   const props = writableProps(menu);
-  const args = menu.kind === 'list' ? [itemsArg(0), ...propArgs(menu, props)] : propArgs(menu, props);
+  const args = menu.kind === 'list' ? [itemsArg(0), ...propArgs(props)] : propArgs(props);
   return {
     name: 'set', help: 'Change item properties', policy: 'write', args,
     async run(call) {
@@ -366,7 +366,7 @@ function unsetCommand(menu: MenuDecl): CommandDecl {
 
 function addCommand(menu: MenuDecl): CommandDecl {
   const props = writableProps(menu);
-  const args: ArgDecl[] = [...propArgs(menu, props)];
+  const args: ArgDecl[] = [...propArgs(props)];
   if (menu.key) args.push({ name: 'copy-from', type: anyType, help: 'Item number to copy the properties from' });
   return {
     name: 'add', help: 'Create a new item', policy: 'write', args,

@@ -3,7 +3,7 @@
 // `DNS:a.b,IP:192.168.88.1,IP:2001:db8::1,email:x@y,URI:https://…` (TYPE:value, comma separated).
 // IPv6 text form on output follows RFC 5952 §4.
 
-import { TAG, children, decodeOid, ia5String, implicit, readTlv, seqOf, type Tlv } from './der.js';
+import { children, decodeOid, ia5String, implicit, readTlv, seqOf, type Tlv } from './der.js';
 import { PkiError } from './errors.js';
 import { formatName } from './name.js';
 

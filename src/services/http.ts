@@ -2,7 +2,6 @@
 // SCEP and ACME paths here.
 
 import type http from 'node:http';
-import type { TLSSocket } from 'node:tls';
 import { RosError } from '../errors.js';
 import type { MenuDecl, Session } from '../menu/types.js';
 import { RosArray, ItemId, type Value } from '../menu/values.js';

@@ -8,7 +8,9 @@ import type { ReadTx, Store, WriteTx } from '../../store/store.js';
 import {
   exportPkcs8Der, importPkcs8Der, issuerFromCertificate, parseCertificate, type CertInfo, type IssuerSpec,
 } from '../../pki/index.js';
-import { CERT_PATH } from './properties.js';
+import { failure } from '../../errors.js';
+import type { RowData } from '../../store/store.js';
+import { CERT_PATH, isTemplate } from './properties.js';
 
 export const DER_BLOB = 'der';
 export const KEY_BLOB = 'key';
@@ -61,4 +63,27 @@ export function openCa(store: Store, tx: ReadTx, id: number, fingerprint: string
   const ca = { info, issuer: issuerFromCertificate(info, key) };
   cache.set(id, { fingerprint, ca });
   return ca;
+}
+
+/** Why a row cannot issue certificates now, or undefined when it can. */
+function caProblem(ca: RowData, now: number, hasKey: boolean): string | undefined {
+  if (isTemplate(ca)) return 'CA certificate is not signed yet';
+  if (!hasKey) return 'CA certificate has no private key';
+  if (ca.authority !== true) return 'certificate is not a CA (no key-cert-sign)';
+  if (typeof ca.revoked === 'number') return 'CA certificate is revoked';
+  if (typeof ca['invalid-after'] === 'number' && now > ca['invalid-after']) return 'CA certificate is expired';
+  return undefined;
+}
+
+/**
+ * The local CA `id`, ready to sign at `now` (sign, sign-certificate-request): a signed CA
+ * certificate with its key, not revoked, not expired. Otherwise a clear failure.
+ */
+export function openSigningCa(store: Store, tx: ReadTx, id: number, now: number): OpenedCa {
+  const row = tx.get(CERT_PATH, id);
+  if (!row) throw failure('no such CA certificate');
+  const opened = isTemplate(row.data) ? undefined : openCa(store, tx, id, String(row.data.fingerprint));
+  const problem = caProblem(row.data, now, opened !== undefined);
+  if (problem) throw failure(problem);
+  return opened!;
 }

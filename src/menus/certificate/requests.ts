@@ -19,7 +19,7 @@ import {
 import { createCsr, parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { guarded, matchFileName, readStoreFile, resolveFile, writeStoreFile } from '../file/files.js';
 import { certificateFacts } from './facts.js';
-import { DER_BLOB, openCa } from './keys.js';
+import { DER_BLOB, openSigningCa } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
 import { crlUrl } from './sign.js';
 
@@ -154,12 +154,7 @@ export const signCertificateRequestCommand: CommandDecl = {
         const ctx = { tx, clock: env.clock, registry: env.registry };
         const caId = refType(CERT_PATH).parse(call.args.get('ca'), ctx, 'ca');
         const ca = tx.get(CERT_PATH, caId)!;
-        if (isTemplate(ca.data)) throw failure('CA certificate is not signed yet');
-        const opened = openCa(env.store, tx, caId, String(ca.data.fingerprint));
-        if (!opened) throw failure('CA certificate has no private key');
-        if (ca.data.authority !== true) throw failure('certificate is not a CA (no key-cert-sign)');
-        if (typeof ca.data.revoked === 'number') throw failure('CA certificate is revoked');
-        if (now > opened.info.notAfter) throw failure('CA certificate is expired');
+        const opened = openSigningCa(env.store, tx, caId, now);
         const host = ca.data['ca-crl-host'];
         return { caId, caName: String(ca.data.name), opened, cdp: typeof host === 'string' && host !== '' ? crlUrl(host, caId) : undefined };
       });

@@ -14,7 +14,7 @@ import {
   type CertInfo, type Digest, type IssuedCertificate, type KeyDer, type KeySize, type IssuerSpec,
 } from '../../pki/index.js';
 import { issuedFacts } from './facts.js';
-import { openCa, storeKey, DER_BLOB } from './keys.js';
+import { openSigningCa, storeKey, DER_BLOB } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
 
 /** Where a local CA publishes its CRL: `http://<ca-crl-host>/crl/<CA id>.crl` (issue 3, §3). */
@@ -33,15 +33,6 @@ interface Plan {
   issuer?: IssuerSpec;
   cdpUrl?: string;
   crlHost?: string;
-}
-
-function caProblem(ca: RowData, now: number, hasKey: boolean): string | undefined {
-  if (isTemplate(ca)) return 'CA certificate is not signed yet';
-  if (!hasKey) return 'CA certificate has no private key';
-  if (ca.authority !== true) return 'certificate is not a CA (no key-cert-sign)';
-  if (typeof ca.revoked === 'number') return 'CA certificate is revoked';
-  if (typeof ca['invalid-after'] === 'number' && now > ca['invalid-after']) return 'CA certificate is expired';
-  return undefined;
 }
 
 async function plan(call: CommandCall): Promise<Plan> {
@@ -63,12 +54,10 @@ async function plan(call: CommandCall): Promise<Plan> {
       const caId = refType(CERT_PATH).parse(call.args.get('ca'), ctx, 'ca');
       if (caId === id) throw failure('a template can not sign itself: omit ca= for a self-signed certificate');
       const ca = tx.get(CERT_PATH, caId)!;
-      const opened = isTemplate(ca.data) ? undefined : openCa(env.store, tx, caId, String(ca.data.fingerprint));
-      const problem = caProblem(ca.data, env.clock.now(), opened !== undefined);
-      if (problem) throw failure(problem);
+      const opened = openSigningCa(env.store, tx, caId, env.clock.now());
       p.caId = caId;
-      p.caInfo = opened!.info;
-      p.issuer = opened!.issuer;
+      p.caInfo = opened.info;
+      p.issuer = opened.issuer;
       const caHost = ca.data['ca-crl-host'];
       if (typeof caHost === 'string' && caHost !== '') p.cdpUrl = crlUrl(caHost, caId);
     } else if (p.crlHost) {
