@@ -13,6 +13,7 @@ import { Appliance } from '../src/appliance.js';
 import { FixedClock } from '../src/clock.js';
 import { ConsoleSession } from '../src/console/session.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
+import { benchCrl } from './crl.js';
 import { benchServices } from './services.js';
 import { benchPkcs12 } from './pkcs12.js';
 
@@ -206,6 +207,7 @@ const SECTIONS: Record<string, () => void | Promise<void>> = {
   startup: benchStartup, script: benchScript, cert: benchCert, rsa: benchRsa, print: benchPrint,
   services: () => benchServices(line),
   pkcs12: () => benchPkcs12(line),
+  crl: () => benchCrl(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

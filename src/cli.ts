@@ -163,7 +163,11 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
   }
   const { startServices } = await import('./services/index.js');
   const services = await startServices(app);
+  // CRLs of local CAs are signed again before they expire; downloaded CRLs are refreshed.
+  const { startCrlScheduler } = await import('./menus/certificate/crl-schedule.js');
+  const crlScheduler = startCrlScheduler(app);
   const shutdown = async () => {
+    crlScheduler.stop();
     await services.stop();
     await stopControl();
     app.close();

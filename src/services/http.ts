@@ -1,6 +1,7 @@
-// www and www-ssl: the landing page at `/` and REST at `/rest` (spec §8). Later issues add CRL,
-// SCEP and ACME paths here.
+// www and www-ssl: the landing page at `/`, REST at `/rest` (spec §8) and the CRLs of local CAs
+// at `/crl/<CA id>.crl` (spec §4.2). Later issues add SCEP and ACME paths here.
 
+import { publishedCrl } from '../menus/certificate/crl-publish.js';
 import type http from 'node:http';
 import { RosError } from '../errors.js';
 import type { MenuDecl, Session } from '../menu/types.js';
@@ -81,6 +82,14 @@ async function handle(ctx: ServiceContext, via: string, req: http.IncomingMessag
   }
   drain(req);
   if (req.method !== 'GET' && req.method !== 'HEAD') { sendHtml(res, 405, '<h1>405 Method Not Allowed</h1>\n'); return; }
+  if (rawPath.startsWith('/crl/')) {
+    // Local CAs publish their CRLs at the URL written into their certificates (spec §4.2).
+    const der = await publishedCrl(ctx.app, rawPath);
+    if (!der) { sendHtml(res, 404, '<h1>404 Not Found</h1>\n'); return; }
+    res.writeHead(200, { 'Content-Type': 'application/pkix-crl', 'Content-Length': der.length, 'Cache-Control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : der);
+    return;
+  }
   if (rawPath === '/' || rawPath === '/index.html') {
     sendHtml(res, 200, LANDING(await ctx.app.identity()));
     return;

@@ -1,5 +1,5 @@
 // The network services the daemon runs (/ip service, spec §10.1): www, www-ssl (HTTP, REST),
-// api, api-ssl (binary API). They follow the store: a change to /ip service or to a bound
+// api, api-ssl (binary API), ssh (console, SCP, SFTP: ssh.ts). They follow the store: a change to /ip service or to a bound
 // certificate is applied to the running listeners without a restart and without dropping
 // open connections (a new port opens a new listener and closes only the old listening socket;
 // a new certificate replaces the TLS context, used by the next handshake).
@@ -19,6 +19,8 @@ import { Authenticator, addressAllowed } from './auth.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
 import { httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
+import { ensureHostKeys } from '../menus/ip/ssh.js';
+import { SshService } from './ssh.js';
 
 export type { ServiceOptions } from './context.js';
 
@@ -30,7 +32,7 @@ export interface RunningServices {
   port(name: string): number | undefined;
 }
 
-type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl';
+type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl' | 'ssh';
 
 interface Listener {
   name: ServiceName;
@@ -69,6 +71,7 @@ class ServiceManager implements RunningServices {
   /** Per-service settings the connection handlers read live (allow-list). */
   private readonly live = new Map<ServiceName, Wanted>();
   private readonly ctx: ServiceContext;
+  private readonly ssh: SshService;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly timer: NodeJS.Timeout;
   private running: Promise<void> | undefined;
@@ -81,6 +84,7 @@ class ServiceManager implements RunningServices {
       auth: new Authenticator(app, { failureDelayMs: options.loginFailureDelayMs, cacheMs: 600_000 }),
       internalError: (e) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`),
     };
+    this.ssh = new SshService(this.ctx);
     this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
     this.timer.unref();
@@ -153,6 +157,8 @@ class ServiceManager implements RunningServices {
       return { invalid: false };
     }
     try {
+      // Host keys are made on the first start of ssh (then kept, sealed, in the store).
+      if (w.name === 'ssh') await ensureHostKeys(this.app.env);
       const listener = await this.listen(w, plan);
       if (current) this.closeListener(current);
       this.listeners.set(w.name, listener);
@@ -172,6 +178,7 @@ class ServiceManager implements RunningServices {
       case 'www-ssl': server = https.createServer({ ...plan!.options, maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www-ssl')); break;
       case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api')); break;
       case 'api-ssl': server = tls.createServer({ ...plan!.options, handshakeTimeout: opts.loginTimeoutMs }, (s) => serveApiConnection(s, ctx, 'api-ssl')); break;
+      case 'ssh': server = net.createServer((s) => this.ssh.handle(s)); break;
     }
     if (server instanceof http.Server) {
       server.headersTimeout = Math.min(opts.loginTimeoutMs, 60_000);

@@ -114,7 +114,9 @@ function storeAllows(trustStore: unknown, service: string): boolean {
   return trustStore.includes('all') || trustStore.includes(service);
 }
 
+/** A trusted /certificate row is an anchor when it is a CA or self-signed (a trusted leaf is not). */
 function isStoreAnchor(tx: ReadTx, cert: CertInfo, service: string): boolean {
+  if (!cert.isCA && !cert.selfSigned) return false;
   return tx.findBy(CERT_PATH, 'fingerprint', cert.fingerprint)
     .some((r) => r.data.trusted === true && typeof r.data.revoked !== 'number' && storeAllows(r.data['trust-store'], service));
 }
@@ -125,8 +127,8 @@ function issuersOf(tx: ReadTx, cert: CertInfo, peer: readonly CertInfo[], servic
   const seen = new Set<string>();
   const consider = (c: CertInfo | undefined, trusted: boolean) => {
     if (!c || seen.has(c.fingerprint) || c.fingerprint === cert.fingerprint) return;
+    if (!c.isCA && !c.selfSigned) return;
     if (!signedBy(cert, c)) return;
-    if (!trusted && !c.isCA) return;
     seen.add(c.fingerprint);
     out.push({ cert: c, trusted });
   };

@@ -111,9 +111,9 @@ describe('/certificate crl', () => {
       res.write(Buffer.alloc(1024));
       setTimeout(() => res.destroy(), 50);
     });
-    await t.run(CRL, 'add', { url: srv.url('/huge.crl') });
-    await assert.rejects(t.run(CRL, 'download', { numbers: '1' }), (e: RosError) => e.message === 'maximum message size exceeded');
-    await t.run(CRL, 'remove', { numbers: '1' });
+    const id = (await t.run(CRL, 'add', { url: srv.url('/huge.crl') })).ret;
+    await assert.rejects(t.run(CRL, 'download', { numbers: id }), (e: RosError) => e.message === 'maximum message size exceeded');
+    await t.run(CRL, 'remove', { numbers: id });
   });
 
   test('manual entries: add url=, crl-store=system keeps the DER, export lists only manual ones', async () => {

@@ -1,5 +1,5 @@
-// /ip service (spec §10.1): the fixed list of management services. www, www-ssl, api and
-// api-ssl are real listeners (src/services/); telnet, ftp, ssh and winbox exist as rows only,
+// /ip service (spec §10.1): the fixed list of management services. www, www-ssl, api,
+// api-ssl and ssh are real listeners (src/services/); telnet, ftp and winbox exist as rows only,
 // disabled. The daemon writes the run-time state back into the rows: `invalid` (flag I) and
 // the reason in `comment` (`cannot bind to port 80: Address in use (12)`), as RouterOS shows it.
 
@@ -15,7 +15,7 @@ export const SERVICE_PATH = '/ip/service';
 /** Services that take a certificate and a TLS version. */
 export const TLS_SERVICES: ReadonlySet<string> = new Set(['www-ssl', 'api-ssl']);
 /** Services rospki actually runs. */
-export const IMPLEMENTED_SERVICES: ReadonlySet<string> = new Set(['www', 'www-ssl', 'api', 'api-ssl']);
+export const IMPLEMENTED_SERVICES: ReadonlySet<string> = new Set(['www', 'www-ssl', 'api', 'api-ssl', 'ssh']);
 
 export const TLS_VERSIONS = ['any', 'only-1.2', 'only-1.3'] as const;
 export type TlsVersion = (typeof TLS_VERSIONS)[number];

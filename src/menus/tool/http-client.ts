@@ -100,7 +100,7 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
     const send = (sock: net.Socket) => {
       const req = http.request({
         method: (opts.method ?? 'GET').toUpperCase(), path: `${url.pathname}${url.search}`, headers,
-        agent: false, createConnection: () => sock,
+        createConnection: () => sock,
       });
       req.on('error', (e) => finish(done ? undefined : failure(`closing connection: <${(e as Error).message}> ${host}:${port} (5)`)));
       req.on('response', (res) => {

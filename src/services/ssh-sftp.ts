@@ -1,0 +1,273 @@
+// The SFTP subsystem over the /file store (OpenSSH's sftp, and scp, which uses SFTP since
+// OpenSSH 9). The store's folder is the root `/`; every name goes through resolveFile, so `..`,
+// symbolic links and NUL bytes are refused (and logged) and nothing outside the store is ever
+// read or written. An upload goes to a temporary file that replaces the target when the handle
+// is closed: a file of the same name is overwritten, and readers never see half a file.
+//
+// Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `write` for anything
+// that changes the store.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { Policy } from '../menu/types.js';
+import { logRefusal, resolveFile, touchFolder, UnsafeFileName } from '../menus/file/files.js';
+import type { ServiceContext } from './context.js';
+import type { SshUser } from './ssh.js';
+
+const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
+
+interface FileHandle {
+  kind: 'file';
+  fd: number;
+  /** Writes: the temporary file and the name it becomes on close. */
+  temp?: string;
+  target?: string;
+}
+interface DirHandle {
+  kind: 'dir';
+  full: string;
+  done: boolean;
+}
+type Handle = FileHandle | DirHandle;
+
+/** Thrown to answer a request with a status. */
+class SftpStatus extends Error {
+  constructor(readonly code: number, message: string) { super(message); }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function attrsOf(st: fs.Stats): ssh2.Attributes {
+  const mode = st.isDirectory() ? 0o040755 : 0o100644;
+  return { mode, uid: 0, gid: 0, size: st.isDirectory() ? 0 : st.size, atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) };
+}
+
+/** `ls -l` style line (sftp's `ls -l` shows it). */
+function longname(name: string, st: fs.Stats, owner: string): string {
+  const d = new Date(st.mtimeMs);
+  const perms = st.isDirectory() ? 'drwxr-xr-x' : '-rw-r--r--';
+  const size = String(st.isDirectory() ? 0 : st.size).padStart(8);
+  const date = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2)} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+  return `${perms}    1 ${owner.padEnd(8)} ${owner.padEnd(8)} ${size} ${date} ${name}`;
+}
+
+/** The store-relative name of an SFTP path ('' = the root); `.` segments are dropped. */
+function storeName(p: string): string {
+  return p.split('/').filter((s) => s !== '' && s !== '.').join('/');
+}
+
+let tempCounter = 0;
+
+export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; user: SshUser }): void {
+  const { ctx, user } = opts;
+  const { app } = ctx;
+  const filesDir = app.dataDir.filesDir;
+  const handles = new Map<number, Handle>();
+  let nextHandle = 1;
+  const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
+
+  const need = (policy: Policy) => {
+    if (!user.policies.has(policy)) throw new SftpStatus(STATUS_CODE.PERMISSION_DENIED, 'not enough permissions (9)');
+  };
+  /** Host path of an SFTP path, checked; the root is the store folder. */
+  const resolve = (p: string): { name: string; full: string } => {
+    const name = storeName(p);
+    if (name === '') {
+      fs.mkdirSync(filesDir, { recursive: true, mode: 0o700 });
+      return { name: '', full: path.resolve(filesDir) };
+    }
+    return resolveFile(filesDir, name);
+  };
+  const lstat = (full: string): fs.Stats => {
+    try {
+      const st = fs.lstatSync(full);
+      if (st.isSymbolicLink()) throw new Error('link');
+      return st;
+    } catch {
+      throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
+    }
+  };
+  const newHandle = (h: Handle): Buffer => {
+    const id = nextHandle++;
+    handles.set(id, h);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(id);
+    return b;
+  };
+  const handleOf = (b: Buffer): [number, Handle] => {
+    const id = b.length === 4 ? b.readUInt32BE(0) : -1;
+    const h = handles.get(id);
+    if (!h) throw new SftpStatus(STATUS_CODE.FAILURE, 'invalid handle');
+    return [id, h];
+  };
+
+  /** Runs one request; errors become status replies. */
+  const serve = (reqid: number, fn: () => void | Promise<void>): void => {
+    Promise.resolve().then(fn).catch(async (e: unknown) => {
+      if (e instanceof UnsafeFileName) {
+        await logRefusal(app.env, session, e);
+        sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, e.message);
+      } else if (e instanceof SftpStatus) {
+        sftp.status(reqid, e.code, e.message);
+      } else {
+        const code = (e as NodeJS.ErrnoException).code;
+        sftp.status(reqid, code === 'ENOENT' ? STATUS_CODE.NO_SUCH_FILE : code === 'EACCES' ? STATUS_CODE.PERMISSION_DENIED : STATUS_CODE.FAILURE,
+          code === 'ENOENT' ? 'No such file' : (e as Error).message ?? 'failure');
+      }
+    });
+  };
+
+  try { need('ftp'); } catch {
+    sftp.end();
+    return;
+  }
+
+  sftp.on('REALPATH', (reqid, p) => serve(reqid, () => {
+    // Resolved inside the store: `..` stops at the root, as in a chroot.
+    const abs = path.posix.normalize(`/${p}`);
+    const clean = abs.length > 1 ? abs.replace(/\/+$/, '') : abs;
+    sftp.name(reqid, [{ filename: clean, longname: clean, attrs: {} as ssh2.Attributes }]);
+  }));
+
+  const stat = (reqid: number, p: string) => serve(reqid, () => {
+    sftp.attrs(reqid, attrsOf(lstat(resolve(p).full)));
+  });
+  sftp.on('STAT', stat);
+  sftp.on('LSTAT', stat);
+  sftp.on('FSTAT', (reqid, hb) => serve(reqid, () => {
+    const [, h] = handleOf(hb);
+    sftp.attrs(reqid, attrsOf(h.kind === 'file' ? fs.fstatSync(h.fd) : lstat(h.full)));
+  }));
+  // Times and modes are rospki's own (router clock, 0644): accepted and ignored.
+  sftp.on('SETSTAT', (reqid, p) => serve(reqid, () => { lstat(resolve(p).full); sftp.status(reqid, STATUS_CODE.OK); }));
+  sftp.on('FSETSTAT', (reqid, hb) => serve(reqid, () => { handleOf(hb); sftp.status(reqid, STATUS_CODE.OK); }));
+
+  sftp.on('OPENDIR', (reqid, p) => serve(reqid, () => {
+    const { full } = resolve(p);
+    if (!lstat(full).isDirectory()) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a directory');
+    sftp.handle(reqid, newHandle({ kind: 'dir', full, done: false }));
+  }));
+  sftp.on('READDIR', (reqid, hb) => serve(reqid, () => {
+    const [, h] = handleOf(hb);
+    if (h.kind !== 'dir') throw new SftpStatus(STATUS_CODE.FAILURE, 'not a directory handle');
+    if (h.done) { sftp.status(reqid, STATUS_CODE.EOF); return; }
+    h.done = true;
+    const entries: ssh2.FileEntry[] = [];
+    for (const n of fs.readdirSync(h.full).sort()) {
+      if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
+      let st: fs.Stats;
+      try { st = fs.lstatSync(path.join(h.full, n)); } catch { continue; }
+      if (!st.isFile() && !st.isDirectory()) continue; // links and the like are not in the store
+      entries.push({ filename: n, longname: longname(n, st, user.name), attrs: attrsOf(st) });
+    }
+    if (entries.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
+    else sftp.name(reqid, entries);
+  }));
+
+  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, () => {
+    const { name, full } = resolve(p);
+    if (name === '') throw new SftpStatus(STATUS_CODE.FAILURE, 'Is a directory');
+    const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0;
+    let exists: fs.Stats | undefined;
+    try { exists = fs.lstatSync(full); } catch { exists = undefined; }
+    if (exists && (exists.isSymbolicLink() || exists.isDirectory())) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a regular file');
+    if (!writing) {
+      need('read');
+      if (!exists) throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
+      sftp.handle(reqid, newHandle({ kind: 'file', fd: fs.openSync(full, 'r') }));
+      return;
+    }
+    need('write');
+    if (!exists && !(flags & OPEN_MODE.CREAT)) throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
+    if (exists && (flags & OPEN_MODE.EXCL)) throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
+    fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
+    resolveFile(filesDir, name); // the folders made on the way must not have become links
+    const temp = `${full}.rospki-${process.pid}-${++tempCounter}.tmp`;
+    if (exists && !(flags & OPEN_MODE.TRUNC)) fs.copyFileSync(full, temp);
+    const fd = fs.openSync(temp, exists && !(flags & OPEN_MODE.TRUNC) ? 'r+' : 'w+', 0o600);
+    sftp.handle(reqid, newHandle({ kind: 'file', fd, temp, target: full }));
+  }));
+
+  sftp.on('READ', (reqid, hb, offset, len) => serve(reqid, async () => {
+    const [, h] = handleOf(hb);
+    if (h.kind !== 'file') throw new SftpStatus(STATUS_CODE.FAILURE, 'not a file handle');
+    const buf = Buffer.alloc(Math.min(len, 256 * 1024));
+    const n = await new Promise<number>((res, rej) => fs.read(h.fd, buf, 0, buf.length, offset, (e, bytes) => (e ? rej(e) : res(bytes))));
+    if (n === 0) sftp.status(reqid, STATUS_CODE.EOF);
+    else sftp.data(reqid, buf.subarray(0, n));
+  }));
+
+  sftp.on('WRITE', (reqid, hb, offset, data) => serve(reqid, async () => {
+    const [, h] = handleOf(hb);
+    if (h.kind !== 'file' || !h.temp) throw new SftpStatus(STATUS_CODE.PERMISSION_DENIED, 'not opened for writing');
+    await new Promise<void>((res, rej) => fs.write(h.fd, data, 0, data.length, offset, (e) => (e ? rej(e) : res())));
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
+
+  sftp.on('CLOSE', (reqid, hb) => serve(reqid, () => {
+    const [id, h] = handleOf(hb);
+    handles.delete(id);
+    if (h.kind === 'file') {
+      fs.closeSync(h.fd);
+      if (h.temp && h.target) {
+        const now = app.clock.now();
+        fs.utimesSync(h.temp, now / 1000, now / 1000);
+        try {
+          fs.renameSync(h.temp, h.target);
+        } catch (e) {
+          fs.rmSync(h.temp, { force: true });
+          throw e;
+        }
+        touchFolder(filesDir, path.dirname(h.target), now);
+      }
+    }
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
+
+  sftp.on('REMOVE', (reqid, p) => serve(reqid, () => {
+    need('write');
+    const { full } = resolve(p);
+    if (!lstat(full).isFile()) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a regular file');
+    fs.unlinkSync(full);
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
+  sftp.on('MKDIR', (reqid, p) => serve(reqid, () => {
+    need('write');
+    const { name, full } = resolve(p);
+    if (name === '') throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
+    fs.mkdirSync(full, { mode: 0o700 });
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
+  sftp.on('RMDIR', (reqid, p) => serve(reqid, () => {
+    need('write');
+    const { name, full } = resolve(p);
+    if (name === '' || !lstat(full).isDirectory()) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a directory');
+    fs.rmdirSync(full);
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
+  sftp.on('RENAME', (reqid, from, to) => serve(reqid, () => {
+    need('write');
+    const a = resolve(from);
+    const b = resolve(to);
+    if (a.name === '' || b.name === '') throw new SftpStatus(STATUS_CODE.FAILURE, 'Invalid rename');
+    lstat(a.full);
+    if (fs.existsSync(b.full)) throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
+    fs.renameSync(a.full, b.full);
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
+  sftp.on('READLINK', (reqid) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED));
+  sftp.on('SYMLINK', (reqid) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED));
+
+  const cleanup = () => {
+    for (const h of handles.values()) {
+      if (h.kind !== 'file') continue;
+      try { fs.closeSync(h.fd); } catch { /* closed */ }
+      if (h.temp) fs.rmSync(h.temp, { force: true });
+    }
+    handles.clear();
+  };
+  sftp.on('close', cleanup);
+  sftp.on('end', cleanup);
+  sftp.on('error', () => {});
+}
