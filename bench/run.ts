@@ -2,7 +2,7 @@
 // because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
 //
 //   npm run bench                 all sections
-//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, services, pkcs12)
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, services, pkcs12, crl, ssh)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
@@ -16,6 +16,7 @@ import { CERT_PATH } from '../src/menus/certificate/properties.js';
 import { benchCrl } from './crl.js';
 import { benchServices } from './services.js';
 import { benchPkcs12 } from './pkcs12.js';
+import { benchSsh } from './ssh.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'rospki.js');
@@ -208,6 +209,7 @@ const SECTIONS: Record<string, () => void | Promise<void>> = {
   services: () => benchServices(line),
   pkcs12: () => benchPkcs12(line),
   crl: () => benchCrl(line),
+  ssh: () => benchSsh(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

@@ -16,10 +16,11 @@ import { toolMenu } from './tool/fetch.js';
 import { sshMenu } from './ip/ssh.js';
 import { sshKeysMenu } from './user/ssh-keys.js';
 import { rootMenu, scriptMenu } from './system/script.js';
+import { routerboardMenu } from './system/routerboard.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu first: other menus would create it as a plain directory.
   rootMenu,
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
-  settingsMenu, crlMenu, builtinMenu, toolMenu, sshMenu, sshKeysMenu, scriptMenu,
+  settingsMenu, crlMenu, builtinMenu, toolMenu, sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
 ];

@@ -139,9 +139,14 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     const [, h] = handleOf(hb);
     sftp.attrs(reqid, attrsOf(h.kind === 'file' ? fs.fstatSync(h.fd) : lstat(h.full)));
   }));
-  // Times and modes are rospki's own (router clock, 0644): accepted and ignored.
+  // Times and modes are rospki's own (router clock, 0644): accepted and ignored. A size
+  // truncates a file being written (OpenSSH's scp opens without TRUNC and truncates at the end).
   sftp.on('SETSTAT', (reqid, p) => serve(reqid, () => { lstat(resolve(p).full); sftp.status(reqid, STATUS_CODE.OK); }));
-  sftp.on('FSETSTAT', (reqid, hb) => serve(reqid, () => { handleOf(hb); sftp.status(reqid, STATUS_CODE.OK); }));
+  sftp.on('FSETSTAT', (reqid, hb, attrs) => serve(reqid, () => {
+    const [, h] = handleOf(hb);
+    if (h.kind === 'file' && h.temp && typeof attrs?.size === 'number') fs.ftruncateSync(h.fd, attrs.size);
+    sftp.status(reqid, STATUS_CODE.OK);
+  }));
 
   sftp.on('OPENDIR', (reqid, p) => serve(reqid, () => {
     const { full } = resolve(p);
@@ -268,6 +273,14 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     handles.clear();
   };
   sftp.on('close', cleanup);
-  sftp.on('end', cleanup);
+  // The client is done (EOF): close the channel as OpenSSH's sftp-server does when it exits.
+  // ssh2's SFTP stream has no exit(): send exit-status 0 on its channel first, or OpenSSH's scp
+  // reports the transfer as failed (`Exit status -1`).
+  sftp.on('end', () => {
+    cleanup();
+    const inner = sftp as unknown as { _protocol?: { exitStatus?(id: number, status: number): void }; outgoing?: { id: number; state: string } };
+    if (inner.outgoing && (inner.outgoing.state === 'open' || inner.outgoing.state === 'eof')) inner._protocol?.exitStatus?.(inner.outgoing.id, 0);
+    sftp.end();
+  });
   sftp.on('error', () => {});
 }

@@ -54,7 +54,6 @@ const LEGACY = {
 
 interface Settings {
   strong: boolean;
-  alwaysAllowPassword: boolean;
   preferred: string;
   keys: HostKey[];
   signature: string;
@@ -105,9 +104,8 @@ export class SshService {
       const row = tx.get(SSH_PATH, 1)?.data ?? {};
       const keys = readHostKeys(app.env, tx);
       const strong = row['strong-crypto'] !== false;
-      const alwaysAllowPassword = row['always-allow-password-login'] === true;
       const preferred = String(row['host-key-type'] ?? 'ed25519');
-      return { strong, alwaysAllowPassword, preferred, keys, signature: JSON.stringify([strong, preferred, keys.map((k) => k.fingerprint)]) };
+      return { strong, preferred, keys, signature: JSON.stringify([strong, preferred, keys.map((k) => k.fingerprint)]) };
     });
   }
 
@@ -126,14 +124,14 @@ export class SshService {
         serverHostKey: algos.serverHostKey as ssh2.ServerHostKeyAlgorithm[],
         compress: ['none'],
       },
-    }, (client, info) => this.onClient(client, info.ip, s));
+    }, (client, info) => this.onClient(client, info.ip));
     server.on('error', () => {});
     this.server = server;
     this.signature = s.signature;
     return server;
   }
 
-  private onClient(client: ssh2.Connection, ip: string, settings: Settings): void {
+  private onClient(client: ssh2.Connection, ip: string): void {
     const { ctx } = this;
     const address = ip;
     let user: SshUser | undefined;
@@ -144,7 +142,7 @@ export class SshService {
 
     client.on('error', () => {});
     client.on('authentication', (auth) => {
-      this.authenticate(auth, address, settings).then((who) => {
+      this.authenticate(auth, address).then((who) => {
         if (who) {
           user = who;
           clearTimeout(loginTimer);
@@ -172,15 +170,16 @@ export class SshService {
   }
 
   /** Checks one authentication request; undefined = rejected. */
-  private async authenticate(auth: ssh2.AuthContext, address: string, settings: Settings): Promise<SshUser | undefined> {
+  private async authenticate(auth: ssh2.AuthContext, address: string): Promise<SshUser | undefined> {
     const { app } = this.ctx;
     const info = await app.store.read((tx) => {
       const names = (n: string) => tx.findBy(USER_PATH, 'name', n).length > 0;
       const login = parseLoginName(auth.username, names);
       const row = tx.findBy(USER_PATH, 'name', login.user)[0];
-      if (!row) return { login };
+      const alwaysAllowPassword = tx.get(SSH_PATH, 1)?.data['always-allow-password-login'] === true;
+      if (!row) return { login, alwaysAllowPassword };
       return {
-        login, id: row.id, policies: userPolicies(tx, login.user),
+        login, alwaysAllowPassword, id: row.id, policies: userPolicies(tx, login.user),
         allowed: addressAllowed(row.data.address as string[] | undefined, address),
         keys: userKeys(tx, row.id), hasKeys: tx.findBy(SSH_KEYS_PATH, 'user', row.id).length > 0,
       };
@@ -192,7 +191,7 @@ export class SshService {
       return undefined;
     };
     if (auth.method === 'password') {
-      if (info.hasKeys && !settings.alwaysAllowPassword) return fail();
+      if (info.hasKeys && !info.alwaysAllowPassword) return fail();
       const r = await this.ctx.auth.login(name, auth.password, address, 'ssh');
       if (!r.ok) return undefined; // logged and delayed by the authenticator
       if (!r.policies.has('ssh')) return fail();

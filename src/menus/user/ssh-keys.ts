@@ -4,7 +4,7 @@
 // `add user= key="ssh-ed25519 AAAA… comment"` takes the line itself (RouterOS 7.12+).
 
 import { failure } from '../../errors.js';
-import { intType, refType, stringType } from '../../menu/proptypes.js';
+import { bareStringType, intType, refType, stringType } from '../../menu/proptypes.js';
 import type { CommandCall, CommandResult, MenuDecl } from '../../menu/types.js';
 import { valueToString } from '../../menu/values.js';
 import type { ReadTx, WriteTx } from '../../store/store.js';
@@ -78,7 +78,7 @@ export const sshKeysMenu: MenuDecl = {
   detailOrder: ['user', 'key-type', 'bits', 'key-owner', 'fingerprint'],
   properties: [
     { name: 'user', type: refType(USER_PATH), access: 'ro' },
-    { name: 'key-type', type: stringType, access: 'ro' },
+    { name: 'key-type', type: bareStringType, access: 'ro' },
     { name: 'bits', type: intType(0, 65535, { numeric: true }), access: 'ro' },
     { name: 'key-owner', type: stringType, access: 'ro' },
     { name: 'fingerprint', type: stringType, access: 'ro' },

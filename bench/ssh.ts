@@ -1,0 +1,141 @@
+// The ssh service (issue 7) against a real `rospki serve` daemon in its own process on
+// 127.0.0.1, beside Debian's OpenSSH server (sshd on a loopback high port, run as the current
+// user with its own host key and authorized_keys) running `true`:
+//   * exec round trip on a reused connection (OpenSSH ControlMaster): `ssh host ':put 1'`;
+//   * a full connect + key auth + exec per call.
+// Both use OpenSSH's client, so its process start is in both numbers. sshd runs `true` through
+// the user's login shell: a heavy ~/.bashrc (pyenv init on these machines) is in its numbers;
+// ROSPKI_BENCH_SSHD_USER picks another user (it must be allowed to log in by key).
+
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Appliance } from '../src/appliance.js';
+import { FixedClock } from '../src/clock.js';
+
+type Line = (what: string, value: string, reference: string, ratio: number, aim: string) => void;
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'rospki.js');
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitPort(port: number, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+interface Target { port: number; user: string; command: string }
+
+function sshArgs(dir: string, key: string, t: Target, extra: string[] = []): string[] {
+  return ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes',
+    '-o', 'IdentitiesOnly=yes', '-i', key, ...extra, '-p', String(t.port), `${t.user}@127.0.0.1`];
+}
+
+function measure(dir: string, key: string, t: Target, rounds: number): { full: number; reused: number } {
+  const once = (extra: string[]) => {
+    const start = nowMs();
+    const r = spawnSync('ssh', [...sshArgs(dir, key, t, extra), t.command], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status !== 0) throw new Error(`ssh to ${t.port} failed: ${r.stderr}`);
+    return nowMs() - start;
+  };
+  for (let i = 0; i < 3; i++) once([]);
+  const full: number[] = [];
+  for (let i = 0; i < rounds; i++) full.push(once([]));
+  const sock = path.join(dir, `cm-${t.port}`);
+  execFileSync('ssh', [...sshArgs(dir, key, t, ['-o', 'ControlMaster=yes', '-o', `ControlPath=${sock}`, '-o', 'ControlPersist=60', '-fN'])], { timeout: 20_000 });
+  const reusedOpts = ['-o', `ControlPath=${sock}`];
+  try {
+    for (let i = 0; i < 5; i++) once(reusedOpts);
+    const reused: number[] = [];
+    for (let i = 0; i < rounds * 2; i++) reused.push(once(reusedOpts));
+    return { full: median(full), reused: median(reused) };
+  } finally {
+    spawnSync('ssh', [...sshArgs(dir, key, t, ['-o', `ControlPath=${sock}`, '-O', 'exit'])], { timeout: 10_000 });
+  }
+}
+
+/** Debian's sshd on a loopback port, or the reason it cannot run here. */
+async function startSshd(dir: string, pub: string): Promise<{ child: ChildProcess; port: number } | string> {
+  const sshd = '/usr/sbin/sshd';
+  if (!fs.existsSync(sshd)) return 'openssh-server not installed';
+  const port = await freePort();
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'sshd_host')]);
+  fs.copyFileSync(pub, path.join(dir, 'authorized_keys'));
+  fs.chmodSync(path.join(dir, 'authorized_keys'), 0o600);
+  const config = path.join(dir, 'sshd_config');
+  fs.writeFileSync(config, [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(dir, 'sshd_host')}`, `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+    'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', `PidFile ${path.join(dir, 'sshd.pid')}`,
+    'StrictModes no', 'PermitRootLogin prohibit-password', '',
+  ].join('\n'));
+  try { fs.mkdirSync('/run/sshd', { recursive: true }); } catch { /* not root: sshd says why */ }
+  const check = spawnSync(sshd, ['-t', '-f', config], { encoding: 'utf8' });
+  if (check.status !== 0) return `sshd cannot run here: ${check.stderr.trim()}`;
+  const child = spawn(sshd, ['-D', '-e', '-f', config], { stdio: 'ignore' });
+  try {
+    await waitPort(port, 5000);
+  } catch {
+    child.kill();
+    return 'sshd did not start';
+  }
+  return { child, port };
+}
+
+export async function benchSsh(line: Line): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-ssh-'));
+  const key = path.join(dir, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  const port = await freePort();
+  {
+    const app = await Appliance.open(dir, { clock: new FixedClock(Date.now()) });
+    const session = await app.session('admin', 'bench');
+    const run = (p: string, command: string, args: Record<string, string>) => app.executor.run({ path: p, command, args: new Map(Object.entries(args)), session });
+    for (const name of ['www', 'api', 'api-ssl']) await run('/ip/service', 'disable', { numbers: name });
+    await run('/ip/service', 'set', { numbers: 'ssh', port: String(port), disabled: 'no' });
+    fs.mkdirSync(app.dataDir.filesDir, { recursive: true });
+    fs.copyFileSync(`${key}.pub`, path.join(app.dataDir.filesDir, 'bench.pub'));
+    await run('/user/ssh-keys', 'import', { 'public-key-file': 'bench.pub', user: 'admin' });
+    app.close();
+  }
+  const children: ChildProcess[] = [];
+  try {
+    const daemon = spawn('node', [BIN, 'serve', '--data', path.join(dir)], { stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: '127.0.0.1' } });
+    children.push(daemon);
+    await waitPort(port, 30_000);
+    const ours = measure(dir, key, { port, user: 'admin', command: ':put 1' }, 15);
+    const sshd = await startSshd(dir, `${key}.pub`);
+    if (typeof sshd === 'string') {
+      line('ssh exec round trip, ControlMaster (median)', `${ours.reused.toFixed(1)} ms`, sshd, 0, 'report');
+      line('ssh connect + key auth + exec (median)', `${ours.full.toFixed(1)} ms`, sshd, 0, 'report');
+      return;
+    }
+    children.push(sshd.child);
+    const theirs = measure(dir, key, { port: sshd.port, user: process.env.ROSPKI_BENCH_SSHD_USER || os.userInfo().username, command: 'true' }, 15);
+    line('ssh exec round trip `:put 1`, ControlMaster (median)', `${ours.reused.toFixed(1)} ms`, `sshd \`true\` ${theirs.reused.toFixed(1)} ms`, ours.reused / theirs.reused, '≤ 2×');
+    line('ssh connect + key auth + exec (median)', `${ours.full.toFixed(1)} ms`, `sshd ${theirs.full.toFixed(1)} ms`, ours.full / theirs.full, '≤ 2×');
+  } finally {
+    for (const c of children) c.kill();
+    await new Promise((r) => setTimeout(r, 200));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
