@@ -1,10 +1,13 @@
 // /certificate builtin (spec §4.4): the built-in root CAs, read-only (print, find, get). The
-// roots are Node's bundled Mozilla set (tls.rootCertificates). They are mirrored into the store
+// roots are Node's bundled Mozilla set (rootCertificates()). They are mirrored into the store
 // the first time the menu is used in a process (so print/where/REST/API work as for any list),
 // and parsed once per process for the trust engine.
 
-import tls from 'node:tls';
+import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
+
+/** Node's bundled Mozilla roots; node:tls is loaded only when the built-ins are needed. */
+const rootCertificates = (): readonly string[] => (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).rootCertificates;
 import { boolType, dateType, enumSetType, intType, stringType } from '../../menu/proptypes.js';
 import type { Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import type { RowData, Store } from '../../store/store.js';
@@ -21,7 +24,7 @@ let parsed: CertInfo[] | undefined;
 export function builtinRoots(): readonly CertInfo[] {
   if (!parsed) {
     parsed = [];
-    for (const pem of tls.rootCertificates) {
+    for (const pem of rootCertificates()) {
       try {
         for (const block of pemDecode(pem)) parsed.push(parseCertificate(block.der));
       } catch {
@@ -34,7 +37,7 @@ export function builtinRoots(): readonly CertInfo[] {
 
 /** Fingerprint of the whole set: the store copy is rebuilt when Node's roots change. */
 function setFingerprint(): string {
-  return createHash('sha256').update(tls.rootCertificates.join('')).digest('hex');
+  return createHash('sha256').update(rootCertificates().join('')).digest('hex');
 }
 
 const roText = (name: string, type: PropType<any> = bare, extra: Partial<PropertyDecl> = {}): PropertyDecl => ({ name, type, access: 'ro', ...extra });

@@ -20,7 +20,6 @@ import { CERT_PATH } from './properties.js';
 import { crlPathId, crlSignerProblem, publishedCrl } from './crl-publish.js';
 import { readSettings } from './settings.js';
 import { builtinRoots } from './builtin.js';
-import { httpRequest } from '../tool/http-client.js';
 
 export const CRL_MENU_PATH = '/certificate/crl';
 /** Downloads are bounded: 16 MiB (a 100,000-entry CRL is ~4 MiB) and 30 s. */
@@ -192,6 +191,7 @@ export async function downloadCrl(env: Environment, id: number, signal?: AbortSi
     } else {
       const u = new URL(target.url);
       if (u.protocol !== 'http:') throw failure(`only http CRL URLs are supported (${u.protocol.replace(':', '')})`);
+      const { httpRequest } = await import('../tool/http-client.js'); // loaded on first download
       const res = await httpRequest({
         url: target.url, maxBytes: CRL_MAX_BYTES, idleTimeoutMs: 10_000, totalTimeoutMs: CRL_DOWNLOAD_TIMEOUT_MS, maxRedirects: 2, signal,
       });

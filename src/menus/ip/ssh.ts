@@ -4,7 +4,11 @@
 // OpenSSH prints them (`SHA256:…`), so users can check what `ssh` reports on first connect.
 
 import { createHash, createPublicKey } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
+import type ssh2Types from 'ssh2';
+
+/** ssh2 is loaded on first use: every `rospki -e` would otherwise pay for it at start-up. */
+export const loadSsh2 = (): typeof ssh2Types => createRequire(import.meta.url)('ssh2') as typeof ssh2Types;
 import { boolType, enumType, intType, stringType } from '../../menu/proptypes.js';
 import { newRowData, typeContext } from '../../menu/generic.js';
 import type { Environment, MenuDecl } from '../../menu/types.js';
@@ -24,7 +28,7 @@ export function sshFingerprint(publicBlob: Buffer): string {
 }
 
 /** Bits of an SSH public key (RSA modulus; 256 for ed25519; curve size for ECDSA). */
-export function sshKeyBits(key: ssh2.ParsedKey): number {
+export function sshKeyBits(key: ssh2Types.ParsedKey): number {
   if (key.type === 'ssh-ed25519') return 256;
   if (key.type.startsWith('ecdsa-sha2-nistp')) return Number(key.type.slice('ecdsa-sha2-nistp'.length));
   try {
@@ -56,8 +60,8 @@ export function readHostKeys(env: Environment, tx: ReadTx): HostKey[] {
 }
 
 function generate(type: HostKeyType, rsaBits: number): { privateKey: string; fingerprint: string } {
-  const pair = type === 'rsa' ? ssh2.utils.generateKeyPairSync('rsa', { bits: rsaBits }) : ssh2.utils.generateKeyPairSync('ed25519');
-  const parsed = ssh2.utils.parseKey(pair.private);
+  const pair = type === 'rsa' ? loadSsh2().utils.generateKeyPairSync('rsa', { bits: rsaBits }) : loadSsh2().utils.generateKeyPairSync('ed25519');
+  const parsed = loadSsh2().utils.parseKey(pair.private);
   if (parsed instanceof Error) throw parsed;
   return { privateKey: pair.private, fingerprint: sshFingerprint(parsed.getPublicSSH()) };
 }

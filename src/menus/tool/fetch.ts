@@ -9,7 +9,6 @@ import type { CommandDecl, CommandResult, MenuDecl } from '../../menu/types.js';
 import { Duration, RosArray, valueToString, type Value } from '../../menu/values.js';
 import { assertTrusted, type CheckMode } from '../../trust/engine.js';
 import { guarded, writeStoreFile } from '../file/files.js';
-import { httpRequest } from './http-client.js';
 
 /** output=user returns at most this much data (spec §10.3). */
 export const USER_DATA_LIMIT = 64512;
@@ -122,6 +121,7 @@ export const fetchCommand: CommandDecl = {
     const startedReal = performance.now();
     let lastProgress = 0;
     session.progress?.([['status', 'connecting']]);
+    const { httpRequest } = await import('./http-client.js'); // node:http, tls, zlib load only when fetching
     const res = await httpRequest({
       url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
       maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,

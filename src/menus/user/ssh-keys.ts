@@ -8,9 +8,9 @@ import { bareStringType, intType, refType, stringType } from '../../menu/proptyp
 import type { CommandCall, CommandResult, MenuDecl } from '../../menu/types.js';
 import { valueToString } from '../../menu/values.js';
 import type { ReadTx, WriteTx } from '../../store/store.js';
-import ssh2 from 'ssh2';
+
 import { guarded, matchFileName, readStoreFile } from '../file/files.js';
-import { sshFingerprint, sshKeyBits } from '../ip/ssh.js';
+import { loadSsh2, sshFingerprint, sshKeyBits } from '../ip/ssh.js';
 import { USER_PATH } from './user.js';
 
 export const SSH_KEYS_PATH = '/user/ssh-keys';
@@ -28,7 +28,7 @@ const KEY_TYPES: Record<string, string> = {
 };
 
 function parseOne(text: string): ParsedPublicKey {
-  const parsed = ssh2.utils.parseKey(text);
+  const parsed = loadSsh2().utils.parseKey(text);
   if (parsed instanceof Error || parsed.isPrivateKey()) throw failure('unable to load key file (wrong format or bad passphrase)!');
   if (parsed.type === 'ssh-dss') throw failure('DSA keys are not supported');
   return { type: parsed.type, blob: parsed.getPublicSSH(), comment: parsed.comment ?? '', bits: sshKeyBits(parsed) };
