@@ -110,21 +110,33 @@ export class Lexer {
    * `( )`). Returns whether anything was skipped.
    */
   skipSpace(newlines = false): boolean {
-    const start = this.pos;
+    let spaced = false;
     for (;;) {
       const c = this.ch();
-      if (c === ' ' || c === '\t' || c === '\r' || (newlines && c === '\n')) { this.pos++; continue; }
-      if (c === '\\' && (this.ch(1) === '\n' || (this.ch(1) === '\r' && this.ch(2) === '\n'))) {
-        this.pos += this.ch(1) === '\n' ? 2 : 3;
-        continue;
-      }
+      if (c === ' ' || c === '\t' || c === '\r' || (newlines && c === '\n')) { this.pos++; spaced = true; continue; }
+      if (this.skipLineJoin()) continue;
       if (c === '#') {
         while (!this.atEnd() && this.ch() !== '\n') this.pos++;
+        spaced = true;
         continue;
       }
       break;
     }
-    return this.pos > start;
+    return spaced;
+  }
+
+  /**
+   * A `\` at the end of a line joins the next line; that line's indentation is not a blank
+   * (export writes `crl-use=\` and `    no` on the next line: spec §4.1). Returns whether one
+   * was skipped.
+   */
+  private skipLineJoin(): boolean {
+    if (this.ch() !== '\\') return false;
+    const e = this.ch(1);
+    if (e !== '\n' && !(e === '\r' && this.ch(2) === '\n')) return false;
+    this.pos += e === '\n' ? 2 : 3;
+    while (this.ch() === ' ' || this.ch() === '\t') this.pos++;
+    return true;
   }
 
   private tok(kind: TokenKind, start: number, spaceBefore: boolean, extra: Partial<Token> = {}): Token {
@@ -149,11 +161,21 @@ export class Lexer {
     if (c === '=') { this.pos++; return this.tok('eq', start, space); }
     const common = this.commonToken(c, start, space);
     if (common) return common;
+    // A word may go on across a line join (`owner=ad\` / `    min`): the pieces are one word.
+    let text = '';
+    let piece = this.pos;
     while (!this.atEnd() && !WORD_STOP.has(this.ch())) {
-      if (this.ch() === '\\' && (this.ch(1) === '\n' || this.ch(1) === '\r')) break;
+      const at = this.pos;
+      if (this.skipLineJoin()) {
+        text += this.source.slice(piece, at);
+        piece = this.pos;
+        continue;
+      }
+      if (this.ch() === '\\' && this.ch(1) === '\r') break;
       this.pos++;
     }
-    return this.tok('word', start, space);
+    text += this.source.slice(piece, this.pos);
+    return this.tok('word', start, space, { text });
   }
 
   /**

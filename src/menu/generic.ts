@@ -511,22 +511,54 @@ export function exportHeader(now: number, version: string): string {
   return `# ${formatDate(now)} by RouterOS ${version.replace(/ \(.*\)$/, '')}\n`;
 }
 
+/**
+ * A value as export writes it: bare when it is one plain word, else a console string with the
+ * escapes the console reads back (spec §7.2): `\\ \" \$`, `\n \r \t`, other control bytes `\XX`.
+ */
 function exportValue(text: string): string {
-  return /^[A-Za-z0-9_.:,\-/*@+]*$/.test(text) && text !== '' ? text : `"${text.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+  if (/^[A-Za-z0-9_.:,\-/*@+]+$/.test(text)) return text;
+  const escaped = text.replace(/[\\"$\x00-\x1f\x7f]/g, (c) => {
+    switch (c) {
+      case '\\': case '"': case '$': return `\\${c}`;
+      case '\n': return '\\n';
+      case '\r': return '\\r';
+      case '\t': return '\\t';
+      default: return `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+    }
+  });
+  return `"${escaped}"`;
 }
 
-/** Export wraps long lines with ` \` and a 4-space continuation (spec §4.1 export sample). */
+/**
+ * Export wraps long lines with `\` and a 4-space continuation (spec §4.1 export sample). The
+ * console drops the leading blanks of a continued line, even inside a string, so a line is
+ * never broken before a blank or inside an escape sequence: the text reads back unchanged.
+ */
 function wrapExportLine(line: string): string {
   const width = 80;
   if (line.length <= width) return line;
   const out: string[] = [];
   let rest = line;
   while (rest.length > width - 1) {
-    out.push(`${rest.slice(0, width - 1)}\\`);
-    rest = `    ${rest.slice(width - 1)}`;
+    let cut = width - 1;
+    while (cut > 8 && !safeBreak(rest, cut)) cut--;
+    if (cut <= 8) break; // no safe place: leave the line long rather than change its meaning
+    out.push(`${rest.slice(0, cut)}\\`);
+    rest = `    ${rest.slice(cut)}`;
   }
   out.push(rest);
   return out.join('\n');
+}
+
+/** Whether a line may be broken before position i. */
+function safeBreak(text: string, i: number): boolean {
+  if (/\s/.test(text[i] ?? '') || /\s/.test(text[i - 1] ?? '')) return false;
+  // Count the backslashes before i: an odd number means i is inside an escape sequence.
+  let slashes = 0;
+  for (let j = i - 1; j >= 0 && text[j] === '\\'; j--) slashes++;
+  if (slashes % 2 === 1) return false;
+  // `\XX` hex escapes: do not split the two hex digits from their backslash.
+  return !(text[i - 2] === '\\' && /[0-9A-F]/.test(text[i - 1] ?? '') && /[0-9A-F]/.test(text[i] ?? ''));
 }
 
 /** Generic verbs that a menu's declaration asks for. */
