@@ -39,10 +39,12 @@ export class ConsoleSession {
   static async open(app: Appliance, opts: {
     user?: string; via?: string; width?: number; output: (text: string) => void;
     prompt?: Session['prompt']; signal?: AbortSignal; liveProgress?: boolean;
+    /** Remote address of a network console (ssh), for /log. */
+    address?: string;
   }): Promise<ConsoleSession> {
     let self: ConsoleSession | undefined;
     const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
-      width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal,
+      width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal, address: opts.address,
       progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });
     self = new ConsoleSession(app, session, opts.output);
