@@ -3,7 +3,7 @@
 // change at once. Unix socket `<DIR>/control.sock`, owner-only. Messages are JSON lines:
 //
 //   client → daemon: {t:'open', width}  {t:'run', source}  {t:'complete', line}
-//                    {t:'help', line}  {t:'answer', value}
+//                    {t:'help', line}  {t:'answer', value}  {t:'interrupt'}
 //   daemon → client: {t:'ready', prompt}  {t:'out', text}  {t:'done', ok, error?, prompt}
 //                    {t:'completion', candidates, partial}  {t:'help', text}
 //                    {t:'ask', question, masked}
@@ -17,6 +17,8 @@ import { ConsoleSession, type RunOutcome } from './console/session.js';
 /** What a terminal front end needs from a console, wherever it runs. */
 export interface ConsoleBackend {
   run(source: string, output: (text: string) => void): Promise<RunOutcome>;
+  /** Ctrl-C while a command runs: abort it. */
+  interrupt(): void;
   prompt(): Promise<string>;
   complete(line: string): Promise<Completion>;
   help(line: string): Promise<string>;
@@ -66,6 +68,7 @@ function handleClient(app: Appliance, socket: net.Socket): void {
   socket.on('error', () => socket.destroy());
   lineReader(socket, (m) => {
     if (m.t === 'answer') { pendingAnswer?.(String(m.value ?? '')); pendingAnswer = undefined; return; }
+    if (m.t === 'interrupt') { consoleSession?.interrupt(); return; }
     // Requests of one client run in order.
     queue = queue.then(async () => {
       if (m.t === 'open') {
@@ -181,6 +184,8 @@ class RemoteConsole implements ConsoleBackend {
 
   async prompt(): Promise<string> { return this.lastPrompt; }
 
+  interrupt(): void { send(this.socket, { t: 'interrupt' }); }
+
   async complete(line: string): Promise<Completion> {
     const m = await this.request({ t: 'complete', line });
     return { candidates: (m.candidates as string[]) ?? [], partial: String(m.partial ?? '') };
@@ -201,6 +206,7 @@ export class LocalConsole implements ConsoleBackend {
     return this.session.run(source);
   }
   prompt(): Promise<string> { return this.session.prompt(); }
+  interrupt(): void { this.session.interrupt(); }
   complete(line: string): Promise<Completion> { return this.session.complete(line); }
   help(line: string): Promise<string> { return this.session.help(line); }
   close(): void {}

@@ -204,7 +204,7 @@ except ChildProcessError:
 sys.stdout.write(out.decode('utf8', 'replace'))
 `;
 
-  test('prompt, commands, menu changes, tab completion, ? help, Ctrl-C and /quit', () => {
+  test('prompt, commands, menu changes, tab completion, ? help, Ctrl-C (line and running command) and /quit', () => {
     const dir = dataDir();
     const steps: Array<[string, number]> = [
       ['/system identity print\r', 2.5],
@@ -214,6 +214,9 @@ sys.stdout.write(out.decode('utf8', 'replace'))
       ['?', 0.7],
       ['garbage line\u0003', 0.7],
       ['print\r', 0.7],
+      [':delay 20s; :put "not reached"\r', 0.7],
+      ['\u0003', 1.0],
+      [':put "back at the prompt"\r', 0.7],
       ['/quit\r', 0.7],
     ];
     const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify(steps), BIN, '--data', dir], { encoding: 'utf8', timeout: 30_000 });
@@ -226,6 +229,9 @@ sys.stdout.write(out.decode('utf8', 'replace'))
     assert.match(screen, /print -- /, '? lists the commands');
     assert.match(screen, /set -- /);
     assert.doesNotMatch(screen, /bad command name garbage/, 'Ctrl-C dropped the line');
+    // Output lines (not the echo of the typed commands, which carry quotes).
+    assert.match(screen, /^back at the prompt\r?$/m);
+    assert.doesNotMatch(screen, /^not reached\r?$/m, 'Ctrl-C interrupted the running command');
     assert.equal(r.status, 0);
     // History survives the session.
     assert.match(fs.readFileSync(path.join(dir, 'history'), 'utf8'), /\/system identity print/);

@@ -34,8 +34,8 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
 
   let busy = false;
   rl.on('SIGINT', () => {
-    // Ctrl-C cancels the line being typed.
-    if (busy) return;
+    // Ctrl-C aborts the running command, or cancels the line being typed.
+    if (busy) { backend.interrupt(); return; }
     opts.output.write('\n');
     (rl as unknown as { line: string }).line = '';
     rl.prompt();
@@ -49,12 +49,13 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
       const trimmed = line.trim();
       if (trimmed === '/quit' || trimmed === 'quit') break;
       if (trimmed !== '') {
+        // The terminal keeps being read while the command runs, so Ctrl-C reaches it; lines
+        // typed meanwhile wait their turn.
         busy = true;
-        rl.pause();
         const outcome = await backend.run(line, write).catch((e: Error) => ({ ok: false, error: e.message }));
-        if (!outcome.ok && outcome.error) write(`${outcome.error}\n`);
+        // A command stopped by Ctrl-C just gives the prompt back, as on RouterOS.
+        if (!outcome.ok && outcome.error && outcome.error !== 'interrupted') write(`${outcome.error}\n`);
         busy = false;
-        rl.resume();
       }
       rl.setPrompt(await backend.prompt());
       rl.prompt();

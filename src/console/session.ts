@@ -18,6 +18,8 @@ export class ConsoleSession {
   private readonly interpreter: Interpreter;
   /** A live progress line is on the screen (terminal only); the next output replaces it. */
   private progressShown = false;
+  /** Cancellation of the whole session (the connection that carries it went away). */
+  private outerSignal: AbortSignal | undefined;
 
   private constructor(readonly app: Appliance, readonly session: Session, private output: (text: string) => void) {
     this.interpreter = new Interpreter({
@@ -48,6 +50,7 @@ export class ConsoleSession {
       progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });
     self = new ConsoleSession(app, session, opts.output);
+    self.outerSignal = opts.signal;
     return self;
   }
 
@@ -72,8 +75,22 @@ export class ConsoleSession {
     return this.interpreter.currentPath;
   }
 
+  /** Aborts the command that runs now (Ctrl-C on a terminal); the next run starts afresh. */
+  private running: AbortController | undefined;
+
+  interrupt(): void {
+    this.running?.abort();
+  }
+
   /** Runs console text (a line or a whole script); stops at the first error. */
   async run(source: string): Promise<RunOutcome> {
+    // Each run gets its own cancellation, tied to the session's own (connection closed).
+    const controller = new AbortController();
+    this.running = controller;
+    const outer = this.outerSignal;
+    if (outer?.aborted) controller.abort();
+    else outer?.addEventListener('abort', () => controller.abort(), { once: true });
+    (this.session as { signal?: AbortSignal }).signal = controller.signal;
     try {
       await this.interpreter.run(source);
       this.write('');
