@@ -137,7 +137,7 @@ export function benchLoad(n: number): { load: CrlBenchResult; lookupNs: number }
   }
 }
 
-type Line = (what: string, value: string, reference: string, ratio: number, aim: string) => void;
+import type { Line } from './support.js';
 
 /** The `crl` section of npm run bench. */
 export async function benchCrl(line: Line): Promise<void> {

@@ -10,7 +10,7 @@ import { Appliance } from '../src/appliance.js';
 import { FixedClock } from '../src/clock.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
 
-type Line = (what: string, value: string, reference: string, ratio: number, aim: string) => void;
+import type { Line } from './support.js';
 
 const now = (): bigint => process.hrtime.bigint();
 const ms = (ns: bigint): number => Number(ns) / 1e6;

@@ -15,16 +15,11 @@ import { ConsoleSession } from '../src/console/session.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
 import { benchCrl } from './crl.js';
 import { benchServices } from './services.js';
+import { BIN, median } from './support.js';
 import { benchPkcs12 } from './pkcs12.js';
 import { benchSsh } from './ssh.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const BIN = path.join(ROOT, 'bin', 'rospki.js');
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 const ms = (ns: bigint): number => Number(ns) / 1e6;
 const now = (): bigint => process.hrtime.bigint();
 const fmt = (n: number, digits = 1): string => n.toFixed(digits);

@@ -18,7 +18,7 @@ import { CERT_PATH } from '../menus/certificate/properties.js';
 import { certificateDer } from '../menus/certificate/keys.js';
 import { builtinRoots } from '../menus/certificate/builtin.js';
 import { builtinsTrustedFor, readSettings, type CertificateSettings } from '../menus/certificate/settings.js';
-import { crlSignerProblem, publishedCrl } from '../menus/certificate/crl-publish.js';
+import { publishedCrl } from '../menus/certificate/crl-publish.js';
 import { CRL_MENU_PATH, downloadCrl, loadedCrl, reconcileCrlRows } from '../menus/certificate/crl.js';
 
 /** RouterOS's texts (spec §6.1; `certificate revoked` and `before:` are UNCONFIRMED wording). */

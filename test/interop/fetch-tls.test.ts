@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RosError } from '../../src/errors.js';
@@ -13,17 +12,11 @@ import { TRUST_ERRORS } from '../../src/trust/engine.js';
 import { openTestApp, tempDir, toPem, type TestApp } from '../support/app.js';
 import { externalCa } from '../menus/crl-support.js';
 import { generateKeyPairSync } from 'node:crypto';
+import { freePort } from '../services/support.js';
 
 const C = CERT_PATH;
 const DAY = 86_400_000;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 interface Server { port: number; proc: ChildProcess }
 

@@ -9,7 +9,7 @@ import { berToDer } from '../../src/pki/ber.js';
 import { buildPkcs12, isPkcs12PasswordError, parsePkcs12, pkcs12Kdf, bmpPassword, P12_OID } from '../../src/pki/pkcs12.js';
 import { rc2CbcDecrypt } from '../../src/pki/rc2.js';
 import { pemDecodeOne } from '../../src/pki/index.js';
-import { openTestApp, tempDir, type TestApp } from '../support/app.js';
+import { openTestApp, tempDir } from '../support/app.js';
 import { certtool, hasCerttool, importFile, ossl, putFile, rows, summary } from '../menus/import-support.js';
 
 describe('PKCS#12 interop', () => {

@@ -1,0 +1,36 @@
+// What every bench section shares: the result line, medians, timers, loopback ports.
+import net from 'node:net';
+import path from 'node:path';
+
+/** Prints one figure beside its reference measured in the same run, as a ratio. */
+export type Line = (what: string, value: string, reference: string, ratio: number, aim: string) => void;
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+export const BIN = path.join(ROOT, 'bin', 'rospki.js');
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** A free TCP port on 127.0.0.1 (the network rule: benches talk to loopback only). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Waits (bounded) until something listens on 127.0.0.1:port. */
+export async function waitPort(port: number, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
