@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { connectControl, type ConsoleBackend } from './control.js';
+import type { TerminalAsker } from './console/repl.js';
 import { resolveDataDir } from './store/datadir.js';
 import { ROSPKI_VERSION } from './version.js';
 
@@ -114,10 +115,13 @@ async function openConsole(dir: string, interactive: boolean): Promise<{ backend
   return { backend: new LocalConsole(session), close: () => app.close() };
 }
 
+/** Questions on this terminal: through the running console when there is one (see repl.ts). */
+const terminalAsker: TerminalAsker = {};
+
 async function terminalAsk(): Promise<((q: string, masked: boolean) => Promise<string>) | undefined> {
   if (!process.stdin.isTTY) return undefined;
   const { askMasked } = await import('./console/repl.js');
-  return (q, masked) => askMasked(process.stdin, process.stdout, q, masked);
+  return (q, masked) => (terminalAsker.ask ? terminalAsker.ask(q, masked) : askMasked(process.stdin, process.stdout, q, masked));
 }
 
 async function runScript(dir: string, source: string): Promise<number> {
@@ -145,7 +149,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     const remote = await connectControl(socketPath, { width: terminalWidth(), interactive: true, ask: await terminalAsk() });
     if (remote) {
       const { runRepl } = await import('./console/repl.js');
-      await runRepl(remote, { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history') });
+      await runRepl(remote, { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker });
       remote.close();
       return 0;
     }
@@ -179,7 +183,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
       width: terminalWidth(), output: () => {}, prompt: await terminalAsk(), liveProgress: true,
     });
     await app.logLogin('admin', 'local');
-    await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history') });
+    await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker });
     await app.logLogin('admin', 'local', true);
     await shutdown();
     return 0;

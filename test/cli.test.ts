@@ -204,7 +204,7 @@ except ChildProcessError:
 sys.stdout.write(out.decode('utf8', 'replace'))
 `;
 
-  test('prompt, commands, menu changes, tab completion, ? help, Ctrl-C (line and running command) and /quit', () => {
+  test('prompt, commands, menu changes, tab completion, ? help, Ctrl-C, a masked passphrase prompt and /quit', () => {
     const dir = dataDir();
     const steps: Array<[string, number]> = [
       ['/system identity print\r', 2.5],
@@ -217,8 +217,16 @@ sys.stdout.write(out.decode('utf8', 'replace'))
       [':delay 20s; :put "not reached"\r', 0.7],
       ['\u0003', 1.0],
       [':put "back at the prompt"\r', 0.7],
-      ['/quit\r', 0.7],
+      ['/certificate import file-name=bundle.p12\r', 0.7],
+      ['s3cret-pass\r', 1.5],
+      ['/quit\r', 2.0],
     ];
+    // A PKCS#12 bundle in the /file store, made by openssl: import asks for its passphrase.
+    fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
+    const key = path.join(dir, 'k.pem');
+    const crt = path.join(dir, 'c.pem');
+    spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-subj', '/CN=bundle', '-days', '30']);
+    spawnSync('openssl', ['pkcs12', '-export', '-inkey', key, '-in', crt, '-out', path.join(dir, 'files', 'bundle.p12'), '-passout', 'pass:s3cret-pass']);
     const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify(steps), BIN, '--data', dir], { encoding: 'utf8', timeout: 30_000 });
     const screen = r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
     assert.match(screen, /\[admin@MikroTik\] > /);
@@ -232,8 +240,15 @@ sys.stdout.write(out.decode('utf8', 'replace'))
     // Output lines (not the echo of the typed commands, which carry quotes).
     assert.match(screen, /^back at the prompt\r?$/m);
     assert.doesNotMatch(screen, /^not reached\r?$/m, 'Ctrl-C interrupted the running command');
+    // The passphrase prompt masks what is typed and keeps it out of the history.
+    assert.match(screen, /passphrase: \*+/);
+    assert.doesNotMatch(screen, /s3cret-pass/);
+    assert.match(screen, /certificates-imported: 1/);
+    assert.match(screen, /private-keys-imported: 1/);
     assert.equal(r.status, 0);
     // History survives the session.
-    assert.match(fs.readFileSync(path.join(dir, 'history'), 'utf8'), /\/system identity print/);
+    const history = fs.readFileSync(path.join(dir, 'history'), 'utf8');
+    assert.match(history, /\/system identity print/);
+    assert.doesNotMatch(history, /s3cret-pass/);
   });
 });

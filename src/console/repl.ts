@@ -11,6 +11,15 @@ export interface ReplOptions {
   input: NodeJS.ReadableStream & { isTTY?: boolean };
   output: NodeJS.WritableStream;
   historyFile?: string;
+  /**
+   * Filled in while the console runs: asks a question on this terminal (`passphrase: `) through
+   * the console's own line editor, so typed secrets are masked and never echoed or kept in history.
+   */
+  asker?: TerminalAsker;
+}
+
+export interface TerminalAsker {
+  ask?: (question: string, masked: boolean) => Promise<string>;
 }
 
 /** Runs until the user leaves. */
@@ -31,6 +40,7 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
     },
   });
   installHelpKey(rl, backend, opts.output);
+  if (opts.asker) opts.asker.ask = (question, masked) => askWithReadline(rl, question, masked);
 
   let busy = false;
   rl.on('SIGINT', () => {
@@ -61,6 +71,7 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
       rl.prompt();
     }
   } finally {
+    if (opts.asker) opts.asker.ask = undefined;
     saveHistory(opts.historyFile, (rl as unknown as { history: string[] }).history);
     rl.close();
     opts.output.write('\n');
@@ -106,7 +117,31 @@ function saveHistory(file: string | undefined, history: string[] | undefined): v
   }
 }
 
-/** Masked input for `passphrase: ` prompts on a terminal. */
+/**
+ * A question asked through the running line editor: with `masked`, what is typed shows as `*`,
+ * and the answer is kept out of the history.
+ */
+function askWithReadline(rl: readline.Interface, question: string, masked: boolean): Promise<string> {
+  const internal = rl as unknown as { _writeToOutput(s: string): void; line: string; history: string[] };
+  const original = internal._writeToOutput.bind(rl);
+  if (masked) {
+    internal._writeToOutput = (s: string) => {
+      if (s === '\r\n' || s === '\n') original(s);
+      // A redraw (prompt and line) or an edit: show the question and one `*` per character.
+      else if (s.includes('\x1b') || s.startsWith('\r') || s.startsWith(question)) original(`\r\x1b[K${question}${'*'.repeat(internal.line.length)}`);
+      else original('*'.repeat(s.length));
+    };
+  }
+  return new Promise((resolve) => {
+    rl.question(question, (answer) => {
+      internal._writeToOutput = original;
+      if (internal.history[0] === answer) internal.history.shift();
+      resolve(answer);
+    });
+  });
+}
+
+/** Masked input for `passphrase: ` prompts on a terminal without a running console. */
 export function askMasked(input: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (b: boolean) => void }, output: NodeJS.WritableStream, question: string, masked: boolean): Promise<string> {
   return new Promise((resolve) => {
     output.write(question);
