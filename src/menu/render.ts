@@ -48,7 +48,8 @@ function detailProps(print: PrintOutput): PropertyDecl[] {
 
 function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: PropertyDecl, row: StoredRow) => boolean): LayoutRow[] {
   const { menu, ctx } = print;
-  const commentProp = menu.properties.find((p) => p.name === 'comment');
+  // The comment shows as a `;;;` line unless it was asked for as a column (proplist=comment).
+  const commentProp = props.some((p) => p.name === 'comment') ? undefined : menu.properties.find((p) => p.name === 'comment');
   return print.rows.map((row, i) => {
     const cells = props.map((p) => ({ p, c: cell(p, row, ctx) }))
       .filter(({ p }) => keepEmpty(p, row) || !isEmptyValue(p, storedValue(p, row.data, ctx)))
