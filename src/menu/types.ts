@@ -167,6 +167,11 @@ export interface CommandDecl {
   readonly args: readonly ArgDecl[];
   /** Policy the user needs (read for print/get/find, write for changes). */
   readonly policy: Policy;
+  /**
+   * A monitor-like command (fetch): REST and the API number its replies with `.section`
+   * (spec §8.4, §9.3).
+   */
+  readonly monitor?: boolean;
   run(call: CommandCall): Promise<CommandResult>;
 }
 

@@ -73,7 +73,7 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
   if (result.print) records = printRecords(result.print);
   else if (result.records) records = result.records;
   else if (result.block) {
-    const rec: Record<string, string> = {};
+    const rec: Record<string, string> = command.monitor ? { '.section': '0' } : {};
     for (const [k, v] of result.block) rec[k] = v instanceof RosArray ? v.values().map(apiString).join(',') : apiString(v);
     records = [rec];
   }

@@ -174,3 +174,14 @@ test('curl: list, add, PATCH, DELETE over plain HTTP', async () => {
   const del = await run('curl', [...common, '-X', 'DELETE', '-o', '/dev/null', '-w', '%{http_code}', `${base}/rest/certificate/${id}`]);
   assert.equal(del.stdout, '204');
 });
+
+test('POST /rest/tool/fetch: a monitor command answers with .section records', async () => {
+  const r = await rest('POST', '/rest/tool/fetch', { url: `${base}/`, output: 'user' });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(Array.isArray(r.json));
+  const last = r.json[r.json.length - 1];
+  assert.equal(last['.section'], '0');
+  assert.equal(last.status, 'finished');
+  assert.match(last.data, /<html/i);
+  assert.equal(Object.keys(last)[0], '.section');
+});

@@ -74,6 +74,7 @@ const kib = (bytes: number): string => `${Math.floor(bytes / 1024)}KiB`;
 
 export const fetchCommand: CommandDecl = {
   name: 'fetch',
+  monitor: true,
   help: 'Download or upload over HTTP(S)',
   policy: 'test',
   args: [
