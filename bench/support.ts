@@ -12,13 +12,7 @@ export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Ma
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** A free TCP port on 127.0.0.1 (the network rule: benches talk to loopback only). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from '../test/services/support.js';
 
 /** Waits (bounded) until something listens on 127.0.0.1:port. */
 export async function waitPort(port: number, ms = 15_000): Promise<void> {
