@@ -107,7 +107,7 @@ describe('formatTable: /certificate print (7.23.1 capture, §3.4)', () => {
   });
 
   it('shrinks from the last column backwards and stops as soon as it fits', () => {
-    const narrow = formatTable({
+    const twoLongHeaders = (width: number) => formatTable({
       flagColumns: [],
       columns: [
         { name: 'first-long-header', numeric: false },
@@ -115,20 +115,11 @@ describe('formatTable: /certificate print (7.23.1 capture, §3.4)', () => {
       ],
       rows: [row('0', '', { 'first-long-header': 'a', 'second-long-header': 'b' })],
       showIds: false,
-      width: 25,
+      width,
     });
     // Full: 2 + 17 + 2 + 18 = 39; cutting the last column gives 22 <= 25, so the first stays.
-    assert.equal(narrow, text('Columns: FIRST-LONG-HEADER, SECOND-LONG-HEADER', '# FIRST-LONG-HEADER  S', '0 a                  b'));
-    const narrower = formatTable({
-      flagColumns: [],
-      columns: [
-        { name: 'first-long-header', numeric: false },
-        { name: 'second-long-header', numeric: false },
-      ],
-      rows: [row('0', '', { 'first-long-header': 'a', 'second-long-header': 'b' })],
-      showIds: false,
-      width: 3,
-    });
+    assert.equal(twoLongHeaders(25), text('Columns: FIRST-LONG-HEADER, SECOND-LONG-HEADER', '# FIRST-LONG-HEADER  S', '0 a                  b'));
+    const narrower = twoLongHeaders(3);
     assert.equal(narrower, text('Columns: FIRST-LONG-HEADER, SECOND-LONG-HEADER', '# F  S', '0 a  b'));
   });
 
