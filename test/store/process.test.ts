@@ -40,7 +40,9 @@ test('two processes incrementing one counter concurrently lose nothing', async (
     if (value > last + 1) foreign++;
     last = value;
     store.flush(); // each increment its own commit (no group commit), so the processes interleave
-    await new Promise(setImmediate);
+    // A pause between increments spreads both loops over the same second or so, so they overlap
+    // whatever the scheduling (the check below needs real interleaving, not luck).
+    await new Promise((r) => setTimeout(r, 1));
   }
   await worker.done;
 
