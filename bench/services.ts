@@ -49,7 +49,7 @@ export async function benchServices(line: Line): Promise<void> {
     await app.store.read((tx) => {
       const der = certificateDer(tx, model.id)!;
       fs.writeFileSync(certFile, `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`);
-      fs.writeFileSync(keyFile, privateKey(app.store, tx, model.id, String(model.data.fingerprint))!.export({ type: 'pkcs8', format: 'pem' }) as string);
+      fs.writeFileSync(keyFile, privateKey(app.env, tx, model.id, String(model.data.fingerprint))!.export({ type: 'pkcs8', format: 'pem' }) as string);
     });
     app.close();
   }

@@ -1,25 +1,42 @@
 // The appliance: one data directory opened with its store, every menu, the clock and the
 // executor. The console, the daemon and (later) the network services all run on one of these.
 
+import { randomBytes } from 'node:crypto';
 import { FixedClock, OffsetClock, systemClock, type Clock } from './clock.js';
+import { ConsoleScriptRunner } from './console/scripts.js';
 import { Executor } from './menu/executor.js';
 import { BUILTIN, newRowData, typeContext } from './menu/generic.js';
 import { Registry } from './menu/registry.js';
 import type { Environment, MenuDecl, Policy, Session } from './menu/types.js';
 import { POLICIES } from './menu/types.js';
 import { ALL_MENUS } from './menus/index.js';
+import { certificateTrustSources } from './menus/certificate/trust-sources.js';
 import { appendLog } from './menus/log.js';
 import { CLOCK_PATH } from './menus/system/clock.js';
 import { GROUP_PATH } from './menus/user/group.js';
 import { USER_PATH, userPolicies } from './menus/user/user.js';
 import { openDataDir, type DataDir } from './store/datadir.js';
+import { DiskFileStore } from './store/files.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { RowData, Store, WriteTx } from './store/store.js';
+import { TrustEngine } from './trust/engine.js';
 
 export interface ApplianceOptions {
   /** Base clock; ROSPKI_FAKE_TIME (ISO date) pins it for reproducible transcripts. */
   clock?: Clock;
   menus?: readonly MenuDecl[];
+  /** Where stacks of unexpected errors go (the operator's log); default: standard error. */
+  operatorLog?: (text: string) => void;
+}
+
+/** One memo table per name, per appliance (ApplianceCache). */
+class MemoTables {
+  private readonly tables = new Map<string, Map<unknown, unknown>>();
+  table<K, V>(name: string): Map<K, V> {
+    let t = this.tables.get(name);
+    if (!t) this.tables.set(name, (t = new Map()));
+    return t as Map<K, V>;
+  }
 }
 
 export class Appliance {
@@ -27,15 +44,33 @@ export class Appliance {
   readonly executor: Executor;
   readonly env: Environment & { registry: Registry };
   readonly clock: OffsetClock;
+  /** The /file store (env.files), as the SSH file transfers need it: on disk. */
+  readonly files: DiskFileStore;
 
   private constructor(readonly dataDir: DataDir, readonly store: Store, opts: ApplianceOptions) {
     this.registry = new Registry(opts.menus ?? ALL_MENUS);
     this.clock = new OffsetClock(0, opts.clock ?? clockFromEnvironment());
     const clock = this.clock;
-    this.env = {
-      store, clock, registry: this.registry, dataDir,
-      log: (tx, topics, message) => appendLog(tx, clock.now(), topics, message),
+    const log = (tx: WriteTx, topics: string, message: string): void => appendLog(tx, clock.now(), topics, message);
+    const operatorLog = opts.operatorLog ?? ((text: string) => { process.stderr.write(text); });
+    this.files = new DiskFileStore(dataDir.filesDir);
+    const env: { -readonly [K in keyof Environment]: Environment[K] } & { registry: Registry } = {
+      trust: undefined as unknown as TrustEngine, // set just below: the engine's sources read env
+      store, clock, registry: this.registry, log,
+      files: this.files,
+      cache: new MemoTables(),
+      scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
+        store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
+      }),
+      reportInternalError: (error: unknown, where: string): string => {
+        const ref = randomBytes(4).toString('hex');
+        operatorLog(`rospki: internal error ${ref} in ${where}: ${(error as Error)?.stack ?? String(error)}\n`);
+        store.write((tx) => log(tx, 'system,error,critical', `internal error ${ref} in ${where}`)).catch(() => {});
+        return ref;
+      },
     };
+    env.trust = new TrustEngine(certificateTrustSources(env), clock);
+    this.env = env;
     this.executor = new Executor(this.env);
   }
 

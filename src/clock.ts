@@ -21,3 +21,13 @@ export class FixedClock implements Clock {
   now(): number { return this.ms; }
   advance(ms: number): void { this.ms += ms; }
 }
+
+/**
+ * How RouterOS 7.10+ writes a date: `YYYY-MM-DD HH:MM:SS` (spec §2.2), in UTC (the router's zone
+ * is UTC unless /system clock says otherwise, docs/compatibility.md).
+ */
+export function formatDate(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
+}

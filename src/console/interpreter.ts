@@ -7,16 +7,15 @@
 // then it runs, stopping at the first error. Menu commands go to the executor; their result is
 // printed with renderConsole and their value (`ret`) flows into `[ … ]`.
 
-import { ambiguous, RosError } from '../errors.js';
+import { RosError } from '../errors.js';
+import { matchArgName } from '../menu/args.js';
 import { renderConsole } from '../menu/render.js';
 import type {
-  ArgDecl, CommandDecl, CommandResult, MenuDecl, RegistryView, RowPredicate, RowView, Session, TypeContext,
+  ArgDecl, CommandDecl, CommandResult, MenuDecl, RowPredicate, RowView, Session,
 } from '../menu/types.js';
 import {
   Duration, IpAddress, IpPrefix, ItemId, parseDuration, RosArray, type Value,
 } from '../menu/values.js';
-import type { Clock } from '../clock.js';
-import type { ReadTx } from '../store/store.js';
 import type { BraceExpr, CommandStmt, Expr, Pos, Program, Stmt } from './ast.js';
 import {
   BUILTINS, builtinParamNames, nameOf, ReturnSignal, Scope, type BuiltinHost, type BuiltinSpec,
@@ -41,7 +40,7 @@ export interface RegistryLike {
 export interface CommandRequestLike {
   path: string;
   command: string;
-  args: Map<string, Value>;
+  args: ReadonlyMap<string, Value>;
   where?: RowPredicate;
   session: Session;
 }
@@ -60,11 +59,6 @@ export interface InterpreterOptions {
   readonly log?: (topic: string, message: string) => void;
   /** How a command result is printed; defaults to renderConsole. */
   readonly render?: (result: CommandResult, session: Session) => string;
-  /**
-   * Runs fn with a TypeContext, for prefix matching of reference values (choices that need the
-   * store). Without it the executor's `env` is used when it has one.
-   */
-  readonly withTypeContext?: <T>(fn: (ctx: TypeContext) => T) => Promise<T>;
   /** Global variables; pass one map to share them between sessions. */
   readonly globals?: Map<string, Value>;
   /** Initial menu path (the prompt). */
@@ -119,12 +113,9 @@ function parentPath(path: string): string {
 
 const joinPath = (base: string, name: string): string => (base === '/' ? `/${name}` : `${base}/${name}`);
 
-/** Exact name, else the only one it is a prefix of. */
+/** Exact name, else the only one it is a prefix of (the menu layer's one prefix rule). */
 function matchName<T extends { name: string }>(input: string, items: readonly T[]): T | undefined {
-  const exact = items.find((i) => i.name === input);
-  if (exact) return exact;
-  const hits = items.filter((i) => i.name.startsWith(input));
-  return hits.length === 1 ? hits[0] : undefined;
+  return matchArgName(items, input);
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
@@ -557,8 +548,7 @@ export class Interpreter implements BuiltinHost {
     for (const a of r.args) {
       if (a.kind === 'flag') { args.set(a.name, true); continue; }
       if (a.kind === 'unset') { args.set(a.name, null); continue; }
-      const v = await this.evalExpr(a.value!, scope, true);
-      args.set(a.name, await this.expandChoice(a.decl, v));
+      args.set(a.name, await this.evalExpr(a.value!, scope, true));
     }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
     const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.session });
@@ -567,37 +557,6 @@ export class Interpreter implements BuiltinHost {
     const text = (this.opts.render ?? renderConsole)(result, this.session);
     if (text) this.output(text.endsWith('\n') ? text : `${text}\n`);
     return result.ret;
-  }
-
-  /** Enum and reference values may be abbreviated (spec §7.1): `key-usage=key-cert,crl`. */
-  private async expandChoice(decl: ArgDecl, v: Value): Promise<Value> {
-    if (typeof v !== 'string' || v === '' || !decl.type.choices) return v;
-    const choices = await this.choicesOf(decl);
-    if (!choices || choices.length === 0) return v;
-    const parts = v.split(',');
-    const out = parts.map((p) => {
-      if (p === '' || choices.includes(p)) return p;
-      const hits = choices.filter((c) => c.startsWith(p));
-      if (hits.length > 1) throw ambiguous(decl.name);
-      return hits.length === 1 ? hits[0]! : p;
-    });
-    return out.join(',');
-  }
-
-  private async choicesOf(decl: ArgDecl): Promise<string[] | undefined> {
-    const choices = decl.type.choices!.bind(decl.type);
-    try {
-      return choices(storeLessContext(this.registry));
-    } catch { /* needs the store */ }
-    try {
-      if (this.opts.withTypeContext) return await this.opts.withTypeContext((ctx) => choices(ctx));
-      const env = (this.executor as { env?: { store?: { read?: unknown }; clock?: Clock; registry?: RegistryView } }).env;
-      if (env?.store && typeof env.store.read === 'function' && env.clock && env.registry) {
-        const read = (env.store.read as <T>(fn: (tx: ReadTx) => T) => Promise<T>).bind(env.store);
-        return await read<string[]>((tx) => choices({ tx, clock: env.clock!, registry: env.registry! }));
-      }
-    } catch { /* let the executor report the value */ }
-    return undefined;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -879,10 +838,3 @@ function exprText(e: Expr): string {
     default: return '';
   }
 }
-
-/** A TypeContext for choices() that need no store (enums); reading the store throws. */
-function storeLessContext(registry: RegistryLike): TypeContext {
-  const tx = new Proxy({}, { get() { throw new Error('no store'); } }) as ReadTx;
-  return { tx, clock: { now: () => Date.now() }, registry };
-}
-

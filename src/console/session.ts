@@ -3,7 +3,6 @@
 // one of these, so they print exactly the same thing.
 
 import type { Appliance } from '../appliance.js';
-import { RosError } from '../errors.js';
 import type { Session } from '../menu/types.js';
 import { completeLine, helpAt, type Completion } from './complete.js';
 import { Interpreter } from './interpreter.js';
@@ -97,9 +96,8 @@ export class ConsoleSession {
       return { ok: true };
     } catch (e) {
       this.write('');
-      if (e instanceof RosError) return { ok: false, error: e.consoleText() };
-      // Never show a stack trace to a user; keep the message.
-      return { ok: false, error: `failure: ${(e as Error).message ?? String(e)}` };
+      // Never a stack or an internal message: an unexpected error shows only its reference.
+      return { ok: false, error: this.app.executor.toRosError(e, 'console').consoleText() };
     }
   }
 

@@ -2,11 +2,13 @@
 // unset, add, remove, find, enable, disable, comment, export. Menu-specific verbs are
 // functions declared by the menu itself.
 
-import { alreadyHave, argumentError, failure, noSuchItem, RosError } from '../errors.js';
+import { alreadyHave, argumentError, failure, noMatch, noSuchItem, RosError } from '../errors.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
+import { matchChoice } from './args.js';
+import { renderPrint } from './render.js';
 import {
-  anyType, boolType, dateFormat as formatDate, enumType, matchChoice, presenceType, stringListType, stringType,
+  boolType, dateFormat as formatDate, enumType, itemsType, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
   ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, PrintOutput,
@@ -18,7 +20,7 @@ import { ItemId, RosArray, type Value, valueToString } from './values.js';
 // Reading property values
 
 export function typeContext(env: Environment, tx: ReadTx): TypeContext {
-  return { tx, clock: env.clock, registry: env.registry };
+  return { tx, clock: env.clock, registry: env.registry, env };
 }
 
 /** The stored or computed value of a property (storage form), undefined when unset. */
@@ -120,9 +122,9 @@ function writableProps(menu: MenuDecl): PropertyDecl[] {
   return menu.properties.filter((p) => p.access !== 'ro' && !p.compute);
 }
 
-/** Applies named arguments to a row's data; null means "unset to default". */
+/** Applies parsed property arguments to a row's data; null means "unset to default". */
 export function applyArgs(
-  menu: MenuDecl, data: RowData, args: ReadonlyMap<string, Value>, ctx: TypeContext, existing: boolean,
+  menu: MenuDecl, data: RowData, args: Iterable<[string, unknown]>, ctx: TypeContext, existing: boolean,
 ): RowData {
   const out: RowData = { ...data };
   for (const [name, value] of args) {
@@ -136,7 +138,7 @@ export function applyArgs(
       if (def === undefined) delete out[name]; else out[name] = def;
       continue;
     }
-    out[name] = prop.type.parse(value, ctx, name);
+    out[name] = value;
   }
   return out;
 }
@@ -150,6 +152,9 @@ export function defaultOf(prop: PropertyDecl, ctx: TypeContext): unknown {
 export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, tx: WriteTx, env: Environment): void {
   for (const p of menu.properties) {
     if (p.required && isEmptyValue(p, data[p.name])) throw argumentError(`missing value of ${p.name}`);
+    // A reference parsed before this transaction may point at a row removed since.
+    const ref = p.type.reference;
+    if (ref && typeof data[p.name] === 'number' && data[p.name] !== 0 && !tx.get(ref.target, data[p.name] as number)) throw noMatch(p.name);
     if (p.unique && !isEmptyValue(p, data[p.name])) {
       const clash = tx.findBy(menu.path, p.name, data[p.name]).find((r) => r.id !== id);
       if (clash) throw alreadyHave();
@@ -171,16 +176,16 @@ export function newRowData(menu: MenuDecl, ctx: TypeContext): RowData {
 // ---------------------------------------------------------------------------------------------
 // The verbs
 
-const itemsArg = (positional = 0): ArgDecl => ({ name: 'numbers', type: anyType, positional, required: true, help: 'List of item numbers' });
+const itemsArg = (positional = 0): ArgDecl<Value> => ({ name: 'numbers', type: itemsType, positional, required: true, help: 'List of item numbers' });
 const flagArg = (name: string, help: string): ArgDecl => ({ name, type: presenceType, flagOnly: true, help });
 
 function propArgs(props: PropertyDecl[]): ArgDecl[] {
-  return props.map((p) => ({ name: p.name, type: p.type, sensitive: p.sensitive, help: p.help }));
+  return props.map((p) => ({ name: p.name, type: p.type, sensitive: p.sensitive, policy: p.policy, help: p.help }));
 }
 
-function has(call: CommandCall, name: string): boolean {
-  const v = call.args.get(name);
-  return call.args.has(name) && v !== false && v !== 'no' && v !== 'false';
+/** The property arguments of a call (everything but the item list). */
+function propertyArgs(call: CommandCall): Array<[string, unknown]> {
+  return call.args.entries().filter(([k]) => k !== 'numbers');
 }
 
 /**
@@ -200,6 +205,12 @@ function logChange(call: CommandCall, tx: WriteTx, what: string): void {
   call.env.log(tx, 'system,info', `${what} by ${call.session.user}`);
 }
 
+/** What names a row: its key (`www-ssl`), else its menu (`certificate crl`). */
+function keyOf(menu: MenuDecl, data: RowData): string {
+  const key = menu.key ? data[menu.key] : undefined;
+  return key !== undefined ? String(key) : menu.path.slice(1).replace(/\//g, ' ');
+}
+
 function describe(menu: MenuDecl, data: RowData): string {
   const path = menu.path.slice(1).replace(/\//g, ' ');
   const key = menu.key ? data[menu.key] : undefined;
@@ -208,59 +219,64 @@ function describe(menu: MenuDecl, data: RowData): string {
 
 const PRINT_MODES = ['detail', 'terse', 'brief', 'value-list'] as const;
 
+const proplistArg: ArgDecl<string[]> = { name: 'proplist', type: stringListType, help: 'Properties to print' };
+/** `print file=x` writes into /file: the write policy, like every other way into the store. */
+const printFileArg: ArgDecl<string> = { name: 'file', type: stringType, policy: 'write', help: 'Print to a file in /file' };
+const fromArg: ArgDecl<Value> = { name: 'from', type: itemsType, help: 'Items to print' };
+
 function printCommand(menu: MenuDecl): CommandDecl {
   const args: ArgDecl[] = [
     ...PRINT_MODES.map((m) => flagArg(m, `Print ${m}`)),
     flagArg('count-only', 'Print only the count of items'),
     flagArg('as-value', 'Return the items as an array'),
     flagArg('show-ids', 'Show internal ids instead of numbers'),
-    flagArg('show-sensitive', 'Show sensitive values'),
+    { ...flagArg('show-sensitive', 'Show sensitive values'), policy: 'sensitive' },
     flagArg('without-paging', 'Print without paging'),
-    { name: 'proplist', type: stringListType, help: 'Properties to print' },
-    { name: 'file', type: stringType, help: 'Print to a file' },
+    proplistArg,
+    printFileArg,
   ];
   if (menu.kind === 'list') {
-    args.push({ name: 'from', type: anyType, help: 'Items to print' });
-    args.push({ name: 'where', type: anyType, help: 'Filter expression' });
+    args.push(fromArg);
+    args.push({ name: 'where', type: itemsType, help: 'Filter expression' });
   }
   return {
     name: 'print', help: 'Print values of item properties', policy: 'read', args,
     async run(call) {
-      if (has(call, 'show-sensitive') && !call.session.policies.has('sensitive')) {
-        throw new RosError('permission', 'not enough permissions (9)');
-      }
+      const { args: a } = call;
       const [rows, ctx, order] = await readTx(call, (tx, ctx) => {
         let rows = menu.kind === 'list' ? [...tx.list(menu.path)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
-        if (call.args.has('from')) {
-          const ids = new Set(resolveItems(menu, call.args.get('from'), call.session, tx));
+        if (a.has(fromArg)) {
+          const ids = new Set(resolveItems(menu, a.get(fromArg), call.session, tx));
           rows = rows.filter((r) => ids.has(r.id));
         }
         return [rows, ctx, tx.list(menu.path).map((r) => r.id)] as const;
       });
       const where = call.where;
       const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
-      const props = call.args.has('proplist') ? parseProplist(menu, call.args.get('proplist')) : undefined;
-      if (has(call, 'count-only')) return { ret: shown.length, messages: [String(shown.length)] };
-      if (has(call, 'as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, has(call, 'show-sensitive')))) };
+      const props = a.has(proplistArg) ? parseProplist(menu, a.get(proplistArg)!) : undefined;
+      if (a.flag('count-only')) return { ret: shown.length, messages: [String(shown.length)] };
+      if (a.flag('as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, a.flag('show-sensitive')))) };
       if (menu.kind === 'list') call.session.lastPrint.set(menu.path, order);
       const index = new Map(order.map((id, i) => [id, i] as const));
-      const mode = PRINT_MODES.find((m) => has(call, m)) ?? 'table';
+      const mode = PRINT_MODES.find((m) => a.flag(m)) ?? 'table';
       const print: PrintOutput = {
         menu, rows: shown, numbers: shown.map((r) => index.get(r.id) ?? 0), mode,
-        proplist: props, showIds: has(call, 'show-ids'), showSensitive: has(call, 'show-sensitive'), ctx,
-        file: printFile(call),
+        proplist: props, showIds: a.flag('show-ids'), showSensitive: a.flag('show-sensitive'), ctx,
       };
+      if (a.has(printFileArg)) {
+        await writePrintFile(call, a.get(printFileArg)!, renderPrint(print, call.session));
+        return {};
+      }
       return { print };
     },
   };
 }
 
-/** `file=name`: a plain name inside the /file store (no `..`, no absolute paths). */
-function printFile(call: CommandCall): PrintOutput['file'] {
-  if (!call.args.has('file')) return undefined;
-  const name = valueToString(call.args.get('file'));
-  if (!/^[\w.\-/]+$/.test(name) || name.split('/').some((p) => p === '..' || p === '') ) throw argumentError('invalid value for argument file');
-  return { dir: call.env.dataDir.filesDir, name };
+/** `print file=x`: the console text goes to x.txt in the /file store (spec §3.5). */
+async function writePrintFile(call: CommandCall, name: string, text: string): Promise<void> {
+  const fileName = /\.[A-Za-z0-9]+$/.test(name) ? name : `${name}.txt`;
+  const written = await call.env.files.write(fileName, text, call.env.clock.now());
+  await call.env.store.write((tx) => call.env.log(tx, 'system,info', `file ${written} written by ${call.session.user}`));
 }
 
 async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>): Promise<StoredRow[]> {
@@ -272,9 +288,7 @@ async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeC
   return out;
 }
 
-function parseProplist(menu: MenuDecl, v: Value): string[] {
-  const names = (v instanceof RosArray ? v.values().map(valueToString) : valueToString(v).split(','))
-    .map((s) => s.trim()).filter((s) => s !== '');
+function parseProplist(menu: MenuDecl, names: readonly string[]): string[] {
   const known = menu.properties.map((p) => p.name);
   return names.map((n) => (n === '.id' ? n : matchChoice(n, known, 'proplist')));
 }
@@ -295,19 +309,18 @@ export function asValue(menu: MenuDecl, row: StoredRow, ctx: TypeContext, props?
 
 function getCommand(menu: MenuDecl): CommandDecl {
   const names = menu.properties.filter((p) => p.access !== 'wo').map((p) => p.name);
-  const args: ArgDecl[] = menu.kind === 'list'
-    ? [{ ...itemsArg(0), name: 'number' }, { name: 'value-name', type: enumType(names), positional: 1 }]
-    : [{ name: 'value-name', type: enumType(names), positional: 0 }];
+  const numberArg: ArgDecl<Value> = { ...itemsArg(0), name: 'number' };
+  const valueName: ArgDecl<string> = { name: 'value-name', type: enumType(names), positional: menu.kind === 'list' ? 1 : 0 };
+  const args: ArgDecl[] = menu.kind === 'list' ? [numberArg, valueName] : [valueName];
   return {
     name: 'get', help: 'Get value of an item property', policy: 'read', args,
     async run(call) {
       return readTx(call, (tx, ctx) => {
-        const [id] = menu.kind === 'list' ? resolveItems(menu, call.args.get('number'), call.session, tx) : [1];
+        const [id] = menu.kind === 'list' ? resolveItems(menu, call.args.get(numberArg), call.session, tx) : [1];
         if (id === undefined) throw noSuchItem();
         const row = tx.get(menu.path, id) ?? { id, data: {} };
-        if (!call.args.has('value-name')) return { ret: asValue(menu, row, ctx) };
-        const name = matchChoice(valueToString(call.args.get('value-name')), names, 'value-name');
-        const prop = propByName(menu, name)!;
+        if (!call.args.has(valueName)) return { ret: asValue(menu, row, ctx) };
+        const prop = propByName(menu, call.args.get(valueName)!)!;
         if (prop.sensitive && !call.session.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
         const v = storedValue(prop, row.data, ctx);
         if (v === undefined || v === null) return { ret: prop.flag && prop.type === boolType ? false : undefined };
@@ -324,12 +337,11 @@ function setCommand(menu: MenuDecl): CommandDecl {
     name: 'set', help: 'Change item properties', policy: 'write', args,
     async run(call) {
       await writeTx(call, (tx, ctx) => {
-        const ids = menu.kind === 'list' ? resolveItems(menu, call.args.get('numbers'), call.session, tx) : [1];
+        const ids = menu.kind === 'list' ? resolveItems(menu, call.args.value('numbers') as Value, call.session, tx) : [1];
         for (const id of ids) {
           const before = tx.get(menu.path, id)?.data ?? (menu.kind === 'singleton' ? newRowData(menu, ctx) : undefined);
           if (!before) throw noSuchItem();
-          const propsOnly = new Map([...call.args].filter(([k]) => k !== 'numbers'));
-          const after = applyArgs(menu, before, propsOnly, ctx, true);
+          const after = applyArgs(menu, before, propertyArgs(call), ctx, true);
           checkRow(menu, id, after, tx, call.env);
           if (menu.kind === 'singleton' && !tx.get(menu.path, 1)) insertSingleton(tx, menu.path, after);
           else tx.update(menu.path, id, after);
@@ -349,17 +361,13 @@ function insertSingleton(tx: WriteTx, path: string, data: RowData): void {
 
 function unsetCommand(menu: MenuDecl): CommandDecl {
   const names = writableProps(menu).map((p) => p.name);
-  const args: ArgDecl[] = menu.kind === 'list'
-    ? [itemsArg(0), { name: 'value-name', type: enumType(names), positional: 1, required: true }]
-    : [{ name: 'value-name', type: enumType(names), positional: 0, required: true }];
+  const valueName: ArgDecl<string> = { name: 'value-name', type: enumType(names), positional: menu.kind === 'list' ? 1 : 0, required: true };
+  const args: ArgDecl[] = menu.kind === 'list' ? [itemsArg(0), valueName] : [valueName];
   return {
     name: 'unset', help: 'Unset item properties', policy: 'write', args,
     async run(call) {
-      const name = matchChoice(valueToString(call.args.get('value-name')), names, 'value-name');
       const set = setCommand(menu);
-      const args = new Map<string, Value>([[name, null]]);
-      if (menu.kind === 'list') args.set('numbers', call.args.get('numbers'));
-      return set.run({ ...call, command: set, args });
+      return set.run({ ...call, command: set, args: call.args.only(['numbers']).with([[call.args.get(valueName)!, null]]) });
     },
   };
 }
@@ -367,20 +375,20 @@ function unsetCommand(menu: MenuDecl): CommandDecl {
 function addCommand(menu: MenuDecl): CommandDecl {
   const props = writableProps(menu);
   const args: ArgDecl[] = [...propArgs(props)];
-  if (menu.key) args.push({ name: 'copy-from', type: anyType, help: 'Item number to copy the properties from' });
+  const copyFrom: ArgDecl<Value> = { name: 'copy-from', type: itemsType, help: 'Item number to copy the properties from' };
+  if (menu.key) args.push(copyFrom);
   return {
     name: 'add', help: 'Create a new item', policy: 'write', args,
     async run(call) {
       const id = await writeTx(call, (tx, ctx) => {
         let base = newRowData(menu, ctx);
-        const from = call.args.get('copy-from');
-        if (call.args.has('copy-from')) {
-          const [srcId] = resolveItems(menu, from, call.session, tx);
+        if (call.args.has(copyFrom)) {
+          const [srcId] = resolveItems(menu, call.args.get(copyFrom), call.session, tx);
           const src = srcId !== undefined ? tx.get(menu.path, srcId) : undefined;
           if (!src) throw noSuchItem();
           base = copyableData(menu, src.data, base);
         }
-        const data = applyArgs(menu, base, call.args, ctx, false);
+        const data = applyArgs(menu, base, call.args.entries().filter(([k]) => k !== 'copy-from'), ctx, false);
         checkRow(menu, undefined, data, tx, call.env);
         const newId = tx.insert(menu.path, data);
         logChange(call, tx, `${describe(menu, data)} added`);
@@ -403,7 +411,7 @@ function removeCommand(menu: MenuDecl): CommandDecl {
     name: 'remove', help: 'Remove item', policy: 'write', args: [itemsArg(0)],
     async run(call) {
       await writeTx(call, (tx) => {
-        const ids = resolveItems(menu, call.args.get('numbers'), call.session, tx);
+        const ids = resolveItems(menu, call.args.value('numbers') as Value, call.session, tx);
         for (const id of ids) removeRow(call.env, menu, id, tx, call);
       });
       return {};
@@ -411,10 +419,29 @@ function removeCommand(menu: MenuDecl): CommandDecl {
   };
 }
 
+/**
+ * Removes a row and applies the one rule for rows that refer to it (design.md, spec services
+ * §1.3): each referring property's `onRemove` — `none` leaves the referrer without it and says
+ * so in /log (a service keeps running until rebound, clients.md #15), `cascade` removes the
+ * referrer too (a CA takes its issued certificates along, spec §6.2 rule 4), `refuse` keeps the
+ * row while something uses it.
+ */
 export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: WriteTx, call?: CommandCall): void {
   const row = tx.get(menu.path, id);
   if (!row) return; // already removed by a cascade earlier in this command
   menu.beforeRemove?.(id, tx, env);
+  for (const { menu: other, prop } of env.registry.referencesTo(menu.path)) {
+    for (const ref of tx.findBy(other.path, prop.name, id)) {
+      const onRemove = prop.type.reference!.onRemove;
+      if (onRemove === 'refuse') throw failure(`${describe(menu, row.data)} is in use by ${describe(other, ref.data)}`);
+      if (onRemove === 'cascade') { removeRow(env, other, ref.id, tx, call); continue; }
+      const current = tx.get(other.path, ref.id);
+      if (!current) continue;
+      tx.update(other.path, ref.id, { ...current.data, [prop.name]: 0 });
+      // A binding someone made is worth a line in /log; a fact the system keeps is not.
+      if (prop.access !== 'ro') env.log(tx, 'system,warning', `${keyOf(other, current.data)}: ${prop.name} ${keyOf(menu, row.data)} removed, none until one is set`);
+    }
+  }
   tx.remove(menu.path, id);
   if (call) logChange(call, tx, `${describe(menu, row.data)} removed`);
 }
@@ -422,7 +449,7 @@ export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: Writ
 function findCommand(menu: MenuDecl): CommandDecl {
   return {
     name: 'find', help: 'Find items by value', policy: 'read',
-    args: [{ name: 'where', type: anyType, help: 'Filter expression' }],
+    args: [{ name: 'where', type: itemsType, help: 'Filter expression' }],
     async run(call) {
       const [rows, ctx] = await readTx(call, (tx, ctx) => [[...tx.list(menu.path)], ctx] as const);
       const shown = call.where ? await filterRows(menu, rows, ctx, call.where) : rows;
@@ -437,9 +464,7 @@ function enableCommand(menu: MenuDecl, disabled: boolean): CommandDecl {
     args: menu.kind === 'list' ? [itemsArg(0)] : [],
     async run(call) {
       const set = setCommand(menu);
-      const args = new Map<string, Value>([['disabled', disabled]]);
-      if (menu.kind === 'list') args.set('numbers', call.args.get('numbers'));
-      return set.run({ ...call, command: set, args });
+      return set.run({ ...call, command: set, args: call.args.only(['numbers']).with([['disabled', disabled]]) });
     },
   };
 }
@@ -450,7 +475,7 @@ function commentCommand(menu: MenuDecl): CommandDecl {
     args: [itemsArg(0), { name: 'comment', type: stringType, positional: 1 }],
     async run(call) {
       const set = setCommand(menu);
-      return set.run({ ...call, command: set, args: new Map([['numbers', call.args.get('numbers')], ['comment', call.args.get('comment') ?? '']]) });
+      return set.run({ ...call, command: set, args: call.args.only(['numbers']).with([['comment', call.args.value('comment') ?? '']]) });
     },
   };
 }
@@ -458,9 +483,12 @@ function commentCommand(menu: MenuDecl): CommandDecl {
 function exportCommand(menu: MenuDecl): CommandDecl {
   return {
     name: 'export', help: 'Print or save an export script', policy: 'read',
-    args: [flagArg('verbose', 'Include default values'), flagArg('terse', 'One line per item'), flagArg('show-sensitive', 'Include sensitive values'), { name: 'file', type: stringType }],
+    args: [
+      flagArg('verbose', 'Include default values'), flagArg('terse', 'One line per item'),
+      { ...flagArg('show-sensitive', 'Include sensitive values'), policy: 'sensitive' }, { ...printFileArg, help: 'Export to a file in /file' },
+    ],
     async run(call) {
-      const text = await readTx(call, (tx, ctx) => exportLines(menu, tx, ctx, has(call, 'verbose'), has(call, 'show-sensitive')));
+      const text = await readTx(call, (tx, ctx) => exportLines(menu, tx, ctx, call.args.flag('verbose'), call.args.flag('show-sensitive')));
       const out = exportHeader(call.env.clock.now(), ROSPKI_ROUTEROS_VERSION) + text;
       return { messages: [out.replace(/\n$/, '')] };
     },

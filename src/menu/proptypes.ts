@@ -1,20 +1,15 @@
 // The value types of menu properties and arguments. Each one parses what any front end sends
 // (console text, typed script values, REST/API strings) and renders for each of them.
 
-import { ambiguous, argumentError, invalidValue, noMatch, outOfRange } from '../errors.js';
-import type { PropType, TypeContext } from './types.js';
+import { formatDate } from '../clock.js';
+import { argumentError, invalidValue, noMatch, outOfRange } from '../errors.js';
+import { matchChoice } from './args.js';
+import type { PropType, ReferenceDecl, TypeContext } from './types.js';
 import { Duration, IpAddress, IpPrefix, ItemId, RosArray, parseDuration, type Value, valueToString } from './values.js';
 
 const asText = (v: Value): string => valueToString(v);
 
-/** Picks the one choice that `input` names exactly or as an unambiguous prefix (spec §7.1). */
-export function matchChoice(input: string, choices: readonly string[], argName: string): string {
-  if (choices.includes(input)) return input;
-  const hits = choices.filter((c) => c.startsWith(input));
-  if (hits.length === 1) return hits[0]!;
-  if (hits.length > 1 && input !== '') throw ambiguous(argName);
-  throw noMatch(argName);
-}
+export { matchChoice };
 
 export const stringType: PropType<string> = {
   help: 'string',
@@ -146,14 +141,7 @@ export const dateType: PropType<number> = {
   script: (v) => formatDate(v),
 };
 
-export { formatDate as dateFormat };
-
-/** The router's local time zone is UTC unless /system clock says otherwise (see clock menu). */
-export function formatDate(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
-}
+export { formatDate, formatDate as dateFormat };
 
 /** A list of IPv4/IPv6 prefixes (allow-lists: /user address, /ip service address). */
 export const prefixListType: PropType<string[]> = {
@@ -192,18 +180,23 @@ export const idType: PropType<number> = {
 
 /**
  * A reference to a row of another menu by id (so renaming the target keeps the binding,
- * clients.md). Shown as the target's name; `none` when allowed and unset (stored as 0).
+ * clients.md). Shown as the target's name; `none` when allowed and unset (stored as 0). Input:
+ * an `*ID`, the exact name, or a prefix of exactly one name (spec §7.1, the one prefix rule).
+ * `onRemove` says what removing the target does to the rows that point at it (ReferenceDecl).
  */
-export function refType(menuPath: string, opts: { none?: boolean } = {}): PropType<number> {
+export function refType(menuPath: string, opts: { none?: boolean; onRemove?: ReferenceDecl['onRemove'] } = {}): PropType<number> {
+  const keyOf = (ctx: TypeContext): string => ctx.registry.menu(menuPath)?.key ?? 'name';
   const nameOf = (id: number, ctx: TypeContext): string => {
     if (id === 0) return 'none';
-    const menu = ctx.registry.menu(menuPath);
     const row = ctx.tx.get(menuPath, id);
-    if (!row || !menu?.key) return new ItemId(id).toString();
-    return String(row.data[menu.key] ?? '');
+    if (!row) return new ItemId(id).toString();
+    return String(row.data[keyOf(ctx)] ?? '');
   };
+  const names = (ctx: TypeContext): string[] => ctx.tx.list(menuPath).map((r) => String(r.data[keyOf(ctx)]));
   return {
     help: opts.none ? `${menuPath.slice(1)} name | none` : `${menuPath.slice(1)} name`,
+    readsStore: true,
+    reference: { target: menuPath, onRemove: opts.onRemove ?? (opts.none ? 'none' : 'refuse') },
     parse(v, ctx, name) {
       if (v instanceof ItemId) {
         if (!ctx.tx.get(menuPath, v.n)) throw noMatch(name);
@@ -213,19 +206,16 @@ export function refType(menuPath: string, opts: { none?: boolean } = {}): PropTy
       if (opts.none && text === 'none') return 0;
       const id = ItemId.parse(text);
       if (id && ctx.tx.get(menuPath, id.n)) return id.n;
-      const key = ctx.registry.menu(menuPath)?.key ?? 'name';
-      // Exact names only: a prefix of a certificate name must not pick the wrong certificate.
-      const row = ctx.tx.findBy(menuPath, key, text)[0];
-      if (!row) throw noMatch(name);
-      return row.id;
+      const exact = ctx.tx.findBy(menuPath, keyOf(ctx), text)[0];
+      if (exact) return exact.id;
+      const chosen = matchChoice(text, names(ctx), name);
+      return ctx.tx.findBy(menuPath, keyOf(ctx), chosen)[0]!.id;
     },
     display: nameOf,
     api: nameOf,
     script: (v, ctx) => nameOf(v, ctx),
     choices(ctx) {
-      const key = ctx.registry.menu(menuPath)?.key ?? 'name';
-      const names = ctx.tx.list(menuPath).map((r) => String(r.data[key]));
-      return opts.none ? ['none', ...names] : names;
+      return opts.none ? ['none', ...names(ctx)] : names(ctx);
     },
     isEmpty: (v) => v === 0 && !opts.none,
   };
@@ -240,7 +230,20 @@ export const presenceType: PropType<boolean> = {
   script: (v) => v,
 };
 
-/** Raw values passed through untouched (item lists, where handled by the executor). */
+/**
+ * Item lists (`0,1`, names, `*ID`s, arrays from `[find]`, spec §7.3): kept as given, resolved by
+ * the command inside its own transaction with resolveItems (generic.ts), so they name the rows
+ * of that moment.
+ */
+export const itemsType: PropType<Value> = {
+  help: 'list of item numbers',
+  parse: (v) => v,
+  display: (v) => valueToString(v),
+  api: (v) => valueToString(v),
+  script: (v) => v,
+};
+
+/** Raw values passed through untouched (monitor options). */
 export const anyType: PropType<Value> = {
   help: 'value',
   parse: (v) => v,

@@ -1,12 +1,13 @@
 // The menu registry: every menu declaration by path, with the generic verbs materialised as
 // commands so front ends see one uniform command list per menu.
 
-import type { CommandDecl, MenuDecl, RegistryView } from './types.js';
+import type { CommandDecl, MenuDecl, PropertyDecl, RegistryView } from './types.js';
 import { genericCommands } from './generic.js';
 
 export class Registry implements RegistryView {
   private readonly menus = new Map<string, MenuDecl>();
   private readonly commandCache = new Map<string, CommandDecl[]>();
+  private referenceCache: Map<string, Array<{ menu: MenuDecl; prop: PropertyDecl }>> | undefined;
 
   constructor(menus: Iterable<MenuDecl> = []) {
     for (const m of menus) this.add(m);
@@ -21,6 +22,24 @@ export class Registry implements RegistryView {
       if (p === '/') break;
     }
     this.commandCache.clear();
+    this.referenceCache = undefined;
+  }
+
+  /** Every property of every menu that refers to rows of `path` (refType), from the declarations. */
+  referencesTo(path: string): ReadonlyArray<{ menu: MenuDecl; prop: PropertyDecl }> {
+    if (!this.referenceCache) {
+      this.referenceCache = new Map();
+      for (const menu of this.menus.values()) {
+        for (const prop of menu.properties) {
+          const target = prop.type.reference?.target;
+          if (!target || prop.compute) continue;
+          const list = this.referenceCache.get(target) ?? [];
+          list.push({ menu, prop });
+          this.referenceCache.set(target, list);
+        }
+      }
+    }
+    return this.referenceCache.get(path) ?? [];
   }
 
   menu(path: string): MenuDecl | undefined {

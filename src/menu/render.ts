@@ -1,9 +1,6 @@
 // Turns command results into what each front end shows: console text (spec §3 layouts) and
 // API/REST records (spec §8.3, §9.3: every value a string, `.id` first, absent when unset).
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { failure } from '../errors.js';
 import type { StoredRow } from '../store/store.js';
 import { isEmptyValue, rowFlags, storedValue } from './generic.js';
 import {
@@ -105,8 +102,7 @@ export function renderPrint(print: PrintOutput, session: Session): string {
 /** Everything the console prints for a command's result ('' when nothing). */
 export function renderConsole(result: CommandResult, session: Session): string {
   let out = '';
-  if (result.print?.file) writePrintFile(result.print.file, renderPrint(result.print, session));
-  else if (result.print) out += renderPrint(result.print, session);
+  if (result.print) out += renderPrint(result.print, session);
   if (result.block) out += formatKeyValue(result.block.map(([k, v]) => [k, blockValue(v)]));
   for (const m of result.messages ?? []) out += `${m}\n`;
   return out;
@@ -140,13 +136,4 @@ export function printRecords(print: PrintOutput): Array<Record<string, string>> 
 export function apiString(v: Value): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   return valueToString(v);
-}
-
-/** `print file=x`: the output goes to x.txt in the /file store instead of the screen. */
-function writePrintFile(target: { dir: string; name: string }, text: string): void {
-  const name = /\.[A-Za-z0-9]+$/.test(target.name) ? target.name : `${target.name}.txt`;
-  const full = path.resolve(target.dir, name);
-  if (!full.startsWith(path.resolve(target.dir) + path.sep)) throw failure('invalid file name');
-  fs.mkdirSync(path.dirname(full), { recursive: true });
-  fs.writeFileSync(full, text);
 }

@@ -3,7 +3,10 @@
 // and tab completion all come from that one declaration.
 
 import type { Clock } from '../clock.js';
+import type { FileStore } from '../store/files.js';
 import type { ReadTx, RowData, Store, StoredRow, WriteTx } from '../store/store.js';
+import type { TrustEngine } from '../trust/engine.js';
+import type { Args } from './args.js';
 import type { Value } from './values.js';
 
 /** RouterOS user-group policy names (spec /user group). */
@@ -18,6 +21,8 @@ export interface TypeContext {
   readonly tx: ReadTx;
   readonly clock: Clock;
   readonly registry: RegistryView;
+  /** The appliance's shared services (the /file store for `contents`, caches). */
+  readonly env: Environment;
 }
 
 /**
@@ -41,6 +46,21 @@ export interface PropType<S = unknown> {
   /** Values offered by completion and used for prefix matching (enums, references). */
   choices?(ctx: TypeContext): string[];
   isEmpty?(value: S): boolean;
+  /** parse() reads rows (references, item lists): the executor parses it in a fresh read. */
+  readonly readsStore?: boolean;
+  /** A reference to rows of another menu (refType): what removing such a row does to it. */
+  readonly reference?: ReferenceDecl;
+}
+
+/**
+ * A property that points at a row of another menu (by id, so a rename keeps it). When that row
+ * is removed, the generic remove applies `onRemove` to every row pointing at it (one rule for
+ * every consumer, design.md): `none` sets the reference to none and logs a warning, `cascade`
+ * removes the pointing row too, `refuse` refuses the removal while it is in use.
+ */
+export interface ReferenceDecl {
+  readonly target: string;
+  readonly onRemove: 'none' | 'cascade' | 'refuse';
 }
 
 export interface FlagDecl {
@@ -52,11 +72,14 @@ export interface FlagDecl {
   readonly sharesColumnWith?: string;
 }
 
-export interface PropertyDecl {
+export interface PropertyDecl<S = any> {
   readonly name: string;
-  readonly type: PropType<any>;
-  /** Value a new row gets when add does not set it. A function is called per add. */
-  readonly default?: unknown | ((ctx: TypeContext) => unknown);
+  readonly type: PropType<S>;
+  /**
+   * Value a new row gets when add does not set it; also what propValue() reads for a row that
+   * lacks it (templates made before a property existed). A function is called per add.
+   */
+  readonly default?: S | ((ctx: TypeContext) => S);
   /** `ro`: set only by the system or commands; `wo`: never shown (passwords). */
   readonly access?: 'rw' | 'ro' | 'wo';
   /** Hidden in print and export unless `show-sensitive`. */
@@ -77,18 +100,22 @@ export interface PropertyDecl {
   readonly writableWhen?: (row: RowData) => boolean;
   /** Message when set is refused by writableWhen. */
   readonly notWritableMessage?: string;
+  /** Policy needed, beyond the command's, to give this property (`group` of /user: `policy`). */
+  readonly policy?: Policy;
   readonly help?: string;
 }
 
-export interface ArgDecl {
+export interface ArgDecl<S = any> {
   readonly name: string;
-  readonly type: PropType<any>;
+  readonly type: PropType<S>;
   readonly required?: boolean;
   /** Index among the unnamed (positional) arguments: `set 0 …`, `sign myCA`, `fetch "url"`. */
   readonly positional?: number;
   /** A bare word without `=`: `detail`, `as-value`, `count-only`. */
   readonly flagOnly?: boolean;
   readonly sensitive?: boolean;
+  /** Policy needed, beyond the command's, to give this argument. */
+  readonly policy?: Policy;
   readonly help?: string;
 }
 
@@ -124,8 +151,11 @@ export type RowPredicate = (row: RowView) => boolean | Promise<boolean>;
 export interface CommandCall {
   readonly menu: MenuDecl;
   readonly command: CommandDecl;
-  /** Arguments with canonical (full) names; values as the front end gave them. */
-  readonly args: ReadonlyMap<string, Value>;
+  /**
+   * Arguments by full name, each already parsed by its declared type (the executor did it, with
+   * one prefix rule for every front end); null stands for an unset (`!name`).
+   */
+  readonly args: Args;
   readonly where?: RowPredicate;
   readonly session: Session;
   readonly env: Environment;
@@ -142,8 +172,6 @@ export interface PrintOutput {
   readonly proplist?: readonly string[];
   readonly showIds: boolean;
   readonly showSensitive: boolean;
-  /** `print file=x`: write the console text to x.txt in the /file store instead. */
-  readonly file?: { readonly dir: string; readonly name: string };
   /** Typed context to turn stored values into text; valid while rendering. */
   readonly ctx: TypeContext;
 }
@@ -206,22 +234,53 @@ export interface MenuDecl {
   prepare?(env: Environment): Promise<void>;
   /** Checks a row before add/set store it (throws RosError). */
   validate?(row: RowData, tx: WriteTx, env: Environment): void;
-  /** Called inside the transaction before a row is removed (cascades). */
+  /**
+   * Called inside the transaction before a row is removed (its own refusals). Rows of other
+   * menus that refer to it are handled by their reference's `onRemove` (ReferenceDecl).
+   */
   beforeRemove?(id: number, tx: WriteTx, env: Environment): void;
 }
 
 export interface RegistryView {
   menu(path: string): MenuDecl | undefined;
   children(path: string): string[];
+  /** Every property of every menu that refers to rows of `path` (refType). */
+  referencesTo(path: string): ReadonlyArray<{ readonly menu: MenuDecl; readonly prop: PropertyDecl }>;
 }
 
-/** The shared services every command can use. */
+/**
+ * Runs console-language scripts (/system script, /import, the scheduler) for menus, which never
+ * import the console themselves (design.md: data flows down). The console front end provides it.
+ */
+export interface ScriptRunner {
+  /**
+   * Runs `source` as `session` (its policies already narrowed to the script's); returns what the
+   * script printed. A failure is a RosError of kind `script`: `Script Error: <text>`.
+   */
+  run(source: string, session: Session, opts?: { dryRun?: boolean }): Promise<string>;
+  /** Parses and checks `source` without running it; throws a positioned RosError. */
+  check(source: string): void;
+}
+
+/** Per-appliance memo tables (opened CA keys, parsed certificates): one object per appliance. */
+export interface ApplianceCache {
+  /** The table called `name`, created empty on first use. */
+  table<K, V>(name: string): Map<K, V>;
+}
+
+/** The shared services every command can use; menus reach each other's data only through these. */
 export interface Environment {
   readonly store: Store;
   readonly clock: Clock;
   readonly registry: RegistryView;
-  /** Data directory paths (files/ is the /file store). */
-  readonly dataDir: { readonly root: string; readonly filesDir: string };
+  /** The /file store: the one path-safety rule (src/store/files.ts). */
+  readonly files: FileStore;
+  readonly cache: ApplianceCache;
+  readonly scripts: ScriptRunner;
+  /** The one trust engine (src/trust) with this appliance's anchors and CRLs. */
+  readonly trust: TrustEngine;
   /** Appends to /log inside the current transaction. */
   log(tx: WriteTx, topics: string, message: string): void;
+  /** An unexpected error: its stack goes to the operator's log; returns the reference users see. */
+  reportInternalError(error: unknown, where: string): string;
 }

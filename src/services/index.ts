@@ -125,7 +125,7 @@ class ServiceManager implements RunningServices {
           address: (d.address as string[] | undefined) ?? [], maxSessions: Number(d['max-sessions'] ?? 20),
         };
         if (TLS_SERVICES.has(name) && !w.disabled) {
-          w.tls = planTls(store, tx, name, Number(d.certificate ?? 0), d['tls-version'] as TlsVersion | undefined);
+          w.tls = planTls(this.app.env, tx, name, Number(d.certificate ?? 0), d['tls-version'] as TlsVersion | undefined);
         }
         return w;
       }));

@@ -14,7 +14,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type ssh2 from 'ssh2';
-import { logRefusal, resolveFile, UnsafeFileName, writeStoreFile } from '../menus/file/files.js';
+import { logFileRefusal } from '../menu/executor.js';
+import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
 import { endChannel, type SshUser } from './ssh.js';
 
@@ -132,9 +133,9 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     try {
       const clean = name.split('/').filter((s) => s !== '' && s !== '.').join('/');
       if (clean === '') return { name: '', full: path.resolve(filesDir) };
-      return resolveFile(filesDir, clean);
+      return app.files.hostPath(clean);
     } catch (e) {
-      if (e instanceof UnsafeFileName) await logRefusal(app.env, session, e);
+      if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
       throw e;
     }
   };
@@ -198,10 +199,10 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       const end = await reader.bytes(1);
       if (!data || !end) throw new ScpFatal();
       try {
-        writeStoreFile(filesDir, dest, data, app.clock.now());
+        await app.files.write(dest, data, app.clock.now());
         send('\0');
       } catch (e) {
-        if (e instanceof UnsafeFileName) await logRefusal(app.env, session, e);
+        if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
         warn(`${dest}: ${(e as Error).message}`);
       }
     }

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { Policy } from '../menu/types.js';
-import { logRefusal, resolveFile, touchFolder, UnsafeFileName } from '../menus/file/files.js';
+import { logFileRefusal } from '../menu/executor.js';
+import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
 import type { SshUser } from './ssh.js';
 
@@ -77,7 +78,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
       fs.mkdirSync(filesDir, { recursive: true, mode: 0o700 });
       return { name: '', full: path.resolve(filesDir) };
     }
-    return resolveFile(filesDir, name);
+    return app.files.hostPath(name);
   };
   const lstat = (full: string): fs.Stats => {
     try {
@@ -106,7 +107,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   const serve = (reqid: number, fn: () => void | Promise<void>): void => {
     Promise.resolve().then(fn).catch(async (e: unknown) => {
       if (e instanceof UnsafeFileName) {
-        await logRefusal(app.env, session, e);
+        await logFileRefusal(app.env, session, e);
         sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, e.message);
       } else if (e instanceof SftpStatus) {
         sftp.status(reqid, e.code, e.message);
@@ -187,7 +188,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (!exists && !(flags & OPEN_MODE.CREAT)) throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
     if (exists && (flags & OPEN_MODE.EXCL)) throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
     fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
-    resolveFile(filesDir, name); // the folders made on the way must not have become links
+    app.files.hostPath(name); // the folders made on the way must not have become links
     const temp = `${full}.rospki-${process.pid}-${++tempCounter}.tmp`;
     if (exists && !(flags & OPEN_MODE.TRUNC)) fs.copyFileSync(full, temp);
     const fd = fs.openSync(temp, exists && !(flags & OPEN_MODE.TRUNC) ? 'r+' : 'w+', 0o600);
@@ -224,7 +225,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
           fs.rmSync(h.temp, { force: true });
           throw e;
         }
-        touchFolder(filesDir, path.dirname(h.target), now);
+        app.files.touch(path.dirname(h.target), now);
       }
     }
     sftp.status(reqid, STATUS_CODE.OK);

@@ -7,7 +7,8 @@ import type tls from 'node:tls';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { certificateDer, privateKey } from '../menus/certificate/keys.js';
 import type { TlsVersion } from '../menus/ip/service.js';
-import type { ReadTx, Store } from '../store/store.js';
+import type { Environment } from '../menu/types.js';
+import type { ReadTx } from '../store/store.js';
 
 /** Anonymous DH suites (TLS 1.2; TLS 1.3 has none). SECLEVEL 0 is what allows them in OpenSSL 3. */
 export const ANON_DH_CIPHERS = 'ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:ADH-AES256-SHA256:ADH-AES128-SHA256:ADH-AES256-SHA:ADH-AES128-SHA:@SECLEVEL=0';
@@ -49,7 +50,7 @@ function intermediates(tx: ReadTx, leaf: Record<string, unknown>): Array<{ id: n
  * What a TLS service should present. `cheap` is the signature of the inputs (fingerprints,
  * version): the caller rebuilds the context only when it changes.
  */
-export function planTls(store: Store, tx: ReadTx, service: string, certId: number, tlsVersion: TlsVersion | undefined): TlsPlan {
+export function planTls(env: Environment, tx: ReadTx, service: string, certId: number, tlsVersion: TlsVersion | undefined): TlsPlan {
   const range = versions(tlsVersion);
   if (!certId) {
     if (service === 'api-ssl') {
@@ -70,7 +71,7 @@ export function planTls(store: Store, tx: ReadTx, service: string, certId: numbe
   if (cached) return { kind: 'cert', signature, certName: name, options: cached };
   let key: KeyObject | undefined;
   try {
-    key = privateKey(store, tx, certId, fingerprint);
+    key = privateKey(env, tx, certId, fingerprint);
   } catch {
     key = undefined;
   }

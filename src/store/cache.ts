@@ -15,6 +15,8 @@ export class MenuRows {
   private shared = false;
   /** Lookup indexes by field value, built on first use and kept up to date. */
   private readonly indexes = new Map<string, Map<unknown, StoredRow[]>>();
+  /** Index lists handed out by findBy: a change replaces them instead (copy on write, as list()). */
+  private readonly handedOut = new WeakSet<StoredRow[]>();
 
   get(id: number): StoredRow | undefined {
     return this.byId.get(id);
@@ -26,7 +28,7 @@ export class MenuRows {
     if (before) this.unindex(before);
     this.byId.set(row.id, row);
     this.index(row);
-    this.own();
+    this.ownOrdered();
     const last = this.ordered[this.ordered.length - 1];
     if (!had && (!last || last.id < row.id)) { this.ordered.push(row); return; }
     const at = this.indexOf(row.id);
@@ -39,7 +41,7 @@ export class MenuRows {
     if (!before) return;
     this.byId.delete(id);
     this.unindex(before);
-    this.own();
+    this.ownOrdered();
     this.ordered.splice(this.indexOf(id), 1);
   }
 
@@ -48,13 +50,16 @@ export class MenuRows {
     return this.ordered;
   }
 
-  private own(): void {
+  private ownOrdered(): void {
     if (!this.shared) return;
     this.ordered = this.ordered.slice();
     this.shared = false;
   }
 
-  /** Rows whose data[field] equals value (strict equality), in id order. */
+  /**
+   * Rows whose data[field] equals value (strict equality), in id order: a stable snapshot, like
+   * list() (a caller may change rows while it walks the result).
+   */
   findBy(field: string, value: unknown): readonly StoredRow[] {
     let index = this.indexes.get(field);
     if (!index) {
@@ -62,20 +67,38 @@ export class MenuRows {
       this.indexes.set(field, index);
       for (const row of this.ordered) add(index, row.data[field], row);
     }
-    return index.get(value) ?? [];
+    const list = index.get(value);
+    if (!list) return [];
+    this.handedOut.add(list);
+    return list;
+  }
+
+  /** The index list of `key`, ready to change (copied first when a caller holds it). */
+  private own(index: Map<unknown, StoredRow[]>, key: unknown): StoredRow[] | undefined {
+    const list = index.get(key);
+    if (!list || !this.handedOut.has(list)) return list;
+    const copy = list.slice();
+    index.set(key, copy);
+    return copy;
   }
 
   private index(row: StoredRow): void {
-    for (const [field, index] of this.indexes) add(index, row.data[field], row);
+    for (const [field, index] of this.indexes) {
+      const key = row.data[field];
+      const list = this.own(index, key);
+      if (list) insertInOrder(list, row);
+      else index.set(key, [row]);
+    }
   }
 
   private unindex(row: StoredRow): void {
     for (const [field, index] of this.indexes) {
-      const list = index.get(row.data[field]);
+      const key = row.data[field];
+      const list = this.own(index, key);
       if (!list) continue;
       const at = list.findIndex((r) => r.id === row.id);
       if (at >= 0) list.splice(at, 1);
-      if (list.length === 0) index.delete(row.data[field]);
+      if (list.length === 0) index.delete(key);
     }
   }
 
@@ -94,9 +117,13 @@ export class MenuRows {
 
 function add(index: Map<unknown, StoredRow[]>, key: unknown, row: StoredRow): void {
   const list = index.get(key);
-  if (!list) { index.set(key, [row]); return; }
+  if (!list) index.set(key, [row]);
+  else insertInOrder(list, row);
+}
+
+function insertInOrder(list: StoredRow[], row: StoredRow): void {
   // Keep id order: an undo may re-add an older row.
-  if (list[list.length - 1]!.id < row.id) list.push(row);
+  if (list.length === 0 || list[list.length - 1]!.id < row.id) list.push(row);
   else { list.push(row); list.sort((a, b) => a.id - b.id); }
 }
 

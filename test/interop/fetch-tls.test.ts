@@ -47,7 +47,7 @@ describe('/tool fetch https against openssl s_server', () => {
   async function exportCert(name: string): Promise<{ cert: string; key: string }> {
     const { der, key } = await t.app.store.read((tx) => {
       const row = tx.findBy(C, 'name', name)[0]!;
-      return { der: certificateDer(tx, row.id)!, key: privateKey(t.app.store, tx, row.id, String(row.data.fingerprint))! };
+      return { der: certificateDer(tx, row.id)!, key: privateKey(t.app.env, tx, row.id, String(row.data.fingerprint))! };
     });
     const cert = path.join(dir, `${name}.pem`);
     const keyFile = path.join(dir, `${name}.key`);

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { RosArray } from '../../src/menu/values.js';
 import { builtinRoots } from '../../src/menus/certificate/builtin.js';
 import { builtinsTrustedFor, readSettings } from '../../src/menus/certificate/settings.js';
-import { verifyPeerChain, TRUST_ERRORS } from '../../src/trust/engine.js';
+import { TRUST_ERRORS } from '../../src/trust/engine.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 
 const B = '/certificate/builtin';
@@ -42,12 +42,12 @@ describe('/certificate builtin', () => {
     assert.equal(builtinsTrustedFor(s, 'fetch'), true);
     assert.equal(builtinsTrustedFor(s, 'ipsec'), false);
     const root = builtinRoots().find((c) => c.subject.commonName === 'ISRG Root X1')!;
-    const r1 = await verifyPeerChain(t.app.env, { chain: [root.der], service: 'fetch', mode: 'yes' });
+    const r1 = await t.app.env.trust.verify({ chain: [root.der], service: 'fetch', mode: 'yes' });
     assert.ok(r1.ok);
-    const r2 = await verifyPeerChain(t.app.env, { chain: [root.der], service: 'ipsec', mode: 'yes' });
+    const r2 = await t.app.env.trust.verify({ chain: [root.der], service: 'ipsec', mode: 'yes' });
     assert.equal(r2.ok ? 'accepted' : r2.error, TRUST_ERRORS.noTrustedCa);
     await t.run('/certificate/settings', 'set', { 'builtin-trust-anchors': 'not-trusted' });
-    const r3 = await verifyPeerChain(t.app.env, { chain: [root.der], service: 'fetch', mode: 'yes' });
+    const r3 = await t.app.env.trust.verify({ chain: [root.der], service: 'fetch', mode: 'yes' });
     assert.equal(r3.ok ? 'accepted' : r3.error, TRUST_ERRORS.noTrustedCa);
   });
 });

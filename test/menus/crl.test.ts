@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { RosError } from '../../src/errors.js';
 import { CRL_MENU_PATH, loadedCrl } from '../../src/menus/certificate/crl.js';
 import { crlPass, startCrlScheduler } from '../../src/menus/certificate/crl-schedule.js';
-import { verifyPeerChain, TRUST_ERRORS } from '../../src/trust/engine.js';
+import { TRUST_ERRORS } from '../../src/trust/engine.js';
 import { RosArray } from '../../src/menu/values.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import { externalCa, putCertificate, startServer, type ExternalCa, type TestServer } from './crl-support.js';
@@ -68,11 +68,11 @@ describe('/certificate crl', () => {
 
   test('the trust engine refuses the revoked certificate with crl-use=yes', async () => {
     await t.run(S, 'set', { 'crl-use': 'yes' });
-    const ok = await verifyPeerChain(t.app.env, { chain: [good], host: 'good.test', service: 'fetch', mode: 'yes' });
+    const ok = await t.app.env.trust.verify({ chain: [good], host: 'good.test', service: 'fetch', mode: 'yes' });
     assert.ok(ok.ok, ok.ok ? '' : ok.error);
-    const revoked = await verifyPeerChain(t.app.env, { chain: [bad], host: 'bad.test', service: 'fetch', mode: 'yes' });
+    const revoked = await t.app.env.trust.verify({ chain: [bad], host: 'bad.test', service: 'fetch', mode: 'yes' });
     assert.deepEqual(revoked.ok ? 'accepted' : revoked.error, TRUST_ERRORS.revoked);
-    const without = await verifyPeerChain(t.app.env, { chain: [bad], host: 'bad.test', service: 'fetch', mode: 'yes-without-crl' });
+    const without = await t.app.env.trust.verify({ chain: [bad], host: 'bad.test', service: 'fetch', mode: 'yes-without-crl' });
     assert.ok(without.ok, 'yes-without-crl skips CRL validation');
   });
 
@@ -80,14 +80,14 @@ describe('/certificate crl', () => {
     await t.run(CRL, 'flush', {});
     const [row] = await rows();
     assert.equal(row!.num, undefined);
-    const r = await verifyPeerChain(t.app.env, { chain: [good], host: 'good.test', service: 'fetch', mode: 'yes' });
+    const r = await t.app.env.trust.verify({ chain: [good], host: 'good.test', service: 'fetch', mode: 'yes' });
     assert.deepEqual(r.ok ? 'accepted' : r.error, TRUST_ERRORS.noCrl);
-    assert.ok((await verifyPeerChain(t.app.env, { chain: [good], host: 'good.test', service: 'fetch', mode: 'yes-without-crl' })).ok);
+    assert.ok((await t.app.env.trust.verify({ chain: [good], host: 'good.test', service: 'fetch', mode: 'yes-without-crl' })).ok);
   });
 
   test('crl-download=yes fetches on demand and on schedule; failures mark the entry invalid', async () => {
     await t.run(S, 'set', { 'crl-download': 'yes' });
-    const r = await verifyPeerChain(t.app.env, { chain: [bad], host: 'bad.test', service: 'fetch', mode: 'yes' });
+    const r = await t.app.env.trust.verify({ chain: [bad], host: 'bad.test', service: 'fetch', mode: 'yes' });
     assert.deepEqual(r.ok ? 'accepted' : r.error, TRUST_ERRORS.revoked);
     // A scheduler pass downloads nothing new within the hour…
     const pass1 = await crlPass(t.app.env);

@@ -10,9 +10,10 @@
 //   data `.crl`         { number, thisUpdate, nextUpdate, count } (hidden: not a property)
 //   data `crl`          true once the CA publishes a CRL (flag L)
 
+import { formatDate } from '../../clock.js';
+import { failure } from '../../errors.js';
 import type { Environment } from '../../menu/types.js';
 import type { ReadTx, RowData, Store, WriteTx } from '../../store/store.js';
-import { formatDate } from '../../menu/proptypes.js';
 import { buildCrl } from '../../pki/crl.js';
 import { openCa } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
@@ -56,9 +57,9 @@ export function crlSignerProblem(data: RowData | undefined): string | undefined 
 export function regenerateCrl(env: Environment, tx: WriteTx, caId: number, added: readonly Buffer[] = []): CrlState {
   const row = tx.get(CERT_PATH, caId);
   const problem = crlSignerProblem(row?.data);
-  if (problem) throw new Error(problem);
-  const ca = openCa(env.store, tx, caId, String(row!.data.fingerprint));
-  if (!ca) throw new Error('CA certificate has no private key');
+  if (problem) throw failure(problem);
+  const ca = openCa(env, tx, caId, String(row!.data.fingerprint));
+  if (!ca) throw failure('CA certificate has no private key');
   const before = crlState(row!.data);
   const old = tx.getBlob(CERT_PATH, caId, CRL_ENTRIES_BLOB);
   const entries = added.length ? Buffer.concat(old ? [old, ...added] : [...added]) : (old ?? Buffer.alloc(0));

@@ -7,10 +7,11 @@
 // A URL that is a local CA's own publication point is read straight from that CA (no network).
 
 import { failure } from '../../errors.js';
-import { exportHeader, exportLines, resolveItems } from '../../menu/generic.js';
-import { anyType, boolType, dateType, intType, refType, stringType, presenceType } from '../../menu/proptypes.js';
-import type { CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
-import type { ReadTx, RowData, Store, StoredRow, WriteTx } from '../../store/store.js';
+import { exportHeader, exportLines, resolveItems, typeContext } from '../../menu/generic.js';
+import { boolType, dateType, intType, itemsType, refType, stringType, presenceType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
+import type { Value } from '../../menu/values.js';
+import type { ReadTx, RowData, StoredRow, WriteTx } from '../../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../../version.js';
 import { parseCertificate, type CertInfo } from '../../pki/index.js';
 import { parseCrl, verifyCrlSignature, type CrlInfo } from '../../pki/crl.js';
@@ -105,7 +106,7 @@ export async function reconcileCrlRows(env: Environment): Promise<void> {
   });
   if (!plan.add.length && !plan.remove.length && !plan.recert.length) return;
   await env.store.write((tx) => {
-    for (const id of plan.remove) if (tx.get(CRL_MENU_PATH, id)) { tx.remove(CRL_MENU_PATH, id); forget(env.store, id); }
+    for (const id of plan.remove) if (tx.get(CRL_MENU_PATH, id)) { tx.remove(CRL_MENU_PATH, id); forget(env, id); }
     for (const id of plan.recert) {
       const row = tx.get(CRL_MENU_PATH, id);
       if (row) tx.update(CRL_MENU_PATH, id, { ...row.data, cert: plan.want.get(String(row.data.url)) ?? 0 });
@@ -120,23 +121,17 @@ export async function reconcileCrlRows(env: Environment): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Loaded CRLs (ram: this process; system: also a blob of the row)
 
-const loaded = new WeakMap<Store, Map<number, CrlInfo>>();
+const cacheOf = (env: Environment): Map<number, CrlInfo> => env.cache.table('crl.loaded');
 
-function cacheOf(store: Store): Map<number, CrlInfo> {
-  let m = loaded.get(store);
-  if (!m) loaded.set(store, (m = new Map()));
-  return m;
-}
-
-function forget(store: Store, id: number): void {
-  cacheOf(store).delete(id);
+function forget(env: Environment, id: number): void {
+  cacheOf(env).delete(id);
 }
 
 /** The CRL a row holds now (parsed), or undefined. */
 export function loadedCrl(env: Environment, tx: ReadTx, id: number): CrlInfo | undefined {
   const row = tx.get(CRL_MENU_PATH, id);
   if (!row || typeof row.data.fingerprint !== 'string' || row.data.invalid === true) return undefined;
-  const cache = cacheOf(env.store);
+  const cache = cacheOf(env);
   const hit = cache.get(id);
   if (hit && hit.fingerprint === row.data.fingerprint) return hit;
   const der = tx.getBlob(CRL_MENU_PATH, id, DER_BLOB);
@@ -220,7 +215,7 @@ export async function downloadCrl(env: Environment, id: number, signal?: AbortSi
     if (!info || error) {
       tx.update(CRL_MENU_PATH, id, { ...row.data, invalid: true, '.tried': now });
       tx.setBlob(CRL_MENU_PATH, id, DER_BLOB, undefined);
-      forget(env.store, id);
+      forget(env, id);
       env.log(tx, 'certificate,warning', `CRL download from ${target.url} failed: ${error}`);
       return { ok: false, error };
     }
@@ -232,7 +227,7 @@ export async function downloadCrl(env: Environment, id: number, signal?: AbortSi
     tx.update(CRL_MENU_PATH, id, data);
     // crl-store=ram: the DER stays in this process only; system: also beside the row.
     tx.setBlob(CRL_MENU_PATH, id, DER_BLOB, readSettings(tx).crlStore === 'system' ? der : undefined);
-    cacheOf(env.store).set(id, info);
+    cacheOf(env).set(id, info);
     return { ok: true };
   });
 }
@@ -250,21 +245,23 @@ function flushAll(env: Environment, tx: WriteTx): void {
     if (row.data.comment !== undefined) data.comment = row.data.comment;
     tx.update(CRL_MENU_PATH, row.id, data);
     tx.setBlob(CRL_MENU_PATH, row.id, DER_BLOB, undefined);
-    forget(env.store, row.id);
+    forget(env, row.id);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+const crlNumbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, help: 'CRLs to download (all when omitted)' };
+
 const downloadCommand: CommandDecl = {
   name: 'download',
   help: 'Download CRLs now',
   policy: 'write',
-  args: [{ name: 'numbers', type: anyType, positional: 0, help: 'CRLs to download (all when omitted)' }],
+  args: [crlNumbersArg],
   async run(call) {
-    const ids = await call.env.store.read((tx) => call.args.has('numbers')
-      ? resolveItems(call.menu, call.args.get('numbers'), call.session, tx)
+    const ids = await call.env.store.read((tx) => call.args.has(crlNumbersArg)
+      ? resolveItems(call.menu, call.args.get(crlNumbersArg), call.session, tx)
       : tx.list(CRL_MENU_PATH).map((r) => r.id));
     const errors: string[] = [];
     for (const id of ids) {
@@ -297,7 +294,7 @@ const exportCommand: CommandDecl = {
   async run(call) {
     const text = await call.env.store.read((tx) => {
       const view: ReadTx = { ...tx, list: (m: string) => tx.list(m).filter((r) => m !== CRL_MENU_PATH || r.data.dynamic !== true), get: tx.get.bind(tx), findBy: tx.findBy.bind(tx), getBlob: tx.getBlob.bind(tx) };
-      return exportLines(crlMenu, view, { tx: view, clock: call.env.clock, registry: call.env.registry }, call.args.has('verbose'));
+      return exportLines(crlMenu, view, typeContext(call.env, view), call.args.flag('verbose'));
     });
     return { messages: [(exportHeader(call.env.clock.now(), ROSPKI_ROUTEROS_VERSION) + text).replace(/\n$/, '')] };
   },
@@ -322,7 +319,7 @@ export const crlMenu: MenuDecl = {
   },
   beforeRemove(id, tx, env) {
     if (tx.get(CRL_MENU_PATH, id)?.data.dynamic === true) throw failure('can not remove dynamic entry');
-    forget(env.store, id);
+    forget(env, id);
   },
 };
 

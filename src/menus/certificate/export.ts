@@ -10,13 +10,12 @@
 
 import { failure, notEnoughPermissions } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { anyType, enumType, matchChoice, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl } from '../../menu/types.js';
-import { valueToString } from '../../menu/values.js';
+import { enumType, itemsType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl } from '../../menu/types.js';
+import type { Value } from '../../menu/values.js';
 import type { ReadTx, StoredRow } from '../../store/store.js';
 import { importPkcs8Der, pemEncode } from '../../pki/index.js';
 import { buildPkcs12, type Pkcs12Format } from '../../pki/pkcs12.js';
-import { guarded, resolveFile, writeStoreFile } from '../file/files.js';
 import { NO_KEY_EXPORT } from './import.js';
 import { certificateDer, KEY_BLOB } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
@@ -52,73 +51,69 @@ interface ExportJob {
   keyRefused: boolean;
 }
 
+const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, required: true, help: 'Certificates to export' };
+const typeArg: ArgDecl<string> = { name: 'type', type: enumType(['pem', 'pkcs12']), help: 'pem (default): .crt and .key; pkcs12: .p12' };
+const passphraseArg: ArgDecl<string> = { name: 'export-passphrase', type: stringType, sensitive: true, help: 'Encrypts the exported key; without it no key is exported' };
+const fileNameArg: ArgDecl<string> = { name: 'file-name', type: stringType, help: 'File name without extension (default cert_export_<name>)' };
+const formatArg: ArgDecl<string> = { name: 'pkcs12-format', type: enumType(['modern', 'legacy']), help: 'modern (AES-256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC)' };
+
 export const exportCertificateCommand: CommandDecl = {
   name: 'export-certificate',
   help: 'Write certificates (and, with a passphrase, their keys) to files in /file',
   policy: 'write',
-  args: [
-    { name: 'numbers', type: anyType, positional: 0, required: true, help: 'Certificates to export' },
-    { name: 'type', type: enumType(['pem', 'pkcs12']), help: 'pem (default): .crt and .key; pkcs12: .p12' },
-    { name: 'export-passphrase', type: stringType, sensitive: true, help: 'Encrypts the exported key; without it no key is exported' },
-    { name: 'file-name', type: stringType, help: 'File name without extension (default cert_export_<name>)' },
-    { name: 'pkcs12-format', type: enumType(['modern', 'legacy']), help: 'modern (AES-256, SHA-256 MAC) or legacy (3DES, SHA-1 MAC)' },
-  ],
+  args: [numbersArg, typeArg, passphraseArg, fileNameArg, formatArg],
   async run(call) {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const type = call.args.has('type') ? matchChoice(valueToString(call.args.get('type')), ['pem', 'pkcs12'], 'type') : 'pem';
-      const format = (call.args.has('pkcs12-format')
-        ? matchChoice(valueToString(call.args.get('pkcs12-format')), ['modern', 'legacy'], 'pkcs12-format')
-        : 'modern') as Pkcs12Format;
-      const passphrase = call.args.has('export-passphrase') ? valueToString(call.args.get('export-passphrase')) : '';
-      const fileName = call.args.has('file-name') ? valueToString(call.args.get('file-name')) : undefined;
-      if (fileName === '') throw failure('file-name must not be empty');
-      const jobs = await env.store.read((tx) => {
-        const ids = resolveItems(call.menu, call.args.get('numbers'), session, tx);
-        return ids.map((id): ExportJob => {
-          const row = tx.get(CERT_PATH, id)!;
-          if (isTemplate(row.data)) throw failure('Templates are not exportable!');
-          const name = String(row.data.name);
-          const der = certificateDer(tx, id);
-          if (!der) throw failure(`certificate ${name} has no certificate data`);
-          const wantsKey = passphrase !== '' && row.data['private-key'] === true;
-          const keyRefused = wantsKey && row.data[NO_KEY_EXPORT] === true;
-          const base = fileName === undefined ? `cert_export_${name}` : ids.length > 1 ? `${fileName}_${name}` : fileName;
-          return {
-            name, base, der, keyRefused,
-            chain: type === 'pkcs12' ? chainOf(tx, row) : [],
-            sealedKey: wantsKey && !keyRefused ? tx.getBlob(CERT_PATH, id, KEY_BLOB) : undefined,
-          };
-        });
+    const { env, session, args } = call;
+    const type = args.get(typeArg) ?? 'pem';
+    const format = (args.get(formatArg) ?? 'modern') as Pkcs12Format;
+    const passphrase = args.get(passphraseArg) ?? '';
+    const fileName = args.get(fileNameArg);
+    if (fileName === '') throw failure('file-name must not be empty');
+    const jobs = await env.store.read((tx) => {
+      const ids = resolveItems(call.menu, args.get(numbersArg), session, tx);
+      return ids.map((id): ExportJob => {
+        const row = tx.get(CERT_PATH, id)!;
+        if (isTemplate(row.data)) throw failure('Templates are not exportable!');
+        const name = String(row.data.name);
+        const der = certificateDer(tx, id);
+        if (!der) throw failure(`certificate ${name} has no certificate data`);
+        const wantsKey = passphrase !== '' && row.data['private-key'] === true;
+        const keyRefused = wantsKey && row.data[NO_KEY_EXPORT] === true;
+        const base = fileName === undefined ? `cert_export_${name}` : ids.length > 1 ? `${fileName}_${name}` : fileName;
+        return {
+          name, base, der, keyRefused,
+          chain: type === 'pkcs12' ? chainOf(tx, row) : [],
+          sealedKey: wantsKey && !keyRefused ? tx.getBlob(CERT_PATH, id, KEY_BLOB) : undefined,
+        };
       });
-      if (jobs.some((j) => j.sealedKey) && !session.policies.has('sensitive')) throw notEnoughPermissions();
-      // Check every target name before writing anything.
-      for (const j of jobs) resolveFile(env.dataDir.filesDir, `${j.base}.${type === 'pem' ? 'crt' : 'p12'}`);
-      const now = env.clock.now();
-      const written: string[] = [];
-      const messages: string[] = [];
-      for (const j of jobs) {
-        const pkcs8 = j.sealedKey ? env.store.unseal(j.sealedKey) : undefined;
-        if (j.keyRefused) messages.push(`warning: the private key of ${j.name} was imported with no-key-export=yes and is not exported`);
-        if (type === 'pem') {
-          written.push(writeStoreFile(env.dataDir.filesDir, `${j.base}.crt`, pemEncode('CERTIFICATE', j.der), now));
-          if (pkcs8) {
-            const pem = importPkcs8Der(pkcs8).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase });
-            written.push(writeStoreFile(env.dataDir.filesDir, `${j.base}.key`, pem, now));
-          }
-        } else {
-          const p12 = buildPkcs12({
-            certificates: [j.der, ...j.chain], privateKey: pkcs8, password: passphrase, format, friendlyName: j.name,
-          });
-          written.push(writeStoreFile(env.dataDir.filesDir, `${j.base}.p12`, p12, now));
-        }
-      }
-      await env.store.write((tx) => {
-        for (const j of jobs) {
-          env.log(tx, 'certificate,info', `certificate ${j.name} exported${j.sealedKey ? ' with its private key' : ''} to ${written.filter((w) => w.startsWith(j.base)).join(', ')} by ${session.user}`);
-        }
-      });
-      return messages.length ? { messages } : {};
     });
+    if (jobs.some((j) => j.sealedKey) && !session.policies.has('sensitive')) throw notEnoughPermissions();
+    // Check every target name before writing anything.
+    for (const j of jobs) env.files.check(`${j.base}.${type === 'pem' ? 'crt' : 'p12'}`);
+    const now = env.clock.now();
+    const written: string[] = [];
+    const messages: string[] = [];
+    for (const j of jobs) {
+      const pkcs8 = j.sealedKey ? env.store.unseal(j.sealedKey) : undefined;
+      if (j.keyRefused) messages.push(`warning: the private key of ${j.name} was imported with no-key-export=yes and is not exported`);
+      if (type === 'pem') {
+        written.push(await env.files.write(`${j.base}.crt`, pemEncode('CERTIFICATE', j.der), now));
+        if (pkcs8) {
+          const pem = importPkcs8Der(pkcs8).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase });
+          written.push(await env.files.write(`${j.base}.key`, pem, now));
+        }
+      } else {
+        const p12 = buildPkcs12({
+          certificates: [j.der, ...j.chain], privateKey: pkcs8, password: passphrase, format, friendlyName: j.name,
+        });
+        written.push(await env.files.write(`${j.base}.p12`, p12, now));
+      }
+    }
+    await env.store.write((tx) => {
+      for (const j of jobs) {
+        env.log(tx, 'certificate,info', `certificate ${j.name} exported${j.sealedKey ? ' with its private key' : ''} to ${written.filter((w) => w.startsWith(j.base)).join(', ')} by ${session.user}`);
+      }
+    });
+    return messages.length ? { messages } : {};
   },
 };

@@ -9,16 +9,15 @@
 
 import type { KeyObject } from 'node:crypto';
 import { failure, RosError } from '../../errors.js';
-import { boolType, stringType } from '../../menu/proptypes.js';
-import type { CommandCall, CommandDecl, CommandResult } from '../../menu/types.js';
-import { RosArray, valueToString, type Value } from '../../menu/values.js';
+import { boolType, presenceType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandCall, CommandDecl, CommandResult } from '../../menu/types.js';
+import { RosArray, type Value } from '../../menu/values.js';
 import type { RowData, WriteTx } from '../../store/store.js';
 import {
   computeSkid, der as derCodec, exportPkcs8Der, exportSpkiDer, importPkcs8Der, importPrivateKey, isPem, parseCertificate,
   pemDecode, PkiError, type CertInfo,
 } from '../../pki/index.js';
 import { isPkcs12PasswordError, looksLikePkcs12, parsePkcs12 } from '../../pki/pkcs12.js';
-import { guarded, matchFileName, readStoreFile } from '../file/files.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, storeKey } from './keys.js';
 import { CERT_PATH, certificateProperties } from './properties.js';
@@ -267,44 +266,36 @@ export function summary(counts: ImportCounts): Array<[string, Value]> {
   ];
 }
 
-const trustStoreType = certificateProperties.find((p) => p.name === 'trust-store')!.type;
+const trustStoreProp = certificateProperties.find((p) => p.name === 'trust-store')!;
+
+const fileNameArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, help: 'File in /file' };
+const passphraseArg: ArgDecl<string> = { name: 'passphrase', type: stringType, sensitive: true, help: 'Passphrase of the keys or the PKCS#12 bundle' };
+const nameArg: ArgDecl<string> = { name: 'name', type: stringType, help: 'Name of the first certificate; the others get name_1, name_2, …' };
+const trustedArg: ArgDecl<boolean> = { name: 'trusted', type: boolType, help: 'Trust the imported certificates (default yes)' };
+const trustStoreArg: ArgDecl<string[]> = { name: 'trust-store', type: trustStoreProp.type, help: 'Services that may use them as trust anchors' };
+const noKeyExportArg: ArgDecl<boolean> = { name: 'no-key-export', type: boolType, help: 'The imported keys can never be exported' };
+const asValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, flagOnly: true };
 
 export const importCommand: CommandDecl = {
   name: 'import',
   help: 'Import certificates and keys from a PEM, DER or PKCS#12 file in /file',
   policy: 'write',
-  args: [
-    { name: 'file-name', type: stringType, required: true, help: 'File in /file' },
-    { name: 'passphrase', type: stringType, sensitive: true, help: 'Passphrase of the keys or the PKCS#12 bundle' },
-    { name: 'name', type: stringType, help: 'Name of the first certificate; the others get name_1, name_2, …' },
-    { name: 'trusted', type: boolType, help: 'Trust the imported certificates (default yes)' },
-    { name: 'trust-store', type: trustStoreType, help: 'Services that may use them as trust anchors' },
-    { name: 'no-key-export', type: boolType, help: 'The imported keys can never be exported' },
-    { name: 'as-value', type: boolType, flagOnly: true },
-  ],
+  args: [fileNameArg, passphraseArg, nameArg, trustedArg, trustStoreArg, noKeyExportArg, asValueArg],
   async run(call): Promise<CommandResult> {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const ctx = { tx: env.store.view(), clock: env.clock, registry: env.registry };
-      const file = matchFileName(env.dataDir.filesDir, valueToString(call.args.get('file-name')));
-      const { data } = readStoreFile(env.dataDir.filesDir, file);
-      let passphrase = '';
-      if (call.args.has('passphrase')) passphrase = valueToString(call.args.get('passphrase'));
-      else if (session.prompt) passphrase = await session.prompt('passphrase: ', true);
-      const opts: ImportOptions = { file };
-      if (call.args.has('name')) {
-        opts.name = valueToString(call.args.get('name'));
-        if (opts.name === '') throw failure('name must not be empty');
-      }
-      if (call.args.has('trusted')) opts.trusted = boolType.parse(call.args.get('trusted'), ctx, 'trusted');
-      if (call.args.has('trust-store')) opts.trustStore = trustStoreType.parse(call.args.get('trust-store'), ctx, 'trust-store') as string[];
-      if (call.args.has('no-key-export')) opts.noKeyExport = boolType.parse(call.args.get('no-key-export'), ctx, 'no-key-export');
-      const parsed = parseImportFile(file, data, passphrase);
-      const counts = await env.store.write((tx) => applyImport(call, tx, parsed, opts));
-      const block = summary(counts);
-      if (call.args.get('as-value') !== undefined && call.args.get('as-value') !== false) return { ret: RosArray.fromRecord(block) };
-      // One empty line follows the block (spec §3.6 rule 11).
-      return { block, messages: [''], ret: RosArray.fromRecord(block) };
-    });
+    const { env, session, args } = call;
+    const file = await env.files.match(args.get(fileNameArg)!);
+    const data = await env.files.read(file);
+    let passphrase = args.get(passphraseArg);
+    if (passphrase === undefined) passphrase = session.prompt ? await session.prompt('passphrase: ', true) : '';
+    const opts: ImportOptions = {
+      file, name: args.get(nameArg), trusted: args.get(trustedArg), trustStore: args.get(trustStoreArg), noKeyExport: args.get(noKeyExportArg),
+    };
+    if (opts.name === '') throw failure('name must not be empty');
+    const parsed = parseImportFile(file, data, passphrase);
+    const counts = await env.store.write((tx) => applyImport(call, tx, parsed, opts));
+    const block = summary(counts);
+    if (args.flag(asValueArg)) return { ret: RosArray.fromRecord(block) };
+    // One empty line follows the block (spec §3.6 rule 11).
+    return { block, messages: [''], ret: RosArray.fromRecord(block) };
   },
 };

@@ -4,6 +4,7 @@
 // directory keeps working).
 
 import type { KeyObject } from 'node:crypto';
+import type { Environment } from '../../menu/types.js';
 import type { ReadTx, Store, WriteTx } from '../../store/store.js';
 import {
   exportPkcs8Der, importPkcs8Der, issuerFromCertificate, parseCertificate, type CertInfo, type IssuerSpec,
@@ -26,19 +27,16 @@ export function storeKey(store: Store, tx: WriteTx, id: number, key: KeyObject |
 }
 
 /**
- * Opened CA keys, by row id and certificate fingerprint: unsealing and importing a key costs
- * more than signing with it, and a CA signs many certificates in a row.
+ * Opened CA keys, by row id and certificate fingerprint (the appliance's cache table): unsealing
+ * and importing a key costs more than signing with it, and a CA signs many certificates in a row.
  */
-const openedKeys = new WeakMap<Store, Map<number, { fingerprint: string; key: KeyObject }>>();
-
-export function privateKey(store: Store, tx: ReadTx, id: number, fingerprint: string): KeyObject | undefined {
-  let cache = openedKeys.get(store);
-  if (!cache) openedKeys.set(store, (cache = new Map()));
+export function privateKey(env: Environment, tx: ReadTx, id: number, fingerprint: string): KeyObject | undefined {
+  const cache = env.cache.table<number, { fingerprint: string; key: KeyObject }>('certificate.keys');
   const hit = cache.get(id);
   if (hit && hit.fingerprint === fingerprint) return hit.key;
   const sealed = tx.getBlob(CERT_PATH, id, KEY_BLOB);
   if (!sealed) return undefined;
-  const key = importPkcs8Der(store.unseal(sealed));
+  const key = importPkcs8Der(env.store.unseal(sealed));
   cache.set(id, { fingerprint, key });
   return key;
 }
@@ -49,14 +47,11 @@ export interface OpenedCa {
   issuer: IssuerSpec & { kind: 'ca' };
 }
 
-const openedCas = new WeakMap<Store, Map<number, { fingerprint: string; ca: OpenedCa }>>();
-
-export function openCa(store: Store, tx: ReadTx, id: number, fingerprint: string): OpenedCa | undefined {
-  let cache = openedCas.get(store);
-  if (!cache) openedCas.set(store, (cache = new Map()));
+export function openCa(env: Environment, tx: ReadTx, id: number, fingerprint: string): OpenedCa | undefined {
+  const cache = env.cache.table<number, { fingerprint: string; ca: OpenedCa }>('certificate.cas');
   const hit = cache.get(id);
   if (hit && hit.fingerprint === fingerprint) return hit.ca;
-  const key = privateKey(store, tx, id, fingerprint);
+  const key = privateKey(env, tx, id, fingerprint);
   const der = certificateDer(tx, id);
   if (!key || !der) return undefined;
   const info = parseCertificate(der);
@@ -79,10 +74,10 @@ function caProblem(ca: RowData, now: number, hasKey: boolean): string | undefine
  * The local CA `id`, ready to sign at `now` (sign, sign-certificate-request): a signed CA
  * certificate with its key, not revoked, not expired. Otherwise a clear failure.
  */
-export function openSigningCa(store: Store, tx: ReadTx, id: number, now: number): OpenedCa {
+export function openSigningCa(env: Environment, tx: ReadTx, id: number, now: number): OpenedCa {
   const row = tx.get(CERT_PATH, id);
   if (!row) throw failure('no such CA certificate');
-  const opened = isTemplate(row.data) ? undefined : openCa(store, tx, id, String(row.data.fingerprint));
+  const opened = isTemplate(row.data) ? undefined : openCa(env, tx, id, String(row.data.fingerprint));
   const problem = caProblem(row.data, now, opened !== undefined);
   if (problem) throw failure(problem);
   return opened!;

@@ -1,14 +1,12 @@
 // /certificate (spec §1): templates, signed and imported certificates, flags K L C A I/R E T a D.
 
 import { argumentError } from '../../errors.js';
-import { removeRow } from '../../menu/generic.js';
 import type { MenuDecl } from '../../menu/types.js';
 import { CERT_COLUMNS, CERT_DETAIL_ORDER, CERT_PATH, certificateProperties } from './properties.js';
 import { signCommand } from './sign.js';
 import { exportCertificateCommand } from './export.js';
 import { importCommand } from './import.js';
 import { createCertificateRequestCommand, signCertificateRequestCommand } from './requests.js';
-import { unbindCertificate } from '../ip/service.js';
 import { issuedRevokeCommand } from './revoke.js';
 
 export const certificateMenu: MenuDecl = {
@@ -26,13 +24,5 @@ export const certificateMenu: MenuDecl = {
     if (typeof row.name !== 'string' || row.name === '') {
       throw argumentError('missing value of name');
     }
-  },
-  beforeRemove(id, tx, env) {
-    // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
-    for (const issued of tx.findBy(CERT_PATH, 'ca', id).map((r) => r.id)) {
-      removeRow(env, certificateMenu, issued, tx);
-    }
-    // A service using it keeps running with certificate=none until rebound (clients.md #15).
-    unbindCertificate(tx, env, id);
   },
 };

@@ -102,7 +102,8 @@ export const certificateProperties: PropertyDecl[] = [
   { name: 'akid', type: bare, access: 'ro', detail: 'always' },
   roText('skid'),
   { name: 'fingerprint', type: stringType, access: 'ro' },
-  { name: 'ca', type: refType(CERT_PATH), access: 'ro' },
+  // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
+  { name: 'ca', type: refType(CERT_PATH, { onRemove: 'cascade' }), access: 'ro' },
   roText('ca-crl-host'),
   {
     name: 'expires-after', type: durationType(), access: 'ro',

@@ -8,16 +8,15 @@
 
 import { argumentError, failure, RosError } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { enumType, intType, refType, stringType } from '../../menu/proptypes.js';
-import type { CommandCall, CommandDecl, CommandResult } from '../../menu/types.js';
-import { RosArray, valueToString } from '../../menu/values.js';
+import { enumType, intType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandCall, CommandDecl, CommandResult } from '../../menu/types.js';
+import { RosArray, type Value } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
   DIGESTS, PEM_LABEL, generateKeyDer, importPkcs8Der, isPem, isPkiError, issueCertificate, parseCertificate, pemDecode,
   pemEncode, type Digest, type KeySize, type KeyUsageName,
 } from '../../pki/index.js';
 import { createCsr, parseCsr, type CsrInfo } from '../../pki/csr.js';
-import { guarded, matchFileName, readStoreFile, resolveFile, writeStoreFile } from '../file/files.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, openSigningCa } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
@@ -28,73 +27,75 @@ export const REQUEST_KEY_FILE = 'certificate-request_key.pem';
 
 const DAY_MS = 86_400_000;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const asValue = (call: CommandCall) => call.args.get('as-value') !== undefined && call.args.get('as-value') !== false;
+const asValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, flagOnly: true };
 
 function done(call: CommandCall): CommandResult {
-  return asValue(call) ? { ret: RosArray.fromRecord([['progress', 'done']]) } : { block: [['progress', 'done']] };
+  return call.args.flag(asValueArg) ? { ret: RosArray.fromRecord([['progress', 'done']]) } : { block: [['progress', 'done']] };
 }
+
+const templateArg: ArgDecl<Value> = { name: 'template', type: itemsType, required: true, positional: 0, help: 'Template to turn into a request' };
+const keyPassphraseArg: ArgDecl<string> = { name: 'key-passphrase', type: stringType, sensitive: true, help: 'Encrypts the key file (PKCS#8, AES-256); empty: not encrypted' };
+const challengeArg: ArgDecl<string> = { name: 'challenge-passphrase', type: stringType, sensitive: true, help: 'challengePassword attribute of the request' };
 
 export const createCertificateRequestCommand: CommandDecl = {
   name: 'create-certificate-request',
   help: 'Make a key and a PKCS#10 request from a template (files certificate-request.pem and certificate-request_key.pem)',
   policy: 'write',
-  args: [
-    { name: 'template', type: stringType, required: true, positional: 0, help: 'Template to turn into a request' },
-    { name: 'key-passphrase', type: stringType, sensitive: true, help: 'Encrypts the key file (PKCS#8, AES-256); empty: not encrypted' },
-    { name: 'challenge-passphrase', type: stringType, sensitive: true, help: 'challengePassword attribute of the request' },
-    { name: 'as-value', type: stringType, flagOnly: true },
-  ],
+  args: [templateArg, keyPassphraseArg, challengeArg, asValueArg],
   async run(call) {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const { id, template } = await env.store.read((tx) => {
-        const ids = resolveItems(call.menu, call.args.get('template'), session, tx);
-        if (ids.length !== 1) throw argumentError('only one template can be turned into a request at a time');
-        const row = tx.get(CERT_PATH, ids[0]!)!;
-        if (!isTemplate(row.data)) throw failure('certificate is already signed');
-        return { id: row.id, template: row.data };
-      });
-      // Refuse early if the files can not be written.
-      resolveFile(env.dataDir.filesDir, REQUEST_FILE);
-      resolveFile(env.dataDir.filesDir, REQUEST_KEY_FILE);
-      const keyPassphrase = call.args.has('key-passphrase') ? valueToString(call.args.get('key-passphrase')) : '';
-      const challenge = call.args.has('challenge-passphrase') ? valueToString(call.args.get('challenge-passphrase')) : '';
-      session.progress?.([['progress', 'generating key']]);
-      let csr: Buffer;
-      let keyPem: string;
-      try {
-        const key = await generateKeyDer(String(template['key-size'] ?? '2048') as KeySize);
-        if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
-        const privateKey = importPkcs8Der(key.pkcs8);
-        csr = createCsr({
-          subject: {
-            country: str(template.country), state: str(template.state), locality: str(template.locality),
-            organization: str(template.organization), unit: str(template.unit), commonName: str(template['common-name']),
-          },
-          subjectAltName: String(template['subject-alt-name'] ?? ''),
-          keyUsage: (template['key-usage'] as string[] | undefined) ?? [],
-          challengePassword: challenge || undefined,
-          digest: String(template['digest-algorithm'] ?? 'sha256') as Digest,
-          privateKey, publicKey: key.spki,
-        });
-        keyPem = keyPassphrase !== ''
-          ? privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: keyPassphrase }) as string
-          : pemEncode(PEM_LABEL.PRIVATE_KEY, key.pkcs8);
-      } catch (e) {
-        if (isPkiError(e)) throw failure(e.message);
-        throw e;
-      }
+    const { env, session, args } = call;
+    const { id, template } = await env.store.read((tx) => {
+      const ids = resolveItems(call.menu, args.get(templateArg), session, tx);
+      if (ids.length !== 1) throw argumentError('only one template can be turned into a request at a time');
+      const row = tx.get(CERT_PATH, ids[0]!)!;
+      if (!isTemplate(row.data)) throw failure('certificate is already signed');
+      return { id: row.id, template: row.data };
+    });
+    // Refuse early if the files can not be written.
+    env.files.check(REQUEST_FILE);
+    env.files.check(REQUEST_KEY_FILE);
+    const keyPassphrase = args.get(keyPassphraseArg) ?? '';
+    const challenge = args.get(challengeArg) ?? '';
+    session.progress?.([['progress', 'generating key']]);
+    const key = await generateKeyDer(String(template['key-size'] ?? '2048') as KeySize);
+    if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    const privateKey = importPkcs8Der(key.pkcs8);
+    const csr = createCsr({
+      subject: {
+        country: str(template.country), state: str(template.state), locality: str(template.locality),
+        organization: str(template.organization), unit: str(template.unit), commonName: str(template['common-name']),
+      },
+      subjectAltName: String(template['subject-alt-name'] ?? ''),
+      keyUsage: (template['key-usage'] as string[] | undefined) ?? [],
+      challengePassword: challenge || undefined,
+      digest: String(template['digest-algorithm'] ?? 'sha256') as Digest,
+      privateKey, publicKey: key.spki,
+    });
+    const keyPem = keyPassphrase !== ''
+      ? privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: keyPassphrase }) as string
+      : pemEncode(PEM_LABEL.PRIVATE_KEY, key.pkcs8);
+    // Both files are written aside first and appear only once the template is consumed, so the
+    // command happens whole or not at all.
+    const files = [
+      { name: REQUEST_FILE, data: pemEncode(PEM_LABEL.CERTIFICATE_REQUEST, csr) },
+      { name: REQUEST_KEY_FILE, data: keyPem },
+    ];
+    const writers = await Promise.all(files.map((f) => env.files.writer(f.name)));
+    try {
+      for (let i = 0; i < files.length; i++) await writers[i]!.write(Buffer.from(files[i]!.data));
       await env.store.write((tx) => {
         if (tx.get(CERT_PATH, id)?.data !== template) throw failure('the template changed while the key was generated; run the command again');
-        const now = env.clock.now();
-        writeStoreFile(env.dataDir.filesDir, REQUEST_FILE, pemEncode(PEM_LABEL.CERTIFICATE_REQUEST, csr), now);
-        writeStoreFile(env.dataDir.filesDir, REQUEST_KEY_FILE, keyPem, now);
         // The template is consumed (spec §6.2 rule 1): the signed certificate comes back by import.
         tx.remove(CERT_PATH, id);
         env.log(tx, 'certificate,info', `certificate request for ${String(template.name)} written to ${REQUEST_FILE} by ${session.user}`);
       });
-      return done(call);
-    });
+    } catch (e) {
+      await Promise.all(writers.map((w) => w.abort()));
+      throw e;
+    }
+    const now = env.clock.now();
+    for (const w of writers) await w.commit(now);
+    return done(call);
   },
 };
 
@@ -108,6 +109,7 @@ export function readRequest(file: string, data: Buffer): CsrInfo {
     }
     return parseCsr(data);
   } catch (e) {
+    // The file name gives the PKI error its context.
     if (isPkiError(e)) throw failure(`unable to read ${file}: ${e.message}`);
     throw e;
   }
@@ -131,70 +133,61 @@ export function grantedKeyUsage(csr: CsrInfo, ca: { keyUsage: readonly string[];
   return names;
 }
 
+const caArg: ArgDecl<number> = { name: 'ca', type: refType(CERT_PATH), required: true, help: 'Issuing CA (with its private key)' };
+const requestFileArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, help: 'Request file in /file' };
+const daysValidArg: ArgDecl<number> = { name: 'days-valid', type: intType(1, 100000), help: 'Validity in days (default 365, never past the CA)' };
+const digestArg: ArgDecl<string> = { name: 'digest-algorithm', type: enumType(DIGESTS), help: 'Signature digest (default sha256)' };
+
 export const signCertificateRequestCommand: CommandDecl = {
   name: 'sign-certificate-request',
   help: 'Sign a PKCS#10 request from /file with a local CA',
   policy: 'write',
-  args: [
-    { name: 'ca', type: refType(CERT_PATH), required: true, help: 'Issuing CA (with its private key)' },
-    { name: 'file-name', type: stringType, required: true, help: 'Request file in /file' },
-    { name: 'days-valid', type: intType(1, 100000), help: 'Validity in days (default 365, never past the CA)' },
-    { name: 'digest-algorithm', type: enumType(DIGESTS), help: 'Signature digest (default sha256)' },
-    { name: 'as-value', type: stringType, flagOnly: true },
-  ],
+  args: [caArg, requestFileArg, daysValidArg, digestArg, asValueArg],
   async run(call) {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const file = matchFileName(env.dataDir.filesDir, valueToString(call.args.get('file-name')));
-      const csr = readRequest(file, readStoreFile(env.dataDir.filesDir, file).data);
-      if (!csr.signatureValid) throw failure(`the signature of the request in ${file} is not valid`);
-      if (csr.keyType !== 'rsa' && csr.keyType !== 'ec') throw failure(`requests for ${csr.keyType} keys are not supported (RSA and EC only)`);
-      const now = env.clock.now();
-      const plan = await env.store.read((tx) => {
-        const ctx = { tx, clock: env.clock, registry: env.registry };
-        const caId = refType(CERT_PATH).parse(call.args.get('ca'), ctx, 'ca');
-        const ca = tx.get(CERT_PATH, caId)!;
-        const opened = openSigningCa(env.store, tx, caId, now);
-        const host = ca.data['ca-crl-host'];
-        return { caId, caName: String(ca.data.name), opened, cdp: typeof host === 'string' && host !== '' ? crlUrl(host, caId) : undefined };
-      });
-      const digest = (call.args.has('digest-algorithm') ? enumType(DIGESTS).parse(call.args.get('digest-algorithm'), undefined as never, 'digest-algorithm') : 'sha256') as Digest;
-      let days = call.args.has('days-valid') ? intType(1, 100000).parse(call.args.get('days-valid'), undefined as never, 'days-valid') : 365;
-      // Never valid past the CA itself.
-      const maxDays = Math.floor((plan.opened.info.notAfter - Math.floor(now / 1000) * 1000) / DAY_MS);
-      if (maxDays < 1) throw failure('CA certificate expires in less than a day');
-      days = Math.min(days, maxDays);
-      let der: Buffer;
-      try {
-        der = issueCertificate({
-          subject: csr.subject,
-          subjectAltName: csr.subjectAltNames.filter((n) => ['DNS', 'IP', 'email', 'URI'].includes(n.type)),
-          keyUsage: grantedKeyUsage(csr, plan.opened.info),
-          daysValid: days,
-          digest,
-          notBefore: now,
-          subjectPublicKey: csr.publicKey,
-          issuer: plan.opened.issuer,
-          crlDistributionPoint: plan.cdp,
-        }).der;
-      } catch (e) {
-        if (isPkiError(e)) throw failure(e.message);
-        throw e;
-      }
-      const info = parseCertificate(der);
-      await env.store.write((tx) => {
-        if (!tx.get(CERT_PATH, plan.caId)) throw failure('the CA was removed while signing');
-        const stem = csr.subject.commonName || file.replace(/^.*\//, '').replace(/\.(pem|csr|req|der)$/i, '') || 'certificate-request';
-        let name = stem;
-        for (let n = 1; tx.findBy(CERT_PATH, 'name', name).length > 0; n++) name = `${stem}_${n}`;
-        const data: RowData = {
-          name, 'trust-store': ['all'], ...certificateFacts(info), trusted: true, 'private-key': false, ca: plan.caId,
-        };
-        const id = tx.insert(CERT_PATH, data);
-        tx.setBlob(CERT_PATH, id, DER_BLOB, der);
-        env.log(tx, 'certificate,info', `certificate request ${file} signed by ${plan.caName} as ${name} by ${session.user}`);
-      });
-      return done(call);
+    const { env, session, args } = call;
+    const file = await env.files.match(args.get(requestFileArg)!);
+    const csr = readRequest(file, await env.files.read(file));
+    if (!csr.signatureValid) throw failure(`the signature of the request in ${file} is not valid`);
+    if (csr.keyType !== 'rsa' && csr.keyType !== 'ec') throw failure(`requests for ${csr.keyType} keys are not supported (RSA and EC only)`);
+    const now = env.clock.now();
+    const plan = await env.store.read((tx) => {
+      const caId = args.get(caArg)!;
+      const ca = tx.get(CERT_PATH, caId);
+      if (!ca) throw failure('the CA was removed');
+      const opened = openSigningCa(env, tx, caId, now);
+      const host = ca.data['ca-crl-host'];
+      return { caId, caName: String(ca.data.name), opened, cdp: typeof host === 'string' && host !== '' ? crlUrl(host, caId) : undefined };
     });
+    const digest = (args.get(digestArg) ?? 'sha256') as Digest;
+    let days = args.get(daysValidArg) ?? 365;
+    // Never valid past the CA itself.
+    const maxDays = Math.floor((plan.opened.info.notAfter - Math.floor(now / 1000) * 1000) / DAY_MS);
+    if (maxDays < 1) throw failure('CA certificate expires in less than a day');
+    days = Math.min(days, maxDays);
+    const der = issueCertificate({
+      subject: csr.subject,
+      subjectAltName: csr.subjectAltNames.filter((n) => ['DNS', 'IP', 'email', 'URI'].includes(n.type)),
+      keyUsage: grantedKeyUsage(csr, plan.opened.info),
+      daysValid: days,
+      digest,
+      notBefore: now,
+      subjectPublicKey: csr.publicKey,
+      issuer: plan.opened.issuer,
+      crlDistributionPoint: plan.cdp,
+    }).der;
+    const info = parseCertificate(der);
+    await env.store.write((tx) => {
+      if (!tx.get(CERT_PATH, plan.caId)) throw failure('the CA was removed while signing');
+      const stem = csr.subject.commonName || file.replace(/^.*\//, '').replace(/\.(pem|csr|req|der)$/i, '') || 'certificate-request';
+      let name = stem;
+      for (let n = 1; tx.findBy(CERT_PATH, 'name', name).length > 0; n++) name = `${stem}_${n}`;
+      const data: RowData = {
+        name, 'trust-store': ['all'], ...certificateFacts(info), trusted: true, 'private-key': false, ca: plan.caId,
+      };
+      const id = tx.insert(CERT_PATH, data);
+      tx.setBlob(CERT_PATH, id, DER_BLOB, der);
+      env.log(tx, 'certificate,info', `certificate request ${file} signed by ${plan.caName} as ${name} by ${session.user}`);
+    });
+    return done(call);
   },
 };

@@ -1,24 +1,27 @@
 // /certificate issued-revoke <numbers> (spec §1.9, §6.2 rule 5): a certificate issued by a local
 // CA keeps its row (and name), gains R and revoked=<time>, and its CA signs a new CRL at once.
 
-import { failure, noSuchItem } from '../../errors.js';
+import { failure, noSuchItem, RosError } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { anyType } from '../../menu/proptypes.js';
-import type { CommandDecl } from '../../menu/types.js';
-import { formatDate } from '../../menu/proptypes.js';
+import { formatDate } from '../../clock.js';
+import { itemsType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl } from '../../menu/types.js';
+import type { Value } from '../../menu/values.js';
 import { encodeCrlEntry } from '../../pki/crl.js';
 import { crlSignerProblem, regenerateCrl } from './crl-publish.js';
 import { CERT_PATH, isTemplate } from './properties.js';
+
+const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, required: true, help: 'Certificates to revoke' };
 
 export const issuedRevokeCommand: CommandDecl = {
   name: 'issued-revoke',
   help: 'Revoke certificates issued by a local CA',
   policy: 'write',
-  args: [{ name: 'numbers', type: anyType, positional: 0, required: true, help: 'Certificates to revoke' }],
+  args: [numbersArg],
   async run(call) {
     const { env, session } = call;
     await env.store.write((tx) => {
-      const ids = resolveItems(call.menu, call.args.get('numbers'), session, tx);
+      const ids = resolveItems(call.menu, call.args.get(numbersArg), session, tx);
       if (ids.length === 0) throw noSuchItem();
       const now = env.clock.now();
       const byCa = new Map<number, Buffer[]>();
@@ -46,7 +49,9 @@ export const issuedRevokeCommand: CommandDecl = {
         try {
           state = regenerateCrl(env, tx, caId, entries);
         } catch (e) {
-          throw failure(`CRL could not be signed: ${(e as Error).message}`);
+          // Known refusals say why; anything else is the executor's to report.
+          if (e instanceof RosError) throw failure(`CRL could not be signed: ${e.message}`);
+          throw e;
         }
         const caName = String(tx.get(CERT_PATH, caId)?.data.name);
         env.log(tx, 'certificate,info', `CRL #${state.number} of ${caName} signed (${state.count} revoked), next update ${formatDate(state.nextUpdate)}`);

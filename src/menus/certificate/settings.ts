@@ -8,10 +8,8 @@
 
 import { genericCommands } from '../../menu/generic.js';
 import { boolType, enumSetType, enumType } from '../../menu/proptypes.js';
-import type { CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
+import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
 import type { ReadTx, RowData } from '../../store/store.js';
-import { valueToString, type Value } from '../../menu/values.js';
-import { matchChoice } from '../../menu/proptypes.js';
 import { TRUST_STORE_COMPONENTS } from './properties.js';
 
 export const SETTINGS_PATH = '/certificate/settings';
@@ -84,16 +82,17 @@ const base: MenuDecl = {
 };
 
 /** `set`, with builtin-trust-anchors=trusted|not-trusted turned into builtin-trust-store. */
+const anchorsArg: ArgDecl<string> = { name: 'builtin-trust-anchors', type: enumType(['trusted', 'not-trusted']), help: 'Alias of builtin-trust-store (7.19/7.20)' };
 const genericSet = genericCommands({ ...base, verbs: ['set'] })[0]!;
 const setCommand: CommandDecl = {
   ...genericSet,
-  args: [...genericSet.args, { name: 'builtin-trust-anchors', type: enumType(['trusted', 'not-trusted']), help: 'Alias of builtin-trust-store (7.19/7.20)' }],
+  args: [...genericSet.args, anchorsArg],
   async run(call) {
-    const args = new Map<string, Value>(call.args);
-    if (args.has('builtin-trust-anchors')) {
-      const v = matchChoice(valueToString(args.get('builtin-trust-anchors')), ['trusted', 'not-trusted'], 'builtin-trust-anchors');
-      args.delete('builtin-trust-anchors');
-      if (!args.has('builtin-trust-store')) args.set('builtin-trust-store', v === 'trusted' ? 'all' : 'untrusted');
+    let args = call.args;
+    const anchors = args.get(anchorsArg);
+    if (anchors !== undefined) {
+      args = args.only(args.names().filter((n) => n !== anchorsArg.name));
+      if (!args.has('builtin-trust-store')) args = args.with([['builtin-trust-store', anchors === 'trusted' ? ['all'] : ['untrusted']]]);
     }
     return genericSet.run({ ...call, command: genericSet, args });
   },

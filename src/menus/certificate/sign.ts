@@ -5,12 +5,12 @@
 
 import { argumentError, failure, noSuchItem, RosError } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { anyType, boolType, refType, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl, CommandCall, TypeContext } from '../../menu/types.js';
-import { RosArray, valueToString } from '../../menu/values.js';
+import { boolType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl, CommandCall } from '../../menu/types.js';
+import { RosArray, type Value } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
-  generateKeyDer, importPkcs8Der, isPkiError, issueCertificate,
+  generateKeyDer, importPkcs8Der, issueCertificate,
   type CertInfo, type Digest, type IssuedCertificate, type KeyDer, type KeySize, type IssuerSpec,
 } from '../../pki/index.js';
 import { issuedFacts } from './facts.js';
@@ -35,26 +35,33 @@ interface Plan {
   crlHost?: string;
 }
 
+const templateArg: ArgDecl<Value> = { name: 'number', type: itemsType, positional: 0, required: true, help: 'Template to sign' };
+const caArg: ArgDecl<number> = { name: 'ca', type: refType(CERT_PATH), help: 'Issuing CA; omitted → self-signed' };
+const nameArg: ArgDecl<string> = { name: 'name', type: stringType, help: 'New name for the certificate' };
+const crlHostArg: ArgDecl<string> = { name: 'ca-crl-host', type: { ...stringType, quoted: false }, help: 'Host (and :port) of the CRL distribution point' };
+const smartCardArg: ArgDecl<boolean> = { name: 'ca-on-smart-card', type: boolType, help: 'Keep the CA key on a smart card (not supported)' };
+const asValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, flagOnly: true };
+
 async function plan(call: CommandCall): Promise<Plan> {
-  const { env, session, menu } = call;
+  const { env, session, menu, args } = call;
   return env.store.read((tx) => {
-    const ctx: TypeContext = { tx, clock: env.clock, registry: env.registry };
-    const ids = resolveItems(menu, call.args.get('number'), session, tx);
+    const ids = resolveItems(menu, args.get(templateArg), session, tx);
     if (ids.length !== 1) throw ids.length === 0 ? noSuchItem() : argumentError('only one certificate can be signed at a time');
     const id = ids[0]!;
     const row = tx.get(CERT_PATH, id);
     if (!row) throw noSuchItem();
     if (!isTemplate(row.data)) throw failure('certificate is already signed');
-    const name = call.args.has('name') ? valueToString(call.args.get('name')) : String(row.data.name ?? '');
+    const name = args.get(nameArg) ?? String(row.data.name ?? '');
     if (name === '') throw failure('certificate needs a name: give name=');
-    const crlHost = call.args.has('ca-crl-host') ? valueToString(call.args.get('ca-crl-host')) : undefined;
+    const crlHost = args.get(crlHostArg);
     if (crlHost !== undefined && crlHost !== '' && !HOST.test(crlHost)) throw failure(`invalid ca-crl-host "${crlHost}": expected a host name or IP address, optionally with :port`);
     const p: Plan = { id, template: row.data, name, crlHost: crlHost || undefined };
-    if (call.args.has('ca')) {
-      const caId = refType(CERT_PATH).parse(call.args.get('ca'), ctx, 'ca');
+    const caId = args.get(caArg);
+    if (caId !== undefined) {
       if (caId === id) throw failure('a template can not sign itself: omit ca= for a self-signed certificate');
-      const ca = tx.get(CERT_PATH, caId)!;
-      const opened = openSigningCa(env.store, tx, caId, env.clock.now());
+      const ca = tx.get(CERT_PATH, caId);
+      if (!ca) throw failure('the CA was removed');
+      const opened = openSigningCa(env, tx, caId, env.clock.now());
       p.caId = caId;
       p.caInfo = opened.info;
       p.issuer = opened.issuer;
@@ -79,47 +86,31 @@ export const signCommand: CommandDecl = {
   name: 'sign',
   help: 'Sign a certificate template (self-signed, or by a local CA)',
   policy: 'write',
-  args: [
-    { name: 'number', type: anyType, positional: 0, required: true, help: 'Template to sign' },
-    { name: 'ca', type: refType(CERT_PATH), help: 'Issuing CA; omitted → self-signed' },
-    { name: 'name', type: stringType, help: 'New name for the certificate' },
-    { name: 'ca-crl-host', type: { ...stringType, quoted: false }, help: 'Host (and :port) of the CRL distribution point' },
-    { name: 'ca-on-smart-card', type: boolType, help: 'Keep the CA key on a smart card (not supported)' },
-    { name: 'as-value', type: boolType, flagOnly: true },
-  ],
+  args: [templateArg, caArg, nameArg, crlHostArg, smartCardArg, asValueArg],
   async run(call) {
     const { env, session } = call;
-    if (call.args.get('ca-on-smart-card') === true || valueToString(call.args.get('ca-on-smart-card') ?? '') === 'yes') {
-      throw failure('smart cards are not supported');
-    }
+    if (call.args.get(smartCardArg) === true) throw failure('smart cards are not supported');
     const p = await plan(call);
     const t = p.template;
     const keySize = String(t['key-size'] ?? '2048') as KeySize;
     session.progress?.([['progress', 'generating key']]);
-    let issued: IssuedCertificate;
-    let key: KeyDer;
-    try {
-      key = await generateKeyDer(keySize);
-      if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
-      session.progress?.([['progress', 'signing']]);
-      issued = issueCertificate({
-        subject: {
-          country: str(t.country), state: str(t.state), locality: str(t.locality),
-          organization: str(t.organization), unit: str(t.unit), commonName: str(t['common-name']),
-        },
-        subjectAltName: String(t['subject-alt-name'] ?? ''),
-        keyUsage: (t['key-usage'] as string[] | undefined) ?? [],
-        daysValid: Number(t['days-valid'] ?? 365),
-        digest: String(t['digest-algorithm'] ?? 'sha256') as Digest,
-        notBefore: env.clock.now(),
-        subjectPublicKey: key.spki,
-        issuer: p.issuer ?? { kind: 'self', privateKey: importPkcs8Der(key.pkcs8) },
-        crlDistributionPoint: p.cdpUrl,
-      });
-    } catch (e) {
-      if (isPkiError(e)) throw failure(e.message);
-      throw e;
-    }
+    const key: KeyDer = await generateKeyDer(keySize);
+    if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    session.progress?.([['progress', 'signing']]);
+    const issued: IssuedCertificate = issueCertificate({
+      subject: {
+        country: str(t.country), state: str(t.state), locality: str(t.locality),
+        organization: str(t.organization), unit: str(t.unit), commonName: str(t['common-name']),
+      },
+      subjectAltName: String(t['subject-alt-name'] ?? ''),
+      keyUsage: (t['key-usage'] as string[] | undefined) ?? [],
+      daysValid: Number(t['days-valid'] ?? 365),
+      digest: String(t['digest-algorithm'] ?? 'sha256') as Digest,
+      notBefore: env.clock.now(),
+      subjectPublicKey: key.spki,
+      issuer: p.issuer ?? { kind: 'self', privateKey: importPkcs8Der(key.pkcs8) },
+      crlDistributionPoint: p.cdpUrl,
+    });
     const facts = issuedFacts(t, issued, p.caInfo?.subjectText, p.cdpUrl !== undefined);
     await env.store.write((tx) => {
       const now = tx.get(CERT_PATH, p.id);
@@ -137,7 +128,7 @@ export const signCommand: CommandDecl = {
       env.log(tx, 'certificate,info', `certificate ${p.name} signed ${by} by ${session.user}`);
       for (const w of warnings(t)) env.log(tx, 'certificate,warning', `${p.name}: ${w.replace(/^warning: /, '')}`);
     });
-    if (call.args.get('as-value') !== undefined) return { ret: RosArray.fromRecord([['progress', 'done']]) };
+    if (call.args.flag(asValueArg)) return { ret: RosArray.fromRecord([['progress', 'done']]) };
     return { block: [['progress', 'done']], messages: warnings(t) };
   },
 };

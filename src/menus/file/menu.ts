@@ -1,20 +1,18 @@
 // /file (spec §10.2): print, get, find, remove, `add name= [type=directory] [contents=]`,
-// `set <item> contents= / name=`. Rows mirror the files/ folder of the data directory
-// (files.ts); the folder is the truth, the rows give stable ids and numbers.
+// `set <item> contents= / name=`. The files live in the environment's file store (its one
+// path-safety rule); the rows mirror it with stable ids and numbers, brought up to date before
+// every /file command (MenuDecl.prepare), so files that come and go by other means (SCP/SFTP,
+// export-certificate, a user on the host) keep their ids.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import { alreadyHave, failure, noSuchItem } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { anyType, dateType, enumType, matchChoice, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl, Environment, MenuDecl, PropType, RegistryView } from '../../menu/types.js';
-import { ItemId, valueToString } from '../../menu/values.js';
-import {
-  FILE_PATH, guarded, reconcileFiles, resolveFile, textContents, touchFolder, writeStoreFile,
-} from './files.js';
+import { dateType, enumType, itemsType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
+import { ItemId, valueToString, type Value } from '../../menu/values.js';
+import type { FileEntry } from '../../store/files.js';
+import type { RowData, WriteTx } from '../../store/store.js';
 
-/** The files/ folder of each appliance, by registry, for the computed `contents`. */
-const FILES_DIR = new WeakMap<RegistryView, string>();
+export const FILE_PATH = '/file';
 
 /**
  * Sizes: the console shows `293.0KiB` (7.2x, spec §10.2), plain bytes below 1 KiB; REST and
@@ -38,22 +36,52 @@ const sizeType: PropType<number> = {
   script: (v) => v,
 };
 
-function readContents(ctx: { registry: RegistryView }, name: unknown, type: unknown): string | undefined {
-  const dir = FILES_DIR.get(ctx.registry);
-  if (!dir || typeof name !== 'string' || type === 'directory') return undefined;
-  try {
-    const { full } = resolveFile(dir, name);
-    const st = fs.lstatSync(full);
-    if (!st.isFile() || st.size >= 61439) return undefined;
-    return textContents(fs.readFileSync(full));
-  } catch {
-    return undefined;
-  }
+/**
+ * The text `contents` of small text files, read when the mirror finds a file new or changed and
+ * kept in the appliance's cache by name, size and time (computed properties are synchronous).
+ */
+interface CachedContents { size: number; mtime: number; text: string | undefined }
+const contentsOf = (env: Environment): Map<string, CachedContents> => env.cache.table('file.contents');
+
+function differs(row: RowData, e: FileEntry): boolean {
+  return row.type !== e.type || row.size !== e.size || row['last-modified'] !== e.mtime;
 }
 
-async function prepare(env: Environment): Promise<void> {
-  FILES_DIR.set(env.registry, env.dataDir.filesDir);
-  await reconcileFiles(env);
+function applyScan(tx: WriteTx, entries: readonly FileEntry[]): void {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    seen.add(e.name);
+    const row = tx.findBy(FILE_PATH, 'name', e.name)[0];
+    const data: RowData = { name: e.name, type: e.type, 'last-modified': e.mtime };
+    if (e.size !== undefined) data.size = e.size;
+    if (!row) tx.insert(FILE_PATH, data);
+    else if (differs(row.data, e)) tx.update(FILE_PATH, row.id, data);
+  }
+  for (const row of tx.list(FILE_PATH)) if (!seen.has(String(row.data.name))) tx.remove(FILE_PATH, row.id);
+}
+
+/** Brings the /file rows (and the contents cache) up to date with the store; writes only on change. */
+export async function reconcileFiles(env: Environment): Promise<void> {
+  const entries = await env.files.list();
+  const cache = contentsOf(env);
+  const names = new Set(entries.map((e) => e.name));
+  for (const name of cache.keys()) if (!names.has(name)) cache.delete(name);
+  for (const e of entries) {
+    if (e.type === 'directory') continue;
+    const hit = cache.get(e.name);
+    if (hit && hit.size === e.size && hit.mtime === e.mtime) continue;
+    cache.set(e.name, { size: e.size ?? 0, mtime: e.mtime, text: await env.files.text(e.name) });
+  }
+  const stale = await env.store.read((tx) => {
+    const rows = tx.list(FILE_PATH);
+    if (rows.length !== entries.length) return true;
+    for (const e of entries) {
+      const row = tx.findBy(FILE_PATH, 'name', e.name)[0];
+      if (!row || differs(row.data, e)) return true;
+    }
+    return false;
+  });
+  if (stale) await env.store.write((tx) => applyScan(tx, entries));
 }
 
 async function idOf(env: Environment, name: string): Promise<ItemId> {
@@ -63,32 +91,33 @@ async function idOf(env: Environment, name: string): Promise<ItemId> {
   return new ItemId(id);
 }
 
+async function logged(env: Environment, message: string): Promise<void> {
+  await env.store.write((tx) => env.log(tx, 'system,info', message));
+}
+
+const nameArg: ArgDecl<string> = { name: 'name', type: stringType, required: true, help: 'File name; `/` separates folders' };
+const typeArg: ArgDecl<string> = { name: 'type', type: enumType(['file', 'directory']), help: 'file (default) or directory' };
+const contentsArg: ArgDecl<string> = { name: 'contents', type: stringType, help: 'Text contents of the file' };
+const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, required: true, help: 'List of item numbers' };
+const newNameArg: ArgDecl<string> = { name: 'name', type: stringType, help: 'New name (moves the file)' };
+
 const addCommand: CommandDecl = {
   name: 'add',
   help: 'Create a file or a folder',
   policy: 'write',
-  args: [
-    { name: 'name', type: stringType, required: true, help: 'File name; `/` separates folders' },
-    { name: 'type', type: enumType(['file', 'directory']), help: 'file (default) or directory' },
-    { name: 'contents', type: stringType, help: 'Text contents of the file' },
-  ],
+  args: [nameArg, typeArg, contentsArg],
   async run(call) {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const type = call.args.has('type') ? matchChoice(valueToString(call.args.get('type')), ['file', 'directory'], 'type') : 'file';
-      const { name, full } = resolveFile(env.dataDir.filesDir, valueToString(call.args.get('name')));
-      if (fs.existsSync(full)) throw alreadyHave();
-      if (type === 'directory') {
-        if (call.args.has('contents')) throw failure('a directory has no contents');
-        fs.mkdirSync(full, { recursive: true, mode: 0o700 });
-        resolveFile(env.dataDir.filesDir, name);
-        touchFolder(env.dataDir.filesDir, full, env.clock.now());
-      } else {
-        writeStoreFile(env.dataDir.filesDir, name, valueToString(call.args.get('contents') ?? ''), env.clock.now());
-      }
-      await env.store.write((tx) => env.log(tx, 'system,info', `file ${name} added by ${session.user}`));
-      return { ret: await idOf(env, name) };
-    });
+    const { env, session, args } = call;
+    const name = env.files.check(args.get(nameArg)!);
+    if (await env.files.kind(name)) throw alreadyHave();
+    if (args.get(typeArg) === 'directory') {
+      if (args.has(contentsArg)) throw failure('a directory has no contents');
+      await env.files.mkdir(name, env.clock.now());
+    } else {
+      await env.files.write(name, args.get(contentsArg) ?? '', env.clock.now());
+    }
+    await logged(env, `file ${name} added by ${session.user}`);
+    return { ret: await idOf(env, name) };
   },
 };
 
@@ -96,40 +125,26 @@ const setCommand: CommandDecl = {
   name: 'set',
   help: 'Change the contents or the name of a file',
   policy: 'write',
-  args: [
-    { name: 'numbers', type: anyType, positional: 0, required: true, help: 'List of item numbers' },
-    { name: 'contents', type: stringType, help: 'New text contents' },
-    { name: 'name', type: stringType, help: 'New name (moves the file)' },
-  ],
+  args: [numbersArg, { ...contentsArg, help: 'New text contents' }, newNameArg],
   async run(call) {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const rows = await env.store.read((tx) =>
-        resolveItems(call.menu, call.args.get('numbers'), session, tx).map((id) => tx.get(FILE_PATH, id)!.data));
-      const dir = env.dataDir.filesDir;
-      for (const row of rows) {
-        const name = String(row.name);
-        const { full } = resolveFile(dir, name);
-        if (call.args.has('contents')) {
-          if (row.type === 'directory') throw failure('a directory has no contents');
-          writeStoreFile(dir, name, valueToString(call.args.get('contents')), env.clock.now());
-        }
-        if (call.args.has('name')) {
-          const target = resolveFile(dir, valueToString(call.args.get('name')));
-          if (target.name === name) continue;
-          if (fs.existsSync(target.full)) throw alreadyHave();
-          if (target.full.startsWith(full + path.sep)) throw failure('a folder can not be moved into itself');
-          fs.mkdirSync(path.dirname(target.full), { recursive: true, mode: 0o700 });
-          resolveFile(dir, target.name);
-          fs.renameSync(full, target.full);
-          touchFolder(dir, path.dirname(full), env.clock.now());
-          touchFolder(dir, path.dirname(target.full), env.clock.now());
-        }
-        await env.store.write((tx) => env.log(tx, 'system,info', `file ${name} changed by ${session.user}`));
+    const { env, session, args } = call;
+    const rows = await env.store.read((tx) =>
+      resolveItems(call.menu, args.get(numbersArg), session, tx).map((id) => tx.get(FILE_PATH, id)!.data));
+    for (const row of rows) {
+      const name = String(row.name);
+      if (args.has(contentsArg)) {
+        if (row.type === 'directory') throw failure('a directory has no contents');
+        await env.files.write(name, args.get(contentsArg)!, env.clock.now());
       }
-      await reconcileFiles(env);
-      return {};
-    });
+      const to = args.get(newNameArg);
+      if (to !== undefined && env.files.check(to) !== name) {
+        if (await env.files.kind(to)) throw alreadyHave();
+        await env.files.rename(name, to, env.clock.now());
+      }
+      await logged(env, `file ${name} changed by ${session.user}`);
+    }
+    await reconcileFiles(env);
+    return {};
   },
 };
 
@@ -137,23 +152,17 @@ const removeCommand: CommandDecl = {
   name: 'remove',
   help: 'Remove files or folders (with everything in them)',
   policy: 'write',
-  args: [{ name: 'numbers', type: anyType, positional: 0, required: true, help: 'List of item numbers' }],
+  args: [numbersArg],
   async run(call) {
-    const { env, session } = call;
-    return guarded(env, session, async () => {
-      const names = await env.store.read((tx) =>
-        resolveItems(call.menu, call.args.get('numbers'), session, tx).map((id) => String(tx.get(FILE_PATH, id)!.data.name)));
-      for (const name of names) {
-        const { full } = resolveFile(env.dataDir.filesDir, name);
-        fs.rmSync(full, { recursive: true, force: true });
-        touchFolder(env.dataDir.filesDir, path.dirname(full), env.clock.now());
-      }
-      if (names.length) {
-        await env.store.write((tx) => { for (const n of names) env.log(tx, 'system,info', `file ${n} removed by ${session.user}`); });
-      }
-      await reconcileFiles(env);
-      return {};
-    });
+    const { env, session, args } = call;
+    const names = await env.store.read((tx) =>
+      resolveItems(call.menu, args.get(numbersArg), session, tx).map((id) => String(tx.get(FILE_PATH, id)!.data.name)));
+    for (const name of names) await env.files.remove(name, env.clock.now());
+    if (names.length) {
+      await env.store.write((tx) => { for (const n of names) env.log(tx, 'system,info', `file ${n} removed by ${session.user}`); });
+    }
+    await reconcileFiles(env);
+    return {};
   },
 };
 
@@ -171,9 +180,9 @@ export const fileMenu: MenuDecl = {
     { name: 'last-modified', type: dateType, access: 'ro' },
     {
       name: 'contents', type: stringType, access: 'ro', detail: 'never',
-      compute: (row, ctx) => readContents(ctx, row.name, row.type),
+      compute: (row, ctx) => (typeof row.name === 'string' ? contentsOf(ctx.env).get(row.name)?.text : undefined),
     },
   ],
   commands: [addCommand, setCommand, removeCommand],
-  prepare,
+  prepare: reconcileFiles,
 };

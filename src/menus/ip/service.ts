@@ -7,7 +7,7 @@ import { failure } from '../../errors.js';
 import { BUILTIN, newRowData, typeContext } from '../../menu/generic.js';
 import { boolType, enumType, intType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
 import type { Environment, MenuDecl } from '../../menu/types.js';
-import type { RowData, WriteTx } from '../../store/store.js';
+import type { RowData } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
 
 export const SERVICE_PATH = '/ip/service';
@@ -94,17 +94,4 @@ export async function ensureServiceRows(env: Environment): Promise<void> {
       tx.insert(SERVICE_PATH, { ...data, [BUILTIN]: data });
     }
   });
-}
-
-/**
- * Called when a certificate row is removed (certificate menu beforeRemove): services that use
- * it are left with certificate=none and say so in /log, rather than refusing the removal
- * (clients.md: renewal clients remove, re-import, then rebind).
- */
-export function unbindCertificate(tx: WriteTx, env: Environment, certId: number): void {
-  const certName = String(tx.get(CERT_PATH, certId)?.data.name ?? `*${certId.toString(16).toUpperCase()}`);
-  for (const row of tx.findBy(SERVICE_PATH, 'certificate', certId)) {
-    tx.update(SERVICE_PATH, row.id, { ...row.data, certificate: 0 });
-    env.log(tx, 'system,warning', `${String(row.data.name)}: certificate ${certName} removed, service has no certificate until one is set`);
-  }
 }

@@ -4,37 +4,35 @@
 
 import { invalidValue } from '../../errors.js';
 import { boolType, enumType, formatDate, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl, MenuDecl, PropType } from '../../menu/types.js';
-import { valueToString } from '../../menu/values.js';
+import type { ArgDecl, CommandDecl, MenuDecl, PropType } from '../../menu/types.js';
 import { OffsetClock } from '../../clock.js';
 
 const bare: PropType<string> = { ...stringType, quoted: false };
 export const CLOCK_PATH = '/system/clock';
 
+const timeArg: ArgDecl<string> = { name: 'time', type: bare, help: 'Time HH:MM:SS' };
+const dateArg: ArgDecl<string> = { name: 'date', type: bare, help: 'Date YYYY-MM-DD' };
+const autodetectArg: ArgDecl<boolean> = { name: 'time-zone-autodetect', type: boolType };
+
 const setCommand: CommandDecl = {
   name: 'set',
   help: 'Change clock settings',
   policy: 'write',
-  args: [
-    { name: 'time', type: bare, help: 'Time HH:MM:SS' },
-    { name: 'date', type: bare, help: 'Date YYYY-MM-DD' },
-    { name: 'time-zone-name', type: enumType(['manual']) },
-    { name: 'time-zone-autodetect', type: boolType },
-  ],
+  args: [timeArg, dateArg, { name: 'time-zone-name', type: enumType(['manual']) }, autodetectArg],
   async run(call) {
     const clock = call.env.clock;
     await call.env.store.write((tx) => {
       const now = clock.now();
       const [date, time] = formatDate(now).split(' ') as [string, string];
-      const newDate = call.args.has('date') ? valueToString(call.args.get('date')) : date;
-      const newTime = call.args.has('time') ? valueToString(call.args.get('time')) : time;
+      const newDate = call.args.get(dateArg) ?? date;
+      const newTime = call.args.get(timeArg) ?? time;
       if (!/^\d{4}-\d{2}-\d{2}$/.test(newDate)) throw invalidValue('date');
       if (!/^\d{1,2}:\d{2}(:\d{2})?$/.test(newTime)) throw invalidValue('time');
       const target = Date.parse(`${newDate}T${newTime.padStart(8, '0').length === 5 ? `${newTime}:00` : newTime.padStart(8, '0')}Z`);
       if (Number.isNaN(target)) throw invalidValue(call.args.has('date') ? 'date' : 'time');
       const row = tx.get(CLOCK_PATH, 1);
       const data = { ...(row?.data ?? {}) };
-      if (call.args.has('time-zone-autodetect')) data['time-zone-autodetect'] = boolType.parse(call.args.get('time-zone-autodetect'), null as never, 'time-zone-autodetect');
+      if (call.args.has(autodetectArg)) data['time-zone-autodetect'] = call.args.get(autodetectArg);
       if (call.args.has('time-zone-name')) data['time-zone-name'] = 'manual';
       if (call.args.has('time') || call.args.has('date')) {
         // Keep the sub-second phase of the running clock: only whole seconds are set.

@@ -3,82 +3,38 @@
 // like RouterOS: the whole text is parsed and checked first, then run, stopping at the first
 // error, which is reported as `Script Error: <console text> (line L column C)` (spec §6.1).
 //
+// Scripts run through the environment's script runner (env.scripts, the console language).
 // A script runs with the policies of its `policy` property; the user who runs it must have
 // all of them unless `dont-require-permissions=yes` (RouterOS rule). Its output (`:put`) is
 // printed when it ends. Global variables of scripts are shared by every script and import
 // run in this process, as RouterOS globals are shared system-wide.
 
 import { notEnoughPermissions, RosError } from '../../errors.js';
-import { Interpreter } from '../../console/interpreter.js';
-import { Executor } from '../../menu/executor.js';
 import { renderPrint } from '../../menu/render.js';
-import { anyType, boolType, dateType, enumSetType, intType, presenceType, stringType } from '../../menu/proptypes.js';
+import { boolType, dateType, enumSetType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
 import { genericCommands, resolveItems } from '../../menu/generic.js';
-import type { Registry } from '../../menu/registry.js';
-import type { CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, Session } from '../../menu/types.js';
+import type { ArgDecl, CommandCall, CommandDecl, CommandResult, MenuDecl, Policy, Session } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
-import { valueToString, type Value } from '../../menu/values.js';
-import { guarded, matchFileName, readStoreFile } from '../file/files.js';
+import type { Value } from '../../menu/values.js';
 
 export const SCRIPT_PATH = '/system/script';
 
 /** RouterOS's default policy of a new script. */
 const DEFAULT_POLICY: Policy[] = ['ftp', 'reboot', 'read', 'write', 'policy', 'test', 'password', 'sniff', 'sensitive', 'romon'];
 
-const scriptGlobals = new WeakMap<object, Map<string, Value>>();
-
-function globalsOf(env: Environment): Map<string, Value> {
-  let g = scriptGlobals.get(env.store);
-  if (!g) scriptGlobals.set(env.store, (g = new Map()));
-  return g;
-}
-
-export interface ScriptRun {
-  source: string;
-  session: Session;
-  env: Environment;
-  /** Parse and check only. */
-  dryRun?: boolean;
-}
-
-/**
- * Runs script text in a fresh interpreter. Returns what it printed; a failure is thrown as
- * `Script Error: …` with the output printed before it kept in front (so the console shows both).
- */
-export async function runScriptText(run: ScriptRun): Promise<string> {
-  const env = run.env as Environment & { registry: Registry };
-  let printed = '';
-  const interpreter = new Interpreter({
-    registry: env.registry,
-    executor: new Executor(env),
-    session: { ...run.session, lastPrint: new Map(), prompt: undefined, progress: undefined },
-    output: (text) => { printed += text; },
-    log: (topic, message) => { env.store.write((tx) => env.log(tx, `script,${topic}`, message)).catch(() => {}); },
-    globals: globalsOf(env),
-  });
-  try {
-    if (run.dryRun) interpreter.compile(run.source);
-    else await interpreter.run(run.source);
-  } catch (e) {
-    if (e instanceof RosError && e.kind === 'interrupted') throw e;
-    const text = e instanceof RosError ? e.consoleText() : `failure: ${(e as Error).message ?? String(e)}`;
-    const err = new RosError('script', `${printed}Script Error: ${text}`);
-    throw err;
-  }
-  return printed;
-}
-
 const outputMessages = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
+
+const scriptArg: ArgDecl<Value> = { name: 'number', type: itemsType, positional: 0, required: true, help: 'Script name or number' };
 
 const runCommand: CommandDecl = {
   name: 'run',
   help: 'Run a script',
   policy: 'test',
-  args: [{ name: 'number', type: anyType, positional: 0, required: true, help: 'Script name or number' }],
+  args: [scriptArg],
   async run(call: CommandCall): Promise<CommandResult> {
     const { env, session } = call;
     const row = await env.store.read((tx) => {
-      const ids = resolveItems(call.menu, call.args.get('number'), session, tx);
+      const ids = resolveItems(call.menu, call.args.get(scriptArg), session, tx);
       if (ids.length !== 1) throw new RosError('argument', 'no such item');
       return tx.get(SCRIPT_PATH, ids[0]!)!;
     });
@@ -88,7 +44,7 @@ const runCommand: CommandDecl = {
       const now = tx.get(SCRIPT_PATH, row.id);
       if (now) tx.update(SCRIPT_PATH, row.id, { ...now.data, 'run-count': Number(now.data['run-count'] ?? 0) + 1, 'last-started': env.clock.now() });
     });
-    const printed = await runScriptText({ source: String(row.data.source ?? ''), env, session: { ...session, policies: new Set(policy), via: 'script' } });
+    const printed = await env.scripts.run(String(row.data.source ?? ''), { ...session, policies: new Set(policy), via: 'script' });
     return { messages: outputMessages(printed) };
   },
 };
@@ -113,12 +69,10 @@ export const scriptMenu: MenuDecl = {
   ],
   // RouterOS prints scripts in the detail layout (there are no table columns for them).
   printTable: (print) => renderPrint({ ...print, mode: 'detail' }, { width: 80 } as Session),
-  validate(row, tx, env) {
+  validate(row, _tx, env) {
     // `invalid` (flag I): the source does not parse or refers to unknown commands.
-    void tx;
-    const e = env as Environment & { registry: Registry };
     try {
-      new Interpreter({ registry: e.registry, executor: new Executor(e), session: { user: '', via: 'script', policies: new Set(), lastPrint: new Map(), width: 80 }, output: () => {} }).compile(String(row.source ?? ''));
+      env.scripts.check(String(row.source ?? ''));
       delete row.invalid;
     } catch {
       row.invalid = true;
@@ -133,9 +87,11 @@ const genericAdd = genericCommands({ ...scriptMenu, verbs: ['add'] })[0]!;
   ...genericAdd,
   run(call) {
     if (call.args.has('owner')) return genericAdd.run(call);
-    return genericAdd.run({ ...call, args: new Map([...call.args, ['owner', call.session.user]]) });
+    return genericAdd.run({ ...call, args: call.args.with([['owner', call.session.user]]) });
   },
 });
+
+const importFileArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, positional: 0, help: 'Script file in /file' };
 
 /** `/import file-name=X.rsc [verbose=yes] [dry-run]`: runs a script file from /file. */
 export const importCommand: CommandDecl = {
@@ -143,19 +99,16 @@ export const importCommand: CommandDecl = {
   help: 'Run a script file (.rsc) from /file',
   policy: 'write',
   args: [
-    { name: 'file-name', type: stringType, required: true, positional: 0, help: 'Script file in /file' },
+    importFileArg,
     { name: 'verbose', type: boolType, help: 'Accepted; output is the same' },
     { name: 'dry-run', type: presenceType, flagOnly: true, help: 'Check the script without running it' },
   ],
   async run(call: CommandCall): Promise<CommandResult> {
     const { env, session } = call;
-    return guarded(env, session, async () => {
-      const file = matchFileName(env.dataDir.filesDir, valueToString(call.args.get('file-name')));
-      const { data } = readStoreFile(env.dataDir.filesDir, file);
-      const dryRun = call.args.has('dry-run') && call.args.get('dry-run') !== false;
-      const printed = await runScriptText({ source: data.toString('utf8'), env, session: { ...session, via: 'script' }, dryRun });
-      return { messages: [...outputMessages(printed), 'Script file loaded and executed successfully'] };
-    });
+    const file = await env.files.match(call.args.get(importFileArg)!);
+    const data = await env.files.read(file);
+    const printed = await env.scripts.run(data.toString('utf8'), { ...session, via: 'script' }, { dryRun: call.args.flag('dry-run') });
+    return { messages: [...outputMessages(printed), 'Script file loaded and executed successfully'] };
   },
 };
 

@@ -3,12 +3,12 @@
 // is yes or yes-without-crl; `no` accepts any peer, as RouterOS does.
 
 import path from 'node:path';
-import { failure, invalidValue } from '../../errors.js';
+import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
+import type { Args } from '../../menu/args.js';
 import { durationType, enumType, intType, presenceType, stringType } from '../../menu/proptypes.js';
 import type { CommandDecl, CommandResult, MenuDecl } from '../../menu/types.js';
-import { Duration, RosArray, valueToString, type Value } from '../../menu/values.js';
-import { assertTrusted, type CheckMode } from '../../trust/engine.js';
-import { guarded, writeStoreFile } from '../file/files.js';
+import { Duration, RosArray, type Value } from '../../menu/values.js';
+import type { CheckMode } from '../../trust/engine.js';
 
 /** output=user returns at most this much data (spec §10.3). */
 export const USER_DATA_LIMIT = 64512;
@@ -18,12 +18,14 @@ export const FILE_LIMIT = 1024 * 1024 * 1024;
 
 const bare = { ...stringType, quoted: false };
 
-function arg(call: { args: ReadonlyMap<string, Value> }, name: string): string | undefined {
-  return call.args.has(name) ? valueToString(call.args.get(name)) : undefined;
+/** An argument as text (they are all strings or numbers once parsed). */
+function arg(call: { args: Args }, name: string): string | undefined {
+  const v = call.args.value(name);
+  return v === undefined || v === null ? undefined : String(v);
 }
 
 /** The URL from url=, or from the v6 form mode= address= port= src-path= host=. */
-function targetUrl(call: { args: ReadonlyMap<string, Value> }): URL {
+function targetUrl(call: { args: Args }): URL {
   const mode = arg(call, 'mode');
   let text = arg(call, 'url');
   if (text === undefined) {
@@ -114,10 +116,15 @@ export const fetchCommand: CommandDecl = {
     if (user !== undefined && user !== '') {
       headers.Authorization = `Basic ${Buffer.from(`${user}:${arg(call, 'password') ?? ''}`).toString('base64')}`;
     }
-    const idle = call.args.has('idle-timeout') ? durationType().parse(call.args.get('idle-timeout'), null as never, 'idle-timeout') / 1e6 : 10_000;
-    const maxRedirects = call.args.has('http-max-redirect-count') ? Number(valueToString(call.args.get('http-max-redirect-count'))) : 2;
+    const idle = call.args.has('idle-timeout') ? Number(call.args.value('idle-timeout')) / 1e6 : 10_000;
+    const maxRedirects = call.args.has('http-max-redirect-count') ? Number(call.args.value('http-max-redirect-count')) : 2;
     const maxBytes = output === 'user' ? USER_DATA_LIMIT : output === 'user-with-headers' ? USER_WITH_HEADERS_LIMIT : FILE_LIMIT;
     const dst = output === 'file' ? arg(call, 'dst-path') ?? defaultName(url) : undefined;
+    // Writing into /file takes the write policy, whichever command does it (issue 11).
+    if (dst !== undefined) {
+      env.files.check(dst);
+      if (!session.policies.has('write')) throw notEnoughPermissions();
+    }
 
     const startedReal = performance.now();
     let lastProgress = 0;
@@ -126,7 +133,7 @@ export const fetchCommand: CommandDecl = {
     const res = await httpRequest({
       url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
       maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
-      verifyTls: check === 'no' ? undefined : (chain, host) => assertTrusted(env, { chain, host, service: 'fetch', mode: check }),
+      verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
       onProgress: (got, total) => {
         const t = performance.now();
         if (!session.progress || t - lastProgress < 250) return;
@@ -139,7 +146,7 @@ export const fetchCommand: CommandDecl = {
     });
     if (res.status >= 400) throw failure(`Status ${res.status}, ${res.statusText}`);
     if (dst !== undefined) {
-      await guarded(env, session, async () => { writeStoreFile(env.dataDir.filesDir, dst, res.body, env.clock.now()); });
+      await env.files.write(dst, res.body, env.clock.now());
     }
     const seconds = Math.floor((performance.now() - startedReal) / 1000);
     const duration = new Duration(seconds * 1e9);
@@ -149,7 +156,7 @@ export const fetchCommand: CommandDecl = {
     if (output === 'user-with-headers') {
       text = res.body.toString('utf8');
     }
-    if (call.args.has('as-value')) {
+    if (call.args.flag('as-value')) {
       const a = new RosArray();
       a.set('status', 'finished');
       a.set('downloaded', Math.floor(size / 1024));

@@ -54,6 +54,5 @@ export const groupMenu: MenuDecl = {
   beforeRemove(id, tx) {
     const row = tx.get(GROUP_PATH, id);
     if (row && ['read', 'write', 'full'].includes(String(row.data.name))) throw failure('can not remove default group');
-    if (tx.list('/user').some((u) => u.data.group === id)) throw failure('group is in use by some user');
   },
 };

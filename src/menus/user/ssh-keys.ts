@@ -3,13 +3,10 @@
 // line of the file), RFC 4716 (`---- BEGIN SSH2 PUBLIC KEY ----`) or a PEM public key;
 // `add user= key="ssh-ed25519 AAAA… comment"` takes the line itself (RouterOS 7.12+).
 
-import { failure } from '../../errors.js';
+import { failure, noMatch } from '../../errors.js';
 import { bareStringType, intType, refType, stringType } from '../../menu/proptypes.js';
-import type { CommandCall, CommandResult, MenuDecl } from '../../menu/types.js';
-import { valueToString } from '../../menu/values.js';
+import type { ArgDecl, CommandCall, CommandResult, MenuDecl } from '../../menu/types.js';
 import type { ReadTx, WriteTx } from '../../store/store.js';
-
-import { guarded, matchFileName, readStoreFile } from '../file/files.js';
 import { loadSsh2, sshFingerprint, sshKeyBits } from '../ip/ssh.js';
 import { USER_PATH } from './user.js';
 
@@ -60,8 +57,15 @@ function addKeys(tx: WriteTx, userId: number, keys: readonly ParsedPublicKey[]):
   return added;
 }
 
-function userArg(call: CommandCall, tx: ReadTx): number {
-  return refType(USER_PATH).parse(call.args.get('user'), { tx, clock: call.env.clock, registry: call.env.registry }, 'user');
+const userArg: ArgDecl<number> = { name: 'user', type: refType(USER_PATH), required: true, help: 'User the keys log in as' };
+const keyFileArg: ArgDecl<string> = { name: 'public-key-file', type: stringType, required: true, help: 'File in /file (OpenSSH, RFC 4716 or PEM public key)' };
+const keyArg: ArgDecl<string> = { name: 'key', type: stringType, required: true, help: 'ssh-ed25519 AAAA… comment' };
+
+/** The user the keys are for, checked again inside the write (it may have been removed since). */
+function userOf(call: CommandCall, tx: ReadTx): number {
+  const id = call.args.get(userArg)!;
+  if (!tx.get(USER_PATH, id)) throw noMatch('user');
+  return id;
 }
 
 /** Public keys (type + blob) that may log in as this user id. */
@@ -77,7 +81,7 @@ export const sshKeysMenu: MenuDecl = {
   columns: ['user', 'key-type', 'bits', 'key-owner'],
   detailOrder: ['user', 'key-type', 'bits', 'key-owner', 'fingerprint'],
   properties: [
-    { name: 'user', type: refType(USER_PATH), access: 'ro' },
+    { name: 'user', type: refType(USER_PATH, { onRemove: 'cascade' }), access: 'ro' },
     { name: 'key-type', type: bareStringType, access: 'ro' },
     { name: 'bits', type: intType(0, 65535, { numeric: true }), access: 'ro' },
     { name: 'key-owner', type: stringType, access: 'ro' },
@@ -89,31 +93,23 @@ export const sshKeysMenu: MenuDecl = {
       name: 'import',
       help: 'Import public keys from a file in /file',
       policy: 'write',
-      args: [
-        { name: 'public-key-file', type: stringType, required: true, help: 'File in /file (OpenSSH, RFC 4716 or PEM public key)' },
-        { name: 'user', type: refType(USER_PATH), required: true, help: 'User the keys log in as' },
-      ],
+      args: [keyFileArg, userArg],
       async run(call): Promise<CommandResult> {
-        const { env, session } = call;
-        return guarded(env, session, async () => {
-          const file = matchFileName(env.dataDir.filesDir, valueToString(call.args.get('public-key-file')));
-          const keys = parsePublicKeys(readStoreFile(env.dataDir.filesDir, file).data.toString('utf8'));
-          await env.store.write((tx) => addKeys(tx, userArg(call, tx), keys));
-          return {};
-        });
+        const { env } = call;
+        const file = await env.files.match(call.args.get(keyFileArg)!);
+        const keys = parsePublicKeys((await env.files.read(file, 1024 * 1024)).toString('utf8'));
+        await env.store.write((tx) => addKeys(tx, userOf(call, tx), keys));
+        return {};
       },
     },
     {
       name: 'add',
       help: 'Add a public key given as an OpenSSH key line',
       policy: 'write',
-      args: [
-        { name: 'user', type: refType(USER_PATH), required: true, help: 'User the key logs in as' },
-        { name: 'key', type: stringType, required: true, help: 'ssh-ed25519 AAAA… comment' },
-      ],
+      args: [{ ...userArg, help: 'User the key logs in as' }, keyArg],
       async run(call): Promise<CommandResult> {
-        const keys = parsePublicKeys(valueToString(call.args.get('key')));
-        await call.env.store.write((tx) => addKeys(tx, userArg(call, tx), keys));
+        const keys = parsePublicKeys(call.args.get(keyArg)!);
+        await call.env.store.write((tx) => addKeys(tx, userOf(call, tx), keys));
         return {};
       },
     },

@@ -1,0 +1,50 @@
+// The console language as a service of the environment (env.scripts): /system script run,
+// /import and the scheduler run script text through it without importing the console.
+//
+// Like RouterOS: the whole text is parsed and checked first, then run, stopping at the first
+// error, reported as `Script Error: <console text> (line L column C)` (spec §6.1). Global
+// variables of scripts are shared by every script and import of the appliance, as RouterOS
+// globals are shared system-wide.
+
+import { RosError } from '../errors.js';
+import type { Executor } from '../menu/executor.js';
+import type { Registry } from '../menu/registry.js';
+import type { ScriptRunner, Session } from '../menu/types.js';
+import type { Value } from '../menu/values.js';
+import { Interpreter } from './interpreter.js';
+
+export class ConsoleScriptRunner implements ScriptRunner {
+  private readonly globals = new Map<string, Value>();
+
+  /** `executor` is a function: the appliance creates the executor after its environment. */
+  constructor(
+    private readonly registry: Registry,
+    private readonly executor: () => Executor,
+    private readonly log: (topic: string, message: string) => void,
+  ) {}
+
+  async run(source: string, session: Session, opts: { dryRun?: boolean } = {}): Promise<string> {
+    let printed = '';
+    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt: undefined, progress: undefined }, (text) => { printed += text; });
+    try {
+      if (opts.dryRun) interpreter.compile(source);
+      else await interpreter.run(source);
+    } catch (e) {
+      if (e instanceof RosError && e.kind === 'interrupted') throw e;
+      const text = e instanceof RosError ? e.consoleText() : this.executor().toRosError(e, 'script').consoleText();
+      throw new RosError('script', `${printed}Script Error: ${text}`);
+    }
+    return printed;
+  }
+
+  check(source: string): void {
+    const session: Session = { user: '', via: 'script', policies: new Set(), lastPrint: new Map(), width: 80 };
+    this.interpreter(session, () => {}).compile(source);
+  }
+
+  private interpreter(session: Session, output: (text: string) => void): Interpreter {
+    return new Interpreter({
+      registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globals,
+    });
+  }
+}
