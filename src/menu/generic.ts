@@ -61,11 +61,35 @@ export function flagIsSet(prop: PropertyDecl, row: RowData, ctx: TypeContext): b
   return typeof v === 'boolean' ? v : !isEmptyValue(prop, v);
 }
 
-/** Flag letters set on a row, in declaration order. */
+const legendOrders = new WeakMap<MenuDecl, PropertyDecl[]>();
+
+/** The flag properties of a menu in legend order: by rank where given, else as declared. */
+export function flagsInLegendOrder(menu: MenuDecl): PropertyDecl[] {
+  let flags = legendOrders.get(menu);
+  if (!flags) {
+    flags = menu.properties.filter((p) => p.flag);
+    if (flags.some((p) => p.flag!.rank !== undefined)) flags.sort((a, b) => (a.flag!.rank ?? Infinity) - (b.flag!.rank ?? Infinity));
+    legendOrders.set(menu, flags);
+  }
+  return flags;
+}
+
+/** Flag letters set on a row, in legend order. */
 export function rowFlags(menu: MenuDecl, row: RowData, ctx: TypeContext): string {
   let out = '';
-  for (const p of menu.properties) if (p.flag && flagIsSet(p, row, ctx)) out += p.flag.letter;
+  for (const p of flagsInLegendOrder(menu)) if (flagIsSet(p, row, ctx)) out += p.flag!.letter;
   return out;
+}
+
+/**
+ * A property of a row, typed by its declaration, with the declared default when the row lacks
+ * it (a template made before the property existed): call sites never restate a default.
+ */
+export function propValue<S>(prop: PropertyDecl<S>, row: RowData): S {
+  const v = row[prop.name];
+  if (v !== undefined && v !== null) return v as S;
+  if (typeof prop.default === 'function') throw new Error(`propValue: ${prop.name} has a computed default`);
+  return prop.default as S;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // API/REST records (spec §8.3, §9.3: every value a string, `.id` first, absent when unset).
 
 import type { StoredRow } from '../store/store.js';
-import { isEmptyValue, rowFlags, storedValue } from './generic.js';
+import { flagsInLegendOrder, isEmptyValue, rowFlags, storedValue } from './generic.js';
 import {
   formatDetail, formatKeyValue, formatTable, formatTerse, formatValueList, type FlagColumn, type LayoutCell, type LayoutRow,
 } from './layout.js';
@@ -13,7 +13,7 @@ import { ItemId, RosArray, type Value, valueToString } from './values.js';
 export function flagColumns(menu: MenuDecl): FlagColumn[] {
   const columns: FlagColumn[] = [];
   const byLetter = new Map<string, FlagColumn>();
-  for (const p of menu.properties) {
+  for (const p of flagsInLegendOrder(menu)) {
     if (!p.flag) continue;
     const flag = { letter: p.flag.letter, title: p.flag.title ?? p.name.toUpperCase() };
     const shared = p.flag.sharesColumnWith ? byLetter.get(p.flag.sharesColumnWith) : undefined;
@@ -37,7 +37,7 @@ function cell(p: PropertyDecl, row: StoredRow, ctx: TypeContext): LayoutCell {
 
 function detailProps(print: PrintOutput): PropertyDecl[] {
   const { menu } = print;
-  const order = print.proplist ?? menu.detailOrder ?? menu.properties.map((p) => p.name);
+  const order = print.proplist ?? menu.properties.map((p) => p.name);
   return order
     .map((n) => menu.properties.find((p) => p.name === n))
     .filter((p): p is PropertyDecl => !!p && visible(p, print) && p.detail !== 'never' && p.name !== 'comment');

@@ -70,6 +70,11 @@ export interface FlagDecl {
   readonly title?: string;
   /** Letter of the flag whose column this one shares (R shares I's column, spec §3.1). */
   readonly sharesColumnWith?: string;
+  /**
+   * Place in the flag legend, where it differs from the declaration (detail) order: the flags of
+   * a menu with ranks come in rank order (certificate: K L C A I R E T a D, spec §3.1).
+   */
+  readonly rank?: number;
 }
 
 export interface PropertyDecl<S = any> {
@@ -210,13 +215,12 @@ export interface MenuDecl {
   readonly path: string;
   readonly kind: MenuKind;
   readonly help?: string;
+  /** The properties, in the order detail, terse and help show them (one declaration each). */
   readonly properties: readonly PropertyDecl[];
   /** Default table columns (property names), in order. */
   readonly columns?: readonly string[];
   /** How the table legend names shared flag columns (layout.ts LegendStyle); default `present`. */
   readonly legendStyle?: 'present' | 'column' | 'column-short';
-  /** Property order in detail/terse; defaults to declaration order. */
-  readonly detailOrder?: readonly string[];
   /** Property that names an item (`name`), used to refer to rows by name. */
   readonly key?: string;
   /** Which generic verbs exist (print, get, set, add, remove, find, enable, disable, …). */

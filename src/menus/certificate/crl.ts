@@ -40,12 +40,6 @@ const flag = (name: string, letter: string, compute?: PropertyDecl['compute']): 
 const properties: PropertyDecl[] = [
   { name: 'url', type: stringType, required: true, help: 'CRL URL' },
   { name: 'cert', type: refType(CERT_PATH, { none: true }), access: 'ro', default: 0 },
-  { name: 'num', type: numText, access: 'ro' },
-  { name: 'revoked', type: intType(0, Number.MAX_SAFE_INTEGER, { numeric: true }), access: 'ro' },
-  { name: 'last-update', type: dateType, access: 'ro' },
-  { name: 'next-update', type: dateType, access: 'ro' },
-  { name: 'akid', type: bare, access: 'ro' },
-  { name: 'fingerprint', type: stringType, access: 'ro' },
   {
     name: 'trust-store', type: bare, access: 'ro',
     compute: (row, ctx) => {
@@ -55,6 +49,12 @@ const properties: PropertyDecl[] = [
       return Array.isArray(ts) ? ts.join(',') : 'all';
     },
   },
+  { name: 'num', type: numText, access: 'ro' },
+  { name: 'revoked', type: intType(0, Number.MAX_SAFE_INTEGER, { numeric: true }), access: 'ro' },
+  { name: 'last-update', type: dateType, access: 'ro' },
+  { name: 'next-update', type: dateType, access: 'ro' },
+  { name: 'akid', type: bare, access: 'ro' },
+  { name: 'fingerprint', type: stringType, access: 'ro' },
   flag('expired', 'E', (row, ctx) => typeof row['next-update'] === 'number' && ctx.clock.now() > row['next-update']),
   flag('dynamic', 'D', (row) => row.dynamic === true),
   flag('invalid', 'I', (row) => row.invalid === true),
@@ -307,7 +307,6 @@ export const crlMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'add', 'remove', 'find'],
   properties,
   columns: ['url', 'cert', 'num', 'revoked', 'next-update'],
-  detailOrder: ['url', 'cert', 'trust-store', 'num', 'revoked', 'last-update', 'next-update', 'akid', 'fingerprint'],
   commands: [downloadCommand, flushCommand, exportCommand],
   prepare: reconcileCrlRows,
   validate(row) {

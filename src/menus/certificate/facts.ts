@@ -2,7 +2,9 @@
 // when it is signed or imported, kept in the row so print and where never parse DER again.
 
 import { createHash } from 'node:crypto';
+import { propValue } from '../../menu/generic.js';
 import type { RowData } from '../../store/store.js';
+import { CERT, keyTypeOfSize } from './properties.js';
 import { formatName, isKeySize, type CertInfo, type IssuedCertificate } from '../../pki/index.js';
 
 /** Row fields describing a certificate; the template fields follow the certificate's subject. */
@@ -44,10 +46,9 @@ export const SUBJECT_FIELDS = ['country', 'state', 'locality', 'organization', '
  * A test checks that this equals certificateFacts(parseCertificate(der)).
  */
 export function issuedFacts(template: RowData, issued: IssuedCertificate, issuerText: string | undefined, hasCdp: boolean): RowData {
-  const keySize = String(template['key-size'] ?? '2048');
   const facts: RowData = {
     issuer: issuerText ?? formatName(issued.subjectNameDer),
-    'key-type': keySize.startsWith('secp') || keySize === 'prime256v1' ? 'ec' : 'rsa',
+    'key-type': keyTypeOfSize(propValue(CERT.keySize, template)),
     'days-valid': Math.round((issued.notAfter - issued.notBefore) / 86_400_000),
     'invalid-before': issued.notBefore,
     'invalid-after': issued.notAfter,

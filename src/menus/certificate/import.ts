@@ -20,7 +20,7 @@ import {
 import { isPkcs12PasswordError, looksLikePkcs12, parsePkcs12 } from '../../pki/pkcs12.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, storeKey } from './keys.js';
-import { CERT_PATH, certificateProperties } from './properties.js';
+import { CERT, CERT_PATH } from './properties.js';
 
 /** Row field (not a property) marking a key imported with no-key-export=yes. */
 export const NO_KEY_EXPORT = '.no-key-export';
@@ -226,7 +226,7 @@ export function applyImport(call: Pick<CommandCall, 'env' | 'session'>, tx: Writ
     } else {
       const name = allocateName(tx, opts, index);
       const id = tx.insert(CERT_PATH, {
-        name, 'trust-store': opts.trustStore ?? ['all'], ...certificateFacts(info),
+        name, 'trust-store': opts.trustStore ?? CERT.trustStore.default, ...certificateFacts(info),
         trusted: opts.trusted ?? true, 'private-key': false,
       });
       tx.setBlob(CERT_PATH, id, DER_BLOB, info.der);
@@ -266,13 +266,12 @@ export function summary(counts: ImportCounts): Array<[string, Value]> {
   ];
 }
 
-const trustStoreProp = certificateProperties.find((p) => p.name === 'trust-store')!;
 
 const fileNameArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, help: 'File in /file' };
 const passphraseArg: ArgDecl<string> = { name: 'passphrase', type: stringType, sensitive: true, help: 'Passphrase of the keys or the PKCS#12 bundle' };
 const nameArg: ArgDecl<string> = { name: 'name', type: stringType, help: 'Name of the first certificate; the others get name_1, name_2, …' };
 const trustedArg: ArgDecl<boolean> = { name: 'trusted', type: boolType, help: 'Trust the imported certificates (default yes)' };
-const trustStoreArg: ArgDecl<string[]> = { name: 'trust-store', type: trustStoreProp.type, help: 'Services that may use them as trust anchors' };
+const trustStoreArg: ArgDecl<string[]> = { name: 'trust-store', type: CERT.trustStore.type, help: 'Services that may use them as trust anchors' };
 const noKeyExportArg: ArgDecl<boolean> = { name: 'no-key-export', type: boolType, help: 'The imported keys can never be exported' };
 const asValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, flagOnly: true };
 

@@ -2,7 +2,7 @@
 
 import { argumentError } from '../../errors.js';
 import type { MenuDecl } from '../../menu/types.js';
-import { CERT_COLUMNS, CERT_DETAIL_ORDER, CERT_PATH, certificateProperties } from './properties.js';
+import { CERT_COLUMNS, CERT_PATH, certificateProperties } from './properties.js';
 import { signCommand } from './sign.js';
 import { exportCertificateCommand } from './export.js';
 import { importCommand } from './import.js';
@@ -17,7 +17,6 @@ export const certificateMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'add', 'remove', 'find', 'export'],
   properties: certificateProperties,
   columns: CERT_COLUMNS,
-  detailOrder: CERT_DETAIL_ORDER,
   commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand],
   validate(row) {
     // A row is identified by its name in every client (clients.md #19): it must have one.

@@ -5,10 +5,14 @@ import { failure } from '../../errors.js';
 import {
   boolType, dateType, durationType, enumSetType, enumType, intType, refType, stringType,
 } from '../../menu/proptypes.js';
+import { propValue } from '../../menu/generic.js';
 import type { PropType, PropertyDecl } from '../../menu/types.js';
 import { valueToString } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
-import { DIGESTS, KEY_SIZES, KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, PkiError, normalizeSubjectAltName } from '../../pki/index.js';
+import {
+  DIGESTS, KEY_SIZES, KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, PkiError, normalizeSubjectAltName,
+  type Digest, type KeySize, type SubjectFields,
+} from '../../pki/index.js';
 
 export const CERT_PATH = '/certificate';
 
@@ -63,15 +67,9 @@ const subjectAltNameType: PropType<string> = {
 /** Dates of the certificate itself: invalid-before/after, revoked. */
 const roDate = (name: string, extra: Partial<PropertyDecl> = {}): PropertyDecl => ({ name, type: dateType, access: 'ro', ...extra });
 const roText = (name: string, type: PropType<string> = bare): PropertyDecl => ({ name, type, access: 'ro' });
-const flagProp = (name: string, letter: string, compute?: PropertyDecl['compute'], sharesColumnWith?: string): PropertyDecl => ({
-  name, type: boolType, access: 'ro', detail: 'never', flag: { letter, sharesColumnWith }, compute,
+const flagProp = (name: string, letter: string, rank: number, compute?: PropertyDecl['compute']): PropertyDecl => ({
+  name, type: boolType, access: 'ro', detail: 'never', flag: { letter, rank }, compute,
 });
-
-/** A template's key type follows its key-size; a signed certificate's is a fact of its key. */
-function keyTypeOf(row: RowData): string {
-  if (typeof row['key-type'] === 'string') return row['key-type'];
-  return String(row['key-size'] ?? '2048').startsWith('secp') || row['key-size'] === 'prime256v1' ? 'ec' : 'rsa';
-}
 
 /** Writable on templates only (spec §6.2 rule 3). */
 const templateOnly: Pick<PropertyDecl, 'writableWhen' | 'notWritableMessage'> = {
@@ -79,23 +77,77 @@ const templateOnly: Pick<PropertyDecl, 'writableWhen' | 'notWritableMessage'> = 
   notWritableMessage: 'certificate is already signed: only name, trusted and trust-store can be changed',
 };
 
-/** Flags are declared in legend order K L C A I/R E T a D (spec §3.1); detail order is CERT_DETAIL_ORDER. */
+/** `rsa` or `ec` for a key-size (`prime256v1`, `secp384r1`, `secp521r1` are curves). */
+export const keyTypeOfSize = (keySize: string): 'rsa' | 'ec' => (keySize.startsWith('secp') || keySize === 'prime256v1' ? 'ec' : 'rsa');
+
+/**
+ * The properties of /certificate, each declared once and typed, so code reads a template with
+ * propValue(CERT.keySize, row) and never restates a default or a range. Declared in the detail
+ * order observed on 7.23.3 (spec §2.1: subject fields C, ST, L, O, OU after CN); the flag legend
+ * order K L C A I/R E T a D (spec §3.1) is given by each flag's rank.
+ */
+export const CERT = {
+  name: { name: 'name', type: stringType, unique: true, help: 'Certificate name' } as PropertyDecl<string>,
+  trustStore: { name: 'trust-store', type: trustStoreType, default: ['all'], help: 'Services that may use it as a trust anchor' } as PropertyDecl<string[]>,
+  digest: { name: 'digest-algorithm', type: enumType(DIGESTS), default: 'sha256', ...templateOnly } as PropertyDecl<string>,
+  trusted: { name: 'trusted', type: boolType, default: false, flag: { letter: 'T', rank: 8 }, help: 'Trust this certificate' } as PropertyDecl<boolean>,
+  commonName: { name: 'common-name', type: stringType, default: '', ...templateOnly } as PropertyDecl<string>,
+  country: { name: 'country', type: countryType, ...templateOnly } as PropertyDecl<string>,
+  state: { name: 'state', type: stringType, ...templateOnly } as PropertyDecl<string>,
+  locality: { name: 'locality', type: stringType, ...templateOnly } as PropertyDecl<string>,
+  organization: { name: 'organization', type: stringType, ...templateOnly } as PropertyDecl<string>,
+  unit: { name: 'unit', type: stringType, ...templateOnly } as PropertyDecl<string>,
+  subjectAltName: { name: 'subject-alt-name', type: subjectAltNameType, default: '', detail: 'always', ...templateOnly } as PropertyDecl<string>,
+  keySize: { name: 'key-size', type: enumType(KEY_SIZES), default: '2048', ...templateOnly } as PropertyDecl<string>,
+  keyUsage: { name: 'key-usage', type: enumSetType(KEY_USAGE_NAMES), default: [...DEFAULT_KEY_USAGE], ...templateOnly } as PropertyDecl<string[]>,
+  daysValid: { name: 'days-valid', type: intType(1, 100000), default: 365, ...templateOnly } as PropertyDecl<number>,
+} as const;
+
+const optional = (prop: PropertyDecl<string>, row: RowData): string | undefined => {
+  const v = propValue(prop, row);
+  return v === '' ? undefined : v;
+};
+
+/** What a template asks for, typed and with the declared defaults (sign, requests, SCEP, ACME). */
+export function templateOf(row: RowData): {
+  subject: SubjectFields; subjectAltName: string; keyUsage: string[]; keySize: KeySize; daysValid: number; digest: Digest;
+} {
+  return {
+    subject: {
+      country: optional(CERT.country, row), state: optional(CERT.state, row), locality: optional(CERT.locality, row),
+      organization: optional(CERT.organization, row), unit: optional(CERT.unit, row), commonName: optional(CERT.commonName, row),
+    },
+    subjectAltName: propValue(CERT.subjectAltName, row),
+    keyUsage: propValue(CERT.keyUsage, row),
+    keySize: propValue(CERT.keySize, row) as KeySize,
+    daysValid: propValue(CERT.daysValid, row),
+    digest: propValue(CERT.digest, row) as Digest,
+  };
+}
+
+/** A template's key type follows its key-size; a signed certificate's is a fact of its key. */
+function keyTypeOf(row: RowData): string {
+  if (typeof row['key-type'] === 'string') return row['key-type'];
+  return keyTypeOfSize(propValue(CERT.keySize, row));
+}
+
 export const certificateProperties: PropertyDecl[] = [
-  { name: 'name', type: stringType, unique: true, help: 'Certificate name' },
-  { name: 'trust-store', type: trustStoreType, default: ['all'], help: 'Services that may use it as a trust anchor' },
-  { name: 'digest-algorithm', type: enumType(DIGESTS), default: 'sha256', ...templateOnly },
-  { name: 'common-name', type: stringType, default: '', ...templateOnly },
-  { name: 'country', type: countryType, ...templateOnly },
-  { name: 'state', type: stringType, ...templateOnly },
-  { name: 'locality', type: stringType, ...templateOnly },
-  { name: 'organization', type: stringType, ...templateOnly },
-  { name: 'unit', type: stringType, ...templateOnly },
-  { name: 'subject-alt-name', type: subjectAltNameType, default: '', detail: 'always', ...templateOnly },
+  CERT.name,
+  CERT.trustStore,
+  CERT.digest,
+  CERT.trusted,
+  CERT.commonName,
+  CERT.country,
+  CERT.state,
+  CERT.locality,
+  CERT.organization,
+  CERT.unit,
+  CERT.subjectAltName,
   roText('issuer'),
   { name: 'key-type', type: enumType(['rsa', 'dsa', 'ec']), access: 'ro', compute: keyTypeOf },
-  { name: 'key-size', type: enumType(KEY_SIZES), default: '2048', ...templateOnly },
-  { name: 'key-usage', type: enumSetType(KEY_USAGE_NAMES), default: [...DEFAULT_KEY_USAGE], ...templateOnly },
-  { name: 'days-valid', type: intType(1, 100000), default: 365, ...templateOnly },
+  CERT.keySize,
+  CERT.keyUsage,
+  CERT.daysValid,
   roDate('invalid-before'),
   roDate('invalid-after'),
   { name: 'serial-number', type: stringType, access: 'ro' },
@@ -105,29 +157,20 @@ export const certificateProperties: PropertyDecl[] = [
   // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
   { name: 'ca', type: refType(CERT_PATH, { onRemove: 'cascade' }), access: 'ro' },
   roText('ca-crl-host'),
+  roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I', rank: 6 } }),
   {
     name: 'expires-after', type: durationType(), access: 'ro',
     // Whole seconds, as RouterOS shows it (`521w2d23h56m20s`).
     compute: (row, ctx) => (typeof row['invalid-after'] === 'number' ? Math.max(0, Math.floor((row['invalid-after'] - ctx.clock.now()) / 1000)) * 1e9 : undefined),
   },
-  flagProp('private-key', 'K'),
-  flagProp('crl', 'L'),
-  flagProp('smart-card-key', 'C', () => false),
-  flagProp('authority', 'A'),
-  flagProp('issued', 'I', (row) => typeof row.ca === 'number' && row.ca !== 0),
-  roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I' } }),
-  flagProp('expired', 'E', (row, ctx) => typeof row['invalid-after'] === 'number' && ctx.clock.now() > row['invalid-after']),
-  { name: 'trusted', type: boolType, default: false, flag: { letter: 'T' }, help: 'Trust this certificate' },
-  flagProp('acme-managed', 'a', () => false),
-  flagProp('dynamic', 'D', () => false),
-];
-
-/** Detail order observed on 7.23.3 (spec §2.1), subject fields in C, ST, L, O, OU after CN. */
-export const CERT_DETAIL_ORDER = [
-  'name', 'trust-store', 'digest-algorithm', 'trusted', 'common-name', 'country', 'state', 'locality',
-  'organization', 'unit', 'subject-alt-name', 'issuer', 'key-type', 'key-size', 'key-usage', 'days-valid',
-  'invalid-before', 'invalid-after', 'serial-number', 'akid', 'skid', 'fingerprint', 'ca', 'ca-crl-host',
-  'revoked', 'expires-after',
+  flagProp('private-key', 'K', 1),
+  flagProp('crl', 'L', 2),
+  flagProp('smart-card-key', 'C', 3, () => false),
+  flagProp('authority', 'A', 4),
+  flagProp('issued', 'I', 5, (row) => typeof row.ca === 'number' && row.ca !== 0),
+  flagProp('expired', 'E', 7, (row, ctx) => typeof row['invalid-after'] === 'number' && ctx.clock.now() > row['invalid-after']),
+  flagProp('acme-managed', 'a', 9, () => false),
+  flagProp('dynamic', 'D', 10, () => false),
 ];
 
 /** 7.21+ default columns (spec §3.4 rule 5). */

@@ -8,25 +8,24 @@
 
 import { argumentError, failure, RosError } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { enumType, intType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
+import { itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
-  DIGESTS, PEM_LABEL, generateKeyDer, importPkcs8Der, isPem, isPkiError, issueCertificate, parseCertificate, pemDecode,
-  pemEncode, type Digest, type KeySize, type KeyUsageName,
+  PEM_LABEL, generateKeyDer, importPkcs8Der, isPem, isPkiError, issueCertificate, parseCertificate, pemDecode,
+  pemEncode, type Digest, type KeyUsageName,
 } from '../../pki/index.js';
 import { createCsr, parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, openSigningCa } from './keys.js';
-import { CERT_PATH, isTemplate } from './properties.js';
+import { CERT, CERT_PATH, isTemplate, templateOf } from './properties.js';
 import { crlUrl } from './sign.js';
 
 export const REQUEST_FILE = 'certificate-request.pem';
 export const REQUEST_KEY_FILE = 'certificate-request_key.pem';
 
 const DAY_MS = 86_400_000;
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const asValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, flagOnly: true };
 
 function done(call: CommandCall): CommandResult {
@@ -57,18 +56,16 @@ export const createCertificateRequestCommand: CommandDecl = {
     const keyPassphrase = args.get(keyPassphraseArg) ?? '';
     const challenge = args.get(challengeArg) ?? '';
     session.progress?.([['progress', 'generating key']]);
-    const key = await generateKeyDer(String(template['key-size'] ?? '2048') as KeySize);
+    const spec = templateOf(template);
+    const key = await generateKeyDer(spec.keySize);
     if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
     const privateKey = importPkcs8Der(key.pkcs8);
     const csr = createCsr({
-      subject: {
-        country: str(template.country), state: str(template.state), locality: str(template.locality),
-        organization: str(template.organization), unit: str(template.unit), commonName: str(template['common-name']),
-      },
-      subjectAltName: String(template['subject-alt-name'] ?? ''),
-      keyUsage: (template['key-usage'] as string[] | undefined) ?? [],
+      subject: spec.subject,
+      subjectAltName: spec.subjectAltName,
+      keyUsage: spec.keyUsage,
       challengePassword: challenge || undefined,
-      digest: String(template['digest-algorithm'] ?? 'sha256') as Digest,
+      digest: spec.digest,
       privateKey, publicKey: key.spki,
     });
     const keyPem = keyPassphrase !== ''
@@ -135,8 +132,8 @@ export function grantedKeyUsage(csr: CsrInfo, ca: { keyUsage: readonly string[];
 
 const caArg: ArgDecl<number> = { name: 'ca', type: refType(CERT_PATH), required: true, help: 'Issuing CA (with its private key)' };
 const requestFileArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, help: 'Request file in /file' };
-const daysValidArg: ArgDecl<number> = { name: 'days-valid', type: intType(1, 100000), help: 'Validity in days (default 365, never past the CA)' };
-const digestArg: ArgDecl<string> = { name: 'digest-algorithm', type: enumType(DIGESTS), help: 'Signature digest (default sha256)' };
+const daysValidArg: ArgDecl<number> = { name: 'days-valid', type: CERT.daysValid.type, help: 'Validity in days (default as for templates, never past the CA)' };
+const digestArg: ArgDecl<string> = { name: 'digest-algorithm', type: CERT.digest.type, help: 'Signature digest (default as for templates)' };
 
 export const signCertificateRequestCommand: CommandDecl = {
   name: 'sign-certificate-request',
@@ -158,8 +155,8 @@ export const signCertificateRequestCommand: CommandDecl = {
       const host = ca.data['ca-crl-host'];
       return { caId, caName: String(ca.data.name), opened, cdp: typeof host === 'string' && host !== '' ? crlUrl(host, caId) : undefined };
     });
-    const digest = (args.get(digestArg) ?? 'sha256') as Digest;
-    let days = args.get(daysValidArg) ?? 365;
+    const digest = (args.get(digestArg) ?? CERT.digest.default) as Digest;
+    let days = args.get(daysValidArg) ?? (CERT.daysValid.default as number);
     // Never valid past the CA itself.
     const maxDays = Math.floor((plan.opened.info.notAfter - Math.floor(now / 1000) * 1000) / DAY_MS);
     if (maxDays < 1) throw failure('CA certificate expires in less than a day');
@@ -182,7 +179,7 @@ export const signCertificateRequestCommand: CommandDecl = {
       let name = stem;
       for (let n = 1; tx.findBy(CERT_PATH, 'name', name).length > 0; n++) name = `${stem}_${n}`;
       const data: RowData = {
-        name, 'trust-store': ['all'], ...certificateFacts(info), trusted: true, 'private-key': false, ca: plan.caId,
+        name, 'trust-store': CERT.trustStore.default, ...certificateFacts(info), trusted: true, 'private-key': false, ca: plan.caId,
       };
       const id = tx.insert(CERT_PATH, data);
       tx.setBlob(CERT_PATH, id, DER_BLOB, der);

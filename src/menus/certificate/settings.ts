@@ -6,9 +6,9 @@
 // `not-trusted` sets builtin-trust-store=untrusted; reading it gives `trusted` unless the
 // built-ins are untrusted. It is not printed or exported (7.21+ print it no longer).
 
-import { genericCommands } from '../../menu/generic.js';
+import { genericCommands, newRowData, propValue, typeContext } from '../../menu/generic.js';
 import { boolType, enumSetType, enumType } from '../../menu/proptypes.js';
-import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
+import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { TRUST_STORE_COMPONENTS } from './properties.js';
 
@@ -37,15 +37,20 @@ export interface CertificateSettings {
   builtinTrustStore: string[];
 }
 
-const DEFAULTS: RowData = { 'builtin-trust-store': ['default'], 'crl-download': false, 'crl-use': false, 'crl-store': 'ram' };
+const SETTINGS = {
+  builtinTrustStore: { name: 'builtin-trust-store', type: builtinStoreType, default: ['default'], help: 'Services that may use the built-in root CAs' } as PropertyDecl<string[]>,
+  crlDownload: { name: 'crl-download', type: boolType, default: false, help: 'Download CRLs of trusted certificates' } as PropertyDecl<boolean>,
+  crlUse: { name: 'crl-use', type: boolType, default: false, help: 'Check certificates against CRLs' } as PropertyDecl<boolean>,
+  crlStore: { name: 'crl-store', type: enumType(['ram', 'system']), default: 'ram', help: 'Where downloaded CRLs are kept' } as PropertyDecl<string>,
+};
 
 export function readSettings(tx: ReadTx): CertificateSettings {
-  const d = { ...DEFAULTS, ...(tx.get(SETTINGS_PATH, 1)?.data ?? {}) };
+  const row = tx.get(SETTINGS_PATH, 1)?.data ?? {};
   return {
-    crlUse: d['crl-use'] === true,
-    crlDownload: d['crl-download'] === true,
-    crlStore: d['crl-store'] === 'system' ? 'system' : 'ram',
-    builtinTrustStore: (d['builtin-trust-store'] as string[]) ?? ['default'],
+    crlUse: propValue(SETTINGS.crlUse, row),
+    crlDownload: propValue(SETTINGS.crlDownload, row),
+    crlStore: propValue(SETTINGS.crlStore, row) === 'system' ? 'system' : 'ram',
+    builtinTrustStore: propValue(SETTINGS.builtinTrustStore, row),
   };
 }
 
@@ -58,16 +63,13 @@ export function builtinsTrustedFor(settings: CertificateSettings, service: strin
   return s.includes(service);
 }
 
-const anchorsOf = (row: RowData): string => {
-  const s = (row['builtin-trust-store'] as string[] | undefined) ?? ['default'];
-  return s.includes('untrusted') ? 'not-trusted' : 'trusted';
-};
+const anchorsOf = (row: RowData): string => (propValue(SETTINGS.builtinTrustStore, row).includes('untrusted') ? 'not-trusted' : 'trusted');
 
 const properties: MenuDecl['properties'] = [
-  { name: 'builtin-trust-store', type: builtinStoreType, default: ['default'], help: 'Services that may use the built-in root CAs' },
-  { name: 'crl-download', type: boolType, default: false, help: 'Download CRLs of trusted certificates' },
-  { name: 'crl-use', type: boolType, default: false, help: 'Check certificates against CRLs' },
-  { name: 'crl-store', type: enumType(['ram', 'system']), default: 'ram', help: 'Where downloaded CRLs are kept' },
+  SETTINGS.builtinTrustStore,
+  SETTINGS.crlDownload,
+  SETTINGS.crlUse,
+  SETTINGS.crlStore,
   { name: 'current-defaults', type: enumSetType([...TRUST_STORE_COMPONENTS]), access: 'ro', detail: 'never', compute: () => [...BUILTIN_DEFAULT_COMPONENTS] },
   { name: 'builtin-trust-anchors', type: enumType(['trusted', 'not-trusted']), access: 'ro', detail: 'never', compute: anchorsOf },
 ];
@@ -78,7 +80,6 @@ const base: MenuDecl = {
   help: 'Certificate settings',
   verbs: ['print', 'get', 'export'],
   properties,
-  detailOrder: ['builtin-trust-store', 'crl-download', 'crl-use', 'crl-store'],
 };
 
 /** `set`, with builtin-trust-anchors=trusted|not-trusted turned into builtin-trust-store. */
@@ -106,7 +107,7 @@ export const settingsMenu: MenuDecl = {
     const missing = await env.store.read((tx) => !tx.get(SETTINGS_PATH, 1));
     if (missing) {
       await env.store.write((tx) => {
-        if (!tx.get(SETTINGS_PATH, 1)) tx.insert(SETTINGS_PATH, { ...DEFAULTS });
+        if (!tx.get(SETTINGS_PATH, 1)) tx.insert(SETTINGS_PATH, newRowData(settingsMenu, typeContext(env, tx)));
       });
     }
   },

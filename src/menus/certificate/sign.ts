@@ -11,11 +11,11 @@ import { RosArray, type Value } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
   generateKeyDer, importPkcs8Der, issueCertificate,
-  type CertInfo, type Digest, type IssuedCertificate, type KeyDer, type KeySize, type IssuerSpec,
+  type CertInfo, type IssuedCertificate, type KeyDer, type IssuerSpec,
 } from '../../pki/index.js';
 import { issuedFacts } from './facts.js';
 import { openSigningCa, storeKey, DER_BLOB } from './keys.js';
-import { CERT_PATH, isTemplate } from './properties.js';
+import { CERT_PATH, isTemplate, templateOf } from './properties.js';
 
 /** Where a local CA publishes its CRL: `http://<ca-crl-host>/crl/<CA id>.crl` (issue 3, §3). */
 export function crlUrl(host: string, caId: number): string {
@@ -92,20 +92,13 @@ export const signCommand: CommandDecl = {
     if (call.args.get(smartCardArg) === true) throw failure('smart cards are not supported');
     const p = await plan(call);
     const t = p.template;
-    const keySize = String(t['key-size'] ?? '2048') as KeySize;
+    const spec = templateOf(t);
     session.progress?.([['progress', 'generating key']]);
-    const key: KeyDer = await generateKeyDer(keySize);
+    const key: KeyDer = await generateKeyDer(spec.keySize);
     if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
     session.progress?.([['progress', 'signing']]);
     const issued: IssuedCertificate = issueCertificate({
-      subject: {
-        country: str(t.country), state: str(t.state), locality: str(t.locality),
-        organization: str(t.organization), unit: str(t.unit), commonName: str(t['common-name']),
-      },
-      subjectAltName: String(t['subject-alt-name'] ?? ''),
-      keyUsage: (t['key-usage'] as string[] | undefined) ?? [],
-      daysValid: Number(t['days-valid'] ?? 365),
-      digest: String(t['digest-algorithm'] ?? 'sha256') as Digest,
+      ...spec,
       notBefore: env.clock.now(),
       subjectPublicKey: key.spki,
       issuer: p.issuer ?? { kind: 'self', privateKey: importPkcs8Der(key.pkcs8) },
@@ -133,4 +126,3 @@ export const signCommand: CommandDecl = {
   },
 };
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);

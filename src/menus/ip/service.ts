@@ -33,8 +33,9 @@ const DEFAULT_ROWS: ReadonlyArray<{ name: string; port: number; disabled: boolea
   { name: 'api-ssl', port: 8729, disabled: false },
 ];
 
+/** What a built-in row has beyond the declared defaults (which newRowData fills in). */
 function defaultRow(name: string, port: number, disabled: boolean): RowData {
-  const row: RowData = { name, port, address: [], vrf: 'main', 'max-sessions': 20, disabled };
+  const row: RowData = { name, port, disabled };
   if (TLS_SERVICES.has(name)) {
     row.certificate = 0;
     row['tls-version'] = 'any';
@@ -49,7 +50,6 @@ export const serviceMenu: MenuDecl = {
   key: 'name',
   verbs: ['print', 'get', 'set', 'find', 'enable', 'disable', 'export'],
   columns: ['name', 'port', 'certificate', 'vrf'],
-  detailOrder: ['name', 'port', 'address', 'certificate', 'tls-version', 'vrf', 'max-sessions'],
   legendStyle: 'column',
   properties: [
     { name: 'name', type: stringType, access: 'ro' },

@@ -55,16 +55,15 @@ export const scriptMenu: MenuDecl = {
   help: 'Scripts',
   key: 'name',
   verbs: ['print', 'get', 'set', 'unset', 'remove', 'find', 'comment', 'export'],
-  detailOrder: ['name', 'owner', 'policy', 'dont-require-permissions', 'last-started', 'run-count', 'source'],
   properties: [
     { name: 'name', type: stringType, required: true, unique: true, default: '' },
     { name: 'owner', type: stringType, help: 'User that owns the script' },
     { name: 'policy', type: enumSetType(POLICIES), default: DEFAULT_POLICY, help: 'Policies the script runs with' },
     { name: 'dont-require-permissions', type: boolType, default: false, help: 'Run even when the user lacks some of the policies' },
-    { name: 'source', type: stringType, default: '', detail: 'always', help: 'The script' },
-    { name: 'comment', type: stringType },
     { name: 'last-started', type: dateType, access: 'ro' },
     { name: 'run-count', type: intType(0, 2 ** 53, { numeric: true }), access: 'ro', default: 0, detail: 'always' },
+    { name: 'source', type: stringType, default: '', detail: 'always', help: 'The script' },
+    { name: 'comment', type: stringType },
     { name: 'invalid', type: boolType, access: 'ro', flag: { letter: 'I' }, detail: 'never' },
   ],
   // RouterOS prints scripts in the detail layout (there are no table columns for them).

@@ -79,7 +79,6 @@ export const sshKeysMenu: MenuDecl = {
   help: 'Public keys for SSH logins',
   verbs: ['print', 'get', 'remove', 'find'],
   columns: ['user', 'key-type', 'bits', 'key-owner'],
-  detailOrder: ['user', 'key-type', 'bits', 'key-owner', 'fingerprint'],
   properties: [
     { name: 'user', type: refType(USER_PATH, { onRemove: 'cascade' }), access: 'ro' },
     { name: 'key-type', type: bareStringType, access: 'ro' },
