@@ -62,6 +62,7 @@ export class Appliance {
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
         store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
       }),
+      access: { policiesOf: userPolicies },
       reportInternalError: (error: unknown, where: string): string => {
         const ref = randomBytes(4).toString('hex');
         operatorLog(`rospki: internal error ${ref} in ${where}: ${(error as Error)?.stack ?? String(error)}\n`);
@@ -104,9 +105,13 @@ export class Appliance {
     });
   }
 
-  /** A session acting as a user (the local console and -e act as admin). */
+  /**
+   * A session acting as a user: with the policies the user's group grants now (its ceiling; the
+   * executor narrows it further at every command), or all of them for the host's operator (the
+   * local console, -e and the control socket act as admin).
+   */
   async session(user: string, via: string, extra: Partial<Session> = {}): Promise<Session> {
-    const policies = await this.store.read((tx) => userPolicies(tx, user));
+    const policies = extra.operator ? ALL_POLICIES : await this.store.read((tx) => userPolicies(tx, user));
     return {
       user, via, policies: policies ?? new Set<Policy>(), lastPrint: new Map(), width: 80, ...extra,
     };

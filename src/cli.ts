@@ -109,7 +109,7 @@ async function openConsole(dir: string, interactive: boolean): Promise<{ backend
   const { LocalConsole } = await import('./control.js');
   const app = await Appliance.open(dir);
   const session = await ConsoleSession.open(app, {
-    width: terminalWidth(), output: () => {}, via: interactive ? 'console' : 'script',
+    width: terminalWidth(), output: () => {}, via: interactive ? 'console' : 'script', operator: true,
     prompt: ask,
   });
   return { backend: new LocalConsole(session), close: () => app.close() };
@@ -180,7 +180,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     const { ConsoleSession } = await import('./console/session.js');
     const { runRepl } = await import('./console/repl.js');
     const session = await ConsoleSession.open(app, {
-      width: terminalWidth(), output: () => {}, prompt: await terminalAsk(), liveProgress: true,
+      width: terminalWidth(), output: () => {}, prompt: await terminalAsk(), liveProgress: true, operator: true,
     });
     await app.logLogin('admin', 'local');
     await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker });

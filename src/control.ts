@@ -73,7 +73,7 @@ function handleClient(app: Appliance, socket: net.Socket): void {
     queue = queue.then(async () => {
       if (m.t === 'open') {
         consoleSession = await ConsoleSession.open(app, {
-          via: 'console',
+          via: 'console', operator: true,
           width: Number(m.width) || 80,
           output: (text) => { if (text) send(socket, { t: 'out', text }); },
           liveProgress: Boolean(m.interactive),

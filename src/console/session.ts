@@ -42,10 +42,15 @@ export class ConsoleSession {
     prompt?: Session['prompt']; signal?: AbortSignal; liveProgress?: boolean;
     /** Remote address of a network console (ssh), for /log. */
     address?: string;
+    /** The host's operator (local terminal, -e, control socket): all policies. */
+    operator?: boolean;
+    /** The front end's own policy, needed on every command (`ssh`). */
+    channel?: Session['channel'];
   }): Promise<ConsoleSession> {
     let self: ConsoleSession | undefined;
     const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
       width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal, address: opts.address,
+      operator: opts.operator, channel: opts.channel,
       progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });
     self = new ConsoleSession(app, session, opts.output);

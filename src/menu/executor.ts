@@ -4,7 +4,9 @@
 //
 //  1. the menu and the command exist (exact names: front ends resolve their own abbreviations
 //     of menus and commands with the same prefix rule, matchArgName);
-//  2. the user may run it (policies);
+//  2. the user may run it: the command's policies, the front end's own (`api`, `rest-api`, …) and
+//     those of every argument given, checked against what the user's group grants at this very
+//     moment (a disabled, demoted or removed user's open sessions lose their rights at once);
 //  3. every argument is parsed through its declared type, once, with one prefix rule (args.ts);
 //     commands receive typed values;
 //  4. the command runs; its writes are acknowledged only once durable (the store's contract);
@@ -12,11 +14,12 @@
 
 import { notEnoughPermissions, RosError } from '../errors.js';
 import { UnsafeFileName } from '../store/files.js';
-import { parseArgs, parsingReadsStore } from './args.js';
+import type { ReadTx } from '../store/store.js';
+import { parseArgs } from './args.js';
 import { toRosError } from './failures.js';
 import { typeContext } from './generic.js';
 import type { Registry } from './registry.js';
-import type { CommandResult, Environment, RowPredicate, Session } from './types.js';
+import type { CommandResult, Environment, Policy, RowPredicate, Session } from './types.js';
 import type { Value } from './values.js';
 
 export interface CommandRequest {
@@ -60,22 +63,46 @@ export class Executor {
     if (!menu) throw new RosError('argument', `no such command or directory (${req.path.split('/').pop()})`, 0);
     const command = this.registry.command(req.path, req.command);
     if (!command) throw new RosError('argument', `no such command or directory (${req.command})`, 0);
-    if (!req.session.policies.has(command.policy)) throw notEnoughPermissions();
     if (req.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
-    await menu.prepare?.(env);
-    const args = parsingReadsStore(command, req.args)
-      ? await env.store.read((tx) => parseArgs(command, req.args, typeContext(env, tx)))
-      : parseArgs(command, req.args, typeContext(env, env.store.view()));
-    for (const decl of command.args) {
-      if (decl.policy && args.has(decl) && !req.session.policies.has(decl.policy)) throw notEnoughPermissions();
+    const required = typeof command.policy === 'string' ? [command.policy] : command.policy;
+    const check = (tx: ReadTx): ReadonlySet<Policy> => {
+      const policies = effectivePolicies(env, tx, req.session);
+      if (required.some((p) => !policies.has(p))) throw notEnoughPermissions();
+      return policies;
+    };
+    if (menu.prepare) {
+      // Only a user who may run the command brings the menu up to date (the /file mirror writes).
+      await env.store.read(check);
+      await menu.prepare(env);
     }
-    return command.run({ menu, command, args, where: req.where, session: req.session, env });
+    const { policies, args } = await env.store.read((tx) => ({ policies: check(tx), args: parseArgs(command, req.args, typeContext(env, tx)) }));
+    for (const decl of command.args) {
+      if (decl.policy && args.has(decl) && !policies.has(decl.policy)) throw notEnoughPermissions();
+    }
+    return command.run({ menu, command, args, where: req.where, session: req.session, policies, env });
   }
 
   private async logRefusal(session: Session, e: UnsafeFileName): Promise<void> {
     await logFileRefusal(this.env, session, e);
   }
 }
+
+/**
+ * What a session may do now: its ceiling (the policies it logged in with, or a script's), narrowed
+ * by what the user's group grants at this moment — nothing for a disabled or removed user — and
+ * nothing at all when the front end's own policy is gone. The host's operator is not narrowed.
+ */
+export function effectivePolicies(env: Environment, tx: ReadTx, session: Session): ReadonlySet<Policy> {
+  if (session.operator) return session.policies;
+  const live = env.access.policiesOf(tx, session.user);
+  if (!live) return NONE;
+  const out = new Set<Policy>();
+  for (const p of session.policies) if (live.has(p)) out.add(p);
+  if (session.channel && !out.has(session.channel)) return NONE;
+  return out;
+}
+
+const NONE: ReadonlySet<Policy> = new Set();
 
 /** A refused file name is logged in its own transaction (the command's own one changed nothing). */
 export async function logFileRefusal(env: Environment, session: Pick<Session, 'user' | 'via'>, e: UnsafeFileName): Promise<void> {

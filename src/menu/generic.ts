@@ -11,7 +11,7 @@ import {
   boolType, dateFormat as formatDate, enumType, itemsType, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
-  ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, PrintOutput,
+  ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, PrintOutput,
   PropertyDecl, RowView, Session, TypeContext,
 } from './types.js';
 import { ItemId, RosArray, type Value, valueToString } from './values.js';
@@ -203,6 +203,11 @@ export function newRowData(menu: MenuDecl, ctx: TypeContext): RowData {
 const itemsArg = (positional = 0): ArgDecl<Value> => ({ name: 'numbers', type: itemsType, positional, required: true, help: 'List of item numbers' });
 const flagArg = (name: string, help: string): ArgDecl => ({ name, type: presenceType, flagOnly: true, help });
 
+/** What the menu's changing verbs need: write, and more for some menus (/user: policy). */
+function writePolicies(menu: MenuDecl): Policy[] {
+  return ['write', ...(menu.writePolicy ?? [])];
+}
+
 function propArgs(props: PropertyDecl[]): ArgDecl[] {
   return props.map((p) => ({ name: p.name, type: p.type, sensitive: p.sensitive, policy: p.policy, help: p.help }));
 }
@@ -345,7 +350,7 @@ function getCommand(menu: MenuDecl): CommandDecl {
         const row = tx.get(menu.path, id) ?? { id, data: {} };
         if (!call.args.has(valueName)) return { ret: asValue(menu, row, ctx) };
         const prop = propByName(menu, call.args.get(valueName)!)!;
-        if (prop.sensitive && !call.session.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
+        if (prop.sensitive && !call.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
         const v = storedValue(prop, row.data, ctx);
         if (v === undefined || v === null) return { ret: prop.flag && prop.type === boolType ? false : undefined };
         return { ret: prop.type.script(v, ctx) };
@@ -358,7 +363,7 @@ function setCommand(menu: MenuDecl): CommandDecl {
   const props = writableProps(menu);
   const args = menu.kind === 'list' ? [itemsArg(0), ...propArgs(props)] : propArgs(props);
   return {
-    name: 'set', help: 'Change item properties', policy: 'write', args,
+    name: 'set', help: 'Change item properties', policy: writePolicies(menu), args,
     async run(call) {
       await writeTx(call, (tx, ctx) => {
         const ids = menu.kind === 'list' ? resolveItems(menu, call.args.value('numbers') as Value, call.session, tx) : [1];
@@ -367,6 +372,7 @@ function setCommand(menu: MenuDecl): CommandDecl {
           if (!before) throw noSuchItem();
           const after = applyArgs(menu, before, propertyArgs(call), ctx, true);
           checkRow(menu, id, after, tx, call.env);
+          menu.authorize?.({ before: tx.get(menu.path, id)?.data, after }, tx, call);
           if (menu.kind === 'singleton' && !tx.get(menu.path, 1)) insertSingleton(tx, menu.path, after);
           else tx.update(menu.path, id, after);
           logChange(call, tx, `${describe(menu, after)} changed`);
@@ -388,7 +394,7 @@ function unsetCommand(menu: MenuDecl): CommandDecl {
   const valueName: ArgDecl<string> = { name: 'value-name', type: enumType(names), positional: menu.kind === 'list' ? 1 : 0, required: true };
   const args: ArgDecl[] = menu.kind === 'list' ? [itemsArg(0), valueName] : [valueName];
   return {
-    name: 'unset', help: 'Unset item properties', policy: 'write', args,
+    name: 'unset', help: 'Unset item properties', policy: writePolicies(menu), args,
     async run(call) {
       const set = setCommand(menu);
       return set.run({ ...call, command: set, args: call.args.only(['numbers']).with([[call.args.get(valueName)!, null]]) });
@@ -402,7 +408,7 @@ function addCommand(menu: MenuDecl): CommandDecl {
   const copyFrom: ArgDecl<Value> = { name: 'copy-from', type: itemsType, help: 'Item number to copy the properties from' };
   if (menu.key) args.push(copyFrom);
   return {
-    name: 'add', help: 'Create a new item', policy: 'write', args,
+    name: 'add', help: 'Create a new item', policy: writePolicies(menu), args,
     async run(call) {
       const id = await writeTx(call, (tx, ctx) => {
         let base = newRowData(menu, ctx);
@@ -414,6 +420,7 @@ function addCommand(menu: MenuDecl): CommandDecl {
         }
         const data = applyArgs(menu, base, call.args.entries().filter(([k]) => k !== 'copy-from'), ctx, false);
         checkRow(menu, undefined, data, tx, call.env);
+        menu.authorize?.({ after: data }, tx, call);
         const newId = tx.insert(menu.path, data);
         logChange(call, tx, `${describe(menu, data)} added`);
         return newId;
@@ -432,7 +439,7 @@ function copyableData(menu: MenuDecl, src: RowData, base: RowData): RowData {
 
 function removeCommand(menu: MenuDecl): CommandDecl {
   return {
-    name: 'remove', help: 'Remove item', policy: 'write', args: [itemsArg(0)],
+    name: 'remove', help: 'Remove item', policy: writePolicies(menu), args: [itemsArg(0)],
     async run(call) {
       await writeTx(call, (tx) => {
         const ids = resolveItems(menu, call.args.value('numbers') as Value, call.session, tx);
@@ -453,6 +460,7 @@ function removeCommand(menu: MenuDecl): CommandDecl {
 export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: WriteTx, call?: CommandCall): void {
   const row = tx.get(menu.path, id);
   if (!row) return; // already removed by a cascade earlier in this command
+  if (call) menu.authorize?.({ before: row.data }, tx, call);
   menu.beforeRemove?.(id, tx, env);
   for (const { menu: other, prop } of env.registry.referencesTo(menu.path)) {
     for (const ref of tx.findBy(other.path, prop.name, id)) {
@@ -484,7 +492,7 @@ function findCommand(menu: MenuDecl): CommandDecl {
 
 function enableCommand(menu: MenuDecl, disabled: boolean): CommandDecl {
   return {
-    name: disabled ? 'disable' : 'enable', help: disabled ? 'Disable items' : 'Enable items', policy: 'write',
+    name: disabled ? 'disable' : 'enable', help: disabled ? 'Disable items' : 'Enable items', policy: writePolicies(menu),
     args: menu.kind === 'list' ? [itemsArg(0)] : [],
     async run(call) {
       const set = setCommand(menu);
@@ -495,7 +503,7 @@ function enableCommand(menu: MenuDecl, disabled: boolean): CommandDecl {
 
 function commentCommand(menu: MenuDecl): CommandDecl {
   return {
-    name: 'comment', help: 'Set comment for items', policy: 'write',
+    name: 'comment', help: 'Set comment for items', policy: writePolicies(menu),
     args: [itemsArg(0), { name: 'comment', type: stringType, positional: 1 }],
     async run(call) {
       const set = setCommand(menu);

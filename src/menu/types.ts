@@ -127,7 +127,20 @@ export interface ArgDecl<S = any> {
 /** Who runs a command, and per-session console state. */
 export interface Session {
   readonly user: string;
+  /**
+   * The most this session may ever do: the user's policies when it logged in, narrowed for a
+   * script to the script's own. Every command runs with this intersected with what the user's
+   * group grants at that moment (executor), so a disabled, demoted or removed user loses rights
+   * at once and a session never gains any.
+   */
   readonly policies: ReadonlySet<Policy>;
+  /**
+   * The host's operator (the local terminal, `-e`, `.rsc` files, the control socket): owns the
+   * data directory, so the session's policies are not narrowed by the user's group.
+   */
+  readonly operator?: boolean;
+  /** The policy the front end itself needs on every command (`api`, `rest-api`, `ssh`, `web`). */
+  readonly channel?: Policy;
   /** Front end, for /log and policy checks: console, script, rest, api, ssh. */
   readonly via: string;
   /** Remote address for logs (network front ends). */
@@ -163,6 +176,8 @@ export interface CommandCall {
   readonly args: Args;
   readonly where?: RowPredicate;
   readonly session: Session;
+  /** What the session may do for this command (checked live by the executor). */
+  readonly policies: ReadonlySet<Policy>;
   readonly env: Environment;
 }
 
@@ -198,8 +213,8 @@ export interface CommandDecl {
   readonly name: string;
   readonly help?: string;
   readonly args: readonly ArgDecl[];
-  /** Policy the user needs (read for print/get/find, write for changes). */
-  readonly policy: Policy;
+  /** Policies the user needs (read for print/get/find, write for changes; all of them). */
+  readonly policy: Policy | readonly Policy[];
   /**
    * A monitor-like command (fetch): REST and the API number its replies with `.section`
    * (spec §8.4, §9.3).
@@ -225,6 +240,8 @@ export interface MenuDecl {
   readonly key?: string;
   /** Which generic verbs exist (print, get, set, add, remove, find, enable, disable, …). */
   readonly verbs: readonly string[];
+  /** Policies its generic changing verbs need beyond `write` (/user, /user group: `policy`). */
+  readonly writePolicy?: readonly Policy[];
   /** Menu-specific commands (sign, import, …). */
   readonly commands?: readonly CommandDecl[];
   /** A menu whose plain `print` is not a table (/log prints one line per entry). */
@@ -238,6 +255,12 @@ export interface MenuDecl {
   prepare?(env: Environment): Promise<void>;
   /** Checks a row before add/set store it (throws RosError). */
   validate?(row: RowData, tx: WriteTx, env: Environment): void;
+  /**
+   * Whether the caller may make this change (add: before undefined; remove: after undefined),
+   * beyond the verb's policies: the rule that nobody grants or touches more than they hold
+   * (/user, /user group, /system script, /user ssh-keys). Throws `not enough permissions`.
+   */
+  authorize?(change: { before?: RowData; after?: RowData }, tx: ReadTx, call: Pick<CommandCall, 'session' | 'policies'>): void;
   /**
    * Called inside the transaction before a row is removed (its own refusals). Rows of other
    * menus that refer to it are handled by their reference's `onRemove` (ReferenceDecl).
@@ -272,6 +295,12 @@ export interface ApplianceCache {
   table<K, V>(name: string): Map<K, V>;
 }
 
+/** Where the executor learns, at each command, what a user's group grants now. */
+export interface AccessControl {
+  /** The policies of the user's group; undefined for a user that is unknown or disabled. */
+  policiesOf(tx: ReadTx, user: string): ReadonlySet<Policy> | undefined;
+}
+
 /** The shared services every command can use; menus reach each other's data only through these. */
 export interface Environment {
   readonly store: Store;
@@ -283,6 +312,7 @@ export interface Environment {
   readonly scripts: ScriptRunner;
   /** The one trust engine (src/trust) with this appliance's anchors and CRLs. */
   readonly trust: TrustEngine;
+  readonly access: AccessControl;
   /** Appends to /log inside the current transaction. */
   log(tx: WriteTx, topics: string, message: string): void;
   /** An unexpected error: its stack goes to the operator's log; returns the reference users see. */

@@ -262,7 +262,7 @@ export class SshService {
 
   private async console(user: SshUser, width: number, output: (text: string) => void, signal: AbortSignal, interactive: boolean): Promise<ConsoleSession> {
     const cs = await ConsoleSession.open(this.ctx.app, {
-      user: user.name, via: 'ssh', width: user.width ?? width, output, signal, liveProgress: interactive,
+      user: user.name, via: 'ssh', channel: 'ssh', width: user.width ?? width, output, signal, liveProgress: interactive,
       address: plainAddress(user.address),
     });
     return cs;

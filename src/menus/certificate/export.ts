@@ -87,7 +87,7 @@ export const exportCertificateCommand: CommandDecl = {
         };
       });
     });
-    if (jobs.some((j) => j.sealedKey) && !session.policies.has('sensitive')) throw notEnoughPermissions();
+    if (jobs.some((j) => j.sealedKey) && !call.policies.has('sensitive')) throw notEnoughPermissions();
     // Check every target name before writing anything.
     for (const j of jobs) env.files.check(`${j.base}.${type === 'pem' ? 'crt' : 'p12'}`);
     const now = env.clock.now();

@@ -15,6 +15,7 @@ import { boolType, dateType, enumSetType, intType, itemsType, presenceType, stri
 import { genericCommands, resolveItems } from '../../menu/generic.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult, MenuDecl, Policy, Session } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
+import { holdsAll, userPolicies } from '../user/user.js';
 import type { Value } from '../../menu/values.js';
 
 export const SCRIPT_PATH = '/system/script';
@@ -39,12 +40,19 @@ const runCommand: CommandDecl = {
       return tx.get(SCRIPT_PATH, ids[0]!)!;
     });
     const policy = (row.data.policy as Policy[] | undefined) ?? [];
-    if (!row.data['dont-require-permissions'] && policy.some((p) => !session.policies.has(p))) throw notEnoughPermissions();
+    const unchecked = row.data['dont-require-permissions'] === true;
+    if (!unchecked && policy.some((p) => !call.policies.has(p))) throw notEnoughPermissions();
     await env.store.write((tx) => {
       const now = tx.get(SCRIPT_PATH, row.id);
       if (now) tx.update(SCRIPT_PATH, row.id, { ...now.data, 'run-count': Number(now.data['run-count'] ?? 0) + 1, 'last-started': env.clock.now() });
     });
-    const printed = await env.scripts.run(String(row.data.source ?? ''), { ...session, policies: new Set(policy), via: 'script' });
+    // The script acts as its owner, with its own policies, narrowed by the caller's unless
+    // dont-require-permissions=yes; the executor narrows it by the owner's group at every command.
+    const policies = new Set(unchecked ? policy : policy.filter((p) => call.policies.has(p)));
+    const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
+    const printed = await env.scripts.run(String(row.data.source ?? ''), {
+      ...session, user: owner, policies, operator: false, channel: undefined, via: 'script',
+    });
     return { messages: outputMessages(printed) };
   },
 };
@@ -55,11 +63,25 @@ export const scriptMenu: MenuDecl = {
   help: 'Scripts',
   key: 'name',
   verbs: ['print', 'get', 'set', 'unset', 'remove', 'find', 'comment', 'export'],
+  /**
+   * Nobody reaches more through a script than they hold (issue 11): its policy must be ones the
+   * caller has; it belongs to the caller unless a policy user gives it to someone who holds no
+   * more than they do; and a script of someone who holds more can not be changed or removed.
+   */
+  authorize({ before, after }, tx, call) {
+    const mine = (owner: unknown): boolean => owner === undefined || owner === call.session.user;
+    const ownerWithin = (owner: unknown): boolean =>
+      call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, String(owner)) ?? []);
+    if (before && !mine(before.owner) && !ownerWithin(before.owner)) throw notEnoughPermissions();
+    if (!after) return;
+    if (!holdsAll(call.policies, (after.policy as Policy[] | undefined) ?? [])) throw notEnoughPermissions();
+    if (!mine(after.owner) && !ownerWithin(after.owner)) throw notEnoughPermissions();
+  },
   properties: [
     { name: 'name', type: stringType, required: true, unique: true, default: '' },
     { name: 'owner', type: stringType, help: 'User that owns the script' },
     { name: 'policy', type: enumSetType(POLICIES), default: DEFAULT_POLICY, help: 'Policies the script runs with' },
-    { name: 'dont-require-permissions', type: boolType, default: false, help: 'Run even when the user lacks some of the policies' },
+    { name: 'dont-require-permissions', type: boolType, default: false, policy: 'policy', help: 'Run even when the user lacks some of the policies' },
     { name: 'last-started', type: dateType, access: 'ro' },
     { name: 'run-count', type: intType(0, 2 ** 53, { numeric: true }), access: 'ro', default: 0, detail: 'always' },
     { name: 'source', type: stringType, default: '', detail: 'always', help: 'The script' },
@@ -80,13 +102,18 @@ export const scriptMenu: MenuDecl = {
   commands: [runCommand],
 };
 
-/** The generic add, with `owner` defaulting to the user who adds the script. */
+/**
+ * The generic add, with `owner` defaulting to the user who adds the script and `policy` to
+ * RouterOS's default narrowed to what that user holds (nobody writes a script with more).
+ */
 const genericAdd = genericCommands({ ...scriptMenu, verbs: ['add'] })[0]!;
 (scriptMenu.commands as CommandDecl[]).push({
   ...genericAdd,
   run(call) {
-    if (call.args.has('owner')) return genericAdd.run(call);
-    return genericAdd.run({ ...call, args: call.args.with([['owner', call.session.user]]) });
+    const defaults: Array<[string, unknown]> = [];
+    if (!call.args.has('owner')) defaults.push(['owner', call.session.user]);
+    if (!call.args.has('policy')) defaults.push(['policy', DEFAULT_POLICY.filter((p) => call.policies.has(p))]);
+    return genericAdd.run({ ...call, args: call.args.with(defaults) });
   },
 });
 

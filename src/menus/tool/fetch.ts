@@ -123,7 +123,7 @@ export const fetchCommand: CommandDecl = {
     // Writing into /file takes the write policy, whichever command does it (issue 11).
     if (dst !== undefined) {
       env.files.check(dst);
-      if (!session.policies.has('write')) throw notEnoughPermissions();
+      if (!call.policies.has('write')) throw notEnoughPermissions();
     }
 
     const startedReal = performance.now();

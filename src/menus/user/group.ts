@@ -1,6 +1,6 @@
 // /user group — policy sets (RouterOS policy names, spec issue 2 §5).
 
-import { failure } from '../../errors.js';
+import { failure, notEnoughPermissions } from '../../errors.js';
 import { stringType } from '../../menu/proptypes.js';
 import { matchChoice } from '../../menu/proptypes.js';
 import type { MenuDecl, Policy, PropType } from '../../menu/types.js';
@@ -39,6 +39,13 @@ export const groupMenu: MenuDecl = {
   help: 'User groups',
   key: 'name',
   verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'comment', 'export'],
+  writePolicy: ['policy'],
+  /** A group can only be made, changed or removed by someone holding every policy it grants. */
+  authorize({ before, after }, _tx, call) {
+    for (const row of [before, after]) {
+      if (row && !(row.policy as Policy[] | undefined ?? []).every((p) => call.policies.has(p))) throw notEnoughPermissions();
+    }
+  },
   columns: ['name', 'policy', 'skin'],
   properties: [
     { name: 'name', type: stringType, required: true, unique: true },

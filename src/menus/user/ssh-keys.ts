@@ -3,12 +3,12 @@
 // line of the file), RFC 4716 (`---- BEGIN SSH2 PUBLIC KEY ----`) or a PEM public key;
 // `add user= key="ssh-ed25519 AAAA… comment"` takes the line itself (RouterOS 7.12+).
 
-import { failure, noMatch } from '../../errors.js';
+import { failure, noMatch, notEnoughPermissions } from '../../errors.js';
 import { bareStringType, intType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandResult, MenuDecl } from '../../menu/types.js';
 import type { ReadTx, WriteTx } from '../../store/store.js';
 import { loadSsh2, sshFingerprint, sshKeyBits } from '../ip/ssh.js';
-import { USER_PATH } from './user.js';
+import { mayManageUser, USER_PATH } from './user.js';
 
 export const SSH_KEYS_PATH = '/user/ssh-keys';
 
@@ -61,10 +61,22 @@ const userArg: ArgDecl<number> = { name: 'user', type: refType(USER_PATH), requi
 const keyFileArg: ArgDecl<string> = { name: 'public-key-file', type: stringType, required: true, help: 'File in /file (OpenSSH, RFC 4716 or PEM public key)' };
 const keyArg: ArgDecl<string> = { name: 'key', type: stringType, required: true, help: 'ssh-ed25519 AAAA… comment' };
 
+/**
+ * A user's own keys need `write`; another user's need `policy` too, and only for users whose
+ * group grants nothing the caller lacks (a key for admin is admin's account, issue 11).
+ */
+function mayManageKeysOf(tx: ReadTx, userId: unknown, call: Pick<CommandCall, 'session' | 'policies'>): void {
+  const user = typeof userId === 'number' ? tx.get(USER_PATH, userId) : undefined;
+  if (user?.data.name === call.session.user) return;
+  if (!call.policies.has('policy')) throw notEnoughPermissions();
+  mayManageUser(tx, user?.data, call.policies);
+}
+
 /** The user the keys are for, checked again inside the write (it may have been removed since). */
 function userOf(call: CommandCall, tx: ReadTx): number {
   const id = call.args.get(userArg)!;
   if (!tx.get(USER_PATH, id)) throw noMatch('user');
+  mayManageKeysOf(tx, id, call);
   return id;
 }
 
@@ -78,6 +90,9 @@ export const sshKeysMenu: MenuDecl = {
   kind: 'list',
   help: 'Public keys for SSH logins',
   verbs: ['print', 'get', 'remove', 'find'],
+  authorize({ before, after }, tx, call) {
+    for (const row of [before, after]) if (row) mayManageKeysOf(tx, row.user, call);
+  },
   columns: ['user', 'key-type', 'bits', 'key-owner'],
   properties: [
     { name: 'user', type: refType(USER_PATH, { onRemove: 'cascade' }), access: 'ro' },

@@ -2,11 +2,11 @@
 // as salted slow hashes (scrypt); the default admin has an empty password, which network
 // logins refuse.
 
-import { failure } from '../../errors.js';
+import { failure, notEnoughPermissions } from '../../errors.js';
 import { boolType, dateType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
 import type { MenuDecl, Policy, PropType } from '../../menu/types.js';
 import { valueToString } from '../../menu/values.js';
-import type { ReadTx } from '../../store/store.js';
+import type { ReadTx, RowData } from '../../store/store.js';
 import { hashPassword } from '../../store/password.js';
 import { GROUP_PATH } from './group.js';
 
@@ -25,12 +25,38 @@ const passwordType: PropType<string> = {
   script: () => undefined,
 };
 
+/** Whether `held` includes every policy of `wanted`. */
+export function holdsAll(held: ReadonlySet<Policy>, wanted: Iterable<Policy>): boolean {
+  for (const p of wanted) if (!held.has(p)) return false;
+  return true;
+}
+
+/** The policies of a group row (by id), or none. */
+export function groupPolicies(tx: ReadTx, groupId: unknown): Policy[] {
+  const group = typeof groupId === 'number' ? tx.get(GROUP_PATH, groupId) : undefined;
+  return (group?.data.policy as Policy[] | undefined) ?? [];
+}
+
+/**
+ * Nobody reaches more than they hold (issue 11): managing a user needs `policy` (the verbs) and
+ * may only touch users whose group grants nothing the caller lacks, before and after the change
+ * — so a policy user without `sensitive` can neither make a `full` user nor take over admin.
+ */
+export function mayManageUser(tx: ReadTx, user: RowData | undefined, policies: ReadonlySet<Policy>): void {
+  if (user && !holdsAll(policies, groupPolicies(tx, user.group))) throw notEnoughPermissions();
+}
+
 export const userMenu: MenuDecl = {
   path: USER_PATH,
   kind: 'list',
   help: 'Users',
   key: 'name',
   verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
+  writePolicy: ['policy'],
+  authorize({ before, after }, tx, call) {
+    mayManageUser(tx, before, call.policies);
+    mayManageUser(tx, after, call.policies);
+  },
   columns: ['name', 'group', 'address', 'last-logged-in'],
   properties: [
     { name: 'name', type: stringType, required: true, unique: true },
@@ -54,7 +80,7 @@ export const userMenu: MenuDecl = {
 
 /** The policies of a user's group, or undefined when the user does not exist or is disabled. */
 export function userPolicies(tx: ReadTx, name: string): Set<Policy> | undefined {
-  const user = tx.list(USER_PATH).find((u) => u.data.name === name);
+  const user = tx.findBy(USER_PATH, 'name', name)[0];
   if (!user || user.data.disabled) return undefined;
   const group = tx.get(GROUP_PATH, Number(user.data.group));
   return new Set((group?.data.policy as Policy[] | undefined) ?? []);
