@@ -14,7 +14,7 @@ import { certificateTrustSources } from './menus/certificate/trust-sources.js';
 import { appendLog } from './menus/log.js';
 import { CLOCK_PATH } from './menus/system/clock.js';
 import { GROUP_PATH } from './menus/user/group.js';
-import { USER_PATH, userPolicies } from './menus/user/user.js';
+import { credentialStamp, USER_PATH, userPolicies } from './menus/user/user.js';
 import { openDataDir, type DataDir } from './store/datadir.js';
 import { DiskFileStore } from './store/files.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -62,7 +62,7 @@ export class Appliance {
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
         store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
       }),
-      access: { policiesOf: userPolicies },
+      access: { policiesOf: userPolicies, stamp: credentialStamp },
       reportInternalError: (error: unknown, where: string): string => {
         const ref = randomBytes(4).toString('hex');
         operatorLog(`rospki: internal error ${ref} in ${where}: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -46,11 +46,13 @@ export class ConsoleSession {
     operator?: boolean;
     /** The front end's own policy, needed on every command (`ssh`). */
     channel?: Session['channel'];
+    /** The credential stamp of the login (network consoles). */
+    stamp?: string;
   }): Promise<ConsoleSession> {
     let self: ConsoleSession | undefined;
     const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
       width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal, address: opts.address,
-      operator: opts.operator, channel: opts.channel,
+      operator: opts.operator, channel: opts.channel, stamp: opts.stamp,
       progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });
     self = new ConsoleSession(app, session, opts.output);

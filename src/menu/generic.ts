@@ -2,7 +2,7 @@
 // unset, add, remove, find, enable, disable, comment, export. Menu-specific verbs are
 // functions declared by the menu itself.
 
-import { alreadyHave, argumentError, failure, noMatch, noSuchItem, RosError } from '../errors.js';
+import { alreadyHave, argumentError, failure, noMatch, noSuchItem, notEnoughPermissions } from '../errors.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { matchChoice } from './args.js';
@@ -284,13 +284,13 @@ function printCommand(menu: MenuDecl): CommandDecl {
       const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
       const props = a.has(proplistArg) ? parseProplist(menu, a.get(proplistArg)!) : undefined;
       if (a.flag('count-only')) return { ret: shown.length, messages: [String(shown.length)] };
-      if (a.flag('as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, a.flag('show-sensitive')))) };
+      if (a.flag('as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, a.flag('show-sensitive'), call.policies.has('sensitive')))) };
       if (menu.kind === 'list') call.session.lastPrint.set(menu.path, order);
       const index = new Map(order.map((id, i) => [id, i] as const));
       const mode = PRINT_MODES.find((m) => a.flag(m)) ?? 'table';
       const print: PrintOutput = {
         menu, rows: shown, numbers: shown.map((r) => index.get(r.id) ?? 0), mode,
-        proplist: props, showIds: a.flag('show-ids'), showSensitive: a.flag('show-sensitive'), ctx,
+        proplist: props, showIds: a.flag('show-ids'), showSensitive: a.flag('show-sensitive'), readsSecrets: call.policies.has('sensitive'), ctx,
       };
       if (a.has(printFileArg)) {
         await writePrintFile(call, a.get(printFileArg)!, renderPrint(print, call.session));
@@ -323,12 +323,17 @@ function parseProplist(menu: MenuDecl, names: readonly string[]): string[] {
 }
 
 /** One record of `print as-value`: `.id` first, then the properties with values. */
-export function asValue(menu: MenuDecl, row: StoredRow, ctx: TypeContext, props?: readonly string[], showSensitive = false): RosArray {
+/** Whether a row's value of a property is left out for this caller (see PropertyDecl.secretWhen). */
+export function secretFor(p: PropertyDecl, row: RowData, ctx: TypeContext, readsSecrets: boolean): boolean {
+  return !readsSecrets && p.secretWhen !== undefined && p.secretWhen(row, ctx);
+}
+
+export function asValue(menu: MenuDecl, row: StoredRow, ctx: TypeContext, props?: readonly string[], showSensitive = false, readsSecrets = false): RosArray {
   const a = new RosArray();
   if (menu.kind === 'list' && (!props || props.includes('.id'))) a.set('.id', new ItemId(row.id));
   for (const p of menu.properties) {
     if (props && !props.includes(p.name)) continue;
-    if (p.access === 'wo' || (p.sensitive && !showSensitive)) continue;
+    if (p.access === 'wo' || (p.sensitive && !showSensitive) || secretFor(p, row.data, ctx, readsSecrets)) continue;
     const v = storedValue(p, row.data, ctx);
     if (v === undefined || v === null) continue;
     a.set(p.name, p.type.script(v, ctx));
@@ -348,9 +353,9 @@ function getCommand(menu: MenuDecl): CommandDecl {
         const [id] = menu.kind === 'list' ? resolveItems(menu, call.args.get(numberArg), call.session, tx) : [1];
         if (id === undefined) throw noSuchItem();
         const row = tx.get(menu.path, id) ?? { id, data: {} };
-        if (!call.args.has(valueName)) return { ret: asValue(menu, row, ctx) };
+        if (!call.args.has(valueName)) return { ret: asValue(menu, row, ctx, undefined, false, call.policies.has('sensitive')) };
         const prop = propByName(menu, call.args.get(valueName)!)!;
-        if (prop.sensitive && !call.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
+        if ((prop.sensitive || secretFor(prop, row.data, ctx, false)) && !call.policies.has('sensitive')) throw notEnoughPermissions();
         const v = storedValue(prop, row.data, ctx);
         if (v === undefined || v === null) return { ret: prop.flag && prop.type === boolType ? false : undefined };
         return { ret: prop.type.script(v, ctx) };

@@ -2,11 +2,11 @@
 // API/REST records (spec §8.3, §9.3: every value a string, `.id` first, absent when unset).
 
 import type { StoredRow } from '../store/store.js';
-import { flagsInLegendOrder, isEmptyValue, rowFlags, storedValue } from './generic.js';
+import { flagsInLegendOrder, isEmptyValue, rowFlags, secretFor, storedValue } from './generic.js';
 import {
   formatDetail, formatKeyValue, formatTable, formatTerse, formatValueList, type FlagColumn, type LayoutCell, type LayoutRow,
 } from './layout.js';
-import type { CommandResult, MenuDecl, PrintOutput, PropertyDecl, Session, TypeContext } from './types.js';
+import type { CommandResult, MenuDecl, PrintOutput, PropertyDecl, Session } from './types.js';
 import { ItemId, RosArray, type Value, valueToString } from './values.js';
 
 /** The flag columns of a menu in legend order; flags that share a column are grouped. */
@@ -27,8 +27,14 @@ function visible(p: PropertyDecl, print: PrintOutput): boolean {
   return p.access !== 'wo' && (!p.sensitive || print.showSensitive);
 }
 
-function cell(p: PropertyDecl, row: StoredRow, ctx: TypeContext): LayoutCell {
-  const v = storedValue(p, row.data, ctx);
+/** A property's value as this print may show it: left out where it is secret for the caller. */
+function shownValue(p: PropertyDecl, row: StoredRow, print: PrintOutput): unknown {
+  return secretFor(p, row.data, print.ctx, print.readsSecrets) ? undefined : storedValue(p, row.data, print.ctx);
+}
+
+function cell(p: PropertyDecl, row: StoredRow, print: PrintOutput): LayoutCell {
+  const { ctx } = print;
+  const v = shownValue(p, row, print);
   const text = v === undefined || v === null ? '' : p.type.display(v, ctx);
   // An empty value shows as "" in detail even for otherwise bare types (`subject-alt-name=""`, spec §2.1).
   return { name: p.name, text, quoted: (p.type.quoted ?? false) || text === '', numeric: p.type.numeric ?? false };
@@ -48,8 +54,8 @@ function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: Pr
   // The comment shows as a `;;;` line unless it was asked for as a column (proplist=comment).
   const commentProp = props.some((p) => p.name === 'comment') ? undefined : menu.properties.find((p) => p.name === 'comment');
   return print.rows.map((row, i) => {
-    const cells = props.map((p) => ({ p, c: cell(p, row, ctx) }))
-      .filter(({ p }) => keepEmpty(p, row) || !isEmptyValue(p, storedValue(p, row.data, ctx)))
+    const cells = props.map((p) => ({ p, c: cell(p, row, print) }))
+      .filter(({ p }) => keepEmpty(p, row) || !isEmptyValue(p, shownValue(p, row, print)))
       .map(({ c }) => c);
     const comment = commentProp ? String(row.data.comment ?? '') : '';
     return {
@@ -69,7 +75,7 @@ export function renderPrint(print: PrintOutput, session: Session): string {
     if (!row) return '';
     const pairs: Array<[string, string | string[]]> = [];
     for (const p of detailProps(print)) {
-      const v = storedValue(p, row.data, ctx);
+      const v = shownValue(p, row, print);
       if (v === undefined || v === null) continue;
       pairs.push([p.name, Array.isArray(v) && v.length > 1 ? v.map(String) : p.type.display(v, ctx)]);
     }
@@ -124,7 +130,7 @@ export function printRecords(print: PrintOutput): Array<Record<string, string>> 
     const rec: Record<string, string> = {};
     if (menu.kind === 'list' && (!print.proplist || print.proplist.includes('.id'))) rec['.id'] = new ItemId(row.id).toString();
     for (const p of props) {
-      const v = storedValue(p, row.data, ctx);
+      const v = shownValue(p, row, print);
       if (v === undefined || v === null) continue;
       rec[p.name] = p.type.api(v, ctx);
     }

@@ -89,6 +89,11 @@ export interface PropertyDecl<S = any> {
   readonly access?: 'rw' | 'ro' | 'wo';
   /** Hidden in print and export unless `show-sensitive`. */
   readonly sensitive?: boolean;
+  /**
+   * Secret for some rows only (the `contents` of a private key file): shown only to callers with
+   * the `sensitive` policy, left out for everyone else.
+   */
+  readonly secretWhen?: (row: RowData, ctx: TypeContext) => boolean;
   /** Must be given to add. */
   readonly required?: boolean;
   /** No two rows may share a value (`failure: already have such entry`). */
@@ -141,6 +146,11 @@ export interface Session {
   readonly operator?: boolean;
   /** The policy the front end itself needs on every command (`api`, `rest-api`, `ssh`, `web`). */
   readonly channel?: Policy;
+  /**
+   * The user's credential stamp at login (AccessControl.stamp): when the password changes, every
+   * session that logged in before has no rights any more.
+   */
+  readonly stamp?: string;
   /** Front end, for /log and policy checks: console, script, rest, api, ssh. */
   readonly via: string;
   /** Remote address for logs (network front ends). */
@@ -192,6 +202,8 @@ export interface PrintOutput {
   readonly proplist?: readonly string[];
   readonly showIds: boolean;
   readonly showSensitive: boolean;
+  /** The caller holds the `sensitive` policy: values secret for some rows (secretWhen) are shown. */
+  readonly readsSecrets: boolean;
   /** Typed context to turn stored values into text; valid while rendering. */
   readonly ctx: TypeContext;
 }
@@ -299,6 +311,8 @@ export interface ApplianceCache {
 export interface AccessControl {
   /** The policies of the user's group; undefined for a user that is unknown or disabled. */
   policiesOf(tx: ReadTx, user: string): ReadonlySet<Policy> | undefined;
+  /** An opaque stamp of the user's credentials (changes with the password). */
+  stamp(tx: ReadTx, user: string): string | undefined;
 }
 
 /** The shared services every command can use; menus reach each other's data only through these. */

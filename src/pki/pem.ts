@@ -79,6 +79,14 @@ export function pemDecodeOne(text: string | Uint8Array, label?: string): PemBloc
 }
 
 /** True when the bytes/text look like PEM (contain a BEGIN line). */
+/**
+ * Whether text holds a private key in any PEM flavour (PKCS#8, encrypted PKCS#8, PKCS#1, SEC1,
+ * OpenSSH): such a file is secret even when it sits in a file store.
+ */
+export function containsPrivateKey(text: string): boolean {
+  return /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text);
+}
+
 export function isPem(data: string | Uint8Array): boolean {
   const s = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1 << 16)).toString('latin1');
   return s.includes('-----BEGIN ');

@@ -161,7 +161,7 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
       }
       await ctx.auth.logLogin(name, address, via);
       session = {
-        user: name, policies: result.policies, via: 'api', channel: 'api', address, lastPrint: new Map(), width: 80,
+        user: name, policies: result.policies, stamp: result.stamp, via: 'api', channel: 'api', address, lastPrint: new Map(), width: 80,
       };
       decoder.limits = SESSION_LIMITS;
       socket.setTimeout(ctx.options.idleTimeoutMs);

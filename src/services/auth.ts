@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Appliance } from '../appliance.js';
 import type { Policy } from '../menu/types.js';
 import { IpAddress, IpPrefix } from '../menu/values.js';
-import { USER_PATH, userPolicies } from '../menus/user/user.js';
+import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
 import { verifyPasswordAsync } from '../store/password.js';
 
 export interface AuthOptions {
@@ -19,7 +19,7 @@ export interface AuthOptions {
 }
 
 export type LoginResult =
-  | { ok: true; user: string; policies: ReadonlySet<Policy> }
+  | { ok: true; user: string; policies: ReadonlySet<Policy>; /** Session.stamp: rights end when the password changes. */ stamp?: string }
   | { ok: false };
 
 /** Normalises `::ffff:127.0.0.1` to `127.0.0.1`. */
@@ -54,7 +54,10 @@ export class Authenticator {
     const state = await this.app.store.read((tx) => {
       const row = tx.findBy(USER_PATH, 'name', user)[0];
       if (!row) return undefined;
-      return { hash: String(row.data.password ?? ''), address: row.data.address as string[] | undefined, policies: userPolicies(tx, user) };
+      return {
+        hash: String(row.data.password ?? ''), address: row.data.address as string[] | undefined,
+        policies: userPolicies(tx, user), stamp: credentialStamp(tx, user),
+      };
     });
     let ok = !!state && !!state.policies && state.hash !== '' && password !== '' && addressAllowed(state.address, address);
     let fresh = true;
@@ -77,7 +80,7 @@ export class Authenticator {
       await new Promise((r) => setTimeout(r, this.opts.failureDelayMs));
       return { ok: false };
     }
-    return { ok: true, user, policies: state!.policies!, fresh };
+    return { ok: true, user, policies: state!.policies!, stamp: state!.stamp, fresh };
   }
 
   /** Records a successful login: /log line and the user's last-logged-in. */

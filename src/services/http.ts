@@ -119,7 +119,7 @@ async function authenticate(ctx: ServiceContext, req: http.IncomingMessage, via:
   // RouterOS's web server logs into the API as the user: without `api` that fails.
   if (!result.policies.has('api')) throw new HttpError(500, 'std failure: not allowed (9)');
   if (result.fresh) await ctx.auth.logLogin(user, address, `${via === 'www-ssl' ? 'rest (https)' : 'rest'}`);
-  return { user, policies: result.policies, via: 'rest', channel: 'rest-api', address: plainAddress(address), lastPrint: new Map(), width: 80 };
+  return { user, policies: result.policies, stamp: result.stamp, via: 'rest', channel: 'rest-api', address: plainAddress(address), lastPrint: new Map(), width: 80 };
 }
 
 async function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {

@@ -25,7 +25,7 @@ import { LocalConsole } from '../control.js';
 import type { Policy } from '../menu/types.js';
 import { readHostKeys, SSH_PATH, type HostKey } from '../menus/ip/ssh.js';
 import { SSH_KEYS_PATH, userKeys } from '../menus/user/ssh-keys.js';
-import { USER_PATH, userPolicies } from '../menus/user/user.js';
+import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
 import { addressAllowed, plainAddress } from './auth.js';
 import type { ServiceContext } from './context.js';
 import { runScp } from './ssh-scp.js';
@@ -63,6 +63,8 @@ interface Settings {
 export interface SshUser {
   name: string;
   policies: ReadonlySet<Policy>;
+  /** Credential stamp at login (Session.stamp). */
+  stamp?: string;
   address: string;
   /** Console width from the login name (`admin+200w`). */
   width?: number;
@@ -179,7 +181,7 @@ export class SshService {
       const alwaysAllowPassword = tx.get(SSH_PATH, 1)?.data['always-allow-password-login'] === true;
       if (!row) return { login, alwaysAllowPassword };
       return {
-        login, alwaysAllowPassword, id: row.id, policies: userPolicies(tx, login.user),
+        login, alwaysAllowPassword, id: row.id, policies: userPolicies(tx, login.user), stamp: credentialStamp(tx, login.user),
         allowed: addressAllowed(row.data.address as string[] | undefined, address),
         keys: userKeys(tx, row.id), hasKeys: tx.findBy(SSH_KEYS_PATH, 'user', row.id).length > 0,
       };
@@ -195,7 +197,7 @@ export class SshService {
       const r = await this.ctx.auth.login(name, auth.password, address, 'ssh');
       if (!r.ok) return undefined; // logged and delayed by the authenticator
       if (!r.policies.has('ssh')) return fail();
-      return { name, policies: r.policies, address, width: info.login.width };
+      return { name, policies: r.policies, stamp: r.stamp, address, width: info.login.width };
     }
     if (auth.method === 'publickey') {
       const usable = info.policies?.has('ssh') && info.allowed;
@@ -208,7 +210,7 @@ export class SshService {
       }
       const key = ssh2.utils.parseKey(`${auth.key.algo.startsWith('rsa-sha2') ? 'ssh-rsa' : auth.key.algo} ${auth.key.data.toString('base64')}`);
       if (key instanceof Error || !key.verify(auth.blob, auth.signature, auth.hashAlgo)) return fail();
-      return { name, policies: info.policies!, address, width: info.login.width };
+      return { name, policies: info.policies!, stamp: info.stamp, address, width: info.login.width };
     }
     return undefined;
   }
@@ -262,7 +264,7 @@ export class SshService {
 
   private async console(user: SshUser, width: number, output: (text: string) => void, signal: AbortSignal, interactive: boolean): Promise<ConsoleSession> {
     const cs = await ConsoleSession.open(this.ctx.app, {
-      user: user.name, via: 'ssh', channel: 'ssh', width: user.width ?? width, output, signal, liveProgress: interactive,
+      user: user.name, via: 'ssh', channel: 'ssh', stamp: user.stamp, width: user.width ?? width, output, signal, liveProgress: interactive,
       address: plainAddress(user.address),
     });
     return cs;

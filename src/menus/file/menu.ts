@@ -9,6 +9,7 @@ import { resolveItems } from '../../menu/generic.js';
 import { dateType, enumType, itemsType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
 import { ItemId, valueToString, type Value } from '../../menu/values.js';
+import { containsPrivateKey } from '../../pki/pem.js';
 import type { FileEntry } from '../../store/files.js';
 import type { RowData, WriteTx } from '../../store/store.js';
 
@@ -181,6 +182,8 @@ export const fileMenu: MenuDecl = {
     {
       name: 'contents', type: stringType, access: 'ro', detail: 'never',
       compute: (row, ctx) => (typeof row.name === 'string' ? contentsOf(ctx.env).get(row.name)?.text : undefined),
+      // A private key kept as a file (an imported .key, a request's key) is secret (issue 11).
+      secretWhen: (row, ctx) => typeof row.name === 'string' && containsPrivateKey(contentsOf(ctx.env).get(row.name)?.text ?? ''),
     },
   ],
   commands: [addCommand, setCommand, removeCommand],

@@ -2,6 +2,7 @@
 // as salted slow hashes (scrypt); the default admin has an empty password, which network
 // logins refuse.
 
+import { createHash } from 'node:crypto';
 import { failure, notEnoughPermissions } from '../../errors.js';
 import { boolType, dateType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
 import type { MenuDecl, Policy, PropType } from '../../menu/types.js';
@@ -77,6 +78,12 @@ export const userMenu: MenuDecl = {
     }
   },
 };
+
+/** What changes when the user's password does (AccessControl.stamp): a digest of its hash. */
+export function credentialStamp(tx: ReadTx, name: string): string | undefined {
+  const hash = tx.findBy(USER_PATH, 'name', name)[0]?.data.password;
+  return typeof hash === 'string' ? createHash('sha256').update(hash).digest('base64').slice(0, 16) : undefined;
+}
 
 /** The policies of a user's group, or undefined when the user does not exist or is disabled. */
 export function userPolicies(tx: ReadTx, name: string): Set<Policy> | undefined {
