@@ -88,8 +88,9 @@ export class ConsoleSession {
     const controller = new AbortController();
     this.running = controller;
     const outer = this.outerSignal;
+    const abort = () => controller.abort();
     if (outer?.aborted) controller.abort();
-    else outer?.addEventListener('abort', () => controller.abort(), { once: true });
+    else outer?.addEventListener('abort', abort, { once: true });
     (this.session as { signal?: AbortSignal }).signal = controller.signal;
     try {
       await this.interpreter.run(source);
@@ -100,6 +101,9 @@ export class ConsoleSession {
       if (e instanceof RosError) return { ok: false, error: e.consoleText() };
       // Never show a stack trace to a user; keep the message.
       return { ok: false, error: `failure: ${(e as Error).message ?? String(e)}` };
+    } finally {
+      // One listener per run would pile up on a long session (a PTY shell runs one per line).
+      outer?.removeEventListener('abort', abort);
     }
   }
 

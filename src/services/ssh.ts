@@ -79,6 +79,16 @@ export function parseLoginName(login: string, exists: (name: string) => boolean)
   return { user: login.slice(0, plus), width: w ? Math.min(Math.max(Number(w[1]), 20), 4096) : undefined };
 }
 
+/** How the authentication of one request ended. */
+type Decision =
+  | { kind: 'accept'; user: SshUser }
+  /**
+   * The offered key would do (SSH_MSG_USERAUTH_PK_OK, RFC 4252 §7): ssh2's accept() of a request
+   * without a signature sends it, and that request is answered; the signed one comes next.
+   */
+  | { kind: 'key-fits' }
+  | { kind: 'reject' };
+
 export class SshService {
   private server: ssh2.Server | undefined;
   private signature = '';
@@ -142,12 +152,13 @@ export class SshService {
 
     client.on('error', () => {});
     client.on('authentication', (auth) => {
-      this.authenticate(auth, address).then((who) => {
-        if (who) {
-          user = who;
+      this.decide(auth, address).then((d) => {
+        if (d.kind === 'key-fits') { auth.accept(); return; }
+        if (d.kind === 'accept') {
+          user = d.user;
           clearTimeout(loginTimer);
           auth.accept();
-          ctx.auth.logLogin(who.name, address, 'ssh').catch((e) => ctx.internalError(e));
+          ctx.auth.logLogin(user.name, address, 'ssh').catch((e) => ctx.internalError(e));
           return;
         }
         if (auth.method !== 'none' && auth.method !== 'publickey') failures++;
@@ -169,8 +180,11 @@ export class SshService {
     });
   }
 
-  /** Checks one authentication request; undefined = rejected. */
-  private async authenticate(auth: ssh2.AuthContext, address: string): Promise<SshUser | undefined> {
+  /**
+   * Checks one authentication request. Every request gets exactly one answer: accept, reject,
+   * or for a public key without a signature the "this key would do" reply.
+   */
+  private async decide(auth: ssh2.AuthContext, address: string): Promise<Decision> {
     const { app } = this.ctx;
     const info = await app.store.read((tx) => {
       const names = (n: string) => tx.findBy(USER_PATH, 'name', n).length > 0;
@@ -185,32 +199,29 @@ export class SshService {
       };
     });
     const name = info.login.user;
-    const fail = async (): Promise<undefined> => {
+    const fail = async (): Promise<Decision> => {
       await app.store.write((tx) => app.env.log(tx, 'system,error,critical', `login failure for user ${name} from ${plainAddress(address)} via ssh`));
       await new Promise((r) => setTimeout(r, this.ctx.options.loginFailureDelayMs));
-      return undefined;
+      return { kind: 'reject' };
     };
     if (auth.method === 'password') {
       if (info.hasKeys && !info.alwaysAllowPassword) return fail();
       const r = await this.ctx.auth.login(name, auth.password, address, 'ssh');
-      if (!r.ok) return undefined; // logged and delayed by the authenticator
+      if (!r.ok) return { kind: 'reject' }; // logged and delayed by the authenticator
       if (!r.policies.has('ssh')) return fail();
-      return { name, policies: r.policies, address, width: info.login.width };
+      return { kind: 'accept', user: { name, policies: r.policies, address, width: info.login.width } };
     }
     if (auth.method === 'publickey') {
       const usable = info.policies?.has('ssh') && info.allowed;
       const match = usable ? info.keys?.find((k) => k.equals(auth.key.data)) : undefined;
-      if (!match) return undefined; // an offered key that does not fit: the client tries the next
-      if (!auth.signature || !auth.blob) {
-        // "Would this key do?" — yes (SSH_MSG_USERAUTH_PK_OK); the signature comes next.
-        auth.accept();
-        return undefined;
-      }
+      // A key that does not fit: the client tries its next one.
+      if (!match) return { kind: 'reject' };
+      if (!auth.signature || !auth.blob) return { kind: 'key-fits' };
       const key = ssh2.utils.parseKey(`${auth.key.algo.startsWith('rsa-sha2') ? 'ssh-rsa' : auth.key.algo} ${auth.key.data.toString('base64')}`);
       if (key instanceof Error || !key.verify(auth.blob, auth.signature, auth.hashAlgo)) return fail();
-      return { name, policies: info.policies!, address, width: info.login.width };
+      return { kind: 'accept', user: { name, policies: info.policies!, address, width: info.login.width } };
     }
-    return undefined;
+    return { kind: 'reject' };
   }
 
   private onSession(session: ssh2.Session, user: SshUser, signal: AbortSignal): void {
