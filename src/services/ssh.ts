@@ -295,6 +295,7 @@ export class SshService {
       input: channel as unknown as NodeJS.ReadableStream,
       output,
       historyFile: path.join(this.ctx.app.dataDir.root, `history-ssh-${safeName}`),
+      registry: this.ctx.app.registry,
     });
     endChannel(channel, 0);
   }

@@ -1,9 +1,10 @@
 // The ssh service of a real `rospki serve` daemon in its own process, driven by OpenSSH's client:
 // what the daemon writes on stderr (nothing, for ordinary logins and sessions), a long PTY
-// session.
+// session, and the history file of SSH consoles.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
@@ -56,4 +57,26 @@ test('the console session of a shell: each line\'s abort listener on the connect
   } finally {
     t.close();
   }
+});
+
+test('an SSH console keeps lines with a sensitive argument out of history-ssh-<user>', { skip }, async () => {
+  const typed = [
+    '/system identity print',
+    '/user add name=bob group=read password=bob-secret-1',
+    '/certificate add name=h common-name=h key-size=prime256v1',
+    '/certificate sign h',
+    '/certificate export-certificate h export-pass=exp-secret-2',
+    '/certificate',
+    'export-certificate h type=pkcs12 export-passphrase=exp-secret-3',
+    '/user set bob pass=bob-secret-4',
+    ':put [/certificate import file-name=none.p12 passphrase="imp-secret-5"]',
+    '/file print',
+  ];
+  const r = await ssh(d, '', keyAuth(d), 'admin', ['-tt'], `${typed.join('\r')}\r/quit\r`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\/certificate> /, 'the lines ran (the prompt moved to /certificate)');
+  const history = fs.readFileSync(path.join(d.dir, 'history-ssh-admin'), 'utf8');
+  for (const kept of ['/system identity print', '/certificate add name=h', '/certificate sign h', '/file print']) assert.ok(history.includes(kept), `${kept} kept: ${history}`);
+  assert.doesNotMatch(history, /secret/);
+  assert.equal(fs.statSync(path.join(d.dir, 'history-ssh-admin')).mode & 0o777, 0o600);
 });
