@@ -38,6 +38,8 @@ export function normaliseName(name: string): string {
   for (const p of parts) {
     if (p === '') throw new UnsafeFileName(name, 'empty folder name');
     if (p === '.' || p === '..') throw new UnsafeFileName(name, 'names outside of the file store are not allowed');
+    // NAME_MAX of Linux file systems: a longer name would fail later with the host path in the error.
+    if (Buffer.byteLength(p) > 255) throw new UnsafeFileName(name.slice(0, 64) + '…', 'name too long');
   }
   if (trimmed.length > 1024) throw new UnsafeFileName(name.slice(0, 64) + '…', 'name too long');
   return parts.join('/');
