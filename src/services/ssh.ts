@@ -131,6 +131,10 @@ export class SshService {
   /** A new TCP connection (already past the service's address allow-list). */
   handle(socket: net.Socket): void {
     socket.on('error', () => {});
+    // ssh2 writes every SSH packet on its own. With Nagle's algorithm a small packet that follows
+    // one not yet acknowledged waits for the peer's delayed ACK (40 ms on Linux): each exec's
+    // reply, exit status and close would pay it.
+    socket.setNoDelay(true);
     // The service manager may still drop the socket (allow-list) after this listener ran: only
     // then does it take a place in the pool.
     setImmediate(() => {
