@@ -237,7 +237,11 @@ export class SshService {
         if (d.kind === 'accept') {
           this.release(pending);
           // max-sessions counts logged-in connections only (see admit()).
-          if (this.sessions >= pending.maxSessions) { client.end(); return; }
+          if (this.sessions >= pending.maxSessions) {
+            keyOffered = undefined; // the login itself was good: no failure to count
+            client.end();
+            return;
+          }
           this.sessions++;
           user = d.user;
           auth.accept();
@@ -271,7 +275,7 @@ export class SshService {
       } else if (keyOffered !== undefined && !recorded) {
         // Keys were offered and none logged in: one failed login for this address, as a wrong
         // password would be (counted across connections by the authenticator).
-        void this.recordFailure(keyOffered, address);
+        this.recordFailure(keyOffered, address).catch((e) => ctx.internalError(e));
       }
     });
   }
