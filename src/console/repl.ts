@@ -1,9 +1,14 @@
 // The interactive terminal console: RouterOS prompt, history, tab completion, `?` help,
-// Ctrl-C cancels the line, `/quit` or Ctrl-D leaves (issue 2 §2).
+// Ctrl-C cancels the line, `/quit` or Ctrl-D leaves (issue 2 §2). A line that carries a
+// sensitive argument (a passphrase, a password) is kept out of the history, in memory and in
+// the history file, as RouterOS does (sensitive.ts decides from the menu declarations).
 
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { ConsoleBackend } from '../control.js';
+import { Registry } from '../menu/registry.js';
+import { ALL_MENUS } from '../menus/index.js';
+import { carriesSensitiveArgument, promptPath, type MenuTree } from './sensitive.js';
 
 const HISTORY_LINES = 1000;
 
@@ -16,6 +21,8 @@ export interface ReplOptions {
    * the console's own line editor, so typed secrets are masked and never echoed or kept in history.
    */
   asker?: TerminalAsker;
+  /** Menus the console runs against (which arguments are sensitive); default: every menu of rospki. */
+  registry?: MenuTree;
 }
 
 export interface TerminalAsker {
@@ -24,7 +31,9 @@ export interface TerminalAsker {
 
 /** Runs until the user leaves. */
 export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promise<void> {
-  const history = loadHistory(opts.historyFile);
+  const registry = opts.registry ?? defaultRegistry();
+  // A history file written before sensitive lines were kept out is cleaned on the way in.
+  const history = loadHistory(opts.historyFile).filter((l) => !carriesSensitiveArgument(l, registry));
   const rl = readline.createInterface({
     input: opts.input,
     output: opts.output,
@@ -52,10 +61,13 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
   });
 
   const write = (text: string) => opts.output.write(text);
-  rl.setPrompt(await backend.prompt());
+  let prompt = await backend.prompt();
+  rl.setPrompt(prompt);
   rl.prompt();
   try {
     for await (const line of rl) {
+      // Judged in the menu the prompt showed when the line was typed.
+      if (carriesSensitiveArgument(line, registry, promptPath(prompt))) forget(rl, line);
       const trimmed = line.trim();
       if (trimmed === '/quit' || trimmed === 'quit') break;
       if (trimmed !== '') {
@@ -67,7 +79,8 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
         if (!outcome.ok && outcome.error && outcome.error !== 'interrupted') write(`${outcome.error}\n`);
         busy = false;
       }
-      rl.setPrompt(await backend.prompt());
+      prompt = await backend.prompt();
+      rl.setPrompt(prompt);
       rl.prompt();
     }
   } finally {
@@ -97,6 +110,19 @@ function installHelpKey(rl: readline.Interface, backend: ConsoleBackend, output:
     }
     original(s, key);
   };
+}
+
+let builtRegistry: Registry | undefined;
+function defaultRegistry(): Registry {
+  builtRegistry ??= new Registry(ALL_MENUS);
+  return builtRegistry;
+}
+
+/** Takes a line readline has just put into its history back out. */
+function forget(rl: readline.Interface, line: string): void {
+  const history = (rl as unknown as { history: string[] }).history;
+  const at = history.indexOf(line);
+  if (at >= 0) history.splice(at, 1);
 }
 
 function loadHistory(file: string | undefined): string[] {

@@ -94,8 +94,9 @@ export class ConsoleSession {
     const controller = new AbortController();
     this.running = controller;
     const outer = this.outerSignal;
+    const abort = () => controller.abort();
     if (outer?.aborted) controller.abort();
-    else outer?.addEventListener('abort', () => controller.abort(), { once: true });
+    else outer?.addEventListener('abort', abort, { once: true });
     (this.session as { signal?: AbortSignal }).signal = controller.signal;
     try {
       await this.interpreter.run(source);
@@ -105,6 +106,9 @@ export class ConsoleSession {
       this.write('');
       // Never a stack or an internal message: an unexpected error shows only its reference.
       return { ok: false, error: this.app.executor.toRosError(e, 'console').consoleText() };
+    } finally {
+      // One listener per run would pile up on a long session (a PTY shell runs one per line).
+      outer?.removeEventListener('abort', abort);
     }
   }
 

@@ -20,6 +20,8 @@ export interface ServiceOptions {
   restTimeoutMs: number;
   /** Largest REST request body. */
   maxBodyBytes: number;
+  /** Largest file an SCP or SFTP upload may write into /file (streamed to disk, never held in memory). */
+  maxUploadBytes: number;
   /** How often other processes' changes to the store are looked for. */
   pollMs: number;
 }
@@ -31,6 +33,7 @@ export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   idleTimeoutMs: 600_000,
   restTimeoutMs: 60_000,
   maxBodyBytes: 8 * 1024 * 1024,
+  maxUploadBytes: 64 * 1024 * 1024,
   pollMs: 500,
 };
 

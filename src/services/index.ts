@@ -65,6 +65,15 @@ function bindReason(port: number, e: NodeJS.ErrnoException): string {
   return `cannot bind to port ${port}: ${text}`;
 }
 
+/**
+ * TCP connections a listener accepts. ssh counts max-sessions itself, over logged-in connections
+ * only, beside a small pool of connections still logging in (ssh.ts), so that idle TCP
+ * connections cannot lock it out.
+ */
+function connectionLimit(w: Wanted): number {
+  return w.name === 'ssh' ? Infinity : w.maxSessions;
+}
+
 class ServiceManager implements RunningServices {
   private readonly listeners = new Map<ServiceName, Listener>();
   private readonly sockets = new Set<net.Socket>();
@@ -149,7 +158,7 @@ class ServiceManager implements RunningServices {
     }
     const plan = w.tls?.kind === 'cert' || w.tls?.kind === 'anon' ? w.tls : undefined;
     if (current && current.port === w.port) {
-      current.server.maxConnections = w.maxSessions;
+      current.server.maxConnections = connectionLimit(w);
       if (plan && current.tlsSignature !== plan.signature) {
         (current.server as tls.Server).setSecureContext(plan.options);
         current.tlsSignature = plan.signature;
@@ -186,7 +195,7 @@ class ServiceManager implements RunningServices {
       server.keepAliveTimeout = 5_000;
       server.timeout = opts.idleTimeoutMs;
     }
-    server.maxConnections = w.maxSessions;
+    server.maxConnections = connectionLimit(w);
     server.on('connection', (socket: net.Socket) => {
       // The service's allow-list (/ip service address), read live so changes apply at once.
       if (!addressAllowed(this.live.get(w.name)?.address, socket.remoteAddress ?? '')) { socket.destroy(); return; }

@@ -7,9 +7,12 @@
 //   errors:  `\x01scp: <message>\n` (the transfer goes on) or `\x02…` (fatal).
 //
 // Names from the client are single path components; targets and sources go through
-// resolveFile, so nothing outside the store is read or written. Uploads replace a file of the
-// same name atomically (writeStoreFile). Source paths may use `*`, `?` and `[…]` in their last
-// part (a real shell would expand them; `scp -O router:'*.pem' .` relies on it).
+// resolveFile, so nothing outside the store is read or written. Uploads stream to disk and
+// replace a file of the same name atomically (StoreUpload); a file larger than
+// ServiceOptions.maxUploadBytes is refused from its header before any byte is sent. Downloads
+// stream from disk. Errors name only /file names (ssh-files.ts). Source paths may use `*`, `?`
+// and `[…]` in their last part (a real shell would expand them; `scp -O router:'*.pem' .`
+// relies on it).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,10 +20,13 @@ import type ssh2 from 'ssh2';
 import { logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
+import { fileFailure, FileRefusal, StoreUpload, UploadTooLarge } from './ssh-files.js';
 import { endChannel, type SshUser } from './ssh.js';
 
-/** Largest single upload kept in memory. */
-const MAX_UPLOAD = 256 * 1024 * 1024;
+/** Input kept before the channel is paused (SSH flow control then holds the client back). */
+const HIGH_WATER = 1024 * 1024;
+/** Bytes read from disk per write when sending a file. */
+const CHUNK = 64 * 1024;
 
 /** Splits a command line as a POSIX shell would (quotes and backslashes; no expansion). */
 export function shellWords(line: string): string[] {
@@ -57,15 +63,20 @@ export function shellWords(line: string): string[] {
   return out;
 }
 
-/** Bytes from the channel, read as the protocol needs them. */
+/** Bytes from the channel, read as the protocol needs them; at most HIGH_WATER kept. */
 class Reader {
   private chunks: Buffer[] = [];
   private size = 0;
   private ended = false;
   private wake: (() => void) | undefined;
 
-  constructor(channel: ssh2.ServerChannel) {
-    channel.on('data', (d: Buffer) => { this.chunks.push(d); this.size += d.length; this.notify(); });
+  constructor(private readonly channel: ssh2.ServerChannel) {
+    channel.on('data', (d: Buffer) => {
+      this.chunks.push(d);
+      this.size += d.length;
+      if (this.size > HIGH_WATER) channel.pause();
+      this.notify();
+    });
     channel.on('end', () => { this.ended = true; this.notify(); });
     channel.on('close', () => { this.ended = true; this.notify(); });
   }
@@ -76,39 +87,70 @@ class Reader {
     w?.();
   }
 
-  private async fill(n: number): Promise<boolean> {
-    while (this.size < n) {
-      if (this.ended) return false;
-      await new Promise<void>((r) => { this.wake = r; });
-    }
+  /** Waits for more input; false at its end. */
+  private async more(): Promise<boolean> {
+    if (this.ended) return false;
+    if (this.channel.isPaused()) this.channel.resume();
+    await new Promise<void>((r) => { this.wake = r; });
     return true;
   }
 
+  /** Up to n bytes of what has arrived (at least one). */
   private take(n: number): Buffer {
-    const all = Buffer.concat(this.chunks);
-    this.chunks = n < all.length ? [all.subarray(n)] : [];
-    this.size = all.length - n;
-    return all.subarray(0, n);
+    const first = this.chunks[0]!;
+    const part = first.length <= n ? first : first.subarray(0, n);
+    if (part === first) this.chunks.shift(); else this.chunks[0] = first.subarray(n);
+    this.size -= part.length;
+    return part;
   }
 
-  /** n bytes, or undefined at the end of input. */
-  async bytes(n: number): Promise<Buffer | undefined> {
-    return (await this.fill(n)) ? this.take(n) : undefined;
+  /** One byte, or undefined at the end of input. */
+  async byte(): Promise<number | undefined> {
+    while (this.size === 0) if (!(await this.more())) return undefined;
+    return this.take(1)[0];
   }
 
-  /** One line without its `\n`, or undefined at the end of input. */
+  /** One line without its `\n`, or undefined at the end of input (or past `max`). */
   async line(max = 64 * 1024): Promise<string | undefined> {
+    const parts: Buffer[] = [];
+    let length = 0;
     for (;;) {
-      const all = Buffer.concat(this.chunks);
-      this.chunks = all.length ? [all] : [];
-      const nl = all.indexOf(0x0a);
-      if (nl >= 0) return this.take(nl + 1).subarray(0, nl).toString('utf8');
-      if (all.length > max || !(await this.fill(all.length + 1))) return undefined;
+      while (this.size === 0) if (!(await this.more())) return undefined;
+      const nl = this.chunks[0]!.indexOf(0x0a);
+      const part = this.take(nl >= 0 ? nl + 1 : this.chunks[0]!.length);
+      parts.push(part);
+      length += part.length;
+      if (nl >= 0) return Buffer.concat(parts, length).subarray(0, length - 1).toString('utf8');
+      if (length > max) return undefined;
     }
+  }
+
+  /** Hands the next n bytes to `sink` as they arrive, nothing kept; false at the end of input. */
+  async stream(n: number, sink: (chunk: Buffer) => Promise<void>): Promise<boolean> {
+    let left = n;
+    while (left > 0) {
+      while (this.size === 0) if (!(await this.more())) return false;
+      const part = this.take(left);
+      left -= part.length;
+      await sink(part);
+    }
+    return true;
   }
 }
 
+/** The client ended the transfer (or broke the protocol): stop without another message. */
 class ScpFatal extends Error {}
+/** A refusal with a message of ours (`protocol error: …`), fatal for the transfer. */
+class ScpError extends Error {}
+
+/** Resolves when the channel can take more output (or is gone). */
+function drained(channel: ssh2.ServerChannel): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { channel.off('drain', done); channel.off('close', done); resolve(); };
+    channel.on('drain', done);
+    channel.on('close', done);
+  });
+}
 
 export async function runScp(channel: ssh2.ServerChannel, command: string, opts: { ctx: ServiceContext; user: SshUser }): Promise<void> {
   const { ctx, user } = opts;
@@ -127,17 +169,22 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
   const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
   let status = 0;
   const send = (data: Buffer | string) => { if (channel.writable) channel.write(data); };
-  const warn = (message: string) => { status = 1; send(`\x01scp: ${message}\n`); };
-  /** resolveFile with the refusal logged. */
-  const resolve = async (name: string) => {
-    try {
-      const clean = name.split('/').filter((s) => s !== '' && s !== '.').join('/');
-      if (clean === '') return { name: '', full: path.resolve(filesDir) };
-      return app.files.hostPath(clean);
-    } catch (e) {
-      if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
-      throw e;
-    }
+  const sendAll = async (data: Buffer) => {
+    if (!channel.writable) throw new ScpFatal();
+    if (!channel.write(data)) await drained(channel);
+  };
+  /** A failure on one file: reported (`\x01`), and the transfer goes on. */
+  const warn = async (name: string, e: unknown) => {
+    if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
+    const f = fileFailure(e, name, (x) => ctx.internalError(x));
+    status = 1;
+    send(`\x01scp: ${f.named ? f.text : `${name}: ${f.text}`}\n`);
+  };
+  /** A /file path of the client (`.` and empty segments dropped; '' is the store's root). */
+  const resolve = (name: string) => {
+    const clean = name.split('/').filter((s) => s !== '' && s !== '.').join('/');
+    if (clean === '') return { name: '', full: path.resolve(filesDir) };
+    return app.files.hostPath(clean);
   };
 
   if (!user.policies.has('ftp') || (flags.has('t') && !user.policies.has('write')) || (flags.has('f') && !user.policies.has('read'))) {
@@ -149,22 +196,24 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
   try {
     if (flags.has('t')) await sink(paths[0] ?? '.');
     else if (flags.has('f')) await source(paths);
-    else { send('\x02scp: expected -t or -f\n'); status = 1; }
+    else throw new ScpError('expected -t or -f');
   } catch (e) {
-    if (!(e instanceof ScpFatal)) {
-      status = 1;
-      send(`\x02scp: ${(e as Error).message}\n`);
-    }
     status = 1;
+    if (e instanceof ScpError) send(`\x02scp: ${e.message}\n`);
+    else if (!(e instanceof ScpFatal)) {
+      if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
+      const f = fileFailure(e, '', (x) => ctx.internalError(x));
+      send(`\x02scp: ${f.text}\n`);
+    }
   }
   endChannel(channel, status);
 
   // -------------------------------------------------------------------------------------------
 
   async function sink(target: string): Promise<void> {
-    const t = await resolve(target);
+    const t = resolve(target);
     const targetIsDir = t.name === '' || isDir(t.full);
-    if (flags.has('d') && !targetIsDir) throw new Error(`${target}: Not a directory`);
+    if (flags.has('d') && !targetIsDir) throw new ScpError(`${target}: not a directory`);
     const join = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
     // The folder names arrive in (store-relative); undefined: the target itself is the name.
     let cwd: string | undefined = targetIsDir ? t.name : undefined;
@@ -179,68 +228,115 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       if (kind === 'T') { send('\0'); continue; }
       if (kind === 'E') { cwd = stack.pop(); send('\0'); continue; }
       const m = /^([0-7]{4}) (\d+) (.+)$/.exec(rest);
-      if ((kind !== 'C' && kind !== 'D') || !m) throw new Error(`protocol error: unexpected <${kind}>`);
+      if ((kind !== 'C' && kind !== 'D') || !m) throw new ScpError(`protocol error: unexpected <${kind}>`);
       const size = Number(m[2]);
       const name = m[3]!;
-      if (name.includes('/') || name === '..' || name === '.') throw new Error(`protocol error: unexpected filename: ${name}`);
+      if (name.includes('/') || name === '..' || name === '.') throw new ScpError(`protocol error: unexpected filename: ${name}`);
       const dest = cwd !== undefined ? join(cwd, name) : t.name;
       if (kind === 'D') {
-        if (!flags.has('r')) throw new Error('received directory without -r');
-        const d = await resolve(dest);
-        fs.mkdirSync(d.full, { recursive: true, mode: 0o700 });
-        stack.push(cwd);
-        cwd = d.name;
-        send('\0');
+        if (!flags.has('r')) throw new ScpError('received directory without -r');
+        try {
+          const d = resolve(dest);
+          fs.mkdirSync(d.full, { recursive: true, mode: 0o700 });
+          stack.push(cwd);
+          cwd = d.name;
+          send('\0');
+        } catch (e) {
+          // The client skips this folder and what is in it.
+          await warn(dest, e);
+        }
         continue;
       }
-      if (size > MAX_UPLOAD) throw new Error(`${name}: file too large`);
-      send('\0');
-      const data = await reader.bytes(size);
-      const end = await reader.bytes(1);
-      if (!data || !end) throw new ScpFatal();
-      try {
-        await app.files.write(dest, data, app.clock.now());
-        send('\0');
-      } catch (e) {
-        if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
-        warn(`${dest}: ${(e as Error).message}`);
+      await receiveFile(dest, size);
+    }
+  }
+
+  /** One file after its `C` line: refused before any byte, or streamed into the store. */
+  async function receiveFile(dest: string, size: number): Promise<void> {
+    let upload: StoreUpload;
+    try {
+      // An empty name (the store itself) is not a file.
+      if (dest === '') throw new FileRefusal('failure', 'is a directory');
+      if (size > ctx.options.maxUploadBytes) { await warn(dest, new UploadTooLarge()); return; }
+      upload = StoreUpload.open(app.files, dest, ctx.options.maxUploadBytes);
+    } catch (e) {
+      await warn(dest, e);
+      return;
+    }
+    send('\0');
+    // A write that fails (disk full) still reads the rest, so the protocol stays in step.
+    let failed: unknown;
+    let offset = 0;
+    let complete = false;
+    try {
+      complete = await reader.stream(size, async (chunk) => {
+        if (failed === undefined) {
+          try { await upload.write(chunk, offset); } catch (e) { failed = e; }
+        }
+        offset += chunk.length;
+      });
+      const end = complete ? await reader.byte() : undefined;
+      if (end === undefined) throw new ScpFatal();
+      if (end !== 0) {
+        // The client could not read its file: its message follows; nothing is kept.
+        await reader.line();
+        status = 1;
+        upload.abort();
+        if (end === 2) throw new ScpFatal();
+        return;
       }
+      if (failed !== undefined) throw failed;
+      upload.commit(app.clock.now());
+      send('\0');
+    } catch (e) {
+      upload.abort();
+      if (e instanceof ScpFatal) throw e;
+      await warn(dest, e);
     }
   }
 
   async function ack(): Promise<void> {
-    const b = await reader.bytes(1);
-    if (!b) throw new ScpFatal();
-    if (b[0] === 0) return;
+    const b = await reader.byte();
+    if (b === undefined) throw new ScpFatal();
+    if (b === 0) return;
     await reader.line();
-    if (b[0] === 2) throw new ScpFatal();
+    if (b === 2) throw new ScpFatal();
     status = 1;
   }
 
   async function source(list: string[]): Promise<void> {
     await ack();
     for (const p of list) {
-      const matches = await expand(p);
-      if (matches.length === 0) { warn(`${p}: No such file or directory`); continue; }
+      let matches: Array<{ name: string; full: string }>;
+      try {
+        matches = expand(p);
+      } catch (e) {
+        await warn(p, e);
+        continue;
+      }
+      if (matches.length === 0) { await warn(p, new FileRefusal('no-such-file', 'no such file')); continue; }
       for (const m of matches) await sendEntry(m.name, m.full);
     }
   }
 
   async function sendEntry(name: string, full: string): Promise<void> {
     let st: fs.Stats;
-    try { st = fs.lstatSync(full); } catch { warn(`${name}: No such file or directory`); return; }
+    try { st = fs.lstatSync(full); } catch (e) { await warn(name, e); return; }
     const base = name.slice(name.lastIndexOf('/') + 1) || name;
     if (flags.has('p')) {
       send(`T${Math.floor(st.mtimeMs / 1000)} 0 ${Math.floor(st.atimeMs / 1000)} 0\n`);
       await ack();
     }
     if (st.isDirectory()) {
-      if (!flags.has('r')) { warn(`${name}: not a regular file`); return; }
+      if (!flags.has('r')) { await warn(name, new FileRefusal('failure', 'not a regular file')); return; }
+      let names: string[];
+      try { names = fs.readdirSync(full).sort(); } catch (e) { await warn(name, e); return; }
       send(`D0755 0 ${base}\n`);
       await ack();
-      for (const n of fs.readdirSync(full).sort()) {
+      for (const n of names) {
         if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
-        const st2 = fs.lstatSync(path.join(full, n));
+        let st2: fs.Stats;
+        try { st2 = fs.lstatSync(path.join(full, n)); } catch { continue; }
         if (st2.isSymbolicLink()) continue;
         await sendEntry(`${name}/${n}`, path.join(full, n));
       }
@@ -248,26 +344,42 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       await ack();
       return;
     }
-    if (!st.isFile()) { warn(`${name}: not a regular file`); return; }
-    const data = fs.readFileSync(full);
-    send(`C0644 ${data.length} ${base}\n`);
-    await ack();
-    send(data);
-    send('\0');
-    await ack();
+    if (!st.isFile()) { await warn(name, new FileRefusal('failure', 'not a regular file')); return; }
+    let fd: number;
+    try { fd = fs.openSync(full, 'r'); } catch (e) { await warn(name, e); return; }
+    try {
+      const size = fs.fstatSync(fd).size;
+      send(`C0644 ${size} ${base}\n`);
+      await ack();
+      const buf = Buffer.alloc(Math.min(CHUNK, Math.max(size, 1)));
+      let sent = 0;
+      let shrunk = false;
+      while (sent < size) {
+        const want = Math.min(buf.length, size - sent);
+        const n = shrunk ? 0 : fs.readSync(fd, buf, 0, want, sent);
+        // The file got shorter while it was sent: the promised size is kept (zeros), then reported.
+        if (n === 0) { shrunk = true; buf.fill(0, 0, want); }
+        await sendAll(Buffer.from(buf.subarray(0, n || want)));
+        sent += n || want;
+      }
+      if (shrunk) { status = 1; send(`\x01scp: ${name}: file changed while it was read\n`); } else send('\0');
+      await ack();
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** A source path, with `*`/`?`/`[…]` in its last part matched against the store. */
-  async function expand(p: string): Promise<Array<{ name: string; full: string }>> {
+  function expand(p: string): Array<{ name: string; full: string }> {
     const clean = p.split('/').filter((s) => s !== '' && s !== '.').join('/');
     const slash = clean.lastIndexOf('/');
     const last = clean.slice(slash + 1);
     if (!/[*?[]/.test(last)) {
-      const r = await resolve(clean);
+      const r = resolve(clean);
       if (r.name === '') return flags.has('r') ? [r] : [];
       return fs.existsSync(r.full) ? [r] : [];
     }
-    const dir = await resolve(clean.slice(0, Math.max(slash, 0)));
+    const dir = resolve(clean.slice(0, Math.max(slash, 0)));
     const re = globRegExp(last);
     let names: string[];
     try { names = fs.readdirSync(dir.full).sort(); } catch { return []; }
@@ -275,7 +387,7 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     for (const n of names) {
       if (!re.test(n) || (n.startsWith('.') && !last.startsWith('.'))) continue;
       if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
-      out.push(await resolve(dir.name ? `${dir.name}/${n}` : n));
+      out.push(resolve(dir.name ? `${dir.name}/${n}` : n));
     }
     return out;
   }

@@ -2,7 +2,9 @@
 // OpenSSH 9). The store's folder is the root `/`; every name goes through resolveFile, so `..`,
 // symbolic links and NUL bytes are refused (and logged) and nothing outside the store is ever
 // read or written. An upload goes to a temporary file that replaces the target when the handle
-// is closed: a file of the same name is overwritten, and readers never see half a file.
+// is closed (ssh-files.ts): a file of the same name is overwritten, readers never see half a
+// file, and no upload grows past ServiceOptions.maxUploadBytes. Every failure is answered with
+// a RouterOS-like message that names no host path.
 //
 // Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `write` for anything
 // that changes the store.
@@ -14,28 +16,30 @@ import type { Policy } from '../menu/types.js';
 import { logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
+import { fileFailure, FileRefusal, StoreUpload } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 
-interface FileHandle {
-  kind: 'file';
+/** Open handles per SFTP session (OpenSSH's client keeps a few; each holds a file descriptor). */
+const MAX_HANDLES = 64;
+
+interface ReadHandle {
+  kind: 'read';
   fd: number;
-  /** Writes: the temporary file and the name it becomes on close. */
-  temp?: string;
-  target?: string;
+}
+interface WriteHandle {
+  kind: 'write';
+  upload: StoreUpload;
 }
 interface DirHandle {
   kind: 'dir';
   full: string;
   done: boolean;
 }
-type Handle = FileHandle | DirHandle;
+type Handle = ReadHandle | WriteHandle | DirHandle;
 
-/** Thrown to answer a request with a status. */
-class SftpStatus extends Error {
-  constructor(readonly code: number, message: string) { super(message); }
-}
+const STATUS_OF = { 'no-such-file': STATUS_CODE.NO_SUCH_FILE, permission: STATUS_CODE.PERMISSION_DENIED, failure: STATUS_CODE.FAILURE } as const;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -58,8 +62,6 @@ function storeName(p: string): string {
   return p.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }
 
-let tempCounter = 0;
-
 export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; user: SshUser }): void {
   const { ctx, user } = opts;
   const { app } = ctx;
@@ -69,7 +71,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
 
   const need = (policy: Policy) => {
-    if (!user.policies.has(policy)) throw new SftpStatus(STATUS_CODE.PERMISSION_DENIED, 'not enough permissions (9)');
+    if (!user.policies.has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
   };
   /** Host path of an SFTP path, checked; the root is the store folder. */
   const resolve = (p: string): { name: string; full: string } => {
@@ -81,13 +83,9 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     return app.files.hostPath(name);
   };
   const lstat = (full: string): fs.Stats => {
-    try {
-      const st = fs.lstatSync(full);
-      if (st.isSymbolicLink()) throw new Error('link');
-      return st;
-    } catch {
-      throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
-    }
+    const st = fs.lstatSync(full);
+    if (st.isSymbolicLink()) throw new FileRefusal('no-such-file', 'no such file');
+    return st;
   };
   const newHandle = (h: Handle): Buffer => {
     const id = nextHandle++;
@@ -99,23 +97,26 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   const handleOf = (b: Buffer): [number, Handle] => {
     const id = b.length === 4 ? b.readUInt32BE(0) : -1;
     const h = handles.get(id);
-    if (!h) throw new SftpStatus(STATUS_CODE.FAILURE, 'invalid handle');
+    if (!h) throw new FileRefusal('failure', 'invalid handle');
     return [id, h];
   };
+  const closeHandle = (h: Handle): void => {
+    if (h.kind === 'read') { try { fs.closeSync(h.fd); } catch { /* closed */ } }
+    if (h.kind === 'write') h.upload.abort();
+  };
 
-  /** Runs one request; errors become status replies. */
-  const serve = (reqid: number, fn: () => void | Promise<void>): void => {
-    Promise.resolve().then(fn).catch(async (e: unknown) => {
-      if (e instanceof UnsafeFileName) {
-        await logFileRefusal(app.env, session, e);
-        sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, e.message);
-      } else if (e instanceof SftpStatus) {
-        sftp.status(reqid, e.code, e.message);
-      } else {
-        const code = (e as NodeJS.ErrnoException).code;
-        sftp.status(reqid, code === 'ENOENT' ? STATUS_CODE.NO_SUCH_FILE : code === 'EACCES' ? STATUS_CODE.PERMISSION_DENIED : STATUS_CODE.FAILURE,
-          code === 'ENOENT' ? 'No such file' : (e as Error).message ?? 'failure');
-      }
+  /**
+   * Runs one request after the ones before it, so replies come in the order of the requests, as
+   * from OpenSSH's sftp-server: OpenSSH's scp sets the length of an upload at its end (FSETSTAT
+   * size) from the writes acknowledged in order, so replies out of order cut the file short.
+   * Every failure becomes a status reply without host paths.
+   */
+  let queue = Promise.resolve();
+  const serve = (reqid: number, p: string, fn: () => void | Promise<void>): void => {
+    queue = queue.then(fn).catch(async (e: unknown) => {
+      if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
+      const f = fileFailure(e, storeName(p), (x) => ctx.internalError(x));
+      sftp.status(reqid, STATUS_OF[f.kind], f.text);
     });
   };
 
@@ -124,39 +125,40 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     return;
   }
 
-  sftp.on('REALPATH', (reqid, p) => serve(reqid, () => {
+  sftp.on('REALPATH', (reqid, p) => serve(reqid, p, () => {
     // Resolved inside the store: `..` stops at the root, as in a chroot.
     const abs = path.posix.normalize(`/${p}`);
     const clean = abs.length > 1 ? abs.replace(/\/+$/, '') : abs;
     sftp.name(reqid, [{ filename: clean, longname: clean, attrs: {} as ssh2.Attributes }]);
   }));
 
-  const stat = (reqid: number, p: string) => serve(reqid, () => {
+  const stat = (reqid: number, p: string) => serve(reqid, p, () => {
     sftp.attrs(reqid, attrsOf(lstat(resolve(p).full)));
   });
   sftp.on('STAT', stat);
   sftp.on('LSTAT', stat);
-  sftp.on('FSTAT', (reqid, hb) => serve(reqid, () => {
+  sftp.on('FSTAT', (reqid, hb) => serve(reqid, '', () => {
     const [, h] = handleOf(hb);
-    sftp.attrs(reqid, attrsOf(h.kind === 'file' ? fs.fstatSync(h.fd) : lstat(h.full)));
+    sftp.attrs(reqid, attrsOf(h.kind === 'read' ? fs.fstatSync(h.fd) : h.kind === 'write' ? h.upload.stat() : lstat(h.full)));
   }));
   // Times and modes are rospki's own (router clock, 0644): accepted and ignored. A size
   // truncates a file being written (OpenSSH's scp opens without TRUNC and truncates at the end).
-  sftp.on('SETSTAT', (reqid, p) => serve(reqid, () => { lstat(resolve(p).full); sftp.status(reqid, STATUS_CODE.OK); }));
-  sftp.on('FSETSTAT', (reqid, hb, attrs) => serve(reqid, () => {
+  sftp.on('SETSTAT', (reqid, p) => serve(reqid, p, () => { lstat(resolve(p).full); sftp.status(reqid, STATUS_CODE.OK); }));
+  sftp.on('FSETSTAT', (reqid, hb, attrs) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
-    if (h.kind === 'file' && h.temp && typeof attrs?.size === 'number') fs.ftruncateSync(h.fd, attrs.size);
+    if (h.kind === 'write' && typeof attrs?.size === 'number') await h.upload.truncate(attrs.size);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
 
-  sftp.on('OPENDIR', (reqid, p) => serve(reqid, () => {
+  sftp.on('OPENDIR', (reqid, p) => serve(reqid, p, () => {
     const { full } = resolve(p);
-    if (!lstat(full).isDirectory()) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a directory');
+    if (!lstat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
+    if (handles.size >= MAX_HANDLES) throw new FileRefusal('failure', 'too many open files');
     sftp.handle(reqid, newHandle({ kind: 'dir', full, done: false }));
   }));
-  sftp.on('READDIR', (reqid, hb) => serve(reqid, () => {
+  sftp.on('READDIR', (reqid, hb) => serve(reqid, '', () => {
     const [, h] = handleOf(hb);
-    if (h.kind !== 'dir') throw new SftpStatus(STATUS_CODE.FAILURE, 'not a directory handle');
+    if (h.kind !== 'dir') throw new FileRefusal('failure', 'not a directory');
     if (h.done) { sftp.status(reqid, STATUS_CODE.EOF); return; }
     h.done = true;
     const entries: ssh2.FileEntry[] = [];
@@ -171,106 +173,88 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     else sftp.name(reqid, entries);
   }));
 
-  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, () => {
+  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, p, () => {
     const { name, full } = resolve(p);
-    if (name === '') throw new SftpStatus(STATUS_CODE.FAILURE, 'Is a directory');
+    if (name === '') throw new FileRefusal('failure', 'is a directory');
+    if (handles.size >= MAX_HANDLES) throw new FileRefusal('failure', 'too many open files');
     const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0;
     let exists: fs.Stats | undefined;
     try { exists = fs.lstatSync(full); } catch { exists = undefined; }
-    if (exists && (exists.isSymbolicLink() || exists.isDirectory())) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a regular file');
+    if (exists && (exists.isSymbolicLink() || exists.isDirectory())) throw new FileRefusal('failure', 'not a regular file');
     if (!writing) {
       need('read');
-      if (!exists) throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
-      sftp.handle(reqid, newHandle({ kind: 'file', fd: fs.openSync(full, 'r') }));
+      if (!exists) throw new FileRefusal('no-such-file', 'no such file');
+      sftp.handle(reqid, newHandle({ kind: 'read', fd: fs.openSync(full, 'r') }));
       return;
     }
     need('write');
-    if (!exists && !(flags & OPEN_MODE.CREAT)) throw new SftpStatus(STATUS_CODE.NO_SUCH_FILE, 'No such file');
-    if (exists && (flags & OPEN_MODE.EXCL)) throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
-    fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
-    app.files.hostPath(name); // the folders made on the way must not have become links
-    const temp = `${full}.rospki-${process.pid}-${++tempCounter}.tmp`;
-    if (exists && !(flags & OPEN_MODE.TRUNC)) fs.copyFileSync(full, temp);
-    const fd = fs.openSync(temp, exists && !(flags & OPEN_MODE.TRUNC) ? 'r+' : 'w+', 0o600);
-    sftp.handle(reqid, newHandle({ kind: 'file', fd, temp, target: full }));
+    if (!exists && !(flags & OPEN_MODE.CREAT)) throw new FileRefusal('no-such-file', 'no such file');
+    if (exists && (flags & OPEN_MODE.EXCL)) throw new FileRefusal('failure', 'file exists');
+    const upload = StoreUpload.open(app.files, name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC));
+    sftp.handle(reqid, newHandle({ kind: 'write', upload }));
   }));
 
-  sftp.on('READ', (reqid, hb, offset, len) => serve(reqid, async () => {
+  sftp.on('READ', (reqid, hb, offset, len) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
-    if (h.kind !== 'file') throw new SftpStatus(STATUS_CODE.FAILURE, 'not a file handle');
+    if (h.kind !== 'read') throw new FileRefusal('failure', 'not opened for reading');
     const buf = Buffer.alloc(Math.min(len, 256 * 1024));
     const n = await new Promise<number>((res, rej) => fs.read(h.fd, buf, 0, buf.length, offset, (e, bytes) => (e ? rej(e) : res(bytes))));
     if (n === 0) sftp.status(reqid, STATUS_CODE.EOF);
     else sftp.data(reqid, buf.subarray(0, n));
   }));
 
-  sftp.on('WRITE', (reqid, hb, offset, data) => serve(reqid, async () => {
+  sftp.on('WRITE', (reqid, hb, offset, data) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
-    if (h.kind !== 'file' || !h.temp) throw new SftpStatus(STATUS_CODE.PERMISSION_DENIED, 'not opened for writing');
-    await new Promise<void>((res, rej) => fs.write(h.fd, data, 0, data.length, offset, (e) => (e ? rej(e) : res())));
+    if (h.kind !== 'write') throw new FileRefusal('permission', 'not opened for writing');
+    await h.upload.write(data, offset);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
 
-  sftp.on('CLOSE', (reqid, hb) => serve(reqid, () => {
+  sftp.on('CLOSE', (reqid, hb) => serve(reqid, '', () => {
     const [id, h] = handleOf(hb);
     handles.delete(id);
-    if (h.kind === 'file') {
-      fs.closeSync(h.fd);
-      if (h.temp && h.target) {
-        const now = app.clock.now();
-        fs.utimesSync(h.temp, now / 1000, now / 1000);
-        try {
-          fs.renameSync(h.temp, h.target);
-        } catch (e) {
-          fs.rmSync(h.temp, { force: true });
-          throw e;
-        }
-        app.files.touch(path.dirname(h.target), now);
-      }
-    }
+    if (h.kind === 'write') h.upload.commit(app.clock.now());
+    else closeHandle(h);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
 
-  sftp.on('REMOVE', (reqid, p) => serve(reqid, () => {
+  sftp.on('REMOVE', (reqid, p) => serve(reqid, p, () => {
     need('write');
     const { full } = resolve(p);
-    if (!lstat(full).isFile()) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a regular file');
+    if (!lstat(full).isFile()) throw new FileRefusal('failure', 'not a regular file');
     fs.unlinkSync(full);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('MKDIR', (reqid, p) => serve(reqid, () => {
+  sftp.on('MKDIR', (reqid, p) => serve(reqid, p, () => {
     need('write');
     const { name, full } = resolve(p);
-    if (name === '') throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
+    if (name === '') throw new FileRefusal('failure', 'file exists');
     fs.mkdirSync(full, { mode: 0o700 });
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('RMDIR', (reqid, p) => serve(reqid, () => {
+  sftp.on('RMDIR', (reqid, p) => serve(reqid, p, () => {
     need('write');
     const { name, full } = resolve(p);
-    if (name === '' || !lstat(full).isDirectory()) throw new SftpStatus(STATUS_CODE.FAILURE, 'Not a directory');
+    if (name === '' || !lstat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
     fs.rmdirSync(full);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('RENAME', (reqid, from, to) => serve(reqid, () => {
+  sftp.on('RENAME', (reqid, from, to) => serve(reqid, from, () => {
     need('write');
     const a = resolve(from);
     const b = resolve(to);
-    if (a.name === '' || b.name === '') throw new SftpStatus(STATUS_CODE.FAILURE, 'Invalid rename');
+    if (a.name === '' || b.name === '') throw new FileRefusal('failure', 'invalid rename');
     lstat(a.full);
-    if (fs.existsSync(b.full)) throw new SftpStatus(STATUS_CODE.FAILURE, 'File exists');
+    if (fs.existsSync(b.full)) throw new FileRefusal('failure', 'file exists');
     fs.renameSync(a.full, b.full);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
   sftp.on('READLINK', (reqid) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED));
   sftp.on('SYMLINK', (reqid) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED));
 
+  // Handles left open (the client went away mid-transfer): uploads leave nothing behind.
   const cleanup = () => {
-    for (const h of handles.values()) {
-      if (h.kind !== 'file') continue;
-      try { fs.closeSync(h.fd); } catch { /* closed */ }
-      if (h.temp) fs.rmSync(h.temp, { force: true });
-    }
+    for (const h of handles.values()) closeHandle(h);
     handles.clear();
   };
   sftp.on('close', cleanup);

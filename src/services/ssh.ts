@@ -14,15 +14,23 @@
 //
 // Host keys come from /ip ssh (sealed in the store, made on first start). Settings are read for
 // every new connection, so /ip ssh changes apply to the next connection without a restart.
+//
+// Limits (issue 11): a connection must log in within loginTimeoutMs and waits meanwhile in a
+// small pool that never counts towards max-sessions (idle TCP connections cannot lock ssh out);
+// max-sessions counts logged-in connections; a logged-in connection idle for idleTimeoutMs is
+// closed; every failed login, by password or by key, is counted per source address by the
+// authenticator; uploads are bounded by maxUploadBytes (ssh-files.ts).
 
 import path from 'node:path';
 import type net from 'node:net';
 import { Writable } from 'node:stream';
 import ssh2 from 'ssh2';
-import { ConsoleSession } from '../console/session.js';
+import type { Completion } from '../console/complete.js';
+import { ConsoleSession, type RunOutcome } from '../console/session.js';
 import { runRepl } from '../console/repl.js';
-import { LocalConsole } from '../control.js';
+import { LocalConsole, type ConsoleBackend } from '../control.js';
 import type { Policy } from '../menu/types.js';
+import { SERVICE_PATH } from '../menus/ip/service.js';
 import { readHostKeys, SSH_PATH, type HostKey } from '../menus/ip/ssh.js';
 import { SSH_KEYS_PATH, userKeys } from '../menus/user/ssh-keys.js';
 import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
@@ -36,6 +44,12 @@ const IDENT = 'ROSSSH';
 const AUTH_METHODS: ssh2.AuthenticationType[] = ['publickey', 'password'];
 /** Failed authentication attempts before the connection is closed (OpenSSH's MaxAuthTries). */
 const MAX_AUTH_FAILURES = 6;
+/** Connections that have not logged in yet, at most (OpenSSH's MaxStartups begins at 10). */
+const PRE_AUTH_POOL = 10;
+/** Session channels open at once on one connection (OpenSSH's MaxSessions). */
+const MAX_CHANNELS = 10;
+/** Standard input of a shell without a terminal, run as one script when it ends. */
+const MAX_SCRIPT_BYTES = 8 * 1024 * 1024;
 
 const STRONG = {
   kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521',
@@ -56,6 +70,7 @@ interface Settings {
   strong: boolean;
   preferred: string;
   keys: HostKey[];
+  maxSessions: number;
   signature: string;
 }
 
@@ -81,23 +96,87 @@ export function parseLoginName(login: string, exists: (name: string) => boolean)
   return { user: login.slice(0, plus), width: w ? Math.min(Math.max(Number(w[1]), 20), 4096) : undefined };
 }
 
+/** A connection that has not logged in yet. */
+interface Pending {
+  readonly socket: net.Socket;
+  /** `address|port` of the client: how ssh2's connection event finds it. */
+  readonly peer: string;
+  /** The client has spoken SSH (sent its version): kept before silent TCP when the pool is full. */
+  spoke: boolean;
+  readonly timer: NodeJS.Timeout;
+  /** /ip service ssh max-sessions when the connection came (read with the settings). */
+  maxSessions: number;
+}
+
+/** How the authentication of one request ended. */
+type Decision =
+  | { kind: 'accept'; user: SshUser }
+  /**
+   * The offered key would do (SSH_MSG_USERAUTH_PK_OK, RFC 4252 §7): ssh2's accept() of a request
+   * without a signature sends it, and that request is answered; the signed one comes next.
+   */
+  | { kind: 'key-fits' }
+  /** `recorded`: counted as a failed login (logged, delayed, per source address) already. */
+  | { kind: 'reject'; recorded: boolean; keyOffered?: string };
+
 export class SshService {
   private server: ssh2.Server | undefined;
   private signature = '';
+  /** Connections that have not logged in, oldest first. */
+  private readonly pending = new Set<Pending>();
+  private readonly pendingByPeer = new Map<string, Pending>();
+  /** Logged-in connections (these count towards max-sessions). */
+  private sessions = 0;
 
   constructor(private readonly ctx: ServiceContext) {}
 
   /** A new TCP connection (already past the service's address allow-list). */
   handle(socket: net.Socket): void {
     socket.on('error', () => {});
-    // The service manager may still drop the socket (allow-list) after this listener ran.
+    // ssh2 writes every SSH packet on its own. With Nagle's algorithm a small packet that follows
+    // one not yet acknowledged waits for the peer's delayed ACK (40 ms on Linux): each exec's
+    // reply, exit status and close would pay it.
+    socket.setNoDelay(true);
+    // The service manager may still drop the socket (allow-list) after this listener ran: only
+    // then does it take a place in the pool.
     setImmediate(() => {
       if (socket.destroyed) return;
+      const pending = this.admit(socket);
       this.settings().then((s) => {
         if (socket.destroyed) return;
+        pending.maxSessions = s.maxSessions;
         this.serverFor(s).injectSocket(socket);
       }).catch((e) => { this.ctx.internalError(e); socket.destroy(); });
     });
+  }
+
+  /**
+   * A connection that has not logged in waits in a small pool (OpenSSH's MaxStartups): it is
+   * closed when it has not logged in within loginTimeoutMs, and when the pool is full the oldest
+   * one makes room — first those that never spoke SSH. Idle TCP connections therefore never
+   * lock ssh out, and they do not count towards max-sessions.
+   */
+  private admit(socket: net.Socket): Pending {
+    if (this.pending.size >= PRE_AUTH_POOL) {
+      let victim: Pending | undefined;
+      for (const p of this.pending) if (!p.spoke) { victim = p; break; }
+      victim ??= this.pending.values().next().value!;
+      this.release(victim);
+      victim.socket.destroy();
+    }
+    const timer = setTimeout(() => socket.destroy(), this.ctx.options.loginTimeoutMs);
+    timer.unref();
+    const pending: Pending = { socket, peer: peerKey(socket.remoteAddress, socket.remotePort), spoke: false, timer, maxSessions: Infinity };
+    this.pending.add(pending);
+    this.pendingByPeer.set(pending.peer, pending);
+    socket.once('close', () => this.release(pending));
+    return pending;
+  }
+
+  private release(pending: Pending): void {
+    clearTimeout(pending.timer);
+    this.pending.delete(pending);
+    if (this.pendingByPeer.get(pending.peer) === pending) this.pendingByPeer.delete(pending.peer);
   }
 
   private async settings(): Promise<Settings> {
@@ -107,7 +186,10 @@ export class SshService {
       const keys = readHostKeys(app.env, tx);
       const strong = row['strong-crypto'] !== false;
       const preferred = String(row['host-key-type'] ?? 'ed25519');
-      return { strong, preferred, keys, signature: JSON.stringify([strong, preferred, keys.map((k) => k.fingerprint)]) };
+      // The row always has it (ensureServiceRows); without one, nothing limits.
+      const service = tx.list(SERVICE_PATH).find((r) => r.data.name === 'ssh');
+      const maxSessions = Number(service?.data['max-sessions'] ?? Infinity);
+      return { strong, preferred, keys, maxSessions, signature: JSON.stringify([strong, preferred, keys.map((k) => k.fingerprint)]) };
     });
   }
 
@@ -126,53 +208,107 @@ export class SshService {
         serverHostKey: algos.serverHostKey as ssh2.ServerHostKeyAlgorithm[],
         compress: ['none'],
       },
-    }, (client, info) => this.onClient(client, info.ip));
+    }, (client, info) => this.onClient(client, info));
     server.on('error', () => {});
     this.server = server;
     this.signature = s.signature;
     return server;
   }
 
-  private onClient(client: ssh2.Connection, ip: string): void {
+  private onClient(client: ssh2.Connection, info: ssh2.ClientInfo): void {
     const { ctx } = this;
-    const address = ip;
+    const address = info.ip;
+    const pending = this.pendingByPeer.get(peerKey(info.ip, info.port));
+    if (!pending) { client.end(); return; } // made room for a newer one meanwhile
+    pending.spoke = true;
+    const { socket } = pending;
+    const conn: Connection = { busy: 0 };
     let user: SshUser | undefined;
     let failures = 0;
-    const loginTimer = setTimeout(() => { if (!user) client.end(); }, ctx.options.loginTimeoutMs);
-    loginTimer.unref();
+    /** Whether a failed login was recorded for this connection, and the user of a refused key. */
+    let recorded = false;
+    let keyOffered: string | undefined;
+    let channels = 0;
     const sessions = new Set<AbortController>();
 
     client.on('error', () => {});
     client.on('authentication', (auth) => {
-      this.authenticate(auth, address).then((who) => {
-        if (who) {
-          user = who;
-          clearTimeout(loginTimer);
+      this.decide(auth, address).then((d) => {
+        if (socket.destroyed) return;
+        if (d.kind === 'key-fits') { auth.accept(); return; }
+        if (d.kind === 'accept') {
+          this.release(pending);
+          // max-sessions counts logged-in connections only (see admit()).
+          if (this.sessions >= pending.maxSessions) {
+            keyOffered = undefined; // the login itself was good: no failure to count
+            client.end();
+            return;
+          }
+          this.sessions++;
+          user = d.user;
           auth.accept();
-          ctx.auth.logLogin(who.name, address, 'ssh').catch((e) => ctx.internalError(e));
+          this.idleAfterLogin(client, socket, conn);
+          ctx.auth.logLogin(user.name, address, 'ssh').catch((e) => ctx.internalError(e));
           return;
         }
-        if (auth.method !== 'none' && auth.method !== 'publickey') failures++;
+        recorded ||= d.recorded;
+        keyOffered = d.keyOffered ?? keyOffered;
+        // Every refused request but `none` counts (OpenSSH's MaxAuthTries).
+        if (auth.method !== 'none') failures++;
         if (failures >= MAX_AUTH_FAILURES) { client.end(); return; }
         auth.reject(AUTH_METHODS);
-      }).catch((e) => { ctx.internalError(e); auth.reject(AUTH_METHODS); });
+      }).catch((e) => { ctx.internalError(e); if (!socket.destroyed) auth.reject(AUTH_METHODS); });
     });
-    client.on('session', (accept) => {
-      if (!user) return;
+    client.on('session', (accept, reject) => {
+      // OpenSSH's MaxSessions: channels of one connection (ControlMaster multiplexes them).
+      if (!user || channels >= MAX_CHANNELS) { reject(); return; }
+      channels++;
       const controller = new AbortController();
       sessions.add(controller);
       const session = accept();
-      this.onSession(session, user, controller.signal);
+      session.once('close', () => { channels--; sessions.delete(controller); controller.abort(); });
+      this.onSession(session, user, controller.signal, conn);
     });
     client.on('close', () => {
-      clearTimeout(loginTimer);
       for (const c of sessions) c.abort();
-      if (user) ctx.app.logLogin(user.name, 'ssh', true, plainAddress(address)).catch(() => {});
+      if (user) {
+        this.sessions--;
+        ctx.app.logLogin(user.name, 'ssh', true, plainAddress(address)).catch(() => {});
+      } else if (keyOffered !== undefined && !recorded) {
+        // Keys were offered and none logged in: one failed login for this address, as a wrong
+        // password would be (counted across connections by the authenticator).
+        this.recordFailure(keyOffered, address).catch((e) => ctx.internalError(e));
+      }
     });
   }
 
-  /** Checks one authentication request; undefined = rejected. */
-  private async authenticate(auth: ssh2.AuthContext, address: string): Promise<SshUser | undefined> {
+  /**
+   * After login: a connection with no traffic and no command running for idleTimeoutMs is
+   * closed, like an idle API session (docs/compatibility.md).
+   */
+  private idleAfterLogin(client: ssh2.Connection, socket: net.Socket, conn: Connection): void {
+    socket.setTimeout(this.ctx.options.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (conn.busy > 0) socket.setTimeout(this.ctx.options.idleTimeoutMs);
+      else client.end();
+    });
+  }
+
+  /**
+   * A failed login decided here (a key that does not verify, a password refused because the user
+   * logs in with keys, a user without the `ssh` policy) goes through the authenticator's own door:
+   * a login without a password never succeeds, so it is logged, delayed and counted per source
+   * address exactly like a wrong password.
+   */
+  private async recordFailure(name: string, address: string): Promise<void> {
+    await this.ctx.auth.login(name, '', address, 'ssh');
+  }
+
+  /**
+   * Checks one authentication request. Every request gets exactly one answer: accept, reject,
+   * or for a public key without a signature the "this key would do" reply.
+   */
+  private async decide(auth: ssh2.AuthContext, address: string): Promise<Decision> {
     const { app } = this.ctx;
     const info = await app.store.read((tx) => {
       const names = (n: string) => tx.findBy(USER_PATH, 'name', n).length > 0;
@@ -187,35 +323,32 @@ export class SshService {
       };
     });
     const name = info.login.user;
-    const fail = async (): Promise<undefined> => {
-      await app.store.write((tx) => app.env.log(tx, 'system,error,critical', `login failure for user ${name} from ${plainAddress(address)} via ssh`));
-      await new Promise((r) => setTimeout(r, this.ctx.options.loginFailureDelayMs));
-      return undefined;
+    const refuse = async (): Promise<Decision> => {
+      await this.recordFailure(name, address);
+      return { kind: 'reject', recorded: true };
     };
     if (auth.method === 'password') {
-      if (info.hasKeys && !info.alwaysAllowPassword) return fail();
+      // RouterOS: a user with keys logs in with them only, unless always-allow-password-login.
+      if (info.hasKeys && !info.alwaysAllowPassword) return refuse();
       const r = await this.ctx.auth.login(name, auth.password, address, 'ssh');
-      if (!r.ok) return undefined; // logged and delayed by the authenticator
-      if (!r.policies.has('ssh')) return fail();
-      return { name, policies: r.policies, stamp: r.stamp, address, width: info.login.width };
+      if (!r.ok) return { kind: 'reject', recorded: true }; // logged, delayed and counted by the authenticator
+      if (!r.policies.has('ssh')) return refuse();
+      return { kind: 'accept', user: { name, policies: r.policies, stamp: r.stamp, address, width: info.login.width } };
     }
     if (auth.method === 'publickey') {
       const usable = info.policies?.has('ssh') && info.allowed;
       const match = usable ? info.keys?.find((k) => k.equals(auth.key.data)) : undefined;
-      if (!match) return undefined; // an offered key that does not fit: the client tries the next
-      if (!auth.signature || !auth.blob) {
-        // "Would this key do?" — yes (SSH_MSG_USERAUTH_PK_OK); the signature comes next.
-        auth.accept();
-        return undefined;
-      }
+      // A key that does not fit: the client tries its next one.
+      if (!match) return { kind: 'reject', recorded: false, keyOffered: name };
+      if (!auth.signature || !auth.blob) return { kind: 'key-fits' };
       const key = ssh2.utils.parseKey(`${auth.key.algo.startsWith('rsa-sha2') ? 'ssh-rsa' : auth.key.algo} ${auth.key.data.toString('base64')}`);
-      if (key instanceof Error || !key.verify(auth.blob, auth.signature, auth.hashAlgo)) return fail();
-      return { name, policies: info.policies!, stamp: info.stamp, address, width: info.login.width };
+      if (key instanceof Error || !key.verify(auth.blob, auth.signature, auth.hashAlgo)) return refuse();
+      return { kind: 'accept', user: { name, policies: info.policies!, stamp: info.stamp, address, width: info.login.width } };
     }
-    return undefined;
+    return { kind: 'reject', recorded: false };
   }
 
-  private onSession(session: ssh2.Session, user: SshUser, signal: AbortSignal): void {
+  private onSession(session: ssh2.Session, user: SshUser, signal: AbortSignal, conn: Connection): void {
     let pty: { cols: number; rows: number } | undefined;
     let output: PtyOutput | undefined;
     session.on('pty', (accept, _reject, info) => {
@@ -234,24 +367,29 @@ export class SshService {
       channel.on('error', () => {});
       const command = info.command.trim();
       if (/^scp(\s|$)/.test(command)) {
-        void runScp(channel, command, { ctx: this.ctx, user }).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
+        void busy(conn, () => runScp(channel, command, { ctx: this.ctx, user })).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
         return;
       }
-      void this.exec(channel, info.command, user, pty, signal).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
+      void busy(conn, () => this.exec(channel, info.command, user, pty, signal)).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
     });
     session.on('shell', (accept) => {
       const channel = accept();
       channel.on('error', () => {});
       if (pty) {
         output = new PtyOutput(channel, pty.cols, pty.rows);
-        void this.shell(channel, output, user, signal).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
+        void this.shell(channel, output, user, signal, conn).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
       } else {
         // No terminal: standard input is a script, run when it ends.
         const chunks: Buffer[] = [];
         let size = 0;
-        channel.on('data', (d: Buffer) => { size += d.length; if (size <= 8 * 1024 * 1024) chunks.push(d); });
+        channel.on('data', (d: Buffer) => { size += d.length; if (size <= MAX_SCRIPT_BYTES) chunks.push(d); });
         channel.on('end', () => {
-          void this.exec(channel, Buffer.concat(chunks).toString('utf8'), user, undefined, signal).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
+          if (size > MAX_SCRIPT_BYTES) {
+            if (channel.writable) channel.write('failure: script too large\n');
+            endChannel(channel, 1);
+            return;
+          }
+          void busy(conn, () => this.exec(channel, Buffer.concat(chunks).toString('utf8'), user, undefined, signal)).catch((e) => { this.ctx.internalError(e); endChannel(channel, 1); });
         });
       }
     });
@@ -278,17 +416,48 @@ export class SshService {
     endChannel(channel, outcome.ok ? 0 : 1);
   }
 
-  private async shell(channel: ssh2.ServerChannel, output: PtyOutput, user: SshUser, signal: AbortSignal): Promise<void> {
+  private async shell(channel: ssh2.ServerChannel, output: PtyOutput, user: SshUser, signal: AbortSignal, conn: Connection): Promise<void> {
     const cs = await this.console(user, output.columns, () => {}, signal, true);
     output.onResize = (cols) => { (cs.session as { width: number }).width = user.width ?? cols; };
     const safeName = user.name.replace(/[^A-Za-z0-9_.-]/g, '_');
-    await runRepl(new LocalConsole(cs), {
+    await runRepl(new BusyConsole(new LocalConsole(cs), conn), {
       input: channel as unknown as NodeJS.ReadableStream,
       output,
       historyFile: path.join(this.ctx.app.dataDir.root, `history-ssh-${safeName}`),
+      registry: this.ctx.app.registry,
     });
     endChannel(channel, 0);
   }
+}
+
+/** What the idle timeout of a logged-in connection needs to know. */
+interface Connection {
+  /** Commands and transfers running now. */
+  busy: number;
+}
+
+async function busy<T>(conn: Connection, fn: () => Promise<T>): Promise<T> {
+  conn.busy++;
+  try {
+    return await fn();
+  } finally {
+    conn.busy--;
+  }
+}
+
+/** A console whose running commands keep its connection from idling out. */
+class BusyConsole implements ConsoleBackend {
+  constructor(private readonly inner: ConsoleBackend, private readonly conn: Connection) {}
+  run(source: string, output: (text: string) => void): Promise<RunOutcome> { return busy(this.conn, () => this.inner.run(source, output)); }
+  interrupt(): void { this.inner.interrupt(); }
+  prompt(): Promise<string> { return this.inner.prompt(); }
+  complete(line: string): Promise<Completion> { return this.inner.complete(line); }
+  help(line: string): Promise<string> { return this.inner.help(line); }
+  close(): void { this.inner.close(); }
+}
+
+function peerKey(address: string | undefined, port: number | undefined): string {
+  return `${address ?? ''}|${port ?? 0}`;
 }
 
 /** Ends an exec/shell channel with an exit status. */

@@ -76,7 +76,7 @@ export function normaliseName(name: string): string {
   for (const p of parts) {
     if (p === '') throw new UnsafeFileName(shown(), 'empty folder name');
     if (p === '.' || p === '..') throw new UnsafeFileName(shown(), 'names outside of the file store are not allowed');
-    if (Buffer.byteLength(p) > MAX_COMPONENT_BYTES) throw new UnsafeFileName(shown(), `a name part is longer than ${MAX_COMPONENT_BYTES} bytes`);
+    if (Buffer.byteLength(p) > MAX_COMPONENT_BYTES) throw new UnsafeFileName(shown(), 'name too long');
   }
   return parts.join('/');
 }
@@ -212,7 +212,9 @@ export class DiskFileStore implements FileStore {
     const kind = await this.kind(clean);
     if (kind === 'directory') throw failure(`${clean} is a directory`);
     this.makeFolders(path.dirname(full), clean);
-    const tmp = `${full}.rospki-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+    // A short name of its own (the target's name plus a suffix could pass NAME_MAX); listings
+    // skip `.rospki-*.tmp`.
+    const tmp = path.join(path.dirname(full), `.rospki-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
     let fd: number;
     try {
       fd = fs.openSync(tmp, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
