@@ -178,5 +178,6 @@ test('regenerate-host-key: new fingerprints, the next connection uses them', { s
   await s.run('/ip/ssh', 'regenerate-host-key');
   const after = await s.app.store.read((tx) => String(tx.get(SSH_PATH, 1)!.data['ed25519-host-key-fingerprint']));
   assert.notEqual(after, before);
+  await s.services.reconcile(); // the listener takes the new keys when it applies the change
   assert.equal(await scan(s.sshPort, 'ed25519'), after);
 });
