@@ -12,18 +12,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import type { Appliance } from './appliance.js';
 import type { Completion } from './console/complete.js';
-import { ConsoleSession, type RunOutcome } from './console/session.js';
+import { ConsoleSession, type ConsoleBackend, type RunOutcome } from './console/session.js';
 
-/** What a terminal front end needs from a console, wherever it runs. */
-export interface ConsoleBackend {
-  run(source: string, output: (text: string) => void): Promise<RunOutcome>;
-  /** Ctrl-C while a command runs: abort it. */
-  interrupt(): void;
-  prompt(): Promise<string>;
-  complete(line: string): Promise<Completion>;
-  help(line: string): Promise<string>;
-  close(): void;
-}
+export { LocalConsole, type ConsoleBackend } from './console/session.js';
 
 type Message = Record<string, unknown> & { t: string };
 
@@ -196,18 +187,4 @@ class RemoteConsole implements ConsoleBackend {
   }
 
   close(): void { this.socket.end(); }
-}
-
-/** The same interface over a console in this process. */
-export class LocalConsole implements ConsoleBackend {
-  constructor(private readonly session: ConsoleSession) {}
-  async run(source: string, output: (text: string) => void): Promise<RunOutcome> {
-    this.session.setOutput(output);
-    return this.session.run(source);
-  }
-  prompt(): Promise<string> { return this.session.prompt(); }
-  interrupt(): void { this.session.interrupt(); }
-  complete(line: string): Promise<Completion> { return this.session.complete(line); }
-  help(line: string): Promise<string> { return this.session.help(line); }
-  close(): void {}
 }

@@ -1,7 +1,7 @@
 // Tab completion and `?` help (issue 2 §2): what may come at the cursor — menus, commands,
 // argument names, enum values — all read from the menu declarations.
 
-import type { Appliance } from '../appliance.js';
+import type { ConsoleHost } from './session.js';
 import { joinPath, parentPath } from '../menu/registry.js';
 import { typeContext } from '../menu/generic.js';
 import type { CommandDecl, Session } from '../menu/types.js';
@@ -42,7 +42,7 @@ interface Position {
 }
 
 /** Walks the finished words: path words move the menu, then a command, then arguments. */
-function walk(app: Appliance, startPath: string, done: string[]): Position | undefined {
+function walk(app: ConsoleHost, startPath: string, done: string[]): Position | undefined {
   let path = startPath;
   let command: CommandDecl | undefined;
   for (const w of done) {
@@ -72,13 +72,13 @@ function uniqueCommand(cmds: CommandDecl[], prefix: string): CommandDecl | undef
   return name ? cmds.find((c) => c.name === name) : undefined;
 }
 
-async function choicesFor(app: Appliance, command: CommandDecl, argName: string): Promise<string[]> {
+async function choicesFor(app: ConsoleHost, command: CommandDecl, argName: string): Promise<string[]> {
   const arg = command.args.find((a) => a.name === argName);
   if (!arg?.type.choices) return [];
   return app.store.read((tx) => arg.type.choices!(typeContext(app.env, tx)));
 }
 
-export async function completeLine(app: Appliance, _session: Session, currentPath: string, line: string): Promise<Completion> {
+export async function completeLine(app: ConsoleHost, _session: Session, currentPath: string, line: string): Promise<Completion> {
   const { done, partial } = words(line);
   if (done.length === 0 && partial.startsWith(':')) {
     return { partial, candidates: SCRIPT_COMMANDS.filter((c) => c.startsWith(partial)).map((c) => `${c} `) };
@@ -111,7 +111,7 @@ export async function completeLine(app: Appliance, _session: Session, currentPat
 }
 
 /** The `?` listing: what may come at the cursor, with one line of help each. */
-export async function helpAt(app: Appliance, session: Session, currentPath: string, line: string): Promise<string> {
+export async function helpAt(app: ConsoleHost, session: Session, currentPath: string, line: string): Promise<string> {
   const { done, partial } = words(line);
   const pos = walk(app, currentPath, done);
   if (!pos) return 'bad command name\n';

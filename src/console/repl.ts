@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import readline from 'node:readline';
-import type { ConsoleBackend } from '../control.js';
+import type { ConsoleBackend } from './session.js';
 import { Registry } from '../menu/registry.js';
 import { ALL_MENUS } from '../menus/index.js';
 import { carriesSensitiveArgument, promptPath, type MenuTree } from './sensitive.js';

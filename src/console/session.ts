@@ -2,7 +2,10 @@
 // The local terminal, `-e`/.rsc scripts, the daemon's control socket and (later) SSH all drive
 // one of these, so they print exactly the same thing.
 
-import type { Appliance } from '../appliance.js';
+import type { Executor } from '../menu/executor.js';
+import type { Registry } from '../menu/registry.js';
+import type { Environment } from '../menu/types.js';
+import type { Store } from '../store/store.js';
 import type { Session } from '../menu/types.js';
 import { completeLine, helpAt, type Completion } from './complete.js';
 import { Interpreter } from './interpreter.js';
@@ -13,6 +16,30 @@ export interface RunOutcome {
   error?: string;
 }
 
+/**
+ * What a console needs of the appliance it runs on (the Appliance is one): the console is a
+ * front end below the appliance that assembles it, so it names only what it uses.
+ */
+export interface ConsoleHost {
+  readonly registry: Registry;
+  readonly executor: Executor;
+  readonly store: Store;
+  readonly env: Environment;
+  session(user: string, via: string, extra?: Partial<Session>): Promise<Session>;
+  identity(): Promise<string>;
+}
+
+/** What a terminal front end needs from a console, wherever it runs (here, or behind the control socket). */
+export interface ConsoleBackend {
+  run(source: string, output: (text: string) => void): Promise<RunOutcome>;
+  /** Ctrl-C while a command runs: abort it. */
+  interrupt(): void;
+  prompt(): Promise<string>;
+  complete(line: string): Promise<Completion>;
+  help(line: string): Promise<string>;
+  close(): void;
+}
+
 export class ConsoleSession {
   private readonly interpreter: Interpreter;
   /** A live progress line is on the screen (terminal only); the next output replaces it. */
@@ -20,7 +47,7 @@ export class ConsoleSession {
   /** Cancellation of the whole session (the connection that carries it went away). */
   private outerSignal: AbortSignal | undefined;
 
-  private constructor(readonly app: Appliance, readonly session: Session, private output: (text: string) => void) {
+  private constructor(readonly app: ConsoleHost, readonly session: Session, private output: (text: string) => void) {
     this.interpreter = new Interpreter({
       registry: app.registry,
       executor: app.executor,
@@ -37,7 +64,7 @@ export class ConsoleSession {
    * liveProgress: on a terminal, long commands (RSA key generation) show a progress line that
    * is redrawn in place, like a RouterOS monitor; scripts only get the final block.
    */
-  static async open(app: Appliance, opts: {
+  static async open(app: ConsoleHost, opts: {
     user?: string; via?: string; width?: number; output: (text: string) => void;
     prompt?: Session['prompt']; signal?: AbortSignal; liveProgress?: boolean;
     /** Remote address of a network console (ssh), for /log. */
@@ -125,4 +152,18 @@ export class ConsoleSession {
   help(line: string): Promise<string> {
     return helpAt(this.app, this.session, this.path, line);
   }
+}
+
+/** The ConsoleBackend of a console in this process. */
+export class LocalConsole implements ConsoleBackend {
+  constructor(private readonly session: ConsoleSession) {}
+  async run(source: string, output: (text: string) => void): Promise<RunOutcome> {
+    this.session.setOutput(output);
+    return this.session.run(source);
+  }
+  prompt(): Promise<string> { return this.session.prompt(); }
+  interrupt(): void { this.session.interrupt(); }
+  complete(line: string): Promise<Completion> { return this.session.complete(line); }
+  help(line: string): Promise<string> { return this.session.help(line); }
+  close(): void {}
 }

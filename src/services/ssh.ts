@@ -28,7 +28,7 @@ import ssh2 from 'ssh2';
 import type { Completion } from '../console/complete.js';
 import { ConsoleSession, type RunOutcome } from '../console/session.js';
 import { runRepl } from '../console/repl.js';
-import { LocalConsole, type ConsoleBackend } from '../control.js';
+import { LocalConsole, type ConsoleBackend } from '../console/session.js';
 import type { Policy } from '../menu/types.js';
 import { SERVICE_PATH } from '../menus/ip/service.js';
 import { readHostKeys, SSH_PATH, type HostKey } from '../menus/ip/ssh.js';
