@@ -17,7 +17,8 @@ import type { RowData } from '../store/store.js';
 import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed } from './auth.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
-import { httpHandler } from './http.js';
+import { ConnectionGate } from './gate.js';
+import { checkContinue, httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
 import { ensureHostKeys } from '../menus/ip/ssh.js';
 import { SshService } from './ssh.js';
@@ -33,6 +34,8 @@ export interface RunningServices {
 }
 
 type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl' | 'ssh';
+/** The services whose connections go through a ConnectionGate (ssh.ts keeps its own limits). */
+type GatedService = Exclude<ServiceName, 'ssh'>;
 
 interface Listener {
   name: ServiceName;
@@ -68,8 +71,10 @@ function bindReason(port: number, e: NodeJS.ErrnoException): string {
 class ServiceManager implements RunningServices {
   private readonly listeners = new Map<ServiceName, Listener>();
   private readonly sockets = new Set<net.Socket>();
-  /** Per-service settings the connection handlers read live (allow-list). */
+  /** Per-service settings the connection handlers read live (allow-list, max-sessions). */
   private readonly live = new Map<ServiceName, Wanted>();
+  /** Waiting connections and sessions per service; kept across listener changes. */
+  private readonly gates = new Map<GatedService, ConnectionGate>();
   private readonly ctx: ServiceContext;
   private readonly ssh: SshService;
   private readonly unsubscribe: (() => void) | undefined;
@@ -88,6 +93,19 @@ class ServiceManager implements RunningServices {
     this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
     this.timer.unref();
+  }
+
+  private gate(name: GatedService): ConnectionGate {
+    let gate = this.gates.get(name);
+    if (!gate) {
+      gate = new ConnectionGate({
+        preAuthPool: this.options.preAuthPool,
+        loginTimeoutMs: this.options.loginTimeoutMs,
+        maxSessions: () => this.live.get(name)?.maxSessions ?? 20,
+      });
+      this.gates.set(name, gate);
+    }
+    return gate;
   }
 
   port(name: string): number | undefined {
@@ -149,7 +167,7 @@ class ServiceManager implements RunningServices {
     }
     const plan = w.tls?.kind === 'cert' || w.tls?.kind === 'anon' ? w.tls : undefined;
     if (current && current.port === w.port) {
-      current.server.maxConnections = w.maxSessions;
+      if (w.name === 'ssh') current.server.maxConnections = w.maxSessions;
       if (plan && current.tlsSignature !== plan.signature) {
         (current.server as tls.Server).setSecureContext(plan.options);
         current.tlsSignature = plan.signature;
@@ -173,25 +191,36 @@ class ServiceManager implements RunningServices {
     const { ctx } = this;
     const opts = this.options;
     let server: net.Server;
+    // Headers, like the login, must come within loginTimeoutMs; Node checks that periodically.
+    const httpOptions = { maxHeaderSize: 16 * 1024, connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.loginTimeoutMs / 4)) };
+    const tlsOptions = { handshakeTimeout: opts.loginTimeoutMs };
     switch (w.name) {
-      case 'www': server = http.createServer({ maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www')); break;
-      case 'www-ssl': server = https.createServer({ ...plan!.options, maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www-ssl')); break;
-      case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api')); break;
-      case 'api-ssl': server = tls.createServer({ ...plan!.options, handshakeTimeout: opts.loginTimeoutMs }, (s) => serveApiConnection(s, ctx, 'api-ssl')); break;
+      case 'www': server = http.createServer(httpOptions); break;
+      case 'www-ssl': server = https.createServer({ ...plan!.options, ...tlsOptions, ...httpOptions }); break;
+      case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api', this.gate('api'))); break;
+      case 'api-ssl': server = tls.createServer({ ...plan!.options, ...tlsOptions }, (s) => serveApiConnection(s, ctx, 'api-ssl', this.gate('api-ssl'))); break;
       case 'ssh': server = net.createServer((s) => this.ssh.handle(s)); break;
     }
-    if (server instanceof http.Server) {
-      server.headersTimeout = Math.min(opts.loginTimeoutMs, 60_000);
-      server.requestTimeout = opts.restTimeoutMs + 5_000;
-      server.keepAliveTimeout = 5_000;
-      server.timeout = opts.idleTimeoutMs;
+    if (w.name === 'www' || w.name === 'www-ssl') {
+      // https.Server is a tls.Server with the http.Server settings (not an http.Server).
+      const web = server as http.Server;
+      const handler = httpHandler(ctx, w.name, this.gate(w.name));
+      web.on('request', handler);
+      web.on('checkContinue', checkContinue(ctx, handler));
+      web.headersTimeout = Math.min(opts.loginTimeoutMs, 60_000);
+      web.requestTimeout = opts.restTimeoutMs + 5_000;
+      web.keepAliveTimeout = 5_000;
+      web.timeout = opts.idleTimeoutMs;
     }
-    server.maxConnections = w.maxSessions;
+    // ssh counts its connections itself; the others count sessions in their gate (gate.ts).
+    if (w.name === 'ssh') server.maxConnections = w.maxSessions;
+    const gate = w.name === 'ssh' ? undefined : this.gate(w.name);
     server.on('connection', (socket: net.Socket) => {
       // The service's allow-list (/ip service address), read live so changes apply at once.
       if (!addressAllowed(this.live.get(w.name)?.address, socket.remoteAddress ?? '')) { socket.destroy(); return; }
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+      gate?.admit(socket);
     });
     if (server instanceof tls.Server) server.on('tlsClientError', () => {});
     server.on('clientError', (_e: Error, socket: net.Socket) => {
