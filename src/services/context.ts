@@ -12,6 +12,10 @@ export interface ServiceOptions {
   host: string;
   /** Delay before a failed login is answered (ms). */
   loginFailureDelayMs: number;
+  /** Failed logins from one address (IPv6: its /64) that lock it out, across services (auth.ts). */
+  loginLockoutAfter: number;
+  /** The first lockout of an address; later ones are longer (auth.ts). */
+  loginLockoutMs: number;
   /**
    * A connection that has not logged in within this of its TCP connect is closed: API
    * `/login`, a REST request with accepted credentials, TLS handshake and headers included
@@ -33,6 +37,8 @@ export interface ServiceOptions {
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   host: process.env.ROSPKI_LISTEN_ADDRESS || '::',
   loginFailureDelayMs: 1000,
+  loginLockoutAfter: 10,
+  loginLockoutMs: 60_000,
   loginTimeoutMs: 30_000,
   preAuthPool: 16,
   idleTimeoutMs: 600_000,

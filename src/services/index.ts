@@ -86,7 +86,9 @@ class ServiceManager implements RunningServices {
   constructor(private readonly app: Appliance, private readonly options: ServiceOptions) {
     this.ctx = {
       app, options,
-      auth: new Authenticator(app, { failureDelayMs: options.loginFailureDelayMs, cacheMs: 600_000 }),
+      auth: new Authenticator(app, {
+        failureDelayMs: options.loginFailureDelayMs, lockoutAfter: options.loginLockoutAfter, lockoutMs: options.loginLockoutMs,
+      }),
       internalError: (e) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`),
     };
     this.ssh = new SshService(this.ctx);
