@@ -164,7 +164,7 @@ describe('over the network: the lockout spans services; failed logins cannot wip
     // What REST and API clients see of a failed-login line: the properties of /log, nothing of
     // its budget. (127.0.0.1 is locked out now: asked in-process.)
     const reply = await runCommand(s.app, s.session, { path: LOG_PATH, command: 'print', args: new Map() });
-    const failure = reply.records.findLast((l) => String(l.message).startsWith('login failure'))!;
+    const failure = reply.records.filter((l) => String(l.message).startsWith('login failure')).at(-1)!;
     assert.deepEqual(Object.keys(failure).sort(), ['.id', 'message', 'time', 'topics']);
   });
 });
