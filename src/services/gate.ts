@@ -102,12 +102,6 @@ export class ConnectionGate {
     };
   }
 
-  /** Whether the connection of `socket` has logged in. */
-  isSession(socket: net.Socket): boolean {
-    const key = keyOf(socket);
-    return key !== undefined && this.byKey.get(key)?.state === 'session';
-  }
-
   /** Expires the oldest waiting connection of the busiest address; false when none waits. */
   private displaceOne(): boolean {
     let heaviest = '';

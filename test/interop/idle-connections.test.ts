@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../support/app.js';
 import { ApiClient, basic, makeChain, run, startServiceApp, type ServiceApp } from '../services/support.js';
@@ -163,17 +164,44 @@ describe('connections that do not log in in time are closed; sessions stay', () 
     }
   });
 
-  test('a logged-in API session outlives the login deadline', async () => {
-    const c = await ApiClient.connect(s.ports.api);
-    assert.deepEqual(await c.login(), [['!done']]);
-    // Wait until a connection opened at the same time has been closed by its deadline.
-    const witness = await idle(s.ports.api);
-    await closedByServer(witness);
-    const reply = await c.talk('/system/identity/print');
-    assert.equal(reply[0]![0], '!re');
-    c.close();
+  test('logged-in sessions outlive the login deadline: api, api-ssl, and REST keep-alive over www and www-ssl', async () => {
+    const api = await ApiClient.connect(s.ports.api);
+    const apiSsl = await ApiClient.connect(s.ports['api-ssl'], tls.connect({ port: s.ports['api-ssl'], host: '127.0.0.1', rejectUnauthorized: false }));
+    for (const c of [api, apiSsl]) assert.deepEqual(await c.login(), [['!done']]);
+    const web = await keepAlive(net.connect(s.ports.www, '127.0.0.1'));
+    const webSsl = await keepAlive(tls.connect({ port: s.ports['www-ssl'], host: '127.0.0.1', rejectUnauthorized: false }));
+    for (const w of [web, webSsl]) assert.match(await w.get(), /^HTTP\/1\.1 200 /);
+    // Wait until connections opened after these have been closed by their deadline.
+    for (const name of SERVICES) await closedByServer(await idle(s.ports[name]));
+    for (const c of [api, apiSsl]) {
+      assert.equal((await c.talk('/system/identity/print'))[0]![0], '!re');
+      c.close();
+    }
+    for (const w of [web, webSsl]) {
+      assert.match(await w.get(), /^HTTP\/1\.1 200 /, 'the same connection, still open');
+      w.socket.destroy();
+    }
   });
 });
+
+/** An HTTP/1.1 keep-alive connection that sends authenticated GETs one after the other. */
+async function keepAlive(socket: net.Socket): Promise<{ socket: net.Socket; get(): Promise<string> }> {
+  await new Promise<void>((resolve, reject) => { socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', resolve); socket.once('error', reject); });
+  return {
+    socket,
+    get: () => new Promise((resolve, reject) => {
+      let text = '';
+      const onData = (d: Buffer) => {
+        text += d.toString();
+        const m = /Content-Length: (\d+)\r\n[\s\S]*?\r\n\r\n([\s\S]*)$/i.exec(text);
+        if (m && Buffer.byteLength(m[2]!) >= Number(m[1])) { socket.off('data', onData); resolve(text); }
+      };
+      socket.on('data', onData);
+      socket.once('close', () => reject(new Error(`closed after ${JSON.stringify(text)}`)));
+      socket.write(`GET /rest/system/identity HTTP/1.1\r\nHost: router\r\nAuthorization: ${basic()}\r\n\r\n`);
+    }),
+  };
+}
 
 describe('max-sessions counts sessions, over REST too', () => {
   let s: ServiceApp;
