@@ -165,18 +165,35 @@ async function authenticate(front: Front, req: http.IncomingMessage): Promise<Se
 }
 
 /**
- * The body, read as it streams in and refused (413) as soon as it passes the limit; the
- * connection then closes without reading the rest (closeIfBodyPending).
+ * The body, read as it streams in and refused (413) as soon as it passes the limit. Reading
+ * then stops (the request is paused, not destroyed, so the 413 still goes out) and the
+ * connection closes after the answer without reading the rest (closeIfBodyPending).
  */
-async function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= ctx.options.maxBodyBytes) { chunks.push(chunk); return; }
+      stop();
+      req.pause();
+      reject(new HttpError(413, 'request too large'));
+    };
+    const onEnd = () => { stop(); resolve(Buffer.concat(chunks)); };
+    const onError = (e: Error) => { stop(); reject(e); };
+    const onClose = () => { stop(); reject(new HttpError(400, 'request body incomplete')); };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** JSON body → object. RouterOS refuses exponents (`Failed to parse json`). */
