@@ -56,6 +56,31 @@ function parseArgs(argv: string[]): Args {
 
 class UsageError extends Error {}
 
+/**
+ * Standard output whose reader may leave (`rospki -e '/log print' | head -3`): the rest of the
+ * output is dropped and the script runs to its end, as it does through a daemon, so a closed
+ * pipe never leaves a script half done; no EPIPE trace, the exit status is the script's. Any
+ * other write error (a full disk) is said once on stderr and makes the exit status 1.
+ */
+let stdoutGone = false;
+let stdoutFailed = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (stdoutGone) return;
+  stdoutGone = true;
+  if (e.code === 'EPIPE') return;
+  stdoutFailed = true;
+  process.stderr.write(`rospki: cannot write the output: ${e.code ?? e.message}\n`);
+});
+
+function writeOut(text: string): void {
+  if (!stdoutGone) process.stdout.write(text);
+}
+
+/** Waits until what was written reached the pipe or file (or failed). */
+function outputFlushed(): Promise<void> {
+  return stdoutGone ? Promise.resolve() : new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
 function terminalWidth(): number {
   const cols = Number(process.env.COLUMNS);
   return Number.isInteger(cols) && cols > 0 ? cols : 80;
@@ -127,12 +152,10 @@ async function terminalAsk(): Promise<((q: string, masked: boolean) => Promise<s
 async function runScript(dir: string, source: string): Promise<number> {
   const { backend, close } = await openConsole(dir, false);
   try {
-    const outcome = await backend.run(source, (text) => process.stdout.write(text));
-    if (!outcome.ok) {
-      process.stdout.write(`${outcome.error ?? 'failure'}\n`);
-      return 1;
-    }
-    return 0;
+    const outcome = await backend.run(source, writeOut);
+    if (!outcome.ok) writeOut(`${outcome.error ?? 'failure'}\n`);
+    await outputFlushed();
+    return !outcome.ok || stdoutFailed ? 1 : 0;
   } finally {
     close();
   }

@@ -38,13 +38,39 @@ export const logMenu: MenuDecl = {
   ],
 };
 
-/** Lines beyond LOG_LINES are trimmed this many at a time, not one per append. */
+/** Lines beyond a budget are trimmed this many at a time, not one per append. */
 const TRIM_SLACK = 100;
 
+/**
+ * Lines anyone can cause without logging in — failed logins and the lockouts they bring
+ * (services/auth.ts, ssh.ts) — have a budget of their own: the newest FAILED_LOGIN_LINES of them
+ * are kept, beside LOG_LINES other lines. However many there are, they never push another line
+ * out of the log (issue 11: 2000 failed logins used to wipe it).
+ */
+export const FAILED_LOGIN_LINES = 100;
+const FAILED_LOGIN = /^(login failure for user |too many login failures from )/;
+const FAILED_LOGIN_SLACK = 10;
+/** Row field (not a property) naming the budget of a line kept apart. */
+const BUDGET = '.budget';
+
 export function appendLog(tx: WriteTx, now: number, topics: string, message: string): void {
-  tx.insert(LOG_PATH, { time: now, topics: topics.split(','), message });
+  const failedLogin = FAILED_LOGIN.test(message);
+  tx.insert(LOG_PATH, { time: now, topics: topics.split(','), message, ...(failedLogin ? { [BUDGET]: 'failed-login' } : {}) });
+  if (failedLogin) {
+    const lines = tx.findBy(LOG_PATH, BUDGET, 'failed-login');
+    if (lines.length <= FAILED_LOGIN_LINES + FAILED_LOGIN_SLACK) return;
+    for (const r of lines.slice(0, lines.length - FAILED_LOGIN_LINES)) tx.remove(LOG_PATH, r.id);
+    return;
+  }
   const rows = tx.list(LOG_PATH);
-  if (rows.length <= LOG_LINES + TRIM_SLACK) return;
-  const excess = rows.slice(0, rows.length - LOG_LINES).map((r) => r.id);
-  for (const id of excess) tx.remove(LOG_PATH, id);
+  const kept = tx.findBy(LOG_PATH, BUDGET, 'failed-login').length;
+  const others = rows.length - kept;
+  if (others <= LOG_LINES + TRIM_SLACK) return;
+  let excess = others - LOG_LINES;
+  for (const r of rows) {
+    if (excess === 0) break;
+    if (r.data[BUDGET] !== undefined) continue;
+    tx.remove(LOG_PATH, r.id);
+    excess--;
+  }
 }

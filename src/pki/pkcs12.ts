@@ -13,14 +13,21 @@
 // RFC 7292 Appendix C PBEs with 3-key and 2-key 3DES and 40/128-bit RC2 (pure-JS RC2, rc2.ts),
 // BER input (indefinite lengths, constructed strings), nested safeContentsBags. The MAC is
 // checked first: a wrong password is reported as Pkcs12PasswordError, never as corrupt input.
+//
+// Key derivation is the expensive part of reading: hostile files ask for millions of rounds. The
+// reader is written once, as generators that yield each derivation they need (kdf-work.ts);
+// parsePkcs12 runs them in place, parsePkcs12Async on a worker thread so that the daemon's event
+// loop (every service) stays free. Iteration counts over MAX_ITERATIONS are refused, and so is
+// a file needing more than MAX_TOTAL_ITERATIONS rounds in all.
 
-import { createCipheriv, createDecipheriv, createHash, createHmac, hash as oneShotHash, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { berToDer } from './ber.js';
 import {
   TAG, children, explicit, expectTlv, integer, octetString, oid, readInteger, readOid, readTlv, seq, seqOf, set, tlv,
   NULL_DER, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
+import { runKdf, runKdfAsync, type KdfSteps } from './kdf-work.js';
 import { rc2CbcDecrypt } from './rc2.js';
 
 export const P12_OID = {
@@ -87,8 +94,17 @@ const CIPHER_BY_OID: Record<string, { name: string; keyLen: number }> = {
   [P12_OID.desEde3cbc]: { name: 'des-ede3-cbc', keyLen: 24 },
 };
 
-/** Iteration counts above this are refused: hostile input must not pin the CPU for minutes. */
-const MAX_ITERATIONS = 10_000_000;
+/**
+ * Iteration counts above this are refused: hostile input must not pin a CPU for minutes. Real
+ * files use far fewer: OpenSSL 2048, Windows 2000, Java 10,000, gnutls certtool 600,000, and
+ * OWASP's highest PBKDF2 recommendation is 1,300,000 (HMAC-SHA1).
+ */
+export const MAX_ITERATIONS = 2_000_000;
+/**
+ * Rounds of key derivation one file may need in all: enough for a legacy file (MAC, then key
+ * and IV for two bags: 8 derivations with the empty-password retry) at MAX_ITERATIONS.
+ */
+export const MAX_TOTAL_ITERATIONS = 10 * MAX_ITERATIONS;
 const DEFAULT_ITERATIONS = 2048;
 
 const bad = (what: string) => new PkiError('bad-der', `not a valid PKCS#12 file: ${what}`);
@@ -103,8 +119,13 @@ export function bmpPassword(password: string): Buffer {
   return out;
 }
 
-/** RFC 7292 Appendix B.2 key derivation (ID 1 = key, 2 = IV, 3 = MAC key). */
+/** RFC 7292 Appendix B.2 key derivation (ID 1 = key, 2 = IV, 3 = MAC key), run in place. */
 export function pkcs12Kdf(hashOid: string, password: Buffer, salt: Buffer, id: 1 | 2 | 3, iterations: number, n: number): Buffer {
+  return runKdf(pkcs12KdfSteps(hashOid, password, salt, id, iterations, n), Infinity);
+}
+
+/** RFC 7292 Appendix B.2; each block's iterated hash (the costly part) is yielded as work. */
+function* pkcs12KdfSteps(hashOid: string, password: Buffer, salt: Buffer, id: 1 | 2 | 3, iterations: number, n: number): KdfSteps<Buffer> {
   const h = HASH_BY_OID[hashOid];
   if (!h) throw new PkiError('unsupported', `PKCS#12 key derivation with digest ${hashOid} is not supported`);
   const { u, v } = h;
@@ -120,10 +141,8 @@ export function pkcs12Kdf(hashOid: string, password: Buffer, salt: Buffer, id: 1
   const c = Math.ceil(n / u);
   const result = Buffer.allocUnsafe(c * u);
   for (let block = 0; block < c; block++) {
-    let a: Buffer = createHash(h.name).update(d).update(i).digest();
-    // crypto.hash (one call per round) is about twice as fast as createHash here; files from
-    // gnutls use 600,000 rounds.
-    for (let r = 1; r < iterations; r++) a = oneShotHash(h.name, a, 'buffer') as Buffer;
+    // A = H^iterations(D || I)
+    const a: Buffer = yield { kind: 'chain', digest: h.name, input: Buffer.concat([d, i]), iterations };
     a.copy(result, block * u);
     if (block === c - 1) break;
     const b = Buffer.allocUnsafe(v);
@@ -141,7 +160,8 @@ export function pkcs12Kdf(hashOid: string, password: Buffer, salt: Buffer, id: 1
 }
 
 function checkIterations(n: bigint): number {
-  if (n < 1n || n > BigInt(MAX_ITERATIONS)) throw bad(`iteration count ${n} out of range`);
+  if (n < 1n) throw bad(`iteration count ${n} out of range`);
+  if (n > BigInt(MAX_ITERATIONS)) throw new PkiError('unsupported', `PKCS#12 iteration count ${n} exceeds the limit of ${MAX_ITERATIONS}`);
   return Number(n);
 }
 
@@ -164,8 +184,12 @@ function decipher(name: string, key: Buffer, iv: Buffer, data: Buffer): Buffer {
   }
 }
 
-/** Decrypts `data` encrypted with the algorithm at `algT` (PBES2 or a PKCS#12 PBE). */
+/** Decrypts `data` encrypted with the algorithm at `algT` (PBES2 or a PKCS#12 PBE), in place. */
 export function pbeDecrypt(buf: Buffer, algT: Tlv, data: Buffer, password: string): Buffer {
+  return runKdf(pbeDecryptSteps(buf, algT, data, password), MAX_TOTAL_ITERATIONS);
+}
+
+function* pbeDecryptSteps(buf: Buffer, algT: Tlv, data: Buffer, password: string): KdfSteps<Buffer> {
   const alg = algorithm(buf, algT);
   if (alg.oid === P12_OID.pbes2) {
     if (!alg.params) throw bad('PBES2 without parameters');
@@ -194,7 +218,10 @@ export function pbeDecrypt(buf: Buffer, algT: Tlv, data: Buffer, password: strin
     if (!enc.params || enc.params.tag !== TAG.OCTET_STRING) throw bad('PBES2 cipher without an IV');
     const iv = buf.subarray(enc.params.contentStart, enc.params.end);
     if (keyLen !== undefined && keyLen !== cipher.keyLen) throw bad('PBKDF2 key length does not match the cipher');
-    const key = pbkdf2Sync(Buffer.from(password, 'utf8'), buf.subarray(saltT.contentStart, saltT.end), iterations, cipher.keyLen, prf);
+    const key: Buffer = yield {
+      kind: 'pbkdf2', password: Buffer.from(password, 'utf8'), salt: Buffer.from(buf.subarray(saltT.contentStart, saltT.end)),
+      iterations, keyLen: cipher.keyLen, digest: prf,
+    };
     return decipher(cipher.name, key, iv, data);
   }
   const pbe = {
@@ -210,8 +237,8 @@ export function pbeDecrypt(buf: Buffer, algT: Tlv, data: Buffer, password: strin
   const salt = buf.subarray(saltT.contentStart, saltT.end);
   const iterations = checkIterations(readInteger(buf, iterT));
   const pw = bmpPassword(password);
-  const key = pkcs12Kdf(P12_OID.sha1, pw, salt, 1, iterations, pbe.keyLen);
-  const iv = pkcs12Kdf(P12_OID.sha1, pw, salt, 2, iterations, 8);
+  const key = yield* pkcs12KdfSteps(P12_OID.sha1, pw, salt, 1, iterations, pbe.keyLen);
+  const iv = yield* pkcs12KdfSteps(P12_OID.sha1, pw, salt, 2, iterations, 8);
   if (pbe.kind === 'rc2') {
     try {
       return rc2CbcDecrypt(key, pbe.keyLen * 8, iv, data);
@@ -394,7 +421,7 @@ function contentInfo(buf: Buffer, t: Tlv): { type: string; content?: Tlv } {
   return { type, content: readTlv(buf, explicitT.contentStart, explicitT.end) };
 }
 
-function verifyMac(der: Buffer, macT: Tlv, authSafe: Buffer, password: string): void {
+function* verifyMac(der: Buffer, macT: Tlv, authSafe: Buffer, password: string): KdfSteps<void> {
   const [digestInfoT, saltT, iterT] = children(der, macT);
   if (!digestInfoT || !saltT) throw bad('MacData');
   const [algT, digestT] = children(der, digestInfoT);
@@ -409,7 +436,7 @@ function verifyMac(der: Buffer, macT: Tlv, authSafe: Buffer, password: string): 
   // older tools); OpenSSL tries both, so do we.
   const candidates = password === '' ? [bmpPassword(''), Buffer.alloc(0)] : [bmpPassword(password)];
   for (const pw of candidates) {
-    const key = pkcs12Kdf(hashOid, pw, salt, 3, iterations, h.u);
+    const key = yield* pkcs12KdfSteps(hashOid, pw, salt, 3, iterations, h.u);
     const mac = createHmac(h.name, key).update(authSafe).digest();
     if (mac.length === expected.length && timingSafeEqual(mac, expected)) return;
   }
@@ -436,7 +463,7 @@ function readAttributes(buf: Buffer, t: Tlv | undefined): { friendlyName?: strin
   return out;
 }
 
-function readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, depth: number): void {
+function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, depth: number): KdfSteps<void> {
   if (depth > 8) throw bad('safe contents nested too deeply');
   const top = readTlv(buf, 0);
   if (top.tag !== TAG.SEQUENCE || top.end !== buf.length) throw bad('SafeContents is not a SEQUENCE');
@@ -461,7 +488,7 @@ function readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, de
       case P12_OID.pkcs8ShroudedKeyBag: {
         const [algT, encT] = children(buf, value);
         if (!algT || !encT) throw bad('EncryptedPrivateKeyInfo');
-        const plain = pbeDecrypt(buf, algT, octetContent(buf, encT, 'encrypted key'), password);
+        const plain = yield* pbeDecryptSteps(buf, algT, octetContent(buf, encT, 'encrypted key'), password);
         try {
           const t = readTlv(plain, 0);
           if (t.tag !== TAG.SEQUENCE || t.end !== plain.length) throw new Error('x');
@@ -473,7 +500,7 @@ function readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, de
         break;
       }
       case P12_OID.safeContentsBag:
-        readSafeContents(Buffer.from(buf.subarray(value.start, value.end)), password, out, depth + 1);
+        yield* readSafeContents(Buffer.from(buf.subarray(value.start, value.end)), password, out, depth + 1);
         break;
       default:
         break; // CRL and secret bags: nothing RouterOS keeps
@@ -482,25 +509,44 @@ function readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, de
 }
 
 /**
- * Reads a PKCS#12 file. Throws Pkcs12PasswordError for a wrong password (MAC mismatch or a
- * failed decryption), PkiError('bad-der') for corrupt or truncated input.
+ * Reads a PKCS#12 file, its key derivations in place (tests, tools; a server uses
+ * parsePkcs12Async). Throws Pkcs12PasswordError for a wrong password (MAC mismatch or a failed
+ * decryption), PkiError('bad-der') for corrupt or truncated input, PkiError('unsupported') for
+ * iteration counts over the limits.
  */
 export function parsePkcs12(data: Uint8Array, password = ''): Pkcs12Contents {
+  return withPkcs12Errors(() => runKdf(parseSteps(data, password), MAX_TOTAL_ITERATIONS));
+}
+
+/** As parsePkcs12, with the key derivations on a worker thread: the event loop stays free. */
+export function parsePkcs12Async(data: Uint8Array, password = ''): Promise<Pkcs12Contents> {
+  return withPkcs12Errors(() => runKdfAsync(parseSteps(data, password), MAX_TOTAL_ITERATIONS));
+}
+
+function withPkcs12Errors<T>(run: () => T): T {
+  const translate = (e: unknown): never => {
+    if (e instanceof PkiError) throw e;
+    throw bad((e as Error).message);
+  };
+  try {
+    const out = run();
+    return (out instanceof Promise ? out.catch(translate) : out) as T;
+  } catch (e) {
+    return translate(e);
+  }
+}
+
+function* parseSteps(data: Uint8Array, password: string): KdfSteps<Pkcs12Contents> {
   let der: Buffer;
   try {
     der = berToDer(data);
   } catch (e) {
     throw bad((e as Error).message);
   }
-  try {
-    return parseDer(der, password);
-  } catch (e) {
-    if (e instanceof PkiError) throw e;
-    throw bad((e as Error).message);
-  }
+  return yield* parseDer(der, password);
 }
 
-function parseDer(der: Buffer, password: string): Pkcs12Contents {
+function* parseDer(der: Buffer, password: string): KdfSteps<Pkcs12Contents> {
   const outer = readTlv(der, 0);
   if (outer.tag !== TAG.SEQUENCE) throw bad('not a SEQUENCE');
   if (outer.end !== der.length) throw bad('trailing data after the PFX');
@@ -512,7 +558,7 @@ function parseDer(der: Buffer, password: string): Pkcs12Contents {
   const authSafe = octetContent(der, ci.content, 'authSafe');
   const out: Pkcs12Contents = { certificates: [], keys: [], macChecked: false };
   if (macT) {
-    verifyMac(der, macT, authSafe, password);
+    yield* verifyMac(der, macT, authSafe, password);
     out.macChecked = true;
   }
   const asBuf = Buffer.from(authSafe);
@@ -521,15 +567,15 @@ function parseDer(der: Buffer, password: string): Pkcs12Contents {
     const c = contentInfo(asBuf, t);
     if (!c.content) throw bad('empty ContentInfo');
     if (c.type === P12_OID.data) {
-      readSafeContents(Buffer.from(octetContent(asBuf, c.content, 'SafeContents')), password, out, 0);
+      yield* readSafeContents(Buffer.from(octetContent(asBuf, c.content, 'SafeContents')), password, out, 0);
     } else if (c.type === P12_OID.encryptedData) {
       const [, eciT] = children(asBuf, c.content);
       if (!eciT) throw bad('EncryptedData');
       const [, algT, contentT] = children(asBuf, eciT);
       if (!algT || !contentT) throw bad('EncryptedContentInfo');
-      const plain = pbeDecrypt(asBuf, algT, octetContent(asBuf, contentT, 'encrypted content'), password);
+      const plain = yield* pbeDecryptSteps(asBuf, algT, octetContent(asBuf, contentT, 'encrypted content'), password);
       try {
-        readSafeContents(plain, password, out, 0);
+        yield* readSafeContents(plain, password, out, 0);
       } catch (e) {
         // Without a MAC a wrong password shows up as garbage after a lucky padding check.
         if (!out.macChecked && !(e instanceof Pkcs12PasswordError)) throw new Pkcs12PasswordError();

@@ -8,6 +8,7 @@ import { RosError, ErrorCategory } from '../errors.js';
 import type { Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import type { ServiceContext } from './context.js';
+import type { ConnectionGate } from './gate.js';
 import { runCommand } from './commands.js';
 import { ProtocolError, SentenceDecoder, encodeSentence, encodeSentences, type DecoderLimits } from './words.js';
 
@@ -24,7 +25,11 @@ interface InFlight {
   cancelled: boolean;
 }
 
-export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via: 'api' | 'api-ssl'): void {
+/**
+ * One API connection. Until `/login` succeeds it is a waiting connection of `gate` (closed
+ * after loginTimeoutMs, see gate.ts); then a session, closed after idleTimeoutMs of silence.
+ */
+export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via: 'api' | 'api-ssl', gate: ConnectionGate): void {
   const address = socket.remoteAddress ?? '';
   const decoder = new SentenceDecoder(LOGIN_LIMITS);
   let session: Session | undefined;
@@ -35,7 +40,6 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
   let untagged = 0;
 
   socket.setNoDelay(true);
-  socket.setTimeout(ctx.options.loginTimeoutMs);
   socket.on('timeout', () => socket.destroy());
   socket.on('error', () => {});
   socket.on('close', () => {
@@ -143,9 +147,12 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
     send(['!done'], tag);
   }
 
+  /**
+   * `/login`, also on a session: a wrong one traps (and counts towards the three that end the
+   * connection) and leaves the session as it was; a right one makes the session that user's.
+   */
   async function login(args: Map<string, Value>, tag: string | undefined): Promise<void> {
     if (loggingIn) { trap(new RosError('failure', 'login in progress', ErrorCategory.Api), tag); return; }
-    if (session) { send(['!done'], tag); return; }
     loggingIn = true;
     try {
       const name = String(args.get('name') ?? '');
@@ -159,6 +166,9 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
         if (failures >= 3) fatal('too many login failures');
         return;
       }
+      const admitted = gate.promote(socket);
+      if (admitted === 'full') { trap(new RosError('failure', 'too many sessions', ErrorCategory.Api), tag); return; }
+      if (admitted === 'unknown') { socket.destroy(); return; } // its time ran out meanwhile
       await ctx.auth.logLogin(name, address, via);
       session = {
         user: name, policies: result.policies, stamp: result.stamp, via: 'api', channel: 'api', address, lastPrint: new Map(), width: 80,

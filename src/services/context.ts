@@ -12,9 +12,19 @@ export interface ServiceOptions {
   host: string;
   /** Delay before a failed login is answered (ms). */
   loginFailureDelayMs: number;
-  /** A connection that has not logged in (API) or sent its headers (HTTP) within this is closed. */
+  /** Failed logins from one address (IPv6: its /64) that lock it out, across services (auth.ts). */
+  loginLockoutAfter: number;
+  /** The first lockout of an address; later ones are longer (auth.ts). */
+  loginLockoutMs: number;
+  /**
+   * A connection that has not logged in within this of its TCP connect is closed: API
+   * `/login`, a REST request with accepted credentials, TLS handshake and headers included
+   * (gate.ts).
+   */
   loginTimeoutMs: number;
-  /** An API session idle this long is closed; HTTP keep-alive sockets idle this long too. */
+  /** Connections of one service waiting to log in, at most; they do not count as sessions. */
+  preAuthPool: number;
+  /** An API session idle this long is closed; an HTTP socket idle this long mid-request too. */
   idleTimeoutMs: number;
   /** REST command limit (RouterOS: 60 s, then `Session closed`). */
   restTimeoutMs: number;
@@ -29,7 +39,10 @@ export interface ServiceOptions {
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   host: process.env.ROSPKI_LISTEN_ADDRESS || '::',
   loginFailureDelayMs: 1000,
+  loginLockoutAfter: 10,
+  loginLockoutMs: 60_000,
   loginTimeoutMs: 30_000,
+  preAuthPool: 16,
   idleTimeoutMs: 600_000,
   restTimeoutMs: 60_000,
   maxBodyBytes: 8 * 1024 * 1024,

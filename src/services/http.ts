@@ -10,6 +10,7 @@ import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { plainAddress } from './auth.js';
 import { runCommand, splitProplist, itemArgName, type CommandReply } from './commands.js';
 import type { ServiceContext } from './context.js';
+import type { ConnectionGate } from './gate.js';
 import type { ApiRecord } from './query.js';
 
 const REASONS: Record<number, string> = {
@@ -28,6 +29,14 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * Before answering a request whose body has not all arrived: the body is not read (it may be
+ * endless), so the connection closes after the answer instead of draining it.
+ */
+function closeIfBodyPending(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (!req.complete && !res.headersSent) res.setHeader('Connection', 'close');
 }
 
 function sendError(res: http.ServerResponse, status: number, detail?: string): void {
@@ -56,31 +65,65 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** What a request handler of www and www-ssl needs beyond the shared context. */
+interface Front {
+  ctx: ServiceContext;
+  via: 'www' | 'www-ssl';
+  /** Connections of this service: a request with accepted credentials makes its connection a session. */
+  gate: ConnectionGate;
+}
+
 /** The request handler of www and www-ssl. */
-export function httpHandler(ctx: ServiceContext, via: 'www' | 'www-ssl'): http.RequestListener {
+export function httpHandler(ctx: ServiceContext, via: 'www' | 'www-ssl', gate: ConnectionGate): http.RequestListener {
+  const front: Front = { ctx, via, gate };
   return (req, res) => {
-    handle(ctx, via, req, res).catch((e) => {
+    res.once('close', gate.begin(req.socket));
+    handle(front, req, res).catch((e) => {
       ctx.internalError(e);
+      closeIfBodyPending(req, res);
       if (!res.headersSent) sendError(res, 500, 'internal error');
       else res.destroy();
     });
   };
 }
 
-async function handle(ctx: ServiceContext, via: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/**
+ * `Expect: 100-continue` (RFC 9110 §10.1.1): a body over the limit is refused before the
+ * client sends it; anything else is told to continue.
+ */
+export function checkContinue(ctx: ServiceContext, handler: http.RequestListener): http.RequestListener {
+  return (req, res) => {
+    if (declaredLength(req) > ctx.options.maxBodyBytes) {
+      res.setHeader('Connection', 'close');
+      sendError(res, 413, 'request too large');
+      return;
+    }
+    res.writeContinue();
+    handler(req, res);
+  };
+}
+
+function declaredLength(req: http.IncomingMessage): number {
+  const n = Number(req.headers['content-length'] ?? 0);
+  return Number.isFinite(n) ? n : Infinity;
+}
+
+async function handle(front: Front, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const { ctx } = front;
   const url = req.url ?? '/';
   const qmark = url.indexOf('?');
   const rawPath = qmark < 0 ? url : url.slice(0, qmark);
   if (rawPath === '/rest' || rawPath.startsWith('/rest/')) {
     try {
-      await handleRest(ctx, via, req, res, rawPath.slice(5), qmark < 0 ? '' : url.slice(qmark + 1));
+      await handleRest(front, req, res, rawPath.slice(5), qmark < 0 ? '' : url.slice(qmark + 1));
     } catch (e) {
-      if (e instanceof HttpError) { drain(req); sendError(res, e.status, e.detail); return; }
+      if (e instanceof HttpError) { closeIfBodyPending(req, res); sendError(res, e.status, e.detail); return; }
       throw e;
     }
     return;
   }
-  drain(req);
+  // No page here takes a body: one still arriving is not read.
+  closeIfBodyPending(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') { sendHtml(res, 405, '<h1>405 Method Not Allowed</h1>\n'); return; }
   if (rawPath.startsWith('/crl/')) {
     // Local CAs publish their CRLs at the URL written into their certificates (spec §4.2).
@@ -97,14 +140,11 @@ async function handle(ctx: ServiceContext, via: string, req: http.IncomingMessag
   sendHtml(res, 404, '<h1>404 Not Found</h1>\n');
 }
 
-function drain(req: http.IncomingMessage): void {
-  if (!req.complete) req.resume();
-}
-
 // ---------------------------------------------------------------------------------------------
 // REST
 
-async function authenticate(ctx: ServiceContext, req: http.IncomingMessage, via: string): Promise<Session> {
+async function authenticate(front: Front, req: http.IncomingMessage): Promise<Session> {
+  const { ctx, via } = front;
   const header = req.headers.authorization;
   const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
   if (!m) throw new HttpError(401);
@@ -118,21 +158,42 @@ async function authenticate(ctx: ServiceContext, req: http.IncomingMessage, via:
   if (!result.ok || !result.policies.has('rest-api')) throw new HttpError(401);
   // RouterOS's web server logs into the API as the user: without `api` that fails.
   if (!result.policies.has('api')) throw new HttpError(500, 'std failure: not allowed (9)');
+  // The connection becomes one of the service's max-sessions (gate.ts).
+  if (front.gate.promote(req.socket) === 'full') throw new HttpError(503, 'too many sessions');
   if (result.fresh) await ctx.auth.logLogin(user, address, `${via === 'www-ssl' ? 'rest (https)' : 'rest'}`);
   return { user, policies: result.policies, stamp: result.stamp, via: 'rest', channel: 'rest-api', address: plainAddress(address), lastPrint: new Map(), width: 80 };
 }
 
-async function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The body, read as it streams in and refused (413) as soon as it passes the limit. Reading
+ * then stops (the request is paused, not destroyed, so the 413 still goes out) and the
+ * connection closes after the answer without reading the rest (closeIfBodyPending).
+ */
+function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= ctx.options.maxBodyBytes) { chunks.push(chunk); return; }
+      stop();
+      req.pause();
+      reject(new HttpError(413, 'request too large'));
+    };
+    const onEnd = () => { stop(); resolve(Buffer.concat(chunks)); };
+    const onError = (e: Error) => { stop(); reject(e); };
+    const onClose = () => { stop(); reject(new HttpError(400, 'request body incomplete')); };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** JSON body → object. RouterOS refuses exponents (`Failed to parse json`). */
@@ -221,10 +282,13 @@ async function findItem(ctx: ServiceContext, target: Target, text: string): Prom
   });
 }
 
-async function handleRest(ctx: ServiceContext, via: string, req: http.IncomingMessage, res: http.ServerResponse, path: string, queryString: string): Promise<void> {
+async function handleRest(front: Front, req: http.IncomingMessage, res: http.ServerResponse, path: string, queryString: string): Promise<void> {
+  const { ctx, via } = front;
   const method = req.method ?? 'GET';
   if (method === 'OPTIONS') throw new HttpError(503);
-  const session = await authenticate(ctx, req, via);
+  // A body declared over the limit is refused before any login work.
+  if (declaredLength(req) > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
+  const session = await authenticate(front, req);
   const body = parseBody(req, await readBody(ctx, req));
   const segments = decodeSegments(path);
   const target = resolveTarget(ctx, segments);

@@ -17,7 +17,8 @@ import type { RowData } from '../store/store.js';
 import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed } from './auth.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
-import { httpHandler } from './http.js';
+import { ConnectionGate } from './gate.js';
+import { checkContinue, httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
 import { ensureHostKeys } from '../menus/ip/ssh.js';
 import { SshService } from './ssh.js';
@@ -33,6 +34,8 @@ export interface RunningServices {
 }
 
 type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl' | 'ssh';
+/** The services whose connections go through a ConnectionGate (ssh.ts keeps its own limits). */
+type GatedService = Exclude<ServiceName, 'ssh'>;
 
 interface Listener {
   name: ServiceName;
@@ -70,15 +73,13 @@ function bindReason(port: number, e: NodeJS.ErrnoException): string {
  * only, beside a small pool of connections still logging in (ssh.ts), so that idle TCP
  * connections cannot lock it out.
  */
-function connectionLimit(w: Wanted): number {
-  return w.name === 'ssh' ? Infinity : w.maxSessions;
-}
-
 class ServiceManager implements RunningServices {
   private readonly listeners = new Map<ServiceName, Listener>();
   private readonly sockets = new Set<net.Socket>();
-  /** Per-service settings the connection handlers read live (allow-list). */
+  /** Per-service settings the connection handlers read live (allow-list, max-sessions). */
   private readonly live = new Map<ServiceName, Wanted>();
+  /** Waiting connections and sessions per service; kept across listener changes. */
+  private readonly gates = new Map<GatedService, ConnectionGate>();
   private readonly ctx: ServiceContext;
   private readonly ssh: SshService;
   private readonly unsubscribe: (() => void) | undefined;
@@ -90,13 +91,28 @@ class ServiceManager implements RunningServices {
   constructor(private readonly app: Appliance, private readonly options: ServiceOptions) {
     this.ctx = {
       app, options,
-      auth: new Authenticator(app, { failureDelayMs: options.loginFailureDelayMs, cacheMs: 600_000 }),
+      auth: new Authenticator(app, {
+        failureDelayMs: options.loginFailureDelayMs, lockoutAfter: options.loginLockoutAfter, lockoutMs: options.loginLockoutMs,
+      }),
       internalError: (e) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`),
     };
     this.ssh = new SshService(this.ctx);
     this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
     this.timer.unref();
+  }
+
+  private gate(name: GatedService): ConnectionGate {
+    let gate = this.gates.get(name);
+    if (!gate) {
+      gate = new ConnectionGate({
+        preAuthPool: this.options.preAuthPool,
+        loginTimeoutMs: this.options.loginTimeoutMs,
+        maxSessions: () => this.live.get(name)?.maxSessions ?? 20,
+      });
+      this.gates.set(name, gate);
+    }
+    return gate;
   }
 
   port(name: string): number | undefined {
@@ -158,7 +174,6 @@ class ServiceManager implements RunningServices {
     }
     const plan = w.tls?.kind === 'cert' || w.tls?.kind === 'anon' ? w.tls : undefined;
     if (current && current.port === w.port) {
-      current.server.maxConnections = connectionLimit(w);
       if (plan && current.tlsSignature !== plan.signature) {
         (current.server as tls.Server).setSecureContext(plan.options);
         current.tlsSignature = plan.signature;
@@ -182,25 +197,36 @@ class ServiceManager implements RunningServices {
     const { ctx } = this;
     const opts = this.options;
     let server: net.Server;
+    // Headers, like the login, must come within loginTimeoutMs; Node checks that periodically.
+    const httpOptions = { maxHeaderSize: 16 * 1024, connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.loginTimeoutMs / 4)) };
+    const tlsOptions = { handshakeTimeout: opts.loginTimeoutMs };
     switch (w.name) {
-      case 'www': server = http.createServer({ maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www')); break;
-      case 'www-ssl': server = https.createServer({ ...plan!.options, maxHeaderSize: 16 * 1024 }, httpHandler(ctx, 'www-ssl')); break;
-      case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api')); break;
-      case 'api-ssl': server = tls.createServer({ ...plan!.options, handshakeTimeout: opts.loginTimeoutMs }, (s) => serveApiConnection(s, ctx, 'api-ssl')); break;
+      case 'www': server = http.createServer(httpOptions); break;
+      case 'www-ssl': server = https.createServer({ ...plan!.options, ...tlsOptions, ...httpOptions }); break;
+      case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api', this.gate('api'))); break;
+      case 'api-ssl': server = tls.createServer({ ...plan!.options, ...tlsOptions }, (s) => serveApiConnection(s, ctx, 'api-ssl', this.gate('api-ssl'))); break;
       case 'ssh': server = net.createServer((s) => this.ssh.handle(s)); break;
     }
-    if (server instanceof http.Server) {
-      server.headersTimeout = Math.min(opts.loginTimeoutMs, 60_000);
-      server.requestTimeout = opts.restTimeoutMs + 5_000;
-      server.keepAliveTimeout = 5_000;
-      server.timeout = opts.idleTimeoutMs;
+    if (w.name === 'www' || w.name === 'www-ssl') {
+      // https.Server is a tls.Server with the http.Server settings (not an http.Server).
+      const web = server as http.Server;
+      const handler = httpHandler(ctx, w.name, this.gate(w.name));
+      web.on('request', handler);
+      web.on('checkContinue', checkContinue(ctx, handler));
+      web.headersTimeout = Math.min(opts.loginTimeoutMs, 60_000);
+      web.requestTimeout = opts.restTimeoutMs + 5_000;
+      web.keepAliveTimeout = 5_000;
+      web.timeout = opts.idleTimeoutMs;
     }
-    server.maxConnections = connectionLimit(w);
+    // ssh counts its sessions itself (ssh.ts); the others count them in their gate (gate.ts):
+    // connections that never log in are not sessions.
+    const gate = w.name === 'ssh' ? undefined : this.gate(w.name);
     server.on('connection', (socket: net.Socket) => {
       // The service's allow-list (/ip service address), read live so changes apply at once.
       if (!addressAllowed(this.live.get(w.name)?.address, socket.remoteAddress ?? '')) { socket.destroy(); return; }
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+      gate?.admit(socket);
     });
     if (server instanceof tls.Server) server.on('tlsClientError', () => {});
     server.on('clientError', (_e: Error, socket: net.Socket) => {

@@ -13,6 +13,18 @@ import type { ReadTx } from '../store/store.js';
 /** Anonymous DH suites (TLS 1.2; TLS 1.3 has none). SECLEVEL 0 is what allows them in OpenSSL 3. */
 export const ANON_DH_CIPHERS = 'ADH-AES256-GCM-SHA384:ADH-AES128-GCM-SHA256:ADH-AES256-SHA256:ADH-AES128-SHA256:ADH-AES256-SHA:ADH-AES128-SHA:@SECLEVEL=0';
 
+/**
+ * What www-ssl and api-ssl offer with a certificate: forward-secret key exchanges only, as
+ * RouterOS 7 with the default tls-version: every TLS 1.3 suite (RFC 8446 §9.1), and for TLS
+ * 1.2 ECDHE and DHE (`dhparam: 'auto'`) with AEAD ciphers first, then CBC for older clients.
+ * RSA key exchange (`AES128-SHA`, no forward secrecy) is not offered.
+ */
+export const FORWARD_SECRET_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256',
+  'ECDHE+AESGCM', 'ECDHE+CHACHA20', 'DHE+AESGCM', 'DHE+CHACHA20', 'ECDHE+AES', 'DHE+AES',
+  '!aNULL', '!eNULL', '!PSK', '!SRP', '!DSS', '!kRSA',
+].join(':');
+
 export type TlsPlan =
   | { kind: 'cert'; signature: string; options: tls.SecureContextOptions; certName: string }
   | { kind: 'anon'; signature: string; options: tls.SecureContextOptions }
@@ -79,7 +91,10 @@ export function planTls(env: Environment, tx: ReadTx, service: string, certId: n
   const certs = [der, ...chain.map((c) => certificateDer(tx, c.id)).filter((d): d is Buffer => !!d)];
   // A key that does not match the certificate would fail every handshake: say so instead.
   if (!new X509Certificate(der).checkPrivateKey(key)) return { kind: 'none', reason: `no key for certificate ${name} found` };
-  const options = { cert: certs.map(pem).join(''), key: key.export({ type: 'pkcs8', format: 'pem' }) as string, ...range };
+  const options: tls.SecureContextOptions = {
+    cert: certs.map(pem).join(''), key: key.export({ type: 'pkcs8', format: 'pem' }) as string, ...range,
+    ciphers: FORWARD_SECRET_CIPHERS, dhparam: 'auto',
+  };
   if (built.size >= 16) built.clear();
   built.set(signature, options);
   return { kind: 'cert', signature, certName: name, options };

@@ -55,9 +55,23 @@ export interface DecoderLimits {
   maxWords: number;
 }
 
-/** Collects bytes and yields complete sentences (words decoded as UTF-8, like RouterOS 7). */
+/** A word's buffer starts at most this big and doubles as bytes arrive (memory follows input). */
+const FIRST_WORD_BUFFER = 64 * 1024;
+
+/**
+ * Collects bytes and yields complete sentences (words decoded as UTF-8, like RouterOS 7).
+ * Linear in its input however it is chunked: every byte is copied at most once into the word
+ * it belongs to (plus the doubling of a large word's buffer), so a client trickling a byte at
+ * a time costs no more CPU than one sending it whole.
+ */
 export class SentenceDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Length prefix bytes seen so far (at most 5). */
+  private readonly head = Buffer.alloc(5);
+  private headLength = 0;
+  /** The word being filled, when its bytes span chunks. */
+  private word: Buffer | undefined;
+  private wordLength = 0;
+  private filled = 0;
   private words: string[] = [];
   private sentenceBytes = 0;
 
@@ -65,42 +79,77 @@ export class SentenceDecoder {
 
   /** Feeds bytes; returns the sentences completed by them. Throws ProtocolError. */
   push(chunk: Buffer): string[][] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: string[][] = [];
     let pos = 0;
-    for (;;) {
-      const head = readLength(this.buf, pos);
-      if (!head) break;
-      const [len, size] = head;
-      if (len > this.limits.maxWord) throw new ProtocolError('word too long');
-      if (this.sentenceBytes + len > this.limits.maxSentence) throw new ProtocolError('sentence too long');
-      if (this.buf.length < pos + size + len) break;
-      const start = pos + size;
-      pos = start + len;
+    while (pos < chunk.length) {
+      if (this.word) {
+        pos = this.fill(chunk, pos);
+        continue;
+      }
+      this.head[this.headLength++] = chunk[pos++]!;
+      const size = prefixSize(this.head[0]!);
+      if (this.headLength < size) continue;
+      const len = lengthOf(this.head, size);
+      this.headLength = 0;
       if (len === 0) {
         if (this.words.length > 0) out.push(this.words);
         this.words = [];
         this.sentenceBytes = 0;
         continue;
       }
+      if (len > this.limits.maxWord) throw new ProtocolError('word too long');
+      if (this.sentenceBytes + len > this.limits.maxSentence) throw new ProtocolError('sentence too long');
       if (this.words.length >= this.limits.maxWords) throw new ProtocolError('too many words');
-      this.words.push(this.buf.toString('utf8', start, pos));
       this.sentenceBytes += len;
+      if (chunk.length - pos >= len) {
+        // The whole word is in this chunk: no copy at all.
+        this.words.push(chunk.toString('utf8', pos, pos + len));
+        pos += len;
+        continue;
+      }
+      this.word = Buffer.allocUnsafe(Math.min(len, FIRST_WORD_BUFFER));
+      this.wordLength = len;
+      this.filled = 0;
     }
-    this.buf = pos === 0 ? this.buf : this.buf.subarray(pos);
     return out;
+  }
+
+  /** Copies bytes of the pending word from chunk at pos; returns the new position. */
+  private fill(chunk: Buffer, pos: number): number {
+    let word = this.word!;
+    const n = Math.min(this.wordLength - this.filled, chunk.length - pos);
+    if (this.filled + n > word.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.wordLength, Math.max(word.length * 2, this.filled + n)));
+      word.copy(grown, 0, 0, this.filled);
+      word = this.word = grown;
+    }
+    chunk.copy(word, this.filled, pos, pos + n);
+    this.filled += n;
+    if (this.filled === this.wordLength) {
+      this.words.push(word.toString('utf8', 0, this.wordLength));
+      this.word = undefined;
+    }
+    return pos + n;
   }
 }
 
-function readLength(b: Buffer, pos: number): [number, number] | undefined {
-  if (b.length <= pos) return undefined;
-  const c = b[pos]!;
-  if (c < 0x80) return [c, 1];
-  if (c < 0xc0) return b.length < pos + 2 ? undefined : [((c & 0x3f) << 8) | b[pos + 1]!, 2];
-  if (c < 0xe0) return b.length < pos + 3 ? undefined : [((c & 0x1f) << 16) | (b[pos + 1]! << 8) | b[pos + 2]!, 3];
-  if (c < 0xf0) {
-    return b.length < pos + 4 ? undefined : [((c & 0x0f) * 0x1000000) + (b[pos + 1]! << 16) + (b[pos + 2]! << 8) + b[pos + 3]!, 4];
-  }
-  if (c === 0xf0) return b.length < pos + 5 ? undefined : [b.readUInt32BE(pos + 1), 5];
+/** How many bytes the length prefix starting with c has (spec §9.1). */
+function prefixSize(c: number): number {
+  if (c < 0x80) return 1;
+  if (c < 0xc0) return 2;
+  if (c < 0xe0) return 3;
+  if (c < 0xf0) return 4;
+  if (c === 0xf0) return 5;
   throw new ProtocolError('reserved control byte');
+}
+
+/** The word length a complete prefix of `size` bytes encodes. */
+function lengthOf(h: Buffer, size: number): number {
+  switch (size) {
+    case 1: return h[0]!;
+    case 2: return ((h[0]! & 0x3f) << 8) | h[1]!;
+    case 3: return ((h[0]! & 0x1f) << 16) | (h[1]! << 8) | h[2]!;
+    case 4: return ((h[0]! & 0x0f) * 0x1000000) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
+    default: return h.readUInt32BE(1);
+  }
 }

@@ -27,14 +27,25 @@ export function verifyPassword(password: string, stored: string): boolean {
   return same(scryptSync(password, parsed.salt, parsed.hash.length, parsed.options), parsed.hash);
 }
 
-/** As verifyPassword, but runs scrypt on the thread pool (for network logins). */
-export async function verifyPasswordAsync(password: string, stored: string): Promise<boolean> {
-  const parsed = parse(stored);
-  if (!parsed) return false;
+/**
+ * A well-formed hash of no password at all (random salt and value, the default cost): what a
+ * login of an unknown user is checked against, so that it takes as long as a real one.
+ */
+const DUMMY_HASH = `scrypt$${DEFAULTS.N}$${DEFAULTS.r}$${DEFAULTS.p}$${randomBytes(SALT_LENGTH).toString('base64')}$${randomBytes(KEY_LENGTH).toString('base64')}`;
+
+/**
+ * As verifyPassword, but runs scrypt on the thread pool (for network logins). Without a stored
+ * value we understand (`undefined` for an unknown user, empty, foreign) the password is checked
+ * against a dummy hash all the same and false is returned: the answer takes as long as for a
+ * real user, so its timing does not tell whether the user exists.
+ */
+export async function verifyPasswordAsync(password: string, stored: string | undefined): Promise<boolean> {
+  const real = stored === undefined ? undefined : parse(stored);
+  const parsed = real ?? parse(DUMMY_HASH)!;
   const derived = await new Promise<Buffer>((resolve, reject) =>
     scrypt(password, parsed.salt, parsed.hash.length, parsed.options, (err, key) => (err ? reject(err) : resolve(key))),
   );
-  return same(derived, parsed.hash);
+  return real !== undefined && same(derived, parsed.hash);
 }
 
 function same(a: Buffer, b: Buffer): boolean {

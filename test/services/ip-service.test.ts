@@ -98,9 +98,20 @@ test('address allow-list and max-sessions apply to new connections at once', asy
   assert.deepEqual(await ok.login(), [['!done']]);
   await s.run('/ip/service', 'set', { numbers: 'api', 'max-sessions': '1', address: '' });
   await s.services.reconcile();
+  // max-sessions counts logged-in sessions (connections waiting to log in have a pool of their
+  // own, issue 11): the connection is taken, its login over max-sessions refused.
   const extra = await ApiClient.connect(s.ports.api);
-  assert.equal(await extra.read(), undefined, 'over max-sessions: closed');
+  const refused = await extra.login();
+  assert.equal(refused[0]![0], '!trap');
+  assert.equal(attrs(refused[0]!).message, 'failure: too many sessions');
   ok.close();
+  let again: string[][] = [];
+  for (let i = 0; i < 100 && again[0]?.[0] !== '!done'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    again = await extra.login();
+  }
+  assert.deepEqual(again, [['!done']], 'a session ended: the next login gets its place');
+  extra.close();
   await s.run('/ip/service', 'set', { numbers: 'api', 'max-sessions': '20' });
   await s.services.reconcile();
 });

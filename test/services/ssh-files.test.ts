@@ -18,7 +18,7 @@ let s: SshApp;
 let work: string;
 before(async () => {
   if (skip) return;
-  s = await startSshApp({ options: { maxUploadBytes: LIMIT } });
+  s = await startSshApp({ services: { maxUploadBytes: LIMIT } });
   await importAdminKey(s);
   work = path.join(s.home, 'work');
   fs.mkdirSync(work);

@@ -39,7 +39,7 @@ describe('connections that have not logged in', () => {
   let s: SshApp;
   before(async () => {
     if (skip) return;
-    s = await startSshApp({ options: { loginTimeoutMs: 3000 } });
+    s = await startSshApp({ services: { loginTimeoutMs: 3000 } });
     await importAdminKey(s);
   });
   after(async () => { await s?.stop(); });
@@ -106,7 +106,7 @@ describe('logged-in connections', () => {
   let s: SshApp;
   before(async () => {
     if (skip) return;
-    s = await startSshApp({ options: { idleTimeoutMs: 1500 } });
+    s = await startSshApp({ services: { idleTimeoutMs: 1500 } });
     await importAdminKey(s);
   });
   after(async () => { await s?.stop(); });

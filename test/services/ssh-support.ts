@@ -29,7 +29,7 @@ export function haveTool(name: string): boolean {
   }
 }
 
-export async function startSshApp(opts: { enableWwwSsl?: boolean; options?: Partial<ServiceOptions> } = {}): Promise<SshApp> {
+export async function startSshApp(opts: { enableWwwSsl?: boolean; services?: Partial<ServiceOptions> } = {}): Promise<SshApp> {
   const s = await startServiceApp(opts);
   const sshPort = await freePort();
   await s.run('/ip/service', 'set', { numbers: 'ssh', port: String(sshPort), disabled: 'no' });

@@ -26,14 +26,17 @@ export interface ServiceApp extends TestApp {
   stop(): Promise<void>;
 }
 
-/** A fresh appliance, admin's password set, services on free ports (www-ssl still disabled). */
-export async function startServiceApp(opts: { enableWwwSsl?: boolean; options?: Partial<ServiceOptions> } = {}): Promise<ServiceApp> {
+/**
+ * A fresh appliance, admin's password set, services on free ports (www-ssl still disabled).
+ * `services` overrides the service options (limits and timeouts) of the test.
+ */
+export async function startServiceApp(opts: { enableWwwSsl?: boolean; services?: Partial<ServiceOptions> } = {}): Promise<ServiceApp> {
   const t = await openTestApp({ time: Date.now() });
   await t.run('/user', 'set', { numbers: 'admin', password: PASSWORD });
   const ports = { www: await freePort(), 'www-ssl': await freePort(), api: await freePort(), 'api-ssl': await freePort() };
   for (const [name, port] of Object.entries(ports)) await t.run('/ip/service', 'set', { numbers: name, port: String(port) });
   if (opts.enableWwwSsl) await t.run('/ip/service', 'enable', { numbers: 'www-ssl' });
-  const services = await startServices(t.app, { host: '127.0.0.1', loginFailureDelayMs: 50, pollMs: 100, ...opts.options });
+  const services = await startServices(t.app, { host: '127.0.0.1', loginFailureDelayMs: 50, pollMs: 100, ...opts.services });
   return {
     ...t, services, ports,
     async stop() { await services.stop(); t.close(); },

@@ -17,7 +17,7 @@ import {
   computeSkid, der as derCodec, exportPkcs8Der, exportSpkiDer, importPkcs8Der, importPrivateKey, isPem, parseCertificate,
   pemDecode, PkiError, type CertInfo,
 } from '../../pki/index.js';
-import { isPkcs12PasswordError, looksLikePkcs12, parsePkcs12 } from '../../pki/pkcs12.js';
+import { isPkcs12PasswordError, looksLikePkcs12, parsePkcs12Async } from '../../pki/pkcs12.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, storeKey } from './keys.js';
 import { CERT, CERT_PATH } from './properties.js';
@@ -81,7 +81,7 @@ function looksLikeEncryptedKey(der: Buffer): boolean {
  * a PKCS#12 bundle or a DER key. A wrong passphrase counts as a decryption failure; anything
  * unreadable throws a failure naming the file and the reason.
  */
-export function parseImportFile(file: string, data: Buffer, passphrase: string): ParsedImport {
+export async function parseImportFile(file: string, data: Buffer, passphrase: string): Promise<ParsedImport> {
   const out: ParsedImport = { certificates: [], keys: [], decryptionFailures: 0 };
   try {
     if (isPem(data)) {
@@ -123,7 +123,7 @@ export function parseImportFile(file: string, data: Buffer, passphrase: string):
     if (looksLikePkcs12(data)) {
       let p12;
       try {
-        p12 = parsePkcs12(data, passphrase);
+        p12 = await parsePkcs12Async(data, passphrase);
       } catch (e) {
         if (isPkcs12PasswordError(e)) { out.decryptionFailures = 1; return out; }
         throw corrupt(file, (e as Error).message);
@@ -290,7 +290,7 @@ export const importCommand: CommandDecl = {
       file, name: args.get(nameArg), trusted: args.get(trustedArg), trustStore: args.get(trustStoreArg), noKeyExport: args.get(noKeyExportArg),
     };
     if (opts.name === '') throw failure('name must not be empty');
-    const parsed = parseImportFile(file, data, passphrase);
+    const parsed = await parseImportFile(file, data, passphrase);
     const counts = await env.store.write((tx) => applyImport(call, tx, parsed, opts));
     const block = summary(counts);
     if (args.flag(asValueArg)) return { ret: RosArray.fromRecord(block) };
