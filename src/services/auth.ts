@@ -162,6 +162,19 @@ export class Authenticator {
     return { ok: true, user, policies: state!.policies!, stamp: state!.stamp, fresh };
   }
 
+  /**
+   * A login refused by the front end itself (an SSH key signature that does not verify, a user
+   * with keys trying a password): counted, logged and delayed exactly like a wrong password.
+   */
+  async recordFailure(user: string, address: string, via: string): Promise<void> {
+    await this.failed(user, address, failureSource(address), via);
+  }
+
+  /** Whether logins from this address are refused now (a key login must not bypass the lockout). */
+  isLockedOut(address: string): boolean {
+    return this.lockedOut(failureSource(address));
+  }
+
   /** Records a successful login: /log line and the user's last-logged-in. */
   async logLogin(user: string, address: string, via: string): Promise<void> {
     await this.app.store.write((tx) => {

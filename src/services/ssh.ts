@@ -301,7 +301,7 @@ export class SshService {
    * address exactly like a wrong password.
    */
   private async recordFailure(name: string, address: string): Promise<void> {
-    await this.ctx.auth.login(name, '', address, 'ssh');
+    await this.ctx.auth.recordFailure(name, address, 'ssh');
   }
 
   /**
@@ -336,7 +336,8 @@ export class SshService {
       return { kind: 'accept', user: { name, policies: r.policies, stamp: r.stamp, address, width: info.login.width } };
     }
     if (auth.method === 'publickey') {
-      const usable = info.policies?.has('ssh') && info.allowed;
+      // A locked-out address gets in with no credential at all, keys included (issue 11).
+      const usable = info.policies?.has('ssh') && info.allowed && !this.ctx.auth.isLockedOut(address);
       const match = usable ? info.keys?.find((k) => k.equals(auth.key.data)) : undefined;
       // A key that does not fit: the client tries its next one.
       if (!match) return { kind: 'reject', recorded: false, keyOffered: name };
