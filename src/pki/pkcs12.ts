@@ -161,7 +161,7 @@ function* pkcs12KdfSteps(hashOid: string, password: Buffer, salt: Buffer, id: 1 
 
 function checkIterations(n: bigint): number {
   if (n < 1n) throw bad(`iteration count ${n} out of range`);
-  if (n > BigInt(MAX_ITERATIONS)) throw new PkiError('unsupported', `PKCS#12 iteration count ${n} exceeds the limit of ${MAX_ITERATIONS}`);
+  if (n > BigInt(MAX_ITERATIONS)) throw new PkiError('unsupported', `key derivation iteration count ${n} exceeds the limit of ${MAX_ITERATIONS}`);
   return Number(n);
 }
 
@@ -485,20 +485,9 @@ function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, d
       case P12_OID.keyBag:
         out.keys.push({ pkcs8: Buffer.from(buf.subarray(value.start, value.end)), ...attrs });
         break;
-      case P12_OID.pkcs8ShroudedKeyBag: {
-        const [algT, encT] = children(buf, value);
-        if (!algT || !encT) throw bad('EncryptedPrivateKeyInfo');
-        const plain = yield* pbeDecryptSteps(buf, algT, octetContent(buf, encT, 'encrypted key'), password);
-        try {
-          const t = readTlv(plain, 0);
-          if (t.tag !== TAG.SEQUENCE || t.end !== plain.length) throw new Error('x');
-        } catch {
-          // Padding happened to look right but the plaintext is garbage: a wrong password.
-          throw new Pkcs12PasswordError();
-        }
-        out.keys.push({ pkcs8: plain, ...attrs });
+      case P12_OID.pkcs8ShroudedKeyBag:
+        out.keys.push({ pkcs8: yield* encryptedKeySteps(buf, value, password), ...attrs });
         break;
-      }
       case P12_OID.safeContentsBag:
         yield* readSafeContents(Buffer.from(buf.subarray(value.start, value.end)), password, out, depth + 1);
         break;
@@ -514,6 +503,36 @@ function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, d
  * decryption), PkiError('bad-der') for corrupt or truncated input, PkiError('unsupported') for
  * iteration counts over the limits.
  */
+/** An EncryptedPrivateKeyInfo (RFC 5958 §3) at `value` of `buf`, decrypted to PKCS#8 DER. */
+function* encryptedKeySteps(buf: Buffer, value: Tlv, password: string): KdfSteps<Buffer> {
+  const [algT, encT] = children(buf, value);
+  if (!algT || !encT) throw bad('EncryptedPrivateKeyInfo');
+  const plain = yield* pbeDecryptSteps(buf, algT, octetContent(buf, encT, 'encrypted key'), password);
+  try {
+    const t = readTlv(plain, 0);
+    if (t.tag !== TAG.SEQUENCE || t.end !== plain.length) throw new Error('x');
+  } catch {
+    // Padding happened to look right but the plaintext is garbage: a wrong password.
+    throw new Pkcs12PasswordError();
+  }
+  return plain;
+}
+
+/**
+ * An encrypted PKCS#8 key file (`ENCRYPTED PRIVATE KEY`, RFC 5958 §3) decrypted to PKCS#8 DER,
+ * with the key derivation on the worker thread under the same iteration limits as PKCS#12 (a
+ * hostile file can neither freeze the daemon nor ask for absurd work). A wrong password is a
+ * Pkcs12PasswordError.
+ */
+export function decryptPrivateKeyInfoAsync(der: Uint8Array, password: string): Promise<Buffer> {
+  const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  return withPkcs12Errors(() => runKdfAsync((function* () {
+    const value = readTlv(buf, 0);
+    if (value.tag !== TAG.SEQUENCE || value.end !== buf.length) throw bad('EncryptedPrivateKeyInfo');
+    return yield* encryptedKeySteps(buf, value, password);
+  })(), MAX_TOTAL_ITERATIONS));
+}
+
 export function parsePkcs12(data: Uint8Array, password = ''): Pkcs12Contents {
   return withPkcs12Errors(() => runKdf(parseSteps(data, password), MAX_TOTAL_ITERATIONS));
 }

@@ -65,7 +65,7 @@ describe('PKCS#12 key derivation off the event loop', () => {
     const start = process.hrtime.bigint();
     await assert.rejects(s.run('/certificate', 'import', { 'file-name': 'absurd.p12', passphrase: 'pw' }), (e) => {
       assert.ok(e instanceof RosError);
-      assert.equal(e.consoleText(), `failure: unable to import absurd.p12: PKCS#12 iteration count 10000000 exceeds the limit of ${MAX_ITERATIONS}`);
+      assert.equal(e.consoleText(), `failure: unable to import absurd.p12: key derivation iteration count 10000000 exceeds the limit of ${MAX_ITERATIONS}`);
       return true;
     });
     // 10,000,000 rounds take over ten seconds; a refusal takes milliseconds. 2 s is only a bound.
@@ -95,6 +95,47 @@ describe('PKCS#12 key derivation off the event loop', () => {
     } finally {
       fs.rmSync(data, { recursive: true, force: true });
     }
+  });
+});
+
+/** An encrypted PKCS#8 key (RFC 5958 §3, PBES2/PBKDF2/AES-256-CBC) asking for `iterations` rounds. */
+function encryptedKeyDer(iterations: number): Buffer {
+  const pbkdf2 = seq(oid(P12_OID.pbkdf2), seq(octetString(Buffer.alloc(8, 7)), integer(iterations)));
+  const aes256 = seq(oid('2.16.840.1.101.3.4.1.42'), octetString(Buffer.alloc(16, 3)));
+  return seq(seq(oid(P12_OID.pbes2), seq(pbkdf2, aes256)), octetString(Buffer.alloc(48, 9)));
+}
+
+describe('encrypted private key files: the same limits, off the event loop', () => {
+  let s: ServiceApp;
+  let dir: string;
+
+  before(async () => {
+    s = await startServiceApp();
+    dir = tempDir('rospki-keykdf-');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'k.pem'], { cwd: dir, stdio: 'pipe' });
+    execFileSync('openssl', ['pkcs8', '-topk8', '-in', 'k.pem', '-v2', 'aes-256-cbc', '-iter', '1000000', '-passout', 'pass:pw', '-out', 'slow.key'], { cwd: dir, stdio: 'pipe' });
+    putFile(s, 'slow.key', fs.readFileSync(path.join(dir, 'slow.key')));
+    putFile(s, 'absurd.key', encryptedKeyDer(10_000_000));
+  });
+  after(async () => { await s.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  const identity = () => fetch(`http://127.0.0.1:${s.ports.www}/rest/system/identity`, { headers: { authorization: basic() } });
+
+  test('a REST GET is answered while a slow encrypted key decrypts; a wrong passphrase is a decryption failure', async () => {
+    assert.equal((await identity()).status, 200);
+    let imported = false;
+    const importing = s.run('/certificate', 'import', { 'file-name': 'slow.key', passphrase: 'wrong' }).finally(() => { imported = true; });
+    assert.equal((await identity()).status, 200);
+    assert.equal(imported, false, 'the GET was answered before the import finished');
+    const result = await importing;
+    assert.equal(Number(new Map(result.block!).get('decryption-failures')), 1);
+  });
+
+  test('an absurd iteration count in a key file is refused before any work', async () => {
+    const start = process.hrtime.bigint();
+    await assert.rejects(s.run('/certificate', 'import', { 'file-name': 'absurd.key', passphrase: 'pw' }),
+      (e) => e instanceof RosError && e.consoleText() === `failure: unable to import absurd.key: key derivation iteration count 10000000 exceeds the limit of ${MAX_ITERATIONS}`);
+    assert.ok(Number(process.hrtime.bigint() - start) / 1e6 < 2000, 'refused without deriving');
   });
 });
 

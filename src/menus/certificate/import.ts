@@ -17,7 +17,7 @@ import {
   computeSkid, der as derCodec, exportPkcs8Der, exportSpkiDer, importPkcs8Der, importPrivateKey, isPem, parseCertificate,
   pemDecode, PkiError, type CertInfo,
 } from '../../pki/index.js';
-import { isPkcs12PasswordError, looksLikePkcs12, parsePkcs12Async } from '../../pki/pkcs12.js';
+import { decryptPrivateKeyInfoAsync, isPkcs12PasswordError, looksLikePkcs12, parsePkcs12Async } from '../../pki/pkcs12.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, storeKey } from './keys.js';
 import { CERT, CERT_PATH } from './properties.js';
@@ -60,6 +60,20 @@ function certificateFrom(der: Buffer): CertInfo {
   return parseCertificate(Buffer.from(der.subarray(0, t.end)));
 }
 
+/**
+ * An encrypted PKCS#8 key: decrypted with its key derivation on the worker thread and under the
+ * PKCS#12 iteration limits (issue 11: a hostile key file must not freeze the daemon). undefined
+ * for a wrong passphrase (a decryption failure, as RouterOS counts it).
+ */
+async function decryptKey(der: Buffer, passphrase: string): Promise<KeyObject | undefined> {
+  try {
+    return importPkcs8Der(await decryptPrivateKeyInfoAsync(der, passphrase));
+  } catch (e) {
+    if (isPkcs12PasswordError(e)) return undefined;
+    throw e;
+  }
+}
+
 /** Whether a DER blob is an EncryptedPrivateKeyInfo (RFC 5958 §3): SEQUENCE { AlgId, OCTET STRING }. */
 function looksLikeEncryptedKey(der: Buffer): boolean {
   try {
@@ -95,7 +109,13 @@ export async function parseImportFile(file: string, data: Buffer, passphrase: st
         if (CERT_LABELS.has(b.label)) {
           out.certificates.push(certificateFrom(b.der));
         } else if (KEY_LABELS.has(b.label)) {
-          const encrypted = b.label === 'ENCRYPTED PRIVATE KEY' || /ENCRYPTED/.test(b.headers['Proc-Type'] ?? '');
+          if (b.label === 'ENCRYPTED PRIVATE KEY') {
+            const key = await decryptKey(b.der, passphrase);
+            if (key) out.keys.push(keyFacts(key)); else out.decryptionFailures++;
+            continue;
+          }
+          // Traditional PEM encryption (DEK-Info) derives its key with one MD5 round: cheap.
+          const encrypted = /ENCRYPTED/.test(b.headers['Proc-Type'] ?? '');
           let key: KeyObject;
           try {
             key = importPrivateKey(b.text, passphrase);
@@ -149,6 +169,11 @@ export async function parseImportFile(file: string, data: Buffer, passphrase: st
       cert = undefined;
     }
     if (cert) { out.certificates.push(cert); return out; }
+    if (looksLikeEncryptedKey(data)) {
+      const key = await decryptKey(data, passphrase);
+      if (key) out.keys.push(keyFacts(key)); else out.decryptionFailures++;
+      return out;
+    }
     try {
       out.keys.push(keyFacts(importPrivateKey(data, passphrase)));
     } catch {
