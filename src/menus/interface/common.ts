@@ -107,9 +107,11 @@ export async function ensureBuiltinRows(env: Environment, ...paths: string[]): P
 
 /**
  * Lists RouterOS prints as records, not as a table (`/ppp profile`, `/ip ipsec peer`, VPN
- * clients: spec §2.5, §3.2, §4.5): the plain print is the detail layout.
+ * clients: spec §2.5, §3.2, §4.5): the plain print is the detail layout; an empty list prints
+ * nothing, not even its legend (issue 12: empty lists print nothing).
  */
-export const recordPrint = (print: PrintOutput): string => renderPrint({ ...print, mode: 'detail' }, { width: 80 } as Session);
+export const recordPrint = (print: PrintOutput): string =>
+  (print.rows.length === 0 ? '' : renderPrint({ ...print, mode: 'detail' }, { width: 80 } as Session));
 
 /** The first free `<prefix><n>` name of a list (`ovpn-out1`, `sstp-out2`), as RouterOS names new interfaces. */
 export const nextName = (path: string, prefix: string) => (ctx: TypeContext): string => {
