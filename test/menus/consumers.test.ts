@@ -116,6 +116,9 @@ describe('consumer menus', () => {
       assert.equal(await cli(':put [/interface ovpn-server server get enabled]; :put [/interface ovpn-server server get certificate]'), 'true\nsrv\n');
       assert.equal(await cli(':put [/interface ovpn-server server get ovpn-server1 disabled]; :put [/interface ovpn-server server get 0 name]'), 'false\novpn-server1\n');
       assert.match(await cli('/interface ovpn-server server print'), /^ 0 I name="ovpn-server1" .*\n(.*\n)*.*status="not running: OpenVPN is not implemented yet"/m);
+      // The API and REST give the property by name, without a number.
+      assert.equal((await t.run('/interface/ovpn-server/server', 'get', { 'value-name': 'certificate' })).ret, 'srv');
+      assert.equal((await t.run('/interface/ovpn-server/server', 'get', { number: 'ovpn-server1', 'value-name': 'enabled' })).ret, true);
       assert.equal(await cli('/interface ovpn-server server set enabled=no port=1195'), '');
       assert.equal(await cli(':put [/interface ovpn-server server get port]; :put [/interface ovpn-server server get disabled]'), '1195\ntrue\n');
       assert.equal(await cli('/interface ovpn-server server set port=0'), 'value of port is out of range (1 .. 65535)\n');

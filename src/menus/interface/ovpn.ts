@@ -12,7 +12,7 @@
 // `disabled=no|yes`.
 
 import { argumentError, failure, noSuchItem } from '../../errors.js';
-import { applyArgs, checkRow, genericCommands, newRowData, propByName, propValue, typeContext } from '../../menu/generic.js';
+import { applyArgs, checkRow, genericCommands, newRowData, propByName, propValue, resolveItems, typeContext } from '../../menu/generic.js';
 import {
   boolType, enumSetType, enumType, intType, matchChoice, refType, stringType, bareStringType,
 } from '../../menu/proptypes.js';
@@ -167,33 +167,41 @@ const serverAdd: CommandDecl = {
   run: (call) => genericAdd!.run({ ...call, command: genericAdd!, args: withoutEnabled(call) }),
 };
 
+const GETTABLE = serverBase.properties.filter((p) => p.access !== 'wo').map((p) => p.name);
 const getNumberArg: ArgDecl<Value> = { ...genericGet!.args.find((a) => a.name === 'number')!, required: false };
+/** The generic value-name, plus `enabled` (7.16). */
+const getValueNameArg: ArgDecl<string> = { ...genericGet!.args.find((a) => a.name === 'value-name')!, type: enumType([...GETTABLE, 'enabled']) };
 
 const serverGet: CommandDecl = {
   ...genericGet!,
-  args: genericGet!.args.map((a) => (a.name === 'number' ? getNumberArg : a)),
+  args: [getNumberArg, getValueNameArg],
   async run(call) {
     const number = call.args.get(getNumberArg);
-    if (call.args.has('value-name') || (number !== undefined && !(await namesProperty(call, number)))) {
-      return genericGet!.run(call);
-    }
-    // The 7.16 form: `get certificate`, `get enabled`, or `get` of everything, from the one server.
-    const valueName = number === undefined ? undefined : matchChoice(valueToString(number), [...GETTABLE, 'enabled'], 'value-name');
-    const { sole, defaults } = await call.env.store.read((tx) => ({ sole: soleServer(tx, 'number'), defaults: newRowData(serverMenu, typeContext(call.env, tx)) }));
-    if (valueName === 'enabled') return { ret: serverEnabled(sole?.data ?? defaults) };
-    if (sole) {
-      const args = call.args.with([['number', new ItemId(sole.id)], ...(valueName ? [['value-name', valueName] as [string, unknown]] : [])]);
+    let valueName = call.args.get(getValueNameArg);
+    // `get certificate`: the 7.16 form names a property where 7.17+ names a server.
+    const legacy = number === undefined || (valueName === undefined && (await namesProperty(call, number)));
+    if (legacy && number !== undefined) valueName = matchChoice(valueToString(number), [...GETTABLE, 'enabled'], 'value-name');
+    const { row, defaults } = await call.env.store.read((tx) => {
+      const ctx = typeContext(call.env, tx);
+      if (!legacy) {
+        const [id] = resolveItems(serverMenu, number!, call.session, tx);
+        if (id === undefined) throw noSuchItem();
+        return { row: tx.get(OVPN_SERVER_PATH, id), defaults: {} as RowData };
+      }
+      return { row: soleServer(tx, 'number'), defaults: newRowData(serverMenu, ctx) };
+    });
+    if (valueName === 'enabled') return { ret: serverEnabled(row?.data ?? defaults) };
+    if (row) {
+      const args = call.args.with([['number', new ItemId(row.id)], ...(valueName ? [['value-name', valueName] as [string, unknown]] : [])]);
       return genericGet!.run({ ...call, args });
     }
-    // No server yet: what a new one would have.
+    // No server yet (the 7.16 form): what a new one would have.
     if (!valueName) return { ret: RosArray.of([]) };
     const prop = propByName(serverMenu, valueName)!;
     const v = defaults[prop.name];
     return { ret: v === undefined ? undefined : prop.type.script(v, typeContext(call.env, call.env.store.view())) };
   },
 };
-
-const GETTABLE = serverBase.properties.filter((p) => p.access !== 'wo').map((p) => p.name);
 
 /** Whether `get X` names a property (the 7.16 form) rather than a server. */
 async function namesProperty(call: CommandCall, number: Value): Promise<boolean> {
