@@ -8,7 +8,7 @@ import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { matchChoice } from './args.js';
 import { renderPrint } from './render.js';
 import {
-  boolType, dateFormat as formatDate, enumType, itemsType, presenceType, stringListType, stringType,
+  boolType, dateFormat as formatDate, enumType, isReferenceList, itemsType, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
   ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, PrintOutput,
@@ -178,13 +178,20 @@ export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, 
     if (p.required && isEmptyValue(p, data[p.name])) throw argumentError(`missing value of ${p.name}`);
     // A reference parsed before this transaction may point at a row removed since.
     const ref = p.type.reference;
-    if (ref && typeof data[p.name] === 'number' && data[p.name] !== 0 && !tx.get(ref.target, data[p.name] as number)) throw noMatch(p.name);
+    if (ref && referencedIds(p, data).some((target) => !tx.get(ref.target, target))) throw noMatch(p.name);
     if (p.unique && !isEmptyValue(p, data[p.name])) {
       const clash = tx.findBy(menu.path, p.name, data[p.name]).find((r) => r.id !== id);
       if (clash) throw alreadyHave();
     }
   }
   menu.validate?.(data, tx, env);
+}
+
+/** The ids a reference property of a row points at (none: []): one for refType, any for refListType. */
+function referencedIds(prop: PropertyDecl, data: RowData): number[] {
+  const v = data[prop.name];
+  if (isReferenceList(prop.type)) return Array.isArray(v) ? (v as number[]) : [];
+  return typeof v === 'number' && v !== 0 ? [v] : [];
 }
 
 export function newRowData(menu: MenuDecl, ctx: TypeContext): RowData {
@@ -468,15 +475,20 @@ export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: Writ
   if (call) menu.authorize?.({ before: row.data }, tx, call);
   menu.beforeRemove?.(id, tx, env);
   for (const { menu: other, prop } of env.registry.referencesTo(menu.path)) {
-    for (const ref of tx.findBy(other.path, prop.name, id)) {
+    // A list of references (refListType) is found by scanning; one reference through the index.
+    const list = isReferenceList(prop.type);
+    const referrers = list ? tx.list(other.path).filter((r) => referencedIds(prop, r.data).includes(id)) : tx.findBy(other.path, prop.name, id);
+    for (const ref of referrers) {
       const onRemove = prop.type.reference!.onRemove;
       if (onRemove === 'refuse') throw failure(`${describe(menu, row.data)} is in use by ${describe(other, ref.data)}`);
       if (onRemove === 'cascade') { removeRow(env, other, ref.id, tx, call); continue; }
       const current = tx.get(other.path, ref.id);
       if (!current) continue;
-      tx.update(other.path, ref.id, { ...current.data, [prop.name]: 0 });
+      const left = list ? referencedIds(prop, current.data).filter((target) => target !== id) : 0;
+      tx.update(other.path, ref.id, { ...current.data, [prop.name]: left });
       // A binding someone made is worth a line in /log; a fact the system keeps is not.
-      if (prop.access !== 'ro') env.log(tx, 'system,warning', `${keyOf(other, current.data)}: ${prop.name} ${keyOf(menu, row.data)} removed, none until one is set`);
+      const rest = Array.isArray(left) && left.length > 0 ? 'the others stay' : 'none until one is set';
+      if (prop.access !== 'ro') env.log(tx, 'system,warning', `${keyOf(other, current.data)}: ${prop.name} ${keyOf(menu, row.data)} removed, ${rest}`);
     }
   }
   tx.remove(menu.path, id);

@@ -221,6 +221,46 @@ export function refType(menuPath: string, opts: { none?: boolean; onRemove?: Ref
   };
 }
 
+/** Reference-list types made by refListType (the generic remove treats their values as lists). */
+const referenceLists = new WeakSet<PropType>();
+
+/** Whether a property's type is a list of references (refListType), so its value is an id array. */
+export const isReferenceList = (type: PropType): boolean => referenceLists.has(type);
+
+/**
+ * A list of references to rows of another menu (IPsec identity `certificate`, services spec
+ * §4.1): stored as ids, shown as names joined by `,`; empty means none (`""`, or `none`). Each
+ * element is read like refType (an `*ID`, the exact name, or a prefix of exactly one name), so a
+ * rename follows. Removing a target applies `onRemove` to the lists that hold it: `none` drops
+ * it from the list (the generic remove, with a /log line like any other reference).
+ */
+export function refListType(menuPath: string, opts: { onRemove?: ReferenceDecl['onRemove'] } = {}): PropType<number[]> {
+  const one = refType(menuPath);
+  const names = (ids: readonly number[], ctx: TypeContext): string[] => ids.map((id) => one.display(id, ctx));
+  const type: PropType<number[]> = {
+    help: `${menuPath.slice(1)} name[,name…]`,
+    readsStore: true,
+    reference: { target: menuPath, onRemove: opts.onRemove ?? 'none' },
+    parse(v, ctx, name) {
+      const parts = v instanceof RosArray ? v.values() : asText(v).split(',');
+      const ids: number[] = [];
+      for (const part of parts) {
+        if (!(part instanceof ItemId) && (asText(part).trim() === '' || asText(part).trim() === 'none')) continue;
+        const id = one.parse(part instanceof ItemId ? part : asText(part).trim(), ctx, name);
+        if (!ids.includes(id)) ids.push(id);
+      }
+      return ids;
+    },
+    display: (v, ctx) => names(v, ctx).join(','),
+    api: (v, ctx) => names(v, ctx).join(','),
+    script: (v, ctx) => (v.length === 1 ? one.display(v[0]!, ctx) : RosArray.of(names(v, ctx))),
+    choices: (ctx) => one.choices!(ctx),
+    isEmpty: (v) => v.length === 0,
+  };
+  referenceLists.add(type);
+  return type;
+}
+
 /** Flag-only arguments (`detail`, `as-value`): present or not. */
 export const presenceType: PropType<boolean> = {
   help: '',

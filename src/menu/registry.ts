@@ -8,17 +8,25 @@ export class Registry implements RegistryView {
   private readonly menus = new Map<string, MenuDecl>();
   private readonly commandCache = new Map<string, CommandDecl[]>();
   private referenceCache: Map<string, Array<{ menu: MenuDecl; prop: PropertyDecl }>> | undefined;
+  /** Directories made only because a sub-menu was declared: a later declaration replaces them. */
+  private readonly placeholders = new Set<string>();
 
   constructor(menus: Iterable<MenuDecl> = []) {
     for (const m of menus) this.add(m);
   }
 
   add(menu: MenuDecl): void {
+    // A menu declared after one of its sub-menus takes the place of the directory made for it
+    // (`/ip/ipsec/policy` after `/ip/ipsec/policy/group`, `/interface` after its VPN menus).
+    if (this.placeholders.delete(menu.path)) this.menus.delete(menu.path);
     if (this.menus.has(menu.path)) throw new Error(`menu ${menu.path} declared twice`);
     this.menus.set(menu.path, menu);
     // Parents of a declared menu exist as directories (`/system` for `/system/identity`).
     for (let p = parentPath(menu.path); p !== undefined; p = parentPath(p)) {
-      if (!this.menus.has(p)) this.menus.set(p, { path: p, kind: 'dir', properties: [], verbs: [] });
+      if (!this.menus.has(p)) {
+        this.menus.set(p, { path: p, kind: 'dir', properties: [], verbs: [] });
+        this.placeholders.add(p);
+      }
       if (p === '/') break;
     }
     this.commandCache.clear();

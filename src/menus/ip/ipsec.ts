@@ -1,0 +1,365 @@
+// IPsec (services spec §4): `/ip ipsec identity` (whose `certificate` is a LIST of certificates
+// and `remote-certificate` one), `peer`, `profile` and `proposal` (built-in `default`),
+// `policy` (built-in template) with its `group`s, and `mode-config` (built-in `request-only`).
+// All print as records, like the `peer` capture of spec §4.9 and the `policy` one of §4.5.
+//
+// rospki runs no IKE yet (issue 13): an enabled peer shows
+// `status="not running: IPsec is not implemented yet"`, and no policy is ever active (A).
+
+import { invalidValue } from '../../errors.js';
+import {
+  boolType, durationType, enumSetType, enumType, intType, prefixListType, refListType, refType, stringListType, stringType, bareStringType,
+} from '../../menu/proptypes.js';
+import type { MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
+import { IpAddress, IpPrefix, Duration, parseDuration, valueToString } from '../../menu/values.js';
+import { CERT_PATH } from '../certificate/properties.js';
+import {
+  addressListType, builtinRef, commentProperty, defaultFlag, disabledNo, enabledRow, ensureBuiltinRows, nextName,
+  orderedEnumListType, quietBoolType, recordPrint, refuseBuiltinRemove, statusProperty,
+} from '../interface/common.js';
+
+export const IPSEC_GROUP_PATH = '/ip/ipsec/policy/group';
+export const IPSEC_PROPOSAL_PATH = '/ip/ipsec/proposal';
+export const IPSEC_PROFILE_PATH = '/ip/ipsec/profile';
+export const IPSEC_PEER_PATH = '/ip/ipsec/peer';
+export const IPSEC_MODE_CONFIG_PATH = '/ip/ipsec/mode-config';
+export const IPSEC_IDENTITY_PATH = '/ip/ipsec/identity';
+export const IPSEC_POLICY_PATH = '/ip/ipsec/policy';
+
+/** The menus with built-in rows, in the order their rows must exist (a policy names a group and a proposal). */
+const BUILTIN_PATHS = [IPSEC_GROUP_PATH, IPSEC_PROPOSAL_PATH, IPSEC_PROFILE_PATH, IPSEC_MODE_CONFIG_PATH, IPSEC_POLICY_PATH];
+const prepare = async (env: Parameters<NonNullable<MenuDecl['prepare']>>[0]): Promise<void> => ensureBuiltinRows(env, ...BUILTIN_PATHS);
+
+const VERBS = ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'comment', 'export'];
+const VERBS_WITH_DISABLE = [...VERBS, 'enable', 'disable'];
+
+const DH_GROUPS = ['modp8192', 'modp6144', 'modp4096', 'modp3072', 'modp2048', 'modp1536', 'modp1024', 'modp768', 'ecp521', 'ecp384', 'ecp256', 'ec2n185', 'ec2n155', 'x25519'];
+/** Phase 1 ciphers, strongest first, so the default prints `aes-128,3des` (spec §4.3). */
+const PROFILE_CIPHERS = ['aes-256', 'aes-192', 'aes-128', 'camellia-256', 'camellia-192', 'camellia-128', 'blowfish', '3des', 'des'];
+/** Phase 2 ciphers, so the default prints `aes-256-cbc,aes-192-cbc,aes-128-cbc` (spec §4.4). */
+const PROPOSAL_CIPHERS = [
+  'aes-256-cbc', 'aes-192-cbc', 'aes-128-cbc', 'aes-256-ctr', 'aes-192-ctr', 'aes-128-ctr', 'aes-256-gcm', 'aes-192-gcm', 'aes-128-gcm',
+  'camellia-256', 'camellia-192', 'camellia-128', 'chacha20poly1305', 'blowfish', 'twofish', '3des', 'des', 'null',
+];
+const HASHES = ['sha512', 'sha384', 'sha256', 'sha1', 'md5'];
+
+const nameProperty = (path: string, prefix?: string): PropertyDecl<string> => ({
+  name: 'name', type: stringType, unique: true, required: prefix === undefined, ...(prefix ? { default: nextName(path, prefix) } : {}),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Value types of these menus
+
+/** `2m`, or `disable-dpd` (profile dpd-interval). */
+const dpdIntervalType: PropType<number | 'disable-dpd'> = {
+  help: 'time | disable-dpd',
+  parse(v, _ctx, name) {
+    const t = valueToString(v).trim();
+    if (t !== '' && 'disable-dpd'.startsWith(t)) return 'disable-dpd';
+    const d = v instanceof Duration ? v : parseDuration(t);
+    if (!d) throw invalidValue(name);
+    return d.ns;
+  },
+  display: (v) => (v === 'disable-dpd' ? v : new Duration(v).toString()),
+  api: (v) => (v === 'disable-dpd' ? v : new Duration(v).toString()),
+  script: (v) => (v === 'disable-dpd' ? v : new Duration(v)),
+  choices: () => ['disable-dpd'],
+};
+
+/** One prefix `10.0.0.0/8` (a bare address is a host prefix), kept as its network address. */
+const prefixType: PropType<string> = {
+  help: 'IP/prefix',
+  parse(v, _ctx, name) {
+    const p = v instanceof IpPrefix ? v : IpPrefix.parse(valueToString(v).trim());
+    if (!p) throw invalidValue(name);
+    return p.toString();
+  },
+  display: (v) => v,
+  api: (v) => v,
+  script: (v) => IpPrefix.parse(v) ?? v,
+};
+
+/** A peer's `address`: a prefix, or a DNS name (spec §4.2). */
+const prefixOrNameType: PropType<string> = {
+  ...prefixType,
+  help: 'IP/prefix | DNS name',
+  parse(v, ctx, name) {
+    const t = valueToString(v).trim();
+    if (/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(t) && /[A-Za-z]/.test(t)) return t.toLowerCase();
+    return prefixType.parse(v, ctx, name);
+  },
+};
+
+/** An IPv4 or IPv6 address. */
+const addressType: PropType<string> = {
+  help: 'IP address',
+  parse(v, _ctx, name) {
+    const a = IpAddress.parse(valueToString(v).trim());
+    if (!a) throw invalidValue(name);
+    return a.toString();
+  },
+  display: (v) => v,
+  api: (v) => v,
+  script: (v) => IpAddress.parse(v) ?? v,
+};
+
+/** A port `500`, or `any`. */
+const portOrAnyType: PropType<number | 'any'> = {
+  help: 'integer: 0..65535 | any',
+  parse(v, _ctx, name) {
+    const t = valueToString(v).trim();
+    if (t !== '' && 'any'.startsWith(t)) return 'any';
+    if (!/^\d+$/.test(t) || Number(t) > 65535) throw invalidValue(name);
+    return Number(t);
+  },
+  display: (v) => String(v),
+  api: (v) => String(v),
+  script: (v) => v,
+  choices: () => ['any'],
+};
+
+const PROTOCOLS = ['all', 'icmp', 'igmp', 'tcp', 'udp', 'gre', 'ipsec-esp', 'ipsec-ah', 'icmpv6', 'ipv6-encap', 'ospf', 'sctp', 'l2tp'];
+/** A protocol by name or number (0..255). */
+const protocolType: PropType<string> = {
+  help: `${PROTOCOLS.join(' | ')} | integer: 0..255`,
+  parse(v, ctx, name) {
+    const t = valueToString(v).trim();
+    if (/^\d+$/.test(t)) {
+      if (Number(t) > 255) throw invalidValue(name);
+      return t;
+    }
+    return enumType(PROTOCOLS).parse(t, ctx, name);
+  },
+  display: (v) => v,
+  api: (v) => v,
+  script: (v) => v,
+  choices: () => [...PROTOCOLS],
+};
+
+/**
+ * An IKE identity (spec §4.1 my-id, remote-id): `auto`, `address:<ip>`, `fqdn:<name>`,
+ * `user-fqdn:<a@b>`, `key-id:<text>`, plus `ignore` for remote-id.
+ */
+function ikeIdType(keywords: readonly string[]): PropType<string> {
+  return {
+    ...bareStringType,
+    help: `${keywords.join(' | ')} | address:IP | fqdn:name | user-fqdn:user@name | key-id:text`,
+    parse(v, _ctx, name) {
+      const t = valueToString(v).trim();
+      const keyword = keywords.find((k) => t !== '' && k.startsWith(t));
+      if (keyword) return keyword;
+      const m = /^(address|fqdn|user-fqdn|key-id):(.+)$/.exec(t);
+      if (!m) throw invalidValue(name);
+      if (m[1] === 'address' && !IpAddress.parse(m[2]!)) throw invalidValue(name);
+      if (m[1] === 'user-fqdn' && !m[2]!.includes('@')) throw invalidValue(name);
+      return `${m[1]}:${m[1] === 'address' ? IpAddress.parse(m[2]!)!.toString() : m[2]}`;
+    },
+    choices: () => [...keywords, 'address:', 'fqdn:', 'user-fqdn:', 'key-id:'],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// /ip ipsec policy group, proposal, profile
+
+export const ipsecGroupMenu: MenuDecl = {
+  path: IPSEC_GROUP_PATH,
+  kind: 'list',
+  help: 'IPsec policy template groups',
+  key: 'name',
+  verbs: VERBS,
+  properties: [nameProperty(IPSEC_GROUP_PATH), commentProperty, defaultFlag],
+  defaults: [{ name: 'default' }],
+  printTable: recordPrint,
+  beforeRemove: refuseBuiltinRemove(IPSEC_GROUP_PATH, 'group'),
+  prepare,
+};
+
+export const ipsecProposalMenu: MenuDecl = {
+  path: IPSEC_PROPOSAL_PATH,
+  kind: 'list',
+  help: 'IPsec phase 2 proposals',
+  key: 'name',
+  verbs: VERBS_WITH_DISABLE,
+  properties: [
+    nameProperty(IPSEC_PROPOSAL_PATH),
+    { name: 'auth-algorithms', type: enumSetType([...HASHES, 'null']), default: ['sha1'] },
+    { name: 'enc-algorithms', type: enumSetType(PROPOSAL_CIPHERS), default: ['aes-256-cbc', 'aes-192-cbc', 'aes-128-cbc'] },
+    { name: 'lifetime', type: durationType(), default: 30 * 60e9 },
+    { name: 'lifebytes', type: intType(0, 2 ** 53), default: 0 },
+    { name: 'pfs-group', type: enumType(['none', ...DH_GROUPS]), default: 'modp1024' },
+    disabledNo,
+    commentProperty,
+    defaultFlag,
+  ],
+  defaults: [{ name: 'default' }],
+  printTable: recordPrint,
+  beforeRemove: refuseBuiltinRemove(IPSEC_PROPOSAL_PATH, 'proposal'),
+  prepare,
+};
+
+export const ipsecProfileMenu: MenuDecl = {
+  path: IPSEC_PROFILE_PATH,
+  kind: 'list',
+  help: 'IPsec phase 1 profiles',
+  key: 'name',
+  verbs: VERBS,
+  properties: [
+    nameProperty(IPSEC_PROFILE_PATH),
+    { name: 'hash-algorithm', type: enumType(HASHES), default: 'sha1' },
+    { name: 'prf-algorithm', type: enumType(['auto', ...HASHES]), default: 'auto' },
+    { name: 'enc-algorithm', type: enumSetType(PROFILE_CIPHERS), default: ['aes-128', '3des'] },
+    { name: 'dh-group', type: enumSetType(DH_GROUPS), default: ['modp2048', 'modp1024'] },
+    { name: 'lifetime', type: durationType(), default: 86400e9 },
+    { name: 'lifebytes', type: intType(0, 2 ** 53), default: 0 },
+    { name: 'proposal-check', type: enumType(['claim', 'exact', 'obey', 'strict']), default: 'obey' },
+    { name: 'nat-traversal', type: boolType, default: true },
+    { name: 'dpd-interval', type: dpdIntervalType, default: 120e9 },
+    { name: 'dpd-maximum-failures', type: intType(1, 100), default: 5 },
+    { name: 'ppk', type: enumType(['no', 'psk', 'psk-ike-initial', 'qkd']), default: 'no' },
+    commentProperty,
+    defaultFlag,
+  ],
+  defaults: [{ name: 'default' }],
+  printTable: recordPrint,
+  beforeRemove: refuseBuiltinRemove(IPSEC_PROFILE_PATH, 'profile'),
+  prepare,
+};
+
+// ---------------------------------------------------------------------------------------------
+// /ip ipsec peer (spec §4.2: no certificate properties in v7)
+
+const peerDisabled = disabledNo;
+const passive: PropertyDecl<boolean> = { name: 'passive', type: quietBoolType, default: false, help: 'Only answer, never start' };
+
+export const ipsecPeerMenu: MenuDecl = {
+  path: IPSEC_PEER_PATH,
+  kind: 'list',
+  help: 'IPsec peers',
+  key: 'name',
+  verbs: VERBS_WITH_DISABLE,
+  // The order of the 7.x record print (spec §4.9: `name=… address=… profile=… exchange-mode=… send-initial-contact=…`).
+  properties: [
+    nameProperty(IPSEC_PEER_PATH, 'peer'),
+    { name: 'address', type: prefixOrNameType, help: 'Address, prefix or DNS name of the peer' },
+    { name: 'local-address', type: addressType },
+    { name: 'port', type: intType(1, 65535), help: 'UDP port (500 when not set)' },
+    { name: 'profile', type: refType(IPSEC_PROFILE_PATH), default: builtinRef(IPSEC_PROFILE_PATH, 'default') },
+    { name: 'exchange-mode', type: enumType(['main', 'aggressive', 'base', 'ike2']), default: 'main' },
+    passive,
+    { name: 'send-initial-contact', type: boolType, default: true },
+    { name: 'ppk-secret', type: stringType, sensitive: true, help: 'Post-quantum pre-shared key (7.21+)' },
+    peerDisabled,
+    { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
+    { name: 'responder', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'R' }, compute: (row) => row.passive === true },
+    commentProperty,
+    statusProperty('IPsec', enabledRow(peerDisabled)),
+  ],
+  printTable: recordPrint,
+  prepare,
+};
+
+// ---------------------------------------------------------------------------------------------
+// /ip ipsec mode-config (spec §4.6)
+
+export const ipsecModeConfigMenu: MenuDecl = {
+  path: IPSEC_MODE_CONFIG_PATH,
+  kind: 'list',
+  help: 'IPsec mode-config (address and DNS push)',
+  key: 'name',
+  verbs: VERBS,
+  properties: [
+    nameProperty(IPSEC_MODE_CONFIG_PATH),
+    { name: 'responder', type: boolType, default: false, help: 'Hand out addresses (yes) or ask for one (no)' },
+    { name: 'address-pool', type: bareStringType },
+    { name: 'address', type: addressType },
+    { name: 'address-prefix-length', type: intType(1, 128) },
+    { name: 'split-include', type: prefixListType },
+    { name: 'split-dns', type: stringListType },
+    { name: 'static-dns', type: addressListType },
+    { name: 'system-dns', type: boolType, default: true },
+    { name: 'src-address-list', type: bareStringType },
+    { name: 'connection-mark', type: bareStringType },
+    commentProperty,
+    defaultFlag,
+  ],
+  defaults: [{ name: 'request-only' }],
+  printTable: recordPrint,
+  beforeRemove: refuseBuiltinRemove(IPSEC_MODE_CONFIG_PATH, 'mode-config'),
+  prepare,
+};
+
+// ---------------------------------------------------------------------------------------------
+// /ip ipsec identity (spec §4.1, §4.7)
+
+export const AUTH_METHODS = ['pre-shared-key', 'digital-signature', 'eap', 'eap-radius', 'pre-shared-key-xauth', 'rsa-key', 'rsa-signature-hybrid'] as const;
+
+export const ipsecIdentityMenu: MenuDecl = {
+  path: IPSEC_IDENTITY_PATH,
+  kind: 'list',
+  help: 'IPsec identities: how peers authenticate',
+  verbs: VERBS_WITH_DISABLE,
+  properties: [
+    { name: 'peer', type: refType(IPSEC_PEER_PATH), required: true, help: 'Peer this identity is for' },
+    { name: 'auth-method', type: enumType(AUTH_METHODS), default: 'pre-shared-key' },
+    { name: 'certificate', type: refListType(CERT_PATH), default: [], help: 'Own certificate(s), with their keys (digital-signature, eap-tls, eap-radius)' },
+    { name: 'remote-certificate', type: refType(CERT_PATH, { none: true }), help: 'The certificate the peer must present (match-by=certificate)' },
+    { name: 'match-by', type: enumType(['remote-id', 'certificate']), default: 'remote-id' },
+    { name: 'my-id', type: ikeIdType(['auto', 'dn']), default: 'auto' },
+    { name: 'remote-id', type: ikeIdType(['auto', 'dn', 'ignore']), default: 'auto' },
+    { name: 'eap-methods', type: orderedEnumListType(['eap-tls', 'eap-ttls', 'eap-peap', 'eap-mschapv2']), default: ['eap-tls'] },
+    { name: 'username', type: stringType },
+    { name: 'password', type: stringType, sensitive: true },
+    { name: 'secret', type: stringType, default: '', sensitive: true, help: 'Pre-shared key (0x… for hex)' },
+    { name: 'generate-policy', type: enumType(['no', 'port-override', 'port-strict']), default: 'no' },
+    { name: 'policy-template-group', type: refType(IPSEC_GROUP_PATH, { none: true }), default: builtinRef(IPSEC_GROUP_PATH, 'default') },
+    { name: 'mode-config', type: refType(IPSEC_MODE_CONFIG_PATH, { none: true }), default: 0 },
+    { name: 'notrack-chain', type: stringType, default: '' },
+    disabledNo,
+    { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
+    commentProperty,
+  ],
+  printTable: recordPrint,
+  prepare,
+};
+
+// ---------------------------------------------------------------------------------------------
+// /ip ipsec policy (spec §4.5)
+
+export const ipsecPolicyMenu: MenuDecl = {
+  path: IPSEC_POLICY_PATH,
+  kind: 'list',
+  help: 'IPsec policies',
+  verbs: VERBS_WITH_DISABLE,
+  properties: [
+    { name: 'peer', type: refType(IPSEC_PEER_PATH, { none: true }), help: 'Peer whose SAs carry the traffic' },
+    { name: 'group', type: refType(IPSEC_GROUP_PATH), default: builtinRef(IPSEC_GROUP_PATH, 'default') },
+    { name: 'src-address', type: prefixType },
+    { name: 'src-port', type: portOrAnyType, default: 'any' },
+    { name: 'dst-address', type: prefixType },
+    { name: 'dst-port', type: portOrAnyType, default: 'any' },
+    { name: 'protocol', type: protocolType, default: 'all' },
+    { name: 'action', type: enumType(['encrypt', 'discard', 'none']), default: 'encrypt' },
+    { name: 'level', type: enumType(['require', 'use', 'unique']), default: 'require' },
+    { name: 'ipsec-protocols', type: enumSetType(['esp', 'ah']), default: ['esp'] },
+    { name: 'tunnel', type: boolType, default: false },
+    { name: 'sa-src-address', type: addressType },
+    { name: 'sa-dst-address', type: addressType },
+    { name: 'proposal', type: refType(IPSEC_PROPOSAL_PATH), default: builtinRef(IPSEC_PROPOSAL_PATH, 'default') },
+    { name: 'template', type: quietBoolType, default: false, flag: { letter: 'T' } },
+    disabledNo,
+    { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
+    // No IKE runs, so no policy ever has an SA (spec §4.5 flag A).
+    { name: 'active', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'A' }, compute: () => false },
+    commentProperty,
+    defaultFlag,
+  ],
+  defaults: [{ template: true, 'src-address': '::/0', 'dst-address': '::/0' }],
+  printTable: recordPrint,
+  beforeRemove: refuseBuiltinRemove(IPSEC_POLICY_PATH, 'policy'),
+  prepare,
+};
+
+/** In registration order: a reference's target first. */
+export const IPSEC_MENUS: readonly MenuDecl[] = [
+  ipsecGroupMenu, ipsecProposalMenu, ipsecProfileMenu, ipsecModeConfigMenu, ipsecPeerMenu, ipsecIdentityMenu, ipsecPolicyMenu,
+];

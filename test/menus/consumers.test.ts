@@ -1,0 +1,194 @@
+// The menus that hold certificate references (services spec §2–§7): every certificate property
+// is a reference; sensitive values stay hidden; built-in rows can not go and appear on old data
+// directories; the OpenVPN server keeps its 7.16 singleton form; export-client-configuration
+// writes a .ovpn file that openssl reads, with the key only for the sensitive policy.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { Appliance } from '../../src/appliance.js';
+import { FixedClock } from '../../src/clock.js';
+import { ConsoleSession } from '../../src/console/session.js';
+import { BUILTIN } from '../../src/menu/generic.js';
+import { isReferenceList } from '../../src/menu/proptypes.js';
+import type { MenuDecl } from '../../src/menu/types.js';
+import { CERT_PATH } from '../../src/menus/certificate/properties.js';
+import { ALL_MENUS } from '../../src/menus/index.js';
+import { openTestApp, T0, tempDir, type TestApp } from '../support/app.js';
+import { fileOf, ossl, osslStatus } from './import-support.js';
+
+/** Every certificate-valued property of the consumer menus (services spec §1.1), and lists. */
+const CERTIFICATE_PROPERTIES = [
+  '/interface/ovpn-server/server certificate', '/interface/ovpn-client certificate',
+  '/interface/sstp-server/server certificate', '/interface/sstp-client certificate',
+  '/ip/ipsec/identity certificate', '/ip/ipsec/identity remote-certificate',
+  '/ip/hotspot/profile ssl-certificate', '/interface/dot1x/client certificate',
+  '/interface/wifi/security eap-tls-certificate', '/ip/service certificate',
+];
+/** Sensitive properties (spec §9.2, M-SENS). */
+const SENSITIVE = [
+  '/ppp/secret password', '/ip/ipsec/identity secret', '/ip/ipsec/identity password', '/ip/ipsec/peer ppk-secret',
+  '/interface/dot1x/client password', '/interface/wifi/security passphrase', '/interface/wifi/security eap-password',
+  '/interface/ovpn-client password', '/interface/sstp-client password', '/ip/hotspot/profile mac-auth-password',
+];
+
+describe('consumer menus', () => {
+  let t: TestApp;
+  const cli = async (line: string, user = 'admin'): Promise<string> => {
+    let out = '';
+    const cs = await ConsoleSession.open(t.app, { user, output: (text) => { out += text; } });
+    const r = await cs.run(line);
+    return r.ok ? out : `${out}${r.error}\n`;
+  };
+
+  before(async () => {
+    t = await openTestApp();
+    await cli('/user group add name=nosens policy=read,write,test,api,rest-api,ssh,ftp,password');
+    await cli('/user add name=ns group=nosens password=Str0ngPass; /user add name=ro group=read password=Str0ngPass');
+  });
+  after(() => t.close());
+
+  test('every certificate property is one reference rule: refType(/certificate, none), the IPsec identity a list', () => {
+    const refs = t.app.registry.referencesTo(CERT_PATH).filter((r) => r.prop.access !== 'ro' && r.prop.type.reference!.onRemove === 'none').map((r) => `${r.menu.path} ${r.prop.name}`);
+    assert.deepEqual([...refs].sort(), [...CERTIFICATE_PROPERTIES].sort());
+    const identity = t.app.registry.menu('/ip/ipsec/identity')!;
+    assert.ok(isReferenceList(identity.properties.find((p) => p.name === 'certificate')!.type));
+  });
+
+  test('sensitive properties: declared, left out of print and export, refused to get without the policy', async () => {
+    const declared = t.app.registry.all().flatMap((m) => m.properties.filter((p) => p.sensitive).map((p) => `${m.path} ${p.name}`));
+    for (const s of SENSITIVE) assert.ok(declared.includes(s), s);
+    await cli('/ppp secret add name=vpner password=s3cret; /interface wifi security add name=w passphrase=hunter2hunter2');
+    await cli('/ip ipsec peer add name=p; /ip ipsec identity add peer=p secret=psk-1234');
+    for (const line of ['/ppp secret print detail', '/ppp secret export', '/interface wifi security print detail', '/interface wifi security export', '/ip ipsec identity print', '/ip ipsec identity export verbose']) {
+      const text = await cli(line);
+      assert.doesNotMatch(text, /s3cret|hunter2|psk-1234/, line);
+    }
+    assert.match(await cli('/ppp secret export show-sensitive'), /password=s3cret/);
+    assert.equal(await cli(':put [/ppp secret get vpner password]'), 's3cret\n');
+    assert.equal(await cli(':put [/ppp secret get vpner password]', 'ns'), 'not enough permissions (9)\n');
+    assert.equal(await cli('/ppp secret print detail show-sensitive', 'ns'), 'not enough permissions (9)\n');
+    assert.equal(await cli('/ppp secret add name=x password=y', 'ro'), 'not enough permissions (9)\n');
+    assert.match(await cli('/ppp secret print', 'ro'), /vpner/);
+  });
+
+  test('built-in rows (*) can not be removed; names in use are refused', async () => {
+    for (const [menu, what] of [['/ppp profile', 'profile'], ['/ip ipsec profile', 'profile'], ['/ip ipsec proposal', 'proposal'], ['/ip ipsec policy group', 'group'], ['/ip hotspot profile', 'profile']]) {
+      assert.equal(await cli(`${menu} remove [find default=yes]`), `failure: can not remove default ${what}\n`, menu);
+    }
+    assert.equal(await cli('/ip ipsec mode-config remove request-only'), 'failure: can not remove default mode-config\n');
+    assert.equal(await cli('/ip ipsec policy remove 0'), 'failure: can not remove default policy\n');
+  });
+
+  test('an old data directory gets the singletons and built-in rows on first use', async () => {
+    // A data directory made by a rospki that had none of these menus, opened by one that has them.
+    const dir = tempDir();
+    const mine = (m: MenuDecl) => /^\/(ppp|ip\/ipsec|ip\/hotspot|ip\/dns|interface)\b/.test(m.path);
+    (await Appliance.open(dir, { clock: new FixedClock(T0), menus: ALL_MENUS.filter((m) => !mine(m)) })).close();
+    const old = await openTestApp({ dir });
+    try {
+      assert.equal(await old.app.store.read((tx) => tx.list('/ppp/profile').length + tx.list('/ip/ipsec/policy').length), 0);
+      const run = async (path: string, command: string, args = {}) => old.run(path, command, args);
+      assert.equal((await run('/interface/sstp-server/server', 'get', { 'value-name': 'default-profile' })).ret, 'default');
+      assert.equal((await run('/ip/ipsec/policy', 'print', {})).print!.rows.length, 1);
+      assert.equal((await run('/ip/ipsec/policy', 'get', { number: '0', 'value-name': 'proposal' })).ret, 'default');
+      assert.equal((await run('/ip/ipsec/policy', 'get', { number: '0', 'value-name': 'group' })).ret, 'default');
+      assert.deepEqual((await run('/ppp/profile', 'print', {})).print!.rows.map((r) => r.data.name), ['default', 'default-encryption']);
+      assert.equal((await run('/ip/dns', 'get', { 'value-name': 'cache-size' })).ret, 2048);
+      assert.equal((await run('/ip/hotspot/profile', 'print', {})).print!.rows[0]!.data[BUILTIN] !== undefined, true);
+      assert.equal((await run('/ip/ipsec/identity', 'add', { peer: 'x' }).catch((e: Error) => e.message)), 'input does not match any value of peer');
+      // Asked again, nothing is added twice.
+      await run('/ip/ipsec/policy', 'print', {});
+      await run('/ppp/profile', 'print', {});
+      assert.equal(await old.app.store.read((tx) => tx.list('/ip/ipsec/policy').length + tx.list('/ppp/profile').length), 3);
+    } finally {
+      old.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('/interface ovpn-server server: the 7.16 singleton form', () => {
+    test('set without a number makes ovpn-server1 (as the 7.17 upgrade does); enabled= stands for disabled=', async () => {
+      assert.equal(await cli('/interface ovpn-server server set'), '', 'nothing to set: nothing made');
+      assert.equal(await cli(':put [/interface ovpn-server server print count-only]'), '0\n');
+      assert.equal(await cli(':put [/interface ovpn-server server get enabled]; :put [/interface ovpn-server server get certificate]'), 'false\nnone\n');
+      await cli('/certificate add name=srv common-name=vpn.example.com key-size=prime256v1; /certificate sign srv');
+      assert.equal(await cli('/interface ovpn-server server set certificate=srv require-client-certificate=yes enabled=yes'), '');
+      assert.equal(await cli(':put [/interface ovpn-server server get enabled]; :put [/interface ovpn-server server get certificate]'), 'true\nsrv\n');
+      assert.equal(await cli(':put [/interface ovpn-server server get ovpn-server1 disabled]; :put [/interface ovpn-server server get 0 name]'), 'false\novpn-server1\n');
+      assert.match(await cli('/interface ovpn-server server print'), /^ 0 I name="ovpn-server1" .*\n(.*\n)*.*status="not running: OpenVPN is not implemented yet"/m);
+      // The API and REST give the property by name, without a number.
+      assert.equal((await t.run('/interface/ovpn-server/server', 'get', { 'value-name': 'certificate' })).ret, 'srv');
+      assert.equal((await t.run('/interface/ovpn-server/server', 'get', { number: 'ovpn-server1', 'value-name': 'enabled' })).ret, true);
+      assert.equal(await cli('/interface ovpn-server server set enabled=no port=1195'), '');
+      assert.equal(await cli(':put [/interface ovpn-server server get port]; :put [/interface ovpn-server server get disabled]'), '1195\ntrue\n');
+      assert.equal(await cli('/interface ovpn-server server set port=0'), 'value of port is out of range (1 .. 65535)\n');
+    });
+
+    test('with several servers the item number is needed', async () => {
+      assert.equal(await cli('/interface ovpn-server server add name=second enabled=yes port=1196'), '');
+      assert.equal(await cli(':put [/interface ovpn-server server get second disabled]'), 'false\n', 'add takes enabled= too');
+      assert.equal(await cli('/interface ovpn-server server set certificate=none'), 'missing =numbers=\n');
+      assert.equal(await cli(':put [/interface ovpn-server server get certificate]'), 'missing =number=\n');
+      assert.equal(await cli('/interface ovpn-server server set second certificate=srv'), '');
+      assert.equal(await cli('/interface ovpn-server server remove second'), '');
+    });
+  });
+
+  describe('export-client-configuration', () => {
+    before(async () => {
+      await cli('/certificate add name=ca common-name=ca key-usage=key-cert-sign,crl-sign key-size=prime256v1; /certificate sign ca');
+      await cli('/certificate add name=rw-client common-name=rw-client key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign rw-client ca=ca');
+      await cli('/certificate export-certificate ca; /certificate export-certificate rw-client export-passphrase=client-pass');
+      await cli('/interface ovpn-server server set 0 protocol=udp port=1194 cipher=aes128-cbc,aes256-gcm auth=sha256');
+    });
+
+    test('writes a .ovpn with the CA, the client certificate and its key, which openssl reads', async () => {
+      const line = '/interface ovpn-server server export-client-configuration server=ovpn-server1 server-address=vpn.example.com ca-certificate=cert_export_ca.crt client-certificate=cert_export_rw-client.crt client-cert-key=cert_export_rw-client.key';
+      assert.equal(await cli(line), '');
+      const ovpn = fileOf(t, 'cert_export_rw-client.ovpn').toString();
+      for (const l of ['client', 'dev tun', 'proto udp', 'remote vpn.example.com 1194', 'auth-user-pass', 'auth SHA256', 'cipher AES-256-GCM', 'data-ciphers AES-256-GCM:AES-128-CBC', 'remote-cert-tls server']) {
+        assert.ok(ovpn.split('\n').includes(l), `${l} in\n${ovpn}`);
+      }
+      const block = (tag: string) => ovpn.slice(ovpn.indexOf(`<${tag}>\n`) + tag.length + 3, ovpn.indexOf(`</${tag}>`));
+      const dir = t.app.dataDir.filesDir;
+      assert.match(ossl(dir, ['x509', '-noout', '-subject'], block('ca')), /CN ?= ?ca/);
+      assert.match(ossl(dir, ['x509', '-noout', '-subject'], block('cert')), /CN ?= ?rw-client/);
+      const keyPub = ossl(dir, ['pkey', '-passin', 'pass:client-pass', '-pubout'], block('key'));
+      assert.equal(keyPub, ossl(dir, ['x509', '-noout', '-pubkey'], block('cert')), 'the key is the client certificate\'s');
+      assert.equal(osslStatus(dir, ['verify', '-CAfile', 'cert_export_ca.crt', 'cert_export_rw-client.crt']).status, 0);
+      assert.match(await cli('/log print where message~"ovpn client"'), /ovpn client configuration cert_export_rw-client.ovpn written by admin/);
+    });
+
+    test('the key needs the sensitive policy; without it only the certificates go into the file', async () => {
+      const base = '/interface ovpn-server server export-client-configuration server-address=1.1.1.1 ca-certificate=cert_export_ca.crt client-certificate=cert_export_rw-client.crt';
+      await cli('/file remove cert_export_rw-client.ovpn');
+      assert.equal(await cli(`${base} client-cert-key=cert_export_rw-client.key`, 'ns'), 'not enough permissions (9)\n');
+      assert.equal(await cli(base, 'ns'), '');
+      const ovpn = fileOf(t, 'cert_export_rw-client.ovpn').toString();
+      assert.doesNotMatch(ovpn, /<key>|PRIVATE KEY/);
+      assert.match(ovpn, /^remote 1\.1\.1\.1 1194$/m);
+      assert.equal(await cli(base, 'ro'), 'not enough permissions (9)\n');
+    });
+
+    test('refusals: require-client-certificate off, files that hold no certificate or key, missing files', async () => {
+      const base = '/interface ovpn-server server export-client-configuration server-address=1.1.1.1';
+      await cli('/interface ovpn-server server set 0 require-client-certificate=no');
+      assert.equal(await cli(`${base} ca-certificate=cert_export_ca.crt client-certificate=cert_export_rw-client.crt`), 'failure: require-client-certificate is not enabled on ovpn-server1\n');
+      await cli('/interface ovpn-server server set 0 require-client-certificate=yes; /file add name=notes.txt contents="hello"');
+      assert.equal(await cli(`${base} ca-certificate=notes.txt client-certificate=cert_export_rw-client.crt`), 'failure: notes.txt holds no certificate\n');
+      assert.equal(await cli(`${base} ca-certificate=cert_export_ca.crt client-certificate=cert_export_rw-client.crt client-cert-key=cert_export_ca.crt`), 'failure: cert_export_ca.crt holds no private key\n');
+      assert.equal(await cli(`${base} ca-certificate=nosuch.crt client-certificate=cert_export_rw-client.crt`), 'input does not match any value of ca-certificate\n');
+      assert.equal(await cli(`${base} ca-certificate=cert_export_ca.crt`), 'missing =client-certificate=\n');
+    });
+  });
+
+  test('DNS static entries: one of name and regexp, what each type needs', async () => {
+    assert.equal(await cli('/ip dns static add address=10.0.0.1'), 'missing value of name or regexp\n');
+    assert.equal(await cli('/ip dns static add name=a.lan regexp=a address=10.0.0.1'), 'name and regexp can not both be set\n');
+    assert.equal(await cli('/ip dns static add regexp="(" address=10.0.0.1'), 'invalid value for argument regexp\n');
+    assert.equal(await cli('/ip dns static add name=a.lan'), 'missing value of address\n');
+    assert.equal(await cli('/ip dns static add name=a.lan type=AAAA address=10.0.0.1'), 'invalid value for argument address\n');
+    assert.equal(await cli('/ip dns static add name=a.lan type=MX mx-exchange=mail.lan'), '');
+    assert.equal(await cli(':put [/ip dns static get [find name=a.lan] type]; :put [/ip dns static get [find name=a.lan] ttl]'), 'MX\n1d00:00:00\n');
+  });
+});
