@@ -8,17 +8,24 @@ export class Registry implements RegistryView {
   private readonly menus = new Map<string, MenuDecl>();
   private readonly commandCache = new Map<string, CommandDecl[]>();
   private referenceCache: Map<string, Array<{ menu: MenuDecl; prop: PropertyDecl }>> | undefined;
+  /** Directories made for a declared menu's parents: a declaration of their own replaces them. */
+  private readonly implied = new Set<string>();
 
   constructor(menus: Iterable<MenuDecl> = []) {
     for (const m of menus) this.add(m);
   }
 
   add(menu: MenuDecl): void {
-    if (this.menus.has(menu.path)) throw new Error(`menu ${menu.path} declared twice`);
+    if (this.menus.has(menu.path) && !this.implied.has(menu.path)) throw new Error(`menu ${menu.path} declared twice`);
+    this.implied.delete(menu.path);
     this.menus.set(menu.path, menu);
-    // Parents of a declared menu exist as directories (`/system` for `/system/identity`).
+    // Parents of a declared menu exist as directories (`/system` for `/system/identity`), until
+    // declared themselves (`/interface` is a list with sub-menus): the order of ALL_MENUS is free.
     for (let p = parentPath(menu.path); p !== undefined; p = parentPath(p)) {
-      if (!this.menus.has(p)) this.menus.set(p, { path: p, kind: 'dir', properties: [], verbs: [] });
+      if (!this.menus.has(p)) {
+        this.menus.set(p, { path: p, kind: 'dir', properties: [], verbs: [] });
+        this.implied.add(p);
+      }
       if (p === '/') break;
     }
     this.commandCache.clear();
