@@ -222,7 +222,8 @@ const listAddressType: PropType<string> = {
     const text = valueToString(v).trim();
     const m = parseAddressMatcher(text);
     if (m) return formatAddressMatcher(m);
-    if (/^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/.test(text) && !/^[\d.]+$/.test(text)) return text;
+    // A DNS name: labels of letters, digits, `-` and `_`, the last one not all digits.
+    if (/^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*\.?$/.test(text)) return text;
     throw invalidValue(name);
   },
 };
