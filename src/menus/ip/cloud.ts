@@ -22,6 +22,8 @@ export const CLOUD_PATH = '/ip/cloud';
 export const CLOUD_UNREACHABLE = 'Error: MikroTik cloud is not reachable from rospki';
 
 const MINUTE_NS = 60e9;
+/** RouterOS times are 32-bit seconds. */
+const MAX_INTERVAL_NS = 4294967295e9;
 /** Row field: when force-update last ran (not a property: RouterOS shows no such thing). */
 const FORCED = '.force-update';
 
@@ -33,7 +35,7 @@ const updateIntervalType: PropType<number> = {
     if (text === 'none') return 0;
     const d = v instanceof Duration ? v : parseDuration(text);
     if (!d) throw invalidValue(name);
-    if (d.ns < MINUTE_NS) throw outOfRange(name, '1m', '4294967295s');
+    if (d.ns < MINUTE_NS || d.ns > MAX_INTERVAL_NS) throw outOfRange(name, '1m', new Duration(MAX_INTERVAL_NS).toString());
     return d.ns;
   },
   display: (v) => (v === 0 ? 'none' : new Duration(v).toString()),
