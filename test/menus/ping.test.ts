@@ -2,6 +2,7 @@
 // of 127.0.0.1 through the console (the only address these tests ping).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { parsePingLine, pingRecords, pingTable, totals, type PingReply } from '../../src/menus/ping.js';
@@ -80,15 +81,28 @@ test('pings 127.0.0.1 with the host\'s ping: the table, and the number of replie
   assert.equal((await console(':put [/tool ping address=127.0.0.1 count=1]')).out, '1\n');
 });
 
-test('Ctrl-C ends a ping without count and shows what came back', { skip: !havePing && 'iputils-ping not installed' }, async () => {
+/** Whether this process has a `ping` child running now (Linux /proc). */
+function pingChildRunning(): boolean {
+  try {
+    const kids = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.some((pid) => { try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'ping'; } catch { return false; } });
+  } catch {
+    return false;
+  }
+}
+
+test('Ctrl-C ends a ping without count and shows what came back', { skip: (!havePing || !fs.existsSync('/proc/self/task')) && 'iputils-ping or /proc missing' }, async () => {
   let out = '';
   const cs = await ConsoleSession.open(t.app, { output: (s) => { out += s; } });
   const running = cs.run('/ping 127.0.0.1 interval=50ms');
-  // Interrupt once two replies are in (the process is ours; bounded wait).
+  // Interrupt once the host's ping runs (bounded wait), as a user's Ctrl-C would.
   const deadline = Date.now() + 20_000;
-  await new Promise((r) => setTimeout(r, 300));
-  while (Date.now() < deadline && out === '') { cs.interrupt(); await new Promise((r) => setTimeout(r, 100)); }
+  while (Date.now() < deadline && !pingChildRunning()) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(pingChildRunning(), 'the host\'s ping started');
+  cs.interrupt();
   const r = await running;
   assert.equal(r.error, undefined, out);
+  assert.match(out, /^ {2}SEQ HOST/);
   assert.match(out, /^ {4}sent=(\d+) received=\1 packet-loss=0% /m);
+  assert.equal(pingChildRunning(), false, 'and it is gone');
 });
