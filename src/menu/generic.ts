@@ -93,6 +93,40 @@ export function propValue<S>(prop: PropertyDecl<S>, row: RowData): S {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Row order
+
+/**
+ * Row field giving a row's place in an ordered list (MenuDecl.ordered: firewall rules, where the
+ * order decides): set by add (`place-before`) and `move`. Rows without it sort by id.
+ */
+export const ORDER = '.order';
+
+const orderOf = (row: StoredRow): number => (typeof row.data[ORDER] === 'number' ? (row.data[ORDER] as number) : row.id);
+
+/** The rows of a list menu in the order print numbers them: by id, or by place when ordered. */
+export function listRows(menu: MenuDecl, tx: ReadTx): readonly StoredRow[] {
+  const rows = tx.list(menu.path);
+  if (!menu.ordered) return rows;
+  return [...rows].sort((a, b) => orderOf(a) - orderOf(b) || a.id - b.id);
+}
+
+/**
+ * Puts `ids` (in the order given) before the row `before`, or at the end without one, and
+ * numbers the whole list again (RouterOS `move`, `add place-before=`).
+ */
+export function placeRows(menu: MenuDecl, tx: WriteTx, ids: readonly number[], before?: number): void {
+  const moving = new Set(ids);
+  if (before !== undefined && moving.has(before)) return; // before itself: stays where it is
+  const rest = listRows(menu, tx).filter((r) => !moving.has(r.id)).map((r) => r.id);
+  const at = before === undefined ? -1 : rest.indexOf(before);
+  const order = at < 0 ? [...rest, ...ids] : [...rest.slice(0, at), ...ids, ...rest.slice(at)];
+  order.forEach((id, i) => {
+    const row = tx.get(menu.path, id)!;
+    if (row.data[ORDER] !== i + 1) tx.update(menu.path, id, { ...row.data, [ORDER]: i + 1 });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Items: `0,1`, names, `*ID`s, arrays from [find] (spec §7.3)
 
 export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx: ReadTx): number[] {
@@ -124,7 +158,7 @@ export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx:
   };
   const byNumber = (n: number): number => {
     // Numbers refer to the last print; without one they behave as if print had run (§7.3).
-    const numbering = session.lastPrint.get(menu.path) ?? tx.list(menu.path).map((r) => r.id);
+    const numbering = session.lastPrint.get(menu.path) ?? listRows(menu, tx).map((r) => r.id);
     const id = numbering[n];
     if (id === undefined || !tx.get(menu.path, id)) throw noSuchItem();
     return id;
@@ -184,7 +218,7 @@ export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, 
       if (clash) throw alreadyHave();
     }
   }
-  menu.validate?.(data, tx, env);
+  menu.validate?.(data, tx, env, id);
 }
 
 /** The ids a reference property of a row points at (none: []): one for refType, any for refListType. */
@@ -280,12 +314,12 @@ function printCommand(menu: MenuDecl): CommandDecl {
     async run(call) {
       const { args: a } = call;
       const [rows, ctx, order] = await readTx(call, (tx, ctx) => {
-        let rows = menu.kind === 'list' ? [...tx.list(menu.path)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
+        let rows = menu.kind === 'list' ? [...listRows(menu, tx)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
         if (a.has(fromArg)) {
           const ids = new Set(resolveItems(menu, a.get(fromArg), call.session, tx));
           rows = rows.filter((r) => ids.has(r.id));
         }
-        return [rows, ctx, tx.list(menu.path).map((r) => r.id)] as const;
+        return [rows, ctx, listRows(menu, tx).map((r) => r.id)] as const;
       });
       const where = call.where;
       const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
@@ -418,7 +452,9 @@ function addCommand(menu: MenuDecl): CommandDecl {
   const props = writableProps(menu);
   const args: ArgDecl[] = [...propArgs(props)];
   const copyFrom: ArgDecl<Value> = { name: 'copy-from', type: itemsType, help: 'Item number to copy the properties from' };
+  const placeBefore: ArgDecl<Value> = { name: 'place-before', type: itemsType, help: 'Item before which the new one is placed' };
   if (menu.key) args.push(copyFrom);
+  if (menu.ordered) args.push(placeBefore);
   return {
     name: 'add', help: 'Create a new item', policy: writePolicies(menu), args,
     async run(call) {
@@ -430,10 +466,12 @@ function addCommand(menu: MenuDecl): CommandDecl {
           if (!src) throw noSuchItem();
           base = copyableData(menu, src.data, base);
         }
-        const data = applyArgs(menu, base, call.args.entries().filter(([k]) => k !== 'copy-from'), ctx, false);
+        const data = applyArgs(menu, base, call.args.entries().filter(([k]) => k !== 'copy-from' && k !== 'place-before'), ctx, false);
         checkRow(menu, undefined, data, tx, call.env);
         menu.authorize?.({ after: data }, tx, call);
+        const before = call.args.has(placeBefore) ? resolveItems(menu, call.args.get(placeBefore), call.session, tx)[0] : undefined;
         const newId = tx.insert(menu.path, data);
+        if (menu.ordered) placeRows(menu, tx, [newId], before);
         logChange(call, tx, `${describe(menu, data)} added`);
         return newId;
       });
@@ -500,7 +538,7 @@ function findCommand(menu: MenuDecl): CommandDecl {
     name: 'find', help: 'Find items by value', policy: 'read',
     args: [{ name: 'where', type: itemsType, help: 'Filter expression' }],
     async run(call) {
-      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...tx.list(menu.path)], ctx] as const);
+      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...listRows(menu, tx)], ctx] as const);
       const shown = call.where ? await filterRows(menu, rows, ctx, call.where) : rows;
       return { ret: RosArray.of(shown.map((r) => new ItemId(r.id))) };
     },
@@ -525,6 +563,23 @@ function commentCommand(menu: MenuDecl): CommandDecl {
     async run(call) {
       const set = setCommand(menu);
       return set.run({ ...call, command: set, args: call.args.only(['numbers']).with([['comment', call.args.value('comment') ?? '']]) });
+    },
+  };
+}
+
+/** `move numbers [destination]`: the items go before destination, or to the end (ordered lists). */
+function moveCommand(menu: MenuDecl): CommandDecl {
+  const destination: ArgDecl<Value> = { name: 'destination', type: itemsType, positional: 1, help: 'Item before which to place the items' };
+  return {
+    name: 'move', help: 'Change the order of items', policy: writePolicies(menu), args: [itemsArg(0), destination],
+    async run(call) {
+      await writeTx(call, (tx) => {
+        const ids = resolveItems(menu, call.args.value('numbers') as Value, call.session, tx);
+        const before = call.args.has(destination) ? resolveItems(menu, call.args.get(destination), call.session, tx)[0] : undefined;
+        placeRows(menu, tx, ids, before);
+        logChange(call, tx, `${menu.path.slice(1).replace(/\//g, ' ')} items moved`);
+      });
+      return {};
     },
   };
 }
@@ -565,7 +620,7 @@ export function exportLines(menu: MenuDecl, tx: ReadTx, ctx: TypeContext, verbos
     const text = row ? pairs(row.data, defaults, false) : '';
     if (text) lines.push(`set ${text}`);
   } else if (menu.kind === 'list') {
-    for (const row of tx.list(menu.path)) {
+    for (const row of listRows(menu, tx)) {
       const builtin = row.data[BUILTIN] as RowData | undefined;
       if (builtin) {
         const text = pairs(row.data, builtin, false);
@@ -652,6 +707,7 @@ export function genericCommands(menu: MenuDecl): CommandDecl[] {
     disable: () => enableCommand(menu, true),
     comment: () => commentCommand(menu),
     export: () => exportCommand(menu),
+    move: () => moveCommand(menu),
   };
   return menu.verbs.filter((v) => make[v]).map((v) => make[v]!());
 }

@@ -8,24 +8,25 @@ export class Registry implements RegistryView {
   private readonly menus = new Map<string, MenuDecl>();
   private readonly commandCache = new Map<string, CommandDecl[]>();
   private referenceCache: Map<string, Array<{ menu: MenuDecl; prop: PropertyDecl }>> | undefined;
-  /** Directories made only because a sub-menu was declared: a later declaration replaces them. */
-  private readonly placeholders = new Set<string>();
+  /** Directories made for a declared menu's parents: a declaration of their own replaces them. */
+  private readonly implied = new Set<string>();
 
   constructor(menus: Iterable<MenuDecl> = []) {
     for (const m of menus) this.add(m);
   }
 
   add(menu: MenuDecl): void {
-    // A menu declared after one of its sub-menus takes the place of the directory made for it
-    // (`/ip/ipsec/policy` after `/ip/ipsec/policy/group`, `/interface` after its VPN menus).
-    if (this.placeholders.delete(menu.path)) this.menus.delete(menu.path);
-    if (this.menus.has(menu.path)) throw new Error(`menu ${menu.path} declared twice`);
+    if (this.menus.has(menu.path) && !this.implied.has(menu.path)) throw new Error(`menu ${menu.path} declared twice`);
+    // The declaration takes its own place in the order (built-in rows are made in this order, so
+    // a menu's defaults that refer to another menu's defaults must come after them).
+    if (this.implied.delete(menu.path)) this.menus.delete(menu.path);
     this.menus.set(menu.path, menu);
-    // Parents of a declared menu exist as directories (`/system` for `/system/identity`).
+    // Parents of a declared menu exist as directories (`/system` for `/system/identity`), until
+    // declared themselves (`/interface` is a list with sub-menus): the order of ALL_MENUS is free.
     for (let p = parentPath(menu.path); p !== undefined; p = parentPath(p)) {
       if (!this.menus.has(p)) {
         this.menus.set(p, { path: p, kind: 'dir', properties: [], verbs: [] });
-        this.placeholders.add(p);
+        this.implied.add(p);
       }
       if (p === '/') break;
     }

@@ -94,7 +94,7 @@ export function renderPrint(print: PrintOutput, session: Session): string {
     const spec = { flagColumns: flags, rows, width: session.width, showIds: print.showIds };
     return print.mode === 'detail' ? formatDetail(spec) : formatTerse(spec);
   }
-  if (menu.printTable && !print.proplist && !print.showIds) return menu.printTable(print);
+  if (menu.printTable && !print.proplist && !print.showIds) return menu.printTable(print, session);
   const names = print.proplist ?? menu.columns ?? [];
   const props = names.map((n) => menu.properties.find((p) => p.name === n)).filter((p): p is PropertyDecl => !!p && visible(p, print));
   const rows = layoutRows(print, props, () => true);

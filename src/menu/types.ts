@@ -250,14 +250,22 @@ export interface MenuDecl {
   readonly legendStyle?: 'present' | 'column' | 'column-short';
   /** Property that names an item (`name`), used to refer to rows by name. */
   readonly key?: string;
-  /** Which generic verbs exist (print, get, set, add, remove, find, enable, disable, …). */
+  /**
+   * Rows have a place of their own (firewall rules, whose order decides): print numbers them in
+   * that order, add takes `place-before=`, and the generic `move` verb reorders them.
+   */
+  readonly ordered?: boolean;
+  /** Which generic verbs exist (print, get, set, add, remove, find, enable, disable, move, …). */
   readonly verbs: readonly string[];
   /** Policies its generic changing verbs need beyond `write` (/user, /user group: `policy`). */
   readonly writePolicy?: readonly Policy[];
   /** Menu-specific commands (sign, import, …). */
   readonly commands?: readonly CommandDecl[];
-  /** A menu whose plain `print` is not a table (/log prints one line per entry). */
-  printTable?(print: PrintOutput): string;
+  /**
+   * A menu whose plain `print` is not a table: /log prints one line per entry, firewall rules
+   * print as records (the session gives the terminal width).
+   */
+  printTable?(print: PrintOutput, session: Session): string;
   /** Rows present on a fresh data directory (RouterOS defaults). */
   readonly defaults?: readonly RowData[];
   /**
@@ -265,8 +273,8 @@ export interface MenuDecl {
    * something outside the store (the /file store on disk) bring the store up to date here.
    */
   prepare?(env: Environment): Promise<void>;
-  /** Checks a row before add/set store it (throws RosError). */
-  validate?(row: RowData, tx: WriteTx, env: Environment): void;
+  /** Checks a row before add/set store it (throws RosError); `id` is the row's on set, undefined on add. */
+  validate?(row: RowData, tx: WriteTx, env: Environment, id?: number): void;
   /**
    * Whether the caller may make this change (add: before undefined; remove: after undefined),
    * beyond the verb's policies: the rule that nobody grants or touches more than they hold

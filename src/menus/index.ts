@@ -1,5 +1,5 @@
 // Every menu rospki has. Adding a menu is one import and one line here.
-import type { MenuDecl } from '../menu/types.js';
+import type { CommandDecl, MenuDecl } from '../menu/types.js';
 import { certificateMenu } from './certificate/menu.js';
 import { serviceMenu } from './ip/service.js';
 import { fileMenu } from './file/menu.js';
@@ -26,15 +26,37 @@ import { wifiSecurityMenu } from './interface/wifi.js';
 import { IPSEC_MENUS } from './ip/ipsec.js';
 import { hotspotProfileMenu } from './ip/hotspot.js';
 import { DNS_MENUS } from './ip/dns.js';
+import { cloudAdvancedMenu, cloudMenu } from './ip/cloud.js';
+import { addressListMenu, firewallFilterMenu } from './ip/firewall.js';
+import { addressMenu } from './ip/address.js';
+import { routeMenu } from './ip/route.js';
+import { poolMenu, poolUsedMenu } from './ip/pool.js';
+import { dhcpNetworkMenu, dhcpServerMenu } from './ip/dhcp-server.js';
+import { ntpClientMenu, ntpServersMenu } from './system/ntp.js';
+import { licenseMenu } from './system/license.js';
+import { packageMenu, packageUpdateMenu } from './system/package.js';
+import { deviceModeMenu } from './system/device-mode.js';
+import { historyMenu } from './system/history.js';
+import { noteMenu } from './system/note.js';
+import { snmpMenu } from './snmp.js';
+import { diskMenu } from './disk.js';
+import { interfaceMenu } from './interface/interface.js';
+import { pingCommand } from './ping.js';
+
+/** A directory menu with one more command of its own (`/ping` at the root and in /tool). */
+const withCommand = (menu: MenuDecl, command: CommandDecl): MenuDecl => ({ ...menu, commands: [...(menu.commands ?? []), command] });
 
 export const ALL_MENUS: readonly MenuDecl[] = [
-  // The root menu first: other menus would create it as a plain directory.
-  rootMenu,
+  // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
+  withCommand(rootMenu, pingCommand),
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
-  settingsMenu, crlMenu, builtinMenu, toolMenu, sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
-  // The menus that hold certificate references (services spec §2–§7). Last, after `/interface`
-  // itself (a menu declared after its sub-menus would find its path taken by a plain directory);
-  // /ppp profile before the menus whose default-profile refers to its built-in rows.
+  settingsMenu, crlMenu, builtinMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
+  // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
+  // menus whose default-profile refers to its built-in rows.
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
   ...IPSEC_MENUS, hotspotProfileMenu, ...DNS_MENUS,
+  // Menus real scripts touch (issue 12): this host's facts and configuration held honestly.
+  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
+  dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
+  deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu,
 ];

@@ -132,7 +132,29 @@ export interface FileStore {
   list(): Promise<FileEntry[]>;
   /** The file a `file-name=` argument means: exact name, else the one file it is a prefix of. */
   match(input: string, argName?: string): Promise<string>;
+  /**
+   * The file system holding the store (/disk, /system resource free-hdd-space): its size and
+   * free space in bytes, its type (`ext4`, `tmpfs` …); undefined when it cannot be read.
+   */
+  space(): Promise<FileSystemSpace | undefined>;
 }
+
+export interface FileSystemSpace {
+  readonly size: number;
+  /** Bytes an unprivileged writer may still use (statfs f_bavail). */
+  readonly free: number;
+  readonly totalInodes: number;
+  readonly freeInodes: number;
+  /** File system type by its statfs magic: `ext4`, `xfs`, `btrfs`, `tmpfs`, `overlay`, … or `-`. */
+  readonly fs: string;
+}
+
+/** statfs f_type magic numbers (linux/magic.h) of the file systems a data directory lives on. */
+const FS_MAGIC: ReadonlyMap<number, string> = new Map([
+  [0xef53, 'ext4'], [0x58465342, 'xfs'], [0x9123683e, 'btrfs'], [0x01021994, 'tmpfs'],
+  [0x794c7630, 'overlay'], [0x2fc12fc1, 'zfs'], [0x6969, 'nfs'], [0xff534d42, 'smb'], [0xfe534d42, 'smb'],
+  [0x4d44, 'fat32'], [0x5346544e, 'ntfs'], [0x2011bab0, 'exfat'], [0x65735546, 'fuse'], [0xf2f52010, 'f2fs'],
+]);
 
 /** The store on the host's disk: the `files/` folder of a data directory. */
 export class DiskFileStore implements FileStore {
@@ -294,6 +316,18 @@ export class DiskFileStore implements FileStore {
       this.touch(path.dirname(b.full), mtime);
     }
     return b.name;
+  }
+
+  async space(): Promise<FileSystemSpace | undefined> {
+    try {
+      const st = await fs.promises.statfs(this.root);
+      return {
+        size: st.blocks * st.bsize, free: st.bavail * st.bsize, totalInodes: st.files, freeInodes: st.ffree,
+        fs: FS_MAGIC.get(st.type) ?? '-',
+      };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Everything in the store, in name order with each folder before its contents; links and temporary files skipped. */

@@ -1,0 +1,73 @@
+// /system ntp client (services spec §7.4, CERT-SPEC §10.5) and its `servers` sub-menu. rospki
+// sends no NTP packets yet (issue 13 §4 brings an SNTP client that moves rospki's clock offset,
+// never the host's): the settings are kept, and `status` says what runs — `stopped` when
+// disabled, and `using-local-clock` when enabled, because rospki's clock is then the host's clock
+// (plus the offset of /system clock) and nothing else. synced-server, synced-stratum,
+// system-offset and freq-drift stay absent until a server has answered (docs/compatibility.md).
+
+import { boolType, enumType, intType, stringListType, stringType } from '../../menu/proptypes.js';
+import { propValue } from '../../menu/generic.js';
+import type { MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
+import { ensureSingletonRow, resetCommand } from '../host/rows.js';
+
+export const NTP_CLIENT_PATH = '/system/ntp/client';
+
+const bare: PropType<string> = { ...stringType, quoted: false };
+
+export const NTP_ENABLED: PropertyDecl<boolean> = { name: 'enabled', type: boolType, default: false, help: 'Run the NTP client' };
+
+const clientProperties: PropertyDecl[] = [
+  NTP_ENABLED,
+  { name: 'mode', type: enumType(['unicast', 'broadcast', 'multicast', 'manycast']), default: 'unicast', help: 'How servers are found' },
+  { name: 'servers', type: stringListType, default: [], help: 'NTP servers: addresses or DNS names' },
+  { name: 'vrf', type: enumType(['main']), default: 'main' },
+  // Set by a client that has synchronised; none runs yet (issue 13).
+  { name: 'freq-drift', type: bare, access: 'ro' },
+  { name: 'status', type: bare, access: 'ro', compute: (row) => (propValue(NTP_ENABLED, row) ? 'using-local-clock' : 'stopped') },
+  { name: 'synced-server', type: bare, access: 'ro' },
+  { name: 'synced-stratum', type: intType(0, 16), access: 'ro' },
+  { name: 'system-offset', type: bare, access: 'ro' },
+];
+
+const clientBase: MenuDecl = {
+  path: NTP_CLIENT_PATH,
+  kind: 'singleton',
+  help: 'NTP client',
+  verbs: ['print', 'get', 'set', 'export'],
+  properties: clientProperties,
+};
+
+export const ntpClientMenu: MenuDecl = {
+  ...clientBase,
+  commands: [
+    resetCommand(clientBase),
+    // Nothing measured a drift yet: resetting it changes nothing.
+    { name: 'reset-freq-drift', help: 'Forget the measured frequency drift', policy: 'write', args: [], run: async () => ({}) },
+  ],
+  async prepare(env) {
+    await ensureSingletonRow(env, ntpClientMenu);
+  },
+};
+
+/** `/system ntp client servers`: one row per server with its polling settings (7.x). */
+export const ntpServersMenu: MenuDecl = {
+  path: `${NTP_CLIENT_PATH}/servers`,
+  kind: 'list',
+  help: 'NTP servers of the client',
+  key: 'address',
+  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
+  columns: ['address', 'resolved-address', 'min-poll', 'max-poll'],
+  properties: [
+    { name: 'address', type: bare, required: true, unique: true, help: 'Server address or DNS name' },
+    { name: 'auth-key', type: bare, default: 'none', help: 'Key to authenticate the server' },
+    { name: 'iburst', type: boolType, default: true, help: 'Send a burst of packets first' },
+    { name: 'min-poll', type: intType(3, 17, { numeric: true }), default: 6, help: 'Shortest poll interval (log2 seconds)' },
+    { name: 'max-poll', type: intType(3, 17, { numeric: true }), default: 10, help: 'Longest poll interval (log2 seconds)' },
+    // Filled in by a client that resolved the name; none runs yet.
+    { name: 'resolved-address', type: bare, access: 'ro' },
+    { name: 'comment', type: stringType },
+    { name: 'disabled', type: boolType, default: false, flag: { letter: 'X' }, detail: 'never' },
+    // Servers learnt from DHCP (use-peer-ntp): rospki runs no DHCP client, so none.
+    { name: 'dynamic', type: boolType, access: 'ro', compute: () => false, flag: { letter: 'D' }, detail: 'never' },
+  ],
+};
