@@ -4,7 +4,7 @@ import { certificateMenu } from './certificate/menu.js';
 import { serviceMenu } from './ip/service.js';
 import { fileMenu } from './file/menu.js';
 import { logMenu } from './log.js';
-import { clockMenu } from './system/clock.js';
+import { clockManualMenu, clockMenu } from './system/clock.js';
 import { identityMenu } from './system/identity.js';
 import { resourceMenu } from './system/resource.js';
 import { groupMenu } from './user/group.js';
@@ -17,10 +17,13 @@ import { sshMenu } from './ip/ssh.js';
 import { sshKeysMenu } from './user/ssh-keys.js';
 import { rootMenu, scriptMenu } from './system/script.js';
 import { routerboardMenu } from './system/routerboard.js';
+import { schedulerMenu } from './system/scheduler.js';
+import { jobMenu } from './system/script-job.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu first: other menus would create it as a plain directory.
   rootMenu,
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
   settingsMenu, crlMenu, builtinMenu, toolMenu, sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
+  clockManualMenu, schedulerMenu, jobMenu,
 ];
