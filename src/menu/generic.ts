@@ -771,9 +771,12 @@ function wrapExportLine(line: string): string {
   return out.join('\n');
 }
 
-/** Whether a line may be broken before position i. */
+/**
+ * Whether a line may be broken before position i. Not right after `=` either: RouterOS does
+ * break there, but consoles before issue 12 read `name=\` + newline as the end of the command.
+ */
 function safeBreak(text: string, i: number): boolean {
-  if (/\s/.test(text[i] ?? '') || /\s/.test(text[i - 1] ?? '')) return false;
+  if (/\s/.test(text[i] ?? '') || /\s/.test(text[i - 1] ?? '') || text[i - 1] === '=') return false;
   // Count the backslashes before i: an odd number means i is inside an escape sequence.
   let slashes = 0;
   for (let j = i - 1; j >= 0 && text[j] === '\\'; j--) slashes++;
