@@ -12,7 +12,7 @@ import { POLICIES } from './menu/types.js';
 import { ALL_MENUS } from './menus/index.js';
 import { certificateTrustSources } from './menus/certificate/trust-sources.js';
 import { appendLog } from './menus/log.js';
-import { CLOCK_PATH } from './menus/system/clock.js';
+import { CLOCK_PATH, routerZone } from './menus/system/clock.js';
 import { GROUP_PATH } from './menus/user/group.js';
 import { credentialStamp, USER_PATH, userPolicies } from './menus/user/user.js';
 import { openDataDir, type DataDir } from './store/datadir.js';
@@ -57,6 +57,7 @@ export class Appliance {
     const env: { -readonly [K in keyof Environment]: Environment[K] } & { registry: Registry } = {
       trust: undefined as unknown as TrustEngine, // set just below: the engine's sources read env
       store, clock, registry: this.registry, log,
+      zone: (tx) => routerZone(tx, clock),
       files: this.files,
       cache: new MemoTables(),
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {

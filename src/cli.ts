@@ -193,8 +193,12 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
   // CRLs of local CAs are signed again before they expire; downloaded CRLs are refreshed.
   const { startCrlScheduler } = await import('./menus/certificate/crl-schedule.js');
   const crlScheduler = startCrlScheduler(app);
+  // /system scheduler runs its entries (start-up ones now) while the daemon runs.
+  const { startScheduler } = await import('./menus/system/scheduler.js');
+  const scheduler = startScheduler(app);
   const shutdown = async () => {
     crlScheduler.stop();
+    await scheduler.stop();
     await services.stop();
     await stopControl();
     app.close();

@@ -7,12 +7,13 @@ import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { matchChoice } from './args.js';
 import { renderPrint } from './render.js';
+import { formatDate, type TimeZone } from '../clock.js';
 import {
-  boolType, dateFormat as formatDate, enumType, isReferenceList, itemsType, presenceType, stringListType, stringType,
+  boolType, enumType, isReferenceList, itemsType, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
   ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, PrintOutput,
-  PropertyDecl, RowView, Session, TypeContext,
+  PropertyDecl, RegistryView, RowPredicate, RowView, Session, TypeContext,
 } from './types.js';
 import { ItemId, RosArray, type Value, valueToString } from './values.js';
 
@@ -20,7 +21,9 @@ import { ItemId, RosArray, type Value, valueToString } from './values.js';
 // Reading property values
 
 export function typeContext(env: Environment, tx: ReadTx): TypeContext {
-  return { tx, clock: env.clock, registry: env.registry, env };
+  let zone: TimeZone | undefined;
+  // The zone is read when a date is first shown: most commands never need it.
+  return { tx, clock: env.clock, registry: env.registry, env, get zone() { return (zone ??= env.zone(tx)); } };
 }
 
 /** The stored or computed value of a property (storage form), undefined when unset. */
@@ -584,70 +587,223 @@ function moveCommand(menu: MenuDecl): CommandDecl {
   };
 }
 
-function exportCommand(menu: MenuDecl): CommandDecl {
-  return {
-    name: 'export', help: 'Print or save an export script', policy: 'read',
-    args: [
-      flagArg('verbose', 'Include default values'), flagArg('terse', 'One line per item'),
-      { ...flagArg('show-sensitive', 'Include sensitive values'), policy: 'sensitive' }, { ...printFileArg, help: 'Export to a file in /file' },
-    ],
-    async run(call) {
-      const text = await readTx(call, (tx, ctx) => exportLines(menu, tx, ctx, call.args.flag('verbose'), call.args.flag('show-sensitive')));
-      const out = exportHeader(call.env.clock.now(), ROSPKI_ROUTEROS_VERSION) + text;
-      return { messages: [out.replace(/\n$/, '')] };
-    },
-  };
+// ---------------------------------------------------------------------------------------------
+// /export (spec services §9.2): one mechanism for the root and every menu. A menu whose verbs
+// name `export` writes its configuration; the export command of any menu (and of every
+// directory, the root included) writes that menu and everything below it, in RouterOS's order.
+
+/** What one export writes. */
+export interface ExportOptions {
+  /** Every value, defaults included; unset properties as `!name` (RouterOS `verbose`). */
+  readonly verbose?: boolean;
+  /** Each line with its full menu path, not wrapped (`terse`). */
+  readonly terse?: boolean;
+  /** Sensitive values (passwords, secrets) are written; else left out of the line. */
+  readonly showSensitive?: boolean;
+  /** Only list rows this accepts (`where`, 7.13+). */
+  readonly where?: RowPredicate;
 }
 
 /**
- * `/export` lines of one menu (spec §1.3, §4.1): settings that differ from the defaults,
- * arguments in alphabetical order as RouterOS writes them. Rows created with the data
- * directory keep their original values under BUILTIN and export as `set <name> …`.
+ * RouterOS writes objects that others refer to first (the 7.24.4 verbose export, X7244): these
+ * tiers come before everything else, then every menu in path order. Menus rospki does not have
+ * are named too, so menus added later fall into place.
  */
-export function exportLines(menu: MenuDecl, tx: ReadTx, ctx: TypeContext, verbose = false, showSensitive = false): string {
-  const header = menu.path.slice(1).replace(/\//g, ' ');
-  const defaults = newRowData(menu, ctx);
+const EXPORT_TIERS: ReadonlyArray<readonly string[]> = [
+  ['/interface/list', '/ip/dhcp-client/option', '/ip/hotspot/profile', '/ip/hotspot/user/profile', '/ip/ipsec/mode-config',
+    '/ip/ipsec/peer', '/ip/ipsec/policy/group', '/ip/ipsec/profile', '/ip/ipsec/proposal', '/ip/pool', '/ppp/profile',
+    '/queue/type', '/snmp/community', '/system/logging/action', '/system/script', '/user/group'],
+  ['/certificate/settings', '/console/settings', '/disk/settings', '/ip/smb'],
+];
+
+const tierOf = (path: string): number => {
+  const i = EXPORT_TIERS.findIndex((t) => t.includes(path));
+  return i < 0 ? EXPORT_TIERS.length : i;
+};
+
+/** Path order: a menu before its sub-menus, sub-menus by name (`/system clock`, `/system clock manual`). */
+function comparePaths(a: string, b: string): number {
+  const x = a.split('/');
+  const y = b.split('/');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! < y[i]! ? -1 : 1;
+  return x.length - y.length;
+}
+
+/** Whether a menu's own configuration is written by /export. */
+export function exportsRows(menu: MenuDecl): boolean {
+  return menu.verbs.includes('export');
+}
+
+/**
+ * The menus an export of `path` writes, in RouterOS's order: by tier, then path; and a menu
+ * another one refers to (refType) always before it, so an import finds what a line names.
+ */
+export function exportMenus(registry: RegistryView, path: string): MenuDecl[] {
+  const found: MenuDecl[] = [];
+  const walk = (p: string): void => {
+    const menu = registry.menu(p);
+    if (menu && exportsRows(menu)) found.push(menu);
+    for (const child of registry.children(p)) walk(p === '/' ? `/${child}` : `${p}/${child}`);
+  };
+  walk(path);
+  found.sort((a, b) => tierOf(a.path) - tierOf(b.path) || comparePaths(a.path, b.path));
+  const inSet = new Set(found.map((m) => m.path));
+  const ordered: MenuDecl[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const emit = (menu: MenuDecl): void => {
+    if (state.has(menu.path)) return;
+    state.set(menu.path, 'open');
+    for (const p of writableProps(menu)) {
+      const target = p.type.reference?.target;
+      if (target && target !== menu.path && inSet.has(target) && !state.has(target)) emit(registry.menu(target)!);
+    }
+    state.set(menu.path, 'done');
+    ordered.push(menu);
+  };
+  for (const menu of found) emit(menu);
+  return ordered;
+}
+
+/** `/ip service`: how an export names a menu. */
+const exportPath = (menu: MenuDecl): string => `/${menu.path.slice(1).replace(/\//g, ' ')}`;
+
+/**
+ * The command lines of one menu (without its path line): singletons and built-in rows as `set`,
+ * rows added by users as `add`, arguments in alphabetical order as RouterOS writes them. Compact
+ * leaves out what a fresh router already has; verbose writes every value and `!name` for unset
+ * ones. Dynamic rows never appear (they come back by themselves); `wo` and, without
+ * show-sensitive, sensitive values are dropped from the line, not masked (M-SENS).
+ */
+export async function exportMenuLines(menu: MenuDecl, stored: readonly StoredRow[], ctx: TypeContext, opts: ExportOptions = {}): Promise<string[]> {
+  // A default made at add time (a scheduler's start-date: today) is no default for an import
+  // on another day: such values are always written.
+  const defaults = newRowData({ ...menu, properties: menu.properties.filter((p) => !p.defaultVaries) }, ctx);
   const settable = writableProps(menu)
-    .filter((p) => p.access !== 'wo' && (showSensitive || !p.sensitive))
+    .filter((p) => p.access !== 'wo' && (opts.showSensitive || !p.sensitive))
     .sort((a, b) => (a.name < b.name ? -1 : 1));
-  const pairs = (data: RowData, base: RowData, skipEmpty: boolean): string => settable
-    .filter((p) => data[p.name] !== undefined && (verbose || JSON.stringify(data[p.name]) !== JSON.stringify(base[p.name])))
-    .filter((p) => !(skipEmpty && isEmptyValue(p, data[p.name])))
-    .map((p) => `${p.name}=${exportValue(p.type.display(data[p.name], ctx))}`).join(' ');
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  /** `base`: what an import starts from (defaults of an add, a built-in row's first values). */
+  const args = (data: RowData, base: RowData, builtin?: RowData): string => {
+    const out: string[] = [];
+    for (const p of settable) {
+      const v = data[p.name];
+      if (v === undefined || v === null) {
+        // A property a built-in row never had does not apply to it (certificate on www).
+        const applies = !builtin || builtin[p.name] !== undefined;
+        if (opts.verbose && p.name !== 'comment' && applies) out.push(`!${p.name}`);
+        else if (!opts.verbose && base[p.name] !== undefined && applies) out.push(`!${p.name}`);
+        continue;
+      }
+      if (!opts.verbose && (same(v, base[p.name]) || (base[p.name] === undefined && isEmptyValue(p, v)))) continue;
+      out.push(`${p.name}=${exportValue(p.type.display(v, ctx))}`);
+    }
+    return out.join(' ');
+  };
   const lines: string[] = [];
   if (menu.kind === 'singleton') {
-    const row = tx.get(menu.path, 1);
-    const text = row ? pairs(row.data, defaults, false) : '';
+    const text = args(stored[0]?.data ?? defaults, defaults);
     if (text) lines.push(`set ${text}`);
-  } else if (menu.kind === 'list') {
-    for (const row of listRows(menu, tx)) {
-      const builtin = row.data[BUILTIN] as RowData | undefined;
-      if (builtin) {
-        const text = pairs(row.data, builtin, false);
-        const key = menu.key ? exportValue(String(row.data[menu.key])) : `*${row.id.toString(16).toUpperCase()}`;
-        if (text) lines.push(`set ${key} ${text}`);
-      } else {
-        const text = pairs(row.data, defaults, true);
-        lines.push(`add${text ? ` ${text}` : ''}`);
-      }
-    }
+    return lines;
   }
-  return lines.length ? `/${header}\n${lines.map(wrapExportLine).join('\n')}\n` : '';
+  if (menu.kind !== 'list') return lines;
+  const rows = stored.filter((r) => r.data.dynamic !== true);
+  const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where)).map((r) => r.id)) : undefined;
+  const builtins = rows.filter((r) => r.data[BUILTIN]);
+  for (const row of rows) {
+    if (shown && !shown.has(row.id)) continue;
+    const builtin = row.data[BUILTIN] as RowData | undefined;
+    if (!builtin) {
+      lines.push(`add ${args(row.data, defaults)}`.trimEnd());
+      continue;
+    }
+    const text = args(row.data, builtin, builtin);
+    if (text) lines.push(`set ${builtinIdentifier(menu, row, builtin, builtins.indexOf(row))} ${text}`);
+  }
+  return lines;
+}
+
+/**
+ * How an export names a built-in row so that a fresh router finds it: `[ find default=yes ]`
+ * for the menu's default row, else the name it came with (`set www`, `set read`), else its
+ * place among the built-in rows (`set 0`), as RouterOS writes them.
+ */
+function builtinIdentifier(menu: MenuDecl, row: StoredRow, builtin: RowData, index: number): string {
+  if (propByName(menu, 'default') && row.data.default === true) return '[ find default=yes ]';
+  if (menu.key && builtin[menu.key] !== undefined) return exportValue(String(builtin[menu.key]));
+  return String(index);
+}
+
+/**
+ * An export's text: the header, then each menu's path line and its lines (spec §9.2). The rows
+ * are read in one transaction, so the export is one consistent picture.
+ */
+export async function exportText(env: Environment, menus: readonly MenuDecl[], opts: ExportOptions = {}): Promise<string> {
+  const ctx = typeContext(env, env.store.view());
+  const rows = await env.store.read((tx) => menus.map((m) => (m.kind === 'singleton' ? [tx.get(m.path, 1)].filter((r) => r !== undefined) : m.kind === 'list' ? [...listRows(m, tx)] : [])));
+  let out = exportHeader(env.clock.now(), ROSPKI_ROUTEROS_VERSION, ctx.zone);
+  for (const [i, menu] of menus.entries()) {
+    const lines = await exportMenuLines(menu, rows[i]!, ctx, opts);
+    if (lines.length === 0) continue;
+    const path = exportPath(menu);
+    out += opts.terse ? lines.map((l) => `${path} ${l}\n`).join('') : `${path}\n${lines.map(wrapExportLine).join('\n')}\n`;
+  }
+  return out;
 }
 
 /** Row field holding the values a built-in row (created with the data directory) started with. */
 export const BUILTIN = '.builtin';
 
-/** `# 2026-01-01 00:00:00 by RouterOS 7.23.3` — the first line of every export (spec §2.2). */
-export function exportHeader(now: number, version: string): string {
-  return `# ${formatDate(now)} by RouterOS ${version.replace(/ \(.*\)$/, '')}\n`;
+/**
+ * The header of every export, as a RouterOS without RouterBOARD hardware (CHR) writes it: the
+ * date in the router's zone and the version, then an empty software id (rospki has no license
+ * key) and no model or serial number lines (spec §9.2).
+ */
+export function exportHeader(now: number, version: string, zone?: TimeZone): string {
+  return `# ${formatDate(now, zone)} by RouterOS ${version.replace(/ \(.*\)$/, '')}\n# software id =\n#\n`;
+}
+
+const exportFlags = {
+  compact: flagArg('compact', 'Leave out default values (the default)'),
+  verbose: flagArg('verbose', 'Include default values'),
+  terse: flagArg('terse', 'Each line with its menu path'),
+  showSensitive: { ...flagArg('show-sensitive', 'Include sensitive values'), policy: 'sensitive' } as ArgDecl<boolean>,
+  hideSensitive: flagArg('hide-sensitive', 'Leave sensitive values out (the default)'),
+};
+/** `export file=x` writes x.rsc into /file: the write policy, like every other way into the store. */
+const exportFileArg: ArgDecl<string> = { name: 'file', type: stringType, policy: 'write', help: 'Export to <file>.rsc in /file' };
+const exportWhereArg: ArgDecl<Value> = { name: 'where', type: itemsType, help: 'Export only the items that match' };
+
+/** The export command of a menu: it and everything below it. */
+export function exportCommand(menu: MenuDecl): CommandDecl {
+  return {
+    name: 'export', help: 'Print or save an export script', policy: 'read',
+    args: [...Object.values(exportFlags), exportFileArg, exportWhereArg],
+    async run(call) {
+      const { env, args } = call;
+      const menus = exportMenus(env.registry, menu.path);
+      // Menus that mirror something outside the store are brought up to date first.
+      for (const m of menus) if (m !== menu) await m.prepare?.(env);
+      const opts: ExportOptions = {
+        verbose: args.flag(exportFlags.verbose), terse: args.flag(exportFlags.terse),
+        showSensitive: args.flag(exportFlags.showSensitive) && !args.flag(exportFlags.hideSensitive), where: call.where,
+      };
+      const text = await exportText(env, menus, opts);
+      if (args.has(exportFileArg)) {
+        const name = args.get(exportFileArg)!;
+        const written = await env.files.write(/\.rsc$/i.test(name) ? name : `${name}.rsc`, text, env.clock.now());
+        await env.store.write((tx) => env.log(tx, 'system,info', `configuration exported to ${written} by ${call.session.user}`));
+        return {};
+      }
+      return { messages: [text.replace(/\n$/, '')] };
+    },
+  };
 }
 
 /**
  * A value as export writes it: bare when it is one plain word, else a console string with the
  * escapes the console reads back (spec §7.2): `\\ \" \$`, `\n \r \t`, other control bytes `\XX`.
  */
-function exportValue(text: string): string {
+export function exportValue(text: string): string {
   if (/^[A-Za-z0-9_.:,\-/*@+]+$/.test(text)) return text;
   const escaped = text.replace(/[\\"$\x00-\x1f\x7f]/g, (c) => {
     switch (c) {
@@ -682,9 +838,12 @@ function wrapExportLine(line: string): string {
   return out.join('\n');
 }
 
-/** Whether a line may be broken before position i. */
+/**
+ * Whether a line may be broken before position i. Not right after `=` either: RouterOS does
+ * break there, but consoles before issue 12 read `name=\` + newline as the end of the command.
+ */
 function safeBreak(text: string, i: number): boolean {
-  if (/\s/.test(text[i] ?? '') || /\s/.test(text[i - 1] ?? '')) return false;
+  if (/\s/.test(text[i] ?? '') || /\s/.test(text[i - 1] ?? '') || text[i - 1] === '=') return false;
   // Count the backslashes before i: an odd number means i is inside an escape sequence.
   let slashes = 0;
   for (let j = i - 1; j >= 0 && text[j] === '\\'; j--) slashes++;

@@ -1,7 +1,7 @@
 // The value types of menu properties and arguments. Each one parses what any front end sends
 // (console text, typed script values, REST/API strings) and renders for each of them.
 
-import { formatDate } from '../clock.js';
+import { formatDate, localToEpoch, parseDay, parseTimeOfDay } from '../clock.js';
 import { argumentError, invalidValue, noMatch, outOfRange } from '../errors.js';
 import { matchChoice } from './args.js';
 import type { PropType, ReferenceDecl, TypeContext } from './types.js';
@@ -127,18 +127,23 @@ export function durationType(min?: number, max?: number): PropType<number> {
   };
 }
 
-/** Dates are stored as epoch milliseconds and shown as `YYYY-MM-DD HH:MM:SS` (7.10+, spec §2.2). */
+/**
+ * Dates are stored as epoch milliseconds and shown as `YYYY-MM-DD HH:MM:SS` (7.10+, spec §2.2)
+ * in the router's time zone (/system clock); input is read in that zone too.
+ */
 export const dateType: PropType<number> = {
   help: 'date',
-  parse(v, _ctx, name) {
+  parse(v, ctx, name) {
     if (typeof v === 'number') return v;
-    const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/.exec(asText(v).trim());
-    if (!m) throw invalidValue(name);
-    return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+    const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})$/.exec(asText(v).trim());
+    const day = m ? parseDay(m[1]!) : undefined;
+    const time = m ? parseTimeOfDay(m[2]!) : undefined;
+    if (day === undefined || time === undefined) throw invalidValue(name);
+    return localToEpoch(day + time, ctx.zone);
   },
-  display: (v) => formatDate(v),
-  api: (v) => formatDate(v),
-  script: (v) => formatDate(v),
+  display: (v, ctx) => formatDate(v, ctx.zone),
+  api: (v, ctx) => formatDate(v, ctx.zone),
+  script: (v, ctx) => formatDate(v, ctx.zone),
 };
 
 export { formatDate, formatDate as dateFormat };

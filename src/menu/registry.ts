@@ -2,7 +2,7 @@
 // commands so front ends see one uniform command list per menu.
 
 import type { CommandDecl, MenuDecl, PropertyDecl, RegistryView } from './types.js';
-import { genericCommands } from './generic.js';
+import { exportCommand, exportsRows, genericCommands } from './generic.js';
 
 export class Registry implements RegistryView {
   private readonly menus = new Map<string, MenuDecl>();
@@ -69,15 +69,26 @@ export class Registry implements RegistryView {
     return out.sort();
   }
 
-  /** Every command of a menu: its generic verbs, then its own commands. */
+  /**
+   * Every command of a menu: its generic verbs, then its own commands. Every directory (the root
+   * included) and every menu with exported menus below it has `export` too: it writes its subtree.
+   */
   commands(path: string): CommandDecl[] {
     let cached = this.commandCache.get(path);
     if (!cached) {
       const menu = this.menus.get(path);
       cached = menu ? [...genericCommands(menu), ...(menu.commands ?? [])] : [];
+      if (menu && !cached.some((c) => c.name === 'export') && (menu.kind === 'dir' || this.exportsBelow(path))) cached.push(exportCommand(menu));
       this.commandCache.set(path, cached);
     }
     return cached;
+  }
+
+  private exportsBelow(path: string): boolean {
+    return this.children(path).some((c) => {
+      const child = joinPath(path, c);
+      return exportsRows(this.menus.get(child)!) || this.exportsBelow(child);
+    });
   }
 
   command(path: string, name: string): CommandDecl | undefined {

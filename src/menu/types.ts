@@ -2,7 +2,7 @@
 // the generic verbs, print layouts, REST JSON, API words, validation, prefix matching, `?` help
 // and tab completion all come from that one declaration.
 
-import type { Clock } from '../clock.js';
+import type { Clock, TimeZone } from '../clock.js';
 import type { FileStore } from '../store/files.js';
 import type { ReadTx, RowData, Store, StoredRow, WriteTx } from '../store/store.js';
 import type { TrustEngine } from '../trust/engine.js';
@@ -20,6 +20,8 @@ export type Policy = (typeof POLICIES)[number];
 export interface TypeContext {
   readonly tx: ReadTx;
   readonly clock: Clock;
+  /** The router's time zone (/system clock) in this transaction: every date is shown in it. */
+  readonly zone: TimeZone;
   readonly registry: RegistryView;
   /** The appliance's shared services (the /file store for `contents`, caches). */
   readonly env: Environment;
@@ -85,6 +87,11 @@ export interface PropertyDecl<S = any> {
    * lacks it (templates made before a property existed). A function is called per add.
    */
   readonly default?: S | ((ctx: TypeContext) => S);
+  /**
+   * The default depends on when the row is added (a scheduler's start-date: today): no default
+   * for an import on another day, so /export always writes the value.
+   */
+  readonly defaultVaries?: boolean;
   /** `ro`: set only by the system or commands; `wo`: never shown (passwords). */
   readonly access?: 'rw' | 'ro' | 'wo';
   /** Hidden in print and export unless `show-sensitive`. */
@@ -327,6 +334,8 @@ export interface AccessControl {
 export interface Environment {
   readonly store: Store;
   readonly clock: Clock;
+  /** The router's time zone as /system clock says in `tx` (read it through TypeContext.zone). */
+  zone(tx: ReadTx): TimeZone;
   readonly registry: RegistryView;
   /** The /file store: the one path-safety rule (src/store/files.ts). */
   readonly files: FileStore;

@@ -4,7 +4,7 @@ import { certificateMenu } from './certificate/menu.js';
 import { serviceMenu } from './ip/service.js';
 import { fileMenu } from './file/menu.js';
 import { logMenu } from './log.js';
-import { clockMenu } from './system/clock.js';
+import { clockManualMenu, clockMenu } from './system/clock.js';
 import { identityMenu } from './system/identity.js';
 import { resourceMenu } from './system/resource.js';
 import { groupMenu } from './user/group.js';
@@ -45,6 +45,8 @@ import { pingCommand } from './ping.js';
 
 /** A directory menu with one more command of its own (`/ping` at the root and in /tool). */
 const withCommand = (menu: MenuDecl, command: CommandDecl): MenuDecl => ({ ...menu, commands: [...(menu.commands ?? []), command] });
+import { schedulerMenu } from './system/scheduler.js';
+import { jobMenu } from './system/script-job.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -59,4 +61,5 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu,
+  clockManualMenu, schedulerMenu, jobMenu,
 ];

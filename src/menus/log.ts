@@ -16,9 +16,9 @@ const bare: PropType<string> = { ...stringType, quoted: false };
  * entries of today, date and time for older ones.
  */
 function printLog(print: PrintOutput): string {
-  const today = formatDate(print.ctx.clock.now()).slice(0, 10);
+  const today = formatDate(print.ctx.clock.now(), print.ctx.zone).slice(0, 10);
   return print.rows.map((r) => {
-    const when = formatDate(Number(r.data.time));
+    const when = formatDate(Number(r.data.time), print.ctx.zone);
     const time = when.startsWith(today) ? when.slice(11) : when;
     return `${time} ${(r.data.topics as string[]).join(',')} ${String(r.data.message)}\n`;
   }).join('');

@@ -58,7 +58,7 @@ test('record print in order; move and place-before reorder print, export and the
   assert.equal((await chainOrder()).verdict, 'drop');
   await t.run(FILTER_PATH, 'move', { numbers: '0' }); // no destination: to the end
   const exported = String((await t.run(FILTER_PATH, 'export', {})).messages![0]);
-  assert.deepEqual(exported.split('\n').slice(1), [
+  assert.deepEqual(exported.split('\n').slice(3), [
     '/ip firewall filter',
     'add chain=input comment=web dst-port=443,80 protocol=tcp src-address=10.0.0.0/8',
     'add action=accept chain=input in-interface=lo log=no',

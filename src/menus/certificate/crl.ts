@@ -7,12 +7,11 @@
 // A URL that is a local CA's own publication point is read straight from that CA (no network).
 
 import { failure } from '../../errors.js';
-import { exportHeader, exportLines, resolveItems, typeContext } from '../../menu/generic.js';
-import { boolType, dateType, intType, itemsType, refType, stringType, presenceType } from '../../menu/proptypes.js';
+import { resolveItems } from '../../menu/generic.js';
+import { boolType, dateType, intType, itemsType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import type { Value } from '../../menu/values.js';
 import type { ReadTx, RowData, StoredRow, WriteTx } from '../../store/store.js';
-import { ROSPKI_ROUTEROS_VERSION } from '../../version.js';
 import { parseCertificate, type CertInfo } from '../../pki/index.js';
 import { parseCrl, verifyCrlSignature, type CrlInfo } from '../../pki/crl.js';
 import { crlUrl } from './sign.js';
@@ -287,27 +286,15 @@ const flushCommand: CommandDecl = {
   },
 };
 
-/** Export skips dynamic entries (they come back by themselves). */
-const exportCommand: CommandDecl = {
-  name: 'export', help: 'Print or save an export script', policy: 'read',
-  args: [{ name: 'verbose', type: presenceType, flagOnly: true }, { name: 'terse', type: presenceType, flagOnly: true }],
-  async run(call) {
-    const text = await call.env.store.read((tx) => {
-      const view: ReadTx = { ...tx, list: (m: string) => tx.list(m).filter((r) => m !== CRL_MENU_PATH || r.data.dynamic !== true), get: tx.get.bind(tx), findBy: tx.findBy.bind(tx), getBlob: tx.getBlob.bind(tx) };
-      return exportLines(crlMenu, view, typeContext(call.env, view), call.args.flag('verbose'));
-    });
-    return { messages: [(exportHeader(call.env.clock.now(), ROSPKI_ROUTEROS_VERSION) + text).replace(/\n$/, '')] };
-  },
-};
-
 export const crlMenu: MenuDecl = {
   path: CRL_MENU_PATH,
   kind: 'list',
   help: 'Certificate revocation lists',
-  verbs: ['print', 'get', 'set', 'add', 'remove', 'find'],
+  // Export writes manual entries only: dynamic rows come back by themselves (generic rule).
+  verbs: ['print', 'get', 'set', 'add', 'remove', 'find', 'export'],
   properties,
   columns: ['url', 'cert', 'num', 'revoked', 'next-update'],
-  commands: [downloadCommand, flushCommand, exportCommand],
+  commands: [downloadCommand, flushCommand],
   prepare: reconcileCrlRows,
   validate(row) {
     if (row.dynamic === true) throw failure('can not change dynamic entry');

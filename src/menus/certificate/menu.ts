@@ -14,7 +14,9 @@ export const certificateMenu: MenuDecl = {
   kind: 'list',
   help: 'Certificates',
   key: 'name',
-  verbs: ['print', 'get', 'set', 'add', 'remove', 'find', 'export'],
+  // Certificates and keys are never part of /export (spec services §9.2, §9.3); `/certificate
+  // export` writes the menus below it (settings, crl).
+  verbs: ['print', 'get', 'set', 'add', 'remove', 'find'],
   properties: certificateProperties,
   columns: CERT_COLUMNS,
   commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand],

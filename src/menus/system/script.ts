@@ -13,7 +13,9 @@ import { notEnoughPermissions, RosError } from '../../errors.js';
 import { renderPrint } from '../../menu/render.js';
 import { boolType, dateType, enumSetType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
 import { genericCommands, resolveItems } from '../../menu/generic.js';
-import type { ArgDecl, CommandCall, CommandDecl, CommandResult, MenuDecl, Policy, Session } from '../../menu/types.js';
+import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, Session } from '../../menu/types.js';
+import type { StoredRow } from '../../store/store.js';
+import { runAsJob } from './script-job.js';
 import { POLICIES } from '../../menu/types.js';
 import { holdsAll, userPolicies } from '../user/user.js';
 import type { Value } from '../../menu/values.js';
@@ -21,7 +23,7 @@ import type { Value } from '../../menu/values.js';
 export const SCRIPT_PATH = '/system/script';
 
 /** RouterOS's default policy of a new script. */
-const DEFAULT_POLICY: Policy[] = ['ftp', 'reboot', 'read', 'write', 'policy', 'test', 'password', 'sniff', 'sensitive', 'romon'];
+export const DEFAULT_POLICY: readonly Policy[] = ['ftp', 'reboot', 'read', 'write', 'policy', 'test', 'password', 'sniff', 'sensitive', 'romon'];
 
 const outputMessages = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
 
@@ -33,29 +35,38 @@ const runCommand: CommandDecl = {
   policy: 'test',
   args: [scriptArg],
   async run(call: CommandCall): Promise<CommandResult> {
-    const { env, session } = call;
-    const row = await env.store.read((tx) => {
-      const ids = resolveItems(call.menu, call.args.get(scriptArg), session, tx);
+    const row = await call.env.store.read((tx) => {
+      const ids = resolveItems(call.menu, call.args.get(scriptArg), call.session, tx);
       if (ids.length !== 1) throw new RosError('argument', 'no such item');
       return tx.get(SCRIPT_PATH, ids[0]!)!;
     });
-    const policy = (row.data.policy as Policy[] | undefined) ?? [];
-    const unchecked = row.data['dont-require-permissions'] === true;
-    if (!unchecked && policy.some((p) => !call.policies.has(p))) throw notEnoughPermissions();
-    await env.store.write((tx) => {
-      const now = tx.get(SCRIPT_PATH, row.id);
-      if (now) tx.update(SCRIPT_PATH, row.id, { ...now.data, 'run-count': Number(now.data['run-count'] ?? 0) + 1, 'last-started': env.clock.now() });
-    });
-    // The script acts as its owner, with its own policies, narrowed by the caller's unless
-    // dont-require-permissions=yes; the executor narrows it by the owner's group at every command.
-    const policies = new Set(unchecked ? policy : policy.filter((p) => call.policies.has(p)));
-    const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
-    const printed = await env.scripts.run(String(row.data.source ?? ''), {
-      ...session, user: owner, policies, operator: false, channel: undefined, via: 'script',
-    });
-    return { messages: outputMessages(printed) };
+    return { messages: outputMessages(await runStoredScript(call.env, row, call)) };
   },
 };
+
+/**
+ * Runs a stored script for a caller (`/system script run`, the scheduler): the caller must hold
+ * the script's policies unless it has dont-require-permissions=yes; the script acts as its
+ * owner with its own policies, narrowed by the caller's unless dont-require-permissions=yes,
+ * and the executor narrows them by the owner's group at every command. It runs as a job of
+ * /system script job. Returns what the script printed.
+ */
+export async function runStoredScript(env: Environment, row: StoredRow, caller: Pick<CommandCall, 'session' | 'policies'>): Promise<string> {
+  const { session } = caller;
+  const policy = (row.data.policy as Policy[] | undefined) ?? [];
+  const unchecked = row.data['dont-require-permissions'] === true;
+  if (!unchecked && policy.some((p) => !caller.policies.has(p))) throw notEnoughPermissions();
+  await env.store.write((tx) => {
+    const now = tx.get(SCRIPT_PATH, row.id);
+    if (now) tx.update(SCRIPT_PATH, row.id, { ...now.data, 'run-count': Number(now.data['run-count'] ?? 0) + 1, 'last-started': env.clock.now() });
+  });
+  const policies = new Set(unchecked ? policy : policy.filter((p) => caller.policies.has(p)));
+  const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
+  const job = { script: String(row.data.name ?? ''), type: 'command', owner, policy: [...policies] } as const;
+  return runAsJob(env, job, session.signal, (signal) => env.scripts.run(String(row.data.source ?? ''), {
+    ...session, user: owner, policies, operator: false, channel: undefined, via: 'script', signal,
+  }));
+}
 
 export const scriptMenu: MenuDecl = {
   path: SCRIPT_PATH,

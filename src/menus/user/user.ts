@@ -52,7 +52,9 @@ export const userMenu: MenuDecl = {
   kind: 'list',
   help: 'Users',
   key: 'name',
-  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
+  // Users are not part of /export on RouterOS 7 (the 7.24.4 export has /user group, aaa and
+  // settings only); `/user export` writes the menus below it.
+  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment'],
   writePolicy: ['policy'],
   authorize({ before, after }, tx, call) {
     mayManageUser(tx, before, call.policies);
