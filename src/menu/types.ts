@@ -43,6 +43,11 @@ export interface PropType<S = unknown> {
   readonly quoted?: boolean;
   /** Right-aligned in tables (PORT, SIZE). */
   readonly numeric?: boolean;
+  /**
+   * Table cell text where it differs from display(): `\n` puts each further value on a
+   * continuation line under its column (a second address, spec §3.6 rule 7).
+   */
+  tableText?(value: S, ctx: TypeContext): string;
   /** Values offered by completion and used for prefix matching (enums, references). */
   choices?(ctx: TypeContext): string[];
   isEmpty?(value: S): boolean;
