@@ -95,6 +95,12 @@ export function propValue<S>(prop: PropertyDecl<S>, row: RowData): S {
 // ---------------------------------------------------------------------------------------------
 // Items: `0,1`, names, `*ID`s, arrays from [find] (spec §7.3)
 
+/** The rows of a list menu in the order they are numbered, printed and found (MenuDecl.sortRows). */
+export function listRows(menu: MenuDecl, tx: ReadTx): readonly StoredRow[] {
+  const rows = tx.list(menu.path);
+  return menu.sortRows ? menu.sortRows(rows) : rows;
+}
+
 export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx: ReadTx): number[] {
   if (menu.kind === 'singleton') return [1];
   const out: number[] = [];
@@ -124,7 +130,7 @@ export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx:
   };
   const byNumber = (n: number): number => {
     // Numbers refer to the last print; without one they behave as if print had run (§7.3).
-    const numbering = session.lastPrint.get(menu.path) ?? tx.list(menu.path).map((r) => r.id);
+    const numbering = session.lastPrint.get(menu.path) ?? listRows(menu, tx).map((r) => r.id);
     const id = numbering[n];
     if (id === undefined || !tx.get(menu.path, id)) throw noSuchItem();
     return id;
@@ -273,12 +279,12 @@ function printCommand(menu: MenuDecl): CommandDecl {
     async run(call) {
       const { args: a } = call;
       const [rows, ctx, order] = await readTx(call, (tx, ctx) => {
-        let rows = menu.kind === 'list' ? [...tx.list(menu.path)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
+        let rows = menu.kind === 'list' ? [...listRows(menu, tx)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
         if (a.has(fromArg)) {
           const ids = new Set(resolveItems(menu, a.get(fromArg), call.session, tx));
           rows = rows.filter((r) => ids.has(r.id));
         }
-        return [rows, ctx, tx.list(menu.path).map((r) => r.id)] as const;
+        return [rows, ctx, listRows(menu, tx).map((r) => r.id)] as const;
       });
       const where = call.where;
       const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
@@ -488,7 +494,7 @@ function findCommand(menu: MenuDecl): CommandDecl {
     name: 'find', help: 'Find items by value', policy: 'read',
     args: [{ name: 'where', type: itemsType, help: 'Filter expression' }],
     async run(call) {
-      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...tx.list(menu.path)], ctx] as const);
+      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...listRows(menu, tx)], ctx] as const);
       const shown = call.where ? await filterRows(menu, rows, ctx, call.where) : rows;
       return { ret: RosArray.of(shown.map((r) => new ItemId(r.id))) };
     },
@@ -554,6 +560,8 @@ export function exportLines(menu: MenuDecl, tx: ReadTx, ctx: TypeContext, verbos
     if (text) lines.push(`set ${text}`);
   } else if (menu.kind === 'list') {
     for (const row of tx.list(menu.path)) {
+      // Dynamic entries (connections, CDP lists) come back by themselves: never exported.
+      if (row.data.dynamic === true) continue;
       const builtin = row.data[BUILTIN] as RowData | undefined;
       if (builtin) {
         const text = pairs(row.data, builtin, false);

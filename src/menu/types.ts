@@ -261,6 +261,11 @@ export interface MenuDecl {
   readonly writePolicy?: readonly Policy[];
   /** Menu-specific commands (sign, import, …). */
   readonly commands?: readonly CommandDecl[];
+  /**
+   * The order rows are numbered, printed and found in, where it is not id order (/ip service:
+   * by port, spec services §8). Returns a new array.
+   */
+  sortRows?(rows: readonly StoredRow[]): StoredRow[];
   /** A menu whose plain `print` is not a table (/log prints one line per entry). */
   printTable?(print: PrintOutput): string;
   /** Rows present on a fresh data directory (RouterOS defaults). */
