@@ -63,7 +63,7 @@ describe('rospki -e, files and stdin', () => {
     const narrow = rospki(['-e', '/user print detail'], { env: { ROSPKI_DATA: dir, COLUMNS: '40' } });
     assert.ok(narrow.stdout.split('\n').every((l) => l.length <= 40), narrow.stdout);
     const wide = rospki(['-e', '/user print detail'], { env: { ROSPKI_DATA: dir, COLUMNS: '200' } });
-    assert.match(wide.stdout, /name="averyveryverylongusername" group=read \n/);
+    assert.match(wide.stdout, /name="averyveryverylongusername" group=read inactivity-timeout=10m inactivity-policy=none address="" \n/);
   });
 
   test('runs a .rsc file and piped standard input', () => {

@@ -106,11 +106,24 @@ export const ORDER = '.order';
 
 const orderOf = (row: StoredRow): number => (typeof row.data[ORDER] === 'number' ? (row.data[ORDER] as number) : row.id);
 
-/** The rows of a list menu in the order print numbers them: by id, or by place when ordered. */
+/**
+ * The rows of a list menu in the order they are numbered, printed, found and exported: by the
+ * place each has when the menu is ordered (firewall rules), by the menu's own sort where it has
+ * one (/ip service by port), else by id.
+ */
 export function listRows(menu: MenuDecl, tx: ReadTx): readonly StoredRow[] {
   const rows = tx.list(menu.path);
-  if (!menu.ordered) return rows;
-  return [...rows].sort((a, b) => orderOf(a) - orderOf(b) || a.id - b.id);
+  if (menu.ordered) return [...rows].sort((a, b) => orderOf(a) - orderOf(b) || a.id - b.id);
+  return menu.sortRows ? menu.sortRows(rows) : rows;
+}
+
+/**
+ * The rows of a list in the order /export writes them: their place where the order decides
+ * (firewall rules), else id order, as RouterOS exports (the 7.24.4 export lists /ip service by
+ * internal id although print sorts it by port).
+ */
+function exportRows(menu: MenuDecl, tx: ReadTx): readonly StoredRow[] {
+  return menu.ordered ? listRows(menu, tx) : tx.list(menu.path);
 }
 
 /**
@@ -131,6 +144,7 @@ export function placeRows(menu: MenuDecl, tx: WriteTx, ids: readonly number[], b
 
 // ---------------------------------------------------------------------------------------------
 // Items: `0,1`, names, `*ID`s, arrays from [find] (spec §7.3)
+
 
 export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx: ReadTx): number[] {
   if (menu.kind === 'singleton') return [1];
@@ -739,7 +753,7 @@ function builtinIdentifier(menu: MenuDecl, row: StoredRow, builtin: RowData, ind
  */
 export async function exportText(env: Environment, menus: readonly MenuDecl[], opts: ExportOptions = {}): Promise<string> {
   const ctx = typeContext(env, env.store.view());
-  const rows = await env.store.read((tx) => menus.map((m) => (m.kind === 'singleton' ? [tx.get(m.path, 1)].filter((r) => r !== undefined) : m.kind === 'list' ? [...listRows(m, tx)] : [])));
+  const rows = await env.store.read((tx) => menus.map((m) => (m.kind === 'singleton' ? [tx.get(m.path, 1)].filter((r) => r !== undefined) : m.kind === 'list' ? [...exportRows(m, tx)] : [])));
   let out = exportHeader(env.clock.now(), ROSPKI_ROUTEROS_VERSION, ctx.zone);
   for (const [i, menu] of menus.entries()) {
     const lines = await exportMenuLines(menu, rows[i]!, ctx, opts);

@@ -9,7 +9,7 @@
 //
 // Choices made where the spec is UNCONFIRMED (each is marked at the place it is implemented):
 //  * "fits the terminal": a line fits when its length, trailing spaces included, is <= width.
-//  * empty table: prints nothing; empty detail: prints the legend only (it does not depend on rows).
+//  * an empty list prints nothing in any layout: no `Flags:`, no `Columns:`, no header (issue 12).
 //  * `;;; comment`: tables put it on its own line at column 0 (§3.6 rule 7); detail puts it after
 //    the index and flag block and starts the properties on the next line (§3.3 rule 7);
 //    terse writes it as a leading `comment=` pair.
@@ -100,9 +100,14 @@ function joinLines(lines: readonly string[]): string {
   return lines.map((line) => line + '\n').join('');
 }
 
-/** The letter shown for `row` in one flag column: the first of its flags that is set, or ' '. */
+/**
+ * The letter shown for `row` in one flag column, or ' '. A flag that joins a column is a state
+ * that supersedes the one it joins, so the last flag set wins: a revoked issued certificate
+ * shows R, not I (spec §3.1; RouterOS shows `R` there, issue 12).
+ */
 function flagChar(column: readonly LayoutFlag[], flags: string): string {
-  return column.find((flag) => flags.includes(flag.letter))?.letter ?? ' ';
+  for (let i = column.length - 1; i >= 0; i--) if (flags.includes(column[i]!.letter)) return column[i]!.letter;
+  return ' ';
 }
 
 function flagBlock(columns: readonly FlagColumn[], flags: string): string {
@@ -179,9 +184,11 @@ function tableLegendGroups(
   rows: readonly LayoutRow[],
   style: LegendStyle,
 ): string[] {
-  const occurs = (flag: LayoutFlag) => rows.some((row) => row.flags.includes(flag.letter));
   const groups: string[] = [];
   for (const column of columns) {
+    // A flag occurs when a row shows it (a revoked issued row shows R only).
+    const shown = new Set(rows.map((row) => flagChar(column, row.flags)));
+    const occurs = (flag: LayoutFlag) => shown.has(flag.letter);
     if (!column.some(occurs)) continue;
     if (style === 'present') {
       groups.push(column.filter(occurs).map(legendEntry).join(', '));
@@ -204,9 +211,11 @@ function tableLegendGroups(
  *     0 KA T sstp-korona-ca           all  korona-ca    …
  *
  * The legend and flag block cover only the flag columns that occur in the rows; columns empty
- * in every row are dropped; every cell is padded, the last one too. When the table is wider
- * than the terminal, headers wider than their values are cut to the value width, from the last
- * column backwards, until it fits. No rows: nothing at all (UNCONFIRMED, §3.4 rule 7).
+ * in every row are dropped; every cell is padded, the last one too. Numeric values are
+ * right-aligned under a left-aligned header (the 7.2x /file capture: `SIZE` over `1188` and
+ * `293.0KiB`). When the table is wider than the terminal, headers wider than their values are
+ * cut to the value width, from the last column backwards, until it fits. No rows: nothing at all
+ * (§3.4 rule 7; issue 12: an empty list prints nothing).
  */
 export function formatTable(spec: TableSpec): string {
   const { rows, showIds } = spec;
@@ -237,9 +246,10 @@ export function formatTable(spec: TableSpec): string {
     widths[i] = valueWidths[i]!;
   }
 
-  const pad = (text: string, i: number) =>
+  const padValue = (text: string, i: number) =>
     columns[i]!.column.numeric ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
-  const line = (index: string, flags: string, cells: readonly string[]) =>
+  const padHeader = (text: string, i: number) => text.padEnd(widths[i]!);
+  const line = (index: string, flags: string, cells: readonly string[], pad = padValue) =>
     [index, ...(flagColumns.length > 0 ? [flags] : []), cells.map(pad).join('  ')].join(' ');
 
   const lines: string[] = [];
@@ -251,6 +261,7 @@ export function formatTable(spec: TableSpec): string {
       alignIndex(showIds ? '*' : '#', indexWidth, showIds),
       ' '.repeat(flagColumns.length),
       columns.map(({ header }, i) => header.slice(0, widths[i])),
+      padHeader,
     ),
   );
   rows.forEach((row, r) => {
@@ -287,10 +298,12 @@ function itemHead(row: LayoutRow, spec: { flagColumns: readonly FlagColumn[]; sh
  * `print detail` (§3.3, §3.6 rules 8–9): the full legend with a trailing space, then per item the
  * index, the flag block with every flag column and `name=value` pairs, wrapped between pairs at
  * the terminal width with continuation lines indented to the first pair; every physical line
- * ends with one space; items separated by one empty line. Menus without flags (/file, /user)
- * have no legend and properties start in column 3. No rows: the legend alone (UNCONFIRMED).
+ * ends with one space; items separated by one empty line. Menus without flags have no legend
+ * and properties start in column 3. No rows: nothing, not even the legend (issue 12: an empty
+ * `/system script print` printed its `Flags:` line).
  */
 export function formatDetail(spec: DetailSpec): string {
+  if (spec.rows.length === 0) return '';
   const lines: string[] = [];
   if (spec.flagColumns.length > 0) {
     const groups = spec.flagColumns.map((column) => column.map(legendEntry).join(', '));

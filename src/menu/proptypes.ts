@@ -165,6 +165,8 @@ export const prefixListType: PropType<string[]> = {
   },
   display: (v) => v.join(','),
   api: (v) => v.join(','),
+  // Tables put each prefix on its own line (the 7.2x /ip service capture, spec §3.6 rule 7).
+  tableText: (v) => v.join('\n'),
   script: (v) => (v.length === 1 ? IpPrefix.parse(v[0]!) : RosArray.of(v.map((s) => IpPrefix.parse(s)))),
   isEmpty: (v) => v.length === 0,
 };

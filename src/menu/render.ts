@@ -32,10 +32,10 @@ function shownValue(p: PropertyDecl, row: StoredRow, print: PrintOutput): unknow
   return secretFor(p, row.data, print.ctx, print.readsSecrets) ? undefined : storedValue(p, row.data, print.ctx);
 }
 
-function cell(p: PropertyDecl, row: StoredRow, print: PrintOutput): LayoutCell {
+function cell(p: PropertyDecl, row: StoredRow, print: PrintOutput, table = false): LayoutCell {
   const { ctx } = print;
   const v = shownValue(p, row, print);
-  const text = v === undefined || v === null ? '' : p.type.display(v, ctx);
+  const text = v === undefined || v === null ? '' : table && p.type.tableText ? p.type.tableText(v, ctx) : p.type.display(v, ctx);
   // An empty value shows as "" in detail even for otherwise bare types (`subject-alt-name=""`, spec §2.1).
   return { name: p.name, text, quoted: (p.type.quoted ?? false) || text === '', numeric: p.type.numeric ?? false };
 }
@@ -49,12 +49,12 @@ function detailProps(print: PrintOutput): PropertyDecl[] {
     .filter((p): p is PropertyDecl => !!p && visible(p, print) && p.detail !== 'never' && p.name !== 'comment');
 }
 
-function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: PropertyDecl, row: StoredRow) => boolean): LayoutRow[] {
+function layoutRows(print: PrintOutput, props: PropertyDecl[], keepEmpty: (p: PropertyDecl, row: StoredRow) => boolean, table = false): LayoutRow[] {
   const { menu, ctx } = print;
   // The comment shows as a `;;;` line unless it was asked for as a column (proplist=comment).
   const commentProp = props.some((p) => p.name === 'comment') ? undefined : menu.properties.find((p) => p.name === 'comment');
   return print.rows.map((row, i) => {
-    const cells = props.map((p) => ({ p, c: cell(p, row, print) }))
+    const cells = props.map((p) => ({ p, c: cell(p, row, print, table) }))
       .filter(({ p }) => keepEmpty(p, row) || !isEmptyValue(p, shownValue(p, row, print)))
       .map(({ c }) => c);
     const comment = commentProp ? String(row.data.comment ?? '') : '';
@@ -97,7 +97,7 @@ export function renderPrint(print: PrintOutput, session: Session): string {
   if (menu.printTable && !print.proplist && !print.showIds) return menu.printTable(print, session);
   const names = print.proplist ?? menu.columns ?? [];
   const props = names.map((n) => menu.properties.find((p) => p.name === n)).filter((p): p is PropertyDecl => !!p && visible(p, print));
-  const rows = layoutRows(print, props, () => true);
+  const rows = layoutRows(print, props, () => true, true);
   return formatTable({
     flagColumns: flags,
     columns: props.map((p) => ({ name: p.name, numeric: p.type.numeric ?? false })),

@@ -45,6 +45,11 @@ export interface PropType<S = unknown> {
   readonly quoted?: boolean;
   /** Right-aligned in tables (PORT, SIZE). */
   readonly numeric?: boolean;
+  /**
+   * Table cell text where it differs from display(): `\n` puts each further value on a
+   * continuation line under its column (a second address, spec §3.6 rule 7).
+   */
+  tableText?(value: S, ctx: TypeContext): string;
   /** Values offered by completion and used for prefix matching (enums, references). */
   choices?(ctx: TypeContext): string[];
   isEmpty?(value: S): boolean;
@@ -268,6 +273,11 @@ export interface MenuDecl {
   readonly writePolicy?: readonly Policy[];
   /** Menu-specific commands (sign, import, …). */
   readonly commands?: readonly CommandDecl[];
+  /**
+   * The order rows are numbered, printed and found in, where it is not id order (/ip service:
+   * by port, spec services §8). Returns a new array.
+   */
+  sortRows?(rows: readonly StoredRow[]): StoredRow[];
   /**
    * A menu whose plain `print` is not a table: /log prints one line per entry, firewall rules
    * print as records (the session gives the terminal width).

@@ -24,6 +24,11 @@ export interface GateOptions {
   preAuthPool: number;
   /** A waiting connection is closed this long after it connected. */
   loginTimeoutMs: number;
+  /**
+   * An expired connection still writing an answer (a CRL, the landing page) is closed when the
+   * answer is written, or at the latest this long after it expired (default: loginTimeoutMs).
+   */
+  answerGraceMs?: number;
   /** The service's max-sessions now. */
   maxSessions(): number;
 }
@@ -121,7 +126,7 @@ export class ConnectionGate {
     this.leaveWaiting(entry);
     entry.state = 'expired';
     if (entry.busy === 0) { entry.socket.destroy(); return; }
-    setTimeout(() => entry.socket.destroy(), this.opts.loginTimeoutMs).unref();
+    setTimeout(() => entry.socket.destroy(), this.opts.answerGraceMs ?? this.opts.loginTimeoutMs).unref();
   }
 
   private leaveWaiting(entry: Entry): void {

@@ -6,16 +6,23 @@
 //
 // Changes made in this process (console, control socket, REST, API) are announced by the
 // store's onChange hook; changes by other processes are found by a cheap poll of read().
+//
+// Open connections show in /ip service as dynamic connection rows (flags D and c, LOCAL and
+// REMOTE: the 7.23.1 capture, services spec §8). They are kept in the store, so every front end
+// and every process sees them: written in one transaction at most every CONNECTION_SYNC_MS,
+// removed when the daemon starts (rows an earlier daemon left) and when it stops.
 
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Appliance } from '../appliance.js';
-import { IMPLEMENTED_SERVICES, SERVICE_PATH, TLS_SERVICES, ensureServiceRows, type TlsVersion } from '../menus/ip/service.js';
-import type { RowData } from '../store/store.js';
+import {
+  IMPLEMENTED_SERVICES, SERVICE_PATH, TLS_SERVICES, ensureServiceRows, isDynamicService, type TlsVersion,
+} from '../menus/ip/service.js';
+import type { RowData, StoredRow, WriteTx } from '../store/store.js';
 import { serveApiConnection } from './api.js';
-import { Authenticator, addressAllowed } from './auth.js';
+import { Authenticator, addressAllowed, plainAddress } from './auth.js';
 import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
 import { ConnectionGate } from './gate.js';
 import { checkContinue, httpHandler } from './http.js';
@@ -60,6 +67,33 @@ interface State {
   reason?: string;
 }
 
+/** An open connection as its /ip service row shows it. */
+interface OpenConnection {
+  name: ServiceName;
+  /** The port it came in on. */
+  port: number;
+  /** Local address, without the port (`192.168.200.1`). */
+  local: string;
+  /** Remote address and port (`192.168.202.128:64748`, IPv6 as `[2001:db8::1]:51595`). */
+  remote: string;
+}
+
+/** Connection rows follow open connections after at most this long (one write for a burst). */
+const CONNECTION_SYNC_MS = 100;
+
+function remoteText(socket: net.Socket): string {
+  const address = plainAddress(socket.remoteAddress);
+  return address.includes(':') ? `[${address}]:${socket.remotePort ?? 0}` : `${address}:${socket.remotePort ?? 0}`;
+}
+
+/** What tells connections apart: service, local address, remote address and port. */
+const connectionKey = (c: { readonly name?: unknown; readonly local?: unknown; readonly remote?: unknown }): string =>
+  `${String(c.name)} ${String(c.local)} ${String(c.remote)}`;
+
+function connectionRow(c: OpenConnection): RowData {
+  return { name: c.name, port: c.port, proto: 'tcp', local: c.local, remote: c.remote, dynamic: true, connection: true };
+}
+
 function bindReason(port: number, e: NodeJS.ErrnoException): string {
   const text = e.code === 'EADDRINUSE' ? 'Address in use (12)'
     : e.code === 'EACCES' ? 'Permission denied (13)'
@@ -76,6 +110,11 @@ function bindReason(port: number, e: NodeJS.ErrnoException): string {
 class ServiceManager implements RunningServices {
   private readonly listeners = new Map<ServiceName, Listener>();
   private readonly sockets = new Set<net.Socket>();
+  /** Open connections, mirrored into /ip service as connection rows (syncConnections). */
+  private readonly connections = new Map<net.Socket, OpenConnection>();
+  private connectionTimer: NodeJS.Timeout | undefined;
+  private connectionSync: Promise<void> | undefined;
+  private connectionSyncAgain = false;
   /** Per-service settings the connection handlers read live (allow-list, max-sessions). */
   private readonly live = new Map<ServiceName, Wanted>();
   /** Waiting connections and sessions per service; kept across listener changes. */
@@ -141,7 +180,7 @@ class ServiceManager implements RunningServices {
   private async wanted(): Promise<Wanted[]> {
     const { store } = this.app;
     return store.read((tx) => tx.list(SERVICE_PATH)
-      .filter((r) => IMPLEMENTED_SERVICES.has(String(r.data.name)))
+      .filter((r) => !isDynamicService(r.data) && IMPLEMENTED_SERVICES.has(String(r.data.name)))
       .map((r) => {
         const d = r.data;
         const name = String(d.name) as ServiceName;
@@ -225,7 +264,15 @@ class ServiceManager implements RunningServices {
       // The service's allow-list (/ip service address), read live so changes apply at once.
       if (!addressAllowed(this.live.get(w.name)?.address, socket.remoteAddress ?? '')) { socket.destroy(); return; }
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      this.connections.set(socket, {
+        name: w.name, port: socket.localPort ?? w.port, local: plainAddress(socket.localAddress), remote: remoteText(socket),
+      });
+      this.scheduleConnectionSync();
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        this.connections.delete(socket);
+        this.scheduleConnectionSync();
+      });
       gate?.admit(socket);
     });
     if (server instanceof tls.Server) server.on('tlsClientError', () => {});
@@ -249,6 +296,52 @@ class ServiceManager implements RunningServices {
   private closeListener(l: Listener): void {
     if (this.listeners.get(l.name) === l) this.listeners.delete(l.name);
     l.server.close();
+  }
+
+  private scheduleConnectionSync(): void {
+    if (this.stopped || this.connectionTimer) return;
+    this.connectionTimer = setTimeout(() => {
+      this.connectionTimer = undefined;
+      void this.syncConnections();
+    }, CONNECTION_SYNC_MS);
+    this.connectionTimer.unref();
+  }
+
+  /** Brings the connection rows in line with the open connections (one sync at a time). */
+  private syncConnections(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.connectionSync) { this.connectionSyncAgain = true; return this.connectionSync; }
+    this.connectionSync = (async () => {
+      try {
+        do {
+          this.connectionSyncAgain = false;
+          await this.writeConnections();
+        } while (this.connectionSyncAgain && !this.stopped);
+      } catch (e) {
+        this.ctx.internalError(e);
+      } finally {
+        this.connectionSync = undefined;
+      }
+    })();
+    return this.connectionSync;
+  }
+
+  private async writeConnections(): Promise<void> {
+    const open = new Map([...this.connections.values()].map((c) => [connectionKey(c), c] as const));
+    const connectionRows = (rows: readonly StoredRow[]) => rows.filter((r) => r.data.connection === true);
+    const stale = await this.app.store.read((tx) => {
+      const rows = connectionRows(tx.list(SERVICE_PATH));
+      return rows.length !== open.size || rows.some((r) => !open.has(connectionKey(r.data)));
+    });
+    if (!stale) return;
+    await this.app.store.write((tx) => {
+      const shown = new Set<string>();
+      for (const r of connectionRows(tx.list(SERVICE_PATH))) {
+        const key = connectionKey(r.data);
+        if (open.has(key)) shown.add(key); else tx.remove(SERVICE_PATH, r.id);
+      }
+      for (const [key, c] of open) if (!shown.has(key)) tx.insert(SERVICE_PATH, connectionRow(c));
+    });
   }
 
   /** Writes `invalid` and the reason (shown as the comment) when they changed; logs new reasons. */
@@ -276,13 +369,17 @@ class ServiceManager implements RunningServices {
     this.stopped = true;
     this.unsubscribe?.();
     clearInterval(this.timer);
+    clearTimeout(this.connectionTimer);
     await this.running;
+    await this.connectionSync;
     const closing = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();
     await Promise.all(closing);
-    // Nothing listens any more: a console without the daemon should not show stale reasons.
+    // Nothing listens any more: a console without the daemon should not show stale reasons
+    // nor connections.
     await this.app.store.write((tx) => {
+      removeDynamicRows(tx);
       for (const row of tx.list(SERVICE_PATH)) {
         if (row.data.invalid === undefined && row.data.comment === undefined) continue;
         const data: RowData = { ...row.data };
@@ -294,9 +391,16 @@ class ServiceManager implements RunningServices {
   }
 }
 
+/** Removes the dynamic rows (connections) of /ip service. */
+function removeDynamicRows(tx: WriteTx): void {
+  for (const row of tx.list(SERVICE_PATH)) if (isDynamicService(row.data)) tx.remove(SERVICE_PATH, row.id);
+}
+
 /** Starts every enabled service of the appliance and keeps them in line with the store. */
 export async function startServices(app: Appliance, options: Partial<ServiceOptions> = {}): Promise<RunningServices> {
   await ensureServiceRows(app.env);
+  // Connections an earlier daemon left behind (it was killed) are gone.
+  if (await app.store.read((tx) => tx.list(SERVICE_PATH).some((r) => isDynamicService(r.data)))) await app.store.write(removeDynamicRows);
   const manager = new ServiceManager(app, { ...DEFAULT_SERVICE_OPTIONS, ...options });
   await manager.reconcile();
   return manager;

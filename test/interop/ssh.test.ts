@@ -165,7 +165,8 @@ test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, 
   assert.match(String(out.complete), /\/certificate\/$/);
   assert.match(String(out.help), /service -- IP services\r\nssh -- SSH server settings/);
   // At 30 columns the table's wide headers are cut (spec §3.6 rule 5).
-  assert.match(String(out.narrow), /Columns: NAME, PORT, CERTIFICATE, VRF\r\n/);
+  // LOCAL and REMOTE once this session's connection row is there (written within 100 ms).
+  assert.match(String(out.narrow), /Columns: NAME, PORT, PROTO, CERTIFICATE, VRF, MAX-SESSIONS(, LOCAL, REMOTE)?\r\n/);
   assert.doesNotMatch(String(out.narrow), /CERTIFICATE {2}VRF/);
   assert.match(String(out.history), /\/ip service print$/);
   assert.equal(out.exit, 0);

@@ -217,10 +217,10 @@ describe('formatTable: /ip service print (§10.1)', () => {
     assert.equal(formatTable(spec), text('Flags: X - DISABLED', ...body));
   });
 
-  it('numeric header is right-aligned too', () => {
+  it('a numeric header stays left-aligned over right-aligned values', () => {
     assert.equal(
       formatTable({ ...spec, rows: [svc(0, 'X', 'www', '8080800', '', 'main')] }),
-      text('Flags: X - DISABLED', 'Columns: NAME, PORT, VRF', '#   NAME     PORT  VRF ', '0 X www   8080800  main'),
+      text('Flags: X - DISABLED', 'Columns: NAME, PORT, VRF', '#   NAME  PORT     VRF ', '0 X www   8080800  main'),
     );
   });
 });
@@ -394,7 +394,8 @@ describe('formatDetail (§3.3, §3.6 rule 8)', () => {
   });
 
   it('wraps the legend between flag columns at 80, continuation in column 0', () => {
-    const legend = formatDetail({ flagColumns: CERT_FLAGS, rows: [], width: 80, showIds: false });
+    const out = formatDetail({ flagColumns: CERT_FLAGS, rows: [row('0', 'T', { '!name': 'x' })], width: 80, showIds: false });
+    const legend = out.split('\n').slice(0, 3).map((l) => `${l}\n`).join('');
     assert.equal(
       legend,
       text(
@@ -573,5 +574,101 @@ describe('quoteConsoleString', () => {
   it('writes non-ASCII as UTF-8 bytes in upper-case hex', () => {
     assert.equal(quoteConsoleString('Пé'), '"\\D0\\9F\\C3\\A9"');
     assert.equal(quoteConsoleString('$a ?b'), '"$a ?b"');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: layouts where 7.2x captures disagreed with main
+
+describe('issue 12 layouts', () => {
+  /** 7.23 /ip service flag columns in legend order: D; X, I; c. */
+  const SERVICE_7_23: FlagColumn[] = [[flag('D', 'DYNAMIC')], [flag('X', 'DISABLED'), flag('I', 'INVALID')], [flag('c', 'CONNECTION')]];
+  const serviceColumns: TableColumn[] = [
+    { name: 'name', numeric: false }, { name: 'port', numeric: true }, { name: 'proto', numeric: false },
+    { name: 'address', numeric: false }, { name: 'certificate', numeric: false }, { name: 'vrf', numeric: false },
+    { name: 'max-sessions', numeric: true }, { name: 'local', numeric: false }, { name: 'remote', numeric: false },
+  ];
+  const svc = (i: string, flags: string, v: Record<string, string>) =>
+    row(i, flags, { name: v.name ?? '', '#port': v.port ?? '', proto: v.proto ?? 'tcp', address: v.address ?? '', certificate: v.certificate ?? '', vrf: v.vrf ?? '', '#max-sessions': v.max ?? '', local: v.local ?? '', remote: v.remote ?? '' });
+
+  it('7.2x manual: `print where !dynamic` with a two-prefix address, continuation padded to the row', () => {
+    const rows = [
+      svc('0', '', { name: 'ftp', port: '21', vrf: 'main', max: '20' }),
+      svc('1', '', { name: 'ssh', port: '22', vrf: 'main', max: '20' }),
+      svc('2', '', { name: 'telnet', port: '23', vrf: 'main', max: '20' }),
+      svc('7', '', { name: 'www', port: '80', vrf: 'main', max: '20' }),
+      svc('9', 'X', { name: 'www-ssl', port: '443', certificate: 'none', vrf: 'main', max: '20' }),
+      svc('13', '', { name: 'winbox', port: '8291', vrf: 'main', max: '20' }),
+      svc('15', '', { name: 'api', port: '8728', address: '10.5.101.0/24\n2001:db8:fade::/64', vrf: 'main', max: '20' }),
+      svc('16', '', { name: 'api-ssl', port: '8729', certificate: 'none', vrf: 'main', max: '20' }),
+    ];
+    assert.equal(
+      formatTable({ flagColumns: SERVICE_7_23, columns: serviceColumns, rows, showIds: false, width: 200, legendStyle: 'column' }),
+      text(
+        'Flags: X - DISABLED, I - INVALID',
+        'Columns: NAME, PORT, PROTO, ADDRESS, CERTIFICATE, VRF, MAX-SESSIONS',
+        ' #   NAME     PORT  PROTO  ADDRESS             CERTIFICATE  VRF   MAX-SESSIONS',
+        ' 0   ftp        21  tcp                                     main            20',
+        ' 1   ssh        22  tcp                                     main            20',
+        ' 2   telnet     23  tcp                                     main            20',
+        ' 7   www        80  tcp                                     main            20',
+        ' 9 X www-ssl   443  tcp                        none         main            20',
+        '13   winbox   8291  tcp                                     main            20',
+        '15   api      8728  tcp    10.5.101.0/24                    main            20',
+        '                           2001:db8:fade::/64                                 ',
+        '16   api-ssl  8729  tcp                        none         main            20',
+      ),
+    );
+  });
+
+  it('7.23.1: a dynamic connection row, LOCAL and REMOTE, empty cells of the fixed columns', () => {
+    const rows = [
+      svc('0', 'X', { name: 'ftp', port: '21', vrf: 'main', max: '20' }),
+      svc('1', '', { name: 'ssh', port: '22', vrf: 'main', max: '20' }),
+      svc('2', 'Dc', { name: 'ssh', port: '22', local: '192.168.200.1', remote: '192.168.202.128:64748' }),
+      svc('9', 'X', { name: 'www-ssl', port: '443', certificate: 'none', vrf: 'main', max: '20' }),
+      svc('10', 'X', { name: 'reverse-proxy', port: '443', certificate: 'none', vrf: 'main', max: '20' }),
+      svc('11', 'D', { name: 'sstp-server', port: '444' }),
+      svc('18', 'X', { name: 'api-ssl', port: '8729', certificate: 'none', vrf: 'main', max: '20' }),
+    ];
+    const lines = formatTable({ flagColumns: SERVICE_7_23, columns: serviceColumns, rows, showIds: false, width: 200, legendStyle: 'column' })
+      .split('\n').map((l) => l.trimEnd());
+    assert.deepEqual(lines, [
+      'Flags: D - DYNAMIC; X - DISABLED, I - INVALID; c - CONNECTION',
+      'Columns: NAME, PORT, PROTO, CERTIFICATE, VRF, MAX-SESSIONS, LOCAL, REMOTE',
+      ' #     NAME           PORT  PROTO  CERTIFICATE  VRF   MAX-SESSIONS  LOCAL          REMOTE',
+      ' 0  X  ftp              21  tcp                 main            20',
+      ' 1     ssh              22  tcp                 main            20',
+      ' 2 D c ssh              22  tcp                                     192.168.200.1  192.168.202.128:64748',
+      ' 9  X  www-ssl         443  tcp    none         main            20',
+      '10  X  reverse-proxy   443  tcp    none         main            20',
+      '11 D   sstp-server     444  tcp',
+      '18  X  api-ssl        8729  tcp    none         main            20',
+      '',
+    ]);
+  });
+
+  it('R wins the column it shares with I; the legend names only what rows show', () => {
+    const out = formatTable({
+      flagColumns: CERT_FLAGS, columns: [{ name: 'name', numeric: false }],
+      rows: [row('1', 'KLIRT', { name: 'srv' })], showIds: false, width: 80,
+    });
+    assert.equal(out, text('Flags: K - PRIVATE-KEY; L - CRL; R - REVOKED; T - TRUSTED', 'Columns: NAME', '#      NAME', '1 KLRT srv '));
+    const detail = formatDetail({ flagColumns: CERT_FLAGS, rows: [row('1', 'KLIRT', { '!name': 'srv' })], width: 200, showIds: false });
+    assert.match(detail, /^ 1 KL  R T   name="srv" $/m);
+  });
+
+  it('SIZE: a left-aligned header over right-aligned byte counts and units', () => {
+    const out = formatTable({
+      flagColumns: [],
+      columns: [{ name: 'name', numeric: false }, { name: 'size', numeric: true }],
+      rows: [row('0', '', { name: 'a.crt', '#size': '1188' }), row('1', '', { name: 'big.json', '#size': '293.0KiB' })],
+      showIds: false, width: 80,
+    });
+    assert.equal(out, text('Columns: NAME, SIZE', '# NAME      SIZE    ', '0 a.crt         1188', '1 big.json  293.0KiB'));
+  });
+
+  it('an empty list prints nothing in detail either (no Flags: line)', () => {
+    assert.equal(formatDetail({ flagColumns: [[flag('I', 'INVALID')]], rows: [], width: 80, showIds: false }), '');
   });
 });

@@ -34,7 +34,8 @@ describe('/file', () => {
     assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'type' })).ret, '.pem file');
     assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'size' })).ret, 32);
     assert.equal((await t.run(F, 'get', { number: 'ca.pem', 'value-name': 'last-modified' })).ret, '2026-01-01 00:00:00');
-    await assert.rejects(t.run(F, 'add', { name: 'ca.pem' }), /already have such entry/);
+    // The text REST clients look for (clients.md #20: C10 greps "file already exists").
+    await assert.rejects(t.run(F, 'add', { name: 'ca.pem' }), /^RosError: file already exists$/);
   });
 
   test('set contents= replaces; ids stay stable while files come and go outside', async () => {
@@ -53,10 +54,21 @@ describe('/file', () => {
     const rec = printRecords(print).find((r) => r.name === 'uploaded.p12')!;
     assert.equal(rec.size, '3000');
     assert.equal(rec.type, '.p12 file');
-    assert.equal(formatSize(3000), '2.9KiB');
-    assert.equal(formatSize(300_000), '293.0KiB');
+    // 7.x captures: 1188 and 3996 stay bytes, 18.8KiB, 293.0KiB, 1924.1KiB, 11.1MiB, 1024.0MiB.
     assert.equal(formatSize(512), '512');
-    assert.equal(formatSize(5 * 1024 * 1024), '5.0MiB');
+    assert.equal(formatSize(1188), '1188');
+    assert.equal(formatSize(3996), '3996');
+    assert.equal(formatSize(10_239), '10239');
+    assert.equal(formatSize(10_240), '10.0KiB');
+    assert.equal(formatSize(19_251), '18.8KiB');
+    assert.equal(formatSize(300_011), '293.0KiB');
+    assert.equal(formatSize(1_970_278), '1924.1KiB');
+    assert.equal(formatSize(10 * 1024 * 1024 - 1), '10.0MiB');
+    assert.equal(formatSize(10 * 1024 * 1024 - 200 * 1024), '10040.0KiB');
+    assert.equal(formatSize(11_639_194), '11.1MiB');
+    assert.equal(formatSize(1024 * 1024 * 1024), '1024.0MiB');
+    assert.equal(formatSize(4096 * 1024 * 1024), '4096.0MiB');
+    assert.equal(formatSize(16 * 1024 * 1024 * 1024), '16.0GiB');
   });
 
   test('folders: add type=directory, files inside, remove takes the folder with its contents', async () => {

@@ -21,7 +21,7 @@ export function certificateFacts(info: CertInfo): RowData {
     'digest-algorithm': info.digest,
     'invalid-before': info.notBefore,
     'invalid-after': info.notAfter,
-    'serial-number': info.serialNumber,
+    'serial-number': info.serialNumber.toLowerCase(),
     // RouterOS shows akid="" on self-signed roots (spec §2.1) even when the extension is present.
     akid: info.selfSigned ? '' : info.akid,
     skid: info.skid,
@@ -52,7 +52,7 @@ export function issuedFacts(template: RowData, issued: IssuedCertificate, issuer
     'days-valid': Math.round((issued.notAfter - issued.notBefore) / 86_400_000),
     'invalid-before': issued.notBefore,
     'invalid-after': issued.notAfter,
-    'serial-number': issued.serialHex,
+    'serial-number': issued.serialHex.toLowerCase(),
     akid: issuerText === undefined ? '' : issued.akid,
     skid: issued.skid,
     fingerprint: createHash('sha256').update(issued.der).digest('hex'),

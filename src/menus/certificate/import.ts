@@ -145,7 +145,10 @@ export async function parseImportFile(file: string, data: Buffer, passphrase: st
       try {
         p12 = await parsePkcs12Async(data, passphrase);
       } catch (e) {
-        if (isPkcs12PasswordError(e)) { out.decryptionFailures = 1; return out; }
+        // Without a passphrase RouterOS reports all zeros, with a wrong one a decryption failure
+        // (spec §3.6 rule 11; issue 12; clients.md: check-certificates tries passphrases until
+        // decryption-failures is 0).
+        if (isPkcs12PasswordError(e)) { out.decryptionFailures = passphrase === '' ? 0 : 1; return out; }
         throw corrupt(file, (e as Error).message);
       }
       const leafIds = new Set(p12.keys.map((k) => k.localKeyId?.toString('hex')).filter((x) => x !== undefined));

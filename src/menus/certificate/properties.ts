@@ -7,7 +7,7 @@ import {
 } from '../../menu/proptypes.js';
 import { propValue } from '../../menu/generic.js';
 import type { PropType, PropertyDecl } from '../../menu/types.js';
-import { valueToString } from '../../menu/values.js';
+import { RosArray, valueToString } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
   DIGESTS, KEY_SIZES, KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, PkiError, normalizeSubjectAltName,
@@ -50,11 +50,27 @@ const countryType: PropType<string> = {
   },
 };
 
-/** `DNS:a,IP:192.0.2.1,email:x@y,URI:…` — checked and normalised through pki/san. */
+/** Where one subject-alt-name entry ends: before `,TYPE:` (a DirName value has commas of its own). */
+const SAN_ENTRY_BOUNDARY = /,(?=(?:DNS|IP|email|URI|DirName|RID|othername|X400Name|EdiPartyName):)/;
+
+/** The entries of a stored subject-alt-name: `DNS:a,IP:192.0.2.1` → [`DNS:a`, `IP:192.0.2.1`]. */
+export const subjectAltNameEntries = (text: string): string[] => (text === '' ? [] : text.split(SAN_ENTRY_BOUNDARY));
+
+/**
+ * `DNS:a,IP:192.0.2.1,email:x@y,URI:…` — checked and normalised through pki/san. A list: scripts
+ * get its entries (`:foreach s in=[/certificate get x subject-alt-name]` walks them, as
+ * check-certificates does; one entry is a plain string, like key-usage), console, REST and API
+ * show them comma-joined (spec §2.1). An array given back (`subject-alt-name=($v->"subject-alt-name")`
+ * in certificate-renew-issued) is accepted.
+ */
 const subjectAltNameType: PropType<string> = {
   ...bare,
+  script(v) {
+    const entries = subjectAltNameEntries(v);
+    return entries.length > 1 ? RosArray.of(entries) : (entries[0] ?? '');
+  },
   parse(v) {
-    const text = valueToString(v);
+    const text = v instanceof RosArray ? v.values().map(valueToString).join(',') : valueToString(v);
     try {
       return normalizeSubjectAltName(text);
     } catch (e) {
@@ -63,6 +79,26 @@ const subjectAltNameType: PropType<string> = {
     }
   },
 };
+
+/**
+ * Hex text shown in lower case: `serial-number="3584f1ed917127e1488180f0248e1045"` (live 7.23.3
+ * print detail, issue 12), in every front end, so rows stored upper-case by older versions show
+ * the same. Clients compare serials case-insensitively (clients.md #11: C10, C11).
+ */
+const lowerHexType: PropType<string> = {
+  ...stringType,
+  display: (v) => v.toLowerCase(),
+  api: (v) => v.toLowerCase(),
+  script: (v) => v.toLowerCase(),
+};
+
+/**
+ * `A`: a CA this router made or holds the key of. An imported CA certificate without its key
+ * shows no A (six 7.2x captures, 7.23.3 among them); the row keeps the certificate's own CA
+ * fact in `authority`, which signing and CRL code read.
+ */
+const isLocalAuthority = (row: RowData): boolean =>
+  row.authority === true && (row['private-key'] === true || (typeof row.ca === 'number' && row.ca !== 0));
 
 /** Dates of the certificate itself: invalid-before/after, revoked. */
 const roDate = (name: string, extra: Partial<PropertyDecl> = {}): PropertyDecl => ({ name, type: dateType, access: 'ro', ...extra });
@@ -150,7 +186,7 @@ export const certificateProperties: PropertyDecl[] = [
   CERT.daysValid,
   roDate('invalid-before'),
   roDate('invalid-after'),
-  { name: 'serial-number', type: stringType, access: 'ro' },
+  { name: 'serial-number', type: lowerHexType, access: 'ro' },
   { name: 'akid', type: bare, access: 'ro', detail: 'always' },
   roText('skid'),
   { name: 'fingerprint', type: stringType, access: 'ro' },
@@ -166,7 +202,7 @@ export const certificateProperties: PropertyDecl[] = [
   flagProp('private-key', 'K', 1),
   flagProp('crl', 'L', 2),
   flagProp('smart-card-key', 'C', 3, () => false),
-  flagProp('authority', 'A', 4),
+  flagProp('authority', 'A', 4, isLocalAuthority),
   flagProp('issued', 'I', 5, (row) => typeof row.ca === 'number' && row.ca !== 0),
   flagProp('expired', 'E', 7, (row, ctx) => typeof row['invalid-after'] === 'number' && ctx.clock.now() > row['invalid-after']),
   flagProp('acme-managed', 'a', 9, () => false),

@@ -4,9 +4,9 @@
 // every /file command (MenuDecl.prepare), so files that come and go by other means (SCP/SFTP,
 // export-certificate, a user on the host) keep their ids.
 
-import { alreadyHave, failure, noSuchItem } from '../../errors.js';
+import { failure, noSuchItem } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { dateType, enumType, itemsType, stringType } from '../../menu/proptypes.js';
+import { bareStringType, boolType, dateType, enumType, itemsType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
 import { ItemId, valueToString, type Value } from '../../menu/values.js';
 import { containsPrivateKey } from '../../pki/pem.js';
@@ -16,17 +16,24 @@ import type { RowData, WriteTx } from '../../store/store.js';
 export const FILE_PATH = '/file';
 
 /**
- * Sizes: the console shows `293.0KiB` (7.2x, spec §10.2), plain bytes below 1 KiB; REST and
- * the API carry the exact byte count (what scripts compare); scripts get a number.
+ * Sizes as the 7.x console shows them: a unit is kept until the value reaches 10240 of it, then
+ * the next one with one decimal — `1188` and `3996` bytes, `18.8KiB`, `293.0KiB`, `1924.1KiB`,
+ * `11.1MiB`, and `1024.0MiB`/`4096.0MiB` of memory in /system resource (public 7.x captures,
+ * issue 12). REST and the API carry the exact byte count (what scripts compare); scripts get a
+ * number.
  */
 export function formatSize(bytes: number): string {
-  if (bytes < 1024) return String(bytes);
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  if (bytes < SIZE_UNIT_STEP) return String(bytes);
   let v = bytes / 1024;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  // Compared as shown (one decimal), so 10239.96 KiB is `10.0MiB`, not `10240.0KiB`.
+  while (Math.round(v * 10) / 10 >= SIZE_UNIT_STEP && u < units.length - 1) { v /= 1024; u++; }
   return `${v.toFixed(1)}${units[u]}`;
 }
+
+/** A value moves to the next unit once it reaches this many of the current one. */
+const SIZE_UNIT_STEP = 10 * 1024;
 
 const sizeType: PropType<number> = {
   help: 'integer',
@@ -92,6 +99,13 @@ async function idOf(env: Environment, name: string): Promise<ItemId> {
   return new ItemId(id);
 }
 
+/**
+ * A name that is taken. Clients look for this text in the REST error (`detail` containing
+ * "file already exists": the acme.sh REST deploy hook; "already exists": certbot-routeros),
+ * clients.md #20 (C10, C11).
+ */
+const fileExists = () => failure('file already exists');
+
 async function logged(env: Environment, message: string): Promise<void> {
   await env.store.write((tx) => env.log(tx, 'system,info', message));
 }
@@ -110,7 +124,7 @@ const addCommand: CommandDecl = {
   async run(call) {
     const { env, session, args } = call;
     const name = env.files.check(args.get(nameArg)!);
-    if (await env.files.kind(name)) throw alreadyHave();
+    if (await env.files.kind(name)) throw fileExists();
     if (args.get(typeArg) === 'directory') {
       if (args.has(contentsArg)) throw failure('a directory has no contents');
       await env.files.mkdir(name, env.clock.now());
@@ -139,7 +153,7 @@ const setCommand: CommandDecl = {
       }
       const to = args.get(newNameArg);
       if (to !== undefined && env.files.check(to) !== name) {
-        if (await env.files.kind(to)) throw alreadyHave();
+        if (await env.files.kind(to)) throw fileExists();
         await env.files.rename(name, to, env.clock.now());
       }
       await logged(env, `file ${name} changed by ${session.user}`);
@@ -175,8 +189,9 @@ export const fileMenu: MenuDecl = {
   verbs: ['print', 'get', 'find'],
   columns: ['name', 'type', 'size', 'last-modified'],
   properties: [
-    { name: 'name', type: stringType, access: 'ro', help: 'File name; `/` separates folders' },
-    { name: 'type', type: stringType, access: 'ro' },
+    // Detail leaves name and type bare: `name=big.json type=.json file` (7.16 manual, 7.22.1 capture).
+    { name: 'name', type: bareStringType, access: 'ro', help: 'File name; `/` separates folders' },
+    { name: 'type', type: bareStringType, access: 'ro' },
     { name: 'size', type: sizeType, access: 'ro' },
     { name: 'last-modified', type: dateType, access: 'ro' },
     {
@@ -185,6 +200,8 @@ export const fileMenu: MenuDecl = {
       // A private key kept as a file (an imported .key, a request's key) is secret (issue 11).
       secretWhen: (row, ctx) => typeof row.name === 'string' && containsPrivateKey(contentsOf(ctx.env).get(row.name)?.text ?? ''),
     },
+    // 7.22+ detail shows `Flags: S - SHARED` (a 7.22.1 capture); rospki shares no file.
+    { name: 'shared', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'S' }, compute: () => false },
   ],
   commands: [addCommand, setCommand, removeCommand],
   prepare: reconcileFiles,

@@ -4,14 +4,18 @@
 
 import { createHash } from 'node:crypto';
 import { failure, notEnoughPermissions } from '../../errors.js';
-import { boolType, dateType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
-import type { MenuDecl, Policy, PropType } from '../../menu/types.js';
+import { boolType, dateType, durationType, enumType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
+import { BUILTIN, propValue } from '../../menu/generic.js';
+import type { Environment, MenuDecl, Policy, PropType } from '../../menu/types.js';
 import { valueToString } from '../../menu/values.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { hashPassword } from '../../store/password.js';
 import { GROUP_PATH } from './group.js';
 
 export const USER_PATH = '/user';
+
+/** 7.16+ values (7.22.3 inspect): none, lockscreen (terminals), logout (terminals and API). */
+const INACTIVITY_POLICIES = ['none', 'lockscreen', 'logout'] as const;
 
 /** Write-only: stored as a hash, never shown. An empty password stays empty (no login over the network). */
 const passwordType: PropType<string> = {
@@ -60,16 +64,30 @@ export const userMenu: MenuDecl = {
     mayManageUser(tx, before, call.policies);
     mayManageUser(tx, after, call.policies);
   },
-  columns: ['name', 'group', 'address', 'last-logged-in'],
+  // 7.19+: `Columns: NAME, GROUP, LAST-LOGGED-IN, INACTIVITY-POLICY` (a 7.x capture, issue 12).
+  columns: ['name', 'group', 'address', 'last-logged-in', 'inactivity-policy'],
+  // Detail and terse order of the live 7.23 terse print: `name=admin group=full
+  // inactivity-timeout=10m inactivity-policy=none address= last-logged-in=…`.
   properties: [
     { name: 'name', type: stringType, required: true, unique: true },
     { name: 'group', type: refType(GROUP_PATH), required: true },
-    { name: 'address', type: prefixListType, default: [] },
+    {
+      name: 'inactivity-timeout', type: durationType(60e9, 86_400e9), default: 600e9,
+      help: 'Idle time after which inactivity-policy applies (1m..1d)',
+    },
+    {
+      name: 'inactivity-policy', type: enumType(INACTIVITY_POLICIES), default: 'none',
+      help: 'What happens to idle terminal and API sessions (rospki keeps the setting; see docs/compatibility.md)',
+    },
+    { name: 'address', type: prefixListType, default: [], detail: 'always' },
     { name: 'password', type: passwordType, access: 'wo', default: '' },
     { name: 'last-logged-in', type: dateType, access: 'ro' },
     { name: 'disabled', type: boolType, default: false, flag: { letter: 'X' }, detail: 'never' },
     { name: 'comment', type: stringType },
   ],
+  async prepare(env) {
+    await fillInactivityDefaults(env);
+  },
   beforeRemove(id, tx) {
     const users = tx.list(USER_PATH);
     const self = users.find((u) => u.id === id);
@@ -80,6 +98,30 @@ export const userMenu: MenuDecl = {
     }
   },
 };
+
+/**
+ * Users of a data directory made before inactivity-timeout and inactivity-policy existed get
+ * their defaults (also in the built-in snapshot, so export still shows no change).
+ */
+async function fillInactivityDefaults(env: Environment): Promise<void> {
+  const added = userMenu.properties.filter((p) => p.name.startsWith('inactivity-'));
+  const lacking = (data: RowData) => added.some((p) => data[p.name] === undefined);
+  if (!(await env.store.read((tx) => tx.list(USER_PATH).some((r) => lacking(r.data))))) return;
+  await env.store.write((tx) => {
+    for (const row of tx.list(USER_PATH)) {
+      if (!lacking(row.data)) continue;
+      const fill = (data: RowData): RowData => {
+        const out = { ...data };
+        for (const p of added) if (out[p.name] === undefined) out[p.name] = propValue(p, data);
+        return out;
+      };
+      const data = fill(row.data);
+      const builtin = row.data[BUILTIN] as RowData | undefined;
+      if (builtin) data[BUILTIN] = fill(builtin);
+      tx.update(USER_PATH, row.id, data);
+    }
+  });
+}
 
 /** What changes when the user's password does (AccessControl.stamp): a digest of its hash. */
 export function credentialStamp(tx: ReadTx, name: string): string | undefined {
