@@ -17,6 +17,7 @@ import type { ArgDecl, CommandCall, CommandDecl, CommandResult, MenuDecl, Policy
 import { POLICIES } from '../../menu/types.js';
 import { holdsAll, userPolicies } from '../user/user.js';
 import type { Value } from '../../menu/values.js';
+import { executeCommand } from './execute.js';
 
 export const SCRIPT_PATH = '/system/script';
 
@@ -138,11 +139,11 @@ export const importCommand: CommandDecl = {
   },
 };
 
-/** Commands at the root menu (`/import`). */
+/** Commands at the root menu (`/import`, `/execute`). */
 export const rootMenu: MenuDecl = {
   path: '/',
   kind: 'dir',
   properties: [],
   verbs: [],
-  commands: [importCommand],
+  commands: [importCommand, executeCommand],
 };
