@@ -3,6 +3,7 @@
 // DELETE on a menu without `remove` (406). Also /execute over the binary API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { executeJobs, MAX_RUNNING_JOBS } from '../../src/menus/system/execute.js';
 import { ApiClient, attrs, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
 
 let s: ServiceApp;
@@ -63,8 +64,8 @@ test('execute runs with the caller\'s policies: a read user cannot change anythi
   const r = await curl('POST', '/execute', { script: '/system identity set name=by-reader', 'as-string': '' }, 'reader:pw');
   assert.equal(r.status, 200);
   assert.match(JSON.parse(r.text).ret, /not enough permissions \(9\)/);
-  const job = await curl('POST', '/execute', { script: ':put [/system identity get name]', 'as-string': '' }, 'reader:pw');
-  assert.deepEqual(JSON.parse(job.text), { ret: `${before}\r\n` });
+  const reading = await curl('POST', '/execute', { script: ':put [/system identity get name]', 'as-string': '' }, 'reader:pw');
+  assert.deepEqual(JSON.parse(reading.text), { ret: `${before}\r\n` });
   assert.equal(await identity(), before);
 });
 
@@ -80,6 +81,28 @@ test('DELETE on a menu without remove: 406, RouterOS\'s body; without an id: 400
   await s.run('/certificate', 'add', { name: 'gone', 'common-name': 'gone' });
   assert.equal((await curl('DELETE', '/certificate/*1')).status, 204);
   assert.equal((await curl('DELETE', '/certificate/*1')).status, 404);
+});
+
+test('background jobs: at most 64 at once; a stopped job ends', async () => {
+  const c = await ApiClient.connect(s.ports.api);
+  await c.login();
+  const jobs = executeJobs(s.app.env);
+  for (let i = jobs.size; i < MAX_RUNNING_JOBS; i++) {
+    assert.equal((await c.talk('/execute', '=script=:delay 60s'))[0]![0], '!done');
+  }
+  const refused = await c.talk('/execute', '=script=:delay 60s');
+  assert.equal(attrs(refused[0]!).message, 'failure: too many jobs running');
+  assert.equal(JSON.parse((await curl('POST', '/execute', { script: ':put 1' })).text).detail, 'failure: too many jobs running');
+  // Running now still works: only background jobs are counted.
+  assert.deepEqual(await c.talk('/execute', '=script=:put now', '=as-string='), [['!done', '=ret=now\r\n']]);
+  for (const job of jobs.values()) job.stop();
+  const deadline = Date.now() + 20_000;
+  while (jobs.size > 0) {
+    assert.ok(Date.now() < deadline, `${jobs.size} jobs did not stop`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.match(attrs((await c.talk('/execute', '=script=:put again'))[0]!).ret!, /^\*[0-9A-F]+$/);
+  c.close();
 });
 
 test('/execute over the binary API: as-string gives =ret=, without it a job id', async () => {

@@ -9,8 +9,9 @@
 //   `"as-string":"false"` or `0` runs it now as well (RSK captures, routeros-services.md §1.2).
 // - without it, it runs as a background job and the command returns the job's id at once
 //   (`{"ret":"*126"}`); what it prints is dropped, a failure goes to /log (topics script,error).
+//   At most MAX_RUNNING_JOBS run at once (rospki's bound: nobody fills the memory with jobs).
 
-import { RosError } from '../../errors.js';
+import { failure, RosError } from '../../errors.js';
 import { presenceType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, Session } from '../../menu/types.js';
 import { ItemId } from '../../menu/values.js';
@@ -23,6 +24,9 @@ const asStringArg: ArgDecl<boolean> = {
 /** What the script runner prefixes to a failure (ScriptRunner.run: `<printed>Script Error: <text>`). */
 const SCRIPT_ERROR = 'Script Error: ';
 
+/** Background jobs of /execute running at once. */
+export const MAX_RUNNING_JOBS = 64;
+
 /** A background job started by /execute, until it ends. */
 export interface ExecuteJob {
   readonly id: number;
@@ -30,6 +34,8 @@ export interface ExecuteJob {
   readonly source: string;
   /** Router time (env.clock) when it started, ms. */
   readonly started: number;
+  /** Stops it (`:delay` and every command inside see the cancellation). */
+  stop(): void;
 }
 
 /**
@@ -76,12 +82,15 @@ export const executeCommand: CommandDecl = {
     }
     // Parse and check it now: a script that can not run is the caller's error, not a job's.
     env.scripts.check(source);
-    const job: ExecuteJob = { id: nextJobId(env), owner: session.user, source, started: env.clock.now() };
     const jobs = executeJobs(env);
+    if (jobs.size >= MAX_RUNNING_JOBS) throw failure('too many jobs running');
+    // The job outlives the request that started it: it has a cancellation of its own.
+    const controller = new AbortController();
+    const job: ExecuteJob = { id: nextJobId(env), owner: session.user, source, started: env.clock.now(), stop: () => controller.abort() };
     jobs.set(job.id, job);
-    // The job outlives the request that started it: it does not share its cancellation.
-    env.scripts.run(source, { ...runner, signal: undefined })
+    env.scripts.run(source, { ...runner, signal: controller.signal })
       .catch(async (e: unknown) => {
+        if (e instanceof RosError && e.kind === 'interrupted') return;
         const text = e instanceof RosError ? failureText(e) : 'internal error';
         await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${text.replace(/\s+$/, '')}`)).catch(() => {});
       })
