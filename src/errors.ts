@@ -11,6 +11,13 @@ export const enum ErrorCategory {
   Api = 5,
 }
 
+/**
+ * The second variable of `:onerror err,attr` (fetch: `code` = the HTTP status as a number,
+ * `http-headers` = the response's `Name: value` lines as a list). Plain data, because this
+ * lowest layer imports nothing: the interpreter makes the array (a string[] becomes a list).
+ */
+export type ErrorAttributes = Readonly<Record<string, string | number | readonly string[]>>;
+
 export type RosErrorKind =
   /** a runtime failure: console prints `failure: <message>` */
   | 'failure'
@@ -31,6 +38,8 @@ export class RosError extends Error {
   /** 1-based position in the script text, for syntax-like errors. */
   line?: number;
   column?: number;
+  /** Details a script reads with `:onerror e,attr` (e.g. a fetch's status and headers). */
+  attributes?: ErrorAttributes;
 
   constructor(kind: RosErrorKind, message: string, category?: ErrorCategory) {
     super(message);

@@ -173,8 +173,12 @@ export interface Session {
   readonly width: number;
   /** Interactive prompt (masked input), present only on a terminal: `passphrase: `. */
   prompt?(question: string, masked: boolean): Promise<string>;
-  /** Monitor output while a command runs (`progress:` lines). */
-  progress?(fields: Array<[string, Value]>): void;
+  /**
+   * Monitor output while a command runs (`progress:` lines). A monitor command (fetch) also
+   * gives the same state as its API/REST record (`downloaded=731`, no units), which the API
+   * sends as a `!re` at once and REST adds to its array (spec §8.4, §9.3).
+   */
+  progress?(fields: Array<[string, Value]>, record?: Readonly<Record<string, string>>): void;
   /** Cancellation (Ctrl-C, API /cancel, REST timeout). */
   readonly signal?: AbortSignal;
 }

@@ -21,7 +21,10 @@ const MAX_IN_FLIGHT = 64;
 
 interface InFlight {
   controller: AbortController;
-  /** Set when /cancel already answered for it: its own result is dropped. */
+  /**
+   * Set when /cancel interrupted it: its `!trap interrupted` went out with the /cancel's reply,
+   * so when it ends only its `!done` follows (or its own other failure, then `!done`).
+   */
   cancelled: boolean;
 }
 
@@ -80,7 +83,9 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
   function handle(words: string[]): void {
     if (closed) return;
     const [first, ...rest] = words as [string, ...string[]];
-    let tag: string | undefined;
+    // The tag first, wherever it stands: every reply to the sentence carries it, a trap too.
+    const tagWord = rest.filter((w) => w.startsWith('.tag=')).pop();
+    const tag = tagWord?.slice(5);
     const args = new Map<string, Value>();
     const query: string[] = [];
     for (const w of rest) {
@@ -88,7 +93,7 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
         const eq = w.indexOf('=', 1);
         if (eq < 0) args.set(w.slice(1), '');
         else args.set(w.slice(1, eq), w.slice(eq + 1));
-      } else if (w.startsWith('.tag=')) tag = w.slice(5);
+      } else if (w.startsWith('.tag=')) continue;
       else if (w.startsWith('?')) query.push(w);
       else { trap(new RosError('argument', `unknown word ${w.slice(0, 64)}`, ErrorCategory.Api), tag); return; }
     }
@@ -105,44 +110,53 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
     const command = first.slice(slash + 1);
     const flight: InFlight = { controller: new AbortController(), cancelled: false };
     inFlight.set(key, flight);
+    const record = (rec: Readonly<Record<string, string>>): string[] => ['!re', ...Object.entries(rec).map(([k, v]) => `=${k}=${v}`)];
     void (async () => {
       try {
-        const reply = await runCommand(ctx.app, { ...session!, signal: flight.controller.signal }, { path, command, args, query });
-        if (flight.cancelled || closed) return;
+        // A monitor's states go out as they come (spec §9.3), until it is cancelled.
+        const streamed = (rec: Readonly<Record<string, string>>) => { if (!flight.cancelled) send(record(rec), tag); };
+        const reply = await runCommand(ctx.app, { ...session!, signal: flight.controller.signal }, { path, command, args, query }, streamed);
+        if (closed) return;
+        if (flight.cancelled) { send(['!done'], tag); return; }
         // One write for the whole reply: a print of 1,000 rows is 1,000 sentences.
         const parts: string[][] = [];
         const add = (words: string[]) => {
           if (tag !== undefined && tag !== '') words.push(`.tag=${tag}`);
           parts.push(words);
         };
-        for (const rec of reply.records) add(['!re', ...Object.entries(rec).map(([k, v]) => `=${k}=${v}`)]);
+        for (const rec of reply.records) add(record(rec));
         if (reply.isPrint && reply.records.length === 0 && reply.ret === undefined) add(['!empty']);
         add(reply.ret !== undefined ? ['!done', `=ret=${reply.ret}`] : ['!done']);
         if (!socket.destroyed) socket.write(encodeSentences(parts));
       } catch (e) {
-        if (!flight.cancelled) trap(e, tag);
+        // Cancelled: its interruption was reported with the /cancel; any other failure follows.
+        if (flight.cancelled && e instanceof RosError && e.kind === 'interrupted') send(['!done'], tag);
+        else trap(e, tag);
       } finally {
         inFlight.delete(key);
       }
     })();
   }
 
+  /**
+   * `/cancel [=tag=X]`, in RouterOS's order (librouteros docs/api_analysis.rst, "Canceling
+   * listen" and "Canceling fetch"): the cancelled command's `!trap =category=2
+   * =message=interrupted`, then the /cancel's own `!done`, then — when the cancelled command has
+   * stopped — its `!done`. Until then its tag stays in use.
+   */
   function cancel(target: Value, tag: string | undefined): void {
     const targets = target === undefined
-      ? [...inFlight.values()]
-      : [inFlight.get(`t:${String(target)}`)].filter((f): f is InFlight => !!f);
+      ? [...inFlight.entries()]
+      : [...inFlight.entries()].filter(([key]) => key === `t:${String(target)}`);
     if (target !== undefined && targets.length === 0) {
       trap(new RosError('argument', 'unknown command tag', ErrorCategory.ArgumentValue), tag);
       return;
     }
-    for (const [key, f] of inFlight) {
-      if (!targets.includes(f)) continue;
+    for (const [key, f] of targets) {
+      if (f.cancelled) continue;
       f.cancelled = true;
       f.controller.abort();
-      inFlight.delete(key);
-      const t = key.startsWith('t:') ? key.slice(2) : undefined;
-      send(['!trap', `=category=${ErrorCategory.Interrupted}`, '=message=interrupted'], t);
-      send(['!done'], t);
+      send(['!trap', `=category=${ErrorCategory.Interrupted}`, '=message=interrupted'], key.startsWith('t:') ? key.slice(2) : undefined);
     }
     send(['!done'], tag);
   }

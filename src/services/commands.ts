@@ -42,8 +42,15 @@ export function splitProplist(v: unknown): string[] {
   return parts.map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** Runs one command for a network front end. Throws RosError. */
-export async function runCommand(app: Appliance, session: Session, input: CommandInput): Promise<CommandReply> {
+/**
+ * Runs one command for a network front end. Throws RosError.
+ *
+ * A monitor command (fetch) reports its states as it runs, each numbered with `.section`
+ * (spec §8.4, §9.3): given `onRecord`, each goes there at once (the API sends it as a `!re`);
+ * without it they are collected (REST answers with the whole array). The final state follows
+ * with the next `.section`.
+ */
+export async function runCommand(app: Appliance, session: Session, input: CommandInput, onRecord?: (rec: ApiRecord) => void): Promise<CommandReply> {
   if (!app.registry.menu(input.path)) {
     throw new RosError('argument', `no such command or directory (${input.path.split('/').pop() || input.command})`, 0);
   }
@@ -68,20 +75,34 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
     args.delete('count-only');
   }
   if (!isPrint && query) throw argumentError('query words apply to print only');
-  const result = await app.executor.run({ path: input.path, command: command.name, args, session });
+  const shown = (rec: ApiRecord): ApiRecord => (proplist ? pick(rec, proplist) : rec);
+  let section = 0;
+  const numbered = (rec: ApiRecord): ApiRecord => ({ '.section': String(section++), ...shown(rec) });
+  const reported: ApiRecord[] = [];
+  const runAs: Session = !command.monitor ? session : {
+    ...session,
+    progress: (fields, record) => {
+      const rec = numbered(record ?? blockRecord(fields));
+      if (onRecord) onRecord(rec); else reported.push(rec);
+    },
+  };
+  const result = await app.executor.run({ path: input.path, command: command.name, args, session: runAs });
   let records: ApiRecord[] = [];
   if (result.print) records = printRecords(result.print);
   else if (result.records) records = result.records;
-  else if (result.block) {
-    const rec: Record<string, string> = command.monitor ? { '.section': '0' } : {};
-    for (const [k, v] of result.block) rec[k] = v instanceof RosArray ? v.values().map(apiString).join(',') : apiString(v);
-    records = [rec];
-  }
+  else if (result.block) records = [blockRecord(result.block)];
   if (query) records = records.filter(query);
   if (countOnly) return { records: [], ret: String(records.length), isPrint };
-  if (proplist) records = records.map((r) => pick(r, proplist!));
+  records = command.monitor ? [...reported, ...records.map(numbered)] : records.map(shown);
   const ret = result.ret === undefined || result.print ? undefined : apiRet(result.ret);
   return { records, ret, isPrint };
+}
+
+/** A `key: value` block as one API record (lists joined with `,`). */
+function blockRecord(block: ReadonlyArray<readonly [string, Value]>): ApiRecord {
+  const rec: Record<string, string> = {};
+  for (const [k, v] of block) rec[k] = v instanceof RosArray ? v.values().map(apiString).join(',') : apiString(v);
+  return rec;
 }
 
 function apiRet(v: Value): string {
@@ -91,6 +112,6 @@ function apiRet(v: Value): string {
 
 function pick(rec: ApiRecord, names: readonly string[]): ApiRecord {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(rec)) if (names.includes(k)) out[k] = rec[k]!;
+  for (const k of Object.keys(rec)) if (names.includes(k) || k === '.section') out[k] = rec[k]!;
   return out;
 }

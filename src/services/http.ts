@@ -15,7 +15,7 @@ import type { ApiRecord } from './query.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  413: 'Payload Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  406: 'Not Acceptable', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 /** An HTTP error as RouterOS writes it: `{"detail":…,"error":N,"message":…}` (keys alphabetical). */
@@ -366,8 +366,11 @@ async function restPut(ctx: ServiceContext, session: Session, target: Target, bo
 }
 
 async function itemOf(ctx: ServiceContext, session: Session, target: Target, method: string): Promise<number> {
-  if (target.menu.kind !== 'list' || target.rest.length !== 1) throw new HttpError(400, 'missing or invalid resource identifier');
-  if (!ctx.app.registry.command(target.path, method === 'PATCH' ? 'set' : 'remove') || !session.policies.has('write')) {
+  if (target.rest.length !== 1) throw new HttpError(400, 'missing or invalid resource identifier');
+  // DELETE runs `remove`: where a menu has none, RouterOS answers 406 (its REST manual: deleting
+  // an interface gives {"error":406,"message":"Not Acceptable","detail":"no such command or directory (remove)"}).
+  if (method === 'DELETE' && !ctx.app.registry.command(target.path, 'remove')) throw new HttpError(406, 'no such command or directory (remove)');
+  if (target.menu.kind !== 'list' || !ctx.app.registry.command(target.path, method === 'PATCH' ? 'set' : 'remove') || !session.policies.has('write')) {
     throw new HttpError(400, 'missing or invalid resource identifier');
   }
   const id = await findItem(ctx, target, target.rest[0]!);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { tempDir } from '../support/app.js';
 import { makeChain, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { startServer } from '../menus/crl-support.js';
 
 const hasLibrouteros = fs.existsSync('/usr/lib/python3/dist-packages/librouteros');
 const hasAnsible = fs.existsSync('/usr/bin/ansible-playbook');
@@ -88,6 +89,40 @@ test('librouteros over api-ssl: anonymous DH with certificate=none, verified TLS
   assert.doesNotMatch(String(verified.cipher), /ADH/);
   assert.equal(verified.after, 0);
   await s.run('/ip/service', 'set', { numbers: 'api-ssl', certificate: 'none' });
+});
+
+/** librouteros calling a monitor (/tool/fetch), a failing one, and /execute. */
+const MONITOR_SCRIPT = String.raw`
+import sys, json
+from librouteros import connect
+from librouteros.exceptions import TrapError
+api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=10)
+out = {'fetch': list(api('/tool/fetch', url=sys.argv[2], output='user'))}
+try:
+    list(api('/tool/fetch', url=sys.argv[3], output='user'))
+except TrapError as e:
+    out['trap'] = str(e)
+out['execute'] = list(api('/execute', script=':put hi', **{'as-string': ''}))
+print(json.dumps(out))
+`;
+
+test('librouteros: a fetch answers its states with .section, a failed one traps, /execute returns the output', { skip: !hasLibrouteros }, async () => {
+  const srv = await startServer();
+  srv.routes.set('/page', (_q, r) => r.end('page body'));
+  try {
+    const r = await run('/usr/bin/python3', ['-c', MONITOR_SCRIPT, String(s.ports.api), srv.url('/page'), srv.url('/missing')], { timeoutMs: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { fetch: Array<Record<string, unknown>>; trap: string; execute: Array<Record<string, unknown>> };
+    assert.deepEqual(out.fetch[0], { '.section': 0, status: 'connecting' });
+    assert.deepEqual(out.fetch.map((rec) => rec['.section']), out.fetch.map((_, i) => i));
+    const last = out.fetch.at(-1)!;
+    assert.equal(last.status, 'finished');
+    assert.equal(last.data, 'page body');
+    assert.equal(out.trap, 'failure: Status 404, Not Found');
+    assert.deepEqual(out.execute, [{ ret: 'hi\r\n' }]);
+  } finally {
+    await srv.close();
+  }
 });
 
 test('ansible community.routeros.api lists, adds, queries and removes certificates (api and api-ssl)', { skip: !hasAnsible || !hasLibrouteros }, async () => {

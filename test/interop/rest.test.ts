@@ -175,13 +175,16 @@ test('curl: list, add, PATCH, DELETE over plain HTTP', async () => {
   assert.equal(del.stdout, '204');
 });
 
-test('POST /rest/tool/fetch: a monitor command answers with .section records', async () => {
+test('POST /rest/tool/fetch: a monitor command answers with every state, numbered by .section', async () => {
   const r = await rest('POST', '/rest/tool/fetch', { url: `${base}/`, output: 'user' });
   assert.equal(r.status, 200, r.text);
   assert.ok(Array.isArray(r.json));
+  assert.deepEqual(r.json[0], { '.section': '0', status: 'connecting' });
+  assert.deepEqual(r.json.map((rec: Record<string, string>) => rec['.section']), r.json.map((_: unknown, i: number) => String(i)));
   const last = r.json[r.json.length - 1];
-  assert.equal(last['.section'], '0');
   assert.equal(last.status, 'finished');
+  assert.match(last.duration, /^\d+s$/);
+  assert.match(last.downloaded, /^\d+$/, 'sizes in KiB without a unit');
   assert.match(last.data, /<html/i);
   assert.equal(Object.keys(last)[0], '.section');
 });

@@ -74,6 +74,91 @@ describe('/tool fetch (http)', () => {
     await assert.rejects(fetch(t, { url: 'http://127.0.0.1:1/x', output: 'user' }), (e: RosError) => e.message === 'closing connection: <connection failed> 127.0.0.1:1 (140)');
   });
 
+  test('an HTTP error carries the status and header lines that `:onerror err,attr` binds', async () => {
+    srv.routes.set('/gone', (_q, r) => { r.statusCode = 404; r.statusMessage = 'Not Found'; r.setHeader('Cache-Control', 'no-store'); r.setHeader('X-Frame-Options', 'sameorigin'); r.end('no such page'); });
+    const e = await fetch(t, { url: srv.url('/gone'), 'as-value': '', output: 'user' }).then(() => undefined, (x: RosError) => x);
+    assert.ok(e instanceof RosError);
+    assert.equal(e.consoleText(), 'failure: Status 404, Not Found');
+    assert.equal(e.attributes?.code, 404);
+    const lines = e.attributes?.['http-headers'] as string[];
+    assert.ok(Array.isArray(lines));
+    assert.ok(lines.includes('Cache-Control: no-store'), lines.join(';'));
+    assert.ok(lines.includes('X-Frame-Options: sameorigin'), 'names as the server wrote them');
+    assert.ok(lines.includes('Content-Length: 12'));
+    // A failure before any answer has nothing to bind.
+    const refused = await fetch(t, { url: 'http://127.0.0.1:1/x', output: 'user' }).then(() => undefined, (x: RosError) => x);
+    assert.equal(refused?.attributes, undefined);
+  });
+
+  test('a redirect loop fails with the last status line; redirects off name the target', async () => {
+    srv.routes.set('/loop301', (_q, r) => { r.statusCode = 301; r.setHeader('Location', '/loop301'); r.end(); });
+    srv.routes.set('/loop302', (_q, r) => { r.statusCode = 302; r.setHeader('Location', '/loop302'); r.end(); });
+    await assert.rejects(fetch(t, { url: srv.url('/loop301'), output: 'user' }), (e: RosError) =>
+      e.consoleText() === 'failure: 301 Moved Permanently' && e.attributes?.code === 301);
+    await assert.rejects(fetch(t, { url: srv.url('/loop302'), output: 'user', 'http-max-redirect-count': '5' }), (e: RosError) =>
+      e.consoleText() === 'failure: 302 Found');
+    const hops = srv.requests.filter((r) => r === 'GET /loop302').length;
+    assert.equal(hops, 6, 'five redirects followed, the sixth answer fails');
+    await assert.rejects(fetch(t, { url: srv.url('/loop301'), output: 'user', 'http-max-redirect-count': '0' }), (e: RosError) =>
+      e.consoleText() === 'failure: Fetch failed with status 301 (Location: "/loop301")');
+  });
+
+  test('more data than a variable holds: maximum message size exceeded (user, user-with-headers, compressed)', async () => {
+    srv.routes.set('/30k', (_q, r) => r.end(Buffer.alloc(30 * 1024, 0x42)));
+    srv.routes.set('/gz-bomb', (_q, r) => { r.setHeader('Content-Encoding', 'gzip'); r.end(zlib.gzipSync(Buffer.alloc(200 * 1024, 0x43))); });
+    const tooBig = (e: RosError) => e.consoleText() === 'failure: maximum message size exceeded';
+    // 30 KiB fits output=user (64512 bytes) but not user-with-headers (20480).
+    const fits = await fetch(t, { url: srv.url('/30k'), output: 'user', 'as-value': '' });
+    assert.equal(String((fits.ret as RosArray).get('data')).length, 30 * 1024);
+    await assert.rejects(fetch(t, { url: srv.url('/30k'), output: 'user-with-headers', 'as-value': '' }), tooBig);
+    await assert.rejects(fetch(t, { url: srv.url('/gz-bomb'), output: 'user', 'as-value': '' }), tooBig);
+    // To a file, the same bytes are fine.
+    await fetch(t, { url: srv.url('/gz-bomb'), 'dst-path': 'bomb.bin' });
+    assert.equal(fs.statSync(path.join(t.app.dataDir.filesDir, 'bomb.bin')).size, 200 * 1024);
+  });
+
+  test('user-with-headers gives the header lines as a list', async () => {
+    const r = await fetch(t, { url: srv.url('/hello.txt'), output: 'user-with-headers', 'as-value': '' });
+    const a = r.ret as RosArray;
+    assert.equal(a.get('data'), 'hello world');
+    const headers = (a.get('http-headers') as RosArray).values();
+    assert.ok(headers.includes('Content-Length: 11'), headers.join(';'));
+  });
+
+  test('while it runs: connecting, then downloading once a second, then finished (console fields and API records)', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    srv.routes.set('/stalling', (_q, r) => {
+      r.setHeader('Content-Length', String(40 * 1024));
+      r.write(Buffer.alloc(20 * 1024, 0x44));
+      void released.then(() => r.end(Buffer.alloc(20 * 1024, 0x44)));
+    });
+    const seen: Array<{ fields: Array<[string, unknown]>; record?: Readonly<Record<string, string>> }> = [];
+    let sawTwoTicks!: () => void;
+    const twoTicks = new Promise<void>((r) => { sawTwoTicks = r; });
+    const session = {
+      ...t.session,
+      progress: (fields: Array<[string, unknown]>, record?: Readonly<Record<string, string>>) => {
+        seen.push({ fields, record });
+        if (seen.filter((s) => s.record?.status === 'downloading').length === 2) sawTwoTicks();
+      },
+    };
+    const run = t.app.executor.run({ path: F, command: 'fetch', args: new Map([['url', srv.url('/stalling')], ['output', 'none']]), session });
+    // The server holds back half of the body until two reports of the stalled download came.
+    await Promise.race([twoTicks, new Promise((_, rej) => setTimeout(() => rej(new Error('no progress reports')), 20_000).unref())]);
+    release();
+    const r = await run;
+    assert.deepEqual(seen[0], { fields: [['status', 'connecting']], record: { status: 'connecting' } });
+    const [first, second] = seen.filter((s) => s.record?.status === 'downloading');
+    assert.deepEqual(first!.fields, [['status', 'downloading'], ['downloaded', '20KiB'], ['total', '40KiB'], ['duration', '0s']]);
+    assert.deepEqual(first!.record, { status: 'downloading', downloaded: '20', total: '40', duration: '0s' });
+    assert.equal(second!.record?.downloaded, '20');
+    assert.match(second!.record!.duration!, /^[1-9]\d*s$/, 'the second report comes a second later');
+    assert.deepEqual(r.block?.slice(0, 3), [['status', 'finished'], ['downloaded', '40KiB'], ['total', '40KiB']]);
+    assert.deepEqual(r.records?.[0] && Object.keys(r.records[0]), ['status', 'downloaded', 'total', 'duration']);
+    assert.equal(r.records?.[0]?.downloaded, '40');
+  });
+
   test('idle-timeout ends a silent server', async () => {
     srv.routes.set('/slow', (_q, r) => { r.write('x'); setTimeout(() => r.end(), 2000).unref(); });
     await assert.rejects(fetch(t, { url: srv.url('/slow'), output: 'user', 'idle-timeout': '200ms' }), (e: RosError) => e.message === 'connection timeout');

@@ -19,6 +19,7 @@ import { runAsJob } from './script-job.js';
 import { POLICIES } from '../../menu/types.js';
 import { holdsAll, userPolicies } from '../user/user.js';
 import type { Value } from '../../menu/values.js';
+import { executeCommand } from './execute.js';
 
 export const SCRIPT_PATH = '/system/script';
 
@@ -149,11 +150,11 @@ export const importCommand: CommandDecl = {
   },
 };
 
-/** Commands at the root menu (`/import`). */
+/** Commands at the root menu (`/import`, `/execute`). */
 export const rootMenu: MenuDecl = {
   path: '/',
   kind: 'dir',
   properties: [],
   verbs: [],
-  commands: [importCommand],
+  commands: [importCommand, executeCommand],
 };

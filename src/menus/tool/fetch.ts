@@ -72,7 +72,36 @@ function defaultName(url: URL): string {
   return last && last !== '/' ? last : 'index.html';
 }
 
-const kib = (bytes: number): string => `${Math.floor(bytes / 1024)}KiB`;
+/** Sizes are reported in whole KiB, rounded down (spec §10.3). */
+const kibOf = (bytes: number): number => Math.floor(bytes / 1024);
+
+/** How often a running fetch reports its state: once a second, as RouterOS does. */
+const PROGRESS_INTERVAL_MS = 1000;
+
+/** What a fetch reports as it runs and when it ends. */
+interface FetchState {
+  readonly status: 'connecting' | 'downloading' | 'finished';
+  /** Bytes so far (undefined while connecting). */
+  readonly downloaded?: number;
+  /** Bytes announced by the server (Content-Length), when it did. */
+  readonly total?: number;
+  readonly seconds: number;
+}
+
+/**
+ * The console shows sizes with their unit (`downloaded: 731KiB`, spec §10.3); the API and REST
+ * give the bare number (`=downloaded=731`, librouteros docs/api_analysis.rst "Fetching from url").
+ */
+function stateFields(state: FetchState, unit: 'KiB' | ''): Array<[string, string]> {
+  const fields: Array<[string, string]> = [['status', state.status]];
+  if (state.downloaded === undefined) return fields;
+  fields.push(['downloaded', `${kibOf(state.downloaded)}${unit}`]);
+  if (state.total !== undefined) fields.push(['total', `${kibOf(state.total)}${unit}`]);
+  fields.push(['duration', new Duration(state.seconds * 1e9).toString()]);
+  return fields;
+}
+const consoleFields = (state: FetchState) => stateFields(state, 'KiB');
+const apiRecord = (state: FetchState): Record<string, string> => Object.fromEntries(stateFields(state, ''));
 
 export const fetchCommand: CommandDecl = {
   name: 'fetch',
@@ -126,53 +155,54 @@ export const fetchCommand: CommandDecl = {
       if (!call.policies.has('write')) throw notEnoughPermissions();
     }
 
-    const startedReal = performance.now();
-    let lastProgress = 0;
-    session.progress?.([['status', 'connecting']]);
-    const { httpRequest } = await import('./http-client.js'); // node:http, tls, zlib load only when fetching
-    const res = await httpRequest({
-      url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
-      maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
-      verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
-      onProgress: (got, total) => {
-        const t = performance.now();
-        if (!session.progress || t - lastProgress < 250) return;
-        lastProgress = t;
-        const fields: Array<[string, Value]> = [['status', 'downloading'], ['downloaded', kib(got)]];
-        if (total !== undefined) fields.push(['total', kib(total)]);
-        fields.push(['duration', new Duration(Math.floor((t - startedReal) / 1000) * 1e9).toString()]);
-        session.progress(fields);
-      },
-    });
-    if (res.status >= 400) throw failure(`Status ${res.status}, ${res.statusText}`);
+    const started = performance.now();
+    const seconds = () => Math.floor((performance.now() - started) / 1000);
+    const report = (state: FetchState) => session.progress?.(consoleFields(state), apiRecord(state));
+    report({ status: 'connecting', seconds: 0 });
+    // While it downloads: a report at the first bytes, then one a second with the latest count.
+    let latest: FetchState | undefined;
+    let ticker: NodeJS.Timeout | undefined;
+    const { httpRequest, statusFailure } = await import('./http-client.js'); // node:http, tls, zlib load only when fetching
+    let res: Awaited<ReturnType<typeof httpRequest>>;
+    try {
+      res = await httpRequest({
+        url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
+        maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
+        verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
+        onProgress: (got, total) => {
+          if (!session.progress) return;
+          latest = { status: 'downloading', downloaded: got, total, seconds: seconds() };
+          if (ticker) return;
+          report(latest);
+          ticker = setInterval(() => report({ ...latest!, seconds: seconds() }), PROGRESS_INTERVAL_MS);
+          ticker.unref?.();
+        },
+      });
+    } finally {
+      clearInterval(ticker);
+    }
+    if (res.status >= 400) throw statusFailure(res);
     if (dst !== undefined) {
       await env.files.write(dst, res.body, env.clock.now());
     }
-    const seconds = Math.floor((performance.now() - startedReal) / 1000);
-    const duration = new Duration(seconds * 1e9);
     const size = res.body.length;
+    const finished: FetchState = { status: 'finished', downloaded: size, total: size, seconds: seconds() };
     let text: string | undefined;
-    if (output === 'user') text = res.body.toString('utf8');
-    if (output === 'user-with-headers') {
-      text = res.body.toString('utf8');
-    }
+    if (output === 'user' || output === 'user-with-headers') text = res.body.toString('utf8');
     if (call.args.flag('as-value')) {
       const a = new RosArray();
       a.set('status', 'finished');
-      a.set('downloaded', Math.floor(size / 1024));
-      a.set('total', Math.floor(size / 1024));
-      a.set('duration', duration);
+      a.set('downloaded', kibOf(size));
+      a.set('total', kibOf(size));
+      a.set('duration', new Duration(finished.seconds * 1e9));
       if (text !== undefined) a.set('data', text);
-      if (output === 'user-with-headers') {
-        a.set('http-headers', RosArray.fromRecord(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])));
-      }
+      if (output === 'user-with-headers') a.set('http-headers', RosArray.of(res.headerLines));
       return { ret: a };
     }
-    const block: Array<[string, Value]> = [
-      ['status', 'finished'], ['downloaded', kib(size)], ['total', kib(size)], ['duration', duration.toString()],
-    ];
-    if (text !== undefined) block.push(['data', text]);
-    return { block };
+    const block: Array<[string, Value]> = consoleFields(finished);
+    const record = apiRecord(finished);
+    if (text !== undefined) { block.push(['data', text]); record.data = text; }
+    return { block, records: [record] };
   },
 };
 

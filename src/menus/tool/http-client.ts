@@ -32,8 +32,38 @@ export interface HttpResponse {
   status: number;
   statusText: string;
   headers: IncomingHttpHeaders;
+  /** The header lines as the server sent them (names in its case, in its order). */
+  headerLines: string[];
   body: Buffer;
   url: string;
+}
+
+/** A status line's reason: the server's phrase, else the standard one (HTTP/2 sends none). */
+function reasonOf(res: Pick<HttpResponse, 'status' | 'statusText'>): string {
+  return res.statusText || http.STATUS_CODES[res.status] || '';
+}
+
+/**
+ * A failure after the server answered carries what `:onerror err,attr` binds to `attr`: `code`
+ * (the HTTP status) and `http-headers` (its `Name: value` lines) — RouterOS 7.2x, the fetch
+ * manual's example (`$attr->"code"` is 404 after `failure: Status 404, Not Found`).
+ */
+export function answeredFailure(message: string, res: Pick<HttpResponse, 'status' | 'headerLines'>): RosError {
+  const e = failure(message);
+  e.attributes = { code: res.status, 'http-headers': res.headerLines };
+  return e;
+}
+
+/** An HTTP status of 400 or more: `failure: Status 404, Not Found` (RouterOS 7.2x). */
+export function statusFailure(res: HttpResponse): RosError {
+  return answeredFailure(`Status ${res.status}, ${reasonOf(res)}`, res);
+}
+
+/** `Name: value` lines of Node's raw header list. */
+function headerLinesOf(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push(`${raw[i]}: ${raw[i + 1]}`);
+  return out;
 }
 
 export const USER_AGENT = `RouterOS ${ROSPKI_ROUTEROS_VERSION.replace(/ \(.*\)$/, '')}`;
@@ -131,7 +161,10 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
             return;
           }
           sock.destroy();
-          finish(undefined, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body, url: url.toString() });
+          finish(undefined, {
+            status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers,
+            headerLines: headerLinesOf(res.rawHeaders), body, url: url.toString(),
+          });
         });
       });
       if (opts.body) req.write(opts.body);
@@ -170,11 +203,14 @@ export async function httpRequest(opts: HttpRequestOptions): Promise<HttpRespons
     const res = await oneRequest({ ...opts, method, body }, url);
     const location = res.headers.location;
     if (res.status >= 300 && res.status < 400 && location) {
-      if (hop >= opts.maxRedirects) {
-        throw failure(`Fetch failed with status ${res.status} (Location: "${location}")`);
-      }
+      const notFollowed = () => answeredFailure(`Fetch failed with status ${res.status} (Location: "${location}")`, res);
+      // With redirects off (count 0) RouterOS names the status and where it points; a limit
+      // reached while following (a loop) fails with the last status line, as in the API capture
+      // of librouteros's docs/api_analysis.rst (`failure: 301 Moved Permanently`).
+      if (opts.maxRedirects === 0) throw notFollowed();
+      if (hop >= opts.maxRedirects) throw answeredFailure(`${res.status} ${reasonOf(res)}`, res);
       url = new URL(location, url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw failure(`Fetch failed with status ${res.status} (Location: "${location}")`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notFollowed();
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method?.toUpperCase() === 'POST')) { method = 'GET'; body = undefined; }
       continue;
     }
