@@ -1,0 +1,213 @@
+// Supervising a mature daemon that rospki configures rather than re-implements (OpenVPN,
+// strongSwan's charon, …; design: rospki is the control plane, like RouterOS). One Supervisor per
+// daemon instance:
+//
+//  - the daemon's configuration and key material go into a private runtime folder of the data
+//    directory (`run/<name>/`, mode 0700, files 0600), written afresh before each start and
+//    removed when the daemon stops — keys exist unsealed on disk only while the daemon runs;
+//  - apply(spec) starts it, restarts it when the spec (arguments, files) changed — a new bound
+//    certificate, a new CRL, a new setting — and stops it for `undefined`;
+//  - a daemon that dies is started again with a growing back-off (1 s … 60 s), each exit logged;
+//  - its output lines go to a callback (the service decides which reach /log);
+//  - a program that is not installed is reported with the Debian package that provides it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface DaemonSpec {
+  /** Program name or absolute path (`openvpn`, `/usr/lib/ipsec/charon`). */
+  readonly program: string;
+  /** The Debian package that installs it, for the message when it is missing. */
+  readonly package: string;
+  /** Arguments; `{run}` is replaced by the runtime folder. */
+  readonly args: readonly string[];
+  /** Files written into the runtime folder before each start (name → contents). */
+  readonly files?: Readonly<Record<string, string | Buffer>>;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Working directory: the runtime folder unless given. */
+  readonly cwd?: string;
+}
+
+export type DaemonState =
+  | { readonly state: 'stopped' }
+  | { readonly state: 'starting' | 'running'; readonly pid: number; readonly since: number }
+  | { readonly state: 'failed'; readonly reason: string; readonly retryAt?: number };
+
+export interface SupervisorHooks {
+  /** One line the daemon wrote (stdout and stderr). */
+  output?(line: string): void;
+  /** The state changed (for the menu's running/status properties and /log). */
+  changed?(state: DaemonState): void;
+}
+
+/** The absolute path of a program on PATH (or in the sbin folders), or undefined. */
+export function findProgram(program: string): string | undefined {
+  if (path.isAbsolute(program)) return isExecutable(program) ? program : undefined;
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    const p = path.join(d, program);
+    if (d && isExecutable(p)) return p;
+  }
+  return undefined;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Thrown by apply() when the program is missing: the message names the package. */
+export class DaemonMissing extends Error {
+  constructor(readonly program: string, readonly pkg: string) {
+    super(`${program} is not installed (Debian package ${pkg})`);
+  }
+}
+
+const BACKOFF_MS = [1000, 2000, 5000, 10_000, 30_000, 60_000];
+
+export class Supervisor {
+  private child: ChildProcess | undefined;
+  private signature: string | undefined;
+  private spec: DaemonSpec | undefined;
+  private current: DaemonState = { state: 'stopped' };
+  private restarts = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+
+  /**
+   * `runRoot`: the data directory's `run` folder; `name`: this daemon's folder in it
+   * (`ovpn-server1`). The folder is made private and removed when the daemon stops.
+   */
+  constructor(readonly runRoot: string, readonly name: string, private readonly hooks: SupervisorHooks = {}) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`supervisor: unsafe name ${name}`);
+  }
+
+  get runDir(): string {
+    return path.join(this.runRoot, this.name);
+  }
+
+  get state(): DaemonState {
+    return this.current;
+  }
+
+  /**
+   * Makes the daemon run with `spec` (restarting it when anything in it changed), or stops it
+   * for undefined. Throws DaemonMissing when the program is not installed (nothing started).
+   */
+  async apply(spec: DaemonSpec | undefined): Promise<void> {
+    if (!spec) {
+      this.spec = undefined;
+      this.signature = undefined;
+      await this.stop();
+      return;
+    }
+    const program = findProgram(spec.program);
+    if (!program) throw new DaemonMissing(spec.program, spec.package);
+    const signature = signatureOf(program, spec);
+    if (signature === this.signature && this.child) return;
+    await this.stop();
+    this.spec = { ...spec, program };
+    this.signature = signature;
+    this.restarts = 0;
+    this.start();
+  }
+
+  /** Stops the daemon (SIGTERM, then SIGKILL after 5 s) and removes the runtime folder. */
+  stop(): Promise<void> {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      this.cleanup();
+      this.set({ state: 'stopped' });
+      return Promise.resolve();
+    }
+    this.stopping ??= new Promise<void>((resolve) => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        this.stopping = undefined;
+        this.cleanup();
+        this.set({ state: 'stopped' });
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+    return this.stopping;
+  }
+
+  private start(): void {
+    const spec = this.spec!;
+    this.prepare(spec);
+    const args = spec.args.map((a) => a.replaceAll('{run}', this.runDir));
+    const child = spawn(spec.program, args, {
+      cwd: spec.cwd ?? this.runDir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.set({ state: 'starting', pid: child.pid ?? 0, since: Date.now() });
+    for (const stream of [child.stdout, child.stderr]) {
+      let buffered = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        buffered += chunk;
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).replace(/\r$/, '');
+          buffered = buffered.slice(nl + 1);
+          if (line) this.hooks.output?.(line);
+        }
+        if (buffered.length > 64 * 1024) buffered = ''; // a line without an end: dropped, bounded
+      });
+    }
+    child.once('spawn', () => { if (this.child === child) this.set({ state: 'running', pid: child.pid ?? 0, since: Date.now() }); });
+    child.once('error', (e) => this.exited(child, `could not start ${path.basename(spec.program)}: ${e.message}`));
+    child.once('exit', (code, signal) => this.exited(child, signal ? `stopped by ${signal}` : `exited with status ${code}`));
+  }
+
+  /** The daemon ended without being asked to: start it again after a growing pause. */
+  private exited(child: ChildProcess, reason: string): void {
+    if (this.child !== child) return; // stopped on purpose, or replaced
+    this.child = undefined;
+    const delay = BACKOFF_MS[Math.min(this.restarts, BACKOFF_MS.length - 1)]!;
+    this.restarts++;
+    this.set({ state: 'failed', reason, retryAt: Date.now() + delay });
+    this.retry = setTimeout(() => { if (this.spec) this.start(); }, delay);
+    this.retry.unref();
+  }
+
+  /** A fresh private runtime folder with the spec's files. */
+  private prepare(spec: DaemonSpec): void {
+    this.cleanup();
+    fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.runDir, { mode: 0o700 });
+    for (const [name, data] of Object.entries(spec.files ?? {})) {
+      if (name.includes('/') || name.startsWith('.')) throw new Error(`supervisor: unsafe file name ${name}`);
+      fs.writeFileSync(path.join(this.runDir, name), data, { mode: 0o600 });
+    }
+  }
+
+  private cleanup(): void {
+    fs.rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  private set(state: DaemonState): void {
+    this.current = state;
+    this.hooks.changed?.(state);
+  }
+}
+
+function signatureOf(program: string, spec: DaemonSpec): string {
+  const h = createHash('sha256');
+  h.update(program).update('\0').update(JSON.stringify(spec.args)).update('\0').update(JSON.stringify(spec.env ?? {}));
+  for (const [name, data] of Object.entries(spec.files ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    h.update('\0').update(name).update('\0').update(data);
+  }
+  return h.digest('hex');
+}
