@@ -28,6 +28,7 @@ import { ConnectionGate } from './gate.js';
 import { checkContinue, httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
 import { ensureHostKeys } from '../menus/ip/ssh.js';
+import { MANAGED_SERVICES, type ManagedService } from './managed.js';
 import { SshService } from './ssh.js';
 
 export type { ServiceOptions } from './context.js';
@@ -121,6 +122,8 @@ class ServiceManager implements RunningServices {
   private readonly gates = new Map<GatedService, ConnectionGate>();
   private readonly ctx: ServiceContext;
   private readonly ssh: SshService;
+  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP, FTP …). */
+  private readonly managed: ManagedService[];
   private readonly unsubscribe: (() => void) | undefined;
   private readonly timer: NodeJS.Timeout;
   private running: Promise<void> | undefined;
@@ -136,6 +139,7 @@ class ServiceManager implements RunningServices {
       internalError: (e) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`),
     };
     this.ssh = new SshService(this.ctx);
+    this.managed = MANAGED_SERVICES.map((make) => make(this.ctx));
     this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
     this.timer.unref();
@@ -167,6 +171,7 @@ class ServiceManager implements RunningServices {
         do {
           this.again = false;
           await this.apply();
+          for (const m of this.managed) await m.reconcile();
         } while (this.again && !this.stopped);
       } catch (e) {
         this.ctx.internalError(e);
@@ -372,6 +377,7 @@ class ServiceManager implements RunningServices {
     clearTimeout(this.connectionTimer);
     await this.running;
     await this.connectionSync;
+    for (const m of [...this.managed].reverse()) await m.stop().catch((e) => this.ctx.internalError(e));
     const closing = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();

@@ -1,0 +1,18 @@
+// The services beyond the daemon's own listeners (issue 13 and later): OpenVPN, IPsec, the DNS
+// forwarder, the NTP client, FTP … Each is a ManagedService the ServiceManager (index.ts) creates
+// at start, asks to reconcile whenever the store changes (and on its poll), and stops at the end.
+// A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
+
+import type { ServiceContext } from './context.js';
+
+export interface ManagedService {
+  /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
+  reconcile(): Promise<void>;
+  /** Stops everything it runs (daemons, listeners) and removes its runtime files. */
+  stop(): Promise<void>;
+}
+
+export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
+
+/** Every managed service, in start order. */
+export const MANAGED_SERVICES: ManagedServiceFactory[] = [];
