@@ -16,6 +16,7 @@
 
 import Database from 'better-sqlite3';
 import { MenuRows, normalizeData, rowFromJson } from './cache.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { Sealer } from './seal.js';
 import type { ReadTx, RowData, Store, StoredRow, WriteTx } from './store.js';
@@ -295,14 +296,19 @@ export class SqliteStore implements Store {
       // Savepoint (statement) journals in memory: as temp files they cost system calls per command.
       db.pragma('temp_store = MEMORY');
       migrate(db);
-      return new SqliteStore(db, where.secret, where.dbPath);
+      let checkpointer: Checkpointer | undefined;
+      if (!memory) {
+        db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+        checkpointer = new Checkpointer(where.dbPath);
+      }
+      return new SqliteStore(db, where.secret, where.dbPath, checkpointer);
     } catch (e) {
       db.close();
       throw e;
     }
   }
 
-  private constructor(db: Database.Database, secret: Buffer, dbPath: string) {
+  private constructor(db: Database.Database, secret: Buffer, dbPath: string, private readonly checkpointer?: Checkpointer) {
     this.core = new Core(db);
     this.sealer = new Sealer(secret);
     this.path = dbPath;
@@ -413,8 +419,26 @@ export class SqliteStore implements Store {
       if (stamped) core.seen = batch.version;
       for (const w of batch.writes) w.acknowledge();
       if (stamped) this.changed();
+      this.afterCommit();
     }
     for (const reader of batch.readers) reader();
+  }
+
+  /** WAL upkeep after a successful COMMIT (checkpointer.ts). */
+  private afterCommit(): void {
+    const { checkpointer } = this;
+    if (!checkpointer) return;
+    if (checkpointer.resetDue) {
+      // Busy when another process checkpoints, failed on an I/O error: the change is committed
+      // either way, and the checkpoint is tried again after the next COMMIT.
+      try {
+        const [result] = this.core.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+        if (!result?.busy) checkpointer.reset();
+      } catch (e) {
+        process.emitWarning(`rospki store: checkpoint failed: ${(e as Error).message}`);
+      }
+    }
+    checkpointer.committed();
   }
 
   close(): void {
@@ -423,6 +447,9 @@ export class SqliteStore implements Store {
     this.flush();
     this.closed = true;
     openStores.get(this.path)?.delete(this);
+    // The worker's connection goes first, so that this one, the last, checkpoints the WAL and
+    // removes it: a cleanly closed data directory is one self-contained rospki.db.
+    this.checkpointer?.close();
     this.core.db.close();
   }
 

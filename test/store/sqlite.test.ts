@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore, openDataDir, type Store } from '../../src/store/index.js';
+import type { Checkpointer } from '../../src/store/checkpointer.js';
 import { startWorkerWith, tempDir } from './helpers.js';
 
 function open(t: { after(fn: () => void): void }, dir = tempDir(t), secret = randomBytes(32)) {
@@ -264,4 +266,21 @@ test('reads waiting for a batch run when another store of this process commits i
   assert.equal(await b.read((tx) => tx.list('/m').length), 1); // commits a's batch first
   assert.equal(await waiting, 1);
   assert.equal(await write, 1);
+});
+
+test('after many commits (checkpoints in a worker) a closed store leaves one self-contained file', async (t) => {
+  const { store, location } = open(t);
+  for (let i = 0; i < 300; i++) await store.write((tx) => tx.insert('/m', { name: `n${i}` }));
+  // The worker has its own connection open once it checkpointed: close() must close it first.
+  const { checkpointer } = store as unknown as { checkpointer: Checkpointer };
+  for (let waited = 0; checkpointer.checkpoints === 0; waited += 10) {
+    assert.ok(waited < 30_000, 'the worker never checkpointed');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  store.close();
+  const dir = path.dirname(location.dbPath);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['rospki.db'], 'no -wal or -shm left: everything is in rospki.db');
+  const fresh = SqliteStore.open(location);
+  t.after(() => fresh.close());
+  assert.equal((await fresh.read((tx) => tx.list('/m'))).length, 300);
 });
