@@ -14,6 +14,7 @@
 // cert`): a sequential client pays one COMMIT per write either way, so ending the batch at the end
 // of the turn costs it no timer wait, while concurrent writers of a turn share one COMMIT.
 
+import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { MenuRows, normalizeData, rowFromJson } from './cache.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
@@ -278,9 +279,14 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<() => void>();
   private notifyQueued = false;
 
-  /** Opens (creating and migrating as needed) the database of a data directory. */
+  /**
+   * Opens (creating and migrating as needed) the database of a data directory. The file is
+   * created owner-only (0600) whatever the umask; SQLite gives its -wal and -shm files the
+   * database's mode.
+   */
   static open(where: StoreLocation): SqliteStore {
     const memory = Boolean(process.env.ROSPKI_MEMDB);
+    if (!memory) createPrivateFile(where.dbPath);
     const db = new Database(memory ? ':memory:' : where.dbPath, { timeout: 10_000 });
     try {
       db.pragma('journal_mode = WAL');
@@ -573,5 +579,21 @@ export class SqliteStore implements Store {
       for (const w of batch.writes) w.fail(failure);
       for (const reader of batch.readers) reader();
     });
+  }
+}
+
+/** Creates file owner-only (0600) unless it exists; the umask cannot widen or narrow that. */
+function createPrivateFile(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw e;
+  }
+  try {
+    fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
   }
 }
