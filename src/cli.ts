@@ -97,6 +97,9 @@ async function main(): Promise<number> {
   if (args.help) { process.stdout.write(USAGE); return 0; }
   if (args.version) { process.stdout.write(`rospki ${ROSPKI_VERSION}\n`); return 0; }
   const dir = resolveDataDir(args.data);
+  // All that rospki writes goes into the data directory, which holds keys: owner-only whatever
+  // umask it was started with (issue 11 §4), also for files made without an explicit mode.
+  process.umask(0o077);
   if (args.serve) return serve(dir, false);
   if (args.script !== undefined) return runScript(dir, args.script);
   if (args.file !== undefined) {
