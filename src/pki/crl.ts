@@ -231,29 +231,64 @@ function parse(input: Buffer): CrlInfo {
   };
 }
 
+/** One TLV header read without allocating (the entries loop below reads millions of them). */
+const hdr = { tag: 0, contentStart: 0, end: 0 };
+function readHeader(der: Buffer, p: number, limit: number): typeof hdr {
+  if (p + 2 > limit) throw bad('truncated entry');
+  hdr.tag = der[p]!;
+  let len = der[p + 1]!;
+  let q = p + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || q + n > limit) throw bad('bad entry length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[q++]!;
+  }
+  hdr.contentStart = q;
+  hdr.end = q + len;
+  if (hdr.end > limit) throw bad('entry runs past the end');
+  return hdr;
+}
+
 /**
  * Adds the serial of every revokedCertificates entry to `out` (no per-entry objects). Each entry
  * is SEQUENCE { userCertificate INTEGER, revocationDate Time, crlEntryExtensions OPTIONAL }.
  */
 function scanEntries(der: Buffer, list: Tlv, out: Set<string>): void {
   let p = list.contentStart;
+  // Revocations made together share their date: a date equal to the previous one was checked.
+  let lastDate = -1, lastDateEnd = -1;
   while (p < list.end) {
-    const entry = readTlv(der, p, list.end);
-    if (entry.tag !== TAG.SEQUENCE) throw bad('revoked entry is not a SEQUENCE');
-    const serial = readTlv(der, entry.contentStart, entry.end);
-    if (serial.tag !== TAG.INTEGER) throw bad('entry without serial');
-    checkContent(der, serial);
-    const date = readTlv(der, serial.end, entry.end);
-    readTime(der, date);
-    if (date.end < entry.end) {
-      const exts = readTlv(der, date.end, entry.end);
-      if (exts.tag !== TAG.SEQUENCE || exts.end !== entry.end) throw bad('revoked entry with unexpected fields');
+    const e = readHeader(der, p, list.end);
+    if (e.tag !== TAG.SEQUENCE) throw bad('revoked entry is not a SEQUENCE');
+    const entryEnd = e.end;
+    const s = readHeader(der, e.contentStart, entryEnd);
+    if (s.tag !== TAG.INTEGER) throw bad('entry without serial');
+    const serialStart = s.contentStart, serialEnd = s.end;
+    checkContent(der, { tag: TAG.INTEGER, start: p, contentStart: serialStart, end: serialEnd });
+    const dateStart = serialEnd;
+    const d = readHeader(der, dateStart, entryEnd);
+    const dateEnd = d.end;
+    if (lastDate < 0 || der.compare(der, lastDate, lastDateEnd, dateStart, dateEnd) !== 0) {
+      readTime(der, { tag: d.tag, start: dateStart, contentStart: d.contentStart, end: dateEnd });
+      lastDate = dateStart;
+      lastDateEnd = dateEnd;
+    }
+    if (dateEnd < entryEnd) {
+      const exts = readTlv(der, dateEnd, entryEnd);
+      if (exts.tag !== TAG.SEQUENCE || exts.end !== entryEnd) throw bad('revoked entry with unexpected fields');
       checkTree(der, exts);
       readExtensions(der, exts);
     }
-    out.add(integerHex(der.subarray(serial.contentStart, serial.end)));
-    p = entry.end;
+    out.add(der[serialStart]! & 0x80 ? integerHex(der.subarray(serialStart, serialEnd)) : positiveHex(der, serialStart, serialEnd));
+    p = entryEnd;
   }
+}
+
+/** integerHex of a positive INTEGER's content without a copy. */
+function positiveHex(der: Buffer, start: number, end: number): string {
+  while (start < end - 1 && der[start] === 0) start++;
+  return der.toString('hex', start, end).toUpperCase();
 }
 
 /** Whether the CRL's signature verifies with the issuer's public key (KeyObject or SPKI DER). */
