@@ -349,6 +349,7 @@ export function readAlgorithm(buf: Buffer, t: Tlv, what = 'AlgorithmIdentifier')
   const o = readOid(buf, f.next(TAG.OID, 'algorithm'));
   const params = f.done ? undefined : f.next(undefined, 'parameters');
   f.end();
+  if (params) checkTree(buf, params);
   return { oid: o, params };
 }
 
