@@ -195,7 +195,8 @@ function ia5Name(c: Buffer): string {
 export function decodeGeneralNames(der: Buffer, at?: Tlv): GeneralName[] {
   const t = at ?? readTlv(der, 0);
   if (at === undefined && t.end !== der.length) throw bad('GeneralNames: data after the end');
-  if ((t.tag & 0x20) === 0) throw bad('GeneralNames must be a constructed SEQUENCE');
+  // a SEQUENCE, or (inside a larger structure) an IMPLICIT constructed context tag
+  if (at === undefined ? t.tag !== 0x30 : (t.tag & 0xe0) !== 0xa0) throw bad('GeneralNames must be a SEQUENCE');
   const list = children(der, t);
   if (list.length === 0) throw bad('GeneralNames must not be empty');
   const out: GeneralName[] = [];
