@@ -148,7 +148,9 @@ export function parseOpensslTime(s: string): number | null {
 
 /** The lines after `header` that are indented deeper than it (an extension's printed value). */
 function section(lines: string[], header: RegExp): string[] | undefined {
-  const i = lines.findIndex((l) => header.test(l));
+  // the header line ends there (`…: critical` at most): not an attribute line such as
+  // `X509v3 Extended Key Usage:unable to print attribute` in a request
+  const i = lines.findIndex((l) => header.test(l) && /:( critical)?\s*$/.test(l));
   if (i < 0) return undefined;
   const indent = lines[i]!.length - lines[i]!.trimStart().length;
   const out: string[] = [];
