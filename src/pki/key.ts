@@ -199,6 +199,8 @@ export function assertKeyPair(key: KeyObject): void {
   const digest = type === 'ed25519' || type === 'ed448' ? null : 'sha256';
   let ok: boolean;
   try {
+    // (exporting the public key first: an EC key whose point is at infinity signs, but has none)
+    exportSpkiDer(key);
     ok = cryptoVerify(digest, PAIR_CHECK, createPublicKey(key), cryptoSign(digest, PAIR_CHECK, key));
   } catch (e) {
     throw new PkiError('bad-key', `the private key cannot be used: ${(e as Error).message}`, { cause: e });
