@@ -199,7 +199,10 @@ export function assertKeyPair(key: KeyObject): void {
   const digest = type === 'ed25519' || type === 'ed448' ? null : 'sha256';
   let ok: boolean;
   try {
-    // (exporting the public key first: an EC key whose point is at infinity signs, but has none)
+    // OpenSSL's encoder first: it refuses keys it cannot write (an EC private key longer than
+    // the curve order) with an error, where node's JWK export of one aborts the process.
+    key.export({ type: 'pkcs8', format: 'der' });
+    // then the public key: an EC key whose point is at infinity signs, but has none to export
     exportSpkiDer(key);
     ok = cryptoVerify(digest, PAIR_CHECK, createPublicKey(key), cryptoSign(digest, PAIR_CHECK, key));
   } catch (e) {

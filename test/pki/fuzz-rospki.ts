@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { PkiError, exportSpkiDer, importPkcs8Der, importPrivateKey, isPem, keyInfo, nameAttributes, parseCertificate, pemDecode } from '../../src/pki/index.js';
+import { PkiError, exportPkcs8Der, exportSpkiDer, importPkcs8Der, importPrivateKey, isPem, keyInfo, nameAttributes, parseCertificate, pemDecode } from '../../src/pki/index.js';
 import { parseCrl } from '../../src/pki/crl.js';
 import { parseCsr } from '../../src/pki/csr.js';
 import { parsePkcs12 } from '../../src/pki/pkcs12.js';
@@ -72,7 +72,8 @@ export function rospkiFacts(kind: Kind, data: Buffer, password = ''): Facts {
       const p = parsePkcs12(data, password);
       // As import does: every certificate is read, every key imported.
       for (const c of p.certificates) parseCertificate(c.der);
-      const keys = p.keys.map((k) => hex(exportSpkiDer(importPkcs8Der(k.pkcs8))));
+      // (import.ts's order: the PKCS#8 export refuses a key node's JWK export would abort on)
+      const keys = p.keys.map((k) => { const key = importPkcs8Der(k.pkcs8); exportPkcs8Der(key); return hex(exportSpkiDer(key)); });
       return { kind, certificates: p.certificates.map((c) => sha256(c.der)).sort(), firstKey: keys[0] ?? '' };
     }
   }
