@@ -3,7 +3,7 @@
 // line on stdin ({ id, kind, file, password }), one JSON verdict per line on stdout, so the
 // test can stop it and name the input when a parse does not end (a hang).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { PkiError, exportPkcs8Der, exportSpkiDer, importPkcs8Der, importPrivateKey, isPem, keyInfo, nameAttributes, parseCertificate, pemDecode } from '../../src/pki/index.js';
@@ -93,12 +93,28 @@ export function verdict(kind: Kind, data: Buffer, password?: string): Verdict {
   }
 }
 
+/**
+ * Writes to stdout at once (not queued as process.stdout does): an input that aborts the
+ * process must not take the verdicts before it along.
+ */
+function writeAll(text: string): void {
+  let b = Buffer.from(text);
+  while (b.length) {
+    try {
+      b = b.subarray(writeSync(1, b));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); // the pipe is full: the parent is reading
+    }
+  }
+}
+
 // Worker mode.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {
     const job = JSON.parse(line) as { id: number; kind: Kind; file: string; password?: string };
     const v = verdict(job.kind, readFileSync(job.file), job.password);
-    process.stdout.write(`${JSON.stringify({ id: job.id, ...v })}\n`);
+    writeAll(`${JSON.stringify({ id: job.id, ...v })}\n`);
   });
 }

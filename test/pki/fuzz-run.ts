@@ -60,41 +60,56 @@ function canonicalPem(kind: Kind, data: Buffer): string {
   return pemEncode(block.label, block.der);
 }
 
-/** rospki's verdicts from the worker process; a job with no answer within `hangMs` is a hang. */
+/**
+ * rospki's verdicts from a worker process; a job with no answer within `hangMs` is a hang. When a
+ * worker dies or stops answering, the job it was on is run again alone in a fresh worker: only if
+ * that one dies or hangs too is the job a crash or a hang.
+ */
 async function rospkiVerdicts(jobs: Array<{ file: string; kind: Kind; password?: string }>, hangMs: number): Promise<Array<Verdict | { outcome: 'hang' }>> {
   const results: Array<Verdict | { outcome: 'hang' }> = new Array(jobs.length);
   let next = 0;
   while (next < jobs.length) {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fuzz-rospki.ts')], { stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin.on('error', () => {}); // the worker died: its exit is reported below
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
-    const lines = createInterface({ input: child.stdout });
-    const start = next;
-    const done = await new Promise<number>((resolve) => {
-      let answered = start;
-      let timer: NodeJS.Timeout;
-      const arm = () => { clearTimeout(timer); timer = setTimeout(() => { child.kill('SIGKILL'); resolve(answered); }, hangMs); };
-      lines.on('line', (line) => {
-        const v = JSON.parse(line) as Verdict & { id: number };
-        results[v.id] = v;
-        answered = v.id + 1;
-        if (answered === jobs.length) { clearTimeout(timer); child.stdin.end(); resolve(answered); } else arm();
-      });
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        // The worker itself died (not killed by this watchdog): the job it was on crashed it.
-        if (answered < jobs.length && signal !== 'SIGKILL') results[answered] = { outcome: 'crash', error: `worker exited (${code ?? signal}): ${stderr}`, ms: 0 };
-        resolve(answered);
-      });
-      // The first answer waits for the worker to start as well.
-      timer = setTimeout(() => { child.kill('SIGKILL'); resolve(answered); }, hangMs + 10_000);
-      for (let i = start; i < jobs.length; i++) child.stdin.write(`${JSON.stringify({ id: i, ...jobs[i] })}\n`);
-    });
-    child.kill('SIGKILL');
-    if (done < jobs.length) { results[done] ??= { outcome: 'hang' }; next = done + 1; } else next = done;
+    const stop = await workerRun(jobs, next, jobs.length, results, hangMs);
+    if (stop === jobs.length) break;
+    // The worker died or hung at job `stop` (as far as its answers tell): that job alone.
+    const again = await workerRun(jobs, stop, stop + 1, results, hangMs);
+    if (again === stop) results[stop] ??= { outcome: 'hang' };
+    next = stop + 1;
   }
   return results;
+}
+
+/** Runs jobs [from, to) in one worker; returns the first job without an answer (`to` when all answered). */
+async function workerRun(jobs: Array<{ file: string; kind: Kind; password?: string }>, from: number, to: number,
+  results: Array<Verdict | { outcome: 'hang' }>, hangMs: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fuzz-rospki.ts')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => {}); // the worker died: that is reported below
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  const lines = createInterface({ input: child.stdout });
+  const done = await new Promise<number>((resolve) => {
+    let answered = from;
+    const kill = () => { child.kill('SIGKILL'); resolve(answered); };
+    // The first answer waits for the worker to start as well.
+    let timer = setTimeout(kill, hangMs + 10_000);
+    lines.on('line', (line) => {
+      const v = JSON.parse(line) as Verdict & { id: number };
+      results[v.id] = v;
+      answered = v.id + 1;
+      clearTimeout(timer);
+      if (answered === to) { child.stdin.end(); resolve(answered); } else timer = setTimeout(kill, hangMs);
+    });
+    // 'close', not 'exit': only then has every answer the worker wrote been read.
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      // The worker died by itself (not killed for hanging) on job `answered`.
+      if (answered < to && signal !== 'SIGKILL') results[answered] = { outcome: 'crash', error: `worker exited (${code ?? signal}): ${stderr}`, ms: 0 };
+      resolve(answered);
+    });
+    for (let i = from; i < to; i++) child.stdin.write(`${JSON.stringify({ id: i, ...jobs[i] })}\n`);
+  });
+  child.kill('SIGKILL');
+  return done;
 }
 
 /**
