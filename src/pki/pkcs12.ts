@@ -145,7 +145,7 @@ export function pkcs12Kdf(hashOid: string, password: Buffer, salt: Buffer, id: 1
  * iteration counts of millions in every bag, while GnuTLS's 3DES files (600,000 iterations for
  * the MAC and for each key and IV: 4.2 million rounds) still load.
  */
-const MAX_KDF_WORK = 5_000_000;
+export const MAX_KDF_WORK = 5_000_000;
 
 /** What is left of MAX_KDF_WORK while one file is read. */
 interface Work { left: number }

@@ -11,6 +11,7 @@ import { largestIteration, mutateDer, mutatePem, remac, rng, type Rand } from '.
 import { opensslVerdicts, pkcs12Verdict, type OpensslVerdict } from './fuzz-openssl.js';
 import type { Verdict } from './fuzz-rospki.js';
 import { pemDecode, pemEncode } from '../../src/pki/index.js';
+import { MAX_KDF_WORK } from '../../src/pki/pkcs12.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -137,7 +138,7 @@ export async function runFuzz(opts: {
       // inputs are made again, unless they ask for more than rospki's budget (refused at once).
       for (let tries = 0; kind === 'p12' && tries < 20; tries++) {
         const most = largestIteration(data);
-        if (most <= 20_000 || most > 5_000_000) break;
+        if (most <= 20_000 || most > MAX_KDF_WORK) break;
         data = mutant(r, seed);
       }
       // OpenSSL has no bound on PKCS#12 key derivation: costly mutants go to rospki only.
@@ -147,7 +148,6 @@ export async function runFuzz(opts: {
       const name = `m${String(jobs.length).padStart(5, '0')}`;
       const file = path.join(dir, group, name);
       fs.writeFileSync(file, data);
-      data = Buffer.alloc(0);
       jobs.push({ kind, seed, group, file, name, password: seed.password });
     }
   }
