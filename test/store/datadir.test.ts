@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -38,15 +39,51 @@ test('two processes creating the data directory at once agree on one secret', as
 });
 
 test('a process waits for a secret another process is still writing', async (t) => {
+  // The secret file is a FIFO, so each time the worker looks at it is an event this test sees:
+  // opening the FIFO for writing completes only when the worker opens it for reading.
   const root = tempDir(t);
   const file = path.join(root, 'secret.key');
-  fs.writeFileSync(file, '', { mode: 0o600 }); // created, not yet written
+  execFileSync('mkfifo', ['-m', '600', file]);
   const worker = startWorker(root, 'secret');
-  await new Promise((r) => setTimeout(r, 300));
+  // First look: nothing written yet (the writer closes at once; the worker reads 0 bytes)…
+  await (await openForWriting(file, worker.done)).close();
+  // …and closes the file to wait and look again; then the 32 bytes are there.
+  await readerClosed(file);
   const secret = Buffer.alloc(32, 7);
-  fs.writeFileSync(file, secret);
+  const second = await openForWriting(file, worker.done);
+  await second.write(secret);
+  await second.close();
   assert.equal((await worker.done).trim(), secret.toString('hex'));
 });
+
+/** Opens a FIFO for writing once its reader opens it; fails if the reader's process ends first. */
+async function openForWriting(fifo: string, readerDone: Promise<unknown>): Promise<fs.promises.FileHandle> {
+  const opening = fs.promises.open(fifo, 'w');
+  const ended = readerDone.then(() => 'exited', (e: Error) => e.message);
+  const first = await Promise.race([opening, ended]);
+  if (typeof first !== 'string') return first;
+  // Release the pending open (it waits for a reader) so nothing is left blocked, then fail.
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  await (await opening).close();
+  fs.closeSync(reader);
+  throw new Error(`the worker stopped reading the secret: ${first}`);
+}
+
+/** Resolves once no process has the FIFO open for reading (a non-blocking writer gets ENXIO). */
+async function readerClosed(fifo: string): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENXIO') return;
+      throw e;
+    }
+    fs.closeSync(fd); // the reader still had it open; closing again only gives it another end-of-file
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error('the worker kept the secret file open');
+}
 
 test('resolveDataDir: --data, else ROSPKI_DATA, else ./rospki-data', () => {
   assert.equal(resolveDataDir('/x/y', { ROSPKI_DATA: '/env' }), '/x/y');
