@@ -31,6 +31,8 @@ export class RosError extends Error {
   /** 1-based position in the script text, for syntax-like errors. */
   line?: number;
   column?: number;
+  /** Details a script reads with `:onerror e,attr` (e.g. a fetch's status and headers). */
+  attributes?: Readonly<Record<string, string>>;
 
   constructor(kind: RosErrorKind, message: string, category?: ErrorCategory) {
     super(message);

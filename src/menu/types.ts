@@ -296,7 +296,7 @@ export interface ScriptRunner {
    * Runs `source` as `session` (its policies already narrowed to the script's); returns what the
    * script printed. A failure is a RosError of kind `script`: `Script Error: <text>`.
    */
-  run(source: string, session: Session, opts?: { dryRun?: boolean }): Promise<string>;
+  run(source: string, session: Session, opts?: { dryRun?: boolean; name?: string }): Promise<string>;
   /** Parses and checks `source` without running it; throws a positioned RosError. */
   check(source: string): void;
 }
