@@ -2,7 +2,9 @@
 // /import and the scheduler run script text through it without importing the console.
 //
 // Like RouterOS: the whole text is parsed and checked first, then run, stopping at the first
-// error, reported as `Script Error: <console text> (line L column C)` (spec §6.1). A dry run
+// error, reported as `Script Error: <console text> (line L column C)` by /import (spec §6.1)
+// and as the bare console text by `/system script run` (M-SCRIPT "Script permissions",
+// `not enough permissions (9)`; `bad command name routerboard (line 236 column 42)`). A dry run
 // (`/import … dry-run`) lists every problem instead — `#line N`, the line, the error — and ends
 // with `Script Error: found N error(s) in import file` (RouterOS 7.16+ import manual). Global
 // variables of scripts are shared by every script and import of the appliance, as RouterOS
@@ -27,7 +29,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
     private readonly clock?: Clock,
   ) {}
 
-  async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string } = {}): Promise<string> {
+  async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean } = {}): Promise<string> {
     let printed = '';
     const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt: undefined, progress: undefined }, (text) => { printed += text; }, opts.name);
     if (opts.dryRun) {
@@ -42,7 +44,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') throw e;
       const text = e instanceof RosError ? e.consoleText() : this.executor().toRosError(e, 'script').consoleText();
-      throw new RosError('script', `${printed}Script Error: ${text}`);
+      throw new RosError('script', `${printed}${opts.plainErrors ? '' : 'Script Error: '}${text}`);
     }
     return printed;
   }

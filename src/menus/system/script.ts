@@ -4,9 +4,11 @@
 // error, which is reported as `Script Error: <console text> (line L column C)` (spec §6.1).
 //
 // Scripts run through the environment's script runner (env.scripts, the console language).
-// A script runs with the policies of its `policy` property; the user who runs it must have
-// all of them unless `dont-require-permissions=yes` (RouterOS rule). Its output (`:put`) is
-// printed when it ends. Global variables of scripts are shared by every script and import
+// The user who runs a script must have all of its `policy` unless `dont-require-permissions=yes`
+// (RouterOS rule). It runs with the runner's permissions, or with its own `policy` when run with
+// `use-script-permissions` (RouterOS 7.15+, M-SCRIPT "Script permissions") or when it has
+// dont-require-permissions=yes; always as its owner, so it never does more than the owner
+// holds. Its output (`:put`) is printed when it ends. Global variables of scripts are shared by every script and import
 // run in this process, as RouterOS globals are shared system-wide.
 
 import { notEnoughPermissions, RosError } from '../../errors.js';
@@ -26,12 +28,13 @@ const DEFAULT_POLICY: Policy[] = ['ftp', 'reboot', 'read', 'write', 'policy', 't
 const outputMessages = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
 
 const scriptArg: ArgDecl<Value> = { name: 'number', type: itemsType, positional: 0, required: true, help: 'Script name or number' };
+const ownPermissionsArg: ArgDecl = { name: 'use-script-permissions', type: presenceType, flagOnly: true, help: 'Run with the policies of the script instead of your own' };
 
 const runCommand: CommandDecl = {
   name: 'run',
   help: 'Run a script',
   policy: 'test',
-  args: [scriptArg],
+  args: [scriptArg, ownPermissionsArg],
   async run(call: CommandCall): Promise<CommandResult> {
     const { env, session } = call;
     const row = await env.store.read((tx) => {
@@ -46,13 +49,17 @@ const runCommand: CommandDecl = {
       const now = tx.get(SCRIPT_PATH, row.id);
       if (now) tx.update(SCRIPT_PATH, row.id, { ...now.data, 'run-count': Number(now.data['run-count'] ?? 0) + 1, 'last-started': env.clock.now() });
     });
-    // The script acts as its owner, with its own policies, narrowed by the caller's unless
-    // dont-require-permissions=yes; the executor narrows it by the owner's group at every command.
-    const policies = new Set(unchecked ? policy : policy.filter((p) => call.policies.has(p)));
+    // The script acts as its owner — the executor narrows it by the owner's group at every
+    // command — with the runner's policies, or with its own policy when run with
+    // use-script-permissions or when it has dont-require-permissions=yes (what that property is
+    // for: services with few policies run scripts that need more).
+    const policies = call.args.flag(ownPermissionsArg) || unchecked
+      ? new Set(unchecked ? policy : policy.filter((p) => call.policies.has(p)))
+      : new Set(call.policies);
     const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
     const printed = await env.scripts.run(String(row.data.source ?? ''), {
       ...session, user: owner, policies, operator: false, channel: undefined, via: 'script',
-    });
+    }, { name: String(row.data.name ?? ''), plainErrors: true });
     return { messages: outputMessages(printed) };
   },
 };
