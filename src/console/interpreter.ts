@@ -117,6 +117,8 @@ interface CheckCtx {
    * surfaces only when the `:if` branch naming it runs).
    */
   readonly deferred: boolean;
+  /** Inside code that runs later: `$names` are looked up when it runs, not checked now. */
+  readonly lateVars?: boolean;
   /** Inside the arguments of a command that did not resolve: nothing here can be resolved yet. */
   readonly opaque?: boolean;
 }
@@ -290,7 +292,7 @@ export class Interpreter implements BuiltinHost {
   // Checking (before anything runs)
 
   private check(program: Program, asFunction = false): void {
-    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: asFunction ? undefined : new DeclScope(), deferred: asFunction };
+    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: asFunction ? undefined : new DeclScope(), deferred: asFunction, lateVars: asFunction };
     this.checkStmts(program.body, ctx);
   }
 
@@ -332,7 +334,7 @@ export class Interpreter implements BuiltinHost {
    * in branches RouterOS loads without complaint).
    */
   private varKnown(name: string, ctx: CheckCtx): boolean {
-    return !ctx.vars || ctx.deferred || ctx.vars.has(name) || this.globals.has(name);
+    return !ctx.vars || ctx.lateVars === true || ctx.vars.has(name) || this.globals.has(name);
   }
 
   private checkExpr(e: Expr | undefined, ctx: CheckCtx): void {
@@ -349,7 +351,7 @@ export class Interpreter implements BuiltinHost {
       case 'subst':
         // Commands inside `[ ]` resolve when they run: only a line's own commands must exist
         // before it runs (a script may name a menu in a branch it never takes).
-        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars, deferred: true, opaque: ctx.opaque });
+        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars, deferred: true, lateVars: ctx.lateVars, opaque: ctx.opaque });
         return;
       case 'brace': this.checkValueBrace(e, ctx); return;
       default: return;
@@ -359,7 +361,7 @@ export class Interpreter implements BuiltinHost {
   /** A `{…}` used as a value: array elements, or a function body (not checked for variables). */
   private checkValueBrace(e: BraceExpr, ctx: CheckCtx): void {
     if (e.elements) { for (const el of e.elements) this.checkExpr(el.value, ctx); return; }
-    this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: undefined, deferred: true, opaque: ctx.opaque });
+    this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: undefined, deferred: true, lateVars: true, opaque: ctx.opaque });
   }
 
   private checkCommand(stmt: CommandStmt, ctx: CheckCtx): void {
@@ -384,11 +386,11 @@ export class Interpreter implements BuiltinHost {
       case 'error':
         return;
       case 'menu-block':
-        this.checkStmts(r.body, { path: { value: r.path }, vars: ctx.vars, deferred: ctx.deferred, opaque: ctx.opaque });
+        this.checkStmts(r.body, { ...ctx, path: { value: r.path } });
         return;
       case 'menu': {
         // `[find …]` inside a command's arguments works in that command's menu.
-        const inner: CheckCtx = { path: { value: r.path }, vars: ctx.vars, deferred: ctx.deferred, opaque: ctx.opaque };
+        const inner: CheckCtx = { ...ctx, path: { value: r.path } };
         for (const a of r.args) this.checkExpr(a.value, inner);
         this.checkExpr(r.where, inner);
         return;
@@ -415,7 +417,7 @@ export class Interpreter implements BuiltinHost {
       }
       if (spec.code?.includes(name) && e.kind === 'brace') {
         for (const c of counters) ctx.vars?.names.add(c);
-        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars, deferred: true, opaque: ctx.opaque });
+        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars, deferred: true, lateVars: true, opaque: ctx.opaque });
         continue;
       }
       this.checkExpr(e, ctx);
@@ -679,7 +681,8 @@ export class Interpreter implements BuiltinHost {
    */
   private async evalExpr(e: Expr, scope: Scope, raw: boolean): Promise<Value> {
     switch (e.kind) {
-      case 'word': return raw ? e.text : literalValue(e.text, false);
+      // In `:` commands a comma list is an array (`:put [:serialize value=a,b,c to=json]`).
+      case 'word': return raw ? e.text : wordValue(e.text);
       case 'literal': return e.value;
       case 'ident': return e.name;
       case 'string': {
@@ -916,6 +919,13 @@ function compareLoose(op: string, l: Value, r: Value): boolean {
     case '<=': return c <= 0;
     default: return c >= 0;
   }
+}
+
+function wordValue(text: string): Value {
+  if (text.length > 1 && text.includes(',') && !text.startsWith(',') && !text.endsWith(',')) {
+    return RosArray.of(text.split(',').map((part) => literalValue(part, false)));
+  }
+  return literalValue(text, false);
 }
 
 function arrayKey(k: Value, arr: RosArray): string | number {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BIN, haveTool, keyAuth, startSshDaemon, waitUntil } from '../services/ssh-support.js';
+import { BIN, haveTool, keyAuth, ssh, startSshDaemon, waitUntil } from '../services/ssh-support.js';
 
 const DRIVER = String.raw`
 import os, pty, sys, time, select, json, fcntl, termios, struct, re
@@ -156,12 +156,48 @@ describe('the console on a terminal (pty)', { skip }, () => {
   });
 });
 
+/** A script with a continued line after `name=`, one inside a string and one inside a block. */
+const CONTINUED = [
+  '/system script add name=joined policy=\\',
+  '    read,write source=":put \\"from a str\\',
+  '    ing\\""',
+  ':if (true) do={',
+  '  :put ([/system script get joined policy]->1 . " " . [:len \\',
+  '      [/system script find]])',
+  '}',
+  '/system script run joined',
+  '[:parse ":put (1 + \\\n    2)"]',
+].join('\n');
+const CONTINUED_OUT = 'write 1\nfrom a string\n3\n';
+
+describe('continuation lines wherever console text comes from', () => {
+  const dirs: string[] = [];
+  after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+
+  test('-e, a .rsc file and piped standard input', () => {
+    for (const how of ['-e', 'file', 'stdin'] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-join-'));
+      dirs.push(dir);
+      const file = path.join(dir, 'joined.rsc');
+      fs.writeFileSync(file, CONTINUED);
+      const args = how === '-e' ? ['--data', dir, '-e', CONTINUED] : how === 'file' ? ['--data', dir, file] : ['--data', dir];
+      const r = spawnSync('node', [BIN, ...args], { encoding: 'utf8', input: how === 'stdin' ? CONTINUED : undefined });
+      assert.equal(r.stdout, CONTINUED_OUT, `${how}: ${r.stderr}`);
+      assert.equal(r.status, 0);
+    }
+  });
+});
+
 describe('the console in an SSH PTY shell (OpenSSH)', { skip: haveTool('ssh') && haveTool('python3') ? false : 'ssh or python3 missing' }, () => {
   test('continuation prompts, a pasted block, the window size and window changes', async () => {
     const d = await startSshDaemon();
     try {
       const auth = keyAuth(d);
       onTerminal(['ssh', '-tt', ...auth.args, '-p', String(d.sshPort), 'admin@127.0.0.1'], 200, session('[admin@MikroTik] > '));
+      // An exec channel reads continued lines like every other way in.
+      const exec = await ssh(d, CONTINUED, auth);
+      assert.equal(exec.stdout, CONTINUED_OUT, exec.stderr);
+      assert.equal(exec.status, 0);
     } finally {
       await d.stop();
     }
