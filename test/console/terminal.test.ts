@@ -96,7 +96,11 @@ const CN = 'a-rather-long-common-name-for-a-lab-vpn-gateway.example.net';
 function session(prompt: string): Step[] {
   const p = esc(prompt);
   return [
-    { expect: p, send: '{\r' },
+    // Ctrl-C drops an entry that is not complete yet.
+    { expect: p, send: ':if (true) do={\r' },
+    { expect: '\\{\\.\\.\\. $', send: '\u0003' },
+    { expect: p, send: ':put dropped\r' },
+    { expect: `dropped\\r?\\n${p}`, send: '{\r' },
     { expect: '\\{\\.\\.\\. $', send: ':put (\\\r' },
     { expect: '\\{\\(\\\\\\.\\.\\. $', send: '1+2)}\r' },
     { expect: `\\r?\\n3\\r?\\n${p}`, send: `/certificate add name=wide common-name=${CN} subject-alt-name=DNS:${CN} \\\r    trusted=no\r:put [/certificate get wide trusted]\r` },
