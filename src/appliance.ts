@@ -63,7 +63,7 @@ export class Appliance {
       cache: new MemoTables(),
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
         store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
-      }),
+      }, clock),
       access: { policiesOf: userPolicies, stamp: credentialStamp },
       reportInternalError: (error: unknown, where: string): string => {
         const ref = randomBytes(4).toString('hex');

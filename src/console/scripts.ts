@@ -2,10 +2,15 @@
 // /import and the scheduler run script text through it without importing the console.
 //
 // Like RouterOS: the whole text is parsed and checked first, then run, stopping at the first
-// error, reported as `Script Error: <console text> (line L column C)` (spec §6.1). Global
+// error, reported as `Script Error: <console text> (line L column C)` by /import (spec §6.1)
+// and as the bare console text by `/system script run` (M-SCRIPT "Script permissions",
+// `not enough permissions (9)`; `bad command name routerboard (line 236 column 42)`). A dry run
+// (`/import … dry-run`) lists every problem instead — `#line N`, the line, the error — and ends
+// with `Script Error: found N error(s) in import file` (RouterOS 7.16+ import manual). Global
 // variables of scripts are shared by every script and import of the appliance, as RouterOS
 // globals are shared system-wide.
 
+import type { Clock } from '../clock.js';
 import { RosError } from '../errors.js';
 import type { Executor } from '../menu/executor.js';
 import type { Registry } from '../menu/registry.js';
@@ -21,18 +26,25 @@ export class ConsoleScriptRunner implements ScriptRunner {
     private readonly registry: Registry,
     private readonly executor: () => Executor,
     private readonly log: (topic: string, message: string) => void,
+    private readonly clock?: Clock,
   ) {}
 
-  async run(source: string, session: Session, opts: { dryRun?: boolean } = {}): Promise<string> {
+  async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean } = {}): Promise<string> {
     let printed = '';
-    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt: undefined, progress: undefined }, (text) => { printed += text; });
+    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt: undefined, progress: undefined }, (text) => { printed += text; }, opts.name);
+    if (opts.dryRun) {
+      const problems = interpreter.checkAll(source);
+      if (problems.length === 0) return '';
+      const lines = source.split('\n');
+      const listing = problems.map((p) => `#line ${p.line}\n${(lines[(p.line ?? 1) - 1] ?? '').replace(/\r$/, '')}\n${p.consoleText()}\n`).join('');
+      throw new RosError('script', `${listing}Script Error: found ${problems.length} error(s) in import file`);
+    }
     try {
-      if (opts.dryRun) interpreter.compile(source);
-      else await interpreter.run(source);
+      await interpreter.run(source);
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') throw e;
       const text = e instanceof RosError ? e.consoleText() : this.executor().toRosError(e, 'script').consoleText();
-      throw new RosError('script', `${printed}Script Error: ${text}`);
+      throw new RosError('script', `${printed}${opts.plainErrors ? '' : 'Script Error: '}${text}`);
     }
     return printed;
   }
@@ -42,9 +54,10 @@ export class ConsoleScriptRunner implements ScriptRunner {
     this.interpreter(session, () => {}).compile(source);
   }
 
-  private interpreter(session: Session, output: (text: string) => void): Interpreter {
+  private interpreter(session: Session, output: (text: string) => void, jobName?: string): Interpreter {
     return new Interpreter({
       registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globals,
+      clock: this.clock ? () => this.clock!.now() : undefined, jobName,
     });
   }
 }

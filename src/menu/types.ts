@@ -323,9 +323,10 @@ export interface RegistryView {
 export interface ScriptRunner {
   /**
    * Runs `source` as `session` (its policies already narrowed to the script's); returns what the
-   * script printed. A failure is a RosError of kind `script`: `Script Error: <text>`.
+   * script printed. A failure is a RosError of kind `script`: `Script Error: <text>`, or just
+   * `<text>` with `plainErrors`. `name` is what `:jobname` answers.
    */
-  run(source: string, session: Session, opts?: { dryRun?: boolean }): Promise<string>;
+  run(source: string, session: Session, opts?: { dryRun?: boolean; name?: string; plainErrors?: boolean }): Promise<string>;
   /** Parses and checks `source` without running it; throws a positioned RosError. */
   check(source: string): void;
 }

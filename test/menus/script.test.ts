@@ -13,7 +13,7 @@ async function consoleAs(t: Awaited<ReturnType<typeof openTestApp>>, user: strin
   return { cs, take: () => { const o = out; out = ''; return o; } };
 }
 
-test('run needs every policy of the script unless dont-require-permissions=yes; the script runs with its own policies', async () => {
+test('run needs every policy of the script unless dont-require-permissions=yes, which runs it with its own policies', async () => {
   const t = await openTestApp();
   try {
     const admin = await consoleAs(t, 'admin');
@@ -22,8 +22,8 @@ test('run needs every policy of the script unless dont-require-permissions=yes; 
     assert.ok((await admin.cs.run('/system script add name=limited policy=read source="/system identity set name=nope"')).ok);
     const op = await consoleAs(t, 'op');
     assert.deepEqual(await op.cs.run('/system script run rename'), { ok: false, error: 'not enough permissions (9)' });
-    // The script's policy (read) is what it runs with: its write is refused inside.
-    assert.deepEqual(await op.cs.run('/system script run limited'), { ok: false, error: 'Script Error: not enough permissions (9)' });
+    // It runs with op's permissions (read, test): its write is refused inside.
+    assert.deepEqual(await op.cs.run('/system script run limited'), { ok: false, error: 'not enough permissions (9)' });
     assert.ok((await admin.cs.run('/system script set rename dont-require-permissions=yes')).ok);
     assert.deepEqual(await op.cs.run('/system script run rename'), { ok: true });
     assert.equal(await t.app.identity(), 'renamed');
