@@ -223,8 +223,9 @@ export function defaultOf(prop: PropertyDecl, ctx: TypeContext): unknown {
   return typeof d === 'function' ? (d as (c: TypeContext) => unknown)(ctx) : d;
 }
 
-/** Fills defaults, checks required and unique properties, then the menu's own rules. */
+/** Derives what follows from other properties, checks required and unique ones, then the menu's own rules. */
 export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, tx: WriteTx, env: Environment): void {
+  menu.derive?.(data);
   for (const p of menu.properties) {
     if (p.required && isEmptyValue(p, data[p.name])) throw argumentError(`missing value of ${p.name}`);
     // A reference parsed before this transaction may point at a row removed since.
@@ -720,7 +721,9 @@ export async function exportMenuLines(menu: MenuDecl, stored: readonly StoredRow
     return lines;
   }
   if (menu.kind !== 'list') return lines;
-  const rows = stored.filter((r) => r.data.dynamic !== true);
+  // Dynamic rows (stored so, or computed so: the host's addresses) come back by themselves.
+  const dynamic = propByName(menu, 'dynamic');
+  const rows = stored.filter((r) => (dynamic ? storedValue(dynamic, r.data, ctx) : r.data.dynamic) !== true);
   const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where)).map((r) => r.id)) : undefined;
   const builtins = rows.filter((r) => r.data[BUILTIN]);
   for (const row of rows) {
