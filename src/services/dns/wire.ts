@@ -88,11 +88,14 @@ const HEADER = 12;
 // ---------------------------------------------------------------------------------------------
 // Names
 
+/** Octets escaped with a backslash in presentation form (RFC 1035 §5.1; as dig and dnspython do). */
+const SPECIAL = new Set([...'"().;\\@$'].map((c) => c.charCodeAt(0)));
+
 function labelText(bytes: Buffer, start: number, end: number): string {
   let out = '';
   for (let i = start; i < end; i++) {
     const c = bytes[i]!;
-    if (c === 0x2e || c === 0x5c) out += `\\${String.fromCharCode(c)}`;
+    if (SPECIAL.has(c)) out += `\\${String.fromCharCode(c)}`;
     else if (c > 0x20 && c < 0x7f) out += String.fromCharCode(c);
     else out += `\\${String(c).padStart(3, '0')}`;
   }
@@ -193,6 +196,7 @@ const RDATA_NAMES: Record<number, { before: number; names: number; after?: numbe
 
 function readRdata(buf: Buffer, type: number, start: number, length: number): Buffer {
   const end = start + length;
+  if ((type === TYPE.A && length !== 4) || (type === TYPE.AAAA && length !== 16)) throw new WireError('address of the wrong length');
   const layout = RDATA_NAMES[type];
   if (!layout) return Buffer.from(buf.subarray(start, end));
   if (length < layout.before) throw new WireError('short rdata');
@@ -283,7 +287,7 @@ export function decodeMessage(buf: Buffer): Message {
     answers: sections[0]!,
     authorities: sections[1]!,
     additionals: sections[2]!,
-    edns,
+    ...(edns ? { edns } : {}),
   };
 }
 
