@@ -162,10 +162,10 @@ export class Resolver {
       const target = await this.resolve({ name: cname.cname!, type: q.type, class: CLASS_IN }, cd, depth + 1);
       return { rcode: target.rcode, answers: [record(cname), ...target.answers], authorities: target.authorities, additionals: [] };
     }
-    // The name is ours but this type is not: upstream's records if it has any, else "ok" (manual).
+    // The name is ours but this type is not: upstream's records if it has any, else "ok" — also
+    // when no upstream answers (manual, "DNS Static").
     const upstream = await this.upstream(q, cd);
     if (upstream.rcode === RCODE.NOERROR && upstream.answers.length > 0) return upstream;
-    if (upstream.rcode === RCODE.SERVFAIL) return upstream;
     return { rcode: RCODE.NOERROR, answers: [], authorities: [], additionals: [] };
   }
 
