@@ -23,7 +23,7 @@ import {
 import type { RowData, StoredRow, WriteTx } from '../store/store.js';
 import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed, plainAddress } from './auth.js';
-import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
+import { bindReason, DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
 import { ConnectionGate } from './gate.js';
 import { checkContinue, httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
@@ -93,14 +93,6 @@ const connectionKey = (c: { readonly name?: unknown; readonly local?: unknown; r
 
 function connectionRow(c: OpenConnection): RowData {
   return { name: c.name, port: c.port, proto: 'tcp', local: c.local, remote: c.remote, dynamic: true, connection: true };
-}
-
-function bindReason(port: number, e: NodeJS.ErrnoException): string {
-  const text = e.code === 'EADDRINUSE' ? 'Address in use (12)'
-    : e.code === 'EACCES' ? 'Permission denied (13)'
-      : e.code === 'EADDRNOTAVAIL' ? 'Cannot assign requested address (99)'
-        : `${e.code ?? e.message}`;
-  return `cannot bind to port ${port}: ${text}`;
 }
 
 /**

@@ -4,6 +4,8 @@
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
 import type { ServiceContext } from './context.js';
+import { dnsService } from './dns/service.js';
+import { ntpService } from './ntp.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -15,4 +17,7 @@ export interface ManagedService {
 export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 
 /** Every managed service, in start order. */
-export const MANAGED_SERVICES: ManagedServiceFactory[] = [];
+export const MANAGED_SERVICES: ManagedServiceFactory[] = [
+  dnsService,
+  ntpService,
+];

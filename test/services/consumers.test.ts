@@ -149,7 +149,8 @@ describe('consumer menus over REST and the API', () => {
     assert.equal(dns.servers, '1.1.1.1,2606:4700:4700::1111');
     assert.equal(dns['verify-doh-cert'], 'true');
     assert.equal(dns['cache-size'], '2048KiB');
-    assert.equal(dns.status, 'not running: the DNS resolver is not implemented yet');
+    assert.equal(dns.status, undefined, 'the resolver runs (it listens only with allow-remote-requests=yes)');
+    assert.equal(dns['cache-used'], '0KiB');
     const bad = await rest('POST', '/ip/dns/set', { 'use-doh-server': 'ftp://x' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.detail, 'invalid value for argument use-doh-server');
