@@ -11,7 +11,6 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,19 +19,10 @@ import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { certificateDer, privateKey } from '../../src/menus/certificate/keys.js';
 import { charonInstalled, CHARON } from '../../src/menus/ip/ipsec.js';
 import { ViciClient, assertSuccess, type ViciMessage } from '../../src/services/ipsec/vici.js';
-import { startServiceApp, type ServiceApp } from '../services/support.js';
+import { freeUdpPort, startServiceApp, useFreeIpsecPorts, type ServiceApp } from '../services/support.js';
 import { openssl, tempDir } from '../support/app.js';
 
 const skip = charonInstalled() ? false : `needs ${CHARON.program()} (Debian ${CHARON.package})`;
-
-/** A UDP port nothing uses on 127.0.0.1 now (IKE is UDP). */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Polls `check` until it returns a value (not undefined), at most `ms`. */
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
@@ -166,8 +156,7 @@ let caDer: Buffer;
 before(async () => {
   if (skip) return;
   s = await startServiceApp();
-  rospkiPort = await freeUdpPort();
-  await s.run('/ip/ipsec/settings', 'set', { 'ike-port': String(rospkiPort), 'nat-t-port': String(await freeUdpPort()) });
+  rospkiPort = await useFreeIpsecPorts(s);
   const cert = (name: string, cn: string, san: string) => s.run(CERT_PATH, 'add', { name, 'common-name': cn, 'subject-alt-name': san, 'key-size': 'prime256v1', 'days-valid': '30' });
   await s.run(CERT_PATH, 'add', { name: 'ca', 'common-name': 'IPsec test CA', 'key-size': 'prime256v1', 'key-usage': 'key-cert-sign,crl-sign', 'days-valid': '30' });
   await s.run(CERT_PATH, 'sign', { number: 'ca' });
@@ -268,6 +257,26 @@ test('a revoked certificate is refused once crl-use=yes and the CRL is loaded; a
   assert.equal(rospkiCharonPid(), pidBefore);
 });
 
+test('remote-id: a peer whose certificate names someone else is refused; the right name lets it in', { skip }, async () => {
+  const pid = rospkiCharonPid();
+  await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort });
+  await s.run('/ip/ipsec/identity', 'set', { numbers: '0', 'remote-id': 'fqdn:carol.ipsec.test' });
+  await waitFor('alice to be refused', async () => {
+    const r = await peer.initiate();
+    if (r.success === 'yes') { await peer.terminateAll(); return undefined; } // the old identity was still loaded
+    return r;
+  });
+  await waitFor('the refusal in /log', async () => (/ipsec,error 127\.0\.0\.1 identity not found/.test(await logText()) ? true : undefined));
+  await s.run('/ip/ipsec/identity', 'set', { numbers: '0', 'remote-id': 'fqdn:alice.ipsec.test' });
+  await waitFor('alice to be let in', async () => {
+    const r = await peer.initiate();
+    return r.success === 'yes' ? r : undefined;
+  });
+  await peer.terminateAll();
+  assert.equal(rospkiCharonPid(), pid); // reloaded over vici, not restarted
+  await s.run('/ip/ipsec/identity', 'set', { numbers: '0', 'remote-id': 'auto' });
+});
+
 test('a certificate from a foreign CA is refused', { skip }, async () => {
   const dir = tempDir('ipsec-foreign-');
   try {
@@ -280,8 +289,11 @@ test('a certificate from a foreign CA is refused', { skip }, async () => {
     await peer.useIdentity({
       certDer: fs.readFileSync(p('m.crt')), keyDer: pkcs8Der(p('m.key')), caDer, id: 'fqdn:mallory.ipsec.test', rospkiPort,
     });
-    const r = await peer.initiate();
-    assert.equal(r.success, 'no');
+    // Refused for its certificate, not its name (remote-id back to auto, maybe not yet reloaded).
+    await waitFor('mallory to be refused for the certificate', async () => {
+      assert.equal((await peer.initiate()).success, 'no');
+      return /cert:CN=mallory/.test(await logText()) ? true : undefined;
+    });
     const log = await waitFor('the refusal in /log', async () => {
       const t = await logText();
       return /unable to get local issuer certificate\(20\) at depth:0 cert:CN=mallory\.ipsec\.test/.test(t) ? t : undefined;

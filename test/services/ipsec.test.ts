@@ -13,7 +13,7 @@ import {
   CHARON_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, remoteIdentity, strongswanConf, trafficSelector,
 } from '../../src/services/ipsec/config.js';
 import { CharonLog } from '../../src/services/ipsec/log.js';
-import { startServiceApp } from './support.js';
+import { startServiceApp, useFreeIpsecPorts } from './support.js';
 import { openTestApp } from '../support/app.js';
 
 test('profiles become IKE proposals: RouterOS defaults, prf, unsupported groups refused', () => {
@@ -138,16 +138,17 @@ test('a data directory with an enabled peer and no charon: the daemon shows why 
   const s = await startServiceApp();
   const saved = process.env.ROSPKI_CHARON;
   try {
+    await useFreeIpsecPorts(s);
     await s.run('/certificate', 'add', { name: 'gw', 'common-name': 'gw', 'key-size': 'prime256v1' });
     await s.run('/certificate', 'sign', { number: 'gw' });
     await s.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2', passive: 'yes', disabled: 'yes' });
     await s.run('/ip/ipsec/identity', 'add', { peer: 'rw', 'auth-method': 'digital-signature', certificate: 'gw' });
     // The peer was enabled while charon was there (another host, a removed package).
+    process.env.ROSPKI_CHARON = '/nonexistent/charon';
     await s.app.store.write((tx) => {
       const row = tx.list('/ip/ipsec/peer')[0]!;
       tx.update('/ip/ipsec/peer', row.id, { ...row.data, disabled: false });
     });
-    process.env.ROSPKI_CHARON = '/nonexistent/charon';
     await s.services.reconcile();
     const [peer] = await s.app.store.read((tx) => tx.list('/ip/ipsec/peer').map((r) => r.data));
     assert.equal(peer!.status, CHARON_MISSING);

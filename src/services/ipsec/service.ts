@@ -189,8 +189,9 @@ class IpsecService implements ManagedService {
 
   private async halt(): Promise<void> {
     this.disconnect();
-    await this.supervisor.apply(undefined);
     this.loaded = undefined;
+    // Asked on every poll: nothing to do when nothing runs.
+    if (this.daemon.state !== 'stopped') await this.supervisor.apply(undefined);
   }
 
   private disconnect(): void {
@@ -425,8 +426,8 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec.
   for (const row of tx.list(CERT_PATH)) {
     if (row.data.trusted !== true || typeof row.data.revoked === 'number' || !trustStoreAllows(row.data['trust-store'], COMPONENT)) continue;
-    const c = parsed(row.id);
-    if (c) plan.certs.push({ der: c.der, ca: row.data.authority === true });
+    const der = certificateDer(tx, row.id);
+    if (der) plan.certs.push({ der, ca: row.data.authority === true });
   }
   const localCas = crlUse
     ? tx.list(CERT_PATH).filter((r) => r.data.authority === true && r.data['private-key'] === true).map((r) => r.id)
