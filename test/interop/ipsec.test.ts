@@ -2,9 +2,11 @@
 // /ip ipsec over vici, and a second strongSwan charon started here (its own strongswan.conf,
 // ports and vici socket on 127.0.0.1, driven with rospki's vici client) that authenticates
 // with rospki-issued certificates. IKE_AUTH and the CHILD_SA are checked on both sides; a
-// revoked certificate (issued-revoke, crl-use=yes) and one from a foreign CA are refused, with
-// RouterOS's log texts. Needs strongswan-charon, libstrongswan-standard-plugins and
-// libcharon-extra-plugins (kernel-libipsec); skipped without charon.
+// revoked certificate (issued-revoke, crl-use=yes), a remote-id naming someone else and a
+// certificate from a foreign CA are refused, with RouterOS's log texts; changes reload over
+// vici without restarting charon. Needs strongswan-charon, strongswan-swanctl (vici),
+// libstrongswan-standard-plugins (openssl), libcharon-extra-plugins (kernel-libipsec); skipped
+// without charon.
 //
 // These machines' kernels have no ESP (CONFIG_INET_ESP), so both charons keep their IPsec SAs
 // in user space (kernel-libipsec): tunnel mode only — docs/compatibility.md.
