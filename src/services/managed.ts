@@ -6,6 +6,7 @@
 import type { ServiceContext } from './context.js';
 import { dnsService } from './dns/service.js';
 import { ntpService } from './ntp.js';
+import { ipsecService } from './ipsec/service.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -20,4 +21,5 @@ export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 export const MANAGED_SERVICES: ManagedServiceFactory[] = [
   dnsService,
   ntpService,
+  ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
 ];

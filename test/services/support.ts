@@ -2,6 +2,7 @@
 // a CA and a server certificate for TLS, and a bare binary-API client.
 
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { startServices, type RunningServices, type ServiceOptions } from '../../src/services/index.js';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
@@ -18,6 +19,22 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** A UDP port nothing uses on 127.0.0.1 right now (IKE is UDP). */
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Moves the IKE daemon a test may start (an enabled ike2 peer) off ports 500 and 4500. */
+export async function useFreeIpsecPorts(t: TestApp): Promise<number> {
+  const ike = await freeUdpPort();
+  await t.run('/ip/ipsec/settings', 'set', { 'ike-port': String(ike), 'nat-t-port': String(await freeUdpPort()) });
+  return ike;
 }
 
 export interface ServiceApp extends TestApp {
