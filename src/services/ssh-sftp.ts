@@ -48,8 +48,8 @@ function attrsOf(st: fs.Stats): ssh2.Attributes {
   return { mode, uid: 0, gid: 0, size: st.isDirectory() ? 0 : st.size, atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) };
 }
 
-/** `ls -l` style line (sftp's `ls -l` shows it). */
-function longname(name: string, st: fs.Stats, owner: string): string {
+/** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it). */
+export function longname(name: string, st: fs.Stats, owner: string): string {
   const d = new Date(st.mtimeMs);
   const perms = st.isDirectory() ? 'drwxr-xr-x' : '-rw-r--r--';
   const size = String(st.isDirectory() ? 0 : st.size).padStart(8);
