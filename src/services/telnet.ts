@@ -18,6 +18,7 @@
 import path from 'node:path';
 import type net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import type { Completion } from '../console/complete.js';
 import { runRepl } from '../console/repl.js';
 import { ConsoleSession, LocalConsole, type ConsoleBackend, type RunOutcome } from '../console/session.js';
@@ -140,8 +141,16 @@ class TelnetConnection {
   private columns = 80;
   private rows = 24;
   private output: TelnetOutput | undefined;
-  /** Where decoded bytes go: the login's line reader, then the console. */
-  private sink: (bytes: Buffer) => void = () => {};
+  /** Where decoded bytes go: the login's line reader (through `typed`), then the console. */
+  private sink: (bytes: Buffer) => void = (bytes) => {
+    if (this.typed.length > MAX_LOGIN_LINE * 4) return; // nobody types that much before logging in
+    this.typed += this.utf8.write(bytes);
+    this.wake?.();
+  };
+  /** Text typed during the login and not read yet. */
+  private typed = '';
+  private readonly utf8 = new StringDecoder('utf8');
+  private wake: (() => void) | undefined;
   private readonly controller = new AbortController();
   private busy = 0;
 
@@ -193,24 +202,19 @@ class TelnetConnection {
     return new Promise((resolve) => {
       let line = '';
       const finish = (value: string | undefined) => {
-        this.sink = () => {};
+        this.wake = undefined;
         this.socket.off('close', onClose);
         resolve(value);
       };
       const onClose = () => finish(undefined);
       this.socket.once('close', onClose);
-      this.sink = (bytes) => {
-        const text = bytes.toString('utf8');
-        for (let i = 0; i < text.length; i++) {
-          const c = text[i]!;
-          if (c === '\r' || c === '\n') {
-            sendText(this.socket, '\n');
-            // What follows the line in the same packet belongs to what reads next.
-            const rest = Buffer.from(text.slice(i + 1), 'utf8');
-            finish(line);
-            if (rest.length > 0) this.sink(rest);
-            return;
-          }
+      // Typed text waits in `typed` (a client may send the password with the name): each call
+      // takes one line of it and leaves the rest to what reads next.
+      const consume = () => {
+        while (this.typed.length > 0) {
+          const c = this.typed[0]!;
+          this.typed = this.typed.slice(1);
+          if (c === '\r' || c === '\n') { sendText(this.socket, '\n'); finish(line); return; }
           if (c === '\x03' || c === '\x04') { finish(undefined); return; }
           if (c === '\x7f' || c === '\b') {
             if (line.length > 0) { line = line.slice(0, -1); if (echo) sendText(this.socket, '\b \b'); }
@@ -221,6 +225,8 @@ class TelnetConnection {
           if (echo) sendText(this.socket, c);
         }
       };
+      this.wake = consume;
+      consume();
     });
   }
 
@@ -262,6 +268,9 @@ class TelnetConnection {
   private async console(user: string, stamp: string | undefined, width: number | undefined): Promise<void> {
     const { ctx, socket } = this;
     const input = new PassThrough();
+    // What was typed after the password is the console's first input.
+    if (this.typed.length > 0) input.write(this.typed);
+    this.typed = '';
     this.sink = (bytes) => input.write(bytes);
     socket.once('close', () => input.end());
     const output = new TelnetOutput(socket, this.columns, this.rows);
