@@ -15,6 +15,8 @@ import ssh2 from 'ssh2';
 import type { Policy } from '../menu/types.js';
 import { logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName } from '../store/files.js';
+import { plainAddress } from './auth.js';
+import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import { fileFailure, FileRefusal, StoreUpload } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
@@ -216,6 +218,11 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (h.kind === 'write') h.upload.commit(app.clock.now());
     else closeHandle(h);
     sftp.status(reqid, STATUS_CODE.OK);
+    // An uploaded *.auto.rsc runs as its uploader (M-CFG: "uploading with FTP or SFTP").
+    if (h.kind === 'write' && isAutoImport(h.upload.name)) {
+      const by = { user: user.name, policies: user.policies, stamp: user.stamp, channel: 'ftp' as const, via: 'ssh', address: plainAddress(user.address) };
+      runAutoImport(ctx, h.upload.name, by).catch((e) => ctx.internalError(e));
+    }
   }));
 
   sftp.on('REMOVE', (reqid, p) => serve(reqid, p, () => {
