@@ -272,26 +272,42 @@ export function decide(rules: readonly FilterRule[], chain: string, conn: Connec
 }
 
 function ruleMatches(rule: FilterRule, conn: Connection, src: IpAddress | undefined, dst: IpAddress | undefined, lists: AddressListIndex): boolean {
-  const check = (spec: string | undefined, test: (value: string) => boolean): boolean => {
-    if (spec === undefined || spec === '') return true;
-    const { not, value } = negation(spec);
-    return test(value) !== not;
-  };
-  const inAddress = (ip: IpAddress | undefined) => (value: string): boolean => {
-    const m = addressMatcherOf(value);
-    return !!m && !!ip && addressMatches(m, ip);
-  };
-  const inPorts = (port: number | undefined) => (value: string): boolean =>
-    port !== undefined && (portsOf(value) ?? []).some(([a, b]) => port >= a && port <= b);
-  const inList = (ip: IpAddress | undefined) => (list: string): boolean => !!ip && lists.contains(list, ip);
-  const state = conn.state ?? 'new';
-  return check(rule.protocol, (p) => protocolNumber(p) === protocolNumber(conn.protocol))
-    && check(rule.srcAddress, inAddress(src))
-    && check(rule.dstAddress, inAddress(dst))
-    && check(rule.srcPort, inPorts(conn.srcPort))
-    && check(rule.dstPort, inPorts(conn.dstPort))
-    && check(rule.srcAddressList, inList(src))
-    && check(rule.dstAddressList, inList(dst))
-    && check(rule.inInterface, (name) => conn.inInterface === name)
-    && (rule.connectionState === undefined || rule.connectionState.length === 0 || rule.connectionState.includes(state));
+  // Plain calls, no closures: this runs for every rule of every connection.
+  return check(rule.protocol, PROTOCOL, conn, undefined, undefined, lists)
+    && check(rule.srcAddress, ADDRESS, conn, src, undefined, lists)
+    && check(rule.dstAddress, ADDRESS, conn, dst, undefined, lists)
+    && check(rule.srcPort, PORT, conn, undefined, conn.srcPort, lists)
+    && check(rule.dstPort, PORT, conn, undefined, conn.dstPort, lists)
+    && check(rule.srcAddressList, LIST, conn, src, undefined, lists)
+    && check(rule.dstAddressList, LIST, conn, dst, undefined, lists)
+    && check(rule.inInterface, INTERFACE, conn, undefined, undefined, lists)
+    && (rule.connectionState === undefined || rule.connectionState.length === 0 || rule.connectionState.includes(conn.state ?? 'new'));
+}
+
+const PROTOCOL = 0;
+const ADDRESS = 1;
+const PORT = 2;
+const LIST = 3;
+const INTERFACE = 4;
+
+/** One matcher of a rule (unset: matches), its `!` applied. */
+function check(spec: string | undefined, kind: number, conn: Connection, ip: IpAddress | undefined, port: number | undefined, lists: AddressListIndex): boolean {
+  if (spec === undefined || spec === '') return true;
+  const not = spec.charCodeAt(0) === 0x21; // `!`
+  const value = not ? spec.slice(1) : spec;
+  let hit: boolean;
+  switch (kind) {
+    case PROTOCOL: hit = protocolNumber(value) === protocolNumber(conn.protocol); break;
+    case ADDRESS: { const m = addressMatcherOf(value); hit = !!m && !!ip && addressMatches(m, ip); break; }
+    case PORT: hit = port !== undefined && inRanges(portsOf(value), port); break;
+    case LIST: hit = !!ip && lists.contains(value, ip); break;
+    default: hit = conn.inInterface === value; break;
+  }
+  return hit !== not;
+}
+
+function inRanges(ranges: readonly PortRange[] | undefined, port: number): boolean {
+  if (!ranges) return false;
+  for (const [a, b] of ranges) if (port >= a && port <= b) return true;
+  return false;
 }
