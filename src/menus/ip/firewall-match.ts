@@ -2,7 +2,7 @@
 // `/ip firewall filter` and `address-list` accept (addresses, ranges, ports, protocols, each
 // negatable with `!`), and the decision of a chain for one connection. Nothing here reads the
 // store or the network: `/ip firewall filter` keeps the rules, and rospki's own listeners ask
-// decide() whether the `input` chain lets a new connection in (issue 13 §6).
+// decide() whether the `input` chain lets a new connection in (issue 13 §6, services/firewall.ts).
 
 import { IpAddress, IpPrefix } from '../../menu/values.js';
 

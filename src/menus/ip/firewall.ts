@@ -1,9 +1,9 @@
 // /ip firewall filter and /ip firewall address-list (services spec §7.5). The rules are
 // configuration kept in order (`move`, `place-before`); print is record style, showing only what
 // a rule sets; `print stats` shows the counters. rospki forwards no packets, so only the `input`
-// chain can ever mean something here: issue 13 makes rospki's own listeners ask inputDecision()
-// (a store-reading front of the pure decide() in firewall-match.ts) whether to take a connection,
-// and count it with recordDecision().
+// chain means something here: rospki's own listeners ask it whether to take a connection
+// (src/services/firewall.ts, over filterRules() and addressLists() and the pure decide() of
+// firewall-match.ts) and count it with addCounts() and recordEffects().
 
 import { alreadyHave, failure, invalidValue } from '../../errors.js';
 import { genericCommands, listRows, propValue, resolveItems } from '../../menu/generic.js';
@@ -289,7 +289,7 @@ async function removeExpired(env: Environment): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What rospki's own listeners will ask (issue 13 §6)
+// What rospki's own listeners ask (issue 13 §6; src/services/firewall.ts)
 
 function ruleOf(id: number, row: RowData): FilterRule {
   const get = <S>(p: PropertyDecl<S>): S | undefined => row[p.name] as S | undefined;
