@@ -22,6 +22,8 @@ before(async () => {
   rootFile = path.join(dir, 'root.pem');
   fs.writeFileSync(rootFile, chain.rootPem);
   await s.run('/ip/service', 'set', { numbers: 'www-ssl', certificate: 'srv', disabled: 'no' });
+  // Listening, not only configured, before the first client connects.
+  await s.services.reconcile();
 });
 after(async () => { await s.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
 
