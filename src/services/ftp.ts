@@ -73,6 +73,11 @@ function shown(text: string): string {
   return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
 
+/** A folder as a 257/250 reply quotes it (RFC 959 Appendix II: `"` doubled), control characters as `?`. */
+function quotedPath(name: string): string {
+  return `"/${name.replace(/[\x00-\x1f\x7f]/g, '?').replace(/"/g, '""')}"`;
+}
+
 /** `YYYYMMDDHHMMSS` in UTC (RFC 3659 time-val). */
 function timeVal(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -300,7 +305,7 @@ class FtpSession {
       case 'OPTS': return this.opts(arg);
       case 'HELP': return this.reply(214, 'The following commands are recognized:\nABOR ALLO APPE CDUP CWD DELE EPRT EPSV FEAT HELP LIST MDTM MKD MLSD MLST MODE NLST NOOP OPTS PASS PASV PORT PWD QUIT REST RETR RMD RNFR RNTO SIZE STAT STOR STRU SYST TYPE USER\nHelp OK');
       case 'AUTH': return this.reply(502, 'TLS is not available: this FTP server is plain, as RouterOS\'s');
-      case 'PWD': case 'XPWD': return this.reply(257, `"/${this.cwd.replace(/"/g, '""')}" is the current directory`);
+      case 'PWD': case 'XPWD': return this.reply(257, `${quotedPath(this.cwd)} is the current directory`);
       case 'CWD': case 'XCWD': return this.changeDir(arg);
       case 'CDUP': case 'XCUP': return this.changeDir('..');
       case 'TYPE': {
@@ -356,7 +361,7 @@ class FtpSession {
         if (name === '') throw new FileRefusal('failure', 'file exists');
         fs.mkdirSync(full, { mode: 0o700 });
         this.ctx.app.files.touch(full, this.ctx.app.clock.now());
-        return this.reply(257, `"/${name.replace(/"/g, '""')}" created`);
+        return this.reply(257, `${quotedPath(name)} created`);
       }
       case 'RMD': case 'XRMD': {
         await this.need('write');
@@ -444,7 +449,7 @@ class FtpSession {
     const { name, full } = this.resolve(target);
     if (!this.stat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
     this.cwd = name;
-    this.reply(250, `CWD command successful, "/${name.replace(/"/g, '""')}" is the current directory`);
+    this.reply(250, `CWD command successful, ${quotedPath(name)} is the current directory`);
   }
 
   // ------------------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ data = bytes(range(256)) * 40
 out = {}
 out['welcome'] = f.getwelcome()
 out['mkd'] = f.mkd('certs')
+out['mkd2'] = f.mkd('we"ird')
 f.cwd('certs')
 out['pwd'] = f.pwd()
 f.storbinary('STOR blob.bin', io.BytesIO(data))
@@ -115,12 +116,14 @@ out['rest'] = got.getvalue() == data[1000:]
 f.cwd('..')
 out['nlst'] = f.nlst()
 out['dele'] = f.delete('certs/renamed.bin')
+out['rmd2'] = f.rmd('we"ird')
 out['rmd'] = f.rmd('certs')
 out['quit'] = f.quit()
 print(json.dumps(out))
 `);
   assert.match(out.welcome, /^220 MikroTik FTP server \(MikroTik 7\.\d+\.\d+\) ready$/);
   assert.equal(out.mkd, '/certs');
+  assert.equal(out.mkd2, '/we"ird'); // RFC 959 Appendix II: the quote doubled in the reply, undone by the client
   assert.equal(out.pwd, '/certs');
   assert.equal(out.size, 10240);
   const clock = new Date(s.clock.now()).toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -291,6 +294,27 @@ test('passive data ports listen on the control connection\'s local address only;
   assert.equal(await c.command('AUTH TLS'), '502 TLS is not available: this FTP server is plain, as RouterOS\'s');
   assert.match(await c.command('FEAT'), /^211-Features:\r\n EPRT\r\n EPSV\r\n.* SIZE\r\n TVFS\r\n UTF8\r\n211 End$/s);
   c.close();
+});
+
+test('max-sessions counts logged-in connections only; a login over it is refused', { skip }, async () => {
+  await s.run('/ip/service', 'set', { numbers: 'ftp', 'max-sessions': '1' });
+  await s.services.reconcile();
+  const idle = net.connect(port, '127.0.0.1'); // waiting to log in: not a session
+  idle.on('error', () => {});
+  const first = await rawLogin('admin', PASSWORD);
+  const second = net.connect(port, '127.0.0.1');
+  second.setEncoding('utf8');
+  let text = '';
+  second.on('data', (d) => { text += d; });
+  second.on('error', () => {});
+  for (let i = 0; i < 100 && !text.includes('220 '); i++) await new Promise((r) => setTimeout(r, 50));
+  second.write(`USER admin\r\nPASS ${PASSWORD}\r\n`);
+  await new Promise<void>((resolve) => second.once('close', () => resolve()));
+  assert.match(text, /^421 too many sessions\r$/m);
+  first.close();
+  idle.destroy();
+  await s.run('/ip/service', 'set', { numbers: 'ftp', 'max-sessions': '20' });
+  await s.services.reconcile();
 });
 
 test('an idle connection that never logs in is closed at the login deadline', { skip }, async () => {
