@@ -132,7 +132,7 @@ class ServiceManager implements RunningServices {
   private readonly ssh: SshService;
   private readonly ftp: FtpService;
   private readonly telnet: TelnetService;
-  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP, FTP …). */
+  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP …). */
   private readonly managed: ManagedService[];
   private readonly unsubscribe: (() => void) | undefined;
   private readonly timer: NodeJS.Timeout;
