@@ -16,6 +16,7 @@ import { CERT_PATH } from '../src/menus/certificate/properties.js';
 import { benchCrl } from './crl.js';
 import { benchDns } from './dns.js';
 import { benchIssuance } from './issuance.js';
+import { benchFirewall } from './firewall.js';
 import { benchServices } from './services.js';
 import { BIN, median } from './support.js';
 import { benchPkcs12 } from './pkcs12.js';
@@ -212,7 +213,7 @@ async function benchPrint(): Promise<void> {
 const SECTIONS: Record<string, () => void | Promise<void>> = {
   startup: benchStartup, script: benchScript, cert: benchCert, rsa: benchRsa, print: benchPrint,
   issuance: () => benchIssuance(line),
-  services: () => benchServices(line),
+  services: async () => { await benchServices(line); await benchFirewall(line); },
   pkcs12: () => benchPkcs12(line),
   crl: () => benchCrl(line),
   ssh: () => benchSsh(line),

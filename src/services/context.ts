@@ -2,6 +2,7 @@
 
 import type { Appliance } from '../appliance.js';
 import type { Authenticator } from './auth.js';
+import type { InputFirewall } from './firewall.js';
 
 export interface ServiceOptions {
   /**
@@ -72,6 +73,13 @@ export interface ServiceContext {
   readonly app: Appliance;
   readonly auth: Authenticator;
   readonly options: ServiceOptions;
+  /**
+   * `/ip firewall filter` chain=input for rospki's own listeners (firewall.ts): every TCP listener
+   * of index.ts asks it before taking a connection; a UDP service calls
+   * `firewall.admitMessage(socket, message, remote)` (or admitDatagram) for every datagram and
+   * ignores the datagram when it answers false.
+   */
+  readonly firewall: InputFirewall;
   /** Unexpected errors: written to the daemon's stderr, never to clients. */
   internalError(e: unknown): void;
 }
