@@ -3,6 +3,7 @@
 // at start, asks to reconcile whenever the store changes (and on its poll), and stops at the end.
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
+import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
 
 export interface ManagedService {
@@ -15,4 +16,4 @@ export interface ManagedService {
 export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 
 /** Every managed service, in start order. */
-export const MANAGED_SERVICES: ManagedServiceFactory[] = [];
+export const MANAGED_SERVICES: ManagedServiceFactory[] = [acmeRenewalService];
