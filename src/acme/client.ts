@@ -60,7 +60,7 @@ const header = (res: HttpResponse, name: string): string | undefined => {
 };
 
 /** Polling pace: the server's Retry-After within these bounds, else a gentle ramp. */
-const POLL_FIRST_MS = 200;
+const POLL_FIRST_MS = 100;
 const POLL_MAX_MS = 3000;
 const RETRY_AFTER_CAP_MS = 30_000;
 

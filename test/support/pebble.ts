@@ -112,17 +112,21 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
   };
   fs.writeFileSync(path.join(folder, 'pebble.json'), JSON.stringify(config, null, 2));
   const max = String(opts.maxSeconds ?? 900);
-  const logs = { pebble: '', challtest: '' };
+  // Logs go to files, not pipes: a caller that blocks its event loop (spawnSync of a client in the
+  // bench) must not stall pebble on a full pipe.
+  const logFile = (name: string) => path.join(folder, `${name}.log`);
+  const out = (name: string) => { const fd = fs.openSync(logFile(name), 'a'); return ['ignore', fd, fd] as const; };
+  const challtestIo = out('challtestsrv');
   const challtest = spawn('timeout', [max, 'pebble-challtestsrv', '-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '',
-    '-management', `127.0.0.1:${ctsMgmtPort}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '-management', `127.0.0.1:${ctsMgmtPort}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], { stdio: [...challtestIo] });
+  const pebbleIo = out('pebble');
   const pebble = spawn('timeout', [max, 'pebble', '-config', path.join(folder, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`, '-strict=false'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [...pebbleIo],
     env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', ...opts.env },
   });
-  for (const [name, child] of [['challtest', challtest], ['pebble', pebble]] as const) {
-    child.stdout!.on('data', (c: Buffer) => { logs[name] = (logs[name] + c.toString()).slice(-200_000); });
-    child.stderr!.on('data', (c: Buffer) => { logs[name] = (logs[name] + c.toString()).slice(-200_000); });
-  }
+  fs.closeSync(challtestIo[1]);
+  fs.closeSync(pebbleIo[1]);
+  const readLog = (name: string) => { try { return fs.readFileSync(logFile(name), 'utf8'); } catch { return ''; } };
   const minicaPem = fs.readFileSync(path.join(folder, 'minica.pem'), 'utf8');
   const directory = `https://127.0.0.1:${acmePort}/dir`;
   const stop = async () => {
@@ -135,7 +139,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
     const ok = await get(directory, minicaPem).then((r) => r.status === 200, () => false);
     if (ok) break;
     if (Date.now() > end || pebble.exitCode !== null) {
-      const text = logs.pebble + logs.challtest;
+      const text = readLog('pebble') + readLog('challtestsrv');
       await stop();
       throw new Error(`pebble did not come up:\n${text}`);
     }
@@ -154,7 +158,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
       });
     },
     management: async (route) => (await get(`${mgmt}${route}`, minicaPem)).text,
-    log: () => logs.pebble,
+    log: () => readLog('pebble'),
     stop,
   };
 }
