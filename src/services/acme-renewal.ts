@@ -1,7 +1,8 @@
 // The daemon's ACME renewal loop (issue 14 §4): every ACME-managed certificate is renewed when
 // it is due (acme-state.ts: 80 % of its validity, or the CA's renewal window of RFC 9773, or the
 // back-off after a failure), judged by the router clock, so moving /system clock triggers it.
-// It is a ManagedService, so exactly one runs per daemon; it wakes on every store change, when
+// It is a ManagedService, so one runs per daemon (and a second start of the services on the same
+// appliance leaves the first in charge); it wakes on every store change, when
 // the clock is moved and on its own timer, and starts at most one job per certificate (a command's job for the same
 // certificate is the same job). Failures are recorded by the job (row, /log) with their retry.
 
@@ -28,14 +29,19 @@ export class AcmeRenewal implements ManagedService {
   private stopped = false;
   private readonly asking = new Set<number>();
   private readonly unsubscribe: (() => void) | undefined;
+  /** Another loop already renews this appliance's certificates (services started twice): this one stays idle. */
+  private readonly idle: boolean;
 
   constructor(private readonly env: Environment) {
+    const loops = env.cache.table<string, AcmeRenewal>('acme.loop');
+    this.idle = loops.has('active');
+    if (!this.idle) loops.set('active', this);
     // `/system clock set` moves the router clock: what is due changes at once.
-    this.unsubscribe = env.clock.onChange?.(() => { void this.reconcile().catch(() => {}); });
+    this.unsubscribe = this.idle ? undefined : env.clock.onChange?.(() => { void this.reconcile().catch(() => {}); });
   }
 
   async reconcile(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.idle) return;
     const { env } = this;
     const now = env.clock.now();
     const rows = await env.store.read((tx): Due[] => ['ssl', 'client'].flatMap((kind) => tx.findBy(CERT_PATH, ACME_KIND, kind)).map((r) => ({
@@ -72,6 +78,8 @@ export class AcmeRenewal implements ManagedService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.idle) return;
+    this.env.cache.table<string, AcmeRenewal>('acme.loop').delete('active');
     this.unsubscribe?.();
     clearTimeout(this.timer);
     abortJobs(this.env);
