@@ -370,14 +370,15 @@ describe('ACME certificates from pebble', { skip }, () => {
   });
 });
 
-describe('external account binding (pebble with EAB required)', { skip }, () => {
+describe('external account binding (pebble with EAB required, refusing 30 % of nonces)', { skip }, () => {
   const KID = 'kid-1';
   const KEY = 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W';
   let pebble: Pebble;
   let t: TestApp;
 
   before(async () => {
-    pebble = await startPebble({ eab: { [KID]: KEY } });
+    // Hostile beyond the default 5 %: every refused nonce is retried with the fresh one (RFC 8555 §6.5).
+    pebble = await startPebble({ eab: { [KID]: KEY }, env: { PEBBLE_WFE_NONCEREJECT: '30' } });
     usePorts(pebble);
     t = await openTestApp({ time: Date.now() });
     await trust(t, pebble);
