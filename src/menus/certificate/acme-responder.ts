@@ -93,21 +93,27 @@ export class ChallengeResponder {
    * challenge gets the challenge certificate and that protocol; every other handshake gets the
    * listener's own certificate and http/1.1. TLS 1.3 offers ALPN before the name callback runs,
    * so the choice is exact; under TLS 1.2 the name callback runs first and a pending name gets
-   * the challenge certificate for the seconds the challenge lasts.
+   * the challenge certificate for the seconds the challenge lasts. Node calls both with the
+   * handshake's socket as `this`.
    */
-  readonly tlsHooks: AcmeTlsHooks = {
-    ALPNCallback: ((responder) => function (this: unknown, { servername, protocols }: { servername: string; protocols: string[] }) {
-      const acme = protocols.includes(ACME_TLS_ALPN) && servername !== undefined && responder.certificates.has(String(servername).toLowerCase());
-      if (this && typeof this === 'object') responder.askedAcme.set(this, acme);
-      if (acme) return ACME_TLS_ALPN;
-      return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
-    })(this),
-    SNICallback: ((responder) => function (this: unknown, servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) {
-      const context = responder.certificates.get(servername.toLowerCase());
-      const asked = this && typeof this === 'object' ? responder.askedAcme.get(this) : undefined;
-      cb(null, context && asked !== false ? context : undefined);
-    })(this),
-  };
+  readonly tlsHooks: AcmeTlsHooks;
+
+  constructor() {
+    const { certificates, askedAcme } = this;
+    this.tlsHooks = {
+      ALPNCallback(this: unknown, { servername, protocols }: { servername: string; protocols: string[] }) {
+        const acme = protocols.includes(ACME_TLS_ALPN) && typeof servername === 'string' && certificates.has(servername.toLowerCase());
+        if (this && typeof this === 'object') askedAcme.set(this, acme);
+        if (acme) return ACME_TLS_ALPN;
+        return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
+      },
+      SNICallback(this: unknown, servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) {
+        const context = certificates.get(servername.toLowerCase());
+        const asked = this && typeof this === 'object' ? askedAcme.get(this) : undefined;
+        cb(null, context && asked !== false ? context : undefined);
+      },
+    };
+  }
 
   /**
    * Whether challenges of `type` can be answered on `port`: probed with a probe of our own, then
