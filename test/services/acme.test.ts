@@ -216,5 +216,23 @@ describe('ACME with the services running', { skip }, () => {
       await until('the renewal after Retry-After', async () => (await row()).data['acme-status'] === 'valid');
       assert.notEqual((await row()).data['serial-number'], failed.data['serial-number']);
     });
+
+    test('renewal information is asked for again after its Retry-After; a moved window moves the renewal', async () => {
+      const now = () => s.app.clock.now();
+      proxy.window = { start: now() + 20 * 86_400_000, end: now() + 21 * 86_400_000 };
+      const added = await rest(s, 'POST', '/certificate/add-acme', { name: 'windowed', 'domain-names': 'windowed.router.test', 'directory-url': proxy.directory });
+      assert.equal(added.status, 200, JSON.stringify(added.json));
+      const id = Number(String((added.json as { ret: string }).ret).slice(1));
+      const row = () => s.app.store.read((tx) => tx.get(CERT_PATH, id)!.data);
+      const first = Number((await row())['.acme-ari-at']);
+      assert.ok(first >= proxy.window.start && first <= proxy.window.end);
+      const asked = proxy.asked.length;
+      proxy.window = { start: now() + 40 * 86_400_000, end: now() + 41 * 86_400_000 };
+      s.clock.advance(6 * 3_600_000 + 1000); // the proxy's Retry-After: 6 hours
+      await until('the second look at the window', async () => proxy.asked.length > asked && Number((await row())['.acme-ari-at']) !== first);
+      const moved = Number((await row())['.acme-ari-at']);
+      assert.ok(moved >= proxy.window.start && moved <= proxy.window.end, 'inside the new window');
+      assert.equal((await row())['acme-status'], 'valid', 'asking renews nothing');
+    });
   });
 });
