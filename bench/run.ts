@@ -2,7 +2,7 @@
 // because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
 //
 //   npm run bench                 all sections
-//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, dns)
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, dns, acme)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
@@ -13,6 +13,7 @@ import { Appliance } from '../src/appliance.js';
 import { FixedClock } from '../src/clock.js';
 import { ConsoleSession } from '../src/console/session.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
+import { benchAcme } from './acme.js';
 import { benchCrl } from './crl.js';
 import { benchDns } from './dns.js';
 import { benchIssuance } from './issuance.js';
@@ -218,6 +219,7 @@ const SECTIONS: Record<string, () => void | Promise<void>> = {
   crl: () => benchCrl(line),
   ssh: () => benchSsh(line),
   dns: () => benchDns(line),
+  acme: () => benchAcme(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

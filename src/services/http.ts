@@ -1,6 +1,8 @@
-// www and www-ssl: the landing page at `/`, REST at `/rest` (spec §8) and the CRLs of local CAs
-// at `/crl/<CA id>.crl` (spec §4.2). Later issues add SCEP and ACME paths here.
+// www and www-ssl: the landing page at `/`, REST at `/rest` (spec §8), the CRLs of local CAs
+// at `/crl/<CA id>.crl` (spec §4.2) and ACME HTTP-01 answers at `/.well-known/acme-challenge/`
+// (RFC 8555 §8.3, issue 14). Later issues add SCEP here.
 
+import { acmeResponder, answerHttp01 } from '../menus/certificate/acme-responder.js';
 import { publishedCrl } from '../menus/certificate/crl-publish.js';
 import type http from 'node:http';
 import { RosError } from '../errors.js';
@@ -131,6 +133,12 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     if (!der) { sendHtml(res, 404, '<h1>404 Not Found</h1>\n'); return; }
     res.writeHead(200, { 'Content-Type': 'application/pkix-crl', 'Content-Length': der.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : der);
+    return;
+  }
+  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath);
+  if (acme !== undefined) {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(acme) });
+    res.end(req.method === 'HEAD' ? undefined : acme);
     return;
   }
   if (rawPath === '/' || rawPath === '/index.html') {

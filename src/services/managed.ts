@@ -3,6 +3,7 @@
 // at start, asks to reconcile whenever the store changes (and on its poll), and stops at the end.
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
+import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
 import { dnsService } from './dns/service.js';
 import { ntpService } from './ntp.js';
@@ -22,4 +23,5 @@ export const MANAGED_SERVICES: ManagedServiceFactory[] = [
   dnsService,
   ntpService,
   ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
+  acmeRenewalService, // ACME renewals (acme-renewal.ts)
 ];
