@@ -31,7 +31,7 @@ describe('web interface on www', () => {
     assert.equal(home.status, 200);
     assert.match(visibleText(home.text), /Not encrypted: this page is served over plain HTTP/);
     assert.match(home.text, /RouterOS/);
-    assert.match(home.headers['content-security-policy'] ?? '', /default-src 'none'/);
+    assert.match(String(home.headers['content-security-policy']), /default-src 'none'/);
     const page = await c.get('/webfig/certificate?q=x');
     assert.equal(page.status, 303);
     assert.equal(page.location, '/webfig/.login?next=%2Fwebfig%2Fcertificate%3Fq%3Dx');
