@@ -205,6 +205,29 @@ describe('web interface on www', () => {
   });
 });
 
+test('every declared menu and every command it offers renders from its declaration (menus landing later need no page code)', async () => {
+  const s = await startServiceApp();
+  try {
+    const c = new WebClient(`http://127.0.0.1:${s.ports.www}`);
+    await c.login('admin', PASSWORD);
+    const failures: string[] = [];
+    let forms = 0;
+    for (const menu of s.app.registry.all()) {
+      const page = await c.get(`/webfig${menu.path === '/' ? '/.menus' : menu.path}`);
+      if (page.status !== 200) { failures.push(`${menu.path}: ${page.status}`); continue; }
+      for (const m of page.text.matchAll(/href="(\/webfig[^"?]*\?run=[^"]+)"/g)) {
+        const form = await c.get(m[1]!.replace(/&#38;/g, '&'));
+        forms++;
+        if (form.status !== 200 || !form.text.includes('<form class="cmd"')) failures.push(`${m[1]}: ${form.status}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(forms > 40, `${forms} command forms seen`);
+  } finally {
+    await s.stop();
+  }
+});
+
 describe('web interface on www-ssl', () => {
   let s: ServiceApp;
   let rootPem: string;

@@ -36,8 +36,9 @@ export function isItemsArg(arg: ArgDecl): boolean {
   return arg.positional === 0 && (arg.name === 'numbers' || arg.name === 'number');
 }
 
-function describe(arg: ArgDecl, state: FieldState): string {
-  const parts = [arg.help, arg.type.help && !arg.flagOnly ? `(${arg.type.help})` : '', state.placeholder !== undefined && state.placeholder !== '' ? `default: ${state.placeholder}` : '']
+/** The argument's help, its type's help where the control does not list the choices itself, and its default. */
+function describe(arg: ArgDecl, state: FieldState, listed: boolean): string {
+  const parts = [arg.help, arg.type.help && !arg.flagOnly && !listed ? `(${arg.type.help})` : '', state.placeholder !== undefined && state.placeholder !== '' ? `default: ${state.placeholder}` : '']
     .filter((p) => p);
   return parts.join(' ');
 }
@@ -45,7 +46,8 @@ function describe(arg: ArgDecl, state: FieldState): string {
 /** One labelled control with its description and error. */
 export function fieldHtml(arg: ArgDecl, state: FieldState, ctx: TypeContext): string {
   const id = fieldId(arg.name);
-  const help = describe(arg, state);
+  const choices = state.fixed === undefined ? arg.type.choices?.(ctx) : undefined;
+  const help = describe(arg, state, !!choices && choices.length <= MAX_LISTED_CHOICES);
   const describedBy = [help ? `${id}-help` : '', state.error ? `${id}-err` : ''].filter((x) => x).join(' ');
   const aria = `${describedBy ? ` aria-describedby="${describedBy}"` : ''}${state.error ? ' aria-invalid="true"' : ''}${state.disabled ? ' disabled' : ''}`;
   const original = state.original !== undefined ? `<input type="hidden" name="_orig.${esc(arg.name)}" value="${esc(state.original)}">` : '';
@@ -60,7 +62,6 @@ export function fieldHtml(arg: ArgDecl, state: FieldState, ctx: TypeContext): st
   if (arg.flagOnly || arg.type === presenceType) {
     return `<div class="field check"><input type="checkbox" id="${id}" name="${esc(arg.name)}" value="yes"${value === 'yes' ? ' checked' : ''}${aria}> ${label}${helpHtml}${errHtml}</div>`;
   }
-  const choices = arg.type.choices?.(ctx);
   if (choices && arg.type.multiple && choices.length <= MAX_LISTED_CHOICES) {
     const chosen = new Set(value.split(',').filter((v) => v !== ''));
     const boxes = choices.map((c, i) => `<label class="opt"><input type="checkbox" name="${esc(arg.name)}" value="${esc(c)}" id="${id}-${i}"${chosen.has(c) ? ' checked' : ''}${state.disabled ? ' disabled' : ''}> ${esc(c)}</label>`).join('');

@@ -5,7 +5,7 @@
 // menu: menus added later (ACME, SCEP) appear with their own columns, flags and commands.
 
 import { flagColumns, type TableModel } from '../../menu/render.js';
-import type { LayoutRow } from '../../menu/layout.js';
+import { flagBlock, type LayoutRow } from '../../menu/layout.js';
 import type { RemovalEffects } from '../../menu/generic.js';
 import type { ArgDecl, CommandDecl, MenuDecl, TypeContext } from '../../menu/types.js';
 import { esc, menuUrl, query } from './html.js';
@@ -89,10 +89,12 @@ function flagTitles(menu: MenuDecl): Map<string, string> {
   return new Map(flagColumns(menu).flat().map((f) => [f.letter, f.title] as const));
 }
 
-function flagCell(row: LayoutRow, titles: Map<string, string>): string {
-  if (!row.flags) return '<td class="flags"></td>';
-  const title = [...row.flags].map((l) => titles.get(l) ?? l).join(', ');
-  return `<td class="flags"><abbr title="${esc(title)}" aria-label="${esc(title)}">${esc(row.flags)}</abbr></td>`;
+/** The letters the console shows (one per flag column: a revoked issued certificate shows R, not I), spelled out for screen readers. */
+function flagCell(model: TableModel, row: LayoutRow, titles: Map<string, string>): string {
+  const shown = flagBlock(model.flagColumns, row.flags).replace(/ /g, '');
+  if (!shown) return '<td class="flags"></td>';
+  const title = [...shown].map((l) => titles.get(l) ?? l).join(', ');
+  return `<td class="flags"><abbr title="${esc(title)}" aria-label="${esc(title)}">${esc(shown)}</abbr></td>`;
 }
 
 /** The table of a list menu with its filter, sort links, paging and flag legend. */
@@ -121,7 +123,7 @@ export function listTable(menu: MenuDecl, model: TableModel, ids: readonly numbe
       const comment = ci === Math.max(0, keyCol) && row.comment ? `<span class="comment">;;; ${esc(row.comment)}</span>` : '';
       return `<td${c.numeric ? ' class="num"' : ''}>${content}${comment}</td>`;
     }).join('');
-    return `<tr><td class="idx">${model.columns.length === 0 ? `<a href="${href}">${esc(row.index)}</a>` : esc(row.index)}</td>${model.flagColumns.length ? flagCell(row, titles) : ''}${cells}</tr>`;
+    return `<tr><td class="idx">${model.columns.length === 0 ? `<a href="${href}">${esc(row.index)}</a>` : esc(row.index)}</td>${model.flagColumns.length ? flagCell(model, row, titles) : ''}${cells}</tr>`;
   }).join('\n');
   const flagOptions = model.flagColumns.flat().map((f) => `<option value="${esc(f.letter)}"${q.flag === f.letter ? ' selected' : ''}>${esc(`${f.letter} — ${f.title}`)}</option>`
     + `<option value="-${esc(f.letter)}"${q.flag === `-${f.letter}` ? ' selected' : ''}>${esc(`not ${f.letter} — ${f.title}`)}</option>`).join('');
@@ -148,7 +150,8 @@ export function pairs(cells: ReadonlyArray<{ name: string; text: string }>): str
 /** What `print detail` shows for one row, flags spelled out. */
 export function detailView(menu: MenuDecl, row: LayoutRow): string {
   const titles = flagTitles(menu);
-  const flags = row.flags ? `<p class="flags-line">Flags: ${[...row.flags].map((l) => `<span class="flag"><b>${esc(l)}</b> ${esc(titles.get(l) ?? '')}</span>`).join(' ')}</p>` : '';
+  const shown = flagBlock(flagColumns(menu), row.flags).replace(/ /g, '');
+  const flags = shown ? `<p class="flags-line">Flags: ${[...shown].map((l) => `<span class="flag"><b>${esc(l)}</b> ${esc(titles.get(l) ?? '')}</span>`).join(' ')}</p>` : '';
   const comment = row.comment ? `<p class="comment">;;; ${esc(row.comment)}</p>` : '';
   return `${flags}${comment}${pairs(row.cells)}`;
 }

@@ -142,7 +142,7 @@ async function readForm(req: http.IncomingMessage, limit: number): Promise<FormD
   if (!body) return undefined;
   const type = String(req.headers['content-type'] ?? 'application/x-www-form-urlencoded');
   try {
-    return await new Request('http://web/', { method: 'POST', headers: { 'content-type': type }, body }).formData();
+    return await new Request('http://web/', { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) }).formData();
   } catch {
     return undefined;
   }
