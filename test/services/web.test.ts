@@ -135,6 +135,39 @@ describe('web interface on www', () => {
     assert.equal(dl.status, 403, 'file transfers need ftp');
   });
 
+  test('/file download needs ftp, and sensitive for a private key; upload needs write and ftp', async () => {
+    await s.run('/user/group', 'add', { name: 'files', policy: 'read,write,ftp,web' });
+    await s.run('/user', 'add', { name: 'filer', group: 'files', password: 'filepw' });
+    await s.run('/file', 'add', { name: 'pub.txt', contents: 'hello\n' });
+    await s.run('/file', 'add', { name: 'k.pem', contents: '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIJ+tNRJGVDvYZ1Cn9u3U7nSh9cRvyn9LpTBQyPxyg4P5\n-----END PRIVATE KEY-----\n' });
+    const c = new WebClient(base);
+    await c.login('filer', 'filepw');
+    const pub = await c.get('/webfig/.download?name=pub.txt');
+    assert.equal(pub.status, 200);
+    assert.equal(pub.text, 'hello\n');
+    assert.match(String(pub.headers['content-disposition']), /^attachment; filename="pub\.txt"/);
+    assert.equal((await c.get('/webfig/.download?name=k.pem')).status, 403, 'a private key needs sensitive');
+    assert.equal((await c.get('/webfig/.download?name=nope')).status, 404);
+    const admin = new WebClient(base);
+    await admin.login('admin', PASSWORD);
+    assert.equal((await admin.get('/webfig/.download?name=k.pem')).status, 200);
+    await admin.get('/webfig/file');
+    const boundary = 'XyZ';
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${admin.csrf}\r\n--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nup/x.bin\r\n--${boundary}\r\n`
+      + `Content-Disposition: form-data; name="file"; filename="x.bin"\r\nContent-Type: application/octet-stream\r\n\r\n\u0000\u0001binary\r\n--${boundary}--\r\n`;
+    const up = await admin.request('POST', '/webfig/.upload', { body, type: `multipart/form-data; boundary=${boundary}` });
+    assert.equal(up.status, 303);
+    assert.equal((await s.app.env.files.read('up/x.bin')).toString('latin1'), '\u0000\u0001binary');
+    const escape = await admin.request('POST', '/webfig/.upload', { body: body.replace('up/x.bin', '../outside.bin'), type: `multipart/form-data; boundary=${boundary}` });
+    const refused = await admin.get(escape.location!);
+    assert.match(visibleText(refused.text), /invalid file name/);
+    const reader = new WebClient(base);
+    await reader.login('reader', 'readpw');
+    await reader.get('/webfig/file');
+    const denied = await reader.request('POST', '/webfig/.upload', { body: body.replace(admin.csrf, reader.csrf), type: `multipart/form-data; boundary=${boundary}` });
+    assert.match(visibleText((await reader.get(denied.location!)).text), /not enough permissions/);
+  });
+
   test('sign streams the executor progress lines, then where to go', async () => {
     const c = new WebClient(base);
     await c.login('admin', PASSWORD);

@@ -101,13 +101,19 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+/**
+ * Answers. A body that has not all been read (a refused or unauthenticated POST) is never read:
+ * the connection closes after the answer instead.
+ */
 function send(res: http.ServerResponse, status: number, body: string | Buffer, type = 'text/html; charset=utf-8', headers: Record<string, string | string[]> = {}): void {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  if (res.req && !res.req.complete) headers = { ...headers, Connection: 'close' };
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': bytes.length, ...headers });
   res.end(res.req?.method === 'HEAD' ? undefined : bytes);
 }
 
 function redirect(res: http.ServerResponse, location: string, headers: Record<string, string | string[]> = {}): void {
+  if (res.req && !res.req.complete) headers = { ...headers, Connection: 'close' };
   res.writeHead(303, { ...SECURITY_HEADERS, Location: location, 'Content-Length': 0, ...headers });
   res.end();
 }
@@ -203,19 +209,17 @@ export async function handleWeb(front: WebFront, req: http.IncomingMessage, res:
       }
       return true;
     }
-    req.resume();
     send(res, 403, page({ title: 'Forbidden', identity: await ctx.app.identity(), plain: via === 'www', body: '<h1>Not logged in</h1><p><a href="/webfig/.login">Log in</a></p>' }), undefined, { Connection: 'close' });
     return true;
   }
   // A logged-in browser's connection is one of the service's sessions (max-sessions, gate.ts).
   if (front.gate.promote(req.socket) === 'full') {
-    req.resume();
     send(res, 503, '<h1>503 Service Unavailable</h1><p>too many sessions</p>', undefined, { Connection: 'close' });
     return true;
   }
   const user: User = { ws, policies: live, cookie: cookie! };
   if (method === 'POST') {
-    if (!sameOrigin(front, req)) { req.resume(); await refuse(front, res, user, 'the request did not come from this page (cross-origin)'); return true; }
+    if (!sameOrigin(front, req)) { await refuse(front, res, user, 'the request did not come from this page (cross-origin)'); return true; }
     const form = await readForm(req, ctx.options.maxBodyBytes);
     if (!form) { await refuse(front, res, user, 'request too large or malformed', 413); return true; }
     const token = formText(form, '_csrf') ?? (typeof req.headers['x-csrf-token'] === 'string' ? req.headers['x-csrf-token'] : undefined);
@@ -232,7 +236,7 @@ export async function handleWeb(front: WebFront, req: http.IncomingMessage, res:
     await runFromForm(front, req, res, user, menu, command, params, form);
     return true;
   }
-  if (method !== 'GET' && method !== 'HEAD') { req.resume(); send(res, 405, '<h1>405 Method Not Allowed</h1>'); return true; }
+  if (method !== 'GET' && method !== 'HEAD') { send(res, 405, '<h1>405 Method Not Allowed</h1>'); return true; }
   if (rawPath === '/webfig/.download') { await download(front, res, user, params.get('name') ?? ''); return true; }
   if (rawPath === '/' || rawPath === '/index.html' || rawPath === '/webfig' || rawPath === '/webfig/' || rawPath === '/webfig/.login') {
     redirect(res, '/webfig/certificate');
@@ -310,7 +314,7 @@ async function sendLogin(front: WebFront, res: http.ServerResponse, status: numb
 
 async function login(front: WebFront, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const { ctx, via } = front;
-  if (!sameOrigin(front, req)) { req.resume(); await sendLogin(front, res, 403, { next: '/webfig/', error: 'The login did not come from this page (cross-origin).' }); return; }
+  if (!sameOrigin(front, req)) { await sendLogin(front, res, 403, { next: '/webfig/', error: 'The login did not come from this page (cross-origin).' }); return; }
   const form = await readForm(req, MAX_LOGIN_BODY);
   if (!form) { await sendLogin(front, res, 413, { next: '/webfig/', error: 'request too large' }); return; }
   const user = formText(form, 'user') ?? '';
