@@ -503,7 +503,10 @@ async function resultPage(front: WebFront, res: http.ServerResponse, user: User,
   if (r.ret !== undefined && r.ret !== '') parts.push(`<p>Result: <output>${esc(r.ret)}</output></p>`);
   for (const m of r.messages ?? []) if (m !== '') parts.push(`<p class="msg">${esc(m)}</p>`);
   if (r.files?.length) {
-    parts.push(`<section aria-labelledby="files-h"><h2 id="files-h">Files written</h2><ul class="files">${r.files.map((f) => `<li><a class="button" href="/webfig/.download${esc(query({ name: f }))}" download>Download ${esc(f)}</a></li>`).join('')}</ul></section>`);
+    // Downloads are file transfers: offered to users with `ftp` (the server checks it anyway).
+    const canDownload = user.policies.has('ftp');
+    const item = (f: string) => (canDownload ? `<a class="button" href="/webfig/.download${esc(query({ name: f }))}" download>Download ${esc(f)}</a>` : `<code>${esc(f)}</code>`);
+    parts.push(`<section aria-labelledby="files-h"><h2 id="files-h">Files written</h2><ul class="files">${r.files.map((f) => `<li>${item(f)}</li>`).join('')}</ul>${canDownload ? '' : '<p>In /file; downloading needs the ftp policy.</p>'}</section>`);
   }
   parts.push(`<p><a href="${esc(r.back)}">Back</a></p>`);
   await show(front, res, user, 200, r.title, parts.join(''), menu.path);
