@@ -52,6 +52,8 @@ export interface PropType<S = unknown> {
   tableText?(value: S, ctx: TypeContext): string;
   /** Values offered by completion and used for prefix matching (enums, references). */
   choices?(ctx: TypeContext): string[];
+  /** The value is a comma list (key-usage, address lists): a form offers several choices at once. */
+  readonly multiple?: boolean;
   isEmpty?(value: S): boolean;
   /** parse() reads rows (references, item lists): the executor parses it in a fresh read. */
   readonly readsStore?: boolean;
@@ -235,6 +237,8 @@ export interface CommandResult {
   block?: Array<[string, Value]>;
   /** Extra lines printed by the console (warnings). */
   messages?: string[];
+  /** Names of the /file entries the command wrote (export-certificate): the web page offers them for download. */
+  files?: string[];
 }
 
 export interface CommandDecl {
