@@ -237,6 +237,12 @@ export interface CommandResult {
   block?: Array<[string, Value]>;
   /** Extra lines printed by the console (warnings). */
   messages?: string[];
+  /**
+   * A whole text the command shows (an export script): the console prints it as it is; REST
+   * and the API hand it over as the command's `ret` (`{"ret":"# … by RouterOS …"}`,
+   * `!done =ret=…`), line ends CRLF as RouterOS sends console text over the network.
+   */
+  text?: string;
   /** Names of the /file entries the command wrote (export-certificate): the web page offers them for download. */
   files?: string[];
 }
