@@ -175,6 +175,8 @@ export interface Session {
   readonly width: number;
   /** Interactive prompt (masked input), present only on a terminal: `passphrase: `. */
   prompt?(question: string, masked: boolean): Promise<string>;
+  /** Forgets the command history of the terminal (`/console clear-history`); present only on a terminal. */
+  clearHistory?(): void;
   /**
    * Monitor output while a command runs (`progress:` lines). A monitor command (fetch) also
    * gives the same state as its API/REST record (`downloaded=731`, no units), which the API

@@ -14,6 +14,7 @@ import { settingsMenu } from './certificate/settings.js';
 import { builtinMenu } from './certificate/builtin.js';
 import { scepServerMenu } from './certificate/scep-server.js';
 import { toolMenu } from './tool/fetch.js';
+import { consoleMenu } from './console.js';
 import { sshMenu } from './ip/ssh.js';
 import { sshKeysMenu } from './user/ssh-keys.js';
 import { rootMenu, scriptMenu } from './system/script.js';
@@ -64,5 +65,5 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
-  clockManualMenu, schedulerMenu, jobMenu, environmentMenu,
+  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,
 ];
