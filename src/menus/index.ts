@@ -47,6 +47,7 @@ import { pingCommand } from './ping.js';
 const withCommand = (menu: MenuDecl, command: CommandDecl): MenuDecl => ({ ...menu, commands: [...(menu.commands ?? []), command] });
 import { schedulerMenu } from './system/scheduler.js';
 import { jobMenu } from './system/script-job.js';
+import { otpMenu, requestsMenu, scepServerMenu } from './certificate/scep-server.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -62,4 +63,6 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu,
   clockManualMenu, schedulerMenu, jobMenu,
+  // SCEP (spec §4.3)
+  scepServerMenu, otpMenu, requestsMenu,
 ];

@@ -2,6 +2,7 @@
 
 import type { Appliance } from '../appliance.js';
 import type { Authenticator } from './auth.js';
+import type { ScepLimits } from '../menus/certificate/scep-service.js';
 
 export interface ServiceOptions {
   /**
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   maxUploadBytes: number;
   /** How often other processes' changes to the store are looked for. */
   pollMs: number;
+  /** Bounds of the SCEP servers (default DEFAULT_SCEP_LIMITS; tests lower them). */
+  scep?: Partial<ScepLimits>;
 }
 
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {

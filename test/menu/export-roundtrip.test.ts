@@ -111,8 +111,13 @@ describe('export → import into an empty data directory → export', () => {
       '/system scheduler add name=nightly start-date=2026-01-02 start-time=03:00:00 interval=1d on-event=renew comment=nightly',
       '/system scheduler add name=boot start-time=startup on-event=":log info \\"booted\\"" policy=read,write,test',
       '/system scheduler add name=off start-date=2026-06-01 start-time=12:00:00 on-event=":put off" disabled=yes',
+      // A SCEP server needs an RSA CA with its key (spec §4.3)
+      '/certificate add name=scepca common-name="SCEP CA" key-usage=key-cert-sign,crl-sign',
+      '/certificate sign scepca',
+      '/certificate scep-server add ca-cert=scepca path=/scep/lab next-ca-cert=ca days-valid=30 request-lifetime=1h',
     ]) await cli(line);
     for (const name of ['ca', 'srv']) await cli(`/certificate export-certificate ${name} file-name=${name}`);
+    await cli('/certificate export-certificate scepca type=pkcs12 export-passphrase=scep-pass file-name=scepca');
   });
   after(() => { t.close(); for (const f of fresh) f.close(); });
 
@@ -124,6 +129,8 @@ describe('export → import into an empty data directory → export', () => {
       fs.copyFileSync(path.join(t.app.dataDir.filesDir, `${name}.crt`), path.join(f.app.dataDir.filesDir, `${name}.crt`));
       await (await consoleOf(f))(`/certificate import file-name=${name}.crt name=${name} passphrase=""`);
     }
+    fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'scepca.p12'), path.join(f.app.dataDir.filesDir, 'scepca.p12'));
+    await (await consoleOf(f))('/certificate import file-name=scepca.p12 name=scepca passphrase=scep-pass');
     return f;
   };
 
