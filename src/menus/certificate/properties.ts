@@ -193,6 +193,12 @@ export const certificateProperties: PropertyDecl[] = [
   // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
   { name: 'ca', type: refType(CERT_PATH, { onRemove: 'cascade' }), access: 'ro' },
   roText('ca-crl-host'),
+  // SCEP client rows (spec §1.10, §2.1; scep-client.ts)
+  { name: 'scep-url', type: stringType, access: 'ro' },
+  { name: 'req-fingerprint', type: bare, access: 'ro' },
+  { name: 'ca-fingerprint', type: bare, access: 'ro' },
+  { name: 'challenge-password', type: stringType, access: 'ro', sensitive: true },
+  { name: 'status', type: stringType, access: 'ro' },
   roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I', rank: 6 } }),
   {
     name: 'expires-after', type: durationType(), access: 'ro',
