@@ -48,6 +48,7 @@ const withCommand = (menu: MenuDecl, command: CommandDecl): MenuDecl => ({ ...me
 import { schedulerMenu } from './system/scheduler.js';
 import { jobMenu } from './system/script-job.js';
 import { otpMenu, requestsMenu, scepServerMenu } from './certificate/scep-server.js';
+import { raMenu } from './certificate/scep-ra.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -64,5 +65,5 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu,
   clockManualMenu, schedulerMenu, jobMenu,
   // SCEP (spec §4.3)
-  scepServerMenu, otpMenu, requestsMenu,
+  scepServerMenu, otpMenu, requestsMenu, raMenu,
 ];

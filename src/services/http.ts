@@ -2,7 +2,7 @@
 // at `/crl/<CA id>.crl` (spec §4.2) and the SCEP servers at their /scep/ paths (spec §4.3).
 
 import { publishedCrl } from '../menus/certificate/crl-publish.js';
-import { DEFAULT_SCEP_LIMITS, answerScep, isScepRequestPath } from '../menus/certificate/scep-service.js';
+import { DEFAULT_SCEP_LIMITS, answerScepPath, isScepRequestPath } from '../menus/certificate/scep-http.js';
 import type http from 'node:http';
 import { RosError } from '../errors.js';
 import type { MenuDecl, Session } from '../menu/types.js';
@@ -170,7 +170,7 @@ async function handleScep(front: Front, req: http.IncomingMessage, res: http.Ser
     plain(405, 'method not allowed\n');
     return;
   }
-  const answer = await answerScep(front.ctx.app.env, { method: req.method, path, query, body, remote: plainAddress(req.socket.remoteAddress) }, limits);
+  const answer = await answerScepPath(front.ctx.app.env, { method: req.method, path, query, body, remote: plainAddress(req.socket.remoteAddress) }, limits);
   res.writeHead(answer.status, { ...answer.headers, 'Content-Length': answer.body.length });
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

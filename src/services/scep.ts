@@ -1,10 +1,12 @@
 // The SCEP work of the daemon beyond answering requests (the servers answer in http.ts): the
-// certificates of /certificate add-scep whose requests wait at their server are asked about
-// again, requests that could not be sent are sent again, and certificates are renewed at 75 %
-// of their validity (menus/certificate/scep-client.ts does the work). A ManagedService: it plans
+// certificates of /certificate add-scep (and of the RAs of scep-server ra) whose requests wait at
+// their server are asked about again, requests that could not be sent are sent again, and
+// certificates are renewed at 75 % of their validity (menus/certificate/scep-client.ts does the
+// work). A ManagedService: it plans
 // a timer for the earliest row that wants attention whenever the store or the clock changes.
 
 import { nextClientWork, runDueClients } from '../menus/certificate/scep-client.js';
+import { prepareRas } from '../menus/certificate/scep-ra.js';
 import { runAsJob } from '../menus/system/script-job.js';
 import type { ServiceContext } from './context.js';
 import type { ManagedService } from './managed.js';
@@ -29,6 +31,8 @@ export class ScepWork implements ManagedService {
     const env = this.ctx.app.env;
     let next: number | undefined;
     try {
+      // An RA's certificate is enrolled like any SCEP certificate.
+      await prepareRas(env);
       next = await nextClientWork(env);
     } catch (e) {
       if (!this.stopped) this.ctx.internalError(e);

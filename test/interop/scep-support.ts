@@ -101,12 +101,12 @@ export function runIn(cwd: string, cmd: string, args: string[], timeoutMs: numbe
  * certmonger's enrolment: a private daemon (no D-Bus, no systemd: -n -L -P) runs inner.sh,
  * which adds the SCEP CA and requests a certificate (peers.md §2). Returns `getcert list`.
  */
-export async function certmongerEnrol(url: string, dir: string, args: { cn: string; challenge?: string; caFile: string; extra?: string }): Promise<{ status: number; out: string; cert: string }> {
+export async function certmongerEnrol(url: string, dir: string, args: { cn: string; challenge?: string; caFile: string; raFile?: string; extra?: string }): Promise<{ status: number; out: string; cert: string }> {
   const cm = path.join(dir, 'certmonger');
   for (const d of ['config', 'requests', 'cas', 'local', 'tmp', 'out']) fs.mkdirSync(path.join(cm, d), { recursive: true });
   const challenge = args.challenge !== undefined ? `-L "${args.challenge}"` : '';
   fs.writeFileSync(path.join(cm, 'inner.sh'), `set -u
-getcert add-scep-ca -c peers -u "${url}" -r "${args.caFile}" -N "${args.caFile}" || exit 10
+getcert add-scep-ca -c peers -u "${url}" -r "${args.raFile ?? args.caFile}" -N "${args.caFile}" || exit 10
 for i in $(seq 1 40); do getcert list-cas -c peers | grep -q thumbprint && break; sleep 0.25; done
 getcert request -c peers -f "${cm}/out/cert.pem" -k "${cm}/out/key.pem" -N "CN=${args.cn}" -D ${args.cn} ${challenge} -w --wait-timeout=30
 ${args.extra ?? ''}

@@ -115,6 +115,9 @@ describe('export → import into an empty data directory → export', () => {
       '/certificate add name=scepca common-name="SCEP CA" key-usage=key-cert-sign,crl-sign',
       '/certificate sign scepca',
       '/certificate scep-server add ca-cert=scepca path=/scep/lab next-ca-cert=ca days-valid=30 request-lifetime=1h',
+      // An RA names a template (certificates are not exported: the import gets the same template first)
+      '/certificate add name=ra-tmpl common-name="Lab RA"',
+      '/certificate scep-server ra add name=edge server-url=http://192.0.2.9/scep/ca template=ra-tmpl ca-identity=lab ra-path=/scep/edge-ra ra-transaction-lifetime=1h',
     ]) await cli(line);
     for (const name of ['ca', 'srv']) await cli(`/certificate export-certificate ${name} file-name=${name}`);
     await cli('/certificate export-certificate scepca type=pkcs12 export-passphrase=scep-pass file-name=scepca');
@@ -131,6 +134,7 @@ describe('export → import into an empty data directory → export', () => {
     }
     fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'scepca.p12'), path.join(f.app.dataDir.filesDir, 'scepca.p12'));
     await (await consoleOf(f))('/certificate import file-name=scepca.p12 name=scepca passphrase=scep-pass');
+    await (await consoleOf(f))('/certificate add name=ra-tmpl common-name="Lab RA"');
     return f;
   };
 

@@ -16,7 +16,7 @@ import { propValue, resolveItems } from '../../menu/generic.js';
 import { boolType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, Session } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
-import type { ReadTx, RowData } from '../../store/store.js';
+import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
 import {
   PkiError, exportSpkiDer, generateKeyDer, importPkcs8Der, issueCertificate, parseCertificate, verifyCertificateSignature,
   type CertInfo, type KeySize, type SubjectFields,
@@ -24,7 +24,7 @@ import {
 import type { CmsCipher } from '../../pki/cms.js';
 import { createCsr, parseCsr } from '../../pki/csr.js';
 import {
-  createRequest, degenerateContents, encodeIssuerAndSubject, openMessageData, parsePkiMessage, transactionIdFor,
+  createRequest, degenerateContents, encodeIssuerAndSubject, openMessageData, parsePkiMessage, transactionIdFor, type FailInfo,
 } from '../../pki/scep-message.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, KEY_BLOB, certificateDer } from './keys.js';
@@ -141,6 +141,21 @@ type Outcome = { status: 'SUCCESS'; certificate: Buffer } | { status: 'PENDING' 
 
 /** Sends a pkiMessage and reads the CertRep: checked as the header says. */
 async function pkiOperation(url: string, peer: Peer, request: { der: Buffer; senderNonce: Buffer; transactionId: string }, own: { signer: { certificate: Buffer; key: KeyObject }; spki: Buffer }, signal?: AbortSignal): Promise<Outcome> {
+  const answer = await exchange(url, peer, request, own.signer, signal);
+  if (answer.status !== 'SUCCESS') return answer;
+  // Ours: the certificate for our key (a server may add its chain), signed by the CA.
+  const mine = answer.certificates.find((c) => {
+    try { return parseCertificate(c).publicKey.equals(own.spki); } catch { return false; }
+  });
+  if (!mine) throw failure('the server sent no certificate for this key');
+  if (!verifyCertificateSignature(mine, parseCertificate(peer.ca).publicKey)) throw failure('the certificate is not signed by the server\'s CA');
+  return { status: 'SUCCESS', certificate: mine };
+}
+
+type Answer = { status: 'SUCCESS'; certificates: Buffer[] } | { status: 'PENDING' } | { status: 'FAILURE'; reason: string; failInfo?: FailInfo; failInfoText?: string };
+
+/** One PKIOperation: the message out, the CertRep back, checked and (SUCCESS) decrypted. */
+async function exchange(url: string, peer: Peer, request: { der: Buffer; senderNonce: Buffer; transactionId: string }, signer: { certificate: Buffer; key: KeyObject }, signal?: AbortSignal): Promise<Answer> {
   const post = peer.caps.has('postpkioperation');
   const res = post
     ? await http(operationUrl(url, 'PKIOperation'), { method: 'POST', body: request.der, signal })
@@ -158,24 +173,18 @@ async function pkiOperation(url: string, peer: Peer, request: { der: Buffer; sen
   if (rep.transactionId !== request.transactionId) throw failure('the server\'s answer is for another transaction');
   if (!rep.recipientNonce?.equals(request.senderNonce)) throw failure('the server\'s answer is not for this request (nonce)');
   if (rep.pkiStatus === 'PENDING') return { status: 'PENDING' };
-  if (rep.pkiStatus === 'FAILURE') return { status: 'FAILURE', reason: `${rep.failInfo ?? 'failure'}${rep.failInfoText ? `: ${rep.failInfoText}` : ''}` };
+  if (rep.pkiStatus === 'FAILURE') return { status: 'FAILURE', reason: `${rep.failInfo ?? 'failure'}${rep.failInfoText ? `: ${rep.failInfoText}` : ''}`, failInfo: rep.failInfo, failInfoText: rep.failInfoText };
   if (rep.pkiStatus !== 'SUCCESS') throw failure('the server\'s answer has no pkiStatus');
   let certificates: Buffer[];
   try {
     // The reply is encrypted for the certificate that signed the request (the old one, when renewing).
-    const inner = await openMessageData(rep, { certificate: own.signer.certificate, privateKey: own.signer.key });
+    const inner = await openMessageData(rep, { certificate: signer.certificate, privateKey: signer.key });
     certificates = degenerateContents(inner.data).certificates;
   } catch (e) {
     if (e instanceof PkiError) throw failure(`the certificate can not be read: ${e.message}`);
     throw e;
   }
-  // Ours: the certificate for our key (a server may add its chain), signed by the CA.
-  const mine = certificates.find((c) => {
-    try { return parseCertificate(c).publicKey.equals(own.spki); } catch { return false; }
-  });
-  if (!mine) throw failure('the server sent no certificate for this key');
-  if (!verifyCertificateSignature(mine, parseCertificate(peer.ca).publicKey)) throw failure('the certificate is not signed by the server\'s CA');
-  return { status: 'SUCCESS', certificate: mine };
+  return { status: 'SUCCESS', certificates };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +283,8 @@ async function settle(env: Environment, r: Running, outcome: Outcome | { status:
       tx.update(CERT_PATH, r.id, data);
       tx.setBlob(CERT_PATH, r.id, DER_BLOB, outcome.certificate);
       tx.setBlob(CERT_PATH, r.id, KEY_BLOB, tx.getBlob(CERT_PATH, r.id, NEW_KEY_BLOB));
-      for (const b of [NEW_KEY_BLOB, CSR_BLOB, SIGNER_BLOB]) tx.setBlob(CERT_PATH, r.id, b, undefined);
+      // The request stays (req-fingerprint in other digests, scep-ra.ts); the rest of the transaction goes.
+      for (const b of [NEW_KEY_BLOB, SIGNER_BLOB]) tx.setBlob(CERT_PATH, r.id, b, undefined);
       env.log(tx, 'certificate,info', `SCEP: certificate ${name} ${state.phase === 'renew' ? 'renewed' : 'issued'} by ${r.state.url}`);
       return 'done';
     }
@@ -391,12 +401,13 @@ export async function runDueClients(env: Environment, signal: AbortSignal, job: 
   const now = env.clock.now();
   const due = await env.store.read((tx) => tx.findBy(CERT_PATH, SCEP_CLIENT, true)
     .filter((r) => { const at = stateOf(r.data)?.nextAt; return at !== undefined && at <= now; })
-    .map((r) => ({ id: r.id, state: stateOf(r.data)!, status: String(r.data.status ?? ''), name: String(r.data.name) })));
+    .map((r) => ({ id: r.id, state: stateOf(r.data)!, status: String(r.data.status ?? ''), name: String(r.data.name), template: isTemplate(r.data) })));
   for (const d of due) {
     if (signal.aborted) return;
     await job({ script: `scep ${d.name}`, owner: d.state.owner }, async (s) => {
       try {
-        if (d.state.phase === 'idle') await begin(env, d.id, true, undefined, s);
+        // An idle certificate renews; an idle template (an RA's, not enrolled yet) enrols.
+        if (d.state.phase === 'idle') await begin(env, d.id, !d.template, undefined, s);
         else await step(env, d.id, d.status === 'pending', s);
       } catch (e) {
         if (e instanceof RosError && e.kind === 'interrupted') return;
@@ -504,11 +515,80 @@ export const scepRenewCommand: CommandDecl = {
     for (const row of rows) {
       const state = stateOf(row.data);
       if (!state) throw failure(`${String(row.data.name)} is not a SCEP certificate`);
-      // A transaction under way goes on (a pending one is asked about); else a new one starts.
-      last = state.phase !== 'idle'
-        ? await step(env, row.id, row.data.status === 'pending', session.signal)
-        : await begin(env, row.id, !isTemplate(row.data), session, session.signal);
+      last = await renewScepRow(env, row.id, session);
     }
     return result(call, last);
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// For an RA (scep-ra.ts): messages of others passed on to the server its certificate came from
+
+/** The server of a SCEP certificate row, and that certificate with its key (an RA's). */
+export interface Upstream {
+  url: string;
+  peer: Peer;
+  own: { certificate: Buffer; key: KeyObject };
+}
+
+export function upstreamOf(env: Environment, tx: ReadTx, certId: number): Upstream | undefined {
+  const row = tx.get(CERT_PATH, certId);
+  const state = row ? stateOf(row.data) : undefined;
+  const certificate = certificateDer(tx, certId);
+  const sealed = tx.getBlob(CERT_PATH, certId, KEY_BLOB);
+  const ca = tx.getBlob(CERT_PATH, certId, CA_BLOB);
+  if (!row || !state || isTemplate(row.data) || !certificate || !sealed || !ca) return undefined;
+  return {
+    url: state.url,
+    peer: { caps: new Set((row.data['.scep-caps'] as string[] | undefined) ?? []), ca, ra: tx.getBlob(CERT_PATH, certId, RA_BLOB) ?? ca },
+    own: { certificate, key: importPkcs8Der(env.store.unseal(sealed)) },
+  };
+}
+
+/** The CA certificate of a SCEP certificate row (what issued it) and its last request, when it has them. */
+export const scepCaOf = (tx: ReadTx, certId: number): Buffer | undefined => tx.getBlob(CERT_PATH, certId, CA_BLOB);
+export const scepRequestOf = (tx: ReadTx, certId: number): Buffer | undefined => tx.getBlob(CERT_PATH, certId, CSR_BLOB);
+
+/**
+ * Passes a request on (PKCSReq, RenewalReq, CertPoll): the same type, transaction and message
+ * data, encrypted for the server and signed by the RA's certificate. SUCCESS gives the
+ * certificates the server sent, each checked to be signed by its CA.
+ */
+export async function passOn(up: Upstream, spec: { messageType: 'PKCSReq' | 'RenewalReq' | 'CertPoll'; transactionId: string; messageData: Buffer }, signal?: AbortSignal): Promise<Answer> {
+  const request = createRequest({
+    messageType: spec.messageType, transactionId: spec.transactionId, messageData: spec.messageData,
+    recipient: up.peer.ra, cipher: cipherFor(up.peer.caps),
+    signer: { certificate: up.own.certificate, privateKey: up.own.key, digest: digestFor(up.peer.caps) },
+  });
+  const answer = await exchange(up.url, up.peer, { ...request, transactionId: spec.transactionId }, up.own, signal);
+  if (answer.status === 'SUCCESS') {
+    const caKey = parseCertificate(up.peer.ca).publicKey;
+    if (!answer.certificates.some((c) => { try { return verifyCertificateSignature(c, caKey); } catch { return false; } })) {
+      throw failure('the server sent no certificate signed by its CA');
+    }
+  }
+  return answer;
+}
+
+/** Makes a template the certificate of an RA: a SCEP client row the service enrols (and renews). */
+export function makeRaClient(tx: WriteTx, certId: number, spec: { url: string; identity: string; challenge: string; owner: string; now: number }): void {
+  const row = tx.get(CERT_PATH, certId);
+  if (!row || !isTemplate(row.data) || stateOf(row.data)) return;
+  const state: ClientState = { url: spec.url, identity: spec.identity, refresh: true, owner: spec.owner, phase: 'idle', nextAt: spec.now };
+  const data: RowData = { ...row.data, 'scep-url': spec.url, status: 'connecting', [SCEP_CLIENT]: true, [STATE]: state };
+  if (spec.challenge) data['challenge-password'] = spec.challenge;
+  tx.update(CERT_PATH, certId, data);
+}
+
+/**
+ * scep-renew of a row (and `renew` of an RA): a transaction under way goes on (a pending one is
+ * asked about); else a new one starts — an enrolment for a template, a renewal for a certificate.
+ */
+export async function renewScepRow(env: Environment, certId: number, session?: Session): Promise<string> {
+  const row = await env.store.read((tx) => tx.get(CERT_PATH, certId));
+  const state = row ? stateOf(row.data) : undefined;
+  if (!row || !state) throw failure('the RA certificate is not enrolled by SCEP yet');
+  return state.phase !== 'idle'
+    ? step(env, certId, row.data.status === 'pending', session?.signal)
+    : begin(env, certId, !isTemplate(row.data), session, session?.signal);
+}

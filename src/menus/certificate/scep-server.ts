@@ -33,6 +33,10 @@ const MINUTE_NS = 60e9;
 const SCEP_PATH_RE = /^\/scep\/[A-Za-z0-9._~-]{1,64}$/;
 export const isScepPath = (p: string): boolean => SCEP_PATH_RE.test(p);
 
+/** The path an RA (scep-ra.ts) answers at: its ra-path, by default /scep/<name>. */
+export const raPathOf = (row: RowData): string =>
+  typeof row['ra-path'] === 'string' ? row['ra-path'] : `/scep/${String(row.name).replace(/[^A-Za-z0-9._~-]/g, '-')}`;
+
 const scepPathType: PropType<string> = {
   ...bare,
   parse(v, ctx, name) {
@@ -85,7 +89,7 @@ export const scepServerMenu: MenuDecl = {
       if (!n || isTemplate(n) || n.authority !== true) throw failure('next-ca-cert: the certificate is not a CA');
     }
     // An RA serves at its ra-path: one path, one service.
-    if (tx.findBy(SCEP_RA_PATH, 'ra-path', row[SCEP.path.name]).length > 0) throw failure(`path ${String(row[SCEP.path.name])} is used by an RA`);
+    if (tx.list(SCEP_RA_PATH).some((r) => raPathOf(r.data) === row[SCEP.path.name])) throw failure(`path ${String(row[SCEP.path.name])} is used by an RA`);
   },
   beforeRemove(id, tx) {
     // Its requests go with it (they are answered by no one any more).
@@ -306,8 +310,7 @@ const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positiona
 
 /**
  * `grant`: the waiting requests are signed now (all of them or none) and their certificates
- * stored; the clients get them with their next poll (CertPoll). Requests of an RA are passed on
- * to its server (scep-ra.ts).
+ * stored; the clients get them with their next poll (CertPoll).
  */
 const grantCommand: CommandDecl = {
   name: 'grant',
@@ -324,31 +327,24 @@ const grantCommand: CommandDecl = {
       return ids.map((id) => {
         const row = tx.get(SCEP_REQUESTS_PATH, id)!;
         if (row.data.status !== 'pending') throw failure(`request ${String(row.data['transaction-id'])} is ${String(row.data.status)}, not pending`);
-        const serverId = row.data[SERVER_REF];
-        if (typeof serverId !== 'number') return { row, ra: true as const };
-        const server = openServer(env, tx, serverId, now);
+        const server = openServer(env, tx, Number(row.data[SERVER_REF]), now);
         const csrDer = tx.getBlob(SCEP_REQUESTS_PATH, id, CSR_BLOB);
         if (!csrDer) throw failure('the request lost its certificate request');
         const csr = parseCsr(csrDer);
         const refusal = csrRefusal(csr);
         if (refusal) throw failure(`request ${String(row.data['transaction-id'])} can not be granted: ${refusal.reason}`);
-        return { row, ra: false as const, server, issued: signForServer(server, csr, now) };
+        return { row, server, issued: signForServer(server, csr, now) };
       });
     });
     await env.store.write((tx) => {
       for (const p of plans) {
         const current = tx.get(SCEP_REQUESTS_PATH, p.row.id);
         if (!current || current.data !== p.row.data) throw failure('a request changed while it was granted; run grant again');
-        if (p.ra) {
-          tx.update(SCEP_REQUESTS_PATH, p.row.id, { ...current.data, status: 'authorized' });
-          env.log(tx, 'certificate,info', `SCEP request ${String(current.data['transaction-id'])} authorized by ${session.user}`);
-          continue;
-        }
-        const cert = storeIssued(env, tx, p.server!, p.issued!);
+        const cert = storeIssued(env, tx, p.server, p.issued);
         tx.update(SCEP_REQUESTS_PATH, p.row.id, {
-          ...current.data, status: 'granted', [REQUEST_CERT]: cert.id, [REQUEST_EXPIRES]: env.clock.now() + lifetimeMs(p.server!.row),
+          ...current.data, status: 'granted', [REQUEST_CERT]: cert.id, [REQUEST_EXPIRES]: env.clock.now() + lifetimeMs(p.server.row),
         });
-        env.log(tx, 'certificate,info', `SCEP request ${String(current.data['transaction-id'])} granted by ${session.user}: certificate ${cert.name} issued by ${p.server!.signer.caName}`);
+        env.log(tx, 'certificate,info', `SCEP request ${String(current.data['transaction-id'])} granted by ${session.user}: certificate ${cert.name} issued by ${p.server.signer.caName}`);
       }
     });
     return {};

@@ -87,15 +87,15 @@ export interface ScepHttpResponse {
 /** The capabilities rospki's servers offer (RFC 8894 §3.5.2): every cipher and digest it reads. */
 export const SERVER_CAPS = ['AES', 'DES3', 'GetNextCACert', 'POSTPKIOperation', 'Renewal', 'SCEPStandard', 'SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'];
 
-const text = (status: number, body: string, headers: Record<string, string> = {}): ScepHttpResponse =>
+export const text = (status: number, body: string, headers: Record<string, string> = {}): ScepHttpResponse =>
   ({ status, headers: { 'Content-Type': 'text/plain', ...headers }, body: Buffer.from(body) });
-const binary = (contentType: string, body: Buffer): ScepHttpResponse => ({ status: 200, headers: { 'Content-Type': contentType }, body });
+export const binary = (contentType: string, body: Buffer): ScepHttpResponse => ({ status: 200, headers: { 'Content-Type': contentType }, body });
 
 /** Whether a URL path is one www hands to SCEP. */
 export const isScepRequestPath = (path: string): boolean => path.startsWith('/scep/');
 
 /** `operation` and `message` of a query, percent-decoded but `+` kept (base64 sent unencoded). */
-function queryParams(query: string): Map<string, string> {
+export function queryParams(query: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of query.split('&')) {
     if (part === '') continue;
@@ -112,6 +112,9 @@ function queryParams(query: string): Map<string, string> {
 }
 
 let rsaWorkers: RsaWorkers | undefined;
+
+/** The RSA worker pool of the SCEP servers and RAs (started on first use). */
+export const scepRsaWorkers = (): RsaWorkers => (rsaWorkers ??= new RsaWorkers());
 
 /** Answers one HTTP request for a /scep/ path. */
 export async function answerScep(env: Environment, req: ScepHttpRequest, limits: ScepLimits = DEFAULT_SCEP_LIMITS): Promise<ScepHttpResponse> {
@@ -132,6 +135,15 @@ export async function answerScep(env: Environment, req: ScepHttpRequest, limits:
     default:
       return text(400, 'unknown operation\n');
   }
+  return gatedPkiOperation(env, req, params, limits, path, (der) => pkiOperation(env, server, der, req.remote, limits));
+}
+
+/**
+ * The bounds every PKIOperation passes (of a server or an RA): the message from the POST body
+ * or the GET query, at most maxBodyBytes, and at most `concurrent` operations at once.
+ */
+export async function gatedPkiOperation(env: Environment, req: ScepHttpRequest, params: Map<string, string>, limits: ScepLimits, path: string,
+  fn: (der: Buffer) => Promise<ScepHttpResponse>): Promise<ScepHttpResponse> {
   let der: Buffer | undefined;
   if (req.method === 'POST') der = req.body;
   else {
@@ -148,7 +160,7 @@ export async function answerScep(env: Environment, req: ScepHttpRequest, limits:
   }
   busy.set('n', (busy.get('n') ?? 0) + 1);
   try {
-    return await pkiOperation(env, server, der, req.remote, limits);
+    return await fn(der);
   } finally {
     busy.set('n', (busy.get('n') ?? 1) - 1);
   }
@@ -278,8 +290,7 @@ async function pkiOperation(env: Environment, server: StoredRow, der: Buffer, re
   }
   let data: Buffer;
   try {
-    rsaWorkers ??= new RsaWorkers();
-    const opened = await openMessageData(msg, { certificate: ca.der, privateKey: ca.key, rsa: rsaWorkers.operation(ca.key) });
+    const opened = await openMessageData(msg, { certificate: ca.der, privateKey: ca.key, rsa: scepRsaWorkers().operation(ca.key) });
     data = opened.data;
     x.cipher = opened.cipher;
   } catch (e) {
@@ -335,13 +346,12 @@ function requestRows(tx: ReadTx, serverId: number, transactionId: string): Store
 
 const sameTransaction = (x: Exchange) => (r: StoredRow): boolean => r.data[SIGNER_FP] === sha256hex(x.msg.signerCertificate!);
 
-/** Why a certificate of this CA may not sign a renewal (undefined: it may). */
-function renewalProblem(row: RowData | undefined, caId: number, now: number): string | undefined {
+/** Why a signer certificate is no valid certificate of this CA now (undefined: it is). */
+function signerProblem(row: RowData | undefined, caId: number, now: number): string | undefined {
   if (!row || row.ca !== caId) return 'the signer certificate was not issued by this CA';
   if (typeof row.revoked === 'number') return 'the signer certificate is revoked';
   if (typeof row['invalid-after'] === 'number' && now > row['invalid-after']) return 'the signer certificate has expired';
   if (typeof row['invalid-before'] === 'number' && now < row['invalid-before']) return 'the signer certificate is not valid yet';
-  if (row[RENEWED] !== undefined) return 'the signer certificate was renewed already';
   return undefined;
 }
 
@@ -371,17 +381,25 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
   });
   if (state.existing) return retransmission(x, state.existing, fingerprint);
   if (state.busy) return refuse(x, { failInfo: 'badRequest', reason: 'the transaction id is in use by a waiting request of another key' });
-  // A certificate of this CA signs it: a renewal (RenewalReq; some clients send PKCSReq).
   const caId = x.ca.id;
   const ours = state.signerRow?.data.ca === caId;
-  if (msg.messageType === 'RenewalReq' || ours) {
-    const problem = renewalProblem(state.signerRow?.data, caId, now);
+  // A certificate of this CA signs a request for its own subject: a renewal (RenewalReq; some
+  // clients send PKCSReq), granted once per certificate.
+  if (ours && sameSubject(csr, signerInfo)) {
+    const problem = signerProblem(state.signerRow!.data, caId, now) ?? (state.signerRow!.data[RENEWED] !== undefined ? 'the signer certificate was renewed already' : undefined);
     if (problem) return refuse(x, { failInfo: 'badRequest', reason: `renewal refused: ${problem}` });
-    if (!sameSubject(csr, signerInfo)) return refuse(x, { failInfo: 'badRequest', reason: 'renewal refused: the request asks for another subject' });
     return issue(x, csr, { renews: state.signerRow! });
   }
-  // A new enrolment is signed with the request's own key (a self-signed certificate, §2.3).
-  if (!certificatePublicKey(msg.signerCertificate!).equals(csr.publicKey)) {
+  if (msg.messageType === 'RenewalReq' && !ours) {
+    return refuse(x, { failInfo: 'badRequest', reason: `renewal refused: ${signerProblem(state.signerRow?.data, caId, now)!}` });
+  }
+  if (ours) {
+    // …for another subject: an RA passes on someone's request (RFC 8894 §2.2). It is judged
+    // like any new request (one-time password, or grant); the answer goes to the RA.
+    const problem = signerProblem(state.signerRow!.data, caId, now);
+    if (problem) return refuse(x, { failInfo: 'badRequest', reason: problem });
+  } else if (!certificatePublicKey(msg.signerCertificate!).equals(csr.publicKey)) {
+    // A new enrolment is signed with the request's own key (a self-signed certificate, §2.3).
     return refuse(x, { failInfo: 'badMessageCheck', reason: 'the message is not signed with the key of its request' });
   }
   if (csr.challengePassword) {
