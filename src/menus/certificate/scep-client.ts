@@ -495,6 +495,7 @@ export const addScepCommand: CommandDecl = {
         const data: RowData = { ...row.data };
         for (const k of ['scep-url', 'status', 'challenge-password', 'req-fingerprint', 'ca-fingerprint', SCEP_CLIENT, STATE, '.scep-caps']) delete data[k];
         tx.update(CERT_PATH, id, data);
+        env.log(tx, 'certificate,warning', `SCEP: ${String(row.data.name)} not enrolled (${(e as Error).message}); it stays a template`);
       }).catch(() => {});
       throw e;
     }
