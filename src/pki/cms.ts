@@ -23,11 +23,14 @@ import {
   randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject,
 } from 'node:crypto';
 import {
-  FieldReader, NULL_DER, TAG, checkTree, encodingOf, explicit, implicit, integer, listOf, octetString, oid, readAlgorithm,
-  readInteger, readOid, readTlv, seq, seqOf, set, setOf, type Tlv,
+  FieldReader, NULL_DER, TAG, checkTree, children, encodingOf, explicit, implicit, integer, listOf, octetString, oid, readAlgorithm,
+  readInteger, readOid, readString, readTlv, seq, seqOf, set, setOf, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
 import { OID } from './oids.js';
+import { parseCertificate } from './certificate.js';
+import { parseCrl } from './crl.js';
+import { nameAttributes } from './name.js';
 
 export const CMS_OID = {
   data: '1.2.840.113549.1.7.1',
@@ -158,7 +161,27 @@ export type CmsIdentifier = { kind: 'issuerAndSerial'; issuer: Buffer; serial: B
 export function identifies(id: CmsIdentifier, cert: Buffer, certSki?: Buffer): boolean {
   if (id.kind === 'subjectKeyIdentifier') return certSki !== undefined && certSki.equals(id.ski);
   const own = issuerAndSerialOf(cert);
-  return own.issuer.equals(id.issuer) && own.serial.equals(id.serial);
+  return own.serial.equals(id.serial) && (own.issuer.equals(id.issuer) || canonicalName(own.issuer) === canonicalName(id.issuer));
+}
+
+/** String types whose values compare caselessly (OpenSSL's ASN1_MASK_CANON). */
+const CANON_TYPES = new Set([TAG.UTF8_STRING, TAG.BMP_STRING, TAG.UNIVERSAL_STRING, TAG.PRINTABLE_STRING, TAG.TELETEX_STRING, TAG.IA5_STRING, 0x1a]);
+
+/**
+ * A Name in the form names are matched by (RFC 5280 §7.1, as OpenSSL's X509_NAME_cmp does it):
+ * string values without leading or trailing blanks, inner blanks as one space, ASCII letters in
+ * lower case; other values as they are encoded.
+ */
+function canonicalName(der: Buffer): string {
+  const rdns = children(der, readTlv(der, 0));
+  return rdns.map((rdn) => children(der, rdn).map((atv) => {
+    const f = new FieldReader(der, atv, 'AttributeTypeAndValue');
+    const type = readOid(der, f.next(TAG.OID, 'type'));
+    const v = f.next(undefined, 'value');
+    if (!CANON_TYPES.has(v.tag as never)) return `${type}=#${der.toString('hex', v.start, v.end)}`;
+    const text = readString(der, v).replace(/[\t\n\v\f\r ]+/g, ' ').trim().replace(/[A-Z]/g, (c) => c.toLowerCase());
+    return `${type}=${JSON.stringify(text)}`;
+  }).sort().join('+')).join(',');
 }
 
 function readIdentifier(buf: Buffer, t: Tlv, what: string): CmsIdentifier {
@@ -167,6 +190,8 @@ function readIdentifier(buf: Buffer, t: Tlv, what: string): CmsIdentifier {
     const issuer = f.next(TAG.SEQUENCE, 'issuer');
     const serial = f.next(TAG.INTEGER, 'serialNumber');
     f.end();
+    // The issuer is a Name, read as the certificates' names are (as OpenSSL does).
+    nameAttributes(buf, issuer);
     return { kind: 'issuerAndSerial', issuer: Buffer.from(encodingOf(buf, issuer)), serial: Buffer.from(encodingOf(buf, serial)) };
   }
   if (t.tag === 0x80) return { kind: 'subjectKeyIdentifier', ski: Buffer.from(buf.subarray(t.contentStart, t.end)) };
@@ -366,6 +391,8 @@ function readSignedData(der: Buffer): SignedData {
   if (version < 1n || version > 5n) throw bad(`SignedData version ${version}`);
   const digestAlgorithms = listOf(der, f.next(TAG.SET, 'digestAlgorithms'), TAG.SET, 'digestAlgorithms')
     .map((t) => readAlgorithm(der, t, 'DigestAlgorithmIdentifier').oid);
+  // Every digest named is one a verifier computes (OpenSSL refuses to verify otherwise).
+  for (const d of digestAlgorithms) if (!DIGEST_BY_OID[d]) throw unsupported(`digest algorithm ${d} is not supported`);
   const encap = new FieldReader(der, f.next(TAG.SEQUENCE, 'encapContentInfo'), 'EncapsulatedContentInfo');
   const contentType = readOid(der, encap.next(TAG.OID, 'eContentType'));
   const eContent = encap.optional(0xa0, 'eContent');
@@ -381,15 +408,33 @@ function readSignedData(der: Buffer): SignedData {
   const crls = f.optional(0xa1, 'crls');
   const signerSet = f.next(TAG.SET, 'signerInfos');
   f.end();
-  const certificates = certs ? listOf(der, certs, 0xa0, 'certificates')
-    .filter((c) => c.tag === TAG.SEQUENCE) // other CertificateChoices (attribute certificates …) are not used here
-    .map((c) => Buffer.from(encodingOf(der, c))) : [];
-  if (certificates.length > CMS_LIMITS.certificates) throw unsupported(`more than ${CMS_LIMITS.certificates} certificates in one message`);
-  const crlList = crls ? listOf(der, crls, 0xa1, 'crls').filter((c) => c.tag === TAG.SEQUENCE).map((c) => Buffer.from(encodingOf(der, c))) : [];
-  if (crlList.length > CMS_LIMITS.crls) throw unsupported(`more than ${CMS_LIMITS.crls} CRLs in one message`);
+  // CertificateChoices and RevocationInfoChoices (§10.2.1–2): only X.509 certificates and CRLs,
+  // each read in full (a message with one that can not be read is refused, as OpenSSL does;
+  // attribute certificates and other formats are not used here).
+  const certList = certs ? listOf(der, certs, 0xa0, 'certificates') : [];
+  if (certList.length > CMS_LIMITS.certificates) throw unsupported(`more than ${CMS_LIMITS.certificates} certificates in one message`);
+  const certificates = certList.map((c) => {
+    if (c.tag !== TAG.SEQUENCE) throw unsupported('a certificate that is not an X.509 certificate');
+    const one = Buffer.from(encodingOf(der, c));
+    parseCertificate(one);
+    return one;
+  });
+  const crlTlvs = crls ? listOf(der, crls, 0xa1, 'crls') : [];
+  if (crlTlvs.length > CMS_LIMITS.crls) throw unsupported(`more than ${CMS_LIMITS.crls} CRLs in one message`);
+  const crlList = crlTlvs.map((c) => {
+    if (c.tag !== TAG.SEQUENCE) throw unsupported('a revocation list that is not an X.509 CRL');
+    const one = Buffer.from(encodingOf(der, c));
+    parseCrl(one);
+    return one;
+  });
   const signerTlvs = listOf(der, signerSet, TAG.SET, 'signerInfos');
   if (signerTlvs.length > CMS_LIMITS.signers) throw unsupported(`more than ${CMS_LIMITS.signers} signers in one message`);
   const signers = signerTlvs.map((t) => readSignerInfo(der, t));
+  // The content-type attribute names the content it signs (§11.1): one that names another is no SignedData of it.
+  for (const signer of signers) {
+    const type = signer.attributes.get(CMS_OID.contentType);
+    if (type && (type.length !== 1 || readOid(type[0]!, readTlv(type[0]!, 0)) !== contentType)) throw bad('the content-type attribute does not name the content');
+  }
   return { contentType, content, certificates, crls: crlList, signers, digestAlgorithms };
 }
 
@@ -437,6 +482,8 @@ export function signerCertificate(signed: SignedData, signer: CmsSignerInfo, ski
 export function verifySigner(signed: SignedData, signer: CmsSignerInfo, publicKey: Buffer | KeyObject): boolean {
   const alg = SIGNATURE_ALGORITHMS[signer.signatureAlgorithm];
   if (!alg) return false;
+  // The signer's digest is one the SignedData names (a verifier digests the content with those).
+  if (!signed.digestAlgorithms.some((o) => DIGEST_BY_OID[o] === signer.digest)) return false;
   const digest = alg.digest ?? signer.digest;
   if (alg.digest !== undefined && alg.digest !== signer.digest) return false;
   let key: KeyObject;
