@@ -3,8 +3,12 @@
 // at start, asks to reconcile whenever the store changes (and on its poll), and stops at the end.
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
+import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
 import { ScepWork } from './scep.js';
+import { dnsService } from './dns/service.js';
+import { ntpService } from './ntp.js';
+import { ipsecService } from './ipsec/service.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -17,6 +21,10 @@ export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 
 /** Every managed service, in start order. */
 export const MANAGED_SERVICES: ManagedServiceFactory[] = [
+  dnsService,
+  ntpService,
+  ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
+  acmeRenewalService, // ACME renewals (acme-renewal.ts)
   // SCEP clients: pending requests polled, renewals at 75 % (issue 15)
   (ctx) => new ScepWork(ctx),
 ];

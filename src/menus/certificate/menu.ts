@@ -9,6 +9,7 @@ import { importCommand } from './import.js';
 import { createCertificateRequestCommand, signCertificateRequestCommand } from './requests.js';
 import { issuedRevokeCommand } from './revoke.js';
 import { addScepCommand, scepRenewCommand } from './scep-client.js';
+import { ACME_COMMANDS } from './acme.js';
 
 export const certificateMenu: MenuDecl = {
   path: CERT_PATH,
@@ -20,7 +21,10 @@ export const certificateMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'add', 'remove', 'find'],
   properties: certificateProperties,
   columns: CERT_COLUMNS,
-  commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand, addScepCommand, scepRenewCommand],
+  commands: [
+    signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand,
+    addScepCommand, scepRenewCommand, ...ACME_COMMANDS,
+  ],
   validate(row) {
     // A row is identified by its name in every client (clients.md #19): it must have one.
     if (typeof row.name !== 'string' || row.name === '') {
