@@ -1,5 +1,6 @@
 // What happens to SCEP requests and certificates after the exchange (issue 15 items 1–2): the
 // server answers on www-ssl as on www (certmonger's scep-submit over TLS, an enrolment by POST);
+// REST drives the menu as terraform-routeros's routeros_system_certificate_scep_server does;
 // an issued certificate is revoked like any other and its CA's CRL lists it (openssl crl);
 // a waiting request can be removed, and one nobody grants goes away after request-lifetime
 // (a poll then gets badCertId).
@@ -19,7 +20,7 @@ import {
 } from '../../src/pki/scep-message.js';
 import { toPem } from '../support/app.js';
 import { SCEP_SUBMIT, opensslVerify, startScepApp, until, type ScepApp } from '../interop/scep-support.js';
-import { run } from './support.js';
+import { PASSWORD, run } from './support.js';
 
 const MINUTE = 60_000;
 
@@ -69,7 +70,7 @@ async function issuedOf(rep: PkiMessage, c: Client): Promise<Buffer> {
   return mine;
 }
 
-describe('SCEP server: www-ssl, revocation, request lifetime', () => {
+describe('SCEP server: www-ssl, REST, revocation, request lifetime', () => {
   let t: ScepApp;
   let ca: Buffer;
   let caFile: string;
@@ -101,6 +102,33 @@ describe('SCEP server: www-ssl, revocation, request lifetime', () => {
     const file = path.join(t.dir, 'tls-client.pem');
     fs.writeFileSync(file, toPem(der));
     await opensslVerify(caFile, file);
+  });
+
+  test('REST as terraform-routeros\'s scep_server resource drives it: PUT, GET, PATCH, DELETE', async () => {
+    const rest = async (method: string, url: string, body?: unknown) => {
+      const r = await run('curl', ['-s', '-u', `admin:${PASSWORD}`, '-X', method, '-H', 'content-type: application/json', ...(body ? ['--data', JSON.stringify(body)] : []),
+        '-w', '\n%{http_code}', `http://127.0.0.1:${t.ports.www}/rest/certificate/scep-server${url}`]);
+      const at = r.stdout.lastIndexOf('\n');
+      return { status: Number(r.stdout.slice(at + 1)), body: r.stdout.slice(0, at) ? JSON.parse(r.stdout.slice(0, at)) as Record<string, string> : {} };
+    };
+    // Its DefaultCreate sends every attribute as a string.
+    const made = await rest('PUT', '', { 'ca-cert': 'ca', path: '/scep/terraform', 'days-valid': '30', 'request-lifetime': '10m', disabled: 'false' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const id = made.body['.id']!;
+    assert.match(id, /^\*[0-9A-F]+$/);
+    const read = await rest('GET', `/${id}`);
+    assert.equal(read.status, 200);
+    assert.deepEqual(
+      { ca: read.body['ca-cert'], path: read.body.path, next: read.body['next-ca-cert'], days: read.body['days-valid'], life: read.body['request-lifetime'], disabled: read.body.disabled },
+      { ca: 'ca', path: '/scep/terraform', next: 'none', days: '30', life: '10m', disabled: 'false' });
+    const caps = async () => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${t.ports.www}/scep/terraform?operation=GetCACaps`])).stdout;
+    assert.equal(await caps(), '200');
+    assert.equal((await rest('PATCH', `/${id}`, { disabled: 'true', 'request-lifetime': '1h' })).status, 200);
+    assert.equal((await rest('GET', `/${id}`)).body['request-lifetime'], '1h');
+    assert.equal(await caps(), '404', 'a disabled server does not answer');
+    assert.equal((await rest('PATCH', `/${id}`, { path: 'terraform' })).status, 400, 'a path outside /scep/ is refused');
+    assert.equal((await rest('DELETE', `/${id}`)).status, 204);
+    assert.equal((await rest('GET', `/${id}`)).status, 404);
   });
 
   test('an issued certificate is revoked like any other: issued-revoke, and the CA\'s CRL lists it', async () => {
