@@ -5,6 +5,7 @@
 
 import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
+import { ScepWork } from './scep.js';
 import { dnsService } from './dns/service.js';
 import { ntpService } from './ntp.js';
 import { ipsecService } from './ipsec/service.js';
@@ -24,4 +25,6 @@ export const MANAGED_SERVICES: ManagedServiceFactory[] = [
   ntpService,
   ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
   acmeRenewalService, // ACME renewals (acme-renewal.ts)
+  // SCEP clients: pending requests polled, renewals at 75 % (issue 15)
+  (ctx) => new ScepWork(ctx),
 ];
