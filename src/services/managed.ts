@@ -4,6 +4,7 @@
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
 import type { ServiceContext } from './context.js';
+import { openVpnService } from './openvpn.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -15,4 +16,6 @@ export interface ManagedService {
 export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 
 /** Every managed service, in start order. */
-export const MANAGED_SERVICES: ManagedServiceFactory[] = [];
+export const MANAGED_SERVICES: ManagedServiceFactory[] = [
+  openVpnService,
+];

@@ -1,0 +1,214 @@
+// /interface ovpn-server server on Debian's openvpn, judged by a real openvpn 2.6 client
+// (`--dev null`): a client certificate rospki issued plus a /ppp secret logs in; no certificate,
+// one of another CA, a revoked one (at its next connection, without a restart) and a wrong
+// password are refused; a swapped server certificate is what the next client sees; the row shows
+// the daemon's state, /log its logins and refusals, and nothing is left behind when it stops.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ConsoleSession } from '../../src/console/session.js';
+import { CERT_PATH } from '../../src/menus/certificate/properties.js';
+import { OVPN_SERVER_PATH } from '../../src/menus/interface/ovpn.js';
+import { openssl, tempDir } from '../support/app.js';
+import { freePort, startServiceApp, type ServiceApp } from '../services/support.js';
+import { exportPem, openvpnConnect, processesIn, until } from './openvpn-support.js';
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
+
+let s: ServiceApp;
+let dir: string;
+let port: number;
+const files: Record<string, { cert: string; key: string }> = {};
+let caFile: string;
+
+const cli = async (line: string): Promise<string> => {
+  let out = '';
+  const cs = await ConsoleSession.open(s.app, { user: 'admin', output: (text) => { out += text; } });
+  const r = await cs.run(line);
+  assert.ok(r.ok, `${line}: ${r.error}`);
+  return out;
+};
+
+const server = () => s.app.store.read((tx) => tx.findBy(OVPN_SERVER_PATH, 'name', 'ovpn1')[0]!.data);
+const logText = () => s.app.store.read((tx) => tx.list('/log').map((r) => `${String(r.data.topics)} ${String(r.data.message)}`).join('\n'));
+const runDir = async () => path.join(s.dir, 'run', `ovpn-server-${await s.app.store.read((tx) => tx.findBy(OVPN_SERVER_PATH, 'name', 'ovpn1')[0]!.id)}`);
+
+/** Waits until the server row says it runs (the daemon listens, rospki attached). */
+const running = () => until(async () => (await server()).running === true, 'the OpenVPN server to run');
+
+before(async () => {
+  s = await startServiceApp();
+  dir = tempDir('rospki-ovpn-');
+  port = await freePort();
+  await cli('/certificate add name=ca common-name=vpn-ca key-usage=key-cert-sign,crl-sign key-size=prime256v1; /certificate sign ca');
+  for (const [name, usage] of [['vpn', 'tls-server'], ['vpn2', 'tls-server'], ['alice', 'tls-client'], ['bob', 'tls-client']]) {
+    await cli(`/certificate add name=${name} common-name=${name}.example.com key-size=prime256v1 key-usage=digital-signature,key-encipherment,${usage}; /certificate sign ${name} ca=ca`);
+  }
+  for (const name of ['alice', 'bob']) files[name] = await exportPem(s, name, dir);
+  caFile = (await exportPem(s, 'ca', dir)).cert;
+  // A CA rospki knows nothing of, and a client certificate it issued.
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(dir, 'other.key'),
+    '-out', path.join(dir, 'other.crt'), '-subj', '/CN=other CA', '-days', '30', '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=keyCertSign,cRLSign']);
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(dir, 'mallory.key'), '-out', path.join(dir, 'mallory.csr'), '-subj', '/CN=mallory']);
+  openssl(['x509', '-req', '-in', path.join(dir, 'mallory.csr'), '-CA', path.join(dir, 'other.crt'), '-CAkey', path.join(dir, 'other.key'),
+    '-CAcreateserial', '-out', path.join(dir, 'mallory.crt'), '-days', '30']);
+  await cli('/ppp secret add name=alice password=alice-pw service=ovpn; /ppp secret add name=bob password=bob-pw');
+  await cli(`/interface ovpn-server server add name=ovpn1 port=${port} certificate=vpn require-client-certificate=yes auth=sha256 cipher=aes256-gcm,aes128-cbc disabled=no`);
+  await running();
+});
+
+after(async () => {
+  await s.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a client with a certificate rospki issued and its /ppp secret logs in', async () => {
+  const r = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' });
+  assert.ok(r.connected, r.log);
+  assert.match(r.log, /VERIFY OK: depth=0, CN=vpn\.example\.com/);
+  assert.match(r.log, /Peer Connection Initiated/);
+  await until(async () => /ovpn,info ovpn1: alice logged in, 127\.0\.0\.1/.test(await logText()), 'the login in /log');
+  const secret = await s.app.store.read((tx) => tx.findBy('/ppp/secret', 'name', 'alice')[0]!.data);
+  assert.equal(secret['last-caller-id'], '127.0.0.1');
+  const row = await cli('/interface ovpn-server server print');
+  assert.match(row, /^ 0   name="ovpn1" /m, 'running: not flagged I');
+  assert.match(row, /status="running"/);
+});
+
+test('refused: no client certificate, one of another CA, a wrong password, a user of another service', async () => {
+  const none = await openvpnConnect({ port, dir, ca: caFile, user: 'alice', password: 'alice-pw' });
+  assert.ok(!none.connected, none.log);
+  const foreign = await openvpnConnect({ port, dir, ca: caFile, cert: path.join(dir, 'mallory.crt'), key: path.join(dir, 'mallory.key'), user: 'alice', password: 'alice-pw' });
+  assert.ok(!foreign.connected, foreign.log);
+  assert.doesNotMatch(foreign.log, /Peer Connection Initiated/, 'refused in the TLS handshake');
+  const wrong = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'guess' });
+  assert.ok(!wrong.connected, wrong.log);
+  assert.match(wrong.log, /AUTH_FAILED/);
+  const stranger = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'nobody', password: 'x' });
+  assert.match(stranger.log, /AUTH_FAILED/);
+  const noPassword = await openvpnConnect({ port, dir, ca: caFile, ...files.alice! });
+  assert.ok(!noPassword.connected, 'RouterOS has no certificate-only login');
+  await until(async () => {
+    const log = await logText();
+    return /ovpn,error ovpn1: 127\.0\.0\.1:\d+: user alice authentication failed/.test(log)
+      && /ovpn,error ovpn1: 127\.0\.0\.1:\d+: TLS handshake failed: certificate refused: unable to get local issuer certificate/.test(log);
+  }, 'the refusals in /log');
+  assert.doesNotMatch(await logText(), /guess/, 'no password in /log');
+  // bob may use any service, alice only ovpn: both log in.
+  assert.ok((await openvpnConnect({ port, dir, ca: caFile, ...files.bob!, user: 'bob', password: 'bob-pw' })).connected);
+  await cli('/ppp secret set bob service=sstp');
+  assert.match((await openvpnConnect({ port, dir, ca: caFile, ...files.bob!, user: 'bob', password: 'bob-pw' })).log, /AUTH_FAILED/);
+  await cli('/ppp secret set bob service=any disabled=yes');
+  assert.match((await openvpnConnect({ port, dir, ca: caFile, ...files.bob!, user: 'bob', password: 'bob-pw' })).log, /AUTH_FAILED/);
+  await cli('/ppp secret set bob disabled=no');
+});
+
+test('issued-revoke refuses the client at its next connection, without restarting the server', async () => {
+  assert.ok((await openvpnConnect({ port, dir, ca: caFile, ...files.bob!, user: 'bob', password: 'bob-pw' })).connected);
+  const run = await runDir();
+  const [pid] = processesIn(run);
+  assert.ok(pid, 'the daemon runs in its runtime folder');
+  await cli('/certificate issued-revoke bob');
+  // The CRL file is rewritten in place (the daemon keeps running); wait until it lists bob.
+  const serial = await s.app.store.read((tx) => String(tx.findBy(CERT_PATH, 'name', 'bob')[0]!.data['serial-number']));
+  await until(() => {
+    try {
+      return openssl(['crl', '-in', path.join(run, 'crl.pem'), '-noout', '-text']).toLowerCase().includes(serial.replace(/:/g, '').toLowerCase());
+    } catch {
+      return false;
+    }
+  }, 'the CRL to list bob');
+  const r = await openvpnConnect({ port, dir, ca: caFile, ...files.bob!, user: 'bob', password: 'bob-pw' });
+  assert.ok(!r.connected, r.log);
+  await until(async () => /ovpn,error ovpn1: 127\.0\.0\.1:\d+: TLS handshake failed: certificate refused: certificate revoked/.test(await logText()), 'the revocation in /log');
+  assert.deepEqual(processesIn(run), [pid], 'the same daemon: no restart for a CRL');
+  assert.ok((await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' })).connected, 'alice still logs in');
+});
+
+test('a new server certificate restarts the daemon; the next client sees it', async () => {
+  await cli('/interface ovpn-server server set ovpn1 certificate=vpn2');
+  await until(async () => {
+    const r = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw', timeoutMs: 15_000 });
+    return r.connected && /VERIFY OK: depth=0, CN=vpn2\.example\.com/.test(r.log);
+  }, 'a client to see vpn2', 60_000);
+});
+
+test('the runtime folder is private while the daemon runs and gone when the server is disabled', async () => {
+  await running();
+  const run = await runDir();
+  assert.equal(fs.statSync(run).mode & 0o777, 0o700);
+  for (const f of fs.readdirSync(run)) if (f.endsWith('.pem')) assert.equal(fs.statSync(path.join(run, f)).mode & 0o777, 0o600, f);
+  assert.match(fs.readFileSync(path.join(run, 'openvpn.conf'), 'utf8'), /^verify-client-cert require$/m);
+  await cli('/interface ovpn-server server disable ovpn1');
+  await until(async () => !fs.existsSync(run) && processesIn(run).length === 0, 'the daemon to stop and its folder to go');
+  const row = await server();
+  assert.equal(row.running, undefined);
+  assert.equal(await cli(':put [/interface ovpn-server server get ovpn1 status]'), '\n', 'a disabled server has no status');
+  await cli('/interface ovpn-server server enable ovpn1');
+  await running();
+});
+
+test('require-client-certificate=no: a password alone logs in', async () => {
+  await cli('/interface ovpn-server server set ovpn1 require-client-certificate=no');
+  await until(async () => {
+    const r = await openvpnConnect({ port, dir, ca: caFile, user: 'alice', password: 'alice-pw', timeoutMs: 15_000 });
+    return r.connected;
+  }, 'a client without a certificate to log in', 60_000);
+  await cli('/interface ovpn-server server set ovpn1 require-client-certificate=yes');
+  await running();
+});
+
+test('/interface ovpn-client connects to the server and shows R', async () => {
+  await cli(`/interface ovpn-client add name=out1 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes256-gcm auth=sha256 disabled=no`);
+  await until(async () => (await cli(':put [/interface ovpn-client get out1 running]')) === 'true\n', 'the client to connect');
+  assert.equal(await cli(':put [/interface ovpn-client get out1 status]'), 'connected\n');
+  assert.match(await cli('/interface ovpn-client print'), /^ 0  R name="out1"/m);
+  await cli('/interface ovpn-client set out1 password=wrong');
+  await until(async () => (await cli(':put [/interface ovpn-client get out1 status]')) === 'not running: authentication failed\n', 'the refusal');
+  await cli('/interface ovpn-client remove out1');
+});
+
+test('a port in use: the row says why it does not run, and /log too', async () => {
+  const busy = await freePort();
+  const net = await import('node:net');
+  const blocker = net.createServer().listen(busy, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  try {
+    await cli(`/interface ovpn-server server add name=ovpn2 port=${busy} certificate=vpn disabled=no`);
+    await until(async () => (await cli(':put [/interface ovpn-server server get ovpn2 status]')).startsWith(`not running: cannot bind to port ${busy}: Address already in use`), 'the bind failure');
+    assert.match(await cli('/interface ovpn-server server print where name=ovpn2'), /^ *\d+ I name="ovpn2"/m);
+    await until(async () => new RegExp(`ovpn,error ovpn2: cannot bind to port ${busy}`).test(await logText()), 'the failure in /log');
+  } finally {
+    blocker.close();
+    await cli('/interface ovpn-server server remove ovpn2');
+  }
+});
+
+test('enabling without openvpn installed fails with the package to install and changes nothing', () => {
+  const data = tempDir('rospki-noovpn-');
+  try {
+    const env = { ...process.env, ROSPKI_OPENVPN: path.join(data, 'no-openvpn-here') };
+    const r = spawnSync(process.execPath, [BIN, '--data', data, '-e',
+      '/interface ovpn-server server add name=x port=11940; :put [/interface ovpn-server server print count-only]; /interface ovpn-server server enable x'], { env, encoding: 'utf8' });
+    assert.match(r.stdout + r.stderr, /failure: openvpn is not installed \(Debian package openvpn\)/);
+    const after1 = spawnSync(process.execPath, [BIN, '--data', data, '-e', ':put [/interface ovpn-server server get x disabled]'], { env, encoding: 'utf8' });
+    assert.equal(after1.stdout, 'true\n', 'still disabled');
+    const add = spawnSync(process.execPath, [BIN, '--data', data, '-e', '/interface ovpn-server server add name=y disabled=no'], { env, encoding: 'utf8' });
+    assert.match(add.stdout + add.stderr, /failure: openvpn is not installed \(Debian package openvpn\)/);
+    const count = spawnSync(process.execPath, [BIN, '--data', data, '-e', ':put [/interface ovpn-server server print count-only]'], { env, encoding: 'utf8' });
+    assert.equal(count.stdout, '1\n', 'nothing added');
+  } finally {
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test('no daemon is left behind when the services stop', async () => {
+  const root = path.join(s.dir, 'run');
+  assert.ok(processesIn(root).length >= 1);
+  await s.services.stop();
+  assert.deepEqual(processesIn(root), []);
+  assert.deepEqual(fs.existsSync(root) ? fs.readdirSync(root) : [], []);
+  assert.equal(await cli(':put [/interface ovpn-server server get ovpn1 status]'), 'not running: the rospki daemon is not running\n');
+});
