@@ -2,7 +2,7 @@
 // because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
 //
 //   npm run bench                 all sections
-//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh)
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, openvpn)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
@@ -19,6 +19,7 @@ import { benchServices } from './services.js';
 import { BIN, median } from './support.js';
 import { benchPkcs12 } from './pkcs12.js';
 import { benchSsh } from './ssh.js';
+import { benchOpenvpn } from './openvpn.js';
 
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
@@ -215,6 +216,7 @@ const SECTIONS: Record<string, () => void | Promise<void>> = {
   pkcs12: () => benchPkcs12(line),
   crl: () => benchCrl(line),
   ssh: () => benchSsh(line),
+  openvpn: () => benchOpenvpn(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

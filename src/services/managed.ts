@@ -5,6 +5,7 @@
 
 import type { ServiceContext } from './context.js';
 import { openVpnService } from './openvpn.js';
+import { sstpService } from './sstp.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -18,4 +19,5 @@ export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 /** Every managed service, in start order. */
 export const MANAGED_SERVICES: ManagedServiceFactory[] = [
   openVpnService,
+  sstpService,
 ];

@@ -109,6 +109,9 @@ export function serverConfig(s: ServerSettings, managementSocket: string): strin
     `key ${OVPN_FILES.key}`,
     'dh none',
     `verify-client-cert ${s.requireClientCertificate ? 'require' : 'none'}`,
+    // RouterOS tells users apart by their PPP login, not their certificate: one certificate may
+    // be in use by several clients at once (OpenVPN would drop the older session).
+    'duplicate-cn',
     ...(s.crl ? [`crl-verify ${OVPN_FILES.crl}`] : []),
     `data-ciphers ${ciphers.join(':')}`,
     `data-ciphers-fallback ${fallback}`,

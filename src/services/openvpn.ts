@@ -15,9 +15,13 @@
 // stopped (openvpn-log.ts), nothing else of openvpn's chatter.
 
 import { createHmac, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Environment } from '../menu/types.js';
 import { propValue } from '../menu/generic.js';
+import { CRL_MENU_PATH } from '../menus/certificate/crl.js';
+import { CERT_PATH } from '../menus/certificate/properties.js';
+import { SETTINGS_PATH } from '../menus/certificate/settings.js';
 import { OPENVPN, programName } from '../menus/host/programs.js';
 import {
   CLIENT, OVPN_CLIENT_PATH, OVPN_SERVER_PATH, SERVER, clientEnabled, serverEnabled,
@@ -41,6 +45,10 @@ const COMPONENT = 'ovpn';
 const MANAGEMENT_WAIT_MS = 15_000;
 /** A unix socket path longer than this does not fit sockaddr_un. */
 const MAX_SOCKET_PATH = 107;
+/** The menus the plans are made of (rows, certificates and their blobs, CRLs, trust settings). */
+const PLAN_INPUTS = [OVPN_SERVER_PATH, OVPN_CLIENT_PATH, CERT_PATH, CRL_MENU_PATH, SETTINGS_PATH];
+/** Plans are made afresh at least this often (local CRLs renewed when due). */
+const PLAN_REFRESH_MS = 60_000;
 
 interface RowState {
   readonly running: boolean;
@@ -354,6 +362,41 @@ class OvpnDaemon {
   }
 }
 
+/**
+ * Daemons an earlier rospki left running (it was killed before it could stop them) hold their
+ * ports: stop every process whose working directory is one of our runtime folders, then remove
+ * the folders. Linux /proc; elsewhere nothing is found.
+ */
+async function reapLeftovers(runRoot: string): Promise<void> {
+  let folders: string[];
+  try {
+    folders = fs.readdirSync(runRoot).filter((d) => d.startsWith('ovpn-')).map((d) => path.join(runRoot, d));
+  } catch {
+    return;
+  }
+  if (folders.length === 0) return;
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (folders.includes(fs.readlinkSync(`/proc/${pid}/cwd`))) pids.push(Number(pid));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  // A zombie (its parent, the killed rospki, can no longer reap it) counts as stopped.
+  const alive = (pid: number): boolean => {
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of pids.filter(alive)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The service
 
@@ -362,6 +405,7 @@ export class OpenVpnService implements ManagedService {
   private readonly runRoot: string;
   private readonly daemons = new Map<string, OvpnDaemon>();
   private stopped = false;
+  private reaped = false;
   private stateTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private writeAgain = false;
@@ -374,6 +418,11 @@ export class OpenVpnService implements ManagedService {
   async reconcile(): Promise<void> {
     if (this.stopped) return;
     try {
+      if (!this.reaped) {
+        this.reaped = true;
+        await reapLeftovers(this.runRoot);
+      }
+      if (await this.unchanged()) return;
       const plans = await this.plans();
       for (const [key, daemon] of this.daemons) {
         if (plans.has(key)) continue;
@@ -391,6 +440,7 @@ export class OpenVpnService implements ManagedService {
       }
       await this.writeStates();
     } catch (e) {
+      this.inputs = undefined; // try again at the next change or poll
       this.ctx.internalError(e);
     }
   }
@@ -403,6 +453,26 @@ export class OpenVpnService implements ManagedService {
     await this.writing;
     await this.writeStatesNow(); // nothing runs: the rows say so
     await this.batch.flush();
+  }
+
+  /** The lists the plans were made from, and when: see unchanged(). */
+  private inputs: ReadonlyArray<readonly StoredRow[]> | undefined;
+  private planned = 0;
+
+  /**
+   * Whether nothing the plans are made of changed since the last ones: the store hands out the
+   * same list of a menu until a row of it changes (store/cache.ts, copy on write), so busy
+   * menus (/log, written at every login) cost nothing here. Every PLAN_REFRESH_MS the plans are
+   * made anyway (a local CRL due for renewal changes nothing in the store until it is renewed).
+   */
+  private async unchanged(): Promise<boolean> {
+    const inputs = await this.ctx.app.store.read((tx) => PLAN_INPUTS.map((p) => tx.list(p)));
+    const same = this.inputs !== undefined && inputs.every((list, i) => list === this.inputs![i]) && Date.now() - this.planned < PLAN_REFRESH_MS;
+    if (!same) {
+      this.inputs = inputs;
+      this.planned = Date.now();
+    }
+    return same;
   }
 
   /** A daemon's state changed: write the rows soon (one write for a burst). */

@@ -4,7 +4,8 @@
 // password are refused; a swapped server certificate is what the next client sees; the row shows
 // the daemon's state, /log its logins and refusals, and nothing is left behind when it stops.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -200,6 +201,78 @@ test('enabling without openvpn installed fails with the package to install and c
     const count = spawnSync(process.execPath, [BIN, '--data', data, '-e', ':put [/interface ovpn-server server print count-only]'], { env, encoding: 'utf8' });
     assert.equal(count.stdout, '1\n', 'nothing added');
   } finally {
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});
+
+/**
+ * A reaper for the killed-rospki test: a child subreaper (prctl PR_SET_CHILD_SUBREAPER) that
+ * runs one `rospki serve` per line of its stdin (printing its pid) and waits for every process
+ * that ends below it — the openvpn the killed rospki leaves behind becomes its child, not an
+ * orphan of init (which in some sandboxes never reaps), so the test leaves no zombie either.
+ */
+const REAPER = `
+import ctypes, os, subprocess, sys, threading
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+done = threading.Event()
+def reap():
+    while not done.is_set():
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            done.wait(0.05)
+threading.Thread(target=reap, daemon=True).start()
+for line in sys.stdin:
+    p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(p.pid, flush=True)
+done.set()
+`;
+
+test('an openvpn that a killed rospki left running is stopped when rospki starts again', async () => {
+  const data = tempDir('rospki-orphan-');
+  const p = await freePort();
+  const env = { ...process.env, ROSPKI_LISTEN_ADDRESS: '127.0.0.1' };
+  const listening = async () => new Promise<boolean>((resolve) => {
+    const c = net.connect(p, '127.0.0.1');
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+  const reaper = spawn('python3', ['-c', REAPER, process.execPath, BIN, 'serve', '--data', data], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const pids: number[] = [];
+  reaper.stdout.on('data', (d: Buffer) => pids.push(...d.toString().split('\n').filter(Boolean).map(Number)));
+  const serve = async (): Promise<number> => {
+    const before = pids.length;
+    reaper.stdin.write('serve\n');
+    await until(() => pids.length > before, 'rospki to start');
+    return pids[pids.length - 1]!;
+  };
+  const gone = (pid: number) => { try { return /^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; } };
+  try {
+    const setup = spawnSync(process.execPath, [BIN, '--data', data, '-e', [
+      '/ip service disable www,api,api-ssl',
+      '/certificate add name=ca common-name=ca key-usage=key-cert-sign,crl-sign key-size=prime256v1', '/certificate sign ca',
+      '/certificate add name=vpn common-name=vpn key-size=prime256v1', '/certificate sign vpn ca=ca',
+      `/interface ovpn-server server add name=s port=${p} certificate=vpn disabled=no`,
+    ].join('; ')], { env, encoding: 'utf8' });
+    assert.equal(setup.status, 0, setup.stdout + setup.stderr);
+    const run = path.join(data, 'run');
+    const first = await serve();
+    await until(listening, 'the first daemon\'s openvpn');
+    const [orphan] = processesIn(run);
+    assert.ok(orphan);
+    process.kill(first, 'SIGKILL');
+    await until(() => gone(first), 'rospki to die');
+    assert.deepEqual(processesIn(run), [orphan], 'openvpn outlived rospki');
+    const second = await serve();
+    await until(() => gone(orphan), 'the leftover to be stopped');
+    await until(async () => processesIn(run).length === 1 && await listening(), 'a new openvpn on the port');
+    process.kill(second, 'SIGTERM');
+    await until(() => gone(second), 'rospki to stop');
+    assert.deepEqual(processesIn(run), []);
+  } finally {
+    for (const pid of [...pids, ...processesIn(path.join(data, 'run'))]) if (!gone(pid)) process.kill(pid, 'SIGKILL');
+    reaper.stdin.end();
+    await new Promise((r) => (reaper.exitCode !== null ? r(undefined) : reaper.once('exit', r)));
     fs.rmSync(data, { recursive: true, force: true });
   }
 });
