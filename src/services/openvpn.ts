@@ -181,6 +181,8 @@ class OvpnDaemon {
   private refusals = 0;
   private passwordTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Why the last run ended, shown while the next one starts (until it is up). */
+  private lastFailure: string | undefined;
 
   constructor(private readonly owner: OpenVpnService, readonly kind: Kind, readonly id: number, runRoot: string) {
     this.supervisor = new Supervisor(runRoot, daemonName(kind, id), {
@@ -222,10 +224,11 @@ class OvpnDaemon {
       case 'stopped':
         return { running: false, status: SERVICE_STATUS.notRunning('stopped') };
       case 'failed':
-        return { running: false, status: SERVICE_STATUS.notRunning(this.reader.fatal ?? `openvpn ${s.reason}`) };
+        return { running: false, status: SERVICE_STATUS.notRunning(this.lastFailure ?? `openvpn ${s.reason}`) };
       default:
         if (this.kind === 'client') return this.clientState;
-        return this.reader.initialized ? { running: true, status: SERVICE_STATUS.running } : { running: false, status: SERVICE_STATUS.starting };
+        if (this.reader.initialized) return { running: true, status: SERVICE_STATUS.running };
+        return { running: false, status: this.lastFailure ? SERVICE_STATUS.notRunning(this.lastFailure) : SERVICE_STATUS.starting };
     }
   }
 
@@ -240,7 +243,10 @@ class OvpnDaemon {
   private output(line: string): void {
     const wasUp = this.reader.initialized;
     for (const entry of this.reader.read(line)) this.owner.batch.log(entry.topics, entry.message);
-    if (this.reader.initialized !== wasUp) this.owner.stateChanged();
+    if (this.reader.initialized !== wasUp) {
+      this.lastFailure = undefined;
+      this.owner.stateChanged();
+    }
   }
 
   private changed(state: DaemonState): void {
@@ -255,7 +261,11 @@ class OvpnDaemon {
       this.management?.close();
       this.management = undefined;
       if (state.state === 'failed') {
-        this.owner.batch.log('ovpn,error', `${this.label}: openvpn ${state.reason}${this.reader.fatal ? ` (${this.reader.fatal})` : ''}`);
+        this.lastFailure = this.reader.fatal ?? `openvpn ${state.reason}`;
+        // A fatal line of openvpn's own was logged as it came; otherwise say how it ended.
+        if (!this.reader.fatal) this.owner.batch.log('ovpn,error', `${this.label}: openvpn ${state.reason}`);
+      } else {
+        this.lastFailure = undefined;
       }
     }
     this.owner.stateChanged();

@@ -207,7 +207,8 @@ test('enabling without openvpn installed fails with the package to install and c
 
 /**
  * A reaper for the killed-rospki test: a child subreaper (prctl PR_SET_CHILD_SUBREAPER) that
- * runs one `rospki serve` per line of its stdin (printing its pid) and waits for every process
+ * runs one `rospki serve` per line of its stdin (printing its pid, then rospki's own `serving`
+ * line once it handles SIGTERM) and waits for every process
  * that ends below it — the openvpn the killed rospki leaves behind becomes its child, not an
  * orphan of init (which in some sandboxes never reaps), so the test leaves no zombie either.
  */
@@ -223,7 +224,7 @@ def reap():
             done.wait(0.05)
 threading.Thread(target=reap, daemon=True).start()
 for line in sys.stdin:
-    p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print(p.pid, flush=True)
 done.set()
 `;
@@ -239,11 +240,18 @@ test('an openvpn that a killed rospki left running is stopped when rospki starts
   });
   const reaper = spawn('python3', ['-c', REAPER, process.execPath, BIN, 'serve', '--data', data], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const pids: number[] = [];
-  reaper.stdout.on('data', (d: Buffer) => pids.push(...d.toString().split('\n').filter(Boolean).map(Number)));
+  let serving = 0;
+  reaper.stdout.on('data', (d: Buffer) => {
+    for (const l of d.toString().split('\n')) {
+      if (/^\d+$/.test(l)) pids.push(Number(l));
+      else if (/ serving /.test(l)) serving++;
+    }
+  });
+  /** Starts rospki and waits until it serves (a SIGTERM earlier than that is not handled yet). */
   const serve = async (): Promise<number> => {
-    const before = pids.length;
+    const before = serving;
     reaper.stdin.write('serve\n');
-    await until(() => pids.length > before, 'rospki to start');
+    await until(() => serving > before, 'rospki to serve');
     return pids[pids.length - 1]!;
   };
   const gone = (pid: number) => { try { return /^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; } };

@@ -334,8 +334,9 @@ const exportClientConfiguration: CommandDecl = {
 export const serverMenu: MenuDecl = { ...serverBase, commands: [serverSet, serverGet, serverAdd, exportClientConfiguration] };
 
 // ---------------------------------------------------------------------------------------------
-// /interface ovpn-server: static interfaces for users (spec §2.4). No user connects yet, so no
-// row is ever dynamic (D) or running (R).
+// /interface ovpn-server: static interfaces for users (spec §2.4). rospki runs the OpenVPN
+// control plane only (no data plane, no per-user interface), so no row is ever dynamic (D) or
+// running (R).
 
 export const bindingMenu: MenuDecl = {
   path: OVPN_BINDING_PATH,
