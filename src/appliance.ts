@@ -15,7 +15,8 @@ import { appendLog } from './menus/log.js';
 import { CLOCK_PATH, routerZone } from './menus/system/clock.js';
 import { GROUP_PATH } from './menus/user/group.js';
 import { credentialStamp, USER_PATH, userPolicies } from './menus/user/user.js';
-import { openDataDir, type DataDir } from './store/datadir.js';
+import * as path from 'node:path';
+import { octalMode, openDataDir, type DataDir } from './store/datadir.js';
 import { DiskFileStore } from './store/files.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { RowData, Store, WriteTx } from './store/store.js';
@@ -62,7 +63,7 @@ export class Appliance {
       cache: new MemoTables(),
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
         store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
-      }),
+      }, clock),
       access: { policiesOf: userPolicies, stamp: credentialStamp },
       reportInternalError: (error: unknown, where: string): string => {
         const ref = randomBytes(4).toString('hex');
@@ -78,6 +79,8 @@ export class Appliance {
 
   static async open(dir: string, opts: ApplianceOptions = {}): Promise<Appliance> {
     const dataDir = openDataDir(dir);
+    // The operator of the host learns of loosened permissions here, with full paths.
+    for (const t of dataDir.tightened) process.stderr.write(`rospki: tightened permissions of ${t.path} (was ${octalMode(t.was)})\n`);
     const store = SqliteStore.open(dataDir);
     const app = new Appliance(dataDir, store, opts);
     await app.initialise();
@@ -87,6 +90,11 @@ export class Appliance {
   /** A fresh data directory gets the RouterOS defaults: identity, groups, user admin. */
   private async initialise(): Promise<void> {
     await this.store.write((tx) => {
+      // /log names what was tightened relative to the data directory: no host paths for users.
+      for (const t of this.dataDir.tightened) {
+        const what = path.relative(this.dataDir.root, t.path) || 'the data directory';
+        this.env.log(tx, 'system,warning', `tightened permissions of ${what} (was ${octalMode(t.was)})`);
+      }
       const clockRow = tx.get(CLOCK_PATH, 1);
       if (clockRow) this.clock.offsetMs = Number(clockRow.data['offset-ms'] ?? 0);
       if (tx.get('/system/identity', 1)) return;

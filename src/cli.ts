@@ -81,10 +81,15 @@ function outputFlushed(): Promise<void> {
   return stdoutGone ? Promise.resolve() : new Promise((resolve) => process.stdout.write('', () => resolve()));
 }
 
+/** COLUMNS when set, else the width of the terminal on standard output, else 80. */
 function terminalWidth(): number {
   const cols = Number(process.env.COLUMNS);
-  return Number.isInteger(cols) && cols > 0 ? cols : 80;
+  if (Number.isInteger(cols) && cols > 0) return cols;
+  return process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : 80;
 }
+
+/** Tables follow a terminal that is resized, unless COLUMNS fixes the width. */
+const followWidth = (): boolean => !(Number(process.env.COLUMNS) > 0);
 
 async function main(): Promise<number> {
   let args: Args;
@@ -97,6 +102,9 @@ async function main(): Promise<number> {
   if (args.help) { process.stdout.write(USAGE); return 0; }
   if (args.version) { process.stdout.write(`rospki ${ROSPKI_VERSION}\n`); return 0; }
   const dir = resolveDataDir(args.data);
+  // All that rospki writes goes into the data directory, which holds keys: owner-only whatever
+  // umask it was started with (issue 11 §4), also for files made without an explicit mode.
+  process.umask(0o077);
   if (args.serve) return serve(dir, false);
   if (args.script !== undefined) return runScript(dir, args.script);
   if (args.file !== undefined) {
@@ -172,7 +180,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     const remote = await connectControl(socketPath, { width: terminalWidth(), interactive: true, ask: await terminalAsk() });
     if (remote) {
       const { runRepl } = await import('./console/repl.js');
-      await runRepl(remote, { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker });
+      await runRepl(remote, { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker, followWidth: followWidth() });
       remote.close();
       return 0;
     }
@@ -210,7 +218,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
       width: terminalWidth(), output: () => {}, prompt: await terminalAsk(), liveProgress: true, operator: true,
     });
     await app.logLogin('admin', 'local');
-    await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker });
+    await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker, followWidth: followWidth() });
     await app.logLogin('admin', 'local', true);
     await shutdown();
     return 0;

@@ -3,7 +3,7 @@
 // change at once. Unix socket `<DIR>/control.sock`, owner-only. Messages are JSON lines:
 //
 //   client → daemon: {t:'open', width}  {t:'run', source}  {t:'complete', line}
-//                    {t:'help', line}  {t:'answer', value}  {t:'interrupt'}
+//                    {t:'help', line}  {t:'answer', value}  {t:'interrupt'}  {t:'resize', width}
 //   daemon → client: {t:'ready', prompt}  {t:'out', text}  {t:'done', ok, error?, prompt}
 //                    {t:'completion', candidates, partial}  {t:'help', text}
 //                    {t:'ask', question, masked}
@@ -60,6 +60,7 @@ function handleClient(app: Appliance, socket: net.Socket): void {
   lineReader(socket, (m) => {
     if (m.t === 'answer') { pendingAnswer?.(String(m.value ?? '')); pendingAnswer = undefined; return; }
     if (m.t === 'interrupt') { consoleSession?.interrupt(); return; }
+    if (m.t === 'resize') { consoleSession?.setWidth(Number(m.width)); return; }
     // Requests of one client run in order.
     queue = queue.then(async () => {
       if (m.t === 'open') {
@@ -176,6 +177,8 @@ class RemoteConsole implements ConsoleBackend {
   async prompt(): Promise<string> { return this.lastPrompt; }
 
   interrupt(): void { send(this.socket, { t: 'interrupt' }); }
+
+  resize(width: number): void { send(this.socket, { t: 'resize', width }); }
 
   async complete(line: string): Promise<Completion> {
     const m = await this.request({ t: 'complete', line });

@@ -18,10 +18,16 @@ export interface Pos {
 // ---------------------------------------------------------------------------------------------
 // Statements
 
-/** The text a tree was parsed from (shared by all its nodes). */
+/**
+ * The text a tree was parsed from (shared by all its nodes). `text` is the source with its line
+ * joins (`\` + newline + the next line's indentation) taken out; offsets (Pos.offset) index it.
+ * Lines and columns are those of the source as written (`lineStarts`, mapped through `joins`).
+ */
 export interface SourceText {
   readonly text: string;
   readonly lineStarts: number[];
+  /** Where joins were taken out: offsets in `text`, and how many characters were removed there. */
+  readonly joins?: { readonly at: readonly number[]; readonly removedUpTo: readonly number[] };
 }
 
 export interface Program {

@@ -5,14 +5,17 @@
 // code, so the interpreter can check a script before running it (as RouterOS does: an unknown
 // argument or undeclared variable fails the whole line before anything runs).
 
+import crypto from 'node:crypto';
 import { RosError } from '../errors.js';
 import type { Session } from '../menu/types.js';
 import { Duration, RosArray, typeOf, type Value } from '../menu/values.js';
 import type { CommandStmt, Expr } from './ast.js';
+import { convert } from './convert.js';
 import {
   CodeValue, cloneValue, deserializeJson, literalValue, serializeJson, toArray, toBool, toBoolConv, toId,
   toIp, toNum, toScriptString, toTime, valuesEqual,
 } from './expr.js';
+import { RESOLVE_TYPES, resolveName, type ResolveType } from './resolve.js';
 
 /** A variable scope: `{}` blocks, loop bodies and function calls each get one. */
 export class Scope {
@@ -27,6 +30,14 @@ export class Scope {
 /** `:return` unwinding to the function (or script) boundary. */
 export class ReturnSignal {
   constructor(readonly value: Value) {}
+}
+
+/** `:exit`: the script ends here, quietly. */
+export class ExitSignal {}
+
+/** `:break` / `:continue`: unwinding to the innermost loop. */
+export class LoopSignal {
+  constructor(readonly kind: 'break' | 'continue') {}
 }
 
 /** What builtins need from the interpreter. */
@@ -44,9 +55,14 @@ export interface BuiltinHost {
   /** `:parse`: compiles text into a function at the current menu. */
   parseCode(source: string): CodeValue;
   /** `:execute`: runs text as a separate script; returns its output when asString. */
-  execute(source: string, asString: boolean): Promise<Value>;
+  execute(source: string, asString: boolean, file?: string): Promise<Value>;
   sleep(ms: number): Promise<void>;
+  /** Milliseconds of a monotonic clock (`:time`). */
   now(): number;
+  /** The router clock, epoch milliseconds (`:timestamp`). */
+  epochMs(): number;
+  /** Name of the script that runs (`:jobname`). */
+  jobName(): string;
 }
 
 export interface BuiltinCall {
@@ -105,11 +121,36 @@ function intArg(v: Value, fallback: number): number {
   return typeof n === 'number' ? n : fallback;
 }
 
-/** Catchable by `on-error`: every runtime error except cancellation and `:return`. */
-function catchable(e: unknown): boolean {
-  if (e instanceof ReturnSignal) return false;
+/** Catchable by `on-error`: every runtime error except cancellation and the flow signals. */
+export function catchable(e: unknown): boolean {
+  if (e instanceof ReturnSignal || e instanceof ExitSignal || e instanceof LoopSignal) return false;
   if (e instanceof RosError && e.kind === 'interrupted') return false;
   return true;
+}
+
+/**
+ * One loop pass: false when `:break` ended the loop. `:continue` ends just the pass.
+ */
+async function loopPass(body: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await body();
+    return true;
+  } catch (e) {
+    if (e instanceof LoopSignal) return e.kind === 'continue';
+    throw e;
+  }
+}
+
+/** A loop with `on-error={…}`: an error ends the loop and runs the handler instead. */
+async function withOnError(host: BuiltinHost, call: BuiltinCall, run: () => Promise<Value>): Promise<Value> {
+  const onError = call.args.get('on-error');
+  if (!onError) return run();
+  try {
+    return await run();
+  } catch (e) {
+    if (!catchable(e)) throw e;
+    return host.runCode(onError, call.scope);
+  }
 }
 
 function errorText(e: unknown): string {
@@ -188,36 +229,34 @@ const specs: BuiltinSpec[] = [
     async run(host, call) {
       const body = call.args.get('do');
       while (toBool(await arg(host, call, 'condition'))) {
-        if (body) await host.runCode(body, call.scope);
+        if (body && !(await loopPass(() => host.runCode(body, call.scope)))) break;
       }
       return undefined;
     },
   },
   {
-    name: 'do', params: ['command'], named: ['on-error', 'while'], code: ['command', 'on-error'],
+    name: 'do', params: ['command'], named: ['on-error', 'while', 'if'], code: ['command', 'on-error'],
     async run(host, call) {
       const body = call.args.get('command');
-      const onError = call.args.get('on-error');
       const loop = async (): Promise<Value> => {
+        if (call.args.has('if') && !toBool(await arg(host, call, 'if'))) return undefined;
+        if (!call.args.has('while')) return body ? host.runCode(body, call.scope) : undefined;
+        // With `while=` it is a loop: `:break` and `:continue` act on it.
         let v: Value;
         do {
-          v = body ? await host.runCode(body, call.scope) : undefined;
-        } while (call.args.has('while') && toBool(await arg(host, call, 'while')));
+          if (body && !(await loopPass(async () => { v = await host.runCode(body, call.scope); }))) break;
+        } while (toBool(await arg(host, call, 'while')));
         return v;
       };
-      if (!onError) return loop();
-      try {
-        return await loop();
-      } catch (e) {
-        if (!catchable(e)) throw e;
-        return host.runCode(onError, call.scope);
-      }
+      return withOnError(host, call, loop);
     },
   },
   {
-    name: 'onerror', params: ['variable'], named: ['in', 'do'], code: ['in', 'do'], counters: 'variable',
+    // `:onerror e in={…} do={…}`, or with the code by position: `:onerror e {…} do={…}`.
+    // `:onerror e,attr …` also binds the error's attributes (fetch: status and headers).
+    name: 'onerror', params: ['error', 'in'], named: ['do'], code: ['in', 'do'], counters: 'error',
     async run(host, call) {
-      const name = await nameArg(host, call, 'variable');
+      const [name, attrName] = (await nameArg(host, call, 'error')).split(',');
       const body = call.args.get('in');
       try {
         if (body) await host.runCode(body, call.scope);
@@ -225,28 +264,38 @@ const specs: BuiltinSpec[] = [
       } catch (e) {
         if (!catchable(e)) throw e;
         const handler = call.args.get('do');
-        if (handler) await host.runCode(handler, call.scope, [[name, e instanceof RosError && e.kind === 'script' ? e.message : errorText(e)]]);
+        if (handler) {
+          const vars: Array<[string, Value]> = [[name!, e instanceof RosError && e.kind === 'script' ? e.message : errorText(e)]];
+          if (attrName) {
+            // strings and numbers as they are, a list of strings (e.g. headers) as an array
+            const entries = Object.entries(e instanceof RosError ? e.attributes ?? {} : {});
+            vars.push([attrName, RosArray.fromRecord(entries.map(([k, v]): [string, Value] => [k, typeof v === 'object' ? RosArray.of(v) : v]))]);
+          }
+          await host.runCode(handler, call.scope, vars);
+        }
         return true;
       }
     },
   },
   {
-    name: 'foreach', params: ['counter'], named: ['in', 'do'], code: ['do'], counters: 'counter',
+    name: 'foreach', params: ['counter'], named: ['in', 'do', 'on-error'], code: ['do', 'on-error'], counters: 'counter',
     async run(host, call) {
       const names = (await nameArg(host, call, 'counter')).split(',');
       const over = await arg(host, call, 'in');
       const body = call.args.get('do');
       const entries: Array<[string | number, Value]> = over instanceof RosArray
         ? over.entries() : over === undefined ? [] : [[0, over]];
-      for (const [k, v] of entries) {
-        const vars: Array<[string, Value]> = names.length >= 2 ? [[names[0]!, k], [names[1]!, v]] : [[names[0]!, v]];
-        if (body) await host.runCode(body, call.scope, vars);
-      }
-      return undefined;
+      return withOnError(host, call, async () => {
+        for (const [k, v] of entries) {
+          const vars: Array<[string, Value]> = names.length >= 2 ? [[names[0]!, k], [names[1]!, v]] : [[names[0]!, v]];
+          if (body && !(await loopPass(() => host.runCode(body, call.scope, vars)))) break;
+        }
+        return undefined;
+      });
     },
   },
   {
-    name: 'for', params: ['counter'], named: ['from', 'to', 'step', 'do'], code: ['do'], counters: 'counter',
+    name: 'for', params: ['counter'], named: ['from', 'to', 'step', 'do', 'on-error'], code: ['do', 'on-error'], counters: 'counter',
     async run(host, call) {
       const name = await nameArg(host, call, 'counter');
       const from = intArg(await arg(host, call, 'from'), 0);
@@ -254,10 +303,12 @@ const specs: BuiltinSpec[] = [
       const step = intArg(await arg(host, call, 'step'), from <= to ? 1 : -1);
       const body = call.args.get('do');
       if (step === 0) throw new RosError('failure', 'step must not be 0');
-      for (let i = from; step > 0 ? i <= to : i >= to; i += step) {
-        if (body) await host.runCode(body, call.scope, [[name, i]]);
-      }
-      return undefined;
+      return withOnError(host, call, async () => {
+        for (let i = from; step > 0 ? i <= to : i >= to; i += step) {
+          if (body && !(await loopPass(() => host.runCode(body, call.scope, [[name, i]])))) break;
+        }
+        return undefined;
+      });
     },
   },
   {
@@ -269,9 +320,18 @@ const specs: BuiltinSpec[] = [
   {
     name: 'return', params: ['value'],
     async run(host, call) {
+      // On a terminal a missing value is asked for (`value: `): scripts read input that way
+      // (`:local ask do={ :put $1; :return }`).
+      const ask = host.session.prompt;
+      if (ask && !call.args.has('value')) throw new ReturnSignal(await ask('value: ', false));
       throw new ReturnSignal(await arg(host, call, 'value'));
     },
   },
+  { name: 'exit', params: [], async run() { throw new ExitSignal(); } },
+  { name: 'break', params: [], async run() { throw new LoopSignal('break'); } },
+  { name: 'continue', params: [], async run() { throw new LoopSignal('continue'); } },
+  // There is no speaker: `:beep` just takes its arguments.
+  { name: 'beep', params: [], named: ['frequency', 'length'], flags: ['as-value'], async run() { return undefined; } },
   {
     name: 'delay', params: ['delay-time'],
     async run(host, call) {
@@ -300,10 +360,10 @@ const specs: BuiltinSpec[] = [
     },
   },
   {
-    name: 'pick', params: ['var', 'start', 'end'],
+    name: 'pick', params: ['counter', 'begin', 'end'],
     async run(host, call) {
-      const v = await arg(host, call, 'var');
-      const start = Math.max(0, intArg(await arg(host, call, 'start'), 0));
+      const v = await arg(host, call, 'counter');
+      const start = Math.max(0, intArg(await arg(host, call, 'begin'), 0));
       const endV = await arg(host, call, 'end');
       if (v instanceof RosArray) {
         const entries = v.entries();
@@ -320,11 +380,11 @@ const specs: BuiltinSpec[] = [
     },
   },
   {
-    name: 'find', params: ['var', 'value', 'start'],
+    name: 'find', params: ['in', 'key', 'from'],
     async run(host, call) {
-      const v = await arg(host, call, 'var');
-      const needle = await arg(host, call, 'value');
-      const from = intArg(await arg(host, call, 'start'), -1) + 1;
+      const v = await arg(host, call, 'in');
+      const needle = await arg(host, call, 'key');
+      const from = intArg(await arg(host, call, 'from'), -1) + 1;
       if (v instanceof RosArray) {
         const entries = v.entries();
         for (let i = Math.max(0, from); i < entries.length; i++) {
@@ -340,12 +400,59 @@ const specs: BuiltinSpec[] = [
   { name: 'tostr', params: ['value'], async run(host, call) { return toScriptString(await arg(host, call, 'value')); } },
   { name: 'tonum', params: ['value'], async run(host, call) { return toNum(await arg(host, call, 'value')); } },
   { name: 'totime', params: ['value'], async run(host, call) { return toTime(await arg(host, call, 'value')); } },
-  { name: 'toarray', params: ['value'], async run(host, call) { return toArray(await arg(host, call, 'value')); } },
+  {
+    name: 'toarray', params: ['value'], named: ['delimiter'],
+    async run(host, call) {
+      const v = await arg(host, call, 'value');
+      if (!call.args.has('delimiter') || typeof v !== 'string') return toArray(v);
+      const d = toScriptString(await arg(host, call, 'delimiter'));
+      return toArray(v.split(d).join(','));
+    },
+  },
+  { name: 'tonsec', params: ['value'], async run(host, call) { const t = toTime(await arg(host, call, 'value')); return t instanceof Duration ? t.ns : undefined; } },
+  // CR LF ⇄ LF (7.19+): scripts fetched from the web arrive with either.
+  { name: 'tolf', params: ['input'], async run(host, call) { return toScriptString(await arg(host, call, 'input')).replace(/\r\n/g, '\n'); } },
+  { name: 'tocrlf', params: ['input'], async run(host, call) { return toScriptString(await arg(host, call, 'input')).replace(/\r?\n/g, '\r\n'); } },
+  {
+    name: 'convert', params: ['value'], named: ['from', 'to', 'transform', 'from-scheme', 'to-scheme', 'transform-scheme'],
+    async run(host, call) {
+      const word = async (name: string): Promise<string | undefined> =>
+        (call.args.has(name) ? (await nameArg(host, call, name)) : undefined);
+      return convert(await arg(host, call, 'value'), {
+        from: await word('from'), to: await word('to'), transform: await word('transform'),
+      });
+    },
+  },
+  {
+    name: 'resolve', params: ['domain-name'], named: ['server', 'server-port', 'type'],
+    async run(host, call) {
+      const type = call.args.has('type') ? await nameArg(host, call, 'type') : 'any';
+      if (!RESOLVE_TYPES.includes(type as ResolveType)) throw new RosError('argument', 'input does not match any value of type');
+      return resolveName(toScriptString(await arg(host, call, 'domain-name')), type as ResolveType);
+    },
+  },
+  {
+    name: 'timestamp', params: [], flags: ['use-tz'],
+    // Time since the epoch by the router clock (rospki's clock is UTC, so use-tz adds nothing).
+    async run(host) { return Duration.fromMs(host.epochMs()); },
+  },
   { name: 'toip', params: ['value'], async run(host, call) { return toIp(await arg(host, call, 'value'), 4); } },
   { name: 'toip6', params: ['value'], async run(host, call) { return toIp(await arg(host, call, 'value'), 6); } },
   { name: 'tobool', params: ['value'], async run(host, call) { return toBoolConv(await arg(host, call, 'value')); } },
   { name: 'toid', params: ['value'], async run(host, call) { return toId(await arg(host, call, 'value')); } },
   { name: 'nothing', params: [], async run() { return undefined; } },
+  {
+    name: 'rndstr', params: [], named: ['from', 'length'],
+    async run(host, call) {
+      const from = call.args.has('from') ? toScriptString(await arg(host, call, 'from')) : 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+      const length = Math.max(0, intArg(await arg(host, call, 'length'), 16));
+      const chars = [...from];
+      if (chars.length === 0) return '';
+      let out = '';
+      for (let i = 0; i < length; i++) out += chars[crypto.randomInt(chars.length)];
+      return out;
+    },
+  },
   {
     name: 'rndnum', params: [], named: ['from', 'to'],
     async run(host, call) {
@@ -355,7 +462,7 @@ const specs: BuiltinSpec[] = [
     },
   },
   {
-    name: 'serialize', params: ['value'], named: ['to', 'options', 'delimiter', 'order'],
+    name: 'serialize', params: ['value'], named: ['to', 'options', 'delimiter', 'order', 'file-name'],
     async run(host, call) {
       const to = toScriptString(await arg(host, call, 'to'));
       if (to !== 'json') throw new RosError('failure', `unsupported format ${to || '(none)'}`);
@@ -383,7 +490,8 @@ const specs: BuiltinSpec[] = [
       const script = call.args.get('script');
       const source = script?.kind === 'brace' ? script.source : toScriptString(await arg(host, call, 'script'));
       const asString = call.args.has('as-string') && toBool(await arg(host, call, 'as-string'));
-      return host.execute(source, asString);
+      const file = call.args.has('file') ? toScriptString(await arg(host, call, 'file')) : undefined;
+      return host.execute(source, asString, file);
     },
   },
   {
@@ -429,7 +537,7 @@ const specs: BuiltinSpec[] = [
   },
   {
     name: 'jobname', params: [],
-    async run() { return 'console'; },
+    async run(host) { return host.jobName(); },
   },
 ];
 

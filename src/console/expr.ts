@@ -292,7 +292,12 @@ export function binaryOp(op: string, a: Value, b: Value): Value {
   throw new RosError('syntax', 'syntax error');
 }
 
+const isNothing = (v: Value): boolean => v === undefined || v === null;
+
 function add(a: Value, b: Value): Value {
+  // Nothing adds nothing (M-SCRIPT "Scopes": `:put ($a+$b)` with $b out of scope outputs $a).
+  if (isNothing(b)) return a;
+  if (isNothing(a)) return b;
   if (a instanceof Duration && b instanceof Duration) return new Duration(a.ns + b.ns);
   if (a instanceof Duration && asNumber(b) !== undefined) return new Duration(a.ns + asNumber(b)! * 1e9);
   if (b instanceof Duration && asNumber(a) !== undefined) return new Duration(b.ns + asNumber(a)! * 1e9);
@@ -303,6 +308,7 @@ function add(a: Value, b: Value): Value {
 }
 
 function subtract(a: Value, b: Value): Value {
+  if (isNothing(b)) return a;
   if (a instanceof Duration && b instanceof Duration) return new Duration(a.ns - b.ns);
   if (a instanceof Duration && asNumber(b) !== undefined) return new Duration(a.ns - asNumber(b)! * 1e9);
   if (a instanceof IpAddress && b instanceof IpAddress && a.family === b.family) return Number(ipToBig(a) - ipToBig(b));

@@ -7,6 +7,7 @@
 // then it runs, stopping at the first error. Menu commands go to the executor; their result is
 // printed with renderConsole and their value (`ret`) flows into `[ … ]`.
 
+import { systemClock } from '../clock.js';
 import { RosError } from '../errors.js';
 import { matchArgName } from '../menu/args.js';
 import { renderConsole } from '../menu/render.js';
@@ -18,13 +19,13 @@ import {
 } from '../menu/values.js';
 import type { BraceExpr, CommandStmt, Expr, Pos, Program, Stmt } from './ast.js';
 import {
-  BUILTINS, builtinParamNames, nameOf, ReturnSignal, Scope, type BuiltinHost, type BuiltinSpec,
+  BUILTINS, builtinParamNames, ExitSignal, LoopSignal, nameOf, ReturnSignal, Scope, type BuiltinHost, type BuiltinSpec,
 } from './builtins.js';
 import {
   binaryOp, cloneValue, CodeValue, compareValues, inPrefix, literalValue, posixRegExp, toBool, toBoolConv,
   toNum, toScriptString, toTime, unaryOp, valuesEqual,
 } from './expr.js';
-import { ConsoleSyntaxError } from './lexer.js';
+import { ConsoleSyntaxError, positionOf } from './lexer.js';
 import { parse, parseFilter } from './parser.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -67,6 +68,10 @@ export interface InterpreterOptions {
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Milliseconds clock for `:time`. */
   readonly now?: () => number;
+  /** The router clock (epoch milliseconds) for `:timestamp`; the host clock when not given. */
+  readonly clock?: () => number;
+  /** What `:jobname` answers: the name of the script that runs. */
+  readonly jobName?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,17 +86,24 @@ interface MenuArg {
 
 type Resolved =
   | { readonly kind: 'cd'; readonly path: string }
+  /** `/system/script { run a; run b }`: a block that runs in that menu. */
+  | { readonly kind: 'menu-block'; readonly path: string; readonly body: Stmt[] }
+  /** A command that did not resolve inside code that runs later: the error waits for the run. */
+  | { readonly kind: 'error'; readonly error: ConsoleSyntaxError }
   | { readonly kind: 'menu'; readonly path: string; readonly command: CommandDecl; readonly args: MenuArg[]; readonly where?: Expr }
   | { readonly kind: 'builtin'; readonly spec: BuiltinSpec; readonly args: Map<string, Expr | undefined> }
   | { readonly kind: 'call'; readonly head: Expr; readonly positional: Expr[]; readonly named: Array<[string, Expr | undefined]> };
 
-/** Static scope of the checker: names declared so far; undefined = not checked (function bodies). */
+/**
+ * Variable names the checker has seen declared in this text. One set for the whole text, not
+ * one per block: RouterOS refuses a name never declared (`syntax error` at the `$name`), but a
+ * name declared in a block that has ended only reads as nothing there (M-SCRIPT "Scopes":
+ * `{ :local a 3; { :global b 4; } :put ($a+$b); }` outputs 3).
+ */
 class DeclScope {
   readonly names = new Set<string>();
-  constructor(readonly parent?: DeclScope) {}
   has(name: string): boolean {
-    for (let s: DeclScope | undefined = this; s; s = s.parent) if (s.names.has(name)) return true;
-    return false;
+    return this.names.has(name);
   }
 }
 
@@ -99,10 +111,23 @@ interface CheckCtx {
   /** Current menu; a cell so that a bare path inside a `{}` block carries on after it. */
   readonly path: { value: string };
   readonly vars: DeclScope | undefined;
+  /**
+   * Code that runs later, if at all (`do={…}` bodies, functions, `:parse`): a name that is not
+   * a command fails when that command runs, not before (RouterOS: `bad command name routerboard`
+   * surfaces only when the `:if` branch naming it runs).
+   */
+  readonly deferred: boolean;
+  /** Inside code that runs later: `$names` are looked up when it runs, not checked now. */
+  readonly lateVars?: boolean;
+  /** Inside the arguments of a command that did not resolve: nothing here can be resolved yet. */
+  readonly opaque?: boolean;
 }
 
 const posError = (message: string, pos: Pos): ConsoleSyntaxError => new ConsoleSyntaxError(message, pos);
-const badCommand = (name: string, pos: Pos): ConsoleSyntaxError => posError(`bad command name ${name}`, pos);
+
+/** `bad command name X`: a name that is neither a menu nor a command here. */
+class UnknownCommandError extends ConsoleSyntaxError {}
+const badCommand = (name: string, pos: Pos): ConsoleSyntaxError => new UnknownCommandError(`bad command name ${name}`, pos);
 const endOfCommand = (pos: Pos): ConsoleSyntaxError => posError('expected end of command', pos);
 
 function parentPath(path: string): string {
@@ -135,7 +160,6 @@ export class Interpreter implements BuiltinHost {
   /** The menu the prompt shows: `/`, `/certificate`. */
   currentPath: string;
   private readonly opts: InterpreterOptions;
-  private jobs = 0;
   /** Depth of `[ … ]` being evaluated: there a command's value replaces its printed output. */
   private substDepth = 0;
 
@@ -155,7 +179,8 @@ export class Interpreter implements BuiltinHost {
     try {
       await this.execStmts(program.body, new Scope());
     } catch (e) {
-      if (e instanceof ReturnSignal) return;
+      // `:return`, `:exit` (and a `:break` outside any loop) end the script quietly.
+      if (e instanceof ReturnSignal || e instanceof ExitSignal || e instanceof LoopSignal) return;
       throw e;
     }
   }
@@ -186,6 +211,14 @@ export class Interpreter implements BuiltinHost {
     return this.opts.now ? this.opts.now() : performance.now();
   }
 
+  epochMs(): number {
+    return this.opts.clock ? this.opts.clock() : systemClock.now();
+  }
+
+  jobName(): string {
+    return this.opts.jobName ?? 'console';
+  }
+
   eval(expr: Expr, scope: Scope): Promise<Value> {
     return this.evalExpr(expr, scope, false);
   }
@@ -201,8 +234,8 @@ export class Interpreter implements BuiltinHost {
   }
 
   async assign(target: Expr, value: Value, scope: Scope): Promise<void> {
-    // `:set name value`
-    const name = nameOf(target);
+    // `:set name value` (also written `:set $name value`)
+    const name = target.kind === 'var' ? target.name : nameOf(target);
     if (name !== undefined) {
       const owner = scope.lookup(name);
       if (owner) owner.vars.set(name, value);
@@ -237,40 +270,77 @@ export class Interpreter implements BuiltinHost {
     return new CodeValue(source, program.body, this.currentPath);
   }
 
-  async execute(source: string, asString: boolean): Promise<Value> {
+  /**
+   * `:execute`: with as-string, runs the text now (in this menu, with these globals) and returns
+   * what it printed. Otherwise, or with `file=`, it is the root `/execute` command (checked and
+   * run by the executor like any other): a background job of this user, listed in /system script
+   * job, whose id it returns; `file=` receives its output when it ends.
+   */
+  async execute(source: string, asString: boolean, file?: string): Promise<Value> {
+    if (!asString || file !== undefined) {
+      const args = new Map<string, Value>([['script', source]]);
+      if (file !== undefined) args.set('file', file);
+      if (asString) args.set('as-string', '');
+      return (await this.executor.run({ path: '/', command: 'execute', args, session: this.session })).ret;
+    }
     let captured = '';
     const child = new Interpreter({
       ...this.opts,
       globals: this.globals,
       path: this.currentPath,
-      output: asString ? (t) => { captured += t; } : () => {},
+      output: (t) => { captured += t; },
     });
-    if (asString) {
-      await child.run(source);
-      return captured;
-    }
-    const id = new ItemId(++this.jobs);
-    child.run(source).catch(() => { /* background jobs report nowhere */ });
-    return id;
+    await child.run(source);
+    return captured;
   }
 
   // -------------------------------------------------------------------------------------------
   // Checking (before anything runs)
 
   private check(program: Program, asFunction = false): void {
-    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: asFunction ? undefined : new DeclScope() };
+    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: asFunction ? undefined : new DeclScope(), deferred: asFunction, lateVars: asFunction };
     this.checkStmts(program.body, ctx);
+  }
+
+  /**
+   * Every problem `compile` would find, not just the first (`/import … dry-run`): after an error
+   * the text is read again from the next line, as RouterOS's import check does, keeping the menu
+   * and the variables declared before it. At most `limit` problems are collected.
+   */
+  checkAll(source: string, limit = 1000): ConsoleSyntaxError[] {
+    const problems: ConsoleSyntaxError[] = [];
+    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: new DeclScope(), deferred: false };
+    const lines = source.split('\n');
+    let from = 0;
+    while (from < lines.length && problems.length < limit) {
+      // Earlier lines stay as empty lines, so positions are those of the whole file.
+      const text = '\n'.repeat(from) + lines.slice(from).join('\n');
+      try {
+        this.checkStmts(parse(text).body, ctx);
+        break;
+      } catch (e) {
+        if (!(e instanceof ConsoleSyntaxError)) throw e;
+        problems.push(e);
+        from = Math.max(from + 1, e.line ?? from + 1);
+      }
+    }
+    return problems;
   }
 
   private checkStmts(stmts: readonly Stmt[], ctx: CheckCtx): void {
     for (const s of stmts) {
-      if (s.kind === 'block') this.checkStmts(s.body, { path: ctx.path, vars: ctx.vars && new DeclScope(ctx.vars) });
+      if (s.kind === 'block') this.checkStmts(s.body, ctx);
       else this.checkCommand(s, ctx);
     }
   }
 
+  /**
+   * A `$name` the checker accepts: declared earlier in the text, or a global. In code that runs
+   * later a name is looked up when it runs (published scripts `:set $x` names declared nowhere
+   * in branches RouterOS loads without complaint).
+   */
   private varKnown(name: string, ctx: CheckCtx): boolean {
-    return !ctx.vars || ctx.vars.has(name) || this.globals.has(name);
+    return !ctx.vars || ctx.lateVars === true || ctx.vars.has(name) || this.globals.has(name);
   }
 
   private checkExpr(e: Expr | undefined, ctx: CheckCtx): void {
@@ -285,7 +355,9 @@ export class Interpreter implements BuiltinHost {
       case 'unary': this.checkExpr(e.operand, ctx); return;
       case 'binary': this.checkExpr(e.left, ctx); this.checkExpr(e.right, ctx); return;
       case 'subst':
-        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars && new DeclScope(ctx.vars) });
+        // Commands inside `[ ]` resolve when they run: only a line's own commands must exist
+        // before it runs (a script may name a menu in a branch it never takes).
+        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars, deferred: true, lateVars: ctx.lateVars, opaque: ctx.opaque });
         return;
       case 'brace': this.checkValueBrace(e, ctx); return;
       default: return;
@@ -295,19 +367,36 @@ export class Interpreter implements BuiltinHost {
   /** A `{…}` used as a value: array elements, or a function body (not checked for variables). */
   private checkValueBrace(e: BraceExpr, ctx: CheckCtx): void {
     if (e.elements) { for (const el of e.elements) this.checkExpr(el.value, ctx); return; }
-    this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: undefined });
+    this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: undefined, deferred: true, lateVars: true, opaque: ctx.opaque });
   }
 
   private checkCommand(stmt: CommandStmt, ctx: CheckCtx): void {
-    const r = this.resolve(stmt, ctx.path.value);
+    let r: Resolved;
+    try {
+      r = this.resolve(stmt, ctx.path.value, ctx.deferred);
+    } catch (e) {
+      const waits = ctx.deferred && (e instanceof UnknownCommandError || (ctx.opaque && e instanceof ConsoleSyntaxError));
+      if (!waits) throw e;
+      stmt.resolved = { kind: 'error', error: e as ConsoleSyntaxError } satisfies Resolved;
+      // Its arguments are still read (for the variables they declare); `[find …]` inside them
+      // belongs to the unknown menu, so nothing in them resolves now either.
+      const inner: CheckCtx = { ...ctx, path: { value: ctx.path.value }, opaque: true };
+      for (const it of stmt.items) if (it.kind !== 'unset') this.checkExpr(it.value, inner);
+      return;
+    }
     stmt.resolved = r;
     switch (r.kind) {
       case 'cd':
         ctx.path.value = r.path;
         return;
+      case 'error':
+        return;
+      case 'menu-block':
+        this.checkStmts(r.body, { ...ctx, path: { value: r.path } });
+        return;
       case 'menu': {
         // `[find …]` inside a command's arguments works in that command's menu.
-        const inner: CheckCtx = { path: { value: r.path }, vars: ctx.vars };
+        const inner: CheckCtx = { ...ctx, path: { value: r.path } };
         for (const a of r.args) this.checkExpr(a.value, inner);
         this.checkExpr(r.where, inner);
         return;
@@ -333,9 +422,8 @@ export class Interpreter implements BuiltinHost {
         continue;
       }
       if (spec.code?.includes(name) && e.kind === 'brace') {
-        const scope = ctx.vars && new DeclScope(ctx.vars);
-        for (const c of counters) scope?.names.add(c);
-        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: scope });
+        for (const c of counters) ctx.vars?.names.add(c);
+        this.checkStmts(e.body, { path: { value: ctx.path.value }, vars: ctx.vars, deferred: true, lateVars: true, opaque: ctx.opaque });
         continue;
       }
       this.checkExpr(e, ctx);
@@ -346,13 +434,19 @@ export class Interpreter implements BuiltinHost {
     }
   }
 
-  private resolve(stmt: CommandStmt, startPath: string): Resolved {
+  /**
+   * How a command line resolves in menu `startPath`. `later` (code that runs later): an unknown
+   * name is taken for a command whose words after it are its arguments, and only a path going
+   * on after it (`/nonsense/command`) is a syntax error now (RouterOS: `:parse` of that text is
+   * `syntax error (line 1 column 10)`, the column of the second `/`).
+   */
+  private resolve(stmt: CommandStmt, startPath: string, later = false): Resolved {
     const items = stmt.items;
     const first = items[0];
-    const deferred = stmt.deferredError;
+    const stray = stmt.deferredError;
     if (!first) throw endOfCommand(stmt);
     if (first.kind !== 'value' || first.value.kind !== 'word') {
-      if (deferred) throw posError(deferred.message, deferred.pos);
+      if (stray) throw posError(stray.message, stray.pos);
       if (first.kind === 'named') throw badCommand(first.name, first);
       if (first.kind === 'unset') throw badCommand(`!${first.name}`, first);
       if (stmt.where) throw endOfCommand(stmt.where);
@@ -368,7 +462,7 @@ export class Interpreter implements BuiltinHost {
 
     // `:put …`
     if (first.value.text.startsWith(':')) {
-      if (deferred) throw posError(deferred.message, deferred.pos);
+      if (stray) throw posError(stray.message, stray.pos);
       const name = first.value.text.slice(1);
       const namePos = { offset: first.offset + 1, line: first.line, col: first.col + 1 };
       const spec = BUILTINS.get(name) ?? matchName(name, [...BUILTINS.values()]);
@@ -387,27 +481,30 @@ export class Interpreter implements BuiltinHost {
       const segs = segments(w.text);
       for (let s = 0; s < segs.length; s++) {
         const seg = segs[s]!;
-        const segPos: Pos = { offset: w.offset + seg.index, line: w.line, col: w.col + seg.index };
+        const segPos = positionOf(stmt.src, w.offset + seg.index);
         if (seg.name === '..') { path = parentPath(path); continue; }
         const hit = this.lookupWord(path, seg.name, i === 0 && s === 0 && !w.text.startsWith('/'));
         if (!hit) {
-          if (deferred && deferred.offsetOfItem < segPos.offset) throw posError(deferred.message, deferred.pos);
+          if (stray && stray.offsetOfItem < segPos.offset) throw posError(stray.message, stray.pos);
+          if (later && s < segs.length - 1) throw posError('syntax error', positionOf(stmt.src, w.offset + seg.index + seg.name.length));
           throw badCommand(seg.name, segPos);
         }
         if (hit.kind === 'menu') { path = hit.path; continue; }
         if (s < segs.length - 1) {
-          const next = segs[s + 1]!;
-          throw endOfCommand({ offset: w.offset + next.index, line: w.line, col: w.col + next.index });
+          throw endOfCommand(positionOf(stmt.src, w.offset + segs[s + 1]!.index));
         }
         if (hit.kind === 'builtin') {
-          if (deferred) throw posError(deferred.message, deferred.pos);
+          if (stray) throw posError(stray.message, stray.pos);
           return this.builtinCall(hit.spec, stmt, i + 1);
         }
         return this.menuCall(path, hit.command, stmt, i + 1, w.offset + w.text.length);
       }
     }
-    if (deferred) throw posError(deferred.message, deferred.pos);
+    if (stray) throw posError(stray.message, stray.pos);
     const rest = items[i];
+    if (rest?.kind === 'value' && rest.value.kind === 'brace' && i > 0 && i === items.length - 1 && !stmt.where) {
+      return { kind: 'menu-block', path, body: rest.value.body };
+    }
     if (rest) {
       if (rest.kind === 'named') throw badCommand(rest.name, rest);
       throw badCommand(rest.kind === 'unset' ? `!${rest.name}` : exprText(rest.value), rest);
@@ -434,7 +531,9 @@ export class Interpreter implements BuiltinHost {
     const args = new Map<string, Expr | undefined>();
     const names = builtinParamNames(spec).map((name) => ({ name }));
     let next = 0;
-    for (const it of stmt.items.slice(from)) {
+    const items = stmt.items.slice(from);
+    for (let k = 0; k < items.length; k++) {
+      const it = items[k]!;
       if (it.kind === 'named') {
         const m = matchName(it.name, names);
         if (!m) throw endOfCommand(it);
@@ -442,6 +541,15 @@ export class Interpreter implements BuiltinHost {
         continue;
       }
       const value: Expr = it.kind === 'unset' ? { kind: 'word', ...posOf(it), text: `!${it.name}` } : it.value;
+      // `:if (c) do { … } else { … }`: a code parameter's name, a blank, then its block, as
+      // published RouterOS scripts write it (the IKEv2 setup scripts) — read as `do={ … }`.
+      const following = items[k + 1];
+      if (value.kind === 'word' && spec.code?.includes(value.text) && !spec.params.includes(value.text)
+        && following?.kind === 'value' && following.value.kind === 'brace' && !args.has(value.text)) {
+        args.set(value.text, following.value);
+        k++;
+        continue;
+      }
       if (value.kind === 'word' && spec.flags?.includes(value.text)) {
         args.set(value.text, { kind: 'literal', ...posOf(it), value: true, raw: 'yes' });
         continue;
@@ -510,13 +618,24 @@ export class Interpreter implements BuiltinHost {
     let r = stmt.resolved as Resolved | undefined;
     if (!r) {
       // Not reached by the checker (e.g. code built at run time): resolve now.
-      this.checkCommand(stmt, { path: { value: this.currentPath }, vars: undefined });
+      this.checkCommand(stmt, { path: { value: this.currentPath }, vars: undefined, deferred: true });
       r = stmt.resolved as Resolved;
     }
     switch (r.kind) {
       case 'cd':
         this.currentPath = r.path;
         return undefined;
+      case 'error':
+        throw r.error;
+      case 'menu-block': {
+        const saved = this.currentPath;
+        this.currentPath = r.path;
+        try {
+          return await this.execStmts(r.body, new Scope(scope));
+        } finally {
+          this.currentPath = saved;
+        }
+      }
       case 'menu':
         return this.runMenu(r, scope);
       case 'builtin':
@@ -550,6 +669,13 @@ export class Interpreter implements BuiltinHost {
       if (a.kind === 'unset') { args.set(a.name, null); continue; }
       args.set(a.name, await this.evalExpr(a.value!, scope, true));
     }
+    // On a terminal a missing required argument is asked for (`number: `), as RouterOS does.
+    const ask = this.session.prompt;
+    if (ask) {
+      for (const d of r.command.args ?? []) {
+        if (d.required && !args.has(d.name) && !(d.positional === 0 && r.where)) args.set(d.name, await ask(`${d.name}: `, false));
+      }
+    }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
     const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.session });
     // `:local n [print count-only]` prints nothing: inside [ ] the value is the output.
@@ -568,7 +694,8 @@ export class Interpreter implements BuiltinHost {
    */
   private async evalExpr(e: Expr, scope: Scope, raw: boolean): Promise<Value> {
     switch (e.kind) {
-      case 'word': return raw ? e.text : literalValue(e.text, false);
+      // In `:` commands a comma list is an array (`:put [:serialize value=a,b,c to=json]`).
+      case 'word': return raw ? e.text : wordValue(e.text);
       case 'literal': return e.value;
       case 'ident': return e.name;
       case 'string': {
@@ -805,6 +932,13 @@ function compareLoose(op: string, l: Value, r: Value): boolean {
     case '<=': return c <= 0;
     default: return c >= 0;
   }
+}
+
+function wordValue(text: string): Value {
+  if (text.length > 1 && text.includes(',') && !text.startsWith(',') && !text.endsWith(',')) {
+    return RosArray.of(text.split(',').map((part) => literalValue(part, false)));
+  }
+  return literalValue(text, false);
 }
 
 function arrayKey(k: Value, arr: RosArray): string | number {

@@ -9,12 +9,12 @@ import type {
   StringExpr, WhereClause,
 } from './ast.js';
 import { literalValue } from './expr.js';
-import { computeLineStarts, ConsoleSyntaxError, Lexer, matchClose, syntaxError, type Token, type TokenKind } from './lexer.js';
+import { Lexer, matchClose, pendingInput, sourceText, syntaxError, type Token, type TokenKind } from './lexer.js';
 
 /** Parses a whole script or console line. Throws ConsoleSyntaxError (`syntax error (line L column C)`). */
 export function parse(source: string): Program {
-  const src: SourceText = { text: source, lineStarts: computeLineStarts(source) };
-  const p = new Parser(src, new Lexer(source, 0, source.length, src.lineStarts));
+  const src = sourceText(source);
+  const p = new Parser(src, new Lexer(src));
   const body = p.statements('eof');
   return { kind: 'program', src, body };
 }
@@ -24,19 +24,13 @@ export function parse(source: string): Program {
  * without a leading `where`). Returns undefined when the range is empty.
  */
 export function parseFilter(src: SourceText, start: number, end: number): Expr | undefined {
-  const p = new Parser(src, new Lexer(src.text, start, end, src.lineStarts));
+  const p = new Parser(src, new Lexer(src, start, end));
   return p.filterOnly();
 }
 
-/** Whether a console line is unfinished (open bracket or string, trailing `\`): the REPL reads on. */
+/** Whether console text is unfinished (an open bracket or string, a trailing `\`): the REPL reads on. */
 export function isIncomplete(source: string): boolean {
-  if (/\\\r?\n?$/.test(source) && !/\\\\\r?\n?$/.test(source)) return true;
-  try {
-    parse(source);
-    return false;
-  } catch (e) {
-    return e instanceof ConsoleSyntaxError && e.incomplete;
-  }
+  return pendingInput(source) !== undefined;
 }
 
 type Closer = 'rbrace' | 'rbrack' | 'rparen' | 'eof';
@@ -142,7 +136,9 @@ class Parser {
       if ((t.kind === 'word' || t.kind === 'string') && this.lx.source[t.end] === '=' && t.end < this.lx.limit) {
         this.lx.nextCommand(); // '='
         const name = t.kind === 'word' ? t.text : this.constantString(t);
-        const value = this.valueFollows() ? this.gluedValue() : undefined;
+        // `name=` takes the next value even after blanks (RouterOS: `comment= disabled=no` is
+        // `comment=disabled` and then a stray `=`); only the end of the command leaves it empty.
+        const value = this.valueFollows() || this.valueAfterBlanks() ? this.gluedValue() : undefined;
         items.push({ kind: 'named', ...this.pos(t), name, value });
       } else if (t.kind === 'word' && t.text.length > 1 && t.text.startsWith('!') && !isBuiltin) {
         items.push({ kind: 'unset', ...this.pos(t), name: t.text.slice(1) });
@@ -170,7 +166,13 @@ class Parser {
   /** After `name=`: a value starts right here (no blank, not the end of the command). */
   private valueFollows(): boolean {
     const c = this.lx.ch();
-    return c !== '' && !' \t\r\n;)]}'.includes(c) && !(c === '\\' && /[\r\n]/.test(this.lx.ch(1)));
+    return c !== '' && !' \t\r\n;)]}'.includes(c);
+  }
+
+  /** After `name=` and blanks: a value comes before the end of the command. */
+  private valueAfterBlanks(): boolean {
+    const t = this.peekCommand();
+    return t.kind === 'word' || t.kind === 'string' || t.kind === 'var' || t.kind === 'lparen' || t.kind === 'lbrack' || t.kind === 'lbrace';
   }
 
   // -------------------------------------------------------------------------------------------

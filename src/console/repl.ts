@@ -2,12 +2,18 @@
 // Ctrl-C cancels the line, `/quit` or Ctrl-D leaves (issue 2 §2). A line that carries a
 // sensitive argument (a passphrase, a password) is kept out of the history, in memory and in
 // the history file, as RouterOS does (sensitive.ts decides from the menu declarations).
+//
+// An entry that is not complete — an open `{`, `(`, `[` or string, or a line ending in `\` —
+// goes on on the next line under RouterOS's continuation prompt, which lists what is open and
+// a trailing backslash: `{... `, `{(\... ` (M-CONSOLE, "Command line interface"). Pasted
+// multi-line blocks arrive the same way, line by line, and run when they are complete.
 
 import fs from 'node:fs';
 import readline from 'node:readline';
 import type { ConsoleBackend } from './session.js';
 import { Registry } from '../menu/registry.js';
 import { ALL_MENUS } from '../menus/index.js';
+import { pendingInput } from './lexer.js';
 import { carriesSensitiveArgument, promptPath, type MenuTree } from './sensitive.js';
 
 const HISTORY_LINES = 1000;
@@ -23,6 +29,13 @@ export interface ReplOptions {
   asker?: TerminalAsker;
   /** Menus the console runs against (which arguments are sensitive); default: every menu of rospki. */
   registry?: MenuTree;
+  /** Tables follow the width of the output terminal when it changes (no fixed COLUMNS). */
+  followWidth?: boolean;
+}
+
+/** RouterOS's continuation prompt: what is still open, a trailing backslash, `... `. */
+export function continuationPrompt(pending: { open: string; backslash: boolean }): string {
+  return `${pending.open}${pending.backslash ? '\\' : ''}... `;
 }
 
 export interface TerminalAsker {
@@ -52,29 +65,49 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
   if (opts.asker) opts.asker.ask = (question, masked) => askWithReadline(rl, question, masked);
 
   let busy = false;
+  /** Lines of an entry that is not complete yet. */
+  let entry: string[] = [];
+  let prompt = await backend.prompt();
   rl.on('SIGINT', () => {
-    // Ctrl-C aborts the running command, or cancels the line being typed.
+    // Ctrl-C aborts the running command, or cancels the entry being typed.
     if (busy) { backend.interrupt(); return; }
     opts.output.write('\n');
     (rl as unknown as { line: string }).line = '';
+    entry = [];
+    rl.setPrompt(prompt);
     rl.prompt();
   });
 
+  const output = opts.output as NodeJS.WritableStream & { columns?: number; on?: (e: string, f: () => void) => unknown; off?: (e: string, f: () => void) => unknown };
+  const onResize = (): void => { if (output.columns) backend.resize?.(output.columns); };
+  if (opts.followWidth) output.on?.('resize', onResize);
+
   const write = (text: string) => opts.output.write(text);
-  let prompt = await backend.prompt();
   rl.setPrompt(prompt);
   rl.prompt();
   try {
     for await (const line of rl) {
-      // Judged in the menu the prompt showed when the line was typed.
-      if (carriesSensitiveArgument(line, registry, promptPath(prompt))) forget(rl, line);
-      const trimmed = line.trim();
-      if (trimmed === '/quit' || trimmed === 'quit') break;
-      if (trimmed !== '') {
+      if (entry.length === 0) {
+        const trimmed = line.trim();
+        if (trimmed === '/quit' || trimmed === 'quit') break;
+      }
+      entry.push(line);
+      const source = entry.join('\n');
+      const pending = pendingInput(source);
+      if (pending) {
+        rl.setPrompt(continuationPrompt(pending));
+        rl.prompt();
+        continue;
+      }
+      const lines = entry;
+      entry = [];
+      // Judged as a whole, in the menu the prompt showed when the entry began.
+      if (carriesSensitiveArgument(source, registry, promptPath(prompt))) for (const l of lines) forget(rl, l);
+      if (source.trim() !== '') {
         // The terminal keeps being read while the command runs, so Ctrl-C reaches it; lines
         // typed meanwhile wait their turn.
         busy = true;
-        const outcome = await backend.run(line, write).catch((e: Error) => ({ ok: false, error: e.message }));
+        const outcome = await backend.run(source, write).catch((e: Error) => ({ ok: false, error: e.message }));
         // A command stopped by Ctrl-C just gives the prompt back, as on RouterOS.
         if (!outcome.ok && outcome.error && outcome.error !== 'interrupted') write(`${outcome.error}\n`);
         busy = false;
@@ -84,6 +117,7 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
       rl.prompt();
     }
   } finally {
+    if (opts.followWidth) output.off?.('resize', onResize);
     if (opts.asker) opts.asker.ask = undefined;
     saveHistory(opts.historyFile, (rl as unknown as { history: string[] }).history);
     rl.close();

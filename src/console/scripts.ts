@@ -2,10 +2,15 @@
 // /import and the scheduler run script text through it without importing the console.
 //
 // Like RouterOS: the whole text is parsed and checked first, then run, stopping at the first
-// error, reported as `Script Error: <console text> (line L column C)` (spec §6.1). Global
-// variables of scripts are shared by every script and import of the appliance, as RouterOS
-// globals are shared system-wide.
+// error, reported as `Script Error: <console text> (line L column C)` by /import (spec §6.1)
+// and as the bare console text by `/system script run` (M-SCRIPT "Script permissions",
+// `not enough permissions (9)`; `bad command name routerboard (line 236 column 42)`). A dry run
+// (`/import … dry-run`) lists every problem instead — `#line N`, the line, the error — and ends
+// with `Script Error: found N error(s) in import file` (RouterOS 7.16+ import manual). Global
+// variables belong to a user: every script, import, scheduler event and console of that user
+// sees the same ones until the appliance stops, as RouterOS's global scope is per user.
 
+import type { Clock } from '../clock.js';
 import { RosError } from '../errors.js';
 import type { Executor } from '../menu/executor.js';
 import type { Registry } from '../menu/registry.js';
@@ -14,27 +19,50 @@ import type { Value } from '../menu/values.js';
 import { Interpreter } from './interpreter.js';
 
 export class ConsoleScriptRunner implements ScriptRunner {
-  private readonly globals = new Map<string, Value>();
+  private readonly globals = new Map<string, Map<string, Value>>();
 
   /** `executor` is a function: the appliance creates the executor after its environment. */
   constructor(
     private readonly registry: Registry,
     private readonly executor: () => Executor,
     private readonly log: (topic: string, message: string) => void,
+    private readonly clock?: Clock,
   ) {}
 
-  async run(source: string, session: Session, opts: { dryRun?: boolean } = {}): Promise<string> {
+  async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean } = {}): Promise<string> {
     let printed = '';
-    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt: undefined, progress: undefined }, (text) => { printed += text; });
+    // A script run from a terminal may ask (a missing argument, `:return` without a value): what
+    // it printed so far is shown before the question, and is then no longer part of its output.
+    const ask = session.prompt;
+    const prompt: Session['prompt'] = ask && !opts.dryRun
+      ? (question, masked) => { const before = printed; printed = ''; return ask(before + question, masked); }
+      : undefined;
+    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt, progress: undefined }, (text) => { printed += text; }, opts.name);
+    if (opts.dryRun) {
+      const problems = interpreter.checkAll(source);
+      if (problems.length === 0) return '';
+      const lines = source.split('\n');
+      const listing = problems.map((p) => `#line ${p.line}\n${(lines[(p.line ?? 1) - 1] ?? '').replace(/\r$/, '')}\n${p.consoleText()}\n`).join('');
+      throw new RosError('script', `${listing}Script Error: found ${problems.length} error(s) in import file`);
+    }
     try {
-      if (opts.dryRun) interpreter.compile(source);
-      else await interpreter.run(source);
+      await interpreter.run(source);
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') throw e;
       const text = e instanceof RosError ? e.consoleText() : this.executor().toRosError(e, 'script').consoleText();
-      throw new RosError('script', `${printed}Script Error: ${text}`);
+      throw new RosError('script', `${printed}${opts.plainErrors ? '' : 'Script Error: '}${text}`);
     }
     return printed;
+  }
+
+  globalsOf(user: string): Map<string, Value> {
+    let mine = this.globals.get(user);
+    if (!mine) this.globals.set(user, mine = new Map());
+    return mine;
+  }
+
+  allGlobals(): ReadonlyMap<string, Map<string, Value>> {
+    return this.globals;
   }
 
   check(source: string): void {
@@ -42,9 +70,10 @@ export class ConsoleScriptRunner implements ScriptRunner {
     this.interpreter(session, () => {}).compile(source);
   }
 
-  private interpreter(session: Session, output: (text: string) => void): Interpreter {
+  private interpreter(session: Session, output: (text: string) => void, jobName?: string): Interpreter {
     return new Interpreter({
-      registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globals,
+      registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globalsOf(session.user),
+      clock: this.clock ? () => this.clock!.now() : undefined, jobName,
     });
   }
 }

@@ -37,6 +37,8 @@ export interface ConsoleBackend {
   prompt(): Promise<string>;
   complete(line: string): Promise<Completion>;
   help(line: string): Promise<string>;
+  /** The terminal changed its width: tables are laid out for the new one. */
+  resize?(width: number): void;
   close(): void;
 }
 
@@ -57,6 +59,9 @@ export class ConsoleSession {
       log: (topic: string, message: string) => {
         app.store.write((tx) => app.env.log(tx, `script,${topic}`, message)).catch(() => {});
       },
+      clock: () => app.env.clock.now(),
+      // the user's globals, shared with their scripts and other consoles
+      globals: app.env.scripts.globalsOf(session.user),
     });
   }
 
@@ -102,6 +107,11 @@ export class ConsoleSession {
 
   setOutput(output: (text: string) => void): void {
     this.output = output;
+  }
+
+  /** Columns of the terminal this console prints on. */
+  setWidth(width: number): void {
+    if (Number.isInteger(width) && width > 0) (this.session as { width: number }).width = width;
   }
 
   get path(): string {
@@ -165,5 +175,6 @@ export class LocalConsole implements ConsoleBackend {
   interrupt(): void { this.session.interrupt(); }
   complete(line: string): Promise<Completion> { return this.session.complete(line); }
   help(line: string): Promise<string> { return this.session.help(line); }
+  resize(width: number): void { this.session.setWidth(width); }
   close(): void {}
 }

@@ -25,10 +25,11 @@ export function needsNormalising(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[1] === 0x80;
 }
 
-/** Rewrites BER (definite or indefinite lengths, constructed strings) as DER. */
+/** Rewrites BER (definite or indefinite lengths, constructed strings) as DER; nothing may follow it. */
 export function berToDer(input: Uint8Array): Buffer {
   const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const node = readNode(buf, 0, buf.length, 0);
+  if (node.next !== buf.length) throw bad('data after the end');
   return node.der;
 }
 

@@ -10,15 +10,15 @@
 
 import { createHash, createPublicKey, randomFillSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
-  NULL_DER, TAG, TRUE_DER, children, encodingOf, explicit, expectTlv, implicit, integer, oid, octetString,
-  readIntegerHex, readOid, readTime, readTlv, seq, seqOf, time, tlv, tlvParts, type Tlv, bitString,
+  FieldReader, NULL_DER, TAG, TRUE_DER, checkContent, checkTree, encodingOf, explicit, implicit, integer, listOf, oid, octetString,
+  readAlgorithm, readInteger, readIntegerHex, readOid, readTime, readTlv, seq, seqOf, time, tlv, tlvParts, type Tlv, bitString,
 } from './der.js';
 import { PkiError } from './errors.js';
 import { exportSpkiDer } from './key.js';
 import {
   DEFAULT_KEY_USAGE, decodeKeyUsage, encodeExtendedKeyUsageValue, encodeKeyUsageValue, parseKeyUsage, type KeyUsageName,
 } from './key-usage.js';
-import { encodeName, formatName, parseName, type SubjectFields } from './name.js';
+import { encodeName, formatName, nameAttributes, subjectFields, type SubjectFields } from './name.js';
 import { OID } from './oids.js';
 import { decodeGeneralNames, encodeGeneralNames, formatSubjectAltName, parseSubjectAltName, type GeneralName } from './san.js';
 import { computeSkid, spkiInfo } from './spki.js';
@@ -375,70 +375,130 @@ const bad = (what: string) => new PkiError('bad-der', `not a valid X.509 certifi
 /** Parses a DER certificate into everything RouterOS shows (own DER reader; no ASN.1 library). */
 export function parseCertificate(der: Buffer): CertInfo {
   if (!Buffer.isBuffer(der)) der = Buffer.from(der as Uint8Array);
-  let cert: Tlv;
   try {
-    cert = readTlv(der, 0);
+    return parse(der);
   } catch (e) {
-    throw bad((e as Error).message);
+    if (e instanceof PkiError && !e.message.startsWith('not a valid X.509 certificate')) throw bad(e.message);
+    throw e;
   }
+}
+
+/** Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension, each extnID at most once (RFC 5280 §4.1, §4.2). */
+export function readExtensions(der: Buffer, list: Tlv): CertExtension[] {
+  const out: CertExtension[] = [];
+  for (const e of listOf(der, list, TAG.SEQUENCE, 'Extensions', 1)) {
+    // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+    if (e.tag !== TAG.SEQUENCE) throw bad('an Extension is not a SEQUENCE');
+    checkTree(der, e);
+    const f = new FieldReader(der, e, 'Extension');
+    const extOid = readOid(der, f.next(TAG.OID, 'extnID'));
+    const crit = f.optional(TAG.BOOLEAN);
+    const valT = f.next(TAG.OCTET_STRING, 'extnValue');
+    f.end();
+    if (out.some((x) => x.oid === extOid)) throw bad(`extension ${extOid} appears twice`);
+    out.push({ oid: extOid, critical: crit !== undefined && der[crit.contentStart] !== 0, value: der.subarray(valT.contentStart, valT.end) });
+  }
+  return out;
+}
+
+/** The one TLV filling an extension value. */
+function extValue(value: Buffer, tag: number, what: string): Tlv {
+  const t = readTlv(value, 0);
+  if (t.end !== value.length) throw bad(`${what}: data after the end`);
+  if (t.tag !== tag) throw bad(`${what} has tag 0x${t.tag.toString(16)}`);
+  checkTree(value, t);
+  return t;
+}
+
+function parse(input: Buffer): CertInfo {
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING } (RFC 5280 §4.1)
+  const cert = readTlv(input, 0);
   if (cert.tag !== TAG.SEQUENCE) throw bad('not a SEQUENCE');
-  const [tbsT, sigAlgT, sigT] = children(der, cert);
-  if (!tbsT || !sigAlgT || !sigT || tbsT.tag !== TAG.SEQUENCE || sigT.tag !== TAG.BIT_STRING) throw bad('wrong structure');
+  // Anything after the certificate (OpenSSL's TRUSTED CERTIFICATE data) is not part of it.
+  const der = input.subarray(0, cert.end);
+  const c = new FieldReader(der, cert, 'Certificate');
+  const tbsT = c.next(TAG.SEQUENCE, 'tbsCertificate');
+  const sigAlgT = c.next(TAG.SEQUENCE, 'signatureAlgorithm');
+  const sigT = c.next(TAG.BIT_STRING, 'signatureValue');
+  c.end();
+  // Everything but the contents of OCTET and BIT STRINGs follows X.690's rules for its type.
+  checkTree(der, cert);
 
-  const f = children(der, tbsT);
-  let i = 0;
+  // TBSCertificate (RFC 5280 §4.1.2): version [0] EXPLICIT DEFAULT v1, serialNumber, signature,
+  // issuer, validity, subject, subjectPublicKeyInfo, issuerUniqueID [1] IMPLICIT, subjectUniqueID
+  // [2] IMPLICIT (v2 and v3 only), extensions [3] EXPLICIT (v3 only).
+  const f = new FieldReader(der, tbsT, 'TBSCertificate');
   let version = 1;
-  if (f[0]?.tag === 0xa0) {
-    const v = readTlv(der, f[0].contentStart, f[0].end);
-    version = der[v.end - 1]! + 1;
-    i = 1;
+  const versionT = f.optional(0xa0);
+  if (versionT) {
+    const v = new FieldReader(der, versionT, 'version');
+    const n = readInteger(der, v.next(TAG.INTEGER, 'version'));
+    v.end();
+    if (n < 0n || n > 2n) throw bad(`version ${n + 1n} (only 1, 2 and 3 exist)`);
+    version = Number(n) + 1;
   }
-  const serialT = f[i++], tbsSigT = f[i++], issuerT = f[i++], validityT = f[i++], subjectT = f[i++], spkiT = f[i++];
-  if (!serialT || !tbsSigT || !issuerT || !validityT || !subjectT || !spkiT || serialT.tag !== TAG.INTEGER) throw bad('missing TBSCertificate fields');
+  const serialT = f.next(TAG.INTEGER, 'serialNumber');
+  readAlgorithm(der, f.next(TAG.SEQUENCE, 'signature'), 'signature');
+  const issuerT = f.next(TAG.SEQUENCE, 'issuer');
+  const validityT = f.next(TAG.SEQUENCE, 'validity');
+  const subjectT = f.next(TAG.SEQUENCE, 'subject');
+  const spkiT = f.next(TAG.SEQUENCE, 'subjectPublicKeyInfo');
+  const uids = [f.optional(0x81), f.optional(0x82)].filter((x) => x !== undefined);
+  const extsT = f.optional(0xa3);
+  f.end();
+  if (uids.length && version < 2) throw bad('unique identifiers in a version 1 certificate');
+  // UniqueIdentifier ::= BIT STRING, [1] and [2] IMPLICIT
+  for (const u of uids) checkContent(der, { ...u, tag: TAG.BIT_STRING });
+  if (extsT && version < 3) throw bad(`extensions in a version ${version} certificate`);
 
-  const [nbT, naT] = children(der, validityT);
-  if (!nbT || !naT) throw bad('bad validity');
-  const notBefore = readTime(der, nbT), notAfter = readTime(der, naT);
+  const v = new FieldReader(der, validityT, 'Validity');
+  const notBefore = readTime(der, v.next(undefined, 'notBefore'));
+  const notAfter = readTime(der, v.next(undefined, 'notAfter'));
+  v.end();
 
-  const sigOid = readOid(der, readTlv(der, sigAlgT.contentStart, sigAlgT.end));
+  const sigOid = readAlgorithm(der, sigAlgT, 'signatureAlgorithm').oid;
   const key = spkiInfo(der, spkiT);
 
-  const extensions: CertExtension[] = [];
-  for (; i < f.length; i++) {
-    if (f[i]!.tag !== 0xa3) continue;
-    const list = readTlv(der, f[i]!.contentStart, f[i]!.end);
-    for (const e of children(der, list)) {
-      const parts = children(der, e);
-      const extOid = readOid(der, parts[0]!);
-      let critical = false;
-      let valT = parts[1]!;
-      if (valT.tag === TAG.BOOLEAN) { critical = der[valT.contentStart] !== 0; valT = parts[2]!; }
-      if (!valT || valT.tag !== TAG.OCTET_STRING) throw bad(`extension ${extOid} without a value`);
-      extensions.push({ oid: extOid, critical, value: der.subarray(valT.contentStart, valT.end) });
-    }
+  let extensions: CertExtension[] = [];
+  if (extsT) {
+    const e = new FieldReader(der, extsT, 'extensions');
+    extensions = readExtensions(der, e.next(TAG.SEQUENCE, 'Extensions'));
+    e.end();
   }
   const ext = (o: string) => extensions.find((x) => x.oid === o)?.value;
 
   let skid = '', akid = '';
   const skidV = ext(OID.subjectKeyIdentifier);
   if (skidV) {
-    const t = expectTlv(skidV, 0, skidV.length, TAG.OCTET_STRING, 'SubjectKeyIdentifier');
+    const t = extValue(skidV, TAG.OCTET_STRING, 'SubjectKeyIdentifier');
     skid = skidV.toString('hex', t.contentStart, t.end).toUpperCase();
   }
   const akidV = ext(OID.authorityKeyIdentifier);
   if (akidV) {
-    for (const t of children(akidV, readTlv(akidV, 0))) {
-      if (t.tag === 0x80) akid = akidV.toString('hex', t.contentStart, t.end).toUpperCase();
-    }
+    // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0], authorityCertIssuer [1], authorityCertSerialNumber [2] } (§4.2.1.1)
+    const a = new FieldReader(akidV, extValue(akidV, TAG.SEQUENCE, 'AuthorityKeyIdentifier'), 'AuthorityKeyIdentifier');
+    const keyId = a.optional(0x80);
+    const issuerNames = a.optional(0xa1);
+    if (issuerNames) decodeGeneralNames(akidV, issuerNames);
+    a.optional(0x82);
+    a.end();
+    if (keyId) akid = akidV.toString('hex', keyId.contentStart, keyId.end).toUpperCase();
   }
 
   let isCA = false;
   let pathLen: number | undefined;
   const bcV = ext(OID.basicConstraints);
   if (bcV) {
-    for (const t of children(bcV, readTlv(bcV, 0))) {
-      if (t.tag === TAG.BOOLEAN) isCA = bcV[t.contentStart] !== 0;
-      else if (t.tag === TAG.INTEGER) pathLen = Number.parseInt(readIntegerHex(bcV, t), 16);
+    // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } (§4.2.1.9)
+    const b = new FieldReader(bcV, extValue(bcV, TAG.SEQUENCE, 'BasicConstraints'), 'BasicConstraints');
+    const ca = b.optional(TAG.BOOLEAN);
+    const len = b.optional(TAG.INTEGER);
+    b.end();
+    isCA = ca !== undefined && bcV[ca.contentStart] !== 0;
+    if (len) {
+      const n = readInteger(bcV, len);
+      if (n < 0n) throw bad('negative pathLenConstraint');
+      pathLen = n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
     }
   }
 
@@ -448,18 +508,29 @@ export function parseCertificate(der: Buffer): CertInfo {
   const crlDistributionPoints: string[] = [];
   const cdpV = ext(OID.cRLDistributionPoints);
   if (cdpV) {
-    for (const dp of children(cdpV, readTlv(cdpV, 0))) {
-      for (const part of children(cdpV, dp)) {
-        if (part.tag !== 0xa0) continue; // distributionPoint
-        const dpName = readTlv(cdpV, part.contentStart, part.end);
-        if (dpName.tag !== 0xa0) continue; // fullName (nameRelativeToCRLIssuer ignored)
-        for (const gn of decodeGeneralNames(cdpV, dpName)) if (gn.type === 'URI') crlDistributionPoints.push(gn.value);
-      }
+    // CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint ::= SEQUENCE {
+    //   distributionPoint [0] CHOICE { fullName [0] GeneralNames, nameRelativeToCRLIssuer [1] RDN } OPTIONAL,
+    //   reasons [1] ReasonFlags OPTIONAL, cRLIssuer [2] GeneralNames OPTIONAL } (§4.2.1.13)
+    for (const dp of listOf(cdpV, extValue(cdpV, TAG.SEQUENCE, 'CRLDistributionPoints'), TAG.SEQUENCE, 'CRLDistributionPoints', 1)) {
+      if (dp.tag !== TAG.SEQUENCE) throw bad('a DistributionPoint is not a SEQUENCE');
+      const d = new FieldReader(cdpV, dp, 'DistributionPoint');
+      const name = d.optional(0xa0);
+      d.optional(0x81);
+      const crlIssuer = d.optional(0xa2);
+      d.end();
+      if (crlIssuer) decodeGeneralNames(cdpV, crlIssuer);
+      if (!name) continue;
+      const n = new FieldReader(cdpV, name, 'distributionPoint');
+      const full = n.optional(0xa0);
+      if (!full) n.next(0xa1, 'nameRelativeToCRLIssuer');
+      n.end();
+      if (full) for (const gn of decodeGeneralNames(cdpV, full)) if (gn.type === 'URI') crlDistributionPoints.push(gn.value);
     }
   }
 
   const issuerDer = encodingOf(der, issuerT);
   const subjectDer = encodingOf(der, subjectT);
+  const subjectAttributes = nameAttributes(der, subjectT);
   const keyUsage = decodeKeyUsage(ext(OID.keyUsage), ext(OID.extKeyUsage));
   const sig = der.subarray(sigT.contentStart + 1, sigT.end);
 
@@ -472,7 +543,7 @@ export function parseCertificate(der: Buffer): CertInfo {
     issuerDer,
     subjectText: formatName(der, subjectT),
     subjectDer,
-    subject: parseName(der, subjectT),
+    subject: subjectFields(subjectAttributes),
     subjectAltName: formatSubjectAltName(subjectAltNames),
     subjectAltNames,
     keyType: key.keyType,

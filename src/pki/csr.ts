@@ -5,7 +5,7 @@
 
 import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
-  TAG, bitString, children, encodingOf, expectTlv, integer, oid, octetString, readInteger, readOid, readString, readTlv, seq,
+  FieldReader, TAG, bitString, checkTree, children, encodingOf, integer, listOf, oid, octetString, readAlgorithm, readInteger, readOid, readString, readTlv, seq,
   seqOf, set, tlv, utf8String, isPrintableString, printableString, TRUE_DER, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
@@ -14,7 +14,7 @@ import { decodeKeyUsage, encodeExtendedKeyUsageValue, encodeKeyUsageValue, parse
 import { encodeName, formatName, parseName, type SubjectFields } from './name.js';
 import { OID } from './oids.js';
 import { decodeGeneralNames, encodeGeneralNames, formatSubjectAltName, parseSubjectAltName, type GeneralName } from './san.js';
-import { signatureAlgorithm, type Digest } from './certificate.js';
+import { readExtensions, signatureAlgorithm, type Digest } from './certificate.js';
 import { spkiInfo } from './spki.js';
 
 export const CSR_OID = {
@@ -103,60 +103,78 @@ export function parseCsr(der: Buffer): CsrInfo {
   try {
     return parse(der);
   } catch (e) {
-    if (e instanceof PkiError) throw e;
-    throw bad((e as Error).message);
+    if (e instanceof PkiError && !e.message.startsWith('not a valid certificate request')) throw bad(e.message);
+    throw e;
   }
 }
 
 function parse(der: Buffer): CsrInfo {
+  // CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature BIT STRING } (RFC 2986 §4.2)
   const outer = readTlv(der, 0);
   if (outer.tag !== TAG.SEQUENCE) throw bad('not a SEQUENCE');
   if (outer.end !== der.length) throw bad('trailing data');
-  const [infoT, algT, sigT] = children(der, outer);
-  if (!infoT || !algT || !sigT || infoT.tag !== TAG.SEQUENCE || sigT.tag !== TAG.BIT_STRING) throw bad('wrong structure');
-  const [versionT, subjectT, spkiT, attrsT] = children(der, infoT);
-  if (!versionT || versionT.tag !== TAG.INTEGER || readInteger(der, versionT) !== 0n) throw bad('version is not 1');
-  if (!subjectT || subjectT.tag !== TAG.SEQUENCE || !spkiT || spkiT.tag !== TAG.SEQUENCE) throw bad('missing subject or public key');
+  const o = new FieldReader(der, outer, 'CertificationRequest');
+  const infoT = o.next(TAG.SEQUENCE, 'certificationRequestInfo');
+  const algT = o.next(TAG.SEQUENCE, 'signatureAlgorithm');
+  const sigT = o.next(TAG.BIT_STRING, 'signature');
+  o.end();
+  checkTree(der, outer);
+  // CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name,
+  //   subjectPKInfo, attributes [0] IMPLICIT SET OF Attribute } (§4.1; OpenSSL and others omit
+  //   an empty attributes field, so it is read as optional)
+  const f = new FieldReader(der, infoT, 'CertificationRequestInfo');
+  if (readInteger(der, f.next(TAG.INTEGER, 'version')) !== 0n) throw bad('version is not 1');
+  const subjectT = f.next(TAG.SEQUENCE, 'subject');
+  const spkiT = f.next(TAG.SEQUENCE, 'subjectPKInfo');
+  const attrsT = f.optional(0xa0);
+  f.end();
   const key = spkiInfo(der, spkiT);
   const publicKey = Buffer.from(encodingOf(der, spkiT));
+  let pub: KeyObject;
+  try {
+    pub = createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new PkiError('bad-key', `the request's public key cannot be read: ${(e as Error).message}`, { cause: e });
+  }
   let challengePassword: string | undefined;
   let extsT: Tlv | undefined;
   if (attrsT) {
-    if (attrsT.tag !== 0xa0) throw bad('attributes are not [0]');
     for (const a of children(der, attrsT)) {
-      const [typeT, valuesT] = children(der, a);
-      if (!typeT || !valuesT || valuesT.tag !== TAG.SET) throw bad('attribute');
-      const type = readOid(der, typeT);
-      const [v] = children(der, valuesT);
-      if (!v) continue;
-      if (type === CSR_OID.challengePassword) challengePassword = readString(der, v);
-      else if (type === CSR_OID.extensionRequest) extsT = v;
+      // Attribute ::= SEQUENCE { type OID, values SET SIZE (1..MAX) OF ANY } (RFC 2985 §5.4)
+      if (a.tag !== TAG.SEQUENCE) throw bad('an attribute is not a SEQUENCE');
+      const af = new FieldReader(der, a, 'Attribute');
+      const type = readOid(der, af.next(TAG.OID, 'type'));
+      const values = listOf(der, af.next(TAG.SET, 'values'), TAG.SET, 'attribute values', 1);
+      af.end();
+      if (type === CSR_OID.challengePassword) challengePassword = readString(der, values[0]!);
+      else if (type === CSR_OID.extensionRequest) extsT = values[0];
     }
   }
   let san: GeneralName[] = [];
   let ku: Buffer | undefined, eku: Buffer | undefined;
   let requestsCA = false;
   if (extsT) {
-    for (const e of children(der, expectTlv(der, extsT.start, extsT.end, TAG.SEQUENCE, 'Extensions'))) {
-      const parts = children(der, e);
-      const o = readOid(der, parts[0]!);
-      const valT = parts[parts.length - 1]!;
-      if (valT.tag !== TAG.OCTET_STRING) throw bad(`extension ${o} without a value`);
-      const value = der.subarray(valT.contentStart, valT.end);
-      if (o === OID.subjectAltName) san = decodeGeneralNames(value);
-      else if (o === OID.keyUsage) ku = value;
-      else if (o === OID.extKeyUsage) eku = value;
-      else if (o === OID.basicConstraints) {
-        for (const t of children(value, readTlv(value, 0))) if (t.tag === TAG.BOOLEAN) requestsCA = value[t.contentStart] !== 0;
+    for (const x of readExtensions(der, extsT)) {
+      if (x.oid === OID.subjectAltName) san = decodeGeneralNames(x.value);
+      else if (x.oid === OID.keyUsage) ku = x.value;
+      else if (x.oid === OID.extKeyUsage) eku = x.value;
+      else if (x.oid === OID.basicConstraints) {
+        const t = readTlv(x.value, 0);
+        if (t.tag !== TAG.SEQUENCE || t.end !== x.value.length) throw bad('malformed basicConstraints');
+        checkTree(x.value, t);
+        const b = new FieldReader(x.value, t, 'BasicConstraints');
+        const ca = b.optional(TAG.BOOLEAN);
+        b.optional(TAG.INTEGER);
+        b.end();
+        requestsCA = ca !== undefined && x.value[ca.contentStart] !== 0;
       }
     }
   }
-  const sigOid = readOid(der, readTlv(der, algT.contentStart, algT.end));
+  const sigOid = readAlgorithm(der, algT, 'signatureAlgorithm').oid;
   const digest = DIGEST_BY_OID[sigOid] ?? sigOid;
   let signatureValid = false;
   if (DIGEST_BY_OID[sigOid]) {
     try {
-      const pub = createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
       signatureValid = cryptoVerify(digest, encodingOf(der, infoT), pub, der.subarray(sigT.contentStart + 1, sigT.end));
     } catch {
       signatureValid = false;

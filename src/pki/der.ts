@@ -309,6 +309,122 @@ export function* iterate(buf: Uint8Array, start: number, end: number): Generator
   }
 }
 
+/**
+ * Reads the fields of a constructed TLV in order, as a SEQUENCE's schema lists them: each
+ * field must be present with its tag, OPTIONAL/DEFAULT fields are taken when their tag comes
+ * next, and nothing may follow the last field (X.680 §25; what OpenSSL's decoder also refuses).
+ */
+export class FieldReader {
+  private p: number;
+  constructor(private readonly buf: Uint8Array, private readonly parent: { contentStart: number; end: number }, private readonly what: string) {
+    this.p = parent.contentStart;
+  }
+  get done(): boolean { return this.p >= this.parent.end; }
+  /** The identifier octet of the next field (undefined at the end). */
+  peek(): number | undefined { return this.done ? undefined : this.buf[this.p]; }
+  /** The next field; when `tag` is given it must have that tag. */
+  next(tag: number | undefined, field: string): Tlv {
+    if (this.done) throw derError(`${this.what}: ${field} is missing`);
+    const t = readTlv(this.buf, this.p, this.parent.end);
+    if (tag !== undefined && t.tag !== tag) {
+      throw derError(`${this.what}: ${field} has tag 0x${t.tag.toString(16)} (expected 0x${tag.toString(16)})`);
+    }
+    this.p = t.end;
+    return t;
+  }
+  /** The next field when it has `tag` (an OPTIONAL or DEFAULT field), else undefined. */
+  optional(tag: number, field = 'field'): Tlv | undefined {
+    return this.peek() === tag ? this.next(tag, field) : undefined;
+  }
+  /** Nothing may follow the last field. */
+  end(): void {
+    if (!this.done) throw derError(`${this.what}: unexpected data after the last field`);
+  }
+}
+
+/** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } (RFC 5280 §4.1.1.2). */
+export function readAlgorithm(buf: Buffer, t: Tlv, what = 'AlgorithmIdentifier'): { oid: string; params?: Tlv } {
+  if (t.tag !== TAG.SEQUENCE) throw derError(`${what} is not a SEQUENCE`);
+  const f = new FieldReader(buf, t, what);
+  const o = readOid(buf, f.next(TAG.OID, 'algorithm'));
+  const params = f.done ? undefined : f.next(undefined, 'parameters');
+  f.end();
+  if (params) checkTree(buf, params);
+  return { oid: o, params };
+}
+
+/** Children of a constructed TLV with tag `tag`: a SEQUENCE OF / SET OF with at least `min` elements. */
+export function listOf(buf: Uint8Array, t: Tlv, tag: number, what: string, min = 0): Tlv[] {
+  if (t.tag !== tag) throw derError(`${what} has tag 0x${t.tag.toString(16)} (expected 0x${tag.toString(16)})`);
+  const out = children(buf, t);
+  if (out.length < min) throw derError(`${what} must not be empty`);
+  return out;
+}
+
+/**
+ * X.690 rules for the content of a universal-class element, as a DER reader (and OpenSSL's
+ * decoder) applies them: SEQUENCE and SET constructed and every other type primitive (§10.2),
+ * BOOLEAN one octet (§8.2.1), INTEGER and ENUMERATED non-empty and minimal (§8.3.2), NULL
+ * empty (§8.8.2), OBJECT IDENTIFIER sub-identifiers minimal and complete (§8.19.2), BIT STRING
+ * with at most 7 unused bits and none when empty (§8.6.2), BMPString whole 16-bit characters
+ * and UniversalString whole 32-bit characters (X.690 §8.23.8, X.680 §41).
+ */
+export function checkContent(buf: Uint8Array, t: Tlv): void {
+  if ((t.tag & 0xc0) !== 0) return; // context, application, private: the schema decides
+  const num = t.tag & 0x1f;
+  const constructed = (t.tag & 0x20) !== 0;
+  const len = t.end - t.contentStart;
+  const c0 = buf[t.contentStart];
+  if (num === 16 || num === 17) {
+    if (!constructed) throw derError(`${num === 16 ? 'SEQUENCE' : 'SET'} must be constructed`);
+    return;
+  }
+  if (num === 0x1f) return; // high tag numbers: not a type this code knows
+  if (constructed) throw derError(`universal type ${num} must be primitive`);
+  switch (num) {
+    case 0: throw derError('end-of-contents octets in a definite-length encoding');
+    case 1: if (len !== 1) throw derError('BOOLEAN must be one octet'); break;
+    case 2: case 10:
+      if (len === 0) throw derError('empty INTEGER');
+      if (len > 1 && ((c0 === 0 && buf[t.contentStart + 1]! < 0x80) || (c0 === 0xff && buf[t.contentStart + 1]! >= 0x80))) {
+        throw derError('INTEGER not in its shortest form');
+      }
+      break;
+    case 3:
+      if (len === 0) throw derError('empty BIT STRING');
+      if (c0! > 7) throw derError('BIT STRING with more than 7 unused bits');
+      if (len === 1 && c0 !== 0) throw derError('empty BIT STRING with unused bits');
+      break;
+    case 5: if (len !== 0) throw derError('NULL with content'); break;
+    case 6: checkOid(buf.subarray(t.contentStart, t.end)); break;
+    case 28: if (len % 4) throw derError('UniversalString length is not a multiple of 4'); break;
+    case 30: if (len % 2) throw derError('BMPString length is odd'); break;
+    default: break;
+  }
+}
+
+/** Checks a TLV and everything nested in it (not the contents of OCTET and BIT STRINGs). */
+export function checkTree(buf: Uint8Array, t: Tlv, depth = 0): void {
+  if (depth > 64) throw derError('nested too deeply');
+  checkContent(buf, t);
+  if (t.tag & 0x20) {
+    let p = t.contentStart;
+    while (p < t.end) {
+      const c = readTlv(buf, p, t.end);
+      checkTree(buf, c, depth + 1);
+      p = c.end;
+    }
+  }
+}
+
+function checkOid(c: Uint8Array): void {
+  if (c.length === 0) throw derError('empty OID');
+  if (c[c.length - 1]! & 0x80) throw derError('OID ends inside a sub-identifier');
+  for (let i = 0; i < c.length; i++) {
+    if (c[i] === 0x80 && (i === 0 || !(c[i - 1]! & 0x80))) throw derError('OID sub-identifier not in its shortest form');
+  }
+}
+
 /** Content octets of a TLV (a view, not a copy). */
 export const contentOf = (buf: Buffer, t: Tlv): Buffer => buf.subarray(t.contentStart, t.end);
 /** Whole encoding of a TLV (a view, not a copy). */
@@ -316,7 +432,7 @@ export const encodingOf = (buf: Buffer, t: Tlv): Buffer => buf.subarray(t.start,
 
 /** Dotted string of an OID's content octets. */
 export function decodeOid(content: Uint8Array): string {
-  if (content.length === 0) throw derError('empty OID');
+  checkOid(content);
   const arcs: string[] = [];
   let v = 0, big: bigint | null = null, first = true;
   for (let i = 0; i < content.length; i++) {
@@ -345,26 +461,42 @@ export const readOid = (buf: Buffer, t: Tlv): string => {
 
 /** INTEGER as a bigint (two's complement). */
 export function readInteger(buf: Buffer, t: Tlv): bigint {
+  if (t.tag !== TAG.INTEGER) throw derError('expected INTEGER');
+  checkContent(buf, t);
   const c = buf.subarray(t.contentStart, t.end);
-  if (c.length === 0) throw derError('empty INTEGER');
   let v = BigInt('0x' + c.toString('hex'));
   if (c[0]! & 0x80) v -= 1n << BigInt(c.length * 8);
   return v;
 }
 
 /**
- * INTEGER content as upper-case hex of whole octets with leading 00 octets removed (the sign pad
- * too), i.e. what `openssl x509 -serial` prints: 0x00A1 → "A1", 0x0512 → "0512", 0 → "00".
+ * An INTEGER as `openssl x509 -serial` prints it (i2a_ASN1_INTEGER): upper-case hex of the
+ * magnitude in whole octets without leading 00 octets, '-' in front of a negative value:
+ * 0x00A1 → "A1", 0x0512 → "0512", 0 → "00", 0xFF → "-01", 0xFF00 → "-0100".
  */
 export function readIntegerHex(buf: Buffer, t: Tlv): string {
-  let i = t.contentStart;
-  while (i < t.end - 1 && buf[i] === 0) i++;
-  return buf.toString('hex', i, t.end).toUpperCase();
+  if (t.tag !== TAG.INTEGER) throw derError('expected INTEGER');
+  checkContent(buf, t);
+  return integerHex(buf.subarray(t.contentStart, t.end));
+}
+
+/** i2a_ASN1_INTEGER text of two's-complement INTEGER content octets (see readIntegerHex). */
+export function integerHex(c: Uint8Array): string {
+  const b = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  if (!(b[0]! & 0x80)) {
+    let i = 0;
+    while (i < b.length - 1 && b[i] === 0) i++;
+    return b.toString('hex', i).toUpperCase();
+  }
+  let mag = (-(BigInt(`0x${b.toString('hex')}`) - (1n << BigInt(b.length * 8)))).toString(16).toUpperCase();
+  if (mag.length % 2) mag = `0${mag}`;
+  return `-${mag}`;
 }
 
 /** BIT STRING: unused-bit count and the bytes after it (a view). */
 export function readBitString(buf: Buffer, t: Tlv): { unusedBits: number; bytes: Buffer } {
-  if (t.tag !== TAG.BIT_STRING || t.end <= t.contentStart) throw derError('expected BIT STRING');
+  if (t.tag !== TAG.BIT_STRING) throw derError('expected BIT STRING');
+  checkContent(buf, t);
   return { unusedBits: buf[t.contentStart]!, bytes: buf.subarray(t.contentStart + 1, t.end) };
 }
 
@@ -377,22 +509,41 @@ export function readNamedBits(buf: Buffer, t: Tlv): number[] {
   return out;
 }
 
-/** Any of the ASN.1 character string types, decoded to a JS string. */
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const isSurrogate = (u: number) => u >= 0xd800 && u <= 0xdfff;
+
+/**
+ * Any of the ASN.1 character string types, decoded to a JS string. The multi-octet types must
+ * hold characters: UTF8String valid UTF-8 (RFC 3629 §3, no surrogates, nothing beyond
+ * U+10FFFF), BMPString whole UCS-2 characters and UniversalString whole UCS-4 characters, none
+ * of them surrogates or beyond U+10FFFF (X.680 §41). Other types come back as RFC 4514 '#' hex.
+ */
 export function readString(buf: Buffer, t: Tlv): string {
   const c = buf.subarray(t.contentStart, t.end);
   switch (t.tag) {
-    case TAG.UTF8_STRING: return c.toString('utf8');
+    case TAG.UTF8_STRING:
+      try { return utf8Strict.decode(c); } catch { throw derError('UTF8String is not valid UTF-8'); }
     case TAG.PRINTABLE_STRING: case TAG.IA5_STRING: case 0x12 /* NumericString */:
     case 0x1a /* VisibleString */: case TAG.TELETEX_STRING: case 0x1b /* GeneralString */:
       return c.toString('latin1');
     case TAG.BMP_STRING: {
+      if (c.length % 2) throw derError('BMPString length is odd');
       let s = '';
-      for (let i = 0; i + 1 < c.length; i += 2) s += String.fromCharCode((c[i]! << 8) | c[i + 1]!);
+      for (let i = 0; i < c.length; i += 2) {
+        const u = (c[i]! << 8) | c[i + 1]!;
+        if (isSurrogate(u)) throw derError('BMPString holds a surrogate');
+        s += String.fromCharCode(u);
+      }
       return s;
     }
     case TAG.UNIVERSAL_STRING: {
+      if (c.length % 4) throw derError('UniversalString length is not a multiple of 4');
       let s = '';
-      for (let i = 0; i + 3 < c.length; i += 4) s += String.fromCodePoint(c.readUInt32BE(i));
+      for (let i = 0; i < c.length; i += 4) {
+        const u = c.readUInt32BE(i);
+        if (u > 0x10ffff || isSurrogate(u)) throw derError('UniversalString holds a value that is not a character');
+        s += String.fromCodePoint(u);
+      }
       return s;
     }
     default:
@@ -401,24 +552,40 @@ export function readString(buf: Buffer, t: Tlv): string {
   }
 }
 
-/** UTCTime / GeneralizedTime as epoch milliseconds (UTC). */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysIn = (year: number, month: number) =>
+  month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : DAYS_IN_MONTH[month - 1]!;
+/** Text of a time for a message: printable ASCII only. */
+const shown = (s: string) => s.replace(/[^\x20-\x7e]/g, '?');
+
+/**
+ * UTCTime / GeneralizedTime as epoch milliseconds (UTC), in their DER forms: UTCTime
+ * YYMMDDHHMMSSZ (X.690 §11.8, RFC 5280 §4.1.2.5.1: seconds and Z required, years 1950-2049),
+ * GeneralizedTime YYYYMMDDHHMMSS[.f]Z (X.690 §11.7: a fraction has no trailing zeros), each
+ * field in range (months 1-12, days within the month, hours 0-23, minutes and seconds 0-59).
+ */
 export function readTime(buf: Buffer, t: Tlv): number {
   const s = buf.toString('latin1', t.contentStart, t.end);
   let m: RegExpMatchArray | null;
+  let year: number;
   if (t.tag === TAG.UTC_TIME) {
-    m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(s);
-    if (!m) throw derError(`bad UTCTime "${s}"`);
+    m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+    if (!m) throw derError(`bad UTCTime "${shown(s)}"`);
     const yy = Number(m[1]);
-    return Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
+    year = yy < 50 ? 2000 + yy : 1900 + yy;
+  } else if (t.tag === TAG.GENERALIZED_TIME) {
+    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d*[1-9]))?Z$/.exec(s);
+    if (!m) throw derError(`bad GeneralizedTime "${shown(s)}"`);
+    year = Number(m[1]);
+  } else {
+    throw derError('expected UTCTime or GeneralizedTime');
   }
-  if (t.tag === TAG.GENERALIZED_TIME) {
-    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?(?:[.,](\d+))?Z$/.exec(s);
-    if (!m) throw derError(`bad GeneralizedTime "${s}"`);
-    const frac = m[7] ? Math.floor(Number('0.' + m[7]) * 1000) : 0;
-    const d = new Date(0);
-    d.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-    d.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6] ?? 0), frac);
-    return d.getTime();
+  const [month, day, hour, minute, second] = [2, 3, 4, 5, 6].map((i) => Number(m![i]));
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysIn(year, month!) || hour! > 23 || minute! > 59 || second! > 59) {
+    throw derError(`time "${shown(s)}" is not a valid date`);
   }
-  throw derError('expected UTCTime or GeneralizedTime');
+  const d = new Date(0);
+  d.setUTCFullYear(year, month! - 1, day);
+  d.setUTCHours(hour!, minute!, second!, m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0);
+  return d.getTime();
 }

@@ -1,7 +1,7 @@
 // Key usage: RFC 5280 §4.2.1.3 (keyUsage bits 0..8, critical) and §4.2.1.12 (extendedKeyUsage
 // purposes), plus RFC 3029 id-kp-dvcs, under the RouterOS `key-usage` names (spec §1.2).
 
-import { children, namedBits, oid, readNamedBits, readOid, readTlv, seqOf, type Tlv } from './der.js';
+import { TAG, listOf, namedBits, oid, readNamedBits, readOid, readTlv, seqOf, type Tlv } from './der.js';
 import { PkiError } from './errors.js';
 import { OID } from './oids.js';
 
@@ -84,21 +84,31 @@ export const hasKeyCertSign = (names: readonly KeyUsageName[]): boolean => names
 
 /**
  * Names from a certificate's extension values (either may be absent). `ku`/`eku` are the
- * extnValue OCTET STRING contents. EKU purposes RouterOS has no name for are ignored.
+ * extnValue OCTET STRING contents: KeyUsage ::= BIT STRING (RFC 5280 §4.2.1.3) and
+ * ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (§4.2.1.12), each filling its
+ * value. EKU purposes RouterOS has no name for are ignored.
  */
 export function decodeKeyUsage(ku?: Buffer | null, eku?: Buffer | null, kuAt?: Tlv, ekuAt?: Tlv): KeyUsageName[] {
   const names: KeyUsageName[] = [];
   if (ku) {
-    for (const bit of readNamedBits(ku, kuAt ?? readTlv(ku, 0))) {
+    const t = kuAt ?? whole(ku, 'keyUsage');
+    for (const bit of readNamedBits(ku, t)) {
       const n = BIT_TO_NAME.get(bit);
       if (n) names.push(n);
     }
   }
   if (eku) {
-    for (const t of children(eku, ekuAt ?? readTlv(eku, 0))) {
+    for (const t of listOf(eku, ekuAt ?? whole(eku, 'extKeyUsage'), TAG.SEQUENCE, 'extKeyUsage', 1)) {
       const n = OID_TO_NAME.get(readOid(eku, t));
       if (n) names.push(n);
     }
   }
   return canonicalKeyUsage(names);
+}
+
+/** The one TLV that fills an extension value. */
+function whole(value: Buffer, what: string): Tlv {
+  const t = readTlv(value, 0);
+  if (t.end !== value.length) throw new PkiError('bad-der', `malformed DER: ${what}: data after the end`);
+  return t;
 }

@@ -3,7 +3,8 @@
 // RSA keygen always uses the async node:crypto call (libuv threadpool): RSA-8192 can take 6-18 s.
 
 import {
-  createECDH, createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, type KeyObject,
+  createECDH, createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, sign as cryptoSign, verify as cryptoVerify,
+  type KeyObject,
 } from 'node:crypto';
 import { PkiError } from './errors.js';
 import { spkiInfo } from './spki.js';
@@ -176,9 +177,38 @@ export function importPrivateKey(data: string | Uint8Array, passphrase?: string)
   }
   let last: unknown;
   for (const t of tries) {
-    try { return t(); } catch (e) { last = e; }
+    let key: KeyObject;
+    try { key = t(); } catch (e) { last = e; continue; }
+    assertKeyPair(key);
+    return key;
   }
   throw new PkiError('bad-key', `cannot read private key: ${(last as Error)?.message ?? 'unknown format'}`, { cause: last });
+}
+
+const PAIR_CHECK = Buffer.from('rospki key pair check');
+
+/**
+ * Refuses a private key whose stored public half does not belong to it (a damaged or edited key
+ * file: certificates are matched to keys by the public key, and whatever the private key signed
+ * would not verify): a signature made with the private key must verify with its public key, the
+ * pair-wise consistency test of FIPS 140-3 IG 10.3.A.
+ */
+export function assertKeyPair(key: KeyObject): void {
+  const type = key.asymmetricKeyType ?? '';
+  if (!['rsa', 'rsa-pss', 'ec', 'dsa', 'ed25519', 'ed448'].includes(type)) return;
+  const digest = type === 'ed25519' || type === 'ed448' ? null : 'sha256';
+  let ok: boolean;
+  try {
+    // OpenSSL's encoder first: it refuses keys it cannot write (an EC private key longer than
+    // the curve order) with an error, where node's JWK export of one aborts the process.
+    key.export({ type: 'pkcs8', format: 'der' });
+    // then the public key: an EC key whose point is at infinity signs, but has none to export
+    exportSpkiDer(key);
+    ok = cryptoVerify(digest, PAIR_CHECK, createPublicKey(key), cryptoSign(digest, PAIR_CHECK, key));
+  } catch (e) {
+    throw new PkiError('bad-key', `the private key cannot be used: ${(e as Error).message}`, { cause: e });
+  }
+  if (!ok) throw new PkiError('bad-key', 'the private key does not match its own public key');
 }
 
 function looksLikePem(b: Uint8Array): boolean {

@@ -2,7 +2,7 @@
 // RFC 4514 (string form, used for RouterOS `issuer=` text such as `C=LV,O=mikroview,CN=mikroview local CA`).
 
 import {
-  TAG, children, oid, printableString, readOid, readString, readTlv, seq, seqOf, set, utf8String,
+  FieldReader, TAG, checkTree, children, listOf, oid, printableString, readOid, readString, readTlv, seq, seqOf, set, utf8String,
   type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
@@ -94,14 +94,32 @@ function nameTlv(der: Buffer, at?: Tlv): Tlv {
   return t;
 }
 
-/** All attributes of a DER Name in order. `at` selects a Name inside a larger buffer. */
+/**
+ * Universal types an attribute value may have: the DirectoryString choices and the IA5String,
+ * PrintableString and NumericString of RFC 5280 §4.1.2.4 and Appendix A, BIT STRING
+ * (x500UniqueIdentifier), SEQUENCE (structured values) and the types no character set is
+ * defined for (shown as '#' hex). Booleans, integers, times, sets and the other string types
+ * are not attribute values of any RFC 5280 attribute; OpenSSL's decoder refuses them too.
+ */
+const VALUE_TAGS = new Set([0x03, 0x07, 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x30, 0x12, 0x13, 0x14, 0x16, 0x1c, 0x1d, 0x1e]);
+
+/**
+ * All attributes of a DER Name in order. `at` selects a Name inside a larger buffer. Name ::=
+ * SEQUENCE OF RDN, RDN ::= SET SIZE (1..MAX) OF AttributeTypeAndValue, AttributeTypeAndValue
+ * ::= SEQUENCE { type OID, value } (RFC 5280 §4.1.2.4).
+ */
 export function nameAttributes(der: Buffer, at?: Tlv): NameAttribute[] {
   const out: NameAttribute[] = [];
   const rdns = children(der, nameTlv(der, at));
   for (let i = 0; i < rdns.length; i++) {
-    for (const atv of children(der, rdns[i]!)) {
-      const [typeT, valueT] = children(der, atv);
-      if (!typeT || !valueT) throw new PkiError('bad-der', 'malformed DER: AttributeTypeAndValue');
+    for (const atv of listOf(der, rdns[i]!, TAG.SET, 'RelativeDistinguishedName', 1)) {
+      if (atv.tag !== TAG.SEQUENCE) throw new PkiError('bad-der', 'malformed DER: AttributeTypeAndValue must be a SEQUENCE');
+      const f = new FieldReader(der, atv, 'AttributeTypeAndValue');
+      const typeT = f.next(TAG.OID, 'type');
+      const valueT = f.next(undefined, 'value');
+      f.end();
+      if (!VALUE_TAGS.has(valueT.tag)) throw new PkiError('bad-der', `malformed DER: tag 0x${valueT.tag.toString(16)} is not an attribute value type`);
+      checkTree(der, valueT);
       const o = readOid(der, typeT);
       out.push({ oid: o, type: SHORT_NAMES[o] ?? o, value: readString(der, valueT), rdn: i });
     }
@@ -128,9 +146,12 @@ export function formatName(der: Buffer, at?: Tlv): string {
 }
 
 /** Subject fields of a DER Name (the first attribute of each kind wins). */
-export function parseName(der: Buffer, at?: Tlv): SubjectFields {
+export const parseName = (der: Buffer, at?: Tlv): SubjectFields => subjectFields(nameAttributes(der, at));
+
+/** Subject fields of a Name's attributes (the first attribute of each kind wins). */
+export function subjectFields(attributes: readonly NameAttribute[]): SubjectFields {
   const out: SubjectFields = {};
-  for (const a of nameAttributes(der, at)) {
+  for (const a of attributes) {
     const f = OID_FIELD[a.oid];
     if (f && out[f] === undefined) out[f] = a.value;
   }

@@ -17,13 +17,14 @@
 // Key derivation is the expensive part of reading: hostile files ask for millions of rounds. The
 // reader is written once, as generators that yield each derivation they need (kdf-work.ts);
 // parsePkcs12 runs them in place, parsePkcs12Async on a worker thread so that the daemon's event
-// loop (every service) stays free. Iteration counts over MAX_ITERATIONS are refused, and so is
-// a file needing more than MAX_TOTAL_ITERATIONS rounds in all.
+// loop (every service) stays free. Iteration counts over MAX_ITERATIONS are refused, and so is a
+// file needing more than MAX_TOTAL_ITERATIONS rounds in all — at once, before any derivation,
+// for what the file shows outside its encrypted contents.
 
 import { createCipheriv, createDecipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { berToDer } from './ber.js';
 import {
-  TAG, children, explicit, expectTlv, integer, octetString, oid, readInteger, readOid, readTlv, seq, seqOf, set, tlv,
+  FieldReader, TAG, checkTree, children, explicit, integer, listOf, octetString, oid, readAlgorithm, readInteger, readOid, readTlv, seq, seqOf, set, tlv,
   NULL_DER, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
@@ -94,17 +95,6 @@ const CIPHER_BY_OID: Record<string, { name: string; keyLen: number }> = {
   [P12_OID.desEde3cbc]: { name: 'des-ede3-cbc', keyLen: 24 },
 };
 
-/**
- * Iteration counts above this are refused: hostile input must not pin a CPU for minutes. Real
- * files use far fewer: OpenSSL 2048, Windows 2000, Java 10,000, gnutls certtool 600,000, and
- * OWASP's highest PBKDF2 recommendation is 1,300,000 (HMAC-SHA1).
- */
-export const MAX_ITERATIONS = 2_000_000;
-/**
- * Rounds of key derivation one file may need in all: enough for a legacy file (MAC, then key
- * and IV for two bags: 8 derivations with the empty-password retry) at MAX_ITERATIONS.
- */
-export const MAX_TOTAL_ITERATIONS = 10 * MAX_ITERATIONS;
 const DEFAULT_ITERATIONS = 2048;
 
 const bad = (what: string) => new PkiError('bad-der', `not a valid PKCS#12 file: ${what}`);
@@ -159,7 +149,24 @@ function* pkcs12KdfSteps(hashOid: string, password: Buffer, salt: Buffer, id: 1 
   return result.subarray(0, n);
 }
 
-function checkIterations(n: bigint): number {
+/**
+ * Iteration counts above this are refused: hostile input must not pin a CPU for minutes. Real
+ * files use far fewer: OpenSSL 2048, Windows 2000, Java 10,000, gnutls certtool 600,000, and
+ * OWASP's highest PBKDF2 recommendation is 1,300,000 (HMAC-SHA1).
+ */
+export const MAX_ITERATIONS = 2_000_000;
+/**
+ * Rounds of key derivation one file may need in all, counted as kdf-work.ts counts them (one
+ * per iteration of each PKCS#12 KDF output block or PBKDF2 run): a few seconds of the worker.
+ * GnuTLS's 3DES files (600,000 iterations for the MAC and for each key and IV: 4.2 million
+ * rounds) load; a file asking for millions of rounds in every bag does not.
+ */
+export const MAX_TOTAL_ITERATIONS = 5_000_000;
+
+const tooMuchWork = () => new PkiError('unsupported', `PKCS#12 key derivation needs more than ${MAX_TOTAL_ITERATIONS} iterations in total`);
+
+function iterationCount(buf: Buffer, t: Tlv): number {
+  const n = readInteger(buf, t);
   if (n < 1n) throw bad(`iteration count ${n} out of range`);
   if (n > BigInt(MAX_ITERATIONS)) throw new PkiError('unsupported', `key derivation iteration count ${n} exceeds the limit of ${MAX_ITERATIONS}`);
   return Number(n);
@@ -168,12 +175,7 @@ function checkIterations(n: bigint): number {
 // ---------------------------------------------------------------------------------------------
 // Decryption of AlgorithmIdentifier-described content
 
-function algorithm(buf: Buffer, t: Tlv): { oid: string; params?: Tlv } {
-  if (t.tag !== TAG.SEQUENCE) throw bad('AlgorithmIdentifier is not a SEQUENCE');
-  const [o, params] = children(buf, t);
-  if (!o) throw bad('empty AlgorithmIdentifier');
-  return { oid: readOid(buf, o), params };
-}
+const algorithm = (buf: Buffer, t: Tlv) => readAlgorithm(buf, t);
 
 function decipher(name: string, key: Buffer, iv: Buffer, data: Buffer): Buffer {
   try {
@@ -184,69 +186,100 @@ function decipher(name: string, key: Buffer, iv: Buffer, data: Buffer): Buffer {
   }
 }
 
-/** Decrypts `data` encrypted with the algorithm at `algT` (PBES2 or a PKCS#12 PBE), in place. */
-export function pbeDecrypt(buf: Buffer, algT: Tlv, data: Buffer, password: string): Buffer {
-  return runKdf(pbeDecryptSteps(buf, algT, data, password), MAX_TOTAL_ITERATIONS);
-}
+const IV_LENGTH: Record<string, number> = { 'aes-128-cbc': 16, 'aes-192-cbc': 16, 'aes-256-cbc': 16, 'des-ede3-cbc': 8 };
 
-function* pbeDecryptSteps(buf: Buffer, algT: Tlv, data: Buffer, password: string): KdfSteps<Buffer> {
+/** What an encryption AlgorithmIdentifier says: everything needed to derive the key and decrypt. */
+type PbeParams =
+  | { scheme: 'pbes2'; prf: string; iterations: number; salt: Buffer; cipher: { name: string; keyLen: number }; iv: Buffer }
+  | { scheme: 'pkcs12'; kind: 'rc2' | '3des'; keyLen: number; iterations: number; salt: Buffer };
+
+/** Reads PBES2 (RFC 8018 A.4) or pkcs-12PbeParams (RFC 7292 Appendix C) parameters. */
+function pbeParams(buf: Buffer, algT: Tlv): PbeParams {
   const alg = algorithm(buf, algT);
   if (alg.oid === P12_OID.pbes2) {
-    if (!alg.params) throw bad('PBES2 without parameters');
-    const [kdfT, encT] = children(buf, alg.params);
-    if (!kdfT || !encT) throw bad('PBES2 parameters');
-    const kdf = algorithm(buf, kdfT);
-    if (kdf.oid !== P12_OID.pbkdf2 || !kdf.params) throw new PkiError('unsupported', `PBES2 key derivation ${kdf.oid} is not supported`);
-    const kp = children(buf, kdf.params);
-    const saltT = kp[0], iterT = kp[1];
-    if (!saltT || saltT.tag !== TAG.OCTET_STRING || !iterT || iterT.tag !== TAG.INTEGER) throw bad('PBKDF2 parameters');
-    const iterations = checkIterations(readInteger(buf, iterT));
+    // PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme AlgorithmIdentifier }
+    if (!alg.params || alg.params.tag !== TAG.SEQUENCE) throw bad('PBES2 parameters');
+    const pf = new FieldReader(buf, alg.params, 'PBES2-params');
+    const kdf = algorithm(buf, pf.next(TAG.SEQUENCE, 'keyDerivationFunc'));
+    const enc = algorithm(buf, pf.next(TAG.SEQUENCE, 'encryptionScheme'));
+    pf.end();
+    if (kdf.oid !== P12_OID.pbkdf2) throw new PkiError('unsupported', `PBES2 key derivation ${kdf.oid} is not supported`);
+    // PBKDF2-params ::= SEQUENCE { salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL,
+    //   prf AlgorithmIdentifier DEFAULT hmacWithSHA1 } (RFC 8018 A.2)
+    if (!kdf.params || kdf.params.tag !== TAG.SEQUENCE) throw bad('PBKDF2 parameters');
+    const kf = new FieldReader(buf, kdf.params, 'PBKDF2-params');
+    const saltT = kf.next(TAG.OCTET_STRING, 'salt');
+    const iterations = iterationCount(buf, kf.next(TAG.INTEGER, 'iterationCount'));
+    const keyLenT = kf.optional(TAG.INTEGER);
+    const prfT = kf.optional(TAG.SEQUENCE);
+    kf.end();
     let prf = 'sha1';
-    let keyLen: number | undefined;
-    for (const t of kp.slice(2)) {
-      if (t.tag === TAG.INTEGER) keyLen = Number(readInteger(buf, t));
-      else if (t.tag === TAG.SEQUENCE) {
-        const p = algorithm(buf, t);
-        const name = PRF_BY_OID[p.oid];
-        if (!name) throw new PkiError('unsupported', `PBKDF2 PRF ${p.oid} is not supported`);
-        prf = name;
-      }
+    if (prfT) {
+      const p = algorithm(buf, prfT);
+      const name = PRF_BY_OID[p.oid];
+      if (!name) throw new PkiError('unsupported', `PBKDF2 PRF ${p.oid} is not supported`);
+      if (p.params && p.params.tag !== TAG.NULL) throw bad('PBKDF2 PRF parameters');
+      prf = name;
     }
-    const enc = algorithm(buf, encT);
     const cipher = CIPHER_BY_OID[enc.oid];
     if (!cipher) throw new PkiError('unsupported', `PBES2 cipher ${enc.oid} is not supported`);
-    if (!enc.params || enc.params.tag !== TAG.OCTET_STRING) throw bad('PBES2 cipher without an IV');
-    const iv = buf.subarray(enc.params.contentStart, enc.params.end);
-    if (keyLen !== undefined && keyLen !== cipher.keyLen) throw bad('PBKDF2 key length does not match the cipher');
-    const key: Buffer = yield {
-      kind: 'pbkdf2', password: Buffer.from(password, 'utf8'), salt: Buffer.from(buf.subarray(saltT.contentStart, saltT.end)),
-      iterations, keyLen: cipher.keyLen, digest: prf,
+    if (!enc.params || enc.params.tag !== TAG.OCTET_STRING || enc.params.end - enc.params.contentStart !== IV_LENGTH[cipher.name]) {
+      throw bad('PBES2 cipher without a valid IV');
+    }
+    if (keyLenT && readInteger(buf, keyLenT) !== BigInt(cipher.keyLen)) throw bad('PBKDF2 key length does not match the cipher');
+    return {
+      scheme: 'pbes2', prf, iterations, salt: buf.subarray(saltT.contentStart, saltT.end), cipher,
+      iv: buf.subarray(enc.params.contentStart, enc.params.end),
     };
-    return decipher(cipher.name, key, iv, data);
   }
-  const pbe = {
+  const pbe = ({
     [P12_OID.pbeSha1TripleDes3]: { kind: '3des', keyLen: 24 },
     [P12_OID.pbeSha1TripleDes2]: { kind: '3des', keyLen: 16 },
     [P12_OID.pbeSha1Rc2_128]: { kind: 'rc2', keyLen: 16 },
     [P12_OID.pbeSha1Rc2_40]: { kind: 'rc2', keyLen: 5 },
-  }[alg.oid];
+  } as Record<string, { kind: 'rc2' | '3des'; keyLen: number }>)[alg.oid];
   if (!pbe) throw new PkiError('unsupported', `PKCS#12 encryption ${alg.oid} is not supported`);
-  if (!alg.params) throw bad('PBE without parameters');
-  const [saltT, iterT] = children(buf, alg.params);
-  if (!saltT || saltT.tag !== TAG.OCTET_STRING || !iterT || iterT.tag !== TAG.INTEGER) throw bad('PBE parameters');
-  const salt = buf.subarray(saltT.contentStart, saltT.end);
-  const iterations = checkIterations(readInteger(buf, iterT));
-  const pw = bmpPassword(password);
-  const key = yield* pkcs12KdfSteps(P12_OID.sha1, pw, salt, 1, iterations, pbe.keyLen);
-  const iv = yield* pkcs12KdfSteps(P12_OID.sha1, pw, salt, 2, iterations, 8);
-  if (pbe.kind === 'rc2') {
+  // pkcs-12PbeParams ::= SEQUENCE { salt OCTET STRING, iterations INTEGER }
+  if (!alg.params || alg.params.tag !== TAG.SEQUENCE) throw bad('PBE parameters');
+  const pf = new FieldReader(buf, alg.params, 'pkcs-12PbeParams');
+  const saltT = pf.next(TAG.OCTET_STRING, 'salt');
+  const iterations = iterationCount(buf, pf.next(TAG.INTEGER, 'iterations'));
+  pf.end();
+  return { scheme: 'pkcs12', ...pbe, iterations, salt: buf.subarray(saltT.contentStart, saltT.end) };
+}
+
+/** Rounds (MAX_TOTAL_ITERATIONS units) decrypting with these parameters costs. */
+function pbeWork(p: PbeParams): number {
+  return p.scheme === 'pbes2'
+    ? p.iterations // one PBKDF2 run
+    // key and IV: one SHA-1 block (20 octets) each, two for a 24-octet key
+    : p.iterations * (Math.ceil(p.keyLen / 20) + 1);
+}
+
+/** Decrypts `data` encrypted with the algorithm at `algT` (PBES2 or a PKCS#12 PBE), in place. */
+export function pbeDecrypt(buf: Buffer, algT: Tlv, data: Buffer, password: string): Buffer {
+  return runKdf(pbeDecryptSteps(buf, algT, data, password, bmpPassword(password)), MAX_TOTAL_ITERATIONS);
+}
+
+/** `bmp`: the PKCS#12 password octets (RFC 7292 B.1), the form the MAC was made with. */
+function* pbeDecryptSteps(buf: Buffer, algT: Tlv, data: Buffer, password: string, bmp: Buffer): KdfSteps<Buffer> {
+  const p = pbeParams(buf, algT);
+  if (p.scheme === 'pbes2') {
+    const key: Buffer = yield {
+      kind: 'pbkdf2', password: Buffer.from(password, 'utf8'), salt: Buffer.from(p.salt), iterations: p.iterations, keyLen: p.cipher.keyLen, digest: p.prf,
+    };
+    return decipher(p.cipher.name, key, p.iv, data);
+  }
+  const key = yield* pkcs12KdfSteps(P12_OID.sha1, bmp, p.salt, 1, p.iterations, p.keyLen);
+  const iv = yield* pkcs12KdfSteps(P12_OID.sha1, bmp, p.salt, 2, p.iterations, 8);
+  if (p.kind === 'rc2') {
     try {
-      return rc2CbcDecrypt(key, pbe.keyLen * 8, iv, data);
+      return rc2CbcDecrypt(key, p.keyLen * 8, iv, data);
     } catch {
       throw new Pkcs12PasswordError();
     }
   }
-  const key3 = pbe.keyLen === 16 ? Buffer.concat([key, key.subarray(0, 8)]) : key;
+  const key3 = p.keyLen === 16 ? Buffer.concat([key, key.subarray(0, 8)]) : key;
   return decipher('des-ede3-cbc', key3, iv, data);
 }
 
@@ -398,9 +431,16 @@ export function looksLikePkcs12(data: Uint8Array): boolean {
   }
 }
 
+/** An OCTET STRING (primitive after berToDer). */
 function octetContent(buf: Buffer, t: Tlv, what: string): Buffer {
-  if (t.tag === TAG.OCTET_STRING || t.tag === 0x80) return buf.subarray(t.contentStart, t.end);
-  if (t.tag === 0xa0 || t.tag === 0x24) {
+  if (t.tag === TAG.OCTET_STRING) return buf.subarray(t.contentStart, t.end);
+  throw bad(`${what}: expected an OCTET STRING`);
+}
+
+/** An [0] IMPLICIT OCTET STRING, primitive or (BER) constructed (PKCS#7 encryptedContent, RFC 2315 §10.1). */
+function implicitOctets(buf: Buffer, t: Tlv, what: string): Buffer {
+  if (t.tag === 0x80) return buf.subarray(t.contentStart, t.end);
+  if (t.tag === 0xa0) {
     // constructed (BER) string: the segments are OCTET STRINGs
     return Buffer.concat(children(buf, t).map((c) => {
       if (c.tag !== TAG.OCTET_STRING) throw bad(`${what}: bad string segment`);
@@ -410,75 +450,106 @@ function octetContent(buf: Buffer, t: Tlv, what: string): Buffer {
   throw bad(`${what}: expected an OCTET STRING`);
 }
 
-/** ContentInfo → [contentType, content TLV inside [0]]. */
-function contentInfo(buf: Buffer, t: Tlv): { type: string; content?: Tlv } {
-  if (t.tag !== TAG.SEQUENCE) throw bad('ContentInfo is not a SEQUENCE');
-  const [typeT, explicitT] = children(buf, t);
-  if (!typeT) throw bad('empty ContentInfo');
-  const type = readOid(buf, typeT);
-  if (!explicitT) return { type };
-  if (explicitT.tag !== 0xa0) throw bad('ContentInfo content is not [0]');
-  return { type, content: readTlv(buf, explicitT.contentStart, explicitT.end) };
+/** The one element inside an EXPLICIT [0] tag. */
+function explicitContent(buf: Buffer, t: Tlv, what: string): Tlv {
+  if (t.tag !== 0xa0) throw bad(`${what} is not [0]`);
+  const f = new FieldReader(buf, t, what);
+  const inner = f.next(undefined, what);
+  f.end();
+  return inner;
 }
 
-function* verifyMac(der: Buffer, macT: Tlv, authSafe: Buffer, password: string): KdfSteps<void> {
-  const [digestInfoT, saltT, iterT] = children(der, macT);
-  if (!digestInfoT || !saltT) throw bad('MacData');
-  const [algT, digestT] = children(der, digestInfoT);
-  if (!algT || !digestT || digestT.tag !== TAG.OCTET_STRING) throw bad('MacData digest');
-  const hashOid = algorithm(der, algT).oid;
-  const h = HASH_BY_OID[hashOid];
-  if (!h) throw new PkiError('unsupported', `PKCS#12 MAC digest ${hashOid} is not supported`);
-  const iterations = iterT ? checkIterations(readInteger(der, iterT)) : 1;
-  const salt = octetContent(der, saltT, 'MAC salt');
+/** ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY OPTIONAL } (RFC 2315 §7). */
+function contentInfo(buf: Buffer, t: Tlv): { type: string; content?: Tlv } {
+  if (t.tag !== TAG.SEQUENCE) throw bad('ContentInfo is not a SEQUENCE');
+  const f = new FieldReader(buf, t, 'ContentInfo');
+  const type = readOid(buf, f.next(TAG.OID, 'contentType'));
+  const explicitT = f.optional(0xa0);
+  f.end();
+  return explicitT ? { type, content: explicitContent(buf, explicitT, 'ContentInfo content') } : { type };
+}
+
+/**
+ * Checks the MAC; returns the password octets it was made with (the empty password has two forms).
+ * MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 } (RFC 7292 §4).
+ */
+function* verifyMac(der: Buffer, macT: Tlv, authSafe: Buffer, password: string): KdfSteps<Buffer> {
+  if (macT.tag !== TAG.SEQUENCE) throw bad('MacData is not a SEQUENCE');
+  const f = new FieldReader(der, macT, 'MacData');
+  const digestInfoT = f.next(TAG.SEQUENCE, 'mac');
+  const saltT = f.next(TAG.OCTET_STRING, 'macSalt');
+  const iterT = f.optional(TAG.INTEGER);
+  f.end();
+  // DigestInfo ::= SEQUENCE { digestAlgorithm AlgorithmIdentifier, digest OCTET STRING }
+  const d = new FieldReader(der, digestInfoT, 'DigestInfo');
+  const alg = algorithm(der, d.next(TAG.SEQUENCE, 'digestAlgorithm'));
+  const digestT = d.next(TAG.OCTET_STRING, 'digest');
+  d.end();
+  const h = HASH_BY_OID[alg.oid];
+  if (!h) throw new PkiError('unsupported', `PKCS#12 MAC digest ${alg.oid} is not supported`);
+  const iterations = iterT ? iterationCount(der, iterT) : 1;
+  const salt = der.subarray(saltT.contentStart, saltT.end);
   const expected = der.subarray(digestT.contentStart, digestT.end);
   // The empty password is written either as two NUL bytes or as nothing at all (RFC 7292 B.1 vs
   // older tools); OpenSSL tries both, so do we.
   const candidates = password === '' ? [bmpPassword(''), Buffer.alloc(0)] : [bmpPassword(password)];
   for (const pw of candidates) {
-    const key = yield* pkcs12KdfSteps(hashOid, pw, salt, 3, iterations, h.u);
+    const key = yield* pkcs12KdfSteps(alg.oid, pw, salt, 3, iterations, h.u);
     const mac = createHmac(h.name, key).update(authSafe).digest();
-    if (mac.length === expected.length && timingSafeEqual(mac, expected)) return;
+    if (mac.length === expected.length && timingSafeEqual(mac, expected)) return pw;
   }
   throw new Pkcs12PasswordError();
 }
 
+/** bagAttributes SET OF PKCS12Attribute ::= SEQUENCE { attrId OID, attrValues SET OF ANY } (RFC 7292 §4.2). */
 function readAttributes(buf: Buffer, t: Tlv | undefined): { friendlyName?: string; localKeyId?: Buffer } {
   const out: { friendlyName?: string; localKeyId?: Buffer } = {};
-  if (!t || t.tag !== TAG.SET) return out;
-  for (const a of children(buf, t)) {
-    const [typeT, valuesT] = children(buf, a);
-    if (!typeT || !valuesT) continue;
-    const type = readOid(buf, typeT);
-    const [v] = children(buf, valuesT);
+  if (!t) return out;
+  for (const a of listOf(buf, t, TAG.SET, 'bagAttributes')) {
+    if (a.tag !== TAG.SEQUENCE) throw bad('a bag attribute is not a SEQUENCE');
+    const f = new FieldReader(buf, a, 'PKCS12Attribute');
+    const type = readOid(buf, f.next(TAG.OID, 'attrId'));
+    const [v] = listOf(buf, f.next(TAG.SET, 'attrValues'), TAG.SET, 'attrValues');
+    f.end();
     if (!v) continue;
-    if (type === P12_OID.friendlyName && v.tag === TAG.BMP_STRING) {
+    // friendlyName ::= BMPString, localKeyId ::= OCTET STRING (RFC 2985 §5.5.1, §5.5.2)
+    if (type === P12_OID.friendlyName) {
+      if (v.tag !== TAG.BMP_STRING) throw bad('friendlyName is not a BMPString');
+      // as Windows writes it: UTF-16, surrogate pairs included
+      if ((v.end - v.contentStart) % 2) throw bad('friendlyName length is odd');
       let s = '';
       for (let i = v.contentStart; i + 1 < v.end; i += 2) s += String.fromCharCode(buf.readUInt16BE(i));
       out.friendlyName = s;
-    } else if (type === P12_OID.localKeyId && v.tag === TAG.OCTET_STRING) {
+    } else if (type === P12_OID.localKeyId) {
+      if (v.tag !== TAG.OCTET_STRING) throw bad('localKeyId is not an OCTET STRING');
       out.localKeyId = Buffer.from(buf.subarray(v.contentStart, v.end));
     }
   }
   return out;
 }
 
-function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, depth: number): KdfSteps<void> {
+/** SafeContents ::= SEQUENCE OF SafeBag ::= SEQUENCE { bagId OID, bagValue [0] EXPLICIT, bagAttributes SET OPTIONAL } (RFC 7292 §4.2). */
+function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, depth: number, bmp: Buffer): KdfSteps<void> {
   if (depth > 8) throw bad('safe contents nested too deeply');
   const top = readTlv(buf, 0);
   if (top.tag !== TAG.SEQUENCE || top.end !== buf.length) throw bad('SafeContents is not a SEQUENCE');
+  checkTree(buf, top);
   for (const bagT of children(buf, top)) {
-    const [idT, valueT, attrsT] = children(buf, bagT);
-    if (!idT || !valueT || valueT.tag !== 0xa0) throw bad('SafeBag');
-    const id = readOid(buf, idT);
-    const value = readTlv(buf, valueT.contentStart, valueT.end);
-    const attrs = readAttributes(buf, attrsT);
+    if (bagT.tag !== TAG.SEQUENCE) throw bad('a SafeBag is not a SEQUENCE');
+    const f = new FieldReader(buf, bagT, 'SafeBag');
+    const id = readOid(buf, f.next(TAG.OID, 'bagId'));
+    const value = explicitContent(buf, f.next(0xa0, 'bagValue'), 'bagValue');
+    const attrs = readAttributes(buf, f.optional(TAG.SET));
+    f.end();
     switch (id) {
       case P12_OID.certBag: {
-        const [typeT, cvT] = children(buf, value);
-        if (!typeT || !cvT || cvT.tag !== 0xa0) throw bad('CertBag');
-        if (readOid(buf, typeT) !== P12_OID.x509Certificate) break; // SDSI certificates: ignored
-        const inner = readTlv(buf, cvT.contentStart, cvT.end);
+        // CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT ANY } (§4.2.3)
+        if (value.tag !== TAG.SEQUENCE) throw bad('CertBag is not a SEQUENCE');
+        const c = new FieldReader(buf, value, 'CertBag');
+        const certId = readOid(buf, c.next(TAG.OID, 'certId'));
+        const inner = explicitContent(buf, c.next(0xa0, 'certValue'), 'certValue');
+        c.end();
+        if (certId !== P12_OID.x509Certificate) break; // SDSI certificates: ignored
         out.certificates.push({ der: Buffer.from(octetContent(buf, inner, 'certificate')), ...attrs });
         break;
       }
@@ -486,10 +557,10 @@ function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, d
         out.keys.push({ pkcs8: Buffer.from(buf.subarray(value.start, value.end)), ...attrs });
         break;
       case P12_OID.pkcs8ShroudedKeyBag:
-        out.keys.push({ pkcs8: yield* encryptedKeySteps(buf, value, password), ...attrs });
+        out.keys.push({ pkcs8: yield* encryptedKeySteps(buf, value, password, bmp), ...attrs });
         break;
       case P12_OID.safeContentsBag:
-        yield* readSafeContents(Buffer.from(buf.subarray(value.start, value.end)), password, out, depth + 1);
+        yield* readSafeContents(Buffer.from(buf.subarray(value.start, value.end)), password, out, depth + 1, bmp);
         break;
       default:
         break; // CRL and secret bags: nothing RouterOS keeps
@@ -498,16 +569,66 @@ function* readSafeContents(buf: Buffer, password: string, out: Pkcs12Contents, d
 }
 
 /**
- * Reads a PKCS#12 file, its key derivations in place (tests, tools; a server uses
- * parsePkcs12Async). Throws Pkcs12PasswordError for a wrong password (MAC mismatch or a failed
- * decryption), PkiError('bad-der') for corrupt or truncated input, PkiError('unsupported') for
- * iteration counts over the limits.
+ * The key derivation the MAC and the encryptions in sight (not inside encrypted contents) ask
+ * for. Structure errors count nothing here: they are reported after the MAC check.
  */
+function visibleWork(der: Buffer, macT: Tlv | undefined, authSafe: Buffer, password: string): number {
+  let total = 0;
+  const tryAdd = (f: () => number) => {
+    try {
+      const n = f(); // (not `total += f()`: f may add to total itself)
+      total += n;
+    } catch { /* reported by the real pass */ }
+  };
+  if (macT) {
+    tryAdd(() => {
+      const f = new FieldReader(der, macT, 'MacData');
+      f.next(TAG.SEQUENCE, 'mac');
+      f.next(TAG.OCTET_STRING, 'macSalt');
+      const iterT = f.optional(TAG.INTEGER);
+      return (iterT ? iterationCount(der, iterT) : 1) * (password === '' ? 2 : 1);
+    });
+  }
+  const safeContents = (buf: Buffer, depth: number): void => {
+    if (depth > 8) return;
+    const top = readTlv(buf, 0);
+    for (const bagT of children(buf, top)) {
+      tryAdd(() => {
+        const [idT, valueT] = children(buf, bagT);
+        const id = readOid(buf, idT!);
+        const value = explicitContent(buf, valueT!, 'bagValue');
+        if (id === P12_OID.pkcs8ShroudedKeyBag) return pbeWork(pbeParams(buf, children(buf, value)[0]!));
+        if (id === P12_OID.safeContentsBag) safeContents(Buffer.from(buf.subarray(value.start, value.end)), depth + 1);
+        return 0;
+      });
+    }
+  };
+  tryAdd(() => {
+    const list = readTlv(authSafe, 0);
+    for (const t of children(authSafe, list)) {
+      tryAdd(() => {
+        const c = contentInfo(authSafe, t);
+        if (!c.content) return 0;
+        if (c.type === P12_OID.data) safeContents(Buffer.from(octetContent(authSafe, c.content, 'SafeContents')), 0);
+        if (c.type !== P12_OID.encryptedData) return 0;
+        const [, eciT] = children(authSafe, c.content);
+        return pbeWork(pbeParams(authSafe, children(authSafe, eciT!)[1]!));
+      });
+    }
+    return 0;
+  });
+  return total;
+}
+
 /** An EncryptedPrivateKeyInfo (RFC 5958 §3) at `value` of `buf`, decrypted to PKCS#8 DER. */
-function* encryptedKeySteps(buf: Buffer, value: Tlv, password: string): KdfSteps<Buffer> {
-  const [algT, encT] = children(buf, value);
-  if (!algT || !encT) throw bad('EncryptedPrivateKeyInfo');
-  const plain = yield* pbeDecryptSteps(buf, algT, octetContent(buf, encT, 'encrypted key'), password);
+function* encryptedKeySteps(buf: Buffer, value: Tlv, password: string, bmp: Buffer): KdfSteps<Buffer> {
+  // EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING }
+  if (value.tag !== TAG.SEQUENCE) throw bad('EncryptedPrivateKeyInfo is not a SEQUENCE');
+  const e = new FieldReader(buf, value, 'EncryptedPrivateKeyInfo');
+  const algT = e.next(TAG.SEQUENCE, 'encryptionAlgorithm');
+  const encT = e.next(TAG.OCTET_STRING, 'encryptedData');
+  e.end();
+  const plain = yield* pbeDecryptSteps(buf, algT, octetContent(buf, encT, 'encrypted key'), password, bmp);
   try {
     const t = readTlv(plain, 0);
     if (t.tag !== TAG.SEQUENCE || t.end !== plain.length) throw new Error('x');
@@ -528,11 +649,18 @@ export function decryptPrivateKeyInfoAsync(der: Uint8Array, password: string): P
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   return withPkcs12Errors(() => runKdfAsync((function* () {
     const value = readTlv(buf, 0);
-    if (value.tag !== TAG.SEQUENCE || value.end !== buf.length) throw bad('EncryptedPrivateKeyInfo');
-    return yield* encryptedKeySteps(buf, value, password);
+    if (value.tag !== TAG.SEQUENCE || value.end !== buf.length) throw bad('EncryptedPrivateKeyInfo is not a SEQUENCE');
+    checkTree(buf, value);
+    return yield* encryptedKeySteps(buf, value, password, bmpPassword(password));
   })(), MAX_TOTAL_ITERATIONS));
 }
 
+/**
+ * Reads a PKCS#12 file, its key derivations in place (tests, tools; a server uses
+ * parsePkcs12Async). Throws Pkcs12PasswordError for a wrong password (MAC mismatch or a failed
+ * decryption), PkiError('bad-der') for corrupt or truncated input, PkiError('unsupported') for
+ * iteration counts over the limits.
+ */
 export function parsePkcs12(data: Uint8Array, password = ''): Pkcs12Contents {
   return withPkcs12Errors(() => runKdf(parseSteps(data, password), MAX_TOTAL_ITERATIONS));
 }
@@ -542,10 +670,11 @@ export function parsePkcs12Async(data: Uint8Array, password = ''): Promise<Pkcs1
   return withPkcs12Errors(() => runKdfAsync(parseSteps(data, password), MAX_TOTAL_ITERATIONS));
 }
 
+/** Structure errors from the DER layer are reported as PKCS#12 ones; everything else as is. */
 function withPkcs12Errors<T>(run: () => T): T {
   const translate = (e: unknown): never => {
-    if (e instanceof PkiError) throw e;
-    throw bad((e as Error).message);
+    if (e instanceof PkiError && e.code === 'bad-der' && !e.message.startsWith('not a valid PKCS#12 file')) throw bad(e.message);
+    throw e;
   };
   try {
     const out = run();
@@ -556,49 +685,65 @@ function withPkcs12Errors<T>(run: () => T): T {
 }
 
 function* parseSteps(data: Uint8Array, password: string): KdfSteps<Pkcs12Contents> {
-  let der: Buffer;
-  try {
-    der = berToDer(data);
-  } catch (e) {
-    throw bad((e as Error).message);
-  }
+  const der = berToDer(data);
   return yield* parseDer(der, password);
 }
 
 function* parseDer(der: Buffer, password: string): KdfSteps<Pkcs12Contents> {
+  // PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe ContentInfo, macData MacData OPTIONAL } (RFC 7292 §4)
   const outer = readTlv(der, 0);
   if (outer.tag !== TAG.SEQUENCE) throw bad('not a SEQUENCE');
   if (outer.end !== der.length) throw bad('trailing data after the PFX');
-  const [versionT, authSafeT, macT] = children(der, outer);
-  if (!versionT || versionT.tag !== TAG.INTEGER || readInteger(der, versionT) !== 3n) throw bad('version is not 3');
-  if (!authSafeT) throw bad('no authSafe');
+  checkTree(der, outer);
+  const f = new FieldReader(der, outer, 'PFX');
+  if (readInteger(der, f.next(TAG.INTEGER, 'version')) !== 3n) throw bad('version is not 3');
+  const authSafeT = f.next(TAG.SEQUENCE, 'authSafe');
+  const macT = f.optional(TAG.SEQUENCE);
+  f.end();
   const ci = contentInfo(der, authSafeT);
   if (ci.type !== P12_OID.data || !ci.content) throw bad('authSafe is not signed-data-free PKCS#7 data (public-key integrity mode is not supported)');
   const authSafe = octetContent(der, ci.content, 'authSafe');
   const out: Pkcs12Contents = { certificates: [], keys: [], macChecked: false };
+  // Refuse at once what the file visibly asks for, before deriving anything (encrypted contents
+  // may ask for more: the run's budget counts that as they are opened).
+  if (visibleWork(der, macT, authSafe, password) > MAX_TOTAL_ITERATIONS) throw tooMuchWork();
+  // PKCS#12 PBEs use the password octets the MAC was made with (RFC 7292 B.1)
+  let bmp = bmpPassword(password);
   if (macT) {
-    yield* verifyMac(der, macT, authSafe, password);
+    bmp = yield* verifyMac(der, macT, authSafe, password);
     out.macChecked = true;
   }
+  // AuthenticatedSafe ::= SEQUENCE OF ContentInfo (§5.1)
   const asBuf = Buffer.from(authSafe);
-  const list = expectTlv(asBuf, 0, asBuf.length, TAG.SEQUENCE, 'AuthenticatedSafe');
+  const list = readTlv(asBuf, 0);
+  if (list.tag !== TAG.SEQUENCE || list.end !== asBuf.length) throw bad('AuthenticatedSafe is not a SEQUENCE');
+  checkTree(asBuf, list);
   for (const t of children(asBuf, list)) {
     const c = contentInfo(asBuf, t);
     if (!c.content) throw bad('empty ContentInfo');
     if (c.type === P12_OID.data) {
-      yield* readSafeContents(Buffer.from(octetContent(asBuf, c.content, 'SafeContents')), password, out, 0);
+      yield* readSafeContents(Buffer.from(octetContent(asBuf, c.content, 'SafeContents')), password, out, 0, bmp);
     } else if (c.type === P12_OID.encryptedData) {
-      const [, eciT] = children(asBuf, c.content);
-      if (!eciT) throw bad('EncryptedData');
-      const [, algT, contentT] = children(asBuf, eciT);
-      if (!algT || !contentT) throw bad('EncryptedContentInfo');
-      const plain = yield* pbeDecryptSteps(asBuf, algT, octetContent(asBuf, contentT, 'encrypted content'), password);
+      // EncryptedData ::= SEQUENCE { version INTEGER, encryptedContentInfo EncryptedContentInfo } (RFC 2315 §13)
+      if (c.content.tag !== TAG.SEQUENCE) throw bad('EncryptedData is not a SEQUENCE');
+      const e = new FieldReader(asBuf, c.content, 'EncryptedData');
+      readInteger(asBuf, e.next(TAG.INTEGER, 'version'));
+      const eciT = e.next(TAG.SEQUENCE, 'encryptedContentInfo');
+      e.end();
+      // EncryptedContentInfo ::= SEQUENCE { contentType OID, contentEncryptionAlgorithm, encryptedContent [0] IMPLICIT OPTIONAL }
+      const i = new FieldReader(asBuf, eciT, 'EncryptedContentInfo');
+      readOid(asBuf, i.next(TAG.OID, 'contentType'));
+      const algT = i.next(TAG.SEQUENCE, 'contentEncryptionAlgorithm');
+      const contentT = i.done ? undefined : i.next(undefined, 'encryptedContent');
+      i.end();
+      if (!contentT) throw bad('EncryptedContentInfo without content');
+      const plain = yield* pbeDecryptSteps(asBuf, algT, implicitOctets(asBuf, contentT, 'encrypted content'), password, bmp);
       try {
-        yield* readSafeContents(plain, password, out, 0);
-      } catch (e) {
+        yield* readSafeContents(plain, password, out, 0, bmp);
+      } catch (err) {
         // Without a MAC a wrong password shows up as garbage after a lucky padding check.
-        if (!out.macChecked && !(e instanceof Pkcs12PasswordError)) throw new Pkcs12PasswordError();
-        throw e;
+        if (!out.macChecked && err instanceof PkiError && err.code === 'bad-der') throw new Pkcs12PasswordError();
+        throw err;
       }
     } else {
       throw new PkiError('unsupported', `PKCS#12 content type ${c.type} (public-key encryption) is not supported`);

@@ -3,7 +3,7 @@
 // `DNS:a.b,IP:192.168.88.1,IP:2001:db8::1,email:x@y,URI:https://…` (TYPE:value, comma separated).
 // IPv6 text form on output follows RFC 5952 §4.
 
-import { children, decodeOid, ia5String, implicit, readTlv, seqOf, type Tlv } from './der.js';
+import { FieldReader, checkTree, children, decodeOid, ia5String, implicit, readTlv, seqOf, type Tlv } from './der.js';
 import { PkiError } from './errors.js';
 import { formatName } from './name.js';
 
@@ -22,6 +22,7 @@ const TYPE_BY_LOWER: Record<string, SanType> = { dns: 'DNS', ip: 'IP', email: 'e
 const SAN_PREFIX_RE = /^\s*(DNS|IP|email|URI)\s*:/i;
 
 const sanError = (msg: string) => new PkiError('bad-san', msg);
+const bad = (msg: string) => new PkiError('bad-der', `malformed DER: ${msg}`);
 
 /** IPv4 dotted quad → 4 bytes, or null. */
 export function parseIPv4(s: string): Buffer | null {
@@ -179,32 +180,58 @@ export function encodeGeneralNames(names: readonly GeneralName[]): Buffer {
   return seqOf(names.map(encodeGeneralName));
 }
 
-/** Decodes GeneralNames DER (e.g. a subjectAltName extension value). `at` selects it in a larger buffer. */
+/** An rfc822Name, dNSName or URI: text without NUL characters (no host, address or URI has one). */
+function ia5Name(c: Buffer): string {
+  if (c.includes(0)) throw bad('a name in GeneralNames contains a NUL character');
+  return c.toString('latin1');
+}
+
+/**
+ * Decodes GeneralNames DER (e.g. a subjectAltName extension value). `at` selects it in a larger
+ * buffer. RFC 5280 §4.2.1.6: GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName, each one
+ * of the nine CHOICE tags; otherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY };
+ * directoryName [4] EXPLICIT Name; iPAddress four (IPv4) or sixteen (IPv6) octets.
+ */
 export function decodeGeneralNames(der: Buffer, at?: Tlv): GeneralName[] {
   const t = at ?? readTlv(der, 0);
-  if ((t.tag & 0x20) === 0) throw new PkiError('bad-der', 'malformed DER: GeneralNames must be a constructed SEQUENCE');
+  if (at === undefined && t.end !== der.length) throw bad('GeneralNames: data after the end');
+  // a SEQUENCE, or (inside a larger structure) an IMPLICIT constructed context tag
+  if (at === undefined ? t.tag !== 0x30 : (t.tag & 0xe0) !== 0xa0) throw bad('GeneralNames must be a SEQUENCE');
+  const list = children(der, t);
+  if (list.length === 0) throw bad('GeneralNames must not be empty');
   const out: GeneralName[] = [];
-  for (const g of children(der, t)) {
+  for (const g of list) {
     const c = der.subarray(g.contentStart, g.end);
     switch (g.tag) {
-      case 0x81: out.push({ type: 'email', value: c.toString('latin1') }); break;
-      case 0x82: out.push({ type: 'DNS', value: c.toString('latin1') }); break;
-      case 0x86: out.push({ type: 'URI', value: c.toString('latin1') }); break;
-      case 0x87: out.push({ type: 'IP', value: formatIp(c) }); break;
+      case 0x81: out.push({ type: 'email', value: ia5Name(c) }); break;
+      case 0x82: out.push({ type: 'DNS', value: ia5Name(c) }); break;
+      case 0x86: out.push({ type: 'URI', value: ia5Name(c) }); break;
+      case 0x87:
+        if (c.length !== 4 && c.length !== 16) throw bad(`iPAddress of ${c.length} octets (4 or 16 expected)`);
+        out.push({ type: 'IP', value: formatIp(c) });
+        break;
       case 0xa4: {
-        const inner = readTlv(der, g.contentStart, g.end);
+        const f = new FieldReader(der, g, 'directoryName');
+        const inner = f.next(0x30, 'Name');
+        f.end();
         out.push({ type: 'DirName', value: formatName(der, inner) });
         break;
       }
       case 0x88: out.push({ type: 'RID', value: decodeOid(c) }); break;
       case 0xa0: {
-        const typeId = readTlv(der, g.contentStart, g.end);
+        const f = new FieldReader(der, g, 'otherName');
+        const typeId = f.next(0x06, 'type-id');
+        const value = f.next(0xa0, 'value');
+        f.end();
+        const v = new FieldReader(der, value, 'otherName value');
+        checkTree(der, v.next(undefined, 'value'));
+        v.end();
         out.push({ type: 'othername', value: decodeOid(der.subarray(typeId.contentStart, typeId.end)) });
         break;
       }
-      case 0xa3: out.push({ type: 'X400Name', value: c.toString('hex') }); break;
-      case 0xa5: out.push({ type: 'EdiPartyName', value: c.toString('hex') }); break;
-      default: break; // unknown tag: skip
+      case 0xa3: checkTree(der, g); out.push({ type: 'X400Name', value: c.toString('hex') }); break;
+      case 0xa5: checkTree(der, g); out.push({ type: 'EdiPartyName', value: c.toString('hex') }); break;
+      default: throw bad(`tag 0x${g.tag.toString(16)} is not a GeneralName`);
     }
   }
   return out;

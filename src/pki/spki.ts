@@ -3,7 +3,7 @@
 // SHA-1 of the subjectPublicKey BIT STRING value (without tag, length and unused-bits octet).
 
 import { createHash } from 'node:crypto';
-import { TAG, children, expectTlv, readOid, readTlv, type Tlv } from './der.js';
+import { FieldReader, TAG, checkContent, checkTree, children, readAlgorithm, readBitString, readOid, readTlv, type Tlv } from './der.js';
 import { PkiError } from './errors.js';
 import { OID } from './oids.js';
 
@@ -34,29 +34,46 @@ function integerBits(buf: Buffer, t: Tlv): number {
   return (t.end - i) * 8 - (first === 0 ? 8 : Math.clz32(first) - 24);
 }
 
-/** Location of the BIT STRING value (after the unused-bits octet) in an SPKI at `at`. */
-export function spkiKeyBytes(buf: Buffer, at?: Tlv): Buffer {
+/**
+ * The parts of a SubjectPublicKeyInfo (at `at`, or filling `buf`): SEQUENCE { algorithm
+ * AlgorithmIdentifier, subjectPublicKey BIT STRING } with AlgorithmIdentifier ::= SEQUENCE {
+ * algorithm OID, parameters ANY OPTIONAL } (RFC 5280 §4.1.2.7, §4.1.1.2); a key is whole octets.
+ */
+function spkiParts(buf: Buffer, at?: Tlv): { algorithm: string; params?: Tlv; keyBytes: Buffer } {
   const outer = at ?? readTlv(buf, 0);
-  const alg = readTlv(buf, outer.contentStart, outer.end);
-  const bits = expectTlv(buf, alg.end, outer.end, TAG.BIT_STRING, 'subjectPublicKey BIT STRING');
-  return buf.subarray(bits.contentStart + 1, bits.end);
+  if (outer.tag !== TAG.SEQUENCE) throw new PkiError('bad-der', 'malformed DER: SubjectPublicKeyInfo must be a SEQUENCE');
+  if (at === undefined && outer.end !== buf.length) throw new PkiError('bad-der', 'malformed DER: data after the SubjectPublicKeyInfo');
+  const f = new FieldReader(buf, outer, 'SubjectPublicKeyInfo');
+  const alg = f.next(TAG.SEQUENCE, 'algorithm');
+  const bits = f.next(TAG.BIT_STRING, 'subjectPublicKey');
+  f.end();
+  checkTree(buf, alg);
+  const { oid: algorithm, params } = readAlgorithm(buf, alg, 'AlgorithmIdentifier');
+  const { unusedBits, bytes } = readBitString(buf, bits);
+  if (unusedBits !== 0) throw new PkiError('bad-der', 'malformed DER: a public key must be whole octets');
+  return { algorithm, params, keyBytes: bytes };
+}
+
+/** The subjectPublicKey BIT STRING value (after the unused-bits octet) of an SPKI at `at`. */
+export function spkiKeyBytes(buf: Buffer, at?: Tlv): Buffer {
+  return spkiParts(buf, at).keyBytes;
 }
 
 /** Key type, size and raw key bytes of a SubjectPublicKeyInfo (at `at` inside `buf`, or the whole buffer). */
 export function spkiInfo(buf: Buffer, at?: Tlv): SpkiInfo {
-  const outer = at ?? readTlv(buf, 0);
-  if (outer.tag !== TAG.SEQUENCE) throw new PkiError('bad-der', 'malformed DER: SubjectPublicKeyInfo must be a SEQUENCE');
-  const alg = expectTlv(buf, outer.contentStart, outer.end, TAG.SEQUENCE, 'AlgorithmIdentifier');
-  const bits = expectTlv(buf, alg.end, outer.end, TAG.BIT_STRING, 'subjectPublicKey BIT STRING');
-  const keyBytes = buf.subarray(bits.contentStart + 1, bits.end);
-  const algOidT = readTlv(buf, alg.contentStart, alg.end);
-  const algorithm = readOid(buf, algOidT);
-  const params = algOidT.end < alg.end ? readTlv(buf, algOidT.end, alg.end) : undefined;
+  const { algorithm, params, keyBytes } = spkiParts(buf, at);
   switch (algorithm) {
     case OID.rsaEncryption:
     case OID.rsassaPss: {
+      // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 §A.1.1)
       const rsaKey = readTlv(keyBytes, 0);
-      const n = readTlv(keyBytes, rsaKey.contentStart, rsaKey.end);
+      if (rsaKey.tag !== TAG.SEQUENCE || rsaKey.end !== keyBytes.length) throw new PkiError('bad-der', 'malformed DER: RSAPublicKey');
+      const f = new FieldReader(keyBytes, rsaKey, 'RSAPublicKey');
+      const n = f.next(TAG.INTEGER, 'modulus');
+      checkContent(keyBytes, f.next(TAG.INTEGER, 'publicExponent'));
+      f.end();
+      checkContent(keyBytes, n);
+      if (keyBytes[n.contentStart]! & 0x80) throw new PkiError('bad-der', 'malformed DER: negative RSA modulus');
       return { keyType: 'rsa', keySize: String(integerBits(keyBytes, n)), algorithm, keyBytes };
     }
     case OID.ecPublicKey: {
@@ -71,7 +88,7 @@ export function spkiInfo(buf: Buffer, at?: Tlv): SpkiInfo {
       let size = '';
       if (params && params.tag === TAG.SEQUENCE) {
         const [p] = children(buf, params);
-        if (p) size = String(integerBits(buf, p));
+        if (p && p.tag === TAG.INTEGER) size = String(integerBits(buf, p));
       }
       return { keyType: 'dsa', keySize: size, algorithm, keyBytes };
     }

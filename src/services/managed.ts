@@ -3,7 +3,11 @@
 // at start, asks to reconcile whenever the store changes (and on its poll), and stops at the end.
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
+import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
+import { dnsService } from './dns/service.js';
+import { ntpService } from './ntp.js';
+import { ipsecService } from './ipsec/service.js';
 import { openVpnService } from './openvpn.js';
 import { sstpService } from './sstp.js';
 
@@ -18,6 +22,10 @@ export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 
 /** Every managed service, in start order. */
 export const MANAGED_SERVICES: ManagedServiceFactory[] = [
-  openVpnService,
-  sstpService,
+  dnsService,
+  ntpService,
+  ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
+  openVpnService, // OpenVPN on Debian's openvpn (openvpn.ts)
+  sstpService, // SSTP: rospki's own TLS listener and call set-up (sstp.ts)
+  acmeRenewalService, // ACME renewals (acme-renewal.ts)
 ];

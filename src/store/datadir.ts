@@ -1,5 +1,11 @@
 // The data directory (design.md "Processes and data"): the SQLite database, the /file store,
 // the secret that seals private keys at rest, and the daemon's control socket.
+//
+// Everything in it is owner-only (issue 11 §4): folders 0700, files 0600, whatever the umask.
+// What rospki creates gets those modes explicitly (the database in sqlite.ts; SQLite gives its
+// -wal and -shm files the database's mode); a directory that was loosened by hand (or made by
+// an older rospki, which created rospki.db 0644) is tightened when it is opened, and each
+// change is reported (DataDir.tightened) so the operator learns of it.
 
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -17,6 +23,20 @@ export interface DataDir {
   readonly socketPath: string;
   /** 32 random bytes; the seal key is derived from them (seal.ts). */
   readonly secret: Buffer;
+  /** What was readable or writable by group or others when opened, and is owner-only now. */
+  readonly tightened: readonly Tightened[];
+}
+
+export interface Tightened {
+  /** Absolute path. */
+  readonly path: string;
+  /** Its permission bits before (e.g. 0o644). */
+  readonly was: number;
+}
+
+/** `0644`: permission bits as people write them. */
+export function octalMode(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, '0');
 }
 
 /** `--data DIR`, else ROSPKI_DATA, else ./rospki-data; always absolute. */
@@ -24,10 +44,14 @@ export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.e
   return path.resolve(flag || env.ROSPKI_DATA || './rospki-data');
 }
 
-/** Opens the data directory, creating it (mode 0700) and its secret on first use. */
+/**
+ * Opens the data directory, creating it (mode 0700) and its secret on first use, and makes
+ * everything already in it owner-only.
+ */
 export function openDataDir(dir: string): DataDir {
   const root = path.resolve(dir);
   makePrivateDir(root);
+  const tightened = tightenTree(root);
   const filesDir = path.join(root, 'files');
   makePrivateDir(filesDir);
   const secretPath = path.join(root, 'secret.key');
@@ -38,7 +62,35 @@ export function openDataDir(dir: string): DataDir {
     secretPath,
     socketPath: path.join(root, 'control.sock'),
     secret: loadOrCreateSecret(secretPath),
+    tightened,
   };
+}
+
+/**
+ * Removes group and other permissions from root and everything below it, top down: once root
+ * is 0700 nobody else can reach, rename or replace what is inside while it is walked. Symbolic
+ * links are never followed (chmod would change their target, wherever it is); fifos and
+ * devices are left alone.
+ */
+function tightenTree(root: string): Tightened[] {
+  const tightened: Tightened[] = [];
+  const visit = (p: string): void => {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // removed meanwhile
+      throw e;
+    }
+    if (!st.isDirectory() && !st.isFile() && !st.isSocket()) return;
+    if (st.mode & 0o077) {
+      fs.chmodSync(p, st.mode & 0o700);
+      tightened.push({ path: p, was: st.mode & 0o777 });
+    }
+    if (st.isDirectory()) for (const name of fs.readdirSync(p)) visit(path.join(p, name));
+  };
+  visit(root);
+  return tightened;
 }
 
 function makePrivateDir(dir: string): void {

@@ -2,7 +2,7 @@
 
 export type { ReadTx, RowData, Store, StoredRow, WriteTx } from './store.js';
 export { SqliteStore, type StoreLocation } from './sqlite.js';
-export { openDataDir, resolveDataDir, SECRET_LENGTH, type DataDir } from './datadir.js';
+export { octalMode, openDataDir, resolveDataDir, SECRET_LENGTH, type DataDir, type Tightened } from './datadir.js';
 export { seal, unseal, Sealer } from './seal.js';
 export { hashPassword, verifyPassword, verifyPasswordAsync } from './password.js';
 export { SCHEMA_VERSION } from './migrations.js';

@@ -7,8 +7,15 @@
 // the row as named blobs and are read only when needed.
 //
 // Every command runs in one write transaction (design.md rule 4): all of it is committed or
-// none of it. Rows are cached in memory; a transaction first brings the cache up to date with
-// what other processes committed (so two processes never lose each other's changes).
+// none of it, and it is reported done only once it is committed and durable, so nothing that
+// was acknowledged is ever rolled back. Rows are cached in memory; a transaction first brings
+// the cache up to date with what other processes committed (so two processes never lose each
+// other's changes).
+//
+// Durable means: the change survives the rospki process being killed or crashing at any
+// moment after the acknowledgement. The SQLite backend writes each COMMIT to its write-ahead
+// log before acknowledging (WAL, synchronous=NORMAL); a crash or power loss of the whole
+// machine may lose the last commits, never corrupt the database (docs/compatibility.md, Store).
 
 export type RowData = Record<string, unknown>;
 
@@ -45,31 +52,48 @@ export interface WriteTx extends ReadTx {
 
 export interface Store {
   /**
-   * Reads a consistent, up-to-date view. fn itself is synchronous (it works on the cache);
-   * the refresh before it may be asynchronous in other backends, hence the Promise.
+   * Reads a consistent, up-to-date view of committed data: every write this process has
+   * acknowledged and whatever other processes committed. It never shows a change that could
+   * still be lost: while writes of this process are applied but their COMMIT is pending, the
+   * read waits for that COMMIT (in the SQLite backend, the end of the current event-loop turn)
+   * and then sees them, or, if it failed, does not. fn itself is synchronous (it works on the
+   * cache); the Promise covers that wait and the refresh before it.
    */
   read<T>(fn: (tx: ReadTx) => T): Promise<T>;
   /**
-   * Runs fn in one write transaction. If fn throws, nothing it did is kept (database and
-   * cache). Transactions of one process run one at a time; other processes wait for the lock.
+   * Runs fn in one write transaction: all of it is kept or none of it.
+   * - If fn throws, nothing it did is kept (database and cache) and the Promise rejects with
+   *   that error at once.
+   * - Otherwise the Promise resolves with fn's result only once the change is committed and
+   *   durable (see above). A write that changed nothing and saw nothing uncommitted resolves
+   *   without waiting for a COMMIT.
+   * - Writes of this process may share one COMMIT (group commit) and then share its fate: if
+   *   that COMMIT fails, every one of them rejects (SqliteStore: CommitError) and none of them
+   *   remains; none was acknowledged before. Inside fn, tx sees the uncommitted writes of its
+   *   batch, as they stand or fall together.
+   * Transactions of one process run one at a time; other processes wait for the lock.
    * fn is synchronous: slow work (key generation) happens before, outside the transaction.
    */
   write<T>(fn: (tx: WriteTx) => T): Promise<T>;
   /**
-   * A read-only view of the cache as last refreshed, usable at any time: for rendering results
-   * after read() returned and for filters that await. It never waits and never refreshes, so
-   * a command that needs the newest state uses read() first.
+   * A read-only view of the cache as this process last saw it, usable at any time: it never
+   * waits and never refreshes. Unlike read(), it may include this process's writes whose COMMIT
+   * is still pending (at most until the end of the current event-loop turn). So it serves to
+   * render and filter rows obtained from read() or write() (names of referenced rows, filters
+   * that await), never to decide or report that something was done; a command that needs the
+   * newest committed state uses read().
    */
   view(): ReadTx;
   /**
-   * Calls listener (asynchronously, once per microtask at most) after a write of this process
-   * changed rows; the change is then visible to read() and view(). Changes made by other
-   * processes are not announced: watchers poll read(), which refreshes cheaply when nothing
-   * changed. Returns a function that removes the listener.
+   * Calls listener (asynchronously, once per microtask at most) after writes of this process
+   * that changed rows were committed; the change is then visible to read() and view(). Changes
+   * made by other processes are not announced: watchers poll read(), which refreshes cheaply
+   * when nothing changed. Returns a function that removes the listener.
    */
   onChange?(listener: () => void): () => void;
   /** Seals private data (keys) with the data directory's secret: AES-256-GCM. */
   seal(plain: Buffer): Buffer;
   unseal(sealed: Buffer): Buffer;
+  /** Commits what is pending (settling those writes as above), then closes. */
   close(): void;
 }

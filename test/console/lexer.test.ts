@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { Lexer, ConsoleSyntaxError, type Token } from '../../src/console/lexer.js';
+import { Lexer, ConsoleSyntaxError, pendingInput, sourceText, type Token } from '../../src/console/lexer.js';
 
 function commandTokens(src: string): Token[] {
   const lx = new Lexer(src);
@@ -126,5 +126,40 @@ describe('lexer: expression mode', () => {
     assert.deepEqual(exprTokens('expires-after<3w and not in'), [
       ['ident', 'expires-after'], ['op', '<'], ['literal', '3w'], ['op', 'and'], ['op', 'not'], ['op', 'in'],
     ]);
+  });
+});
+
+describe('lexer: line joins (M-SCRIPT "Line joining")', () => {
+  const words = (src: string): string[] => commandTokens(src).filter((t) => t.kind !== 'eof').map((t) => t.text);
+
+  it('joins right after name=, inside a word, before = and inside strings, dropping the indentation', () => {
+    assert.deepEqual(words('add policy=\\\n    read,write'), ['add', 'policy', '=', 'read,write']);
+    assert.deepEqual(words('add owner=ad\\\n    min'), ['add', 'owner', '=', 'admin']);
+    assert.deepEqual(words('add comment\\\n    =x'), ['add', 'comment', '=', 'x']);
+    assert.equal(stringOf('"ab\\\r\n    cd"'), 'abcd');
+  });
+
+  it('keeps the lines and columns of the text as written', () => {
+    const t = commandTokens('add a=b \\\n    c=d').find((x) => x.text === 'c')!;
+    assert.deepEqual([t.line, t.col], [2, 5]);
+  });
+
+  it('never continues a comment, and a backslash in a string escape is no join', () => {
+    assert.deepEqual(sourceText('# c \\\n:put 1').text, '# c \\\n:put 1');
+    assert.deepEqual(sourceText(':put "a\\\\"\n:put 1').text, ':put "a\\\\"\n:put 1');
+  });
+
+  it('accepts blanks between the backslash and the line end outside strings', () => {
+    assert.deepEqual(words(':put (1 + \\  \n 2)'), [':put', '(', '1', '+', '2', ')']);
+  });
+
+  it('tells an interactive console what is still open (M-CONSOLE continuation prompt)', () => {
+    assert.deepEqual(pendingInput('{'), { open: '{', backslash: false });
+    assert.deepEqual(pendingInput('{\n:put (\\'), { open: '{(', backslash: true });
+    assert.deepEqual(pendingInput(':put "abc'), { open: '"', backslash: false });
+    assert.deepEqual(pendingInput(':put "$[:len "x'), { open: '"["', backslash: false });
+    assert.equal(pendingInput('{\n:put (\\\n1+2)}'), undefined);
+    assert.equal(pendingInput(':put "a\\\\"'), undefined);
+    assert.equal(pendingInput(':put 1 # not \\'), undefined);
   });
 });

@@ -54,10 +54,19 @@ describe('parser: command lines', () => {
   });
 
   it('reads named, positional and unset arguments', () => {
-    const c = cmd('/certificate set 0 name=x !comment common-name= trusted=yes');
+    const c = cmd('/certificate set 0 name=x !comment trusted=yes common-name=');
     assert.deepEqual(c.items.map((i) => i.kind), ['value', 'value', 'value', 'named', 'unset', 'named', 'named']);
     const named = c.items.filter((i) => i.kind === 'named');
-    assert.deepEqual(named.map((n) => [n.name, n.kind === 'named' ? sx(n.value) : '']), [['name', 'w:x'], ['common-name', '_'], ['trusted', 'w:yes']]);
+    assert.deepEqual(named.map((n) => [n.name, n.kind === 'named' ? sx(n.value) : '']), [['name', 'w:x'], ['trusted', 'w:yes'], ['common-name', '_']]);
+  });
+
+  it('gives name= the value after blanks, so a second = is a stray one (RouterOS)', () => {
+    const c = cmd('/certificate set 0 comment= disabled=no');
+    const named = c.items.filter((i) => i.kind === 'named');
+    assert.deepEqual(named.map((n) => [n.name, n.kind === 'named' ? sx(n.value) : '']), [['comment', 'w:disabled']]);
+    assert.equal(c.deferredError?.message, 'expected end of command');
+    assert.equal(c.deferredError?.pos.col, 37);
+    assert.deepEqual(named.length, 1);
   });
 
   it('glues adjacent pieces into one value', () => {

@@ -49,7 +49,7 @@ test('-e: a closed standard output ends quietly, the script still runs to its en
 test('a .rsc file and piped stdin behave the same; a failing script still exits 1', async () => {
   const dir = dataDir();
   const file = path.join(dir, 'script.rsc');
-  fs.writeFileSync(file, `${SCRIPT}\n`);
+  fs.writeFileSync(file, `${SCRIPT}\n`, { mode: 0o600 }); // owner-only, like everything in a data folder
   const fromFile = await withClosedStdout(['--data', dir, file]);
   assert.equal(fromFile.stderr, '');
   assert.equal(fromFile.status, 0);

@@ -83,8 +83,10 @@ describe('PKCS#12 key derivation off the event loop', () => {
   test('rospki -e imports through the bundle (dist) the same way', () => {
     const data = tempDir('rospki-p12cli-');
     try {
-      fs.mkdirSync(path.join(data, 'files'), { recursive: true });
+      // Owner-only like everything rospki makes (else it tightens them and says so on stderr).
+      fs.mkdirSync(path.join(data, 'files'), { recursive: true, mode: 0o700 });
       fs.copyFileSync(path.join(dir, 'slow.p12'), path.join(data, 'files', 'slow.p12'));
+      fs.chmodSync(path.join(data, 'files', 'slow.p12'), 0o600);
       const r = spawnSync('node', [BIN, '--data', data, '-e', '/certificate import file-name=slow.p12 passphrase=pw; :put [/certificate print count-only]'],
         { encoding: 'utf8', timeout: 120_000 });
       assert.equal(r.stderr, '');

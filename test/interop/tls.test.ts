@@ -22,11 +22,7 @@ before(async () => {
   rootFile = path.join(dir, 'root.pem');
   fs.writeFileSync(rootFile, chain.rootPem);
   await s.run('/ip/service', 'set', { numbers: 'www-ssl', certificate: 'srv', disabled: 'no' });
-  // The services apply the change on their own schedule: wait (bounded) until www-ssl listens.
-  for (let i = 0; s.services.port('www-ssl') === undefined; i++) {
-    assert.ok(i < 1000, 'www-ssl never listened');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await s.services.reconcile(); // the listener is up before the first test connects
 });
 after(async () => { await s.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
 

@@ -131,13 +131,67 @@ describe('/certificate crl', () => {
     await assert.rejects(t.run(CRL, 'add', { url: 'not a url' }), /invalid CRL URL/);
   });
 
-  test('untrusting the certificate removes its dynamic entry; the scheduler stops cleanly', async () => {
+  test('untrusting the certificate removes its dynamic entry', async () => {
     for (const name of ['good', 'bad']) await t.run('/certificate', 'set', { numbers: name, trusted: 'no' });
     await t.run(CRL, 'print', {});
     const left = await rows();
     assert.deepEqual(left.map((d) => d.dynamic === true), [false]);
-    const s = startCrlScheduler(t.app, { intervalMs: 10 });
-    await new Promise((r) => setTimeout(r, 50));
-    s.stop();
+  });
+
+  test('the scheduler downloads on every pass; stop() aborts the download in flight and ends the passes', async () => {
+    // Only the manual entry is left (previous test). Its first two downloads are answered with a
+    // CRL numbered by the request; the third is held open until the scheduler is stopped.
+    const manual = '/manual.crl';
+    const seen = () => srv.requests.filter((r) => r === `GET ${manual}`).length;
+    const first = seen();
+    let held: Promise<void> | undefined;
+    const heldArrived = new Promise<void>((resolve) => {
+      srv.routes.set(manual, (_req, res) => {
+        const n = seen() - first;
+        if (n <= 2) { res.end(ext.crl([], { number: 100 + n })); return; }
+        held ??= new Promise<void>((closed) => res.on('close', () => closed()));
+        resolve();
+      });
+    });
+    // The scheduler gets the app's environment with its store calls counted.
+    const calls = { n: 0 };
+    const real = t.app.env.store;
+    const store = new Proxy(real, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (...a: unknown[]) => { calls.n++; return (v as (...x: unknown[]) => unknown).apply(target, a); } : v;
+      },
+    });
+    const env = new Proxy(t.app.env, { get: (target, prop) => (prop === 'store' ? store : Reflect.get(target, prop, target)) });
+    const s = startCrlScheduler({ env }, { intervalMs: 10, refreshMs: 0 });
+    try {
+      await withTimeout(heldArrived, 20_000, 'the scheduler never made a third download');
+      // Both answered downloads were stored: the entry shows the second CRL's number.
+      const [row] = await rows();
+      assert.deepEqual([row!.num, row!.invalid], ['102', false]);
+    } finally {
+      s.stop();
+    }
+    // stop() aborts the request in flight at once: well before the client's 10 s idle timeout.
+    await withTimeout(held!, 5_000, 'stop() left the download in flight');
+    // The aborted download is recorded (the last thing its pass does)…
+    await withTimeout(until(async () => (await rows())[0]!.invalid === true), 20_000, 'the aborted download was not recorded');
+    // …and no pass runs after it: thirty intervals later the scheduler has not touched the store.
+    const settled = calls.n;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(calls.n, settled, 'a pass ran after stop()');
+    assert.equal(seen() - first, 3);
   });
 });
+
+/** Resolves once `check` is true (checked every 10 ms). */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** Resolves with `p`, or rejects naming `what` after `ms` (a bound, not a synchronisation). */
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms); });
+  try { return await Promise.race([p, timeout]); } finally { clearTimeout(timer); }
+}

@@ -115,7 +115,10 @@ describe('issued-revoke and CRL publication', () => {
     const log = await t.app.store.read((tx) => tx.list('/log').map((r) => `${(r.data.topics as string[]).join(',')} ${String(r.data.message)}`));
     assert.ok(log.some((m) => /^certificate,warning CRL of ca expires at .* could not be renewed: CA certificate has no private key$/.test(m)), log.join('\n'));
     // The old CRL is still served until then.
-    assert.ok(await publishedCrl(t.app, `/crl/${caId}.crl`));
+    const served = await publishedCrl(t.app, `/crl/${caId}.crl`);
+    assert.ok(served, 'a CRL is still served');
+    const info = parseCrl(served);
+    assert.deepEqual([info.crlNumber, info.nextUpdate], [String(state.number), state.nextUpdate]);
     await t.app.store.write((tx) => {
       const row = tx.get(C, caId)!;
       tx.update(C, caId, { ...row.data, 'private-key': true });

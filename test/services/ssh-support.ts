@@ -75,6 +75,7 @@ export function sftpBatch(s: SshTarget, batch: string, auth = keyAuth(s)) {
 export async function importAdminKey(s: SshApp): Promise<void> {
   fs.mkdirSync(s.app.dataDir.filesDir, { recursive: true });
   fs.copyFileSync(`${s.key}.pub`, path.join(s.app.dataDir.filesDir, 'admin.pub'));
+  fs.chmodSync(path.join(s.app.dataDir.filesDir, 'admin.pub'), 0o600); // as rospki keeps its files
   await s.run('/user/ssh-keys', 'import', { 'public-key-file': 'admin.pub', user: 'admin' });
   // Password logins stay possible for admin in these tests.
   await s.run('/ip/ssh', 'set', { 'always-allow-password-login': 'yes' });
@@ -108,6 +109,7 @@ export async function startSshDaemon(): Promise<SshDaemon> {
   await t.run('/ip/service', 'set', { numbers: 'ssh', port: String(sshPort), disabled: 'no' });
   fs.mkdirSync(t.app.dataDir.filesDir, { recursive: true });
   fs.copyFileSync(`${key}.pub`, path.join(t.app.dataDir.filesDir, 'admin.pub'));
+  fs.chmodSync(path.join(t.app.dataDir.filesDir, 'admin.pub'), 0o600); // as rospki keeps its files
   await t.run('/user/ssh-keys', 'import', { 'public-key-file': 'admin.pub', user: 'admin' });
   await t.run('/ip/ssh', 'set', { 'always-allow-password-login': 'yes' });
   t.close();

@@ -24,7 +24,19 @@ export interface Worker {
 
 /** Starts test/store/fixtures/worker.ts in a second Node process. */
 export function startWorker(...args: string[]): Worker {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], { cwd: repo });
+  return startWorkerWith({}, ...args);
+}
+
+/**
+ * The same, optionally under a file size limit (`ulimit -f`, in bytes): a write past it fails
+ * with EFBIG, which SQLite reports as a full disk.
+ */
+export function startWorkerWith(opts: { fileSizeLimit?: number }, ...args: string[]): Worker {
+  const node = [process.execPath, '--import', 'tsx', worker, ...args];
+  const child = opts.fileSizeLimit === undefined
+    ? spawn(node[0]!, node.slice(1), { cwd: repo })
+    // POSIX sh counts ulimit -f in 512-byte blocks.
+    : spawn('sh', ['-c', `ulimit -f ${Math.ceil(opts.fileSizeLimit / 512)} && exec "$@"`, 'sh', ...node], { cwd: repo });
   child.stdin.on('error', () => {}); // the worker may close its stdin first
   let out = '';
   let err = '';

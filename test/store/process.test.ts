@@ -37,9 +37,9 @@ test('two processes incrementing one counter concurrently lose nothing', async (
       tx.update('/counter', id, { counter });
       return counter;
     });
+    // Each awaited write is committed before it resolves: the processes interleave commit by commit.
     if (value > last + 1) foreign++;
     last = value;
-    store.flush(); // each increment its own commit (no group commit), so the processes interleave
     // A pause between increments spreads both loops over the same second or so, so they overlap
     // whatever the scheduling (the check below needs real interleaving, not luck).
     await new Promise((r) => setTimeout(r, 1));

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { SqliteStore, type Store } from '../../src/store/index.js';
-import { tempDir } from './helpers.js';
+import Database from 'better-sqlite3';
+import { SqliteStore, openDataDir, type Store } from '../../src/store/index.js';
+import type { Checkpointer } from '../../src/store/checkpointer.js';
+import { startWorkerWith, tempDir } from './helpers.js';
 
 function open(t: { after(fn: () => void): void }, dir = tempDir(t), secret = randomBytes(32)) {
   const location = { dbPath: path.join(dir, 'rospki.db'), secret };
@@ -168,4 +171,116 @@ test('view() reads the cache outside a transaction and cannot write', async (t) 
   assert.equal(view.get('/m', 1)!.data.name, 'a');
   assert.deepEqual(view.list('/never-touched'), [], 'a menu can be loaded through a view');
   assert.throws(() => (view as unknown as { insert(m: string, d: object): void }).insert('/m', {}), /read transaction/);
+});
+
+test('a batch whose COMMIT fails rejects every write of it; none was acknowledged, nothing stays', async (t) => {
+  // A real failure, not a mock: the worker runs under a file size limit that the batch's
+  // COMMIT exceeds when it appends the batch to the WAL (EFBIG, "database or disk is full").
+  const dir = tempDir(t);
+  const out = await startWorkerWith({ fileSizeLimit: 512 * 1024 }, dir, 'commit-fails').done;
+  const result = JSON.parse(out.split('\n')[0]!) as { events: string[]; after: number; names: string[] };
+  // SQLite reports the short write as an I/O error (SQLITE_IOERR_WRITE).
+  const failed = 'failed: the change could not be saved: disk I/O error';
+  assert.deepEqual(result.events, [failed, failed, failed, 'read saw before'],
+    'every write of the batch fails, none is acknowledged first, and the read made during the batch never saw them');
+  assert.deepEqual(result.names, ['before', 'after'], 'the store works on; the cache holds no trace of the batch');
+  const store = SqliteStore.open(openDataDir(dir));
+  t.after(() => store.close());
+  assert.deepEqual(await store.read((tx) => tx.list('/m').map((r) => r.data.name)), ['before', 'after']);
+  assert.equal(await store.read((tx) => tx.getBlob('/m', 2, 'data')), undefined);
+});
+
+/** A second, plain SQLite connection to the store's file: sees only what is committed. */
+function committedView(t: { after(fn: () => void): void }, dbPath: string) {
+  const db = new Database(dbPath, { readonly: true });
+  t.after(() => db.close());
+  return {
+    names: (menu: string) => db.prepare('SELECT data FROM rows WHERE menu = ? ORDER BY id').pluck().all(menu)
+      .map((d) => (JSON.parse(d as string) as { name: string }).name),
+    versions: (menu: string) => db.prepare('SELECT version FROM rows WHERE menu = ? ORDER BY id').pluck().all(menu) as number[],
+  };
+}
+
+test('a write is acknowledged only once it is committed', async (t) => {
+  const { store, location } = open(t);
+  const committed = committedView(t, location.dbPath);
+  const seenAtAcknowledgement: string[][] = [];
+  const writes = ['a', 'b', 'c'].map((name) =>
+    store.write((tx) => tx.insert('/m', { name })).then(() => { seenAtAcknowledgement.push(committed.names('/m')); }));
+  assert.deepEqual(committed.names('/m'), [], 'nothing is committed within the turn of the writes');
+  await Promise.all(writes);
+  assert.deepEqual(seenAtAcknowledgement, [['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c']]);
+});
+
+test('writes of one event-loop turn share one COMMIT; the next turn gets its own', async (t) => {
+  const { store, location } = open(t);
+  const committed = committedView(t, location.dbPath);
+  await Promise.all([1, 2, 3].map((n) => store.write((tx) => tx.insert('/m', { name: `first${n}` }))));
+  await Promise.all([1, 2].map((n) => store.write((tx) => tx.insert('/m', { name: `second${n}` }))));
+  const [a, b, c, d, e] = committed.versions('/m');
+  assert.ok(a === b && b === c, 'one commit version for the first turn');
+  assert.ok(d === e && d! > c!, 'a later commit for the second turn');
+});
+
+test('a read made while a batch is open waits for its COMMIT, then sees it', async (t) => {
+  const { store } = open(t);
+  const order: string[] = [];
+  const write = store.write((tx) => tx.insert('/m', { name: 'x' })).then(() => { order.push('write acknowledged'); });
+  const read = store.read((tx) => tx.list('/m').map((r) => r.data.name)).then((names) => { order.push(`read saw ${names.join(',')}`); });
+  await Promise.all([write, read]);
+  assert.deepEqual(order, ['write acknowledged', 'read saw x']);
+});
+
+test('a write that changes nothing is acknowledged at once and holds no lock', async (t) => {
+  const { store, location } = open(t);
+  await store.write((tx) => tx.insert('/m', { name: 'x' }));
+  const other = new Database(location.dbPath, { timeout: 0 });
+  t.after(() => other.close());
+  const name = await store.write((tx) => tx.get('/m', 1)!.data.name);
+  assert.equal(name, 'x');
+  other.exec('BEGIN IMMEDIATE; COMMIT'); // would fail with SQLITE_BUSY while the store held the write lock
+  await assert.rejects(store.write((tx) => { tx.get('/m', 1); throw new Error('refused'); }), /refused/);
+  other.exec('BEGIN IMMEDIATE; COMMIT');
+});
+
+test('a store reading the file commits the open batch of another store of this process first', async (t) => {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  const { store: a } = open(t, dir, secret);
+  const { store: b } = open(t, dir, secret);
+  const order: string[] = [];
+  const write = a.write((tx) => tx.insert('/m', { name: 'from a' })).then(() => { order.push('a acknowledged'); });
+  const names = await b.read((tx) => tx.list('/m').map((r) => r.data.name));
+  order.push(`b saw ${names.join(',')}`);
+  await write;
+  assert.deepEqual(order, ['a acknowledged', 'b saw from a']);
+});
+
+test('reads waiting for a batch run when another store of this process commits it for its own read', async (t) => {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  const { store: a } = open(t, dir, secret);
+  const { store: b } = open(t, dir, secret);
+  const write = a.write((tx) => tx.insert('/m', { name: 'x' }));
+  const waiting = a.read((tx) => tx.list('/m').length); // waits for a's batch
+  assert.equal(await b.read((tx) => tx.list('/m').length), 1); // commits a's batch first
+  assert.equal(await waiting, 1);
+  assert.equal(await write, 1);
+});
+
+test('after many commits (checkpoints in a worker) a closed store leaves one self-contained file', async (t) => {
+  const { store, location } = open(t);
+  for (let i = 0; i < 300; i++) await store.write((tx) => tx.insert('/m', { name: `n${i}` }));
+  // The worker has its own connection open once it checkpointed: close() must close it first.
+  const { checkpointer } = store as unknown as { checkpointer: Checkpointer };
+  for (let waited = 0; checkpointer.checkpoints === 0; waited += 10) {
+    assert.ok(waited < 30_000, 'the worker never checkpointed');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  store.close();
+  const dir = path.dirname(location.dbPath);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['rospki.db'], 'no -wal or -shm left: everything is in rospki.db');
+  const fresh = SqliteStore.open(location);
+  t.after(() => fresh.close());
+  assert.equal((await fresh.read((tx) => tx.list('/m'))).length, 300);
 });

@@ -16,14 +16,15 @@ import { certificateDer } from './keys.js';
 import { CERT_PATH } from './properties.js';
 import { builtinsTrustedFor, readSettings } from './settings.js';
 
-function storeAllows(trustStore: unknown, service: string): boolean {
+/** Whether a certificate's trust-store admits a component (spec §1.4: `all` or the component; unset = all). */
+export function trustStoreAllows(trustStore: unknown, service: string): boolean {
   if (!Array.isArray(trustStore)) return true;
   return trustStore.includes('all') || trustStore.includes(service);
 }
 
 /** Whether a row is an anchor for a component: trusted=yes, not revoked, its trust-store admits it. */
 const trustedForService = (data: RowData, service: string): boolean =>
-  data.trusted === true && typeof data.revoked !== 'number' && storeAllows(data['trust-store'], service);
+  data.trusted === true && typeof data.revoked !== 'number' && trustStoreAllows(data['trust-store'], service);
 
 /**
  * The signed certificates trusted for a component (services spec §1.4), for a daemon that is

@@ -4,20 +4,22 @@
 // error, which is reported as `Script Error: <console text> (line L column C)` (spec §6.1).
 //
 // Scripts run through the environment's script runner (env.scripts, the console language).
-// A script runs with the policies of its `policy` property; the user who runs it must have
-// all of them unless `dont-require-permissions=yes` (RouterOS rule). Its output (`:put`) is
-// printed when it ends. Global variables of scripts are shared by every script and import
+// The user who runs a script must have all of its `policy` unless `dont-require-permissions=yes`
+// (RouterOS rule). It runs with the runner's permissions, or with its own `policy` when run with
+// `use-script-permissions` (RouterOS 7.15+, M-SCRIPT "Script permissions") or when it has
+// dont-require-permissions=yes; always as its owner, so it never does more than the owner
+// holds. Its output (`:put`) is printed when it ends. Global variables of scripts are shared by every script and import
 // run in this process, as RouterOS globals are shared system-wide.
 
 import { notEnoughPermissions, RosError } from '../../errors.js';
 import { renderPrint } from '../../menu/render.js';
-import { boolType, dateType, enumSetType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
+import { boolType, dateType, enumSetType, enumType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
 import { genericCommands, resolveItems } from '../../menu/generic.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, Session } from '../../menu/types.js';
 import type { StoredRow } from '../../store/store.js';
 import { runAsJob } from './script-job.js';
 import { POLICIES } from '../../menu/types.js';
-import { holdsAll, userPolicies } from '../user/user.js';
+import { holdsAll, mayActFor } from '../user/user.js';
 import type { Value } from '../../menu/values.js';
 import { executeCommand } from './execute.js';
 
@@ -29,19 +31,20 @@ export const DEFAULT_POLICY: readonly Policy[] = ['ftp', 'reboot', 'read', 'writ
 const outputMessages = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
 
 const scriptArg: ArgDecl<Value> = { name: 'number', type: itemsType, positional: 0, required: true, help: 'Script name or number' };
+const ownPermissionsArg: ArgDecl = { name: 'use-script-permissions', type: presenceType, flagOnly: true, help: 'Run with the policies of the script instead of your own' };
 
 const runCommand: CommandDecl = {
   name: 'run',
   help: 'Run a script',
   policy: 'test',
-  args: [scriptArg],
+  args: [scriptArg, ownPermissionsArg],
   async run(call: CommandCall): Promise<CommandResult> {
     const row = await call.env.store.read((tx) => {
       const ids = resolveItems(call.menu, call.args.get(scriptArg), call.session, tx);
       if (ids.length !== 1) throw new RosError('argument', 'no such item');
       return tx.get(SCRIPT_PATH, ids[0]!)!;
     });
-    return { messages: outputMessages(await runStoredScript(call.env, row, call)) };
+    return { messages: outputMessages(await runStoredScript(call.env, row, call, call.args.flag(ownPermissionsArg))) };
   },
 };
 
@@ -52,7 +55,15 @@ const runCommand: CommandDecl = {
  * and the executor narrows them by the owner's group at every command. It runs as a job of
  * /system script job. Returns what the script printed.
  */
-export async function runStoredScript(env: Environment, row: StoredRow, caller: Pick<CommandCall, 'session' | 'policies'>): Promise<string> {
+/**
+ * Runs a stored script as a job. It acts as its owner — the executor narrows it by the owner's
+ * group at every command — with the runner's policies, or with its own policy when run with
+ * use-script-permissions or when it has dont-require-permissions=yes (what that property is for:
+ * services with few policies run scripts that need more).
+ */
+export async function runStoredScript(
+  env: Environment, row: StoredRow, caller: Pick<CommandCall, 'session' | 'policies'>, ownPermissions = false,
+): Promise<string> {
   const { session } = caller;
   const policy = (row.data.policy as Policy[] | undefined) ?? [];
   const unchecked = row.data['dont-require-permissions'] === true;
@@ -61,12 +72,15 @@ export async function runStoredScript(env: Environment, row: StoredRow, caller: 
     const now = tx.get(SCRIPT_PATH, row.id);
     if (now) tx.update(SCRIPT_PATH, row.id, { ...now.data, 'run-count': Number(now.data['run-count'] ?? 0) + 1, 'last-started': env.clock.now() });
   });
-  const policies = new Set(unchecked ? policy : policy.filter((p) => caller.policies.has(p)));
+  const policies = ownPermissions || unchecked
+    ? new Set(unchecked ? policy : policy.filter((p) => caller.policies.has(p)))
+    : new Set(caller.policies);
   const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
-  const job = { script: String(row.data.name ?? ''), type: 'command', owner, policy: [...policies] } as const;
+  const name = String(row.data.name ?? '');
+  const job = { script: name, type: 'command', owner, policy: [...policies] } as const;
   return runAsJob(env, job, session.signal, (signal) => env.scripts.run(String(row.data.source ?? ''), {
     ...session, user: owner, policies, operator: false, channel: undefined, via: 'script', signal,
-  }));
+  }, { name, plainErrors: true }));
 }
 
 export const scriptMenu: MenuDecl = {
@@ -81,13 +95,12 @@ export const scriptMenu: MenuDecl = {
    * more than they do; and a script of someone who holds more can not be changed or removed.
    */
   authorize({ before, after }, tx, call) {
-    const mine = (owner: unknown): boolean => owner === undefined || owner === call.session.user;
-    const ownerWithin = (owner: unknown): boolean =>
-      call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, String(owner)) ?? []);
-    if (before && !mine(before.owner) && !ownerWithin(before.owner)) throw notEnoughPermissions();
+    // A script without an owner is the caller's.
+    const allowed = (owner: unknown): boolean => owner === undefined || mayActFor(tx, call, String(owner));
+    if (before && !allowed(before.owner)) throw notEnoughPermissions();
     if (!after) return;
     if (!holdsAll(call.policies, (after.policy as Policy[] | undefined) ?? [])) throw notEnoughPermissions();
-    if (!mine(after.owner) && !ownerWithin(after.owner)) throw notEnoughPermissions();
+    if (!allowed(after.owner)) throw notEnoughPermissions();
   },
   properties: [
     { name: 'name', type: stringType, required: true, unique: true, default: '' },
@@ -130,22 +143,40 @@ const genericAdd = genericCommands({ ...scriptMenu, verbs: ['add'] })[0]!;
 });
 
 const importFileArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, positional: 0, help: 'Script file in /file' };
+const dryRunArg: ArgDecl = { name: 'dry-run', type: presenceType, flagOnly: true, help: 'Check the script without running it; list every error' };
+const fromLineArg: ArgDecl<number> = { name: 'from-line', type: intType(1, 2 ** 31), help: 'Run the script from this line on' };
 
-/** `/import file-name=X.rsc [verbose=yes] [dry-run]`: runs a script file from /file. */
+/**
+ * `/import file-name=X.rsc [verbose=] [dry-run] [from-line=]`: runs a script file from /file.
+ * A dry run checks the whole file and lists every error (RouterOS 7.16+): `#line N`, the line,
+ * the error, then `Script Error: found N error(s) in import file`; a clean file gives
+ * `No syntax errors found in the import file`.
+ */
 export const importCommand: CommandDecl = {
   name: 'import',
   help: 'Run a script file (.rsc) from /file',
   policy: 'write',
   args: [
     importFileArg,
-    { name: 'verbose', type: boolType, help: 'Accepted; output is the same' },
-    { name: 'dry-run', type: presenceType, flagOnly: true, help: 'Check the script without running it' },
+    { name: 'verbose', type: enumType(['no', 'progress', 'yes']), help: 'Accepted; output is the same' },
+    dryRunArg,
+    fromLineArg,
   ],
   async run(call: CommandCall): Promise<CommandResult> {
     const { env, session } = call;
     const file = await env.files.match(call.args.get(importFileArg)!);
-    const data = await env.files.read(file);
-    const printed = await env.scripts.run(data.toString('utf8'), { ...session, via: 'script' }, { dryRun: call.args.flag('dry-run') });
+    let source = (await env.files.read(file)).toString('utf8');
+    const fromLine = call.args.get(fromLineArg);
+    if (fromLine !== undefined) {
+      // Lines before it stay as empty lines: errors keep the file's line numbers.
+      const lines = source.split('\n');
+      source = [...lines.slice(0, fromLine - 1).map(() => ''), ...lines.slice(fromLine - 1)].join('\n');
+    }
+    if (call.args.flag(dryRunArg)) {
+      await env.scripts.run(source, { ...session, via: 'script' }, { dryRun: true });
+      return { messages: ['No syntax errors found in the import file'] };
+    }
+    const printed = await env.scripts.run(source, { ...session, via: 'script' });
     return { messages: [...outputMessages(printed), 'Script file loaded and executed successfully'] };
   },
 };
