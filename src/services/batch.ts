@@ -5,7 +5,9 @@
 import type { Appliance } from '../appliance.js';
 import type { WriteTx } from '../store/store.js';
 
-const BATCH_MS = 100;
+// One second: a /log line of a login may appear up to a second late, and a burst of set-ups costs
+// one fsync a second (npm run bench -- openvpn: at 100 ms every other set-up met one).
+const BATCH_MS = 1000;
 const MAX_PENDING = 2000;
 
 export class StoreBatch {

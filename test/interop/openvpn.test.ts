@@ -208,7 +208,7 @@ test('enabling without openvpn installed fails with the package to install and c
 /**
  * A reaper for the killed-rospki test: a child subreaper (prctl PR_SET_CHILD_SUBREAPER) that
  * runs one `rospki serve` per line of its stdin (printing its pid, then rospki's own `serving`
- * line once it handles SIGTERM) and waits for every process
+ * line once it has started) and waits for every process
  * that ends below it — the openvpn the killed rospki leaves behind becomes its child, not an
  * orphan of init (which in some sandboxes never reaps), so the test leaves no zombie either.
  */
@@ -247,7 +247,7 @@ test('an openvpn that a killed rospki left running is stopped when rospki starts
       else if (/ serving /.test(l)) serving++;
     }
   });
-  /** Starts rospki and waits until it serves (a SIGTERM earlier than that is not handled yet). */
+  /** Starts rospki and waits until it serves (its openvpn is started by then). */
   const serve = async (): Promise<number> => {
     const before = serving;
     reaper.stdin.write('serve\n');
