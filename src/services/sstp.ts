@@ -4,7 +4,8 @@
 // Connect Request → Call Connect Ack with a Crypto Binding Request (a fresh nonce) → Call
 // Connected, whose crypto binding is checked (nonce, hash of the server certificate the client
 // saw, Compound MAC), then echo keepalives and disconnects. verify-client-certificate asks every
-// client for a certificate and judges it with the one trust engine (trust-store `sstp`).
+// client for a certificate and judges it with the one trust engine (trust-store `sstp`). Every
+// connection meets /ip firewall filter chain=input before its TLS handshake.
 //
 // What does not run: PPP. rospki has no PPP implementation and no pppd integration (pppd needs
 // the kernel's /dev/ppp), so PPP frames are dropped, no /ppp secret is checked and the Compound
@@ -74,7 +75,11 @@ interface Wanted {
 
 export class SstpService implements ManagedService {
   private readonly batch: StoreBatch;
+  /** The TLS side (its secure context is swapped in place); it does not listen itself. */
   private server: tls.Server | undefined;
+  /** The TCP listener: a connection meets the firewall's input chain before any TLS. */
+  private listener: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
   private port: number | undefined;
   private signature: string | undefined;
   /** The listener asks clients for certificates (a TLS server option, not a context one). */
@@ -180,10 +185,18 @@ export class SstpService implements ManagedService {
       this.log('sstp,error', `${remote(socket)}: TLS handshake failed: ${tlsReason(e)}`);
     });
     server.on('error', (e) => this.ctx.internalError(e));
+    const listener = net.createServer((socket) => {
+      // /ip firewall filter chain=input first, as on a router (firewall.ts: drop closes, reject resets).
+      if (!this.ctx.firewall.admitConnection(socket)) return;
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      server.emit('connection', socket);
+    });
+    listener.on('error', (e) => this.ctx.internalError(e));
     try {
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port: w.port, host: this.ctx.options.host, ipv6Only: false }, () => { server.off('error', reject); resolve(); });
+        listener.once('error', reject);
+        listener.listen({ port: w.port, host: this.ctx.options.host, ipv6Only: false }, () => { listener.off('error', reject); resolve(); });
       });
     } catch (e) {
       const reason = bindReason(w.port, e as NodeJS.ErrnoException);
@@ -191,8 +204,9 @@ export class SstpService implements ManagedService {
       return { running: false, status: SERVICE_STATUS.notRunning(reason) };
     }
     this.server = server;
+    this.listener = listener;
     this.requestCert = w.verifyClient;
-    this.port = (server.address() as net.AddressInfo).port;
+    this.port = (listener.address() as net.AddressInfo).port;
     this.signature = options.signature;
     this.lastLogged = undefined;
     this.log('sstp,info', `sstp-server: listening on port ${this.port}`);
@@ -201,12 +215,14 @@ export class SstpService implements ManagedService {
 
   /** Stops listening and ends every connection. */
   private async close(): Promise<void> {
-    const server = this.server;
+    const listener = this.listener;
     this.server = undefined;
+    this.listener = undefined;
     this.port = undefined;
     this.signature = undefined;
     for (const c of this.connections) c.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy(); // handshakes under way too
+    if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
   }
 
   /** `running`/`status` of the server row, and its dynamic /ip service row (spec §3.1, §8). */

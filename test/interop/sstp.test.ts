@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { SSTP_SERVER_PATH } from '../../src/menus/interface/sstp.js';
+import { FILTER_PATH } from '../../src/menus/ip/firewall.js';
 import { openssl, tempDir } from '../support/app.js';
 import { freePort, run, startServiceApp, type ServiceApp } from '../services/support.js';
 import { exportPem, until } from './openvpn-support.js';
@@ -223,6 +224,17 @@ test('verify-client-certificate=yes: a client certificate of a CA trusted for ss
   assert.equal(await exchange(SSTP_REQUEST, ['-cert', files.alice!.cert, '-key', files.alice!.key]), '');
   await cli('/certificate set ca trust-store=all; /interface sstp-server server set verify-client-certificate=no');
   await until(async () => /^HTTP\/1\.1 200 OK/.test(await exchange(SSTP_REQUEST)), 'no client certificate needed again');
+});
+
+test('/ip firewall filter: a drop rule on the SSTP port closes connections before TLS; removing it restores them', async () => {
+  await cli(`/ip firewall filter add chain=input protocol=tcp dst-port=${port} action=drop comment=sstp-test`);
+  const dropped = await presented();
+  assert.ok(!dropped.ok, dropped.out);
+  assert.doesNotMatch(dropped.out, /subject=/, 'no certificate was sent');
+  const packets = () => s.app.store.read((tx) => Number(tx.findBy(FILTER_PATH, 'comment', 'sstp-test')[0]?.data.packets ?? 0));
+  await until(async () => (await packets()) >= 1, 'the rule to count the connection');
+  await cli('/ip firewall filter remove [find comment=sstp-test]');
+  assert.ok((await presented()).ok);
 });
 
 test('disabled: the port closes, the status and the /ip service row go', async () => {
