@@ -24,6 +24,7 @@ import type { RowData } from '../store/store.js';
 import { plainAddress } from './auth.js';
 import { StoreBatch } from './batch.js';
 import type { ServiceContext } from './context.js';
+import { ConnectionGate } from './gate.js';
 import type { ManagedService } from './managed.js';
 import {
   ATTR, HASH, KEYLESS_HLAK, MSG, PROTOCOL_PPP, PacketReader, SSTP_METHOD, SSTP_URI, STATUS, checkCallConnected,
@@ -37,6 +38,12 @@ const COMPONENT = 'sstp';
 const OFFERED = HASH.sha1 | HASH.sha256;
 /** Call Connected must come this long after the Call Connect Ack ([MS-SSTP] 3.2.1: 60 s negotiation timer). */
 const NEGOTIATION_MS = 60_000;
+/**
+ * Connections whose call is not connected yet, at most (gate.ts: one more displaces the oldest of
+ * the address holding the most). Larger than the HTTP services' pool: every SSTP client waits
+ * here through its whole PPP negotiation.
+ */
+const SETUP_POOL = 64;
 /** Call Connect Requests refused before the call is aborted ([MS-SSTP] 3.2.1: 3 retries). */
 const MAX_NAKS = 3;
 /** The HTTP request may be this long. */
@@ -80,6 +87,8 @@ export class SstpService implements ManagedService {
   /** The TCP listener: a connection meets the firewall's input chain before any TLS. */
   private listener: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** Bounds the connections still setting up their call; a connected call leaves it. */
+  private gate: ConnectionGate | undefined;
   private port: number | undefined;
   private signature: string | undefined;
   /** The listener asks clients for certificates (a TLS server option, not a context one). */
@@ -91,6 +100,11 @@ export class SstpService implements ManagedService {
 
   constructor(readonly ctx: ServiceContext) {
     this.batch = new StoreBatch(ctx.app, 'sstp', ctx.internalError);
+  }
+
+  /** A call is connected: it no longer counts against the set-up pool. */
+  callConnected(socket: net.Socket): void {
+    this.gate?.promote(socket);
   }
 
   get settings(): Wanted | undefined {
@@ -185,11 +199,17 @@ export class SstpService implements ManagedService {
       this.log('sstp,error', `${remote(socket)}: TLS handshake failed: ${tlsReason(e)}`);
     });
     server.on('error', (e) => this.ctx.internalError(e));
+    // The connections' own timers end a slow handshake or call set-up; the gate's deadline is a
+    // backstop past them.
+    const gate = new ConnectionGate({
+      preAuthPool: SETUP_POOL, loginTimeoutMs: this.ctx.options.loginTimeoutMs + 2 * NEGOTIATION_MS, maxSessions: () => Number.POSITIVE_INFINITY,
+    });
     const listener = net.createServer((socket) => {
       // /ip firewall filter chain=input first, as on a router (firewall.ts: drop closes, reject resets).
       if (!this.ctx.firewall.admitConnection(socket)) return;
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+      gate.admit(socket);
       server.emit('connection', socket);
     });
     listener.on('error', (e) => this.ctx.internalError(e));
@@ -205,6 +225,7 @@ export class SstpService implements ManagedService {
     }
     this.server = server;
     this.listener = listener;
+    this.gate = gate;
     this.requestCert = w.verifyClient;
     this.port = (listener.address() as net.AddressInfo).port;
     this.signature = options.signature;
@@ -218,6 +239,7 @@ export class SstpService implements ManagedService {
     const listener = this.listener;
     this.server = undefined;
     this.listener = undefined;
+    this.gate = undefined;
     this.port = undefined;
     this.signature = undefined;
     for (const c of this.connections) c.destroy();
@@ -435,6 +457,7 @@ class SstpConnection {
     const verdict = checkCallConnected(p, { nonce: this.nonce!, certificateDer: this.certificateDer, offered: OFFERED, hlak: KEYLESS_HLAK });
     if (!verdict.ok) return this.abort(STATUS.invalidFrameReceived, `crypto binding refused: ${verdict.reason}`, ATTR.cryptoBinding);
     this.phase = 'connected';
+    this.service.callConnected(this.socket);
     this.service.log('sstp,info', `${this.peer}: call connected, crypto binding verified (${verdict.protocol})`);
     this.keepalive();
   }

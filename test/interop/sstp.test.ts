@@ -237,6 +237,32 @@ test('/ip firewall filter: a drop rule on the SSTP port closes connections befor
   assert.ok((await presented()).ok);
 });
 
+test('at most 64 connections set up their call at once: one more closes the oldest', async () => {
+  const open = async () => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    await new Promise<void>((resolve, reject) => { c.once('connect', () => resolve()); c.once('close', () => reject(new Error('closed at once'))); });
+    return c;
+  };
+  const closed = new Set<number>();
+  const sockets: net.Socket[] = [];
+  try {
+    for (let i = 0; i < 64; i++) {
+      const c = await open();
+      c.once('close', () => closed.add(i));
+      sockets.push(c);
+    }
+    // The listener accepts in connect order, so the 64 are in the pool before the one more.
+    const extra = await open();
+    sockets.push(extra);
+    await until(() => closed.has(0), 'the oldest to be closed');
+    assert.deepEqual([...closed], [0], 'only the oldest');
+    assert.ok((await presented()).ok, 'a real client still gets in');
+  } finally {
+    for (const c of sockets) c.destroy();
+  }
+});
+
 test('disabled: the port closes, the status and the /ip service row go', async () => {
   await cli('/interface sstp-server server set enabled=no');
   await until(async () => (await serverRow()).running === undefined, 'the row to say it stopped');
