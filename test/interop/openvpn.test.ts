@@ -161,6 +161,30 @@ test('require-client-certificate=no: a password alone logs in', async () => {
   await running();
 });
 
+test('protocol=udp with tls-version=only-1.2 and one cipher: a UDP client logs in over TLS 1.2; TLS 1.3 only or another cipher is refused', async () => {
+  const udp = await freePort();
+  await cli(`/interface ovpn-server server add name=ovpn3 protocol=udp port=${udp} certificate=vpn tls-version=only-1.2 cipher=aes128-gcm auth=sha256 disabled=no`);
+  try {
+    await until(async () => (await cli(':put [/interface ovpn-server server get ovpn3 status]')) === 'running\n', 'the UDP server to run');
+    const login = { port: udp, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw', timeoutMs: 20_000 };
+    const udpProto = ['--proto', 'udp', '--explicit-exit-notify', '1'];
+    const ok = await openvpnConnect({ ...login, extra: udpProto });
+    assert.ok(ok.connected, ok.log);
+    assert.match(ok.log, /Control Channel: TLSv1\.2/);
+    assert.match(ok.log, /Data Channel: cipher 'AES-128-GCM'/);
+    // Over UDP a refused handshake gets no answer: the client gives up after its hand-window.
+    const tls13 = await openvpnConnect({ ...login, extra: [...udpProto, '--tls-version-min', '1.3', '--hand-window', '5'] });
+    assert.ok(!tls13.connected, tls13.log);
+    assert.match(tls13.log, /TLS handshake failed/);
+    await until(async () => /ovpn,error ovpn3: 127\.0\.0\.1:\d+: TLS handshake failed: unsupported protocol/.test(await logText()), 'the TLS version refusal in /log');
+    const cipher = await openvpnConnect({ ...login, extra: [...udpProto, '--data-ciphers', 'AES-256-GCM'] });
+    assert.ok(!cipher.connected, cipher.log);
+    assert.match(cipher.log, /AUTH_FAILED,Data channel cipher negotiation failed \(no shared cipher\)/);
+  } finally {
+    await cli('/interface ovpn-server server remove ovpn3');
+  }
+});
+
 test('/interface ovpn-client connects to the server and shows R', async () => {
   await cli(`/interface ovpn-client add name=out1 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes256-gcm auth=sha256 disabled=no`);
   await until(async () => (await cli(':put [/interface ovpn-client get out1 running]')) === 'true\n', 'the client to connect');
