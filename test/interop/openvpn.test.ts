@@ -5,6 +5,7 @@
 // the daemon's state, /log its logins and refusals, and nothing is left behind when it stops.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,8 +14,8 @@ import { ConsoleSession } from '../../src/console/session.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { OVPN_SERVER_PATH } from '../../src/menus/interface/ovpn.js';
 import { openssl, tempDir } from '../support/app.js';
-import { freePort, startServiceApp, type ServiceApp } from '../services/support.js';
-import { exportPem, openvpnConnect, processesIn, until } from './openvpn-support.js';
+import { freePort, freeUdpPort, startServiceApp, type ServiceApp } from '../services/support.js';
+import { exportPem, openvpnConnect, processesIn, until, type Attempt } from './openvpn-support.js';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
 
@@ -162,26 +163,58 @@ test('require-client-certificate=no: a password alone logs in', async () => {
 });
 
 test('protocol=udp with tls-version=only-1.2 and one cipher: a UDP client logs in over TLS 1.2; TLS 1.3 only or another cipher is refused', async () => {
-  const udp = await freePort();
+  const udp = await freeUdpPort();
   await cli(`/interface ovpn-server server add name=ovpn3 protocol=udp port=${udp} certificate=vpn tls-version=only-1.2 cipher=aes128-gcm auth=sha256 disabled=no`);
   try {
     await until(async () => (await cli(':put [/interface ovpn-server server get ovpn3 status]')) === 'running\n', 'the UDP server to run');
     const login = { port: udp, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw', timeoutMs: 20_000 };
     const udpProto = ['--proto', 'udp', '--explicit-exit-notify', '1'];
-    const ok = await openvpnConnect({ ...login, extra: udpProto });
-    assert.ok(ok.connected, ok.log);
+    // The first datagrams may meet the daemon as it starts: wait (bounded) until a client gets in.
+    let ok: Attempt = { connected: false, log: '' };
+    await until(async () => (ok = await openvpnConnect({ ...login, extra: udpProto })).connected, 'a UDP client to log in', 60_000)
+      .catch((e: Error) => assert.fail(`${e.message}\n${ok.log}`));
     assert.match(ok.log, /Control Channel: TLSv1\.2/);
     assert.match(ok.log, /Data Channel: cipher 'AES-128-GCM'/);
     // Over UDP a refused handshake gets no answer: the client gives up after its hand-window.
     const tls13 = await openvpnConnect({ ...login, extra: [...udpProto, '--tls-version-min', '1.3', '--hand-window', '5'] });
     assert.ok(!tls13.connected, tls13.log);
-    assert.match(tls13.log, /TLS handshake failed/);
     await until(async () => /ovpn,error ovpn3: 127\.0\.0\.1:\d+: TLS handshake failed: unsupported protocol/.test(await logText()), 'the TLS version refusal in /log');
     const cipher = await openvpnConnect({ ...login, extra: [...udpProto, '--data-ciphers', 'AES-256-GCM'] });
     assert.ok(!cipher.connected, cipher.log);
     assert.match(cipher.log, /AUTH_FAILED,Data channel cipher negotiation failed \(no shared cipher\)/);
   } finally {
     await cli('/interface ovpn-server server remove ovpn3');
+  }
+});
+
+test('a foreign CA trusted for ovpn: its clients log in without a CRL of it, and are refused once a downloaded CRL lists them', async () => {
+  await s.app.files.write('other.crt', fs.readFileSync(path.join(dir, 'other.crt')), s.app.clock.now());
+  await cli('/certificate import file-name=other.crt passphrase=""');
+  const name = (await cli(':put [/certificate get [find common-name="other CA"] name]')).trim();
+  await cli(`/certificate set ${name} trusted=yes`);
+  const mallory = { port, dir, ca: caFile, cert: path.join(dir, 'mallory.crt'), key: path.join(dir, 'mallory.key'), user: 'alice', password: 'alice-pw', timeoutMs: 15_000 };
+  // The new CA restarts the daemon: wait (bounded) until a client of it gets in.
+  await until(async () => (await openvpnConnect(mallory)).connected, 'a client of the foreign CA to log in', 60_000);
+  // The foreign CA revokes mallory (openssl ca) and publishes its CRL on 127.0.0.1; rospki downloads it.
+  const caDir = path.join(dir, 'other-ca');
+  fs.mkdirSync(caDir);
+  fs.writeFileSync(path.join(caDir, 'index.txt'), '');
+  fs.writeFileSync(path.join(caDir, 'ca.cnf'), `[ca]\ndefault_ca = other\n[other]\ndatabase = ${path.join(caDir, 'index.txt')}\ndefault_md = sha256\ndefault_crl_days = 30\n`);
+  const caArgs = ['-config', path.join(caDir, 'ca.cnf'), '-cert', path.join(dir, 'other.crt'), '-keyfile', path.join(dir, 'other.key')];
+  openssl(['ca', ...caArgs, '-revoke', path.join(dir, 'mallory.crt')]);
+  openssl(['ca', ...caArgs, '-gencrl', '-out', path.join(caDir, 'other.crl')]);
+  const crlServer = http.createServer((_req, res) => res.end(fs.readFileSync(path.join(caDir, 'other.crl'))));
+  await new Promise<void>((resolve) => crlServer.listen(0, '127.0.0.1', () => resolve()));
+  try {
+    const url = `http://127.0.0.1:${(crlServer.address() as net.AddressInfo).port}/other.crl`;
+    const revocations = async () => (await logText()).match(/ovpn,error ovpn1: 127\.0\.0\.1:\d+: TLS handshake failed: certificate refused: certificate revoked/g)?.length ?? 0;
+    const before1 = await revocations();
+    await cli(`/certificate crl add url="${url}"; /certificate crl download`);
+    await until(async () => !(await openvpnConnect(mallory)).connected && (await revocations()) > before1, 'mallory to be refused as revoked', 60_000);
+    assert.ok((await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' })).connected, 'alice still logs in');
+  } finally {
+    crlServer.close();
+    await cli(`/certificate crl remove [find]; /certificate remove ${name}`);
   }
 });
 
