@@ -187,6 +187,12 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
       return 0;
     }
   }
+  // A SIGTERM/SIGINT that arrives while the daemon starts is kept, not fatal: start-up finishes
+  // (so every daemon it launched, e.g. openvpn, is known) and then shuts down cleanly.
+  const stopRequested = withConsole ? undefined : new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
   const { Appliance } = await import('./appliance.js');
   const { serveControl, LocalConsole } = await import('./control.js');
   const app = await Appliance.open(dir);
@@ -227,11 +233,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     return 0;
   }
   process.stdout.write(`rospki ${ROSPKI_VERSION} serving ${dir}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await stopRequested;
   await shutdown();
   process.stdout.write('rospki stopped\n');
   return 0;
