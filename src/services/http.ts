@@ -69,6 +69,13 @@ export function httpHandler(ctx: ServiceContext, via: 'www' | 'www-ssl', gate: C
   return (req, res) => {
     res.once('close', gate.begin(req.socket));
     handle(front, req, res).catch((e) => {
+      // A RosError outside a command (the store unreachable while the login is checked: issue 17)
+      // is no bug: the router cannot serve now, and says why.
+      if (e instanceof RosError && !res.headersSent) {
+        closeIfBodyPending(req, res);
+        sendError(res, 503, e.consoleText());
+        return;
+      }
       ctx.internalError(e);
       closeIfBodyPending(req, res);
       if (!res.headersSent) sendError(res, 500, 'internal error');
