@@ -74,7 +74,7 @@ export class PgFileStore implements FileStore {
   async read(name: string, limit = 64 * 1024 * 1024): Promise<Buffer> {
     const clean = normaliseName(name);
     const { rows } = await this.query<{ directory: boolean; size: number | null; data: Buffer | null }>(
-      'SELECT directory, octet_length(data) AS size, CASE WHEN octet_length(data) <= $2 THEN data END AS data FROM rospki_files WHERE name = $1',
+      'SELECT directory, octet_length(data) AS size, CASE WHEN octet_length(data) <= $2::bigint THEN data END AS data FROM rospki_files WHERE name = $1',
       [clean, limit]);
     const row = rows[0];
     if (!row) throw noSuchItem();
