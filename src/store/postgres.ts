@@ -44,7 +44,7 @@ import { MenuRows, normalizeData, rowFromJson } from './cache.js';
 import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
-import type { Duty, ReadTx, RowData, Store, StoredRow, WriteTx } from './store.js';
+import type { Duty, ReadTx, RowData, Store, StoreInstances, StoredRow, WriteTx } from './store.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database?…` (libpq's parameters, as pg reads them). */
@@ -526,6 +526,24 @@ export class PostgresStore implements Store {
   duty(name: string): Duty {
     return this.duties.claim(name);
   }
+
+  /** Instances are named by their store connection's application_name (`rospki <instance>`). */
+  readonly instances: StoreInstances = {
+    self: this.instance,
+    live: () => new Promise<ReadonlySet<string>>((resolve, reject) => {
+      // Between batches (runTask): a statement sent during a batch would join its transaction.
+      this.runTask(async () => {
+        try {
+          const { rows } = await this.link.query<{ name: string }>(
+            "SELECT substr(application_name, 8) AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name ~ '^rospki [0-9a-f]+$'");
+          resolve(new Set(rows.map((r) => r.name)));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      if (this.closing) reject(new StoreUnavailable('the store is closed'));
+    }),
+  };
 
   seal(plain: Buffer): Buffer {
     return this.sealer.seal(plain);

@@ -99,6 +99,13 @@ export interface Store {
    * the first claimer in the process holds it): SQLite has one daemon per data directory.
    */
   duty?(name: string): Duty;
+  /**
+   * Several processes serve one store (PostgreSQL, issue 17): this process's name among them, and
+   * the names of the processes connected now. Rows that belong to one process (its open
+   * connections in /ip service) carry its name, so no other process takes them for its own and
+   * those of a dead process can be told apart. Undefined for a store with one daemon (SQLite).
+   */
+  readonly instances?: StoreInstances;
   /** Seals private data (keys) with the data directory's secret: AES-256-GCM. */
   seal(plain: Buffer): Buffer;
   unseal(sealed: Buffer): Buffer;
@@ -114,4 +121,11 @@ export interface Duty {
   onChange(listener: (held: boolean) => void): () => void;
   /** Gives the duty up (another process may take it) and stops competing for it. */
   release(): void;
+}
+
+/** The processes of a store (Store.instances). */
+export interface StoreInstances {
+  readonly self: string;
+  /** The names of the processes connected to the store now (self included). */
+  live(): Promise<ReadonlySet<string>>;
 }

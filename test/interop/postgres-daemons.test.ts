@@ -156,6 +156,18 @@ describe('two daemons on one PostgreSQL database', { skip }, () => {
     assert.equal(new Set(fromA.map((r) => r['.id'])).size, fromA.length);
   });
 
+  test('each instance shows its own connections in /ip service and leaves the other\'s alone', async () => {
+    // fetch keeps its connections open: one to each instance, seen from both.
+    const local = (rows: Record<string, string>[]) => rows.filter((r) => r.dynamic === 'true').map((r) => r.local).sort();
+    const want = ['127.0.0.1', '127.0.0.2'];
+    await waitFor(async () => {
+      const [fromA, fromB] = [await ok(a, 'GET', '/rest/ip/service'), await ok(b, 'GET', '/rest/ip/service')];
+      return JSON.stringify([...new Set(local(fromA))]) === JSON.stringify(want) && JSON.stringify([...new Set(local(fromB))]) === JSON.stringify(want);
+    }, 'both instances\' connections in /ip service');
+    const rows = await ok(a, 'GET', '/rest/ip/service') as Record<string, string>[];
+    assert.ok(rows.every((r) => !('instance' in r)), 'the owner tag is not shown');
+  });
+
   test('a CRL fetched from the second instance after a revoke on the first lists it', async () => {
     await ok(a, 'POST', '/rest/certificate/issued-revoke', { numbers: 'a0' });
     const serial = (await ok(b, 'GET', '/rest/certificate/a0'))['serial-number'] as string;
@@ -190,6 +202,9 @@ describe('two daemons on one PostgreSQL database', { skip }, () => {
   test('the scheduler runs on one instance and moves to the other when it is killed mid-sign', async () => {
     // B stops, so A surely holds the duty; B comes back and waits for it.
     assert.equal(await kill(b, 'SIGTERM'), 0);
+    // B took its connection rows along, A's stay.
+    const services = await ok(a, 'GET', '/rest/ip/service') as Record<string, string>[];
+    assert.deepEqual([...new Set(services.filter((r) => r.dynamic === 'true').map((r) => r.local))], ['127.0.0.1']);
     await ok(a, 'PUT', '/rest/system/scheduler', { name: 'tick', interval: '1s', 'on-event': ':log info tick' });
     const ticks = async () => (await ok(a.process ? a : b, 'GET', '/rest/log?message=tick') as unknown[]).length;
     await waitFor(async () => await ticks() >= 2, 'the scheduler to tick on A');
