@@ -131,6 +131,9 @@ export class Appliance {
     const files = new PgFileStore(url, dataDir.filesDir);
     const app = new Appliance(dataDir, store, files, opts);
     app.closers.push(() => store.whenClosed(), () => files.close());
+    // `/system clock set` on another instance moves this one's router clock too (one router).
+    const unfollow = store.onChange(() => app.followClock());
+    app.closers.push(async () => unfollow());
     try {
       await app.initialise();
     } catch (e) {
@@ -139,6 +142,13 @@ export class Appliance {
       throw cannot((e as Error).message);
     }
     return app;
+  }
+
+  /** Takes the router clock's offset from the store when another instance moved it. */
+  private followClock(): void {
+    const row = this.store.view().get(CLOCK_PATH, 1);
+    const offset = Number(row?.data['offset-ms'] ?? 0);
+    if (offset !== this.clock.offsetMs) this.clock.offsetMs = offset;
   }
 
   /** What close() starts and closed() waits for (the PostgreSQL connections). */

@@ -168,6 +168,13 @@ describe('two daemons on one PostgreSQL database', { skip }, () => {
     assert.ok(rows.every((r) => !('instance' in r)), 'the owner tag is not shown');
   });
 
+  test('the router clock moved on one instance moves on the other', async () => {
+    await ok(a, 'POST', '/rest/system/clock/set', { date: '2030-01-02', time: '03:04:05' });
+    await waitFor(async () => (await ok(b, 'GET', '/rest/system/clock')).date === '2030-01-02', 'B\'s clock to move');
+    await ok(b, 'POST', '/rest/system/clock/set', { date: new Date().toISOString().slice(0, 10), time: new Date().toISOString().slice(11, 19) });
+    await waitFor(async () => (await ok(a, 'GET', '/rest/system/clock')).date !== '2030-01-02', 'A\'s clock to move back');
+  });
+
   test('a CRL fetched from the second instance after a revoke on the first lists it', async () => {
     await ok(a, 'POST', '/rest/certificate/issued-revoke', { numbers: 'a0' });
     const serial = (await ok(b, 'GET', '/rest/certificate/a0'))['serial-number'] as string;
