@@ -25,7 +25,8 @@
 // with the default synchronous_commit=on the commit is on the server's disk). While a batch
 // holds the head lock no other instance commits, so fn always sees the newest state and no
 // command can interleave with another: every write is serializable, and nothing is ever re-run.
-// Measured alternatives are in docs/compatibility.md (Store) and bench/pg.ts.
+// test/store/postgres.test.ts measures it (concurrent read-modify-write commands on two instances
+// lose nothing and get distinct ids); `npm run bench -- pg` measures issuance (docs/postgresql.md).
 //
 // Failures: a write whose connection broke before COMMIT was sent changed nothing and says so
 // (StoreUnavailable); one whose connection broke while COMMIT was under way is unknown until
