@@ -173,6 +173,34 @@ describe('PostgreSQL store', { skip }, () => {
     assert.deepEqual(rows.map((r) => r.data.n), [1, 3]);
   });
 
+  test('a silent network partition (the server frozen): commands fail within the query timeout, then work again', async () => {
+    const url = await cluster.newDatabase({ params: 'query_timeout=1500&connect_timeout=2' });
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const duty = claimDuty(a, 'acme-renewal');
+    await waitFor(() => duty.held, 'the duty');
+    await a.write((tx) => tx.insert('/x', { n: 1 }));
+    cluster.freeze();
+    let error: unknown;
+    try {
+      const started = Date.now();
+      error = await a.write((tx) => tx.insert('/x', { n: 2 })).then(() => undefined, (e: unknown) => e);
+      assert.ok(Date.now() - started < 10_000, 'the write waited too long');
+      // The duty is given up: this instance can no longer prove it holds the lock.
+      await waitFor(() => !duty.held, 'the duty to be let go');
+    } finally {
+      cluster.thaw();
+    }
+    assert.match(String((error as Error)?.message), /database is not reachable|could not be saved|may or may not have been saved/);
+    await waitFor(async () => a.write((tx) => tx.insert('/x', { n: 3 })).then(() => true, () => false), 'writes to work again');
+    await waitFor(() => duty.held, 'the duty to come back');
+    const rows = (await a.read((tx) => tx.list('/x'))).map((r) => r.data.n);
+    // n=2 was refused before its COMMIT, or settled by its token: either way at most once.
+    assert.ok(JSON.stringify(rows) === '[1,3]' || JSON.stringify(rows) === '[1,2,3]', JSON.stringify(rows));
+    if ((error as Error).message.includes('may or may not')) return;
+    assert.deepEqual(rows, [1, 3]);
+  });
+
   test('a wrong or missing password: a clear error at start, without the password', async () => {
     const good = await cluster.newDatabase();
     const name = new URL(good).pathname.slice(1);
