@@ -111,6 +111,13 @@ export class PgCommitError extends RosError {
   }
 }
 
+/** The database was migrated by a newer rospki: this one does not know its schema and leaves it alone. */
+export class NewerSchema extends Error {
+  constructor(found: number) {
+    super(`database schema version ${found} is newer than this rospki (${PG_MIGRATIONS.length}): upgrade rospki`);
+  }
+}
+
 /** The database holds an older history than this copy (it was restored from a backup): start over. */
 class Rewound extends Error {}
 
@@ -420,7 +427,7 @@ export class PostgresStore implements Store {
       await store.prepare();
     } catch (e) {
       await store.shutdown();
-      if (e instanceof WrongSecret) throw e;
+      if (e instanceof WrongSecret || e instanceof NewerSchema) throw e;
       throw new StoreUnavailable(e instanceof StoreUnavailable ? e.reason : reasonOf(e));
     }
     store.listener.start();
@@ -452,7 +459,7 @@ export class PostgresStore implements Store {
     const from = Number((version!.rows[0] as { value?: string } | undefined)?.value ?? 0);
     if (from > PG_MIGRATIONS.length) {
       this.link.send('ROLLBACK');
-      throw new Error(`database schema version ${from} is newer than this rospki (${PG_MIGRATIONS.length})`);
+      throw new NewerSchema(from);
     }
     const steps = PG_MIGRATIONS.slice(from).map((text) => ({ text }));
     await this.link.pipeline([

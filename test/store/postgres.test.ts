@@ -65,6 +65,19 @@ describe('PostgreSQL store', { skip }, () => {
     // Opening again runs no migration twice.
     const c = await openStore(url, secret);
     assert.equal(await c.read((tx) => tx.list('/certificate').length), 1);
+    // A database migrated by a newer rospki is refused, not altered.
+    await sql(url, "UPDATE rospki_meta SET value = '99' WHERE key = 'schema'");
+    await assert.rejects(PostgresStore.open({ url, secret }), new RegExp(`database schema version 99 is newer than this rospki \\(${PG_SCHEMA_VERSION}\\)`));
+    assert.equal((await sql<{ value: string }>(url, "SELECT value FROM rospki_meta WHERE key = 'schema'"))[0]!.value, '99');
+  });
+
+  test('instances starting together on a new database migrate it once', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const stores = await Promise.all([0, 1, 2].map(() => openStore(url, secret)));
+    await stores[0]!.write((tx) => tx.insert('/x', { n: 1 }));
+    for (const s of stores) assert.equal((await s.read((tx) => tx.list('/x'))).length, 1);
+    assert.equal((await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM rospki_head'))[0]!.n, '1');
   });
 
   test('a change on one instance is seen by the other at once, and announced to it', async () => {
