@@ -2,7 +2,7 @@
 // (spec §8), the CRLs of local CAs at `/crl/<CA id>.crl` (spec §4.2) and ACME HTTP-01 answers at
 // `/.well-known/acme-challenge/` (RFC 8555 §8.3, issue 14). Later issues add SCEP here.
 
-import { acmeResponder, answerHttp01 } from '../menus/certificate/acme-responder.js';
+import { acmeResponder, answerHttp01, sharedHttp01Answer } from '../menus/certificate/acme-responder.js';
 import { publishedCrl } from '../menus/certificate/crl-publish.js';
 import type http from 'node:http';
 import { RosError } from '../errors.js';
@@ -132,7 +132,7 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     res.end(req.method === 'HEAD' ? undefined : der);
     return;
   }
-  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath);
+  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath) ?? await sharedHttp01Answer(ctx.app.env, rawPath);
   if (acme !== undefined) {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(acme) });
     res.end(req.method === 'HEAD' ? undefined : acme);
