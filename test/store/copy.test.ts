@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { PostgresStore } from '../../src/store/postgres.js';
 import { tempDir } from '../support/app.js';
 import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
 
@@ -107,6 +108,16 @@ describe('rospki store copy', { skip }, () => {
     const none = rospki(['store', 'copy', '--from', url, '--to', path.join(root, 'never2'), '--data', path.join(root, 'nothing')]);
     assert.equal(none.status, 1);
     assert.match(none.stderr, /secret\.key is missing/);
+    // A database some instance uses is not copied from (it would change under the copy).
+    const instance = await PostgresStore.open({ url, secret: fs.readFileSync(path.join(source, 'secret.key')) });
+    try {
+      const busy = rospki(['store', 'copy', '--from', url, '--to', path.join(root, 'never3'), '--data', source]);
+      assert.equal(busy.status, 1);
+      assert.match(busy.stderr, /rospki instances are connected to postgres:\/\/rospki@127\.0\.0\.1:\d+\/\w+: stop them first/);
+    } finally {
+      instance.close();
+      await instance.whenClosed();
+    }
     // The database is untouched by the refused copies.
     const c = new pg.Client({ connectionString: url });
     await c.connect();
