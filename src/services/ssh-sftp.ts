@@ -12,6 +12,7 @@
 
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { formatDate, type TimeZone } from '../clock.js';
 import type { Policy } from '../menu/types.js';
 import { logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName, type FileReader, type FileStat, type FileUpload } from '../store/files.js';
@@ -53,13 +54,13 @@ function attrsOf(st: FileStat): ssh2.Attributes {
   return { mode, uid: 0, gid: 0, size: directory ? 0 : st.size, atime: time, mtime: time };
 }
 
-/** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it). */
-export function longname(name: string, st: FileStat, owner: string): string {
-  const d = new Date(st.mtime);
+/** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it); the time in the router's zone. */
+export function longname(name: string, st: FileStat, owner: string, zone: TimeZone): string {
+  const local = formatDate(st.mtime, zone); // YYYY-MM-DD HH:MM:SS
   const directory = st.kind === 'directory';
   const perms = directory ? 'drwxr-xr-x' : '-rw-r--r--';
   const size = String(directory ? 0 : st.size).padStart(8);
-  const date = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2)} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+  const date = `${MONTHS[Number(local.slice(5, 7)) - 1]} ${String(Number(local.slice(8, 10))).padStart(2)} ${local.slice(11, 16)}`;
   return `${perms}    1 ${owner.padEnd(8)} ${owner.padEnd(8)} ${size} ${date} ${name}`;
 }
 
@@ -165,8 +166,9 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (h.kind !== 'dir') throw new FileRefusal('failure', 'not a directory');
     if (h.done) { sftp.status(reqid, STATUS_CODE.EOF); return; }
     h.done = true;
+    const zone = await app.store.read((tx) => app.env.zone(tx));
     const entries: ssh2.FileEntry[] = (await files.readdir(h.name))
-      .map(({ name: n, stat: st }) => ({ filename: n, longname: longname(n, st, user.name), attrs: attrsOf(st) }));
+      .map(({ name: n, stat: st }) => ({ filename: n, longname: longname(n, st, user.name, zone), attrs: attrsOf(st) }));
     if (entries.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
     else sftp.name(reqid, entries);
   }));
