@@ -3,7 +3,7 @@
 // `/.well-known/acme-challenge/` (RFC 8555 §8.3, issue 14) and the SCEP servers at their /scep/
 // paths (spec §4.3, issue 15).
 
-import { acmeResponder, answerHttp01 } from '../menus/certificate/acme-responder.js';
+import { acmeResponder, answerHttp01, sharedHttp01Answer } from '../menus/certificate/acme-responder.js';
 import { publishedCrl } from '../menus/certificate/crl-publish.js';
 import { DEFAULT_SCEP_LIMITS, answerScepPath, isScepRequestPath } from '../menus/certificate/scep-http.js';
 import type http from 'node:http';
@@ -71,6 +71,13 @@ export function httpHandler(ctx: ServiceContext, via: 'www' | 'www-ssl', gate: C
   return (req, res) => {
     res.once('close', gate.begin(req.socket));
     handle(front, req, res).catch((e) => {
+      // A RosError outside a command (the store unreachable while the login is checked: issue 17)
+      // is no bug: the router cannot serve now, and says why.
+      if (e instanceof RosError && !res.headersSent) {
+        closeIfBodyPending(req, res);
+        sendError(res, 503, e.consoleText());
+        return;
+      }
       ctx.internalError(e);
       closeIfBodyPending(req, res);
       if (!res.headersSent) sendError(res, 500, 'internal error');
@@ -131,7 +138,7 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     res.end(req.method === 'HEAD' ? undefined : der);
     return;
   }
-  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath);
+  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath) ?? await sharedHttp01Answer(ctx.app.env, rawPath);
   if (acme !== undefined) {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(acme) });
     res.end(req.method === 'HEAD' ? undefined : acme);
