@@ -183,6 +183,12 @@ export interface Session {
   progress?(fields: Array<[string, Value]>, record?: Readonly<Record<string, string>>): void;
   /** Cancellation (Ctrl-C, API /cancel, REST timeout). */
   readonly signal?: AbortSignal;
+  /**
+   * How deeply the script that runs a command is nested (blocks, calls, scripts run from
+   * scripts, `/import` of an import): a script run with this session starts there, so no chain
+   * of scripts nests without end (the console's MAX_SCRIPT_DEPTH).
+   */
+  readonly scriptDepth?: number;
 }
 
 /** A row as filters see it: property values as typed script values. */

@@ -22,6 +22,7 @@ import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
 import { fileFailure, FileRefusal, StoreUpload, UploadTooLarge } from './ssh-files.js';
 import { endChannel, type SshUser } from './ssh.js';
+import { linearRegExp } from '../menu/regex.js';
 
 /** Input kept before the channel is paused (SSH flow control then holds the client back). */
 const HIGH_WATER = 1024 * 1024;
@@ -413,5 +414,5 @@ export function globRegExp(glob: string): RegExp {
       i = end;
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
-  return new RegExp(`${re}$`);
+  return linearRegExp(`${re}$`);
 }
