@@ -25,7 +25,6 @@
 //    only when complete (ssh-files.ts StoreUpload): a refused or broken upload leaves nothing. An
 //    uploaded `*.auto.rsc` is run as the uploader (auto-import.ts).
 
-import { constants as FS } from 'node:fs';
 import fs from 'node:fs';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
@@ -38,7 +37,7 @@ import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
-import { fileFailure, FileRefusal, StoreUpload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, StoreUpload, UploadTooLarge } from './ssh-files.js';
 import { longname } from './ssh-sftp.js';
 
 /** A passive data port waits this long for the client's connection; an active one to connect. */
@@ -623,16 +622,11 @@ class FtpSession {
     const offset = this.restOffset;
     this.restOffset = 0;
     const { name, full } = this.resolve(joinName(this.cwd, arg));
-    // Never through a link, even one planted after the check (O_NOFOLLOW).
-    const fd = fs.openSync(full, FS.O_RDONLY | FS.O_NOFOLLOW);
-    let st: fs.Stats;
-    try {
-      st = fs.fstatSync(fd);
-      if (!st.isFile()) throw new FileRefusal('failure', 'not a regular file');
-      if (offset > st.size) throw new FtpReply(554, 'Restart offset past the end of the file');
-    } catch (e) {
+    // Never through a link; a private key only with `sensitive` (ssh-files.ts).
+    const { fd, st } = openForDownload(full, await this.rights());
+    if (offset > st.size) {
       fs.closeSync(fd);
-      throw e;
+      throw new FtpReply(554, 'Restart offset past the end of the file');
     }
     // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
     const source = fs.createReadStream('', { fd, start: offset, autoClose: true });

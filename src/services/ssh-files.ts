@@ -11,6 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { RosError } from '../errors.js';
+import type { Policy } from '../menu/types.js';
+import { BINARY_KEY_LIMIT, holdsPrivateKey, PEM_SCAN_OVERLAP, PEM_SCAN_PIECE, pemKeyIn } from '../pki/index.js';
 import { UnsafeFileName, type DiskFileStore } from '../store/files.js';
 
 /** An upload would pass the size limit (ServiceOptions.maxUploadBytes). */
@@ -67,6 +69,41 @@ export function fileFailure(e: unknown, name: string, unexpected: (e: unknown) =
 
 function shortName(name: string): string {
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
+}
+
+/** Whether an open file holds a private key (pki holdsPrivateKey; a large file is read in pieces). */
+function fileHoldsPrivateKey(fd: number, size: number): boolean {
+  if (size <= BINARY_KEY_LIMIT) {
+    const all = Buffer.alloc(size);
+    const n = fs.readSync(fd, all, 0, size, 0);
+    return holdsPrivateKey(all.subarray(0, n));
+  }
+  const piece = Buffer.alloc(PEM_SCAN_PIECE);
+  for (let at = 0; at < size; at += PEM_SCAN_PIECE - PEM_SCAN_OVERLAP) {
+    const n = fs.readSync(fd, piece, 0, piece.length, at);
+    if (n === 0) break;
+    if (pemKeyIn(piece.subarray(0, n))) return true;
+  }
+  return false;
+}
+
+/**
+ * Opens a /file entry for a download (FTP RETR, SFTP, SCP): a regular file only, never through a
+ * symbolic link, not even one planted after the checks (O_NOFOLLOW); and a file holding a private
+ * key only for a user who has `sensitive` now — the rule of `/file` contents and of the web
+ * page's downloads. Returns the descriptor (the caller closes it) and its stats.
+ */
+export function openForDownload(full: string, rights: ReadonlySet<Policy>): { fd: number; st: fs.Stats } {
+  const fd = fs.openSync(full, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new FileRefusal('failure', 'not a regular file');
+    if (!rights.has('sensitive') && fileHoldsPrivateKey(fd, st.size)) throw new FileRefusal('permission', 'not enough permissions (9)');
+    return { fd, st };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
 }
 
 let tempCounter = 0;

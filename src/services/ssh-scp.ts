@@ -17,10 +17,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type ssh2 from 'ssh2';
-import { logFileRefusal } from '../menu/executor.js';
+import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
+import type { Session } from '../menu/types.js';
 import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, StoreUpload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, StoreUpload, UploadTooLarge } from './ssh-files.js';
 import { endChannel, type SshUser } from './ssh.js';
 import { linearRegExp } from '../menu/regex.js';
 
@@ -167,7 +168,9 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     paths.push(w);
   }
   const reader = new Reader(channel);
-  const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
+  const session: Session = {
+    user: user.name, via: 'ssh', channel: 'ssh', policies: user.policies, stamp: user.stamp, lastPrint: new Map(), width: 80,
+  };
   let status = 0;
   const send = (data: Buffer | string) => { if (channel.writable) channel.write(data); };
   const sendAll = async (data: Buffer) => {
@@ -188,7 +191,10 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     return app.files.hostPath(clean);
   };
 
-  if (!user.policies.has('ftp') || (flags.has('t') && !user.policies.has('write')) || (flags.has('f') && !user.policies.has('read'))) {
+  // What the user's group grants now (the SSH connection may be old): a disabled, demoted or
+  // re-passworded user transfers nothing.
+  const rights = await app.store.read((tx) => effectivePolicies(app.env, tx, session));
+  if (!rights.has('ftp') || (flags.has('t') && !rights.has('write')) || (flags.has('f') && !rights.has('read'))) {
     send('\x02scp: not enough permissions (9)\n');
     endChannel(channel, 1);
     return;
@@ -347,9 +353,10 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     }
     if (!st.isFile()) { await warn(name, new FileRefusal('failure', 'not a regular file')); return; }
     let fd: number;
-    try { fd = fs.openSync(full, 'r'); } catch (e) { await warn(name, e); return; }
+    let size: number;
+    // Never through a link; a private key only with `sensitive` (ssh-files.ts).
+    try { ({ fd, st: { size } } = openForDownload(full, rights)); } catch (e) { await warn(name, e); return; }
     try {
-      const size = fs.fstatSync(fd).size;
       send(`C0644 ${size} ${base}\n`);
       await ack();
       const buf = Buffer.alloc(Math.min(CHUNK, Math.max(size, 1)));

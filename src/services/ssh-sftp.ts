@@ -6,19 +6,21 @@
 // file, and no upload grows past ServiceOptions.maxUploadBytes. Every failure is answered with
 // a RouterOS-like message that names no host path.
 //
-// Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `write` for anything
-// that changes the store.
+// Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `read` to download,
+// `write` for anything that changes the store, `sensitive` to download a file holding a private
+// key — each checked at every request with what the user's group grants now (a disabled,
+// demoted or re-passworded user's open session loses them at once, as on every front end).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-import type { Policy } from '../menu/types.js';
-import { logFileRefusal } from '../menu/executor.js';
+import type { Policy, Session } from '../menu/types.js';
+import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName } from '../store/files.js';
 import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, StoreUpload } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, StoreUpload } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
@@ -70,10 +72,13 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   const filesDir = app.dataDir.filesDir;
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
-  const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
-
-  const need = (policy: Policy) => {
-    if (!user.policies.has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
+  const session: Session = {
+    user: user.name, via: 'ssh', channel: 'ssh', policies: user.policies, stamp: user.stamp, lastPrint: new Map(), width: 80,
+  };
+  /** The session's rights now: none once its user is disabled, removed, demoted or re-passworded. */
+  const rights = (): Promise<ReadonlySet<Policy>> => app.store.read((tx) => effectivePolicies(app.env, tx, session));
+  const need = async (policy: Policy): Promise<void> => {
+    if (!(await rights()).has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
   };
   /** Host path of an SFTP path, checked; the root is the store folder. */
   const resolve = (p: string): { name: string; full: string } => {
@@ -115,14 +120,16 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
    */
   let queue = Promise.resolve();
   const serve = (reqid: number, p: string, fn: () => void | Promise<void>): void => {
-    queue = queue.then(fn).catch(async (e: unknown) => {
+    // Every request needs `ftp` as the user's group grants it now, as FTP checks every command.
+    queue = queue.then(async () => { await need('ftp'); await fn(); }).catch(async (e: unknown) => {
       if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
       const f = fileFailure(e, storeName(p), (x) => ctx.internalError(x));
       sftp.status(reqid, STATUS_OF[f.kind], f.text);
     });
   };
 
-  try { need('ftp'); } catch {
+  // Without `ftp` at login there is no subsystem; after, every request checks it live (serve).
+  if (!user.policies.has('ftp')) {
     sftp.end();
     return;
   }
@@ -175,7 +182,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     else sftp.name(reqid, entries);
   }));
 
-  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, p, () => {
+  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, p, async () => {
     const { name, full } = resolve(p);
     if (name === '') throw new FileRefusal('failure', 'is a directory');
     if (handles.size >= MAX_HANDLES) throw new FileRefusal('failure', 'too many open files');
@@ -184,12 +191,13 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     try { exists = fs.lstatSync(full); } catch { exists = undefined; }
     if (exists && (exists.isSymbolicLink() || exists.isDirectory())) throw new FileRefusal('failure', 'not a regular file');
     if (!writing) {
-      need('read');
+      await need('read');
       if (!exists) throw new FileRefusal('no-such-file', 'no such file');
-      sftp.handle(reqid, newHandle({ kind: 'read', fd: fs.openSync(full, 'r') }));
+      // Never through a link; a private key only with `sensitive` (ssh-files.ts).
+      sftp.handle(reqid, newHandle({ kind: 'read', fd: openForDownload(full, await rights()).fd }));
       return;
     }
-    need('write');
+    await need('write');
     if (!exists && !(flags & OPEN_MODE.CREAT)) throw new FileRefusal('no-such-file', 'no such file');
     if (exists && (flags & OPEN_MODE.EXCL)) throw new FileRefusal('failure', 'file exists');
     const upload = StoreUpload.open(app.files, name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC));
@@ -225,29 +233,29 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     }
   }));
 
-  sftp.on('REMOVE', (reqid, p) => serve(reqid, p, () => {
-    need('write');
+  sftp.on('REMOVE', (reqid, p) => serve(reqid, p, async () => {
+    await need('write');
     const { full } = resolve(p);
     if (!lstat(full).isFile()) throw new FileRefusal('failure', 'not a regular file');
     fs.unlinkSync(full);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('MKDIR', (reqid, p) => serve(reqid, p, () => {
-    need('write');
+  sftp.on('MKDIR', (reqid, p) => serve(reqid, p, async () => {
+    await need('write');
     const { name, full } = resolve(p);
     if (name === '') throw new FileRefusal('failure', 'file exists');
     fs.mkdirSync(full, { mode: 0o700 });
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('RMDIR', (reqid, p) => serve(reqid, p, () => {
-    need('write');
+  sftp.on('RMDIR', (reqid, p) => serve(reqid, p, async () => {
+    await need('write');
     const { name, full } = resolve(p);
     if (name === '' || !lstat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
     fs.rmdirSync(full);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('RENAME', (reqid, from, to) => serve(reqid, from, () => {
-    need('write');
+  sftp.on('RENAME', (reqid, from, to) => serve(reqid, from, async () => {
+    await need('write');
     const a = resolve(from);
     const b = resolve(to);
     if (a.name === '' || b.name === '') throw new FileRefusal('failure', 'invalid rename');
