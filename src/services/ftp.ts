@@ -37,6 +37,7 @@ import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
+import { paceReading } from './pacing.js';
 import { fileFailure, FileRefusal, openForDownload, StoreUpload, UploadTooLarge } from './ssh-files.js';
 import { longname } from './ssh-sftp.js';
 
@@ -138,6 +139,7 @@ class FtpSession {
   /** The data connection of the transfer running now (ABOR, close). */
   private transfer: net.Socket | undefined;
   private aborted = false;
+  private pace: () => void = () => {};
 
   constructor(private readonly ctx: ServiceContext, private readonly socket: net.Socket, private readonly gate: ConnectionGate) {
     this.remote = plainAddress(socket.remoteAddress);
@@ -149,6 +151,8 @@ class FtpSession {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    // Replies the peer does not read pause reading its commands (pacing.ts).
+    this.pace = paceReading(socket);
     socket.on('close', () => this.cleanup());
     // Commands sent before the greeting wait for it.
     this.running = true;
@@ -177,6 +181,7 @@ class FtpSession {
     const lines = text.split('\n');
     const last = lines.pop()!;
     this.socket.write(lines.map((l, i) => (i === 0 ? `${code}-${l}\r\n` : ` ${l}\r\n`)).join('') + `${code} ${last}\r\n`);
+    this.pace();
   }
 
   /** Control bytes: Telnet commands (RFC 959 §4.1: the control connection speaks Telnet) dropped, lines split. */
