@@ -262,11 +262,26 @@ export class Interpreter implements BuiltinHost {
    */
   async checkpoint(): Promise<void> {
     if (this.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    const backedUp = this.session.outputDrained?.();
+    if (backedUp) await this.untilOrStopped(backedUp);
     if (performance.now() - this.sliceStart < SCRIPT_SLICE_MS) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.sliceStart = performance.now();
     if (this.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
     if (heapNearlyFull()) throw new RosError('interrupted', 'not enough memory: script stopped');
+  }
+
+  /** Waits for `p` unless the job is stopped first (Ctrl-C, job remove, connection closed). */
+  private async untilOrStopped(p: Promise<void>): Promise<void> {
+    const signal = this.session.signal;
+    if (!signal) { await p; return; }
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([p, new Promise<void>((resolve) => { onAbort = () => resolve(); signal.addEventListener('abort', onAbort, { once: true }); })]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+    if (signal.aborted) throw new RosError('interrupted', 'interrupted');
   }
 
   eval(expr: Expr, scope: Scope): Promise<Value> {

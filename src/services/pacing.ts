@@ -31,3 +31,26 @@ export function paceReading(socket: net.Socket, limit = UNSENT_LIMIT): () => voi
   });
   return check;
 }
+
+/** What a stream the daemon writes to shows of its backlog (a socket, an SSH channel). */
+interface Backlog {
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/**
+ * Session.outputDrained for a console writing to `stream`: while more than `limit` bytes are
+ * unsent, a promise that settles when they are taken (or the stream closes).
+ */
+export function outputDrained(stream: Backlog, limit = UNSENT_LIMIT): () => Promise<void> | undefined {
+  return () => {
+    if (stream.destroyed || stream.writableLength <= limit) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = (): void => { stream.off('drain', done); stream.off('close', done); resolve(); };
+      stream.once('drain', done);
+      stream.once('close', done);
+    });
+  };
+}

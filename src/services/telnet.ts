@@ -26,6 +26,7 @@ import { USER_PATH } from '../menus/user/user.js';
 import { plainAddress } from './auth.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
+import { outputDrained } from './pacing.js';
 import { parseLoginName } from './ssh.js';
 
 const IAC = 255;
@@ -278,6 +279,8 @@ class TelnetConnection {
     const cs = await ConsoleSession.open(ctx.app, {
       user, via: 'telnet', channel: 'telnet', stamp, width: width ?? this.columns, output: () => {},
       signal: this.controller.signal, liveProgress: true, address: this.address,
+      // A client that does not read holds its scripts, not the daemon's memory (pacing.ts).
+      outputDrained: outputDrained(socket),
     });
     output.on('resize', () => { (cs.session as { width: number }).width = width ?? output.columns; });
     // A logged-in console with no traffic and no command running for idleTimeoutMs is closed.

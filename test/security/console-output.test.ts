@@ -1,0 +1,103 @@
+// A console whose client does not read its output does not fill the daemon's memory: a read
+// user ran `:while (true) do={ :put … }` over SSH or telnet with a client that never reads,
+// and every line was buffered in the daemon (390 MB in 8 s over SSH). The script now waits at
+// its next statement while 1 MiB of output is unsent (Session.outputDrained, pacing.ts).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { ADMIN_PASSWORD, startDaemon, type Daemon } from './daemon.js';
+import { freePort } from '../services/support.js';
+import { haveTool, passwordAuth } from '../services/ssh-support.js';
+import { tempDir } from '../support/app.js';
+
+const PW = 'Reader-pass1';
+const PYTHON = '/usr/bin/python3';
+const skip = haveTool('ssh') ? false : 'OpenSSH client not installed';
+
+/** The daemon's resident memory now (kB), from /proc. */
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+describe('console output a client does not read', { skip }, () => {
+  let d: Daemon;
+  let sshPort: number;
+  let telnetPort: number;
+  let home: string;
+  before(async () => {
+    sshPort = await freePort();
+    telnetPort = await freePort();
+    d = await startDaemon([
+      `/ip service set ssh port=${sshPort} disabled=no`,
+      `/ip service set telnet port=${telnetPort} disabled=no`,
+      `/user add name=reader group=read password=${PW}`,
+    ].join('\n'));
+    home = tempDir('rospki-ssh-client-');
+  });
+  after(async () => {
+    await d.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  test('ssh: an endless :put to a client that never reads', async () => {
+    const auth = passwordAuth({ sshPort, home, key: '' }, PW);
+    const line = 'x'.repeat(200);
+    const child = spawn('ssh', [...auth.args, '-p', String(sshPort), 'reader@127.0.0.1', `:while (true) do={ :put "${line}" }`],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...auth.env } });
+    child.stdout.pause();
+    await growthWhile(child);
+  });
+
+  test('telnet: an endless :put to a client that never reads', { skip: fs.existsSync(PYTHON) ? false : 'python3 not installed' }, async () => {
+    const line = 'x'.repeat(200);
+    const script = [
+      'import socket, sys, time',
+      's = socket.socket()',
+      's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
+      's.settimeout(20)',
+      `s.connect(('127.0.0.1', ${telnetPort}))`,
+      'def until(word):',
+      '    seen = b""',
+      '    while word not in seen:',
+      '        d = s.recv(4096)',
+      '        if not d: sys.exit(1)',
+      '        seen += d',
+      'until(b"ogin:")',
+      's.sendall(b"reader\\r\\n")',
+      'until(b"assword:")',
+      `s.sendall(b"${PW}\\r\\n")`,
+      'until(b"> ")',
+      `s.sendall(b':while (true) do={ :put "${line}" }\\r\\n')`,
+      'print("running", flush=True)',
+      'time.sleep(60)',
+    ].join('\n');
+    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const until = Date.now() + 30_000;
+    while (!out.includes('running')) {
+      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await growthWhile(child);
+  });
+
+  /** The daemon's growth over 8 s of the flood, then the client goes; the daemon still answers. */
+  async function growthWhile(child: ChildProcess): Promise<void> {
+    const start = rssKiB(d.pid);
+    let peak = start;
+    const until = Date.now() + 8000;
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      peak = Math.max(peak, rssKiB(d.pid));
+    }
+    child.kill();
+    assert.ok(peak - start < 64 * 1024, `the daemon grew by ${Math.round((peak - start) / 1024)} MB`);
+    const [status] = await d.rest('admin', ADMIN_PASSWORD, 'GET', '/system/identity', undefined, 30);
+    assert.equal(status, 200);
+  }
+});
