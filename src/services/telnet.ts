@@ -272,7 +272,10 @@ class TelnetConnection {
     // What was typed after the password is the console's first input.
     if (this.typed.length > 0) input.write(this.typed);
     this.typed = '';
-    this.sink = (bytes) => input.write(bytes);
+    // Typed ahead while a command runs, input waits in `input`: past its high-water mark the
+    // socket is no longer read until the console takes it (a client can not fill the memory).
+    input.on('drain', () => socket.resume());
+    this.sink = (bytes) => { if (!input.write(bytes)) socket.pause(); };
     socket.once('close', () => input.end());
     const output = new TelnetOutput(socket, this.columns, this.rows);
     this.output = output;

@@ -86,6 +86,47 @@ describe('console output a client does not read', { skip }, () => {
     await growthWhile(child);
   });
 
+  test('telnet: input typed ahead while a command runs, never taken, does not fill the memory', { skip: fs.existsSync(PYTHON) ? false : 'python3 not installed' }, async () => {
+    const script = [
+      'import socket, sys, time',
+      's = socket.socket()',
+      's.settimeout(20)',
+      `s.connect(('127.0.0.1', ${telnetPort}))`,
+      'def until(word):',
+      '    seen = b""',
+      '    while word not in seen:',
+      '        d = s.recv(4096)',
+      '        if not d: sys.exit(1)',
+      '        seen += d',
+      'until(b"ogin:")',
+      's.sendall(b"reader\\r\\n")',
+      'until(b"assword:")',
+      `s.sendall(b"${PW}\\r\\n")`,
+      'until(b"> ")',
+      's.sendall(b":delay 60s\\r\\n")',
+      'print("running", flush=True)',
+      'chunk = (b"x" * 79 + b"\\r\\n") * 4096',
+      's.settimeout(1)',
+      'for i in range(2000):',
+      '    try:',
+      '        s.sendall(chunk)',
+      '    except OSError:',
+      '        pass',
+      'time.sleep(60)',
+    ].join('\n');
+    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const until = Date.now() + 30_000;
+    while (!out.includes('running')) {
+      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await growthWhile(child);
+  });
+
   /** The daemon's growth over 8 s of the flood, then the client goes; the daemon still answers. */
   async function growthWhile(child: ChildProcess): Promise<void> {
     const start = rssKiB(d.pid);
