@@ -72,6 +72,11 @@ class TelnetDecoder {
   }) {}
 
   push(chunk: Buffer): void {
+    // Plain text (no IAC, no CR to pair) goes on as it is: no per-byte work for a flood.
+    if (this.state === 'data' && !this.lastCr && !chunk.includes(IAC) && !chunk.includes(13)) {
+      if (chunk.length > 0) this.handlers.data(chunk);
+      return;
+    }
     const out: number[] = [];
     for (const b of chunk) {
       switch (this.state) {
@@ -127,6 +132,11 @@ class TelnetOutput extends Writable {
 
 function sendText(socket: net.Socket, text: string): void {
   if (!socket.writable) return;
+  // Writes of one turn (the line editor echoes key by key) leave as one write, not thousands.
+  if (!socket.writableCorked) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
   const bytes = Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
   socket.write(bytes.includes(IAC) ? Buffer.from([...bytes].flatMap((b) => (b === IAC ? [IAC, IAC] : [b]))) : bytes);
 }

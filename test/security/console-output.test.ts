@@ -127,6 +127,49 @@ describe('console output a client does not read', { skip }, () => {
     await growthWhile(child);
   });
 
+  test('telnet: one endless line (no newline) neither fills the memory nor stops the daemon', { skip: fs.existsSync(PYTHON) ? false : 'python3 not installed' }, async () => {
+    const script = [
+      'import socket, sys, time',
+      's = socket.socket()',
+      's.settimeout(20)',
+      `s.connect(('127.0.0.1', ${telnetPort}))`,
+      'def until(word):',
+      '    seen = b""',
+      '    while word not in seen:',
+      '        d = s.recv(4096)',
+      '        if not d: sys.exit(1)',
+      '        seen += d',
+      'until(b"ogin:")',
+      's.sendall(b"reader\\r\\n")',
+      'until(b"assword:")',
+      `s.sendall(b"${PW}\\r\\n")`,
+      'until(b"> ")',
+      'print("running", flush=True)',
+      'chunk = b"x" * 65536',
+      's.settimeout(1)',
+      'for i in range(1000):',
+      '    try:',
+      '        s.sendall(chunk)',
+      '    except OSError:',
+      '        pass',
+      'time.sleep(60)',
+    ].join('\n');
+    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const until = Date.now() + 30_000;
+    while (!out.includes('running')) {
+      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const [status] = await d.rest('admin', ADMIN_PASSWORD, 'GET', '/system/identity', undefined, 10);
+    assert.equal(status, 200, 'the daemon answers while the line comes in');
+    await growthWhile(child);
+  });
+
   /** The daemon's growth over 8 s of the flood, then the client goes; the daemon still answers. */
   async function growthWhile(child: ChildProcess): Promise<void> {
     const start = rssKiB(d.pid);
@@ -140,5 +183,31 @@ describe('console output a client does not read', { skip }, () => {
     assert.ok(peak - start < 64 * 1024, `the daemon grew by ${Math.round((peak - start) / 1024)} MB`);
     const [status] = await d.rest('admin', ADMIN_PASSWORD, 'GET', '/system/identity', undefined, 30);
     assert.equal(status, 200);
+  }
+});
+
+test('a network console refuses an entry longer than 16 KiB (one line or an open block) and goes on', async () => {
+  const { PassThrough, Writable } = await import('node:stream');
+  const { runRepl, MAX_ENTRY_CHARS } = await import('../../src/console/repl.js');
+  const { ConsoleSession, LocalConsole } = await import('../../src/console/session.js');
+  const { openTestApp } = await import('../support/app.js');
+  const t = await openTestApp();
+  try {
+    const cs = await ConsoleSession.open(t.app, { user: 'admin', output: () => {} });
+    const input = new PassThrough();
+    let shown = '';
+    const output = Object.assign(new Writable({ write(c: Buffer, _e, cb) { shown += c.toString(); cb(); } }), { columns: 80, isTTY: true });
+    const done = runRepl(new LocalConsole(cs), { input, output });
+    input.write(`:put "${'a'.repeat(MAX_ENTRY_CHARS + 100)}"\r`);
+    input.write(':put {\r');
+    for (let i = 0; i < 2000; i++) input.write(`${'b'.repeat(20)}\r`);
+    input.write('}\r:put "still here"\r/quit\r');
+    await done;
+    const text = shown.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+    assert.equal(text.match(/input line too long/g)?.length, 2, 'both entries refused');
+    assert.ok(!/^a{1000,}\r?$/m.test(text), 'the long line did not run');
+    assert.ok(/> still here\r?\n/.test(text), `the console goes on: ${JSON.stringify(text.slice(-300))}`);
+  } finally {
+    t.close();
   }
 });
