@@ -149,6 +149,17 @@ describe('files holding a private key need the sensitive policy on every front e
     assert.equal(plain.body.toString(), 'nothing secret\n');
   });
 
+  test('/file read of a key file (PEM, DER, PKCS#12) needs sensitive', async () => {
+    const auth = passwordAuth(s, WRITER_PW);
+    for (const name of keys) {
+      const r = await run('ssh', [...auth.args, '-p', String(s.sshPort), 'writer@127.0.0.1', `/file read file=${name} chunk-size=4096`], { env: auth.env, input: '', timeoutMs: 30_000 });
+      assert.match(r.stdout + r.stderr, /not enough permissions/, name);
+      assert.doesNotMatch(r.stdout, /data:/, name);
+    }
+    const plain = await run('ssh', [...auth.args, '-p', String(s.sshPort), 'writer@127.0.0.1', '/file read file=plain.txt chunk-size=4096'], { env: auth.env, input: '', timeoutMs: 30_000 });
+    assert.match(plain.stdout, /data: nothing secret/);
+  });
+
   test('/import of a key file needs sensitive (its lines would show in the errors)', async () => {
     const auth = passwordAuth(s, WRITER_PW);
     const r = await run('ssh', [...auth.args, '-p', String(s.sshPort), 'writer@127.0.0.1', '/import file-name=notes.txt'], { env: auth.env, input: '', timeoutMs: 30_000 });
