@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type ssh2 from 'ssh2';
 import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
-import type { Session } from '../menu/types.js';
+import type { Policy, Session } from '../menu/types.js';
 import { UnsafeFileName } from '../store/files.js';
 import type { ServiceContext } from './context.js';
 import { fileFailure, FileRefusal, openForDownload, StoreUpload, UploadTooLarge } from './ssh-files.js';
@@ -193,7 +193,15 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
 
   // What the user's group grants now (the SSH connection may be old): a disabled, demoted or
   // re-passworded user transfers nothing.
-  const rights = await app.store.read((tx) => effectivePolicies(app.env, tx, session));
+  /** What the user's group grants now: checked again at every file, as FTP checks every command. */
+  const liveRights = (): Promise<ReadonlySet<Policy>> => app.store.read((tx) => effectivePolicies(app.env, tx, session));
+  /** Refuses a file of the transfer when the user lost `ftp` or `policy` since it began. */
+  const stillMay = async (policy: Policy): Promise<ReadonlySet<Policy>> => {
+    const now = await liveRights();
+    if (!now.has('ftp') || !now.has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
+    return now;
+  };
+  const rights = await liveRights();
   if (!rights.has('ftp') || (flags.has('t') && !rights.has('write')) || (flags.has('f') && !rights.has('read'))) {
     send('\x02scp: not enough permissions (9)\n');
     endChannel(channel, 1);
@@ -264,6 +272,7 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     try {
       // An empty name (the store itself) is not a file.
       if (dest === '') throw new FileRefusal('failure', 'is a directory');
+      await stillMay('write');
       if (size > ctx.options.maxUploadBytes) { await warn(dest, new UploadTooLarge()); return; }
       upload = StoreUpload.open(app.files, dest, ctx.options.maxUploadBytes);
     } catch (e) {
@@ -355,7 +364,7 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     let fd: number;
     let size: number;
     // Never through a link; a private key only with `sensitive` (ssh-files.ts).
-    try { ({ fd, st: { size } } = openForDownload(full, rights)); } catch (e) { await warn(name, e); return; }
+    try { ({ fd, st: { size } } = openForDownload(full, await stillMay('read'))); } catch (e) { await warn(name, e); return; }
     try {
       send(`C0644 ${size} ${base}\n`);
       await ack();

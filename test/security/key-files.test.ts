@@ -160,6 +160,66 @@ describe('files holding a private key need the sensitive policy on every front e
     assert.match(plain.stdout, /data: nothing secret/);
   });
 
+  test('SCP checks the user\'s rights at every file: a user who loses ftp mid-transfer gets no more', async () => {
+    fs.writeFileSync(path.join(s.app.dataDir.filesDir, 'plain2.txt'), 'second\n', { mode: 0o600 });
+    // Legacy SCP by hand (paramiko): the first file, then the test takes `ftp` away, then the ack
+    // that asks for the second.
+    const script = [
+      'import paramiko, sys',
+      `t = paramiko.Transport(('127.0.0.1', ${s.sshPort}))`,
+      `t.connect(username='writer', password=${JSON.stringify(WRITER_PW)})`,
+      'ch = t.open_session()',
+      'ch.settimeout(20)',
+      "ch.exec_command('scp -f plain.txt plain2.txt')",
+      "ch.sendall(b'\\0')",
+      'def readline():',
+      "    out = b''",
+      "    while not out.endswith(b'\\n'):",
+      '        out += ch.recv(1)',
+      '    return out',
+      'head = readline()',
+      'size = int(head.split()[1])',
+      "ch.sendall(b'\\0')",
+      "data = b''",
+      'while len(data) < size + 1:',
+      '    data += ch.recv(size + 1 - len(data))',
+      "print('first', data[:size].decode().strip(), flush=True)",
+      'sys.stdin.readline()',
+      "ch.sendall(b'\\0')",
+      "rest = b''",
+      'while True:',
+      '    d = ch.recv(4096)',
+      '    if not d: break',
+      '    rest += d',
+      "    if b'\\n' in rest: break",
+      'print(repr(rest), flush=True)',
+      't.close()',
+    ].join('\n');
+    const { spawn } = await import('node:child_process');
+    const child = spawn('/usr/bin/python3', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    try {
+      const until = Date.now() + 30_000;
+      while (!out.includes('first')) {
+        assert.ok(Date.now() < until && child.exitCode === null, `the first file came (${err})`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(out, /first nothing secret/);
+      await s.run('/user/group', 'set', { numbers: 'filer', policy: 'ssh,read,write,web' });
+      child.stdin.write('go\n');
+      assert.equal(await exited, 0, err);
+      assert.match(out, /scp: plain2\.txt: not enough permissions/);
+      assert.doesNotMatch(out, /second/);
+    } finally {
+      child.kill();
+      await s.run('/user/group', 'set', { numbers: 'filer', policy: 'ssh,ftp,read,write,web' });
+    }
+  });
+
   test('/import of a key file needs sensitive (its lines would show in the errors)', async () => {
     const auth = passwordAuth(s, WRITER_PW);
     const r = await run('ssh', [...auth.args, '-p', String(s.sshPort), 'writer@127.0.0.1', '/import file-name=notes.txt'], { env: auth.env, input: '', timeoutMs: 30_000 });
