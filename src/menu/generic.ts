@@ -41,13 +41,16 @@ export function propByName(menu: MenuDecl, name: string): PropertyDecl | undefin
 }
 
 /** The row as a filter sees it: typed script values; unset values are `nothing`. */
-export function rowView(menu: MenuDecl, row: StoredRow, ctx: TypeContext): RowView {
+export function rowView(menu: MenuDecl, row: StoredRow, ctx: TypeContext, readsSecrets: boolean): RowView {
   return {
     id: row.id,
     get(name: string): Value {
       if (name === '.id') return new ItemId(row.id);
       const prop = propByName(menu, name);
       if (!prop || prop.access === 'wo') return undefined;
+      // A value the caller may not read is no value to a filter either: else `find where
+      // secret~"^a"` would guess it a character at a time.
+      if (!readsSecrets && (prop.sensitive || secretFor(prop, row.data, ctx, false))) return undefined;
       const v = storedValue(prop, row.data, ctx);
       if (v === undefined || v === null) return prop.flag && prop.type === boolType ? false : undefined;
       return prop.type.script(v, ctx);
@@ -340,7 +343,7 @@ function printCommand(menu: MenuDecl): CommandDecl {
         return [rows, ctx, listRows(menu, tx).map((r) => r.id)] as const;
       });
       const where = call.where;
-      const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
+      const shown = where ? await filterRows(menu, rows, ctx, where, call.policies.has('sensitive')) : rows;
       const props = a.has(proplistArg) ? parseProplist(menu, a.get(proplistArg)!) : undefined;
       if (a.flag('count-only')) return { ret: shown.length, messages: [String(shown.length)] };
       if (a.flag('as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, a.flag('show-sensitive'), call.policies.has('sensitive')))) };
@@ -367,10 +370,11 @@ async function writePrintFile(call: CommandCall, name: string, text: string): Pr
   await call.env.store.write((tx) => call.env.log(tx, 'system,info', `file ${written} written by ${call.session.user}`));
 }
 
-async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>): Promise<StoredRow[]> {
+/** The rows `where` accepts; it sees sensitive and secret values only when `readsSecrets`. */
+async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>, readsSecrets: boolean): Promise<StoredRow[]> {
   const out: StoredRow[] = [];
   for (const r of rows) {
-    const hit = where(rowView(menu, r, ctx));
+    const hit = where(rowView(menu, r, ctx, readsSecrets));
     if (hit === true || (hit !== false && (await hit))) out.push(r);
   }
   return out;
@@ -604,7 +608,7 @@ function findCommand(menu: MenuDecl): CommandDecl {
     args: [{ name: 'where', type: itemsType, help: 'Filter expression' }],
     async run(call) {
       const [rows, ctx] = await readTx(call, (tx, ctx) => [[...listRows(menu, tx)], ctx] as const);
-      const shown = call.where ? await filterRows(menu, rows, ctx, call.where) : rows;
+      const shown = call.where ? await filterRows(menu, rows, ctx, call.where, call.policies.has('sensitive')) : rows;
       return { ret: RosArray.of(shown.map((r) => new ItemId(r.id))) };
     },
   };
@@ -771,7 +775,8 @@ export async function exportMenuLines(menu: MenuDecl, stored: readonly StoredRow
   // Dynamic rows (stored so, or computed so: the host's addresses) come back by themselves.
   const dynamic = propByName(menu, 'dynamic');
   const rows = stored.filter((r) => (dynamic ? storedValue(dynamic, r.data, ctx) : r.data.dynamic) !== true);
-  const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where)).map((r) => r.id)) : undefined;
+  // show-sensitive takes the sensitive policy: only then may the filter see secrets.
+  const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where, opts.showSensitive === true)).map((r) => r.id)) : undefined;
   const builtins = rows.filter((r) => r.data[BUILTIN]);
   for (const row of rows) {
     if (shown && !shown.has(row.id)) continue;

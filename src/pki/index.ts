@@ -11,3 +11,4 @@ export * from './key-usage.js';
 export * from './spki.js';
 export * from './certificate.js';
 export * from './pem.js';
+export * from './key-material.js';
