@@ -57,6 +57,7 @@ function prepareStatements(db: Database.Database) {
     getBlob: p('SELECT value FROM blobs WHERE menu = ? AND id = ? AND name = ?').pluck(),
     setBlob: p('INSERT INTO blobs (menu, id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value'),
     deleteBlob: p('DELETE FROM blobs WHERE menu = ? AND id = ? AND name = ?'),
+    checkpointPassive: p('PRAGMA wal_checkpoint(PASSIVE)'),
   };
 }
 
@@ -69,6 +70,11 @@ class Core {
   private readonly menus = new Map<string, MenuRows>();
   /** The commit version the cache reflects. */
   seen: number;
+  /**
+   * The next id of each menu, once asked (then kept instead of asking the database per insert).
+   * Forgotten when another process changed the database.
+   */
+  private readonly nextIds = new Map<string, number>();
 
   constructor(readonly db: Database.Database) {
     this.sql = prepareStatements(db);
@@ -88,12 +94,25 @@ class Core {
     return rows;
   }
 
+  /** A new id in `menu`. Must run inside a write transaction. */
+  allocateId(menu: string): number {
+    const id = this.nextIds.get(menu) ?? (this.sql.lastId.get(menu, menu) as number) + 1;
+    this.nextIds.set(menu, id + 1);
+    return id;
+  }
+
+  /** Undoes allocations from `id` on: the next add gets the id an undone one had. */
+  releaseIds(menu: string, id: number): void {
+    if (this.nextIds.has(menu)) this.nextIds.set(menu, id);
+  }
+
   /** Brings the cache up to the database's version. Must run inside a transaction. */
   refresh(): void {
     const version = this.sql.version.get() as number;
     if (version === this.seen) return;
     if (version < this.seen) this.menus.clear(); // database replaced by an older copy: start over
     else this.applyChangesSince(this.seen);
+    this.nextIds.clear();
     this.seen = version;
   }
 
@@ -120,7 +139,8 @@ const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
 /** One transaction's view; read-only when version is 0. Dead once its transaction ends. */
 class Tx implements WriteTx {
   private readonly undo: Undo[] = [];
-  private readonly nextIds = new Map<string, number>();
+  /** The first id this transaction took in each menu: given back when it is undone. */
+  private readonly firstIds = new Map<string, number>();
   private live = true;
   /** Whether a row or tombstone carries this transaction's version (blobs do not). */
   stamped = false;
@@ -150,7 +170,8 @@ class Tx implements WriteTx {
   insert(menu: string, data: RowData): number {
     const rows = this.rowsToWrite(menu);
     const row = normalizeData(data);
-    const id = this.allocateId(menu);
+    const id = this.core.allocateId(menu);
+    if (!this.firstIds.has(menu)) this.firstIds.set(menu, id);
     this.core.sql.insertRow.run(menu, id, this.version, row.json);
     this.change(rows, Object.freeze({ id, data: row.data }));
     return id;
@@ -189,6 +210,7 @@ class Tx implements WriteTx {
       if (before) rows.put(before);
       else rows.delete(id);
     }
+    for (const [menu, id] of this.firstIds) this.core.releaseIds(menu, id);
     this.live = false;
   }
 
@@ -200,12 +222,6 @@ class Tx implements WriteTx {
     this.undo.push({ rows, id: row.id, before: rows.get(row.id) });
     rows.put(row);
     this.stamped = this.touched = true;
-  }
-
-  private allocateId(menu: string): number {
-    const id = this.nextIds.get(menu) ?? (this.core.sql.lastId.get(menu, menu) as number) + 1;
-    this.nextIds.set(menu, id + 1);
-    return id;
   }
 
   private existing(menu: string, rows: MenuRows, id: number): void {
@@ -440,7 +456,7 @@ export class SqliteStore implements Store {
       // Busy when another process checkpoints, failed on an I/O error: the change is committed
       // either way, and the checkpoint is tried again after the next COMMIT.
       try {
-        const [result] = this.core.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+        const result = this.core.sql.checkpointPassive.get() as { busy: number } | undefined;
         if (!result?.busy) checkpointer.reset();
       } catch (e) {
         process.emitWarning(`rospki store: checkpoint failed: ${(e as Error).message}`);
