@@ -33,15 +33,10 @@ import { SshService } from './ssh.js';
 
 export type { ServiceOptions } from './context.js';
 
-/** Changes made in this process reach the services at most this late while they keep coming. */
-const CHANGES_APPLIED_EVERY_MS = 25;
-
 export interface RunningServices {
   stop(): Promise<void>;
   /** Applies the store's current state now (tests; normally automatic). */
   reconcile(): Promise<void>;
-  /** Reconciles run so far (tests, diagnostics). */
-  readonly reconciles: number;
   /** Port a service listens on now, or undefined. */
   port(name: string): number | undefined;
 }
@@ -132,9 +127,6 @@ class ServiceManager implements RunningServices {
   private readonly unsubscribe: (() => void) | undefined;
   private readonly timer: NodeJS.Timeout;
   private running: Promise<void> | undefined;
-  reconciles = 0;
-  private changeTimer: NodeJS.Timeout | undefined;
-  private lastChangeApplied = -Infinity;
   private again = false;
   private stopped = false;
 
@@ -148,7 +140,7 @@ class ServiceManager implements RunningServices {
     };
     this.ssh = new SshService(this.ctx);
     this.managed = MANAGED_SERVICES.map((make) => make(this.ctx));
-    this.unsubscribe = app.store.onChange?.(() => this.storeChanged());
+    this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
     this.timer.unref();
   }
@@ -170,23 +162,6 @@ class ServiceManager implements RunningServices {
     return this.listeners.get(name as ServiceName)?.port;
   }
 
-  /**
-   * A change of this process: applied at once after a quiet spell; while changes keep coming
-   * (certificates issued by the thousand) at most one reconcile per CHANGES_APPLIED_EVERY_MS
-   * applies them all, instead of one per commit.
-   */
-  private storeChanged(): void {
-    if (this.changeTimer || this.stopped) return;
-    const wait = this.lastChangeApplied + CHANGES_APPLIED_EVERY_MS - performance.now();
-    const run = () => {
-      this.changeTimer = undefined;
-      this.lastChangeApplied = performance.now();
-      void this.reconcile();
-    };
-    if (wait <= 0) run();
-    else this.changeTimer = setTimeout(run, wait);
-  }
-
   /** Runs one reconcile at a time; a request during one runs another right after. */
   reconcile(): Promise<void> {
     if (this.stopped) return Promise.resolve();
@@ -195,7 +170,6 @@ class ServiceManager implements RunningServices {
       try {
         do {
           this.again = false;
-          this.reconciles++;
           await this.apply();
           for (const m of this.managed) await m.reconcile();
         } while (this.again && !this.stopped);
@@ -400,7 +374,6 @@ class ServiceManager implements RunningServices {
     this.stopped = true;
     this.unsubscribe?.();
     clearInterval(this.timer);
-    clearTimeout(this.changeTimer);
     clearTimeout(this.connectionTimer);
     await this.running;
     await this.connectionSync;
