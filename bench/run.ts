@@ -2,7 +2,7 @@
 // because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
 //
 //   npm run bench                 all sections
-//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh)
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, dns, acme, web)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
@@ -13,12 +13,16 @@ import { Appliance } from '../src/appliance.js';
 import { FixedClock } from '../src/clock.js';
 import { ConsoleSession } from '../src/console/session.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
+import { benchAcme } from './acme.js';
 import { benchCrl } from './crl.js';
+import { benchDns } from './dns.js';
 import { benchIssuance } from './issuance.js';
+import { benchFirewall } from './firewall.js';
 import { benchServices } from './services.js';
 import { BIN, median } from './support.js';
 import { benchPkcs12 } from './pkcs12.js';
 import { benchSsh } from './ssh.js';
+import { benchWeb } from './web.js';
 
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
@@ -211,10 +215,13 @@ async function benchPrint(): Promise<void> {
 const SECTIONS: Record<string, () => void | Promise<void>> = {
   startup: benchStartup, script: benchScript, cert: benchCert, rsa: benchRsa, print: benchPrint,
   issuance: () => benchIssuance(line),
-  services: () => benchServices(line),
+  services: async () => { await benchServices(line); await benchFirewall(line); },
   pkcs12: () => benchPkcs12(line),
   crl: () => benchCrl(line),
   ssh: () => benchSsh(line),
+  dns: () => benchDns(line),
+  acme: () => benchAcme(line),
+  web: () => benchWeb(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

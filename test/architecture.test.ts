@@ -12,6 +12,7 @@ const SRC = path.resolve('src');
 const LAYERS: ReadonlyArray<readonly string[]> = [
   ['errors', 'clock', 'version'],
   ['pki'],
+  ['acme'],
   ['store'],
   ['trust'],
   ['menu'],
@@ -62,6 +63,9 @@ test('nothing imports upward', () => {
 test('the domain imports nothing of ours but the base; the store only errors', () => {
   const pki = imports().filter((i) => i.from === 'pki' && i.to !== 'pki').map((i) => `${i.file} → ${i.to}`);
   assert.deepEqual(pki, []);
+  // The ACME protocol knows the PKI only: transport, trust and storage are its caller's.
+  const acme = imports().filter((i) => i.from === 'acme' && !['acme', 'pki'].includes(i.to)).map((i) => `${i.file} → ${i.to}`);
+  assert.deepEqual(acme, []);
   const store = imports().filter((i) => i.from === 'store' && !['store', 'errors'].includes(i.to)).map((i) => `${i.file} → ${i.to}`);
   assert.deepEqual(store, []);
 });

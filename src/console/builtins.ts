@@ -55,7 +55,7 @@ export interface BuiltinHost {
   /** `:parse`: compiles text into a function at the current menu. */
   parseCode(source: string): CodeValue;
   /** `:execute`: runs text as a separate script; returns its output when asString. */
-  execute(source: string, asString: boolean): Promise<Value>;
+  execute(source: string, asString: boolean, file?: string): Promise<Value>;
   sleep(ms: number): Promise<void>;
   /** Milliseconds of a monotonic clock (`:time`). */
   now(): number;
@@ -320,6 +320,10 @@ const specs: BuiltinSpec[] = [
   {
     name: 'return', params: ['value'],
     async run(host, call) {
+      // On a terminal a missing value is asked for (`value: `): scripts read input that way
+      // (`:local ask do={ :put $1; :return }`).
+      const ask = host.session.prompt;
+      if (ask && !call.args.has('value')) throw new ReturnSignal(await ask('value: ', false));
       throw new ReturnSignal(await arg(host, call, 'value'));
     },
   },
@@ -486,7 +490,8 @@ const specs: BuiltinSpec[] = [
       const script = call.args.get('script');
       const source = script?.kind === 'brace' ? script.source : toScriptString(await arg(host, call, 'script'));
       const asString = call.args.has('as-string') && toBool(await arg(host, call, 'as-string'));
-      return host.execute(source, asString);
+      const file = call.args.has('file') ? toScriptString(await arg(host, call, 'file')) : undefined;
+      return host.execute(source, asString, file);
     },
   },
   {

@@ -160,7 +160,6 @@ export class Interpreter implements BuiltinHost {
   /** The menu the prompt shows: `/`, `/certificate`. */
   currentPath: string;
   private readonly opts: InterpreterOptions;
-  private jobs = 0;
   /** Depth of `[ … ]` being evaluated: there a command's value replaces its printed output. */
   private substDepth = 0;
 
@@ -271,21 +270,28 @@ export class Interpreter implements BuiltinHost {
     return new CodeValue(source, program.body, this.currentPath);
   }
 
-  async execute(source: string, asString: boolean): Promise<Value> {
+  /**
+   * `:execute`: with as-string, runs the text now (in this menu, with these globals) and returns
+   * what it printed. Otherwise, or with `file=`, it is the root `/execute` command (checked and
+   * run by the executor like any other): a background job of this user, listed in /system script
+   * job, whose id it returns; `file=` receives its output when it ends.
+   */
+  async execute(source: string, asString: boolean, file?: string): Promise<Value> {
+    if (!asString || file !== undefined) {
+      const args = new Map<string, Value>([['script', source]]);
+      if (file !== undefined) args.set('file', file);
+      if (asString) args.set('as-string', '');
+      return (await this.executor.run({ path: '/', command: 'execute', args, session: this.session })).ret;
+    }
     let captured = '';
     const child = new Interpreter({
       ...this.opts,
       globals: this.globals,
       path: this.currentPath,
-      output: asString ? (t) => { captured += t; } : () => {},
+      output: (t) => { captured += t; },
     });
-    if (asString) {
-      await child.run(source);
-      return captured;
-    }
-    const id = new ItemId(++this.jobs);
-    child.run(source).catch(() => { /* background jobs report nowhere */ });
-    return id;
+    await child.run(source);
+    return captured;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -662,6 +668,13 @@ export class Interpreter implements BuiltinHost {
       if (a.kind === 'flag') { args.set(a.name, true); continue; }
       if (a.kind === 'unset') { args.set(a.name, null); continue; }
       args.set(a.name, await this.evalExpr(a.value!, scope, true));
+    }
+    // On a terminal a missing required argument is asked for (`number: `), as RouterOS does.
+    const ask = this.session.prompt;
+    if (ask) {
+      for (const d of r.command.args ?? []) {
+        if (d.required && !args.has(d.name) && !(d.positional === 0 && r.where)) args.set(d.name, await ask(`${d.name}: `, false));
+      }
     }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
     const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.session });

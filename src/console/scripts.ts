@@ -7,8 +7,8 @@
 // `not enough permissions (9)`; `bad command name routerboard (line 236 column 42)`). A dry run
 // (`/import … dry-run`) lists every problem instead — `#line N`, the line, the error — and ends
 // with `Script Error: found N error(s) in import file` (RouterOS 7.16+ import manual). Global
-// variables of scripts are shared by every script and import of the appliance, as RouterOS
-// globals are shared system-wide.
+// variables belong to a user: every script, import, scheduler event and console of that user
+// sees the same ones until the appliance stops, as RouterOS's global scope is per user.
 
 import type { Clock } from '../clock.js';
 import { RosError } from '../errors.js';
@@ -19,7 +19,7 @@ import type { Value } from '../menu/values.js';
 import { Interpreter } from './interpreter.js';
 
 export class ConsoleScriptRunner implements ScriptRunner {
-  private readonly globals = new Map<string, Value>();
+  private readonly globals = new Map<string, Map<string, Value>>();
 
   /** `executor` is a function: the appliance creates the executor after its environment. */
   constructor(
@@ -31,7 +31,13 @@ export class ConsoleScriptRunner implements ScriptRunner {
 
   async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean } = {}): Promise<string> {
     let printed = '';
-    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt: undefined, progress: undefined }, (text) => { printed += text; }, opts.name);
+    // A script run from a terminal may ask (a missing argument, `:return` without a value): what
+    // it printed so far is shown before the question, and is then no longer part of its output.
+    const ask = session.prompt;
+    const prompt: Session['prompt'] = ask && !opts.dryRun
+      ? (question, masked) => { const before = printed; printed = ''; return ask(before + question, masked); }
+      : undefined;
+    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt, progress: undefined }, (text) => { printed += text; }, opts.name);
     if (opts.dryRun) {
       const problems = interpreter.checkAll(source);
       if (problems.length === 0) return '';
@@ -49,6 +55,16 @@ export class ConsoleScriptRunner implements ScriptRunner {
     return printed;
   }
 
+  globalsOf(user: string): Map<string, Value> {
+    let mine = this.globals.get(user);
+    if (!mine) this.globals.set(user, mine = new Map());
+    return mine;
+  }
+
+  allGlobals(): ReadonlyMap<string, Map<string, Value>> {
+    return this.globals;
+  }
+
   check(source: string): void {
     const session: Session = { user: '', via: 'script', policies: new Set(), lastPrint: new Map(), width: 80 };
     this.interpreter(session, () => {}).compile(source);
@@ -56,7 +72,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
 
   private interpreter(session: Session, output: (text: string) => void, jobName?: string): Interpreter {
     return new Interpreter({
-      registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globals,
+      registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globalsOf(session.user),
       clock: this.clock ? () => this.clock!.now() : undefined, jobName,
     });
   }

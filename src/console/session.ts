@@ -60,6 +60,8 @@ export class ConsoleSession {
         app.store.write((tx) => app.env.log(tx, `script,${topic}`, message)).catch(() => {});
       },
       clock: () => app.env.clock.now(),
+      // the user's globals, shared with their scripts and other consoles
+      globals: app.env.scripts.globalsOf(session.user),
     });
   }
 

@@ -223,8 +223,9 @@ export function defaultOf(prop: PropertyDecl, ctx: TypeContext): unknown {
   return typeof d === 'function' ? (d as (c: TypeContext) => unknown)(ctx) : d;
 }
 
-/** Fills defaults, checks required and unique properties, then the menu's own rules. */
+/** Derives what follows from other properties, checks required and unique ones, then the menu's own rules. */
 export function checkRow(menu: MenuDecl, id: number | undefined, data: RowData, tx: WriteTx, env: Environment): void {
+  menu.derive?.(data);
   for (const p of menu.properties) {
     if (p.required && isEmptyValue(p, data[p.name])) throw argumentError(`missing value of ${p.name}`);
     // A reference parsed before this transaction may point at a row removed since.
@@ -562,10 +563,8 @@ export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: Writ
   if (!row) return; // already removed by a cascade earlier in this command
   if (call) menu.authorize?.({ before: row.data }, tx, call);
   menu.beforeRemove?.(id, tx, env);
-  for (const { menu: other, prop } of env.registry.referencesTo(menu.path)) {
-    // A list of references (refListType) is found by scanning; one reference through the index.
+  for (const { menu: other, prop, referrers } of referrersOf(env, menu, id, tx)) {
     const list = isReferenceList(prop.type);
-    const referrers = list ? tx.list(other.path).filter((r) => referencedIds(prop, r.data).includes(id)) : tx.findBy(other.path, prop.name, id);
     for (const ref of referrers) {
       const onRemove = prop.type.reference!.onRemove;
       if (onRemove === 'refuse') throw failure(`${describe(menu, row.data)} is in use by ${describe(other, ref.data)}`);
@@ -581,6 +580,55 @@ export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: Writ
   }
   tx.remove(menu.path, id);
   if (call) logChange(call, tx, `${describe(menu, row.data)} removed`);
+}
+
+/** The rows of other menus that refer to row `id` of `menu`, by referring property. */
+function referrersOf(env: Environment, menu: MenuDecl, id: number, tx: ReadTx): Array<{ menu: MenuDecl; prop: PropertyDecl; referrers: readonly StoredRow[] }> {
+  return env.registry.referencesTo(menu.path).map(({ menu: other, prop }) => ({
+    menu: other, prop,
+    // A list of references (refListType) is found by scanning; one reference through the index.
+    referrers: isReferenceList(prop.type) ? tx.list(other.path).filter((r) => referencedIds(prop, r.data).includes(id)) : tx.findBy(other.path, prop.name, id),
+  }));
+}
+
+/** What removing some rows would do besides removing them, by the references' `onRemove` rule. */
+export interface RemovalEffects {
+  /** Rows removed along (`cascade`): a CA's issued certificates. */
+  readonly removed: Array<{ path: string; name: string }>;
+  /** Bindings that become none (`none`): `www-ssl` loses its `certificate`. */
+  readonly unbound: Array<{ path: string; name: string; property: string }>;
+  /** Why the removal would be refused (`refuse`), if it would. */
+  readonly refusedBy?: string;
+}
+
+/**
+ * The effects removeRow would have on rows `ids` of `menu`, read without changing anything (the
+ * web page's confirmation names them). Walks the same references with the same rule as removeRow.
+ */
+export function removalEffects(env: Environment, menu: MenuDecl, ids: readonly number[], tx: ReadTx): RemovalEffects {
+  const out: { removed: RemovalEffects['removed']; unbound: RemovalEffects['unbound']; refusedBy?: string } = { removed: [], unbound: [] };
+  const gone = new Set<string>(ids.map((id) => `${menu.path} ${id}`));
+  const walk = (m: MenuDecl, id: number): void => {
+    const row = tx.get(m.path, id);
+    if (!row) return;
+    for (const { menu: other, prop, referrers } of referrersOf(env, m, id, tx)) {
+      for (const ref of referrers) {
+        const key = `${other.path} ${ref.id}`;
+        if (gone.has(key)) continue;
+        const onRemove = prop.type.reference!.onRemove;
+        if (onRemove === 'refuse') { out.refusedBy ??= `${describe(m, row.data)} is in use by ${describe(other, ref.data)}`; continue; }
+        if (onRemove === 'cascade') {
+          gone.add(key);
+          out.removed.push({ path: other.path, name: keyOf(other, ref.data) });
+          walk(other, ref.id);
+          continue;
+        }
+        if (prop.access !== 'ro') out.unbound.push({ path: other.path, name: keyOf(other, ref.data), property: prop.name });
+      }
+    }
+  };
+  for (const id of ids) walk(menu, id);
+  return out;
 }
 
 function findCommand(menu: MenuDecl): CommandDecl {
@@ -753,7 +801,9 @@ export async function exportMenuLines(menu: MenuDecl, stored: readonly StoredRow
     return lines;
   }
   if (menu.kind !== 'list') return lines;
-  const rows = stored.filter((r) => r.data.dynamic !== true);
+  // Dynamic rows (stored so, or computed so: the host's addresses) come back by themselves.
+  const dynamic = propByName(menu, 'dynamic');
+  const rows = stored.filter((r) => (dynamic ? storedValue(dynamic, r.data, ctx) : r.data.dynamic) !== true);
   const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where)).map((r) => r.id)) : undefined;
   const builtins = rows.filter((r) => r.data[BUILTIN]);
   for (const row of rows) {

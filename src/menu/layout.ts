@@ -110,7 +110,8 @@ function flagChar(column: readonly LayoutFlag[], flags: string): string {
   return ' ';
 }
 
-function flagBlock(columns: readonly FlagColumn[], flags: string): string {
+/** The flag letters a row shows, one place per column (blank where none is set). */
+export function flagBlock(columns: readonly FlagColumn[], flags: string): string {
   return columns.map((column) => flagChar(column, flags)).join('');
 }
 

@@ -95,6 +95,7 @@ export function enumSetType(values: readonly string[]): PropType<string[]> {
     api: (v) => v.join(','),
     script: (v) => (v.length === 1 ? v[0] : RosArray.of(v)),
     choices: () => [...values],
+    multiple: true,
     isEmpty: (v) => v.length === 0,
   };
 }
@@ -102,6 +103,7 @@ export function enumSetType(values: readonly string[]): PropType<string[]> {
 /** A comma-separated list of free strings. */
 export const stringListType: PropType<string[]> = {
   help: 'string[,string…]',
+  multiple: true,
   parse: (v) => (v instanceof RosArray ? v.values().map(asText) : asText(v).split(',')).map((s) => s.trim()).filter((s) => s !== ''),
   display: (v) => v.join(','),
   api: (v) => v.join(','),
@@ -151,6 +153,7 @@ export { formatDate, formatDate as dateFormat };
 /** A list of IPv4/IPv6 prefixes (allow-lists: /user address, /ip service address). */
 export const prefixListType: PropType<string[]> = {
   help: 'IP/prefix[,IP/prefix…]',
+  multiple: true,
   parse(v, _ctx, name) {
     const parts = v instanceof RosArray ? v.values() : asText(v).split(',');
     return parts.map((p) => {
@@ -262,6 +265,7 @@ export function refListType(menuPath: string, opts: { onRemove?: ReferenceDecl['
     api: (v, ctx) => names(v, ctx).join(','),
     script: (v, ctx) => (v.length === 1 ? one.display(v[0]!, ctx) : RosArray.of(names(v, ctx))),
     choices: (ctx) => one.choices!(ctx),
+    multiple: true,
     isEmpty: (v) => v.length === 0,
   };
   referenceLists.add(type);
@@ -303,4 +307,15 @@ export const requireText = (v: Value, name: string): string => {
   const t = asText(v);
   if (t === '') throw argumentError(`value of ${name} must not be empty`);
   return t;
+};
+
+/** An IPv4 network `192.168.88.0/24`, kept as its network address as RouterOS does (a bare address is /32). */
+export const ipv4NetworkType: PropType<string> = {
+  ...bareStringType,
+  help: 'IP/prefix',
+  parse(v, _ctx, name) {
+    const p = IpPrefix.parse(valueToString(v).trim());
+    if (!p || p.address.family !== 4) throw invalidValue(name);
+    return p.toString();
+  },
 };

@@ -88,21 +88,39 @@ export function renderPrint(print: PrintOutput, session: Session): string {
     return formatValueList({ properties: props.map((p) => p.name), rows });
   }
   if (print.mode === 'detail' || print.mode === 'terse') {
-    const props = detailProps(print);
     // `always`: shown whenever the row has the value, even empty (`subject-alt-name=""`, `akid=""`).
-    const rows = layoutRows(print, props, (p, row) => p.detail === 'always' && storedValue(p, row.data, print.ctx) !== undefined);
+    const rows = detailModel(print);
     const spec = { flagColumns: flags, rows, width: session.width, showIds: print.showIds };
     return print.mode === 'detail' ? formatDetail(spec) : formatTerse(spec);
   }
   if (menu.printTable && !print.proplist && !print.showIds) return menu.printTable(print, session);
+  const table = tableModel(print);
+  return formatTable({ ...table, showIds: print.showIds, width: session.width, legendStyle: menu.legendStyle });
+}
+
+/** A table as data: what `print` shows, for front ends that draw it themselves (the web page). */
+export interface TableModel {
+  readonly flagColumns: FlagColumn[];
+  readonly columns: Array<{ name: string; numeric: boolean }>;
+  /** Parallel to print.rows: each row's cells, one per column, as the console table shows them. */
+  readonly rows: LayoutRow[];
+}
+
+/** The columns, flags and cells of a table print (the console's own table is made from it). */
+export function tableModel(print: PrintOutput): TableModel {
+  const { menu } = print;
   const names = print.proplist ?? menu.columns ?? [];
   const props = names.map((n) => menu.properties.find((p) => p.name === n)).filter((p): p is PropertyDecl => !!p && visible(p, print));
-  const rows = layoutRows(print, props, () => true, true);
-  return formatTable({
-    flagColumns: flags,
+  return {
+    flagColumns: flagColumns(menu),
     columns: props.map((p) => ({ name: p.name, numeric: p.type.numeric ?? false })),
-    rows, showIds: print.showIds, width: session.width, legendStyle: menu.legendStyle,
-  });
+    rows: layoutRows(print, props, () => true, true),
+  };
+}
+
+/** The properties `print detail` shows for each row, in detail order (a singleton: its one row). */
+export function detailModel(print: PrintOutput): LayoutRow[] {
+  return layoutRows(print, detailProps(print), (p, row) => p.detail === 'always' && storedValue(p, row.data, print.ctx) !== undefined);
 }
 
 /** Everything the console prints for a command's result ('' when nothing). */

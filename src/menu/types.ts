@@ -52,6 +52,8 @@ export interface PropType<S = unknown> {
   tableText?(value: S, ctx: TypeContext): string;
   /** Values offered by completion and used for prefix matching (enums, references). */
   choices?(ctx: TypeContext): string[];
+  /** The value is a comma list (key-usage, address lists): a form offers several choices at once. */
+  readonly multiple?: boolean;
   isEmpty?(value: S): boolean;
   /** parse() reads rows (references, item lists): the executor parses it in a fresh read. */
   readonly readsStore?: boolean;
@@ -235,6 +237,8 @@ export interface CommandResult {
   block?: Array<[string, Value]>;
   /** Extra lines printed by the console (warnings). */
   messages?: string[];
+  /** Names of the /file entries the command wrote (export-certificate): the web page offers them for download. */
+  files?: string[];
 }
 
 export interface CommandDecl {
@@ -294,6 +298,11 @@ export interface MenuDecl {
    * something outside the store (the /file store on disk) bring the store up to date here.
    */
   prepare?(env: Environment): Promise<void>;
+  /**
+   * Fills properties that follow from others when not given (an address's `network`), before
+   * the row is checked and stored by add/set.
+   */
+  derive?(row: RowData): void;
   /** Checks a row before add/set store it (throws RosError); `id` is the row's on set, undefined on add. */
   validate?(row: RowData, tx: WriteTx, env: Environment, id?: number): void;
   /**
@@ -329,6 +338,14 @@ export interface ScriptRunner {
   run(source: string, session: Session, opts?: { dryRun?: boolean; name?: string; plainErrors?: boolean }): Promise<string>;
   /** Parses and checks `source` without running it; throws a positioned RosError. */
   check(source: string): void;
+  /**
+   * The global variables of one user: shared by that user's scripts (run as their owner),
+   * consoles and scheduler events until the appliance stops — RouterOS's global scope is "all
+   * scripts created by the same user" (manual: Scripting, Variables).
+   */
+  globalsOf(user: string): Map<string, Value>;
+  /** Every user that has globals, with them (/system script environment). */
+  allGlobals(): ReadonlyMap<string, Map<string, Value>>;
 }
 
 /** Per-appliance memo tables (opened CA keys, parsed certificates): one object per appliance. */

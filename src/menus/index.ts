@@ -47,6 +47,8 @@ import { pingCommand } from './ping.js';
 const withCommand = (menu: MenuDecl, command: CommandDecl): MenuDecl => ({ ...menu, commands: [...(menu.commands ?? []), command] });
 import { schedulerMenu } from './system/scheduler.js';
 import { jobMenu } from './system/script-job.js';
+import { environmentMenu } from './system/script-environment.js';
+import { bridgeMenu } from './interface/bridge.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -60,6 +62,6 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   // Menus real scripts touch (issue 12): this host's facts and configuration held honestly.
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
-  deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu,
-  clockManualMenu, schedulerMenu, jobMenu,
+  deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
+  clockManualMenu, schedulerMenu, jobMenu, environmentMenu,
 ];

@@ -2,6 +2,7 @@
 
 import type { Appliance } from '../appliance.js';
 import type { Authenticator } from './auth.js';
+import type { InputFirewall } from './firewall.js';
 
 export interface ServiceOptions {
   /**
@@ -34,6 +35,13 @@ export interface ServiceOptions {
   maxUploadBytes: number;
   /** How often other processes' changes to the store are looked for. */
   pollMs: number;
+  /**
+   * The port the DNS service answers on (UDP and TCP) while `/ip dns allow-remote-requests=yes`:
+   * 53 as on RouterOS; ROSPKI_DNS_PORT or this option moves it (tests, a host whose 53 is taken).
+   */
+  dnsPort: number;
+  /** The port of the `/ip dns servers` and FWD addresses (53; tests run their upstream elsewhere). */
+  dnsUpstreamPort: number;
 }
 
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
@@ -48,12 +56,30 @@ export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   maxBodyBytes: 8 * 1024 * 1024,
   maxUploadBytes: 64 * 1024 * 1024,
   pollMs: 500,
+  dnsPort: Number(process.env.ROSPKI_DNS_PORT) || 53,
+  dnsUpstreamPort: 53,
 };
+
+/** Why a listener could not open its port, as /ip service shows it (`cannot bind to port 53: Address in use (12)`). */
+export function bindReason(port: number, e: NodeJS.ErrnoException): string {
+  const text = e.code === 'EADDRINUSE' ? 'Address in use (12)'
+    : e.code === 'EACCES' ? 'Permission denied (13)'
+      : e.code === 'EADDRNOTAVAIL' ? 'Cannot assign requested address (99)'
+        : `${e.code ?? e.message}`;
+  return `cannot bind to port ${port}: ${text}`;
+}
 
 export interface ServiceContext {
   readonly app: Appliance;
   readonly auth: Authenticator;
   readonly options: ServiceOptions;
+  /**
+   * `/ip firewall filter` chain=input for rospki's own listeners (firewall.ts): every TCP listener
+   * of index.ts asks it before taking a connection; a UDP service calls
+   * `firewall.admitMessage(socket, message, remote)` (or admitDatagram) for every datagram and
+   * ignores the datagram when it answers false.
+   */
+  readonly firewall: InputFirewall;
   /** Unexpected errors: written to the daemon's stderr, never to clients. */
   internalError(e: unknown): void;
 }

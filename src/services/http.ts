@@ -1,17 +1,19 @@
-// www and www-ssl: the landing page at `/`, REST at `/rest` (spec §8) and the CRLs of local CAs
-// at `/crl/<CA id>.crl` (spec §4.2). Later issues add SCEP and ACME paths here.
+// www and www-ssl: the web interface at `/` and `/webfig` (web/server.ts), REST at `/rest`
+// (spec §8), the CRLs of local CAs at `/crl/<CA id>.crl` (spec §4.2) and ACME HTTP-01 answers at
+// `/.well-known/acme-challenge/` (RFC 8555 §8.3, issue 14). Later issues add SCEP here.
 
+import { acmeResponder, answerHttp01 } from '../menus/certificate/acme-responder.js';
 import { publishedCrl } from '../menus/certificate/crl-publish.js';
 import type http from 'node:http';
 import { RosError } from '../errors.js';
 import type { MenuDecl, Session } from '../menu/types.js';
 import { RosArray, ItemId, type Value } from '../menu/values.js';
-import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { plainAddress } from './auth.js';
 import { runCommand, splitProplist, itemArgName, type CommandReply } from './commands.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
 import type { ApiRecord } from './query.js';
+import { handleWeb } from './web/server.js';
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
@@ -51,18 +53,6 @@ function sendError(res: http.ServerResponse, status: number, detail?: string): v
 function sendHtml(res: http.ServerResponse, status: number, html: string): void {
   res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html) });
   res.end(html);
-}
-
-const LANDING = (identity: string) => `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>RouterOS router configuration page</title></head>
-<body><h1>${escapeHtml(identity)}</h1>
-<p>RouterOS ${escapeHtml(ROSPKI_ROUTEROS_VERSION)} (rospki certificate manager)</p>
-<p>REST API: <code>/rest</code> (HTTP Basic authentication).</p>
-</body></html>
-`;
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** What a request handler of www and www-ssl needs beyond the shared context. */
@@ -122,7 +112,9 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     }
     return;
   }
-  // No page here takes a body: one still arriving is not read.
+  // The web interface (web/server.ts) at `/` and `/webfig/…`.
+  if (await handleWeb({ ctx, via: front.via, gate: front.gate }, req, res, rawPath, qmark < 0 ? '' : url.slice(qmark + 1))) return;
+  // No other page takes a body: one still arriving is not read.
   closeIfBodyPending(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') { sendHtml(res, 405, '<h1>405 Method Not Allowed</h1>\n'); return; }
   if (rawPath.startsWith('/crl/')) {
@@ -133,8 +125,10 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     res.end(req.method === 'HEAD' ? undefined : der);
     return;
   }
-  if (rawPath === '/' || rawPath === '/index.html') {
-    sendHtml(res, 200, LANDING(await ctx.app.identity()));
+  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath);
+  if (acme !== undefined) {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(acme) });
+    res.end(req.method === 'HEAD' ? undefined : acme);
     return;
   }
   sendHtml(res, 404, '<h1>404 Not Found</h1>\n');

@@ -1,8 +1,13 @@
 // The network services the daemon runs (/ip service, spec §10.1): www, www-ssl (HTTP, REST),
-// api, api-ssl (binary API), ssh (console, SCP, SFTP: ssh.ts). They follow the store: a change to /ip service or to a bound
+// api, api-ssl (binary API), ssh (console, SCP, SFTP: ssh.ts), ftp (the /file store: ftp.ts) and
+// telnet (the console: telnet.ts). They follow the store: a change to /ip service or to a bound
 // certificate is applied to the running listeners without a restart and without dropping
 // open connections (a new port opens a new listener and closes only the old listening socket;
 // a new certificate replaces the TLS context, used by the next handshake).
+//
+// Every connection a listener accepts passes, in this order, the firewall's input chain
+// (/ip firewall filter: firewall.ts; a drop closes it silently, a reject resets it), the
+// service's `address` allow-list, and then reaches the service's handler.
 //
 // Changes made in this process (console, control socket, REST, API) are announced by the
 // store's onChange hook; changes by other processes are found by a cheap poll of read().
@@ -23,13 +28,16 @@ import {
 import type { RowData, StoredRow, WriteTx } from '../store/store.js';
 import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed, plainAddress } from './auth.js';
-import { DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
+import { bindReason, DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
 import { ConnectionGate } from './gate.js';
+import { InputFirewall } from './firewall.js';
+import { FtpService } from './ftp.js';
 import { checkContinue, httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
 import { ensureHostKeys } from '../menus/ip/ssh.js';
 import { MANAGED_SERVICES, type ManagedService } from './managed.js';
 import { SshService } from './ssh.js';
+import { TelnetService } from './telnet.js';
 
 export type { ServiceOptions } from './context.js';
 
@@ -41,7 +49,7 @@ export interface RunningServices {
   port(name: string): number | undefined;
 }
 
-type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl' | 'ssh';
+type ServiceName = 'www' | 'www-ssl' | 'api' | 'api-ssl' | 'ssh' | 'ftp' | 'telnet';
 /** The services whose connections go through a ConnectionGate (ssh.ts keeps its own limits). */
 type GatedService = Exclude<ServiceName, 'ssh'>;
 
@@ -95,14 +103,6 @@ function connectionRow(c: OpenConnection): RowData {
   return { name: c.name, port: c.port, proto: 'tcp', local: c.local, remote: c.remote, dynamic: true, connection: true };
 }
 
-function bindReason(port: number, e: NodeJS.ErrnoException): string {
-  const text = e.code === 'EADDRINUSE' ? 'Address in use (12)'
-    : e.code === 'EACCES' ? 'Permission denied (13)'
-      : e.code === 'EADDRNOTAVAIL' ? 'Cannot assign requested address (99)'
-        : `${e.code ?? e.message}`;
-  return `cannot bind to port ${port}: ${text}`;
-}
-
 /**
  * TCP connections a listener accepts. ssh counts max-sessions itself, over logged-in connections
  * only, beside a small pool of connections still logging in (ssh.ts), so that idle TCP
@@ -122,7 +122,9 @@ class ServiceManager implements RunningServices {
   private readonly gates = new Map<GatedService, ConnectionGate>();
   private readonly ctx: ServiceContext;
   private readonly ssh: SshService;
-  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP, FTP …). */
+  private readonly ftp: FtpService;
+  private readonly telnet: TelnetService;
+  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP …). */
   private readonly managed: ManagedService[];
   private readonly unsubscribe: (() => void) | undefined;
   private readonly timer: NodeJS.Timeout;
@@ -131,14 +133,17 @@ class ServiceManager implements RunningServices {
   private stopped = false;
 
   constructor(private readonly app: Appliance, private readonly options: ServiceOptions) {
+    const internalError = (e: unknown) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`);
     this.ctx = {
-      app, options,
+      app, options, internalError,
       auth: new Authenticator(app, {
         failureDelayMs: options.loginFailureDelayMs, lockoutAfter: options.loginLockoutAfter, lockoutMs: options.loginLockoutMs,
       }),
-      internalError: (e) => process.stderr.write(`rospki: service error: ${(e as Error)?.stack ?? String(e)}\n`),
+      firewall: new InputFirewall(app.env, { flushMs: CONNECTION_SYNC_MS, internalError }),
     };
     this.ssh = new SshService(this.ctx);
+    this.ftp = new FtpService(this.ctx);
+    this.telnet = new TelnetService(this.ctx);
     this.managed = MANAGED_SERVICES.map((make) => make(this.ctx));
     this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
@@ -244,12 +249,16 @@ class ServiceManager implements RunningServices {
     // Headers, like the login, must come within loginTimeoutMs; Node checks that periodically.
     const httpOptions = { maxHeaderSize: 16 * 1024, connectionsCheckingInterval: Math.min(30_000, Math.max(250, opts.loginTimeoutMs / 4)) };
     const tlsOptions = { handshakeTimeout: opts.loginTimeoutMs };
+    /** The service's own handler of a TCP connection, run once the connection passed the checks. */
+    let handle: ((socket: net.Socket) => void) | undefined;
     switch (w.name) {
       case 'www': server = http.createServer(httpOptions); break;
       case 'www-ssl': server = https.createServer({ ...plan!.options, ...tlsOptions, ...httpOptions }); break;
-      case 'api': server = net.createServer((s) => serveApiConnection(s, ctx, 'api', this.gate('api'))); break;
+      case 'api': server = net.createServer(); handle = (s) => serveApiConnection(s, ctx, 'api', this.gate('api')); break;
       case 'api-ssl': server = tls.createServer({ ...plan!.options, ...tlsOptions }, (s) => serveApiConnection(s, ctx, 'api-ssl', this.gate('api-ssl'))); break;
-      case 'ssh': server = net.createServer((s) => this.ssh.handle(s)); break;
+      case 'ssh': server = net.createServer(); handle = (s) => this.ssh.handle(s); break;
+      case 'ftp': server = net.createServer(); handle = (s) => this.ftp.handle(s, this.gate('ftp')); break;
+      case 'telnet': server = net.createServer(); handle = (s) => this.telnet.handle(s, this.gate('telnet')); break;
     }
     if (w.name === 'www' || w.name === 'www-ssl') {
       // https.Server is a tls.Server with the http.Server settings (not an http.Server).
@@ -266,6 +275,10 @@ class ServiceManager implements RunningServices {
     // connections that never log in are not sessions.
     const gate = w.name === 'ssh' ? undefined : this.gate(w.name);
     server.on('connection', (socket: net.Socket) => {
+      // The input chain first, as on a router: the packet meets the firewall before the service.
+      // (www, www-ssl and api-ssl wrap the socket in their own listener, which ran before this
+      // one; nothing was sent yet.)
+      if (!ctx.firewall.admitConnection(socket)) return;
       // The service's allow-list (/ip service address), read live so changes apply at once.
       if (!addressAllowed(this.live.get(w.name)?.address, socket.remoteAddress ?? '')) { socket.destroy(); return; }
       this.sockets.add(socket);
@@ -279,6 +292,7 @@ class ServiceManager implements RunningServices {
         this.scheduleConnectionSync();
       });
       gate?.admit(socket);
+      handle?.(socket);
     });
     if (server instanceof tls.Server) server.on('tlsClientError', () => {});
     server.on('clientError', (_e: Error, socket: net.Socket) => {
@@ -381,7 +395,9 @@ class ServiceManager implements RunningServices {
     const closing = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();
+    this.ftp.stop();
     await Promise.all(closing);
+    await this.ctx.firewall.stop();
     // Nothing listens any more: a console without the daemon should not show stale reasons
     // nor connections.
     await this.app.store.write((tx) => {

@@ -3,7 +3,11 @@
 // at start, asks to reconcile whenever the store changes (and on its poll), and stops at the end.
 // A new service is one factory in MANAGED_SERVICES; nothing else in index.ts changes.
 
+import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
+import { dnsService } from './dns/service.js';
+import { ntpService } from './ntp.js';
+import { ipsecService } from './ipsec/service.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -15,4 +19,9 @@ export interface ManagedService {
 export type ManagedServiceFactory = (ctx: ServiceContext) => ManagedService;
 
 /** Every managed service, in start order. */
-export const MANAGED_SERVICES: ManagedServiceFactory[] = [];
+export const MANAGED_SERVICES: ManagedServiceFactory[] = [
+  dnsService,
+  ntpService,
+  ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
+  acmeRenewalService, // ACME renewals (acme-renewal.ts)
+];

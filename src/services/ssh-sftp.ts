@@ -15,6 +15,8 @@ import ssh2 from 'ssh2';
 import type { Policy } from '../menu/types.js';
 import { logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName } from '../store/files.js';
+import { plainAddress } from './auth.js';
+import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import { fileFailure, FileRefusal, StoreUpload } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
@@ -48,8 +50,8 @@ function attrsOf(st: fs.Stats): ssh2.Attributes {
   return { mode, uid: 0, gid: 0, size: st.isDirectory() ? 0 : st.size, atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) };
 }
 
-/** `ls -l` style line (sftp's `ls -l` shows it). */
-function longname(name: string, st: fs.Stats, owner: string): string {
+/** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it). */
+export function longname(name: string, st: fs.Stats, owner: string): string {
   const d = new Date(st.mtimeMs);
   const perms = st.isDirectory() ? 'drwxr-xr-x' : '-rw-r--r--';
   const size = String(st.isDirectory() ? 0 : st.size).padStart(8);
@@ -216,6 +218,11 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (h.kind === 'write') h.upload.commit(app.clock.now());
     else closeHandle(h);
     sftp.status(reqid, STATUS_CODE.OK);
+    // An uploaded *.auto.rsc runs as its uploader (M-CFG: "uploading with FTP or SFTP").
+    if (h.kind === 'write' && isAutoImport(h.upload.name)) {
+      const by = { user: user.name, policies: user.policies, stamp: user.stamp, channel: 'ftp' as const, via: 'ssh', address: plainAddress(user.address) };
+      runAutoImport(ctx, h.upload.name, by).catch((e) => ctx.internalError(e));
+    }
   }));
 
   sftp.on('REMOVE', (reqid, p) => serve(reqid, p, () => {

@@ -4,6 +4,7 @@
 
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import type tls from 'node:tls';
+import { acmeResponder } from '../menus/certificate/acme-responder.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { certificateDer, privateKey } from '../menus/certificate/keys.js';
 import type { TlsVersion } from '../menus/ip/service.js';
@@ -80,7 +81,7 @@ export function planTls(env: Environment, tx: ReadTx, service: string, certId: n
   const chain = intermediates(tx, row.data);
   const signature = [fingerprint, ...chain.map((c) => c.fingerprint), tlsVersion ?? 'any'].join('|');
   const cached = built.get(signature);
-  if (cached) return { kind: 'cert', signature, certName: name, options: cached };
+  if (cached) return { kind: 'cert', signature, certName: name, options: withAcme(env, service, cached) };
   let key: KeyObject | undefined;
   try {
     key = privateKey(env, tx, certId, fingerprint);
@@ -97,7 +98,12 @@ export function planTls(env: Environment, tx: ReadTx, service: string, certId: n
   };
   if (built.size >= 16) built.clear();
   built.set(signature, options);
-  return { kind: 'cert', signature, certName: name, options };
+  return { kind: 'cert', signature, certName: name, options: withAcme(env, service, options) };
+}
+
+/** www-ssl also answers ACME TLS-ALPN-01 handshakes (RFC 8737) with this appliance's challenges. */
+function withAcme(env: Environment, service: string, options: tls.SecureContextOptions): tls.SecureContextOptions {
+  return service === 'www-ssl' ? { ...options, ...acmeResponder(env).tlsHooks } : options;
 }
 
 /** Contexts built lately, by signature: reconciling must not re-read keys when nothing changed. */

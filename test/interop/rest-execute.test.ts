@@ -3,7 +3,8 @@
 // DELETE on a menu without `remove` (406). Also /execute over the binary API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { executeJobs, MAX_RUNNING_JOBS } from '../../src/menus/system/execute.js';
+import { MAX_RUNNING_JOBS } from '../../src/menus/system/execute.js';
+import { runningJobs, stopJob } from '../../src/menus/system/script-job.js';
 import { ApiClient, attrs, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
 
 let s: ServiceApp;
@@ -86,8 +87,8 @@ test('DELETE on a menu without remove: 406, RouterOS\'s body; without an id: 400
 test('background jobs: at most 64 at once; a stopped job ends', async () => {
   const c = await ApiClient.connect(s.ports.api);
   await c.login();
-  const jobs = executeJobs(s.app.env);
-  for (let i = jobs.size; i < MAX_RUNNING_JOBS; i++) {
+  const jobs = () => runningJobs(s.app.env);
+  for (let i = jobs().length; i < MAX_RUNNING_JOBS; i++) {
     assert.equal((await c.talk('/execute', '=script=:delay 60s'))[0]![0], '!done');
   }
   const refused = await c.talk('/execute', '=script=:delay 60s');
@@ -95,10 +96,10 @@ test('background jobs: at most 64 at once; a stopped job ends', async () => {
   assert.equal(JSON.parse((await curl('POST', '/execute', { script: ':put 1' })).text).detail, 'failure: too many jobs running');
   // Running now still works: only background jobs are counted.
   assert.deepEqual(await c.talk('/execute', '=script=:put now', '=as-string='), [['!done', '=ret=now\r\n']]);
-  for (const job of jobs.values()) job.stop();
+  for (const job of jobs()) stopJob(s.app.env, job.id);
   const deadline = Date.now() + 20_000;
-  while (jobs.size > 0) {
-    assert.ok(Date.now() < deadline, `${jobs.size} jobs did not stop`);
+  while (jobs().length > 0) {
+    assert.ok(Date.now() < deadline, `${jobs().length} jobs did not stop`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.match(attrs((await c.talk('/execute', '=script=:put again'))[0]!).ret!, /^\*[0-9A-F]+$/);

@@ -22,6 +22,7 @@ before(async () => {
   rootFile = path.join(dir, 'root.pem');
   fs.writeFileSync(rootFile, chain.rootPem);
   await s.run('/ip/service', 'set', { numbers: 'www-ssl', certificate: 'srv', disabled: 'no' });
+  await s.services.reconcile(); // the listener is up before the first test connects
 });
 after(async () => { await s.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
 

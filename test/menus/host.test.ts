@@ -55,10 +55,10 @@ test('/ip cloud: dns-name stable for this data directory, other for another; sta
   assert.equal(await get('/ip/cloud', 'update-time'), true);
 });
 
-test('/system ntp client: stopped when disabled, using-local-clock when enabled (no client runs yet)', async () => {
+test('/system ntp client: stopped when disabled, waiting when enabled and nothing has synchronised (no daemon polls here)', async () => {
   assert.equal(await get('/system/ntp/client', 'status'), 'stopped');
   await t.run('/system/ntp/client', 'set', { enabled: 'yes', servers: '0.pool.ntp.org,1.pool.ntp.org' });
-  assert.equal(await get('/system/ntp/client', 'status'), 'using-local-clock');
+  assert.equal(await get('/system/ntp/client', 'status'), 'waiting');
   assert.equal(await get('/system/ntp/client', 'synced-server'), undefined);
   const servers = await get('/system/ntp/client', 'servers');
   assert.ok(servers instanceof RosArray && servers.values().length === 2);

@@ -2,6 +2,7 @@
 // a CA and a server certificate for TLS, and a bare binary-API client.
 
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { startServices, type RunningServices, type ServiceOptions } from '../../src/services/index.js';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
@@ -18,6 +19,22 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** A UDP port nothing uses on 127.0.0.1 right now (IKE is UDP). */
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Moves the IKE daemon a test may start (an enabled ike2 peer) off ports 500 and 4500. */
+export async function useFreeIpsecPorts(t: TestApp): Promise<number> {
+  const ike = await freeUdpPort();
+  await t.run('/ip/ipsec/settings', 'set', { 'ike-port': String(ike), 'nat-t-port': String(await freeUdpPort()) });
+  return ike;
 }
 
 export interface ServiceApp extends TestApp {
@@ -68,6 +85,9 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
     const child = execFile(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, ...opts.env }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ status: err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : -1) : 0, stdout, stderr });
     });
+    // A program may exit before it reads its input (openssl s_client failing a handshake): its
+    // closed pipe is no error of the test.
+    child.stdin?.on('error', () => {});
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }

@@ -114,6 +114,6 @@ export const exportCertificateCommand: CommandDecl = {
         env.log(tx, 'certificate,info', `certificate ${j.name} exported${j.sealedKey ? ' with its private key' : ''} to ${written.filter((w) => w.startsWith(j.base)).join(', ')} by ${session.user}`);
       }
     });
-    return messages.length ? { messages } : {};
+    return messages.length ? { messages, files: written } : { files: written };
   },
 };

@@ -8,6 +8,7 @@ import { exportCertificateCommand } from './export.js';
 import { importCommand } from './import.js';
 import { createCertificateRequestCommand, signCertificateRequestCommand } from './requests.js';
 import { issuedRevokeCommand } from './revoke.js';
+import { ACME_COMMANDS } from './acme.js';
 
 export const certificateMenu: MenuDecl = {
   path: CERT_PATH,
@@ -19,7 +20,10 @@ export const certificateMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'add', 'remove', 'find'],
   properties: certificateProperties,
   columns: CERT_COLUMNS,
-  commands: [signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand],
+  commands: [
+    signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand,
+    ...ACME_COMMANDS,
+  ],
   validate(row) {
     // A row is identified by its name in every client (clients.md #19): it must have one.
     if (typeof row.name !== 'string' || row.name === '') {

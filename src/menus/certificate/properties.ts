@@ -3,7 +3,7 @@
 
 import { failure } from '../../errors.js';
 import {
-  boolType, dateType, durationType, enumSetType, enumType, intType, refType, stringType,
+  boolType, dateType, durationType, enumSetType, enumType, intType, refType, stringListType, stringType,
 } from '../../menu/proptypes.js';
 import { propValue } from '../../menu/generic.js';
 import type { PropType, PropertyDecl } from '../../menu/types.js';
@@ -13,6 +13,7 @@ import {
   DIGESTS, KEY_SIZES, KEY_USAGE_NAMES, DEFAULT_KEY_USAGE, PkiError, normalizeSubjectAltName,
   type Digest, type KeySize, type SubjectFields,
 } from '../../pki/index.js';
+import { ACME, acmeDueAt, isAcmeManaged } from './acme-state.js';
 
 export const CERT_PATH = '/certificate';
 
@@ -194,6 +195,14 @@ export const certificateProperties: PropertyDecl[] = [
   { name: 'ca', type: refType(CERT_PATH, { onRemove: 'cascade' }), access: 'ro' },
   roText('ca-crl-host'),
   roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I', rank: 6 } }),
+  // ACME client rows (spec §5, issue 14): enable-ssl-certificate and add-acme set these; the
+  // next renewal and the last failure are rospki's own (docs/compatibility.md).
+  { name: ACME.domainNames, type: { ...stringListType, quoted: false }, access: 'ro' },
+  roText(ACME.directoryUrl),
+  roText(ACME.status),
+  // A row waiting for its first certificate is due at once (0): nothing to show.
+  { name: 'acme-next-renewal', type: dateType, access: 'ro', compute: (row) => acmeDueAt(row) || undefined },
+  { name: ACME.error, type: stringType, access: 'ro' },
   {
     name: 'expires-after', type: durationType(), access: 'ro',
     // Whole seconds, as RouterOS shows it (`521w2d23h56m20s`).
@@ -205,7 +214,7 @@ export const certificateProperties: PropertyDecl[] = [
   flagProp('authority', 'A', 4, isLocalAuthority),
   flagProp('issued', 'I', 5, (row) => typeof row.ca === 'number' && row.ca !== 0),
   flagProp('expired', 'E', 7, (row, ctx) => typeof row['invalid-after'] === 'number' && ctx.clock.now() > row['invalid-after']),
-  flagProp('acme-managed', 'a', 9, () => false),
+  flagProp('acme-managed', 'a', 9, isAcmeManaged),
   flagProp('dynamic', 'D', 10, () => false),
 ];
 

@@ -15,7 +15,8 @@ import { certificateDer } from './keys.js';
 import { CERT_PATH } from './properties.js';
 import { builtinsTrustedFor, readSettings } from './settings.js';
 
-function storeAllows(trustStore: unknown, service: string): boolean {
+/** Whether a certificate's trust-store admits a component (spec §1.4: `all` or the component; unset = all). */
+export function trustStoreAllows(trustStore: unknown, service: string): boolean {
   if (!Array.isArray(trustStore)) return true;
   return trustStore.includes('all') || trustStore.includes(service);
 }
@@ -42,12 +43,12 @@ export function certificateTrustSources(env: Environment): TrustSources {
     withView<T>(fn: (view: CertificateView) => T): Promise<T> {
       return env.store.read((tx) => fn({
         trustedAnchor: (fingerprint, service) => tx.findBy(CERT_PATH, 'fingerprint', fingerprint)
-          .some((r) => r.data.trusted === true && typeof r.data.revoked !== 'number' && storeAllows(r.data['trust-store'], service)),
+          .some((r) => r.data.trusted === true && typeof r.data.revoked !== 'number' && trustStoreAllows(r.data['trust-store'], service)),
         issuerCandidates(akid, service): StoredCandidate[] {
           const rows = akid ? tx.findBy(CERT_PATH, 'skid', akid) : tx.findBy(CERT_PATH, 'authority', true);
           return rows.filter((r) => typeof r.data.fingerprint === 'string').map((r) => ({
             fingerprint: String(r.data.fingerprint),
-            trusted: r.data.trusted === true && typeof r.data.revoked !== 'number' && storeAllows(r.data['trust-store'], service),
+            trusted: r.data.trusted === true && typeof r.data.revoked !== 'number' && trustStoreAllows(r.data['trust-store'], service),
             der: () => certificateDer(tx, r.id),
           }));
         },

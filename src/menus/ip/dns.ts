@@ -3,16 +3,19 @@
 // certificate is checked against the trust store, no certificate reference); `/ip dns static`
 // and `/ip dns forwarders`.
 //
-// rospki answers no DNS queries and sends none of its own through these settings yet
-// (issue 13): when remote requests or a DoH server are asked for, `status` says the resolver
-// does not run; `cache-used` is 0KiB and there are no dynamic servers.
+// The daemon's DNS service (src/services/dns/) answers queries on UDP and TCP while
+// `allow-remote-requests=yes`, from static entries, its cache and the upstream (DoH or plain
+// servers). It shows what it does here: `status` (a rospki addition) when it can not listen,
+// `cache-used`, and `/ip dns cache` (`print`, `all print`, `flush`), read from the running
+// resolver through the appliance's memo table LIVE_RESOLVER (menus import no service). Without a
+// daemon nothing resolves: the cache is empty. There are no dynamic servers (no DHCP client).
 
 import { argumentError, invalidValue } from '../../errors.js';
 import { boolType, durationType, enumType, intType, stringListType, stringType } from '../../menu/proptypes.js';
-import type { MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
+import type { CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import { IpAddress, type Value, valueToString } from '../../menu/values.js';
-import type { RowData } from '../../store/store.js';
-import { addressListType, commentProperty, disabledNo, ensureBuiltinRows, notRunning } from '../interface/common.js';
+import { addressListType, commentProperty, disabledNo, ensureBuiltinRows } from '../interface/common.js';
+import { mirrorRows } from '../host/rows.js';
 
 export const DNS_PATH = '/ip/dns';
 export const DNS_STATIC_PATH = '/ip/dns/static';
@@ -64,13 +67,40 @@ const dohUrlListType: PropType<string[]> = {
   },
 };
 
-const DNS = {
+/** The /ip dns settings the DNS service reads (one declaration each; read with propValue). */
+export const DNS = {
+  servers: { name: 'servers', type: addressListType, default: [], help: 'Upstream DNS servers (IP[@vrf])' } as PropertyDecl<string[]>,
   useDohServer: { name: 'use-doh-server', type: dohUrlType, default: '', help: 'DNS-over-HTTPS server; when set, the only upstream' } as PropertyDecl<string>,
+  verifyDohCert: { name: 'verify-doh-cert', type: boolType, default: false, help: 'Check the DoH server certificate against the trust store' } as PropertyDecl<boolean>,
+  dohMaxServerConnections: { name: 'doh-max-server-connections', type: intType(1, 1000), default: 5 } as PropertyDecl<number>,
+  dohMaxConcurrentQueries: { name: 'doh-max-concurrent-queries', type: intType(1, 1000), default: 50 } as PropertyDecl<number>,
+  dohTimeout: { name: 'doh-timeout', type: durationType(), default: 5e9 } as PropertyDecl<number>,
   allowRemoteRequests: { name: 'allow-remote-requests', type: boolType, default: false, help: 'Answer queries from the network' } as PropertyDecl<boolean>,
+  maxUdpPacketSize: { name: 'max-udp-packet-size', type: intType(50, 65507), default: 4096 } as PropertyDecl<number>,
+  queryServerTimeout: { name: 'query-server-timeout', type: durationType(), default: 2e9 } as PropertyDecl<number>,
+  queryTotalTimeout: { name: 'query-total-timeout', type: durationType(), default: 10e9 } as PropertyDecl<number>,
+  maxConcurrentQueries: { name: 'max-concurrent-queries', type: intType(1, 100000), default: 100 } as PropertyDecl<number>,
+  maxConcurrentTcpSessions: { name: 'max-concurrent-tcp-sessions', type: intType(1, 100000), default: 20 } as PropertyDecl<number>,
+  cacheSize: { name: 'cache-size', type: kibType(64, 4294967295), default: 2048 } as PropertyDecl<number>,
+  cacheMaxTtl: { name: 'cache-max-ttl', type: durationType(), default: 7 * 86400e9 } as PropertyDecl<number>,
+  /** Why the service does not listen (`cannot bind to port 53: …`); written by the service, absent when fine. */
+  status: { name: 'status', type: stringType, access: 'ro' } as PropertyDecl<string>,
 };
 
-/** The resolver would run: it answers the network, or queries go over DoH. */
-const resolverWanted = (row: RowData): boolean => row[DNS.allowRemoteRequests.name] === true || (typeof row[DNS.useDohServer.name] === 'string' && row[DNS.useDohServer.name] !== '');
+/** The running resolver as the menus see it (src/services/dns registers it; menus import no service). */
+export interface LiveResolver {
+  /** Cached records (`all`: every record and negative entry; else A, AAAA and CNAME). */
+  records(all: boolean): Array<{ name: string; type: string; data: string; ttlSeconds: number; negative: boolean }>;
+  usedKiB(): number;
+  flush(): void;
+}
+
+/** The memo table (env.cache) and key under which the DNS service registers its LiveResolver. */
+export const LIVE_RESOLVER = { table: 'dns', key: 'resolver' } as const;
+
+export function liveResolver(env: Environment): LiveResolver | undefined {
+  return env.cache.table<string, LiveResolver>(LIVE_RESOLVER.table).get(LIVE_RESOLVER.key);
+}
 
 export const dnsMenu: MenuDecl = {
   path: DNS_PATH,
@@ -79,30 +109,96 @@ export const dnsMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'export'],
   // The order of the 7.23.1 print (spec §6.1).
   properties: [
-    { name: 'servers', type: addressListType, default: [], help: 'Upstream DNS servers (IP[@vrf])' },
+    DNS.servers,
     { name: 'dynamic-servers', type: addressListType, access: 'ro', compute: () => [] },
     DNS.useDohServer,
-    { name: 'verify-doh-cert', type: boolType, default: false, help: 'Check the DoH server certificate against the trust store' },
-    { name: 'doh-max-server-connections', type: intType(1, 1000), default: 5 },
-    { name: 'doh-max-concurrent-queries', type: intType(1, 1000), default: 50 },
-    { name: 'doh-timeout', type: durationType(), default: 5e9 },
+    DNS.verifyDohCert,
+    DNS.dohMaxServerConnections,
+    DNS.dohMaxConcurrentQueries,
+    DNS.dohTimeout,
     DNS.allowRemoteRequests,
-    { name: 'max-udp-packet-size', type: intType(50, 65507), default: 4096 },
-    { name: 'query-server-timeout', type: durationType(), default: 2e9 },
-    { name: 'query-total-timeout', type: durationType(), default: 10e9 },
-    { name: 'max-concurrent-queries', type: intType(1, 100000), default: 100 },
-    { name: 'max-concurrent-tcp-sessions', type: intType(1, 100000), default: 20 },
-    { name: 'cache-size', type: kibType(64, 4294967295), default: 2048 },
-    { name: 'cache-max-ttl', type: durationType(), default: 7 * 86400e9 },
+    DNS.maxUdpPacketSize,
+    DNS.queryServerTimeout,
+    DNS.queryTotalTimeout,
+    DNS.maxConcurrentQueries,
+    DNS.maxConcurrentTcpSessions,
+    DNS.cacheSize,
+    DNS.cacheMaxTtl,
     { name: 'address-list-extra-time', type: durationType(), default: 0 },
     { name: 'vrf', type: enumType(['main']), default: 'main' },
     { name: 'mdns-repeat-ifaces', type: stringListType, default: [] },
-    { name: 'cache-used', type: kibType(0, 4294967295), access: 'ro', compute: () => 0 },
-    { name: 'status', type: stringType, access: 'ro', compute: (row) => (resolverWanted(row) ? notRunning('the DNS resolver') : undefined) },
+    // Brought up to date from the running resolver before each command (prepare).
+    { name: 'cache-used', type: kibType(0, 4294967295), access: 'ro', default: 0 },
+    DNS.status,
   ],
   async prepare(env) {
     await ensureBuiltinRows(env, DNS_PATH);
+    const used = liveResolver(env)?.usedKiB() ?? 0;
+    if (await env.store.read((tx) => (tx.get(DNS_PATH, 1)?.data['cache-used'] ?? 0) === used)) return;
+    await env.store.write((tx) => {
+      const row = tx.get(DNS_PATH, 1);
+      if (row) tx.update(DNS_PATH, row.id, { ...row.data, 'cache-used': used });
+    });
   },
+};
+
+// /ip dns cache and /ip dns cache all (manual "DNS Cache"): what the running resolver holds,
+// mirrored into the store before each command so print, where, count-only, REST and the API
+// work as on every list; `flush` empties it.
+
+export const DNS_CACHE_PATH = '/ip/dns/cache';
+export const DNS_CACHE_ALL_PATH = '/ip/dns/cache/all';
+
+const cacheProperties: PropertyDecl[] = [
+  { name: 'name', type: stringType, access: 'ro' },
+  { name: 'type', type: { ...stringType, quoted: false }, access: 'ro' },
+  { name: 'data', type: stringType, access: 'ro' },
+  { name: 'ttl', type: durationType(), access: 'ro' },
+  { name: 'negative', type: boolType, access: 'ro', default: false, flag: { letter: 'N' }, detail: 'never' },
+];
+
+function mirrorCache(menu: MenuDecl, all: boolean) {
+  return async (env: Environment): Promise<void> => {
+    const records = liveResolver(env)?.records(all) ?? [];
+    const facts = records.map((r) => ({
+      name: r.name, type: r.type, data: r.data, ttl: r.ttlSeconds * 1e9, ...(r.negative ? { negative: true } : {}),
+    }));
+    await mirrorRows(env, menu, facts, (r) => `${String(r.name)} ${String(r.type)} ${String(r.data)}`);
+  };
+}
+
+const flushCommand: CommandDecl = {
+  name: 'flush',
+  help: 'Empty the DNS cache',
+  policy: 'write',
+  args: [],
+  async run(call) {
+    liveResolver(call.env)?.flush();
+    await mirrorCache(dnsCacheMenu, false)(call.env);
+    await mirrorCache(dnsCacheAllMenu, true)(call.env);
+    return {};
+  },
+};
+
+export const dnsCacheMenu: MenuDecl = {
+  path: DNS_CACHE_PATH,
+  kind: 'list',
+  help: 'Cached DNS records',
+  verbs: ['print', 'get', 'find'],
+  columns: ['name', 'type', 'data', 'ttl'],
+  properties: cacheProperties,
+  commands: [flushCommand],
+  prepare: (env) => mirrorCache(dnsCacheMenu, false)(env),
+};
+
+export const dnsCacheAllMenu: MenuDecl = {
+  path: DNS_CACHE_ALL_PATH,
+  kind: 'list',
+  help: 'Every cached DNS record',
+  verbs: ['print', 'get', 'find'],
+  columns: ['name', 'type', 'data', 'ttl'],
+  properties: cacheProperties,
+  prepare: (env) => mirrorCache(dnsCacheAllMenu, true)(env),
 };
 
 // /ip dns static (spec §6.2)
@@ -192,4 +288,4 @@ export const dnsForwardersMenu: MenuDecl = {
   ],
 };
 
-export const DNS_MENUS: readonly MenuDecl[] = [dnsMenu, dnsStaticMenu, dnsForwardersMenu];
+export const DNS_MENUS: readonly MenuDecl[] = [dnsMenu, dnsStaticMenu, dnsForwardersMenu, dnsCacheMenu, dnsCacheAllMenu];

@@ -2,7 +2,7 @@
 // `/ip firewall filter` and `address-list` accept (addresses, ranges, ports, protocols, each
 // negatable with `!`), and the decision of a chain for one connection. Nothing here reads the
 // store or the network: `/ip firewall filter` keeps the rules, and rospki's own listeners ask
-// decide() whether the `input` chain lets a new connection in (issue 13 §6).
+// decide() whether the `input` chain lets a new connection in (issue 13 §6, services/firewall.ts).
 
 import { IpAddress, IpPrefix } from '../../menu/values.js';
 
@@ -141,6 +141,60 @@ export interface AddressListEntry {
   readonly disabled?: boolean;
 }
 
+/**
+ * Address lists ready for matching: host addresses in a set per list, prefixes and ranges
+ * parsed once. A listener asks for every new connection, so lists of thousands of entries (a
+ * blocklist filled by add-src-to-address-list) must not be parsed and walked each time.
+ */
+export class AddressListIndex {
+  private readonly hosts = new Map<string, Set<string>>();
+  private readonly networks = new Map<string, AddressMatcher[]>();
+
+  constructor(entries: readonly AddressListEntry[]) {
+    for (const e of entries) this.add(e);
+  }
+
+  /** Adds one entry (disabled entries and DNS names match nothing and are left out). */
+  add(e: AddressListEntry): void {
+    if (e.disabled) return;
+    const m = parseAddressMatcher(e.address);
+    if (!m) return;
+    if (m.kind === 'prefix' && m.prefix.length === (m.prefix.address.family === 4 ? 32 : 128)) {
+      let set = this.hosts.get(e.list);
+      if (!set) this.hosts.set(e.list, (set = new Set()));
+      set.add(m.prefix.address.toString());
+      return;
+    }
+    let list = this.networks.get(e.list);
+    if (!list) this.networks.set(e.list, (list = []));
+    list.push(m);
+  }
+
+  contains(list: string, ip: IpAddress): boolean {
+    if (this.hosts.get(list)?.has(ip.toString())) return true;
+    return this.networks.get(list)?.some((m) => addressMatches(m, ip)) ?? false;
+  }
+}
+
+/**
+ * Matcher values parsed once: rules are walked for every connection, their texts rarely change.
+ * Bounded: a store of many distinct texts only empties the memo now and then.
+ */
+function memo<T>(parse: (text: string) => T | undefined): (text: string) => T | undefined {
+  const seen = new Map<string, T | null>();
+  return (text) => {
+    let hit = seen.get(text);
+    if (hit === undefined) {
+      if (seen.size >= 4096) seen.clear();
+      hit = parse(text) ?? null;
+      seen.set(text, hit);
+    }
+    return hit ?? undefined;
+  };
+}
+const addressMatcherOf = memo(parseAddressMatcher);
+const portsOf = memo(parsePorts);
+
 /** A connection arriving at one of rospki's listeners. */
 export interface Connection {
   readonly protocol: string;
@@ -174,7 +228,8 @@ const MAX_JUMP_DEPTH = 16;
  * rules are skipped; an unknown matcher value never matches; the built-in chains accept what no
  * rule decides, a jumped-to chain returns to its caller.
  */
-export function decide(rules: readonly FilterRule[], chain: string, conn: Connection, lists: readonly AddressListEntry[]): Decision {
+export function decide(rules: readonly FilterRule[], chain: string, conn: Connection, lists: readonly AddressListEntry[] | AddressListIndex): Decision {
+  const index = lists instanceof AddressListIndex ? lists : new AddressListIndex(lists);
   const matched: number[] = [];
   const logs: Array<{ rule: number; prefix: string }> = [];
   const listed: Array<{ rule: number; list: string; address: string; timeout: number }> = [];
@@ -184,7 +239,7 @@ export function decide(rules: readonly FilterRule[], chain: string, conn: Connec
   const walk = (name: string, depth: number): { verdict: Verdict; rule: number } | undefined => {
     if (depth > MAX_JUMP_DEPTH) return undefined;
     for (const rule of rules) {
-      if (rule.chain !== name || rule.disabled || !ruleMatches(rule, conn, src, dst, lists)) continue;
+      if (rule.chain !== name || rule.disabled || !ruleMatches(rule, conn, src, dst, index)) continue;
       matched.push(rule.id);
       const action = rule.action ?? IMPLIED_ACTION;
       if (rule.log || action === 'log') logs.push({ rule: rule.id, prefix: rule.logPrefix ?? '' });
@@ -216,28 +271,43 @@ export function decide(rules: readonly FilterRule[], chain: string, conn: Connec
   return { verdict: end?.verdict ?? 'accept', rule: end?.rule, matched, logs, listed };
 }
 
-function ruleMatches(rule: FilterRule, conn: Connection, src: IpAddress | undefined, dst: IpAddress | undefined, lists: readonly AddressListEntry[]): boolean {
-  const check = (spec: string | undefined, test: (value: string) => boolean): boolean => {
-    if (spec === undefined || spec === '') return true;
-    const { not, value } = negation(spec);
-    return test(value) !== not;
-  };
-  const inAddress = (ip: IpAddress | undefined) => (value: string): boolean => {
-    const m = parseAddressMatcher(value);
-    return !!m && !!ip && addressMatches(m, ip);
-  };
-  const inPorts = (port: number | undefined) => (value: string): boolean =>
-    port !== undefined && (parsePorts(value) ?? []).some(([a, b]) => port >= a && port <= b);
-  const inList = (ip: IpAddress | undefined) => (list: string): boolean =>
-    !!ip && lists.some((e) => e.list === list && !e.disabled && inAddress(ip)(e.address));
-  const state = conn.state ?? 'new';
-  return check(rule.protocol, (p) => protocolNumber(p) === protocolNumber(conn.protocol))
-    && check(rule.srcAddress, inAddress(src))
-    && check(rule.dstAddress, inAddress(dst))
-    && check(rule.srcPort, inPorts(conn.srcPort))
-    && check(rule.dstPort, inPorts(conn.dstPort))
-    && check(rule.srcAddressList, inList(src))
-    && check(rule.dstAddressList, inList(dst))
-    && check(rule.inInterface, (name) => conn.inInterface === name)
-    && (rule.connectionState === undefined || rule.connectionState.length === 0 || rule.connectionState.includes(state));
+function ruleMatches(rule: FilterRule, conn: Connection, src: IpAddress | undefined, dst: IpAddress | undefined, lists: AddressListIndex): boolean {
+  // Plain calls, no closures: this runs for every rule of every connection.
+  return check(rule.protocol, PROTOCOL, conn, undefined, undefined, lists)
+    && check(rule.srcAddress, ADDRESS, conn, src, undefined, lists)
+    && check(rule.dstAddress, ADDRESS, conn, dst, undefined, lists)
+    && check(rule.srcPort, PORT, conn, undefined, conn.srcPort, lists)
+    && check(rule.dstPort, PORT, conn, undefined, conn.dstPort, lists)
+    && check(rule.srcAddressList, LIST, conn, src, undefined, lists)
+    && check(rule.dstAddressList, LIST, conn, dst, undefined, lists)
+    && check(rule.inInterface, INTERFACE, conn, undefined, undefined, lists)
+    && (rule.connectionState === undefined || rule.connectionState.length === 0 || rule.connectionState.includes(conn.state ?? 'new'));
+}
+
+const PROTOCOL = 0;
+const ADDRESS = 1;
+const PORT = 2;
+const LIST = 3;
+const INTERFACE = 4;
+
+/** One matcher of a rule (unset: matches), its `!` applied. */
+function check(spec: string | undefined, kind: number, conn: Connection, ip: IpAddress | undefined, port: number | undefined, lists: AddressListIndex): boolean {
+  if (spec === undefined || spec === '') return true;
+  const not = spec.charCodeAt(0) === 0x21; // `!`
+  const value = not ? spec.slice(1) : spec;
+  let hit: boolean;
+  switch (kind) {
+    case PROTOCOL: hit = protocolNumber(value) === protocolNumber(conn.protocol); break;
+    case ADDRESS: { const m = addressMatcherOf(value); hit = !!m && !!ip && addressMatches(m, ip); break; }
+    case PORT: hit = port !== undefined && inRanges(portsOf(value), port); break;
+    case LIST: hit = !!ip && lists.contains(value, ip); break;
+    default: hit = conn.inInterface === value; break;
+  }
+  return hit !== not;
+}
+
+function inRanges(ranges: readonly PortRange[] | undefined, port: number): boolean {
+  if (!ranges) return false;
+  for (const [a, b] of ranges) if (port >= a && port <= b) return true;
+  return false;
 }

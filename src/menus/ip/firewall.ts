@@ -1,9 +1,9 @@
 // /ip firewall filter and /ip firewall address-list (services spec §7.5). The rules are
 // configuration kept in order (`move`, `place-before`); print is record style, showing only what
 // a rule sets; `print stats` shows the counters. rospki forwards no packets, so only the `input`
-// chain can ever mean something here: issue 13 makes rospki's own listeners ask inputDecision()
-// (a store-reading front of the pure decide() in firewall-match.ts) whether to take a connection,
-// and count it with recordDecision().
+// chain means something here: rospki's own listeners ask it whether to take a connection
+// (src/services/firewall.ts, over filterRules() and addressLists() and the pure decide() of
+// firewall-match.ts) and count it with addCounts() and recordEffects().
 
 import { alreadyHave, failure, invalidValue } from '../../errors.js';
 import { genericCommands, listRows, propValue, resolveItems } from '../../menu/generic.js';
@@ -289,7 +289,7 @@ async function removeExpired(env: Environment): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What rospki's own listeners will ask (issue 13 §6)
+// What rospki's own listeners ask (issue 13 §6; src/services/firewall.ts)
 
 function ruleOf(id: number, row: RowData): FilterRule {
   const get = <S>(p: PropertyDecl<S>): S | undefined => row[p.name] as S | undefined;
@@ -309,10 +309,41 @@ function liveEntries(tx: ReadTx, now: number): AddressListEntry[] {
     .map((r) => ({ list: propValue(L.list, r.data), address: propValue(L.address, r.data), disabled: propValue(L.disabled, r.data) }));
 }
 
+/** The filter rules in their order (every chain: jumps reach other chains). */
+export function filterRules(tx: ReadTx): FilterRule[] {
+  return listRows(firewallFilterMenu, tx).map((r) => ruleOf(r.id, r.data));
+}
+
+/**
+ * The address lists as the firewall matches them now, and when the first of their entries
+ * runs out (Infinity: none has a timeout), after which they must be read again.
+ */
+export function addressLists(tx: ReadTx, now: number): { entries: AddressListEntry[]; until: number } {
+  let until = Infinity;
+  for (const r of tx.list(ADDRESS_LIST_PATH)) {
+    const t = r.data.timeout;
+    if (typeof t === 'number' && t > now && t < until) until = t;
+  }
+  return { entries: liveEntries(tx, now), until };
+}
+
 /** What the `input` chain does with a new connection to one of rospki's listeners. */
 export function inputDecision(tx: ReadTx, conn: Connection, now: number): Decision {
-  const rules = listRows(firewallFilterMenu, tx).map((r) => ruleOf(r.id, r.data));
-  return decide(rules, 'input', conn, liveEntries(tx, now));
+  return decide(filterRules(tx), 'input', conn, liveEntries(tx, now));
+}
+
+/** Packets and bytes to add to a rule's counters. */
+export interface RuleCount {
+  packets: number;
+  bytes: number;
+}
+
+/** Adds to the counters of rules (a listener counts many connections in one write). */
+export function addCounts(tx: WriteTx, counts: ReadonlyMap<number, RuleCount>): void {
+  for (const [id, c] of counts) {
+    const row = tx.get(FILTER_PATH, id);
+    if (row) tx.update(FILTER_PATH, id, { ...row.data, packets: propValue(F.packets, row.data) + c.packets, bytes: propValue(F.bytes, row.data) + c.bytes });
+  }
 }
 
 /**
@@ -320,10 +351,19 @@ export function inputDecision(tx: ReadTx, conn: Connection, now: number): Decisi
  * of logging rules and adds the address-list entries of add-*-to-address-list rules.
  */
 export function recordDecision(env: Environment, tx: WriteTx, decision: Decision, conn: Connection, bytes = 0): void {
+  const counts = new Map<number, RuleCount>();
   for (const id of decision.matched) {
-    const row = tx.get(FILTER_PATH, id);
-    if (row) tx.update(FILTER_PATH, id, { ...row.data, packets: propValue(F.packets, row.data) + 1, bytes: propValue(F.bytes, row.data) + bytes });
+    const c = counts.get(id) ?? { packets: 0, bytes: 0 };
+    c.packets++;
+    c.bytes += bytes;
+    counts.set(id, c);
   }
+  addCounts(tx, counts);
+  recordEffects(env, tx, decision, conn);
+}
+
+/** The /log lines and address-list entries of a decision (its counters aside). */
+export function recordEffects(env: Environment, tx: WriteTx, decision: Decision, conn: Connection): void {
   for (const { prefix } of decision.logs) {
     env.log(tx, 'firewall,info', `${prefix ? `${prefix} ` : ''}input: proto ${conn.protocol.toUpperCase()}, ${conn.srcAddress}:${conn.srcPort ?? 0}->${conn.dstAddress ?? ''}:${conn.dstPort}`);
   }

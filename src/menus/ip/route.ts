@@ -1,16 +1,20 @@
-// /ip route: this host's IPv4 routes, read-only, from the kernel's /proc/net/route (Linux; on
-// other systems the list is empty, docs/compatibility.md). Every route is the host's, so each is
-// dynamic (D); a route that is up is active (A); one without a gateway reaches a directly
-// connected network (c). rospki routes nothing itself: add, set and remove do not exist here.
+// /ip route: this host's IPv4 routes, from the kernel's /proc/net/route (Linux; on other
+// systems there are none, docs/compatibility.md), and routes a user adds. The host's are dynamic
+// (D) and can not be changed; one that is up is active (A); one without a gateway reaches a
+// directly connected network (c). Added routes (s, static) are configuration rospki keeps and
+// exports but does not install — rospki routes nothing — so they stay inactive (I), their status
+// saying why.
 // eworm's global-functions ask `/ip route find where dst-address=0.0.0.0/0 active
 // routing-table=main` whether a default route is there.
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { boolType, stringType } from '../../menu/proptypes.js';
+import { invalidValue } from '../../errors.js';
+import { boolType, intType, ipv4NetworkType, stringType } from '../../menu/proptypes.js';
 import type { MenuDecl, PropType } from '../../menu/types.js';
+import { IpAddress, valueToString } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
-import { mirrorRows } from '../host/rows.js';
+import { isHostFact, mirrorRows, refuseFactChange, refuseFactRemoval } from '../host/rows.js';
 
 export const ROUTE_PATH = '/ip/route';
 
@@ -58,27 +62,45 @@ async function hostRoutes(): Promise<RowData[]> {
   }
 }
 
+
+/** A gateway: an IPv4 address, or an interface name (`gateway=ether1`), or `address%interface`. */
+const gatewayType: PropType<string> = {
+  ...bare,
+  help: 'IP address | interface name',
+  parse(v, _ctx, name) {
+    const text = valueToString(v).trim();
+    const [addr, via] = text.split('%');
+    if (IpAddress.parse(addr ?? '')?.family === 4 && (via === undefined || via !== '')) return text;
+    if (via === undefined && /^[A-Za-z][\w.-]*$/.test(text)) return text;
+    throw invalidValue(name);
+  },
+};
+
 export const routeMenu: MenuDecl = {
   path: ROUTE_PATH,
   kind: 'list',
-  help: 'This host\'s IPv4 routes',
-  verbs: ['print', 'get', 'find', 'export'],
+  help: 'IPv4 routes: this host\'s, and routes kept as configuration',
+  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
   columns: ['dst-address', 'gateway', 'routing-table', 'distance'],
   properties: [
-    { name: 'dst-address', type: bare, access: 'ro' },
-    { name: 'gateway', type: bare, access: 'ro' },
+    { name: 'dst-address', type: ipv4NetworkType, default: '0.0.0.0/0' },
+    { name: 'gateway', type: gatewayType, required: true },
     { name: 'immediate-gw', type: bare, access: 'ro' },
-    // The host's metric is not RouterOS's distance: left out rather than made up.
-    { name: 'distance', type: bare, access: 'ro' },
-    { name: 'routing-table', type: bare, access: 'ro' },
-    { name: 'dynamic', type: boolType, access: 'ro', compute: () => true, flag: { letter: 'D' }, detail: 'never' },
-    { name: 'disabled', type: boolType, access: 'ro', compute: () => false, flag: { letter: 'X' }, detail: 'never' },
+    // The host's metric is not RouterOS's distance: left out on its routes rather than made up.
+    { name: 'distance', type: intType(1, 255, { numeric: true }), default: 1 },
+    { name: 'routing-table', type: bare, default: 'main' },
+    { name: 'comment', type: stringType },
+    { name: 'status', type: stringType, access: 'ro', compute: (row) => (isHostFact(row) ? undefined : 'not installed: rospki routes nothing on this host') },
+    { name: 'dynamic', type: boolType, access: 'ro', compute: isHostFact, flag: { letter: 'D' }, detail: 'never' },
+    { name: 'disabled', type: boolType, default: false, flag: { letter: 'X' }, detail: 'never' },
     { name: 'inactive', type: boolType, access: 'ro', compute: (r) => r.active !== true, flag: { letter: 'I', sharesColumnWith: 'X' }, detail: 'never' },
     { name: 'active', type: boolType, access: 'ro', flag: { letter: 'A', sharesColumnWith: 'X' }, detail: 'never' },
     { name: 'connect', type: boolType, access: 'ro', flag: { letter: 'c' }, detail: 'never' },
-    { name: 'static', type: boolType, access: 'ro', compute: () => false, flag: { letter: 's', sharesColumnWith: 'c' }, detail: 'never' },
+    { name: 'static', type: boolType, access: 'ro', compute: (r) => !isHostFact(r), flag: { letter: 's', sharesColumnWith: 'c' }, detail: 'never' },
   ],
   async prepare(env) {
     await mirrorRows(env, routeMenu, await hostRoutes(), (r) => `${String(r['dst-address'])} ${String(r.gateway)}`);
   },
+  validate: refuseFactChange,
+  beforeRemove: refuseFactRemoval(ROUTE_PATH),
 };

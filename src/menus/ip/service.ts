@@ -1,6 +1,7 @@
 // /ip service (spec §10.1, services spec §8): the fixed list of management services. www,
-// www-ssl, api, api-ssl and ssh are real listeners (src/services/); telnet, ftp, winbox and
-// reverse-proxy exist as rows only, disabled. The daemon writes the run-time state back into the
+// www-ssl, api, api-ssl, ssh, ftp and telnet are real listeners (src/services/); winbox and
+// reverse-proxy exist as rows only and can not be enabled (rospki has neither a WinBox server nor
+// a reverse proxy: a row saying it listens would be a lie). The daemon writes the run-time state back into the
 // rows: `invalid` (flag I) and the reason in `comment` (`cannot bind to port 80: Address in use
 // (12)`), and one dynamic connection row (flags D and c, with LOCAL and REMOTE) for every open
 // connection to its services, as RouterOS 7.23 shows them in a plain print.
@@ -18,7 +19,13 @@ export const SERVICE_PATH = '/ip/service';
 /** Services that take a certificate and a TLS version. */
 export const TLS_SERVICES: ReadonlySet<string> = new Set(['www-ssl', 'api-ssl', 'reverse-proxy']);
 /** Services rospki actually runs. */
-export const IMPLEMENTED_SERVICES: ReadonlySet<string> = new Set(['www', 'www-ssl', 'api', 'api-ssl', 'ssh']);
+export const IMPLEMENTED_SERVICES: ReadonlySet<string> = new Set(['www', 'www-ssl', 'api', 'api-ssl', 'ssh', 'ftp', 'telnet']);
+
+/** Rows rospki has no server for, and what it would have to be: `disabled=no` is refused. */
+const UNSERVED: ReadonlyMap<string, string> = new Map([
+  ['winbox', 'WinBox server'],
+  ['reverse-proxy', 'reverse proxy'],
+]);
 
 export const TLS_VERSIONS = ['any', 'only-1.2', 'only-1.3'] as const;
 export type TlsVersion = (typeof TLS_VERSIONS)[number];
@@ -116,6 +123,10 @@ const base: MenuDecl = {
   validate(row) {
     if (isDynamicService(row)) throw failure('can not change dynamic entry');
     const name = String(row.name);
+    const missing = UNSERVED.get(name);
+    if (missing && row.disabled === false) {
+      throw failure(`rospki has no ${missing}: nothing would answer on port ${String(row.port)}, so ${name} can not be enabled`);
+    }
     if (!TLS_SERVICES.has(name) && (row.certificate !== undefined || row['tls-version'] !== undefined)) {
       throw failure(`${name} does not use a certificate`);
     }

@@ -7,16 +7,19 @@
 //   a script error is returned as text too, not as an error (REST answers 200:
 //   `{"ret":"input does not match any value of certificate (…)"}`). Presence alone counts:
 //   `"as-string":"false"` or `0` runs it now as well (RSK captures, routeros-services.md §1.2).
-// - without it, it runs as a background job and the command returns the job's id at once
-//   (`{"ret":"*126"}`); what it prints is dropped, a failure goes to /log (topics script,error).
-//   At most MAX_RUNNING_JOBS run at once (rospki's bound: nobody fills the memory with jobs).
+// - `file=` (as `:execute` has it) also writes what it printed to that /file entry.
+// - without as-string, it runs as a background job and the command returns the job's id at once
+//   (`{"ret":"*126"}`), the id of its row in /system script job; what it prints is dropped, a
+//   failure goes to /log (topics script,error). No job starts while MAX_RUNNING_JOBS run.
 
 import { failure, RosError } from '../../errors.js';
 import { presenceType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, Session } from '../../menu/types.js';
 import { ItemId } from '../../menu/values.js';
+import { runningJobs, startJob } from './script-job.js';
 
 const scriptArg: ArgDecl<string> = { name: 'script', type: stringType, positional: 0, required: true, help: 'Console text to run' };
+const fileArg: ArgDecl<string> = { name: 'file', type: stringType, help: 'File that receives what the script prints' };
 const asStringArg: ArgDecl<boolean> = {
   name: 'as-string', type: presenceType, flagOnly: true, help: 'Run now and return the output instead of a job id',
 };
@@ -24,33 +27,42 @@ const asStringArg: ArgDecl<boolean> = {
 /** What the script runner prefixes to a failure (ScriptRunner.run: `<printed>Script Error: <text>`). */
 const SCRIPT_ERROR = 'Script Error: ';
 
-/** Background jobs of /execute running at once. */
+/** Jobs running at once beyond which no background job starts (nobody fills the memory with jobs). */
 export const MAX_RUNNING_JOBS = 64;
 
-/** A background job started by /execute, until it ends. */
-export interface ExecuteJob {
-  readonly id: number;
-  readonly owner: string;
-  readonly source: string;
-  /** Router time (env.clock) when it started, ms. */
-  readonly started: number;
-  /** Stops it (`:delay` and every command inside see the cancellation). */
-  stop(): void;
-}
-
 /**
- * The running background jobs of this appliance, by id (ids are not reused). `/system script job`
- * is where RouterOS shows them.
+ * Starts console text as a background job of `session`'s user (`/execute`, `:execute`): listed
+ * in /system script job, stopped by its `remove`; returns the job's id at once. What it prints
+ * goes to `file` (a /file entry, written when it ends) or nowhere; a failure goes to /log.
  */
-export function executeJobs(env: Environment): Map<number, ExecuteJob> {
-  return env.cache.table<number, ExecuteJob>('execute.jobs');
-}
-
-function nextJobId(env: Environment): number {
-  const counter = env.cache.table<'last', number>('execute.job-ids');
-  const id = (counter.get('last') ?? 0) + 1;
-  counter.set('last', id);
-  return id;
+export async function startBackgroundScript(env: Environment, session: Session, source: string, opts: { file?: string } = {}): Promise<ItemId> {
+  // Parse and check it now: a script that can not run is the caller's error, not a job's.
+  env.scripts.check(source);
+  if (opts.file !== undefined) env.files.check(opts.file);
+  if (runningJobs(env).length >= MAX_RUNNING_JOBS) throw failure('too many jobs running');
+  const runner: Session = { ...session, via: 'script', prompt: undefined, progress: undefined };
+  const info = { script: '', type: 'command', owner: session.user, policy: [...session.policies] } as const;
+  // The job outlives the request that started it: no caller's signal.
+  const job = await startJob(env, info, undefined, async (signal) => {
+    let printed = '';
+    try {
+      printed = await env.scripts.run(source, { ...runner, signal });
+    } catch (e) {
+      if (e instanceof RosError && e.kind === 'interrupted') return;
+      const text = e instanceof RosError ? failureText(e) : 'internal error';
+      await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${text.replace(/\s+$/, '')}`)).catch(() => {});
+      printed = text;
+    }
+    if (opts.file === undefined) return;
+    try {
+      await env.files.write(opts.file, printed);
+    } catch (e) {
+      const text = e instanceof RosError ? e.message : 'internal error';
+      await env.store.write((tx) => env.log(tx, 'script,error', `script output not written: ${text}`)).catch(() => {});
+    }
+  });
+  job.done.catch(() => {});
+  return new ItemId(job.id);
 }
 
 /** Output as RouterOS hands it over the network: every line ended by CRLF. */
@@ -67,34 +79,23 @@ export const executeCommand: CommandDecl = {
   help: 'Run console text as a background job, or now with as-string',
   // Nothing of its own: every command inside is checked against the caller's policies.
   policy: [],
-  args: [scriptArg, asStringArg],
+  args: [scriptArg, fileArg, asStringArg],
   async run(call) {
     const { env, session } = call;
     const source = call.args.get(scriptArg)!;
     const runner: Session = { ...session, via: 'script', prompt: undefined, progress: undefined };
+    const file = call.args.get(fileArg);
     if (call.args.has(asStringArg)) {
+      let printed: string;
       try {
-        return { ret: crlf(await env.scripts.run(source, runner)) };
+        printed = await env.scripts.run(source, runner);
       } catch (e) {
-        if (e instanceof RosError && e.kind === 'script') return { ret: crlf(failureText(e)) };
-        throw e;
+        if (!(e instanceof RosError && e.kind === 'script')) throw e;
+        printed = failureText(e);
       }
+      if (file !== undefined) await env.files.write(file, printed);
+      return { ret: crlf(printed) };
     }
-    // Parse and check it now: a script that can not run is the caller's error, not a job's.
-    env.scripts.check(source);
-    const jobs = executeJobs(env);
-    if (jobs.size >= MAX_RUNNING_JOBS) throw failure('too many jobs running');
-    // The job outlives the request that started it: it has a cancellation of its own.
-    const controller = new AbortController();
-    const job: ExecuteJob = { id: nextJobId(env), owner: session.user, source, started: env.clock.now(), stop: () => controller.abort() };
-    jobs.set(job.id, job);
-    env.scripts.run(source, { ...runner, signal: controller.signal })
-      .catch(async (e: unknown) => {
-        if (e instanceof RosError && e.kind === 'interrupted') return;
-        const text = e instanceof RosError ? failureText(e) : 'internal error';
-        await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${text.replace(/\s+$/, '')}`)).catch(() => {});
-      })
-      .finally(() => jobs.delete(job.id));
-    return { ret: new ItemId(job.id) };
+    return { ret: await startBackgroundScript(env, session, source, { file }) };
   },
 };

@@ -1,9 +1,9 @@
-// /system ntp client (services spec §7.4, CERT-SPEC §10.5) and its `servers` sub-menu. rospki
-// sends no NTP packets yet (issue 13 §4 brings an SNTP client that moves rospki's clock offset,
-// never the host's): the settings are kept, and `status` says what runs — `stopped` when
-// disabled, and `using-local-clock` when enabled, because rospki's clock is then the host's clock
-// (plus the offset of /system clock) and nothing else. synced-server, synced-stratum,
-// system-offset and freq-drift stay absent until a server has answered (docs/compatibility.md).
+// /system ntp client (services spec §7.4, CERT-SPEC §10.5) and its `servers` sub-menu. The
+// daemon's NTP service (src/services/ntp.ts, an SNTP client) polls the servers while
+// `enabled=yes` and moves rospki's clock offset, never the host's. It writes what it knows into
+// the client row (NTP_STATE): `status` (`synchronized`, or `waiting` while no server answers;
+// `stopped` when disabled), synced-server, synced-stratum, system-offset and, from the second
+// answer on, freq-drift. Without a daemon nothing polls: an enabled client is `waiting`.
 
 import { boolType, enumType, intType, stringListType, stringType } from '../../menu/proptypes.js';
 import { propValue } from '../../menu/generic.js';
@@ -11,6 +11,11 @@ import type { MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import { ensureSingletonRow, resetCommand } from '../host/rows.js';
 
 export const NTP_CLIENT_PATH = '/system/ntp/client';
+export const NTP_SERVERS_PATH = `${NTP_CLIENT_PATH}/servers`;
+
+/** What the NTP service writes into the client row (and removes when it stops or is disabled). */
+export const NTP_STATE = ['status', 'synced-server', 'synced-stratum', 'system-offset', 'freq-drift'] as const;
+export type NtpState = Partial<Record<(typeof NTP_STATE)[number], string | number>>;
 
 const bare: PropType<string> = { ...stringType, quoted: false };
 
@@ -21,9 +26,12 @@ const clientProperties: PropertyDecl[] = [
   { name: 'mode', type: enumType(['unicast', 'broadcast', 'multicast', 'manycast']), default: 'unicast', help: 'How servers are found' },
   { name: 'servers', type: stringListType, default: [], help: 'NTP servers: addresses or DNS names' },
   { name: 'vrf', type: enumType(['main']), default: 'main' },
-  // Set by a client that has synchronised; none runs yet (issue 13).
+  // Written by the NTP service (src/services/ntp.ts).
   { name: 'freq-drift', type: bare, access: 'ro' },
-  { name: 'status', type: bare, access: 'ro', compute: (row) => (propValue(NTP_ENABLED, row) ? 'using-local-clock' : 'stopped') },
+  {
+    name: 'status', type: bare, access: 'ro',
+    compute: (row) => (propValue(NTP_ENABLED, row) ? (typeof row.status === 'string' ? row.status : 'waiting') : 'stopped'),
+  },
   { name: 'synced-server', type: bare, access: 'ro' },
   { name: 'synced-stratum', type: intType(0, 16), access: 'ro' },
   { name: 'system-offset', type: bare, access: 'ro' },
@@ -41,8 +49,20 @@ export const ntpClientMenu: MenuDecl = {
   ...clientBase,
   commands: [
     resetCommand(clientBase),
-    // Nothing measured a drift yet: resetting it changes nothing.
-    { name: 'reset-freq-drift', help: 'Forget the measured frequency drift', policy: 'write', args: [], run: async () => ({}) },
+    // SNTP measures the drift afresh from the next answers: forgetting it is removing it.
+    {
+      name: 'reset-freq-drift', help: 'Forget the measured frequency drift', policy: 'write', args: [],
+      run: async (call) => {
+        await call.env.store.write((tx) => {
+          const row = tx.get(NTP_CLIENT_PATH, 1);
+          if (!row || row.data['freq-drift'] === undefined) return;
+          const data = { ...row.data };
+          delete data['freq-drift'];
+          tx.update(NTP_CLIENT_PATH, row.id, data);
+        });
+        return {};
+      },
+    },
   ],
   async prepare(env) {
     await ensureSingletonRow(env, ntpClientMenu);
@@ -51,7 +71,7 @@ export const ntpClientMenu: MenuDecl = {
 
 /** `/system ntp client servers`: one row per server with its polling settings (7.x). */
 export const ntpServersMenu: MenuDecl = {
-  path: `${NTP_CLIENT_PATH}/servers`,
+  path: NTP_SERVERS_PATH,
   kind: 'list',
   help: 'NTP servers of the client',
   key: 'address',

@@ -3,8 +3,9 @@
 // reaches the script's session, so it ends at its next command or `:delay`.
 //
 // Jobs live in memory (one table per appliance, env.cache), as RouterOS's do (a reboot ends
-// them); the menu mirrors them into the store before each command, like /file mirrors the disk.
-// A job row belongs to the process that runs the job (the daemon, when one runs).
+// them), each with its row in the store from its start to its end; rows left by a process that
+// ended go before the next command. A job belongs to the process that runs it (the daemon, when
+// one runs).
 
 import { notEnoughPermissions } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
@@ -12,7 +13,7 @@ import { dateType, enumSetType, itemsType, stringType } from '../../menu/proptyp
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, Policy, PropType } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
 import type { Value } from '../../menu/values.js';
-import { holdsAll, userPolicies } from '../user/user.js';
+import { mayActFor } from '../user/user.js';
 
 export const JOB_PATH = '/system/script/job';
 
@@ -27,63 +28,67 @@ export interface JobInfo {
 }
 
 interface Job extends JobInfo {
-  readonly seq: number;
-  readonly started: number;
+  /** Its row in JOB_PATH: the id `:execute` returns and `remove` takes. */
+  readonly id: number;
   readonly abort: AbortController;
 }
 
-/** Row field naming the job a row mirrors. */
-const JOB_KEY = '.job';
+/** A job that was started: its id at once, its end later. */
+export interface StartedJob<T> {
+  readonly id: number;
+  readonly done: Promise<T>;
+}
 
 const jobTable = (env: Environment): Map<number, Job> => env.cache.table<number, Job>(JOB_PATH);
-const counter = (env: Environment): Map<'next', number> => env.cache.table<'next', number>(`${JOB_PATH}#next`);
 
 /**
- * Runs `fn` as a job: listed while it runs, stopped through the signal it gets (which also
- * follows `signal`, the caller's own, e.g. Ctrl-C on the console that started it).
+ * Starts `fn` as a job: its row is written first (so its id can be handed out at once, as
+ * `:execute` does), it is listed while it runs, stopped through the signal it gets (which also
+ * follows `signal`, the caller's own, e.g. Ctrl-C on the console that started it), and its row
+ * goes when it ends.
  */
+export async function startJob<T>(env: Environment, info: JobInfo, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<StartedJob<T>> {
+  const started = env.clock.now();
+  const id = await env.store.write((tx) => tx.insert(JOB_PATH, {
+    script: info.script, type: info.type, owner: info.owner, policy: [...info.policy], started,
+  }));
+  const job: Job = { ...info, id, abort: new AbortController() };
+  jobTable(env).set(id, job);
+  const done = (async () => {
+    try {
+      return await fn(signal ? AbortSignal.any([signal, job.abort.signal]) : job.abort.signal);
+    } finally {
+      jobTable(env).delete(id);
+      await env.store.write((tx) => { if (tx.get(JOB_PATH, id)) tx.remove(JOB_PATH, id); }).catch(() => { /* the appliance closed */ });
+    }
+  })();
+  return { id, done };
+}
+
+/** Runs `fn` as a job (see startJob) and waits for its end. */
 export async function runAsJob<T>(env: Environment, info: JobInfo, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const seq = (counter(env).get('next') ?? 1);
-  counter(env).set('next', seq + 1);
-  const job: Job = { ...info, seq, started: env.clock.now(), abort: new AbortController() };
-  jobTable(env).set(seq, job);
-  try {
-    return await fn(signal ? AbortSignal.any([signal, job.abort.signal]) : job.abort.signal);
-  } finally {
-    jobTable(env).delete(seq);
-  }
+  return (await startJob(env, info, signal, fn)).done;
 }
 
-/** Stops every job of the appliance (the daemon shutting down). */
-export function stopAllJobs(env: Environment): void {
-  for (const job of jobTable(env).values()) job.abort.abort();
+/** Stops a running job; false when it is not (or no longer) running here. */
+export function stopJob(env: Environment, id: number): boolean {
+  const job = jobTable(env).get(id);
+  job?.abort.abort();
+  return job !== undefined;
 }
 
-/** The jobs now running (tests, the scheduler). */
-export function runningJobs(env: Environment): JobInfo[] {
+/** The jobs now running (tests, the scheduler, the bound on background jobs). */
+export function runningJobs(env: Environment): Array<JobInfo & { readonly id: number }> {
   return [...jobTable(env).values()];
 }
 
-/** The store's job rows become the jobs running now (rows of ended jobs go, new jobs come). */
-async function mirrorJobs(env: Environment): Promise<void> {
+/** Rows of jobs that no longer run (the process that ran them ended) go before each command. */
+async function dropEndedJobs(env: Environment): Promise<void> {
   const jobs = jobTable(env);
-  const differs = await env.store.read((tx) => {
-    const rows = tx.list(JOB_PATH);
-    return rows.length !== jobs.size || rows.some((r) => !jobs.has(Number(r.data[JOB_KEY])));
-  });
-  if (!differs) return;
+  const ended = await env.store.read((tx) => tx.list(JOB_PATH).some((r) => !jobs.has(r.id)));
+  if (!ended) return;
   await env.store.write((tx) => {
-    const mirrored = new Set<number>();
-    for (const r of tx.list(JOB_PATH)) {
-      const seq = Number(r.data[JOB_KEY]);
-      if (jobs.has(seq)) mirrored.add(seq); else tx.remove(JOB_PATH, r.id);
-    }
-    for (const job of [...jobs.values()].sort((a, b) => a.seq - b.seq)) {
-      if (mirrored.has(job.seq)) continue;
-      tx.insert(JOB_PATH, {
-        [JOB_KEY]: job.seq, script: job.script, type: job.type, owner: job.owner, policy: [...job.policy], started: job.started,
-      });
-    }
+    for (const r of tx.list(JOB_PATH)) if (!jobs.has(r.id)) tx.remove(JOB_PATH, r.id);
   });
 }
 
@@ -105,10 +110,10 @@ const removeCommand: CommandDecl = {
       for (const id of resolveItems(call.menu, call.args.get(numbersArg), session, tx)) {
         const row = tx.get(JOB_PATH, id)!;
         const owner = String(row.data.owner);
-        if (owner !== session.user && !(call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, owner) ?? []))) {
+        if (!mayActFor(tx, call, owner)) {
           throw notEnoughPermissions();
         }
-        jobTable(env).get(Number(row.data[JOB_KEY]))?.abort.abort();
+        stopJob(env, id);
         tx.remove(JOB_PATH, id);
         env.log(tx, 'system,info', `script job ${row.data.script ? String(row.data.script) : `*${id.toString(16).toUpperCase()}`} stopped by ${session.user}`);
       }
@@ -131,5 +136,5 @@ export const jobMenu: MenuDecl = {
     { name: 'started', type: dateType, access: 'ro' },
   ],
   commands: [removeCommand],
-  prepare: mirrorJobs,
+  prepare: dropEndedJobs,
 };

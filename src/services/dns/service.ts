@@ -1,0 +1,250 @@
+// The DNS service (issue 13 §3, services spec §6): a ManagedService that follows /ip dns,
+// /ip dns static and /ip dns forwarders. While `allow-remote-requests=yes` it answers on UDP and
+// TCP at ServiceOptions.dnsPort (53 as RouterOS; tests move it) on the daemon's listen address;
+// with `no` nothing listens — rospki's own lookups use the host's resolver, so there is no "router
+// itself" to answer (docs/compatibility.md). A port it can not open shows in `/ip dns status`
+// and /log (`dns,error`).
+//
+// Limits (no peer can exhaust it): UDP queries beyond max-concurrent-queries get SERVFAIL at
+// once (resolver.ts); TCP connections beyond max-concurrent-tcp-sessions are closed on accept,
+// each may have PIPELINE_LIMIT queries in flight (reading pauses beyond), buffers at most one
+// message, and an idle connection closes after TCP_IDLE_MS (RFC 7766 §6.2.3).
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { propValue } from '../../menu/generic.js';
+import {
+  DNS, DNS_FORWARDERS_PATH, DNS_PATH, DNS_STATIC_PATH, LIVE_RESOLVER, type LiveResolver,
+} from '../../menus/ip/dns.js';
+import type { ReadTx, RowData } from '../../store/store.js';
+import { bindReason, type ServiceContext } from '../context.js';
+import type { ManagedService } from '../managed.js';
+import type { DohSettings } from './doh.js';
+import { Resolver, type ForwarderConfig, type ResolverConfig } from './resolver.js';
+import { staticEntry, type StaticEntry } from './static.js';
+import { MAX_MESSAGE, rdataText, TYPE, typeName } from './wire.js';
+
+/** A TCP connection without a whole query for this long is closed (RFC 7766 §6.2.3). */
+const TCP_IDLE_MS = 10_000;
+/** Queries of one TCP connection in flight at once (RFC 7766 §6.2.1.1 pipelining). */
+const PIPELINE_LIMIT = 16;
+
+/** `1.1.1.1`, `2001:db8::53@main` → the address (only the main VRF exists). */
+const serverAddress = (text: string): string => text.replace(/@.*$/, '');
+
+function dohSettings(url: string, verify: boolean, row: RowData): DohSettings {
+  return {
+    url, verify,
+    maxConnections: propValue(DNS.dohMaxServerConnections, row),
+    maxConcurrent: propValue(DNS.dohMaxConcurrentQueries, row),
+    timeoutMs: propValue(DNS.dohTimeout, row) / 1e6,
+  };
+}
+
+interface Wanted {
+  readonly config: ResolverConfig;
+  readonly listen: boolean;
+  readonly maxTcpSessions: number;
+}
+
+function readConfig(tx: ReadTx, upstreamPort: number): Wanted {
+  const row = tx.get(DNS_PATH, 1)?.data ?? {};
+  const statics = tx.list(DNS_STATIC_PATH).map((r) => staticEntry(r.data)).filter((e): e is StaticEntry => e !== undefined);
+  const forwarders = new Map<string, ForwarderConfig>();
+  for (const r of tx.list(DNS_FORWARDERS_PATH)) {
+    const d = r.data;
+    const list = (k: string) => (Array.isArray(d[k]) ? (d[k] as unknown[]).map(String) : []);
+    forwarders.set(String(d.name), {
+      servers: list('dns-servers').map((s) => ({ address: serverAddress(s), port: upstreamPort })),
+      doh: list('doh-servers').map((u) => dohSettings(u, d['verify-doh-cert'] !== false, row)),
+    });
+  }
+  const doh = propValue(DNS.useDohServer, row);
+  return {
+    listen: propValue(DNS.allowRemoteRequests, row),
+    maxTcpSessions: propValue(DNS.maxConcurrentTcpSessions, row),
+    config: {
+      servers: propValue(DNS.servers, row).map((s) => ({ address: serverAddress(s), port: upstreamPort })),
+      doh: doh !== '' ? dohSettings(doh, propValue(DNS.verifyDohCert, row), row) : undefined,
+      statics, forwarders, upstreamPort,
+      cacheSizeKiB: propValue(DNS.cacheSize, row),
+      cacheMaxTtlSeconds: propValue(DNS.cacheMaxTtl, row) / 1e9,
+      maxUdpPacketSize: propValue(DNS.maxUdpPacketSize, row),
+      queryServerTimeoutMs: propValue(DNS.queryServerTimeout, row) / 1e6,
+      queryTotalTimeoutMs: propValue(DNS.queryTotalTimeout, row) / 1e6,
+      maxConcurrentQueries: propValue(DNS.maxConcurrentQueries, row),
+    },
+  };
+}
+
+interface Listening {
+  readonly port: number;
+  readonly udp: dgram.Socket;
+  readonly tcp: net.Server;
+}
+
+export class DnsService implements ManagedService {
+  readonly resolver: Resolver;
+  private listening: Listening | undefined;
+  private readonly connections = new Set<net.Socket>();
+  private maxTcpSessions = 20;
+  private stopped = false;
+  private readonly unsubscribeClock: () => void;
+
+  constructor(private readonly ctx: ServiceContext) {
+    const { env } = ctx.app;
+    this.resolver = new Resolver({
+      verify: async (chain, host) => {
+        const r = await env.trust.verify({ chain, host, service: 'dns', mode: 'yes' });
+        return r.ok ? undefined : r.error;
+      },
+      log: (topics, message) => { void ctx.app.store.write((tx) => env.log(tx, topics, message)).catch(() => {}); },
+    });
+    env.cache.table<string, LiveResolver>(LIVE_RESOLVER.table).set(LIVE_RESOLVER.key, this.live());
+    // A moved clock (/system clock set, NTP) may make the DoH server's certificate expired or valid.
+    this.unsubscribeClock = ctx.app.clock.onChange(() => this.resolver.trustChanged());
+  }
+
+  /** What `/ip dns cache` and `cache-used` read. */
+  private live(): LiveResolver {
+    const cache = this.resolver.cache;
+    const shown = new Set<number>([TYPE.A, TYPE.AAAA, TYPE.CNAME]);
+    return {
+      records: (all) => {
+        const out: ReturnType<LiveResolver['records']> = [];
+        const seen = new Set<string>();
+        for (const r of cache.records()) {
+          if (!all && (!r.record || !shown.has(r.type))) continue;
+          const data = r.record ? rdataText(r.type, r.record.data) : '';
+          const key = `${r.name} ${r.type} ${data}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push({ name: r.name, type: typeName(r.type), data, ttlSeconds: r.ttl, negative: !r.record });
+        }
+        return out;
+      },
+      usedKiB: () => Math.ceil(cache.usedBytes / 1024),
+      flush: () => cache.flush(),
+    };
+  }
+
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    const wanted = await this.ctx.app.store.read((tx) => readConfig(tx, this.ctx.options.dnsUpstreamPort));
+    this.resolver.configure(wanted.config);
+    this.maxTcpSessions = wanted.maxTcpSessions;
+    let status: string | undefined;
+    const port = this.ctx.options.dnsPort;
+    if (!wanted.listen) {
+      await this.close();
+    } else if (!this.listening || this.listening.port !== port) {
+      await this.close();
+      try {
+        this.listening = await this.listen(port);
+      } catch (e) {
+        status = bindReason(port, e as NodeJS.ErrnoException);
+      }
+    }
+    if (this.stopped) { await this.close(); return; }
+    await this.writeStatus(status);
+  }
+
+  /** Writes `status` when it changed (and logs a new reason). */
+  private async writeStatus(status: string | undefined): Promise<void> {
+    const store = this.ctx.app.store;
+    const current = await store.read((tx) => tx.get(DNS_PATH, 1)?.data[DNS.status.name]);
+    if (current === status) return;
+    await store.write((tx) => {
+      const row = tx.get(DNS_PATH, 1);
+      if (!row) return;
+      const data: RowData = { ...row.data };
+      if (status === undefined) delete data[DNS.status.name]; else data[DNS.status.name] = status;
+      tx.update(DNS_PATH, row.id, data);
+      if (status !== undefined) this.ctx.app.env.log(tx, 'dns,error', status);
+    });
+  }
+
+  private async listen(port: number): Promise<Listening> {
+    const host = this.ctx.options.host;
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: false });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ port, address: host, exclusive: true }, () => { udp.off('error', reject); resolve(); });
+    });
+    udp.on('error', (e) => this.ctx.internalError(e));
+    udp.on('message', (msg, rinfo) => {
+      this.resolver.answer(msg, 'udp').then(
+        (reply) => { if (reply && this.listening?.udp === udp) udp.send(reply, rinfo.port, rinfo.address); },
+        (e) => this.ctx.internalError(e),
+      );
+    });
+    const tcp = net.createServer((socket) => this.serveTcp(socket));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen({ port, host, ipv6Only: false }, () => { tcp.off('error', reject); resolve(); });
+      });
+    } catch (e) {
+      udp.close();
+      throw e;
+    }
+    tcp.on('error', (e) => this.ctx.internalError(e));
+    return { port, udp, tcp };
+  }
+
+  /** One TCP client: length-prefixed queries (RFC 1035 §4.2.2), pipelined, bounded. */
+  private serveTcp(socket: net.Socket): void {
+    if (this.connections.size >= this.maxTcpSessions) { socket.destroy(); return; }
+    this.connections.add(socket);
+    socket.on('close', () => this.connections.delete(socket));
+    socket.on('error', () => {});
+    let buffered: Buffer = Buffer.alloc(0);
+    let inflight = 0;
+    // Idle means no query in flight either: a slow upstream does not cut its client off.
+    socket.setTimeout(TCP_IDLE_MS, () => { if (inflight === 0) socket.destroy(); });
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2) {
+        const length = buffered.readUInt16BE(0);
+        if (length < 12) { socket.destroy(); return; }
+        if (buffered.length < 2 + length) break;
+        const query = Buffer.from(buffered.subarray(2, 2 + length));
+        buffered = buffered.subarray(2 + length);
+        inflight++;
+        if (inflight >= PIPELINE_LIMIT) socket.pause();
+        this.resolver.answer(query, 'tcp').then((reply) => {
+          if (!reply || socket.destroyed || reply.length > MAX_MESSAGE) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(reply.length);
+          socket.write(Buffer.concat([len, reply]));
+        }, (e) => this.ctx.internalError(e)).finally(() => {
+          inflight--;
+          if (inflight < PIPELINE_LIMIT && socket.isPaused()) socket.resume();
+        });
+      }
+    });
+  }
+
+  private async close(): Promise<void> {
+    const l = this.listening;
+    this.listening = undefined;
+    if (!l) return;
+    l.udp.close();
+    await new Promise<void>((resolve) => {
+      l.tcp.close(() => resolve());
+      for (const s of this.connections) s.destroy();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribeClock();
+    await this.close();
+    this.resolver.close();
+    this.ctx.app.env.cache.table(LIVE_RESOLVER.table).delete(LIVE_RESOLVER.key);
+    // Nothing listens any more: a console without the daemon shows no stale reason.
+    await this.writeStatus(undefined).catch(() => {});
+  }
+}
+
+export const dnsService = (ctx: ServiceContext): ManagedService => new DnsService(ctx);

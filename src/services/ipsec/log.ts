@@ -1,0 +1,92 @@
+// charon's log lines (strongswan.conf filelog on standard error: `09[IKE] <conn|3> text`)
+// turned into /log entries of topic `ipsec` in RouterOS's words where spec §4.8 has them
+// (`can't verify peer's certificate from store`, `got fatal error: AUTHENTICATION_FAILED`,
+// `peer's ID does not match certificate`, `<ip> failed to get valid proposal.`, `killing ike2
+// SA: …`) and short plain texts elsewhere. Everything else charon says is left out.
+//
+// charon handles one IKE message on one worker thread from start to end, so what a thread said
+// earlier (the packet's source, the certificate received, a revocation) explains what it says
+// next.
+
+export interface LogEntry {
+  topics: string;
+  message: string;
+}
+
+interface ThreadMemory {
+  remote?: string;
+  subject?: string;
+  /** Why the peer's certificate failed, in OpenSSL's verify words as RouterOS prints them. */
+  certificateProblem?: string;
+}
+
+const LINE = /^(\d+)\[(\w+)\] (?:<[^>]*> )?(.*)$/;
+
+/** OpenSSL verify errors RouterOS reports (`certificate signature failure(7)` in spec §4.8). */
+const VERIFY = {
+  revoked: 'certificate revoked(23)',
+  noCrl: 'unable to get certificate CRL(3)',
+  noIssuer: 'unable to get local issuer certificate(20)',
+  expired: 'certificate has expired(10)',
+} as const;
+
+export class CharonLog {
+  private readonly threads = new Map<string, ThreadMemory>();
+
+  /** The /log entries one charon line makes (usually none). */
+  line(text: string): LogEntry[] {
+    const m = LINE.exec(text);
+    if (!m) return [];
+    const [, thread, group, msg] = m as unknown as [string, string, string, string];
+    let mem = this.threads.get(thread);
+    if (!mem) {
+      if (this.threads.size > 256) this.threads.clear();
+      mem = {};
+      this.threads.set(thread, mem);
+    }
+    let r: RegExpExecArray | null;
+    if ((r = /^received packet: from ([^[\s]+)\[(\d+)\]/.exec(msg))) {
+      // A new message: what this thread knew belongs to the last one.
+      this.threads.set(thread, { remote: r[1] });
+      return [];
+    }
+    if ((r = /^received end entity cert "(.*)"$/.exec(msg))) { mem.subject = r[1]; return []; }
+    if (/^certificate was revoked/.test(msg)) { mem.certificateProblem = VERIFY.revoked; return []; }
+    if (/^certificate status is not available/.test(msg) && !mem.certificateProblem) { mem.certificateProblem = VERIFY.noCrl; return []; }
+    if (/^certificate .* (?:expired|not valid)/i.test(msg)) { mem.certificateProblem = VERIFY.expired; return []; }
+    if (/^no issuer certificate found for/.test(msg) && !mem.certificateProblem) { mem.certificateProblem = VERIFY.noIssuer; return []; }
+
+    if ((r = /^no trusted \S+ public key found for '(.*)'$/.exec(msg))) {
+      const problem = mem.certificateProblem ?? VERIFY.noIssuer;
+      return [
+        { topics: 'ipsec,error', message: `${problem} at depth:0 cert:${mem.subject ?? r[1]}` },
+        { topics: 'ipsec,error', message: "can't verify peer's certificate from store" },
+      ];
+    }
+    if (/^constraint check failed: identity/.test(msg) || /^peer's certificate does not match/.test(msg)) {
+      return [{ topics: 'ipsec,error', message: "peer's ID does not match certificate" }];
+    }
+    if ((r = /^no matching peer config found$/.exec(msg)) || /^no peer config found$/.test(msg)) {
+      return [{ topics: 'ipsec,error', message: `${mem.remote ?? 'peer'} identity not found` }];
+    }
+    if ((r = /^received (AUTHENTICATION_FAILED|NO_PROPOSAL_CHOSEN|TS_UNACCEPTABLE) notify error$/.exec(msg))) {
+      return [{ topics: 'ipsec,error', message: `got fatal error: ${r[1]}` }];
+    }
+    if (/^(?:no acceptable proposal found|no matching proposal found|received proposals? (?:.* )?(?:unacceptable|inacceptable))/.test(msg)) {
+      return [{ topics: 'ipsec,error', message: `${mem.remote ?? 'peer'} failed to get valid proposal.` }];
+    }
+    if ((r = /^IKE_SA (\S+)\[\d+\] established between ([^[]+)\[(.*)\]\.\.\.([^[]+)\[(.*)\]$/.exec(msg))) {
+      return [{ topics: 'ipsec,info', message: `peer authorized: ${r[2]}-${r[4]} id:${r[5]}` }];
+    }
+    if ((r = /^deleting IKE_SA (\S+)\[\d+\] between ([^[]+)\[.*\]\.\.\.([^[]+)\[.*\]$/.exec(msg))) {
+      return [{ topics: 'ipsec,info', message: `killing ike2 SA: ${r[2]}-${r[3]}` }];
+    }
+    if ((r = /^CHILD_SA \S+ established with SPIs (\w+)_i (\w+)_o and TS (.*)$/.exec(msg))) {
+      return [{ topics: 'ipsec,info', message: `IPsec-SA established: spi:${r[1]}/${r[2]} ${r[3]}` }];
+    }
+    if (group === 'NET' && /^(?:unable to bind|could not open socket)/.test(msg)) {
+      return [{ topics: 'ipsec,error', message: msg }];
+    }
+    return [];
+  }
+}

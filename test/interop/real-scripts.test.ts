@@ -1,0 +1,156 @@
+// Real RouterOS scripts run unmodified (issue 12). eworm-de's routeros-scripts — the base of the
+// most used RouterOS script collection — are kept verbatim in test/fixtures/scripts/eworm (GPL-3.0,
+// with their licence; see the README there) and installed the way their documentation does: each
+// file becomes a /system script, global-config and global-functions run, then the feature scripts.
+// Scripts whose licence does not let us keep a copy (the IKEv2 auto-script, the Let's Encrypt OS
+// script) are covered by test/fixtures/scripts/forms, our own text written in the same forms.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ConsoleSession } from '../../src/console/session.js';
+import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
+
+const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
+const EWORM = ['global-config', 'global-functions', 'certificate-renew-issued'];
+
+/** A console of `admin` on the appliance; `run` fails the test on an error and returns the output. */
+async function console_(t: TestApp) {
+  let out = '';
+  const cs = await ConsoleSession.open(t.app, { user: 'admin', output: (text) => { out += text; } });
+  return {
+    async run(source: string): Promise<string> {
+      out = '';
+      const r = await cs.run(source);
+      assert.ok(r.ok, `${source.slice(0, 80)}: ${r.ok ? '' : r.error}\n${out}`);
+      return out;
+    },
+  };
+}
+
+/** Copies files into the appliance's /file store, owner-only like everything it keeps. */
+function putFiles(t: TestApp, dir: string, names: string[]): void {
+  fs.mkdirSync(t.app.dataDir.filesDir, { recursive: true, mode: 0o700 });
+  for (const name of names) {
+    fs.copyFileSync(path.join(dir, name), path.join(t.app.dataDir.filesDir, name));
+    fs.chmodSync(path.join(t.app.dataDir.filesDir, name), 0o600);
+  }
+}
+
+describe("eworm-de's routeros-scripts, unmodified", () => {
+  let t: TestApp;
+  let c: Awaited<ReturnType<typeof console_>>;
+
+  before(async () => {
+    t = await openTestApp();
+    c = await console_(t);
+    putFiles(t, path.join(FIXTURES, 'eworm'), EWORM.map((n) => `${n}.rsc`));
+    // As their installation does: each script from its text, then the global ones run.
+    await c.run(`:foreach Name in={${EWORM.map((n) => `"${n}"`).join(';')}} do={
+      /system/script/add name=$Name owner=admin source=[ /file/get ($Name . ".rsc") contents ] \\
+        policy=ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon
+    }`);
+    assert.match(await c.run('/system/script/run global-config; /system/script/run global-functions'), /Loaded on rospki with RouterOS 7\.\d+/);
+  });
+  after(() => t.close());
+
+  test('every script passes the import check', async () => {
+    for (const name of EWORM) assert.equal(await c.run(`/import file-name=${name}.rsc dry-run`), 'No syntax errors found in the import file\n');
+  });
+
+  test('global-functions is ready, and its functions answer in the console of the same user', async () => {
+    assert.equal(await c.run(':global GlobalFunctionsReady; :global GlobalConfigReady; :put "$GlobalConfigReady $GlobalFunctionsReady"'), 'true true\n');
+    const put = (call: string, globals: string) => c.run(`:global ${globals}; :put [${call}]`);
+    assert.equal(await put('$CharacterReplace "a-b-c" "-" "+"', 'CharacterReplace'), 'a+b+c\n');
+    assert.equal(await put('$EitherOr "" "fallback"', 'EitherOr'), 'fallback\n');
+    assert.equal(await put('$HexToNum "ff"', 'HexToNum'), '255\n');
+    assert.equal(await put('$ParseKeyValueStore "a=1,b=2,c"', 'ParseKeyValueStore'), 'a=1;b=2;c=true\n');
+    assert.equal(await put('$ValidateSyntax ":put 1"', 'ValidateSyntax'), 'true\n');
+    assert.equal(await put('$ValidateSyntax ":put ("', 'ValidateSyntax'), 'false\n');
+    assert.equal(await put('$EscapeForRegEx "a.b*c"', 'EscapeForRegEx'), 'a\\.b\\*c\n');
+    assert.equal(await put('$RequiredRouterOS "test" "7.1"', 'RequiredRouterOS'), 'true\n');
+    assert.match(await put('$DeviceInfo', 'DeviceInfo'), /Hostname: +MikroTik\n[\s\S]*Installed: +7\.\d+\.\d+/);
+  });
+
+  test('certificate-renew-issued renews what expires within three weeks, revokes the old one and exports the new one', async () => {
+    await c.run(`/certificate/add name=ca common-name="Script CA" key-usage=key-cert-sign,crl-sign
+      /certificate/sign ca
+      /certificate/add name=srv common-name=srv.example subject-alt-name=DNS:srv.example days-valid=10 key-usage=digital-signature,tls-server
+      /certificate/sign srv ca=ca
+      /certificate/add name=later common-name=later.example days-valid=365
+      /certificate/sign later ca=ca
+      :global CertIssuedExportPass; :set ($CertIssuedExportPass->"srv.example") "v3ry-s3cret"`);
+    const oldFingerprint = (await c.run(':put [/certificate/get srv fingerprint]')).trim();
+    assert.match(await c.run('/system/script/run certificate-renew-issued'), /Issued a new certificate for 'srv\.example', exported to 'cert-issued\/srv\.example\.p12'\./);
+    // The old row: revoked (flag R), renamed after today's date; the new one under the old name.
+    const revokedName = (await c.run(':put [/certificate/get [find where fingerprint=' + JSON.stringify(oldFingerprint) + '] name]')).trim();
+    assert.match(revokedName, /^srv-revoked-2026-01-01$/);
+    assert.match(await c.run(`:put [/certificate/get ${revokedName} revoked]`), /^2026-01-01 00:00:00\n$/, 'revoked (its revocation time)');
+    assert.equal(await c.run(':put [/certificate/get srv ca]; :put [/certificate/get srv subject-alt-name]'), 'ca\nDNS:srv.example\n');
+    assert.notEqual((await c.run(':put [/certificate/get srv fingerprint]')).trim(), oldFingerprint);
+    // `later` does not expire soon: untouched.
+    assert.equal(await c.run(':put [:len [/certificate/find where name~"^later"]]'), '1\n');
+    // The exported bundle opens with its passphrase and chains to the CA, as openssl sees it.
+    const dir = tempDir('rospki-eworm-');
+    try {
+      const p12 = path.join(t.app.dataDir.filesDir, 'cert-issued', 'srv.example.p12');
+      const pem = openssl(['pkcs12', '-in', p12, '-passin', 'pass:v3ry-s3cret', '-nokeys', '-clcerts']);
+      fs.writeFileSync(path.join(dir, 'srv.pem'), pem);
+      await c.run('/certificate/export-certificate ca file-name=ca-export');
+      const caPem = fs.readFileSync(path.join(t.app.dataDir.filesDir, 'ca-export.crt'));
+      fs.writeFileSync(path.join(dir, 'ca.pem'), caPem);
+      assert.match(openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'srv.pem')]), /: OK/);
+      assert.match(openssl(['x509', '-in', path.join(dir, 'srv.pem'), '-noout', '-subject']), /CN ?= ?srv\.example/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('scripts in the forms of the IKEv2 auto-script (input on the terminal, rollback lists, menu blocks)', () => {
+  test('imported as an export of /system script, run from a terminal, it builds the IPsec server and its undo script', async () => {
+    const t = await openTestApp();
+    try {
+      putFiles(t, path.join(FIXTURES, 'forms'), ['ikev2-server.rsc']);
+      let out = '';
+      const questions: string[] = [];
+      const answers = ['vpn.example', '203.0.113.7'];
+      const cs = await ConsoleSession.open(t.app, {
+        user: 'admin', output: (text) => { out += text; },
+        prompt: async (question) => { questions.push(question); return answers.shift() ?? ''; },
+      });
+      const run = async (source: string) => {
+        out = '';
+        const r = await cs.run(source);
+        assert.ok(r.ok, `${source}: ${r.ok ? '' : r.error}\n${out}`);
+        return out;
+      };
+      assert.equal(await run('/import file-name=ikev2-server.rsc'), 'Script file loaded and executed successfully\n');
+      const printed = await run('/system script run ikev2-setup');
+      assert.deepEqual(questions, [
+        'Domain name of this server (empty: /ip cloud)\nvalue: ',
+        'Public address (empty: resolve the name)\nvalue: ',
+      ]);
+      assert.match(printed, /IKEv2 server vpn\.example on 203\.0\.113\.7 is ready \(5 steps to undo\)\n$/);
+      assert.equal(await run(':put [/ip ipsec identity get [find peer="peer-203.0.113.7"] certificate]'), 'vpn.example\n');
+      assert.equal(await run(':put [/ip ipsec policy get [find template=yes group="group-vpn.example"] proposal]'), 'proposal-vpn.example\n');
+      assert.equal(await run(':put [/ip pool get pool-vpn.example ranges]'), '10.0.88.2-10.0.88.254\n');
+      assert.equal(await run(':put [/certificate get vpn.example subject-alt-name]'), 'DNS:vpn.example;IP:203.0.113.7\n');
+      // The CA file it exported is the CA openssl verifies the server certificate with.
+      const dir = tempDir('rospki-ikev2-');
+      try {
+        await run('/certificate export-certificate vpn.example file-name=server');
+        fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'CA.vpn.example.crt'), path.join(dir, 'ca.pem'));
+        fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'server.crt'), path.join(dir, 'server.pem'));
+        assert.match(openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'server.pem')]), /: OK/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      // The undo script it wrote removes what it made, newest first.
+      assert.match(await run('/system script run ikev2-remove'), /removing IKEv2/);
+      assert.equal(await run(':put [:len [/ip pool find name=pool-vpn.example]]; :put [:len [/interface bridge find name=bridge-vpn]]'), '0\n0\n');
+    } finally {
+      t.close();
+    }
+  });
+});

@@ -1,0 +1,160 @@
+// The IPsec service's parts that need no second IKE daemon: what /ip ipsec rows become in
+// charon's terms (proposals, identities, selectors, the load-conn section, strongswan.conf),
+// charon's log lines in RouterOS's words (spec §4.8), and a host without charon: enabling a
+// peer fails naming the Debian package and changes nothing (issue 13). On the wire:
+// test/interop/ipsec.test.ts.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { CHARON_MISSING } from '../../src/menus/ip/ipsec.js';
+import {
+  CHARON_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, remoteIdentity, strongswanConf, trafficSelector,
+} from '../../src/services/ipsec/config.js';
+import { CharonLog } from '../../src/services/ipsec/log.js';
+import { startServiceApp, useFreeIpsecPorts } from './support.js';
+import { openTestApp } from '../support/app.js';
+
+test('profiles become IKE proposals: RouterOS defaults, prf, unsupported groups refused', () => {
+  // Spec §4.3 defaults: aes-128,3des sha1 modp2048,modp1024.
+  assert.equal(ikeProposal({ hash: 'sha1', prf: 'auto', enc: ['aes-128', '3des'], dh: ['modp2048', 'modp1024'] }), 'aes128-3des-sha1-modp2048-modp1024');
+  assert.equal(ikeProposal({ hash: 'sha256', prf: 'sha384', enc: ['aes-256'], dh: ['x25519', 'ecp256', 'ec2n155'] }), 'aes256-sha256-prfsha384-curve25519-ecp256');
+  assert.throws(() => ikeProposal({ hash: 'sha1', prf: 'auto', enc: ['aes-128'], dh: ['ec2n185'] }), /no dh-group of the profile is supported \(ec2n185\)/);
+});
+
+test('proposals become ESP proposals: AEAD apart from the others, pfs last', () => {
+  // Spec §4.4 defaults: sha1, aes-256-cbc,aes-192-cbc,aes-128-cbc, modp1024.
+  assert.deepEqual(espProposals({ auth: ['sha1'], enc: ['aes-256-cbc', 'aes-192-cbc', 'aes-128-cbc'], pfs: 'modp1024' }), ['aes256-aes192-aes128-sha1-modp1024']);
+  assert.deepEqual(espProposals({ auth: ['sha256'], enc: ['aes-256-gcm', 'aes-128-cbc'], pfs: 'none' }), ['aes256gcm16', 'aes128-sha256']);
+  assert.deepEqual(espProposals({ auth: ['null'], enc: ['chacha20poly1305'], pfs: 'ecp256' }), ['chacha20poly1305-ecp256']);
+  assert.throws(() => espProposals({ auth: ['sha1'], enc: ['aes-128-cbc'], pfs: 'ec2n155' }), /pfs-group ec2n155 is not supported/);
+});
+
+test('identities: my-id auto is the first SAN (else the DN), typed ids, remote-id ignore', () => {
+  const subjectDer = Buffer.from('3011310f300d06035504030c0667772e6c6162', 'hex');
+  const cert = { subjectDer, san: ['URI:http://x', 'DNS:gw.lab', 'IP:192.0.2.1'] };
+  assert.equal(localIdentity('auto', cert), 'fqdn:gw.lab');
+  assert.equal(localIdentity('auto', { subjectDer, san: ['IP:192.0.2.1'] }), '192.0.2.1');
+  assert.equal(localIdentity('auto', { subjectDer, san: [] }), `asn1dn:#${subjectDer.toString('hex')}`);
+  assert.equal(localIdentity('dn', cert), `asn1dn:#${subjectDer.toString('hex')}`);
+  assert.equal(localIdentity('user-fqdn:vpn@lab', cert), 'email:vpn@lab');
+  assert.equal(localIdentity('key-id:k1', cert), 'keyid:k1');
+  assert.equal(remoteIdentity('ignore', undefined), '%any');
+  assert.equal(remoteIdentity('auto', cert), '%any');
+  assert.equal(remoteIdentity('address:198.51.100.7', undefined), '198.51.100.7');
+  assert.equal(remoteIdentity('fqdn:*.lab', undefined), 'fqdn:*.lab');
+});
+
+test('addresses and selectors', () => {
+  assert.equal(peerAddresses(undefined), '%any');
+  assert.equal(peerAddresses('0.0.0.0/0'), '%any');
+  assert.equal(peerAddresses('203.0.113.7/32'), '203.0.113.7');
+  assert.equal(peerAddresses('2001:db8::1/128'), '2001:db8::1');
+  assert.equal(peerAddresses('10.0.0.0/8'), '10.0.0.0/8');
+  assert.equal(peerAddresses('vpn.example.com'), 'vpn.example.com');
+  assert.equal(trafficSelector('10.1.0.0/16', 'all', 'any'), '10.1.0.0/16');
+  assert.equal(trafficSelector('10.1.0.0/16', 'tcp', 443), '10.1.0.0/16[tcp/443]');
+  assert.equal(trafficSelector('10.1.0.0/16', 'all', 53), '10.1.0.0/16[%any/53]');
+  assert.equal(trafficSelector(undefined, 'ipsec-esp', 'any'), '0.0.0.0/0[esp]');
+});
+
+test('a connection section as vici load-conn takes it; strongswan.conf names ports, socket and plugins', () => {
+  const section = connectionSection({
+    remoteAddrs: '%any', ike: 'aes128-sha1-modp2048', ikeLifetime: 86400, dpdDelay: 120, localCerts: [Buffer.from([1])],
+    localId: 'fqdn:gw.lab', remoteId: '%any', remoteCerts: [], revocation: 'strict', remotePort: 4501,
+    children: [{ name: 'policy-3', localTs: ['10.1.0.0/16'], remoteTs: ['10.2.0.0/16'], tunnel: true, esp: ['aes256-sha1'], lifetime: 1800, start: false }],
+  });
+  assert.deepEqual(section, {
+    version: '2', remote_addrs: ['%any'], proposals: ['aes128-sha1-modp2048'], rekey_time: '86400s', dpd_delay: '120s', encap: 'yes', mobike: 'no',
+    'local-1': { auth: 'pubkey', certs: [Buffer.from([1])], id: 'fqdn:gw.lab' },
+    'remote-1': { auth: 'pubkey', id: '%any', revocation: 'strict' },
+    children: {
+      'policy-3': {
+        local_ts: ['10.1.0.0/16'], remote_ts: ['10.2.0.0/16'], mode: 'tunnel', esp_proposals: ['aes256-sha1'], rekey_time: '1800s',
+        start_action: 'none', dpd_action: 'clear',
+      },
+    },
+    remote_port: '4501',
+  });
+  const conf = strongswanConf({ ikePort: 1500, natTPort: 5500, viciSocket: '/data/run/ipsec/charon.vici' });
+  assert.match(conf, /^ {2}port = 1500$/m);
+  assert.match(conf, /^ {2}port_nat_t = 5500$/m);
+  assert.match(conf, /^ {6}socket = unix:\/\/\/data\/run\/ipsec\/charon.vici$/m);
+  assert.match(conf, new RegExp(`^ {2}load = ${CHARON_PLUGINS.join(' ')}$`, 'm'));
+  assert.match(conf, /^ {2}install_routes = no$/m);
+});
+
+test('charon\'s lines in RouterOS\'s words (spec §4.8); the rest is left out', () => {
+  const log = new CharonLog();
+  const say = (lines: string[]) => lines.flatMap((l) => log.line(l)).map((e) => `${e.topics} ${e.message}`);
+  assert.deepEqual(say([
+    '00[DMN] Starting IKE charon daemon (strongSwan 5.9.8, Linux 6.1, x86_64)',
+    '07[NET] <3> received packet: from 192.0.2.9[4500] to 192.0.2.1[4500] (912 bytes)',
+    '07[IKE] <identity-1|3> received end entity cert "CN=bob.lab"',
+    '07[CFG] <identity-1|3> certificate was revoked on Jan 01 00:00:00 UTC 2026, reason: unspecified',
+    "07[IKE] <identity-1|3> no trusted ECDSA public key found for 'bob.lab'",
+    '09[NET] <4> received packet: from 192.0.2.10[500] to 192.0.2.1[500] (912 bytes)',
+    "09[IKE] <identity-1|4> no trusted RSA public key found for 'mallory.lab'",
+    '09[IKE] <identity-1|5> IKE_SA identity-1[5] established between 192.0.2.1[gw.lab]...192.0.2.10[alice.lab]',
+    '09[IKE] <identity-1|5> deleting IKE_SA identity-1[5] between 192.0.2.1[gw.lab]...192.0.2.10[alice.lab]',
+    '11[IKE] <rw|1> received AUTHENTICATION_FAILED notify error',
+    '12[CFG] <1> received proposals: IKE:AES_CBC_128/HMAC_SHA1_96/PRF_HMAC_SHA1/MODP_2048',
+    "12[CFG] <1> constraint check failed: identity 'fqdn:x' required",
+    '12[CFG] <1> received proposals unacceptable',
+  ]), [
+    'ipsec,error certificate revoked(23) at depth:0 cert:CN=bob.lab',
+    "ipsec,error can't verify peer's certificate from store",
+    "ipsec,error unable to get local issuer certificate(20) at depth:0 cert:mallory.lab",
+    "ipsec,error can't verify peer's certificate from store",
+    'ipsec,info peer authorized: 192.0.2.1-192.0.2.10 id:alice.lab',
+    'ipsec,info killing ike2 SA: 192.0.2.1-192.0.2.10',
+    'ipsec,error got fatal error: AUTHENTICATION_FAILED',
+    "ipsec,error peer's ID does not match certificate",
+    'ipsec,error peer failed to get valid proposal.',
+  ]);
+});
+
+test('without charon, enabling a peer fails naming strongswan-charon and changes nothing', async () => {
+  const saved = process.env.ROSPKI_CHARON;
+  process.env.ROSPKI_CHARON = '/nonexistent/charon';
+  const t = await openTestApp();
+  try {
+    const before = await t.app.store.read((tx) => tx.list('/ip/ipsec/peer').length);
+    await assert.rejects(t.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2' }), (e: Error) => e.message === CHARON_MISSING);
+    assert.match(CHARON_MISSING, /Debian package strongswan-charon/);
+    assert.equal(await t.app.store.read((tx) => tx.list('/ip/ipsec/peer').length), before);
+    // A disabled peer is configuration only; enabling it is refused the same way.
+    await t.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2', disabled: 'yes' });
+    await assert.rejects(t.run('/ip/ipsec/peer', 'enable', { numbers: 'rw' }), (e: Error) => e.message === CHARON_MISSING);
+    assert.equal(await t.app.store.read((tx) => tx.list('/ip/ipsec/peer')[0]!.data.disabled), true);
+  } finally {
+    t.close();
+    if (saved === undefined) delete process.env.ROSPKI_CHARON; else process.env.ROSPKI_CHARON = saved;
+  }
+});
+
+test('a data directory with an enabled peer and no charon: the daemon shows why and starts nothing', async () => {
+  const s = await startServiceApp();
+  const saved = process.env.ROSPKI_CHARON;
+  try {
+    await useFreeIpsecPorts(s);
+    await s.run('/certificate', 'add', { name: 'gw', 'common-name': 'gw', 'key-size': 'prime256v1' });
+    await s.run('/certificate', 'sign', { number: 'gw' });
+    await s.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2', passive: 'yes', disabled: 'yes' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'rw', 'auth-method': 'digital-signature', certificate: 'gw' });
+    // The peer was enabled while charon was there (another host, a removed package).
+    process.env.ROSPKI_CHARON = '/nonexistent/charon';
+    await s.app.store.write((tx) => {
+      const row = tx.list('/ip/ipsec/peer')[0]!;
+      tx.update('/ip/ipsec/peer', row.id, { ...row.data, disabled: false });
+    });
+    await s.services.reconcile();
+    const [peer] = await s.app.store.read((tx) => tx.list('/ip/ipsec/peer').map((r) => r.data));
+    assert.equal(peer!.status, CHARON_MISSING);
+    assert.equal(fs.existsSync(path.join(s.dir, 'run', 'ipsec')), false);
+  } finally {
+    if (saved === undefined) delete process.env.ROSPKI_CHARON; else process.env.ROSPKI_CHARON = saved;
+    await s.stop();
+  }
+});
