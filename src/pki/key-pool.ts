@@ -22,7 +22,8 @@ const MAX_AGE_MS = 1000;
 /** EC keys made in this process before the worker starts. */
 const START_AFTER = 32;
 
-// Plain CommonJS evaluated from this string, so the bundle needs no entry point of its own.
+// Plain CommonJS evaluated from this string, so the bundle needs no entry point of its own; the
+// worker gets none of the process's node options (--input-type=module would make it ESM).
 // Each key: the public point (1 + 2 × coord bytes), then d left-padded to coord bytes.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -71,11 +72,13 @@ class EcKeyPool {
   start(): void {
     if (this.worker || this.failed) return;
     try {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      worker.unref();
+      const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
       worker.on('message', (m: { curve: EcCurve; keys: Uint8Array }) => this.arrived(m.curve, m.keys));
       worker.on('error', (e) => this.fail(e));
       worker.on('exit', (code) => { if (this.worker === worker) this.fail(new Error(`exited (${code})`)); });
+      // After the listeners: adding a 'message' listener refs the worker's port again (node 20),
+      // and a daemon would then never exit after SIGTERM.
+      worker.unref();
       this.worker = worker;
     } catch (e) {
       this.fail(e as Error);

@@ -1,12 +1,15 @@
 // EC keys made ahead on the key worker (src/pki/key-pool.ts): each one a real, valid key pair of
 // the curve asked for, never handed out twice, and accepted by openssl.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { generateKeyDer, keysTakenFromPool, startKeyWorker, type KeySize } from '../../src/pki/index.js';
 import { opensslOk, TmpDir } from './openssl.js';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = new TmpDir();
 after(() => tmp.cleanup());
 
@@ -44,4 +47,18 @@ describe('EC key pool', () => {
       assert.match(text, /Key is valid/);
     });
   }
+});
+
+describe('EC key pool and process exit', () => {
+  it('does not keep a process alive once it has nothing else to do', () => {
+    const script = `import { generateKeyDer, startKeyWorker, keysTakenFromPool } from './src/pki/index.ts';
+startKeyWorker();
+const deadline = Date.now() + 20_000;
+while (keysTakenFromPool() === 0 && Date.now() < deadline) { await generateKeyDer('prime256v1'); await new Promise((r) => setTimeout(r, 5)); }
+console.log(keysTakenFromPool() > 0 ? 'pooled' : 'none');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'the process was still running after 60 s (it needs at most 20 s)');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'pooled');
+  });
 });
