@@ -96,23 +96,28 @@ export class MenuRows {
       const key = row.data[field];
       const list = this.own(index, key);
       if (!list) continue;
-      const at = list.findIndex((r) => r.id === row.id);
-      if (at >= 0) list.splice(at, 1);
+      const at = indexById(list, row.id);
+      if (list[at]?.id === row.id) list.splice(at, 1);
       if (list.length === 0) index.delete(key);
     }
   }
 
   /** Index of id in ordered, or where it would go. */
   private indexOf(id: number): number {
-    let lo = 0;
-    let hi = this.ordered.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ordered[mid]!.id < id) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return indexById(this.ordered, id);
   }
+}
+
+/** Index of id in a list in id order, or where it would go (binary search). */
+function indexById(list: readonly StoredRow[], id: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function add(index: Map<unknown, StoredRow[]>, key: unknown, row: StoredRow): void {
@@ -124,7 +129,7 @@ function add(index: Map<unknown, StoredRow[]>, key: unknown, row: StoredRow): vo
 function insertInOrder(list: StoredRow[], row: StoredRow): void {
   // Keep id order: an undo may re-add an older row.
   if (list.length === 0 || list[list.length - 1]!.id < row.id) list.push(row);
-  else { list.push(row); list.sort((a, b) => a.id - b.id); }
+  else list.splice(indexById(list, row.id), 0, row);
 }
 
 /** A cached row from stored JSON. */
