@@ -8,7 +8,8 @@
 // kind of certificate over /api/v1/cfssl/newcert with 4 requests in flight.
 //
 // For profiling: ROSPKI_BENCH_PROFILE=<dir> runs the daemon with --cpu-prof into <dir>, and
-// ROSPKI_BENCH_PARTS=console,rest,api picks the front ends measured (all by default).
+// ROSPKI_BENCH_PARTS=console,rest,api picks the front ends measured (all by default), and
+// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build instead.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
@@ -18,7 +19,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeSentence, SentenceDecoder } from '../src/services/words.js';
-import { BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+
+/** ROSPKI_BENCH_BIN=<path to bin/rospki.js> measures another build (e.g. an older commit's) the same way. */
+const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 
 const N = 2000;
 
@@ -130,12 +134,18 @@ export async function benchIssuance(line: Line): Promise<void> {
     await waitPort(ports.api);
 
     rawRate(500);
-    const raw = rawRate(3000);
     const cfssl = await cfsslRate(dir, N);
-    const ref = (rate: number, what: string) => {
+    // The machine is shared and its load drifts by minutes: the raw limit is measured right
+    // before and right after each front end, and its mean is that front end's reference.
+    let rawBefore = 0;
+    const ref: Ref = (rate: number, what: string) => {
+      const rawAfter = rawRate(3000);
+      const raw = (rawBefore + rawAfter) / 2;
+      rawBefore = rawAfter;
       line(what, rate.toFixed(0), `raw ${raw.toFixed(0)}/s`, rate / raw, '≥ 0.3× raw single core');
       if (cfssl !== undefined) line('  beside cfssl serve (4 in flight)', rate.toFixed(0), `cfssl ${cfssl.toFixed(0)}/s`, rate / cfssl, '≥ 2× cfssl');
     };
+    ref.before = () => { rawBefore = rawRate(3000); };
 
     const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'console,rest,api').split(','));
 
@@ -144,6 +154,7 @@ export async function benchIssuance(line: Line): Promise<void> {
       `:for i from=1 to=${count} do={ /certificate add name="${prefix}$i" common-name="${prefix}$i" key-size=prime256v1; /certificate sign "${prefix}$i" ca=ca }`;
     if (parts.has('console')) {
       cli(loop('w', 1000));
+      ref.before();
       const start = nowMs();
       cli(loop('c', N));
       ref(N / ((nowMs() - start) / 1000), 'EC P-256 add+sign, console (-e through the daemon) /s');
@@ -161,8 +172,11 @@ export async function benchIssuance(line: Line): Promise<void> {
   }
 }
 
+/** Prints a rate beside the raw limit measured around it (call before() when timing starts). */
+type Ref = ((rate: number, what: string) => void) & { before: () => void };
+
 /** REST, 4 clients on keep-alive connections. */
-async function benchRest(port: number, ref: (rate: number, what: string) => void): Promise<void> {
+async function benchRest(port: number, ref: Ref): Promise<void> {
   const auth = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const restOne = (prefix: string) => async (i: number) => {
@@ -172,12 +186,13 @@ async function benchRest(port: number, ref: (rate: number, what: string) => void
     if (s.status !== 200) throw new Error(`REST sign: ${s.status} ${s.text}`);
   };
   await parallel(400, 4, restOne('rw'));
+  ref.before();
   ref(await parallel(N, 4, restOne('r')), 'EC P-256 add+sign, REST (4 clients) /s');
   agent.destroy();
 }
 
 /** The API, 4 connections, each with one command at a time. */
-async function benchApi(port: number, ref: (rate: number, what: string) => void): Promise<void> {
+async function benchApi(port: number, ref: Ref): Promise<void> {
   const conns = await Promise.all([0, 1, 2, 3].map(() => Api.open(port)));
   for (const c of conns) await c.talk('/login', '=name=admin', '=password=bench');
   // One connection per worker: each keeps its own.
@@ -195,6 +210,7 @@ async function benchApi(port: number, ref: (rate: number, what: string) => void)
     return count / ((nowMs() - start) / 1000);
   };
   await perConnection('aw')(400);
+  ref.before();
   ref(await perConnection('a')(N), 'EC P-256 add+sign, API (4 connections) /s');
   for (const c of conns) c.close();
 }
