@@ -169,8 +169,8 @@ export interface Session {
   readonly via: string;
   /** Remote address for logs (network front ends). */
   readonly address?: string;
-  /** Row numbers of the last print per menu path: index → item id (spec §7.3). */
-  readonly lastPrint: Map<string, number[]>;
+  /** The rows of the last print per menu path, in numbering order: index → item (spec §7.3). */
+  readonly lastPrint: Map<string, readonly StoredRow[]>;
   /** Terminal width for layouts. */
   readonly width: number;
   /** Interactive prompt (masked input), present only on a terminal: `passphrase: `. */

@@ -5,6 +5,7 @@ export * from './errors.js';
 export * from './oids.js';
 export * as der from './der.js';
 export * from './key.js';
+export { keysTakenFromPool, startKeyWorker } from './key-pool.js';
 export * from './name.js';
 export * from './san.js';
 export * from './key-usage.js';
