@@ -50,12 +50,16 @@ describe('console output a client does not read', { skip }, () => {
     await growthWhile(child);
   });
 
-  test('telnet: an endless :put to a client that never reads', { skip: fs.existsSync(PYTHON) ? false : 'python3 not installed' }, async () => {
-    const line = 'x'.repeat(200);
+  const pythonSkip = fs.existsSync(PYTHON) ? false : 'python3 not installed';
+
+  /**
+   * A python telnet client that logs in as the read user, then runs `attack` (python lines with
+   * the socket `s`) after printing "running"; resolves with the child once it got that far.
+   */
+  async function telnetClient(attack: string[]): Promise<ChildProcess> {
     const script = [
       'import socket, sys, time',
       's = socket.socket()',
-      's.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)',
       's.settimeout(20)',
       `s.connect(('127.0.0.1', ${telnetPort}))`,
       'def until(word):',
@@ -69,101 +73,52 @@ describe('console output a client does not read', { skip }, () => {
       'until(b"assword:")',
       `s.sendall(b"${PW}\\r\\n")`,
       'until(b"> ")',
+      ...attack,
+    ].join('\n');
+    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    const until = Date.now() + 30_000;
+    while (!out.includes('running')) {
+      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return child;
+  }
+
+  /** Python lines that send `chunk` `times` times, ignoring a full socket, then wait. */
+  const flood = (chunk: string, times: number): string[] => [
+    `chunk = ${chunk}`,
+    's.settimeout(1)',
+    `for i in range(${times}):`,
+    '    try:',
+    '        s.sendall(chunk)',
+    '    except OSError:',
+    '        pass',
+    'time.sleep(60)',
+  ];
+
+  test('telnet: an endless :put to a client that never reads', { skip: pythonSkip }, async () => {
+    const line = 'x'.repeat(200);
+    await growthWhile(await telnetClient([
       `s.sendall(b':while (true) do={ :put "${line}" }\\r\\n')`,
       'print("running", flush=True)',
       'time.sleep(60)',
-    ].join('\n');
-    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    const until = Date.now() + 30_000;
-    while (!out.includes('running')) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await growthWhile(child);
+    ]));
   });
 
-  test('telnet: input typed ahead while a command runs, never taken, does not fill the memory', { skip: fs.existsSync(PYTHON) ? false : 'python3 not installed' }, async () => {
-    const script = [
-      'import socket, sys, time',
-      's = socket.socket()',
-      's.settimeout(20)',
-      `s.connect(('127.0.0.1', ${telnetPort}))`,
-      'def until(word):',
-      '    seen = b""',
-      '    while word not in seen:',
-      '        d = s.recv(4096)',
-      '        if not d: sys.exit(1)',
-      '        seen += d',
-      'until(b"ogin:")',
-      's.sendall(b"reader\\r\\n")',
-      'until(b"assword:")',
-      `s.sendall(b"${PW}\\r\\n")`,
-      'until(b"> ")',
+  test('telnet: input typed ahead while a command runs, never taken, does not fill the memory', { skip: pythonSkip }, async () => {
+    await growthWhile(await telnetClient([
       's.sendall(b":delay 60s\\r\\n")',
       'print("running", flush=True)',
-      'chunk = (b"x" * 79 + b"\\r\\n") * 4096',
-      's.settimeout(1)',
-      'for i in range(2000):',
-      '    try:',
-      '        s.sendall(chunk)',
-      '    except OSError:',
-      '        pass',
-      'time.sleep(60)',
-    ].join('\n');
-    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    const until = Date.now() + 30_000;
-    while (!out.includes('running')) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await growthWhile(child);
+      ...flood('(b"x" * 79 + b"\\r\\n") * 4096', 2000),
+    ]));
   });
 
-  test('telnet: one endless line (no newline) neither fills the memory nor stops the daemon', { skip: fs.existsSync(PYTHON) ? false : 'python3 not installed' }, async () => {
-    const script = [
-      'import socket, sys, time',
-      's = socket.socket()',
-      's.settimeout(20)',
-      `s.connect(('127.0.0.1', ${telnetPort}))`,
-      'def until(word):',
-      '    seen = b""',
-      '    while word not in seen:',
-      '        d = s.recv(4096)',
-      '        if not d: sys.exit(1)',
-      '        seen += d',
-      'until(b"ogin:")',
-      's.sendall(b"reader\\r\\n")',
-      'until(b"assword:")',
-      `s.sendall(b"${PW}\\r\\n")`,
-      'until(b"> ")',
-      'print("running", flush=True)',
-      'chunk = b"x" * 65536',
-      's.settimeout(1)',
-      'for i in range(1000):',
-      '    try:',
-      '        s.sendall(chunk)',
-      '    except OSError:',
-      '        pass',
-      'time.sleep(60)',
-    ].join('\n');
-    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
-    const until = Date.now() + 30_000;
-    while (!out.includes('running')) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  test('telnet: one endless line (no newline) neither fills the memory nor stops the daemon', { skip: pythonSkip }, async () => {
+    const child = await telnetClient(['print("running", flush=True)', ...flood('b"x" * 65536', 1000)]);
     await new Promise((r) => setTimeout(r, 3000));
     const [status] = await d.rest('admin', ADMIN_PASSWORD, 'GET', '/system/identity', undefined, 10);
     assert.equal(status, 200, 'the daemon answers while the line comes in');
