@@ -26,9 +26,9 @@ import { OPENVPN, programName } from '../menus/host/programs.js';
 import {
   CLIENT, OVPN_CLIENT_PATH, OVPN_SERVER_PATH, SERVER, clientEnabled, serverEnabled,
 } from '../menus/interface/ovpn.js';
-import { RUNNING_KEY, SERVICE_STATUS, STATUS_KEY } from '../menus/interface/service-state.js';
+import { SERVICE_STATUS, stateDiffers, withState, type ReportedState } from '../menus/interface/service-state.js';
 import { pppLogin, recordPppSession } from '../menus/ppp/secret.js';
-import type { ReadTx, RowData, StoredRow } from '../store/store.js';
+import type { ReadTx, StoredRow } from '../store/store.js';
 import { StoreBatch } from './batch.js';
 import type { ServiceContext } from './context.js';
 import { daemonTrust, firstCertificatePem, type DaemonTrust } from './daemon-trust.js';
@@ -49,11 +49,6 @@ const MAX_SOCKET_PATH = 107;
 const PLAN_INPUTS = [OVPN_SERVER_PATH, OVPN_CLIENT_PATH, CERT_PATH, CRL_MENU_PATH, SETTINGS_PATH];
 /** Plans are made afresh at least this often (local CRLs renewed when due). */
 const PLAN_REFRESH_MS = 60_000;
-
-interface RowState {
-  readonly running: boolean;
-  readonly status: string;
-}
 
 /** What one enabled row should run: a daemon spec, or why it cannot. */
 interface Plan {
@@ -216,7 +211,7 @@ class OvpnDaemon {
     }
   }
 
-  state(): RowState {
+  state(): ReportedState {
     if (this.plan?.reason) return { running: false, status: SERVICE_STATUS.notRunning(this.plan.reason) };
     if (this.missing) return { running: false, status: SERVICE_STATUS.notRunning(this.missing) };
     const s = this.supervisor.state;
@@ -532,9 +527,8 @@ export class OpenVpnService implements ManagedService {
 
   private async writeStatesNow(): Promise<void> {
     const { store } = this.ctx.app;
-    const desired = (kind: Kind, row: StoredRow): RowState | undefined => this.daemons.get(`${kind[0]}${row.id}`)?.state();
-    const stale = (row: StoredRow, want: RowState | undefined): boolean =>
-      row.data[RUNNING_KEY] !== want?.running || row.data[STATUS_KEY] !== want?.status;
+    const desired = (kind: Kind, row: StoredRow): ReportedState | undefined => this.daemons.get(`${kind[0]}${row.id}`)?.state();
+    const stale = (row: StoredRow, want: ReportedState | undefined): boolean => stateDiffers(row.data, want);
     const paths: Array<[Kind, string]> = [['server', OVPN_SERVER_PATH], ['client', OVPN_CLIENT_PATH]];
     const changed = await store.read((tx) => paths.some(([kind, p]) => tx.list(p).some((r) => stale(r, desired(kind, r)))));
     if (!changed) return;
@@ -543,15 +537,7 @@ export class OpenVpnService implements ManagedService {
         for (const row of tx.list(p)) {
           const want = desired(kind, row);
           if (!stale(row, want)) continue;
-          const data: RowData = { ...row.data };
-          if (want) {
-            data[RUNNING_KEY] = want.running;
-            data[STATUS_KEY] = want.status;
-          } else {
-            delete data[RUNNING_KEY];
-            delete data[STATUS_KEY];
-          }
-          tx.update(p, row.id, data);
+          tx.update(p, row.id, withState(row.data, want));
         }
       }
     });

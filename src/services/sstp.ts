@@ -18,7 +18,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { propValue } from '../menu/generic.js';
 import { SERVICE_PATH } from '../menus/ip/service.js';
-import { RUNNING_KEY, SERVICE_STATUS, STATUS_KEY } from '../menus/interface/service-state.js';
+import { SERVICE_STATUS, stateDiffers, withState, type ReportedState } from '../menus/interface/service-state.js';
 import { SSTP_SERVER, SSTP_SERVER_PATH } from '../menus/interface/sstp.js';
 import type { RowData } from '../store/store.js';
 import { plainAddress } from './auth.js';
@@ -94,7 +94,7 @@ export class SstpService implements ManagedService {
   /** The listener asks clients for certificates (a TLS server option, not a context one). */
   private requestCert = false;
   private live: Wanted | undefined;
-  private state: { running: boolean; status: string } | undefined;
+  private state: ReportedState | undefined;
   private readonly connections = new Set<SstpConnection>();
   private stopped = false;
 
@@ -183,7 +183,7 @@ export class SstpService implements ManagedService {
     });
   }
 
-  private async listen(w: Wanted): Promise<{ running: boolean; status: string }> {
+  private async listen(w: Wanted): Promise<ReportedState> {
     const options = w.options!;
     const server = tls.createServer({
       ...options, requestCert: w.verifyClient, rejectUnauthorized: false, handshakeTimeout: this.ctx.options.loginTimeoutMs,
@@ -256,22 +256,14 @@ export class SstpService implements ManagedService {
     const stale = await store.read((tx) => {
       const row = tx.get(SSTP_SERVER_PATH, 1)?.data;
       const svc = serviceRow(tx.list(SERVICE_PATH));
-      return (row !== undefined && (row[RUNNING_KEY] !== want?.running || row[STATUS_KEY] !== want?.status))
+      return (row !== undefined && stateDiffers(row, want))
         || (svc?.data.port !== port);
     });
     if (!stale) return;
     await store.write((tx) => {
       const row = tx.get(SSTP_SERVER_PATH, 1);
       if (row) {
-        const data: RowData = { ...row.data };
-        if (want) {
-          data[RUNNING_KEY] = want.running;
-          data[STATUS_KEY] = want.status;
-        } else {
-          delete data[RUNNING_KEY];
-          delete data[STATUS_KEY];
-        }
-        tx.update(SSTP_SERVER_PATH, 1, data);
+        tx.update(SSTP_SERVER_PATH, 1, withState(row.data, want));
       }
       const svc = serviceRow(tx.list(SERVICE_PATH));
       if (svc && svc.data.port !== port) tx.remove(SERVICE_PATH, svc.id);

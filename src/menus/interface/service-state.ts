@@ -20,6 +20,29 @@ export const SERVICE_STATUS = {
   notRunning: (reason: string): string => `not running: ${reason}`,
 } as const;
 
+/** What the daemon reports of a row's service: undefined when it runs none for the row. */
+export interface ReportedState {
+  running: boolean;
+  status: string;
+}
+
+/** Whether a row shows other than `want` (its state must be written). */
+export const stateDiffers = (row: RowData, want: ReportedState | undefined): boolean =>
+  row[RUNNING_KEY] !== want?.running || row[STATUS_KEY] !== want?.status;
+
+/** The row's data with `want` written into it (or the state removed when none is reported). */
+export function withState(row: RowData, want: ReportedState | undefined): RowData {
+  const data: RowData = { ...row };
+  if (want) {
+    data[RUNNING_KEY] = want.running;
+    data[STATUS_KEY] = want.status;
+  } else {
+    delete data[RUNNING_KEY];
+    delete data[STATUS_KEY];
+  }
+  return data;
+}
+
 /** Whether the daemon reported the row's service up (listening, or a client connected). */
 export const isRunning = (row: RowData): boolean => row[RUNNING_KEY] === true;
 
