@@ -308,3 +308,14 @@ export const requireText = (v: Value, name: string): string => {
   if (t === '') throw argumentError(`value of ${name} must not be empty`);
   return t;
 };
+
+/** An IPv4 network `192.168.88.0/24`, kept as its network address as RouterOS does (a bare address is /32). */
+export const ipv4NetworkType: PropType<string> = {
+  ...bareStringType,
+  help: 'IP/prefix',
+  parse(v, _ctx, name) {
+    const p = IpPrefix.parse(valueToString(v).trim());
+    if (!p || p.address.family !== 4) throw invalidValue(name);
+    return p.toString();
+  },
+};

@@ -3,11 +3,10 @@
 // run: it is flagged I (invalid), as RouterOS flags a server that can not work
 // (docs/compatibility.md).
 
-import { boolType, durationType, enumType, intType, refType, stringListType, stringType } from '../../menu/proptypes.js';
+import { boolType, durationType, enumType, intType, ipv4NetworkType, refType, stringListType, stringType } from '../../menu/proptypes.js';
 import { propValue } from '../../menu/generic.js';
 import type { MenuDecl, PropType, PropertyDecl, TypeContext } from '../../menu/types.js';
-import { IpPrefix, valueToString } from '../../menu/values.js';
-import { invalidValue } from '../../errors.js';
+import { valueToString } from '../../menu/values.js';
 import { POOL_PATH } from './pool.js';
 
 export const DHCP_SERVER_PATH = '/ip/dhcp-server';
@@ -68,16 +67,6 @@ export const dhcpServerMenu: MenuDecl = {
   ],
 };
 
-/** A network prefix: `192.168.88.0/24`. */
-const networkType: PropType<string> = {
-  ...bare,
-  help: 'IP/prefix',
-  parse(v, _ctx, name) {
-    const p = IpPrefix.parse(valueToString(v).trim());
-    if (!p || p.address.family !== 4) throw invalidValue(name);
-    return p.toString();
-  },
-};
 
 export const dhcpNetworkMenu: MenuDecl = {
   path: `${DHCP_SERVER_PATH}/network`,
@@ -86,7 +75,7 @@ export const dhcpNetworkMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'comment', 'export'],
   columns: ['address', 'gateway', 'dns-server'],
   properties: [
-    { name: 'address', type: networkType, required: true, unique: true, help: 'The network' },
+    { name: 'address', type: ipv4NetworkType, required: true, unique: true, help: 'The network' },
     { name: 'gateway', type: stringListType, help: 'Default gateways given to clients' },
     { name: 'netmask', type: intType(0, 32), help: 'Prefix length given to clients (0: that of address)' },
     { name: 'dns-server', type: stringListType, help: 'DNS servers given to clients' },

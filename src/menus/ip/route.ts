@@ -10,9 +10,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { invalidValue } from '../../errors.js';
-import { boolType, intType, stringType } from '../../menu/proptypes.js';
+import { boolType, intType, ipv4NetworkType, stringType } from '../../menu/proptypes.js';
 import type { MenuDecl, PropType } from '../../menu/types.js';
-import { IpAddress, IpPrefix, valueToString } from '../../menu/values.js';
+import { IpAddress, valueToString } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import { isHostFact, mirrorRows, refuseFactChange, refuseFactRemoval } from '../host/rows.js';
 
@@ -62,16 +62,6 @@ async function hostRoutes(): Promise<RowData[]> {
   }
 }
 
-/** A destination `10.0.0.0/8` (kept as its network, as RouterOS does; a bare address is /32). */
-const destinationType: PropType<string> = {
-  ...bare,
-  help: 'IP/prefix',
-  parse(v, _ctx, name) {
-    const p = IpPrefix.parse(valueToString(v).trim());
-    if (!p || p.address.family !== 4) throw invalidValue(name);
-    return p.toString();
-  },
-};
 
 /** A gateway: an IPv4 address, or an interface name (`gateway=ether1`), or `address%interface`. */
 const gatewayType: PropType<string> = {
@@ -93,7 +83,7 @@ export const routeMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
   columns: ['dst-address', 'gateway', 'routing-table', 'distance'],
   properties: [
-    { name: 'dst-address', type: destinationType, default: '0.0.0.0/0' },
+    { name: 'dst-address', type: ipv4NetworkType, default: '0.0.0.0/0' },
     { name: 'gateway', type: gatewayType, required: true },
     { name: 'immediate-gw', type: bare, access: 'ro' },
     // The host's metric is not RouterOS's distance: left out on its routes rather than made up.

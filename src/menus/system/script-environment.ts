@@ -9,7 +9,7 @@ import { resolveItems } from '../../menu/generic.js';
 import { itemsType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl } from '../../menu/types.js';
 import { valueToString, type Value } from '../../menu/values.js';
-import { holdsAll, userPolicies } from '../user/user.js';
+import { mayActFor } from '../user/user.js';
 
 export const ENVIRONMENT_PATH = '/system/script/environment';
 
@@ -44,7 +44,7 @@ const removeCommand: CommandDecl = {
       for (const id of resolveItems(call.menu, call.args.get(numbersArg), session, tx)) {
         const row = tx.get(ENVIRONMENT_PATH, id)!;
         const user = String(row.data.user);
-        if (user !== session.user && !(call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, user) ?? []))) {
+        if (!mayActFor(tx, call, user)) {
           throw notEnoughPermissions();
         }
         env.scripts.globalsOf(user).delete(String(row.data.name));

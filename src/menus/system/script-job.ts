@@ -13,7 +13,7 @@ import { dateType, enumSetType, itemsType, stringType } from '../../menu/proptyp
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, Policy, PropType } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
 import type { Value } from '../../menu/values.js';
-import { holdsAll, userPolicies } from '../user/user.js';
+import { mayActFor } from '../user/user.js';
 
 export const JOB_PATH = '/system/script/job';
 
@@ -110,7 +110,7 @@ const removeCommand: CommandDecl = {
       for (const id of resolveItems(call.menu, call.args.get(numbersArg), session, tx)) {
         const row = tx.get(JOB_PATH, id)!;
         const owner = String(row.data.owner);
-        if (owner !== session.user && !(call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, owner) ?? []))) {
+        if (!mayActFor(tx, call, owner)) {
           throw notEnoughPermissions();
         }
         stopJob(env, id);

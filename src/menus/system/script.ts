@@ -19,7 +19,7 @@ import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, Men
 import type { StoredRow } from '../../store/store.js';
 import { runAsJob } from './script-job.js';
 import { POLICIES } from '../../menu/types.js';
-import { holdsAll, userPolicies } from '../user/user.js';
+import { holdsAll, mayActFor } from '../user/user.js';
 import type { Value } from '../../menu/values.js';
 import { executeCommand } from './execute.js';
 
@@ -95,13 +95,12 @@ export const scriptMenu: MenuDecl = {
    * more than they do; and a script of someone who holds more can not be changed or removed.
    */
   authorize({ before, after }, tx, call) {
-    const mine = (owner: unknown): boolean => owner === undefined || owner === call.session.user;
-    const ownerWithin = (owner: unknown): boolean =>
-      call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, String(owner)) ?? []);
-    if (before && !mine(before.owner) && !ownerWithin(before.owner)) throw notEnoughPermissions();
+    // A script without an owner is the caller's.
+    const allowed = (owner: unknown): boolean => owner === undefined || mayActFor(tx, call, String(owner));
+    if (before && !allowed(before.owner)) throw notEnoughPermissions();
     if (!after) return;
     if (!holdsAll(call.policies, (after.policy as Policy[] | undefined) ?? [])) throw notEnoughPermissions();
-    if (!mine(after.owner) && !ownerWithin(after.owner)) throw notEnoughPermissions();
+    if (!allowed(after.owner)) throw notEnoughPermissions();
   },
   properties: [
     { name: 'name', type: stringType, required: true, unique: true, default: '' },

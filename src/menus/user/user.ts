@@ -36,6 +36,15 @@ export function holdsAll(held: ReadonlySet<Policy>, wanted: Iterable<Policy>): b
   return true;
 }
 
+/**
+ * Whether the caller may act on what belongs to `owner` (a script, a job, a global): their own,
+ * or another user's with the `policy` policy and every policy that user holds — nobody reaches
+ * more through someone else's things than they hold themselves (issue 11).
+ */
+export function mayActFor(tx: ReadTx, call: { readonly session: { readonly user: string }; readonly policies: ReadonlySet<Policy> }, owner: string): boolean {
+  return owner === call.session.user || (call.policies.has('policy') && holdsAll(call.policies, userPolicies(tx, owner) ?? []));
+}
+
 /** The policies of a group row (by id), or none. */
 export function groupPolicies(tx: ReadTx, groupId: unknown): Policy[] {
   const group = typeof groupId === 'number' ? tx.get(GROUP_PATH, groupId) : undefined;
