@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BIN, haveTool, keyAuth, ssh, startSshDaemon, waitUntil } from '../services/ssh-support.js';
+import { BIN, keyAuth, ssh, startSshDaemon, waitUntil } from '../services/ssh-support.js';
+import { needs, PYTHON } from '../support/tools.js';
 
 const DRIVER = String.raw`
 import os, pty, sys, time, select, json, fcntl, termios, struct, re
@@ -79,7 +80,7 @@ interface Step { expect: string; send: string; resize?: [number, number] }
 
 /** Runs argv on a pseudo-terminal of cols×rows through the steps; returns the screen. */
 function onTerminal(argv: string[], cols: number, steps: Step[], env: Record<string, string> = {}): string {
-  const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify({ cols, rows: 40, steps, env }), ...argv], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(PYTHON, ['-c', DRIVER, JSON.stringify({ cols, rows: 40, steps, env }), ...argv], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const { screen, failed } = JSON.parse(r.stdout) as { screen: string; failed?: { step: number; expect: string } };
   assert.equal(failed, null, `waited in vain for ${JSON.stringify(failed)}; the screen:\n${screen}`);
@@ -121,7 +122,7 @@ function quietDataDir(): string {
   return dir;
 }
 
-const skip = haveTool('python3') ? false : 'python3 not installed';
+const skip = needs('python3');
 
 describe('the console on a terminal (pty)', { skip }, () => {
   const dirs: string[] = [];
@@ -192,7 +193,7 @@ describe('continuation lines wherever console text comes from', () => {
   });
 });
 
-describe('the console in an SSH PTY shell (OpenSSH)', { skip: haveTool('ssh') && haveTool('python3') ? false : 'ssh or python3 missing' }, () => {
+describe('the console in an SSH PTY shell (OpenSSH)', { skip: needs('ssh', 'ssh-keygen', 'python3') }, () => {
   test('continuation prompts, a pasted block, the window size and window changes', async () => {
     const d = await startSshDaemon();
     try {

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openssl, tempDir } from '../support/app.js';
 import { freePort, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { needs, PYTHON } from '../support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
-const skip = fs.existsSync(PYTHON) ? false : 'python3 not installed';
+const skip = needs('python3', 'curl');
 const LIMIT = 64 * 1024;
 const LOGIN_TIMEOUT = 1500;
 

@@ -11,8 +11,8 @@ import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../support/app.js';
 import { ApiClient, basic, makeChain, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { mayUse } from '../support/tools.js';
 
-const hasLibrouteros = fs.existsSync('/usr/lib/python3/dist-packages/librouteros');
 const SERVICES = ['www', 'www-ssl', 'api', 'api-ssl'] as const;
 type Service = typeof SERVICES[number];
 
@@ -100,7 +100,7 @@ describe('idle connections do not lock a service out', () => {
     assert.equal(JSON.parse(rests.stdout).name, 'MikroTik');
     // The binary API: librouteros when installed, the bare client always.
     for (const name of ['api', 'api-ssl'] as const) {
-      if (hasLibrouteros) {
+      if (mayUse('librouteros')) {
         const r = await run('/usr/bin/python3', ['-c', LIBROUTEROS, String(s.ports[name]), name === 'api-ssl' ? 'tls' : 'plain', rootFile], { timeoutMs: 30_000 });
         assert.equal(r.status, 0, `${name}: ${r.stderr}`);
         assert.equal(r.stdout.trim(), 'MikroTik');

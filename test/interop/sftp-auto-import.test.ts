@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { haveTool, importAdminKey, sftpBatch, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { importAdminKey, sftpBatch, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('sftp') ? false : 'OpenSSH sftp not installed';
+const skip = needs('sftp', 'ssh-keygen');
 let s: SshApp;
 before(async () => {
   if (skip) return;

@@ -7,12 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeChain, run } from '../services/support.js';
-import { haveTool, importAdminKey, keyAuth, scp, sftpBatch, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { importAdminKey, keyAuth, scp, sftpBatch, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
 import { openssl } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('ssh') && haveTool('scp') && haveTool('sftp') ? false : 'OpenSSH client not installed';
-const hasParamiko = fs.existsSync('/usr/bin/python3') && (await run('/usr/bin/python3', ['-c', 'import paramiko'])).status === 0;
-const hasAnsible = fs.existsSync('/usr/bin/ansible-playbook') && hasParamiko;
+const skip = needs('ssh', 'scp', 'sftp', 'ssh-keygen');
 
 let s: SshApp;
 let work: string;
@@ -157,7 +156,7 @@ ch.send(b'/quit\r'); out['exit'] = ch.recv_exit_status()
 import json; print(json.dumps(out))
 `;
 
-test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, history, window size, /quit', { skip: skip || (!hasParamiko && 'paramiko not installed') }, async () => {
+test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, history, window size, /quit', { skip: skip || needs('paramiko') }, async () => {
   const r = await run('/usr/bin/python3', ['-c', PTY_CLIENT, String(s.sshPort), 'secret'], { timeoutMs: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, string | number>;
@@ -173,7 +172,7 @@ test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, 
   assert.equal(out.exit, 0);
 });
 
-test('ansible community.routeros.command runs /certificate print over network_cli (paramiko)', { skip: skip || (!hasAnsible && 'ansible or paramiko not installed'), timeout: 240_000 }, async () => {
+test('ansible community.routeros.command runs /certificate print over network_cli (paramiko)', { skip: skip || needs('ansible-playbook', 'paramiko'), timeout: 240_000 }, async () => {
   const dir = path.join(s.home, 'ansible');
   fs.mkdirSync(dir, { recursive: true });
   const inventory = path.join(dir, 'inventory.ini');

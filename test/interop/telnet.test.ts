@@ -3,15 +3,13 @@
 // itself: the console behind a `Login:`/`Password:` prompt, the `telnet` policy, failed logins
 // logged and counted, the login deadline. The raw-socket tests run without telnetlib too.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { ServiceOptions } from '../../src/services/index.js';
 import { freePort, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { needs, PYTHON } from '../support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
-const hasTelnetlib = fs.existsSync(PYTHON) && (await run(PYTHON, ['-W', 'ignore', '-c', 'import telnetlib'])).status === 0;
-const skip = hasTelnetlib ? false : 'python3 with telnetlib (≤ 3.12) not installed';
+const skip = needs('telnetlib');
 /**
  * The login deadline of the appliance of the deadline test only. The other tests keep the default
  * (30 s): three failed logins (scrypt and the failure delay each) on a loaded machine can take

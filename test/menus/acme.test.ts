@@ -17,10 +17,11 @@ import { importPkcs8Der } from '../../src/pki/index.js';
 import type { RowData } from '../../src/store/store.js';
 import { startAcmeProxy, type AcmeProxy } from '../support/acme-proxy.js';
 import { openTestApp, opensslStatus, tempDir, toPem, type TestApp } from '../support/app.js';
-import { acmeAccounts, forgetAuthorizations, havePebble, startPebble, type Pebble } from '../support/pebble.js';
+import { acmeAccounts, forgetAuthorizations, PEBBLE_TOOLS, startPebble, type Pebble } from '../support/pebble.js';
 import { freePort } from '../services/support.js';
+import { needs } from '../support/tools.js';
 
-const skip = !havePebble() && 'pebble, pebble-challtestsrv or openssl missing (apt-get install pebble openssl)';
+const skip = needs(...PEBBLE_TOOLS);
 
 /** Console lines as the console prints them (liveProgress: the progress lines too). */
 async function con(t: TestApp, line: string, progress = false): Promise<{ ok: boolean; out: string; progress: string[] }> {

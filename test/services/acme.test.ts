@@ -13,10 +13,11 @@ import { acmeResponder } from '../../src/menus/certificate/acme-responder.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { startAcmeProxy, type AcmeProxy } from '../support/acme-proxy.js';
 import { tempDir } from '../support/app.js';
-import { forgetAuthorizations, havePebble, startPebble, type Pebble } from '../support/pebble.js';
+import { forgetAuthorizations, PEBBLE_TOOLS, startPebble, type Pebble } from '../support/pebble.js';
 import { ApiClient, attrs, basic, run, startServiceApp, type ServiceApp } from './support.js';
+import { needs } from '../support/tools.js';
 
-const skip = !havePebble() && 'pebble, pebble-challtestsrv or openssl missing (apt-get install pebble openssl)';
+const skip = needs(...PEBBLE_TOOLS);
 
 /** Waits (bounded, polling the store) until `check` holds. */
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Authenticator } from '../../src/services/auth.js';
 import { run } from './support.js';
-import { haveTool, importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, waitUntil, type SshApp } from './ssh-support.js';
+import { importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, waitUntil, type SshApp } from './ssh-support.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('ssh') ? false : 'OpenSSH client not installed';
+const skip = needs('ssh', 'ssh-keygen');
 
 /** Plain TCP connections to a port that send nothing; resolves once all are connected. */
 async function idleConnections(port: number, count: number): Promise<{ sockets: net.Socket[]; closed: () => number }> {

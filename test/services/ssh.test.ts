@@ -11,9 +11,10 @@ import { Appliance } from '../../src/appliance.js';
 import { startServices } from '../../src/services/index.js';
 import { SSH_PATH } from '../../src/menus/ip/ssh.js';
 import { freePort, run } from './support.js';
-import { haveTool, importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from './ssh-support.js';
+import { importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from './ssh-support.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('ssh') ? false : 'OpenSSH client not installed';
+const skip = needs('ssh', 'ssh-keygen');
 let s: SshApp;
 before(async () => { if (!skip) s = await startSshApp(); });
 after(async () => { await s?.stop(); });

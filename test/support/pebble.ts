@@ -10,7 +10,7 @@
 // PEBBLE_AUTHZREUSE` is false, so at 0 still for 1 order in 100 per name; a test that needs a
 // challenge for a name it validated before calls forgetAuthorizations() first.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,9 +22,11 @@ import type { Appliance } from '../../src/appliance.js';
 import { ACCOUNT_KEY_BLOB, ACCOUNT_PATH } from '../../src/menus/certificate/acme-issue.js';
 import { importPkcs8Der } from '../../src/pki/index.js';
 import { freePort } from '../services/support.js';
+import { have, type ToolName } from './tools.js';
 
-export const havePebble = (): boolean =>
-  ['pebble', 'pebble-challtestsrv', 'openssl'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+/** Whether pebble, its DNS and openssl are here (the tools of test/support/tools.ts). */
+export const havePebble = (): boolean => PEBBLE_TOOLS.every(have);
+export const PEBBLE_TOOLS = ['pebble', 'pebble-challtestsrv', 'openssl'] as const satisfies readonly ToolName[];
 
 export interface PebbleOptions {
   /** Port pebble connects to for HTTP-01 (where rospki must answer). */
