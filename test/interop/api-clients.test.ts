@@ -31,7 +31,7 @@ from librouteros import connect
 from librouteros.query import Key
 from librouteros.exceptions import TrapError
 port, mode, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-kw = dict(port=port, timeout=10)
+kw = dict(port=port, timeout=30)
 if mode != 'plain':
     ctx = ssl.create_default_context(cafile=cafile if mode == 'cert' else None)
     if mode == 'adh':
@@ -95,7 +95,7 @@ const MONITOR_SCRIPT = String.raw`
 import sys, json
 from librouteros import connect
 from librouteros.exceptions import TrapError
-api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=10)
+api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=30)
 out = {'fetch': list(api('/tool/fetch', url=sys.argv[2], output='user'))}
 try:
     list(api('/tool/fetch', url=sys.argv[3], output='user'))

@@ -133,7 +133,7 @@ c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy()
 c.connect('127.0.0.1', port=int(sys.argv[1]), username='admin', password=sys.argv[2], look_for_keys=False, allow_agent=False)
 ch = c.invoke_shell(term='xterm', width=100, height=30)
 ansi = re.compile(rb'\x1b\[[0-9;?]*[A-Za-z]')
-def until(pat, t=10):
+def until(pat, t=30):
     buf = b''; end = time.time() + t
     while time.time() < end:
         if ch.recv_ready():

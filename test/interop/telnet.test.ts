@@ -45,14 +45,14 @@ out = b''
 closed = False
 try:
     for user, password in logins:
-        out += t.read_until(b'Login: ', 10)
+        out += t.read_until(b'Login: ', 30)
         t.write(user.encode() + b'\r\n')
-        out += t.read_until(b'Password: ', 10)
+        out += t.read_until(b'Password: ', 30)
         t.write(password.encode() + b'\r\n')
-    out += t.read_until(b'> ', 10)
+    out += t.read_until(b'> ', 30)
     for line in lines:
         t.write(line.encode() + b'\r\n')
-        out += t.read_until(b'> ', 10)
+        out += t.read_until(b'> ', 30)
     out += t.read_all()
     closed = True
 except EOFError:
