@@ -361,13 +361,13 @@ test('an uploaded *.auto.rsc runs as its uploader and writes *.auto.log', { skip
   const r = await run('curl', ['-sS', '-T', local('setup.auto.rsc'), url()]);
   assert.equal(r.status, 0, r.stderr);
   const logFile = path.join(files, 'setup.auto.log');
-  for (let i = 0; i < 200 && !fs.existsSync(logFile); i++) await new Promise((res) => setTimeout(res, 50));
+  for (let i = 0; i < 600 && !fs.existsSync(logFile); i++) await new Promise((res) => setTimeout(res, 50)); // 30 s at most
   assert.equal(fs.readFileSync(logFile, 'utf8'), 'done\nScript file loaded and executed successfully\n');
   assert.equal(await s.app.identity(), 'from-ftp');
   // A failing script: its error is the log.
   fs.writeFileSync(local('bad.auto.rsc'), '/nosuch command\n');
   await run('curl', ['-sS', '-T', local('bad.auto.rsc'), url()]);
   const badLog = path.join(files, 'bad.auto.log');
-  for (let i = 0; i < 200 && !fs.existsSync(badLog); i++) await new Promise((res) => setTimeout(res, 50));
+  for (let i = 0; i < 600 && !fs.existsSync(badLog); i++) await new Promise((res) => setTimeout(res, 50)); // 30 s at most
   assert.match(fs.readFileSync(badLog, 'utf8'), /^Script Error: bad command name nosuch \(line 1 column 2\)\n$/);
 });

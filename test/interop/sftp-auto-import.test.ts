@@ -23,7 +23,7 @@ test('sftp put of x.auto.rsc runs it and writes x.auto.log', { skip }, async () 
   const r = await sftpBatch(s, `put ${script} net.auto.rsc\n`);
   assert.equal(r.status, 0, r.stderr);
   const log = path.join(s.app.dataDir.filesDir, 'net.auto.log');
-  for (let i = 0; i < 200 && !fs.existsSync(log); i++) await new Promise((res) => setTimeout(res, 50));
+  for (let i = 0; i < 600 && !fs.existsSync(log); i++) await new Promise((res) => setTimeout(res, 50)); // 30 s at most
   assert.equal(fs.readFileSync(log, 'utf8'), 'Script file loaded and executed successfully\n');
   assert.equal(await s.app.identity(), 'from-sftp');
   // A plain .rsc is only a file.
