@@ -177,7 +177,9 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
   const socketPath = path.join(dir, 'control.sock');
   if (withConsole) {
     // A daemon already runs here: be a console of it rather than a second appliance.
-    const remote = await connectControl(socketPath, { width: terminalWidth(), interactive: true, ask: await terminalAsk() });
+    const remote = await connectControl(socketPath, {
+      width: terminalWidth(), interactive: true, ask: await terminalAsk(), clearHistory: () => terminalAsker.clearHistory?.(),
+    });
     if (remote) {
       const { runRepl } = await import('./console/repl.js');
       await runRepl(remote, { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker, followWidth: followWidth() });
@@ -216,6 +218,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     const { runRepl } = await import('./console/repl.js');
     const session = await ConsoleSession.open(app, {
       width: terminalWidth(), output: () => {}, prompt: await terminalAsk(), liveProgress: true, operator: true,
+      clearHistory: () => terminalAsker.clearHistory?.(),
     });
     await app.logLogin('admin', 'local');
     await runRepl(new LocalConsole(session), { input: process.stdin, output: process.stdout, historyFile: path.join(dir, 'history'), asker: terminalAsker, followWidth: followWidth() });

@@ -163,6 +163,15 @@ export function formatDate(ms: number, zone: TimeZone = UTC_ZONE): string {
 }
 
 /**
+ * `2023-04-02T02:05:37Z`: UTC in RFC 3339 form, whole seconds. Only where RouterOS itself writes
+ * UTC with its `Z` (ACME: certificate names and the renewal log line, spec §5.1); every other
+ * date a user reads goes through formatDate in the router's zone.
+ */
+export function formatUtcStamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
  * The moment a local wall-clock time (`Date.UTC` of its fields) names in a zone. Around a
  * daylight-saving change a skipped time moves forward and a repeated one takes its first moment.
  */

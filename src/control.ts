@@ -6,7 +6,7 @@
 //                    {t:'help', line}  {t:'answer', value}  {t:'interrupt'}  {t:'resize', width}
 //   daemon → client: {t:'ready', prompt}  {t:'out', text}  {t:'done', ok, error?, prompt}
 //                    {t:'completion', candidates, partial}  {t:'help', text}
-//                    {t:'ask', question, masked}
+//                    {t:'ask', question, masked}  {t:'clear-history'}
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -73,6 +73,8 @@ function handleClient(app: Appliance, socket: net.Socket): void {
             pendingAnswer = resolve;
             send(socket, { t: 'ask', question, masked });
           }) : undefined,
+          // The history belongs to the terminal on the other side of the socket.
+          clearHistory: m.interactive ? () => send(socket, { t: 'clear-history' }) : undefined,
         });
         if (m.interactive) {
           await app.logLogin('admin', 'local');
@@ -110,9 +112,7 @@ function isAlive(socketPath: string): Promise<boolean> {
 }
 
 /** Connects to a running daemon, or returns undefined when none runs. */
-export async function connectControl(socketPath: string, opts: {
-  width: number; interactive: boolean; ask?: (question: string, masked: boolean) => Promise<string>;
-}): Promise<ConsoleBackend | undefined> {
+export async function connectControl(socketPath: string, opts: RemoteOptions): Promise<ConsoleBackend | undefined> {
   if (!fs.existsSync(socketPath)) return undefined;
   const socket = await new Promise<net.Socket | undefined>((resolve) => {
     const s = net.connect(socketPath);
@@ -123,13 +123,22 @@ export async function connectControl(socketPath: string, opts: {
   return RemoteConsole.start(socket, opts);
 }
 
+interface RemoteOptions {
+  width: number;
+  interactive: boolean;
+  /** Questions of a command, asked on this terminal. */
+  ask?: (question: string, masked: boolean) => Promise<string>;
+  /** `/console clear-history` typed on this terminal. */
+  clearHistory?: () => void;
+}
+
 class RemoteConsole implements ConsoleBackend {
   private waiting: ((m: Message) => void) | undefined;
   private output: (text: string) => void = () => {};
   private lastPrompt = '';
   private closedError: Error | undefined;
 
-  private constructor(private readonly socket: net.Socket, private readonly ask?: (q: string, masked: boolean) => Promise<string>) {
+  private constructor(private readonly socket: net.Socket, private readonly opts: RemoteOptions) {
     lineReader(socket, (m) => this.onMessage(m));
     socket.on('close', () => {
       this.closedError = new Error('the rospki daemon closed the connection');
@@ -140,8 +149,8 @@ class RemoteConsole implements ConsoleBackend {
     socket.on('error', () => {});
   }
 
-  static async start(socket: net.Socket, opts: { width: number; interactive: boolean; ask?: (q: string, masked: boolean) => Promise<string> }): Promise<RemoteConsole> {
-    const remote = new RemoteConsole(socket, opts.ask);
+  static async start(socket: net.Socket, opts: RemoteOptions): Promise<RemoteConsole> {
+    const remote = new RemoteConsole(socket, opts);
     const ready = await remote.request({ t: 'open', width: opts.width, interactive: opts.interactive });
     remote.lastPrompt = String(ready.prompt ?? '');
     return remote;
@@ -150,10 +159,11 @@ class RemoteConsole implements ConsoleBackend {
   private onMessage(m: Message): void {
     if (m.t === 'out') { this.output(String(m.text)); return; }
     if (m.t === 'ask') {
-      const reply = this.ask ? this.ask(String(m.question), Boolean(m.masked)) : Promise.resolve('');
+      const reply = this.opts.ask ? this.opts.ask(String(m.question), Boolean(m.masked)) : Promise.resolve('');
       void reply.then((value) => send(this.socket, { t: 'answer', value }));
       return;
     }
+    if (m.t === 'clear-history') { this.opts.clearHistory?.(); return; }
     const w = this.waiting;
     this.waiting = undefined;
     w?.(m);

@@ -40,6 +40,15 @@ export class RosError extends Error {
   column?: number;
   /** Details a script reads with `:onerror e,attr` (e.g. a fetch's status and headers). */
   attributes?: ErrorAttributes;
+  /** The argument whose value was refused (the executor names it while it parses arguments). */
+  argument?: string;
+  /** Where a running script failed: the command (`/ip/service/set`, `:error`) and its line. */
+  scriptLocation?: { readonly command: string; readonly line: number };
+  /**
+   * No location is ever added: the text says where it failed already (a syntax error inside a
+   * script that a command ran, `Script Error: bad command name x (line 1 column 2)`).
+   */
+  complete = false;
 
   constructor(kind: RosErrorKind, message: string, category?: ErrorCategory) {
     super(message);
@@ -53,6 +62,20 @@ export class RosError extends Error {
     const pos = this.line !== undefined ? ` (line ${this.line} column ${this.column ?? 1})` : '';
     if (this.kind === 'failure') return `failure: ${this.message}${pos}`;
     return `${this.message}${pos}`;
+  }
+
+  /**
+   * The text of a script's failure as `/execute … as-string` returns it: a runtime error names
+   * the command, the refused argument and the line — `input does not match any value of
+   * certificate (/ip/service/set (certificate); line 1)` (routeros-services.md §1.2, a CHR 7.23.3
+   * capture of POST /rest/execute), `boom (:error; line 1)`. Errors with a position (`syntax
+   * error (line 1 column 6)`) keep it. A console (terminal, SSH, `-e`) shows consoleText().
+   */
+  scriptText(): string {
+    const at = this.scriptLocation;
+    if (!at || this.line !== undefined || this.complete) return this.consoleText();
+    const arg = this.argument !== undefined ? ` (${this.argument})` : '';
+    return `${this.consoleText()} (${at.command}${arg}; line ${at.line})`;
   }
 }
 

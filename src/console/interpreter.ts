@@ -637,11 +637,24 @@ export class Interpreter implements BuiltinHost {
         }
       }
       case 'menu':
-        return this.runMenu(r, scope);
+        return this.located(`${r.path.replace(/\/$/, '')}/${r.command.name}`, stmt, () => this.runMenu(r, scope));
       case 'builtin':
-        return r.spec.run(this, { stmt, args: r.args, scope });
+        return this.located(`:${r.spec.name}`, stmt, () => r.spec.run(this, { stmt, args: r.args, scope }));
       case 'call':
         return this.runCall(r, scope);
+    }
+  }
+
+  /**
+   * Runs one command; an error it raises (not one of a command inside it, which is located
+   * already) records the command and its line, which a failing script reports (RosError.scriptText).
+   */
+  private async located(command: string, stmt: Pos, run: () => Promise<Value>): Promise<Value> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof RosError && e.kind !== 'interrupted' && !e.complete && e.scriptLocation === undefined) e.scriptLocation = { command, line: stmt.line };
+      throw e;
     }
   }
 

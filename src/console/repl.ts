@@ -40,6 +40,8 @@ export function continuationPrompt(pending: { open: string; backslash: boolean }
 
 export interface TerminalAsker {
   ask?: (question: string, masked: boolean) => Promise<string>;
+  /** Filled in while the console runs: forgets its history, in memory and in the history file. */
+  clearHistory?: () => void;
 }
 
 /** Runs until the user leaves. */
@@ -62,7 +64,13 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
     },
   });
   installHelpKey(rl, backend, opts.output);
-  if (opts.asker) opts.asker.ask = (question, masked) => askWithReadline(rl, question, masked);
+  if (opts.asker) {
+    opts.asker.ask = (question, masked) => askWithReadline(rl, question, masked);
+    opts.asker.clearHistory = () => {
+      (rl as unknown as { history: string[] }).history.length = 0;
+      saveHistory(opts.historyFile, []);
+    };
+  }
 
   let busy = false;
   /** Lines of an entry that is not complete yet. */
@@ -118,7 +126,7 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
     }
   } finally {
     if (opts.followWidth) output.off?.('resize', onResize);
-    if (opts.asker) opts.asker.ask = undefined;
+    if (opts.asker) { opts.asker.ask = undefined; opts.asker.clearHistory = undefined; }
     saveHistory(opts.historyFile, (rl as unknown as { history: string[] }).history);
     rl.close();
     opts.output.write('\n');

@@ -4,7 +4,9 @@
 // Like RouterOS: the whole text is parsed and checked first, then run, stopping at the first
 // error, reported as `Script Error: <console text> (line L column C)` by /import (spec §6.1)
 // and as the bare console text by `/system script run` (M-SCRIPT "Script permissions",
-// `not enough permissions (9)`; `bad command name routerboard (line 236 column 42)`). A dry run
+// `not enough permissions (9)`; `bad command name routerboard (line 236 column 42)`); a runtime
+// error keeps its command and line for /execute, which shows them (`… (/ip/service/set
+// (certificate); line 1)`: RosError.scriptText). A dry run
 // (`/import … dry-run`) lists every problem instead — `#line N`, the line, the error — and ends
 // with `Script Error: found N error(s) in import file` (RouterOS 7.16+ import manual). Global
 // variables belong to a user: every script, import, scheduler event and console of that user
@@ -43,14 +45,22 @@ export class ConsoleScriptRunner implements ScriptRunner {
       if (problems.length === 0) return '';
       const lines = source.split('\n');
       const listing = problems.map((p) => `#line ${p.line}\n${(lines[(p.line ?? 1) - 1] ?? '').replace(/\r$/, '')}\n${p.consoleText()}\n`).join('');
-      throw new RosError('script', `${listing}Script Error: found ${problems.length} error(s) in import file`);
+      const found = new RosError('script', `${listing}Script Error: found ${problems.length} error(s) in import file`);
+      found.complete = true;
+      throw found;
     }
     try {
       await interpreter.run(source);
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') throw e;
-      const text = e instanceof RosError ? e.consoleText() : this.executor().toRosError(e, 'script').consoleText();
-      throw new RosError('script', `${printed}${opts.plainErrors ? '' : 'Script Error: '}${text}`);
+      const inner = e instanceof RosError ? e : this.executor().toRosError(e, 'script');
+      const failed = new RosError('script', `${printed}${opts.plainErrors ? '' : 'Script Error: '}${inner.consoleText()}`);
+      // Where it failed stays with it: a console shows the bare text, /execute the location
+      // too (RosError.scriptText); the command that ran the script adds no location of its own.
+      failed.argument = inner.argument;
+      failed.scriptLocation = inner.line === undefined ? inner.scriptLocation : undefined;
+      failed.complete = failed.scriptLocation === undefined;
+      throw failed;
     }
     return printed;
   }

@@ -72,6 +72,8 @@ export class ConsoleSession {
   static async open(app: ConsoleHost, opts: {
     user?: string; via?: string; width?: number; output: (text: string) => void;
     prompt?: Session['prompt']; signal?: AbortSignal; liveProgress?: boolean;
+    /** The terminal's history, for `/console clear-history` (terminals only). */
+    clearHistory?: Session['clearHistory'];
     /** Remote address of a network console (ssh), for /log. */
     address?: string;
     /** The host's operator (local terminal, -e, control socket): all policies. */
@@ -83,7 +85,7 @@ export class ConsoleSession {
   }): Promise<ConsoleSession> {
     let self: ConsoleSession | undefined;
     const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
-      width: opts.width ?? 80, prompt: opts.prompt, signal: opts.signal, address: opts.address,
+      width: opts.width ?? 80, prompt: opts.prompt, clearHistory: opts.clearHistory, signal: opts.signal, address: opts.address,
       operator: opts.operator, channel: opts.channel, stamp: opts.stamp,
       progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });

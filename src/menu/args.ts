@@ -4,7 +4,7 @@
 // enum value and a reference may be abbreviated to any prefix that names exactly one choice;
 // an exact name always wins over the longer names it is a prefix of.
 
-import { ambiguous, argumentError, noMatch } from '../errors.js';
+import { ambiguous, argumentError, noMatch, RosError } from '../errors.js';
 import type { ArgDecl, CommandDecl, TypeContext } from './types.js';
 import type { Value } from './values.js';
 
@@ -95,7 +95,13 @@ export function parseArgs(command: CommandDecl, raw: ReadonlyMap<string, Value>,
     const decl = matchArgName(command.args, name);
     if (!decl) throw argumentError(`unknown parameter ${name}`);
     if (out.has(decl.name)) throw argumentError(`duplicate parameter ${decl.name}`);
-    out.set(decl.name, value === null ? null : decl.type.parse(value, ctx, decl.name));
+    try {
+      out.set(decl.name, value === null ? null : decl.type.parse(value, ctx, decl.name));
+    } catch (e) {
+      // A script's error names the argument: `… (/ip/service/set (certificate); line 1)`.
+      if (e instanceof RosError && e.argument === undefined) e.argument = decl.name;
+      throw e;
+    }
   }
   for (const a of command.args) {
     if (a.required && !out.has(a.name)) throw argumentError(`missing =${a.name}=`);

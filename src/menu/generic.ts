@@ -858,7 +858,7 @@ export function exportCommand(menu: MenuDecl): CommandDecl {
         await env.store.write((tx) => env.log(tx, 'system,info', `configuration exported to ${written} by ${call.session.user}`));
         return {};
       }
-      return { messages: [text.replace(/\n$/, '')] };
+      return { text };
     },
   };
 }

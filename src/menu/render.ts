@@ -129,8 +129,12 @@ export function renderConsole(result: CommandResult, session: Session): string {
   if (result.print) out += renderPrint(result.print, session);
   if (result.block) out += formatKeyValue(result.block.map(([k, v]) => [k, blockValue(v)]));
   for (const m of result.messages ?? []) out += `${m}\n`;
+  if (result.text) out += result.text.endsWith('\n') ? result.text : `${result.text}\n`;
   return out;
 }
+
+/** Console text as RouterOS hands it over the network (REST, the API): every line ended by CRLF. */
+export const networkText = (text: string): string => text.replace(/\r?\n/g, '\r\n');
 
 function blockValue(v: Value): string | string[] {
   if (v instanceof RosArray) return v.values().map(valueToString);

@@ -175,6 +175,8 @@ export interface Session {
   readonly width: number;
   /** Interactive prompt (masked input), present only on a terminal: `passphrase: `. */
   prompt?(question: string, masked: boolean): Promise<string>;
+  /** Forgets the command history of the terminal (`/console clear-history`); present only on a terminal. */
+  clearHistory?(): void;
   /**
    * Monitor output while a command runs (`progress:` lines). A monitor command (fetch) also
    * gives the same state as its API/REST record (`downloaded=731`, no units), which the API
@@ -237,6 +239,12 @@ export interface CommandResult {
   block?: Array<[string, Value]>;
   /** Extra lines printed by the console (warnings). */
   messages?: string[];
+  /**
+   * A whole text the command shows (an export script): the console prints it as it is; REST
+   * and the API hand it over as the command's `ret` (`{"ret":"# … by RouterOS …"}`,
+   * `!done =ret=…`), line ends CRLF as RouterOS sends console text over the network.
+   */
+  text?: string;
   /** Names of the /file entries the command wrote (export-certificate): the web page offers them for download. */
   files?: string[];
 }

@@ -12,7 +12,9 @@ import { userMenu } from './user/user.js';
 import { crlMenu } from './certificate/crl.js';
 import { settingsMenu } from './certificate/settings.js';
 import { builtinMenu } from './certificate/builtin.js';
+import { scepServerMenu } from './certificate/scep-server.js';
 import { toolMenu } from './tool/fetch.js';
+import { consoleMenu } from './console.js';
 import { sshMenu } from './ip/ssh.js';
 import { sshKeysMenu } from './user/ssh-keys.js';
 import { rootMenu, scriptMenu } from './system/script.js';
@@ -54,7 +56,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
   withCommand(rootMenu, pingCommand),
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
-  settingsMenu, crlMenu, builtinMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
+  settingsMenu, crlMenu, builtinMenu, scepServerMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
   // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
   // menus whose default-profile refers to its built-in rows.
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
@@ -63,5 +65,5 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
-  clockManualMenu, schedulerMenu, jobMenu, environmentMenu,
+  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,
 ];

@@ -4,7 +4,7 @@
 
 import { argumentError, RosError } from '../errors.js';
 import type { Appliance } from '../appliance.js';
-import { apiString, printRecords } from '../menu/render.js';
+import { apiString, networkText, printRecords } from '../menu/render.js';
 import type { CommandDecl, Session } from '../menu/types.js';
 import { RosArray, type Value } from '../menu/values.js';
 import { compileQuery, type ApiRecord } from './query.js';
@@ -94,7 +94,9 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
   if (query) records = records.filter(query);
   if (countOnly) return { records: [], ret: String(records.length), isPrint };
   records = command.monitor ? [...reported, ...records.map(numbered)] : records.map(shown);
-  const ret = result.ret === undefined || result.print ? undefined : apiRet(result.ret);
+  // A command that shows a whole text (export) hands it over as its value.
+  const ret = result.text !== undefined && result.ret === undefined ? networkText(result.text)
+    : result.ret === undefined || result.print ? undefined : apiRet(result.ret);
   return { records, ret, isPrint };
 }
 

@@ -30,6 +30,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
+import type { TimeZone } from '../clock.js';
 import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
 import type { Policy, Session } from '../menu/types.js';
 import { UnsafeFileName } from '../store/files.js';
@@ -262,6 +263,12 @@ class FtpSession {
   private async rights(): Promise<ReadonlySet<Policy>> {
     const { app } = this.ctx;
     return app.store.read((tx) => effectivePolicies(app.env, tx, this.session!));
+  }
+
+  /** The router's zone: LIST lines show times in it (MDTM and MLSD stay UTC, RFC 3659 §2.3). */
+  private async zone(): Promise<TimeZone> {
+    const { app } = this.ctx;
+    return app.store.read((tx) => app.env.zone(tx));
   }
 
   /** Every command of a logged-in session needs the `ftp` policy, as it is now. */
@@ -587,7 +594,8 @@ class FtpSession {
     const { dir, items } = this.entries(arg);
     if (style === 'facts' && !dir) throw new FileRefusal('failure', 'not a directory');
     const rights = await this.rights();
-    const lines = items.map(([n, st]) => (style === 'names' ? n : style === 'long' ? longname(n, st, this.login!.user) : this.facts(n, st, undefined, rights)));
+    const zone = await this.zone();
+    const lines = items.map(([n, st]) => (style === 'names' ? n : style === 'long' ? longname(n, st, this.login!.user, zone) : this.facts(n, st, undefined, rights)));
     const text = Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'utf8');
     await this.transferOn(`Opening data connection for ${style === 'facts' ? 'MLSD' : 'file list'}`, async (data) => {
       await new Promise<void>((resolve, reject) => {
@@ -612,7 +620,8 @@ class FtpSession {
       return;
     }
     const { items } = this.entries(arg);
-    this.reply(213, ['Status follows:', ...items.map(([n, st]) => longname(n, st, this.login!.user)), 'End of status'].join('\n'));
+    const zone = await this.zone();
+    this.reply(213, ['Status follows:', ...items.map(([n, st]) => longname(n, st, this.login!.user, zone)), 'End of status'].join('\n'));
   }
 
   // ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
+import { formatDate, type TimeZone } from '../clock.js';
 import type { Policy } from '../menu/types.js';
 import { logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName } from '../store/files.js';
@@ -50,12 +51,12 @@ function attrsOf(st: fs.Stats): ssh2.Attributes {
   return { mode, uid: 0, gid: 0, size: st.isDirectory() ? 0 : st.size, atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) };
 }
 
-/** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it). */
-export function longname(name: string, st: fs.Stats, owner: string): string {
-  const d = new Date(st.mtimeMs);
+/** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it); the time in the router's zone. */
+export function longname(name: string, st: fs.Stats, owner: string, zone: TimeZone): string {
+  const local = formatDate(st.mtimeMs, zone); // YYYY-MM-DD HH:MM:SS
   const perms = st.isDirectory() ? 'drwxr-xr-x' : '-rw-r--r--';
   const size = String(st.isDirectory() ? 0 : st.size).padStart(8);
-  const date = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2)} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+  const date = `${MONTHS[Number(local.slice(5, 7)) - 1]} ${String(Number(local.slice(8, 10))).padStart(2)} ${local.slice(11, 16)}`;
   return `${perms}    1 ${owner.padEnd(8)} ${owner.padEnd(8)} ${size} ${date} ${name}`;
 }
 
@@ -158,18 +159,19 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (handles.size >= MAX_HANDLES) throw new FileRefusal('failure', 'too many open files');
     sftp.handle(reqid, newHandle({ kind: 'dir', full, done: false }));
   }));
-  sftp.on('READDIR', (reqid, hb) => serve(reqid, '', () => {
+  sftp.on('READDIR', (reqid, hb) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
     if (h.kind !== 'dir') throw new FileRefusal('failure', 'not a directory');
     if (h.done) { sftp.status(reqid, STATUS_CODE.EOF); return; }
     h.done = true;
+    const zone = await app.store.read((tx) => app.env.zone(tx));
     const entries: ssh2.FileEntry[] = [];
     for (const n of fs.readdirSync(h.full).sort()) {
       if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
       let st: fs.Stats;
       try { st = fs.lstatSync(path.join(h.full, n)); } catch { continue; }
       if (!st.isFile() && !st.isDirectory()) continue; // links and the like are not in the store
-      entries.push({ filename: n, longname: longname(n, st, user.name), attrs: attrsOf(st) });
+      entries.push({ filename: n, longname: longname(n, st, user.name, zone), attrs: attrsOf(st) });
     }
     if (entries.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
     else sftp.name(reqid, entries);

@@ -27,7 +27,7 @@ import { Writable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Completion } from '../console/complete.js';
 import { ConsoleSession, type RunOutcome } from '../console/session.js';
-import { runRepl } from '../console/repl.js';
+import { runRepl, type TerminalAsker } from '../console/repl.js';
 import { LocalConsole, type ConsoleBackend } from '../console/session.js';
 import type { Policy } from '../menu/types.js';
 import { SERVICE_PATH } from '../menus/ip/service.js';
@@ -401,24 +401,25 @@ export class SshService {
     session.on('subsystem', (_accept, reject) => reject?.());
   }
 
-  private async console(user: SshUser, width: number, output: (text: string) => void, signal: AbortSignal, interactive: boolean): Promise<ConsoleSession> {
+  private async console(user: SshUser, width: number, output: (text: string) => void, signal: AbortSignal, terminal?: TerminalAsker): Promise<ConsoleSession> {
     const cs = await ConsoleSession.open(this.ctx.app, {
-      user: user.name, via: 'ssh', channel: 'ssh', stamp: user.stamp, width: user.width ?? width, output, signal, liveProgress: interactive,
-      address: plainAddress(user.address),
+      user: user.name, via: 'ssh', channel: 'ssh', stamp: user.stamp, width: user.width ?? width, output, signal, liveProgress: terminal !== undefined,
+      address: plainAddress(user.address), clearHistory: terminal ? () => terminal.clearHistory?.() : undefined,
     });
     return cs;
   }
 
   private async exec(channel: ssh2.ServerChannel, source: string, user: SshUser, pty: { cols: number } | undefined, signal: AbortSignal): Promise<void> {
     const write = (text: string) => { if (text && channel.writable) channel.write(pty ? toCrlf(text) : text); };
-    const cs = await this.console(user, pty?.cols ?? 80, write, signal, false);
+    const cs = await this.console(user, pty?.cols ?? 80, write, signal);
     const outcome = await cs.run(source);
     if (!outcome.ok && outcome.error) write(`${outcome.error}\n`);
     endChannel(channel, outcome.ok ? 0 : 1);
   }
 
   private async shell(channel: ssh2.ServerChannel, output: PtyOutput, user: SshUser, signal: AbortSignal, conn: Connection): Promise<void> {
-    const cs = await this.console(user, output.columns, () => {}, signal, true);
+    const terminal: TerminalAsker = {};
+    const cs = await this.console(user, output.columns, () => {}, signal, terminal);
     output.onResize = (cols) => { (cs.session as { width: number }).width = user.width ?? cols; };
     const safeName = user.name.replace(/[^A-Za-z0-9_.-]/g, '_');
     await runRepl(new BusyConsole(new LocalConsole(cs), conn), {
@@ -426,6 +427,7 @@ export class SshService {
       output,
       historyFile: path.join(this.ctx.app.dataDir.root, `history-ssh-${safeName}`),
       registry: this.ctx.app.registry,
+      asker: terminal,
     });
     endChannel(channel, 0);
   }

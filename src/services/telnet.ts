@@ -20,7 +20,7 @@ import type net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Completion } from '../console/complete.js';
-import { runRepl } from '../console/repl.js';
+import { runRepl, type TerminalAsker } from '../console/repl.js';
 import { ConsoleSession, LocalConsole, type ConsoleBackend, type RunOutcome } from '../console/session.js';
 import { USER_PATH } from '../menus/user/user.js';
 import { plainAddress } from './auth.js';
@@ -275,9 +275,11 @@ class TelnetConnection {
     socket.once('close', () => input.end());
     const output = new TelnetOutput(socket, this.columns, this.rows);
     this.output = output;
+    const terminal: TerminalAsker = {};
     const cs = await ConsoleSession.open(ctx.app, {
       user, via: 'telnet', channel: 'telnet', stamp, width: width ?? this.columns, output: () => {},
       signal: this.controller.signal, liveProgress: true, address: this.address,
+      clearHistory: () => terminal.clearHistory?.(),
     });
     output.on('resize', () => { (cs.session as { width: number }).width = width ?? output.columns; });
     // A logged-in console with no traffic and no command running for idleTimeoutMs is closed.
@@ -292,6 +294,7 @@ class TelnetConnection {
       output,
       historyFile: path.join(ctx.app.dataDir.root, `history-telnet-${safeName}`),
       registry: ctx.app.registry,
+      asker: terminal,
     });
     socket.end();
   }

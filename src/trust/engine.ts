@@ -11,7 +11,7 @@
 
 import { X509Certificate, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import net from 'node:net';
-import { formatDate, type Clock } from '../clock.js';
+import { formatDate, type Clock, type TimeZone } from '../clock.js';
 import { failure } from '../errors.js';
 import { parseCertificate, verifyCertificateSignature, type CertInfo } from '../pki/index.js';
 import type { CrlInfo } from '../pki/crl.js';
@@ -26,8 +26,9 @@ export const TRUST_ERRORS = {
   noCertificate: 'ssl connection error: handshake failed: no peer certificate (6)',
 } as const;
 
-export const expiredText = (notAfter: number, now: number): string => `SSL: ssl: cert not valid (after: ${formatDate(notAfter)} < now: ${formatDate(now)})`;
-export const notYetValidText = (notBefore: number, now: number): string => `SSL: ssl: cert not valid (before: ${formatDate(notBefore)} > now: ${formatDate(now)})`;
+/** Dates in these texts are shown in the router's zone, like every date (/system clock). */
+export const expiredText = (notAfter: number, now: number, zone: TimeZone): string => `SSL: ssl: cert not valid (after: ${formatDate(notAfter, zone)} < now: ${formatDate(now, zone)})`;
+export const notYetValidText = (notBefore: number, now: number, zone: TimeZone): string => `SSL: ssl: cert not valid (before: ${formatDate(notBefore, zone)} > now: ${formatDate(now, zone)})`;
 
 export type CheckMode = 'yes' | 'yes-without-crl';
 
@@ -72,6 +73,8 @@ export interface TrustSettings {
   readonly crlDownload: boolean;
   /** Whether the built-in roots are anchors for this service. */
   readonly builtins: boolean;
+  /** The router's time zone (/system clock): dates in refusal texts are shown in it. */
+  readonly zone: TimeZone;
 }
 
 export interface TrustSources {
@@ -159,8 +162,8 @@ export class TrustEngine {
 
     // 2. Validity of every certificate on the path, against the router clock.
     for (const c of path) {
-      if (now > c.notAfter) return { ok: false, error: expiredText(c.notAfter, now), path };
-      if (now < c.notBefore) return { ok: false, error: notYetValidText(c.notBefore, now), path };
+      if (now > c.notAfter) return { ok: false, error: expiredText(c.notAfter, now, settings.zone), path };
+      if (now < c.notBefore) return { ok: false, error: notYetValidText(c.notBefore, now, settings.zone), path };
     }
 
     // 3. Revocation (crl-use=yes, check-certificate=yes): every certificate below the anchor.

@@ -3,7 +3,7 @@
 // size (python3's pty module, no COLUMNS in the environment) drives each one by expectation:
 // wait for a text on the screen, then type. Checks RouterOS's continuation prompt (`{... `,
 // `{(\... `), pasted multi-line blocks, and tables laid out at the terminal's own width, also
-// after the window is resized.
+// after the window is resized. `/console clear-history` forgets what was typed on each of them.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,6 +40,28 @@ function session(prompt: string): Step[] {
   ];
 }
 
+/**
+ * `/console clear-history`: what was typed before is gone from the line editor (the up arrow
+ * recalls nothing, so nothing runs) and from the history file the terminal writes.
+ */
+function clearHistorySession(prompt: string): Step[] {
+  const p = esc(prompt);
+  return [
+    { expect: p, send: ':put typed-before\r' },
+    { expect: `typed-before\r?\n${p}`, send: '/console clear-history\r' },
+    { expect: p, send: '\u001b[A\r' },
+    { expect: p, send: ':put after\r' },
+    { expect: `after\r?\n${p}`, send: '/quit\r' },
+  ];
+}
+
+function assertHistoryCleared(screen: string, historyFile: string): void {
+  assert.equal(screen.split('clear-history').length, 2, `the up arrow recalled nothing:\n${screen}`);
+  const history = fs.readFileSync(historyFile, 'utf8');
+  assert.doesNotMatch(history, /typed-before|clear-history/);
+  assert.match(history, /:put after/);
+}
+
 /** A data directory whose services stay off (a terminal console starts the enabled ones). */
 function quietDataDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-term-'));
@@ -63,6 +85,21 @@ describe('the console on a terminal (pty)', { skip }, () => {
     dirs.push(dir);
     const screen = onTerminal(['node', BIN, '--data', dir], 200, session('[admin@MikroTik] > '));
     assert.match(screen, /\{\.\.\. :put \(\\/);
+  });
+
+  test('local terminal and a console attached to a daemon: /console clear-history', async () => {
+    const dir = quietDataDir();
+    dirs.push(dir);
+    assertHistoryCleared(onTerminal(['node', BIN, '--data', dir], 100, clearHistorySession('[admin@MikroTik] > ')), path.join(dir, 'history'));
+    const served = quietDataDir();
+    dirs.push(served);
+    const d = spawn('node', [BIN, 'serve', '--data', served], { stdio: 'ignore' });
+    try {
+      await waitUntil(() => fs.existsSync(path.join(served, 'control.sock')), 'the daemon');
+      assertHistoryCleared(onTerminal(['node', BIN, '--data', served], 100, clearHistorySession('[admin@MikroTik] > ')), path.join(served, 'history'));
+    } finally {
+      d.kill('SIGTERM');
+    }
   });
 
   test('COLUMNS still wins over the terminal size', () => {
@@ -120,11 +157,14 @@ describe('continuation lines wherever console text comes from', () => {
 });
 
 describe('the console in an SSH PTY shell (OpenSSH)', { skip: needs('ssh', 'ssh-keygen', 'python3') }, () => {
-  test('continuation prompts, a pasted block, the window size and window changes', async () => {
+  test('continuation prompts, a pasted block, the window size and window changes; /console clear-history', async () => {
     const d = await startSshDaemon();
     try {
       const auth = keyAuth(d);
       onTerminal(['ssh', '-tt', ...auth.args, '-p', String(d.sshPort), 'admin@127.0.0.1'], 200, session('[admin@MikroTik] > '));
+      const cleared = onTerminal(['ssh', '-tt', ...auth.args, '-p', String(d.sshPort), 'admin@127.0.0.1'], 100, clearHistorySession('[admin@MikroTik] > '));
+      await waitUntil(() => fs.existsSync(path.join(d.dir, 'history-ssh-admin')), 'the history file');
+      assertHistoryCleared(cleared, path.join(d.dir, 'history-ssh-admin'));
       // An exec channel reads continued lines like every other way in.
       const exec = await ssh(d, CONTINUED, auth);
       assert.equal(exec.stdout, CONTINUED_OUT, exec.stderr);

@@ -90,7 +90,7 @@ test('librouteros over api-ssl: anonymous DH with certificate=none, verified TLS
   await s.run('/ip/service', 'set', { numbers: 'api-ssl', certificate: 'none' });
 });
 
-/** librouteros calling a monitor (/tool/fetch), a failing one, and /execute. */
+/** librouteros calling a monitor (/tool/fetch), a failing one, /execute and /export. */
 const MONITOR_SCRIPT = String.raw`
 import sys, json
 from librouteros import connect
@@ -102,16 +102,21 @@ try:
 except TrapError as e:
     out['trap'] = str(e)
 out['execute'] = list(api('/execute', script=':put hi', **{'as-string': ''}))
+out['failed'] = list(api('/execute', script='/ip service set www-ssl certificate=nope', **{'as-string': ''}))
+out['export'] = list(api('/export'))
+out['identity'] = list(api.path('system', 'identity')('export', terse=''))
 print(json.dumps(out))
 `;
 
-test('librouteros: a fetch answers its states with .section, a failed one traps, /execute returns the output', { skip: needs('librouteros') }, async () => {
+test('librouteros: a fetch answers its states with .section, a failed one traps, /execute and /export return their text', { skip: needs('librouteros') }, async () => {
+  await s.run('/system/identity', 'set', { name: 'lr-router' });
   const srv = await startServer();
   srv.routes.set('/page', (_q, r) => r.end('page body'));
   try {
     const r = await run('/usr/bin/python3', ['-c', MONITOR_SCRIPT, String(s.ports.api), srv.url('/page'), srv.url('/missing')], { timeoutMs: 60_000 });
     assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { fetch: Array<Record<string, unknown>>; trap: string; execute: Array<Record<string, unknown>> };
+    type Records = Array<Record<string, unknown>>;
+    const out = JSON.parse(r.stdout) as { fetch: Records; trap: string; execute: Records; failed: Records; export: Records; identity: Records };
     assert.deepEqual(out.fetch[0], { '.section': 0, status: 'connecting' });
     assert.deepEqual(out.fetch.map((rec) => rec['.section']), out.fetch.map((_, i) => i));
     const last = out.fetch.at(-1)!;
@@ -119,6 +124,11 @@ test('librouteros: a fetch answers its states with .section, a failed one traps,
     assert.equal(last.data, 'page body');
     assert.equal(out.trap, 'failure: Status 404, Not Found');
     assert.deepEqual(out.execute, [{ ret: 'hi\r\n' }]);
+    assert.deepEqual(out.failed, [{ ret: 'input does not match any value of certificate (/ip/service/set (certificate); line 1)' }]);
+    assert.equal(out.export.length, 1);
+    assert.match(String(out.export[0]!.ret), /^# .* by RouterOS 7\.[\s\S]*\r\n\/system identity\r\nset name=lr-router\r\n/);
+    assert.doesNotMatch(String(out.export[0]!.ret), /BEGIN/);
+    assert.match(String(out.identity[0]!.ret), /\r\n\/system identity set name=lr-router\r\n$/);
   } finally {
     await srv.close();
   }

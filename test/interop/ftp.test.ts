@@ -371,3 +371,28 @@ test('an uploaded *.auto.rsc runs as its uploader and writes *.auto.log', { skip
   for (let i = 0; i < 600 && !fs.existsSync(badLog); i++) await new Promise((res) => setTimeout(res, 50)); // 30 s at most
   assert.match(fs.readFileSync(badLog, 'utf8'), /^Script Error: bad command name nosuch \(line 1 column 2\)\n$/);
 });
+
+test('LIST shows times in the router zone; MDTM and MLSD stay UTC (RFC 3659)', { skip }, async () => {
+  await s.run('/system/clock', 'set', { 'time-zone-name': 'Europe/Riga' });
+  try {
+    const out = await ftplib(`
+f.storbinary('STOR zoned.txt', io.BytesIO(b'zone'))
+lines = []
+f.retrlines('LIST', lines.append)
+out = {'list': [l for l in lines if l.endswith(' zoned.txt')], 'mdtm': f.sendcmd('MDTM zoned.txt'), 'mlsd': [fa['modify'] for n, fa in f.mlsd() if n == 'zoned.txt']}
+f.delete('zoned.txt')
+print(json.dumps(out))
+`);
+    const now = s.clock.now();
+    const part = (type: string) => new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Riga', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(now).find((p) => p.type === type)!.value;
+    const riga = `${part('month')} ${part('day').padStart(2)} ${part('hour')}:${part('minute')}`;
+    assert.equal(out.list.length, 1, JSON.stringify(out));
+    assert.match(out.list[0], new RegExp(` ${riga} zoned\\.txt$`));
+    const utc = new Date(now).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    assert.equal(out.mdtm, `213 ${utc}`);
+    assert.deepEqual(out.mlsd, [utc]);
+  } finally {
+    await s.run('/system/clock', 'set', { 'time-zone-name': 'manual' });
+  }
+});

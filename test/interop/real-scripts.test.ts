@@ -1,7 +1,8 @@
 // Real RouterOS scripts run unmodified (issue 12). eworm-de's routeros-scripts — the base of the
 // most used RouterOS script collection — are kept verbatim in test/fixtures/scripts/eworm (GPL-3.0,
 // with their licence; see the README there) and installed the way their documentation does: each
-// file becomes a /system script, global-config and global-functions run, then the feature scripts.
+// file becomes a /system script, global-config and global-functions run, then the feature scripts
+// (certificate-renew-issued; check-certificates against a local web server holding the renewal).
 // Scripts whose licence does not let us keep a copy (the IKEv2 auto-script, the Let's Encrypt OS
 // script) are covered by test/fixtures/scripts/forms, our own text written in the same forms.
 import assert from 'node:assert/strict';
@@ -10,9 +11,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
+import { startServer } from '../menus/crl-support.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
-const EWORM = ['global-config', 'global-functions', 'certificate-renew-issued'];
+const EWORM = ['global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates'];
 
 /** A console of `admin` on the appliance; `run` fails the test on an error and returns the output. */
 async function console_(t: TestApp) {
@@ -102,6 +104,52 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
       assert.match(openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'srv.pem')]), /: OK/);
       assert.match(openssl(['x509', '-in', path.join(dir, 'srv.pem'), '-noout', '-subject']), /CN ?= ?srv\.example/);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('check-certificates fetches the renewed certificate, imports it with its key, rebinds www-ssl and takes the old name', async () => {
+    // A certificate of an outside CA (openssl) that expires within CertRenewTime (2w), bound to
+    // www-ssl; its renewal (same names, a year) waits on a web server as PEM with the key
+    // encrypted by a passphrase of CertRenewPass, where the script looks for it.
+    const dir = tempDir('rospki-check-certificates-');
+    const srv = await startServer();
+    try {
+      const f = (name: string) => path.join(dir, name);
+      // `openssl ca` sets the validity by dates around the appliance's fixed clock (2026-01-01).
+      fs.writeFileSync(f('index.txt'), '');
+      fs.writeFileSync(f('ca.cnf'), `[ca]\ndefault_ca=outside\n[outside]\ndatabase=${f('index.txt')}\nnew_certs_dir=${dir}\nrand_serial=yes\nunique_subject=no\ndefault_md=sha256\npolicy=any\n[any]\ncommonName=supplied\n[root]\nbasicConstraints=critical,CA:true\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n[server]\nsubjectAltName=DNS:web.example\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n`);
+      const sign = (name: string, end: string, opts: string[]) => {
+        openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', name === 'ca' ? '/CN=Outside CA' : '/CN=web.example']);
+        openssl(['ca', '-batch', '-notext', '-config', f('ca.cnf'), '-in', f(`${name}.csr`), '-out', f(`${name}.crt`), '-startdate', '20251201000000Z', '-enddate', end, ...opts]);
+      };
+      sign('ca', '20360101000000Z', ['-selfsign', '-keyfile', f('ca.key'), '-extensions', 'root']);
+      sign('old', '20260111000000Z', ['-cert', f('ca.crt'), '-keyfile', f('ca.key'), '-extensions', 'server']);
+      sign('new', '20270101000000Z', ['-cert', f('ca.crt'), '-keyfile', f('ca.key'), '-extensions', 'server']);
+      openssl(['pkcs8', '-topk8', '-in', f('new.key'), '-passout', 'pass:v3ry-s3cr3t', '-out', f('new.enc')]);
+      fs.writeFileSync(path.join(t.app.dataDir.filesDir, 'web.pem'), Buffer.concat([f('old.crt'), f('old.key')].map((x) => fs.readFileSync(x))), { mode: 0o600 });
+      fs.writeFileSync(path.join(t.app.dataDir.filesDir, 'outside-ca.crt'), fs.readFileSync(f('ca.crt')), { mode: 0o600 });
+      await c.run(`/certificate/import file-name=outside-ca.crt passphrase=""
+        /certificate/import file-name=web.pem passphrase="" name=web
+        /ip/service/set www-ssl certificate=web`);
+      const oldFingerprint = (await c.run(':put [/certificate/get web fingerprint]')).trim();
+      const renewed = Buffer.concat([f('new.crt'), f('new.enc')].map((x) => fs.readFileSync(x)));
+      srv.routes.set('/certs/web.example.pem', (_q, r) => r.end(renewed));
+      // rospki never asks DNS on a script's behalf (:resolve answers from this host), so the
+      // check that the router is online (default route, time, resolving eworm's own name) is
+      // declared done here, as it is on a connected router.
+      await c.run(`:global CertRenewUrl "${srv.url('/certs/')}"; :global WaitFullyConnected do={ :return true }`);
+      await c.run('/system/script/run check-certificates');
+      assert.deepEqual(srv.requests, ['GET /certs/web.example.p12', 'GET /certs/web.example.pem']);
+      // The renewed certificate, with its key, under the old name and bound to www-ssl; the old one gone.
+      assert.equal(await c.run(':put [/certificate/get web private-key]; :put [/ip/service/get www-ssl certificate]'), 'true\nweb\n');
+      assert.notEqual((await c.run(':put [/certificate/get web fingerprint]')).trim(), oldFingerprint);
+      assert.equal(await c.run(`:put [:len [/certificate/find where fingerprint="${oldFingerprint}"]]`), '0\n');
+      assert.match(await c.run(':put [/certificate/get web expires-after]'), /^5[12]w/);
+      assert.match(await c.run('/log/print where message~"check-certificates"'), /The certificate 'web' has been renewed\./);
+      // The downloaded file was removed by the script ($RmFile).
+      assert.equal(await c.run(':put [:len [/file/find where name~"web.example"]]'), '0\n');
+    } finally {
+      await srv.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

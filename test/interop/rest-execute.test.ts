@@ -1,6 +1,7 @@
 // REST with curl where RouterOS's captures and manual show the exact answer: POST /rest/execute
-// (console text as the logged-in user: output as `ret` with as-string, a job id without it) and
-// DELETE on a menu without `remove` (406). Also /execute over the binary API.
+// (console text as the logged-in user: output as `ret` with as-string, a job id without it; a
+// failure with where it failed), POST /rest/export (the script text as `ret`) and DELETE on a
+// menu without `remove` (406). Also /execute and /export over the binary API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MAX_RUNNING_JOBS } from '../../src/menus/system/execute.js';
@@ -42,6 +43,47 @@ test('execute with as-string: a failing script answers 200 with the error as ret
   assert.match(JSON.parse(r.text).ret, /^input does not match any value of certificate/);
   const printedFirst = JSON.parse((await curl('POST', '/execute', { script: ':put before; :error "stop here"', 'as-string': '' })).text).ret;
   assert.match(printedFirst, /^before\r\nstop here/);
+});
+
+test('execute with as-string: a runtime error names its command, argument and line (RSK capture)', async () => {
+  assert.deepEqual(await curl('POST', '/execute', { script: '/ip service set www-ssl certificate=nope', 'as-string': '' }), {
+    status: 200, text: '{"ret":"input does not match any value of certificate (/ip/service/set (certificate); line 1)"}',
+  });
+  const second = await curl('POST', '/execute', { script: ':local a 1\n/user set nobody name=x', 'as-string': '' });
+  assert.deepEqual(JSON.parse(second.text), { ret: 'no such item (/user/set; line 2)' });
+  // A syntax error already says where: nothing is added.
+  const syntax = await curl('POST', '/execute', { script: ':put ok\n/system script set x comment= disabled=no', 'as-string': '' });
+  assert.deepEqual(JSON.parse(syntax.text), { ret: 'expected end of command (line 2 column 39)' });
+});
+
+/** An export's text without its first line (the date and time it was made). */
+const body = (text: string): string => text.slice(text.indexOf('\n') + 1);
+
+test('POST /rest/export answers the export script as ret, CRLF line ends; file= writes it and answers []', async () => {
+  await s.run('/system/identity', 'set', { name: 'exported-router' });
+  await s.run('/system/script', 'add', { name: 'two-lines', source: ':put one\n:put "two words"' });
+  const r = await curl('POST', '/export', {});
+  assert.equal(r.status, 200);
+  const ret: string = JSON.parse(r.text).ret;
+  assert.match(ret, /^# \d{4}-\d\d-\d\d \d\d:\d\d:\d\d by RouterOS 7\.\d+/);
+  assert.doesNotMatch(ret, /(^|[^\r])\n/, 'every line ends with CRLF');
+  assert.match(ret, /\r\n\/system identity\r\nset name=exported-router\r\n/);
+  assert.match(ret, /add name=two-lines .*source=":put one\\n:put \\"two words\\""/);
+  assert.doesNotMatch(ret, /BEGIN|PRIVATE/);
+  // The same text the console prints.
+  const consoleText = (await s.run('/', 'export', {})).text!;
+  assert.equal(body(ret), body(consoleText).replace(/\n/g, '\r\n'));
+  // Its options and a menu's own export.
+  const terse = JSON.parse((await curl('POST', '/export', { terse: '' })).text).ret as string;
+  assert.match(terse, /\r\n\/system identity set name=exported-router\r\n/);
+  const menu = JSON.parse((await curl('POST', '/system/identity/export', {})).text).ret as string;
+  assert.deepEqual(body(menu).split('\r\n'), ['# software id =', '#', '/system identity', 'set name=exported-router', '']);
+  // Into a file: no text in the answer, the file in /file.
+  assert.deepEqual(await curl('POST', '/export', { file: 'rest-backup' }), { status: 200, text: '[]' });
+  assert.equal(body((await s.app.env.files.read('rest-backup.rsc')).toString('utf8')), body(consoleText));
+  // A read user may export; writing a file needs write.
+  assert.equal((await curl('POST', '/export', {}, 'reader:pw')).status, 200);
+  assert.match(JSON.parse((await curl('POST', '/export', { file: 'x' }, 'reader:pw')).text).detail, /not enough permissions/);
 });
 
 test('execute without as-string starts a background job and returns its id at once', async () => {
@@ -111,7 +153,27 @@ test('/execute over the binary API: as-string gives =ret=, without it a job id',
   await c.login();
   const now = await c.talk('/execute', '=script=:put api', '=as-string=', '.tag=e');
   assert.deepEqual(now, [['!done', '=ret=api\r\n', '.tag=e']]);
+  const failed = await c.talk('/execute', '=script=:error boom', '=as-string=');
+  assert.deepEqual(failed, [['!done', '=ret=boom (:error; line 1)']]);
   const job = await c.talk('/execute', '=script=:put ignored');
   assert.match(attrs(job[0]!).ret!, /^\*[0-9A-F]+$/);
+  c.close();
+});
+
+test('/export over the binary API: the script text as =ret=; a menu\'s export; file= answers a bare !done', async () => {
+  const c = await ApiClient.connect(s.ports.api);
+  await c.login();
+  await s.run('/system/identity', 'set', { name: 'api-exported' });
+  const reply = await c.talk('/export', '=verbose=');
+  assert.equal(reply.length, 1);
+  assert.equal(reply[0]![0], '!done');
+  const ret = attrs(reply[0]!).ret!;
+  assert.match(ret, /^# .* by RouterOS 7\./);
+  assert.match(ret, /\r\n\/system identity\r\nset name=api-exported\r\n/);
+  assert.match(ret, /\r\n\/certificate settings\r\nset /, 'verbose writes defaults too');
+  const menu = attrs((await c.talk('/system/identity/export'))[0]!).ret!;
+  assert.match(menu, /\r\n\/system identity\r\nset name=api-exported\r\n$/);
+  assert.deepEqual(await c.talk('/export', '=file=api-backup'), [['!done']]);
+  assert.match((await s.app.env.files.read('api-backup.rsc')).toString('utf8'), /\n\/system identity\nset name=api-exported\n/);
   c.close();
 });

@@ -1,12 +1,16 @@
 // /ip service telnet against Python's telnetlib (a real Telnet client: it refuses every option
 // the server offers, which the server must live with) and a raw socket for the negotiation
 // itself: the console behind a `Login:`/`Password:` prompt, the `telnet` policy, failed logins
-// logged and counted, the login deadline. The raw-socket tests run without telnetlib too.
+// logged and counted, the login deadline, `/console clear-history`. The raw-socket tests run
+// without telnetlib too.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ServiceOptions } from '../../src/services/index.js';
 import { freePort, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { waitUntil } from '../services/ssh-support.js';
 import { needs, PYTHON } from '../support/tools.js';
 
 const skip = needs('telnetlib');
@@ -77,6 +81,15 @@ test('telnetlib: login, the console, /quit', { skip }, async () => {
   assert.ok(closed);
   const log = await s.app.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
   assert.ok(log.includes('user admin logged in from 127.0.0.1 via telnet'), log.join('\n'));
+});
+
+test('/console clear-history forgets what was typed before, in the history file too', { skip }, async () => {
+  const { transcript } = await telnet([['op', 'op-secret']], [':put typed-before', '/console clear-history', ':put after', '/quit']);
+  assert.match(screen(transcript), /\nafter\n/);
+  const file = path.join(s.app.dataDir.root, 'history-telnet-op');
+  // The console writes its history when the session ends, after the client has gone.
+  await waitUntil(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes(':put after'), 'the history file');
+  assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /typed-before|clear-history/);
 });
 
 test('failed logins: a wrong password, a user without the telnet policy; three close the connection', { skip }, async () => {

@@ -100,6 +100,7 @@ describe('export → import into an empty data directory → export', () => {
       '/ip service disable api',
       '/certificate settings set crl-use=yes crl-store=system',
       '/certificate crl add url=http://127.0.0.1:9/x.crl',
+      '/certificate scep-server add ca-cert=ca path=/scep/lab days-valid=30 request-lifetime=10m',
       '/system identity set name="lab router"',
       '/interface ovpn-client add name=to-hq connect-to=vpn.example.com user=alice certificate=srv verify-server-certificate=yes',
       '/ip dns static add name=router.lab address=192.0.2.1',
@@ -116,10 +117,12 @@ describe('export → import into an empty data directory → export', () => {
       '/system scheduler add name=off start-date=2026-06-01 start-time=12:00:00 on-event=":put off" disabled=yes',
     ]) await cli(line);
     for (const name of ['ca', 'srv']) await cli(`/certificate export-certificate ${name} file-name=${name}`);
+    // The SCEP server's CA needs its key where the export is imported.
+    await cli('/certificate export-certificate ca file-name=ca-key export-passphrase=roundtrip');
   });
   after(() => { t.close(); for (const f of fresh) f.close(); });
 
-  /** An empty data directory with the certificates the consumers name (an export never holds them). */
+  /** An empty data directory with the certificates the consumers name (an export never holds them), and the CA's key. */
   const emptyWithCertificates = async (): Promise<TestApp> => {
     const f = await openTestApp();
     fresh.push(f);
@@ -127,6 +130,8 @@ describe('export → import into an empty data directory → export', () => {
       fs.copyFileSync(path.join(t.app.dataDir.filesDir, `${name}.crt`), path.join(f.app.dataDir.filesDir, `${name}.crt`));
       await (await consoleOf(f))(`/certificate import file-name=${name}.crt name=${name} passphrase=""`);
     }
+    fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'ca-key.key'), path.join(f.app.dataDir.filesDir, 'ca-key.key'));
+    await (await consoleOf(f))('/certificate import file-name=ca-key.key passphrase=roundtrip');
     return f;
   };
 

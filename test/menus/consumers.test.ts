@@ -23,6 +23,7 @@ const CERTIFICATE_PROPERTIES = [
   '/ip/ipsec/identity certificate', '/ip/ipsec/identity remote-certificate',
   '/ip/hotspot/profile ssl-certificate', '/interface/dot1x/client certificate',
   '/interface/wifi/security eap-tls-certificate', '/ip/service certificate',
+  '/certificate/scep-server next-ca-cert',
 ];
 /** Sensitive properties (spec §9.2, M-SENS). */
 const SENSITIVE = [

@@ -127,7 +127,7 @@ describe('/certificate crl', () => {
     const blobs = await t.app.store.read((tx) => tx.list(CRL).map((r) => tx.getBlob(CRL, r.id, 'der')?.length ?? 0));
     assert.ok(blobs.every((n) => n > 0));
     const exp = await t.run(CRL, 'export', {});
-    assert.match(exp.messages![0]!, new RegExp(`/certificate crl\nadd url=${srv.url('/manual.crl').replace(/[.]/g, '\\.')}$`));
+    assert.match(exp.text!, new RegExp(`/certificate crl\nadd url=${srv.url('/manual.crl').replace(/[.]/g, '\\.')}\n$`));
     await assert.rejects(t.run(CRL, 'add', { url: 'not a url' }), /invalid CRL URL/);
   });
 

@@ -57,12 +57,13 @@ test('record print in order; move and place-before reorder print, export and the
   await t.run(FILTER_PATH, 'enable', { numbers: '0' });
   assert.equal((await chainOrder()).verdict, 'drop');
   await t.run(FILTER_PATH, 'move', { numbers: '0' }); // no destination: to the end
-  const exported = String((await t.run(FILTER_PATH, 'export', {})).messages![0]);
+  const exported = String((await t.run(FILTER_PATH, 'export', {})).text);
   assert.deepEqual(exported.split('\n').slice(3), [
     '/ip firewall filter',
     'add chain=input comment=web dst-port=443,80 protocol=tcp src-address=10.0.0.0/8',
     'add action=accept chain=input in-interface=lo log=no',
     'add action=drop chain=input',
+    '',
   ]);
   assert.equal((await chainOrder()).verdict, 'accept', 'the drop is last now');
   // Item numbers name the rows of the last print (spec §7.3), so print first.

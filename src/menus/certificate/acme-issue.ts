@@ -17,7 +17,7 @@ import {
   AcmeAborted, AcmeClient, AcmeProblem, AcmeTimeout, isToken, renewalCertId,
   type Authorization, type Challenge, type Directory, type HttpTransport, type Order, type RenewalInfo,
 } from '../../acme/index.js';
-import { formatDate, type TimeZone } from '../../clock.js';
+import { formatDate, formatUtcStamp, type TimeZone } from '../../clock.js';
 import { failure, RosError } from '../../errors.js';
 import { toRosError } from '../../menu/failures.js';
 import { propValue } from '../../menu/generic.js';
@@ -604,7 +604,7 @@ interface Issued {
 }
 
 /** `letsencrypt-autogen_2023-04-02T02:05:37Z` (spec §5.1): UTC, whole seconds. */
-export const autogenName = (now: number): string => `letsencrypt-autogen_${new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z')}`;
+export const autogenName = (now: number): string => `letsencrypt-autogen_${formatUtcStamp(now)}`;
 
 function uniqueName(tx: ReadTx, wanted: string): string {
   let name = wanted;
@@ -664,7 +664,8 @@ function storeIssued(env: Environment, tx: WriteTx, p: Issued): IssueResult {
   if (target.kind === 'ssl') bindWwwSsl(env, tx, id, name);
   env.log(tx, 'acme,info', target.kind === 'ssl' ? 'ssl certificate updated' : `certificate ${name} updated`);
   const due = acmeDueAt(tx.get(CERT_PATH, id)!.data);
-  if (due !== undefined) env.log(tx, 'acme,info', `next cert update scheduled at ${new Date(due).toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
+  // RouterOS writes this moment in UTC with its `Z` (spec §5.1), not in the router's zone.
+  if (due !== undefined) env.log(tx, 'acme,info', `next cert update scheduled at ${formatUtcStamp(due)}`);
   return { rowId: id, name };
 }
 

@@ -120,7 +120,7 @@ export async function publishedCrl(app: { readonly env: Environment }, urlPath: 
     if (!crlSignerProblem(row.data) && (crlNeedsRenewal(row.data, env.clock.now()) || !tx.getBlob(CERT_PATH, id, CRL_BLOB))) {
       try {
         const s = regenerateCrl(env, tx, id);
-        env.log(tx, 'certificate,info', `CRL #${s.number} of ${String(row.data.name)} signed, next update ${formatDate(s.nextUpdate)}`);
+        env.log(tx, 'certificate,info', `CRL #${s.number} of ${String(row.data.name)} signed, next update ${formatDate(s.nextUpdate, env.zone(tx))}`);
       } catch {
         // serve what there is
       }
@@ -159,7 +159,7 @@ export async function renewDueCrls(env: Environment): Promise<number> {
         try {
           const s = regenerateCrl(env, tx, id);
           signed++;
-          env.log(tx, 'certificate,info', `CRL #${s.number} of ${name} signed, next update ${formatDate(s.nextUpdate)}`);
+          env.log(tx, 'certificate,info', `CRL #${s.number} of ${name} signed, next update ${formatDate(s.nextUpdate, env.zone(tx))}`);
           return;
         } catch (e) {
           failure = (e as Error).message;
@@ -173,7 +173,7 @@ export async function renewDueCrls(env: Environment): Promise<number> {
       if (s && s.nextUpdate - nowMs < CRL_WARN_BEFORE_MS && (last === undefined || nowMs - last >= 3600_000 || nowMs < last)) {
         seen.set(id, nowMs);
         const when = s.nextUpdate <= env.clock.now() ? 'expired at' : 'expires at';
-        env.log(tx, 'certificate,warning', `CRL of ${name} ${when} ${formatDate(s.nextUpdate)} and could not be renewed: ${failure}`);
+        env.log(tx, 'certificate,warning', `CRL of ${name} ${when} ${formatDate(s.nextUpdate, env.zone(tx))} and could not be renewed: ${failure}`);
       }
     });
   }

@@ -54,7 +54,7 @@ export const issuedRevokeCommand: CommandDecl = {
           throw e;
         }
         const caName = String(tx.get(CERT_PATH, caId)?.data.name);
-        env.log(tx, 'certificate,info', `CRL #${state.number} of ${caName} signed (${state.count} revoked), next update ${formatDate(state.nextUpdate)}`);
+        env.log(tx, 'certificate,info', `CRL #${state.number} of ${caName} signed (${state.count} revoked), next update ${formatDate(state.nextUpdate, env.zone(tx))}`);
       }
     });
     return {};

@@ -36,8 +36,8 @@ export function certificateTrustSources(env: Environment): TrustSources {
 
   return {
     async settings(service: string): Promise<TrustSettings> {
-      const s = await env.store.read((tx) => readSettings(tx));
-      return { crlUse: s.crlUse, crlDownload: s.crlDownload, builtins: builtinsTrustedFor(s, service) };
+      const { s, zone } = await env.store.read((tx) => ({ s: readSettings(tx), zone: env.zone(tx) }));
+      return { crlUse: s.crlUse, crlDownload: s.crlDownload, builtins: builtinsTrustedFor(s, service), zone };
     },
 
     withView<T>(fn: (view: CertificateView) => T): Promise<T> {

@@ -1,14 +1,14 @@
 // /file (spec §10.2): print, get, find, remove, `add name= [type=directory] [contents=]`,
-// `set <item> contents= / name=`. The files live in the environment's file store (its one
+// `set <item> contents= / name=`, `read file= offset= chunk-size=` (files of any size, in chunks). The files live in the environment's file store (its one
 // path-safety rule); the rows mirror it with stable ids and numbers, brought up to date before
 // every /file command (MenuDecl.prepare), so files that come and go by other means (SCP/SFTP,
 // export-certificate, a user on the host) keep their ids.
 
-import { failure, noSuchItem } from '../../errors.js';
+import { failure, noSuchItem, notEnoughPermissions } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
-import { bareStringType, boolType, dateType, enumType, itemsType, stringType } from '../../menu/proptypes.js';
+import { bareStringType, boolType, dateType, enumType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
-import { ItemId, valueToString, type Value } from '../../menu/values.js';
+import { ItemId, RosArray, valueToString, type Value } from '../../menu/values.js';
 import { containsPrivateKey } from '../../pki/pem.js';
 import type { FileEntry } from '../../store/files.js';
 import type { RowData, WriteTx } from '../../store/store.js';
@@ -181,6 +181,41 @@ const removeCommand: CommandDecl = {
   },
 };
 
+/** `/file read` hands out at most this many bytes at a time (spec §10.2). */
+const READ_CHUNK_LIMIT = 32768;
+const readFileArg: ArgDecl<string> = { name: 'file', type: stringType, required: true, help: 'File to read' };
+const offsetArg: ArgDecl<number> = { name: 'offset', type: intType(0, 4294967295), help: 'First byte to read (0)' };
+const chunkSizeArg: ArgDecl<number> = { name: 'chunk-size', type: intType(1, READ_CHUNK_LIMIT), required: true, help: 'How many bytes to read' };
+const readAsValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, flagOnly: true };
+
+/**
+ * `read file= offset= chunk-size=`: a part of a file, whatever its size, as `data` — how scripts
+ * read what `contents` leaves out (eworm's FetchHuge appends chunks until `:len` reaches the
+ * file's size). The text has one character per byte, so lengths and offsets are bytes and the
+ * chunks join back into the file. Reading past the end fails with `failure: chunk out of file
+ * bounds`; a file holding a private key needs `sensitive`, as its `contents` do.
+ */
+const readCommand: CommandDecl = {
+  name: 'read',
+  help: 'Read a part of a file',
+  policy: 'read',
+  args: [readFileArg, offsetArg, chunkSizeArg, readAsValueArg],
+  async run(call) {
+    const { env, args } = call;
+    const name = env.files.check(args.get(readFileArg)!);
+    const kind = await env.files.kind(name);
+    if (!kind) throw noSuchItem();
+    if (kind === 'directory') throw failure('a directory has no contents');
+    const bytes = await env.files.read(name);
+    if (containsPrivateKey(bytes.toString('latin1')) && !call.policies.has('sensitive')) throw notEnoughPermissions();
+    const offset = args.get(offsetArg) ?? 0;
+    if (offset > bytes.length || (offset === bytes.length && offset > 0)) throw failure('chunk out of file bounds');
+    const data = bytes.subarray(offset, offset + args.get(chunkSizeArg)!).toString('latin1');
+    const ret = RosArray.fromRecord([['data', data]]);
+    return args.flag(readAsValueArg) ? { ret } : { block: [['data', data]], ret };
+  },
+};
+
 export const fileMenu: MenuDecl = {
   path: FILE_PATH,
   kind: 'list',
@@ -203,6 +238,6 @@ export const fileMenu: MenuDecl = {
     // 7.22+ detail shows `Flags: S - SHARED` (a 7.22.1 capture); rospki shares no file.
     { name: 'shared', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'S' }, compute: () => false },
   ],
-  commands: [addCommand, setCommand, removeCommand],
+  commands: [addCommand, setCommand, removeCommand, readCommand],
   prepare: reconcileFiles,
 };

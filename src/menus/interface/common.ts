@@ -12,24 +12,8 @@ import { IpAddress, RosArray, type Value, valueToString } from '../../menu/value
 import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
 import { randomBytes } from 'node:crypto';
 
-/**
- * The status a consumer shows while the service behind it does not run (issue 12: these menus
- * hold configuration; issue 13 makes the services real). Nothing may pretend to work.
- */
-export const notRunning = (feature: string): string => `not running: ${feature} is not implemented yet`;
-
-/**
- * A read-only `status` (a rospki addition where RouterOS has none): shown on rows that are
- * enabled, saying the service does not run; absent on disabled rows, so a default print looks
- * like RouterOS's.
- */
-export function statusProperty(feature: string, active: (row: RowData) => boolean): PropertyDecl<string> {
-  return {
-    name: 'status', type: stringType, access: 'ro',
-    compute: (row) => (active(row) ? notRunning(feature) : undefined),
-    help: `Whether ${feature} runs`,
-  };
-}
+// The status of what does not run yet is the menu layer's (certificate menus use it too).
+export { notRunning, statusProperty } from '../../menu/not-running.js';
 
 /** Rows a user enabled (`disabled=no`; the default of the menu applies when unset). */
 export const enabledRow = (disabled: PropertyDecl<boolean>) => (row: RowData): boolean =>

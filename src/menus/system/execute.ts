@@ -4,8 +4,9 @@
 // `:execute`, which scripts write with a colon and which the console language keeps for itself.
 //
 // - `as-string` runs it now and returns what it printed, line ends CRLF (`{"ret":"hello\r\n"}`);
-//   a script error is returned as text too, not as an error (REST answers 200:
-//   `{"ret":"input does not match any value of certificate (…)"}`). Presence alone counts:
+//   a script error is returned as text too, not as an error, with where it failed (REST answers
+//   200: `{"ret":"input does not match any value of certificate (/ip/service/set (certificate);
+//   line 1)"}`, routeros-services.md §1.2). Presence alone counts:
 //   `"as-string":"false"` or `0` runs it now as well (RSK captures, routeros-services.md §1.2).
 // - `file=` (as `:execute` has it) also writes what it printed to that /file entry.
 // - without as-string, it runs as a background job and the command returns the job's id at once
@@ -14,6 +15,7 @@
 
 import { failure, RosError } from '../../errors.js';
 import { presenceType, stringType } from '../../menu/proptypes.js';
+import { networkText } from '../../menu/render.js';
 import type { ArgDecl, CommandDecl, Environment, Session } from '../../menu/types.js';
 import { ItemId } from '../../menu/values.js';
 import { runningJobs, startJob } from './script-job.js';
@@ -65,13 +67,16 @@ export async function startBackgroundScript(env: Environment, session: Session, 
   return new ItemId(job.id);
 }
 
-/** Output as RouterOS hands it over the network: every line ended by CRLF. */
-const crlf = (text: string): string => text.replace(/\r?\n/g, '\r\n');
-
-/** A failed script's text without the runner's prefix: what it printed, then the error. */
+/**
+ * A failed script's text without the runner's prefix: what it printed, then the error as a
+ * script reports it, with where it failed (`boom (:error; line 1)`, `input does not match any
+ * value of certificate (/ip/service/set (certificate); line 1)`: RosError.scriptText,
+ * routeros-services.md §1.2).
+ */
 function failureText(e: RosError): string {
-  const at = e.message.indexOf(SCRIPT_ERROR);
-  return at < 0 ? e.message : e.message.slice(0, at) + e.message.slice(at + SCRIPT_ERROR.length);
+  const text = e.scriptText();
+  const at = text.indexOf(SCRIPT_ERROR);
+  return at < 0 ? text : text.slice(0, at) + text.slice(at + SCRIPT_ERROR.length);
 }
 
 export const executeCommand: CommandDecl = {
@@ -94,7 +99,7 @@ export const executeCommand: CommandDecl = {
         printed = failureText(e);
       }
       if (file !== undefined) await env.files.write(file, printed);
-      return { ret: crlf(printed) };
+      return { ret: networkText(printed) };
     }
     return { ret: await startBackgroundScript(env, session, source, { file }) };
   },

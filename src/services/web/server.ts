@@ -583,7 +583,7 @@ async function runFromForm(front: WebFront, req: http.IncomingMessage, res: http
     result: {
       title: `${name}${items ? ` ${items}` : ''}`, back: itemUrl,
       block: result.block?.map(([k, v]) => [k, v instanceof RosArray ? v.values().map(valueToString).join(',') : typeof v === 'boolean' ? (v ? 'yes' : 'no') : valueToString(v)]),
-      messages: result.messages, ret: result.block || result.ret === undefined ? undefined : retText(result.ret), files: result.files,
+      messages: result.text ? [...(result.messages ?? []), result.text] : result.messages, ret: result.block || result.ret === undefined ? undefined : retText(result.ret), files: result.files,
     },
   });
   finish(url);
