@@ -2,7 +2,7 @@
 // because these machines are noisy. Only 127.0.0.1 is ever contacted; every loop is bounded.
 //
 //   npm run bench                 all sections
-//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, dns, acme, web)
+//   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, dns, acme, web, scep, openvpn, pg)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
@@ -20,9 +20,12 @@ import { benchIssuance } from './issuance.js';
 import { benchFirewall } from './firewall.js';
 import { benchServices } from './services.js';
 import { BIN, median } from './support.js';
+import { benchPg } from './pg.js';
 import { benchPkcs12 } from './pkcs12.js';
+import { benchScep } from './scep.js';
 import { benchSsh } from './ssh.js';
 import { benchWeb } from './web.js';
+import { benchOpenvpn } from './openvpn.js';
 
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
@@ -222,6 +225,9 @@ const SECTIONS: Record<string, () => void | Promise<void>> = {
   dns: () => benchDns(line),
   acme: () => benchAcme(line),
   web: () => benchWeb(line),
+  scep: () => benchScep(line),
+  openvpn: () => benchOpenvpn(line),
+  pg: () => benchPg(line),
 };
 
 const chosen = process.argv.slice(2).filter((a) => a in SECTIONS);

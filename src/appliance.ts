@@ -2,6 +2,7 @@
 // executor. The console, the daemon and (later) the network services all run on one of these.
 
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { FixedClock, OffsetClock, systemClock, type Clock } from './clock.js';
 import { ConsoleScriptRunner } from './console/scripts.js';
 import { Executor } from './menu/executor.js';
@@ -17,7 +18,7 @@ import { GROUP_PATH } from './menus/user/group.js';
 import { credentialStamp, USER_PATH, userPolicies } from './menus/user/user.js';
 import * as path from 'node:path';
 import { octalMode, openDataDir, type DataDir } from './store/datadir.js';
-import { DiskFileStore } from './store/files.js';
+import { DiskFileStore, type FileStore } from './store/files.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { RowData, Store, WriteTx } from './store/store.js';
 import { TrustEngine } from './trust/engine.js';
@@ -28,6 +29,19 @@ export interface ApplianceOptions {
   menus?: readonly MenuDecl[];
   /** Where stacks of unexpected errors go (the operator's log); default: standard error. */
   operatorLog?: (text: string) => void;
+  /**
+   * Where the store lives: undefined for SQLite in the data directory, or a `postgres://` URL
+   * (issue 17: several instances of one CA on one PostgreSQL database; the data directory then
+   * holds the sealing secret, histories and the control socket).
+   */
+  store?: string;
+  /** PostgreSQL: how often an instance tries for a singleton duty it does not hold (ms). */
+  dutyPollMs?: number;
+}
+
+/** `postgres://…` or `postgresql://…`: a PostgreSQL store (otherwise SQLite in the data directory). */
+export function isPostgresUrl(store: string | undefined): store is string {
+  return store !== undefined && /^postgres(ql)?:\/\//i.test(store);
 }
 
 /** One memo table per name, per appliance (ApplianceCache). */
@@ -45,16 +59,16 @@ export class Appliance {
   readonly executor: Executor;
   readonly env: Environment & { registry: Registry };
   readonly clock: OffsetClock;
-  /** The /file store (env.files), as the SSH file transfers need it: on disk. */
-  readonly files: DiskFileStore;
+  /** The /file store (env.files): the data directory's files/, or PostgreSQL's rospki_files. */
+  readonly files: FileStore;
 
-  private constructor(readonly dataDir: DataDir, readonly store: Store, opts: ApplianceOptions) {
+  private constructor(readonly dataDir: DataDir, readonly store: Store, files: FileStore | undefined, opts: ApplianceOptions) {
     this.registry = new Registry(opts.menus ?? ALL_MENUS);
     this.clock = new OffsetClock(0, opts.clock ?? clockFromEnvironment());
     const clock = this.clock;
     const log = (tx: WriteTx, topics: string, message: string): void => appendLog(tx, clock.now(), topics, message);
     const operatorLog = opts.operatorLog ?? ((text: string) => { process.stderr.write(text); });
-    this.files = new DiskFileStore(dataDir.filesDir);
+    this.files = files ?? new DiskFileStore(dataDir.filesDir);
     const env: { -readonly [K in keyof Environment]: Environment[K] } & { registry: Registry } = {
       trust: undefined as unknown as TrustEngine, // set just below: the engine's sources read env
       store, clock, registry: this.registry, log,
@@ -78,14 +92,68 @@ export class Appliance {
   }
 
   static async open(dir: string, opts: ApplianceOptions = {}): Promise<Appliance> {
+    if (isPostgresUrl(opts.store)) return Appliance.openPostgres(dir, opts.store, opts);
     const dataDir = openDataDir(dir);
     // The operator of the host learns of loosened permissions here, with full paths.
     for (const t of dataDir.tightened) process.stderr.write(`rospki: tightened permissions of ${t.path} (was ${octalMode(t.was)})\n`);
     const store = SqliteStore.open(dataDir);
-    const app = new Appliance(dataDir, store, opts);
+    const app = new Appliance(dataDir, store, undefined, opts);
     await app.initialise();
     return app;
   }
+
+  /**
+   * An instance on a PostgreSQL database. Every instance of one CA seals with the same secret:
+   * the first makes it (and the database's seal check); the others get a copy of secret.key in
+   * their data directory, and one without it, or with another, refuses to start.
+   */
+  private static async openPostgres(dir: string, url: string, opts: ApplianceOptions): Promise<Appliance> {
+    const { PostgresStore, WrongSecret } = await import('./store/postgres.js');
+    const { PgFileStore } = await import('./store/pg-files.js');
+    const { redactUrl } = await import('./store/postgres-link.js');
+    const where = `the store ${redactUrl(url)}`;
+    const secretPath = path.join(path.resolve(dir), 'secret.key');
+    const cannot = (why: string) => new Error(`cannot open ${where}: ${why}`);
+    if (!fs.existsSync(secretPath)) {
+      let sealed: boolean;
+      try { sealed = await PostgresStore.sealed(url); } catch (e) { throw cannot((e as Error).message); }
+      if (sealed) throw cannot(`${secretPath} is missing: every instance of this CA needs the secret.key of the first one (copy it, mode 0600)`);
+    }
+    const dataDir = openDataDir(dir);
+    for (const t of dataDir.tightened) process.stderr.write(`rospki: tightened permissions of ${t.path} (was ${octalMode(t.was)})\n`);
+    let store: Awaited<ReturnType<typeof PostgresStore.open>>;
+    try {
+      store = await PostgresStore.open({ url, secret: dataDir.secret, dutyPollMs: opts.dutyPollMs });
+    } catch (e) {
+      if (e instanceof WrongSecret) throw cannot(`${dataDir.secretPath} is not the secret.key this database was sealed with: every instance of this CA needs the secret.key of the first one`);
+      throw cannot((e as Error).message);
+    }
+    const files = new PgFileStore(url, dataDir.filesDir);
+    const app = new Appliance(dataDir, store, files, opts);
+    app.closers.push(() => store.whenClosed(), () => files.close());
+    // `/system clock set` on another instance moves this one's router clock too (one router).
+    const unfollow = store.onChange(() => app.followClock());
+    app.closers.push(async () => unfollow());
+    try {
+      await app.initialise();
+    } catch (e) {
+      app.close();
+      await app.closed();
+      throw cannot((e as Error).message);
+    }
+    return app;
+  }
+
+  /** Takes the router clock's offset from the store when another instance moved it. */
+  private followClock(): void {
+    const row = this.store.view().get(CLOCK_PATH, 1);
+    const offset = Number(row?.data['offset-ms'] ?? 0);
+    if (offset !== this.clock.offsetMs) this.clock.offsetMs = offset;
+  }
+
+  /** What close() starts and closed() waits for (the PostgreSQL connections). */
+  private readonly closers: (() => Promise<void>)[] = [];
+  private closing: Promise<void> | undefined;
 
   /** A fresh data directory gets the RouterOS defaults: identity, groups, user admin. */
   private async initialise(): Promise<void> {
@@ -142,7 +210,14 @@ export class Appliance {
   }
 
   close(): void {
+    if (this.closing) return;
     this.store.close();
+    this.closing = Promise.all(this.closers.map((c) => c())).then(() => {});
+  }
+
+  /** Resolves once close() has finished (a PostgreSQL store closes its connections). */
+  closed(): Promise<void> {
+    return this.closing ?? Promise.resolve();
   }
 }
 

@@ -4,8 +4,12 @@
 //   rospki serve [--data DIR]        headless daemon; clean shutdown on SIGTERM/SIGINT
 //   rospki [--data DIR] -e 'SCRIPT'  run console text as admin, exit 1 at the first error
 //   rospki [--data DIR] FILE.rsc     the same for a file; piped stdin likewise
+//   rospki store copy --from A --to B  copy a whole store between DIR and postgres:// (issue 17)
 //
-// When a daemon runs on DIR, scripts and consoles go through its control socket.
+// --store postgres://… (or ROSPKI_STORE) keeps the store in PostgreSQL instead of the data
+// directory's SQLite file, shared by several instances (issue 17); the data directory still holds
+// the sealing secret, histories and the control socket. When a daemon runs on DIR, scripts and
+// consoles go through its control socket. The connection's password is never printed.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +20,7 @@ import { ROSPKI_VERSION } from './version.js';
 
 interface Args {
   data?: string;
+  store?: string;
   serve: boolean;
   script?: string;
   file?: string;
@@ -24,13 +29,19 @@ interface Args {
 }
 
 const USAGE = `Usage:
-  rospki [--data DIR]                start the appliance (services + console on a terminal)
-  rospki serve [--data DIR]          run headless until SIGTERM/SIGINT
-  rospki [--data DIR] -e 'SCRIPT'    run console commands and exit
-  rospki [--data DIR] FILE.rsc       run a script file and exit
-  command | rospki [--data DIR]      run commands from standard input and exit
+  rospki [--data DIR] [--store URL]              start the appliance (services + console on a terminal)
+  rospki serve [--data DIR] [--store URL]        run headless until SIGTERM/SIGINT
+  rospki [--data DIR] [--store URL] -e 'SCRIPT'  run console commands and exit
+  rospki [--data DIR] [--store URL] FILE.rsc     run a script file and exit
+  command | rospki [--data DIR] [--store URL]    run commands from standard input and exit
+  rospki store copy --from DIR|URL --to URL|DIR [--data DIR]
+                                                 copy a whole store between a data directory and
+                                                 PostgreSQL, and verify the copy
 
 The data directory is --data DIR, else $ROSPKI_DATA, else ./rospki-data.
+The store is SQLite in the data directory, or with --store (else $ROSPKI_STORE) a PostgreSQL
+database: postgres://USER@HOST:PORT/DATABASE (the password from PGPASSWORD or ~/.pgpass keeps it
+out of process listings). Every instance of one CA needs the same secret.key in its data directory.
 `;
 
 function parseArgs(argv: string[]): Args {
@@ -44,6 +55,8 @@ function parseArgs(argv: string[]): Args {
     };
     if (a === '--data' || a === '-d') args.data = next();
     else if (a.startsWith('--data=')) args.data = a.slice(7);
+    else if (a === '--store') args.store = next();
+    else if (a.startsWith('--store=')) args.store = a.slice(8);
     else if (a === '-e' || a === '--execute') args.script = next();
     else if (a === '-h' || a === '--help') args.help = true;
     else if (a === '-V' || a === '--version') args.version = true;
@@ -91,10 +104,25 @@ function terminalWidth(): number {
 /** Tables follow a terminal that is resized, unless COLUMNS fixes the width. */
 const followWidth = (): boolean => !(Number(process.env.COLUMNS) > 0);
 
+/** `--store`, else ROSPKI_STORE: a postgres:// URL, or undefined for SQLite in the data directory. */
+function resolveStore(flag: string | undefined): string | undefined {
+  const store = flag || process.env.ROSPKI_STORE || undefined;
+  if (store !== undefined && !/^postgres(ql)?:\/\//i.test(store)) {
+    throw new UsageError('--store takes a postgres:// URL (without it, the store is SQLite in the data directory)');
+  }
+  return store;
+}
+
+/** The store the commands of this process use (set once by main). */
+let storeUrl: string | undefined;
+
 async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'store') return storeCommand(argv.slice(1));
   let args: Args;
   try {
-    args = parseArgs(process.argv.slice(2));
+    args = parseArgs(argv);
+    storeUrl = resolveStore(args.store);
   } catch (e) {
     process.stderr.write(`rospki: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -132,7 +160,7 @@ function readStdin(): Promise<string> {
 }
 
 /** A console: through the daemon when one runs on dir, else on dir directly. */
-async function openConsole(dir: string, interactive: boolean): Promise<{ backend: ConsoleBackend; close: () => void }> {
+async function openConsole(dir: string, interactive: boolean): Promise<{ backend: ConsoleBackend; close: () => void | Promise<void> }> {
   const socketPath = path.join(dir, 'control.sock');
   const ask = interactive ? await terminalAsk() : undefined;
   const remote = await connectControl(socketPath, { width: terminalWidth(), interactive, ask });
@@ -140,12 +168,12 @@ async function openConsole(dir: string, interactive: boolean): Promise<{ backend
   const { Appliance } = await import('./appliance.js');
   const { ConsoleSession } = await import('./console/session.js');
   const { LocalConsole } = await import('./control.js');
-  const app = await Appliance.open(dir);
+  const app = await Appliance.open(dir, { store: storeUrl });
   const session = await ConsoleSession.open(app, {
     width: terminalWidth(), output: () => {}, via: interactive ? 'console' : 'script', operator: true,
     prompt: ask,
   });
-  return { backend: new LocalConsole(session), close: () => app.close() };
+  return { backend: new LocalConsole(session), close: () => { app.close(); return app.closed(); } };
 }
 
 /** Questions on this terminal: through the running console when there is one (see repl.ts). */
@@ -165,7 +193,7 @@ async function runScript(dir: string, source: string): Promise<number> {
     await outputFlushed();
     return !outcome.ok || stdoutFailed ? 1 : 0;
   } finally {
-    close();
+    await close();
   }
 }
 
@@ -187,15 +215,22 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
       return 0;
     }
   }
+  // A SIGTERM/SIGINT that arrives while the daemon starts is kept, not fatal: start-up finishes
+  // (so every daemon it launched, e.g. openvpn, is known) and then shuts down cleanly.
+  const stopRequested = withConsole ? undefined : new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
   const { Appliance } = await import('./appliance.js');
   const { serveControl, LocalConsole } = await import('./control.js');
-  const app = await Appliance.open(dir);
+  const app = await Appliance.open(dir, { store: storeUrl });
   let stopControl: () => Promise<void>;
   try {
     stopControl = await serveControl(app, socketPath);
   } catch (e) {
     process.stderr.write(`rospki: ${(e as Error).message}\n`);
     app.close();
+    await app.closed();
     return 1;
   }
   const { startServices } = await import('./services/index.js');
@@ -212,6 +247,7 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     await services.stop();
     await stopControl();
     app.close();
+    await app.closed();
   };
   if (withConsole) {
     const { ConsoleSession } = await import('./console/session.js');
@@ -226,15 +262,44 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
     await shutdown();
     return 0;
   }
-  process.stdout.write(`rospki ${ROSPKI_VERSION} serving ${dir}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  const { redactUrl } = storeUrl ? await import('./store/postgres-link.js') : { redactUrl: (u: string) => u };
+  process.stdout.write(`rospki ${ROSPKI_VERSION} serving ${dir}${storeUrl ? ` (store ${redactUrl(storeUrl)})` : ''}\n`);
+  await stopRequested;
   await shutdown();
   process.stdout.write('rospki stopped\n');
   return 0;
+}
+
+/** `rospki store copy --from A --to B [--data DIR]`. */
+async function storeCommand(argv: string[]): Promise<number> {
+  const usage = 'rospki store copy --from DIR|postgres://… --to postgres://…|DIR [--data DIR]\n';
+  const opts: { from?: string; to?: string; data?: string } = {};
+  if (argv[0] !== 'copy') { process.stderr.write(`rospki: unknown store command ${argv[0] ?? ''}\nUsage: ${usage}`); return 2; }
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = inline ?? argv[++i];
+    if (value === undefined || !['--from', '--to', '--data'].includes(flag)) {
+      process.stderr.write(`rospki: ${value === undefined ? `${flag} needs a value` : `unknown argument ${a}`}\nUsage: ${usage}`);
+      return 2;
+    }
+    opts[flag.slice(2) as 'from' | 'to' | 'data'] = value;
+  }
+  if (!opts.from || !opts.to) { process.stderr.write(`rospki: --from and --to are needed\nUsage: ${usage}`); return 2; }
+  process.umask(0o077);
+  const { copyStore, CopyError, describeEnd } = await import('./store/copy.js');
+  const end = (v: string) => (/^postgres(ql)?:\/\//i.test(v) ? { kind: 'postgres' as const, url: v } : { kind: 'dir' as const, dir: path.resolve(v) });
+  const from = end(opts.from);
+  const to = end(opts.to);
+  try {
+    const r = await copyStore(from, to, resolveDataDir(opts.data), (line) => process.stdout.write(`${line}\n`));
+    process.stdout.write(`copied ${describeEnd(from)} to ${describeEnd(to)}: ${r.rows} rows of ${r.menus} menus, ${r.tombstones} removed ids, `
+      + `${r.blobs} blobs (${r.keys} sealed keys opened on both sides), ${r.files} files and folders; every one verified\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof CopyError) { process.stderr.write(`rospki: store copy failed: ${e.message}\n`); return 1; }
+    throw e;
+  }
 }
 
 main().then(

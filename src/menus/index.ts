@@ -12,7 +12,6 @@ import { userMenu } from './user/user.js';
 import { crlMenu } from './certificate/crl.js';
 import { settingsMenu } from './certificate/settings.js';
 import { builtinMenu } from './certificate/builtin.js';
-import { scepServerMenu } from './certificate/scep-server.js';
 import { toolMenu } from './tool/fetch.js';
 import { consoleMenu } from './console.js';
 import { sshMenu } from './ip/ssh.js';
@@ -49,6 +48,8 @@ import { pingCommand } from './ping.js';
 const withCommand = (menu: MenuDecl, command: CommandDecl): MenuDecl => ({ ...menu, commands: [...(menu.commands ?? []), command] });
 import { schedulerMenu } from './system/scheduler.js';
 import { jobMenu } from './system/script-job.js';
+import { otpMenu, requestsMenu, scepServerMenu } from './certificate/scep-server.js';
+import { raMenu } from './certificate/scep-ra.js';
 import { environmentMenu } from './system/script-environment.js';
 import { bridgeMenu } from './interface/bridge.js';
 
@@ -56,7 +57,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
   withCommand(rootMenu, pingCommand),
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
-  settingsMenu, crlMenu, builtinMenu, scepServerMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
+  settingsMenu, crlMenu, builtinMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
   // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
   // menus whose default-profile refers to its built-in rows.
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
@@ -66,4 +67,6 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
   clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,
+  // SCEP (spec §4.3)
+  scepServerMenu, otpMenu, requestsMenu, raMenu,
 ];

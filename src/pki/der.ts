@@ -366,7 +366,7 @@ export function listOf(buf: Uint8Array, t: Tlv, tag: number, what: string, min =
  * decoder) applies them: SEQUENCE and SET constructed and every other type primitive (§10.2),
  * BOOLEAN one octet (§8.2.1), INTEGER and ENUMERATED non-empty and minimal (§8.3.2), NULL
  * empty (§8.8.2), OBJECT IDENTIFIER sub-identifiers minimal and complete (§8.19.2), BIT STRING
- * with at most 7 unused bits and none when empty (§8.6.2), BMPString whole 16-bit characters
+ * with at most 7 unused bits, none when empty (§8.6.2) and those zero (§11.2.1), BMPString whole 16-bit characters
  * and UniversalString whole 32-bit characters (X.690 §8.23.8, X.680 §41).
  */
 export function checkContent(buf: Uint8Array, t: Tlv): void {
@@ -394,6 +394,8 @@ export function checkContent(buf: Uint8Array, t: Tlv): void {
       if (len === 0) throw derError('empty BIT STRING');
       if (c0! > 7) throw derError('BIT STRING with more than 7 unused bits');
       if (len === 1 && c0 !== 0) throw derError('empty BIT STRING with unused bits');
+      // §11.2.1: the unused bits of the last octet are zero (OpenSSL writes them so when it re-encodes)
+      if (c0! > 0 && (buf[t.end - 1]! & ((1 << c0!) - 1)) !== 0) throw derError('BIT STRING with unused bits that are not zero');
       break;
     case 5: if (len !== 0) throw derError('NULL with content'); break;
     case 6: checkOid(buf.subarray(t.contentStart, t.end)); break;

@@ -1,21 +1,29 @@
 // The daemon's ACME renewal loop (issue 14 §4): every ACME-managed certificate is renewed when
 // it is due (acme-state.ts: 80 % of its validity, or the CA's renewal window of RFC 9773, or the
 // back-off after a failure), judged by the router clock, so moving /system clock triggers it.
-// It is a ManagedService, so one runs per daemon (and a second start of the services on the same
-// appliance leaves the first in charge); it wakes on every store change, when
-// the clock is moved and on its own timer, and starts at most one job per certificate (a command's job for the same
-// certificate is the same job). Failures are recorded by the job (row, /log) with their retry.
+// It is a ManagedService and a singleton duty (store/duty.ts): one loop runs among every daemon of
+// the store — one per data directory for SQLite (a second start of the services in the same
+// process waits), one among the instances of a PostgreSQL store (issue 17), and another takes over
+// when that one stops or dies. It wakes on every store change, when the clock is moved and on its
+// own timer, and starts at most one job per certificate (a command's job for the same certificate
+// is the same job). Failures are recorded by the job (row, /log) with their retry. A loop that
+// loses the duty (its database connection broke) stops the jobs it started: the new holder
+// renews them.
 
+import { AcmeAborted } from '../acme/index.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { ACME, ACME_KIND, acmeDueAt } from '../menus/certificate/acme-state.js';
 import { abortJobs, jobRunning, refreshRenewalInfo, rowJob, rowJobKey } from '../menus/certificate/acme-issue.js';
 import { acmeResponder } from '../menus/certificate/acme-responder.js';
 import type { Environment } from '../menu/types.js';
+import { holdDuty, type HeldDuty } from '../store/duty.js';
 import type { ServiceContext } from './context.js';
 import type { ManagedService } from './managed.js';
 
 /** The loop looks again at least this often (the router clock may be moved in between). */
 const MAX_SLEEP_MS = 60_000;
+/** The duty's name: one renewal loop among the daemons of a store. */
+export const ACME_DUTY = 'acme-renewal';
 
 interface Due {
   id: number;
@@ -27,21 +35,34 @@ interface Due {
 export class AcmeRenewal implements ManagedService {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** This loop holds the duty and renews. */
+  private active = false;
   private readonly asking = new Set<number>();
-  private readonly unsubscribe: (() => void) | undefined;
-  /** Another loop already renews this appliance's certificates (services started twice): this one stays idle. */
-  private readonly idle: boolean;
+  private unsubscribe: (() => void) | undefined;
+  /** The jobs this loop started (stopped when it loses the duty). */
+  private readonly started = new Set<ReturnType<typeof rowJob>>();
+  private readonly duty: HeldDuty;
 
   constructor(private readonly env: Environment) {
-    const loops = env.cache.table<string, AcmeRenewal>('acme.loop');
-    this.idle = loops.has('active');
-    if (!this.idle) loops.set('active', this);
-    // `/system clock set` moves the router clock: what is due changes at once.
-    this.unsubscribe = this.idle ? undefined : env.clock.onChange?.(() => { void this.reconcile().catch(() => {}); });
+    this.duty = holdDuty(env.store, ACME_DUTY, {
+      start: () => {
+        this.active = true;
+        // `/system clock set` moves the router clock: what is due changes at once.
+        this.unsubscribe = env.clock.onChange?.(() => { void this.reconcile().catch(() => {}); });
+        void this.reconcile().catch(() => {});
+      },
+      stop: () => {
+        this.active = false;
+        this.unsubscribe?.();
+        this.unsubscribe = undefined;
+        clearTimeout(this.timer);
+        for (const job of this.started) job.controller.abort(new AcmeAborted());
+      },
+    });
   }
 
   async reconcile(): Promise<void> {
-    if (this.stopped || this.idle) return;
+    if (this.stopped || !this.active) return;
     const { env } = this;
     const now = env.clock.now();
     const rows = await env.store.read((tx): Due[] => ['ssl', 'client'].flatMap((kind) => tx.findBy(CERT_PATH, ACME_KIND, kind)).map((r) => ({
@@ -53,7 +74,10 @@ export class AcmeRenewal implements ManagedService {
     for (const r of rows) {
       if (jobRunning(env, rowJobKey(r.id))) continue;
       if (r.due <= now) {
-        rowJob(env, r.id); // its outcome is recorded in the row and /log
+        // Its outcome is recorded in the row and /log.
+        const job = rowJob(env, r.id);
+        this.started.add(job);
+        void job.promise.catch(() => {}).finally(() => this.started.delete(job));
         continue;
       }
       next = Math.min(next, r.due);
@@ -70,7 +94,7 @@ export class AcmeRenewal implements ManagedService {
   }
 
   private arm(ms: number): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.active) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => { void this.reconcile().catch(() => {}); }, ms);
     this.timer.unref();
@@ -78,10 +102,10 @@ export class AcmeRenewal implements ManagedService {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.idle) return;
-    this.env.cache.table<string, AcmeRenewal>('acme.loop').delete('active');
-    this.unsubscribe?.();
-    clearTimeout(this.timer);
+    const wasActive = this.active;
+    await this.duty.release();
+    if (!wasActive) return;
+    // The daemon stops: every job of this appliance ends (a command's too), without counting a failure.
     abortJobs(this.env);
     acmeResponder(this.env).closeAll();
   }

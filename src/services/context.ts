@@ -2,6 +2,7 @@
 
 import type { Appliance } from '../appliance.js';
 import type { Authenticator } from './auth.js';
+import type { ScepLimits } from '../menus/certificate/scep-service.js';
 import type { InputFirewall } from './firewall.js';
 
 export interface ServiceOptions {
@@ -35,6 +36,8 @@ export interface ServiceOptions {
   maxUploadBytes: number;
   /** How often other processes' changes to the store are looked for. */
   pollMs: number;
+  /** Bounds of the SCEP servers (default DEFAULT_SCEP_LIMITS; tests lower them). */
+  scep?: Partial<ScepLimits>;
   /**
    * The port the DNS service answers on (UDP and TCP) while `/ip dns allow-remote-requests=yes`:
    * 53 as on RouterOS; ROSPKI_DNS_PORT or this option moves it (tests, a host whose 53 is taken).

@@ -7,7 +7,7 @@
 //    Transfers are binary in every TYPE (TYPE A is accepted and sends the bytes as they are, as
 //    vsftpd does by default). No TLS: RouterOS's FTP is plain (AUTH is refused).
 //  - The store folder is `/`. Every name goes through the one path-safety rule of the /file store
-//    (DiskFileStore.hostPath): `..`, NUL bytes, backslashes, symbolic links and over-long names
+//    (FileStore.check): `..`, NUL bytes, backslashes, symbolic links and over-long names
 //    are refused (553/550, logged `file access refused for U (ftp): …`); only CWD and CDUP walk up
 //    with `..`, and stop at the root. Replies name only /file names, never a host path or errno.
 //  - Logins: /user through ctx.auth.login (per-address lockout, failure delay, /log lines), the
@@ -21,25 +21,22 @@
 //    address, taken only from the control connection's peer, through the firewall's input chain
 //    as `related` traffic, within DATA_CONNECT_MS; active (PORT, EPRT) only to the control
 //    connection's peer on a port ≥ 1024 (no FTP bounce).
-//  - Uploads are written to disk as they arrive, never past maxUploadBytes, and replace the target
-//    only when complete (ssh-files.ts StoreUpload): a refused or broken upload leaves nothing. An
-//    uploaded `*.auto.rsc` is run as the uploader (auto-import.ts).
+//  - Uploads go into the store's upload as they arrive (FileStore.upload), never past
+//    maxUploadBytes, and replace the target only when complete: a refused or broken upload leaves
+//    nothing. An uploaded `*.auto.rsc` is run as the uploader (auto-import.ts). The store may be
+//    the data directory or PostgreSQL (issue 17): only its FileStore primitives are used.
 
-import { constants as FS } from 'node:fs';
-import fs from 'node:fs';
 import net from 'node:net';
-import { pipeline } from 'node:stream/promises';
-import path from 'node:path';
 import type { TimeZone } from '../clock.js';
 import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
 import type { Policy, Session } from '../menu/types.js';
-import { UnsafeFileName } from '../store/files.js';
+import { UnsafeFileName, type FileStat } from '../store/files.js';
 import { ROUTEROS_VERSION_NUMBER } from '../version.js';
 import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
-import { fileFailure, FileRefusal, StoreUpload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, UploadTooLarge } from './ssh-files.js';
 import { longname } from './ssh-sftp.js';
 
 /** A passive data port waits this long for the client's connection; an active one to connect. */
@@ -48,6 +45,8 @@ const DATA_CONNECT_MS = 30_000;
 const MAX_LINE = 8 * 1024;
 /** Commands waiting while one runs (a transfer): more is a flood, and closes the connection. */
 const MAX_QUEUED = 64;
+/** Bytes read from the store per write of a download. */
+const READ_CHUNK = 64 * 1024;
 /** Failed logins on one connection before it is closed (vsftpd's max_login_fails). */
 const MAX_LOGIN_FAILURES = 3;
 
@@ -280,20 +279,15 @@ class FtpSession {
     if (!(await this.rights()).has(policy)) throw new FtpReply(550, 'not enough permissions (9)');
   }
 
-  /** The host path of a store name (checked); the root is the store folder. */
-  private resolve(name: string): { name: string; full: string } {
-    const { app } = this.ctx;
-    if (name === '') {
-      fs.mkdirSync(app.dataDir.filesDir, { recursive: true, mode: 0o700 });
-      return { name: '', full: path.resolve(app.dataDir.filesDir) };
-    }
-    return app.files.hostPath(name);
+  /** A store name, checked; '' is the store's root folder. */
+  private resolve(name: string): string {
+    return name === '' ? '' : this.ctx.app.files.check(name);
   }
 
-  /** What is at a name, links never followed (a link is not in the store). */
-  private stat(full: string): fs.Stats {
-    const st = fs.lstatSync(full);
-    if (!st.isFile() && !st.isDirectory()) throw new FileRefusal('no-such-file', 'no such file');
+  /** What is at a name (a link is not in the store). */
+  private async stat(name: string): Promise<FileStat> {
+    const st = await this.ctx.app.files.stat(name);
+    if (!st) throw new FileRefusal('no-such-file', 'no such file');
     return st;
   }
 
@@ -344,44 +338,43 @@ class FtpSession {
       case 'MLST': return this.mlst(arg);
       case 'STAT': return this.status(arg);
       case 'SIZE': {
-        const st = this.stat(this.resolve(joinName(this.cwd, arg)).full);
-        if (!st.isFile()) throw new FileRefusal('failure', 'not a regular file');
+        const st = await this.stat(this.resolve(joinName(this.cwd, arg)));
+        if (st.kind !== 'file') throw new FileRefusal('failure', 'not a regular file');
         return this.reply(213, String(st.size));
       }
       case 'MDTM': {
-        const { full } = this.resolve(joinName(this.cwd, arg));
-        return this.reply(213, timeVal(this.stat(full).mtimeMs));
+        const name = this.resolve(joinName(this.cwd, arg));
+        return this.reply(213, timeVal((await this.stat(name)).mtime));
       }
       case 'RETR': return this.retrieve(arg);
       case 'STOR': return this.store(arg, false);
       case 'APPE': return this.store(arg, true);
       case 'DELE': {
         await this.need('write');
-        const { full } = this.resolve(joinName(this.cwd, arg));
-        if (!this.stat(full).isFile()) throw new FileRefusal('failure', 'not a regular file');
-        fs.unlinkSync(full);
+        const name = this.resolve(joinName(this.cwd, arg));
+        if (name === '' || (await this.stat(name)).kind !== 'file') throw new FileRefusal('failure', 'not a regular file');
+        await this.ctx.app.files.unlink(name);
         return this.reply(250, 'DELE command successful');
       }
       case 'MKD': case 'XMKD': {
         await this.need('write');
-        const { name, full } = this.resolve(joinName(this.cwd, arg));
+        const name = this.resolve(joinName(this.cwd, arg));
         if (name === '') throw new FileRefusal('failure', 'file exists');
-        fs.mkdirSync(full, { mode: 0o700 });
-        this.ctx.app.files.touch(full, this.ctx.app.clock.now());
+        await this.ctx.app.files.mkdirOne(name, this.ctx.app.clock.now());
         return this.reply(257, `${quotedPath(name)} created`);
       }
       case 'RMD': case 'XRMD': {
         await this.need('write');
-        const { name, full } = this.resolve(joinName(this.cwd, arg));
-        if (name === '' || !this.stat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
-        fs.rmdirSync(full);
+        const name = this.resolve(joinName(this.cwd, arg));
+        if (name === '' || (await this.stat(name)).kind !== 'directory') throw new FileRefusal('failure', 'not a directory');
+        await this.ctx.app.files.rmdir(name);
         return this.reply(250, 'RMD command successful');
       }
       case 'RNFR': {
         await this.need('write');
-        const { name, full } = this.resolve(joinName(this.cwd, arg));
+        const name = this.resolve(joinName(this.cwd, arg));
         if (name === '') throw new FileRefusal('failure', 'invalid rename');
-        this.stat(full);
+        await this.stat(name);
         this.renameFrom = name;
         return this.reply(350, 'Ready for RNTO');
       }
@@ -390,13 +383,11 @@ class FtpSession {
         await this.need('write');
         const from = this.resolve(renameFrom);
         const to = this.resolve(joinName(this.cwd, arg));
-        if (to.name === '') throw new FileRefusal('failure', 'invalid rename');
-        if (to.full.startsWith(`${from.full}/`)) throw new FileRefusal('failure', 'a folder can not be moved into itself');
-        this.stat(from.full);
-        let exists = true;
-        try { fs.lstatSync(to.full); } catch { exists = false; }
-        if (exists) throw new FileRefusal('failure', 'file exists');
-        fs.renameSync(from.full, to.full);
+        if (to === '') throw new FileRefusal('failure', 'invalid rename');
+        if (to.startsWith(`${from}/`)) throw new FileRefusal('failure', 'a folder can not be moved into itself');
+        await this.stat(from);
+        if (await this.ctx.app.files.stat(to)) throw new FileRefusal('failure', 'file exists');
+        await this.ctx.app.files.rename(from, to);
         return this.reply(250, 'Rename successful');
       }
       case 'SITE': case 'STOU': case 'SMNT': case 'REIN': case 'ACCT':
@@ -451,10 +442,10 @@ class FtpSession {
     this.reply(501, 'Option not understood');
   }
 
-  private changeDir(arg: string): void {
+  private async changeDir(arg: string): Promise<void> {
     const target = walk(this.cwd, arg);
-    const { name, full } = this.resolve(target);
-    if (!this.stat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
+    const name = this.resolve(target);
+    if ((await this.stat(name)).kind !== 'directory') throw new FileRefusal('failure', 'not a directory');
     this.cwd = name;
     this.reply(250, `CWD command successful, ${quotedPath(name)} is the current directory`);
   }
@@ -567,31 +558,26 @@ class FtpSession {
   // Listings
 
   /** What a listing shows of a folder or a file: [name, stats], links and temporary files left out. */
-  private entries(arg: string): { dir: boolean; items: Array<[string, fs.Stats]> } {
+  private async entries(arg: string): Promise<{ dir: boolean; items: Array<[string, FileStat]> }> {
     // `LIST -la` and the like: options of ls, which clients send out of habit.
     const path = arg.trim().startsWith('-') ? arg.trim().replace(/^(-\S+\s*)+/, '') : arg;
-    const { name, full } = this.resolve(joinName(this.cwd, path));
-    const st = this.stat(full);
-    if (!st.isDirectory()) return { dir: false, items: [[name.slice(name.lastIndexOf('/') + 1), st]] };
-    const items: Array<[string, fs.Stats]> = [];
-    for (const n of fs.readdirSync(full).sort()) {
-      if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
-      let s: fs.Stats;
-      try { s = fs.lstatSync(`${full}/${n}`); } catch { continue; }
-      if (s.isFile() || s.isDirectory()) items.push([n, s]);
-    }
+    const name = this.resolve(joinName(this.cwd, path));
+    const st = await this.stat(name);
+    if (st.kind !== 'directory') return { dir: false, items: [[name.slice(name.lastIndexOf('/') + 1), st]] };
+    const items = (await this.ctx.app.files.readdir(name)).map((e): [string, FileStat] => [e.name, e.stat]);
     return { dir: true, items };
   }
 
-  private facts(name: string, st: fs.Stats, type?: string, rights?: ReadonlySet<Policy>): string {
+  private facts(name: string, st: FileStat, type?: string, rights?: ReadonlySet<Policy>): string {
     const write = rights?.has('write');
-    const perm = st.isDirectory() ? `el${write ? 'cmpdf' : ''}` : `${rights?.has('read') ? 'r' : ''}${write ? 'awdf' : ''}`;
-    const size = st.isDirectory() ? '' : `size=${st.size};`;
-    return `type=${type ?? (st.isDirectory() ? 'dir' : 'file')};${size}modify=${timeVal(st.mtimeMs)};perm=${perm}; ${name}`;
+    const directory = st.kind === 'directory';
+    const perm = directory ? `el${write ? 'cmpdf' : ''}` : `${rights?.has('read') ? 'r' : ''}${write ? 'awdf' : ''}`;
+    const size = directory ? '' : `size=${st.size};`;
+    return `type=${type ?? (directory ? 'dir' : 'file')};${size}modify=${timeVal(st.mtime)};perm=${perm}; ${name}`;
   }
 
   private async list(arg: string, style: 'long' | 'names' | 'facts'): Promise<void> {
-    const { dir, items } = this.entries(arg);
+    const { dir, items } = await this.entries(arg);
     if (style === 'facts' && !dir) throw new FileRefusal('failure', 'not a directory');
     const rights = await this.rights();
     const zone = await this.zone();
@@ -608,8 +594,7 @@ class FtpSession {
 
   private async mlst(arg: string): Promise<void> {
     const name = joinName(this.cwd, arg);
-    const { full } = this.resolve(name);
-    const st = this.stat(full);
+    const st = await this.stat(this.resolve(name));
     this.reply(250, `Listing /${shown(name)}\n${this.facts(`/${name}`, st, undefined, await this.rights())}\nEnd`);
   }
 
@@ -619,7 +604,7 @@ class FtpSession {
       this.reply(211, `FTP server status:\nLogged in as ${shown(this.login!.user)}\nData connection: ${mode}\nEnd of status`);
       return;
     }
-    const { items } = this.entries(arg);
+    const { items } = await this.entries(arg);
     const zone = await this.zone();
     this.reply(213, ['Status follows:', ...items.map(([n, st]) => longname(n, st, this.login!.user, zone)), 'End of status'].join('\n'));
   }
@@ -631,24 +616,31 @@ class FtpSession {
     await this.need('read');
     const offset = this.restOffset;
     this.restOffset = 0;
-    const { name, full } = this.resolve(joinName(this.cwd, arg));
-    // Never through a link, even one planted after the check (O_NOFOLLOW).
-    const fd = fs.openSync(full, FS.O_RDONLY | FS.O_NOFOLLOW);
-    let st: fs.Stats;
+    const name = this.resolve(joinName(this.cwd, arg));
+    if (name === '') throw new FileRefusal('failure', 'not a regular file');
+    // The store never follows a link, even one planted after the check (O_NOFOLLOW on disk).
+    const file = await this.ctx.app.files.openRead(name).catch((e: unknown) => {
+      throw (e as NodeJS.ErrnoException)?.code === 'EISDIR' ? new FileRefusal('failure', 'not a regular file') : e;
+    });
     try {
-      st = fs.fstatSync(fd);
-      if (!st.isFile()) throw new FileRefusal('failure', 'not a regular file');
-      if (offset > st.size) throw new FtpReply(554, 'Restart offset past the end of the file');
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
-    // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
-    const source = fs.createReadStream('', { fd, start: offset, autoClose: true });
-    try {
-      await this.transferOn(`Opening BINARY mode data connection for ${shown(name)} (${st.size - offset} bytes)`, (data) => pipeline(source, data));
+      if (offset > file.size) throw new FtpReply(554, 'Restart offset past the end of the file');
+      await this.transferOn(`Opening BINARY mode data connection for ${shown(name)} (${file.size - offset} bytes)`, async (data) => {
+        for (let at = offset; at < file.size;) {
+          const chunk = await file.read(at, Math.min(READ_CHUNK, file.size - at));
+          if (chunk.length === 0) break; // the file got shorter meanwhile
+          if (!data.writable) throw new Error('the data connection closed');
+          at += chunk.length;
+          if (!data.write(chunk)) await drained(data);
+        }
+        await new Promise<void>((resolve, reject) => {
+          if (!data.writable) { reject(new Error('the data connection closed')); return; }
+          data.once('error', reject);
+          data.once('close', () => reject(new Error('the data connection closed')));
+          data.end(() => resolve());
+        });
+      });
     } finally {
-      source.destroy();
+      await file.close();
     }
   }
 
@@ -657,11 +649,11 @@ class FtpSession {
     const restart = this.restOffset;
     this.restOffset = 0;
     const { app, options } = this.ctx;
-    const { name } = this.resolve(joinName(this.cwd, arg));
+    const name = this.resolve(joinName(this.cwd, arg));
     if (name === '') throw new FileRefusal('failure', 'is a directory');
     const keep = append || restart > 0;
-    const upload = StoreUpload.open(app.files, name, options.maxUploadBytes, keep);
-    let offset = append ? upload.stat().size : restart;
+    const upload = await app.files.upload(name, options.maxUploadBytes, keep);
+    let offset = append ? upload.size() : restart;
     let done = false;
     try {
       const ok = await this.transferOn(`Opening BINARY mode data connection for ${shown(name)}`, async (data) => {
@@ -672,7 +664,7 @@ class FtpSession {
         // A restarted upload keeps what came before the offset, and nothing after what it sent.
         if (restart > 0) await upload.truncate(offset);
         if (this.aborted) throw new Error('aborted');
-        upload.commit(app.clock.now());
+        await upload.commit(app.clock.now());
         done = true;
       });
       if (ok && isAutoImport(name)) {
@@ -680,7 +672,7 @@ class FtpSession {
         runAutoImport(this.ctx, name, by).catch((e) => this.ctx.internalError(e));
       }
     } finally {
-      if (!done) upload.abort();
+      if (!done) await upload.abort();
     }
   }
 }
@@ -758,4 +750,13 @@ function stripTelnet(line: Buffer): Buffer {
     if (next === 0xff) { out.push(0xff); i++; } else if (next !== undefined && next >= 251 && next <= 254) i += 2; else i++;
   }
   return Buffer.from(out);
+}
+
+/** Resolves when a data connection can take more (or is gone: the write that follows fails). */
+function drained(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { socket.off('drain', done); socket.off('close', done); resolve(); };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

@@ -1,9 +1,11 @@
 // www and www-ssl: the web interface at `/` and `/webfig` (web/server.ts), REST at `/rest`
-// (spec §8), the CRLs of local CAs at `/crl/<CA id>.crl` (spec §4.2) and ACME HTTP-01 answers at
-// `/.well-known/acme-challenge/` (RFC 8555 §8.3, issue 14). Later issues add SCEP here.
+// (spec §8), the CRLs of local CAs at `/crl/<CA id>.crl` (spec §4.2), ACME HTTP-01 answers at
+// `/.well-known/acme-challenge/` (RFC 8555 §8.3, issue 14) and the SCEP servers at their /scep/
+// paths (spec §4.3, issue 15).
 
-import { acmeResponder, answerHttp01 } from '../menus/certificate/acme-responder.js';
+import { acmeResponder, answerHttp01, sharedHttp01Answer } from '../menus/certificate/acme-responder.js';
 import { publishedCrl } from '../menus/certificate/crl-publish.js';
+import { DEFAULT_SCEP_LIMITS, answerScepPath, isScepRequestPath } from '../menus/certificate/scep-http.js';
 import type http from 'node:http';
 import { RosError } from '../errors.js';
 import type { MenuDecl, Session } from '../menu/types.js';
@@ -69,6 +71,13 @@ export function httpHandler(ctx: ServiceContext, via: 'www' | 'www-ssl', gate: C
   return (req, res) => {
     res.once('close', gate.begin(req.socket));
     handle(front, req, res).catch((e) => {
+      // A RosError outside a command (the store unreachable while the login is checked: issue 17)
+      // is no bug: the router cannot serve now, and says why.
+      if (e instanceof RosError && !res.headersSent) {
+        closeIfBodyPending(req, res);
+        sendError(res, 503, e.consoleText());
+        return;
+      }
       ctx.internalError(e);
       closeIfBodyPending(req, res);
       if (!res.headersSent) sendError(res, 500, 'internal error');
@@ -112,6 +121,10 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     }
     return;
   }
+  if (isScepRequestPath(rawPath)) {
+    await handleScep(front, req, res, rawPath, qmark < 0 ? '' : url.slice(qmark + 1));
+    return;
+  }
   // The web interface (web/server.ts) at `/` and `/webfig/…`.
   if (await handleWeb({ ctx, via: front.via, gate: front.gate }, req, res, rawPath, qmark < 0 ? '' : url.slice(qmark + 1))) return;
   // No other page takes a body: one still arriving is not read.
@@ -125,13 +138,43 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     res.end(req.method === 'HEAD' ? undefined : der);
     return;
   }
-  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath);
+  const acme = answerHttp01(acmeResponder(ctx.app.env), rawPath) ?? await sharedHttp01Answer(ctx.app.env, rawPath);
   if (acme !== undefined) {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(acme) });
     res.end(req.method === 'HEAD' ? undefined : acme);
     return;
   }
   sendHtml(res, 404, '<h1>404 Not Found</h1>\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCEP (RFC 8894 §4.1): unauthenticated, so the body is bounded by the SCEP limits, not REST's
+
+async function handleScep(front: Front, req: http.IncomingMessage, res: http.ServerResponse, path: string, query: string): Promise<void> {
+  const limits = { ...DEFAULT_SCEP_LIMITS, ...front.ctx.options.scep };
+  const plain = (status: number, text: string) => {
+    closeIfBodyPending(req, res);
+    res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  let body: Buffer | undefined;
+  if (req.method === 'POST') {
+    if (declaredLength(req) > limits.maxBodyBytes) { plain(413, 'message too large\n'); return; }
+    try {
+      body = await readBody(req, limits.maxBodyBytes);
+    } catch (e) {
+      if (e instanceof HttpError) { plain(e.status, `${e.detail ?? e.message}\n`); return; }
+      throw e;
+    }
+  } else if (req.method === 'GET' || req.method === 'HEAD') {
+    closeIfBodyPending(req, res);
+  } else {
+    plain(405, 'method not allowed\n');
+    return;
+  }
+  const answer = await answerScepPath(front.ctx.app.env, { method: req.method, path, query, body, remote: plainAddress(req.socket.remoteAddress) }, limits);
+  res.writeHead(answer.status, { ...answer.headers, 'Content-Length': answer.body.length });
+  res.end(req.method === 'HEAD' ? undefined : answer.body);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,7 +206,7 @@ async function authenticate(front: Front, req: http.IncomingMessage): Promise<Se
  * then stops (the request is paused, not destroyed, so the 413 still goes out) and the
  * connection closes after the answer without reading the rest (closeIfBodyPending).
  */
-function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffer> {
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -175,7 +218,7 @@ function readBody(ctx: ServiceContext, req: http.IncomingMessage): Promise<Buffe
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= ctx.options.maxBodyBytes) { chunks.push(chunk); return; }
+      if (size <= limit) { chunks.push(chunk); return; }
       stop();
       req.pause();
       reject(new HttpError(413, 'request too large'));
@@ -283,7 +326,7 @@ async function handleRest(front: Front, req: http.IncomingMessage, res: http.Ser
   // A body declared over the limit is refused before any login work.
   if (declaredLength(req) > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
   const session = await authenticate(front, req);
-  const body = parseBody(req, await readBody(ctx, req));
+  const body = parseBody(req, await readBody(req, ctx.options.maxBodyBytes));
   const segments = decodeSegments(path);
   const target = resolveTarget(ctx, segments);
   try {

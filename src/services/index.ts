@@ -15,7 +15,9 @@
 // Open connections show in /ip service as dynamic connection rows (flags D and c, LOCAL and
 // REMOTE: the 7.23.1 capture, services spec §8). They are kept in the store, so every front end
 // and every process sees them: written in one transaction at most every CONNECTION_SYNC_MS,
-// removed when the daemon starts (rows an earlier daemon left) and when it stops.
+// removed when the daemon starts (rows an earlier daemon left) and when it stops. Daemons sharing
+// a PostgreSQL store (issue 17) each keep their own rows (tagged with Store.instances.self) and
+// remove at start only those of daemons that are no longer connected.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -25,7 +27,7 @@ import type { Appliance } from '../appliance.js';
 import {
   IMPLEMENTED_SERVICES, SERVICE_PATH, TLS_SERVICES, ensureServiceRows, isDynamicService, type TlsVersion,
 } from '../menus/ip/service.js';
-import type { RowData, StoredRow, WriteTx } from '../store/store.js';
+import type { RowData, Store, StoredRow, WriteTx } from '../store/store.js';
 import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed, plainAddress } from './auth.js';
 import { bindReason, DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
@@ -99,9 +101,16 @@ function remoteText(socket: net.Socket): string {
 const connectionKey = (c: { readonly name?: unknown; readonly local?: unknown; readonly remote?: unknown }): string =>
   `${String(c.name)} ${String(c.local)} ${String(c.remote)}`;
 
-function connectionRow(c: OpenConnection): RowData {
-  return { name: c.name, port: c.port, proto: 'tcp', local: c.local, remote: c.remote, dynamic: true, connection: true };
+/**
+ * A connection row. On a store several daemons share (PostgreSQL, issue 17) it carries the name of
+ * the daemon whose connection it is: each daemon keeps its own rows and leaves the others' alone.
+ */
+function connectionRow(c: OpenConnection, instance: string | undefined): RowData {
+  return { name: c.name, port: c.port, proto: 'tcp', local: c.local, remote: c.remote, dynamic: true, connection: true, ...(instance ? { instance } : {}) };
 }
+
+/** Whether a dynamic row is this daemon's (always, on a store with one daemon). */
+const ownRow = (store: Store, row: RowData): boolean => !store.instances || row.instance === store.instances.self;
 
 /**
  * TCP connections a listener accepts. ssh counts max-sessions itself, over logged-in connections
@@ -347,7 +356,8 @@ class ServiceManager implements RunningServices {
 
   private async writeConnections(): Promise<void> {
     const open = new Map([...this.connections.values()].map((c) => [connectionKey(c), c] as const));
-    const connectionRows = (rows: readonly StoredRow[]) => rows.filter((r) => r.data.connection === true);
+    const { store } = this.app;
+    const connectionRows = (rows: readonly StoredRow[]) => rows.filter((r) => r.data.connection === true && ownRow(store, r.data));
     const stale = await this.app.store.read((tx) => {
       const rows = connectionRows(tx.list(SERVICE_PATH));
       return rows.length !== open.size || rows.some((r) => !open.has(connectionKey(r.data)));
@@ -359,7 +369,7 @@ class ServiceManager implements RunningServices {
         const key = connectionKey(r.data);
         if (open.has(key)) shown.add(key); else tx.remove(SERVICE_PATH, r.id);
       }
-      for (const [key, c] of open) if (!shown.has(key)) tx.insert(SERVICE_PATH, connectionRow(c));
+      for (const [key, c] of open) if (!shown.has(key)) tx.insert(SERVICE_PATH, connectionRow(c, store.instances?.self));
     });
   }
 
@@ -400,8 +410,11 @@ class ServiceManager implements RunningServices {
     await this.ctx.firewall.stop();
     // Nothing listens any more: a console without the daemon should not show stale reasons
     // nor connections.
-    await this.app.store.write((tx) => {
-      removeDynamicRows(tx);
+    const { store } = this.app;
+    await store.write((tx) => {
+      removeDynamicRows(tx, (row) => ownRow(store, row));
+      // The other daemons of a shared store still run: their reasons stay.
+      if (store.instances) return;
       for (const row of tx.list(SERVICE_PATH)) {
         if (row.data.invalid === undefined && row.data.comment === undefined) continue;
         const data: RowData = { ...row.data };
@@ -413,16 +426,26 @@ class ServiceManager implements RunningServices {
   }
 }
 
-/** Removes the dynamic rows (connections) of /ip service. */
-function removeDynamicRows(tx: WriteTx): void {
-  for (const row of tx.list(SERVICE_PATH)) if (isDynamicService(row.data)) tx.remove(SERVICE_PATH, row.id);
+/** Removes the dynamic rows (connections) of /ip service that `which` picks. */
+function removeDynamicRows(tx: WriteTx, which: (row: RowData) => boolean): void {
+  for (const row of tx.list(SERVICE_PATH)) if (isDynamicService(row.data) && which(row.data)) tx.remove(SERVICE_PATH, row.id);
+}
+
+/** Dynamic rows nobody serves: all of them on a store with one daemon, else those of daemons that are gone. */
+async function orphanedRows(store: Store): Promise<(row: RowData) => boolean> {
+  if (!store.instances) return () => true;
+  const live = await store.instances.live();
+  return (row) => typeof row.instance !== 'string' || !live.has(row.instance);
 }
 
 /** Starts every enabled service of the appliance and keeps them in line with the store. */
 export async function startServices(app: Appliance, options: Partial<ServiceOptions> = {}): Promise<RunningServices> {
   await ensureServiceRows(app.env);
   // Connections an earlier daemon left behind (it was killed) are gone.
-  if (await app.store.read((tx) => tx.list(SERVICE_PATH).some((r) => isDynamicService(r.data)))) await app.store.write(removeDynamicRows);
+  const orphaned = await orphanedRows(app.store);
+  if (await app.store.read((tx) => tx.list(SERVICE_PATH).some((r) => isDynamicService(r.data) && orphaned(r.data)))) {
+    await app.store.write((tx) => removeDynamicRows(tx, orphaned));
+  }
   const manager = new ServiceManager(app, { ...DEFAULT_SERVICE_OPTIONS, ...options });
   await manager.reconcile();
   return manager;

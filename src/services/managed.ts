@@ -5,9 +5,12 @@
 
 import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
+import { ScepWork } from './scep.js';
 import { dnsService } from './dns/service.js';
 import { ntpService } from './ntp.js';
 import { ipsecService } from './ipsec/service.js';
+import { openVpnService } from './openvpn.js';
+import { sstpService } from './sstp.js';
 
 export interface ManagedService {
   /** Brings what runs in line with the store (menus, bound certificates, CRLs); never throws. */
@@ -23,5 +26,9 @@ export const MANAGED_SERVICES: ManagedServiceFactory[] = [
   dnsService,
   ntpService,
   ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
+  openVpnService, // OpenVPN on Debian's openvpn (openvpn.ts)
+  sstpService, // SSTP: rospki's own TLS listener and call set-up (sstp.ts)
   acmeRenewalService, // ACME renewals (acme-renewal.ts)
+  // SCEP clients: pending requests polled, renewals at 75 % (issue 15)
+  (ctx) => new ScepWork(ctx),
 ];

@@ -13,6 +13,9 @@
 // status, synced-server, synced-stratum, system-offset and freq-drift, and in /log: a step as
 // RouterOS writes it (`ntp change time <old> => <new>`, topics system,clock,critical,info) and the
 // changes of state under `ntp`.
+//
+// It is a singleton duty (store/duty.ts): of several daemons on one PostgreSQL store (issue 17),
+// which share one router clock, one runs the client, and another takes over when it stops or dies.
 
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -23,6 +26,7 @@ import { formatDate } from '../clock.js';
 import { propValue } from '../menu/generic.js';
 import { CLOCK_PATH } from '../menus/system/clock.js';
 import { NTP_CLIENT_PATH, NTP_ENABLED, NTP_SERVERS_PATH, NTP_STATE, type NtpState } from '../menus/system/ntp.js';
+import { holdDuty, type HeldDuty } from '../store/duty.js';
 import type { RowData, WriteTx } from '../store/store.js';
 import type { ServiceContext } from './context.js';
 import type { ManagedService } from './managed.js';
@@ -204,11 +208,29 @@ export class NtpService implements ManagedService {
   /** The last reason each server failed (logged when it changes). */
   private readonly reasons = new Map<string, string>();
   private stopped = false;
+  /** This daemon holds the duty: it polls and moves the clock. */
+  private active = false;
+  private readonly duty: HeldDuty;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    this.duty = holdDuty(ctx.app.store, NTP_DUTY, {
+      start: () => {
+        this.active = true;
+        this.signature = '';
+        void this.reconcile().catch((e) => this.ctx.internalError(e));
+      },
+      stop: async () => {
+        this.active = false;
+        this.signature = '';
+        this.generation++;
+        clearTimeout(this.timer);
+        await this.polling;
+      },
+    });
+  }
 
   async reconcile(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || !this.active) return;
     const { client, rows } = await this.ctx.app.store.read((tx) => ({
       client: tx.get(NTP_CLIENT_PATH, 1)?.data ?? {},
       rows: tx.list(NTP_SERVERS_PATH).map((r) => r.data),
@@ -350,12 +372,14 @@ export class NtpService implements ManagedService {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.generation++;
-    clearTimeout(this.timer);
-    await this.polling;
+    const wasActive = this.active;
+    await this.duty.release();
     // Nothing polls any more: a console without the daemon shows no stale synchronisation.
-    await this.writeState(undefined).catch(() => {});
+    if (wasActive) await this.writeState(undefined).catch(() => {});
   }
 }
+
+/** The duty's name: one NTP client among the daemons of a store (they share one router clock). */
+export const NTP_DUTY = 'ntp-client';
 
 export const ntpService = (ctx: ServiceContext): ManagedService => new NtpService(ctx);

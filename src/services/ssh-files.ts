@@ -1,17 +1,11 @@
-// What SCP and SFTP share over the /file store:
-//
-//  - one upload: a temporary file beside the target, written to disk as the bytes arrive (never
-//    held in memory) and never past the size limit, that replaces the target in one rename when
-//    it is complete and is removed otherwise, so a refused or broken transfer leaves nothing;
-//  - one translation of failures into RouterOS-like messages that name only the /file name:
-//    never a host path, never an errno text (those carry the absolute path of the data
-//    directory). Unexpected errors go to the daemon's log with their stack, the client sees
-//    `failure`.
+// What SCP, SFTP and FTP share over the /file store (uploads themselves are the store's:
+// FileStore.upload, which replaces the target whole when complete and leaves nothing otherwise):
+// one translation of failures into RouterOS-like messages that name only the /file name: never
+// a host path, never an errno text (those carry the absolute path of the data directory).
+// Unexpected errors go to the daemon's log with their stack, the client sees `failure`.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import { RosError } from '../errors.js';
-import { UnsafeFileName, type DiskFileStore } from '../store/files.js';
+import { UnsafeFileName } from '../store/files.js';
 
 /** An upload would pass the size limit (ServiceOptions.maxUploadBytes). */
 export class UploadTooLarge extends Error {
@@ -67,110 +61,4 @@ export function fileFailure(e: unknown, name: string, unexpected: (e: unknown) =
 
 function shortName(name: string): string {
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
-}
-
-let tempCounter = 0;
-
-/** One file being uploaded into the store. */
-export class StoreUpload {
-  private closed = false;
-  /** A write failed (past the limit, disk full): the upload can only be dropped. */
-  private broken: unknown;
-
-  private constructor(readonly name: string, private readonly target: string, private readonly temp: string,
-    private readonly fd: number, private readonly files: DiskFileStore, private readonly limit: number) {}
-
-  /**
-   * Starts an upload to the /file `name` (folders are made on the way). `keep`: start from the
-   * file's present content (an SFTP open without TRUNC), else from nothing.
-   */
-  static open(files: DiskFileStore, name: string, limit: number, keep = false): StoreUpload {
-    const { name: clean, full } = files.hostPath(name);
-    let existing: fs.Stats | undefined;
-    try { existing = fs.lstatSync(full); } catch { existing = undefined; }
-    if (existing && !existing.isFile()) throw new FileRefusal('failure', existing.isDirectory() ? 'is a directory' : 'not a regular file');
-    fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
-    files.hostPath(clean); // the folders made on the way must not have become links
-    // A short name of its own: the target's name plus a suffix could pass NAME_MAX. The store's
-    // listings skip `.rospki-*.tmp`.
-    const temp = path.join(path.dirname(full), `.rospki-${process.pid}-${++tempCounter}.tmp`);
-    if (keep && existing) {
-      if (existing.size > limit) throw new UploadTooLarge();
-      fs.copyFileSync(full, temp);
-    }
-    const fd = fs.openSync(temp, keep && existing ? 'r+' : 'wx', 0o600);
-    return new StoreUpload(clean, full, temp, fd, files, limit);
-  }
-
-  /** Writes bytes at an offset; past the limit it refuses, and the upload is broken for good. */
-  async write(data: Uint8Array, offset: number): Promise<void> {
-    await this.guard(async () => {
-      if (offset + data.length > this.limit) throw new UploadTooLarge();
-      let done = 0;
-      while (done < data.length) {
-        done += await new Promise<number>((resolve, reject) => {
-          fs.write(this.fd, data, done, data.length - done, offset + done, (e, n) => (e ? reject(e) : resolve(n)));
-        });
-      }
-    });
-  }
-
-  /** Sets the length (SFTP FSETSTAT size). */
-  async truncate(length: number): Promise<void> {
-    await this.guard(async () => {
-      if (length > this.limit) throw new UploadTooLarge();
-      fs.ftruncateSync(this.fd, length);
-    });
-  }
-
-  /** Runs a change; its failure breaks the upload (a client may close it anyway: see commit). */
-  private async guard(change: () => Promise<void>): Promise<void> {
-    if (this.broken !== undefined) throw this.broken;
-    try {
-      await change();
-    } catch (e) {
-      this.broken = e;
-      throw e;
-    }
-  }
-
-  stat(): fs.Stats {
-    return fs.fstatSync(this.fd);
-  }
-
-  get fileDescriptor(): number {
-    return this.fd;
-  }
-
-  /**
-   * The upload is complete: it replaces the target, with the router clock's time (epoch ms). A
-   * broken upload is dropped instead (OpenSSH's scp closes the file after a refused write).
-   */
-  commit(mtime: number): void {
-    if (this.broken !== undefined) {
-      this.abort();
-      throw this.broken;
-    }
-    this.close();
-    try {
-      fs.utimesSync(this.temp, mtime / 1000, mtime / 1000);
-      fs.renameSync(this.temp, this.target);
-    } catch (e) {
-      fs.rmSync(this.temp, { force: true });
-      throw e;
-    }
-    this.files.touch(path.dirname(this.target), mtime);
-  }
-
-  /** The upload failed or was refused: nothing of it stays. */
-  abort(): void {
-    this.close();
-    fs.rmSync(this.temp, { force: true });
-  }
-
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try { fs.closeSync(this.fd); } catch { /* already closed */ }
-  }
 }

@@ -6,26 +6,24 @@
 //   source:  client \0; server `C…\n`, client \0, server <data> \0, client \0 …
 //   errors:  `\x01scp: <message>\n` (the transfer goes on) or `\x02…` (fatal).
 //
-// Names from the client are single path components; targets and sources go through
-// resolveFile, so nothing outside the store is read or written. Uploads stream to disk and
-// replace a file of the same name atomically (StoreUpload); a file larger than
-// ServiceOptions.maxUploadBytes is refused from its header before any byte is sent. Downloads
-// stream from disk. Errors name only /file names (ssh-files.ts). Source paths may use `*`, `?`
+// Names from the client are single path components; targets and sources go through the
+// store's name rule, so nothing outside the store is read or written. Uploads stream into the
+// store's upload (FileStore.upload) and replace a file of the same name atomically; a file larger
+// than ServiceOptions.maxUploadBytes is refused from its header before any byte is sent.
+// Downloads are read from the store piece by piece. Errors name only /file names (ssh-files.ts). Source paths may use `*`, `?`
 // and `[…]` in their last part (a real shell would expand them; `scp -O router:'*.pem' .`
 // relies on it).
 
-import fs from 'node:fs';
-import path from 'node:path';
 import type ssh2 from 'ssh2';
 import { logFileRefusal } from '../menu/executor.js';
-import { UnsafeFileName } from '../store/files.js';
+import { fsError, UnsafeFileName, type FileReader, type FileStat, type FileUpload } from '../store/files.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, StoreUpload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, UploadTooLarge } from './ssh-files.js';
 import { endChannel, type SshUser } from './ssh.js';
 
 /** Input kept before the channel is paused (SSH flow control then holds the client back). */
 const HIGH_WATER = 1024 * 1024;
-/** Bytes read from disk per write when sending a file. */
+/** Bytes read from the store per write when sending a file. */
 const CHUNK = 64 * 1024;
 
 /** Splits a command line as a POSIX shell would (quotes and backslashes; no expansion). */
@@ -155,7 +153,7 @@ function drained(channel: ssh2.ServerChannel): Promise<void> {
 export async function runScp(channel: ssh2.ServerChannel, command: string, opts: { ctx: ServiceContext; user: SshUser }): Promise<void> {
   const { ctx, user } = opts;
   const { app } = ctx;
-  const filesDir = app.dataDir.filesDir;
+  const { files } = app;
   const words = shellWords(command).slice(1);
   const flags = new Set<string>();
   const paths: string[] = [];
@@ -180,12 +178,12 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     status = 1;
     send(`\x01scp: ${f.named ? f.text : `${name}: ${f.text}`}\n`);
   };
-  /** A /file path of the client (`.` and empty segments dropped; '' is the store's root). */
-  const resolve = (name: string) => {
+  /** A /file path of the client (`.` and empty segments dropped; '' is the store's root), checked. */
+  const resolve = (name: string): string => {
     const clean = name.split('/').filter((s) => s !== '' && s !== '.').join('/');
-    if (clean === '') return { name: '', full: path.resolve(filesDir) };
-    return app.files.hostPath(clean);
+    return clean === '' ? '' : files.check(clean);
   };
+  const isDir = async (name: string): Promise<boolean> => (await files.stat(name))?.kind === 'directory';
 
   if (!user.policies.has('ftp') || (flags.has('t') && !user.policies.has('write')) || (flags.has('f') && !user.policies.has('read'))) {
     send('\x02scp: not enough permissions (9)\n');
@@ -212,11 +210,11 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
 
   async function sink(target: string): Promise<void> {
     const t = resolve(target);
-    const targetIsDir = t.name === '' || isDir(t.full);
+    const targetIsDir = t === '' || await isDir(t);
     if (flags.has('d') && !targetIsDir) throw new ScpError(`${target}: not a directory`);
     const join = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
     // The folder names arrive in (store-relative); undefined: the target itself is the name.
-    let cwd: string | undefined = targetIsDir ? t.name : undefined;
+    let cwd: string | undefined = targetIsDir ? t : undefined;
     const stack: Array<string | undefined> = [];
     send('\0');
     for (;;) {
@@ -232,14 +230,14 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       const size = Number(m[2]);
       const name = m[3]!;
       if (name.includes('/') || name === '..' || name === '.') throw new ScpError(`protocol error: unexpected filename: ${name}`);
-      const dest = cwd !== undefined ? join(cwd, name) : t.name;
+      const dest = cwd !== undefined ? join(cwd, name) : t;
       if (kind === 'D') {
         if (!flags.has('r')) throw new ScpError('received directory without -r');
         try {
           const d = resolve(dest);
-          fs.mkdirSync(d.full, { recursive: true, mode: 0o700 });
+          await files.mkdir(d);
           stack.push(cwd);
-          cwd = d.name;
+          cwd = d;
           send('\0');
         } catch (e) {
           // The client skips this folder and what is in it.
@@ -253,12 +251,12 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
 
   /** One file after its `C` line: refused before any byte, or streamed into the store. */
   async function receiveFile(dest: string, size: number): Promise<void> {
-    let upload: StoreUpload;
+    let upload: FileUpload;
     try {
       // An empty name (the store itself) is not a file.
       if (dest === '') throw new FileRefusal('failure', 'is a directory');
       if (size > ctx.options.maxUploadBytes) { await warn(dest, new UploadTooLarge()); return; }
-      upload = StoreUpload.open(app.files, dest, ctx.options.maxUploadBytes);
+      upload = await files.upload(dest, ctx.options.maxUploadBytes);
     } catch (e) {
       await warn(dest, e);
       return;
@@ -281,15 +279,15 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
         // The client could not read its file: its message follows; nothing is kept.
         await reader.line();
         status = 1;
-        upload.abort();
+        await upload.abort();
         if (end === 2) throw new ScpFatal();
         return;
       }
       if (failed !== undefined) throw failed;
-      upload.commit(app.clock.now());
+      await upload.commit(app.clock.now());
       send('\0');
     } catch (e) {
-      upload.abort();
+      await upload.abort();
       if (e instanceof ScpFatal) throw e;
       await warn(dest, e);
     }
@@ -307,94 +305,83 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
   async function source(list: string[]): Promise<void> {
     await ack();
     for (const p of list) {
-      let matches: Array<{ name: string; full: string }>;
+      let matches: string[];
       try {
-        matches = expand(p);
+        matches = await expand(p);
       } catch (e) {
         await warn(p, e);
         continue;
       }
       if (matches.length === 0) { await warn(p, new FileRefusal('no-such-file', 'no such file')); continue; }
-      for (const m of matches) await sendEntry(m.name, m.full);
+      for (const m of matches) await sendEntry(m);
     }
   }
 
-  async function sendEntry(name: string, full: string): Promise<void> {
-    let st: fs.Stats;
-    try { st = fs.lstatSync(full); } catch (e) { await warn(name, e); return; }
+  async function sendEntry(name: string): Promise<void> {
+    let st: FileStat | undefined;
+    try { st = await files.stat(name); } catch (e) { await warn(name, e); return; }
+    if (!st) { await warn(name, fsError('ENOENT')); return; }
     const base = name.slice(name.lastIndexOf('/') + 1) || name;
     if (flags.has('p')) {
-      send(`T${Math.floor(st.mtimeMs / 1000)} 0 ${Math.floor(st.atimeMs / 1000)} 0\n`);
+      const time = Math.floor(st.mtime / 1000);
+      send(`T${time} 0 ${time} 0\n`);
       await ack();
     }
-    if (st.isDirectory()) {
+    if (st.kind === 'directory') {
       if (!flags.has('r')) { await warn(name, new FileRefusal('failure', 'not a regular file')); return; }
-      let names: string[];
-      try { names = fs.readdirSync(full).sort(); } catch (e) { await warn(name, e); return; }
+      let entries: { name: string }[];
+      try { entries = await files.readdir(name); } catch (e) { await warn(name, e); return; }
       send(`D0755 0 ${base}\n`);
       await ack();
-      for (const n of names) {
-        if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
-        let st2: fs.Stats;
-        try { st2 = fs.lstatSync(path.join(full, n)); } catch { continue; }
-        if (st2.isSymbolicLink()) continue;
-        await sendEntry(`${name}/${n}`, path.join(full, n));
-      }
+      for (const e of entries) await sendEntry(name === '' ? e.name : `${name}/${e.name}`);
       send('E\n');
       await ack();
       return;
     }
-    if (!st.isFile()) { await warn(name, new FileRefusal('failure', 'not a regular file')); return; }
-    let fd: number;
-    try { fd = fs.openSync(full, 'r'); } catch (e) { await warn(name, e); return; }
+    let file: FileReader;
+    try { file = await files.openRead(name); } catch (e) { await warn(name, e); return; }
     try {
-      const size = fs.fstatSync(fd).size;
+      const { size } = file;
       send(`C0644 ${size} ${base}\n`);
       await ack();
-      const buf = Buffer.alloc(Math.min(CHUNK, Math.max(size, 1)));
       let sent = 0;
       let shrunk = false;
       while (sent < size) {
-        const want = Math.min(buf.length, size - sent);
-        const n = shrunk ? 0 : fs.readSync(fd, buf, 0, want, sent);
+        const want = Math.min(CHUNK, size - sent);
+        let chunk = shrunk ? Buffer.alloc(0) : await file.read(sent, want);
         // The file got shorter while it was sent: the promised size is kept (zeros), then reported.
-        if (n === 0) { shrunk = true; buf.fill(0, 0, want); }
-        await sendAll(Buffer.from(buf.subarray(0, n || want)));
-        sent += n || want;
+        if (chunk.length === 0) { shrunk = true; chunk = Buffer.alloc(want); }
+        await sendAll(Buffer.from(chunk));
+        sent += chunk.length;
       }
       if (shrunk) { status = 1; send(`\x01scp: ${name}: file changed while it was read\n`); } else send('\0');
       await ack();
     } finally {
-      fs.closeSync(fd);
+      await file.close();
     }
   }
 
   /** A source path, with `*`/`?`/`[…]` in its last part matched against the store. */
-  function expand(p: string): Array<{ name: string; full: string }> {
+  async function expand(p: string): Promise<string[]> {
     const clean = p.split('/').filter((s) => s !== '' && s !== '.').join('/');
     const slash = clean.lastIndexOf('/');
     const last = clean.slice(slash + 1);
     if (!/[*?[]/.test(last)) {
       const r = resolve(clean);
-      if (r.name === '') return flags.has('r') ? [r] : [];
-      return fs.existsSync(r.full) ? [r] : [];
+      if (r === '') return flags.has('r') ? [r] : [];
+      return (await files.stat(r)) ? [r] : [];
     }
     const dir = resolve(clean.slice(0, Math.max(slash, 0)));
     const re = globRegExp(last);
     let names: string[];
-    try { names = fs.readdirSync(dir.full).sort(); } catch { return []; }
-    const out: Array<{ name: string; full: string }> = [];
+    try { names = (await files.readdir(dir)).map((e) => e.name); } catch { return []; }
+    const out: string[] = [];
     for (const n of names) {
       if (!re.test(n) || (n.startsWith('.') && !last.startsWith('.'))) continue;
-      if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
-      out.push(resolve(dir.name ? `${dir.name}/${n}` : n));
+      out.push(resolve(dir ? `${dir}/${n}` : n));
     }
     return out;
   }
-}
-
-function isDir(full: string): boolean {
-  try { return fs.lstatSync(full).isDirectory(); } catch { return false; }
 }
 
 /** A shell glob (one path component) as a regular expression. */

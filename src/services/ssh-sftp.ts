@@ -1,25 +1,25 @@
 // The SFTP subsystem over the /file store (OpenSSH's sftp, and scp, which uses SFTP since
-// OpenSSH 9). The store's folder is the root `/`; every name goes through resolveFile, so `..`,
-// symbolic links and NUL bytes are refused (and logged) and nothing outside the store is ever
-// read or written. An upload goes to a temporary file that replaces the target when the handle
-// is closed (ssh-files.ts): a file of the same name is overwritten, readers never see half a
-// file, and no upload grows past ServiceOptions.maxUploadBytes. Every failure is answered with
-// a RouterOS-like message that names no host path.
+// OpenSSH 9). The store's folder is the root `/`; every name goes through the store's name rule,
+// so `..`, symbolic links and NUL bytes are refused (and logged) and nothing outside the store is
+// ever read or written. An upload (FileStore.upload) replaces the target when the handle is
+// closed: a file of the same name is overwritten, readers never see half a file, and no upload
+// grows past ServiceOptions.maxUploadBytes. The store may be the data directory or PostgreSQL
+// (issue 17): only its FileStore primitives are used. Every failure is answered with a
+// RouterOS-like message that names no host path.
 //
 // Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `write` for anything
 // that changes the store.
 
-import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { formatDate, type TimeZone } from '../clock.js';
 import type { Policy } from '../menu/types.js';
 import { logFileRefusal } from '../menu/executor.js';
-import { UnsafeFileName } from '../store/files.js';
+import { UnsafeFileName, type FileReader, type FileStat, type FileUpload } from '../store/files.js';
 import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, StoreUpload } from './ssh-files.js';
+import { fileFailure, FileRefusal } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
@@ -29,15 +29,16 @@ const MAX_HANDLES = 64;
 
 interface ReadHandle {
   kind: 'read';
-  fd: number;
+  reader: FileReader;
 }
 interface WriteHandle {
   kind: 'write';
-  upload: StoreUpload;
+  upload: FileUpload;
 }
 interface DirHandle {
   kind: 'dir';
-  full: string;
+  /** The folder's /file name ('' = the root). */
+  name: string;
   done: boolean;
 }
 type Handle = ReadHandle | WriteHandle | DirHandle;
@@ -46,16 +47,19 @@ const STATUS_OF = { 'no-such-file': STATUS_CODE.NO_SUCH_FILE, permission: STATUS
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-function attrsOf(st: fs.Stats): ssh2.Attributes {
-  const mode = st.isDirectory() ? 0o040755 : 0o100644;
-  return { mode, uid: 0, gid: 0, size: st.isDirectory() ? 0 : st.size, atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) };
+function attrsOf(st: FileStat): ssh2.Attributes {
+  const directory = st.kind === 'directory';
+  const mode = directory ? 0o040755 : 0o100644;
+  const time = Math.floor(st.mtime / 1000);
+  return { mode, uid: 0, gid: 0, size: directory ? 0 : st.size, atime: time, mtime: time };
 }
 
 /** `ls -l` style line (sftp's `ls -l` shows it; FTP's LIST sends it); the time in the router's zone. */
-export function longname(name: string, st: fs.Stats, owner: string, zone: TimeZone): string {
-  const local = formatDate(st.mtimeMs, zone); // YYYY-MM-DD HH:MM:SS
-  const perms = st.isDirectory() ? 'drwxr-xr-x' : '-rw-r--r--';
-  const size = String(st.isDirectory() ? 0 : st.size).padStart(8);
+export function longname(name: string, st: FileStat, owner: string, zone: TimeZone): string {
+  const local = formatDate(st.mtime, zone); // YYYY-MM-DD HH:MM:SS
+  const directory = st.kind === 'directory';
+  const perms = directory ? 'drwxr-xr-x' : '-rw-r--r--';
+  const size = String(directory ? 0 : st.size).padStart(8);
   const date = `${MONTHS[Number(local.slice(5, 7)) - 1]} ${String(Number(local.slice(8, 10))).padStart(2)} ${local.slice(11, 16)}`;
   return `${perms}    1 ${owner.padEnd(8)} ${owner.padEnd(8)} ${size} ${date} ${name}`;
 }
@@ -68,7 +72,7 @@ function storeName(p: string): string {
 export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; user: SshUser }): void {
   const { ctx, user } = opts;
   const { app } = ctx;
-  const filesDir = app.dataDir.filesDir;
+  const { files } = app;
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
   const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
@@ -76,18 +80,14 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   const need = (policy: Policy) => {
     if (!user.policies.has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
   };
-  /** Host path of an SFTP path, checked; the root is the store folder. */
-  const resolve = (p: string): { name: string; full: string } => {
+  /** The /file name of an SFTP path, checked; '' is the store's root. */
+  const resolve = (p: string): string => {
     const name = storeName(p);
-    if (name === '') {
-      fs.mkdirSync(filesDir, { recursive: true, mode: 0o700 });
-      return { name: '', full: path.resolve(filesDir) };
-    }
-    return app.files.hostPath(name);
+    return name === '' ? '' : files.check(name);
   };
-  const lstat = (full: string): fs.Stats => {
-    const st = fs.lstatSync(full);
-    if (st.isSymbolicLink()) throw new FileRefusal('no-such-file', 'no such file');
+  const lstat = async (name: string): Promise<FileStat> => {
+    const st = await files.stat(name);
+    if (!st) throw new FileRefusal('no-such-file', 'no such file');
     return st;
   };
   const newHandle = (h: Handle): Buffer => {
@@ -104,8 +104,8 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     return [id, h];
   };
   const closeHandle = (h: Handle): void => {
-    if (h.kind === 'read') { try { fs.closeSync(h.fd); } catch { /* closed */ } }
-    if (h.kind === 'write') h.upload.abort();
+    if (h.kind === 'read') void h.reader.close().catch(() => {});
+    if (h.kind === 'write') void h.upload.abort().catch(() => {});
   };
 
   /**
@@ -135,29 +135,31 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     sftp.name(reqid, [{ filename: clean, longname: clean, attrs: {} as ssh2.Attributes }]);
   }));
 
-  const stat = (reqid: number, p: string) => serve(reqid, p, () => {
-    sftp.attrs(reqid, attrsOf(lstat(resolve(p).full)));
+  const stat = (reqid: number, p: string) => serve(reqid, p, async () => {
+    sftp.attrs(reqid, attrsOf(await lstat(resolve(p))));
   });
   sftp.on('STAT', stat);
   sftp.on('LSTAT', stat);
-  sftp.on('FSTAT', (reqid, hb) => serve(reqid, '', () => {
+  sftp.on('FSTAT', (reqid, hb) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
-    sftp.attrs(reqid, attrsOf(h.kind === 'read' ? fs.fstatSync(h.fd) : h.kind === 'write' ? h.upload.stat() : lstat(h.full)));
+    const st: FileStat = h.kind === 'read' ? { kind: 'file', size: h.reader.size, mtime: h.reader.mtime }
+      : h.kind === 'write' ? { kind: 'file', size: h.upload.size(), mtime: app.clock.now() } : await lstat(h.name);
+    sftp.attrs(reqid, attrsOf(st));
   }));
   // Times and modes are rospki's own (router clock, 0644): accepted and ignored. A size
   // truncates a file being written (OpenSSH's scp opens without TRUNC and truncates at the end).
-  sftp.on('SETSTAT', (reqid, p) => serve(reqid, p, () => { lstat(resolve(p).full); sftp.status(reqid, STATUS_CODE.OK); }));
+  sftp.on('SETSTAT', (reqid, p) => serve(reqid, p, async () => { await lstat(resolve(p)); sftp.status(reqid, STATUS_CODE.OK); }));
   sftp.on('FSETSTAT', (reqid, hb, attrs) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
     if (h.kind === 'write' && typeof attrs?.size === 'number') await h.upload.truncate(attrs.size);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
 
-  sftp.on('OPENDIR', (reqid, p) => serve(reqid, p, () => {
-    const { full } = resolve(p);
-    if (!lstat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
+  sftp.on('OPENDIR', (reqid, p) => serve(reqid, p, async () => {
+    const name = resolve(p);
+    if ((await lstat(name)).kind !== 'directory') throw new FileRefusal('failure', 'not a directory');
     if (handles.size >= MAX_HANDLES) throw new FileRefusal('failure', 'too many open files');
-    sftp.handle(reqid, newHandle({ kind: 'dir', full, done: false }));
+    sftp.handle(reqid, newHandle({ kind: 'dir', name, done: false }));
   }));
   sftp.on('READDIR', (reqid, hb) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
@@ -165,46 +167,38 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (h.done) { sftp.status(reqid, STATUS_CODE.EOF); return; }
     h.done = true;
     const zone = await app.store.read((tx) => app.env.zone(tx));
-    const entries: ssh2.FileEntry[] = [];
-    for (const n of fs.readdirSync(h.full).sort()) {
-      if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
-      let st: fs.Stats;
-      try { st = fs.lstatSync(path.join(h.full, n)); } catch { continue; }
-      if (!st.isFile() && !st.isDirectory()) continue; // links and the like are not in the store
-      entries.push({ filename: n, longname: longname(n, st, user.name, zone), attrs: attrsOf(st) });
-    }
+    const entries: ssh2.FileEntry[] = (await files.readdir(h.name))
+      .map(({ name: n, stat: st }) => ({ filename: n, longname: longname(n, st, user.name, zone), attrs: attrsOf(st) }));
     if (entries.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
     else sftp.name(reqid, entries);
   }));
 
-  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, p, () => {
-    const { name, full } = resolve(p);
+  sftp.on('OPEN', (reqid, p, flags) => serve(reqid, p, async () => {
+    const name = resolve(p);
     if (name === '') throw new FileRefusal('failure', 'is a directory');
     if (handles.size >= MAX_HANDLES) throw new FileRefusal('failure', 'too many open files');
     const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0;
-    let exists: fs.Stats | undefined;
-    try { exists = fs.lstatSync(full); } catch { exists = undefined; }
-    if (exists && (exists.isSymbolicLink() || exists.isDirectory())) throw new FileRefusal('failure', 'not a regular file');
+    const exists = await files.stat(name);
+    if (exists?.kind === 'directory') throw new FileRefusal('failure', 'not a regular file');
     if (!writing) {
       need('read');
       if (!exists) throw new FileRefusal('no-such-file', 'no such file');
-      sftp.handle(reqid, newHandle({ kind: 'read', fd: fs.openSync(full, 'r') }));
+      sftp.handle(reqid, newHandle({ kind: 'read', reader: await files.openRead(name) }));
       return;
     }
     need('write');
     if (!exists && !(flags & OPEN_MODE.CREAT)) throw new FileRefusal('no-such-file', 'no such file');
     if (exists && (flags & OPEN_MODE.EXCL)) throw new FileRefusal('failure', 'file exists');
-    const upload = StoreUpload.open(app.files, name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC));
+    const upload = await files.upload(name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC));
     sftp.handle(reqid, newHandle({ kind: 'write', upload }));
   }));
 
   sftp.on('READ', (reqid, hb, offset, len) => serve(reqid, '', async () => {
     const [, h] = handleOf(hb);
     if (h.kind !== 'read') throw new FileRefusal('failure', 'not opened for reading');
-    const buf = Buffer.alloc(Math.min(len, 256 * 1024));
-    const n = await new Promise<number>((res, rej) => fs.read(h.fd, buf, 0, buf.length, offset, (e, bytes) => (e ? rej(e) : res(bytes))));
-    if (n === 0) sftp.status(reqid, STATUS_CODE.EOF);
-    else sftp.data(reqid, buf.subarray(0, n));
+    const data = await h.reader.read(offset, Math.min(len, 256 * 1024));
+    if (data.length === 0) sftp.status(reqid, STATUS_CODE.EOF);
+    else sftp.data(reqid, data);
   }));
 
   sftp.on('WRITE', (reqid, hb, offset, data) => serve(reqid, '', async () => {
@@ -214,10 +208,10 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     sftp.status(reqid, STATUS_CODE.OK);
   }));
 
-  sftp.on('CLOSE', (reqid, hb) => serve(reqid, '', () => {
+  sftp.on('CLOSE', (reqid, hb) => serve(reqid, '', async () => {
     const [id, h] = handleOf(hb);
     handles.delete(id);
-    if (h.kind === 'write') h.upload.commit(app.clock.now());
+    if (h.kind === 'write') await h.upload.commit(app.clock.now());
     else closeHandle(h);
     sftp.status(reqid, STATUS_CODE.OK);
     // An uploaded *.auto.rsc runs as its uploader (M-CFG: "uploading with FTP or SFTP").
@@ -227,35 +221,35 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     }
   }));
 
-  sftp.on('REMOVE', (reqid, p) => serve(reqid, p, () => {
+  sftp.on('REMOVE', (reqid, p) => serve(reqid, p, async () => {
     need('write');
-    const { full } = resolve(p);
-    if (!lstat(full).isFile()) throw new FileRefusal('failure', 'not a regular file');
-    fs.unlinkSync(full);
+    const name = resolve(p);
+    if (name === '' || (await lstat(name)).kind !== 'file') throw new FileRefusal('failure', 'not a regular file');
+    await files.unlink(name);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('MKDIR', (reqid, p) => serve(reqid, p, () => {
+  sftp.on('MKDIR', (reqid, p) => serve(reqid, p, async () => {
     need('write');
-    const { name, full } = resolve(p);
+    const name = resolve(p);
     if (name === '') throw new FileRefusal('failure', 'file exists');
-    fs.mkdirSync(full, { mode: 0o700 });
+    await files.mkdirOne(name);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('RMDIR', (reqid, p) => serve(reqid, p, () => {
+  sftp.on('RMDIR', (reqid, p) => serve(reqid, p, async () => {
     need('write');
-    const { name, full } = resolve(p);
-    if (name === '' || !lstat(full).isDirectory()) throw new FileRefusal('failure', 'not a directory');
-    fs.rmdirSync(full);
+    const name = resolve(p);
+    if (name === '' || (await lstat(name)).kind !== 'directory') throw new FileRefusal('failure', 'not a directory');
+    await files.rmdir(name);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
-  sftp.on('RENAME', (reqid, from, to) => serve(reqid, from, () => {
+  sftp.on('RENAME', (reqid, from, to) => serve(reqid, from, async () => {
     need('write');
     const a = resolve(from);
     const b = resolve(to);
-    if (a.name === '' || b.name === '') throw new FileRefusal('failure', 'invalid rename');
-    lstat(a.full);
-    if (fs.existsSync(b.full)) throw new FileRefusal('failure', 'file exists');
-    fs.renameSync(a.full, b.full);
+    if (a === '' || b === '') throw new FileRefusal('failure', 'invalid rename');
+    await lstat(a);
+    if (await files.stat(b)) throw new FileRefusal('failure', 'file exists');
+    await files.rename(a, b);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
   sftp.on('READLINK', (reqid) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED));

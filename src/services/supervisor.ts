@@ -15,6 +15,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { findProgram, missingProgramText } from '../menus/host/programs.js';
+
+export { findProgram } from '../menus/host/programs.js';
 
 export interface DaemonSpec {
   /** Program name or absolute path (`openvpn`, `/usr/lib/ipsec/charon`). */
@@ -25,6 +28,13 @@ export interface DaemonSpec {
   readonly args: readonly string[];
   /** Files written into the runtime folder before each start (name → contents). */
   readonly files?: Readonly<Record<string, string | Buffer>>;
+  /**
+   * Files the daemon re-reads by itself (OpenVPN's --crl-verify, checked at every new
+   * connection): written at each start like `files`, but a change to them alone rewrites them in
+   * place — each time with a newer modification time, so a daemon that compares it sees the
+   * change even within one second — instead of restarting the daemon.
+   */
+  readonly liveFiles?: Readonly<Record<string, string | Buffer>>;
   readonly env?: Readonly<Record<string, string>>;
   /** Working directory: the runtime folder unless given. */
   readonly cwd?: string;
@@ -42,30 +52,10 @@ export interface SupervisorHooks {
   changed?(state: DaemonState): void;
 }
 
-/** The absolute path of a program on PATH (or in the sbin folders), or undefined. */
-export function findProgram(program: string): string | undefined {
-  if (path.isAbsolute(program)) return isExecutable(program) ? program : undefined;
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  for (const d of dirs) {
-    const p = path.join(d, program);
-    if (d && isExecutable(p)) return p;
-  }
-  return undefined;
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    fs.accessSync(p, fs.constants.X_OK);
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /** Thrown by apply() when the program is missing: the message names the package. */
 export class DaemonMissing extends Error {
   constructor(readonly program: string, readonly pkg: string) {
-    super(`${program} is not installed (Debian package ${pkg})`);
+    super(missingProgramText(program, pkg));
   }
 }
 
@@ -79,6 +69,8 @@ export class Supervisor {
   private restarts = 0;
   private retry: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** The live files as last written, and the modification time given to them. */
+  private readonly live = new Map<string, { data: string | Buffer; mtime: number }>();
 
   /**
    * `runRoot`: the data directory's `run` folder; `name`: this daemon's folder in it
@@ -110,7 +102,12 @@ export class Supervisor {
     const program = findProgram(spec.program);
     if (!program) throw new DaemonMissing(spec.program, spec.package);
     const signature = signatureOf(program, spec);
-    if (signature === this.signature && this.child) return;
+    // The same spec: nothing to restart — also while a crashed daemon waits for its back-off.
+    if (signature === this.signature && (this.child || this.retry)) {
+      this.spec = { ...spec, program };
+      this.writeLiveFiles(spec);
+      return;
+    }
     await this.stop();
     this.spec = { ...spec, program };
     this.signature = signature;
@@ -187,9 +184,31 @@ export class Supervisor {
     this.cleanup();
     fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o700 });
     fs.mkdirSync(this.runDir, { mode: 0o700 });
-    for (const [name, data] of Object.entries(spec.files ?? {})) {
-      if (name.includes('/') || name.startsWith('.')) throw new Error(`supervisor: unsafe file name ${name}`);
-      fs.writeFileSync(path.join(this.runDir, name), data, { mode: 0o600 });
+    for (const [name, data] of Object.entries({ ...spec.files, ...spec.liveFiles })) {
+      fs.writeFileSync(this.filePath(name), data, { mode: 0o600 });
+    }
+    this.live.clear();
+    for (const [name, data] of Object.entries(spec.liveFiles ?? {})) this.live.set(name, { data, mtime: Math.floor(Date.now() / 1000) });
+  }
+
+  private filePath(name: string): string {
+    if (name.includes('/') || name.startsWith('.')) throw new Error(`supervisor: unsafe file name ${name}`);
+    return path.join(this.runDir, name);
+  }
+
+  /** Rewrites the live files that changed, in place (a new file renamed over the old one). */
+  private writeLiveFiles(spec: DaemonSpec): void {
+    for (const [name, data] of Object.entries(spec.liveFiles ?? {})) {
+      const before = this.live.get(name);
+      if (before && Buffer.from(before.data).equals(Buffer.from(data))) continue;
+      const file = this.filePath(name);
+      const fresh = `${file}.new`;
+      fs.writeFileSync(fresh, data, { mode: 0o600 });
+      // Daemons compare whole seconds (OpenVPN: st_mtime and st_size): always move forward.
+      const mtime = Math.max(Math.floor(Date.now() / 1000), (before?.mtime ?? 0) + 1);
+      fs.utimesSync(fresh, mtime, mtime);
+      fs.renameSync(fresh, file);
+      this.live.set(name, { data, mtime });
     }
   }
 

@@ -8,8 +8,11 @@
 // open never follows a link (O_NOFOLLOW), so a link planted between the check and the open is
 // not followed either. Host paths never appear in any error: every fs failure is translated here.
 //
-// The API is asynchronous so that another backend (files kept in a shared database) can take
-// its place without touching callers.
+// The API is asynchronous so that another backend (files kept in a shared database: pg-files.ts)
+// takes its place without touching callers. The file transfers (SFTP, SCP, FTP) use its
+// primitives (stat, readdir, openRead, upload, unlink, rmdir, mkdirOne, touch), which fail like
+// the file system does (errors with an errno `code`: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
+// EFBIG) so that each front end answers in its own protocol's words.
 
 import { constants as FS, type Stats } from 'node:fs';
 import fs from 'node:fs';
@@ -50,6 +53,47 @@ export interface FileWriter {
   /** Drops what was written. */
   abort(): Promise<void>;
   readonly bytes: number;
+}
+
+/** What is at a name (FileStore.stat). */
+export interface FileStat {
+  readonly kind: 'file' | 'directory';
+  /** Bytes; 0 for folders. */
+  readonly size: number;
+  /** Last modification, epoch ms. */
+  readonly mtime: number;
+}
+
+/** A file opened for reading at offsets (downloads). */
+export interface FileReader {
+  readonly size: number;
+  readonly mtime: number;
+  /** Up to `length` bytes from `offset` (fewer at the end of the file, none past it). */
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/**
+ * A file being uploaded at any offsets (SFTP writes out of order and sets the length at the
+ * end): it replaces the target whole on commit, and nothing of it stays on abort.
+ */
+export interface FileUpload {
+  /** The /file name. */
+  readonly name: string;
+  /** Writes at an offset; past the upload's limit it fails (EFBIG) and the upload is broken. */
+  write(data: Uint8Array, offset: number): Promise<void>;
+  /** Sets the length (SFTP FSETSTAT size). */
+  truncate(length: number): Promise<void>;
+  /** The length written so far. */
+  size(): number;
+  /** Makes the file visible under its name with this modification time (epoch ms). */
+  commit(mtime: number): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A failure as the file system reports it (`code` ENOENT, EEXIST …), naming no host path. */
+export function fsError(code: string, message = code): NodeJS.ErrnoException & { fileStore: true } {
+  return Object.assign(new Error(message), { code, fileStore: true as const });
 }
 
 /** `.crt file`, `.p12 file`, `directory`, `file` (spec §10.2). */
@@ -137,6 +181,28 @@ export interface FileStore {
    * free space in bytes, its type (`ext4`, `tmpfs` …); undefined when it cannot be read.
    */
   space(): Promise<FileSystemSpace | undefined>;
+
+  // The primitives of the file transfers (SFTP, SCP, FTP). A name of '' is the store's root folder.
+
+  /** What is at a name now, or undefined. */
+  stat(name: string): Promise<FileStat | undefined>;
+  /** A folder's entries (name without the folder, in name order); ENOENT, ENOTDIR. */
+  readdir(folder: string): Promise<{ name: string; stat: FileStat }[]>;
+  /** Opens a file for reading; ENOENT, EISDIR. */
+  openRead(name: string): Promise<FileReader>;
+  /**
+   * Starts an upload to a file (the folders on the way are made), at most `limit` bytes; `keep`
+   * starts from the file's present content (an SFTP open without TRUNC). EISDIR for a folder.
+   */
+  upload(name: string, limit: number, keep?: boolean): Promise<FileUpload>;
+  /** Removes a file; ENOENT. */
+  unlink(name: string): Promise<void>;
+  /** Removes an empty folder; ENOENT, ENOTDIR, ENOTEMPTY. */
+  rmdir(name: string): Promise<void>;
+  /** Creates one folder in an existing one; EEXIST, ENOENT. */
+  mkdirOne(name: string, mtime?: number): Promise<void>;
+  /** Sets the modification time of a name and of the folders above it (the router clock). */
+  touch(name: string, mtime: number): Promise<void>;
 }
 
 export interface FileSystemSpace {
@@ -272,7 +338,7 @@ export class DiskFileStore implements FileStore {
           drop();
           throw fileFailure(e, clean);
         }
-        if (mtime !== undefined) self.touch(path.dirname(full), mtime);
+        if (mtime !== undefined) self.touchPath(path.dirname(full), mtime);
         return clean;
       },
       async abort() { drop(); },
@@ -283,7 +349,7 @@ export class DiskFileStore implements FileStore {
   async mkdir(name: string, mtime?: number): Promise<string> {
     const { name: clean, full } = this.resolve(name);
     this.makeFolders(full, clean);
-    if (mtime !== undefined) this.touch(full, mtime);
+    if (mtime !== undefined) this.touchPath(full, mtime);
     return clean;
   }
 
@@ -295,7 +361,7 @@ export class DiskFileStore implements FileStore {
     } catch (e) {
       throw fileFailure(e, clean);
     }
-    if (mtime !== undefined) this.touch(path.dirname(full), mtime);
+    if (mtime !== undefined) this.touchPath(path.dirname(full), mtime);
   }
 
   /** Moves a file or folder to a new name (also into folders). */
@@ -312,8 +378,8 @@ export class DiskFileStore implements FileStore {
       throw fileFailure(e, a.name);
     }
     if (mtime !== undefined) {
-      this.touch(path.dirname(a.full), mtime);
-      this.touch(path.dirname(b.full), mtime);
+      this.touchPath(path.dirname(a.full), mtime);
+      this.touchPath(path.dirname(b.full), mtime);
     }
     return b.name;
   }
@@ -375,9 +441,69 @@ export class DiskFileStore implements FileStore {
     throw new RosError('argument', `input does not match any value of ${argName}`);
   }
 
+  async stat(name: string): Promise<FileStat | undefined> {
+    const full = name === '' ? this.root : this.resolve(name).full;
+    const st = lstatOrUndefined(full);
+    return st ? statOf(st) : undefined;
+  }
+
+  async readdir(folder: string): Promise<{ name: string; stat: FileStat }[]> {
+    const full = folder === '' ? this.root : this.resolve(folder).full;
+    const out: { name: string; stat: FileStat }[] = [];
+    for (const n of fs.readdirSync(full).sort()) {
+      if (n.endsWith('.tmp') && n.includes('.rospki-')) continue;
+      const st = lstatOrUndefined(path.join(full, n));
+      const stat = st && statOf(st);
+      if (stat) out.push({ name: n, stat }); // links and the like are not in the store
+    }
+    return out;
+  }
+
+  async openRead(name: string): Promise<FileReader> {
+    const { full } = this.resolve(name);
+    const fd = fs.openSync(full, FS.O_RDONLY | FS.O_NOFOLLOW);
+    try {
+      const st = fs.fstatSync(fd);
+      if (st.isDirectory()) throw fsError('EISDIR');
+      return {
+        size: st.size, mtime: Math.floor(st.mtimeMs),
+        read: (offset, length) => new Promise<Buffer>((resolve, reject) => {
+          const buf = Buffer.alloc(length);
+          fs.read(fd, buf, 0, length, offset, (e, n) => (e ? reject(e) : resolve(buf.subarray(0, n))));
+        }),
+        close: async () => { try { fs.closeSync(fd); } catch { /* closed */ } },
+      };
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  async upload(name: string, limit: number, keep = false): Promise<FileUpload> {
+    return DiskUpload.open(this, name, limit, keep);
+  }
+
+  async unlink(name: string): Promise<void> {
+    fs.unlinkSync(this.resolve(name).full);
+  }
+
+  async rmdir(name: string): Promise<void> {
+    fs.rmdirSync(this.resolve(name).full);
+  }
+
+  async mkdirOne(name: string, mtime?: number): Promise<void> {
+    const { full } = this.resolve(name);
+    fs.mkdirSync(full, { mode: 0o700 });
+    if (mtime !== undefined) this.touchPath(full, mtime);
+  }
+
+  async touch(name: string, mtime: number): Promise<void> {
+    this.touchPath(name === '' ? this.root : this.resolve(name).full, mtime);
+  }
+
   /**
-   * The host path of a name, checked (see resolve). Only for the SSH file-transfer front end,
-   * whose SFTP handles read and write at offsets on the disk itself.
+   * The host path of a name, checked (see resolve): for an upload written on disk beside its
+   * target (DiskUpload).
    */
   hostPath(name: string): { name: string; full: string } {
     return this.resolve(name);
@@ -421,7 +547,7 @@ export class DiskFileStore implements FileStore {
   }
 
   /** A folder rospki changed shows the router clock too (not the host's), up to the store root. */
-  touch(dir: string, mtime: number): void {
+  touchPath(dir: string, mtime: number): void {
     for (let d = path.resolve(dir); d.startsWith(this.root + path.sep); d = path.dirname(d)) {
       try {
         fs.utimesSync(d, mtime / 1000, mtime / 1000);
@@ -429,6 +555,106 @@ export class DiskFileStore implements FileStore {
         return;
       }
     }
+  }
+}
+
+function statOf(st: Stats): FileStat | undefined {
+  if (st.isDirectory()) return { kind: 'directory', size: 0, mtime: Math.floor(st.mtimeMs) };
+  if (st.isFile()) return { kind: 'file', size: st.size, mtime: Math.floor(st.mtimeMs) };
+  return undefined;
+}
+
+let tempCounter = 0;
+
+/**
+ * An upload on disk: a temporary file beside the target, written as the bytes arrive (never held
+ * in memory) and never past the limit, that replaces the target in one rename when complete and
+ * is removed otherwise, so a refused or broken transfer leaves nothing.
+ */
+class DiskUpload implements FileUpload {
+  private closed = false;
+  /** A write failed (past the limit, disk full): the upload can only be dropped. */
+  private broken: unknown;
+
+  private constructor(readonly name: string, private readonly target: string, private readonly temp: string,
+    private readonly fd: number, private readonly files: DiskFileStore, private readonly limit: number) {}
+
+  static open(files: DiskFileStore, name: string, limit: number, keep: boolean): DiskUpload {
+    const { name: clean, full } = files.hostPath(name);
+    const existing = lstatOrUndefined(full);
+    if (existing && !existing.isFile()) throw fsError(existing.isDirectory() ? 'EISDIR' : 'EINVAL', existing.isDirectory() ? 'is a directory' : 'not a regular file');
+    fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
+    files.hostPath(clean); // the folders made on the way must not have become links
+    // A short name of its own: the target's name plus a suffix could pass NAME_MAX. Listings
+    // skip `.rospki-*.tmp`.
+    const temp = path.join(path.dirname(full), `.rospki-${process.pid}-${++tempCounter}.tmp`);
+    if (keep && existing) {
+      if (existing.size > limit) throw fsError('EFBIG');
+      fs.copyFileSync(full, temp);
+    }
+    const fd = fs.openSync(temp, keep && existing ? 'r+' : 'wx', 0o600);
+    return new DiskUpload(clean, full, temp, fd, files, limit);
+  }
+
+  async write(data: Uint8Array, offset: number): Promise<void> {
+    await this.guard(async () => {
+      if (offset + data.length > this.limit) throw fsError('EFBIG');
+      let done = 0;
+      while (done < data.length) {
+        done += await new Promise<number>((resolve, reject) => {
+          fs.write(this.fd, data, done, data.length - done, offset + done, (e, n) => (e ? reject(e) : resolve(n)));
+        });
+      }
+    });
+  }
+
+  async truncate(length: number): Promise<void> {
+    await this.guard(async () => {
+      if (length > this.limit) throw fsError('EFBIG');
+      fs.ftruncateSync(this.fd, length);
+    });
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  /** Runs a change; its failure breaks the upload (a client may close it anyway: see commit). */
+  private async guard(change: () => Promise<void>): Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
+    try {
+      await change();
+    } catch (e) {
+      this.broken = e;
+      throw e;
+    }
+  }
+
+  async commit(mtime: number): Promise<void> {
+    if (this.broken !== undefined) {
+      await this.abort();
+      throw this.broken;
+    }
+    this.close();
+    try {
+      fs.utimesSync(this.temp, mtime / 1000, mtime / 1000);
+      fs.renameSync(this.temp, this.target);
+    } catch (e) {
+      fs.rmSync(this.temp, { force: true });
+      throw e;
+    }
+    this.files.touchPath(path.dirname(this.target), mtime);
+  }
+
+  async abort(): Promise<void> {
+    this.close();
+    fs.rmSync(this.temp, { force: true });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try { fs.closeSync(this.fd); } catch { /* already closed */ }
   }
 }
 

@@ -1,5 +1,6 @@
 // The Store interface (design.md "store"): every menu keeps its rows here. The embedded SQLite
-// backend implements it; a PostgreSQL backend can implement it later without touching menus.
+// backend (sqlite.ts) implements it, and so does the PostgreSQL backend (postgres.ts), which
+// several rospki instances share (issue 17); menus do not know which one they use.
 //
 // Model: each menu path (e.g. '/certificate', '/user') owns a list of rows with stable numeric
 // ids (shown as *1, *2A …) and a JSON-able data object. Singleton menus ('/system/identity')
@@ -91,9 +92,40 @@ export interface Store {
    * when nothing changed. Returns a function that removes the listener.
    */
   onChange?(listener: () => void): () => void;
+  /**
+   * A singleton duty (the CRL scheduler, ACME renewals, /system scheduler …): among every process
+   * that claims the same name on this store, one holds it at a time, and another takes it over
+   * when the holder stops or dies. Without this method, a process-local duty stands in (duty.ts:
+   * the first claimer in the process holds it): SQLite has one daemon per data directory.
+   */
+  duty?(name: string): Duty;
+  /**
+   * Several processes serve one store (PostgreSQL, issue 17): this process's name among them, and
+   * the names of the processes connected now. Rows that belong to one process (its open
+   * connections in /ip service) carry its name, so no other process takes them for its own and
+   * those of a dead process can be told apart. Undefined for a store with one daemon (SQLite).
+   */
+  readonly instances?: StoreInstances;
   /** Seals private data (keys) with the data directory's secret: AES-256-GCM. */
   seal(plain: Buffer): Buffer;
   unseal(sealed: Buffer): Buffer;
   /** Commits what is pending (settling those writes as above), then closes. */
   close(): void;
+}
+
+/** A claim on a singleton duty (Store.duty; duty.ts). */
+export interface Duty {
+  /** Whether this process holds the duty now. It may turn false at any moment (a lost connection). */
+  readonly held: boolean;
+  /** Calls listener (asynchronously) whenever `held` changes. Returns a function that removes it. */
+  onChange(listener: (held: boolean) => void): () => void;
+  /** Gives the duty up (another process may take it) and stops competing for it. */
+  release(): void;
+}
+
+/** The processes of a store (Store.instances). */
+export interface StoreInstances {
+  readonly self: string;
+  /** The names of the processes connected to the store now (self included). */
+  live(): Promise<ReadonlySet<string>>;
 }

@@ -6,15 +6,18 @@
 // Scripts whose licence does not let us keep a copy (the IKEv2 auto-script, the Let's Encrypt OS
 // script) are covered by test/fixtures/scripts/forms, our own text written in the same forms.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
 import { startServer } from '../menus/crl-support.js';
+import { missingTools } from '../support/tools.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
 const EWORM = ['global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates'];
+const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
 
 /** A console of `admin` on the appliance; `run` fails the test on an error and returns the output. */
 async function console_(t: TestApp) {
@@ -150,6 +153,64 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
       assert.equal(await c.run(':put [:len [/file/find where name~"web.example"]]'), '0\n');
     } finally {
       await srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// check-certificates (eworm-de) warns of certificates about to expire, except those a SCEP server of
+// this router renews (`/certificate/scep-server find where ca-cert=…`, issue 15). Before it looks, it
+// waits until the router is "fully connected": a default route, time, and `:resolve
+// low-ttl.eworm.de`. Tests never leave loopback, so it runs in a cold `rospki -e` inside its own
+// network and mount namespaces: only lo, a default route over it, and a hosts table naming
+// eworm's two test names, the names rospki's `:resolve` answers from (src/console/resolve.ts).
+// The script itself runs unmodified, as /system script, with the real clock.
+describe("eworm-de's check-certificates, unmodified, offline", () => {
+  test('warns of a certificate about to expire and skips the one its SCEP server renews', { timeout: 120_000 }, (t) => {
+    const probe = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
+    if (probe.status !== 0) { t.skip(missingTools(`needs unshare --mount --net and ip (iproute2): ${(probe.stderr || String(probe.error)).trim()}`)); return; }
+    const dir = tempDir('rospki-eworm-check-');
+    try {
+      const data = path.join(dir, 'data');
+      fs.mkdirSync(path.join(data, 'files'), { recursive: true, mode: 0o700 });
+      for (const name of ['global-config', 'global-functions', 'check-certificates']) {
+        fs.copyFileSync(path.join(FIXTURES, 'eworm', `${name}.rsc`), path.join(data, 'files', `${name}.rsc`));
+        fs.chmodSync(path.join(data, 'files', `${name}.rsc`), 0o600);
+      }
+      fs.writeFileSync(path.join(dir, 'hosts'), '127.0.0.1 localhost\n127.0.0.1 low-ttl.eworm.de low-ttl.eworm.net\n');
+      const script = `:foreach Name in={"global-config";"global-functions";"check-certificates"} do={
+          /system/script/add name=$Name owner=admin source=[ /file/get ($Name . ".rsc") contents ] \\
+            policy=ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon
+        }
+        /certificate/add name=scep-ca common-name="SCEP CA" key-usage=key-cert-sign,crl-sign
+        /certificate/sign scep-ca
+        /certificate/scep-server/add ca-cert=scep-ca path=/scep/devices
+        /certificate/add name=device common-name=device.example days-valid=3
+        /certificate/sign device ca=scep-ca
+        /certificate/add name=other-ca common-name="Other CA" key-usage=key-cert-sign,crl-sign
+        /certificate/sign other-ca
+        /certificate/add name=plain common-name=plain.example days-valid=3
+        /certificate/sign plain ca=other-ca
+        /system/script/run global-config
+        /system/script/run global-functions
+        :global PrintDebugOverride; :set ($PrintDebugOverride->"check-certificates") true
+        /system/script/run check-certificates
+        :put ("plain: " . [ /certificate/get plain invalid-after ])
+        :foreach L in=[ /log/find where message~"certificate '" ] do={ :put ("log: " . [ /log/get $L message ]) }`;
+      const r = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', '--', '/bin/sh', '-c',
+        'ip link set lo up && ip route add default via 127.0.0.1 dev lo && mount --bind "$0" /etc/hosts && exec node "$1" --data "$2" -e "$3"',
+        path.join(dir, 'hosts'), BIN, data, script], { encoding: 'utf8', timeout: 100_000 });
+      const out = `${r.stdout}${r.stderr}`;
+      assert.equal(r.status, 0, out);
+      const invalidAfter = /^plain: (.+)$/m.exec(out)?.[1];
+      assert.ok(invalidAfter, out);
+      // The certificate of the CA without a SCEP server: warned of (in /log, as the script logs it).
+      assert.match(out, new RegExp(`^log: check-certificates: The certificate 'plain' is about to expire, it is invalid after ${invalidAfter}\\.$`, 'm'));
+      // The one issued by the CA a SCEP server of this router serves: skipped as handled by SCEP.
+      assert.match(out, /Certificate 'device' is handled by SCEP, skipping\./);
+      assert.doesNotMatch(out, /The certificate 'device'/);
+      assert.doesNotMatch(out, /The certificate '(scep-ca|other-ca)'/);
+    } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

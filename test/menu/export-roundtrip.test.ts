@@ -100,7 +100,6 @@ describe('export → import into an empty data directory → export', () => {
       '/ip service disable api',
       '/certificate settings set crl-use=yes crl-store=system',
       '/certificate crl add url=http://127.0.0.1:9/x.crl',
-      '/certificate scep-server add ca-cert=ca path=/scep/lab days-valid=30 request-lifetime=10m',
       '/system identity set name="lab router"',
       '/interface ovpn-client add name=to-hq connect-to=vpn.example.com user=alice certificate=srv verify-server-certificate=yes',
       '/ip dns static add name=router.lab address=192.0.2.1',
@@ -115,10 +114,16 @@ describe('export → import into an empty data directory → export', () => {
       '/system scheduler add name=nightly start-date=2026-01-02 start-time=03:00:00 interval=1d on-event=renew comment=nightly',
       '/system scheduler add name=boot start-time=startup on-event=":log info \\"booted\\"" policy=read,write,test',
       '/system scheduler add name=off start-date=2026-06-01 start-time=12:00:00 on-event=":put off" disabled=yes',
+      // A SCEP server needs an RSA CA with its key (spec §4.3)
+      '/certificate add name=scepca common-name="SCEP CA" key-usage=key-cert-sign,crl-sign',
+      '/certificate sign scepca',
+      '/certificate scep-server add ca-cert=scepca path=/scep/lab next-ca-cert=ca days-valid=30 request-lifetime=1h',
+      // An RA names a template (certificates are not exported: the import gets the same template first)
+      '/certificate add name=ra-tmpl common-name="Lab RA"',
+      '/certificate scep-server ra add name=edge server-url=http://192.0.2.9/scep/ca template=ra-tmpl ca-identity=lab ra-path=/scep/edge-ra ra-transaction-lifetime=1h',
     ]) await cli(line);
     for (const name of ['ca', 'srv']) await cli(`/certificate export-certificate ${name} file-name=${name}`);
-    // The SCEP server's CA needs its key where the export is imported.
-    await cli('/certificate export-certificate ca file-name=ca-key export-passphrase=roundtrip');
+    await cli('/certificate export-certificate scepca type=pkcs12 export-passphrase=scep-pass file-name=scepca');
   });
   after(() => { t.close(); for (const f of fresh) f.close(); });
 
@@ -130,8 +135,9 @@ describe('export → import into an empty data directory → export', () => {
       fs.copyFileSync(path.join(t.app.dataDir.filesDir, `${name}.crt`), path.join(f.app.dataDir.filesDir, `${name}.crt`));
       await (await consoleOf(f))(`/certificate import file-name=${name}.crt name=${name} passphrase=""`);
     }
-    fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'ca-key.key'), path.join(f.app.dataDir.filesDir, 'ca-key.key'));
-    await (await consoleOf(f))('/certificate import file-name=ca-key.key passphrase=roundtrip');
+    fs.copyFileSync(path.join(t.app.dataDir.filesDir, 'scepca.p12'), path.join(f.app.dataDir.filesDir, 'scepca.p12'));
+    await (await consoleOf(f))('/certificate import file-name=scepca.p12 name=scepca passphrase=scep-pass');
+    await (await consoleOf(f))('/certificate add name=ra-tmpl common-name="Lab RA"');
     return f;
   };
 

@@ -49,13 +49,13 @@ describe('PKI corpus against OpenSSL', () => {
   });
 
   test('the corpus has every kind, and each outcome', () => {
-    for (const kind of ['cert', 'crl', 'csr', 'key', 'p12']) assert.ok(fixtures.some((f) => f.kind === kind && f.expect === 'ok'), kind);
+    for (const kind of ['cert', 'crl', 'csr', 'key', 'p12', 'p7s', 'p7m']) assert.ok(fixtures.some((f) => f.kind === kind && f.expect === 'ok'), kind);
     for (const expect of ['ok', 'reject', 'stricter', 'limit']) assert.ok(fixtures.some((f) => f.expect === expect), expect);
   });
 
   for (const f of loadFixtures()) {
-    test(f.file, () => {
-      const v = verdict(f.kind, f.data, f.password);
+    test(f.file, async () => {
+      const v = await verdict(f.kind, f.data, f.password);
       assert.notEqual(v.outcome, 'crash', v.outcome === 'crash' ? v.error : '');
       if (f.expect === 'limit') {
         assert.equal(v.outcome, 'reject');

@@ -24,7 +24,10 @@ export interface Fixture {
   data: Buffer;
 }
 
-const KIND_BY_EXT: Record<string, Kind> = { '.crt': 'cert', '.crl': 'crl', '.csr': 'csr', '.key': 'key', '.p12': 'p12' };
+const KIND_BY_EXT: Record<string, Kind> = { '.crt': 'cert', '.crl': 'crl', '.csr': 'csr', '.key': 'key', '.p12': 'p12', '.p7s': 'p7s', '.p7m': 'p7m' };
+
+/** The recipient every `.p7m` of the corpus is encrypted for (a SCEP CA: its certificate and key). */
+export const CMS_RECIPIENT = { certificate: path.join(FIXTURES_DIR, 'ok-scep-ca.crt'), key: path.join(FIXTURES_DIR, 'ok-scep-ca.key') };
 
 /** The rows of the README table: `| file | expect | password | source | licence | about |`. */
 export function loadFixtures(): Fixture[] {

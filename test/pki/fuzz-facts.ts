@@ -53,7 +53,23 @@ export interface P12Facts {
   /** SPKI hex of the first private key ('' when there is none; OpenSSL returns only the first). */
   firstKey: string;
 }
-export type Facts = CertFacts | CrlFacts | CsrFacts | KeyFacts | P12Facts;
+/** A CMS SignedData (SCEP pkiMessages, GetCACert replies): `openssl cms -verify -noverify`. */
+export interface SignedFacts {
+  kind: 'p7s';
+  /** Every signer's signature holds (the messageDigest and contentType attributes too). */
+  verified: boolean;
+  /** SHA-256 of the eContent when verified, '' otherwise. */
+  content: string;
+  /** SHA-256 of each certificate's DER, sorted. */
+  certificates: string[];
+}
+/** A CMS EnvelopedData for the corpus's SCEP CA (test/fixtures/pki ok-scep-ca): `openssl cms -decrypt`. */
+export interface EnvelopedFacts {
+  kind: 'p7m';
+  /** SHA-256 of the decrypted content. */
+  content: string;
+}
+export type Facts = CertFacts | CrlFacts | CsrFacts | KeyFacts | P12Facts | SignedFacts | EnvelopedFacts;
 export type Kind = Facts['kind'];
 
 // ---------------------------------------------------------------------------------------------
@@ -355,6 +371,17 @@ export function compareFacts(rospki: Facts, openssl: Facts): string[] {
       const o = openssl as P12Facts;
       same('certificates', rospki.certificates, o.certificates);
       same('first key', rospki.firstKey, o.firstKey);
+      break;
+    }
+    case 'p7s': {
+      const o = openssl as SignedFacts;
+      same('verified', rospki.verified, o.verified);
+      same('content', rospki.content, o.content);
+      same('certificates', rospki.certificates, o.certificates);
+      break;
+    }
+    case 'p7m': {
+      same('content', rospki.content, (openssl as EnvelopedFacts).content);
       break;
     }
   }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import {
   certFactsFromText, crlFactsFromText, csrFactsFromText, type Facts, type Kind,
 } from './fuzz-facts.js';
+import { CMS_RECIPIENT } from './fixtures.js';
 
 export interface OpensslVerdict {
   accepted: boolean;
@@ -119,6 +120,7 @@ export async function opensslVerdicts(kind: Kind, dir: string, password = '', ti
   const out = new Map<string, OpensslVerdict>();
   if (files.length === 0) return out;
   if (kind === 'csr') return requestVerdicts(dir, files, timeoutMs);
+  if (kind === 'p7s' || kind === 'p7m') return cmsVerdicts(kind, dir, files, timeoutMs);
   const typeArgs = { cert: ['-certs', '-noout', '-text'], crl: ['-crls', '-noout'], key: ['-keys'], p12: ['-provider', 'legacy', '-provider', 'default'] }[kind];
   const r = await run('openssl', ['storeutl', '-r', ...typeArgs, '-passin', `pass:${password}`, `${dir}/`], { timeoutMs });
   const sections = storeutlSections(r.stdout);
@@ -221,6 +223,39 @@ async function requestVerdicts(dir: string, files: string[], timeoutMs: number):
     fs.rmSync(`${base}.rc`);
     fs.rmSync(`${base}.out`);
     out.set(f, rc === '0' ? { accepted: true, facts: csrFactsFromText(text) } : { accepted: false });
+  }
+  return out;
+}
+
+/**
+ * `openssl cms` per file, two at a time. SignedData: `-verify -noverify` (the signatures, not
+ * the chain; a SignedData without content, a SCEP PENDING reply, is verified over the empty
+ * content); exit status 2 is a message OpenSSL can not read, 4 one it read but did not verify.
+ * EnvelopedData: `-decrypt` for the corpus's recipient (single DES needs the legacy provider).
+ */
+async function cmsVerdicts(kind: 'p7s' | 'p7m', dir: string, files: string[], timeoutMs: number): Promise<Map<string, OpensslVerdict>> {
+  const script = kind === 'p7s'
+    ? 'for f; do rm -f "$f.o" "$f.c"; openssl cms -verify -noverify -binary -inform DER -in "$f" -out "$f.o" -certsout "$f.c" > "$f.e" 2>&1; rc=$?; '
+      + 'if [ $rc = 4 ] && grep -q "no content" "$f.e"; then openssl cms -verify -noverify -binary -inform DER -in "$f" -content /dev/null -out /dev/null > /dev/null 2>&1 && rc=0 && : > "$f.o"; fi; echo $rc > "$f.rc"; done'
+    : `for f; do openssl cms -decrypt -binary -inform DER -in "$f" -inkey "${CMS_RECIPIENT.key}" -recip "${CMS_RECIPIENT.certificate}" -out "$f.o" -provider legacy -provider default > /dev/null 2>&1; echo $? > "$f.rc"; done`;
+  const input = Buffer.from(files.map((f) => path.join(dir, f)).join('\0'));
+  await run('xargs', ['-0', '-P2', '-n16', 'sh', '-c', script, 'sh'], { timeoutMs, input });
+  const out = new Map<string, OpensslVerdict>();
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  for (const f of files) {
+    const base = path.join(dir, f);
+    const rc = fs.readFileSync(`${base}.rc`, 'utf8').trim();
+    const content = fs.existsSync(`${base}.o`) ? fs.readFileSync(`${base}.o`) : undefined;
+    const certs = fs.existsSync(`${base}.c`) ? pemBlocks(fs.readFileSync(`${base}.c`, 'latin1')).map((b) => sha256(b.der)).sort() : [];
+    for (const ext of ['.rc', '.o', '.c', '.e']) fs.rmSync(`${base}${ext}`, { force: true });
+    if (kind === 'p7m') {
+      out.set(f, rc === '0' ? { accepted: true, facts: { kind, content: sha256(content ?? Buffer.alloc(0)) } } : { accepted: false });
+    } else if (rc === '0' || rc === '4') {
+      const verified = rc === '0';
+      out.set(f, { accepted: true, facts: { kind, verified, content: verified && content && content.length ? sha256(content) : '', certificates: certs } });
+    } else {
+      out.set(f, { accepted: false });
+    }
   }
   return out;
 }

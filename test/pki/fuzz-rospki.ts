@@ -2,7 +2,7 @@
 // facts of fuzz-facts.ts. Run as a program it is the fuzz test's worker: one JSON job per
 // line on stdin ({ id, kind, file, password }), one JSON verdict per line on stdout, so the
 // test can stop it and name the input when a parse does not end (a hang).
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +10,10 @@ import { PkiError, exportPkcs8Der, exportSpkiDer, importPkcs8Der, importPrivateK
 import { parseCrl } from '../../src/pki/crl.js';
 import { parseCsr } from '../../src/pki/csr.js';
 import { parsePkcs12 } from '../../src/pki/pkcs12.js';
+import { berToDer, needsNormalising } from '../../src/pki/ber.js';
+import { decryptEnvelopedData, parseEnvelopedData, parseSignedData, signerCertificate, verifySigner, certificatePublicKey } from '../../src/pki/cms.js';
+import { parsePkiMessage } from '../../src/pki/scep-message.js';
+import { CMS_RECIPIENT } from './fixtures.js';
 import { sanEntry, type Facts, type Kind, type Name } from './fuzz-facts.js';
 
 export type Verdict =
@@ -38,8 +42,23 @@ function nameOf(der: Buffer): Name {
 const hex = (b: Buffer) => b.toString('hex');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** The corpus's CMS recipient (read once per process). */
+let recipient: { certificate: Buffer; key: ReturnType<typeof createPrivateKey> } | undefined;
+function cmsRecipient() {
+  recipient ??= {
+    certificate: pemDecode(readFileSync(CMS_RECIPIENT.certificate))[0]!.der,
+    key: createPrivateKey(readFileSync(CMS_RECIPIENT.key)),
+  };
+  return recipient;
+}
+
+/** The SKI of a certificate, for signers named by it. */
+const skiOf = (c: Buffer): Buffer | undefined => {
+  try { const s = parseCertificate(c).skid; return s ? Buffer.from(s, 'hex') : undefined; } catch { return undefined; }
+};
+
 /** rospki's facts of one file of a kind (throws what the parsers throw). */
-export function rospkiFacts(kind: Kind, data: Buffer, password = ''): Facts {
+export async function rospkiFacts(kind: Kind, data: Buffer, password = ''): Promise<Facts> {
   switch (kind) {
     case 'cert': {
       const c = parseCertificate(derOf(data, CERT_LABELS));
@@ -76,14 +95,35 @@ export function rospkiFacts(kind: Kind, data: Buffer, password = ''): Facts {
       const keys = p.keys.map((k) => { const key = importPkcs8Der(k.pkcs8); exportPkcs8Der(key); return hex(exportSpkiDer(key)); });
       return { kind, certificates: p.certificates.map((c) => sha256(c.der)).sort(), firstKey: keys[0] ?? '' };
     }
+    case 'p7s': {
+      // What the SCEP server and client read: BER rewritten as DER, then the strict reader.
+      const der = needsNormalising(data) ? berToDer(data) : data;
+      const sd = parseSignedData(der);
+      // The SCEP reader over the same bytes: it may refuse (no SCEP attributes), never crash.
+      try { parsePkiMessage(data); } catch (e) { if (!(e instanceof PkiError)) throw e; }
+      const verified = sd.signers.length > 0 && sd.signers.every((signer) => {
+        const cert = signerCertificate(sd, signer, skiOf);
+        if (!cert) return false;
+        try { return verifySigner(sd, signer, certificatePublicKey(cert)); } catch { return false; }
+      });
+      return { kind, verified, content: verified && sd.content && sd.content.length > 0 ? sha256(sd.content) : '', certificates: sd.certificates.map(sha256).sort() };
+    }
+    case 'p7m': {
+      const env = parseEnvelopedData(needsNormalising(data) ? berToDer(data) : data);
+      const r = cmsRecipient();
+      const opened = await decryptEnvelopedData(env, { certificate: r.certificate, privateKey: r.key });
+      // A bad key block gives a stand-in key (implicit rejection): its content is no content.
+      if (!opened.keyValid) throw new PkiError('bad-key', 'the content cannot be decrypted (stand-in key)');
+      return { kind, content: sha256(opened.content) };
+    }
   }
 }
 
 /** Runs rospkiFacts and classifies the outcome: PkiError is a refusal, anything else a crash. */
-export function verdict(kind: Kind, data: Buffer, password?: string): Verdict {
+export async function verdict(kind: Kind, data: Buffer, password?: string): Promise<Verdict> {
   const start = performance.now();
   try {
-    const facts = rospkiFacts(kind, data, password);
+    const facts = await rospkiFacts(kind, data, password);
     return { outcome: 'ok', facts, ms: performance.now() - start };
   } catch (e) {
     const ms = performance.now() - start;
@@ -112,9 +152,13 @@ function writeAll(text: string): void {
 // Worker mode.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const rl = createInterface({ input: process.stdin });
+  // One job at a time, in order (a verdict may wait for a decryption).
+  let queue = Promise.resolve();
   rl.on('line', (line) => {
     const job = JSON.parse(line) as { id: number; kind: Kind; file: string; password?: string };
-    const v = verdict(job.kind, readFileSync(job.file), job.password);
-    writeAll(`${JSON.stringify({ id: job.id, ...v })}\n`);
+    queue = queue.then(async () => {
+      const v = await verdict(job.kind, readFileSync(job.file), job.password);
+      writeAll(`${JSON.stringify({ id: job.id, ...v })}\n`);
+    });
   });
 }

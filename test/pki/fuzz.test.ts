@@ -25,7 +25,7 @@ test(`differential fuzz: ${COUNT} mutants of the corpus against OpenSSL (seed ${
   const seeds = loadFixtures().filter((f) => f.expect !== 'limit').map((f) => ({ name: f.file, kind: f.kind, data: f.data, password: f.password }));
   const report = await runFuzz({
     seeds, count: COUNT, seed: SEED, slowMs: SLOW_MS, hangMs: HANG_MS,
-    weights: { cert: 5, crl: 2, csr: 1, key: 1.5, p12: 1.5 },
+    weights: { cert: 5, crl: 2, csr: 1, key: 1.5, p12: 1.5, p7s: 1.5, p7m: 1 },
   });
   t.diagnostic(`${report.mutants} mutants in ${Math.round(performance.now() - started)} ms: ${JSON.stringify(report.perKind)}`);
   const lines = report.findings.map((f) => `${f.problem} (${f.kind}, from ${f.seed}): ${f.file}\n    ${f.detail.slice(0, 400)}`);

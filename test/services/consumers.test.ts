@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
-import { ApiClient, attrs, PASSWORD, run, startServiceApp, useFreeIpsecPorts, type ServiceApp } from './support.js';
+import { ApiClient, attrs, freePort, PASSWORD, run, startServiceApp, useFreeIpsecPorts, type ServiceApp } from './support.js';
 
 type Json = Record<string, string>;
 
@@ -50,22 +50,30 @@ describe('consumer menus over REST and the API', () => {
   after(async () => { api.close(); await s.stop(); });
 
   test('OpenVPN: servers over REST (also the 7.16 set form), clients and bindings over the API', async () => {
-    const put = await rest('PUT', '/interface/ovpn-server/server', { name: 'ovpn', certificate: 'vpn', 'require-client-certificate': 'yes', disabled: 'no', cipher: ['aes256-gcm', 'aes128-cbc'] });
+    // The daemon runs enabled servers and clients for real (issue 13): free loopback ports only.
+    const [port1, port2, nobody] = [await freePort(), await freePort(), await freePort()];
+    const put = await rest('PUT', '/interface/ovpn-server/server', { name: 'ovpn', port: String(port1), certificate: 'vpn', 'require-client-certificate': 'yes', disabled: 'no', cipher: ['aes256-gcm', 'aes128-cbc'] });
     assert.equal(put.status, 201, JSON.stringify(put.json));
     assert.equal(put.json.certificate, 'vpn');
     assert.equal(put.json.cipher, 'aes128-cbc,aes256-gcm');
-    assert.equal(put.json.inactive, 'true');
-    assert.equal(put.json.status, 'not running: OpenVPN is not implemented yet');
     assert.equal(put.json['require-client-certificate'], 'true');
-    const set = await rest('POST', '/interface/ovpn-server/server/set', { port: '1195' });
+    // The daemon's state as REST shows it: flag I (inactive) until openvpn runs.
+    for (let i = 0; ; i++) {
+      const now = (await rest('GET', `/interface/ovpn-server/server/${put.json['.id']}`)).json;
+      if (now.status === 'running') { assert.equal(now.inactive, 'false'); assert.equal(now.running, 'true'); break; }
+      assert.equal(now.inactive, 'true');
+      assert.ok(i < 400, `the server never ran: ${now.status}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const set = await rest('POST', '/interface/ovpn-server/server/set', { port: String(port2) });
     assert.equal(set.status, 200, JSON.stringify(set.json));
     const list = await rest('GET', '/interface/ovpn-server/server');
-    assert.deepEqual(list.json.map((r: Json) => [r.name, r.port]), [['ovpn', '1195']]);
+    assert.deepEqual(list.json.map((r: Json) => [r.name, r.port]), [['ovpn', String(port2)]]);
     const bad = await rest('PATCH', `/interface/ovpn-server/server/${put.json['.id']}`, { certificate: 'nosuch' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.detail, 'input does not match any value of certificate');
 
-    await talk('/interface/ovpn-client/add', '=connect-to=vpn.example.com', '=user=u1', '=password=pw-secret', '=certificate=vpn2', '=disabled=no');
+    await talk('/interface/ovpn-client/add', '=connect-to=127.0.0.1', `=port=${nobody}`, '=user=u1', '=password=pw-secret', '=certificate=vpn2', '=disabled=no');
     const [client] = (await talk('/interface/ovpn-client/print', '?name=ovpn-out1')).records;
     assert.equal(client!.certificate, 'vpn2');
     assert.equal(client!.running, 'false');
@@ -79,11 +87,15 @@ describe('consumer menus over REST and the API', () => {
     assert.equal(get.json.enabled, 'false');
     assert.equal(get.json.ciphers, 'aes256-sha,aes256-gcm-sha384');
     assert.equal(get.json.status, undefined, 'a disabled server has no status');
-    const set = await rest('POST', '/interface/sstp-server/server/set', { enabled: 'yes', certificate: 'vpn', authentication: 'mschap2' });
+    // The daemon listens for real (issue 13): a free loopback port.
+    const set = await rest('POST', '/interface/sstp-server/server/set', { enabled: 'yes', port: String(await freePort()), certificate: 'vpn', authentication: 'mschap2' });
     assert.deepEqual(set.json, []);
     const after1 = await rest('GET', '/interface/sstp-server/server');
     assert.equal(after1.json.certificate, 'vpn');
-    assert.equal(after1.json.status, 'not running: SSTP is not implemented yet');
+    for (let i = 0; (await rest('GET', '/interface/sstp-server/server')).json.status !== 'running'; i++) {
+      assert.ok(i < 400, 'the SSTP server never ran');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const [rec] = (await talk('/interface/sstp-server/server/print')).records;
     assert.equal(rec!.authentication, 'mschap2');
     await talk('/interface/sstp-client/add', '=connect-to=vpn.example.com', '=user=u1', '=password=x', '=certificate=vpn2');

@@ -54,3 +54,28 @@ test('a daemon that dies is started again; a missing program names its package',
   await assert.rejects(sup.apply({ program: 'no-such-daemon-here', package: 'nothing', args: [] }),
     (e) => e instanceof DaemonMissing && e.message === 'no-such-daemon-here is not installed (Debian package nothing)');
 });
+
+test('live files (a CRL) are rewritten in place, each time newer, without a restart', async () => {
+  const lines: string[] = [];
+  const sup = new Supervisor(path.join(root, 'run'), 'live', { output: (l) => lines.push(l) });
+  const spec = (crl: string) => ({
+    program: 'sh', package: 'dash', args: ['-c', 'echo "pid $$"; exec sleep 60'],
+    files: { 'daemon.conf': 'same\n' }, liveFiles: { 'crl.pem': crl },
+  });
+  await sup.apply(spec('one'));
+  await until(() => lines.some((l) => l.startsWith('pid ')), 'the daemon');
+  const pid = (sup.state as { pid: number }).pid;
+  const file = path.join(sup.runDir, 'crl.pem');
+  const seconds = () => Math.floor(fs.statSync(file).mtimeMs / 1000);
+  const first = seconds();
+  await sup.apply(spec('two'));
+  const second = seconds();
+  await sup.apply(spec('three')); // within the same second: still a newer time
+  assert.equal(fs.readFileSync(file, 'utf8'), 'three');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  assert.ok(first < second && second < seconds(), 'every rewrite is newer by whole seconds (what OpenVPN compares)');
+  assert.equal((sup.state as { pid: number }).pid, pid, 'not restarted');
+  assert.deepEqual(fs.readdirSync(sup.runDir).sort(), ['crl.pem', 'daemon.conf'], 'no temporary file left');
+  await sup.apply(undefined);
+  assert.equal(fs.existsSync(sup.runDir), false);
+});

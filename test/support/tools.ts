@@ -9,6 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { charonInstalled, CHARON } from '../../src/menus/ip/ipsec.js';
 import { findProgram } from '../../src/services/supervisor.js';
 
@@ -52,6 +53,19 @@ export const TOOLS = {
   pebble: program('pebble', 'pebble'),
   'pebble-challtestsrv': program('pebble-challtestsrv', 'pebble'),
   charon: { package: CHARON.package, present: charonInstalled },
+  // strongSwan's pki (--scep), micromdm's SCEP client and server, certmonger: the SCEP tests.
+  pki: program('pki', 'strongswan-pki'),
+  scepclient: program('scepclient', 'scep'),
+  scepserver: program('scepserver', 'scep'),
+  certmonger: program('certmonger', 'certmonger'),
+  openvpn: program('openvpn', 'openvpn'),
+  sstpc: program('sstpc', 'sstp-client'),
+  // ip sets up the network namespace of real-scripts' offline check-certificates run.
+  ip: program('ip', 'iproute2'),
+  // PostgreSQL's programs live in /usr/lib/postgresql/<version>/bin, not on PATH.
+  initdb: { package: 'postgresql', present: () => postgresBinaries() !== undefined },
+  pg_ctl: { package: 'postgresql', present: () => postgresBinaries() !== undefined },
+  pgrep: program('pgrep', 'procps'),
   chromium: file(process.env.CHROMIUM ?? '/usr/bin/chromium', 'chromium'),
 } satisfies Record<string, Tool>;
 
@@ -61,7 +75,20 @@ export type ToolName = keyof typeof TOOLS;
  * Programs of Debian's Essential packages (always installed), which tests may spawn without a
  * row above; `node` is the running Node.js.
  */
-export const ESSENTIAL = ['node', 'sh', 'timeout', 'mkfifo', 'xargs', 'unshare'] as const;
+export const ESSENTIAL = ['node', 'sh', 'timeout', 'mkfifo', 'xargs', 'unshare', 'runuser', 'chown'] as const;
+
+/** The directory of Debian's PostgreSQL binaries (the newest installed), or undefined. */
+export function postgresBinaries(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  let versions: string[];
+  try {
+    versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin', 'initdb')));
+  } catch {
+    return undefined;
+  }
+  versions.sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? path.join(base, versions[0], 'bin') : undefined;
+}
 
 /** True in CI: a missing tool fails the test file instead of skipping it. */
 export const toolsRequired = (): boolean => process.env.ROSPKI_REQUIRE_TOOLS === '1';

@@ -225,9 +225,42 @@ export function acmeResponder(env: Pick<Environment, 'cache'>): ChallengeRespond
 
 /** The HTTP-01 answer for a request path (`/.well-known/acme-challenge/<token>`), or undefined. */
 export function answerHttp01(responder: ChallengeResponder, path: string): string | undefined {
+  const token = http01Token(path);
+  return token === undefined ? undefined : responder.httpAnswer(token);
+}
+
+function http01Token(path: string): string | undefined {
   const rawPath = path.split('?')[0]!;
-  if (!rawPath.startsWith(HTTP01_PATH)) return undefined;
-  return responder.httpAnswer(rawPath.slice(HTTP01_PATH.length));
+  return rawPath.startsWith(HTTP01_PATH) ? rawPath.slice(HTTP01_PATH.length) : undefined;
+}
+
+/**
+ * Store rows of the pending HTTP-01 answers of a store several instances share (issue 17): the CA
+ * may reach any instance (a load balancer, DNS naming them all), so each one's www answers them.
+ */
+export const SHARED_HTTP01_PATH = '/certificate/acme-http01';
+
+/**
+ * Keeps an HTTP-01 answer in a shared store until the returned function is called (beside the
+ * responder's own, which answers on this instance). Nothing on a store with one daemon.
+ */
+export async function shareHttp01(env: Environment, token: string, keyAuthorization: string): Promise<() => void> {
+  if (!env.store.instances) return () => {};
+  if (!isToken(token)) throw new Error('not an ACME token');
+  const id = await env.store.write((tx) => tx.insert(SHARED_HTTP01_PATH, { token, answer: keyAuthorization }));
+  return () => {
+    void env.store.write((tx) => { if (tx.get(SHARED_HTTP01_PATH, id)) tx.remove(SHARED_HTTP01_PATH, id); }).catch(() => {});
+  };
+}
+
+/** The answer another instance of a shared store keeps for a `/.well-known/acme-challenge/` path. */
+export async function sharedHttp01Answer(env: Environment, path: string): Promise<string | undefined> {
+  const token = http01Token(path);
+  if (!env.store.instances || token === undefined || !isToken(token)) return undefined;
+  return env.store.read((tx) => {
+    const answer = tx.findBy(SHARED_HTTP01_PATH, 'token', token)[0]?.data.answer;
+    return typeof answer === 'string' ? answer : undefined;
+  });
 }
 
 /** Where this host reaches its own listeners: loopback for a wildcard bind. */

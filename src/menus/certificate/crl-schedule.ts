@@ -2,8 +2,12 @@
 // missed renewal warns in /log before the CRL expires), and with crl-download=yes the CRLs of
 // trusted certificates are downloaded every hour. The daemon starts it; every timer is unref'd,
 // one pass runs at a time, and stop() ends it (aborting a download in flight).
+//
+// It is a singleton duty (store/duty.ts, issue 17): of several instances on one PostgreSQL
+// store, one runs it, and another takes over when that one stops or dies.
 
 import type { Environment } from '../../menu/types.js';
+import { holdDuty } from '../../store/duty.js';
 import { renewDueCrls, CRL_WARN_BEFORE_MS } from './crl-publish.js';
 import { CRL_MENU_PATH, CRL_REFRESH_MS, downloadCrl, reconcileCrlRows } from './crl.js';
 import { readSettings } from './settings.js';
@@ -38,31 +42,45 @@ export async function crlPass(env: Environment, signal?: AbortSignal, refreshMs 
   return { signed, downloaded, failed };
 }
 
-export function startCrlScheduler(app: { readonly env: Environment }, opts: CrlSchedulerOptions = {}): { stop(): void } {
+/** The duty's name: one CRL scheduler among the instances of a store. */
+export const CRL_DUTY = 'crl-scheduler';
+
+export function startCrlScheduler(app: { readonly env: Environment }, opts: CrlSchedulerOptions = {}): { stop(): void; readonly running: boolean } {
   const interval = opts.intervalMs ?? 5 * 60_000;
-  const abort = new AbortController();
+  let abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
+  let stopped = true;
+  let pass: Promise<void> | undefined;
   const run = async () => {
     if (stopped) return;
     try {
       await crlPass(app.env, abort.signal, opts.refreshMs);
     } catch (e) {
-      // A closed store during shutdown, a full disk: try again next time.
+      // A closed store during shutdown, a full disk, an unreachable database: try again next time.
       if (!stopped) process.emitWarning(`rospki CRL scheduler: ${(e as Error).message}`);
     }
     if (stopped) return;
-    timer = setTimeout(run, interval);
+    timer = setTimeout(() => { pass = run(); }, interval);
     timer.unref();
   };
-  // First pass soon after start (the daemon may have been down past a renewal).
-  timer = setTimeout(run, Math.min(interval, 1000));
-  timer.unref();
-  return {
-    stop() {
+  const duty = holdDuty(app.env.store, CRL_DUTY, {
+    start() {
+      stopped = false;
+      abort = new AbortController();
+      // First pass soon after start (the daemon, or the instance that held the duty, may have
+      // been down past a renewal).
+      timer = setTimeout(() => { pass = run(); }, Math.min(interval, 1000));
+      timer.unref();
+    },
+    async stop() {
       stopped = true;
       abort.abort();
       if (timer) clearTimeout(timer);
+      await pass;
     },
+  });
+  return {
+    get running() { return duty.held; },
+    stop() { void duty.release(); },
   };
 }

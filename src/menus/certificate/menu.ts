@@ -8,6 +8,7 @@ import { exportCertificateCommand } from './export.js';
 import { importCommand } from './import.js';
 import { createCertificateRequestCommand, signCertificateRequestCommand } from './requests.js';
 import { issuedRevokeCommand } from './revoke.js';
+import { addScepCommand, scepRenewCommand } from './scep-client.js';
 import { ACME_COMMANDS } from './acme.js';
 
 export const certificateMenu: MenuDecl = {
@@ -22,7 +23,7 @@ export const certificateMenu: MenuDecl = {
   columns: CERT_COLUMNS,
   commands: [
     signCommand, importCommand, exportCertificateCommand, createCertificateRequestCommand, signCertificateRequestCommand, issuedRevokeCommand,
-    ...ACME_COMMANDS,
+    addScepCommand, scepRenewCommand, ...ACME_COMMANDS,
   ],
   validate(row) {
     // A row is identified by its name in every client (clients.md #19): it must have one.

@@ -194,6 +194,12 @@ export const certificateProperties: PropertyDecl[] = [
   // Removing a CA removes every certificate it issued, recursively (spec §6.2 rule 4).
   { name: 'ca', type: refType(CERT_PATH, { onRemove: 'cascade' }), access: 'ro' },
   roText('ca-crl-host'),
+  // SCEP client rows (spec §1.10, §2.1; scep-client.ts)
+  { name: 'scep-url', type: stringType, access: 'ro' },
+  { name: 'req-fingerprint', type: bare, access: 'ro' },
+  { name: 'ca-fingerprint', type: bare, access: 'ro' },
+  { name: 'challenge-password', type: stringType, access: 'ro', sensitive: true },
+  { name: 'status', type: stringType, access: 'ro' },
   roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I', rank: 6 } }),
   // ACME client rows (spec §5, issue 14): enable-ssl-certificate and add-acme set these; the
   // next renewal and the last failure are rospki's own (docs/compatibility.md).

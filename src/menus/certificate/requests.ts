@@ -9,16 +9,16 @@
 import { argumentError, failure, RosError } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
 import { itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
-import type { ArgDecl, CommandCall, CommandDecl, CommandResult } from '../../menu/types.js';
+import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
-import type { RowData } from '../../store/store.js';
+import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
 import {
   PEM_LABEL, generateKeyDer, importPkcs8Der, isPem, isPkiError, issueCertificate, parseCertificate, pemDecode,
-  pemEncode, type Digest, type KeyUsageName,
+  pemEncode, type CertInfo, type Digest, type KeyUsageName,
 } from '../../pki/index.js';
 import { createCsr, parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { certificateFacts } from './facts.js';
-import { DER_BLOB, openSigningCa } from './keys.js';
+import { DER_BLOB, openSigningCa, type OpenedCa } from './keys.js';
 import { CERT, CERT_PATH, isTemplate, templateOf } from './properties.js';
 import { crlUrl } from './sign.js';
 
@@ -130,6 +130,57 @@ export function grantedKeyUsage(csr: CsrInfo, ca: { keyUsage: readonly string[];
   return names;
 }
 
+/** A local CA ready to sign requests (read inside a transaction): sign-certificate-request, SCEP. */
+export interface RequestSigner {
+  caId: number;
+  caName: string;
+  opened: OpenedCa;
+  /** The CA's CRL distribution point, when it publishes one (sign.ts crlUrl). */
+  cdp?: string;
+}
+
+/** The local CA `caId` as a RequestSigner at `now` (refused as openSigningCa refuses). */
+export function requestSigner(env: Environment, tx: ReadTx, caId: number, now: number): RequestSigner {
+  const ca = tx.get(CERT_PATH, caId);
+  if (!ca) throw failure('the CA was removed');
+  const opened = openSigningCa(env, tx, caId, now);
+  const host = ca.data['ca-crl-host'];
+  return { caId, caName: String(ca.data.name), opened, cdp: typeof host === 'string' && host !== '' ? crlUrl(host, caId) : undefined };
+}
+
+/**
+ * The one place a verified PKCS#10 request becomes a certificate (sign-certificate-request and
+ * the SCEP server): its subject and names, the key usage grantedKeyUsage allows (or `keyUsage`),
+ * valid for `daysValid` days but never past the CA.
+ */
+export function signRequest(csr: CsrInfo, signer: RequestSigner, opts: { daysValid: number; digest: Digest; now: number; keyUsage?: readonly KeyUsageName[] }): { der: Buffer; info: CertInfo } {
+  // Never valid past the CA itself.
+  const maxDays = Math.floor((signer.opened.info.notAfter - Math.floor(opts.now / 1000) * 1000) / DAY_MS);
+  if (maxDays < 1) throw failure('CA certificate expires in less than a day');
+  const der = issueCertificate({
+    subject: csr.subject,
+    subjectAltName: csr.subjectAltNames.filter((n) => ['DNS', 'IP', 'email', 'URI'].includes(n.type)),
+    keyUsage: opts.keyUsage ?? grantedKeyUsage(csr, signer.opened.info),
+    daysValid: Math.min(opts.daysValid, maxDays),
+    digest: opts.digest,
+    notBefore: opts.now,
+    subjectPublicKey: csr.publicKey,
+    issuer: signer.opened.issuer,
+    crlDistributionPoint: signer.cdp,
+  }).der;
+  return { der, info: parseCertificate(der) };
+}
+
+/** Stores a certificate a local CA issued as a /certificate row (flag I, no key), inside the caller's write. */
+export function storeIssuedCertificate(tx: WriteTx, issued: { name: string; der: Buffer; info: CertInfo; caId: number }): number {
+  const data: RowData = {
+    name: issued.name, 'trust-store': CERT.trustStore.default, ...certificateFacts(issued.info), trusted: true, 'private-key': false, ca: issued.caId,
+  };
+  const id = tx.insert(CERT_PATH, data);
+  tx.setBlob(CERT_PATH, id, DER_BLOB, issued.der);
+  return id;
+}
+
 const caArg: ArgDecl<number> = { name: 'ca', type: refType(CERT_PATH), required: true, help: 'Issuing CA (with its private key)' };
 const requestFileArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, help: 'Request file in /file' };
 const daysValidArg: ArgDecl<number> = { name: 'days-valid', type: CERT.daysValid.type, help: 'Validity in days (default as for templates, never past the CA)' };
@@ -147,43 +198,19 @@ export const signCertificateRequestCommand: CommandDecl = {
     if (!csr.signatureValid) throw failure(`the signature of the request in ${file} is not valid`);
     if (csr.keyType !== 'rsa' && csr.keyType !== 'ec') throw failure(`requests for ${csr.keyType} keys are not supported (RSA and EC only)`);
     const now = env.clock.now();
-    const plan = await env.store.read((tx) => {
-      const caId = args.get(caArg)!;
-      const ca = tx.get(CERT_PATH, caId);
-      if (!ca) throw failure('the CA was removed');
-      const opened = openSigningCa(env, tx, caId, now);
-      const host = ca.data['ca-crl-host'];
-      return { caId, caName: String(ca.data.name), opened, cdp: typeof host === 'string' && host !== '' ? crlUrl(host, caId) : undefined };
+    const signer = await env.store.read((tx) => requestSigner(env, tx, args.get(caArg)!, now));
+    const { der, info } = signRequest(csr, signer, {
+      daysValid: args.get(daysValidArg) ?? (CERT.daysValid.default as number),
+      digest: (args.get(digestArg) ?? CERT.digest.default) as Digest,
+      now,
     });
-    const digest = (args.get(digestArg) ?? CERT.digest.default) as Digest;
-    let days = args.get(daysValidArg) ?? (CERT.daysValid.default as number);
-    // Never valid past the CA itself.
-    const maxDays = Math.floor((plan.opened.info.notAfter - Math.floor(now / 1000) * 1000) / DAY_MS);
-    if (maxDays < 1) throw failure('CA certificate expires in less than a day');
-    days = Math.min(days, maxDays);
-    const der = issueCertificate({
-      subject: csr.subject,
-      subjectAltName: csr.subjectAltNames.filter((n) => ['DNS', 'IP', 'email', 'URI'].includes(n.type)),
-      keyUsage: grantedKeyUsage(csr, plan.opened.info),
-      daysValid: days,
-      digest,
-      notBefore: now,
-      subjectPublicKey: csr.publicKey,
-      issuer: plan.opened.issuer,
-      crlDistributionPoint: plan.cdp,
-    }).der;
-    const info = parseCertificate(der);
     await env.store.write((tx) => {
-      if (!tx.get(CERT_PATH, plan.caId)) throw failure('the CA was removed while signing');
+      if (!tx.get(CERT_PATH, signer.caId)) throw failure('the CA was removed while signing');
       const stem = csr.subject.commonName || file.replace(/^.*\//, '').replace(/\.(pem|csr|req|der)$/i, '') || 'certificate-request';
       let name = stem;
       for (let n = 1; tx.findBy(CERT_PATH, 'name', name).length > 0; n++) name = `${stem}_${n}`;
-      const data: RowData = {
-        name, 'trust-store': CERT.trustStore.default, ...certificateFacts(info), trusted: true, 'private-key': false, ca: plan.caId,
-      };
-      const id = tx.insert(CERT_PATH, data);
-      tx.setBlob(CERT_PATH, id, DER_BLOB, der);
-      env.log(tx, 'certificate,info', `certificate request ${file} signed by ${plan.caName} as ${name} by ${session.user}`);
+      storeIssuedCertificate(tx, { name, der, info, caId: signer.caId });
+      env.log(tx, 'certificate,info', `certificate request ${file} signed by ${signer.caName} as ${name} by ${session.user}`);
     });
     return done(call);
   },

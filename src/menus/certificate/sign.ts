@@ -51,6 +51,8 @@ async function plan(call: CommandCall): Promise<Plan> {
     const row = tx.get(CERT_PATH, id);
     if (!row) throw noSuchItem();
     if (!isTemplate(row.data)) throw failure('certificate is already signed');
+    // A template a SCEP server is to sign (add-scep) is not signed here.
+    if (row.data['scep-url'] !== undefined) throw failure('the certificate is being enrolled by SCEP');
     const name = args.get(nameArg) ?? String(row.data.name ?? '');
     if (name === '') throw failure('certificate needs a name: give name=');
     const crlHost = args.get(crlHostArg);

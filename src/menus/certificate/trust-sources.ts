@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Environment } from '../../menu/types.js';
 import { parseCrl, type CrlInfo } from '../../pki/crl.js';
 import type { CertInfo } from '../../pki/index.js';
+import type { ReadTx, RowData, StoredRow } from '../../store/store.js';
 import type { CertificateView, StoredCandidate, TrustSettings, TrustSources } from '../../trust/engine.js';
 import { builtinRoots } from './builtin.js';
 import { publishedCrl } from './crl-publish.js';
@@ -19,6 +20,18 @@ import { builtinsTrustedFor, readSettings } from './settings.js';
 export function trustStoreAllows(trustStore: unknown, service: string): boolean {
   if (!Array.isArray(trustStore)) return true;
   return trustStore.includes('all') || trustStore.includes(service);
+}
+
+/** Whether a row is an anchor for a component: trusted=yes, not revoked, its trust-store admits it. */
+const trustedForService = (data: RowData, service: string): boolean =>
+  data.trusted === true && typeof data.revoked !== 'number' && trustStoreAllows(data['trust-store'], service);
+
+/**
+ * The signed certificates trusted for a component (services spec §1.4), for a daemon that is
+ * given its CAs as files (OpenVPN's --ca, charon's cacerts).
+ */
+export function trustedCertificates(tx: ReadTx, service: string): StoredRow[] {
+  return tx.findBy(CERT_PATH, 'trusted', true).filter((r) => typeof r.data.fingerprint === 'string' && trustedForService(r.data, service));
 }
 
 export function certificateTrustSources(env: Environment): TrustSources {
@@ -43,12 +56,12 @@ export function certificateTrustSources(env: Environment): TrustSources {
     withView<T>(fn: (view: CertificateView) => T): Promise<T> {
       return env.store.read((tx) => fn({
         trustedAnchor: (fingerprint, service) => tx.findBy(CERT_PATH, 'fingerprint', fingerprint)
-          .some((r) => r.data.trusted === true && typeof r.data.revoked !== 'number' && trustStoreAllows(r.data['trust-store'], service)),
+          .some((r) => trustedForService(r.data, service)),
         issuerCandidates(akid, service): StoredCandidate[] {
           const rows = akid ? tx.findBy(CERT_PATH, 'skid', akid) : tx.findBy(CERT_PATH, 'authority', true);
           return rows.filter((r) => typeof r.data.fingerprint === 'string').map((r) => ({
             fingerprint: String(r.data.fingerprint),
-            trusted: r.data.trusted === true && typeof r.data.revoked !== 'number' && trustStoreAllows(r.data['trust-store'], service),
+            trusted: trustedForService(r.data, service),
             der: () => certificateDer(tx, r.id),
           }));
         },

@@ -2,9 +2,10 @@
 // `/interface ovpn-server` (static per-user bindings), `/interface ovpn-client`, and
 // `export-client-configuration` (a .ovpn file for a client, written to /file).
 //
-// rospki holds this configuration but runs no OpenVPN yet (issue 13): an enabled server is
-// flagged I (inactive) with `status: not running: OpenVPN is not implemented yet`, a client never
-// shows R (running).
+// The daemon runs what these rows say with Debian's openvpn (src/services/openvpn.ts) and writes
+// its state back: `running` (a server is flagged I, inactive, while it does not run; a client R
+// while connected) and `status` (`running`, `starting`, `not running: <why>`). Enabling a server
+// or client where openvpn is not installed fails with the package to install, and changes nothing.
 //
 // The form of 7.16 and before keeps working (docs/compatibility.md): `set` and `get` without an
 // item number act on the one server there is, `set` creates it as `ovpn-server1` (the name the
@@ -21,10 +22,12 @@ import { ItemId, RosArray, type Value, valueToString } from '../../menu/values.j
 import { containsPrivateKey, isPem, pemDecode, pemEncode } from '../../pki/pem.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
+import { OPENVPN, requireProgram } from '../host/programs.js';
 import {
   builtinRef, commentProperty, disabledNo, disabledYes, enabledRow, ensureBuiltinRows, intOrDisabledType,
-  macAddressType, nextName, randomMac, recordPrint, statusProperty, tlsVersionType,
+  macAddressType, nextName, randomMac, recordPrint, tlsVersionType,
 } from './common.js';
+import { isRunning, runningProperty, serviceStatusProperty } from './service-state.js';
 
 export const OVPN_SERVER_PATH = '/interface/ovpn-server/server';
 export const OVPN_BINDING_PATH = '/interface/ovpn-server';
@@ -36,8 +39,8 @@ const PPP_PROFILE = '/ppp/profile';
 export const LEGACY_SERVER_NAME = 'ovpn-server1';
 
 /** Ciphers and HMACs in RouterOS's order (a set prints in this order, spec §2.2). */
-const CIPHERS = ['blowfish128', 'aes128-cbc', 'aes192-cbc', 'aes256-cbc', 'aes128-gcm', 'aes192-gcm', 'aes256-gcm', 'null'] as const;
-const AUTHS = ['sha1', 'md5', 'sha256', 'sha384', 'sha512', 'null'] as const;
+export const CIPHERS = ['blowfish128', 'aes128-cbc', 'aes192-cbc', 'aes256-cbc', 'aes128-gcm', 'aes192-gcm', 'aes256-gcm', 'null'] as const;
+export const AUTHS = ['sha1', 'md5', 'sha256', 'sha384', 'sha512', 'null'] as const;
 /** v6-era cipher names still found in scripts (spec §2.2; UNCONFIRMED on 7.15+): the CBC ciphers. */
 const LEGACY_CIPHERS: Record<string, string> = { aes128: 'aes128-cbc', aes192: 'aes192-cbc', aes256: 'aes256-cbc' };
 
@@ -58,7 +61,7 @@ const certificateRef = (help: string): PropertyDecl => ({ name: 'certificate', t
 // ---------------------------------------------------------------------------------------------
 // /interface ovpn-server server
 
-const SERVER = {
+export const SERVER = {
   name: { name: 'name', type: stringType, unique: true, default: nextName(OVPN_SERVER_PATH, 'ovpn-server'), help: 'Server name' } as PropertyDecl<string>,
   port: { name: 'port', type: intType(1, 65535), default: 1194 } as PropertyDecl<number>,
   mode: { name: 'mode', type: enumType(['ip', 'ethernet']), default: 'ip', help: 'ip (tun) or ethernet (tap)' } as PropertyDecl<string>,
@@ -67,10 +70,28 @@ const SERVER = {
   requireClientCertificate: { name: 'require-client-certificate', type: boolType, default: false, help: 'Ask every client for a certificate of a trusted CA' } as PropertyDecl<boolean>,
   auth: { name: 'auth', type: enumSetType(AUTHS), default: ['sha1', 'md5', 'sha256', 'sha512'] } as PropertyDecl<string[]>,
   cipher: { name: 'cipher', type: cipherType(enumSetType(CIPHERS)), default: ['blowfish128', 'aes128-cbc'] } as PropertyDecl<string[]>,
+  tlsVersion: { name: 'tls-version', type: tlsVersionType, default: 'any' } as PropertyDecl<string>,
+  keepaliveTimeout: { name: 'keepalive-timeout', type: intOrDisabledType(1, 4294967295), default: 60 } as PropertyDecl<number | 'disabled'>,
+  maxMtu: { name: 'max-mtu', type: intType(64, 65535), default: 1500 } as PropertyDecl<number>,
+  renegSec: { name: 'reneg-sec', type: intType(0, 4294967295), default: 3600 } as PropertyDecl<number>,
   disabled: disabledYes,
 };
 
-const serverEnabled = enabledRow(SERVER.disabled);
+export const serverEnabled = enabledRow(SERVER.disabled);
+
+/**
+ * Enabling a server or client needs the openvpn program (issue 13: the message names the Debian
+ * package, and nothing changes). Rows already enabled are not checked again on other changes.
+ */
+function requireOpenvpnWhenEnabled(path: string, enabled: (row: RowData) => boolean) {
+  return (row: RowData, tx: ReadTx, id: number | undefined): void => {
+    if (!enabled(row)) return;
+    const before = id !== undefined ? tx.get(path, id)?.data : undefined;
+    if (before && enabled(before)) return;
+    requireProgram(OPENVPN);
+  };
+}
+const checkServerProgram = requireOpenvpnWhenEnabled(OVPN_SERVER_PATH, serverEnabled);
 
 const serverBase: MenuDecl = {
   path: OVPN_SERVER_PATH,
@@ -87,17 +108,17 @@ const serverBase: MenuDecl = {
     SERVER.protocol,
     { name: 'netmask', type: intType(0, 32), default: 24 },
     { name: 'mac-address', type: macAddressType, default: randomMac },
-    { name: 'max-mtu', type: intType(64, 65535), default: 1500 },
-    { name: 'keepalive-timeout', type: intOrDisabledType(1, 4294967295), default: 60 },
+    SERVER.maxMtu,
+    SERVER.keepaliveTimeout,
     { name: 'default-profile', ...profileRef(), help: 'PPP profile for users without their own' },
     SERVER.certificate,
     SERVER.requireClientCertificate,
     SERVER.auth,
     SERVER.cipher,
-    { name: 'tls-version', type: tlsVersionType, default: 'any' },
+    SERVER.tlsVersion,
     { name: 'user-auth-method', type: enumType(['pap', 'mschap2']), default: 'pap' },
     { name: 'redirect-gateway', type: enumSetType(['def1', 'disabled', 'ipv6']), default: ['disabled'] },
-    { name: 'reneg-sec', type: intType(0, 4294967295), default: 3600 },
+    SERVER.renegSec,
     { name: 'push-routes', type: stringType, default: '' },
     { name: 'push-routes-ipv6', type: stringType, default: '' },
     { name: 'enable-tun-ipv6', type: boolType, default: false },
@@ -105,11 +126,18 @@ const serverBase: MenuDecl = {
     { name: 'tun-server-ipv6', type: bareStringType, default: '::' },
     { name: 'vrf', type: enumType(['main']), default: 'main' },
     SERVER.disabled,
-    { name: 'inactive', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'I', sharesColumnWith: 'X' }, compute: serverEnabled },
+    {
+      name: 'inactive', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'I', sharesColumnWith: 'X' },
+      compute: (row) => serverEnabled(row) && !isRunning(row), help: 'Enabled but not running (see status)',
+    },
+    runningProperty(serverEnabled),
     commentProperty,
-    statusProperty('OpenVPN', serverEnabled),
+    serviceStatusProperty('OpenVPN', serverEnabled),
   ],
   printTable: recordPrint,
+  validate(row, tx, _env, id) {
+    checkServerProgram(row, tx, id);
+  },
   async prepare(env) {
     await ensureBuiltinRows(env, PPP_PROFILE);
   },
@@ -222,16 +250,16 @@ const certFileArg: ArgDecl<string> = { name: 'client-certificate', type: stringT
 const keyFileArg: ArgDecl<string> = { name: 'client-cert-key', type: stringType, policy: 'sensitive', help: 'File in /file with the client key (PEM)' };
 
 /** OpenVPN's names of RouterOS ciphers and HMACs (openvpn --show-ciphers / --show-digests). */
-const OPENVPN_CIPHER: Record<string, string> = {
+export const OPENVPN_CIPHER: Record<string, string> = {
   blowfish128: 'BF-CBC', 'aes128-cbc': 'AES-128-CBC', 'aes192-cbc': 'AES-192-CBC', 'aes256-cbc': 'AES-256-CBC',
   'aes128-gcm': 'AES-128-GCM', 'aes192-gcm': 'AES-192-GCM', 'aes256-gcm': 'AES-256-GCM', null: 'none',
 };
-const OPENVPN_AUTH: Record<string, string> = { sha1: 'SHA1', md5: 'MD5', sha256: 'SHA256', sha384: 'SHA384', sha512: 'SHA512', null: 'none' };
+export const OPENVPN_AUTH: Record<string, string> = { sha1: 'SHA1', md5: 'MD5', sha256: 'SHA256', sha384: 'SHA384', sha512: 'SHA512', null: 'none' };
 /** The client is offered the strongest of what the server allows. */
-const CIPHER_PREFERENCE = ['aes256-gcm', 'aes128-gcm', 'aes192-gcm', 'aes256-cbc', 'aes192-cbc', 'aes128-cbc', 'blowfish128', 'null'];
-const AUTH_PREFERENCE = ['sha512', 'sha384', 'sha256', 'sha1', 'md5', 'null'];
+export const CIPHER_PREFERENCE = ['aes256-gcm', 'aes128-gcm', 'aes192-gcm', 'aes256-cbc', 'aes192-cbc', 'aes128-cbc', 'blowfish128', 'null'];
+export const AUTH_PREFERENCE = ['sha512', 'sha384', 'sha256', 'sha1', 'md5', 'null'];
 
-const firstOf = (preference: readonly string[], allowed: readonly string[]): string => preference.find((c) => allowed.includes(c)) ?? allowed[0]!;
+export const firstOf = (preference: readonly string[], allowed: readonly string[]): string => preference.find((c) => allowed.includes(c)) ?? allowed[0]!;
 
 /** The certificates (or key) of a /file entry as PEM text: PEM blocks of `labels`, or a DER certificate. */
 async function pemFromFile(call: CommandCall, arg: ArgDecl<string>, want: 'certificate' | 'key'): Promise<string> {
@@ -306,8 +334,9 @@ const exportClientConfiguration: CommandDecl = {
 export const serverMenu: MenuDecl = { ...serverBase, commands: [serverSet, serverGet, serverAdd, exportClientConfiguration] };
 
 // ---------------------------------------------------------------------------------------------
-// /interface ovpn-server: static interfaces for users (spec §2.4). No user connects yet, so no
-// row is ever dynamic (D) or running (R).
+// /interface ovpn-server: static interfaces for users (spec §2.4). rospki runs the OpenVPN
+// control plane only (no data plane, no per-user interface), so no row is ever dynamic (D) or
+// running (R).
 
 export const bindingMenu: MenuDecl = {
   path: OVPN_BINDING_PATH,
@@ -333,7 +362,26 @@ export const bindingMenu: MenuDecl = {
 // ---------------------------------------------------------------------------------------------
 // /interface ovpn-client (spec §2.4)
 
-const clientEnabled = enabledRow(disabledYes);
+/** The properties the daemon reads to connect (src/services/openvpn.ts). */
+export const CLIENT = {
+  connectTo: { name: 'connect-to', type: bareStringType, required: true, help: 'Address or DNS name of the server' } as PropertyDecl<string>,
+  port: { name: 'port', type: intType(1, 65535), default: 1194 } as PropertyDecl<number>,
+  mode: { name: 'mode', type: enumType(['ip', 'ethernet']), default: 'ip' } as PropertyDecl<string>,
+  protocol: { name: 'protocol', type: enumType(['tcp', 'udp']), default: 'tcp' } as PropertyDecl<string>,
+  user: { name: 'user', type: stringType, required: true, help: 'PPP user name (at most 27 characters)' } as PropertyDecl<string>,
+  password: { name: 'password', type: stringType, default: '', sensitive: true, help: 'PPP password' } as PropertyDecl<string>,
+  certificate: certificateRef('Certificate sent when the server asks for one') as PropertyDecl<number>,
+  verifyServerCertificate: {
+    name: 'verify-server-certificate', type: boolType, default: false, help: 'Check the server certificate and that it names connect-to',
+  } as PropertyDecl<boolean>,
+  tlsVersion: { name: 'tls-version', type: tlsVersionType, default: 'any' } as PropertyDecl<string>,
+  auth: { name: 'auth', type: enumType(AUTHS), default: 'sha1' } as PropertyDecl<string>,
+  cipher: { name: 'cipher', type: cipherType(enumType(CIPHERS)), default: 'blowfish128' } as PropertyDecl<string>,
+  disabled: disabledYes,
+};
+
+export const clientEnabled = enabledRow(CLIENT.disabled);
+const checkClientProgram = requireOpenvpnWhenEnabled(OVPN_CLIENT_PATH, clientEnabled);
 
 export const clientMenu: MenuDecl = {
   path: OVPN_CLIENT_PATH,
@@ -345,31 +393,32 @@ export const clientMenu: MenuDecl = {
     { name: 'name', type: stringType, unique: true, default: nextName(OVPN_CLIENT_PATH, 'ovpn-out'), help: 'Interface name' },
     { name: 'mac-address', type: macAddressType, default: randomMac },
     { name: 'max-mtu', type: intType(64, 65535), default: 1500 },
-    { name: 'connect-to', type: bareStringType, required: true, help: 'Address or DNS name of the server' },
-    { name: 'port', type: intType(1, 65535), default: 1194 },
-    { name: 'mode', type: enumType(['ip', 'ethernet']), default: 'ip' },
-    { name: 'protocol', type: enumType(['tcp', 'udp']), default: 'tcp' },
-    { name: 'user', type: stringType, required: true, help: 'PPP user name (at most 27 characters)' },
-    { name: 'password', type: stringType, default: '', sensitive: true, help: 'PPP password' },
+    CLIENT.connectTo,
+    CLIENT.port,
+    CLIENT.mode,
+    CLIENT.protocol,
+    CLIENT.user,
+    CLIENT.password,
     { name: 'profile', ...profileRef() },
-    certificateRef('Certificate sent when the server asks for one'),
-    { name: 'verify-server-certificate', type: boolType, default: false, help: 'Check the server certificate and that it names connect-to' },
-    { name: 'tls-version', type: tlsVersionType, default: 'any' },
-    { name: 'auth', type: enumType(AUTHS), default: 'sha1' },
-    { name: 'cipher', type: cipherType(enumType(CIPHERS)), default: 'blowfish128' },
+    CLIENT.certificate,
+    CLIENT.verifyServerCertificate,
+    CLIENT.tlsVersion,
+    CLIENT.auth,
+    CLIENT.cipher,
     { name: 'use-peer-dns', type: enumType(['yes', 'no', 'exclusively']), default: 'yes' },
     { name: 'route-nopull', type: boolType, default: false },
     { name: 'add-default-route', type: boolType, default: false },
-    disabledYes,
-    { name: 'running', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'R' }, compute: () => false },
+    CLIENT.disabled,
+    runningProperty(clientEnabled, { letter: 'R' }),
     commentProperty,
-    statusProperty('OpenVPN', clientEnabled),
+    serviceStatusProperty('OpenVPN', clientEnabled),
   ],
   printTable: recordPrint,
-  validate(row) {
+  validate(row, tx, _env, id) {
     // Usernames are limited to 27 characters, passwords to 1000 (M-OVPN).
     if (String(row.user ?? '').length > 27) throw failure('user name is longer than 27 characters');
     if (String(row.password ?? '').length > 1000) throw failure('password is longer than 1000 characters');
+    checkClientProgram(row, tx, id);
   },
   async prepare(env) {
     await ensureBuiltinRows(env, PPP_PROFILE);

@@ -11,7 +11,10 @@
 // owner's group at every command). When on-event names a /system script, that script runs by
 // the rule of /system script run, with the entry as its caller. A run is a job of /system script
 // job; an entry never runs twice at once; a failure goes to /log (script,error) and the scheduler
-// carries on. The daemon (`rospki serve`, the appliance with its console) runs the scheduler.
+// carries on. The daemon (`rospki serve`, the appliance with its console) runs the scheduler,
+// as a singleton duty (store/duty.ts): of several instances on one PostgreSQL store (issue 17)
+// one runs the entries, and another takes over when it stops or dies (start-up entries then run
+// there: its scheduler starts).
 
 import {
   formatDate, localToEpoch, parseDay, parseTimeOfDay, type TimeZone,
@@ -26,6 +29,7 @@ import {
 import type { CommandDecl, Environment, MenuDecl, Policy, PropertyDecl, PropType, Session, TypeContext } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
 import { Duration, ItemId, valueToString } from '../../menu/values.js';
+import { holdDuty, type HeldDuty } from '../../store/duty.js';
 import type { RowData, StoredRow } from '../../store/store.js';
 import { runAsJob } from './script-job.js';
 import { DEFAULT_POLICY, runStoredScript, SCRIPT_PATH, scriptMenu } from './script.js';
@@ -189,36 +193,59 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-/** Starts the scheduler of an appliance (the daemon does, beside the CRL scheduler). */
+/** The duty's name: one scheduler among the daemons of a store. */
+export const SCHEDULER_DUTY = 'system-scheduler';
+
+/**
+ * Starts the scheduler of an appliance (the daemon does, beside the CRL scheduler). It runs the
+ * entries while this process holds the scheduler's duty (at once, unless another holds it).
+ */
 export function startScheduler(app: { readonly env: Environment }, opts: SchedulerOptions = {}): RunningScheduler {
-  const scheduler = new Scheduler(app.env, opts.pollMs ?? 1000);
-  scheduler.start();
-  return scheduler;
+  return new Scheduler(app.env, opts.pollMs ?? 1000);
 }
 
 class Scheduler implements RunningScheduler {
-  private readonly boot: number;
+  private boot = 0;
   private readonly running = new Map<number, { promise: Promise<void>; abort: AbortController }>();
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<Promise<void>[]> | undefined;
   private queued: Promise<Promise<void>[]> | undefined;
   private stopped = false;
-  private readonly unsubscribe: (() => void) | undefined;
-  private readonly started: Promise<void>;
+  /** This process holds the duty: it runs the entries. */
+  private active = false;
+  private unsubscribe: (() => void) | undefined;
+  private started: Promise<void> = Promise.resolve();
+  private readonly duty: HeldDuty;
 
   constructor(private readonly env: Environment, private readonly pollMs: number) {
+    this.duty = holdDuty(env.store, SCHEDULER_DUTY, { start: () => this.activate(), stop: () => this.deactivate() });
+  }
+
+  /** It holds the duty now: its scheduler starts (start-up entries run, run-count counts from 0). */
+  private activate(): void {
+    const { env } = this;
+    this.active = true;
     this.boot = env.clock.now();
     stateOf(env).clear();
     // Moving the clock (or a test moving its FixedClock) reschedules at once.
-    this.unsubscribe = env.clock.onChange?.(() => { if (!this.stopped) this.wake(0); });
+    this.unsubscribe = env.clock.onChange?.(() => { if (!this.stopped && this.active) this.wake(0); });
     // run-count counts the runs since start-up (a reboot resets it, Scheduler manual).
     this.started = env.store.write((tx) => {
       for (const r of tx.list(SCHEDULER_PATH)) if (r.data[S.runCount.name]) tx.update(SCHEDULER_PATH, r.id, { ...r.data, [S.runCount.name]: 0 });
     }).catch((e) => { this.report(e); });
+    this.wake(0);
   }
 
-  start(): void {
-    this.wake(0);
+  /** It lost the duty (stopped, or its store connection broke): running events are stopped. */
+  private async deactivate(): Promise<void> {
+    this.active = false;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    for (const r of this.running.values()) r.abort.abort();
+    await this.current?.catch(() => []);
+    await Promise.all([...this.running.values()].map((r) => r.promise));
+    stateOf(this.env).clear();
   }
 
   async check(): Promise<void> {
@@ -236,15 +263,11 @@ class Scheduler implements RunningScheduler {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribe?.();
-    if (this.timer) clearTimeout(this.timer);
-    for (const r of this.running.values()) r.abort.abort();
-    await this.current?.catch(() => []);
-    await Promise.all([...this.running.values()].map((r) => r.promise));
-    stateOf(this.env).clear();
+    await this.duty.release();
   }
 
   private wake(ms: number): void {
+    if (!this.active) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => { this.look().catch((e) => this.report(e)); }, Math.max(0, ms));
     this.timer.unref();
@@ -262,7 +285,7 @@ class Scheduler implements RunningScheduler {
 
   private async lookNow(): Promise<Promise<void>[]> {
     await this.started;
-    if (this.stopped) return [];
+    if (this.stopped || !this.active) return [];
     const { env } = this;
     const now = env.clock.now();
     const { rows, zone } = await env.store.read((tx) => ({ rows: tx.list(SCHEDULER_PATH), zone: env.zone(tx) }));
@@ -293,7 +316,7 @@ class Scheduler implements RunningScheduler {
     const runs = due.filter((row) => !this.running.has(row.id)).map((row) => this.run(row));
     let earliest: number | undefined;
     for (const st of state.values()) if (st.next !== undefined && (earliest === undefined || st.next < earliest)) earliest = st.next;
-    if (!this.stopped) this.wake(Math.min(this.pollMs, earliest === undefined ? this.pollMs : earliest - env.clock.now()));
+    if (!this.stopped && this.active) this.wake(Math.min(this.pollMs, earliest === undefined ? this.pollMs : earliest - env.clock.now()));
     return runs;
   }
 

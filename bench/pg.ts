@@ -1,0 +1,115 @@
+// EC P-256 issuance on PostgreSQL (issue 17 "Speed"): add + sign through REST of running daemons,
+// 4 clients per instance —
+//   * SQLite: one daemon on a data directory (the default store), the reference;
+//   * PostgreSQL, one instance: `rospki serve --store postgres://…` (aim ≥ 0.5× SQLite);
+//   * PostgreSQL, two instances on the same database (aim ≥ 1.6× one instance).
+// The cluster is private (test/support/postgres.ts) and durable (fsync on, synchronous_commit on:
+// every acknowledged COMMIT is on disk, as SQLite's WAL is written before acknowledging). The
+// second instance listens on 127.0.0.2: both take the same /ip service configuration from the store.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
+import { BIN, freePort, nowMs, type Line } from './support.js';
+
+/** Timed issuances per instance (after WARM_UP per instance). */
+const PER_INSTANCE = 600;
+const WARM_UP = 200;
+const CLIENTS_PER_INSTANCE = 4;
+const AUTH = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
+
+async function call(base: string, method: string, url: string, body: unknown): Promise<void> {
+  const r = await fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: AUTH }, body: JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status !== 200 && r.status !== 201) throw new Error(`${method} ${url}: ${r.status} ${text.slice(0, 200)}`);
+}
+
+/** Issues `perInstance` certificates through each base URL, CLIENTS_PER_INSTANCE at a time each; certificates per second. */
+async function issue(bases: readonly string[], prefix: string, perInstance: number): Promise<number> {
+  const start = nowMs();
+  await Promise.all(bases.map(async (base, b) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: CLIENTS_PER_INSTANCE }, async () => {
+      while (next < perInstance) {
+        const name = `${prefix}${b}-${next++}`;
+        await call(base, 'PUT', '/rest/certificate', { name, 'common-name': name, 'key-size': 'prime256v1' });
+        await call(base, 'POST', '/rest/certificate/sign', { number: name, ca: 'ca' });
+      }
+    }));
+  }));
+  return (bases.length * perInstance) / ((nowMs() - start) / 1000);
+}
+
+export async function benchPg(line: Line): Promise<void> {
+  const missing = postgresMissing();
+  if (missing) {
+    console.log(`PostgreSQL store: skipped (${missing})`);
+    return;
+  }
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-pg-'));
+  const cluster = await startPgCluster({ durable: true });
+  const children: ChildProcess[] = [];
+  const port = await freePort();
+  const cli = (dir: string, store: string | undefined, script: string) => {
+    const r = spawnSync('node', [BIN, '--data', dir, ...(store ? ['--store', store] : []), '-e', script], { encoding: 'utf8', timeout: 300_000 });
+    if (r.status !== 0) throw new Error(`rospki -e failed: ${r.stdout}${r.stderr}`);
+  };
+  const serve = async (dir: string, store: string | undefined, address: string): Promise<{ base: string; stop(): Promise<void> }> => {
+    const child = spawn('node', [BIN, 'serve', '--data', dir], {
+      stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: address, ROSPKI_STORE: store ?? '' },
+    });
+    children.push(child);
+    const base = `http://${address}:${port}`;
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const up = await fetch(`${base}/rest/system/identity`, { headers: { authorization: AUTH } }).then((r) => r.ok, () => false);
+      if (up) break;
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`the daemon on ${address} did not start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      base,
+      async stop() {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  };
+  const setup = `/user set admin password=bench; /ip service set www port=${port}; /ip service disable api,api-ssl;`
+    + ' /certificate add name=ca common-name="bench CA" key-size=prime256v1 key-usage=key-cert-sign,crl-sign; /certificate sign ca';
+  try {
+    // SQLite, the reference.
+    const sqliteDir = path.join(root, 'sqlite');
+    cli(sqliteDir, undefined, setup);
+    const sqlite = await serve(sqliteDir, undefined, '127.0.0.1');
+    await issue([sqlite.base], 'w', WARM_UP);
+    const sqliteRate = await issue([sqlite.base], 's', PER_INSTANCE);
+    await sqlite.stop();
+
+    // PostgreSQL: one instance, then two on the same database.
+    const url = await cluster.newDatabase();
+    const dirA = path.join(root, 'a');
+    const dirB = path.join(root, 'b');
+    cli(dirA, url, setup);
+    fs.mkdirSync(dirB, { mode: 0o700 });
+    fs.copyFileSync(path.join(dirA, 'secret.key'), path.join(dirB, 'secret.key'));
+    const a = await serve(dirA, url, '127.0.0.1');
+    await issue([a.base], 'w', WARM_UP);
+    const one = await issue([a.base], 'p', PER_INSTANCE);
+    const b = await serve(dirB, url, '127.0.0.2');
+    await issue([b.base], 'v', WARM_UP);
+    const two = await issue([a.base, b.base], 'q', PER_INSTANCE);
+    await Promise.all([a.stop(), b.stop()]);
+
+    line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE}, PostgreSQL 1 instance /s`, one.toFixed(0), `SQLite ${sqliteRate.toFixed(0)}/s`, one / sqliteRate, '≥ 0.5× SQLite');
+    line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE} each, PostgreSQL 2 instances /s`, two.toFixed(0), `1 instance ${one.toFixed(0)}/s`, two / one, `≥ 1.6× (${os.cpus().length} cores)`);
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    cluster.destroy();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}

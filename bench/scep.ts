@@ -1,0 +1,175 @@
+// SCEP enrolments per second (issue 15): the same client load against rospki's SCEP server (a
+// `rospki serve` daemon in its own process, www on 127.0.0.1) and against micromdm's scepserver
+// (Debian `scep`) in the same run. The load: RSA-2048 client keys made beforehand, each a
+// PKCSReq with a challenge password (one-time passwords for rospki, made beforehand too;
+// micromdm's one static challenge), AES-256 envelope, SHA-256, sent by POST one after another. An enrolment counts once its CertRep says SUCCESS (signed by the server, for this
+// transaction and nonce); the first reply of each server is also opened and its certificate
+// checked against the request's key. Both CAs are RSA-2048. Aim: rospki ≥ 2× micromdm.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { generateKeyPair, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Appliance } from '../src/appliance.js';
+import { exportSpkiDer, issueCertificate, parseCertificate } from '../src/pki/index.js';
+import { createCsr } from '../src/pki/csr.js';
+import { createRequest, degenerateContents, openMessageData, parsePkiMessage, transactionIdFor } from '../src/pki/scep-message.js';
+import { certificateDer } from '../src/menus/certificate/keys.js';
+import { CERT_PATH } from '../src/menus/certificate/properties.js';
+import { BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+
+/** Enrolments per measured round, rounds per server (alternating). */
+const PER_ROUND = 30;
+const ROUNDS = 2;
+const WARM_UP = 4;
+/**
+ * Enrolments in flight beside micromdm: one. Its file depot reads and writes the serial file
+ * without a lock, so concurrent enrolments fail there ("could not convert  to serial number").
+ * rospki is also measured with CONCURRENT in flight (the clients of an MDM roll-out), beside itself.
+ */
+const IN_FLIGHT = 1;
+const CONCURRENT = 8;
+const MICROMDM_CHALLENGE = 'bench-secret';
+
+interface ClientKey { privateKey: KeyObject; spki: Buffer }
+
+const have = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+
+function makeKey(): Promise<ClientKey> {
+  return new Promise((resolve, reject) => generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) => {
+    if (err) reject(err); else resolve({ privateKey, spki: exportSpkiDer(publicKey) });
+  }));
+}
+
+/** One prepared enrolment: the pkiMessage, and what its answer is checked against. */
+interface Enrolment { der: Buffer; senderNonce: Buffer; transactionId: string; signer: { certificate: Buffer; privateKey: KeyObject }; spki: Buffer }
+
+/** A PKCSReq as a client builds it (RFC 8894 §3.3.1): CSR with the challenge, signed by a self-signed certificate of the key. */
+function enrolment(key: ClientKey, cn: string, challenge: string, ca: Buffer): Enrolment {
+  const csr = createCsr({ subject: { commonName: cn }, challengePassword: challenge, digest: 'sha256', privateKey: key.privateKey, publicKey: key.spki, keyUsage: 'digital-signature,key-encipherment,tls-client' });
+  const certificate = issueCertificate({
+    subject: { commonName: cn }, keyUsage: 'digital-signature,key-encipherment', daysValid: 1, digest: 'sha256', notBefore: Date.now() - 3600_000,
+    subjectPublicKey: key.spki, issuer: { kind: 'self', privateKey: key.privateKey },
+  }).der;
+  const transactionId = transactionIdFor(key.spki);
+  const r = createRequest({
+    messageType: 'PKCSReq', transactionId, messageData: csr, recipient: ca, cipher: 'aes-256-cbc',
+    signer: { certificate, privateKey: key.privateKey, digest: 'sha256' },
+  });
+  return { der: r.der, senderNonce: r.senderNonce, transactionId, signer: { certificate, privateKey: key.privateKey }, spki: key.spki };
+}
+
+/** POSTs one enrolment and checks its CertRep; `open` also decrypts it and checks the certificate. */
+async function enrol(url: string, ca: Buffer, e: Enrolment, open: boolean): Promise<void> {
+  const res = await fetch(`${url}?operation=PKIOperation`, { method: 'POST', body: new Uint8Array(e.der), headers: { 'content-type': 'application/x-pki-message' } });
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) throw new Error(`PKIOperation answered ${res.status}: ${body.toString('utf8', 0, 200)}`);
+  const rep = parsePkiMessage(body, [ca]);
+  if (!rep.signatureValid || rep.transactionId !== e.transactionId || !rep.recipientNonce?.equals(e.senderNonce)) throw new Error('a CertRep that is not for this request');
+  if (rep.pkiStatus !== 'SUCCESS') throw new Error(`${url}: CertRep ${rep.pkiStatus} ${rep.failInfo ?? ''} ${rep.failInfoText ?? ''}`);
+  if (!open) return;
+  const inner = await openMessageData(rep, { certificate: e.signer.certificate, privateKey: e.signer.privateKey });
+  const mine = degenerateContents(inner.data).certificates.find((c) => parseCertificate(c).publicKey.equals(e.spki));
+  if (!mine) throw new Error('the reply holds no certificate for the request\'s key');
+}
+
+/** All enrolments with IN_FLIGHT at a time; enrolments per second. */
+async function load(url: string, ca: Buffer, list: Enrolment[], openFirst: boolean, inFlight = IN_FLIGHT): Promise<number> {
+  let next = 0;
+  const start = nowMs();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= list.length) return;
+      await enrol(url, ca, list[i]!, openFirst && i === 0);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return list.length / ((nowMs() - start) / 1000);
+}
+
+async function getCaCert(url: string): Promise<Buffer> {
+  const res = await fetch(`${url}?operation=GetCACert`);
+  if (res.status !== 200) throw new Error(`GetCACert answered ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** rospki: a data directory with an RSA-2048 CA, /scep/bench on www and enough one-time passwords. */
+async function prepareRospki(dir: string, port: number, otps: number): Promise<string[]> {
+  const app = await Appliance.open(dir);
+  try {
+    const session = await app.session('admin', 'bench');
+    const run = async (p: string, command: string, args: Record<string, string>) => app.executor.run({ path: p, command, args: new Map(Object.entries(args)), session });
+    await run('/ip/service', 'set', { numbers: 'www', port: String(port) });
+    await run(CERT_PATH, 'add', { name: 'ca', 'common-name': 'bench SCEP CA', 'key-size': '2048', 'key-usage': 'key-cert-sign,crl-sign' });
+    await run(CERT_PATH, 'sign', { number: 'ca' });
+    await run('/certificate/scep-server', 'add', { 'ca-cert': 'ca', path: '/scep/bench' });
+    const passwords: string[] = [];
+    for (let i = 0; i < otps; i++) passwords.push(String((await run('/certificate/scep-server/otp', 'generate', { 'minutes-valid': '60' })).ret));
+    // The CA as GetCACert gives it (checked against the daemon's answer below).
+    return [await app.store.read((tx) => certificateDer(tx, tx.findBy(CERT_PATH, 'name', 'ca')[0]!.id)!.toString('base64')), ...passwords];
+  } finally {
+    app.close();
+  }
+}
+
+export async function benchScep(line: Line): Promise<void> {
+  if (!have('scepserver')) { console.log('scep: skipped (apt-get install scep)'); return; }
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-scep-'));
+  const children: ChildProcess[] = [];
+  try {
+    const perServer = WARM_UP + PER_ROUND * ROUNDS;
+    const rospkiTotal = perServer + PER_ROUND * ROUNDS; // and the concurrent rounds
+    // Client keys, made beforehand: one set, each key enrols once at each server.
+    const keys = await Promise.all(Array.from({ length: rospkiTotal }, makeKey));
+
+    const rospkiDir = path.join(root, 'rospki');
+    const rospkiPort = await freePort();
+    const [caB64, ...otps] = await prepareRospki(rospkiDir, rospkiPort, rospkiTotal);
+    const daemon = spawn('node', [BIN, 'serve', '--data', rospkiDir], { stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: '127.0.0.1' } });
+    children.push(daemon);
+
+    const mdmDir = path.join(root, 'micromdm');
+    const mdmPort = await freePort();
+    const init = spawnSync('scepserver', ['ca', '-init', '-depot', path.join(mdmDir, 'depot'), '-keySize', '2048', '-organization', 'bench CA'], { encoding: 'utf8', timeout: 60_000 });
+    if (init.status !== 0) throw new Error(`scepserver ca -init failed: ${init.stderr}`);
+    // scepserver has no bind address flag (it listens on *:port); only 127.0.0.1 is contacted.
+    const mdm = spawn('scepserver', ['-depot', path.join(mdmDir, 'depot'), '-port', String(mdmPort), '-challenge', MICROMDM_CHALLENGE], { stdio: 'ignore' });
+    children.push(mdm);
+    await waitPort(rospkiPort);
+    await waitPort(mdmPort);
+
+    const servers = {
+      rospki: { url: `http://127.0.0.1:${rospkiPort}/scep/bench`, challenge: (i: number) => otps[i]!, rates: [] as number[] },
+      micromdm: { url: `http://127.0.0.1:${mdmPort}/scep`, challenge: () => MICROMDM_CHALLENGE, rates: [] as number[] },
+    };
+    const prepared: Record<string, { ca: Buffer; list: Enrolment[] }> = {};
+    for (const [name, s] of Object.entries(servers)) {
+      const ca = await getCaCert(s.url);
+      if (name === 'rospki' && ca.toString('base64') !== caB64) throw new Error('rospki\'s GetCACert is not its CA');
+      prepared[name] = { ca, list: keys.slice(0, name === 'rospki' ? rospkiTotal : perServer).map((k, i) => enrolment(k, `${name}-${i}.bench.test`, s.challenge(i), ca)) };
+    }
+    // Warm up, then the rounds alternate between the servers; the better round of each counts (noise).
+    for (const [name, s] of Object.entries(servers)) await load(s.url, prepared[name]!.ca, prepared[name]!.list.slice(0, WARM_UP), true);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [name, s] of Object.entries(servers)) {
+        const from = WARM_UP + r * PER_ROUND;
+        s.rates.push(await load(s.url, prepared[name]!.ca, prepared[name]!.list.slice(from, from + PER_ROUND), false));
+      }
+    }
+    const concurrent: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const from = perServer + r * PER_ROUND;
+      concurrent.push(await load(servers.rospki.url, prepared.rospki!.ca, prepared.rospki!.list.slice(from, from + PER_ROUND), false, CONCURRENT));
+    }
+    const ours = Math.max(...servers.rospki.rates);
+    const theirs = Math.max(...servers.micromdm.rates);
+    line('SCEP enrolments /s (RSA-2048, OTP, POST, one at a time)', ours.toFixed(1), `micromdm ${theirs.toFixed(1)}/s`, ours / theirs, '≥ 2×');
+    line(`SCEP enrolments /s, rospki with ${CONCURRENT} in flight`, Math.max(...concurrent).toFixed(1), `1 at a time ${ours.toFixed(1)}/s`, Math.max(...concurrent) / ours, 'information');
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,116 @@
+// The raw RSA private operation (m = c^d mod n, cms.ts RsaPrivateOperation) on worker threads:
+// a SCEP server decrypts one content-encryption key per request, for anyone who sends one, and
+// that is the costliest step an unauthenticated peer can cause. Run here, it never holds the
+// event loop — every other service of the daemon — and requests use the machine's cores.
+//
+// The pattern of kdf-work.ts: the worker's source is a function of this file (the same code in
+// both places), the workers start on first use and do not hold the process open while idle.
+// A key goes to a worker once (PKCS#8, inside this process), then by its number.
+
+import * as nodeCrypto from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { PkiError } from './errors.js';
+import type { RsaPrivateOperation } from './cms.js';
+
+interface RsaJob { id: number; keyId: number; pkcs8?: Uint8Array; input: Uint8Array }
+
+/**
+ * The worker's handler: self-contained (it uses only its arguments), because its source text is
+ * also the worker's (WORKER_SOURCE).
+ */
+function handleRsaJob(crypto: typeof nodeCrypto, keys: Map<number, nodeCrypto.KeyObject>, job: RsaJob): Uint8Array {
+  let key = keys.get(job.keyId);
+  if (!key) {
+    if (!job.pkcs8) throw new Error('unknown key');
+    key = crypto.createPrivateKey({ key: Buffer.from(job.pkcs8), format: 'der', type: 'pkcs8' });
+    keys.set(job.keyId, key);
+  }
+  return crypto.privateDecrypt({ key, padding: crypto.constants.RSA_NO_PADDING }, Buffer.from(job.input));
+}
+
+const WORKER_SOURCE = `'use strict';
+const { parentPort } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const handle = ${handleRsaJob.toString()};
+const keys = new Map();
+parentPort.on('message', (job) => {
+  let reply;
+  try {
+    reply = { id: job.id, out: handle(crypto, keys, job) };
+  } catch (e) {
+    reply = { id: job.id, error: String((e && e.message) || e) };
+  }
+  parentPort.postMessage(reply);
+});
+`;
+
+interface Pending { resolve(out: Buffer): void; reject(e: Error): void }
+
+class RsaThread {
+  private worker: Worker | undefined;
+  /** Keys this worker holds (a new worker after a crash holds none). */
+  readonly known = new Set<number>();
+  readonly jobs = new Map<number, Pending>();
+
+  run(job: RsaJob): Promise<Buffer> {
+    const worker = this.worker ?? this.start();
+    if (this.jobs.size === 0) worker.ref();
+    return new Promise((resolve, reject) => {
+      this.jobs.set(job.id, { resolve, reject });
+      worker.postMessage(job);
+    });
+  }
+
+  private start(): Worker {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 32 } });
+    worker.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
+      const job = this.jobs.get(m.id);
+      if (!job) return;
+      this.jobs.delete(m.id);
+      if (this.jobs.size === 0) worker.unref();
+      if (m.out) job.resolve(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength));
+      else job.reject(new PkiError('bad-key', `RSA operation failed: ${m.error ?? 'unknown error'}`));
+    });
+    const lost = (why: string) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.known.clear();
+      for (const job of this.jobs.values()) job.reject(new PkiError('bad-key', `RSA operation failed: ${why}`));
+      this.jobs.clear();
+    };
+    worker.on('error', (e) => lost(e.message));
+    worker.on('exit', () => lost('the worker stopped'));
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** A pool of RSA worker threads: operation(key) gives the RsaPrivateOperation of a key on it. */
+export class RsaWorkers {
+  private readonly threads: RsaThread[];
+  private readonly keyIds = new WeakMap<nodeCrypto.KeyObject, { id: number; pkcs8: Buffer }>();
+  private nextKey = 1;
+  private nextJob = 1;
+
+  constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
+    this.threads = Array.from({ length: size }, () => new RsaThread());
+  }
+
+  /** The raw private operation of `key` (an RSA private key), run on the least busy worker. */
+  operation(key: nodeCrypto.KeyObject): RsaPrivateOperation {
+    let k = this.keyIds.get(key);
+    if (!k) {
+      k = { id: this.nextKey++, pkcs8: key.export({ type: 'pkcs8', format: 'der' }) };
+      this.keyIds.set(key, k);
+    }
+    const { id, pkcs8 } = k;
+    return (input) => {
+      let thread = this.threads[0]!;
+      for (const t of this.threads) if (t.jobs.size < thread.jobs.size) thread = t;
+      const first = !thread.known.has(id);
+      thread.known.add(id);
+      return thread.run({ id: this.nextJob++, keyId: id, pkcs8: first ? pkcs8 : undefined, input });
+    };
+  }
+}

@@ -1,0 +1,979 @@
+// The PostgreSQL backend of the Store (store.ts; issue 17): several rospki instances share one
+// database and behave as one router. It keeps the Store's interface — read(fn) and write(fn)
+// return Promises while fn runs synchronously over an in-memory copy of the rows — so no menu
+// knows which backend it runs on.
+//
+// The copy. Every row and blob is loaded when the store opens (fn is synchronous: it cannot
+// wait for a row, nor for a blob, so all of them must be at hand; the SQLite backend loads a
+// menu on first use instead). Each row carries the version of the commit that last wrote it and
+// a removal leaves a tombstone with its version, as in SQLite. Versions grow by one per commit,
+// in commit order, because every write transaction first locks the one head row (postgres-
+// schema.ts) and only then reads what changed; so "every row or tombstone with a version above
+// the one I have seen" is exactly what I miss, read in one statement (CATCH_UP below).
+//
+// Reads are never stale: each read() first catches up in one round trip, so it sees every write
+// any instance acknowledged before the read was called. Reads called together share one
+// catch-up. LISTEN/NOTIFY is only a wake-up: another instance's commit makes this one catch up
+// and tell its onChange listeners (services reconcile at once), never a reason to skip a
+// catch-up.
+//
+// Writes: the writes called meanwhile form a batch (group commit, as in SQLite). The batch takes
+// the head lock and catches up (BEGIN; SELECT … FOR UPDATE; CATCH_UP: one round trip), runs each
+// fn on the caught-up copy (each all or nothing on its own: a throw undoes only its changes),
+// then sends the changes, the new head version, its token and a NOTIFY, and COMMIT (one round
+// trip). Each write resolves only after that COMMIT succeeded (PostgreSQL's own durability:
+// with the default synchronous_commit=on the commit is on the server's disk). While a batch
+// holds the head lock no other instance commits, so fn always sees the newest state and no
+// command can interleave with another: every write is serializable, and nothing is ever re-run.
+// test/store/postgres.test.ts measures it (concurrent read-modify-write commands on two instances
+// lose nothing and get distinct ids); `npm run bench -- pg` measures issuance (docs/postgresql.md).
+//
+// Failures: a write whose connection broke before COMMIT was sent changed nothing and says so
+// (StoreUnavailable); one whose connection broke while COMMIT was under way is unknown until
+// the connection is back: then the batch's token in rospki_commits tells, and the write resolves
+// or fails accordingly (or says it may have been saved, if the database stays away). In every
+// case the copy is put back as before the batch and the next catch-up brings what was saved.
+//
+// Singleton duties (duty.ts): session-level advisory locks on the store's connection, tried
+// every DUTY_POLL_MS; a lost connection ends them at once (here and on the server), so the
+// holder stops before another instance can start.
+
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { RosError } from '../errors.js';
+import { MenuRows, normalizeData, rowFromJson } from './cache.js';
+import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
+import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
+import { Sealer } from './seal.js';
+import type { Duty, ReadTx, RowData, Store, StoreInstances, StoredRow, WriteTx } from './store.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database?…` (libpq's parameters, as pg reads them). */
+  readonly url: string;
+  /** The data directory's secret (seal.ts): every instance of one CA has the same. */
+  readonly secret: Buffer;
+  /** How often unheld duties are tried for (ms; default 1000). */
+  readonly dutyPollMs?: number;
+}
+
+/** The sealing key of the data directory is not the one this database's keys were sealed with. */
+export class WrongSecret extends Error {
+  constructor() {
+    super('the data directory\'s secret.key is not the one this database was sealed with');
+  }
+}
+
+const CATCH_UP = `
+  WITH changed AS (SELECT menu, id, version, data FROM rospki_rows WHERE version > $1)
+  SELECT 'h' AS k, NULL::text AS menu, NULL::bigint AS id, version, NULL::text AS data, NULL::text AS name, NULL::bytea AS value FROM rospki_head
+  UNION ALL SELECT 'r', menu, id, version, data, NULL, NULL FROM changed
+  UNION ALL SELECT 'b', b.menu, b.id, NULL, NULL, b.name, b.value FROM rospki_blobs b JOIN changed c ON b.menu = c.menu AND b.id = c.id
+  UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1`;
+/** The highest id each menu ever had among removed rows (ids are never reused). */
+const TOMBSTONE_IDS = 'SELECT menu, max(id) AS id FROM rospki_tombstones GROUP BY menu';
+
+const SQL = {
+  insertRows: 'INSERT INTO rospki_rows (menu, id, version, data) SELECT u.m, u.i, $1, u.d FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(m, i, d)',
+  updateRows: 'UPDATE rospki_rows r SET version = $1, data = u.d FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(m, i, d) WHERE r.menu = u.m AND r.id = u.i',
+  deleteRows: 'DELETE FROM rospki_rows r USING unnest($1::text[], $2::bigint[]) AS u(m, i) WHERE r.menu = u.m AND r.id = u.i',
+  tombstones: 'INSERT INTO rospki_tombstones (menu, id, version) SELECT u.m, u.i, $1 FROM unnest($2::text[], $3::bigint[]) AS u(m, i) ON CONFLICT (menu, id) DO UPDATE SET version = excluded.version',
+  setBlobs: 'INSERT INTO rospki_blobs (menu, id, name, value) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value',
+  deleteBlobs: 'DELETE FROM rospki_blobs b USING unnest($1::text[], $2::bigint[], $3::text[]) AS u(m, i, n) WHERE b.menu = u.m AND b.id = u.i AND b.name = u.n',
+  head: 'UPDATE rospki_head SET version = $1',
+  commitToken: 'INSERT INTO rospki_commits (version, token) VALUES ($1, $2)',
+  pruneTokens: 'DELETE FROM rospki_commits WHERE version <= $1',
+  notify: "SELECT pg_notify('rospki', $1)",
+  wasCommitted: 'SELECT 1 FROM rospki_commits WHERE version = $1 AND token = $2',
+};
+/** The NOTIFY channel every instance listens on (SQL.notify). */
+const CHANNEL = 'rospki';
+/** Commit tokens kept (a writer asks about its own right after reconnecting). */
+const TOKENS_KEPT = 1000;
+/** A batch also ends at this many writes (bounds a transaction and its undo). */
+const MAX_BATCH_WRITES = 500;
+/** How long a write whose COMMIT's fate is unknown waits for the database to tell. */
+const RESOLVE_MS = 15_000;
+const RESOLVE_RETRY_MS = 250;
+
+type CatchUpRow =
+  | { k: 'h'; version: number }
+  | { k: 'r'; menu: string; id: number; version: number; data: string }
+  | { k: 'b'; menu: string; id: number; name: string; value: Buffer }
+  | { k: 't'; menu: string; id: number; version: number };
+
+const blobKey = (menu: string, id: number): string => `${menu}\n${id}`;
+const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
+
+/** Why a write was not acknowledged: its batch's COMMIT failed or may have failed. */
+export class PgCommitError extends RosError {
+  constructor(message: string, readonly uncertain = false) {
+    super('failure', message);
+  }
+}
+
+/** The database was migrated by a newer rospki: this one does not know its schema and leaves it alone. */
+export class NewerSchema extends Error {
+  constructor(found: number) {
+    super(`database schema version ${found} is newer than this rospki (${PG_MIGRATIONS.length}): upgrade rospki`);
+  }
+}
+
+/** The database holds an older history than this copy (it was restored from a backup): start over. */
+class Rewound extends Error {}
+
+/** The in-memory copy of the whole store. */
+class PgCache {
+  readonly menus = new Map<string, MenuRows>();
+  readonly blobs = new Map<string, Map<string, Buffer>>();
+  /** The highest id each menu has had (rows and tombstones): the next insert takes one more. */
+  readonly lastIds = new Map<string, number>();
+  /** The commit version the copy reflects. */
+  seen = 0;
+
+  menu(name: string): MenuRows {
+    let rows = this.menus.get(name);
+    if (!rows) this.menus.set(name, (rows = new MenuRows()));
+    return rows;
+  }
+
+  noteId(menu: string, id: number): void {
+    if (id > (this.lastIds.get(menu) ?? 0)) this.lastIds.set(menu, id);
+  }
+
+  clear(): void {
+    this.menus.clear();
+    this.blobs.clear();
+    this.lastIds.clear();
+    this.seen = 0;
+  }
+
+  /** Applies a catch-up; returns whether any row changed. Throws Rewound when the head went back. */
+  apply(rows: readonly CatchUpRow[]): boolean {
+    let head = this.seen;
+    let changed = false;
+    for (const r of rows) {
+      if (r.k === 'h') head = r.version;
+    }
+    if (head < this.seen) throw new Rewound();
+    for (const r of rows) {
+      if (r.k === 'r') {
+        this.menu(r.menu).put(rowFromJson(r.id, r.data));
+        this.blobs.delete(blobKey(r.menu, r.id));
+        this.noteId(r.menu, r.id);
+        changed = true;
+      } else if (r.k === 't') {
+        this.menus.get(r.menu)?.delete(r.id);
+        this.blobs.delete(blobKey(r.menu, r.id));
+        this.noteId(r.menu, r.id);
+        changed = true;
+      }
+    }
+    for (const r of rows) {
+      if (r.k !== 'b') continue;
+      const key = blobKey(r.menu, r.id);
+      let named = this.blobs.get(key);
+      if (!named) this.blobs.set(key, (named = new Map()));
+      named.set(r.name, r.value);
+    }
+    this.seen = head;
+    return changed;
+  }
+}
+
+/** What one row becomes when the batch commits. */
+interface RowChange {
+  readonly menu: string;
+  readonly id: number;
+  /** It existed before the batch (update, delete) or is new (insert). */
+  readonly existed: boolean;
+  /** Its data as JSON, or undefined when it is removed. */
+  readonly json: string | undefined;
+  /** Blob changes (undefined: deleted); ignored for a removed row. */
+  readonly blobs: ReadonlyMap<string, Buffer | undefined>;
+}
+
+/** The changes of a batch, keyed by row; each write's tx records how to undo its part. */
+class BatchChanges {
+  readonly rows = new Map<string, RowChange>();
+  readonly token = randomBytes(16);
+
+  constructor(readonly version: number) {}
+
+  get empty(): boolean {
+    return this.rows.size === 0;
+  }
+
+  change(menu: string, id: number, existed: boolean, journal: (() => void)[], edit: (c: RowChange) => RowChange): void {
+    const key = blobKey(menu, id);
+    const before = this.rows.get(key);
+    journal.push(() => { if (before) this.rows.set(key, before); else this.rows.delete(key); });
+    this.rows.set(key, edit(before ?? { menu, id, existed, json: undefined, blobs: new Map() }));
+  }
+
+  /** The statements that write the batch (COMMIT not included). */
+  statements(): { text: string; values: unknown[] }[] {
+    const v = this.version;
+    const inserts = { m: [] as string[], i: [] as number[], d: [] as string[] };
+    const updates = { m: [] as string[], i: [] as number[], d: [] as string[] };
+    const deletes = { m: [] as string[], i: [] as number[] };
+    const tombstones = { m: [] as string[], i: [] as number[] };
+    const setBlobs = { m: [] as string[], i: [] as number[], n: [] as string[], v: [] as Buffer[] };
+    const deleteBlobs = { m: [] as string[], i: [] as number[], n: [] as string[] };
+    for (const c of this.rows.values()) {
+      if (c.json === undefined) {
+        if (c.existed) { deletes.m.push(c.menu); deletes.i.push(c.id); }
+        tombstones.m.push(c.menu); tombstones.i.push(c.id);
+        continue;
+      }
+      const target = c.existed ? updates : inserts;
+      target.m.push(c.menu); target.i.push(c.id); target.d.push(c.json);
+      for (const [name, value] of c.blobs) {
+        if (value) { setBlobs.m.push(c.menu); setBlobs.i.push(c.id); setBlobs.n.push(name); setBlobs.v.push(value); }
+        else if (c.existed) { deleteBlobs.m.push(c.menu); deleteBlobs.i.push(c.id); deleteBlobs.n.push(name); }
+      }
+    }
+    const out: { text: string; values: unknown[] }[] = [];
+    if (deletes.m.length) out.push({ text: SQL.deleteRows, values: [deletes.m, deletes.i] });
+    if (tombstones.m.length) out.push({ text: SQL.tombstones, values: [v, tombstones.m, tombstones.i] });
+    if (inserts.m.length) out.push({ text: SQL.insertRows, values: [v, inserts.m, inserts.i, inserts.d] });
+    if (updates.m.length) out.push({ text: SQL.updateRows, values: [v, updates.m, updates.i, updates.d] });
+    if (deleteBlobs.m.length) out.push({ text: SQL.deleteBlobs, values: [deleteBlobs.m, deleteBlobs.i, deleteBlobs.n] });
+    if (setBlobs.m.length) out.push({ text: SQL.setBlobs, values: [setBlobs.m, setBlobs.i, setBlobs.n, setBlobs.v] });
+    out.push({ text: SQL.head, values: [v] });
+    out.push({ text: SQL.commitToken, values: [v, this.token] });
+    if (v % 256 === 0) out.push({ text: SQL.pruneTokens, values: [v - TOKENS_KEPT] });
+    return out;
+  }
+}
+
+/** One transaction's view of the copy; writable inside a batch. Dead once its fn returned. */
+class PgTx implements WriteTx {
+  /** Undo steps, run in reverse when fn throws or the batch fails. */
+  readonly journal: (() => void)[] = [];
+  private live = true;
+
+  constructor(private readonly cache: PgCache, private readonly batch: BatchChanges | undefined, private readonly lasting = false) {}
+
+  list(menu: string): readonly StoredRow[] {
+    this.check();
+    return this.cache.menus.get(menu)?.list() ?? [];
+  }
+
+  get(menu: string, id: number): StoredRow | undefined {
+    this.check();
+    return this.cache.menus.get(menu)?.get(id);
+  }
+
+  findBy(menu: string, field: string, value: unknown): readonly StoredRow[] {
+    this.check();
+    return this.cache.menus.get(menu)?.findBy(field, value) ?? [];
+  }
+
+  getBlob(menu: string, id: number, name: string): Buffer | undefined {
+    this.check();
+    return this.cache.blobs.get(blobKey(menu, id))?.get(name);
+  }
+
+  insert(menu: string, data: RowData): number {
+    const batch = this.writable();
+    const row = normalizeData(data);
+    const { cache } = this;
+    const last = cache.lastIds.get(menu);
+    const id = (last ?? 0) + 1;
+    cache.lastIds.set(menu, id);
+    this.journal.push(() => { if (last === undefined) cache.lastIds.delete(menu); else cache.lastIds.set(menu, last); });
+    this.putRow(menu, Object.freeze({ id, data: row.data }));
+    batch.change(menu, id, false, this.journal, (c) => ({ ...c, json: row.json }));
+    return id;
+  }
+
+  update(menu: string, id: number, data: RowData): void {
+    const batch = this.writable();
+    this.existing(menu, id);
+    const row = normalizeData(data);
+    this.putRow(menu, Object.freeze({ id, data: row.data }));
+    batch.change(menu, id, true, this.journal, (c) => ({ ...c, json: row.json }));
+  }
+
+  remove(menu: string, id: number): void {
+    const batch = this.writable();
+    this.existing(menu, id);
+    const rows = this.cache.menu(menu);
+    const before = rows.get(id)!;
+    rows.delete(id);
+    const key = blobKey(menu, id);
+    const blobs = this.cache.blobs.get(key);
+    this.cache.blobs.delete(key);
+    this.journal.push(() => {
+      rows.put(before);
+      if (blobs) this.cache.blobs.set(key, blobs);
+    });
+    batch.change(menu, id, true, this.journal, (c) => ({ ...c, json: undefined }));
+  }
+
+  setBlob(menu: string, id: number, name: string, value: Buffer | undefined): void {
+    const batch = this.writable();
+    const row = this.existing(menu, id);
+    const key = blobKey(menu, id);
+    const { blobs } = this.cache;
+    const named = blobs.get(key);
+    const before = named?.get(name);
+    if (value === undefined && before === undefined) return;
+    // The copy keeps its own buffer: a caller may reuse the one it passed.
+    const kept = value === undefined ? undefined : Buffer.from(value);
+    const next = new Map(named);
+    if (kept) next.set(name, kept); else next.delete(name);
+    blobs.set(key, next);
+    this.journal.push(() => { if (named) blobs.set(key, named); else blobs.delete(key); });
+    // A blob change stamps its row too, so other instances fetch the row with its blobs.
+    batch.change(menu, id, true, this.journal, (c) => {
+      const changed = new Map(c.blobs);
+      changed.set(name, kept);
+      return { ...c, json: c.json ?? JSON.stringify(row.data), blobs: changed };
+    });
+  }
+
+  /** After a throw, or when the batch failed: puts the copy back as before this transaction. */
+  rollback(): void {
+    for (let i = this.journal.length - 1; i >= 0; i--) this.journal[i]!();
+    this.journal.length = 0;
+    this.live = false;
+  }
+
+  end(): void {
+    this.live = this.lasting;
+  }
+
+  private putRow(menu: string, row: StoredRow): void {
+    const rows = this.cache.menu(menu);
+    const before = rows.get(row.id);
+    rows.put(row);
+    this.journal.push(() => { if (before) rows.put(before); else rows.delete(row.id); });
+  }
+
+  private existing(menu: string, id: number): StoredRow {
+    const row = this.cache.menus.get(menu)?.get(id);
+    if (!row) throw new Error(`store: ${menu} has no row ${hexId(id)}`);
+    return row;
+  }
+
+  private writable(): BatchChanges {
+    this.check();
+    if (!this.batch) throw new Error('store: cannot change rows in a read transaction');
+    return this.batch;
+  }
+
+  private check(): void {
+    if (!this.live) throw new Error('store: transaction is over (tx used outside its read()/write() callback)');
+  }
+}
+
+interface PendingRead {
+  readonly fn: (tx: ReadTx) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingWrite {
+  readonly fn: (tx: WriteTx) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A write that ran in the batch, waiting for the COMMIT. */
+interface Applied {
+  readonly write: PendingWrite;
+  readonly tx: PgTx;
+  readonly result: unknown;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+function rejectAsync(result: unknown, verb: string): void {
+  if (!isThenable(result)) return;
+  Promise.resolve(result).catch(() => {});
+  throw new Error(`store.${verb}(): the callback must be synchronous (it returned a Promise)`);
+}
+
+export class PostgresStore implements Store {
+  private readonly cache = new PgCache();
+  private readonly sealer: Sealer;
+  private readonly link: PgLink;
+  private readonly listener: PgListener;
+  private readonly instance = randomBytes(8).toString('hex');
+  private readonly writes: PendingWrite[] = [];
+  private readonly reads: PendingRead[] = [];
+  /** Work on the connection between batches and catch-ups (duty locks). */
+  private readonly tasks: (() => Promise<void>)[] = [];
+  private pumping = false;
+  private pumpQueued: NodeJS.Immediate | undefined;
+  /** A read's or write's fn runs now: a nested read()/write() is a bug (as in SQLite). */
+  private busy = false;
+  private closing = false;
+  private closedPromise: Promise<void> | undefined;
+  /** What close() leaves to be done once the queued work has finished. */
+  private afterPump: (() => void) | undefined;
+  private readonly listeners = new Set<() => void>();
+  private notifyQueued = false;
+  private readonly duties: PgDuties;
+  /** `postgres://user@host:port/db`, for messages. */
+  readonly shownUrl: string;
+
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(opts);
+    try {
+      await store.prepare();
+    } catch (e) {
+      await store.shutdown();
+      if (e instanceof WrongSecret || e instanceof NewerSchema) throw e;
+      throw new StoreUnavailable(e instanceof StoreUnavailable ? e.reason : reasonOf(e));
+    }
+    store.listener.start();
+    return store;
+  }
+
+  private constructor(opts: PostgresStoreOptions) {
+    this.sealer = new Sealer(opts.secret);
+    this.shownUrl = redactUrl(opts.url);
+    this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
+    this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
+    this.listener = new PgListener(opts.url, this.instance, () => this.othersCommitted());
+  }
+
+  /** Migrates the schema, checks the seal, loads everything. */
+  private async prepare(): Promise<void> {
+    await this.migrate();
+    await this.checkSeal();
+    await this.load();
+  }
+
+  private async migrate(): Promise<void> {
+    const [, , , version] = await this.link.pipeline([
+      { text: 'BEGIN' },
+      { text: 'SELECT pg_advisory_xact_lock($1, $2)', values: [LOCK_CLASS, MIGRATION_LOCK] },
+      { text: META_TABLE },
+      { text: "SELECT value FROM rospki_meta WHERE key = 'schema'" },
+    ]).catch(async (e: unknown) => { this.link.send('ROLLBACK'); throw e; });
+    const from = Number((version!.rows[0] as { value?: string } | undefined)?.value ?? 0);
+    if (from > PG_MIGRATIONS.length) {
+      this.link.send('ROLLBACK');
+      throw new NewerSchema(from);
+    }
+    const steps = PG_MIGRATIONS.slice(from).map((text) => ({ text }));
+    await this.link.pipeline([
+      ...steps,
+      { text: "INSERT INTO rospki_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", values: [String(PG_MIGRATIONS.length)] },
+      { text: 'COMMIT' },
+    ]).catch((e: unknown) => { this.link.send('ROLLBACK'); throw e; });
+  }
+
+  /** The seal check: made with this secret when the database is new, else it must open. */
+  private async checkSeal(): Promise<void> {
+    const probe = Buffer.from('rospki seal check');
+    await this.link.query("INSERT INTO rospki_meta (key, value) VALUES ('seal-check', $1) ON CONFLICT (key) DO NOTHING", [this.sealer.seal(probe).toString('base64')]);
+    const { rows } = await this.link.query<{ value: string }>("SELECT value FROM rospki_meta WHERE key = 'seal-check'");
+    let opened: Buffer | undefined;
+    try { opened = this.sealer.unseal(Buffer.from(rows[0]!.value, 'base64')); } catch { opened = undefined; }
+    if (!opened?.equals(probe)) throw new WrongSecret();
+  }
+
+  /** Whether the database already has a seal check (an instance joining it needs its secret.key). */
+  static async sealed(url: string): Promise<boolean> {
+    const link = new PgLink({ url, applicationName: 'rospki', pipeline: false });
+    try {
+      const { rows } = await link.query<{ found: boolean }>(
+        "SELECT to_regclass('rospki_meta') IS NOT NULL AS found");
+      if (!rows[0]?.found) return false;
+      return (await link.query("SELECT 1 FROM rospki_meta WHERE key = 'seal-check'")).rowCount === 1;
+    } finally {
+      await link.close();
+    }
+  }
+
+  /** Loads every row and blob (and the highest removed ids) from one snapshot. */
+  private async load(): Promise<void> {
+    const results = await this.link.pipeline([
+      { text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+      { text: CATCH_UP, values: [0] },
+      { text: TOMBSTONE_IDS },
+      { text: 'COMMIT' },
+    ]).catch((e: unknown) => { this.link.send('ROLLBACK'); throw e; });
+    this.cache.clear();
+    this.cache.apply(results[1]!.rows as CatchUpRow[]);
+    for (const r of results[2]!.rows as { menu: string; id: number }[]) this.cache.noteId(r.menu, r.id);
+  }
+
+  read<T>(fn: (tx: ReadTx) => T): Promise<T> {
+    this.usable();
+    return new Promise<T>((resolve, reject) => {
+      this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  write<T>(fn: (tx: WriteTx) => T): Promise<T> {
+    this.usable();
+    return new Promise<T>((resolve, reject) => {
+      this.writes.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    });
+  }
+
+  view(): ReadTx {
+    if (this.closing) throw new Error('store: the store is closed');
+    return new PgTx(this.cache, undefined, true);
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  duty(name: string): Duty {
+    return this.duties.claim(name);
+  }
+
+  /** Instances are named by their store connection's application_name (`rospki <instance>`). */
+  readonly instances: StoreInstances = {
+    self: this.instance,
+    live: () => new Promise<ReadonlySet<string>>((resolve, reject) => {
+      // Between batches (runTask): a statement sent during a batch would join its transaction.
+      this.runTask(async () => {
+        try {
+          const { rows } = await this.link.query<{ name: string }>(
+            "SELECT substr(application_name, 8) AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name ~ '^rospki [0-9a-f]+$'");
+          resolve(new Set(rows.map((r) => r.name)));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      if (this.closing) reject(new StoreUnavailable('the store is closed'));
+    }),
+  };
+
+  seal(plain: Buffer): Buffer {
+    return this.sealer.seal(plain);
+  }
+
+  unseal(sealed: Buffer): Buffer {
+    return this.sealer.unseal(sealed);
+  }
+
+  /** Finishes what is queued, then closes the connections (closing() resolves when done). */
+  close(): void {
+    if (this.busy) throw new Error('store: close() called inside a transaction');
+    if (this.closing) return;
+    this.closing = true;
+    this.closedPromise = new Promise<void>((resolve) => {
+      const finish = () => { void this.shutdown().then(resolve); };
+      if (!this.pumping && !this.pumpQueued) finish(); else this.afterPump = finish;
+    });
+  }
+
+  /** Resolves once close() has finished (the connections are closed). */
+  whenClosed(): Promise<void> {
+    return this.closedPromise ?? Promise.resolve();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.duties.stop();
+    await Promise.all([this.listener.stop(), this.link.close()]);
+  }
+
+  private usable(): void {
+    if (this.closing) throw new Error('store: the store is closed');
+    if (this.busy) throw new Error('store: read()/write() called inside another transaction of the same store');
+  }
+
+  /** Runs work on the connection between batches (duties). */
+  runTask(task: () => Promise<void>): void {
+    if (this.closing) return;
+    this.tasks.push(task);
+    this.kick();
+  }
+
+  /** The connection, for duty queries (only inside runTask). */
+  get connection(): PgLink {
+    return this.link;
+  }
+
+  private kick(): void {
+    if (this.pumping || this.pumpQueued) return;
+    // The end of this event-loop turn: writes made in the same turn share one batch.
+    this.pumpQueued = setImmediate(() => {
+      this.pumpQueued = undefined;
+      void this.pump();
+    });
+  }
+
+  /** One thing at a time on the connection: a write batch, a catch-up for reads, or a task. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        if (this.writes.length) await this.runBatch();
+        else if (this.reads.length) await this.runReads();
+        else if (this.tasks.length) await this.tasks.shift()!().catch(() => {});
+        else break;
+      }
+    } finally {
+      this.pumping = false;
+      if (this.afterPump && !this.pumpQueued) { const f = this.afterPump; this.afterPump = undefined; f(); }
+    }
+  }
+
+  /** Catches up, then runs the reads called so far. */
+  private async runReads(): Promise<void> {
+    const reads = this.reads.splice(0);
+    let changed: boolean;
+    try {
+      changed = await this.catchUp();
+    } catch (e) {
+      for (const r of reads) r.reject(e);
+      return;
+    }
+    this.runQueuedReads(reads);
+    if (changed) this.changed();
+  }
+
+  private runQueuedReads(reads: readonly PendingRead[]): void {
+    for (const r of reads) {
+      const tx = new PgTx(this.cache, undefined);
+      this.busy = true;
+      try {
+        const result = r.fn(tx);
+        rejectAsync(result, 'read');
+        r.resolve(result);
+      } catch (e) {
+        r.reject(e);
+      } finally {
+        tx.end();
+        this.busy = false;
+      }
+    }
+  }
+
+  /** Brings the copy up to the database; whether anything changed. */
+  private async catchUp(): Promise<boolean> {
+    const { rows } = await this.link.query(CATCH_UP, [this.cache.seen]);
+    return this.applyCatchUp(rows as CatchUpRow[]);
+  }
+
+  private async applyCatchUp(rows: CatchUpRow[]): Promise<boolean> {
+    try {
+      return this.cache.apply(rows);
+    } catch (e) {
+      if (!(e instanceof Rewound)) throw e;
+      // The database was put back to an older state: read it all again.
+      await this.load();
+      return true;
+    }
+  }
+
+  /**
+   * One batch: lock the head and catch up, run every queued write's fn on the copy, write what
+   * they changed and COMMIT; acknowledge them only then. The reads queued meanwhile run after it
+   * on the same copy: nothing could be committed between this batch's catch-up and its COMMIT.
+   */
+  private async runBatch(): Promise<void> {
+    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
+    let locked: pg.QueryResult[];
+    try {
+      locked = await this.link.pipeline([
+        { text: 'BEGIN' },
+        { text: 'SELECT version FROM rospki_head FOR UPDATE' },
+        { text: CATCH_UP, values: [this.cache.seen] },
+      ]);
+    } catch (e) {
+      this.link.send('ROLLBACK');
+      const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
+      for (const w of writes) w.reject(error);
+      return;
+    }
+    let othersChanged: boolean;
+    try {
+      othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
+    } catch (e) {
+      this.link.send('ROLLBACK');
+      if (e instanceof Rewound) await this.load().catch(() => {});
+      for (const w of writes) w.reject(new StoreUnavailable('the database changed under this instance; try again'));
+      return;
+    }
+    const batch = new BatchChanges(this.cache.seen + 1);
+    const applied: Applied[] = [];
+    for (const write of writes) {
+      const tx = new PgTx(this.cache, batch);
+      this.busy = true;
+      try {
+        const result = write.fn(tx);
+        rejectAsync(result, 'write');
+        tx.end();
+        applied.push({ write, tx, result });
+      } catch (e) {
+        tx.rollback();
+        write.reject(e);
+      } finally {
+        this.busy = false;
+      }
+    }
+    if (othersChanged) this.changed();
+    if (batch.empty) {
+      this.link.send('ROLLBACK');
+      for (const a of applied) a.write.resolve(a.result);
+      this.runQueuedReads(this.reads.splice(0));
+      return;
+    }
+    let committed = false;
+    let failure: unknown;
+    try {
+      const results = await this.link.pipeline([
+        ...batch.statements(),
+        { text: SQL.notify, values: [this.instance] },
+        { text: 'COMMIT' },
+      ]);
+      committed = results[results.length - 1]!.command === 'COMMIT';
+      if (!committed) failure = new Error('the transaction was rolled back');
+    } catch (e) {
+      failure = e;
+    }
+    if (committed) {
+      this.cache.seen = batch.version;
+      for (const a of applied) a.write.resolve(a.result);
+      this.changed();
+      this.runQueuedReads(this.reads.splice(0));
+      return;
+    }
+    // Not saved, or not known to be: the copy goes back to the state before the batch (what was
+    // saved comes back with the next catch-up).
+    for (let i = applied.length - 1; i >= 0; i--) applied[i]!.tx.rollback();
+    if (connectionLost(failure)) {
+      void this.resolveUncertain(batch, applied);
+    } else {
+      this.link.send('ROLLBACK');
+      const error = new PgCommitError(`the change could not be saved: ${reasonOf(failure)}`);
+      process.emitWarning(`rospki store: commit failed, ${applied.length} change(s) not saved: ${reasonOf(failure)}`);
+      for (const a of applied) a.write.reject(error);
+    }
+  }
+
+  /**
+   * The connection broke while the batch's COMMIT was under way: ask the database (once it is
+   * back) whether the batch's token was committed.
+   */
+  private async resolveUncertain(batch: BatchChanges, applied: readonly Applied[]): Promise<void> {
+    const deadline = Date.now() + RESOLVE_MS;
+    for (;;) {
+      try {
+        const { rowCount } = await this.link.query(SQL.wasCommitted, [batch.version, batch.token]);
+        if (rowCount === 1) {
+          // Saved: the copy catches up on it before the writes are acknowledged.
+          await new Promise<void>((resolve) => { this.reads.push({ fn: () => undefined, resolve: () => resolve(), reject: () => resolve() }); this.kick(); });
+          for (const a of applied) a.write.resolve(a.result);
+        } else {
+          const error = new PgCommitError('the change could not be saved: the connection to the database was lost');
+          for (const a of applied) a.write.reject(error);
+        }
+        return;
+      } catch {
+        if (Date.now() >= deadline || this.closing) break;
+        await new Promise((r) => setTimeout(r, RESOLVE_RETRY_MS));
+      }
+    }
+    const error = new PgCommitError('the connection to the database was lost while the change was being saved: it may or may not have been saved', true);
+    for (const a of applied) a.write.reject(error);
+  }
+
+  /** Another instance committed (its NOTIFY): catch up, so listeners learn of it. */
+  private othersCommitted(): void {
+    if (this.closing || this.reads.length || this.writes.length) return;
+    this.reads.push({ fn: () => undefined, resolve: () => {}, reject: () => {} });
+    this.kick();
+  }
+
+  private changed(): void {
+    if (this.notifyQueued || this.listeners.size === 0) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const listener of [...this.listeners]) {
+        try { listener(); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
+      }
+    });
+  }
+}
+
+/**
+ * The LISTEN connection: another instance's commit wakes this one. Only a hint: it reconnects
+ * by itself (every second while the server is away) and nothing depends on it for correctness.
+ */
+class PgListener {
+  private link: PgLink | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly url: string, private readonly instance: string, private readonly wake: () => void) {}
+
+  start(): void {
+    if (this.stopped) return;
+    const link = new PgLink({ url: this.url, applicationName: `rospki ${this.instance} listen`, pipeline: false, onLost: () => this.retry() });
+    this.link = link;
+    link.connect().then(async (client) => {
+      client.on('notification', (n: pg.Notification) => { if (n.payload !== this.instance) this.wake(); });
+      await link.query(`LISTEN ${CHANNEL}`);
+      // Commits made while this connection was away are caught up by the next read anyway.
+      this.wake();
+    }).catch(() => this.retry());
+  }
+
+  private retry(): void {
+    if (this.stopped || this.timer) return;
+    const old = this.link;
+    this.link = undefined;
+    void old?.close();
+    this.timer = setTimeout(() => { this.timer = undefined; this.start(); }, 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.link?.close();
+  }
+}
+
+/** Advisory-lock keys of duty names (FNV-1a, as a signed 32-bit integer). */
+function dutyKey(name: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(`duty:${name}`)) h = Math.imul(h ^ byte, 0x01000193);
+  return h | 0;
+}
+
+class PgDuty implements Duty {
+  held = false;
+  readonly key: number;
+  private readonly listeners = new Set<(held: boolean) => void>();
+
+  constructor(readonly name: string, private readonly owner: PgDuties) {
+    this.key = dutyKey(name);
+  }
+
+  onChange(listener: (held: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  release(): void {
+    this.owner.release(this);
+  }
+
+  set(held: boolean): void {
+    if (this.held === held) return;
+    this.held = held;
+    queueMicrotask(() => { for (const l of [...this.listeners]) l(held); });
+  }
+}
+
+/**
+ * The duties claimed on one PostgreSQL store. The session holds one advisory lock per name; in
+ * this process the first claim of a name holds it, the next takes over when it is released.
+ */
+class PgDuties {
+  private readonly claims: PgDuty[] = [];
+  /** Keys whose lock the store's current session holds. */
+  private readonly locked = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly store: PostgresStore, private readonly pollMs: number) {}
+
+  claim(name: string): Duty {
+    const duty = new PgDuty(name, this);
+    this.claims.push(duty);
+    this.update();
+    this.schedule(0);
+    return duty;
+  }
+
+  release(duty: PgDuty): void {
+    const at = this.claims.indexOf(duty);
+    if (at < 0) return;
+    this.claims.splice(at, 1);
+    duty.set(false);
+    if (this.locked.has(duty.key) && !this.candidate(duty.key)) this.unlock(duty.key);
+    this.update();
+  }
+
+  /** The connection is gone, and its locks with it. */
+  lost(): void {
+    this.locked.clear();
+    this.update();
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.locked.clear();
+    for (const d of this.claims) d.set(false);
+    this.claims.length = 0;
+  }
+
+  private candidate(key: number): PgDuty | undefined {
+    return this.claims.find((d) => d.key === key);
+  }
+
+  private update(): void {
+    for (const d of this.claims) d.set(this.locked.has(d.key) && this.candidate(d.key) === d);
+  }
+
+  private unlock(key: number): void {
+    this.locked.delete(key);
+    this.store.runTask(async () => {
+      await this.store.connection.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, key]).catch(() => {});
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped || this.claims.length === 0) return;
+    if (this.timer) {
+      if (ms > 0) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.store.runTask(() => this.tryAll());
+    }, ms);
+    this.timer.unref();
+  }
+
+  /**
+   * Tries the locks of the names not held; when all are held, a cheap statement checks the
+   * connection (a silent failure would otherwise go unnoticed until the next write).
+   */
+  private async tryAll(): Promise<void> {
+    try {
+      const link = this.store.connection;
+      const wanted = [...new Set(this.claims.map((d) => d.key))].filter((k) => !this.locked.has(k));
+      if (wanted.length === 0) {
+        if (this.claims.length) await link.query('SELECT 1');
+        return;
+      }
+      const { rows } = await link.query<{ key: number; got: boolean }>(
+        'SELECT k AS key, pg_try_advisory_lock($1, k) AS got FROM unnest($2::int[]) AS k', [LOCK_CLASS, wanted]);
+      for (const r of rows) {
+        if (!r.got) continue;
+        if (this.candidate(r.key) && !this.stopped) this.locked.add(r.key);
+        else this.unlock(r.key); // released meanwhile
+      }
+      this.update();
+    } catch {
+      // Unreachable: nothing is held (lost() said so); tried again on the next poll.
+    } finally {
+      this.schedule(this.pollMs);
+    }
+  }
+}

@@ -1,0 +1,238 @@
+// The PostgreSQL store (issue 17) on a real private cluster (test/support/postgres.ts): two
+// PostgresStore instances on one database stand for two rospki instances — each has its own
+// connections, so the database serialises them as it would two processes on two machines.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { PG_SCHEMA_VERSION } from '../../src/store/postgres-schema.js';
+import { PostgresStore, WrongSecret } from '../../src/store/postgres.js';
+import { StoreUnavailable } from '../../src/store/postgres-link.js';
+import { claimDuty } from '../../src/store/duty.js';
+import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
+
+const skip = postgresMissing();
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('PostgreSQL store', { skip }, () => {
+  let cluster: PgCluster;
+  const open: PostgresStore[] = [];
+  before(async () => { cluster = await startPgCluster(); });
+  after(async () => {
+    for (const s of open) { s.close(); await s.whenClosed(); }
+    cluster?.destroy();
+  });
+
+  async function openStore(url: string, secret: Buffer, dutyPollMs = 100): Promise<PostgresStore> {
+    const s = await PostgresStore.open({ url, secret, dutyPollMs });
+    open.push(s);
+    return s;
+  }
+
+  async function sql<R extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<R[]> {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try { return (await c.query<R>(text, values)).rows; } finally { await c.end(); }
+  }
+
+  test('migrates a new database, checks the sealing key, keeps rows and blobs', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const schema = await sql<{ value: string }>(url, "SELECT value FROM rospki_meta WHERE key = 'schema'");
+    assert.equal(schema[0]!.value, String(PG_SCHEMA_VERSION));
+    const id = await a.write((tx) => {
+      const id = tx.insert('/certificate', { name: 'ca' });
+      tx.setBlob('/certificate', id, 'key', a.seal(Buffer.from('PRIVATE KEY BYTES')));
+      return id;
+    });
+    // The blob in the database is the sealed one: the plain key is nowhere in it.
+    const stored = await sql<{ value: Buffer }>(url, 'SELECT value FROM rospki_blobs');
+    assert.equal(stored.length, 1);
+    assert.ok(!stored[0]!.value.includes('PRIVATE KEY BYTES'));
+    assert.equal(a.unseal(stored[0]!.value).toString(), 'PRIVATE KEY BYTES');
+    // Another instance with the same secret sees it; one with another secret refuses to start.
+    const b = await openStore(url, secret);
+    assert.deepEqual(await b.read((tx) => tx.get('/certificate', id)?.data), { name: 'ca' });
+    await assert.rejects(PostgresStore.open({ url, secret: randomBytes(32) }), WrongSecret);
+    // Opening again runs no migration twice.
+    const c = await openStore(url, secret);
+    assert.equal(await c.read((tx) => tx.list('/certificate').length), 1);
+    // A database migrated by a newer rospki is refused, not altered.
+    await sql(url, "UPDATE rospki_meta SET value = '99' WHERE key = 'schema'");
+    await assert.rejects(PostgresStore.open({ url, secret }), new RegExp(`database schema version 99 is newer than this rospki \\(${PG_SCHEMA_VERSION}\\)`));
+    assert.equal((await sql<{ value: string }>(url, "SELECT value FROM rospki_meta WHERE key = 'schema'"))[0]!.value, '99');
+  });
+
+  test('instances starting together on a new database migrate it once', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const stores = await Promise.all([0, 1, 2].map(() => openStore(url, secret)));
+    await stores[0]!.write((tx) => tx.insert('/x', { n: 1 }));
+    for (const s of stores) assert.equal((await s.read((tx) => tx.list('/x'))).length, 1);
+    assert.equal((await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM rospki_head'))[0]!.n, '1');
+  });
+
+  test('a change on one instance is seen by the other at once, and announced to it', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const b = await openStore(url, secret);
+    let announced = 0;
+    b.onChange(() => { announced++; });
+    for (let i = 0; i < 20; i++) {
+      const id = await a.write((tx) => tx.insert('/user', { name: `u${i}` }));
+      // No waiting: the read after an acknowledged write on A sees it on B.
+      assert.equal((await b.read((tx) => tx.get('/user', id)))?.data.name, `u${i}`);
+      await a.write((tx) => tx.update('/user', id, { name: `v${i}` }));
+      assert.equal((await b.read((tx) => tx.get('/user', id)))?.data.name, `v${i}`);
+    }
+    await a.write((tx) => tx.remove('/user', 1));
+    assert.equal(await b.read((tx) => tx.get('/user', 1)), undefined);
+    // B learns of A's commits without reading (NOTIFY): its listeners hear of them.
+    const heard = announced;
+    const late = await a.write((tx) => tx.insert('/user', { name: 'late' }));
+    await waitFor(() => announced > heard, 'B to be told of A\'s commit');
+    // Removed ids are not reused, by either instance: the highest one is removed on A, B adds.
+    assert.equal(late, 21);
+    await a.write((tx) => tx.remove('/user', late));
+    assert.equal(await b.write((tx) => tx.insert('/user', { name: 'next' })), 22);
+  });
+
+  test('two instances writing concurrently: ids never collide, no update is lost, each write all or nothing', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const b = await openStore(url, secret);
+    const counter = await a.write((tx) => tx.insert('/counter', { n: 0 }));
+    const N = 300;
+    const seen: number[] = [];
+    const work = (s: PostgresStore, who: string) => Array.from({ length: N }, (_, i) => s.write((tx) => {
+      const n = (tx.get('/counter', counter)!.data.n as number) + 1;
+      tx.update('/counter', counter, { n });
+      const id = tx.insert('/serial', { who, i, n });
+      if (i % 10 === 3) throw new Error('refused'); // this write keeps nothing, its neighbours do
+      seen.push(n);
+      return id;
+    }));
+    const settled = await Promise.allSettled([...work(a, 'a'), ...work(b, 'b')]);
+    const ids = settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<number>).value);
+    assert.equal(ids.length, 2 * N * 0.9);
+    assert.equal(new Set(ids).size, ids.length, 'an id was given twice');
+    const rows = await b.read((tx) => tx.list('/serial'));
+    assert.equal(rows.length, ids.length);
+    assert.deepEqual(rows.map((r) => r.id).sort((x, y) => x - y), [...ids].sort((x, y) => x - y));
+    // Every kept write saw the previous one's counter (serializable): the counter counts them all.
+    assert.equal((await a.read((tx) => tx.get('/counter', counter)))!.data.n, ids.length);
+    assert.deepEqual(rows.map((r) => r.data.n).sort((x, y) => Number(x) - Number(y)), Array.from({ length: ids.length }, (_, i) => i + 1));
+    const dbRows = await sql<{ n: string }>(url, "SELECT count(*) AS n FROM rospki_rows WHERE menu = '/serial'");
+    assert.equal(Number(dbRows[0]!.n), ids.length);
+  });
+
+  test('a singleton duty is held by one instance at a time and moves when its holder dies', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const b = await openStore(url, secret);
+    const da = claimDuty(a, 'crl-scheduler');
+    const db = claimDuty(b, 'crl-scheduler');
+    await waitFor(() => da.held || db.held, 'one instance to hold the duty');
+    let overlap = false;
+    const watch = setInterval(() => { if (da.held && db.held) overlap = true; }, 5);
+    try {
+      const [holder, other, holderStore] = da.held ? [da, db, a] : [db, da, b];
+      assert.equal(other.held, false);
+      // The holder's database session dies (as with a killed process or a broken network).
+      const pids = await sql<{ pid: number }>(url, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [`rospki ${(holderStore as unknown as { instance: string }).instance}`]);
+      assert.equal(pids.length, 1);
+      await sql(url, 'SELECT pg_terminate_backend($1)', [pids[0]!.pid]);
+      await waitFor(() => other.held, 'the other instance to take the duty over');
+      // The old holder learns it lost the duty (at the latest on its next poll).
+      await waitFor(() => !holder.held, 'the old holder to let go');
+      // It released: the other stays the holder.
+      holder.release();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(other.held, true);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.equal(overlap, false, 'both instances held the duty at once');
+  });
+
+  test('the server restarting: commands fail with a clear error, then work again', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    await a.write((tx) => tx.insert('/x', { n: 1 }));
+    cluster.stop('fast');
+    try {
+      const error = await a.write((tx) => tx.insert('/x', { n: 2 })).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof StoreUnavailable || (error as Error).message.includes('could not be saved'), String(error));
+      assert.match((error as Error).message, /database is not reachable|could not be saved/);
+      assert.doesNotMatch((error as Error).message, new RegExp(cluster.password));
+      await assert.rejects(a.read((tx) => tx.list('/x')), /the database is not reachable/);
+    } finally {
+      cluster.start();
+    }
+    await waitFor(async () => a.write((tx) => tx.insert('/x', { n: 3 })).then(() => true, () => false), 'writes to work again');
+    const rows = await a.read((tx) => tx.list('/x'));
+    assert.deepEqual(rows.map((r) => r.data.n), [1, 3]);
+  });
+
+  test('a silent network partition (the server frozen): commands fail within the query timeout, then work again', async () => {
+    const url = await cluster.newDatabase({ params: 'query_timeout=1500&connect_timeout=2' });
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const duty = claimDuty(a, 'acme-renewal');
+    await waitFor(() => duty.held, 'the duty');
+    await a.write((tx) => tx.insert('/x', { n: 1 }));
+    cluster.freeze();
+    let error: unknown;
+    try {
+      const started = Date.now();
+      error = await a.write((tx) => tx.insert('/x', { n: 2 })).then(() => undefined, (e: unknown) => e);
+      assert.ok(Date.now() - started < 10_000, 'the write waited too long');
+      // The duty is given up: this instance can no longer prove it holds the lock.
+      await waitFor(() => !duty.held, 'the duty to be let go');
+    } finally {
+      cluster.thaw();
+    }
+    assert.match(String((error as Error)?.message), /database is not reachable|could not be saved|may or may not have been saved/);
+    await waitFor(async () => a.write((tx) => tx.insert('/x', { n: 3 })).then(() => true, () => false), 'writes to work again');
+    await waitFor(() => duty.held, 'the duty to come back');
+    const rows = (await a.read((tx) => tx.list('/x'))).map((r) => r.data.n);
+    // n=2 was refused before its COMMIT, or settled by its token: either way at most once.
+    assert.ok(JSON.stringify(rows) === '[1,3]' || JSON.stringify(rows) === '[1,2,3]', JSON.stringify(rows));
+    if ((error as Error).message.includes('may or may not')) return;
+    assert.deepEqual(rows, [1, 3]);
+  });
+
+  test('a wrong or missing password: a clear error at start, without the password', async () => {
+    const good = await cluster.newDatabase();
+    const name = new URL(good).pathname.slice(1);
+    const wrong = cluster.url(name, { password: 'not-the-password' });
+    await assert.rejects(PostgresStore.open({ url: wrong, secret: randomBytes(32) }), (e: Error) => {
+      assert.match(e.message, /the database is not reachable \(password authentication failed for user "rospki"\)/);
+      assert.doesNotMatch(e.message, /not-the-password/);
+      return true;
+    });
+    const saved = process.env.PGPASSWORD;
+    delete process.env.PGPASSWORD;
+    try {
+      await assert.rejects(PostgresStore.open({ url: cluster.url(name, { password: null }), secret: randomBytes(32) }),
+        /the database is not reachable \(.*password/);
+    } finally {
+      if (saved !== undefined) process.env.PGPASSWORD = saved;
+    }
+    const port = cluster.port;
+    await assert.rejects(PostgresStore.open({ url: `postgres://rospki:x@127.0.0.1:${port === 1 ? 2 : 1}/db`, secret: randomBytes(32) }),
+      /the database is not reachable \(connection refused\)/);
+  });
+});
