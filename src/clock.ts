@@ -29,11 +29,19 @@ class Movable {
   }
 }
 
-/** The host's zone as the process sees it; UTC counts as none (containers default to it). */
+/**
+ * The host's zone as the process sees it; UTC counts as none (containers default to it). V8
+ * reads the zone once and again only when process.env.TZ is assigned, so the answer is kept per
+ * value of TZ (a new Intl.DateTimeFormat costs tens of µs, and every /log entry asks).
+ */
 export function hostTimeZone(): string | undefined {
+  const tz = process.env.TZ;
+  if (zoneCache && zoneCache.tz === tz) return zoneCache.zone;
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  return zone && !/^(Etc\/)?(UTC|UCT|Universal|Zulu|GMT)$/.test(zone) ? zone : undefined;
+  zoneCache = { tz, zone: zone && !/^(Etc\/)?(UTC|UCT|Universal|Zulu|GMT)$/.test(zone) ? zone : undefined };
+  return zoneCache.zone;
 }
+let zoneCache: { tz: string | undefined; zone: string | undefined } | undefined;
 
 export const systemClock: Clock = { now: () => Date.now(), hostZone: hostTimeZone };
 

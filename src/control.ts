@@ -35,6 +35,44 @@ function lineReader(socket: net.Socket, onMessage: (m: Message) => void): void {
 
 const send = (socket: net.Socket, m: Message): void => { if (!socket.destroyed) socket.write(`${JSON.stringify(m)}\n`); };
 
+/** How long console output may wait for more to go out with it; what fills OUTPUT_BATCH goes at once. */
+const OUTPUT_DELAY_MS = 4;
+const OUTPUT_BATCH = 16_384;
+
+/**
+ * Console output of one client, sent in batches: a script that prints a line per command (a
+ * `:for` loop of `sign`) would otherwise cost a socket write and a wake-up of the client per
+ * line, measured as the largest single cost of such a loop. Output waits at most
+ * OUTPUT_DELAY_MS, and every other message (done, ask, …) sends what waits first, so the order
+ * of what the client sees is unchanged.
+ */
+class OutputBatcher {
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly socket: net.Socket) {}
+
+  out(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= OUTPUT_BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), OUTPUT_DELAY_MS);
+  }
+
+  /** Sends what waits, then m (when given). */
+  send(m?: Message): void {
+    this.flush();
+    if (m) send(this.socket, m);
+  }
+
+  private flush(): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    send(this.socket, { t: 'out', text });
+  }
+}
+
 /** Serves consoles over the control socket. Returns a function that stops it. */
 export async function serveControl(app: Appliance, socketPath: string): Promise<() => Promise<void>> {
   await removeStaleSocket(socketPath);
@@ -56,6 +94,7 @@ function handleClient(app: Appliance, socket: net.Socket): void {
   let consoleSession: ConsoleSession | undefined;
   let pendingAnswer: ((value: string) => void) | undefined;
   let queue = Promise.resolve();
+  const out = new OutputBatcher(socket);
   socket.on('error', () => socket.destroy());
   lineReader(socket, (m) => {
     if (m.t === 'answer') { pendingAnswer?.(String(m.value ?? '')); pendingAnswer = undefined; return; }
@@ -67,11 +106,11 @@ function handleClient(app: Appliance, socket: net.Socket): void {
         consoleSession = await ConsoleSession.open(app, {
           via: 'console', operator: true,
           width: Number(m.width) || 80,
-          output: (text) => { if (text) send(socket, { t: 'out', text }); },
+          output: (text) => { if (text) out.out(text); },
           liveProgress: Boolean(m.interactive),
           prompt: m.interactive ? (question, masked) => new Promise<string>((resolve) => {
             pendingAnswer = resolve;
-            send(socket, { t: 'ask', question, masked });
+            out.send({ t: 'ask', question, masked });
           }) : undefined,
           // The history belongs to the terminal on the other side of the socket.
           clearHistory: m.interactive ? () => send(socket, { t: 'clear-history' }) : undefined,
@@ -80,19 +119,19 @@ function handleClient(app: Appliance, socket: net.Socket): void {
           await app.logLogin('admin', 'local');
           socket.once('close', () => { app.logLogin('admin', 'local', true).catch(() => {}); });
         }
-        send(socket, { t: 'ready', prompt: await consoleSession.prompt() });
+        out.send({ t: 'ready', prompt: await consoleSession.prompt() });
         return;
       }
       if (!consoleSession) { socket.destroy(); return; }
       if (m.t === 'run') {
         const outcome = await consoleSession.run(String(m.source ?? ''));
-        send(socket, { t: 'done', ...outcome, prompt: await consoleSession.prompt() });
+        out.send({ t: 'done', ...outcome, prompt: await consoleSession.prompt() });
       } else if (m.t === 'complete') {
-        send(socket, { t: 'completion', ...(await consoleSession.complete(String(m.line ?? ''))) });
+        out.send({ t: 'completion', ...(await consoleSession.complete(String(m.line ?? ''))) });
       } else if (m.t === 'help') {
-        send(socket, { t: 'help', text: await consoleSession.help(String(m.line ?? '')) });
+        out.send({ t: 'help', text: await consoleSession.help(String(m.line ?? '')) });
       }
-    }).catch(() => { socket.destroy(); });
+    }).catch(() => { out.send(); socket.destroy(); });
   });
 }
 

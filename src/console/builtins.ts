@@ -63,6 +63,8 @@ export interface BuiltinHost {
   epochMs(): number;
   /** Name of the script that runs (`:jobname`). */
   jobName(): string;
+  /** Before each pass of a loop: stops a stopped job, lets the event loop have its turn. */
+  checkpoint(): Promise<void>;
 }
 
 export interface BuiltinCall {
@@ -229,6 +231,7 @@ const specs: BuiltinSpec[] = [
     async run(host, call) {
       const body = call.args.get('do');
       while (toBool(await arg(host, call, 'condition'))) {
+        await host.checkpoint();
         if (body && !(await loopPass(() => host.runCode(body, call.scope)))) break;
       }
       return undefined;
@@ -244,6 +247,7 @@ const specs: BuiltinSpec[] = [
         // With `while=` it is a loop: `:break` and `:continue` act on it.
         let v: Value;
         do {
+          await host.checkpoint();
           if (body && !(await loopPass(async () => { v = await host.runCode(body, call.scope); }))) break;
         } while (toBool(await arg(host, call, 'while')));
         return v;
@@ -287,6 +291,7 @@ const specs: BuiltinSpec[] = [
         ? over.entries() : over === undefined ? [] : [[0, over]];
       return withOnError(host, call, async () => {
         for (const [k, v] of entries) {
+          await host.checkpoint();
           const vars: Array<[string, Value]> = names.length >= 2 ? [[names[0]!, k], [names[1]!, v]] : [[names[0]!, v]];
           if (body && !(await loopPass(() => host.runCode(body, call.scope, vars)))) break;
         }
@@ -305,6 +310,7 @@ const specs: BuiltinSpec[] = [
       if (step === 0) throw new RosError('failure', 'step must not be 0');
       return withOnError(host, call, async () => {
         for (let i = from; step > 0 ? i <= to : i >= to; i += step) {
+          await host.checkpoint();
           if (body && !(await loopPass(() => host.runCode(body, call.scope, [[name, i]])))) break;
         }
         return undefined;
@@ -510,6 +516,7 @@ const specs: BuiltinSpec[] = [
       const max = Math.max(1, intArg(await arg(host, call, 'max'), 1));
       const delay = call.args.has('delay') ? delayMs(await arg(host, call, 'delay')) : 1000;
       for (let attempt = 1; ; attempt++) {
+        await host.checkpoint();
         try {
           return body ? await host.runCode(body, call.scope) : undefined;
         } catch (e) {

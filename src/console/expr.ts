@@ -10,6 +10,7 @@ import {
   type ScriptCode, type Value,
 } from '../menu/values.js';
 import type { Stmt } from './ast.js';
+import { linearRegExp } from '../menu/regex.js';
 
 /** A script function: `do={…}` bodies and `:parse` results. */
 export class CodeValue implements ScriptCode {
@@ -189,7 +190,7 @@ export function posixRegExp(pattern: string): RegExp | null {
     i = j;
   }
   let re: RegExp | null;
-  try { re = new RegExp(out); } catch { re = null; }
+  try { re = linearRegExp(out); } catch { re = null; }
   if (regexCache.size > 1000) regexCache.clear();
   regexCache.set(pattern, re);
   return re;

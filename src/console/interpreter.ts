@@ -7,6 +7,7 @@
 // then it runs, stopping at the first error. Menu commands go to the executor; their result is
 // printed with renderConsole and their value (`ret`) flows into `[ … ]`.
 
+import v8 from 'node:v8';
 import { systemClock } from '../clock.js';
 import { RosError } from '../errors.js';
 import { matchArgName } from '../menu/args.js';
@@ -143,6 +144,31 @@ function matchName<T extends { name: string }>(input: string, items: readonly T[
   return matchArgName(items, input);
 }
 
+/**
+ * How long a script runs before it gives the event loop a turn (ms). The daemon serves every
+ * connection, job and service on one thread: a loop that never waits (`:while (true) do={}`)
+ * would stop all of them, so a script is only ever paused here, never cut.
+ */
+export const SCRIPT_SLICE_MS = 10;
+/**
+ * Blocks and calls nested at most (docs/compatibility.md): a function that calls itself without
+ * end stops with an error instead of exhausting the daemon's memory.
+ */
+export const MAX_SCRIPT_DEPTH = 1000;
+/**
+ * Share of the JavaScript heap's limit beyond which a script that runs is stopped at its next
+ * turn (a loop growing an array without end would otherwise end the whole daemon). Half, because
+ * V8 gives up well before its limit (the young generation counts in it, and collections that
+ * free too little end the process at about 80 % of the old generation).
+ */
+const HEAP_STOP_SHARE = 0.5;
+const heapLimit = v8.getHeapStatistics().heap_size_limit;
+
+/** Whether the daemon's heap is nearly full (checked once per turn, not per statement). */
+function heapNearlyFull(): boolean {
+  return process.memoryUsage().heapUsed > heapLimit * HEAP_STOP_SHARE;
+}
+
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {
   if (signal?.aborted) { reject(new RosError('interrupted', 'interrupted')); return; }
   const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, Math.max(0, ms));
@@ -162,6 +188,10 @@ export class Interpreter implements BuiltinHost {
   private readonly opts: InterpreterOptions;
   /** Depth of `[ … ]` being evaluated: there a command's value replaces its printed output. */
   private substDepth = 0;
+  /** Blocks and calls being run, one inside the other (MAX_SCRIPT_DEPTH). */
+  private depth = 0;
+  /** When this script last gave the event loop a turn (performance.now()). */
+  private sliceStart = performance.now();
 
   constructor(opts: InterpreterOptions) {
     this.opts = opts;
@@ -170,6 +200,12 @@ export class Interpreter implements BuiltinHost {
     this.session = opts.session;
     this.globals = opts.globals ?? new Map();
     this.currentPath = opts.path ?? '/';
+    this.depth = opts.session.scriptDepth ?? 0;
+  }
+
+  /** The session a command of this script runs with: it carries how deeply the script is nested. */
+  private commandSession(): Session {
+    return this.depth === 0 ? this.session : { ...this.session, scriptDepth: this.depth };
   }
 
   /** Runs a console line or a whole script. Throws RosError (syntax errors with line/column). */
@@ -217,6 +253,35 @@ export class Interpreter implements BuiltinHost {
 
   jobName(): string {
     return this.opts.jobName ?? 'console';
+  }
+
+  /**
+   * Called before every statement and every pass of a loop: stops a script whose job was
+   * stopped (Ctrl-C, `/system script job remove`), and once the script has run SCRIPT_SLICE_MS
+   * gives the event loop a turn, so nothing else waits for it longer than that.
+   */
+  async checkpoint(): Promise<void> {
+    if (this.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    const backedUp = this.session.outputDrained?.();
+    if (backedUp) await this.untilOrStopped(backedUp);
+    if (performance.now() - this.sliceStart < SCRIPT_SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.sliceStart = performance.now();
+    if (this.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    if (heapNearlyFull()) throw new RosError('interrupted', 'not enough memory: script stopped');
+  }
+
+  /** Waits for `p` unless the job is stopped first (Ctrl-C, job remove, connection closed). */
+  private async untilOrStopped(p: Promise<void>): Promise<void> {
+    const signal = this.session.signal;
+    if (!signal) { await p; return; }
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([p, new Promise<void>((resolve) => { onAbort = () => resolve(); signal.addEventListener('abort', onAbort, { once: true }); })]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+    if (signal.aborted) throw new RosError('interrupted', 'interrupted');
   }
 
   eval(expr: Expr, scope: Scope): Promise<Value> {
@@ -281,7 +346,7 @@ export class Interpreter implements BuiltinHost {
       const args = new Map<string, Value>([['script', source]]);
       if (file !== undefined) args.set('file', file);
       if (asString) args.set('as-string', '');
-      return (await this.executor.run({ path: '/', command: 'execute', args, session: this.session })).ret;
+      return (await this.executor.run({ path: '/', command: 'execute', args, session: this.commandSession() })).ret;
     }
     let captured = '';
     const child = new Interpreter({
@@ -290,6 +355,7 @@ export class Interpreter implements BuiltinHost {
       path: this.currentPath,
       output: (t) => { captured += t; },
     });
+    child.depth = this.depth;
     await child.run(source);
     return captured;
   }
@@ -607,13 +673,19 @@ export class Interpreter implements BuiltinHost {
   // Running
 
   private async execStmts(stmts: readonly Stmt[], scope: Scope): Promise<Value> {
-    let v: Value;
-    for (const s of stmts) v = await this.execStmt(s, scope);
-    return v;
+    if (this.depth >= MAX_SCRIPT_DEPTH) throw new RosError('failure', 'too many nested calls');
+    this.depth++;
+    try {
+      let v: Value;
+      for (const s of stmts) v = await this.execStmt(s, scope);
+      return v;
+    } finally {
+      this.depth--;
+    }
   }
 
   private async execStmt(stmt: Stmt, scope: Scope): Promise<Value> {
-    if (this.session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    await this.checkpoint();
     if (stmt.kind === 'block') return this.execStmts(stmt.body, new Scope(scope));
     let r = stmt.resolved as Resolved | undefined;
     if (!r) {
@@ -690,7 +762,7 @@ export class Interpreter implements BuiltinHost {
       }
     }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
-    const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.session });
+    const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.commandSession() });
     // `:local n [print count-only]` prints nothing: inside [ ] the value is the output.
     if (this.substDepth > 0 && result.ret !== undefined && !result.print) return result.ret;
     const text = (this.opts.render ?? renderConsole)(result, this.session);

@@ -10,6 +10,7 @@
 
 import fs from 'node:fs';
 import readline from 'node:readline';
+import { Transform, type TransformCallback } from 'node:stream';
 import type { ConsoleBackend } from './session.js';
 import { Registry } from '../menu/registry.js';
 import { ALL_MENUS } from '../menus/index.js';
@@ -44,13 +45,66 @@ export interface TerminalAsker {
   clearHistory?: () => void;
 }
 
+/**
+ * The longest entry a network console takes: one line, or the lines of an entry still open (a
+ * `{` never closed). Longer is refused with an error, as a paste that went wrong; a script that
+ * long goes through `/import` or an SSH exec. Without a bound, one line without a newline kept
+ * the line editor busy for seconds per chunk (the daemon stopped answering), and an open entry
+ * grew, parsed again at every line, without end.
+ */
+export const MAX_ENTRY_CHARS = 16 * 1024;
+/** A network console's input reaches the line editor this many bytes per event-loop turn. */
+const INPUT_SLICE = 4096;
+
+/**
+ * Network input for the line editor: bytes of a line past MAX_ENTRY_CHARS are dropped (the
+ * line, at the bound, is then refused), and a large chunk is handed on a slice per turn, so
+ * nothing else waits for the line editor longer than a slice takes.
+ */
+class InputLimiter extends Transform {
+  private lineLength = 0;
+
+  override _transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    void (async () => {
+      for (let at = 0; at < bytes.length; at += INPUT_SLICE) {
+        if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const kept = this.limit(bytes.subarray(at, at + INPUT_SLICE));
+        if (kept.length > 0) this.push(kept);
+      }
+      callback();
+    })();
+  }
+
+  private limit(piece: Buffer): Buffer {
+    const kept: Buffer[] = [];
+    let from = 0;
+    for (let i = 0; i < piece.length; i++) {
+      const b = piece[i]!;
+      if (b === 0x0d || b === 0x0a || b === 0x03) {
+        this.lineLength = 0;
+        if (from < 0) from = i;
+      } else if (++this.lineLength > MAX_ENTRY_CHARS && from >= 0) {
+        kept.push(piece.subarray(from, i));
+        from = -1;
+      }
+    }
+    if (from === 0) return piece;
+    if (from > 0) kept.push(piece.subarray(from));
+    return Buffer.concat(kept);
+  }
+}
+
 /** Runs until the user leaves. */
 export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promise<void> {
   const registry = opts.registry ?? defaultRegistry();
+  // A network console's input is bounded (the local terminal is the operator's own, in raw mode).
+  const limiter = (opts.input as { isTTY?: boolean }).isTTY ? undefined : new InputLimiter();
+  const input = limiter ? opts.input.pipe(limiter) : opts.input;
   // A history file written before sensitive lines were kept out is cleaned on the way in.
   const history = loadHistory(opts.historyFile).filter((l) => !carriesSensitiveArgument(l, registry));
   const rl = readline.createInterface({
-    input: opts.input,
+    input,
     output: opts.output,
     terminal: true,
     history,
@@ -101,6 +155,13 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
       }
       entry.push(line);
       const source = entry.join('\n');
+      if (limiter && (Buffer.byteLength(line) >= MAX_ENTRY_CHARS || source.length > MAX_ENTRY_CHARS)) {
+        entry = [];
+        write(`input line too long (more than ${MAX_ENTRY_CHARS} characters): not run\n`);
+        rl.setPrompt(prompt);
+        rl.prompt();
+        continue;
+      }
       const pending = pendingInput(source);
       if (pending) {
         rl.setPrompt(continuationPrompt(pending));

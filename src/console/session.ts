@@ -82,6 +82,8 @@ export class ConsoleSession {
     channel?: Session['channel'];
     /** The credential stamp of the login (network consoles). */
     stamp?: string;
+    /** Output the client has not taken yet (Session.outputDrained). */
+    outputDrained?: Session['outputDrained'];
   }): Promise<ConsoleSession> {
     let self: ConsoleSession | undefined;
     const session = await app.session(opts.user ?? 'admin', opts.via ?? 'console', {
@@ -89,6 +91,7 @@ export class ConsoleSession {
       operator: opts.operator, channel: opts.channel, stamp: opts.stamp,
       progress: opts.liveProgress ? (fields) => self?.showProgress(fields) : undefined,
     });
+    if (opts.outputDrained) (session as { outputDrained?: Session['outputDrained'] }).outputDrained = opts.outputDrained;
     self = new ConsoleSession(app, session, opts.output);
     self.outerSignal = opts.signal;
     return self;

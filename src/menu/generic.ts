@@ -41,13 +41,16 @@ export function propByName(menu: MenuDecl, name: string): PropertyDecl | undefin
 }
 
 /** The row as a filter sees it: typed script values; unset values are `nothing`. */
-export function rowView(menu: MenuDecl, row: StoredRow, ctx: TypeContext): RowView {
+export function rowView(menu: MenuDecl, row: StoredRow, ctx: TypeContext, readsSecrets: boolean): RowView {
   return {
     id: row.id,
     get(name: string): Value {
       if (name === '.id') return new ItemId(row.id);
       const prop = propByName(menu, name);
       if (!prop || prop.access === 'wo') return undefined;
+      // A value the caller may not read is no value to a filter either: else `find where
+      // secret~"^a"` would guess it a character at a time.
+      if (!readsSecrets && (prop.sensitive || secretFor(prop, row.data, ctx, false))) return undefined;
       const v = storedValue(prop, row.data, ctx);
       if (v === undefined || v === null) return prop.flag && prop.type === boolType ? false : undefined;
       return prop.type.script(v, ctx);
@@ -175,8 +178,8 @@ export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx:
   };
   const byNumber = (n: number): number => {
     // Numbers refer to the last print; without one they behave as if print had run (§7.3).
-    const numbering = session.lastPrint.get(menu.path) ?? listRows(menu, tx).map((r) => r.id);
-    const id = numbering[n];
+    const numbering = session.lastPrint.get(menu.path) ?? listRows(menu, tx);
+    const id = numbering[n]?.id;
     if (id === undefined || !tx.get(menu.path, id)) throw noSuchItem();
     return id;
   };
@@ -331,24 +334,24 @@ function printCommand(menu: MenuDecl): CommandDecl {
     name: 'print', help: 'Print values of item properties', policy: 'read', args,
     async run(call) {
       const { args: a } = call;
-      const [rows, ctx, order] = await readTx(call, (tx, ctx) => {
-        let rows = menu.kind === 'list' ? [...listRows(menu, tx)] : [tx.get(menu.path, 1) ?? { id: 1, data: {} }];
-        if (a.has(fromArg)) {
-          const ids = new Set(resolveItems(menu, a.get(fromArg), call.session, tx));
-          rows = rows.filter((r) => ids.has(r.id));
-        }
-        return [rows, ctx, listRows(menu, tx).map((r) => r.id)] as const;
+      // listed: every row in numbering order, a stable snapshot (not copied); rows: those asked
+      // for, in the same order (a REST add prints its one new row: no pass over all of them).
+      const [rows, ctx, listed] = await readTx(call, (tx, ctx) => {
+        if (menu.kind !== 'list') return [[tx.get(menu.path, 1) ?? { id: 1, data: {} }], ctx, []] as const;
+        const listed = listRows(menu, tx);
+        if (!a.has(fromArg)) return [listed, ctx, listed] as const;
+        const ids = resolveItems(menu, a.get(fromArg), call.session, tx);
+        return [pickRows(menu, listed, ids.map((id) => tx.get(menu.path, id)!)), ctx, listed] as const;
       });
       const where = call.where;
-      const shown = where ? await filterRows(menu, rows, ctx, where) : rows;
+      const shown = where ? await filterRows(menu, rows, ctx, where, call.policies.has('sensitive')) : rows;
       const props = a.has(proplistArg) ? parseProplist(menu, a.get(proplistArg)!) : undefined;
       if (a.flag('count-only')) return { ret: shown.length, messages: [String(shown.length)] };
       if (a.flag('as-value')) return { ret: RosArray.of(shown.map((r) => asValue(menu, r, ctx, props, a.flag('show-sensitive'), call.policies.has('sensitive')))) };
-      if (menu.kind === 'list') call.session.lastPrint.set(menu.path, order);
-      const index = new Map(order.map((id, i) => [id, i] as const));
+      if (menu.kind === 'list') call.session.lastPrint.set(menu.path, listed);
       const mode = PRINT_MODES.find((m) => a.flag(m)) ?? 'table';
       const print: PrintOutput = {
-        menu, rows: shown, numbers: shown.map((r) => index.get(r.id) ?? 0), mode,
+        menu, rows: shown, numbers: menu.kind === 'list' ? numbersOf(menu, listed, shown) : [0], mode,
         proplist: props, showIds: a.flag('show-ids'), showSensitive: a.flag('show-sensitive'), readsSecrets: call.policies.has('sensitive'), ctx,
       };
       if (a.has(printFileArg)) {
@@ -360,6 +363,39 @@ function printCommand(menu: MenuDecl): CommandDecl {
   };
 }
 
+/** Where a row stands in `listed` (listRows order): found by id when that order is id order. */
+function positionOf(menu: MenuDecl, listed: readonly StoredRow[], row: StoredRow): number {
+  if (menu.ordered || menu.sortRows) return listed.indexOf(row);
+  let lo = 0;
+  let hi = listed.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (listed[mid]!.id < row.id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The rows of `from=`, in listing order. */
+function pickRows(menu: MenuDecl, listed: readonly StoredRow[], picked: readonly StoredRow[]): StoredRow[] {
+  const at = new Map(picked.map((r) => [r, positionOf(menu, listed, r)] as const));
+  return [...at.keys()].sort((x, y) => at.get(x)! - at.get(y)!);
+}
+
+/** The number of each shown row: its place in `listed` (shown keeps listed's order). */
+function numbersOf(menu: MenuDecl, listed: readonly StoredRow[], shown: readonly StoredRow[]): number[] {
+  if (shown === listed) return listed.map((_, i) => i);
+  // Few rows (from=, a narrow where): look each up; many: one walk along listed.
+  if (shown.length * 32 < listed.length) return shown.map((r) => positionOf(menu, listed, r));
+  const out: number[] = [];
+  let i = 0;
+  for (const r of shown) {
+    while (i < listed.length && listed[i] !== r) i++;
+    out.push(i < listed.length ? i : positionOf(menu, listed, r));
+  }
+  return out;
+}
+
 /** `print file=x`: the console text goes to x.txt in the /file store (spec §3.5). */
 async function writePrintFile(call: CommandCall, name: string, text: string): Promise<void> {
   const fileName = /\.[A-Za-z0-9]+$/.test(name) ? name : `${name}.txt`;
@@ -367,10 +403,11 @@ async function writePrintFile(call: CommandCall, name: string, text: string): Pr
   await call.env.store.write((tx) => call.env.log(tx, 'system,info', `file ${written} written by ${call.session.user}`));
 }
 
-async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>): Promise<StoredRow[]> {
+/** The rows `where` accepts; it sees sensitive and secret values only when `readsSecrets`. */
+async function filterRows(menu: MenuDecl, rows: readonly StoredRow[], ctx: TypeContext, where: NonNullable<CommandCall['where']>, readsSecrets: boolean): Promise<StoredRow[]> {
   const out: StoredRow[] = [];
   for (const r of rows) {
-    const hit = where(rowView(menu, r, ctx));
+    const hit = where(rowView(menu, r, ctx, readsSecrets));
     if (hit === true || (hit !== false && (await hit))) out.push(r);
   }
   return out;
@@ -604,7 +641,7 @@ function findCommand(menu: MenuDecl): CommandDecl {
     args: [{ name: 'where', type: itemsType, help: 'Filter expression' }],
     async run(call) {
       const [rows, ctx] = await readTx(call, (tx, ctx) => [[...listRows(menu, tx)], ctx] as const);
-      const shown = call.where ? await filterRows(menu, rows, ctx, call.where) : rows;
+      const shown = call.where ? await filterRows(menu, rows, ctx, call.where, call.policies.has('sensitive')) : rows;
       return { ret: RosArray.of(shown.map((r) => new ItemId(r.id))) };
     },
   };
@@ -771,7 +808,8 @@ export async function exportMenuLines(menu: MenuDecl, stored: readonly StoredRow
   // Dynamic rows (stored so, or computed so: the host's addresses) come back by themselves.
   const dynamic = propByName(menu, 'dynamic');
   const rows = stored.filter((r) => (dynamic ? storedValue(dynamic, r.data, ctx) : r.data.dynamic) !== true);
-  const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where)).map((r) => r.id)) : undefined;
+  // show-sensitive takes the sensitive policy: only then may the filter see secrets.
+  const shown = opts.where ? new Set((await filterRows(menu, rows, ctx, opts.where, opts.showSensitive === true)).map((r) => r.id)) : undefined;
   const builtins = rows.filter((r) => r.data[BUILTIN]);
   for (const row of rows) {
     if (shown && !shown.has(row.id)) continue;

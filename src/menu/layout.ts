@@ -177,6 +177,21 @@ export function quoteConsoleString(s: string): string {
   return out + '"';
 }
 
+/** Control characters a terminal would act on (CSI `ESC[`, OSC `ESC]`, C1 `\x9b`, BEL, CR…). */
+const TERMINAL_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+const TERMINAL_CONTROL_OR_NEWLINE = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * Unquoted text of a table, terse line or `key: value` block with each control character as
+ * its `\XX` bytes, as print detail quotes them: a value from a peer (a DNS answer in the cache,
+ * a certificate's subject) or a lesser user (a script's name) never drives the terminal of
+ * whoever prints it. Newlines stay where a layout splits lines on them (table cells).
+ */
+export function printable(text: string, keepNewlines = false): string {
+  return text.replace(keepNewlines ? TERMINAL_CONTROL : TERMINAL_CONTROL_OR_NEWLINE,
+    (c) => [...Buffer.from(c, 'utf8')].map((b) => `\\${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tables
 
@@ -224,7 +239,7 @@ export function formatTable(spec: TableSpec): string {
 
   // Cell text of each row per declared column, split into physical lines.
   const cellLines = (row: LayoutRow, name: string): string[] =>
-    (row.cells.find((cell) => cell.name === name)?.text ?? '').split('\n');
+    printable(row.cells.find((cell) => cell.name === name)?.text ?? '', true).split('\n');
   const columns = spec.columns
     .map((column) => ({
       column,
@@ -267,7 +282,7 @@ export function formatTable(spec: TableSpec): string {
   );
   rows.forEach((row, r) => {
     // v7 prints the comment on its own line above the row, with no index (§3.6 rule 7).
-    if (row.comment) lines.push(';;; ' + row.comment);
+    if (row.comment) lines.push(';;; ' + printable(row.comment));
     const height = Math.max(1, ...columns.map(({ values }) => values[r]!.length));
     for (let k = 0; k < height; k++) {
       lines.push(
@@ -318,12 +333,12 @@ export function formatDetail(spec: DetailSpec): string {
     if (row.comment) {
       // ` 0   ;;; comment` then the properties on the next line (§3.3 rule 7); no trailing
       // space after the comment (UNCONFIRMED).
-      lines.push(current + ';;; ' + row.comment);
+      lines.push(current + ';;; ' + printable(row.comment));
       current = indent;
     }
     let empty = true;
     for (const cell of row.cells) {
-      const pair = `${cell.name}=${cell.quoted ? quoteConsoleString(cell.text) : cell.text}`;
+      const pair = `${cell.name}=${cell.quoted ? quoteConsoleString(cell.text) : printable(cell.text)}`;
       if (empty) {
         current += pair;
         empty = false;
@@ -349,8 +364,8 @@ export function formatTerse(spec: TerseSpec): string {
   const indexWidth = itemIndexWidth(spec.rows);
   return joinLines(
     spec.rows.map((row) => {
-      const pairs = row.cells.map((cell) => `${cell.name}=${cell.text}`);
-      if (row.comment) pairs.unshift(`comment=${row.comment}`);
+      const pairs = row.cells.map((cell) => `${cell.name}=${printable(cell.text)}`);
+      if (row.comment) pairs.unshift(`comment=${printable(row.comment)}`);
       const head = itemHead(row, spec, indexWidth);
       return pairs.length > 0 ? head + pairs.join(' ') : head.trimEnd();
     }),
@@ -371,7 +386,7 @@ export function formatTerse(spec: TerseSpec): string {
 export function formatKeyValue(pairs: ReadonlyArray<readonly [string, string | readonly string[]]>): string {
   if (pairs.length === 0) return '';
   const values = pairs.map(([, value]): readonly string[] =>
-    typeof value === 'string' ? [value] : value.length > 0 ? value : [''],
+    (typeof value === 'string' ? [value] : value.length > 0 ? value : ['']).map((v) => printable(v)),
   );
   const keyWidth = maxLength(pairs.map(([key]) => key));
   const valueWidth = maxLength(values.flat());
@@ -392,7 +407,7 @@ export function formatKeyValue(pairs: ReadonlyArray<readonly [string, string | r
  */
 export function formatValueList(spec: ValueListSpec): string {
   if (spec.rows.length === 0 || spec.properties.length === 0) return '';
-  const text = (row: LayoutRow, name: string) => row.cells.find((cell) => cell.name === name)?.text ?? '';
+  const text = (row: LayoutRow, name: string) => printable(row.cells.find((cell) => cell.name === name)?.text ?? '');
   const widths = spec.rows.map((row) => maxLength(spec.properties.map((name) => text(row, name))));
   const keyWidth = maxLength(spec.properties);
   return joinLines(

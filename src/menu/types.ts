@@ -169,8 +169,8 @@ export interface Session {
   readonly via: string;
   /** Remote address for logs (network front ends). */
   readonly address?: string;
-  /** Row numbers of the last print per menu path: index → item id (spec §7.3). */
-  readonly lastPrint: Map<string, number[]>;
+  /** The rows of the last print per menu path, in numbering order: index → item (spec §7.3). */
+  readonly lastPrint: Map<string, readonly StoredRow[]>;
   /** Terminal width for layouts. */
   readonly width: number;
   /** Interactive prompt (masked input), present only on a terminal: `passphrase: `. */
@@ -185,6 +185,18 @@ export interface Session {
   progress?(fields: Array<[string, Value]>, record?: Readonly<Record<string, string>>): void;
   /** Cancellation (Ctrl-C, API /cancel, REST timeout). */
   readonly signal?: AbortSignal;
+  /**
+   * How deeply the script that runs a command is nested (blocks, calls, scripts run from
+   * scripts, `/import` of an import): a script run with this session starts there, so no chain
+   * of scripts nests without end (the console's MAX_SCRIPT_DEPTH).
+   */
+  readonly scriptDepth?: number;
+  /**
+   * Output the console's client has not taken yet (SSH, telnet): a promise that settles once it
+   * has, else undefined. A script that runs waits for it at its next statement, so a client
+   * that never reads can not make the daemon hold an endless `:put` loop's output.
+   */
+  readonly outputDrained?: () => Promise<void> | undefined;
 }
 
 /** A row as filters see it: property values as typed script values. */

@@ -42,28 +42,46 @@ export const logMenu: MenuDecl = {
 const TRIM_SLACK = 100;
 
 /**
- * Lines anyone can cause without logging in — failed logins and the lockouts they bring
- * (services/auth.ts, ssh.ts) — have a budget of their own: the newest FAILED_LOGIN_LINES of them
- * are kept, beside LOG_LINES other lines. However many there are, they never push another line
- * out of the log (issue 11: 2000 failed logins used to wipe it).
+ * Lines anyone can cause without logging in have budgets of their own: failed logins and the
+ * lockouts they bring (services/auth.ts, ssh.ts), and what IKE peers cause (topic `ipsec`: an
+ * unauthenticated peer's bad proposal or unknown identity is a line each). The newest
+ * PEER_LINES of each budget are kept, beside LOG_LINES other lines: however many there are,
+ * they never push another line out of the log (issue 11: 2000 failed logins used to wipe it).
  */
 export const FAILED_LOGIN_LINES = 100;
+const PEER_LINES = FAILED_LOGIN_LINES;
 const FAILED_LOGIN = /^(login failure for user |too many login failures from )/;
-const FAILED_LOGIN_SLACK = 10;
+const PEER_SLACK = 10;
 /** Row field (not a property) naming the budget of a line kept apart. */
 const BUDGET = '.budget';
 
+/** The budget a line is kept in, if not the common one. */
+function budgetOf(topics: readonly string[], message: string): string | undefined {
+  if (FAILED_LOGIN.test(message)) return 'failed-login';
+  if (topics[0] === 'ipsec') return 'ipsec';
+  return undefined;
+}
+
+/**
+ * Control characters in a message would drive the terminal of whoever prints /log (an IKE
+ * peer's certificate subject, a file or script name: `ESC]0;…BEL`, `ESC[2J`) or fake a line of
+ * its own (CR LF): each is shown as `?`, as login names already are (services/auth.ts).
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
 export function appendLog(tx: WriteTx, now: number, topics: string, message: string): void {
-  const failedLogin = FAILED_LOGIN.test(message);
-  tx.insert(LOG_PATH, { time: now, topics: topics.split(','), message, ...(failedLogin ? { [BUDGET]: 'failed-login' } : {}) });
-  if (failedLogin) {
-    const lines = tx.findBy(LOG_PATH, BUDGET, 'failed-login');
-    if (lines.length <= FAILED_LOGIN_LINES + FAILED_LOGIN_SLACK) return;
-    for (const r of lines.slice(0, lines.length - FAILED_LOGIN_LINES)) tx.remove(LOG_PATH, r.id);
+  const topicList = topics.split(',');
+  const clean = message.replace(CONTROL, '?');
+  const budget = budgetOf(topicList, clean);
+  tx.insert(LOG_PATH, { time: now, topics: topicList, message: clean, ...(budget ? { [BUDGET]: budget } : {}) });
+  if (budget) {
+    const lines = tx.findBy(LOG_PATH, BUDGET, budget);
+    if (lines.length <= PEER_LINES + PEER_SLACK) return;
+    for (const r of lines.slice(0, lines.length - PEER_LINES)) tx.remove(LOG_PATH, r.id);
     return;
   }
   const rows = tx.list(LOG_PATH);
-  const kept = tx.findBy(LOG_PATH, BUDGET, 'failed-login').length;
+  const kept = rows.filter((r) => r.data[BUDGET] !== undefined).length;
   const others = rows.length - kept;
   if (others <= LOG_LINES + TRIM_SLACK) return;
   let excess = others - LOG_LINES;

@@ -7,6 +7,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { PkiError } from './errors.js';
+import { takeReadyEcKey } from './key-pool.js';
 import { spkiInfo } from './spki.js';
 
 /** RouterOS `key-size` values (§1.2). Numbers are RSA modulus sizes; names are EC curves. */
@@ -55,8 +56,8 @@ export interface KeyDer {
 }
 
 /**
- * Like generateKey, but returns the DER: EC keys come from the synchronous fast path
- * (generateEcKeyRaw, ≈ 0.04 ms for P-256), RSA keys from the threadpool.
+ * Like generateKey, but returns the DER: EC keys come from the keys made ahead (key-pool.ts) or
+ * the synchronous fast path (generateEcKeyRaw, ≈ 0.04 ms for P-256), RSA keys from the threadpool.
  */
 export async function generateKeyDer(keySize: KeySize, opts: GenerateKeyOptions = {}): Promise<KeyDer> {
   if (!isKeySize(keySize)) {
@@ -64,7 +65,7 @@ export async function generateKeyDer(keySize: KeySize, opts: GenerateKeyOptions 
   }
   opts.onProgress?.('generating');
   if (isEcCurve(keySize)) {
-    const { spki, pkcs8 } = generateEcKeyRaw(keySize);
+    const { spki, pkcs8 } = takeReadyEcKey(keySize) ?? generateEcKeyRaw(keySize);
     opts.onProgress?.('done');
     return { spki, pkcs8 };
   }
@@ -104,11 +105,24 @@ const EC_ALG_OID = Buffer.from('06072a8648ce3d0201', 'hex');
  * IssueSpec.subjectPublicKey; import `pkcs8` with importPkcs8Der() only when a KeyObject is needed.
  */
 export function generateEcKeyRaw(curve: EcCurve): RawEcKey {
-  const info = CURVE_INFO[curve];
-  if (!info) throw new PkiError('bad-key-size', `invalid EC curve "${String(curve)}"`);
+  if (!CURVE_INFO[curve]) throw new PkiError('bad-key-size', `invalid EC curve "${String(curve)}"`);
   const ecdh = createECDH(curve);
   const point = ecdh.generateKeys(); // 04 || X || Y
-  const d = leftPad(ecdh.getPrivateKey(), info.coord);
+  return ecKeyFromParts(curve, point, ecdh.getPrivateKey());
+}
+
+/** Bytes of a curve's coordinates and private scalar (P-256: 32). */
+export const ecCoordinateSize = (curve: EcCurve): number => CURVE_INFO[curve].coord;
+
+/**
+ * An EC key pair made by node's ECDH generator (here or in key-pool.ts's thread) as DER: the
+ * uncompressed public point (04 || X || Y) and the private scalar d (any length up to the
+ * coordinate size; left-padded as RFC 5915 §3 requires).
+ */
+export function ecKeyFromParts(curve: EcCurve, publicPoint: Uint8Array, scalar: Uint8Array): RawEcKey {
+  const info = CURVE_INFO[curve];
+  const point = Buffer.from(publicPoint.buffer, publicPoint.byteOffset, publicPoint.byteLength);
+  const d = leftPad(Buffer.from(scalar.buffer, scalar.byteOffset, scalar.byteLength), info.coord);
   const spki = Buffer.concat([EC_SPKI[info.jwk]!.prefix, point]);
   const ecPrivateKey = derTlv(0x30,
     Buffer.from([0x02, 0x01, 0x01]),

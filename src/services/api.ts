@@ -9,6 +9,7 @@ import type { Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
+import { paceReading } from './pacing.js';
 import { runCommand } from './commands.js';
 import { ProtocolError, SentenceDecoder, encodeSentence, encodeSentences, type DecoderLimits } from './words.js';
 
@@ -50,10 +51,13 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
     for (const f of inFlight.values()) f.controller.abort();
   });
 
+  /** Set once the data handler is (paceReading after it); checks unsent answers after a write. */
+  let pace = (): void => {};
   const send = (words: string[], tag?: string): void => {
     if (closed || socket.destroyed) return;
     if (tag !== undefined && tag !== '') words.push(`.tag=${tag}`);
     socket.write(encodeSentence(words));
+    pace();
   };
   const trap = (e: unknown, tag: string | undefined): void => {
     const err = e instanceof RosError ? e : undefined;
@@ -79,6 +83,8 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
     }
     for (const s of sentences) handle(s);
   });
+  // Answers the peer does not read pause reading (pacing.ts); replies sent later check too.
+  pace = paceReading(socket);
 
   function handle(words: string[]): void {
     if (closed) return;
@@ -127,7 +133,7 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
         for (const rec of reply.records) add(record(rec));
         if (reply.isPrint && reply.records.length === 0 && reply.ret === undefined) add(['!empty']);
         add(reply.ret !== undefined ? ['!done', `=ret=${reply.ret}`] : ['!done']);
-        if (!socket.destroyed) socket.write(encodeSentences(parts));
+        if (!socket.destroyed) { socket.write(encodeSentences(parts)); pace(); }
       } catch (e) {
         // Cancelled: its interruption was reported with the /cancel; any other failure follows.
         if (flight.cancelled && e instanceof RosError && e.kind === 'interrupted') send(['!done'], tag);

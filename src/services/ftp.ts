@@ -36,7 +36,8 @@ import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
-import { fileFailure, FileRefusal, UploadTooLarge } from './ssh-files.js';
+import { paceReading } from './pacing.js';
+import { fileFailure, FileRefusal, openForDownload, UploadTooLarge } from './ssh-files.js';
 import { longname } from './ssh-sftp.js';
 
 /** A passive data port waits this long for the client's connection; an active one to connect. */
@@ -139,6 +140,7 @@ class FtpSession {
   /** The data connection of the transfer running now (ABOR, close). */
   private transfer: net.Socket | undefined;
   private aborted = false;
+  private pace: () => void = () => {};
 
   constructor(private readonly ctx: ServiceContext, private readonly socket: net.Socket, private readonly gate: ConnectionGate) {
     this.remote = plainAddress(socket.remoteAddress);
@@ -150,6 +152,8 @@ class FtpSession {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    // Replies the peer does not read pause reading its commands (pacing.ts).
+    this.pace = paceReading(socket);
     socket.on('close', () => this.cleanup());
     // Commands sent before the greeting wait for it.
     this.running = true;
@@ -178,6 +182,7 @@ class FtpSession {
     const lines = text.split('\n');
     const last = lines.pop()!;
     this.socket.write(lines.map((l, i) => (i === 0 ? `${code}-${l}\r\n` : ` ${l}\r\n`)).join('') + `${code} ${last}\r\n`);
+    this.pace();
   }
 
   /** Control bytes: Telnet commands (RFC 959 §4.1: the control connection speaks Telnet) dropped, lines split. */
@@ -618,10 +623,9 @@ class FtpSession {
     this.restOffset = 0;
     const name = this.resolve(joinName(this.cwd, arg));
     if (name === '') throw new FileRefusal('failure', 'not a regular file');
-    // The store never follows a link, even one planted after the check (O_NOFOLLOW on disk).
-    const file = await this.ctx.app.files.openRead(name).catch((e: unknown) => {
-      throw (e as NodeJS.ErrnoException)?.code === 'EISDIR' ? new FileRefusal('failure', 'not a regular file') : e;
-    });
+    // Never through a link, even one planted after the check (O_NOFOLLOW on disk); a private key
+    // only with `sensitive` (ssh-files.ts).
+    const file = await openForDownload(this.ctx.app.files, name, await this.rights());
     try {
       if (offset > file.size) throw new FtpReply(554, 'Restart offset past the end of the file');
       await this.transferOn(`Opening BINARY mode data connection for ${shown(name)} (${file.size - offset} bytes)`, async (data) => {

@@ -15,11 +15,13 @@
 // relies on it).
 
 import type ssh2 from 'ssh2';
-import { logFileRefusal } from '../menu/executor.js';
+import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
+import type { Policy, Session } from '../menu/types.js';
 import { fsError, UnsafeFileName, type FileReader, type FileStat, type FileUpload } from '../store/files.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, UploadTooLarge } from './ssh-files.js';
 import { endChannel, type SshUser } from './ssh.js';
+import { linearRegExp } from '../menu/regex.js';
 
 /** Input kept before the channel is paused (SSH flow control then holds the client back). */
 const HIGH_WATER = 1024 * 1024;
@@ -164,7 +166,9 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     paths.push(w);
   }
   const reader = new Reader(channel);
-  const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
+  const session: Session = {
+    user: user.name, via: 'ssh', channel: 'ssh', policies: user.policies, stamp: user.stamp, lastPrint: new Map(), width: 80,
+  };
   let status = 0;
   const send = (data: Buffer | string) => { if (channel.writable) channel.write(data); };
   const sendAll = async (data: Buffer) => {
@@ -185,7 +189,18 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
   };
   const isDir = async (name: string): Promise<boolean> => (await files.stat(name))?.kind === 'directory';
 
-  if (!user.policies.has('ftp') || (flags.has('t') && !user.policies.has('write')) || (flags.has('f') && !user.policies.has('read'))) {
+  // What the user's group grants now (the SSH connection may be old): a disabled, demoted or
+  // re-passworded user transfers nothing.
+  /** What the user's group grants now: checked again at every file, as FTP checks every command. */
+  const liveRights = (): Promise<ReadonlySet<Policy>> => app.store.read((tx) => effectivePolicies(app.env, tx, session));
+  /** Refuses a file of the transfer when the user lost `ftp` or `policy` since it began. */
+  const stillMay = async (policy: Policy): Promise<ReadonlySet<Policy>> => {
+    const now = await liveRights();
+    if (!now.has('ftp') || !now.has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
+    return now;
+  };
+  const rights = await liveRights();
+  if (!rights.has('ftp') || (flags.has('t') && !rights.has('write')) || (flags.has('f') && !rights.has('read'))) {
     send('\x02scp: not enough permissions (9)\n');
     endChannel(channel, 1);
     return;
@@ -255,6 +270,7 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
     try {
       // An empty name (the store itself) is not a file.
       if (dest === '') throw new FileRefusal('failure', 'is a directory');
+      await stillMay('write');
       if (size > ctx.options.maxUploadBytes) { await warn(dest, new UploadTooLarge()); return; }
       upload = await files.upload(dest, ctx.options.maxUploadBytes);
     } catch (e) {
@@ -339,7 +355,8 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       return;
     }
     let file: FileReader;
-    try { file = await files.openRead(name); } catch (e) { await warn(name, e); return; }
+    // Never through a link; a private key only with `sensitive` (ssh-files.ts).
+    try { file = await openForDownload(files, name, await stillMay('read')); } catch (e) { await warn(name, e); return; }
     try {
       const { size } = file;
       send(`C0644 ${size} ${base}\n`);
@@ -400,5 +417,5 @@ export function globRegExp(glob: string): RegExp {
       i = end;
     } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
   }
-  return new RegExp(`${re}$`);
+  return linearRegExp(`${re}$`);
 }

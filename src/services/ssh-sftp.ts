@@ -7,19 +7,21 @@
 // (issue 17): only its FileStore primitives are used. Every failure is answered with a
 // RouterOS-like message that names no host path.
 //
-// Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `write` for anything
-// that changes the store.
+// Policies: the `ftp` policy to use it at all (RouterOS: file transfer), `read` to download,
+// `write` for anything that changes the store, `sensitive` to download a file holding a private
+// key — each checked at every request with what the user's group grants now (a disabled,
+// demoted or re-passworded user's open session loses them at once, as on every front end).
 
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { formatDate, type TimeZone } from '../clock.js';
-import type { Policy } from '../menu/types.js';
-import { logFileRefusal } from '../menu/executor.js';
+import type { Policy, Session } from '../menu/types.js';
+import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
 import { UnsafeFileName, type FileReader, type FileStat, type FileUpload } from '../store/files.js';
 import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
@@ -75,10 +77,13 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   const { files } = app;
   const handles = new Map<number, Handle>();
   let nextHandle = 1;
-  const session = { user: user.name, via: 'ssh', policies: user.policies, lastPrint: new Map(), width: 80 };
-
-  const need = (policy: Policy) => {
-    if (!user.policies.has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
+  const session: Session = {
+    user: user.name, via: 'ssh', channel: 'ssh', policies: user.policies, stamp: user.stamp, lastPrint: new Map(), width: 80,
+  };
+  /** The session's rights now: none once its user is disabled, removed, demoted or re-passworded. */
+  const rights = (): Promise<ReadonlySet<Policy>> => app.store.read((tx) => effectivePolicies(app.env, tx, session));
+  const need = async (policy: Policy): Promise<void> => {
+    if (!(await rights()).has(policy)) throw new FileRefusal('permission', 'not enough permissions (9)');
   };
   /** The /file name of an SFTP path, checked; '' is the store's root. */
   const resolve = (p: string): string => {
@@ -116,14 +121,16 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
    */
   let queue = Promise.resolve();
   const serve = (reqid: number, p: string, fn: () => void | Promise<void>): void => {
-    queue = queue.then(fn).catch(async (e: unknown) => {
+    // Every request needs `ftp` as the user's group grants it now, as FTP checks every command.
+    queue = queue.then(async () => { await need('ftp'); await fn(); }).catch(async (e: unknown) => {
       if (e instanceof UnsafeFileName) await logFileRefusal(app.env, session, e);
       const f = fileFailure(e, storeName(p), (x) => ctx.internalError(x));
       sftp.status(reqid, STATUS_OF[f.kind], f.text);
     });
   };
 
-  try { need('ftp'); } catch {
+  // Without `ftp` at login there is no subsystem; after, every request checks it live (serve).
+  if (!user.policies.has('ftp')) {
     sftp.end();
     return;
   }
@@ -181,12 +188,13 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     const exists = await files.stat(name);
     if (exists?.kind === 'directory') throw new FileRefusal('failure', 'not a regular file');
     if (!writing) {
-      need('read');
+      await need('read');
       if (!exists) throw new FileRefusal('no-such-file', 'no such file');
-      sftp.handle(reqid, newHandle({ kind: 'read', reader: await files.openRead(name) }));
+      // Never through a link; a private key only with `sensitive` (ssh-files.ts).
+      sftp.handle(reqid, newHandle({ kind: 'read', reader: await openForDownload(files, name, await rights()) }));
       return;
     }
-    need('write');
+    await need('write');
     if (!exists && !(flags & OPEN_MODE.CREAT)) throw new FileRefusal('no-such-file', 'no such file');
     if (exists && (flags & OPEN_MODE.EXCL)) throw new FileRefusal('failure', 'file exists');
     const upload = await files.upload(name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC));
@@ -222,28 +230,28 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
   }));
 
   sftp.on('REMOVE', (reqid, p) => serve(reqid, p, async () => {
-    need('write');
+    await need('write');
     const name = resolve(p);
     if (name === '' || (await lstat(name)).kind !== 'file') throw new FileRefusal('failure', 'not a regular file');
     await files.unlink(name);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
   sftp.on('MKDIR', (reqid, p) => serve(reqid, p, async () => {
-    need('write');
+    await need('write');
     const name = resolve(p);
     if (name === '') throw new FileRefusal('failure', 'file exists');
     await files.mkdirOne(name);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
   sftp.on('RMDIR', (reqid, p) => serve(reqid, p, async () => {
-    need('write');
+    await need('write');
     const name = resolve(p);
     if (name === '' || (await lstat(name)).kind !== 'directory') throw new FileRefusal('failure', 'not a directory');
     await files.rmdir(name);
     sftp.status(reqid, STATUS_CODE.OK);
   }));
   sftp.on('RENAME', (reqid, from, to) => serve(reqid, from, async () => {
-    need('write');
+    await need('write');
     const a = resolve(from);
     const b = resolve(to);
     if (a === '' || b === '') throw new FileRefusal('failure', 'invalid rename');

@@ -35,6 +35,7 @@ import { readHostKeys, SSH_PATH, type HostKey } from '../menus/ip/ssh.js';
 import { SSH_KEYS_PATH, userKeys } from '../menus/user/ssh-keys.js';
 import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
 import { addressAllowed, plainAddress } from './auth.js';
+import { outputDrained } from './pacing.js';
 import type { ServiceContext } from './context.js';
 import { runScp } from './ssh-scp.js';
 import { serveSftp } from './ssh-sftp.js';
@@ -401,17 +402,19 @@ export class SshService {
     session.on('subsystem', (_accept, reject) => reject?.());
   }
 
-  private async console(user: SshUser, width: number, output: (text: string) => void, signal: AbortSignal, terminal?: TerminalAsker): Promise<ConsoleSession> {
+  private async console(channel: ssh2.ServerChannel, user: SshUser, width: number, output: (text: string) => void, signal: AbortSignal, terminal?: TerminalAsker): Promise<ConsoleSession> {
     const cs = await ConsoleSession.open(this.ctx.app, {
       user: user.name, via: 'ssh', channel: 'ssh', stamp: user.stamp, width: user.width ?? width, output, signal, liveProgress: terminal !== undefined,
       address: plainAddress(user.address), clearHistory: terminal ? () => terminal.clearHistory?.() : undefined,
+      // A client that does not read holds its scripts, not the daemon's memory (pacing.ts).
+      outputDrained: outputDrained(channel),
     });
     return cs;
   }
 
   private async exec(channel: ssh2.ServerChannel, source: string, user: SshUser, pty: { cols: number } | undefined, signal: AbortSignal): Promise<void> {
     const write = (text: string) => { if (text && channel.writable) channel.write(pty ? toCrlf(text) : text); };
-    const cs = await this.console(user, pty?.cols ?? 80, write, signal);
+    const cs = await this.console(channel, user, pty?.cols ?? 80, write, signal);
     const outcome = await cs.run(source);
     if (!outcome.ok && outcome.error) write(`${outcome.error}\n`);
     endChannel(channel, outcome.ok ? 0 : 1);
@@ -419,7 +422,7 @@ export class SshService {
 
   private async shell(channel: ssh2.ServerChannel, output: PtyOutput, user: SshUser, signal: AbortSignal, conn: Connection): Promise<void> {
     const terminal: TerminalAsker = {};
-    const cs = await this.console(user, output.columns, () => {}, signal, terminal);
+    const cs = await this.console(channel, user, output.columns, () => {}, signal, terminal);
     output.onResize = (cols) => { (cs.session as { width: number }).width = user.width ?? cols; };
     const safeName = user.name.replace(/[^A-Za-z0-9_.-]/g, '_');
     await runRepl(new BusyConsole(new LocalConsole(cs), conn), {

@@ -26,6 +26,7 @@ import { USER_PATH } from '../menus/user/user.js';
 import { plainAddress } from './auth.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
+import { outputDrained } from './pacing.js';
 import { parseLoginName } from './ssh.js';
 
 const IAC = 255;
@@ -71,6 +72,11 @@ class TelnetDecoder {
   }) {}
 
   push(chunk: Buffer): void {
+    // Plain text (no IAC, no CR to pair) goes on as it is: no per-byte work for a flood.
+    if (this.state === 'data' && !this.lastCr && !chunk.includes(IAC) && !chunk.includes(13)) {
+      if (chunk.length > 0) this.handlers.data(chunk);
+      return;
+    }
     const out: number[] = [];
     for (const b of chunk) {
       switch (this.state) {
@@ -126,6 +132,11 @@ class TelnetOutput extends Writable {
 
 function sendText(socket: net.Socket, text: string): void {
   if (!socket.writable) return;
+  // Writes of one turn (the line editor echoes key by key) leave as one write, not thousands.
+  if (!socket.writableCorked) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
   const bytes = Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8');
   socket.write(bytes.includes(IAC) ? Buffer.from([...bytes].flatMap((b) => (b === IAC ? [IAC, IAC] : [b]))) : bytes);
 }
@@ -271,7 +282,10 @@ class TelnetConnection {
     // What was typed after the password is the console's first input.
     if (this.typed.length > 0) input.write(this.typed);
     this.typed = '';
-    this.sink = (bytes) => input.write(bytes);
+    // Typed ahead while a command runs, input waits in `input`: past its high-water mark the
+    // socket is no longer read until the console takes it (a client can not fill the memory).
+    input.on('drain', () => socket.resume());
+    this.sink = (bytes) => { if (!input.write(bytes)) socket.pause(); };
     socket.once('close', () => input.end());
     const output = new TelnetOutput(socket, this.columns, this.rows);
     this.output = output;
@@ -280,6 +294,8 @@ class TelnetConnection {
       user, via: 'telnet', channel: 'telnet', stamp, width: width ?? this.columns, output: () => {},
       signal: this.controller.signal, liveProgress: true, address: this.address,
       clearHistory: () => terminal.clearHistory?.(),
+      // A client that does not read holds its scripts, not the daemon's memory (pacing.ts).
+      outputDrained: outputDrained(socket),
     });
     output.on('resize', () => { (cs.session as { width: number }).width = width ?? output.columns; });
     // A logged-in console with no traffic and no command running for idleTimeoutMs is closed.

@@ -96,23 +96,28 @@ export class MenuRows {
       const key = row.data[field];
       const list = this.own(index, key);
       if (!list) continue;
-      const at = list.findIndex((r) => r.id === row.id);
-      if (at >= 0) list.splice(at, 1);
+      const at = indexById(list, row.id);
+      if (list[at]?.id === row.id) list.splice(at, 1);
       if (list.length === 0) index.delete(key);
     }
   }
 
   /** Index of id in ordered, or where it would go. */
   private indexOf(id: number): number {
-    let lo = 0;
-    let hi = this.ordered.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ordered[mid]!.id < id) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return indexById(this.ordered, id);
   }
+}
+
+/** Index of id in a list in id order, or where it would go (binary search). */
+function indexById(list: readonly StoredRow[], id: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function add(index: Map<unknown, StoredRow[]>, key: unknown, row: StoredRow): void {
@@ -124,28 +129,78 @@ function add(index: Map<unknown, StoredRow[]>, key: unknown, row: StoredRow): vo
 function insertInOrder(list: StoredRow[], row: StoredRow): void {
   // Keep id order: an undo may re-add an older row.
   if (list.length === 0 || list[list.length - 1]!.id < row.id) list.push(row);
-  else { list.push(row); list.sort((a, b) => a.id - b.id); }
+  else list.splice(indexById(list, row.id), 0, row);
 }
 
 /** A cached row from stored JSON. */
 export function rowFromJson(id: number, json: string): StoredRow {
-  return Object.freeze({ id, data: deepFreeze(JSON.parse(json) as RowData) });
+  return Object.freeze({ id, data: markNormalized(JSON.parse(json) as RowData) });
 }
 
 /**
+ * Objects and arrays exactly as a reload from the database gives them (JSON values), and frozen:
+ * a new row made from a cached one (`{ ...row.data, name }`) shares them, and normalizing it need
+ * not copy them again.
+ */
+const NORMALIZED = new WeakSet<object>();
+
+/**
  * Serializes row data and returns it as the cache will hold it: exactly what a reload from the
- * database would give (Dates become strings, undefined properties vanish), and frozen.
+ * database would give (JSON.parse of the JSON: Dates become strings, undefined properties vanish,
+ * -0 and non-finite numbers become 0 and null), and frozen. The copy is made directly rather than
+ * by parsing the JSON again, reusing what is already normalized.
  */
 export function normalizeData(data: RowData): { json: string; data: RowData } {
   const json = JSON.stringify(data) as string | undefined;
   if (json === undefined || json[0] !== '{') throw new TypeError('row data must be a plain object');
-  return { json, data: deepFreeze(JSON.parse(json) as RowData) };
+  return { json, data: normalized(data, '') as RowData };
 }
 
-function deepFreeze<T>(value: T): T {
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+const OMITTED = Symbol('omitted');
+
+/**
+ * JSON.parse(JSON.stringify(value)) for a value that serializes, frozen, following ECMA-262
+ * SerializeJSONProperty: toJSON, then boxed primitives unwrapped, non-finite numbers as null.
+ */
+function normalized(value: unknown, key: string): unknown {
   if (typeof value === 'object' && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
+    if (NORMALIZED.has(value)) return value;
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') return normalized(toJSON.call(value, key), key);
+    if (value instanceof Number || value instanceof String || value instanceof Boolean) return normalized(value.valueOf(), key);
+    if (Array.isArray(value)) {
+      const out = value.map((v, i) => {
+        const n = normalized(v, String(i));
+        return n === OMITTED ? null : n;
+      });
+      return markFrozen(out);
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      const n = normalized((value as Record<string, unknown>)[k], k);
+      if (n === OMITTED) continue;
+      // JSON.parse makes `__proto__` an own property; an assignment would set the prototype.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: n, enumerable: true, writable: true, configurable: true });
+      else out[k] = n;
+    }
+    return markFrozen(out);
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? value + 0 : null; // + 0: -0 → 0
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return OMITTED;
+  return value; // string, boolean, null
+}
+
+function markFrozen<T extends object>(value: T): T {
+  NORMALIZED.add(value);
+  return Object.freeze(value);
+}
+
+/** Freezes and marks a value fresh from JSON.parse (already exactly normalized). */
+function markNormalized<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) markNormalized(v);
+    markFrozen(value);
   }
   return value;
 }

@@ -15,6 +15,11 @@
 // timer 740–820 / 210 (every command waits for it), a 0 ms timer ~990, process.nextTick
 // 2,400–3,650 / 1,860–2,110, setImmediate 2,890–4,120 / 2,010–2,430. A sequential client now pays
 // a COMMIT per command (25–60 µs here, see checkpointer.ts), which acknowledging early hid.
+//
+// A read made while a batch is open does not wait for its COMMIT unless it looked at what the
+// batch changed (BatchChanges, Footprint): concurrent commands check policies and arguments in
+// reads of their own, and when each of those waited for whichever batch another command had
+// just opened, the commands' writes fell into separate batches.
 
 import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
@@ -57,6 +62,7 @@ function prepareStatements(db: Database.Database) {
     getBlob: p('SELECT value FROM blobs WHERE menu = ? AND id = ? AND name = ?').pluck(),
     setBlob: p('INSERT INTO blobs (menu, id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value'),
     deleteBlob: p('DELETE FROM blobs WHERE menu = ? AND id = ? AND name = ?'),
+    checkpointPassive: p('PRAGMA wal_checkpoint(PASSIVE)'),
   };
 }
 
@@ -69,6 +75,11 @@ class Core {
   private readonly menus = new Map<string, MenuRows>();
   /** The commit version the cache reflects. */
   seen: number;
+  /**
+   * The next id of each menu, once asked (then kept instead of asking the database per insert).
+   * Forgotten when another process changed the database.
+   */
+  private readonly nextIds = new Map<string, number>();
 
   constructor(readonly db: Database.Database) {
     this.sql = prepareStatements(db);
@@ -88,12 +99,25 @@ class Core {
     return rows;
   }
 
+  /** A new id in `menu`. Must run inside a write transaction. */
+  allocateId(menu: string): number {
+    const id = this.nextIds.get(menu) ?? (this.sql.lastId.get(menu, menu) as number) + 1;
+    this.nextIds.set(menu, id + 1);
+    return id;
+  }
+
+  /** Undoes allocations from `id` on: the next add gets the id an undone one had. */
+  releaseIds(menu: string, id: number): void {
+    if (this.nextIds.has(menu)) this.nextIds.set(menu, id);
+  }
+
   /** Brings the cache up to the database's version. Must run inside a transaction. */
   refresh(): void {
     const version = this.sql.version.get() as number;
     if (version === this.seen) return;
     if (version < this.seen) this.menus.clear(); // database replaced by an older copy: start over
     else this.applyChangesSince(this.seen);
+    this.nextIds.clear();
     this.seen = version;
   }
 
@@ -110,9 +134,60 @@ class Core {
 
 /** What a row looked like before a transaction changed it, for undo. */
 interface Undo {
+  menu: string;
   rows: MenuRows;
   id: number;
   before: StoredRow | undefined;
+}
+
+/**
+ * What the writes of an open batch changed: each row as it was committed (undefined: it did not
+ * exist), and the blobs set or deleted. A read that touched none of it sees committed state.
+ */
+class BatchChanges {
+  readonly rows = new Map<string, Map<number, StoredRow | undefined>>();
+  readonly blobs = new Map<string, Set<string>>();
+
+  /** Takes in the changes of a write that completed (an undone one changed nothing). */
+  add(undo: readonly Undo[], blobs: ReadonlyArray<readonly [string, number, string]>): void {
+    for (const { menu, id, before } of undo) {
+      let rows = this.rows.get(menu);
+      if (!rows) this.rows.set(menu, (rows = new Map()));
+      if (!rows.has(id)) rows.set(id, before); // the first before: the committed row
+    }
+    for (const [menu, id, name] of blobs) {
+      let names = this.blobs.get(menu);
+      if (!names) this.blobs.set(menu, (names = new Set()));
+      names.add(`${id}/${name}`);
+    }
+  }
+
+  /** Whether a read with this footprint saw anything the batch changed. */
+  seenBy(f: Footprint, core: Core): boolean {
+    for (const menu of f.lists) if (this.rows.has(menu)) return true;
+    for (const [menu, id] of f.gets) if (this.rows.get(menu)?.has(id)) return true;
+    for (const [menu, field, value] of f.finds) {
+      const changed = this.rows.get(menu);
+      if (!changed) continue;
+      const now = core.menu(menu);
+      for (const [id, committed] of changed) {
+        if (committed?.data[field] === value || now.get(id)?.data[field] === value) return true;
+      }
+    }
+    for (const [menu, id, name] of f.blobs) {
+      // A removed row took its blobs with it: any change of the row counts.
+      if (this.blobs.get(menu)?.has(`${id}/${name}`) || this.rows.get(menu)?.has(id)) return true;
+    }
+    return false;
+  }
+}
+
+/** What a read looked at, recorded while a batch is open. */
+class Footprint {
+  readonly lists = new Set<string>();
+  readonly gets: Array<readonly [string, number]> = [];
+  readonly finds: Array<readonly [string, string, unknown]> = [];
+  readonly blobs: Array<readonly [string, number, string]> = [];
 }
 
 const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
@@ -120,39 +195,56 @@ const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
 /** One transaction's view; read-only when version is 0. Dead once its transaction ends. */
 class Tx implements WriteTx {
   private readonly undo: Undo[] = [];
-  private readonly nextIds = new Map<string, number>();
+  /** The first id this transaction took in each menu: given back when it is undone. */
+  private readonly firstIds = new Map<string, number>();
   private live = true;
   /** Whether a row or tombstone carries this transaction's version (blobs do not). */
   stamped = false;
   /** Whether it changed anything at all (rows or blobs). */
   touched = false;
 
-  /** version: the commit version this write transaction stamps on what it writes. */
-  constructor(private readonly core: Core, readonly version: number) {}
+  /** Blobs this transaction set or deleted. */
+  readonly blobsChanged: Array<readonly [string, number, string]> = [];
+
+  /**
+   * version: the commit version this write transaction stamps on what it writes; footprint:
+   * where a read records what it looks at.
+   */
+  constructor(private readonly core: Core, readonly version: number, readonly footprint?: Footprint) {}
 
   list(menu: string): readonly StoredRow[] {
+    this.footprint?.lists.add(menu);
     return this.rows(menu).list();
   }
 
   get(menu: string, id: number): StoredRow | undefined {
+    this.footprint?.gets.push([menu, id]);
     return this.rows(menu).get(id);
   }
 
   findBy(menu: string, field: string, value: unknown): readonly StoredRow[] {
+    this.footprint?.finds.push([menu, field, value]);
     return this.rows(menu).findBy(field, value);
   }
 
   getBlob(menu: string, id: number, name: string): Buffer | undefined {
     this.check();
+    this.footprint?.blobs.push([menu, id, name]);
     return this.core.sql.getBlob.get(menu, id, name) as Buffer | undefined;
+  }
+
+  /** The row changes of this (completed) write, for its batch. */
+  get journal(): readonly Undo[] {
+    return this.undo;
   }
 
   insert(menu: string, data: RowData): number {
     const rows = this.rowsToWrite(menu);
     const row = normalizeData(data);
-    const id = this.allocateId(menu);
+    const id = this.core.allocateId(menu);
+    if (!this.firstIds.has(menu)) this.firstIds.set(menu, id);
     this.core.sql.insertRow.run(menu, id, this.version, row.json);
-    this.change(rows, Object.freeze({ id, data: row.data }));
+    this.change(menu, rows, Object.freeze({ id, data: row.data }));
     return id;
   }
 
@@ -161,7 +253,7 @@ class Tx implements WriteTx {
     this.existing(menu, rows, id);
     const row = normalizeData(data);
     this.core.sql.updateRow.run(this.version, row.json, menu, id);
-    this.change(rows, Object.freeze({ id, data: row.data }));
+    this.change(menu, rows, Object.freeze({ id, data: row.data }));
   }
 
   remove(menu: string, id: number): void {
@@ -169,7 +261,7 @@ class Tx implements WriteTx {
     this.existing(menu, rows, id);
     this.core.sql.deleteRow.run(menu, id);
     this.core.sql.insertTombstone.run(menu, id, this.version);
-    this.undo.push({ rows, id, before: rows.get(id) });
+    this.undo.push({ menu, rows, id, before: rows.get(id) });
     rows.delete(id);
     this.stamped = this.touched = true;
   }
@@ -177,6 +269,7 @@ class Tx implements WriteTx {
   setBlob(menu: string, id: number, name: string, value: Buffer | undefined): void {
     this.existing(menu, this.rowsToWrite(menu), id);
     this.touched = true;
+    this.blobsChanged.push([menu, id, name]);
     // Blobs are not cached: SQLite's own rollback is all the undo they need.
     if (value === undefined) this.core.sql.deleteBlob.run(menu, id, name);
     else this.core.sql.setBlob.run(menu, id, name, value);
@@ -189,6 +282,7 @@ class Tx implements WriteTx {
       if (before) rows.put(before);
       else rows.delete(id);
     }
+    for (const [menu, id] of this.firstIds) this.core.releaseIds(menu, id);
     this.live = false;
   }
 
@@ -196,16 +290,10 @@ class Tx implements WriteTx {
     this.live = false;
   }
 
-  private change(rows: MenuRows, row: StoredRow): void {
-    this.undo.push({ rows, id: row.id, before: rows.get(row.id) });
+  private change(menu: string, rows: MenuRows, row: StoredRow): void {
+    this.undo.push({ menu, rows, id: row.id, before: rows.get(row.id) });
     rows.put(row);
     this.stamped = this.touched = true;
-  }
-
-  private allocateId(menu: string): number {
-    const id = this.nextIds.get(menu) ?? (this.core.sql.lastId.get(menu, menu) as number) + 1;
-    this.nextIds.set(menu, id + 1);
-    return id;
   }
 
   private existing(menu: string, rows: MenuRows, id: number): void {
@@ -259,8 +347,13 @@ interface Batch {
   /** The commit version every write of the batch stamps. */
   readonly version: number;
   readonly writes: PendingWrite[];
-  /** read() calls made while the batch was open: they run once it is committed (or lost). */
-  readonly readers: (() => void)[];
+  /** What its writes changed so far. */
+  readonly changes: BatchChanges;
+  /**
+   * Reads made while the batch was open that saw its changes: called with true once it is
+   * committed (they settle with what they read), with false when it is lost (they read again).
+   */
+  readonly readers: ((committed: boolean) => void)[];
   readonly commitAtEndOfTurn: NodeJS.Immediate;
 }
 
@@ -326,26 +419,52 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs fn on committed state only. While a batch of this store is open (writes applied but
-   * not yet committed) the read waits for its COMMIT, so it never shows a change that could
-   * still be lost; the batch is committed at the end of the current event-loop turn, so the
-   * wait is short and batching is kept.
+   * Settles only with committed state. While a batch of this store is open (writes applied but
+   * not yet committed), see readDuringBatch: a read of what the batch changed settles with its
+   * COMMIT at the end of the current event-loop turn; any other read at once.
    */
   read<T>(fn: (tx: ReadTx) => T): Promise<T> {
     this.usable();
     const batch = this.batch;
-    if (batch) {
-      return new Promise<T>((resolve, reject) => {
-        batch.readers.push(() => {
-          try { resolve(this.readNow(fn)); } catch (e) { reject(e); }
-        });
-      });
-    }
+    if (batch) return this.readDuringBatch(batch, fn);
     try {
       return Promise.resolve(this.readNow(fn));
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * A read while a batch is open runs at once on the cache (the batch holds the write lock, so no
+   * other process changed anything since it began) and records what it looked at. If it saw
+   * nothing the batch changed, what it read is committed state: it settles now, and concurrent
+   * commands do not queue behind each other's COMMITs (their writes then share one). If it saw a
+   * change of the batch, it settles once that is committed (what it read is then committed
+   * state; later writes of the batch came after it), or reads again if the batch is lost.
+   */
+  private readDuringBatch<T>(batch: Batch, fn: (tx: ReadTx) => T): Promise<T> {
+    const footprint = new Footprint();
+    const tx = new Tx(this.core, 0, footprint);
+    let result: T;
+    let failure: { error: unknown } | undefined;
+    this.busy = true;
+    try {
+      result = fn(tx);
+      rejectAsync(result, 'read');
+    } catch (e) {
+      failure = { error: e };
+    } finally {
+      tx.end();
+      this.busy = false;
+    }
+    const settled = (): Promise<T> => (failure ? Promise.reject(failure.error) : Promise.resolve(result));
+    if (!batch.changes.seenBy(footprint, this.core)) return settled();
+    return new Promise<T>((resolve, reject) => {
+      batch.readers.push((committed) => {
+        if (committed) { settled().then(resolve, reject); return; }
+        try { resolve(this.readNow(fn)); } catch (e) { reject(e); }
+      });
+    });
   }
 
   /**
@@ -429,7 +548,7 @@ export class SqliteStore implements Store {
       if (stamped) this.changed();
       this.afterCommit();
     }
-    for (const reader of batch.readers) reader();
+    for (const reader of batch.readers) reader(!failure);
   }
 
   /** WAL upkeep after a successful COMMIT (checkpointer.ts). */
@@ -440,7 +559,7 @@ export class SqliteStore implements Store {
       // Busy when another process checkpoints, failed on an I/O error: the change is committed
       // either way, and the checkpoint is tried again after the next COMMIT.
       try {
-        const [result] = this.core.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+        const result = this.core.sql.checkpointPassive.get() as { busy: number } | undefined;
         if (!result?.busy) checkpointer.reset();
       } catch (e) {
         process.emitWarning(`rospki store: checkpoint failed: ${(e as Error).message}`);
@@ -516,7 +635,7 @@ export class SqliteStore implements Store {
       throw e;
     }
     const batch: Batch = {
-      version: core.seen + 1, writes: [], readers: [],
+      version: core.seen + 1, writes: [], readers: [], changes: new BatchChanges(),
       commitAtEndOfTurn: setImmediate(() => this.flush()),
     };
     return (this.batch = batch);
@@ -551,6 +670,7 @@ export class SqliteStore implements Store {
       this.endEmptyBatch(batch);
       return Promise.resolve(result);
     }
+    batch.changes.add(tx.journal, tx.blobsChanged);
     return new Promise<T>((resolve, reject) => {
       batch.writes.push({ tx, acknowledge: () => resolve(result), fail: reject });
     });
@@ -579,7 +699,7 @@ export class SqliteStore implements Store {
     const failure = new CommitError(cause);
     queueMicrotask(() => {
       for (const w of batch.writes) w.fail(failure);
-      for (const reader of batch.readers) reader();
+      for (const reader of batch.readers) reader(false);
     });
   }
 }

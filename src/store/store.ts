@@ -54,11 +54,12 @@ export interface WriteTx extends ReadTx {
 export interface Store {
   /**
    * Reads a consistent, up-to-date view of committed data: every write this process has
-   * acknowledged and whatever other processes committed. It never shows a change that could
-   * still be lost: while writes of this process are applied but their COMMIT is pending, the
-   * read waits for that COMMIT (in the SQLite backend, the end of the current event-loop turn)
-   * and then sees them, or, if it failed, does not. fn itself is synchronous (it works on the
-   * cache); the Promise covers that wait and the refresh before it.
+   * acknowledged and whatever other processes committed. It never settles with a change that
+   * could still be lost: while writes of this process are applied but their COMMIT is pending
+   * (in the SQLite backend, until the end of the current event-loop turn), a read that looked at
+   * what they changed settles once that COMMIT is done, or, if it failed, reads again without
+   * them; a read that looked at none of it read committed state and settles at once. fn itself
+   * is synchronous (it works on the cache); the Promise covers that wait and the refresh before it.
    */
   read<T>(fn: (tx: ReadTx) => T): Promise<T>;
   /**

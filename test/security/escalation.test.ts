@@ -144,7 +144,7 @@ describe('no way up from a lesser user', { skip: needs('ssh', 'ssh-keygen') }, (
     assert.match((await cs.run('/system script set mine policy=read,write,sensitive')).error ?? '', DENIED);
   });
 
-  test('read users can not write the file store (print file=, /tool fetch)', async () => {
+  test('read users can not write the file store (print file=, /tool fetch, /execute file=)', async () => {
     const out = await everywhere('r', '/user print file=planted',
       { method: 'POST', url: '/user/print', body: { file: 'planted' } },
       ['/user/print', '=file=planted']);
@@ -153,6 +153,16 @@ describe('no way up from a lesser user', { skip: needs('ssh', 'ssh-keygen') }, (
     const cs = await ConsoleSession.open(s.app, { user: 'r', output: (t) => { text += t; } });
     const r = await cs.run(`/tool fetch url="http://127.0.0.1:${s.ports.www}/" dst-path=setup.rsc`);
     assert.match(r.error ?? '', DENIED);
+    // /execute (and :execute) write what the script printed into file= — a file an admin may
+    // later /import: the write policy, as every other way into /file.
+    const planted = ':put "/user set admin password=owned"';
+    for (const asString of [true, false]) {
+      const words = ['/execute', `=script=${planted}`, '=file=planted.rsc', ...(asString ? ['=as-string='] : [])];
+      assertDeniedEverywhere(await everywhere('r', `/execute script=${JSON.stringify(planted)} file=planted.rsc${asString ? ' as-string' : ''}`,
+        { method: 'POST', url: '/execute', body: { script: planted, file: 'planted.rsc', ...(asString ? { 'as-string': '' } : {}) } }, words));
+      const viaColon = await cs.run(`:execute script=${JSON.stringify(planted)} file=planted.rsc${asString ? ' as-string' : ''}`);
+      assert.match(viaColon.error ?? '', DENIED);
+    }
     assert.deepEqual(fs.readdirSync(s.app.dataDir.filesDir).filter((f) => /planted|setup\.rsc/.test(f)), []);
   });
 

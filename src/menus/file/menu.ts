@@ -10,6 +10,7 @@ import { bareStringType, boolType, dateType, enumType, intType, itemsType, prese
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
 import { ItemId, RosArray, valueToString, type Value } from '../../menu/values.js';
 import { containsPrivateKey } from '../../pki/pem.js';
+import { holdsPrivateKey } from '../../pki/key-material.js';
 import type { FileEntry } from '../../store/files.js';
 import type { RowData, WriteTx } from '../../store/store.js';
 
@@ -207,7 +208,8 @@ const readCommand: CommandDecl = {
     if (!kind) throw noSuchItem();
     if (kind === 'directory') throw failure('a directory has no contents');
     const bytes = await env.files.read(name);
-    if (containsPrivateKey(bytes.toString('latin1')) && !call.policies.has('sensitive')) throw notEnoughPermissions();
+    // The one rule for key files (pki holdsPrivateKey): DER keys and PKCS#12 bundles too.
+    if (!call.policies.has('sensitive') && holdsPrivateKey(bytes)) throw notEnoughPermissions();
     const offset = args.get(offsetArg) ?? 0;
     if (offset > bytes.length || (offset === bytes.length && offset > 0)) throw failure('chunk out of file bounds');
     const data = bytes.subarray(offset, offset + args.get(chunkSizeArg)!).toString('latin1');

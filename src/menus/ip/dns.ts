@@ -16,6 +16,7 @@ import type { CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from 
 import { IpAddress, type Value, valueToString } from '../../menu/values.js';
 import { addressListType, commentProperty, disabledNo, ensureBuiltinRows } from '../interface/common.js';
 import { mirrorRows } from '../host/rows.js';
+import { linearRegExp } from '../../menu/regex.js';
 
 export const DNS_PATH = '/ip/dns';
 export const DNS_STATIC_PATH = '/ip/dns/static';
@@ -258,7 +259,8 @@ export const dnsStaticMenu: MenuDecl = {
     const regexp = typeof row.regexp === 'string' ? row.regexp : '';
     if ((name === '') === (regexp === '')) throw argumentError(name === '' ? 'missing value of name or regexp' : 'name and regexp can not both be set');
     if (regexp !== '') {
-      try { new RegExp(regexp); } catch { throw invalidValue('regexp'); }
+      // Matched against every name anyone asks for: only patterns that run in linear time.
+      try { linearRegExp(regexp); } catch { throw invalidValue('regexp'); }
     }
     const type = typeof row.type === 'string' ? row.type : IMPLIED_TYPE;
     const needs = NEEDS[type];

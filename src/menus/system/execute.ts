@@ -13,7 +13,8 @@
 //   (`{"ret":"*126"}`), the id of its row in /system script job; what it prints is dropped, a
 //   failure goes to /log (topics script,error). No job starts while MAX_RUNNING_JOBS run.
 
-import { failure, RosError } from '../../errors.js';
+import { failure, notEnoughPermissions, RosError } from '../../errors.js';
+import { effectivePolicies } from '../../menu/executor.js';
 import { presenceType, stringType } from '../../menu/proptypes.js';
 import { networkText } from '../../menu/render.js';
 import type { ArgDecl, CommandDecl, Environment, Session } from '../../menu/types.js';
@@ -21,7 +22,8 @@ import { ItemId } from '../../menu/values.js';
 import { runningJobs, startJob } from './script-job.js';
 
 const scriptArg: ArgDecl<string> = { name: 'script', type: stringType, positional: 0, required: true, help: 'Console text to run' };
-const fileArg: ArgDecl<string> = { name: 'file', type: stringType, help: 'File that receives what the script prints' };
+/** Writing into /file takes the write policy, whichever command does it (issue 11; as `print file=`). */
+const fileArg: ArgDecl<string> = { name: 'file', type: stringType, policy: 'write', help: 'File that receives what the script prints' };
 const asStringArg: ArgDecl<boolean> = {
   name: 'as-string', type: presenceType, flagOnly: true, help: 'Run now and return the output instead of a job id',
 };
@@ -57,6 +59,8 @@ export async function startBackgroundScript(env: Environment, session: Session, 
     }
     if (opts.file === undefined) return;
     try {
+      // The job may outlive its user's rights: the file is written only if they still may.
+      if (!(await env.store.read((tx) => effectivePolicies(env, tx, session))).has('write')) throw notEnoughPermissions();
       await env.files.write(opts.file, printed);
     } catch (e) {
       const text = e instanceof RosError ? e.message : 'internal error';

@@ -1,8 +1,10 @@
 // /system script environment — the global variables of scripts and consoles (`:global`), one
 // row per user and name, as RouterOS lists them; `remove` forgets one. Globals live in memory
-// (env.scripts.globalsOf), so the menu mirrors them into the store before each command, as
+// (env.scripts.globalsOf), so the menu mirrors their names into the store before each command, as
 // /system script job mirrors its jobs. Values often hold tokens (eworm's global-config keeps
-// notification credentials there): only callers with the `sensitive` policy see them.
+// notification credentials there): only callers with the `sensitive` policy see them, and they
+// are read from memory when shown, never written into the database (RouterOS keeps globals in
+// RAM only; a token must not outlive its variable in rospki.db or its WAL).
 
 import { notEnoughPermissions } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
@@ -13,15 +15,15 @@ import { mayActFor } from '../user/user.js';
 
 export const ENVIRONMENT_PATH = '/system/script/environment';
 
-/** The rows now in the store become the globals now in memory (only when they differ). */
+/** The rows now in the store become the globals now in memory, names only (when they differ). */
 async function mirrorGlobals(env: Environment): Promise<void> {
-  const now: Array<{ user: string; name: string; value: string }> = [];
+  const now: Array<{ user: string; name: string }> = [];
   for (const [user, vars] of env.scripts.allGlobals()) {
-    for (const [name, value] of vars) now.push({ user, name, value: valueToString(value) });
+    for (const name of vars.keys()) now.push({ user, name });
   }
   const same = await env.store.read((tx) => {
     const rows = tx.list(ENVIRONMENT_PATH);
-    return rows.length === now.length && rows.every((r, i) => r.data.user === now[i]!.user && r.data.name === now[i]!.name && r.data.value === now[i]!.value);
+    return rows.length === now.length && rows.every((r, i) => r.data.user === now[i]!.user && r.data.name === now[i]!.name && r.data.value === undefined);
   });
   if (same) return;
   await env.store.write((tx) => {
@@ -64,7 +66,13 @@ export const environmentMenu: MenuDecl = {
   properties: [
     { name: 'name', type: stringType, access: 'ro' },
     { name: 'user', type: stringType, access: 'ro' },
-    { name: 'value', type: stringType, access: 'ro', secretWhen: () => true },
+    {
+      name: 'value', type: stringType, access: 'ro', secretWhen: () => true,
+      compute: (row, ctx) => {
+        const value = ctx.env.scripts.allGlobals().get(String(row.user))?.get(String(row.name));
+        return value === undefined ? undefined : valueToString(value);
+      },
+    },
   ],
   commands: [removeCommand],
   prepare: mirrorGlobals,

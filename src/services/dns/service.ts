@@ -7,8 +7,9 @@
 //
 // Limits (no peer can exhaust it): UDP queries beyond max-concurrent-queries get SERVFAIL at
 // once (resolver.ts); TCP connections beyond max-concurrent-tcp-sessions are closed on accept,
-// each may have PIPELINE_LIMIT queries in flight (reading pauses beyond), buffers at most one
-// message, and an idle connection closes after TCP_IDLE_MS (RFC 7766 §6.2.3).
+// each may have PIPELINE_LIMIT queries in flight and one message of answers the peer has not
+// taken (reading pauses beyond), buffers at most one message, and an idle connection closes
+// after TCP_IDLE_MS (RFC 7766 §6.2.3).
 
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -200,18 +201,18 @@ export class DnsService implements ManagedService {
     socket.on('error', () => {});
     let buffered: Buffer = Buffer.alloc(0);
     let inflight = 0;
-    // Idle means no query in flight either: a slow upstream does not cut its client off.
-    socket.setTimeout(TCP_IDLE_MS, () => { if (inflight === 0) socket.destroy(); });
-    socket.on('data', (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2) {
+    // Reading waits while PIPELINE_LIMIT queries are in flight or a whole message of answers is
+    // not yet taken by the peer: a client that asks without reading (a 30-byte question, a
+    // 64 KiB answer) holds at most that much of the server's memory (RFC 7766 §6.2.1.1).
+    const busy = () => inflight >= PIPELINE_LIMIT || socket.writableLength >= MAX_MESSAGE;
+    const next = (): void => {
+      while (buffered.length >= 2 && !busy() && !socket.destroyed) {
         const length = buffered.readUInt16BE(0);
         if (length < 12) { socket.destroy(); return; }
         if (buffered.length < 2 + length) break;
         const query = Buffer.from(buffered.subarray(2, 2 + length));
         buffered = buffered.subarray(2 + length);
         inflight++;
-        if (inflight >= PIPELINE_LIMIT) socket.pause();
         this.resolver.answer(query, 'tcp').then((reply) => {
           if (!reply || socket.destroyed || reply.length > MAX_MESSAGE) return;
           const len = Buffer.alloc(2);
@@ -219,9 +220,19 @@ export class DnsService implements ManagedService {
           socket.write(Buffer.concat([len, reply]));
         }, (e) => this.ctx.internalError(e)).finally(() => {
           inflight--;
-          if (inflight < PIPELINE_LIMIT && socket.isPaused()) socket.resume();
+          flow();
         });
       }
+      // At most one message (and one read) is kept: beyond it, the peer waits.
+      if (busy() || buffered.length >= 2 + MAX_MESSAGE) socket.pause(); else socket.resume();
+    };
+    const flow = (): void => { if (!busy()) next(); };
+    socket.on('drain', flow);
+    // Idle means no query in flight either: a slow upstream does not cut its client off.
+    socket.setTimeout(TCP_IDLE_MS, () => { if (inflight === 0) socket.destroy(); });
+    socket.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      next();
     });
   }
 

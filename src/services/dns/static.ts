@@ -7,6 +7,7 @@
 // address, as RouterOS adds a PTR record for it to the cache.
 
 import { IpAddress } from '../../menu/values.js';
+import { linearRegExp } from '../../menu/regex.js';
 import { canonicalName, mxData, nameToWire, srvData, TYPE, txtData, type ResourceRecord } from './wire.js';
 
 export interface StaticEntry {
@@ -42,7 +43,7 @@ export function staticEntry(row: Record<string, unknown>): StaticEntry | undefin
   const num = (k: string) => (typeof row[k] === 'number' ? (row[k] as number) : 0);
   let regexp: RegExp | undefined;
   if (str('regexp') !== '') {
-    try { regexp = new RegExp(str('regexp')); } catch { return undefined; }
+    try { regexp = linearRegExp(str('regexp')); } catch { return undefined; }
   }
   const name = str('name') !== '' ? canonicalName(str('name')) : undefined;
   if (!name && !regexp) return undefined;

@@ -423,19 +423,6 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   };
   const certName = (id: number): string => String(tx.get(CERT_PATH, id)?.data.name ?? `*${id.toString(16).toUpperCase()}`);
 
-  // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec.
-  for (const row of tx.list(CERT_PATH)) {
-    if (row.data.trusted !== true || typeof row.data.revoked === 'number' || !trustStoreAllows(row.data['trust-store'], COMPONENT)) continue;
-    const der = certificateDer(tx, row.id);
-    if (der) plan.certs.push({ der, ca: row.data.authority === true });
-  }
-  const localCas = crlUse
-    ? tx.list(CERT_PATH).filter((r) => r.data.authority === true && r.data['private-key'] === true).map((r) => r.id)
-    : [];
-  const crls = crlUse
-    ? tx.list(CRL_MENU_PATH).map((r) => loadedCrl(env, tx, r.id)?.der).filter((d): d is Buffer => d !== undefined)
-    : [];
-
   const defaultProfile = builtinRowId(tx, IPSEC_PROFILE_PATH, 'default');
   const defaultProposal = builtinRowId(tx, IPSEC_PROPOSAL_PATH, 'default');
   const policies = tx.list(IPSEC_POLICY_PATH).filter((r) => enabled(r.data) && !propValue(POLICY.template, r.data) && propValue(POLICY.action, r.data) === 'encrypt');
@@ -546,6 +533,21 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
     if (usable === 0) plan.peerStatus.set(peerRow.id, 'no usable identity');
     else if (policyProblem) plan.peerStatus.set(peerRow.id, policyProblem);
   }
+  // With no connection charon is stopped and needs no trust anchors or CRLs: a reconcile follows
+  // every commit, and reading every certificate's DER each time made issuing O(n) per certificate.
+  if (plan.conns.size === 0) return { plan, crls: [], crlUse, localCas: [] };
+  // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec.
+  for (const row of tx.list(CERT_PATH)) {
+    if (row.data.trusted !== true || typeof row.data.revoked === 'number' || !trustStoreAllows(row.data['trust-store'], COMPONENT)) continue;
+    const der = certificateDer(tx, row.id);
+    if (der) plan.certs.push({ der, ca: row.data.authority === true });
+  }
+  const localCas = crlUse
+    ? tx.list(CERT_PATH).filter((r) => r.data.authority === true && r.data['private-key'] === true).map((r) => r.id)
+    : [];
+  const crls = crlUse
+    ? tx.list(CRL_MENU_PATH).map((r) => loadedCrl(env, tx, r.id)?.der).filter((d): d is Buffer => d !== undefined)
+    : [];
   return { plan, crls, crlUse, localCas };
 }
 

@@ -27,6 +27,7 @@ import type http from 'node:http';
 import { RosError } from '../../errors.js';
 import { effectivePolicies, logFileRefusal } from '../../menu/executor.js';
 import { UnsafeFileName } from '../../store/files.js';
+import { holdsPrivateKey } from '../../pki/index.js';
 import { removalEffects, resolveItems, typeContext } from '../../menu/generic.js';
 import { detailModel, tableModel } from '../../menu/render.js';
 import { boolType } from '../../menu/proptypes.js';
@@ -606,9 +607,10 @@ async function download(front: WebFront, res: http.ServerResponse, user: User, n
     const out = await print(front, user, menu);
     const row = out.rows.find((r) => r.data.name === name && r.data.type !== 'directory');
     if (!row) throw new RosError('argument', 'no such item');
-    const contents = menu.properties.find((p) => p.name === 'contents');
-    if (contents?.secretWhen?.(row.data, out.ctx) && !user.policies.has('sensitive')) throw new RosError('permission', 'not enough permissions (9)');
     const data = await app.env.files.read(name);
+    // The one rule for key files (pki holdsPrivateKey): also large, DER and PKCS#12 ones, whose
+    // `contents` /file does not show at all.
+    if (!user.policies.has('sensitive') && holdsPrivateKey(data)) throw new RosError('permission', 'not enough permissions (9)');
     const base = name.split('/').pop()!;
     send(res, 200, data, 'application/octet-stream', {
       'Content-Disposition': `attachment; filename="${base.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(base)}`,

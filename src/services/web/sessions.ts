@@ -9,7 +9,7 @@
 // is kept for requests without a valid cookie.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Policy } from '../../menu/types.js';
+import type { Policy, Session } from '../../menu/types.js';
 
 export interface WebSessionLimits {
   /** Sessions held at once, at most. */
@@ -44,7 +44,7 @@ export interface WebSession {
   readonly created: number;
   lastUsed: number;
   /** Row numbers of the last print per menu (console item numbers) for this session's commands. */
-  readonly lastPrint: Map<string, number[]>;
+  readonly lastPrint: Session['lastPrint'];
 }
 
 /** The cookie of each service: `__Host-` binds the www-ssl one to HTTPS, this host and path `/`. */
