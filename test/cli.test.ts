@@ -8,6 +8,8 @@ import { after, describe, test } from 'node:test';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { openDataDir } from '../src/store/datadir.js';
 import { tempDir } from './support/app.js';
+import { esc, onTerminal, type Step } from './support/terminal.js';
+import { needs } from './support/tools.js';
 
 const BIN = path.join(import.meta.dirname, '..', 'bin', 'rospki.js');
 // Daemons started here open their /ip services (www 80, api 8728, api-ssl 8729): on loopback only.
@@ -170,56 +172,29 @@ describe('the daemon', () => {
   });
 });
 
-describe('the interactive console (on a pseudo-terminal)', () => {
-  // python3's pty module gives rospki a real terminal; keystrokes go in, the screen comes out.
-  const DRIVER = `
-import os, pty, sys, time, select, json
-steps = json.loads(sys.argv[1])
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ['COLUMNS'] = '80'
-    os.execvp('node', ['node'] + sys.argv[2:])
-out = b''
-def read_for(seconds):
-    global out
-    end = time.time() + seconds
-    while time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            out += data
-for keys, wait in steps:
-    read_for(wait)
-    os.write(fd, keys.encode())
-read_for(3)
-try:
-    os.waitpid(pid, 0)
-except ChildProcessError:
-    pass
-sys.stdout.write(out.decode('utf8', 'replace'))
-`;
-
+describe('the interactive console (on a pseudo-terminal)', { skip: needs('python3', 'openssl') }, () => {
+  // python3's pty module gives rospki a real terminal; each keystroke goes in once the screen
+  // shows what it answers (test/support/terminal.ts), the screen comes out.
   test('prompt, commands, menu changes, tab completion, ? help, Ctrl-C, a masked passphrase prompt and /quit', () => {
     const dir = dataDir();
-    const steps: Array<[string, number]> = [
-      ['/system identity print\r', 2.5],
-      ['/system\r', 0.7],
-      ['iden\t', 0.7],
-      ['\r', 0.7],
-      ['?', 0.7],
-      ['garbage line\u0003', 0.7],
-      ['print\r', 0.7],
-      [':delay 20s; :put "not reached"\r', 0.7],
-      ['\u0003', 1.0],
-      [':put "back at the prompt"\r', 0.7],
-      ['/certificate import file-name=bundle.p12\r', 0.7],
-      ['s3cret-pass\r', 1.5],
-      ['/quit\r', 2.0],
+    const top = esc('[admin@MikroTik] > ');
+    const identity = esc('[admin@MikroTik] /system/identity> ');
+    const steps: Step[] = [
+      { expect: top, send: '/system identity print\r' },
+      { expect: `name: MikroTik[\\s\\S]*${top}`, send: '/system\r' },
+      { expect: esc('[admin@MikroTik] /system> '), send: 'iden\t' },
+      { expect: 'identity', send: '\r' },
+      { expect: identity, send: '?' },
+      { expect: `set -- [\\s\\S]*${identity}`, send: 'garbage line' },
+      { expect: 'garbage line', send: '\u0003' },
+      { expect: identity, send: 'print\r' },
+      { expect: `name: MikroTik[\\s\\S]*${identity}`, send: ':delay 20s; :put "not reached"\r' },
+      // The line is taken (its newline echoed): the command runs, and Ctrl-C interrupts it.
+      { expect: '"not reached"\\r*\\n', send: '\u0003' },
+      { expect: identity, send: ':put "back at the prompt"\r' },
+      { expect: `\\nback at the prompt\\r*\\n[\\s\\S]*${identity}`, send: '/certificate import file-name=bundle.p12\r' },
+      { expect: 'passphrase: ', send: 's3cret-pass\r' },
+      { expect: `private-keys-imported[\\s\\S]*${identity}`, send: '/quit\r' },
     ];
     // A PKCS#12 bundle in the /file store, made by openssl: import asks for its passphrase.
     fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
@@ -227,8 +202,7 @@ sys.stdout.write(out.decode('utf8', 'replace'))
     const crt = path.join(dir, 'c.pem');
     spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', crt, '-subj', '/CN=bundle', '-days', '30']);
     spawnSync('openssl', ['pkcs12', '-export', '-inkey', key, '-in', crt, '-out', path.join(dir, 'files', 'bundle.p12'), '-passout', 'pass:s3cret-pass']);
-    const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify(steps), BIN, '--data', dir], { encoding: 'utf8', timeout: 30_000 });
-    const screen = r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+    const screen = onTerminal(['node', BIN, '--data', dir], 80, steps);
     assert.match(screen, /\[admin@MikroTik\] > /);
     assert.match(screen, /name: MikroTik/);
     assert.match(screen, /\[admin@MikroTik\] \/system> /);
@@ -245,7 +219,6 @@ sys.stdout.write(out.decode('utf8', 'replace'))
     assert.doesNotMatch(screen, /s3cret-pass/);
     assert.match(screen, /certificates-imported: 1/);
     assert.match(screen, /private-keys-imported: 1/);
-    assert.equal(r.status, 0);
     // History survives the session.
     const history = fs.readFileSync(path.join(dir, 'history'), 'utf8');
     assert.match(history, /\/system identity print/);

@@ -10,83 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BIN, haveTool, keyAuth, ssh, startSshDaemon, waitUntil } from '../services/ssh-support.js';
+import { BIN, keyAuth, ssh, startSshDaemon, waitUntil } from '../services/ssh-support.js';
+import { esc, onTerminal, type Step } from '../support/terminal.js';
+import { needs } from '../support/tools.js';
 
-const DRIVER = String.raw`
-import os, pty, sys, time, select, json, fcntl, termios, struct, re
-cfg = json.loads(sys.argv[1])
-argv = sys.argv[2:]
-def winsize(fd, cols, rows):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
-pid, fd = pty.fork()
-if pid == 0:
-    for k in ('COLUMNS', 'LINES'):
-        os.environ.pop(k, None)
-    os.environ.update(cfg.get('env', {}))
-    winsize(0, cfg['cols'], cfg['rows'])
-    os.execvp(argv[0], argv)
-raw = b''
-failed = None
-def screen():
-    return re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', raw.decode('utf8', 'replace'))
-def read_some(timeout):
-    global raw
-    r, _, _ = select.select([fd], [], [], timeout)
-    if not r:
-        return True
-    try:
-        data = os.read(fd, 65536)
-    except OSError:
-        return False
-    if not data:
-        return False
-    raw += data
-    return True
-pos = 0
-for i, step in enumerate(cfg['steps']):
-    end = time.time() + 30
-    pattern = re.compile(step['expect'])
-    m = None
-    while True:
-        m = pattern.search(screen(), pos)
-        if m or time.time() > end:
-            break
-        if not read_some(0.1):
-            m = pattern.search(screen(), pos)
-            break
-    if not m:
-        failed = {'step': i, 'expect': step['expect']}
-        break
-    pos = m.end()
-    if 'resize' in step:
-        winsize(fd, step['resize'][0], step['resize'][1])
-    os.write(fd, step['send'].encode())
-end = time.time() + 30
-while time.time() < end and read_some(0.1):
-    pass
-try:
-    os.kill(pid, 9)
-except ProcessLookupError:
-    pass
-try:
-    os.waitpid(pid, 0)
-except ChildProcessError:
-    pass
-print(json.dumps({'screen': screen(), 'failed': failed}))
-`;
-
-interface Step { expect: string; send: string; resize?: [number, number] }
-
-/** Runs argv on a pseudo-terminal of cols×rows through the steps; returns the screen. */
-function onTerminal(argv: string[], cols: number, steps: Step[], env: Record<string, string> = {}): string {
-  const r = spawnSync('python3', ['-c', DRIVER, JSON.stringify({ cols, rows: 40, steps, env }), ...argv], { encoding: 'utf8', timeout: 120_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const { screen, failed } = JSON.parse(r.stdout) as { screen: string; failed?: { step: number; expect: string } };
-  assert.equal(failed, null, `waited in vain for ${JSON.stringify(failed)}; the screen:\n${screen}`);
-  return screen;
-}
-
-const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const CN = 'a-rather-long-common-name-for-a-lab-vpn-gateway.example.net';
 
 /**
@@ -143,7 +70,7 @@ function quietDataDir(): string {
   return dir;
 }
 
-const skip = haveTool('python3') ? false : 'python3 not installed';
+const skip = needs('python3');
 
 describe('the console on a terminal (pty)', { skip }, () => {
   const dirs: string[] = [];
@@ -229,7 +156,7 @@ describe('continuation lines wherever console text comes from', () => {
   });
 });
 
-describe('the console in an SSH PTY shell (OpenSSH)', { skip: haveTool('ssh') && haveTool('python3') ? false : 'ssh or python3 missing' }, () => {
+describe('the console in an SSH PTY shell (OpenSSH)', { skip: needs('ssh', 'ssh-keygen', 'python3') }, () => {
   test('continuation prompts, a pasted block, the window size and window changes; /console clear-history', async () => {
     const d = await startSshDaemon();
     try {

@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Appliance } from '../../src/appliance.js';
-import { havePebble, startPebble, type Pebble } from '../support/pebble.js';
+import { PEBBLE_TOOLS, startPebble, type Pebble } from '../support/pebble.js';
 import { tempDir } from '../support/app.js';
 import { freePort, run } from '../services/support.js';
+import { needs } from '../support/tools.js';
 
 const BIN = path.resolve('bin/rospki.js');
-const skip = !havePebble() && 'pebble, pebble-challtestsrv or openssl missing (apt-get install pebble openssl)';
+const skip = needs(...PEBBLE_TOOLS);
 
 describe('a rospki daemon gets, serves and renews a certificate from pebble', { skip }, () => {
   let pebble: Pebble;

@@ -8,9 +8,8 @@ import { after, before, test } from 'node:test';
 import { tempDir } from '../support/app.js';
 import { makeChain, run, startServiceApp, type ServiceApp } from '../services/support.js';
 import { startServer } from '../menus/crl-support.js';
+import { needs } from '../support/tools.js';
 
-const hasLibrouteros = fs.existsSync('/usr/lib/python3/dist-packages/librouteros');
-const hasAnsible = fs.existsSync('/usr/bin/ansible-playbook');
 
 let s: ServiceApp;
 let dir: string;
@@ -32,7 +31,7 @@ from librouteros import connect
 from librouteros.query import Key
 from librouteros.exceptions import TrapError
 port, mode, cafile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-kw = dict(port=port, timeout=10)
+kw = dict(port=port, timeout=30)
 if mode != 'plain':
     ctx = ssl.create_default_context(cafile=cafile if mode == 'cert' else None)
     if mode == 'adh':
@@ -70,7 +69,7 @@ async function librouteros(port: number, mode: 'plain' | 'cert' | 'adh') {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-test('librouteros over api: print, add, query, empty query, sign, update, remove, trap', { skip: !hasLibrouteros }, async () => {
+test('librouteros over api: print, add, query, empty query, sign, update, remove, trap', { skip: needs('librouteros') }, async () => {
   const out = await librouteros(s.ports.api, 'plain');
   assert.match(String(out.version), /^7\./);
   assert.match(String(out.id), /^\*[0-9A-F]+$/);
@@ -81,7 +80,7 @@ test('librouteros over api: print, add, query, empty query, sign, update, remove
   assert.equal(out.after, 0);
 });
 
-test('librouteros over api-ssl: anonymous DH with certificate=none, verified TLS with a certificate', { skip: !hasLibrouteros }, async () => {
+test('librouteros over api-ssl: anonymous DH with certificate=none, verified TLS with a certificate', { skip: needs('librouteros') }, async () => {
   const adh = await librouteros(s.ports['api-ssl'], 'adh');
   assert.match(String(adh.cipher), /^ADH-/);
   await s.run('/ip/service', 'set', { numbers: 'api-ssl', certificate: 'srv' });
@@ -96,7 +95,7 @@ const MONITOR_SCRIPT = String.raw`
 import sys, json
 from librouteros import connect
 from librouteros.exceptions import TrapError
-api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=10)
+api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=30)
 out = {'fetch': list(api('/tool/fetch', url=sys.argv[2], output='user'))}
 try:
     list(api('/tool/fetch', url=sys.argv[3], output='user'))
@@ -109,7 +108,7 @@ out['identity'] = list(api.path('system', 'identity')('export', terse=''))
 print(json.dumps(out))
 `;
 
-test('librouteros: a fetch answers its states with .section, a failed one traps, /execute and /export return their text', { skip: !hasLibrouteros }, async () => {
+test('librouteros: a fetch answers its states with .section, a failed one traps, /execute and /export return their text', { skip: needs('librouteros') }, async () => {
   await s.run('/system/identity', 'set', { name: 'lr-router' });
   const srv = await startServer();
   srv.routes.set('/page', (_q, r) => r.end('page body'));
@@ -135,7 +134,7 @@ test('librouteros: a fetch answers its states with .section, a failed one traps,
   }
 });
 
-test('ansible community.routeros.api lists, adds, queries and removes certificates (api and api-ssl)', { skip: !hasAnsible || !hasLibrouteros }, async () => {
+test('ansible community.routeros.api lists, adds, queries and removes certificates (api and api-ssl)', { skip: needs('ansible-playbook', 'librouteros') }, async () => {
   const inventory = path.join(dir, 'inventory.ini');
   fs.writeFileSync(inventory, '[routers]\nrospki ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
   const playbook = path.join(import.meta.dirname, 'fixtures', 'api-ansible.yml');

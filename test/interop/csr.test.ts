@@ -9,8 +9,9 @@ import { parseCsr } from '../../src/pki/csr.js';
 import { pemDecodeOne } from '../../src/pki/index.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import {
-  C, certtool, derOf, fileOf, hasCerttool, importFile, ossl, osslStatus, putFile, row, rows, summary,
+  C, certtool, derOf, fileOf, importFile, ossl, osslStatus, putFile, row, rows, summary,
 } from '../menus/import-support.js';
+import { mayUse } from '../support/tools.js';
 
 describe('certificate requests', () => {
   let t: TestApp;
@@ -85,7 +86,7 @@ describe('certificate requests', () => {
     const info = parseCsr(pemDecodeOne(fileOf(t, 'certificate-request.pem')).der);
     assert.equal(info.signatureValid, true);
     assert.deepEqual(info.keyUsage, ['digital-signature', 'tls-server']);
-    if (hasCerttool) {
+    if (mayUse('certtool')) {
       const ct = certtool(files, ['--crq-info', '--infile', 'certificate-request.pem']);
       assert.equal(ct.status, 0, ct.output);
       assert.match(ct.output, /router\.lab/);

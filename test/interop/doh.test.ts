@@ -8,8 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { cli, digAnswers, digStatus, issueDohCertificate, startDnsApp, type DnsApp } from './doh-support.js';
 import { startDohServer, type DohServer } from './doh-server.js';
+import { needs } from '../support/tools.js';
 
-describe('DoH forwarding through rospki', () => {
+describe('DoH forwarding through rospki', { skip: needs('dig') }, () => {
   let t: DnsApp;
   let doh: DohServer;
   let n = 0;
@@ -120,7 +121,7 @@ describe('DoH forwarding through rospki', () => {
   });
 });
 
-describe('DoH over HTTP/1.1, timeouts, and a DoH host that does not resolve', () => {
+describe('DoH over HTTP/1.1, timeouts, and a DoH host that does not resolve', { skip: needs('dig') }, () => {
   let t: DnsApp;
   let doh: DohServer;
 

@@ -29,7 +29,8 @@ async function sServer(dir: string, name: string, cert: string, key: string, cha
     const proc = spawn('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     const ok = await new Promise<boolean>((resolve) => {
       let out = '';
-      const timer = setTimeout(() => resolve(false), 5000);
+      // It exits at once when the port is taken (then another port); starting may be slow under load.
+      const timer = setTimeout(() => resolve(false), 30_000);
       proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('ACCEPT')) { clearTimeout(timer); resolve(true); } });
       proc.on('exit', () => { clearTimeout(timer); resolve(false); });
     });

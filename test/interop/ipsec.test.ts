@@ -19,12 +19,13 @@ import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { certificateDer, privateKey } from '../../src/menus/certificate/keys.js';
-import { charonInstalled, CHARON } from '../../src/menus/ip/ipsec.js';
+import { CHARON } from '../../src/menus/ip/ipsec.js';
 import { ViciClient, assertSuccess, type ViciMessage } from '../../src/services/ipsec/vici.js';
 import { freeUdpPort, startServiceApp, useFreeIpsecPorts, type ServiceApp } from '../services/support.js';
 import { openssl, tempDir } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
-const skip = charonInstalled() ? false : `needs ${CHARON.program()} (Debian ${CHARON.package})`;
+const skip = needs('charon');
 
 /** Polls `check` until it returns a value (not undefined), at most `ms`. */
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, ms = 30_000): Promise<T> {

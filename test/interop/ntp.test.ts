@@ -15,6 +15,7 @@ import { ntpRequest, parseReply, parseServer, querySntp } from '../../src/servic
 import { startServiceApp, type ServiceApp } from '../services/support.js';
 import { tempDir } from '../support/app.js';
 import { cli } from './doh-support.js';
+import { needs } from '../support/tools.js';
 
 const YEAR = 365 * 86_400_000;
 
@@ -37,7 +38,7 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms =
 
 const chronyd = findProgram('chronyd');
 
-describe('NTP client against chrony on loopback', { skip: chronyd ? false : 'chronyd is not installed (Debian package chrony)' }, () => {
+describe('NTP client against chrony on loopback', { skip: needs('chronyd') }, () => {
   let t: ServiceApp;
   let chrony: ChildProcess;
   let work: string;

@@ -10,7 +10,8 @@ import { buildPkcs12, isPkcs12PasswordError, parsePkcs12, pkcs12Kdf, bmpPassword
 import { rc2CbcDecrypt } from '../../src/pki/rc2.js';
 import { pemDecodeOne } from '../../src/pki/index.js';
 import { openTestApp, tempDir } from '../support/app.js';
-import { certtool, hasCerttool, importFile, ossl, putFile, rows, summary } from '../menus/import-support.js';
+import { certtool, importFile, ossl, putFile, rows, summary } from '../menus/import-support.js';
+import { needs } from '../support/tools.js';
 
 describe('PKCS#12 interop', () => {
   let dir: string;
@@ -20,7 +21,7 @@ describe('PKCS#12 interop', () => {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  test('bundles made by gnutls certtool import with the key on the certificate', { skip: hasCerttool ? false : 'certtool not installed (CI installs gnutls-bin)' }, async () => {
+  test('bundles made by gnutls certtool import with the key on the certificate', { skip: needs('certtool') }, async () => {
     // certtool uses 600,000 iterations: a few seconds each, so three ciphers and one wrong password.
     for (const cipher of ['aes-256', '3des-pkcs12', 'rc2-40']) {
       const out = `gnutls-${cipher}.p12`;

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
 import { startServer } from '../menus/crl-support.js';
+import { missingTools } from '../support/tools.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
 const EWORM = ['global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates'];
@@ -167,7 +168,7 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
 describe("eworm-de's check-certificates, unmodified, offline", () => {
   test('warns of a certificate about to expire and skips the one its SCEP server renews', { timeout: 120_000 }, (t) => {
     const probe = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
-    if (probe.status !== 0) { t.skip(`needs unshare --mount --net and ip (iproute2): ${(probe.stderr || String(probe.error)).trim()}`); return; }
+    if (probe.status !== 0) { t.skip(missingTools(`needs unshare --mount --net and ip (iproute2): ${(probe.stderr || String(probe.error)).trim()}`)); return; }
     const dir = tempDir('rospki-eworm-check-');
     try {
       const data = path.join(dir, 'data');

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { haveTool, importAdminKey, sftpBatch, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { importAdminKey, sftpBatch, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('sftp') ? false : 'OpenSSH sftp not installed';
+const skip = needs('sftp', 'ssh-keygen');
 let s: SshApp;
 before(async () => {
   if (skip) return;
@@ -22,7 +23,7 @@ test('sftp put of x.auto.rsc runs it and writes x.auto.log', { skip }, async () 
   const r = await sftpBatch(s, `put ${script} net.auto.rsc\n`);
   assert.equal(r.status, 0, r.stderr);
   const log = path.join(s.app.dataDir.filesDir, 'net.auto.log');
-  for (let i = 0; i < 200 && !fs.existsSync(log); i++) await new Promise((res) => setTimeout(res, 50));
+  for (let i = 0; i < 600 && !fs.existsSync(log); i++) await new Promise((res) => setTimeout(res, 50)); // 30 s at most
   assert.equal(fs.readFileSync(log, 'utf8'), 'Script file loaded and executed successfully\n');
   assert.equal(await s.app.identity(), 'from-sftp');
   // A plain .rsc is only a file.

@@ -8,12 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeChain, run } from '../services/support.js';
-import { haveTool, importAdminKey, keyAuth, scp, sftpBatch, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { importAdminKey, keyAuth, scp, sftpBatch, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
 import { openssl } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('ssh') && haveTool('scp') && haveTool('sftp') ? false : 'OpenSSH client not installed';
-const hasParamiko = fs.existsSync('/usr/bin/python3') && (await run('/usr/bin/python3', ['-c', 'import paramiko'])).status === 0;
-const hasAnsible = fs.existsSync('/usr/bin/ansible-playbook') && hasParamiko;
+const skip = needs('ssh', 'scp', 'sftp', 'ssh-keygen');
 
 let s: SshApp;
 let work: string;
@@ -160,7 +159,7 @@ c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy()
 c.connect('127.0.0.1', port=int(sys.argv[1]), username='admin', password=sys.argv[2], look_for_keys=False, allow_agent=False)
 ch = c.invoke_shell(term='xterm', width=100, height=30)
 ansi = re.compile(rb'\x1b\[[0-9;?]*[A-Za-z]')
-def until(pat, t=10):
+def until(pat, t=30):
     buf = b''; end = time.time() + t
     while time.time() < end:
         if ch.recv_ready():
@@ -183,7 +182,7 @@ ch.send(b'/quit\r'); out['exit'] = ch.recv_exit_status()
 import json; print(json.dumps(out))
 `;
 
-test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, history, window size, /quit', { skip: skip || (!hasParamiko && 'paramiko not installed') }, async () => {
+test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, history, window size, /quit', { skip: skip || needs('paramiko') }, async () => {
   const r = await run('/usr/bin/python3', ['-c', PTY_CLIENT, String(s.sshPort), 'secret'], { timeoutMs: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, string | number>;
@@ -199,7 +198,7 @@ test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, 
   assert.equal(out.exit, 0);
 });
 
-test('ansible community.routeros.command runs /certificate print over network_cli (paramiko)', { skip: skip || (!hasAnsible && 'ansible or paramiko not installed'), timeout: 240_000 }, async () => {
+test('ansible community.routeros.command runs /certificate print over network_cli (paramiko)', { skip: skip || needs('ansible-playbook', 'paramiko'), timeout: 240_000 }, async () => {
   const dir = path.join(s.home, 'ansible');
   fs.mkdirSync(dir, { recursive: true });
   const inventory = path.join(dir, 'inventory.ini');

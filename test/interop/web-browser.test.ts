@@ -18,8 +18,9 @@ import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { browserMissing, byText, launchChromium, type Browser, type Page } from '../support/browser.js';
 import { openssl, toPem } from '../support/app.js';
 import { freePort, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { missingTools, needs } from '../support/tools.js';
 
-const missing = await browserMissing();
+const missing = needs('chromium') || await browserMissing().then((why) => why !== undefined && missingTools(why));
 const WAIT = { timeout: 60_000 };
 
 describe('web interface in chromium', { skip: missing }, () => {

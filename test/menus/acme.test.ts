@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { AcmeClient, renewalCertId } from '../../src/acme/index.js';
 import { ConsoleSession } from '../../src/console/session.js';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
@@ -17,10 +17,11 @@ import { importPkcs8Der } from '../../src/pki/index.js';
 import type { RowData } from '../../src/store/store.js';
 import { startAcmeProxy, type AcmeProxy } from '../support/acme-proxy.js';
 import { openTestApp, opensslStatus, tempDir, toPem, type TestApp } from '../support/app.js';
-import { havePebble, startPebble, type Pebble } from '../support/pebble.js';
+import { acmeAccounts, forgetAuthorizations, PEBBLE_TOOLS, startPebble, type Pebble } from '../support/pebble.js';
 import { freePort } from '../services/support.js';
+import { needs } from '../support/tools.js';
 
-const skip = !havePebble() && 'pebble, pebble-challtestsrv or openssl missing (apt-get install pebble openssl)';
+const skip = needs(...PEBBLE_TOOLS);
 
 /** Console lines as the console prints them (liveProgress: the progress lines too). */
 async function con(t: TestApp, line: string, progress = false): Promise<{ ok: boolean; out: string; progress: string[] }> {
@@ -114,6 +115,8 @@ describe('ACME certificates from pebble', { skip }, () => {
     t?.close();
     await pebble?.stop();
   });
+  // Every test starts with no valid authorization at pebble: each name it orders gets a challenge.
+  beforeEach(async () => { await forgetAuthorizations(pebble, t.app); });
 
   test('enable-ssl-certificate: HTTP-01 on a temporary listener; letsencrypt-autogen_<UTC>, its intermediate beside it, bound to www-ssl (not enabled)', async () => {
     const r = await con(t, `:put ([/certificate enable-ssl-certificate dns-name=router.test directory-url=${dir} as-value]->"progress")`);
@@ -307,10 +310,8 @@ describe('ACME certificates from pebble', { skip }, () => {
   });
 
   test('a deactivated account: a clear failure, then a new account at the next attempt', async () => {
-    const account = await t.app.store.read((tx) => {
-      const a = tx.list('/.acme-account').find((x) => x.data.status === 'valid')!;
-      return { url: String(a.data.url), key: importPkcs8Der(t.app.store.unseal(tx.getBlob('/.acme-account', a.id, 'key')!)) };
-    });
+    const [account] = await acmeAccounts(t.app);
+    assert.ok(account);
     const https = await import('node:https');
     const client = new AcmeClient({
       directoryUrl: dir, accountKey: account.key, accountUrl: account.url,

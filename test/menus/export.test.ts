@@ -7,8 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { RosError } from '../../src/errors.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import {
-  C, certtool, filePath, fileOf, hasCerttool, importFile, ossl, osslStatus, row, rows, summary,
+  C, certtool, filePath, fileOf, importFile, ossl, osslStatus, row, rows, summary,
 } from './import-support.js';
+import { mayUse } from '../support/tools.js';
 
 describe('/certificate export-certificate', () => {
   let t: TestApp;
@@ -64,7 +65,7 @@ describe('/certificate export-certificate', () => {
     tmp('v-int.pem', certs[1]!);
     tmp('v-root.pem', certs[2]!);
     assert.match(ossl(files, ['verify', '-CAfile', 'v-root.pem', '-untrusted', 'v-int.pem', 'v-leaf.pem']), /OK/);
-    if (hasCerttool) {
+    if (mayUse('certtool')) {
       const ct = certtool(files, ['--p12-info', '--inder', '--infile', 'clients/vpn.p12', '--password', 'secret']);
       assert.equal(ct.status, 0, ct.output);
       assert.match(ct.output, /MAC: SHA256/);
@@ -81,7 +82,7 @@ describe('/certificate export-certificate', () => {
     assert.doesNotMatch(info, /PBES2/);
     const withLegacy = osslStatus(files, ['pkcs12', '-info', '-legacy', '-in', 'vpn-legacy.p12', '-passin', 'pass:secret', '-noout']);
     assert.equal(withLegacy.status, 0, withLegacy.output);
-    if (hasCerttool) {
+    if (mayUse('certtool')) {
       const ct = certtool(files, ['--p12-info', '--inder', '--infile', 'vpn-legacy.p12', '--password', 'secret']);
       assert.equal(ct.status, 0, ct.output);
       assert.match(ct.output, /3DES-CBC/);

@@ -61,8 +61,6 @@ export function osslStatus(cwd: string, args: string[]): { status: number; outpu
   return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
-export const hasCerttool = spawnSync('certtool', ['--version']).status === 0;
-
 export function certtool(cwd: string, args: string[]): { status: number; output: string } {
   const r = spawnSync('certtool', args, { cwd, encoding: 'utf8' });
   return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };

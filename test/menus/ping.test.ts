@@ -1,14 +1,14 @@
 // /ping: iputils' output read into RouterOS's table and records (pure), and the real host ping
 // of 127.0.0.1 through the console (the only address these tests ping).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { parsePingLine, pingRecords, pingTable, totals, type PingReply } from '../../src/menus/ping.js';
 import { openTestApp, type TestApp } from '../support/app.js';
+import { missingTools, needs } from '../support/tools.js';
 
-const havePing = spawnSync('ping', ['-V'], { encoding: 'utf8' }).status === 0;
+const skip = needs('ping');
 
 test('iputils lines become replies numbered from 0; errors and late packets get a status', () => {
   assert.deepEqual(parsePingLine('64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.045 ms', '127.0.0.1', 56),
@@ -70,7 +70,7 @@ test('without an address it fails at once; values are checked before anything ru
   await assert.rejects(t.run('/', 'ping', { address: '127.0.0.1' }), /ping without count= needs a session that can interrupt it/);
 });
 
-test('pings 127.0.0.1 with the host\'s ping: the table, and the number of replies as its value', { skip: !havePing && 'iputils-ping not installed' }, async () => {
+test('pings 127.0.0.1 with the host\'s ping: the table, and the number of replies as its value', { skip }, async () => {
   const r = await console('/ping 127.0.0.1 count=3 interval=100ms size=100');
   assert.equal(r.error, undefined);
   const lines = r.out.split('\n');
@@ -91,7 +91,7 @@ function pingChildRunning(): boolean {
   }
 }
 
-test('Ctrl-C ends a ping without count and shows what came back', { skip: (!havePing || !fs.existsSync('/proc/self/task')) && 'iputils-ping or /proc missing' }, async () => {
+test('Ctrl-C ends a ping without count and shows what came back', { skip: skip || (!fs.existsSync('/proc/self/task') && missingTools('no /proc/<pid>/task to find the ping child in')) }, async () => {
   let out = '';
   const cs = await ConsoleSession.open(t.app, { output: (s) => { out += s; } });
   const running = cs.run('/ping 127.0.0.1 interval=50ms');

@@ -18,7 +18,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 
 /** Waits for a condition the code under test brings about by itself (bounded, never by luck). */
-async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+async function until(check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_PASSWORD, startDaemon, type Daemon } from './daemon.js';
 import { freePort } from '../services/support.js';
-import { haveTool, passwordAuth } from '../services/ssh-support.js';
+import { passwordAuth } from '../services/ssh-support.js';
 import { tempDir } from '../support/app.js';
+import { needs, PYTHON } from '../support/tools.js';
 
 const PW = 'Reader-pass1';
-const PYTHON = '/usr/bin/python3';
-const skip = haveTool('ssh') ? false : 'OpenSSH client not installed';
+const skip = needs('ssh', 'ssh-keygen', 'python3');
 
 /** The daemon's resident memory now (kB), from /proc. */
 function rssKiB(pid: number): number {

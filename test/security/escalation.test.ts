@@ -8,12 +8,13 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { ApiClient, attrs, run } from '../services/support.js';
-import { haveTool, keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { needs } from '../support/tools.js';
 
 const PW = 'Str0ngPass';
 const DENIED = /not enough permissions \(9\)/;
 
-describe('no way up from a lesser user', { skip: !haveTool('ssh') && 'OpenSSH client missing' }, () => {
+describe('no way up from a lesser user', { skip: needs('ssh', 'ssh-keygen') }, () => {
   let s: SshApp;
 
   /** Runs one console line as `user` on each front end; returns what each one answered. */

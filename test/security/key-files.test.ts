@@ -11,11 +11,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempDir } from '../support/app.js';
 import { freePort, PASSWORD, run } from '../services/support.js';
-import { haveTool, passwordAuth, scp, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { passwordAuth, scp, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { needs, PYTHON } from '../support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
-const skip = haveTool('ssh') && haveTool('scp') && haveTool('sftp') && haveTool('curl') && fs.existsSync(PYTHON)
-  ? false : 'OpenSSH client, curl or python3 not installed';
+const skip = needs('ssh', 'ssh-keygen', 'scp', 'sftp', 'curl', 'python3');
 const WRITER_PW = 'Writer-pass1';
 const KEEPER_PW = 'Keeper-pass1';
 

@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import type { CommandDecl, Policy } from '../../src/menu/types.js';
 import { ApiClient, run } from '../services/support.js';
-import { haveTool, passwordAuth, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { passwordAuth, ssh, startSshApp, type SshApp } from '../services/ssh-support.js';
+import { needs } from '../support/tools.js';
 
 const PW = 'Str0ngPass';
 const DENIED = /not enough permissions \(9\)/;
@@ -31,7 +32,7 @@ interface Case {
   required: Policy[];
 }
 
-describe('the permission matrix', { skip: !haveTool('ssh') && 'OpenSSH client missing' }, () => {
+describe('the permission matrix', { skip: needs('ssh', 'ssh-keygen') }, () => {
   let s: SshApp;
   const policiesOf = new Map<string, Set<Policy>>();
   const cases: Case[] = [];

@@ -13,10 +13,11 @@ import { acmeResponder } from '../../src/menus/certificate/acme-responder.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { startAcmeProxy, type AcmeProxy } from '../support/acme-proxy.js';
 import { tempDir } from '../support/app.js';
-import { havePebble, startPebble, type Pebble } from '../support/pebble.js';
+import { forgetAuthorizations, PEBBLE_TOOLS, startPebble, type Pebble } from '../support/pebble.js';
 import { ApiClient, attrs, basic, run, startServiceApp, type ServiceApp } from './support.js';
+import { needs } from '../support/tools.js';
 
-const skip = !havePebble() && 'pebble, pebble-challtestsrv or openssl missing (apt-get install pebble openssl)';
+const skip = needs(...PEBBLE_TOOLS);
 
 /** Waits (bounded, polling the store) until `check` holds. */
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -128,6 +129,8 @@ describe('ACME with the services running', { skip }, () => {
       const added = await api.talk('/certificate/add-acme', '=name=via-api', '=domain-names=api.router.test,www.api.router.test', `=directory-url=${pebble.directory}`);
       assert.equal(added.at(-1)![0], '!done', JSON.stringify(added));
       assert.match(attrs(added.at(-1)!).ret!, /^\*[0-9A-F]+$/);
+      // The renewal must validate again (pebble would now and then reuse the authorization).
+      await forgetAuthorizations(pebble, s.app);
       const renewed = await api.talk('/certificate/acme-renew', '=numbers=via-api');
       assert.equal(renewed.at(-1)![0], '!done', JSON.stringify(renewed));
       const progress = renewed.filter((x) => x[0] === '!re').map(attrs);

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import {
   decodeMessage, encodeMessage, message, mxData, nameToWire, rdataText, srvData, TYPE, txtData, WireError, type Message,
 } from '../../src/services/dns/wire.js';
+import { needs, PYTHON } from '../support/tools.js';
 
 const MUTATIONS = Number(process.env.ROSPKI_FUZZ ?? 3000);
 
@@ -156,9 +157,7 @@ for line in sys.stdin:
     print('OK ' + '\\t'.join([' '.join(q), ' '.join(rrs(m.answer)), ' '.join(rrs(m.authority)), ' '.join(rrs(m.additional))]))
 `;
 
-test('differential against dnspython: where both accept a message, both read the same questions and records', (t) => {
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import dns.message'], { encoding: 'utf8' });
-  if (probe.status !== 0) { t.skip('python3-dnspython is not installed'); return; }
+test('differential against dnspython: where both accept a message, both read the same questions and records', { skip: needs('dnspython') }, () => {
   const rand = rng(0xd1ff);
   const inputs: Buffer[] = [];
   const seeds = SAMPLES.map((m) => encodeMessage(m));
@@ -167,7 +166,7 @@ test('differential against dnspython: where both accept a message, both read the
     if (i >= seeds.length) for (let k = 0; k < 1 + Math.floor(rand() * 2); k++) input = mutate(input, rand);
     inputs.push(input);
   }
-  const py = spawnSync('/usr/bin/python3', ['-c', PY], { input: inputs.map((b) => b.toString('hex')).join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 << 20 });
+  const py = spawnSync(PYTHON, ['-c', PY], { input: inputs.map((b) => b.toString('hex')).join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 << 20 });
   assert.equal(py.status, 0, py.stderr);
   const theirs = py.stdout.trim().split('\n');
   assert.equal(theirs.length, inputs.length);

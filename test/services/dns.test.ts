@@ -10,6 +10,7 @@ import { decodeMessage, encodeMessage, message, RCODE, TYPE, type Message } from
 import { dohAnswer } from '../interop/doh-server.js';
 import { cli, digAnswers, digStatus, startDnsApp, type DnsApp } from '../interop/doh-support.js';
 import { freePort, startServiceApp } from './support.js';
+import { needs } from '../support/tools.js';
 
 /** A plain DNS server (UDP and TCP) answering from the DoH test zone; counts what it was asked. */
 async function startPlainUpstream(): Promise<{ port: number; asked: string[]; close(): Promise<void> }> {
@@ -36,7 +37,7 @@ async function startPlainUpstream(): Promise<{ port: number; asked: string[]; cl
   }
 }
 
-describe('DNS static entries and plain servers', () => {
+describe('DNS static entries and plain servers', { skip: needs('dig') }, () => {
   let t: DnsApp;
   let upstream: Awaited<ReturnType<typeof startPlainUpstream>>;
 

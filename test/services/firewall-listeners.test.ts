@@ -46,7 +46,7 @@ const counters = (id: number) => s.app.store.read((tx) => {
 
 /** Counters are written every 100 ms: wait (bounded) until they reach `packets`. */
 async function countedTo(id: number, packets: number): Promise<{ packets: number; bytes: number }> {
-  for (let i = 0; i < 100; i++) {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
     const c = await counters(id);
     if (c.packets >= packets) return c;
     await new Promise((r) => setTimeout(r, 50));
@@ -133,7 +133,9 @@ test('UDP services ask admitMessage() for every datagram: a drop rule on the por
   const client = dgram.createSocket('udp4');
   const send = (text: string) => new Promise<void>((r) => client.send(Buffer.from(text), port, '127.0.0.1', () => r()));
   await send('before the rule');
-  for (let i = 0; i < 100 && verdicts.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  // The rule comes only after the first datagram was judged (30 s at most).
+  for (const deadline = Date.now() + 30_000; verdicts.length < 1 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(verdicts, [true]);
   const id = await addRule({ chain: 'input', protocol: 'udp', 'dst-port': String(port), action: 'drop' });
   await send('after');
   await got;

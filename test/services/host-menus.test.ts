@@ -2,13 +2,12 @@
 // a singleton (/ip cloud), an ordered list with its own verbs (/ip firewall filter: PUT, PATCH,
 // move, DELETE), host facts (/interface, /system resource) and /ping's records.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { after, before, test } from 'node:test';
 import { ApiClient, attrs, PASSWORD, run, startServiceApp, type ServiceApp } from './support.js';
+import { needs } from '../support/tools.js';
 
-const havePing = spawnSync('ping', ['-V']).status === 0;
 
 let s: ServiceApp;
 let base: string;
@@ -87,7 +86,7 @@ test('API: /interface and /system resource print what the host has; check-for-up
   }
 });
 
-test('/ping over REST and the API: one record per packet with the totals so far', { skip: !havePing && 'iputils-ping not installed' }, async () => {
+test('/ping over REST and the API: one record per packet with the totals so far', { skip: needs('ping') }, async () => {
   const rest = await curl('POST', '/ping', { address: '127.0.0.1', count: '2', interval: '100ms' });
   assert.equal(rest.status, 200);
   assert.equal(rest.json.length, 2);

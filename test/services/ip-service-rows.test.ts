@@ -39,7 +39,7 @@ async function rest(method: string, path: string, body?: unknown) {
 /** Waits (bounded) until the console shows what `want` accepts; returns that output. */
 async function until(line: string, want: (out: string) => boolean): Promise<string> {
   let out = '';
-  for (let i = 0; i < 200; i++) {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
     out = await cli(line);
     if (want(out)) return out;
     await new Promise((r) => setTimeout(r, 25));

@@ -10,9 +10,10 @@ import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { openTestApp } from '../support/app.js';
 import { PASSWORD } from './support.js';
-import { haveTool, keyAuth, passwordAuth, ssh, startSshDaemon, type SshDaemon } from './ssh-support.js';
+import { keyAuth, passwordAuth, ssh, startSshDaemon, type SshDaemon } from './ssh-support.js';
+import { needs } from '../support/tools.js';
 
-const skip = haveTool('ssh') ? false : 'OpenSSH client not installed';
+const skip = needs('ssh', 'ssh-keygen');
 let d: SshDaemon;
 before(async () => { if (!skip) d = await startSshDaemon(); });
 after(async () => { await d?.stop(); });

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from './support.js';
-import { haveTool, importAdminKey, scp, sftpBatch, startSshApp, type SshApp } from './ssh-support.js';
+import { importAdminKey, scp, sftpBatch, startSshApp, type SshApp } from './ssh-support.js';
+import { needs, PYTHON } from '../support/tools.js';
 
-const skip = haveTool('ssh') && haveTool('scp') && haveTool('sftp') ? false : 'OpenSSH client not installed';
-const hasParamiko = fs.existsSync('/usr/bin/python3') && (await run('/usr/bin/python3', ['-c', 'import paramiko'])).status === 0;
+const skip = needs('ssh', 'scp', 'sftp', 'ssh-keygen');
 const LIMIT = 1024 * 1024;
 
 let s: SshApp;
@@ -100,8 +100,8 @@ for name, fn in ops:
 print(json.dumps(out))
 `;
 
-test('paramiko sees the server\'s SFTP messages: RouterOS-like, no host path', { skip: skip || (!hasParamiko && 'paramiko not installed') }, async () => {
-  const r = await run('/usr/bin/python3', ['-c', PARAMIKO, String(s.sshPort), 'secret'], { timeoutMs: 60_000 });
+test('paramiko sees the server\'s SFTP messages: RouterOS-like, no host path', { skip: skip || needs('paramiko') }, async () => {
+  const r = await run(PYTHON, ['-c', PARAMIKO, String(s.sshPort), 'secret'], { timeoutMs: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, string>;
   for (const text of Object.values(out)) assertClean(text);

@@ -2,9 +2,10 @@
 // a key login could pass would only slow a password guesser that also holds a key.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { haveTool, importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from './ssh-support.js';
+import { importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from './ssh-support.js';
+import { needs } from '../support/tools.js';
 
-const skip = !haveTool('ssh') && 'OpenSSH client missing';
+const skip = needs('ssh', 'ssh-keygen');
 let s: SshApp;
 
 before(async () => {

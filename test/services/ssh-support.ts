@@ -20,15 +20,6 @@ export interface SshTarget {
 
 export interface SshApp extends ServiceApp, SshTarget {}
 
-export function haveTool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function startSshApp(opts: { enableWwwSsl?: boolean; services?: Partial<ServiceOptions> } = {}): Promise<SshApp> {
   const s = await startServiceApp(opts);
   const sshPort = await freePort();

@@ -6,17 +6,27 @@
 // Pebble runs in its default hostile mode (5 % of nonces rejected) with authorization reuse off
 // and no random validation sleep, so tests are deterministic and fast. stop() ends both daemons
 // and removes the folder; both also end by themselves after `maxSeconds` (timeout(1)).
+// "Off" is not quite off: pebble reuses a valid authorization when `rand.Intn(100) >
+// PEBBLE_AUTHZREUSE` is false, so at 0 still for 1 order in 100 per name; a test that needs a
+// challenge for a name it validated before calls forgetAuthorizations() first.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { signJws } from '../../src/acme/index.js';
+import type { Appliance } from '../../src/appliance.js';
+import { ACCOUNT_KEY_BLOB, ACCOUNT_PATH } from '../../src/menus/certificate/acme-issue.js';
+import { importPkcs8Der } from '../../src/pki/index.js';
 import { freePort } from '../services/support.js';
+import { have, type ToolName } from './tools.js';
 
-export const havePebble = (): boolean =>
-  ['pebble', 'pebble-challtestsrv', 'openssl'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+/** Whether pebble, its DNS and openssl are here (the tools of test/support/tools.ts). */
+export const havePebble = (): boolean => PEBBLE_TOOLS.every(have);
+export const PEBBLE_TOOLS = ['pebble', 'pebble-challtestsrv', 'openssl'] as const satisfies readonly ToolName[];
 
 export interface PebbleOptions {
   /** Port pebble connects to for HTTP-01 (where rospki must answer). */
@@ -69,12 +79,12 @@ function makeMinica(dir: string): void {
     '-days', '825', '-out', 'cert.pem', '-extfile', 'tls.ext'], dir);
 }
 
-function get(url: string, ca: string, method = 'GET', body?: string): Promise<{ status: number; text: string }> {
+function get(url: string, ca: string, method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, ca, timeout: 5000 }, (res) => {
+    const req = https.request(url, { method, ca, timeout: 5000, headers }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8'), headers: res.headers }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -161,4 +171,64 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
     log: () => readLog('pebble'),
     stop,
   };
+}
+
+/** An appliance's valid ACME accounts: URL and (unsealed) key. */
+export function acmeAccounts(app: Appliance): Promise<Array<{ key: KeyObject; url: string }>> {
+  return app.store.read((tx) => tx.list(ACCOUNT_PATH).filter((a) => a.data.status === 'valid')
+    .map((a) => ({ url: String(a.data.url), key: importPkcs8Der(app.store.unseal(tx.getBlob(ACCOUNT_PATH, a.id, ACCOUNT_KEY_BLOB)!)) })));
+}
+
+/**
+ * forgetAccountAuthorizations for every valid ACME account of an appliance at this pebble: its
+ * next orders get challenges for every name. Returns how many authorizations it deactivated.
+ */
+export async function forgetAuthorizations(pebble: Pebble, app: Appliance): Promise<number> {
+  const origin = new URL(pebble.directory).origin;
+  let n = 0;
+  for (const account of await acmeAccounts(app)) if (account.url.startsWith(`${origin}/`)) n += await forgetAccountAuthorizations(pebble, account);
+  return n;
+}
+
+/**
+ * Deactivates (RFC 8555 §7.5.2) every valid authorization of an ACME account at pebble, so that
+ * its next order for the same names gets new challenges: pebble's PEBBLE_AUTHZREUSE=0 still
+ * reuses one now and then (see the top of this file). The account is found by its key and URL
+ * (a test reads both from the appliance's store); its orders come from the account's `orders`
+ * list (RFC 8555 §7.1.2.1), page by page. Returns how many authorizations it deactivated.
+ */
+export async function forgetAccountAuthorizations(pebble: Pebble, account: { key: KeyObject; url: string }): Promise<number> {
+  const directory = JSON.parse((await get(pebble.directory, pebble.minicaPem)).text) as { newNonce: string };
+  let nonce: string | undefined;
+  /** A signed POST (POST-as-GET when payload is undefined); a refused nonce is retried with the fresh one. */
+  const post = async (url: string, payload?: unknown): Promise<{ json: Record<string, unknown>; link: string }> => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      nonce ??= String((await get(directory.newNonce, pebble.minicaPem, 'HEAD')).headers['replay-nonce']);
+      const jws = signJws(account.key, { nonce, url, kid: account.url }, payload);
+      const r = await get(url, pebble.minicaPem, 'POST', JSON.stringify(jws), { 'Content-Type': 'application/jose+json' });
+      const fresh = r.headers['replay-nonce'];
+      nonce = typeof fresh === 'string' ? fresh : undefined;
+      if (r.status === 400 && r.text.includes('badNonce')) continue;
+      if (r.status >= 400) throw new Error(`pebble answered ${r.status} to ${url}: ${r.text}`);
+      const link = [r.headers.link ?? []].flat().join(', ');
+      return { json: r.text ? JSON.parse(r.text) as Record<string, unknown> : {}, link };
+    }
+    throw new Error(`pebble refused every nonce for ${url}`);
+  };
+  const orders: string[] = [];
+  let page: string | undefined = String((await post(account.url)).json.orders);
+  for (let pages = 0; page && pages < 1000; pages++) {
+    const r = await post(page);
+    orders.push(...(r.json.orders as string[]));
+    page = /<([^>]+)>;\s*rel="next"/.exec(r.link)?.[1];
+  }
+  const authorizations = new Set<string>();
+  for (const order of orders) for (const a of (await post(order)).json.authorizations as string[]) authorizations.add(a);
+  let deactivated = 0;
+  for (const a of authorizations) {
+    if ((await post(a)).json.status !== 'valid') continue;
+    await post(a, { status: 'deactivated' });
+    deactivated++;
+  }
+  return deactivated;
 }

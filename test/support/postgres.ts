@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { missingTools, needs, postgresBinaries } from './tools.js';
 
 export interface PgCluster {
   readonly port: number;
@@ -36,23 +37,14 @@ export interface PgCluster {
   destroy(): void;
 }
 
-/** The directory of Debian's PostgreSQL binaries (the newest installed), or undefined. */
-export function postgresBinaries(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  let versions: string[];
-  try {
-    versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin', 'initdb')));
-  } catch {
-    return undefined;
-  }
-  versions.sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? path.join(base, versions[0], 'bin') : undefined;
-}
+export { postgresBinaries };
 
 /** Why the PostgreSQL tests cannot run here, or undefined when they can. */
 export function postgresMissing(): string | undefined {
-  if (!postgresBinaries()) return 'Debian postgresql is not installed (apt-get install postgresql)';
-  if (process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status !== 0) return 'runuser -u nobody does not work here';
+  // In CI (ROSPKI_REQUIRE_TOOLS=1) these throw: the file fails instead of skipping.
+  const tools = needs('initdb', 'pg_ctl', 'pgrep');
+  if (tools) return tools;
+  if (process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status !== 0) return missingTools('runuser -u nobody does not work here');
   return undefined;
 }
 

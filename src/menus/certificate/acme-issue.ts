@@ -40,8 +40,8 @@ export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/dire
 export const ACME_TRUST_COMPONENT = 'www';
 
 /** Accounts, one per directory, outside every menu (nothing prints, exports or imports them). */
-const ACCOUNT_PATH = '/.acme-account';
-const ACCOUNT_KEY_BLOB = 'key';
+export const ACCOUNT_PATH = '/.acme-account';
+export const ACCOUNT_KEY_BLOB = 'key';
 /** External account binding (sealed) kept until an account exists: on the account, or on a waiting add-acme row. */
 const EAB_BLOB = 'acme-eab';
 /** /ip service, read by path: menus/ip refers to this folder, never the other way round. */
