@@ -438,8 +438,35 @@ async function orphanedRows(store: Store): Promise<(row: RowData) => boolean> {
   return (row) => typeof row.instance !== 'string' || !live.has(row.instance);
 }
 
+/**
+ * Data directories whose services run in this process. Two sets of services on one data
+ * directory fight over its listeners and /ip service status rows: each writes its own `invalid`
+ * and reason, each write starts its own reconcile again, and they livelock (found as a test that
+ * spun for 20+ minutes). Another process is kept out by the daemon's control socket (control.ts).
+ */
+const servicesRunning = new Set<string>();
+
 /** Starts every enabled service of the appliance and keeps them in line with the store. */
 export async function startServices(app: Appliance, options: Partial<ServiceOptions> = {}): Promise<RunningServices> {
+  const root = app.dataDir.root;
+  if (servicesRunning.has(root)) throw new Error(`services already run on this data directory (${root})`);
+  servicesRunning.add(root);
+  try {
+    const manager = await startManager(app, options);
+    let stopping: Promise<void> | undefined;
+    return {
+      reconcile: () => manager.reconcile(),
+      port: (name) => manager.port(name),
+      // The data directory is free once this set has stopped (a second stop() waits for the first).
+      stop: () => (stopping ??= manager.stop().finally(() => { servicesRunning.delete(root); })),
+    };
+  } catch (e) {
+    servicesRunning.delete(root);
+    throw e;
+  }
+}
+
+async function startManager(app: Appliance, options: Partial<ServiceOptions>): Promise<ServiceManager> {
   await ensureServiceRows(app.env);
   // Connections an earlier daemon left behind (it was killed) are gone.
   const orphaned = await orphanedRows(app.store);

@@ -28,10 +28,12 @@ export async function startSshApp(opts: { enableWwwSsl?: boolean; services?: Par
   const home = tempDir('rospki-ssh-client-');
   const key = path.join(home, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'tester@client', '-f', key]);
-  return {
+  const app: SshApp = {
     ...s, sshPort, home, key,
-    async stop() { await s.stop(); fs.rmSync(home, { recursive: true, force: true }); },
+    // A test may restart the services (app.services replaced): stop the ones running now.
+    async stop() { await app.services.stop(); await s.stop(); fs.rmSync(home, { recursive: true, force: true }); },
   };
+  return app;
 }
 
 const COMMON = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10'];

@@ -58,27 +58,21 @@ test('host keys: ed25519 and rsa, fingerprints in /ip ssh match what the client 
   // Sealed at rest: the private key text is not in the database file.
   const db = fs.readFileSync(path.join(s.dir, 'rospki.db'));
   assert.ok(!db.includes('OPENSSH PRIVATE KEY'));
-  // A restart serves the same keys: once an appliance's services have stopped, a second one
-  // opened on its data directory serves them. (Never beside running services: two service
-  // managers on one data directory both claim its ports and rewrite each other's `invalid`
-  // flag and /log without end; under load that livelock held this test for good.)
-  const first = await startSshApp();
-  const storedEd = (app: Appliance) => app.store.read((tx) => String(tx.get(SSH_PATH, 1)!.data['ed25519-host-key-fingerprint']));
+  // A restart (the services stop, a new appliance opens the data directory and starts them)
+  // serves the same keys. Services never run twice on one data directory: that is refused.
+  const options = { host: '127.0.0.1', loginFailureDelayMs: 50, pollMs: 100 };
+  await assert.rejects(startServices(s.app, options), /services already run on this data directory/);
+  await s.services.stop();
   try {
-    const firstEd = await storedEd(first.app);
-    assert.equal(await scan(first.sshPort, 'ed25519'), firstEd);
-    await first.services.stop();
-    const other = await Appliance.open(first.dir);
+    const other = await Appliance.open(s.dir);
     try {
-      assert.equal(await storedEd(other), firstEd);
-      const port = await freePort();
-      await other.store.write((tx) => {
-        const row = tx.list('/ip/service').find((r) => r.data.name === 'ssh')!;
-        tx.update('/ip/service', row.id, { ...row.data, port });
-      });
-      const services = await startServices(other, { host: '127.0.0.1', loginFailureDelayMs: 50, pollMs: 100 });
+      const fps = await other.store.read((tx) => tx.get(SSH_PATH, 1)!.data);
+      assert.equal(fps['ed25519-host-key-fingerprint'], ed);
+      const services = await startServices(other, options);
       try {
-        assert.equal(await scan(port, 'ed25519'), firstEd);
+        assert.equal(services.port('ssh'), s.sshPort);
+        assert.equal(await scan(s.sshPort, 'ed25519'), ed);
+        assert.equal(await scan(s.sshPort, 'rsa'), rsa);
       } finally {
         await services.stop();
       }
@@ -86,8 +80,9 @@ test('host keys: ed25519 and rsa, fingerprints in /ip ssh match what the client 
       other.close();
     }
   } finally {
-    await first.stop();
+    s.services = await startServices(s.app, options);
   }
+  assert.equal(s.services.port('ssh'), s.sshPort);
 });
 
 test('password logins: wrong and empty passwords are refused, delayed and logged; the ssh policy is required', { skip }, async () => {

@@ -7,9 +7,9 @@ import type { KeyObject } from 'node:crypto';
 import type { Environment } from '../../menu/types.js';
 import type { ReadTx, Store, WriteTx } from '../../store/store.js';
 import {
-  exportPkcs8Der, importPkcs8Der, issuerFromCertificate, parseCertificate, type CertInfo, type IssuerSpec,
+  exportPkcs8Der, generateKeyDer, importPkcs8Der, issuerFromCertificate, parseCertificate, type CertInfo, type IssuerSpec, type KeyDer, type KeySize,
 } from '../../pki/index.js';
-import { failure } from '../../errors.js';
+import { failure, RosError } from '../../errors.js';
 import type { RowData } from '../../store/store.js';
 import { CERT_PATH, isTemplate } from './properties.js';
 
@@ -81,4 +81,27 @@ export function openSigningCa(env: Environment, tx: ReadTx, id: number, now: num
   const problem = caProblem(row.data, now, opened !== undefined);
   if (problem) throw failure(problem);
   return opened!;
+}
+
+/**
+ * A new key for a command, or `interrupted` as soon as the command is cancelled (API /cancel,
+ * Ctrl-C): an RSA key takes seconds (RSA-4096 under load: tens of seconds), and the caller must
+ * not wait for it once cancelled. The threadpool job cannot be stopped; its key is dropped.
+ */
+export async function generateKeyUnlessCancelled(keySize: KeySize, signal: AbortSignal | undefined): Promise<KeyDer> {
+  const interrupted = () => new RosError('interrupted', 'interrupted');
+  if (!signal) return generateKeyDer(keySize);
+  if (signal.aborted) throw interrupted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(interrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const key = generateKeyDer(keySize);
+  key.catch(() => {}); // a failure after the cancel is moot
+  try {
+    return await Promise.race([key, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
 }

@@ -6,19 +6,19 @@
 //    request from /file with a local CA (its signature checked first) and stores the result as
 //    an issued certificate row without a key.
 
-import { argumentError, failure, RosError } from '../../errors.js';
+import { argumentError, failure } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
 import { itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
 import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
 import {
-  PEM_LABEL, generateKeyDer, importPkcs8Der, isPem, isPkiError, issueCertificate, parseCertificate, pemDecode,
+  PEM_LABEL, importPkcs8Der, isPem, isPkiError, issueCertificate, parseCertificate, pemDecode,
   pemEncode, type CertInfo, type Digest, type KeyUsageName,
 } from '../../pki/index.js';
 import { createCsr, parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { certificateFacts } from './facts.js';
-import { DER_BLOB, openSigningCa, type OpenedCa } from './keys.js';
+import { DER_BLOB, generateKeyUnlessCancelled, openSigningCa, type OpenedCa } from './keys.js';
 import { CERT, CERT_PATH, isTemplate, templateOf } from './properties.js';
 import { crlUrl } from './sign.js';
 
@@ -57,8 +57,7 @@ export const createCertificateRequestCommand: CommandDecl = {
     const challenge = args.get(challengeArg) ?? '';
     session.progress?.([['progress', 'generating key']]);
     const spec = templateOf(template);
-    const key = await generateKeyDer(spec.keySize);
-    if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    const key = await generateKeyUnlessCancelled(spec.keySize, session.signal);
     const privateKey = importPkcs8Der(key.pkcs8);
     const csr = createCsr({
       subject: spec.subject,

@@ -3,18 +3,18 @@
 // (same *ID). Slow work (RSA key generation) happens between two short transactions, so the
 // console and other clients never wait for it.
 
-import { argumentError, failure, noSuchItem, RosError } from '../../errors.js';
+import { argumentError, failure, noSuchItem } from '../../errors.js';
 import { resolveItems } from '../../menu/generic.js';
 import { boolType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, CommandCall } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
 import type { RowData } from '../../store/store.js';
 import {
-  generateKeyDer, importPkcs8Der, issueCertificate,
+  importPkcs8Der, issueCertificate,
   type CertInfo, type IssuedCertificate, type KeyDer, type IssuerSpec,
 } from '../../pki/index.js';
 import { issuedFacts } from './facts.js';
-import { openSigningCa, storeKey, DER_BLOB } from './keys.js';
+import { generateKeyUnlessCancelled, openSigningCa, storeKey, DER_BLOB } from './keys.js';
 import { CERT_PATH, isTemplate, templateOf } from './properties.js';
 
 /** Where a local CA publishes its CRL: `http://<ca-crl-host>/crl/<CA id>.crl` (issue 3, §3). */
@@ -96,8 +96,7 @@ export const signCommand: CommandDecl = {
     const t = p.template;
     const spec = templateOf(t);
     session.progress?.([['progress', 'generating key']]);
-    const key: KeyDer = await generateKeyDer(spec.keySize);
-    if (session.signal?.aborted) throw new RosError('interrupted', 'interrupted');
+    const key: KeyDer = await generateKeyUnlessCancelled(spec.keySize, session.signal);
     session.progress?.([['progress', 'signing']]);
     const issued: IssuedCertificate = issueCertificate({
       ...spec,
