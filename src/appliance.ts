@@ -8,6 +8,7 @@ import { ConsoleScriptRunner } from './console/scripts.js';
 import { Executor } from './menu/executor.js';
 import { BUILTIN, newRowData, typeContext } from './menu/generic.js';
 import { Registry } from './menu/registry.js';
+import { sealedFields } from './menu/sealed.js';
 import type { Environment, MenuDecl, Policy, Session } from './menu/types.js';
 import { POLICIES } from './menu/types.js';
 import { ALL_MENUS } from './menus/index.js';
@@ -96,7 +97,7 @@ export class Appliance {
     const dataDir = openDataDir(dir);
     // The operator of the host learns of loosened permissions here, with full paths.
     for (const t of dataDir.tightened) process.stderr.write(`rospki: tightened permissions of ${t.path} (was ${octalMode(t.was)})\n`);
-    const store = SqliteStore.open(dataDir);
+    const store = SqliteStore.open(dataDir, sealedFields(opts.menus ?? ALL_MENUS));
     const app = new Appliance(dataDir, store, undefined, opts);
     await app.initialise();
     return app;
@@ -123,7 +124,7 @@ export class Appliance {
     for (const t of dataDir.tightened) process.stderr.write(`rospki: tightened permissions of ${t.path} (was ${octalMode(t.was)})\n`);
     let store: Awaited<ReturnType<typeof PostgresStore.open>>;
     try {
-      store = await PostgresStore.open({ url, secret: dataDir.secret, dutyPollMs: opts.dutyPollMs });
+      store = await PostgresStore.open({ url, secret: dataDir.secret, dutyPollMs: opts.dutyPollMs, sealedFields: sealedFields(opts.menus ?? ALL_MENUS) });
     } catch (e) {
       if (e instanceof WrongSecret) throw cannot(`${dataDir.secretPath} is not the secret.key this database was sealed with: every instance of this CA needs the secret.key of the first one`);
       throw cannot((e as Error).message);

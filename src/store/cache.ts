@@ -134,7 +134,12 @@ function insertInOrder(list: StoredRow[], row: StoredRow): void {
 
 /** A cached row from stored JSON. */
 export function rowFromJson(id: number, json: string): StoredRow {
-  return Object.freeze({ id, data: markNormalized(JSON.parse(json) as RowData) });
+  return rowFromParsed(id, JSON.parse(json) as RowData);
+}
+
+/** A cached row from data fresh from JSON.parse (or from JSON values only), which it freezes. */
+export function rowFromParsed(id: number, data: RowData): StoredRow {
+  return Object.freeze({ id, data: markNormalized(data) });
 }
 
 /**

@@ -30,6 +30,13 @@ export const migrations: readonly Migration[] = [
       PRIMARY KEY (menu, id, name),
       FOREIGN KEY (menu, id) REFERENCES rows (menu, id) ON DELETE CASCADE);
   `),
+  // 2: which sealed fields (sealed-values.ts) have had the values stored before them sealed
+  // (sqlite.ts sealOpenValues): each field once, also one declared sensitive later.
+  (db) => db.exec(`
+    CREATE TABLE sealed_fields (
+      menu TEXT NOT NULL, field TEXT NOT NULL,
+      PRIMARY KEY (menu, field)) WITHOUT ROWID;
+  `),
 ];
 
 export const SCHEMA_VERSION = migrations.length;

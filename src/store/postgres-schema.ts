@@ -42,6 +42,11 @@ export const PG_MIGRATIONS: readonly string[] = [
      directory boolean NOT NULL,
      data bytea,
      mtime bigint NOT NULL);`,
+  // 2: which sealed fields (sealed-values.ts) have had the values stored before them sealed
+  // (postgres.ts sealOpenValues): each field once, also one declared sensitive later.
+  `CREATE TABLE rospki_sealed_fields (
+     menu text NOT NULL, field text NOT NULL,
+     PRIMARY KEY (menu, field));`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

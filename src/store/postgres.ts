@@ -41,10 +41,11 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { RosError } from '../errors.js';
-import { MenuRows, normalizeData, rowFromJson } from './cache.js';
+import { MenuRows } from './cache.js';
 import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
+import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
 import type { Duty, ReadTx, RowData, Store, StoreInstances, StoredRow, WriteTx } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -54,6 +55,8 @@ export interface PostgresStoreOptions {
   readonly secret: Buffer;
   /** How often unheld duties are tried for (ms; default 1000). */
   readonly dutyPollMs?: number;
+  /** The row fields sealed at rest (sealed-values.ts), from the menu declarations. */
+  readonly sealedFields?: SealedFields;
 }
 
 /** The sealing key of the data directory is not the one this database's keys were sealed with. */
@@ -123,6 +126,8 @@ class Rewound extends Error {}
 
 /** The in-memory copy of the whole store. */
 class PgCache {
+  constructor(readonly codec: RowCodec) {}
+
   readonly menus = new Map<string, MenuRows>();
   readonly blobs = new Map<string, Map<string, Buffer>>();
   /** The highest id each menu has had (rows and tombstones): the next insert takes one more. */
@@ -157,7 +162,7 @@ class PgCache {
     if (head < this.seen) throw new Rewound();
     for (const r of rows) {
       if (r.k === 'r') {
-        this.menu(r.menu).put(rowFromJson(r.id, r.data));
+        this.menu(r.menu).put(this.codec.decode(r.menu, r.id, r.data));
         this.blobs.delete(blobKey(r.menu, r.id));
         this.noteId(r.menu, r.id);
         changed = true;
@@ -276,7 +281,7 @@ class PgTx implements WriteTx {
 
   insert(menu: string, data: RowData): number {
     const batch = this.writable();
-    const row = normalizeData(data);
+    const row = this.cache.codec.encode(menu, data);
     const { cache } = this;
     const last = cache.lastIds.get(menu);
     const id = (last ?? 0) + 1;
@@ -290,7 +295,7 @@ class PgTx implements WriteTx {
   update(menu: string, id: number, data: RowData): void {
     const batch = this.writable();
     this.existing(menu, id);
-    const row = normalizeData(data);
+    const row = this.cache.codec.encode(menu, data);
     this.putRow(menu, Object.freeze({ id, data: row.data }));
     batch.change(menu, id, true, this.journal, (c) => ({ ...c, json: row.json }));
   }
@@ -398,7 +403,7 @@ function rejectAsync(result: unknown, verb: string): void {
 }
 
 export class PostgresStore implements Store {
-  private readonly cache = new PgCache();
+  private readonly cache: PgCache;
   private readonly sealer: Sealer;
   private readonly link: PgLink;
   private readonly listener: PgListener;
@@ -436,6 +441,7 @@ export class PostgresStore implements Store {
 
   private constructor(opts: PostgresStoreOptions) {
     this.sealer = new Sealer(opts.secret);
+    this.cache = new PgCache(new RowCodec(this.sealer, opts.sealedFields ?? NO_SEALED_FIELDS));
     this.shownUrl = redactUrl(opts.url);
     this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
     this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
@@ -446,7 +452,58 @@ export class PostgresStore implements Store {
   private async prepare(): Promise<void> {
     await this.migrate();
     await this.checkSeal();
+    await this.sealOpenValues();
     await this.load();
+  }
+
+  /**
+   * Seals the values of declared fields still open in the database (written before rospki sealed
+   * them, or before the property was declared sensitive); rospki_sealed_fields records which
+   * fields were done, so each is looked at once (as sqlite.ts sealOpenValues). The rows keep
+   * their version: what the caches hold does not change. PostgreSQL keeps the old row versions
+   * until VACUUM reclaims them (docs/security.md).
+   */
+  private async sealOpenValues(): Promise<void> {
+    const { codec } = this.cache;
+    if (codec.fields.size === 0) return;
+    const [, , done] = await this.link.pipeline([
+      { text: 'BEGIN' },
+      { text: 'SELECT pg_advisory_xact_lock($1, $2)', values: [LOCK_CLASS, MIGRATION_LOCK] },
+      { text: 'SELECT menu, field FROM rospki_sealed_fields' },
+    ]).catch(async (e: unknown) => { this.link.send('ROLLBACK'); throw e; });
+    const recorded = new Set((done!.rows as { menu: string; field: string }[]).map((r) => `${r.menu}\0${r.field}`));
+    const todo = new Map<string, string[]>();
+    for (const [menu, fields] of codec.fields) {
+      const fresh = fields.filter((f) => !recorded.has(`${menu}\0${f}`));
+      if (fresh.length) todo.set(menu, fresh);
+    }
+    try {
+      if (todo.size === 0) { await this.link.query('COMMIT'); return; }
+      const { rows } = await this.link.query<{ menu: string; id: string; data: string }>(
+        'SELECT menu, id, data FROM rospki_rows WHERE menu = ANY($1::text[])', [[...todo.keys()]]);
+      const update = { m: [] as string[], i: [] as string[], d: [] as string[] };
+      for (const r of rows) {
+        if (!codec.hasOpenValue(r.menu, r.data, todo.get(r.menu)!)) continue;
+        update.m.push(r.menu); update.i.push(r.id);
+        update.d.push(codec.encode(r.menu, codec.decode(r.menu, Number(r.id), r.data).data).json);
+      }
+      const pairs = [...todo].flatMap(([menu, fields]) => fields.map((f) => [menu, f] as const));
+      await this.link.pipeline([
+        ...(update.m.length ? [{
+          text: `UPDATE rospki_rows r SET data = u.d FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(m, i, d)
+                 WHERE r.menu = u.m AND r.id = u.i`,
+          values: [update.m, update.i, update.d],
+        }] : []),
+        {
+          text: 'INSERT INTO rospki_sealed_fields (menu, field) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING',
+          values: [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+        },
+        { text: 'COMMIT' },
+      ]);
+    } catch (e) {
+      this.link.send('ROLLBACK');
+      throw e;
+    }
   }
 
   private async migrate(): Promise<void> {

@@ -23,10 +23,11 @@
 
 import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { MenuRows, normalizeData, rowFromJson } from './cache.js';
+import { MenuRows } from './cache.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { Sealer } from './seal.js';
+import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
 import type { ReadTx, RowData, Store, StoredRow, WriteTx } from './store.js';
 
 /** Where a store lives; a DataDir (datadir.ts) is one. */
@@ -81,7 +82,7 @@ class Core {
    */
   private readonly nextIds = new Map<string, number>();
 
-  constructor(readonly db: Database.Database) {
+  constructor(readonly db: Database.Database, readonly codec: RowCodec) {
     this.sql = prepareStatements(db);
     this.seen = this.sql.version.get() as number;
   }
@@ -92,7 +93,7 @@ class Core {
     if (!rows) {
       rows = new MenuRows();
       for (const r of this.sql.loadMenu.iterate(name) as Iterable<{ id: number; data: string }>) {
-        rows.put(rowFromJson(r.id, r.data));
+        rows.put(this.codec.decode(name, r.id, r.data));
       }
       this.menus.set(name, rows);
     }
@@ -124,7 +125,7 @@ class Core {
   private applyChangesSince(seen: number): void {
     // Menus not loaded yet are skipped: they will be read whole when first touched.
     for (const r of this.sql.changedRows.iterate(seen) as Iterable<{ menu: string; id: number; data: string }>) {
-      this.menus.get(r.menu)?.put(rowFromJson(r.id, r.data));
+      this.menus.get(r.menu)?.put(this.codec.decode(r.menu, r.id, r.data));
     }
     for (const r of this.sql.changedTombstones.iterate(seen) as Iterable<{ menu: string; id: number }>) {
       this.menus.get(r.menu)?.delete(r.id);
@@ -240,7 +241,7 @@ class Tx implements WriteTx {
 
   insert(menu: string, data: RowData): number {
     const rows = this.rowsToWrite(menu);
-    const row = normalizeData(data);
+    const row = this.core.codec.encode(menu, data);
     const id = this.core.allocateId(menu);
     if (!this.firstIds.has(menu)) this.firstIds.set(menu, id);
     this.core.sql.insertRow.run(menu, id, this.version, row.json);
@@ -251,7 +252,7 @@ class Tx implements WriteTx {
   update(menu: string, id: number, data: RowData): void {
     const rows = this.rowsToWrite(menu);
     this.existing(menu, rows, id);
-    const row = normalizeData(data);
+    const row = this.core.codec.encode(menu, data);
     this.core.sql.updateRow.run(this.version, row.json, menu, id);
     this.change(menu, rows, Object.freeze({ id, data: row.data }));
   }
@@ -377,9 +378,10 @@ export class SqliteStore implements Store {
   /**
    * Opens (creating and migrating as needed) the database of a data directory. The file is
    * created owner-only (0600) whatever the umask; SQLite gives its -wal and -shm files the
-   * database's mode.
+   * database's mode. sealedFields: the row fields sealed at rest (sealed-values.ts), from the
+   * menu declarations; values written before a field was declared are sealed now.
    */
-  static open(where: StoreLocation): SqliteStore {
+  static open(where: StoreLocation, sealedFields: SealedFields = NO_SEALED_FIELDS): SqliteStore {
     const memory = Boolean(process.env.ROSPKI_MEMDB);
     if (!memory) createPrivateFile(where.dbPath);
     const db = new Database(memory ? ':memory:' : where.dbPath, { timeout: 10_000 });
@@ -397,21 +399,23 @@ export class SqliteStore implements Store {
       // Savepoint (statement) journals in memory: as temp files they cost system calls per command.
       db.pragma('temp_store = MEMORY');
       migrate(db);
+      const codec = new RowCodec(new Sealer(where.secret), sealedFields);
+      sealOpenValues(db, codec, !memory);
       let checkpointer: Checkpointer | undefined;
       if (!memory) {
         db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
         checkpointer = new Checkpointer(where.dbPath);
       }
-      return new SqliteStore(db, where.secret, where.dbPath, checkpointer);
+      return new SqliteStore(db, codec, where.dbPath, checkpointer);
     } catch (e) {
       db.close();
       throw e;
     }
   }
 
-  private constructor(db: Database.Database, secret: Buffer, dbPath: string, private readonly checkpointer?: Checkpointer) {
-    this.core = new Core(db);
-    this.sealer = new Sealer(secret);
+  private constructor(db: Database.Database, codec: RowCodec, dbPath: string, private readonly checkpointer?: Checkpointer) {
+    this.core = new Core(db, codec);
+    this.sealer = codec.sealer;
     this.path = dbPath;
     const peers = openStores.get(dbPath) ?? new Set();
     peers.add(this);
@@ -701,6 +705,52 @@ export class SqliteStore implements Store {
       for (const w of batch.writes) w.fail(failure);
       for (const reader of batch.readers) reader(false);
     });
+  }
+}
+
+/**
+ * Seals the values of declared fields that are still open on disk: written before rospki sealed
+ * them (or before the property was declared sensitive). The table sealed_fields records which
+ * fields were done, so each is looked at once. Old copies of the open values must not stay in
+ * the file either: the rewrite runs with secure_delete (freed space is zeroed), then VACUUM
+ * rewrites the file (free pages of rows removed long ago), and the WAL is truncated.
+ */
+function sealOpenValues(db: Database.Database, codec: RowCodec, onDisk: boolean): void {
+  const done = new Set(db.prepare("SELECT menu || char(0) || field FROM sealed_fields").pluck().all() as string[]);
+  const todo = new Map<string, string[]>();
+  for (const [menu, fields] of codec.fields) {
+    const fresh = fields.filter((f) => !done.has(`${menu}\0${f}`));
+    if (fresh.length) todo.set(menu, fresh);
+  }
+  if (todo.size === 0) return;
+  let sealed = 0;
+  db.pragma('secure_delete = ON');
+  try {
+    db.transaction(() => {
+      const rows = db.prepare('SELECT id, data FROM rows WHERE menu = ?');
+      // The version stays: the row's content (as the cache holds it) does not change.
+      const update = db.prepare('UPDATE rows SET data = ? WHERE menu = ? AND id = ?');
+      const record = db.prepare('INSERT OR IGNORE INTO sealed_fields (menu, field) VALUES (?, ?)');
+      for (const [menu, fields] of todo) {
+        for (const r of rows.all(menu) as { id: number; data: string }[]) {
+          if (!codec.hasOpenValue(menu, r.data, fields)) continue;
+          update.run(codec.encode(menu, codec.decode(menu, r.id, r.data).data).json, menu, r.id);
+          sealed++;
+        }
+        for (const f of fields) record.run(menu, f);
+      }
+    }).immediate();
+    if (onDisk && (sealed > 0 || (db.pragma('freelist_count', { simple: true }) as number) > 0)) {
+      try {
+        db.exec('VACUUM');
+        db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (e) {
+        // The values are sealed; only old copies in free space stay until SQLite reuses it.
+        process.emitWarning(`rospki store: could not compact the database after sealing: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    db.pragma('secure_delete = OFF');
   }
 }
 

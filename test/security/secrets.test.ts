@@ -80,3 +80,35 @@ test('a hidden value can not be guessed with where: environment values, PPP and 
     t.close();
   }
 });
+
+test('values of sensitive properties are sealed in the database and its WAL, and read back open (issue 11)', async () => {
+  const t = await openTestApp();
+  let reopened: TestApp | undefined;
+  try {
+    const admin = await consoleAs(t, 'admin');
+    await admin.run('/ppp secret add name=vpnuser password=ppp-Plain-7d1c');
+    await admin.run('/ip ipsec identity add peer=[/ip ipsec peer add name=p1 address=192.0.2.1 ppk-secret=ppk-Plain-3e9a] secret=psk-Plain-5b2f');
+    const otp = (await admin.run(':put [/certificate scep-server otp generate]')).trim();
+    assert.match(otp, /^[A-Z2-7]{20}$/);
+    const secrets = ['ppp-Plain-7d1c', 'ppk-Plain-3e9a', 'psk-Plain-5b2f', otp];
+    // While the daemon runs, the changes sit in rospki.db-wal: both are looked at.
+    assert.ok(fs.existsSync(path.join(t.dir, 'rospki.db-wal')));
+    const disk = everythingOnDisk(t.dir);
+    for (const s of secrets) assert.ok(!disk.includes(s), `${s} is not on disk in the clear`);
+    // Read back open: print show-sensitive, get, and where on the value (a sensitive user).
+    assert.match(await admin.run('/ppp secret print detail show-sensitive'), /ppp-Plain-7d1c/);
+    assert.equal(await admin.run(':put [/ip ipsec identity get [find] secret]'), 'psk-Plain-5b2f\n');
+    assert.equal(await admin.run(':put [/ip ipsec peer get p1 ppk-secret]'), 'ppk-Plain-3e9a\n');
+    assert.equal(await admin.run(`:put [:len [/certificate scep-server otp find where password="${otp}"]]`), '1\n');
+    t.app.close();
+    // A restart reads them from the database: open again.
+    reopened = await openTestApp({ dir: t.dir });
+    const again = await consoleAs(reopened, 'admin');
+    assert.equal(await again.run(':put [/ppp secret get vpnuser password]'), 'ppp-Plain-7d1c\n');
+    assert.match(await again.run('/export show-sensitive'), /secret=psk-Plain-5b2f/);
+    for (const s of secrets) assert.ok(!everythingOnDisk(t.dir).includes(s), `${s} is not on disk after a restart`);
+  } finally {
+    reopened?.close();
+    t.close();
+  }
+});

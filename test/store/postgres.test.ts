@@ -71,6 +71,28 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal((await sql<{ value: string }>(url, "SELECT value FROM rospki_meta WHERE key = 'schema'"))[0]!.value, '99');
   });
 
+  test('values of sealed fields are sealed in the database, read open, and old open values are sealed on opening', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const sealedFields = new Map([['/ppp/secret', ['password']]]);
+    // As an older rospki wrote it: open values.
+    const old = await openStore(url, secret);
+    await old.write((tx) => { tx.insert('/ppp/secret', { name: 'old', password: 'pw-old-4c1d' }); });
+    const raw = async () => (await sql<{ data: string }>(url, "SELECT data FROM rospki_rows WHERE menu = '/ppp/secret' ORDER BY id")).map((r) => r.data).join('\n');
+    assert.match(await raw(), /pw-old-4c1d/, 'the test starts from an open value');
+    const a = await PostgresStore.open({ url, secret, dutyPollMs: 100, sealedFields });
+    open.push(a);
+    assert.doesNotMatch(await raw(), /pw-old-4c1d/, 'sealed on opening');
+    await a.write((tx) => { tx.insert('/ppp/secret', { name: 'new', password: 'pw-new-9e2b' }); });
+    assert.doesNotMatch(await raw(), /pw-new-9e2b/, 'written sealed');
+    assert.match(await raw(), /"password":\{"\$sealed":"/);
+    assert.deepEqual(await a.read((tx) => tx.findBy('/ppp/secret', 'password', 'pw-new-9e2b').map((r) => r.data.name)), ['new']);
+    // The other instance (that wrote the open value) follows and reads both open.
+    await waitFor(async () => (await old.read((tx) => tx.list('/ppp/secret').length)) === 2, 'the other instance to catch up');
+    assert.deepEqual(await old.read((tx) => tx.list('/ppp/secret').map((r) => r.data.password)), ['pw-old-4c1d', 'pw-new-9e2b']);
+    assert.deepEqual(await sql(url, 'SELECT menu, field FROM rospki_sealed_fields'), [{ menu: '/ppp/secret', field: 'password' }]);
+  });
+
   test('instances starting together on a new database migrate it once', async () => {
     const url = await cluster.newDatabase();
     const secret = randomBytes(32);
