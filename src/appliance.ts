@@ -20,6 +20,8 @@ import { credentialStamp, USER_PATH, userPolicies } from './menus/user/user.js';
 import * as path from 'node:path';
 import { octalMode, openDataDir, type DataDir } from './store/datadir.js';
 import { DiskFileStore, type FileStore } from './store/files.js';
+import { VolumeFileStore } from './store/volumes.js';
+import { emptyTmpfsDisks, tmpfsVolumes } from './menus/disk.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { RowData, Store, WriteTx } from './store/store.js';
 import { TrustEngine } from './trust/engine.js';
@@ -69,7 +71,8 @@ export class Appliance {
     const clock = this.clock;
     const log = (tx: WriteTx, topics: string, message: string): void => appendLog(tx, clock.now(), topics, message);
     const operatorLog = opts.operatorLog ?? ((text: string) => { process.stderr.write(text); });
-    this.files = files ?? new DiskFileStore(dataDir.filesDir);
+    // /disk type=tmpfs folders: capped and kept apart on whichever store holds /file.
+    this.files = new VolumeFileStore(files ?? new DiskFileStore(dataDir.filesDir), () => tmpfsVolumes(store.view()));
     const env: { -readonly [K in keyof Environment]: Environment[K] } & { registry: Registry } = {
       trust: undefined as unknown as TrustEngine, // set just below: the engine's sources read env
       store, clock, registry: this.registry, log,
@@ -181,6 +184,8 @@ export class Appliance {
       });
       this.env.log(tx, 'system,info', 'data directory created with RouterOS defaults');
     });
+    // A tmpfs does not keep its contents across a start.
+    await emptyTmpfsDisks(this.env);
   }
 
   /**

@@ -77,6 +77,46 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
     assert.match(await put('$DeviceInfo', 'DeviceInfo'), /Hostname: +MikroTik\n[\s\S]*Installed: +7\.\d+\.\d+/);
   });
 
+  test('$MkDir "tmpfs/…" makes the RAM disk (/disk add type=tmpfs) and a folder in it', async () => {
+    // The script logs (and prints) what it does; its answer is the last line.
+    assert.match(await c.run(':global MkDir; :put [$MkDir "tmpfs/x"]'), /Creating disk of type tmpfs\.\n(?:.*\n)*true\n$/);
+    assert.equal(await c.run(':put [/disk/get [find where slot=tmpfs type=tmpfs] disabled]'), 'false\n');
+    // A third of the memory, as the script asks (total-memory / 3).
+    assert.equal(await c.run(':put ([/disk/get tmpfs tmpfs-max-size] = ([/system/resource/get total-memory] / 3))'), 'true\n');
+    assert.equal(await c.run(':put [/file/get tmpfs type]; :put [/file/get tmpfs/x type]'), 'disk\ndirectory\n');
+    assert.ok(fs.statSync(path.join(t.app.dataDir.filesDir, 'tmpfs', 'x')).isDirectory());
+    // Once there, the disk is used as it is; a disabled one is enabled again.
+    await c.run('/disk/disable tmpfs');
+    assert.match(await c.run(':global MkDir; :put [$MkDir "tmpfs/y"]; :put [/disk/get tmpfs disabled]; :put [/file/get tmpfs/y type]'),
+      /The tmpfs is disabled, enabling\.\n(?:.*\n)*true\nfalse\ndirectory\n$/);
+    assert.equal(await c.run(':put [:len [/disk/find where type=tmpfs]]'), '1\n');
+  });
+
+  test('$FetchHuge downloads into tmpfs, reads the file back in chunks and removes its folder', async () => {
+    const srv = await startServer();
+    try {
+      // Larger than three chunks of /file/read (32768 bytes each), not a multiple of one.
+      const body = Array.from({ length: 4000 }, (_, i) => `line ${String(i).padStart(5, '0')} of the huge list.\n`).join('');
+      assert.ok(body.length > 3 * 32768);
+      srv.routes.set('/huge.txt', (_q, r) => r.end(body));
+      await c.run(`:global FetchHuge; :global Huge [$FetchHuge "test-script" "${srv.url('/huge.txt')}" false]`);
+      assert.equal(await c.run(':global Huge; :put [:len $Huge]'), `${body.length}\n`);
+      assert.equal(await c.run(':global Huge; :put [:pick $Huge 0 40]; :put [:pick $Huge ([:len $Huge] - 30) [:len $Huge]]'),
+        `${body.slice(0, 40)}\n${body.slice(-30)}\n`);
+      assert.deepEqual(srv.requests, ['GET /huge.txt']);
+      // Its folder tmpfs/test-script is gone; the disk stays.
+      assert.equal(await c.run(':put [:len [/file/find where name~"^tmpfs/test-script"]]; :put [/file/get tmpfs type]'), '0\ndisk\n');
+      // A file past the disk's size fails, and FetchHuge says so with false.
+      await c.run('/disk/remove tmpfs; /disk/add slot=tmpfs type=tmpfs tmpfs-max-size=65536');
+      assert.equal(await c.run(`:global FetchHuge; :put [$FetchHuge "test-script" "${srv.url('/huge.txt')}" false]`), 'false\n');
+      assert.match(await c.run(`:onerror e { /tool/fetch url="${srv.url('/huge.txt')}" dst-path=tmpfs/huge.txt } do={ :put $e }`),
+        /not enough disk space on tmpfs \(tmpfs-max-size reached\)\n$/);
+      assert.equal(await c.run(':put [:len [/file/find where name~"^tmpfs/"]]'), '0\n');
+    } finally {
+      await srv.close();
+    }
+  });
+
   test('certificate-renew-issued renews what expires within three weeks, revokes the old one and exports the new one', async () => {
     await c.run(`/certificate/add name=ca common-name="Script CA" key-usage=key-cert-sign,crl-sign
       /certificate/sign ca

@@ -105,7 +105,7 @@ test('/disk and /system resource: the data directory\'s file system as statfs se
   assert.match(await print('/disk'), /^0 M data +(\d{1,3})( \d{3})* +(\d{1,3})( \d{3})* /m);
   assert.equal(Number(await get('/system/resource', 'total-hdd-space')), size);
   assert.ok(Number(await get('/system/resource', 'free-hdd-space')) > 0);
-  await assert.rejects(t.run('/disk', 'add', { slot: 'tmpfs', type: 'tmpfs' }), /can not add disks/);
+  await assert.rejects(t.run('/disk', 'add', { slot: 'nas', type: 'nfs' }), /can not add disks of type nfs/);
   await t.run('/disk', 'enable', { numbers: 'data' });
   await assert.rejects(t.run('/disk', 'disable', { numbers: 'data' }), /can not be disabled/);
   const resource = await print('/system/resource');
