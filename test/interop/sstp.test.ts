@@ -66,6 +66,8 @@ function exchange(request: string, extra: string[] = []): Promise<string> {
     child.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); if (/HTTP\/1\.1 \d{3} [^\r]*\r\n[\s\S]*\r\n\r\n/.test(out)) finish(); });
     child.stderr.on('data', () => {});
     child.on('exit', finish);
+    // A refused handshake may end openssl before it reads the request: EPIPE is that outcome.
+    child.stdin.on('error', () => {});
     child.stdin.write(request);
   });
 }
