@@ -50,6 +50,11 @@ function holds(arr: RosArray, key: string | number): boolean {
   return typeof key === 'number' ? (key >= 0 && key < arr.list.length) || arr.map.has(String(key)) : arr.map.has(key);
 }
 
+/** The element `arr.set(key, …)` replaces, read directly (RosArray.get past the list walks all). */
+function replaced(arr: RosArray, key: string | number): Value {
+  return typeof key === 'number' && key >= 0 && key < arr.list.length ? arr.list[key] : arr.map.get(String(key));
+}
+
 /** What a new element's key costs: nothing in the list part (RosArray.set's rule), its text in the map. */
 function keyCost(arr: RosArray | undefined, key: string | number): number {
   const length = arr?.list.length ?? 0;
@@ -69,8 +74,7 @@ export function nestedSetGrowth(root: RosArray, path: ReadonlyArray<string | num
     const key = path[i]!;
     const last = i === path.length - 1;
     const exists = cur !== undefined && holds(cur, key);
-    const old = exists ? cur!.get(key) : undefined;
-    const removed = exists ? valueSize(old) : -keyCost(cur, key);
+    const removed = exists ? valueSize(replaced(cur!, key)) : -keyCost(cur, key);
     if (last) return growth + valueSize(value, limit) - removed;
     const next: Value = cur?.get(key);
     if (next instanceof RosArray) { cur = next; continue; }

@@ -323,11 +323,13 @@ export class Interpreter implements BuiltinHost {
     // Every key first, then a global's budget, then the change: a refused :set changes nothing.
     const path: Array<string | number> = [];
     let level: Value = root;
-    for (const keyExpr of keys) {
+    for (let k = 0; k < keys.length; k++) {
+      const keyExpr = keys[k]!;
       const arr = level instanceof RosArray ? level : new RosArray();
       const key = arrayKey(keyExpr.kind === 'ident' ? keyExpr.name : await this.evalExpr(keyExpr, scope, false), arr);
       path.push(key);
-      level = arr.get(key);
+      // Not at the last key: RosArray.get past the list part walks every element.
+      if (k < keys.length - 1) level = arr.get(key);
     }
     const budgeted = !owner && this.globals instanceof GlobalVariables ? this.globals : undefined;
     let cur: RosArray;
