@@ -332,9 +332,7 @@ export class Interpreter implements BuiltinHost {
       if (k < keys.length - 1) level = arr.get(key);
     }
     const budgeted = !owner && this.globals instanceof GlobalVariables ? this.globals : undefined;
-    let cur: RosArray;
-    if (root instanceof RosArray) cur = root;
-    else cur = new RosArray();
+    let cur = root instanceof RosArray ? root : new RosArray();
     const growth = budgeted ? nestedSetGrowth(cur, path, value, budgeted.budget + 1) : 0;
     budgeted?.reserve(growth + (cur === root ? 0 : valueSize(cur) - valueSize(root)));
     if (cur !== root) { if (owner) owner.vars.set(varName, cur); else this.globals.set(varName, cur); }
