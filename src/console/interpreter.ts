@@ -26,6 +26,7 @@ import {
   binaryOp, cloneValue, CodeValue, compareValues, inPrefix, literalValue, posixRegExp, toBool, toBoolConv,
   toNum, toScriptString, toTime, unaryOp, valuesEqual,
 } from './expr.js';
+import { GlobalVariables, nestedSetGrowth, valueSize } from './globals.js';
 import { ConsoleSyntaxError, positionOf } from './lexer.js';
 import { parse, parseFilter } from './parser.js';
 
@@ -290,7 +291,8 @@ export class Interpreter implements BuiltinHost {
 
   async runCode(expr: Expr, scope: Scope, vars?: Iterable<[string, Value]>): Promise<Value> {
     const child = new Scope(scope);
-    for (const [k, v] of vars ?? []) child.vars.set(k, v);
+    // Arrays are values (RouterOS): a loop variable is a copy, never a global's array itself.
+    for (const [k, v] of vars ?? []) child.vars.set(k, cloneValue(v));
     if (expr.kind === 'brace') return this.execStmts(expr.body, child);
     const v = await this.evalExpr(expr, scope, false);
     if (v instanceof CodeValue) return this.execStmts(v.body, child);
@@ -317,17 +319,31 @@ export class Interpreter implements BuiltinHost {
     const varName = e.name;
     const owner = scope.lookup(varName);
     if (!owner && !this.globals.has(varName)) throw posError('syntax error', e);
-    const put = (v: Value): void => { if (owner) owner.vars.set(varName, v); else this.globals.set(varName, v); };
-    let cur = owner ? owner.vars.get(varName) : this.globals.get(varName);
-    if (!(cur instanceof RosArray)) { cur = new RosArray(); put(cur); }
+    const root = owner ? owner.vars.get(varName) : this.globals.get(varName);
+    // Every key first, then a global's budget, then the change: a refused :set changes nothing.
+    const path: Array<string | number> = [];
+    let level: Value = root;
     for (let k = 0; k < keys.length; k++) {
       const keyExpr = keys[k]!;
-      const key = arrayKey(keyExpr.kind === 'ident' ? keyExpr.name : await this.evalExpr(keyExpr, scope, false), cur);
-      if (k === keys.length - 1) { cur.set(key, value); break; }
+      const arr = level instanceof RosArray ? level : new RosArray();
+      const key = arrayKey(keyExpr.kind === 'ident' ? keyExpr.name : await this.evalExpr(keyExpr, scope, false), arr);
+      path.push(key);
+      // Not at the last key: RosArray.get past the list part walks every element.
+      if (k < keys.length - 1) level = arr.get(key);
+    }
+    const budgeted = !owner && this.globals instanceof GlobalVariables ? this.globals : undefined;
+    let cur = root instanceof RosArray ? root : new RosArray();
+    const growth = budgeted ? nestedSetGrowth(cur, path, value, budgeted.budget + 1) : 0;
+    budgeted?.reserve(growth + (cur === root ? 0 : valueSize(cur) - valueSize(root)));
+    if (cur !== root) { if (owner) owner.vars.set(varName, cur); else this.globals.set(varName, cur); }
+    for (let k = 0; k < path.length; k++) {
+      const key = path[k]!;
+      if (k === path.length - 1) { cur.set(key, value); break; }
       let nextArr: Value = cur.get(key);
       if (!(nextArr instanceof RosArray)) { nextArr = new RosArray(); cur.set(key, nextArr); }
       cur = nextArr;
     }
+    budgeted?.grew(varName, growth);
   }
 
   parseCode(source: string): CodeValue {
@@ -736,8 +752,10 @@ export class Interpreter implements BuiltinHost {
     const vars = new Scope();
     vars.vars.set('0', r.head.kind === 'var' ? `$${r.head.name}` : head.source);
     let n = 1;
-    for (const p of r.positional) vars.vars.set(String(n++), await this.evalExpr(p, scope, false));
-    for (const [name, e] of r.named) vars.vars.set(name, e ? await this.evalExpr(e, scope, false) : '');
+    // Arrays are values (RouterOS): an argument is a copy, so a function changing it changes no
+    // caller's (or global's) array.
+    for (const p of r.positional) vars.vars.set(String(n++), cloneValue(await this.evalExpr(p, scope, false)));
+    for (const [name, e] of r.named) vars.vars.set(name, e ? cloneValue(await this.evalExpr(e, scope, false)) : '');
     try {
       await this.execStmts(head.body, vars);
       return undefined;

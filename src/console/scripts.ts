@@ -18,10 +18,11 @@ import type { Executor } from '../menu/executor.js';
 import type { Registry } from '../menu/registry.js';
 import type { ScriptRunner, Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
+import { GlobalVariables } from './globals.js';
 import { Interpreter } from './interpreter.js';
 
 export class ConsoleScriptRunner implements ScriptRunner {
-  private readonly globals = new Map<string, Map<string, Value>>();
+  private readonly globals = new Map<string, GlobalVariables>();
 
   /** `executor` is a function: the appliance creates the executor after its environment. */
   constructor(
@@ -67,7 +68,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
 
   globalsOf(user: string): Map<string, Value> {
     let mine = this.globals.get(user);
-    if (!mine) this.globals.set(user, mine = new Map());
+    if (!mine) this.globals.set(user, mine = new GlobalVariables());
     return mine;
   }
 

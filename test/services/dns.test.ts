@@ -122,15 +122,18 @@ describe('DNS static entries and plain servers', { skip: needs('dig') }, () => {
     }
   });
 
-  test('max-concurrent-tcp-sessions: connections beyond it are closed at once', async () => {
+  test('max-concurrent-tcp-sessions: a connection beyond it closes the one idle the longest (RFC 7766 §6.2.3)', async () => {
     await cli(t, '/ip dns set max-concurrent-tcp-sessions=2');
     await t.services.reconcile();
     const open = (): Promise<net.Socket> => new Promise((resolve, reject) => {
       const s = net.connect(t.dnsPort, '127.0.0.1', () => resolve(s));
       s.on('error', reject);
     });
+    const closed = (s: net.Socket) => new Promise<void>((resolve) => { s.on('close', () => resolve()); s.on('error', () => {}); });
     const a = await open();
+    const aClosed = closed(a);
     const b = await open();
+    let c: net.Socket | undefined;
     try {
       // The server counts a connection once it accepted it: ask on both so both are counted.
       const ask = (s: net.Socket) => new Promise<void>((resolve) => {
@@ -141,12 +144,14 @@ describe('DNS static entries and plain servers', { skip: needs('dig') }, () => {
       });
       await ask(a);
       await ask(b);
-      const c = await open();
-      await new Promise<void>((resolve) => { c.on('close', () => resolve()); c.on('error', () => {}); });
-      assert.equal(a.destroyed || b.destroyed, false);
+      c = await open();
+      await aClosed;
+      await ask(c);
+      assert.equal(b.destroyed || c.destroyed, false);
     } finally {
       a.destroy();
       b.destroy();
+      c?.destroy();
       await cli(t, '/ip dns set max-concurrent-tcp-sessions=20');
     }
   });

@@ -6,10 +6,12 @@
 // and /log (`dns,error`).
 //
 // Limits (no peer can exhaust it): UDP queries beyond max-concurrent-queries get SERVFAIL at
-// once (resolver.ts); TCP connections beyond max-concurrent-tcp-sessions are closed on accept,
-// each may have PIPELINE_LIMIT queries in flight and one message of answers the peer has not
-// taken (reading pauses beyond), buffers at most one message, and an idle connection closes
-// after TCP_IDLE_MS (RFC 7766 §6.2.3).
+// once (resolver.ts). Over TCP (RFC 7766 §6.2), each connection may have PIPELINE_LIMIT queries
+// in flight and one message of answers the peer has not taken (reading pauses beyond), buffers
+// at most one message, is closed TCP_IDLE_MS after its last complete answer (or its connect)
+// with nothing in flight, and lives at most TCP_LIFETIME_MS. A new connection beyond
+// max-concurrent-tcp-sessions is not refused: it closes the connection idle the longest, of the
+// address holding the most (§6.2.3), so slow askers can not hold every slot.
 
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -18,6 +20,7 @@ import {
   DNS, DNS_FORWARDERS_PATH, DNS_PATH, DNS_STATIC_PATH, LIVE_RESOLVER, type LiveResolver,
 } from '../../menus/ip/dns.js';
 import type { ReadTx, RowData } from '../../store/store.js';
+import { failureSource } from '../auth.js';
 import { bindReason, type ServiceContext } from '../context.js';
 import type { ManagedService } from '../managed.js';
 import type { DohSettings } from './doh.js';
@@ -25,8 +28,17 @@ import { Resolver, type ForwarderConfig, type ResolverConfig } from './resolver.
 import { staticEntry, type StaticEntry } from './static.js';
 import { MAX_MESSAGE, rdataText, TYPE, typeName } from './wire.js';
 
-/** A TCP connection without a whole query for this long is closed (RFC 7766 §6.2.3). */
+/**
+ * A TCP connection with no query in flight is closed this long after its last complete answer
+ * (or its connect): counted from the answer, not the last byte, so a question trickled a byte at
+ * a time does not hold it (RFC 7766 §6.2.3).
+ */
 const TCP_IDLE_MS = 10_000;
+/**
+ * A TCP connection reads no new question after this long, and closes once it has answered the
+ * ones it read: a question every few seconds does not hold a slot for ever (RFC 7766 §6.2.3).
+ */
+const TCP_LIFETIME_MS = 60_000;
 /** Queries of one TCP connection in flight at once (RFC 7766 §6.2.1.1 pipelining). */
 const PIPELINE_LIMIT = 16;
 
@@ -78,6 +90,16 @@ function readConfig(tx: ReadTx, upstreamPort: number): Wanted {
   };
 }
 
+/** One DNS-over-TCP client connection, as the slot policy sees it. */
+interface TcpClient {
+  readonly socket: net.Socket;
+  /** Whose connections count together (failureSource: an IPv4 address or an IPv6 /64). */
+  readonly source: string;
+  /** When its last answer was written, or it connected (performance.now()). */
+  lastAnswerAt: number;
+  inflight: number;
+}
+
 interface Listening {
   readonly port: number;
   readonly udp: dgram.Socket;
@@ -87,7 +109,7 @@ interface Listening {
 export class DnsService implements ManagedService {
   readonly resolver: Resolver;
   private listening: Listening | undefined;
-  private readonly connections = new Set<net.Socket>();
+  private readonly connections = new Set<TcpClient>();
   private maxTcpSessions = 20;
   private stopped = false;
   private readonly unsubscribeClock: () => void;
@@ -195,31 +217,61 @@ export class DnsService implements ManagedService {
 
   /** One TCP client: length-prefixed queries (RFC 1035 §4.2.2), pipelined, bounded. */
   private serveTcp(socket: net.Socket): void {
-    if (this.connections.size >= this.maxTcpSessions) { socket.destroy(); return; }
-    this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
+    const client: TcpClient = { socket, source: failureSource(socket.remoteAddress ?? ''), lastAnswerAt: performance.now(), inflight: 0 };
+    while (this.connections.size >= Math.max(1, this.maxTcpSessions) && this.displaceOne());
+    this.connections.add(client);
+    let idleTimer: NodeJS.Timeout | undefined;
+    let retiring = false;
+    const lifetime = setTimeout(() => { retiring = true; retireWhenDone(); }, TCP_LIFETIME_MS);
+    lifetime.unref();
+    socket.on('close', () => {
+      this.connections.delete(client);
+      clearTimeout(idleTimer);
+      clearTimeout(lifetime);
+    });
     socket.on('error', () => {});
+    // Idle means no query in flight either: a slow upstream does not cut its client off; the
+    // answer (or its failure) checks again.
+    const idleOver = (): boolean => client.inflight === 0 && performance.now() - client.lastAnswerAt >= TCP_IDLE_MS;
+    const armIdle = (): void => {
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => { if (idleOver()) socket.destroy(); }, TCP_IDLE_MS);
+      idleTimer.unref();
+    };
+    // At the end of its lifetime the answers already owed are written, then the connection
+    // ends; a peer that does not take them is cut TCP_IDLE_MS later.
+    const retireWhenDone = (): void => {
+      if (!retiring || client.inflight > 0 || socket.destroyed) return;
+      socket.pause();
+      socket.end();
+      setTimeout(() => socket.destroy(), TCP_IDLE_MS).unref();
+    };
+    armIdle();
     let buffered: Buffer = Buffer.alloc(0);
-    let inflight = 0;
     // Reading waits while PIPELINE_LIMIT queries are in flight or a whole message of answers is
     // not yet taken by the peer: a client that asks without reading (a 30-byte question, a
     // 64 KiB answer) holds at most that much of the server's memory (RFC 7766 §6.2.1.1).
-    const busy = () => inflight >= PIPELINE_LIMIT || socket.writableLength >= MAX_MESSAGE;
+    const busy = () => client.inflight >= PIPELINE_LIMIT || socket.writableLength >= MAX_MESSAGE;
     const next = (): void => {
+      if (retiring) { socket.pause(); return; }
       while (buffered.length >= 2 && !busy() && !socket.destroyed) {
         const length = buffered.readUInt16BE(0);
         if (length < 12) { socket.destroy(); return; }
         if (buffered.length < 2 + length) break;
         const query = Buffer.from(buffered.subarray(2, 2 + length));
         buffered = buffered.subarray(2 + length);
-        inflight++;
+        client.inflight++;
         this.resolver.answer(query, 'tcp').then((reply) => {
           if (!reply || socket.destroyed || reply.length > MAX_MESSAGE) return;
           const len = Buffer.alloc(2);
           len.writeUInt16BE(reply.length);
           socket.write(Buffer.concat([len, reply]));
+          client.lastAnswerAt = performance.now();
+          armIdle();
         }, (e) => this.ctx.internalError(e)).finally(() => {
-          inflight--;
+          client.inflight--;
+          if (idleOver()) { socket.destroy(); return; }
+          retireWhenDone();
           flow();
         });
       }
@@ -228,12 +280,32 @@ export class DnsService implements ManagedService {
     };
     const flow = (): void => { if (!busy()) next(); };
     socket.on('drain', flow);
-    // Idle means no query in flight either: a slow upstream does not cut its client off.
-    socket.setTimeout(TCP_IDLE_MS, () => { if (inflight === 0) socket.destroy(); });
     socket.on('data', (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       next();
     });
+  }
+
+  /**
+   * Makes room for a new TCP connection (RFC 7766 §6.2.3: under pressure a server closes idle
+   * connections first): of the connections with no query in flight (else of all), those of the
+   * source holding the most, the one whose last answer is oldest. False when none is open.
+   */
+  private displaceOne(): boolean {
+    const idle = [...this.connections].filter((c) => c.inflight === 0);
+    const candidates = idle.length > 0 ? idle : [...this.connections];
+    const perSource = new Map<string, number>();
+    for (const c of candidates) perSource.set(c.source, (perSource.get(c.source) ?? 0) + 1);
+    let victim: TcpClient | undefined;
+    for (const c of candidates) {
+      if (!victim) { victim = c; continue; }
+      const more = perSource.get(c.source)! - perSource.get(victim.source)!;
+      if (more > 0 || (more === 0 && c.lastAnswerAt < victim.lastAnswerAt)) victim = c;
+    }
+    if (!victim) return false;
+    this.connections.delete(victim);
+    victim.socket.destroy();
+    return true;
   }
 
   private async close(): Promise<void> {
@@ -243,7 +315,7 @@ export class DnsService implements ManagedService {
     l.udp.close();
     await new Promise<void>((resolve) => {
       l.tcp.close(() => resolve());
-      for (const s of this.connections) s.destroy();
+      for (const c of this.connections) c.socket.destroy();
     });
   }
 
