@@ -84,7 +84,8 @@ describe('SCEP RA in front of another SCEP server', () => {
     fs.copyFileSync(path.join(server.dir, 'ra-sw', 'ra.pem'), path.join(dir, 'ra.pem'));
     const enrol = strongswanEnrol(raUrl, dir, { cn: 'ra-pending.router.test', caFile: path.join(dir, 'ra.pem'), maxPollSeconds: 60 });
     await until(async () => (await server.app.store.read((tx) => tx.list(SCEP_REQUESTS_PATH))).some((r) => r.data['common-name'] === 'ra-pending.router.test' && r.data.status === 'pending'), 'the request waiting at the server');
-    assert.equal((await ra.app.store.read((tx) => tx.list(SCEP_REQUESTS_PATH).find((r) => r.data['common-name'] === 'ra-pending.router.test')))?.data.status, 'waiting');
+    // The RA records the server's PENDING once that answer reached it (a moment after the server stored it).
+    await until(async () => (await ra.app.store.read((tx) => tx.list(SCEP_REQUESTS_PATH).find((r) => r.data['common-name'] === 'ra-pending.router.test')))?.data.status === 'waiting', 'the RA to mark the request waiting');
     const id = await server.app.store.read((tx) => tx.list(SCEP_REQUESTS_PATH).find((r) => r.data['common-name'] === 'ra-pending.router.test')!.id);
     await server.run(SCEP_REQUESTS_PATH, 'grant', { numbers: `*${id.toString(16)}` });
     const r = await enrol;
