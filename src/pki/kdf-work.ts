@@ -8,8 +8,8 @@
 // idle); runs queue on it, so hostile files take at most one core however many are imported.
 
 import * as nodeCrypto from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { PkiError } from './errors.js';
+import { WorkerThread } from './worker-thread.js';
 
 /** One derivation. */
 export type KdfWork =
@@ -57,7 +57,7 @@ export async function runKdfAsync<T>(steps: KdfSteps<T>, budget: number): Promis
   let step = steps.next(undefined as unknown as Buffer);
   while (!step.done) {
     spent = spend(spent, step.value, budget);
-    step = steps.next(await kdfThread.run(step.value));
+    step = steps.next(await kdfThread.run({ work: step.value }));
   }
   return step.value;
 }
@@ -78,49 +78,4 @@ parentPort.on('message', ({ id, work }) => {
 });
 `;
 
-interface Job {
-  resolve(out: Buffer): void;
-  reject(e: Error): void;
-}
-
-class KdfThread {
-  private worker: Worker | undefined;
-  private readonly jobs = new Map<number, Job>();
-  private nextId = 1;
-
-  run(work: KdfWork): Promise<Buffer> {
-    const worker = this.worker ?? this.start();
-    // Held open only while work is pending: an idle worker never keeps a process alive.
-    if (this.jobs.size === 0) worker.ref();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.postMessage({ id, work });
-    });
-  }
-
-  private start(): Worker {
-    // Plain JavaScript, no loader hooks of the parent (execArgv: []), little memory.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 32 } });
-    worker.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
-      const job = this.jobs.get(m.id);
-      if (!job) return;
-      this.jobs.delete(m.id);
-      if (this.jobs.size === 0) worker.unref();
-      if (m.out) job.resolve(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength));
-      else job.reject(new PkiError('unsupported', `key derivation failed: ${m.error ?? 'unknown error'}`));
-    });
-    const lost = (why: string) => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const job of this.jobs.values()) job.reject(new PkiError('unsupported', `key derivation failed: ${why}`));
-      this.jobs.clear();
-    };
-    worker.on('error', (e) => lost(e.message));
-    worker.on('exit', () => lost('the worker stopped'));
-    worker.unref();
-    this.worker = worker;
-    return worker;
-  }
-}
-
-const kdfThread = new KdfThread();
+const kdfThread = new WorkerThread(WORKER_SOURCE, (why) => new PkiError('unsupported', `key derivation failed: ${why}`));

@@ -4,16 +4,17 @@
 // event loop — every other service of the daemon — and requests use the machine's cores.
 //
 // The pattern of kdf-work.ts: the worker's source is a function of this file (the same code in
-// both places), the workers start on first use and do not hold the process open while idle.
+// both places), run by WorkerThread (started on first use, never holding the process open idle).
 // A key goes to a worker once (PKCS#8, inside this process), then by its number.
 
 import * as nodeCrypto from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { PkiError } from './errors.js';
 import type { RsaPrivateOperation } from './cms.js';
+import { WorkerThread } from './worker-thread.js';
 
 interface RsaJob { id: number; keyId: number; pkcs8?: Uint8Array; input: Uint8Array }
+
 
 /**
  * The worker's handler: self-contained (it uses only its arguments), because its source text is
@@ -45,45 +46,10 @@ parentPort.on('message', (job) => {
 });
 `;
 
-interface Pending { resolve(out: Buffer): void; reject(e: Error): void }
-
+/** A worker thread with the keys it holds (a new worker after a crash holds none). */
 class RsaThread {
-  private worker: Worker | undefined;
-  /** Keys this worker holds (a new worker after a crash holds none). */
   readonly known = new Set<number>();
-  readonly jobs = new Map<number, Pending>();
-
-  run(job: RsaJob): Promise<Buffer> {
-    const worker = this.worker ?? this.start();
-    if (this.jobs.size === 0) worker.ref();
-    return new Promise((resolve, reject) => {
-      this.jobs.set(job.id, { resolve, reject });
-      worker.postMessage(job);
-    });
-  }
-
-  private start(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 32 } });
-    worker.on('message', (m: { id: number; out?: Uint8Array; error?: string }) => {
-      const job = this.jobs.get(m.id);
-      if (!job) return;
-      this.jobs.delete(m.id);
-      if (this.jobs.size === 0) worker.unref();
-      if (m.out) job.resolve(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.byteLength));
-      else job.reject(new PkiError('bad-key', `RSA operation failed: ${m.error ?? 'unknown error'}`));
-    });
-    const lost = (why: string) => {
-      if (this.worker === worker) this.worker = undefined;
-      this.known.clear();
-      for (const job of this.jobs.values()) job.reject(new PkiError('bad-key', `RSA operation failed: ${why}`));
-      this.jobs.clear();
-    };
-    worker.on('error', (e) => lost(e.message));
-    worker.on('exit', () => lost('the worker stopped'));
-    worker.unref();
-    this.worker = worker;
-    return worker;
-  }
+  readonly thread = new WorkerThread(WORKER_SOURCE, (why) => new PkiError('bad-key', `RSA operation failed: ${why}`), () => this.known.clear());
 }
 
 /** A pool of RSA worker threads: operation(key) gives the RsaPrivateOperation of a key on it. */
@@ -91,7 +57,6 @@ export class RsaWorkers {
   private readonly threads: RsaThread[];
   private readonly keyIds = new WeakMap<nodeCrypto.KeyObject, { id: number; pkcs8: Buffer }>();
   private nextKey = 1;
-  private nextJob = 1;
 
   constructor(size = Math.max(1, Math.min(4, availableParallelism()))) {
     this.threads = Array.from({ length: size }, () => new RsaThread());
@@ -107,10 +72,10 @@ export class RsaWorkers {
     const { id, pkcs8 } = k;
     return (input) => {
       let thread = this.threads[0]!;
-      for (const t of this.threads) if (t.jobs.size < thread.jobs.size) thread = t;
+      for (const t of this.threads) if (t.thread.pending < thread.thread.pending) thread = t;
       const first = !thread.known.has(id);
       thread.known.add(id);
-      return thread.run({ id: this.nextJob++, keyId: id, pkcs8: first ? pkcs8 : undefined, input });
+      return thread.thread.run({ keyId: id, pkcs8: first ? pkcs8 : undefined, input });
     };
   }
 }
