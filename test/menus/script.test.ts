@@ -75,6 +75,18 @@ test('globals belong to a user: shared by their scripts and consoles, not seen b
     const seen = reader.take();
     assert.match(seen, /^1\n/);
     assert.doesNotMatch(seen, /s3cret/);
+    // another user's globals are not a writer's to remove (no `policy`); with its own among them, nothing goes
+    assert.ok((await admin.cs.run('/user group add name=writers policy=read,write,test; /user add name=writer group=writers password=x')).ok);
+    const writer = await consoleAs(t, 'writer');
+    assert.ok((await writer.cs.run(':global Mine 1')).ok);
+    const refused = await writer.cs.run('/system script environment remove [find]');
+    assert.ok(!refused.ok);
+    assert.match(String(refused.error), /not enough permissions/);
+    // admin's Ready and Token, other's (declared) Ready, writer's Mine: all still there
+    assert.ok((await admin.cs.run(':put [:len [/system script environment find]]')).ok);
+    assert.equal(admin.take(), '4\n');
+    assert.ok((await writer.cs.run('/system script environment remove [find user=writer]; :global Mine; :put [:typeof $Mine]')).ok);
+    assert.equal(writer.take(), 'nothing\n');
     assert.ok((await admin.cs.run('/system script environment remove [find name=Token]; :global Token; :put [:typeof $Token]')).ok);
     assert.equal(admin.take(), 'nothing\n');
   } finally {

@@ -6,12 +6,10 @@
 // are read from memory when shown, never written into the database (RouterOS keeps globals in
 // RAM only; a token must not outlive its variable in rospki.db or its WAL).
 
-import { notEnoughPermissions } from '../../errors.js';
-import { resolveItems } from '../../menu/generic.js';
-import { itemsType, stringType } from '../../menu/proptypes.js';
-import type { ArgDecl, CommandDecl, Environment, MenuDecl } from '../../menu/types.js';
-import { valueToString, type Value } from '../../menu/values.js';
-import { mayActFor } from '../user/user.js';
+import { stringType } from '../../menu/proptypes.js';
+import type { Environment, MenuDecl } from '../../menu/types.js';
+import { valueToString } from '../../menu/values.js';
+import { ownedRemoveCommand } from './owned-remove.js';
 
 export const ENVIRONMENT_PATH = '/system/script/environment';
 
@@ -32,30 +30,11 @@ async function mirrorGlobals(env: Environment): Promise<void> {
   });
 }
 
-const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, required: true, help: 'Variables to remove' };
-
 /** Forgets globals: one's own, or another user's with `policy` and every policy they hold. */
-const removeCommand: CommandDecl = {
-  name: 'remove',
-  help: 'Remove a global variable',
-  policy: 'write',
-  args: [numbersArg],
-  async run(call) {
-    const { env, session } = call;
-    await env.store.write((tx) => {
-      for (const id of resolveItems(call.menu, call.args.get(numbersArg), session, tx)) {
-        const row = tx.get(ENVIRONMENT_PATH, id)!;
-        const user = String(row.data.user);
-        if (!mayActFor(tx, call, user)) {
-          throw notEnoughPermissions();
-        }
-        env.scripts.globalsOf(user).delete(String(row.data.name));
-        tx.remove(ENVIRONMENT_PATH, id);
-      }
-    });
-    return {};
-  },
-};
+const removeCommand = ownedRemoveCommand({
+  path: ENVIRONMENT_PATH, ownerKey: 'user', help: 'Remove a global variable', itemsHelp: 'Variables to remove',
+  forget: ({ env }, _tx, row) => { env.scripts.globalsOf(String(row.data.user)).delete(String(row.data.name)); },
+});
 
 export const environmentMenu: MenuDecl = {
   path: ENVIRONMENT_PATH,

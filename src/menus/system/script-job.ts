@@ -7,13 +7,10 @@
 // ended go before the next command. A job belongs to the process that runs it (the daemon, when
 // one runs).
 
-import { notEnoughPermissions } from '../../errors.js';
-import { resolveItems } from '../../menu/generic.js';
-import { dateType, enumSetType, itemsType, stringType } from '../../menu/proptypes.js';
-import type { ArgDecl, CommandDecl, Environment, MenuDecl, Policy, PropType } from '../../menu/types.js';
+import { dateType, enumSetType, stringType } from '../../menu/proptypes.js';
+import type { Environment, MenuDecl, Policy, PropType } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
-import type { Value } from '../../menu/values.js';
-import { mayActFor } from '../user/user.js';
+import { ownedRemoveCommand } from './owned-remove.js';
 
 export const JOB_PATH = '/system/script/job';
 
@@ -93,34 +90,17 @@ async function dropEndedJobs(env: Environment): Promise<void> {
 }
 
 const bare: PropType<string> = { ...stringType, quoted: false };
-const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, required: true, help: 'Jobs to stop' };
-
 /**
  * `remove` stops jobs. Nobody stops more than they hold: a job of another user only with the
  * `policy` policy and every policy that user holds (the rule of /system script).
  */
-const removeCommand: CommandDecl = {
-  name: 'remove',
-  help: 'Stop a running job',
-  policy: 'write',
-  args: [numbersArg],
-  async run(call) {
-    const { env, session } = call;
-    await env.store.write((tx) => {
-      for (const id of resolveItems(call.menu, call.args.get(numbersArg), session, tx)) {
-        const row = tx.get(JOB_PATH, id)!;
-        const owner = String(row.data.owner);
-        if (!mayActFor(tx, call, owner)) {
-          throw notEnoughPermissions();
-        }
-        stopJob(env, id);
-        tx.remove(JOB_PATH, id);
-        env.log(tx, 'system,info', `script job ${row.data.script ? String(row.data.script) : `*${id.toString(16).toUpperCase()}`} stopped by ${session.user}`);
-      }
-    });
-    return {};
+const removeCommand = ownedRemoveCommand({
+  path: JOB_PATH, ownerKey: 'owner', help: 'Stop a running job', itemsHelp: 'Jobs to stop',
+  forget: ({ env, session }, tx, row) => {
+    stopJob(env, row.id);
+    env.log(tx, 'system,info', `script job ${row.data.script ? String(row.data.script) : `*${row.id.toString(16).toUpperCase()}`} stopped by ${session.user}`);
   },
-};
+});
 
 export const jobMenu: MenuDecl = {
   path: JOB_PATH,
