@@ -112,6 +112,17 @@ async function refuseWhenInUse(end: StoreEnd): Promise<void> {
   }
 }
 
+/**
+ * A connection and the file store of a PostgreSQL store whose seal check `secret` passed
+ * (opening the store checks it, and migrates an old schema).
+ */
+async function openChecked(url: string, secret: Buffer): Promise<{ client: pg.Client; files: PgFileStore }> {
+  const store = await openPostgres(url, secret);
+  store.close();
+  await store.whenClosed();
+  return { client: await connect(url), files: new PgFileStore(url) };
+}
+
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'store copy' });
   client.on('error', () => {});
@@ -142,12 +153,7 @@ async function readContents(end: StoreEnd, secret: Buffer): Promise<Contents> {
       db.close();
     }
   }
-  // Opening checks the secret against the database's seal check (and migrates an old schema).
-  const store = await openPostgres(end.url, secret);
-  store.close();
-  await store.whenClosed();
-  const client = await connect(end.url);
-  const files = new PgFileStore(end.url);
+  const { client, files } = await openChecked(end.url, secret);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const types = { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'))) as pg.CustomTypesConfig['getTypeParser'] };
@@ -215,11 +221,7 @@ async function writeContents(end: StoreEnd, c: Contents, secret: Buffer): Promis
     await writeFiles(disk, c.files);
     return;
   }
-  const store = await openPostgres(end.url, secret);
-  store.close();
-  await store.whenClosed();
-  const client = await connect(end.url);
-  const files = new PgFileStore(end.url);
+  const { client, files } = await openChecked(end.url, secret);
   try {
     await client.query('BEGIN');
     await client.query('LOCK TABLE rospki_head IN EXCLUSIVE MODE');
