@@ -3,14 +3,15 @@
 // and every line was buffered in the daemon (390 MB in 8 s over SSH). The script now waits at
 // its next statement while 1 MiB of output is unsent (Session.outputDrained, pacing.ts).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_PASSWORD, startDaemon, type Daemon } from './daemon.js';
 import { freePort } from '../services/support.js';
 import { passwordAuth } from '../services/ssh-support.js';
 import { tempDir } from '../support/app.js';
-import { needs, PYTHON } from '../support/tools.js';
+import { PythonClient } from '../support/python-client.js';
+import { needs } from '../support/tools.js';
 
 const PW = 'Reader-pass1';
 const skip = needs('ssh', 'ssh-keygen', 'python3');
@@ -50,13 +51,12 @@ describe('console output a client does not read', { skip }, () => {
     await growthWhile(child);
   });
 
-  const pythonSkip = fs.existsSync(PYTHON) ? false : 'python3 not installed';
 
   /**
    * A python telnet client that logs in as the read user, then runs `attack` (python lines with
    * the socket `s`) after printing "running"; resolves with the child once it got that far.
    */
-  async function telnetClient(attack: string[]): Promise<ChildProcess> {
+  async function telnetClient(attack: string[]): Promise<PythonClient> {
     const script = [
       'import socket, sys, time',
       's = socket.socket()',
@@ -74,18 +74,10 @@ describe('console output a client does not read', { skip }, () => {
       `s.sendall(b"${PW}\\r\\n")`,
       'until(b"> ")',
       ...attack,
-    ].join('\n');
-    const child = spawn(PYTHON, ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    const until = Date.now() + 30_000;
-    while (!out.includes('running')) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the telnet client logged in (${err})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return child;
+    ];
+    const client = new PythonClient(script);
+    await client.printed('running');
+    return client;
   }
 
   /** Python lines that send `chunk` `times` times, ignoring a full socket, then wait. */
@@ -100,7 +92,7 @@ describe('console output a client does not read', { skip }, () => {
     'time.sleep(60)',
   ];
 
-  test('telnet: an endless :put to a client that never reads', { skip: pythonSkip }, async () => {
+  test('telnet: an endless :put to a client that never reads', async () => {
     const line = 'x'.repeat(200);
     await growthWhile(await telnetClient([
       `s.sendall(b':while (true) do={ :put "${line}" }\\r\\n')`,
@@ -109,7 +101,7 @@ describe('console output a client does not read', { skip }, () => {
     ]));
   });
 
-  test('telnet: input typed ahead while a command runs, never taken, does not fill the memory', { skip: pythonSkip }, async () => {
+  test('telnet: input typed ahead while a command runs, never taken, does not fill the memory', async () => {
     await growthWhile(await telnetClient([
       's.sendall(b":delay 60s\\r\\n")',
       'print("running", flush=True)',
@@ -117,7 +109,7 @@ describe('console output a client does not read', { skip }, () => {
     ]));
   });
 
-  test('telnet: one endless line (no newline) neither fills the memory nor stops the daemon', { skip: pythonSkip }, async () => {
+  test('telnet: one endless line (no newline) neither fills the memory nor stops the daemon', async () => {
     const child = await telnetClient(['print("running", flush=True)', ...flood('b"x" * 65536', 1000)]);
     await new Promise((r) => setTimeout(r, 3000));
     const [status] = await d.rest('admin', ADMIN_PASSWORD, 'GET', '/system/identity', undefined, 10);
@@ -126,7 +118,7 @@ describe('console output a client does not read', { skip }, () => {
   });
 
   /** The daemon's growth over 8 s of the flood, then the client goes; the daemon still answers. */
-  async function growthWhile(child: ChildProcess): Promise<void> {
+  async function growthWhile(client: { kill(): unknown }): Promise<void> {
     const start = rssKiB(d.pid);
     let peak = start;
     const until = Date.now() + 8000;
@@ -134,7 +126,7 @@ describe('console output a client does not read', { skip }, () => {
       await new Promise((r) => setTimeout(r, 250));
       peak = Math.max(peak, rssKiB(d.pid));
     }
-    child.kill();
+    await client.kill();
     assert.ok(peak - start < 64 * 1024, `the daemon grew by ${Math.round((peak - start) / 1024)} MB`);
     const [status] = await d.rest('admin', ADMIN_PASSWORD, 'GET', '/system/identity', undefined, 30);
     assert.equal(status, 200);

@@ -4,14 +4,13 @@
 // idle the longest (of the address holding the most), the idle timeout counts from the last
 // answer (not the last byte), and UDP is not concerned.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { cli, digAnswers, digStatus, startDnsApp, type DnsApp } from '../interop/doh-support.js';
 import { run } from '../services/support.js';
+import { PythonClient } from '../support/python-client.js';
+import { needs, PYTHON } from '../support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
-const skip = fs.existsSync(PYTHON) ? false : 'python3 not installed';
+const skip = needs('python3', 'dig');
 /** More holders than slots (max-concurrent-tcp-sessions is 20 by default). */
 const HOLDERS = 24;
 const SLOTS = 20;
@@ -54,30 +53,17 @@ const holderScript = (port: number) => [
   '            except OSError: socks.remove(s); s.close(); closed += 1',
   '        print(f"round open={len(socks)} closed={closed} answers={answers}", flush=True)',
   'print(f"end open={len(socks)} closed={closed} answers={answers}", flush=True)',
-].join('\n');
-
-async function waitFor(what: string, ok: () => boolean, child: ChildProcessWithoutNullStreams, err: () => string, ms = 30_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!ok()) {
-    assert.ok(Date.now() < until && child.exitCode === null, `${what} (${err()})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+];
 
 test('slow TCP askers holding every slot do not keep a new dig +tcp from its answer; UDP unaffected', { skip }, async () => {
-  const child = spawn(PYTHON, ['-c', holderScript(t.dnsPort)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  const rounds = () => [...out.matchAll(/round open=(\d+) closed=(\d+) answers=(\d+)/g)].map((m) => m.slice(1).map(Number));
+  const holders = new PythonClient(holderScript(t.dnsPort));
+  const rounds = () => [...holders.out.matchAll(/round open=(\d+) closed=(\d+) answers=(\d+)/g)].map((m) => m.slice(1).map(Number));
   try {
     // Two rounds of questions: the holders that kept their connections fill every slot (the
     // ones beyond the slots were closed to make room for the later ones, not refused).
-    await waitFor('two rounds of the holders', () => rounds().length >= 2, child, () => err);
+    await holders.waitFor('two rounds of the holders', () => rounds().length >= 2);
     const [open, closed] = rounds().at(-1)!;
-    assert.equal(open, SLOTS, `the holders hold every slot: ${out}`);
+    assert.equal(open, SLOTS, `the holders hold every slot: ${holders.out}`);
     assert.equal(closed, HOLDERS - SLOTS);
     for (let i = 0; i < 3; i++) {
       const started = Date.now();
@@ -90,12 +76,9 @@ test('slow TCP askers holding every slot do not keep a new dig +tcp from its ans
     assert.equal(digStatus(udp), 'NOERROR', udp);
     // The holders are still being answered (only the displaced ones lost their connection).
     const answersBefore = rounds().at(-1)![2]!;
-    await waitFor('more answers to the holders', () => rounds().at(-1)![2]! > answersBefore, child, () => err);
+    await holders.waitFor('more answers to the holders', () => rounds().at(-1)![2]! > answersBefore);
   } finally {
-    child.stdin.end('stop\n');
-    const killer = setTimeout(() => child.kill(), 10_000);
-    await exited;
-    clearTimeout(killer);
+    await holders.finish('stop');
   }
 });
 

@@ -4,14 +4,13 @@
 // waits while one message of answers is untaken or 16 questions are in flight (RFC 7766
 // §6.2.1.1), and nothing is lost: once the client reads, every question is answered.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { cli, startDnsApp, type DnsApp } from '../interop/doh-support.js';
 import { run } from '../services/support.js';
+import { PythonClient } from '../support/python-client.js';
+import { needs } from '../support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
-const skip = fs.existsSync(PYTHON) ? false : 'python3 not installed';
+const skip = needs('python3', 'dig');
 const QUESTIONS = 20_000;
 
 let t: DnsApp;
@@ -46,29 +45,19 @@ test('a TCP client that never reads its answers holds no more than a message of 
     '        buf = buf[2 + struct.unpack(">H", buf[:2])[0]:]',
     '        count += 1',
     'print(count, flush=True)',
-  ].join('\n');
-  const child = spawn(PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  ];
+  const before = process.memoryUsage().arrayBuffers;
+  const client = new PythonClient(script);
   try {
-    const before = process.memoryUsage().arrayBuffers;
-    const until = Date.now() + 30_000;
-    while (!out.includes('sent')) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the client sent its questions (${err})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await client.printed('sent');
     // The server had time to read all it would; answers it holds show as Buffers in its memory.
     await new Promise((r) => setTimeout(r, 2000));
     const held = process.memoryUsage().arrayBuffers - before;
     assert.ok(held < 8 * 1024 * 1024, `the server holds ${Math.round(held / 1024)} KiB of answers for one client`);
-    child.stdin.write('read\n');
-    assert.equal(await exited, 0, err);
-    assert.equal(out.trim().split('\n').pop(), String(QUESTIONS), 'every question answered once the client reads');
+    assert.equal(await client.finish('read', 90_000), 0, client.err);
+    assert.equal(client.out.trim().split('\n').pop(), String(QUESTIONS), 'every question answered once the client reads');
   } finally {
-    child.kill();
+    await client.kill();
   }
   // The listener still answers others.
   const r = await run('dig', ['@127.0.0.1', '-p', String(t.dnsPort), '+tcp', '+time=8', '+tries=1', 'big.router.test', 'TXT'], { timeoutMs: 30_000 });

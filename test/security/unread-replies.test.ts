@@ -5,13 +5,12 @@
 // (src/services/pacing.ts, also on FTP, whose 64-command queue closes a fast flood anyway);
 // DNS over TCP has its own bound (dns-tcp.test.ts).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { startServiceApp, type ServiceApp } from '../services/support.js';
+import { PythonClient } from '../support/python-client.js';
+import { needs } from '../support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
-const skip = fs.existsSync(PYTHON) ? false : 'python3 not installed';
+const skip = needs('python3');
 
 let s: ServiceApp;
 before(async () => {
@@ -41,26 +40,15 @@ async function unreadFlood(port: number, chunk: string, times: number): Promise<
     '    time.sleep(0.0002)',
     'print("sent", sent, flush=True)',
     'sys.stdin.readline()',
-  ].join('\n');
-  const child = spawn(PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  ];
   const base = process.memoryUsage().arrayBuffers;
+  const client = new PythonClient(script);
   try {
-    const until = Date.now() + 120_000;
-    while (!out.includes('sent')) {
-      assert.ok(Date.now() < until && child.exitCode === null, `the client sent (${err})`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await client.printed('sent', 120_000);
     await new Promise((r) => setTimeout(r, 1000));
     return process.memoryUsage().arrayBuffers - base;
   } finally {
-    child.stdin.end('go\n');
-    child.kill();
-    await exited;
+    await client.finish('go', 0);
   }
 }
 
