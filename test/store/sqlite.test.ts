@@ -24,6 +24,8 @@ test('insert, get, list in id order, update, remove', async (t) => {
   await store.write((tx) => tx.update('/user', 1, { name: 'A' }));
   await store.write((tx) => tx.remove('/user', 2));
   assert.deepEqual(await snapshot(store, '/user'), [{ id: 1, data: { name: 'A' } }]);
+  assert.equal(await store.read((tx) => tx.count('/user')), 1);
+  assert.equal(await store.read((tx) => tx.count('/nothing')), 0);
   assert.equal(await store.read((tx) => tx.get('/user', 2)), undefined);
   assert.deepEqual(await store.read((tx) => tx.list('/nothing')), []);
 });
