@@ -239,7 +239,7 @@ const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
 class Tx implements WriteTx {
   private readonly undo: Undo[] = [];
   /** The first id this transaction took in each menu: given back when it is undone. */
-  private readonly firstIds = new Map<string, number>();
+  private firstIds: Map<string, number> | undefined;
   private live = true;
   /** Whether a row or tombstone carries this transaction's version (blobs do not). */
   stamped = false;
@@ -296,6 +296,7 @@ class Tx implements WriteTx {
     const rows = this.rowsToWrite(menu);
     const row = this.core.codec.encode(menu, data);
     const id = this.core.allocateId(menu);
+    this.firstIds ??= new Map();
     if (!this.firstIds.has(menu)) this.firstIds.set(menu, id);
     this.core.sql.insertRow.run(menu, id, this.version, row.json);
     this.change(menu, rows, Object.freeze({ id, data: row.data }));
@@ -336,7 +337,7 @@ class Tx implements WriteTx {
       if (before) rows.put(before);
       else rows.delete(id);
     }
-    for (const [menu, id] of this.firstIds) this.core.releaseIds(menu, id);
+    for (const [menu, id] of this.firstIds ?? []) this.core.releaseIds(menu, id);
     this.live = false;
   }
 
@@ -436,7 +437,8 @@ export class CommitError extends Error {
 export class SqliteStore implements Store {
   private readonly core: Core;
   private readonly sealer: Sealer;
-  private readonly path: string;
+  /** The stores of this process open on the same file, this one included (openStores). */
+  private readonly peers: Set<SqliteStore>;
   private busy = false;
   private closed = false;
   private batch: Batch | undefined;
@@ -484,10 +486,10 @@ export class SqliteStore implements Store {
   private constructor(db: Database.Database, codec: RowCodec, dbPath: string, private readonly checkpointer?: Checkpointer) {
     this.core = new Core(db, codec);
     this.sealer = codec.sealer;
-    this.path = dbPath;
-    const peers = openStores.get(dbPath) ?? new Set();
+    let peers = openStores.get(dbPath);
+    if (!peers) openStores.set(dbPath, (peers = new Set()));
     peers.add(this);
-    openStores.set(dbPath, peers);
+    this.peers = peers;
   }
 
   /**
@@ -645,7 +647,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    openStores.get(this.path)?.delete(this);
+    this.peers.delete(this);
     // The worker's connection goes first, so that this one, the last, checkpoints the WAL and
     // removes it: a cleanly closed data directory is one self-contained rospki.db.
     this.checkpointer?.close();
@@ -668,7 +670,8 @@ export class SqliteStore implements Store {
 
   /** Another store of this process on the same file: commit its batch (it holds the lock). */
   private flushPeers(): void {
-    for (const peer of openStores.get(this.path) ?? []) if (peer !== this) peer.flush();
+    if (this.peers.size === 1) return; // this store alone (each transaction asks)
+    for (const peer of this.peers) if (peer !== this) peer.flush();
   }
 
   /**
