@@ -165,9 +165,13 @@ export const MAX_SCRIPT_DEPTH = 1000;
 const HEAP_STOP_SHARE = 0.5;
 const heapLimit = v8.getHeapStatistics().heap_size_limit;
 
-/** Whether the daemon's heap is nearly full (checked once per turn, not per statement). */
+/**
+ * Whether the daemon's heap is nearly full (checked once per turn, not per statement). The same
+ * figure as process.memoryUsage().heapUsed, which also reads the resident set size from /proc:
+ * 10× slower (20 µs here), and a busy script pays it about once per command.
+ */
 function heapNearlyFull(): boolean {
-  return process.memoryUsage().heapUsed > heapLimit * HEAP_STOP_SHARE;
+  return v8.getHeapStatistics().used_heap_size > heapLimit * HEAP_STOP_SHARE;
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve, reject) => {

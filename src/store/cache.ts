@@ -50,6 +50,10 @@ export class MenuRows {
     return this.ordered;
   }
 
+  get size(): number {
+    return this.ordered.length;
+  }
+
   private ownOrdered(): void {
     if (!this.shared) return;
     this.ordered = this.ordered.slice();

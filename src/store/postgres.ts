@@ -264,6 +264,11 @@ class PgTx implements WriteTx {
     return this.cache.menus.get(menu)?.list() ?? [];
   }
 
+  count(menu: string): number {
+    this.check();
+    return this.cache.menus.get(menu)?.size ?? 0;
+  }
+
   get(menu: string, id: number): StoredRow | undefined {
     this.check();
     return this.cache.menus.get(menu)?.get(id);

@@ -3,12 +3,14 @@
 // Every row carries the global commit version that last wrote it; removals leave a tombstone
 // with their version. A transaction that finds the database's version above the one its cache
 // reflects reads only what changed since (rows and tombstones with a higher version), so the
-// cache follows other processes cheaply. Writes go to SQLite as they happen, inside a
+// cache follows other processes cheaply; PRAGMA data_version tells whether another connection
+// committed at all, so that query runs only then, and a read served wholly from the cache needs
+// no transaction of its own (readNow). Writes go to SQLite as they happen, inside a
 // BEGIN IMMEDIATE transaction that holds the database's one write lock; the cache changes are
 // journaled so a throw can undo them exactly.
 //
 // Group commit with durable acknowledgement: the writes of one event-loop turn form a batch,
-// one SQLite transaction with a savepoint per write, committed at the end of the turn
+// one SQLite transaction with a savepoint per write (but the first), committed at the end of the turn
 // (setImmediate). A write's promise resolves only after that COMMIT; a failed COMMIT fails every
 // write of the batch and undoes them in the cache. Ways to end a batch, measured with EC P-256
 // add+sign through the executor (4 concurrent loops / 1 sequential loop, certificates/s): a 2 ms
@@ -49,6 +51,10 @@ function prepareStatements(db: Database.Database) {
     savepoint: p('SAVEPOINT command'),
     release: p('RELEASE command'),
     rollbackTo: p('ROLLBACK TO command'),
+    // Changes whenever another connection (another process, `store copy`, another store of this
+    // process) committed since this connection last looked, never for this connection's own
+    // commits; read inside a transaction, it is that snapshot's (it starts the read transaction).
+    dataVersion: p('PRAGMA data_version').pluck(),
     version: p(`SELECT max((SELECT coalesce(max(version), 0) FROM rows),
                            (SELECT coalesce(max(version), 0) FROM tombstones))`).pluck(),
     loadMenu: p('SELECT id, data FROM rows WHERE menu = ? ORDER BY id'),
@@ -77,6 +83,14 @@ class Core {
   /** The commit version the cache reflects. */
   seen: number;
   /**
+   * PRAGMA data_version when the cache was last brought up to date: while it reads the same, no
+   * other connection committed since, and the cache holds the newest committed state. A
+   * checkpoint (checkpointer.ts) changes no content and leaves it; a spurious change would only
+   * cost one refresh query, a missed one cannot happen (SQLite bumps it whenever a new read
+   * transaction finds the WAL index header changed, which every commit of another connection does).
+   */
+  private dataVersion: number;
+  /**
    * The next id of each menu, once asked (then kept instead of asking the database per insert).
    * Forgotten when another process changed the database.
    */
@@ -84,7 +98,28 @@ class Core {
 
   constructor(readonly db: Database.Database, readonly codec: RowCodec) {
     this.sql = prepareStatements(db);
-    this.seen = this.sql.version.get() as number;
+    // One snapshot for both, so no commit falls between them.
+    this.sql.beginRead.run();
+    try {
+      this.dataVersion = this.sql.dataVersion.get() as number;
+      this.seen = this.sql.version.get() as number;
+    } finally {
+      this.sql.commit.run();
+    }
+  }
+
+  /** Whether a menu's rows are in the cache (reading them needs no database access). */
+  loaded(name: string): boolean {
+    return this.menus.has(name);
+  }
+
+  /**
+   * Outside a transaction: whether no other connection committed since the cache was last
+   * brought up to date (one PRAGMA, its own short read transaction). Inside one: the same, as
+   * of its snapshot.
+   */
+  upToDate(): boolean {
+    return this.sql.dataVersion.get() === this.dataVersion;
   }
 
   /** Must run inside a transaction, so the loaded rows belong to the version `seen`. */
@@ -112,14 +147,21 @@ class Core {
     if (this.nextIds.has(menu)) this.nextIds.set(menu, id);
   }
 
-  /** Brings the cache up to the database's version. Must run inside a transaction. */
+  /**
+   * Brings the cache up to the database's version. Must run inside a transaction. Asks for the
+   * version (max over rows and tombstones) only when another connection committed.
+   */
   refresh(): void {
+    const dataVersion = this.sql.dataVersion.get() as number;
+    if (dataVersion === this.dataVersion) return;
     const version = this.sql.version.get() as number;
-    if (version === this.seen) return;
-    if (version < this.seen) this.menus.clear(); // database replaced by an older copy: start over
-    else this.applyChangesSince(this.seen);
-    this.nextIds.clear();
-    this.seen = version;
+    if (version !== this.seen) {
+      if (version < this.seen) this.menus.clear(); // database replaced by an older copy: start over
+      else this.applyChangesSince(this.seen);
+      this.nextIds.clear();
+      this.seen = version;
+    }
+    this.dataVersion = dataVersion;
   }
 
   private applyChangesSince(seen: number): void {
@@ -197,7 +239,7 @@ const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
 class Tx implements WriteTx {
   private readonly undo: Undo[] = [];
   /** The first id this transaction took in each menu: given back when it is undone. */
-  private readonly firstIds = new Map<string, number>();
+  private firstIds: Map<string, number> | undefined;
   private live = true;
   /** Whether a row or tombstone carries this transaction's version (blobs do not). */
   stamped = false;
@@ -209,13 +251,23 @@ class Tx implements WriteTx {
 
   /**
    * version: the commit version this write transaction stamps on what it writes; footprint:
-   * where a read records what it looks at.
+   * where a read records what it looks at; toDatabase: called before the transaction reads the
+   * database itself (a menu not in the cache yet, a blob), for a read served from the cache
+   * outside a transaction (SqliteStore.readNow).
    */
-  constructor(private readonly core: Core, readonly version: number, readonly footprint?: Footprint) {}
+  constructor(
+    private readonly core: Core, readonly version: number, readonly footprint?: Footprint,
+    private readonly toDatabase?: () => void,
+  ) {}
 
   list(menu: string): readonly StoredRow[] {
     this.footprint?.lists.add(menu);
     return this.rows(menu).list();
+  }
+
+  count(menu: string): number {
+    this.footprint?.lists.add(menu);
+    return this.rows(menu).size;
   }
 
   get(menu: string, id: number): StoredRow | undefined {
@@ -231,6 +283,7 @@ class Tx implements WriteTx {
   getBlob(menu: string, id: number, name: string): Buffer | undefined {
     this.check();
     this.footprint?.blobs.push([menu, id, name]);
+    this.toDatabase?.();
     return this.core.sql.getBlob.get(menu, id, name) as Buffer | undefined;
   }
 
@@ -243,6 +296,7 @@ class Tx implements WriteTx {
     const rows = this.rowsToWrite(menu);
     const row = this.core.codec.encode(menu, data);
     const id = this.core.allocateId(menu);
+    this.firstIds ??= new Map();
     if (!this.firstIds.has(menu)) this.firstIds.set(menu, id);
     this.core.sql.insertRow.run(menu, id, this.version, row.json);
     this.change(menu, rows, Object.freeze({ id, data: row.data }));
@@ -283,7 +337,7 @@ class Tx implements WriteTx {
       if (before) rows.put(before);
       else rows.delete(id);
     }
-    for (const [menu, id] of this.firstIds) this.core.releaseIds(menu, id);
+    for (const [menu, id] of this.firstIds ?? []) this.core.releaseIds(menu, id);
     this.live = false;
   }
 
@@ -303,6 +357,7 @@ class Tx implements WriteTx {
 
   private rows(menu: string): MenuRows {
     this.check();
+    if (this.toDatabase && !this.core.loaded(menu)) this.toDatabase();
     return this.core.menu(menu);
   }
 
@@ -314,6 +369,20 @@ class Tx implements WriteTx {
   private check(): void {
     if (!this.live) throw new Error('store: transaction is over (tx used outside its read()/write() callback)');
   }
+}
+
+/** Thrown into a read served from the cache that must start over in a transaction (readNow). */
+class StaleCache extends Error {
+  constructor() {
+    super('store: another process committed while this read ran; it is run again');
+  }
+}
+
+type Outcome<T> = { value: T } | { error: unknown };
+
+function settle<T>(outcome: Outcome<T>): T {
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -368,7 +437,8 @@ export class CommitError extends Error {
 export class SqliteStore implements Store {
   private readonly core: Core;
   private readonly sealer: Sealer;
-  private readonly path: string;
+  /** The stores of this process open on the same file, this one included (openStores). */
+  private readonly peers: Set<SqliteStore>;
   private busy = false;
   private closed = false;
   private batch: Batch | undefined;
@@ -416,10 +486,10 @@ export class SqliteStore implements Store {
   private constructor(db: Database.Database, codec: RowCodec, dbPath: string, private readonly checkpointer?: Checkpointer) {
     this.core = new Core(db, codec);
     this.sealer = codec.sealer;
-    this.path = dbPath;
-    const peers = openStores.get(dbPath) ?? new Set();
+    let peers = openStores.get(dbPath);
+    if (!peers) openStores.set(dbPath, (peers = new Set()));
     peers.add(this);
-    openStores.set(dbPath, peers);
+    this.peers = peers;
   }
 
   /**
@@ -577,7 +647,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    openStores.get(this.path)?.delete(this);
+    this.peers.delete(this);
     // The worker's connection goes first, so that this one, the last, checkpoints the WAL and
     // removes it: a cleanly closed data directory is one self-contained rospki.db.
     this.checkpointer?.close();
@@ -600,30 +670,63 @@ export class SqliteStore implements Store {
 
   /** Another store of this process on the same file: commit its batch (it holds the lock). */
   private flushPeers(): void {
-    for (const peer of openStores.get(this.path) ?? []) if (peer !== this) peer.flush();
+    if (this.peers.size === 1) return; // this store alone (each transaction asks)
+    for (const peer of this.peers) if (peer !== this) peer.flush();
   }
 
-  /** Runs a read now; no batch of this store is open. */
+  /**
+   * Runs a read now; no batch of this store is open. When no other connection committed since
+   * the cache was last brought up to date (PRAGMA data_version), the read is served from the
+   * cache as it stands: the newest committed state, with no transaction (a BEGIN, a refresh
+   * query and a COMMIT per read were most of a read's cost). Should it need the database (a menu
+   * not loaded yet, a blob), it opens a read transaction then; if another connection committed
+   * in between, what it read so far may not match that snapshot, so it starts over inside it.
+   */
   private readNow<T>(fn: (tx: ReadTx) => T): T {
     if (this.closed) throw new Error('store: the store is closed');
     this.busy = true;
     const { core } = this;
     try {
       this.flushPeers();
-      // A read transaction pins one snapshot, so menus loaded lazily by fn match the refresh.
-      core.sql.beginRead.run();
-      const tx = new Tx(core, 0);
-      try {
-        core.refresh();
-        const result = fn(tx);
-        rejectAsync(result, 'read');
-        return result;
-      } finally {
-        tx.end();
-        if (core.db.inTransaction) core.sql.commit.run();
+      if (core.upToDate()) {
+        let stale = false;
+        const toDatabase = (): void => {
+          if (stale) throw new StaleCache();
+          if (core.db.inTransaction) return;
+          core.sql.beginRead.run(); // pins the snapshot the menu or blob is read from
+          if (core.upToDate()) return;
+          stale = true;
+          throw new StaleCache();
+        };
+        const fromCache = this.runRead(new Tx(core, 0, undefined, toDatabase), fn);
+        // A fn that caught StaleCache still read an inconsistent view: its outcome is void too.
+        if (!stale) return settle(fromCache);
+        // The read transaction is open: bring the cache up to it and read again.
+      } else {
+        // A read transaction pins one snapshot, so menus loaded lazily by fn match the refresh.
+        core.sql.beginRead.run();
       }
+      core.refresh();
+      return settle(this.runRead(new Tx(core, 0), fn));
     } finally {
-      this.busy = false;
+      try {
+        if (core.db.inTransaction) core.sql.commit.run();
+      } finally {
+        this.busy = false;
+      }
+    }
+  }
+
+  /** fn's outcome on tx, which is over afterwards. */
+  private runRead<T>(tx: Tx, fn: (tx: ReadTx) => T): Outcome<T> {
+    try {
+      const value = fn(tx);
+      rejectAsync(value, 'read');
+      return { value };
+    } catch (error) {
+      return { error };
+    } finally {
+      tx.end();
     }
   }
 
@@ -649,20 +752,26 @@ export class SqliteStore implements Store {
   private runWrite<T>(fn: (tx: WriteTx) => T): Promise<T> {
     const { core } = this;
     const batch = this.batch ?? this.beginBatch();
-    core.sql.savepoint.run();
+    // The first write of a batch needs no savepoint: undoing it is rolling back the whole
+    // transaction (endEmptyBatch), which the batch's refresh survives (it read committed state).
+    // A savepoint costs two statements and a copy of every page the write changes.
+    const first = batch.writes.length === 0;
+    if (!first) core.sql.savepoint.run();
     const tx = new Tx(core, batch.version);
     let result: T;
     try {
       result = fn(tx);
       rejectAsync(result, 'write');
       tx.end();
-      core.sql.release.run();
+      if (!first) core.sql.release.run();
     } catch (e) {
       tx.rollback();
       if (core.db.inTransaction) {
-        core.sql.rollbackTo.run();
-        core.sql.release.run();
-        if (batch.writes.length === 0) this.endEmptyBatch(batch);
+        if (first) this.endEmptyBatch(batch);
+        else {
+          core.sql.rollbackTo.run();
+          core.sql.release.run();
+        }
       } else {
         // SQLite already rolled the whole transaction back (I/O errors): the batch is lost.
         this.loseBatch(batch, e as Error);
@@ -680,11 +789,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Ends a batch that holds no write yet: releases the write lock at once. */
+  /**
+   * Ends a batch that holds no write yet: releases the write lock at once. The ROLLBACK also
+   * undoes in SQLite what a failed first write did (runWrite undid it in the cache).
+   */
   private endEmptyBatch(batch: Batch): void {
     this.batch = undefined;
     clearImmediate(batch.commitAtEndOfTurn);
-    this.undoBatch(batch); // nothing written: a ROLLBACK only releases the lock
+    this.undoBatch(batch);
   }
 
   /** Puts the cache back as it was before the batch, and ends the SQLite transaction. */

@@ -32,6 +32,8 @@ export interface ReadTx {
    */
   list(menu: string): readonly StoredRow[];
   get(menu: string, id: number): StoredRow | undefined;
+  /** How many rows a menu has (what list() would give, without handing out the list). */
+  count(menu: string): number;
   /**
    * Rows whose data[field] strictly equals value, in id order: names, references. Served by
    * an index kept beside the cache, so it stays fast with 100,000 rows.

@@ -99,6 +99,7 @@ describe('PostgreSQL store', { skip }, () => {
     const stores = await Promise.all([0, 1, 2].map(() => openStore(url, secret)));
     await stores[0]!.write((tx) => tx.insert('/x', { n: 1 }));
     for (const s of stores) assert.equal((await s.read((tx) => tx.list('/x'))).length, 1);
+    for (const s of stores) assert.equal(await s.read((tx) => tx.count('/x')), 1);
     assert.equal((await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM rospki_head'))[0]!.n, '1');
   });
 

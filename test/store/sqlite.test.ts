@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteStore, openDataDir, type Store } from '../../src/store/index.js';
+import { SqliteStore, openDataDir, type ReadTx, type Store } from '../../src/store/index.js';
 import type { Checkpointer } from '../../src/store/checkpointer.js';
 import { startWorkerWith, tempDir } from './helpers.js';
 
@@ -24,6 +24,8 @@ test('insert, get, list in id order, update, remove', async (t) => {
   await store.write((tx) => tx.update('/user', 1, { name: 'A' }));
   await store.write((tx) => tx.remove('/user', 2));
   assert.deepEqual(await snapshot(store, '/user'), [{ id: 1, data: { name: 'A' } }]);
+  assert.equal(await store.read((tx) => tx.count('/user')), 1);
+  assert.equal(await store.read((tx) => tx.count('/nothing')), 0);
   assert.equal(await store.read((tx) => tx.get('/user', 2)), undefined);
   assert.deepEqual(await store.read((tx) => tx.list('/nothing')), []);
 });
@@ -154,6 +156,87 @@ test('two stores on one file see each other at once and lose no update', async (
   await b.write((tx) => { tx.remove('/counter', id); tx.insert('/counter', { counter: 7 }); });
   assert.deepEqual(await snapshot(a, '/counter'), [{ id: 2, data: { counter: 7 } }]);
   assert.equal(await a.write((tx) => tx.insert('/counter', {})), 3, 'ids allocated by the other store are respected');
+});
+
+test('a read served from the cache sees what another connection committed, menus loaded or not', async (t) => {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  const { store: a } = open(t, dir, secret);
+  const { store: b } = open(t, dir, secret);
+  await a.write((tx) => tx.insert('/m', { n: 0 }));
+  assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), 0); // /m loaded in a
+  for (let n = 1; n <= 50; n++) {
+    await b.write((tx) => { tx.update('/m', 1, { n }); tx.insert('/late', { n }); });
+    assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), n);
+    assert.equal(await a.read((tx) => tx.list('/late').length), n);
+  }
+  // A plain SQLite connection (another process, `store copy`) commits a row too.
+  const other = new Database(path.join(dir, 'rospki.db'));
+  t.after(() => other.close());
+  other.prepare("UPDATE rows SET version = version + 1000, data = '{\"n\":99}' WHERE menu = '/m' AND id = 1").run();
+  assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), 99);
+});
+
+test('a read from the cache that must load a menu after another connection committed starts over in one snapshot', async (t) => {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  const { store: a } = open(t, dir, secret);
+  const { store: b } = open(t, dir, secret);
+  await a.write((tx) => tx.insert('/m', { v: 'old' }));
+  await b.write((tx) => { tx.insert('/late', { v: 'old' }); tx.setBlob('/late', 1, 'der', Buffer.from('old')); });
+  // Commits in b between a's first look at the cache and its first database access.
+  const commitInB = async (v: string) => {
+    const written = b.write((tx) => { tx.update('/m', 1, { v }); tx.update('/late', 1, { v }); tx.setBlob('/late', 1, 'der', Buffer.from(v)); });
+    b.flush();
+    await written;
+  };
+  const cases: Array<[string, (tx: ReadTx) => unknown]> = [
+    ['menu', (tx) => tx.get('/late', 1)!.data.v],
+    ['blob', (tx) => tx.getBlob('/late', 1, 'der')!.toString()],
+    // A read that swallows whatever is thrown at it is run again all the same.
+    ['caught', (tx) => { try { return tx.getBlob('/late', 1, 'der')!.toString(); } catch { return 'swallowed'; } }],
+  ];
+  for (const [what, late] of cases) {
+    await a.read((tx) => tx.get('/m', 1)); // a's cache is up to date: the next read starts from it
+    let runs = 0;
+    let committed: Promise<void> | undefined;
+    const seen = await a.read((tx) => {
+      runs++;
+      const m = tx.get('/m', 1)!.data.v;
+      if (runs === 1) committed = commitInB(what);
+      return [m, late(tx)];
+    });
+    await committed;
+    assert.deepEqual(seen, [what, what], `${what}: both rows from one snapshot`);
+    assert.equal(runs, 2, `${what}: run again once`);
+  }
+});
+
+test('a failing write among several of one batch undoes only itself, first or not', async (t) => {
+  const { store, location } = open(t);
+  const committed = committedView(t, location.dbPath);
+  const fail = (name: string) => store.write((tx) => {
+    tx.insert('/m', { name });
+    tx.setBlob('/m', 1, 'der', Buffer.from(name));
+    throw new Error(`refused ${name}`);
+  });
+  await store.write((tx) => { tx.insert('/m', { name: 'a' }); tx.setBlob('/m', 1, 'der', Buffer.from('a')); });
+  // The batch's first write fails, then two succeed and one fails, all in one turn.
+  const outcomes = await Promise.allSettled([
+    fail('x'), store.write((tx) => tx.insert('/m', { name: 'b' })), fail('y'), store.write((tx) => tx.insert('/m', { name: 'c' })),
+  ]);
+  assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(committed.names('/m'), ['a', 'b', 'c']);
+  assert.deepEqual((await snapshot(store, '/m')).map((r) => [r.id, r.data.name]), [[1, 'a'], [2, 'b'], [3, 'c']]);
+  assert.equal((await store.read((tx) => tx.getBlob('/m', 1, 'der')))!.toString(), 'a');
+  // The first write of the next batch succeeds and the second fails: the first stays.
+  const [kept, refused] = await Promise.allSettled([store.write((tx) => tx.insert('/m', { name: 'd' })), fail('z')]);
+  assert.deepEqual([kept.status, refused.status], ['fulfilled', 'rejected']);
+  assert.deepEqual(committed.names('/m'), ['a', 'b', 'c', 'd']);
+  const fresh = SqliteStore.open(location);
+  t.after(() => fresh.close());
+  assert.deepEqual((await snapshot(fresh, '/m')).map((r) => r.data.name), ['a', 'b', 'c', 'd']);
+  assert.equal((await fresh.read((tx) => tx.getBlob('/m', 1, 'der')))!.toString(), 'a');
 });
 
 test('seal and unseal with the store secret', async (t) => {
