@@ -17,9 +17,10 @@
 // a COMMIT per command (25–60 µs here, see checkpointer.ts), which acknowledging early hid.
 //
 // A read made while a batch is open does not wait for its COMMIT unless it looked at what the
-// batch changed (ChangeSet, Footprint: changes.ts): concurrent commands check policies and arguments in
-// reads of their own, and when each of those waited for whichever batch another command had
-// just opened, the commands' writes fell into separate batches.
+// batch changed (ChangeSet, Footprint: changes.ts): concurrent commands check policies and
+// arguments in reads of their own, and when each of those waited for whichever batch another
+// command had just opened, the commands' writes fell into separate batches. After the COMMIT the
+// batch's ChangeSet is what onChange announces.
 
 import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
