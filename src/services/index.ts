@@ -10,7 +10,10 @@
 // service's `address` allow-list, and then reaches the service's handler.
 //
 // Changes made in this process (console, control socket, REST, API) are announced by the
-// store's onChange hook; changes by other processes are found by a cheap poll of read().
+// store's onChange hook with what they changed; only the reconciles that read it run again, at
+// once (inputs.ts): a certificate no service uses costs the services nothing. Changes by other
+// processes, the clock and what is not in the store (a daemon that died, a busy port) are
+// found by a poll that reconciles everything.
 //
 // Open connections show in /ip service as dynamic connection rows (flags D and c, LOCAL and
 // REMOTE: the 7.23.1 capture, services spec §8). They are kept in the store, so every front end
@@ -37,6 +40,7 @@ import { FtpService } from './ftp.js';
 import { checkContinue, httpHandler } from './http.js';
 import { planTls, type TlsPlan } from './tls.js';
 import { ensureHostKeys } from '../menus/ip/ssh.js';
+import { Reconciler } from './inputs.js';
 import { MANAGED_SERVICES, type ManagedService } from './managed.js';
 import { SshService } from './ssh.js';
 import { TelnetService } from './telnet.js';
@@ -133,12 +137,13 @@ class ServiceManager implements RunningServices {
   private readonly ssh: SshService;
   private readonly ftp: FtpService;
   private readonly telnet: TelnetService;
-  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP …). */
-  private readonly managed: ManagedService[];
+  /** The services of managed.ts (OpenVPN, IPsec, DNS, NTP …), each with its reconcile's inputs. */
+  private readonly managed: Array<{ service: ManagedService; inputs: Reconciler }>;
+  /** The listeners' reconcile (apply) and what it read. */
+  private readonly inputs: Reconciler;
   private readonly unsubscribe: (() => void) | undefined;
+  private readonly unsubscribeClock: () => void;
   private readonly timer: NodeJS.Timeout;
-  private running: Promise<void> | undefined;
-  private again = false;
   private stopped = false;
 
   constructor(private readonly app: Appliance, private readonly options: ServiceOptions) {
@@ -153,10 +158,25 @@ class ServiceManager implements RunningServices {
     this.ssh = new SshService(this.ctx);
     this.ftp = new FtpService(this.ctx);
     this.telnet = new TelnetService(this.ctx);
-    this.managed = MANAGED_SERVICES.map((make) => make(this.ctx));
-    this.unsubscribe = app.store.onChange?.(() => { void this.reconcile(); });
+    this.inputs = new Reconciler(app.store, () => this.apply(), internalError);
+    this.managed = MANAGED_SERVICES.map((make) => {
+      let service: ManagedService | undefined;
+      const inputs = new Reconciler(app.store, () => service!.reconcile(), internalError);
+      service = make(inputs.context(this.ctx));
+      return { service, inputs };
+    });
+    this.unsubscribe = app.store.onChange?.((change) => {
+      if (this.stopped) return;
+      for (const r of this.reconcilers()) void r.changed(change);
+    });
+    // Expiry, CRL next-update and what is due move with the clock: everything is looked at again.
+    this.unsubscribeClock = app.clock.onChange(() => { void this.reconcile(); });
     this.timer = setInterval(() => { void this.reconcile(); }, options.pollMs);
     this.timer.unref();
+  }
+
+  private reconcilers(): Reconciler[] {
+    return [this.inputs, ...this.managed.map((m) => m.inputs)];
   }
 
   private gate(name: GatedService): ConnectionGate {
@@ -176,29 +196,18 @@ class ServiceManager implements RunningServices {
     return this.listeners.get(name as ServiceName)?.port;
   }
 
-  /** Runs one reconcile at a time; a request during one runs another right after. */
+  /**
+   * Runs every reconcile (each one at a time; a request during one runs it again right after)
+   * and resolves when all have run. Each runs independently: a slow one (a daemon starting) does
+   * not hold back the others, so a swapped certificate is served at the next handshake.
+   */
   reconcile(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.running) { this.again = true; return this.running; }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.apply();
-          for (const m of this.managed) await m.reconcile();
-        } while (this.again && !this.stopped);
-      } catch (e) {
-        this.ctx.internalError(e);
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    return Promise.all(this.reconcilers().map((r) => r.request())).then(() => {});
   }
 
   private async wanted(): Promise<Wanted[]> {
-    const { store } = this.app;
-    return store.read((tx) => tx.list(SERVICE_PATH)
+    return this.inputs.reads.read((tx) => tx.list(SERVICE_PATH)
       .filter((r) => !isDynamicService(r.data) && IMPLEMENTED_SERVICES.has(String(r.data.name)))
       .map((r) => {
         const d = r.data;
@@ -375,12 +384,13 @@ class ServiceManager implements RunningServices {
 
   /** Writes `invalid` and the reason (shown as the comment) when they changed; logs new reasons. */
   private async writeStates(states: Map<number, State>): Promise<void> {
-    const changed = await this.app.store.read((tx) => [...states].filter(([id, s]) => {
+    const store = this.inputs.reads;
+    const changed = await store.read((tx) => [...states].filter(([id, s]) => {
       const row = tx.get(SERVICE_PATH, id);
       return row && (Boolean(row.data.invalid) !== s.invalid || (row.data.comment ?? undefined) !== s.reason);
     }));
     if (changed.length === 0) return;
-    await this.app.store.write((tx) => {
+    await store.write((tx) => {
       for (const [id, s] of changed) {
         const row = tx.get(SERVICE_PATH, id);
         if (!row) continue;
@@ -397,11 +407,12 @@ class ServiceManager implements RunningServices {
     if (this.stopped) return;
     this.stopped = true;
     this.unsubscribe?.();
+    this.unsubscribeClock();
     clearInterval(this.timer);
     clearTimeout(this.connectionTimer);
-    await this.running;
+    await Promise.all(this.reconcilers().map((r) => r.stop()));
     await this.connectionSync;
-    for (const m of [...this.managed].reverse()) await m.stop().catch((e) => this.ctx.internalError(e));
+    for (const { service } of [...this.managed].reverse()) await service.stop().catch((e) => this.ctx.internalError(e));
     const closing = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();

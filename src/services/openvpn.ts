@@ -471,8 +471,15 @@ export class OpenVpnService implements ManagedService {
    * made anyway (a local CRL due for renewal changes nothing in the store until it is renewed).
    */
   private async unchanged(): Promise<boolean> {
-    const inputs = await this.ctx.app.store.read((tx) => PLAN_INPUTS.map((p) => tx.list(p)));
-    const same = this.inputs !== undefined && inputs.every((list, i) => list === this.inputs![i]) && Date.now() - this.planned < PLAN_REFRESH_MS;
+    const inputs = await this.ctx.app.store.read((tx) => {
+      const own = [tx.list(OVPN_SERVER_PATH), tx.list(OVPN_CLIENT_PATH)];
+      // Nothing enabled, nothing to plan: certificates and CRLs are not inputs then (not even
+      // read, so that issuing certificates does not make this service reconcile: inputs.ts).
+      const idle = !own[0]!.some((r) => serverEnabled(r.data)) && !own[1]!.some((r) => clientEnabled(r.data));
+      return idle ? own : PLAN_INPUTS.map((p) => tx.list(p));
+    });
+    const same = this.inputs !== undefined && inputs.length === this.inputs.length && inputs.every((list, i) => list === this.inputs![i])
+      && Date.now() - this.planned < PLAN_REFRESH_MS;
     if (!same) {
       this.inputs = inputs;
       this.planned = Date.now();

@@ -42,6 +42,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { RosError } from '../errors.js';
 import { MenuRows } from './cache.js';
+import { ChangeSet } from './changes.js';
 import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
@@ -213,6 +214,16 @@ class BatchChanges {
     const before = this.rows.get(key);
     journal.push(() => { if (before) this.rows.set(key, before); else this.rows.delete(key); });
     this.rows.set(key, edit(before ?? { menu, id, existed, json: undefined, blobs: new Map() }));
+  }
+
+  /** What the batch changed, as onChange tells it; rows as the copy holds them after it (their before is not kept). */
+  changeSet(cache: PgCache): ChangeSet {
+    const out = new ChangeSet();
+    for (const c of this.rows.values()) {
+      out.row(c.menu, c.id, undefined, c.json === undefined ? undefined : cache.menus.get(c.menu)?.get(c.id));
+      for (const name of c.blobs.keys()) out.blob(c.menu, c.id, name);
+    }
+    return out;
   }
 
   /** The statements that write the batch (COMMIT not included). */
@@ -425,8 +436,9 @@ export class PostgresStore implements Store {
   private closedPromise: Promise<void> | undefined;
   /** What close() leaves to be done once the queued work has finished. */
   private afterPump: (() => void) | undefined;
-  private readonly listeners = new Set<() => void>();
-  private notifyQueued = false;
+  private readonly listeners = new Set<(change: ChangeSet) => void>();
+  /** What committed since the listeners were last told (told once per microtask at most). */
+  private unannounced: ChangeSet | undefined;
   private readonly duties: PgDuties;
   /** `postgres://user@host:port/db`, for messages. */
   readonly shownUrl: string;
@@ -588,7 +600,7 @@ export class PostgresStore implements Store {
     return new PgTx(this.cache, undefined, true);
   }
 
-  onChange(listener: () => void): () => void {
+  onChange(listener: (change: ChangeSet) => void): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
   }
@@ -804,7 +816,7 @@ export class PostgresStore implements Store {
     if (committed) {
       this.cache.seen = batch.version;
       for (const a of applied) a.write.resolve(a.result);
-      this.changed();
+      this.changed(batch.changeSet(this.cache));
       this.runQueuedReads(this.reads.splice(0));
       return;
     }
@@ -855,16 +867,20 @@ export class PostgresStore implements Store {
     this.kick();
   }
 
-  private changed(): void {
-    if (this.notifyQueued || this.listeners.size === 0) return;
-    this.notifyQueued = true;
+  /** Tells the listeners what changed: `everything` for what a catch-up brought (not tracked). */
+  private changed(change: ChangeSet = new ChangeSet(true)): void {
+    if (this.listeners.size === 0) return;
+    if (this.unannounced) { this.unannounced = this.unannounced.merge(change); return; }
+    this.unannounced = change;
     queueMicrotask(() => {
-      this.notifyQueued = false;
+      const announced = this.unannounced!;
+      this.unannounced = undefined;
       for (const listener of [...this.listeners]) {
-        try { listener(); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
+        try { listener(announced); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
       }
     });
   }
+
 }
 
 /**

@@ -19,13 +19,15 @@
 // a COMMIT per command (25–60 µs here, see checkpointer.ts), which acknowledging early hid.
 //
 // A read made while a batch is open does not wait for its COMMIT unless it looked at what the
-// batch changed (BatchChanges, Footprint): concurrent commands check policies and arguments in
-// reads of their own, and when each of those waited for whichever batch another command had
-// just opened, the commands' writes fell into separate batches.
+// batch changed (ChangeSet, Footprint: changes.ts): concurrent commands check policies and
+// arguments in reads of their own, and when each of those waited for whichever batch another
+// command had just opened, the commands' writes fell into separate batches. After the COMMIT the
+// batch's ChangeSet is what onChange announces.
 
 import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { MenuRows } from './cache.js';
+import { ChangeSet, Footprint } from './changes.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { Sealer } from './seal.js';
@@ -183,56 +185,6 @@ interface Undo {
   before: StoredRow | undefined;
 }
 
-/**
- * What the writes of an open batch changed: each row as it was committed (undefined: it did not
- * exist), and the blobs set or deleted. A read that touched none of it sees committed state.
- */
-class BatchChanges {
-  readonly rows = new Map<string, Map<number, StoredRow | undefined>>();
-  readonly blobs = new Map<string, Set<string>>();
-
-  /** Takes in the changes of a write that completed (an undone one changed nothing). */
-  add(undo: readonly Undo[], blobs: ReadonlyArray<readonly [string, number, string]>): void {
-    for (const { menu, id, before } of undo) {
-      let rows = this.rows.get(menu);
-      if (!rows) this.rows.set(menu, (rows = new Map()));
-      if (!rows.has(id)) rows.set(id, before); // the first before: the committed row
-    }
-    for (const [menu, id, name] of blobs) {
-      let names = this.blobs.get(menu);
-      if (!names) this.blobs.set(menu, (names = new Set()));
-      names.add(`${id}/${name}`);
-    }
-  }
-
-  /** Whether a read with this footprint saw anything the batch changed. */
-  seenBy(f: Footprint, core: Core): boolean {
-    for (const menu of f.lists) if (this.rows.has(menu)) return true;
-    for (const [menu, id] of f.gets) if (this.rows.get(menu)?.has(id)) return true;
-    for (const [menu, field, value] of f.finds) {
-      const changed = this.rows.get(menu);
-      if (!changed) continue;
-      const now = core.menu(menu);
-      for (const [id, committed] of changed) {
-        if (committed?.data[field] === value || now.get(id)?.data[field] === value) return true;
-      }
-    }
-    for (const [menu, id, name] of f.blobs) {
-      // A removed row took its blobs with it: any change of the row counts.
-      if (this.blobs.get(menu)?.has(`${id}/${name}`) || this.rows.get(menu)?.has(id)) return true;
-    }
-    return false;
-  }
-}
-
-/** What a read looked at, recorded while a batch is open. */
-class Footprint {
-  readonly lists = new Set<string>();
-  readonly gets: Array<readonly [string, number]> = [];
-  readonly finds: Array<readonly [string, string, unknown]> = [];
-  readonly blobs: Array<readonly [string, number, string]> = [];
-}
-
 const hexId = (id: number) => `*${id.toString(16).toUpperCase()}`;
 
 /** One transaction's view; read-only when version is 0. Dead once its transaction ends. */
@@ -261,28 +213,29 @@ class Tx implements WriteTx {
   ) {}
 
   list(menu: string): readonly StoredRow[] {
-    this.footprint?.lists.add(menu);
+    this.footprint?.list(menu);
     return this.rows(menu).list();
   }
 
   count(menu: string): number {
-    this.footprint?.lists.add(menu);
+    this.footprint?.list(menu);
     return this.rows(menu).size;
   }
 
   get(menu: string, id: number): StoredRow | undefined {
-    this.footprint?.gets.push([menu, id]);
+    this.footprint?.get(menu, id);
     return this.rows(menu).get(id);
   }
 
   findBy(menu: string, field: string, value: unknown): readonly StoredRow[] {
-    this.footprint?.finds.push([menu, field, value]);
-    return this.rows(menu).findBy(field, value);
+    const found = this.rows(menu).findBy(field, value);
+    this.footprint?.find(menu, field, value, found);
+    return found;
   }
 
   getBlob(menu: string, id: number, name: string): Buffer | undefined {
     this.check();
-    this.footprint?.blobs.push([menu, id, name]);
+    this.footprint?.blob(menu, id, name);
     this.toDatabase?.();
     return this.core.sql.getBlob.get(menu, id, name) as Buffer | undefined;
   }
@@ -418,7 +371,7 @@ interface Batch {
   readonly version: number;
   readonly writes: PendingWrite[];
   /** What its writes changed so far. */
-  readonly changes: BatchChanges;
+  readonly changes: ChangeSet;
   /**
    * Reads made while the batch was open that saw its changes: called with true once it is
    * committed (they settle with what they read), with false when it is lost (they read again).
@@ -442,8 +395,9 @@ export class SqliteStore implements Store {
   private busy = false;
   private closed = false;
   private batch: Batch | undefined;
-  private readonly listeners = new Set<() => void>();
-  private notifyQueued = false;
+  private readonly listeners = new Set<(change: ChangeSet) => void>();
+  /** What committed since the listeners were last told (told once per microtask at most). */
+  private unannounced: ChangeSet | undefined;
 
   /**
    * Opens (creating and migrating as needed) the database of a data directory. The file is
@@ -532,7 +486,7 @@ export class SqliteStore implements Store {
       this.busy = false;
     }
     const settled = (): Promise<T> => (failure ? Promise.reject(failure.error) : Promise.resolve(result));
-    if (!batch.changes.seenBy(footprint, this.core)) return settled();
+    if (!batch.changes.seenBy(footprint)) return settled();
     return new Promise<T>((resolve, reject) => {
       batch.readers.push((committed) => {
         if (committed) { settled().then(resolve, reject); return; }
@@ -563,18 +517,20 @@ export class SqliteStore implements Store {
     return promise;
   }
 
-  onChange(listener: () => void): () => void {
+  onChange(listener: (change: ChangeSet) => void): () => void {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
   }
 
-  private changed(): void {
-    if (this.notifyQueued || this.listeners.size === 0) return;
-    this.notifyQueued = true;
+  private changed(change: ChangeSet): void {
+    if (this.listeners.size === 0) return;
+    if (this.unannounced) { this.unannounced = this.unannounced.merge(change); return; }
+    this.unannounced = change;
     queueMicrotask(() => {
-      this.notifyQueued = false;
+      const announced = this.unannounced!;
+      this.unannounced = undefined;
       for (const listener of [...this.listeners]) {
-        try { listener(); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
+        try { listener(announced); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
       }
     });
   }
@@ -619,7 +575,7 @@ export class SqliteStore implements Store {
       const stamped = batch.writes.some((w) => w.tx.stamped);
       if (stamped) core.seen = batch.version;
       for (const w of batch.writes) w.acknowledge();
-      if (stamped) this.changed();
+      if (!batch.changes.empty) this.changed(batch.changes);
       this.afterCommit();
     }
     for (const reader of batch.readers) reader(!failure);
@@ -742,7 +698,7 @@ export class SqliteStore implements Store {
       throw e;
     }
     const batch: Batch = {
-      version: core.seen + 1, writes: [], readers: [], changes: new BatchChanges(),
+      version: core.seen + 1, writes: [], readers: [], changes: new ChangeSet(),
       commitAtEndOfTurn: setImmediate(() => this.flush()),
     };
     return (this.batch = batch);
@@ -783,7 +739,8 @@ export class SqliteStore implements Store {
       this.endEmptyBatch(batch);
       return Promise.resolve(result);
     }
-    batch.changes.add(tx.journal, tx.blobsChanged);
+    for (const u of tx.journal) batch.changes.row(u.menu, u.id, u.before, u.rows.get(u.id));
+    for (const [menu, id, name] of tx.blobsChanged) batch.changes.blob(menu, id, name);
     return new Promise<T>((resolve, reject) => {
       batch.writes.push({ tx, acknowledge: () => resolve(result), fail: reject });
     });

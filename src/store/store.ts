@@ -18,6 +18,8 @@
 // log before acknowledging (WAL, synchronous=NORMAL); a crash or power loss of the whole
 // machine may lose the last commits, never corrupt the database (docs/compatibility.md, Store).
 
+import type { ChangeSet } from './changes.js';
+
 export type RowData = Record<string, unknown>;
 
 export interface StoredRow {
@@ -90,11 +92,14 @@ export interface Store {
   view(): ReadTx;
   /**
    * Calls listener (asynchronously, once per microtask at most) after writes of this process
-   * that changed rows were committed; the change is then visible to read() and view(). Changes
-   * made by other processes are not announced: watchers poll read(), which refreshes cheaply
-   * when nothing changed. Returns a function that removes the listener.
+   * that changed rows or blobs were committed, with what they changed (every row with its data
+   * before and after, the blobs; several commits merged into one); the change is then visible to
+   * read() and view(). A store that does not know what changed says `everything` (PostgreSQL,
+   * for other instances' commits). The SQLite store does not announce changes made by other
+   * processes: watchers poll read(), which refreshes cheaply when nothing changed. Returns a
+   * function that removes the listener.
    */
-  onChange?(listener: () => void): () => void;
+  onChange?(listener: (change: ChangeSet) => void): () => void;
   /**
    * A singleton duty (the CRL scheduler, ACME renewals, /system scheduler …): among every process
    * that claims the same name on this store, one holds it at a time, and another takes it over

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { PG_SCHEMA_VERSION } from '../../src/store/postgres-schema.js';
+import type { ChangeSet } from '../../src/store/changes.js';
 import { PostgresStore, WrongSecret } from '../../src/store/postgres.js';
 import { StoreUnavailable } from '../../src/store/postgres-link.js';
 import { claimDuty } from '../../src/store/duty.js';
@@ -109,7 +110,10 @@ describe('PostgreSQL store', { skip }, () => {
     const a = await openStore(url, secret);
     const b = await openStore(url, secret);
     let announced = 0;
-    b.onChange(() => { announced++; });
+    const toldB: ChangeSet[] = [];
+    b.onChange((c) => { announced++; toldB.push(c); });
+    const toldA: ChangeSet[] = [];
+    a.onChange((c) => { toldA.push(c); });
     for (let i = 0; i < 20; i++) {
       const id = await a.write((tx) => tx.insert('/user', { name: `u${i}` }));
       // No waiting: the read after an acknowledged write on A sees it on B.
@@ -123,6 +127,10 @@ describe('PostgreSQL store', { skip }, () => {
     const heard = announced;
     const late = await a.write((tx) => tx.insert('/user', { name: 'late' }));
     await waitFor(() => announced > heard, 'B to be told of A\'s commit');
+    // B does not know what A changed: everything may have. A knows what its own commit changed.
+    assert.ok(toldB.every((c) => c.everything));
+    await waitFor(() => toldA.some((c) => c.rows.get('/user')?.get(late)?.after?.data.name === 'late'), 'A to be told of its own row');
+    assert.ok(toldA.every((c) => !c.everything));
     // Removed ids are not reused, by either instance: the highest one is removed on A, B adds.
     assert.equal(late, 21);
     await a.write((tx) => tx.remove('/user', late));
