@@ -284,17 +284,19 @@ function decodeSegments(path: string): string[] {
   }
 }
 
-async function withTimeout<T>(ctx: ServiceContext, session: Session, fn: (s: Session) => Promise<T>): Promise<T> {
+/**
+ * Runs fn, or answers `Session closed` after restTimeoutMs (fn is told through its signal). One
+ * promise and one timer per request: this runs for every REST call.
+ */
+function withTimeout<T>(ctx: ServiceContext, session: Session, fn: (s: Session) => Promise<T>): Promise<T> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { controller.abort(); reject(new HttpError(400, 'Session closed')); }, ctx.options.restTimeoutMs);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => { controller.abort(); reject(new HttpError(400, 'Session closed')); }, ctx.options.restTimeoutMs);
+    fn({ ...session, signal: controller.signal }).then(
+      (v) => { clearTimeout(timer); resolve(v); },
+      (e: unknown) => { clearTimeout(timer); reject(e); },
+    );
   });
-  try {
-    return await Promise.race([fn({ ...session, signal: controller.signal }), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function rosErrorStatus(e: RosError): number {

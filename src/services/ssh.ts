@@ -138,6 +138,7 @@ export class SshService {
     // one not yet acknowledged waits for the peer's delayed ACK (40 ms on Linux): each exec's
     // reply, exit status and close would pay it.
     socket.setNoDelay(true);
+    coalesceWrites(socket);
     // The service manager may still drop the socket (allow-list) after this listener ran: only
     // then does it take a place in the pool.
     setImmediate(() => {
@@ -460,6 +461,31 @@ class BusyConsole implements ConsoleBackend {
   complete(line: string): Promise<Completion> { return this.inner.complete(line); }
   help(line: string): Promise<string> { return this.inner.help(line); }
   close(): void { this.inner.close(); }
+}
+
+/**
+ * ssh2 writes each SSH packet to the socket on its own, and with TCP_NODELAY each is a system
+ * call and a TCP segment that wakes the client: an exec's answer (channel success, data,
+ * exit-status, EOF, close) was five. The packets written in one turn of the event loop leave
+ * together: the socket is corked at the first write and uncorked by a setImmediate, once the
+ * callbacks and promise continuations of that turn have run (one writev). Nothing waits past
+ * the end of the turn that wrote it; a turn with pending immediates does not block for I/O.
+ */
+function coalesceWrites(socket: net.Socket): void {
+  const write = socket.write;
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>): boolean {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(uncork);
+    }
+    return (write as (...a: Parameters<net.Socket['write']>) => boolean).apply(this, args);
+  } as net.Socket['write'];
 }
 
 function peerKey(address: string | undefined, port: number | undefined): string {

@@ -135,8 +135,19 @@ async function fillInactivityDefaults(env: Environment): Promise<void> {
 /** What changes when the user's password does (AccessControl.stamp): a digest of its hash. */
 export function credentialStamp(tx: ReadTx, name: string): string | undefined {
   const hash = tx.findBy(USER_PATH, 'name', name)[0]?.data.password;
-  return typeof hash === 'string' ? createHash('sha256').update(hash).digest('base64').slice(0, 16) : undefined;
+  if (typeof hash !== 'string') return undefined;
+  // The executor checks the stamp of every network session's every command: the digests of the
+  // last hashes seen are kept rather than computed again (bounded; the hashes are in the store's
+  // cache in memory anyway).
+  let stamp = stampOfHash.get(hash);
+  if (stamp === undefined) {
+    stamp = createHash('sha256').update(hash).digest('base64').slice(0, 16);
+    if (stampOfHash.size >= 256) stampOfHash.delete(stampOfHash.keys().next().value!);
+    stampOfHash.set(hash, stamp);
+  }
+  return stamp;
 }
+const stampOfHash = new Map<string, string>();
 
 /** The policies of a user's group, or undefined when the user does not exist or is disabled. */
 export function userPolicies(tx: ReadTx, name: string): Set<Policy> | undefined {
