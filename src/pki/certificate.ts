@@ -21,7 +21,7 @@ import {
 import { encodeName, formatName, nameAttributes, subjectFields, type SubjectFields } from './name.js';
 import { OID } from './oids.js';
 import { decodeGeneralNames, encodeGeneralNames, formatSubjectAltName, parseSubjectAltName, type GeneralName } from './san.js';
-import { computeSkid, spkiInfo } from './spki.js';
+import { computeSkid, keyIdentifier, spkiInfo } from './spki.js';
 
 export const DIGESTS = ['md5', 'sha1', 'sha256', 'sha384', 'sha512'] as const;
 export type Digest = (typeof DIGESTS)[number];
@@ -229,15 +229,17 @@ function prepare(spec: IssueSpec): Prepared {
   const { nb, na } = validityMs(spec.notBefore, spec.daysValid);
 
   let spki: Buffer;
+  let skid: Buffer;
   if (Buffer.isBuffer(spec.subjectPublicKey)) {
     spki = spec.subjectPublicKey;
     const k = spkiInfo(spki);
     if (k.keyType !== 'rsa' && k.keyType !== 'ec') throw new PkiError('bad-key', `unsupported subject key type ${k.keyType}`);
+    skid = keyIdentifier(k.keyBytes);
   } else {
     if (spec.subjectPublicKey.type !== 'public') throw new PkiError('bad-key', 'subjectPublicKey must be a public key');
     spki = exportSpkiDer(spec.subjectPublicKey);
+    skid = computeSkid(spki);
   }
-  const skid = computeSkid(spki);
 
   const subjectName = encodeName(spec.subject);
   let issuerName: Buffer, akid: Buffer;

@@ -5,7 +5,7 @@ export * from './errors.js';
 export * from './oids.js';
 export * as der from './der.js';
 export * from './key.js';
-export { keysTakenFromPool, startKeyWorker } from './key-pool.js';
+export { KEY_POOL_CAP, KEY_POOL_MAX_AGE_MS, KEY_POOL_START_AFTER, keyPoolStats, startKeyWorker, type KeyPoolStats } from './key-pool.js';
 export * from './name.js';
 export * from './san.js';
 export * from './key-usage.js';

@@ -4,23 +4,32 @@
 // in use ready, in batches (one message per BATCH keys, so handing them over costs next to
 // nothing), and a key is taken from there when one is ready, else made inline as before.
 //
-// A key is used once and never leaves memory before it is. Keys wait at most MAX_AGE_MS: a
-// process that issues nothing for a while holds none (a copy of a running machine, e.g. a VM
-// snapshot restored twice, would otherwise hand the same waiting keys to two CAs); the slots
-// of used and expired keys are zeroed. The worker starts once issuing is frequent (START_AFTER
-// keys in this process: a one-shot `rospki -e` or a test making a few keys does not pay for a
-// thread), it never keeps the process alive, and should it fail every key is made inline.
+// A key is used once and never leaves memory before it is (it is sealed with the rest of the
+// certificate, as a key made inline is). Keys wait at most KEY_POOL_MAX_AGE_MS: a process that
+// issues nothing for a while holds none (a copy of a running machine, e.g. a VM snapshot
+// restored twice, would otherwise hand the same waiting keys to two CAs); the slots of used and
+// expired keys are zeroed. At most KEY_POOL_CAP keys of a curve exist ahead (waiting or being
+// made), and a batch is asked for only when a key is taken: a daemon that stops issuing stops
+// making keys at once, an idle one makes none. The worker starts once issuing is frequent
+// (KEY_POOL_START_AFTER keys in this process: a one-shot `rospki -e` or a test making a few keys
+// does not pay for a thread), it never keeps the process alive, and should it fail every key
+// is made inline.
+//
+// Measured (docs/bench.md, 2026-12-02): waiting for keys is not what bounds issuing. Through the
+// console loop the daemon takes every key from here at once and is busy all the time; what a
+// certificate costs is the store, the services' reconcile after each commit and the script.
 
 import { Worker } from 'node:worker_threads';
 import { ecCoordinateSize, ecKeyFromParts, type EcCurve, type RawEcKey } from './key.js';
 
-/** Keys per message from the worker; a new batch is asked for when fewer than LOW_WATER wait. */
-const BATCH = 32;
-const LOW_WATER = 32;
+/** Keys per message from the worker. */
+const BATCH = 16;
+/** Keys of a curve made ahead at most: waiting, plus a batch being made. */
+export const KEY_POOL_CAP = 32;
 /** How long a key may wait. */
-const MAX_AGE_MS = 1000;
+export const KEY_POOL_MAX_AGE_MS = 1000;
 /** EC keys made in this process before the worker starts. */
-const START_AFTER = 32;
+export const KEY_POOL_START_AFTER = 32;
 
 // Plain CommonJS evaluated from this string, so the bundle needs no entry point of its own; the
 // worker gets none of the process's node options (--input-type=module would make it ESM).
@@ -55,15 +64,16 @@ class EcKeyPool {
   private made = 0;
   private readonly ready = new Map<EcCurve, Batch[]>();
   private readonly asked = new Set<EcCurve>();
-  /** Keys handed out from the pool so far (tests, diagnostics). */
+  /** Keys handed out from the pool so far, and batches asked for (tests, diagnostics). */
   taken = 0;
+  batches = 0;
 
   /** A key made ahead, or undefined (none ready: make one inline). */
   take(curve: EcCurve): RawEcKey | undefined {
-    if (++this.made >= START_AFTER && !this.worker && !this.failed) this.start();
+    if (++this.made >= KEY_POOL_START_AFTER && !this.worker && !this.failed) this.start();
     if (!this.worker) return undefined;
     const key = this.next(curve);
-    if (this.waiting(curve) < LOW_WATER) this.ask(curve);
+    if (this.waiting(curve) + BATCH <= KEY_POOL_CAP) this.ask(curve);
     if (key) this.taken++;
     return key;
   }
@@ -94,7 +104,7 @@ class EcKeyPool {
     const size = pointBytes + coord;
     while (batches.length > 0) {
       const batch = batches[0]!;
-      if (now - batch.arrived > MAX_AGE_MS || batch.next >= batch.count) {
+      if (now - batch.arrived > KEY_POOL_MAX_AGE_MS || batch.next >= batch.count) {
         batch.keys.fill(0);
         batches.shift();
         continue;
@@ -107,16 +117,18 @@ class EcKeyPool {
     return undefined;
   }
 
-  private waiting(curve: EcCurve): number {
+  /** Keys of `curve` ready to be taken. */
+  waiting(curve: EcCurve): number {
     const now = performance.now();
     let n = 0;
-    for (const b of this.ready.get(curve) ?? []) if (now - b.arrived <= MAX_AGE_MS) n += b.count - b.next;
+    for (const b of this.ready.get(curve) ?? []) if (now - b.arrived <= KEY_POOL_MAX_AGE_MS) n += b.count - b.next;
     return n;
   }
 
   private ask(curve: EcCurve): void {
     if (this.asked.has(curve) || !this.worker) return;
     this.asked.add(curve);
+    this.batches++;
     this.worker.postMessage({ curve, count: BATCH, coord: ecCoordinateSize(curve) });
   }
 
@@ -124,7 +136,11 @@ class EcKeyPool {
     this.asked.delete(curve);
     let batches = this.ready.get(curve);
     if (!batches) this.ready.set(curve, (batches = []));
-    batches.push({ keys, next: 0, count: BATCH, arrived: performance.now() });
+    batches.push({ keys, next: 0, count: keys.length / (1 + 3 * ecCoordinateSize(curve)), arrived: performance.now() });
+  }
+
+  get started(): boolean {
+    return this.worker !== undefined;
   }
 
   private fail(e: Error): void {
@@ -151,7 +167,21 @@ export function startKeyWorker(): void {
   POOL.start();
 }
 
-/** Keys handed out from the pool so far (tests, diagnostics). */
-export function keysTakenFromPool(): number {
-  return POOL.taken;
+/** What the pool did so far (tests, diagnostics). */
+export interface KeyPoolStats {
+  /** Whether the worker runs. */
+  started: boolean;
+  /** Keys handed out from the pool. */
+  taken: number;
+  /** Batches asked of the worker. */
+  batches: number;
+  /** Keys of each curve ready to be taken now. */
+  waiting: Record<EcCurve, number>;
+}
+
+export function keyPoolStats(): KeyPoolStats {
+  return {
+    started: POOL.started, taken: POOL.taken, batches: POOL.batches,
+    waiting: { prime256v1: POOL.waiting('prime256v1'), secp384r1: POOL.waiting('secp384r1'), secp521r1: POOL.waiting('secp521r1') },
+  };
 }

@@ -117,22 +117,62 @@ export const ecCoordinateSize = (curve: EcCurve): number => CURVE_INFO[curve].co
 /**
  * An EC key pair made by node's ECDH generator (here or in key-pool.ts's thread) as DER: the
  * uncompressed public point (04 || X || Y) and the private scalar d (any length up to the
- * coordinate size; left-padded as RFC 5915 §3 requires).
+ * coordinate size; left-padded as RFC 5915 §3 requires). The bytes around the parts are the
+ * same for every key of a curve (ecKeyLayout), so a key is two copies into them.
  */
 export function ecKeyFromParts(curve: EcCurve, publicPoint: Uint8Array, scalar: Uint8Array): RawEcKey {
+  const layout = ecKeyLayout(curve);
+  const { coord } = CURVE_INFO[curve];
+  const pointLength = 1 + 2 * coord;
+  if (publicPoint.length !== pointLength || publicPoint[0] !== 4 || scalar.length > coord) throw new PkiError('bad-key', `not a ${curve} key`);
+  const spki = Buffer.concat([layout.spkiPrefix, publicPoint]);
+  const pkcs8 = Buffer.alloc(layout.pkcs8Prefix.length + coord + layout.pkcs8Middle.length + pointLength);
+  let at = layout.pkcs8Prefix.copy(pkcs8, 0);
+  pkcs8.set(scalar, at + coord - scalar.length); // left-padded with the zeros alloc gave
+  at += coord;
+  at += layout.pkcs8Middle.copy(pkcs8, at);
+  pkcs8.set(publicPoint, at);
+  return { curve, spki, pkcs8 };
+}
+
+/** The DER of an EC key of `curve` around its parts: SPKI = spkiPrefix || point, PKCS#8 = pkcs8Prefix || d || pkcs8Middle || point. */
+interface EcKeyLayout {
+  spkiPrefix: Buffer;
+  pkcs8Prefix: Buffer;
+  pkcs8Middle: Buffer;
+}
+
+const EC_LAYOUTS = new Map<EcCurve, EcKeyLayout>();
+
+function ecKeyLayout(curve: EcCurve): EcKeyLayout {
+  let layout = EC_LAYOUTS.get(curve);
+  if (layout) return layout;
   const info = CURVE_INFO[curve];
-  const point = Buffer.from(publicPoint.buffer, publicPoint.byteOffset, publicPoint.byteLength);
-  const d = leftPad(Buffer.from(scalar.buffer, scalar.byteOffset, scalar.byteLength), info.coord);
-  const spki = Buffer.concat([EC_SPKI[info.jwk]!.prefix, point]);
+  const pointLength = 1 + 2 * info.coord;
+  // The structure written once with placeholder parts; d is where two placeholders differ.
+  const zeros = ecPkcs8(info, Buffer.alloc(info.coord, 0), Buffer.alloc(pointLength, 0));
+  const ones = ecPkcs8(info, Buffer.alloc(info.coord, 0xff), Buffer.alloc(pointLength, 0));
+  let d = 0;
+  while (zeros[d] === ones[d]) d++;
+  layout = {
+    spkiPrefix: EC_SPKI[info.jwk]!.prefix,
+    pkcs8Prefix: zeros.subarray(0, d),
+    pkcs8Middle: zeros.subarray(d + info.coord, zeros.length - pointLength),
+  };
+  EC_LAYOUTS.set(curve, layout);
+  return layout;
+}
+
+/** PKCS#8 PrivateKeyInfo (RFC 5208) of an RFC 5915 ECPrivateKey with its public key; d at full length. */
+function ecPkcs8(info: { oid: Buffer }, d: Buffer, point: Buffer): Buffer {
   const ecPrivateKey = derTlv(0x30,
     Buffer.from([0x02, 0x01, 0x01]),
     derTlv(0x04, d),
     derTlv(0xa1, derTlv(0x03, Buffer.from([0]), point)));
-  const pkcs8 = derTlv(0x30,
+  return derTlv(0x30,
     Buffer.from([0x02, 0x01, 0x00]),
     derTlv(0x30, EC_ALG_OID, info.oid),
     derTlv(0x04, ecPrivateKey));
-  return { curve, spki, pkcs8 };
 }
 
 export interface KeyInfo {

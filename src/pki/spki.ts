@@ -2,7 +2,7 @@
 // keys), RFC 5480 §2.1.1 (EC named curves), and the key identifier of RFC 5280 §4.2.1.2 method (1):
 // SHA-1 of the subjectPublicKey BIT STRING value (without tag, length and unused-bits octet).
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { FieldReader, TAG, checkContent, checkTree, children, readAlgorithm, readBitString, readOid, readTlv, type Tlv } from './der.js';
 import { PkiError } from './errors.js';
 import { OID } from './oids.js';
@@ -100,5 +100,10 @@ export function spkiInfo(buf: Buffer, at?: Tlv): SpkiInfo {
 
 /** RFC 5280 §4.2.1.2 method (1) key identifier of an SPKI DER: 20 bytes. */
 export function computeSkid(spkiDer: Buffer, at?: Tlv): Buffer {
-  return createHash('sha1').update(spkiKeyBytes(spkiDer, at)).digest();
+  return keyIdentifier(spkiKeyBytes(spkiDer, at));
+}
+
+/** The same of the subjectPublicKey bytes (SpkiInfo.keyBytes) of an SPKI already read. */
+export function keyIdentifier(keyBytes: Buffer): Buffer {
+  return hash('sha1', keyBytes, 'buffer') as unknown as Buffer;
 }

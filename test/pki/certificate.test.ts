@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
-import type { KeyObject } from 'node:crypto';
+import { createECDH, createPublicKey, type KeyObject } from 'node:crypto';
 import {
-  PkiError, exportPkcs8Der, generateEcKeyRaw, generateKey, importPkcs8Der, issueCertificate, issuerFromCertificate,
+  PkiError, ecKeyFromParts, exportPkcs8Der, generateEcKeyRaw, generateKey, importPkcs8Der, issueCertificate, issuerFromCertificate,
   keyInfo, parseCertificate, pemDecodeOne, pemEncode, verifyCertificateSignature,
   type Digest, type IssueSpec, type IssuedCertificate, type KeyPair, type KeySize,
 } from '../../src/pki/index.js';
@@ -201,6 +201,24 @@ describe('issueCertificate judged by openssl', () => {
       // a raw key can be a CA too
       const root = selfSigned({ publicKey: caKeys.publicKey, privateKey: priv }, { subjectPublicKey: raw.spki });
       assert.match(opensslOk('verify', '-CAfile', tmp.writeCert(`raw-root-${curve}.pem`, root.der), tmp.path(`raw-root-${curve}.pem`)), /OK/);
+    }
+  });
+
+  it('ecKeyFromParts: a short private scalar is left-padded (RFC 5915 §3); openssl reads the key', () => {
+    for (const curve of ['prime256v1', 'secp384r1', 'secp521r1'] as const) {
+      const coord = { prime256v1: 32, secp384r1: 48, secp521r1: 66 }[curve];
+      // A scalar of 3 octets (what ECDH.getPrivateKey() gives for a small d), and a full one.
+      for (const scalar of [Buffer.from([0x01, 0x02, 0x03]), Buffer.alloc(coord - 1, 0x5a)]) {
+        const ecdh = createECDH(curve);
+        ecdh.setPrivateKey(scalar);
+        const raw = ecKeyFromParts(curve, ecdh.getPublicKey(), ecdh.getPrivateKey());
+        const priv = importPkcs8Der(raw.pkcs8);
+        assert.deepEqual(Buffer.from(priv.export({ format: 'jwk' }).d!, 'base64url'), Buffer.concat([Buffer.alloc(coord - scalar.length), scalar]));
+        assert.deepEqual(createPublicKey(priv).export({ format: 'der', type: 'spki' }), raw.spki);
+        const keyFile = tmp.write(`parts-${curve}-${scalar.length}.key`, pemEncode('PRIVATE KEY', raw.pkcs8));
+        assert.match(opensslOk('pkey', '-in', keyFile, '-check', '-noout'), /valid/i);
+      }
+      assert.throws(() => ecKeyFromParts(curve, Buffer.alloc(5, 4), Buffer.from([1])), PkiError);
     }
   });
 

@@ -1,7 +1,7 @@
 // What a /certificate row shows about a real certificate (spec §2.1): read from the DER once
 // when it is signed or imported, kept in the row so print and where never parse DER again.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { propValue } from '../../menu/generic.js';
 import type { RowData } from '../../store/store.js';
 import { CERT, keyTypeOfSize } from './properties.js';
@@ -55,7 +55,7 @@ export function issuedFacts(template: RowData, issued: IssuedCertificate, issuer
     'serial-number': issued.serialHex.toLowerCase(),
     akid: issuerText === undefined ? '' : issued.akid,
     skid: issued.skid,
-    fingerprint: createHash('sha256').update(issued.der).digest('hex'),
+    fingerprint: hash('sha256', issued.der, 'hex'),
     authority: issued.isCA,
     crl: hasCdp,
   };
