@@ -35,8 +35,12 @@ function lineReader(socket: net.Socket, onMessage: (m: Message) => void): void {
 
 const send = (socket: net.Socket, m: Message): void => { if (!socket.destroyed) socket.write(`${JSON.stringify(m)}\n`); };
 
-/** How long console output may wait for more to go out with it; what fills OUTPUT_BATCH goes at once. */
-const OUTPUT_DELAY_MS = 4;
+/**
+ * How long console output may wait for more to go out with it; what fills OUTPUT_BATCH goes at
+ * once. A terminal (interactive) gets it within a frame; a script's output (`rospki -e`, a file)
+ * may wait longer: nobody watches it line by line, and each write wakes the client up.
+ */
+const OUTPUT_DELAY_MS = { interactive: 4, script: 25 } as const;
 const OUTPUT_BATCH = 16_384;
 
 /**
@@ -50,12 +54,15 @@ class OutputBatcher {
   private pending = '';
   private timer: NodeJS.Timeout | undefined;
 
+  /** Set by the client's `open` (scripts until then). */
+  delayMs: number = OUTPUT_DELAY_MS.script;
+
   constructor(private readonly socket: net.Socket) {}
 
   out(text: string): void {
     this.pending += text;
     if (this.pending.length >= OUTPUT_BATCH) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), OUTPUT_DELAY_MS);
+    else this.timer ??= setTimeout(() => this.flush(), this.delayMs);
   }
 
   /** Sends what waits, then m (when given). */
@@ -103,6 +110,7 @@ function handleClient(app: Appliance, socket: net.Socket): void {
     // Requests of one client run in order.
     queue = queue.then(async () => {
       if (m.t === 'open') {
+        out.delayMs = m.interactive ? OUTPUT_DELAY_MS.interactive : OUTPUT_DELAY_MS.script;
         consoleSession = await ConsoleSession.open(app, {
           via: 'console', operator: true,
           width: Number(m.width) || 80,
