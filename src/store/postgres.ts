@@ -90,6 +90,8 @@ const SQL = {
 };
 /** The NOTIFY channel every instance listens on (SQL.notify). */
 const CHANNEL = 'rospki';
+/** Other instances' commits are announced to listeners at most this often (othersChanged). */
+const PEER_ANNOUNCE_MS = 100;
 /** Commit tokens kept (a writer asks about its own right after reconnecting). */
 const TOKENS_KEPT = 1000;
 /** A batch also ends at this many writes (bounds a transaction and its undo). */
@@ -422,6 +424,9 @@ export class PostgresStore implements Store {
   private afterPump: (() => void) | undefined;
   private readonly listeners = new Set<() => void>();
   private notifyQueued = false;
+  /** When the listeners were last told (performance.now()), and the timer of a deferred announcement. */
+  private announcedAt = -Infinity;
+  private peerTimer: NodeJS.Timeout | undefined;
   private readonly duties: PgDuties;
   /** `postgres://user@host:port/db`, for messages. */
   readonly shownUrl: string;
@@ -636,6 +641,7 @@ export class PostgresStore implements Store {
 
   private async shutdown(): Promise<void> {
     this.duties.stop();
+    clearTimeout(this.peerTimer);
     await Promise.all([this.listener.stop(), this.link.close()]);
   }
 
@@ -693,7 +699,7 @@ export class PostgresStore implements Store {
       return;
     }
     this.runQueuedReads(reads);
-    if (changed) this.changed();
+    if (changed) this.othersChanged();
   }
 
   private runQueuedReads(reads: readonly PendingRead[]): void {
@@ -776,7 +782,7 @@ export class PostgresStore implements Store {
         this.busy = false;
       }
     }
-    if (othersChanged) this.changed();
+    if (othersChanged) this.othersChanged();
     if (batch.empty) {
       this.link.send('ROLLBACK');
       for (const a of applied) a.write.resolve(a.result);
@@ -850,9 +856,26 @@ export class PostgresStore implements Store {
     this.kick();
   }
 
+  /**
+   * A catch-up brought other instances' commits. Listeners (services reconcile, which reads several
+   * menus) hear of them at once when they last heard something PEER_ANNOUNCE_MS ago or more, else
+   * at the end of that time: with two busy instances every batch brings the peer's commits, and
+   * announcing each made every instance reconcile without pause, its reads queued before the
+   * commands' on the one connection. Reads see the changes at once either way (each catches up).
+   */
+  private othersChanged(): void {
+    if (this.peerTimer || this.listeners.size === 0) return;
+    const wait = this.announcedAt + PEER_ANNOUNCE_MS - performance.now();
+    if (wait <= 0) { this.changed(); return; }
+    this.peerTimer = setTimeout(() => { this.peerTimer = undefined; if (!this.closing) this.changed(); }, wait);
+    this.peerTimer.unref();
+  }
+
+  /** Tells the listeners (once per microtask at most); it covers every change caught up so far. */
   private changed(): void {
     if (this.notifyQueued || this.listeners.size === 0) return;
     this.notifyQueued = true;
+    this.announcedAt = performance.now();
     queueMicrotask(() => {
       this.notifyQueued = false;
       for (const listener of [...this.listeners]) {
