@@ -1,0 +1,77 @@
+// What the instances of one PostgreSQL store share beyond the rows of the menus (issue 17): state
+// that lived in one process and so let each instance behave on its own. Two appliances on one
+// database of a real private cluster (test/support/postgres.ts) stand for two instances.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { Appliance } from '../../src/appliance.js';
+import { Authenticator, LOGIN_FAILURES_PATH } from '../../src/services/auth.js';
+import { tempDir } from '../support/app.js';
+import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
+
+const skip = postgresMissing();
+const PASSWORD = 'right-pw-71';
+
+describe('state shared by the instances of a PostgreSQL store', { skip }, () => {
+  let cluster: PgCluster;
+  let root: string;
+  let url: string;
+  let a: Appliance;
+  let b: Appliance;
+  before(async () => {
+    cluster = await startPgCluster();
+    root = tempDir('rospki-pg-instances-');
+    url = await cluster.newDatabase();
+    a = await Appliance.open(path.join(root, 'a'), { store: url });
+    fs.mkdirSync(path.join(root, 'b'), { mode: 0o700 });
+    fs.copyFileSync(path.join(root, 'a', 'secret.key'), path.join(root, 'b', 'secret.key'));
+    b = await Appliance.open(path.join(root, 'b'), { store: url });
+    const session = await a.session('admin', 'test');
+    const r = await a.executor.run({ path: '/user', command: 'set', args: new Map([['numbers', 'admin'], ['password', PASSWORD]]), session });
+    assert.ok(!('error' in r), JSON.stringify(r));
+  });
+  after(async () => {
+    for (const app of [a, b]) if (app) { app.close(); await app.closed(); }
+    cluster?.destroy();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  async function head(): Promise<number> {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try { return Number((await c.query('SELECT version FROM rospki_head')).rows[0].version); } finally { await c.end(); }
+  }
+
+  test('failed logins count together on every instance: spreading them gains an attacker nothing', async () => {
+    const opts = { failureDelayMs: 0, cacheMs: 0, lockoutAfter: 4, lockoutMs: 600_000 };
+    const onA = new Authenticator(a, opts);
+    const onB = new Authenticator(b, opts);
+    // A successful login writes nothing (no commit), on either instance.
+    const before = await head();
+    assert.equal((await onA.login('admin', PASSWORD, '192.0.2.50', 'rest')).ok, true);
+    assert.equal((await onB.login('admin', PASSWORD, '192.0.2.50', 'api')).ok, true);
+    assert.equal(await head(), before, 'a successful login is no write');
+    // Two failures on each instance: the fourth locks the address out on both.
+    for (const [auth, i] of [[onA, 0], [onB, 1], [onA, 2]] as const) {
+      assert.equal((await auth.login('admin', `guess-${i}`, '192.0.2.50', 'rest')).ok, false);
+    }
+    assert.equal((await onB.login('admin', PASSWORD, '192.0.2.50', 'rest')).ok, true, 'three failures do not lock yet');
+    assert.equal((await onB.login('admin', 'guess-3', '192.0.2.50', 'ssh')).ok, false);
+    assert.equal((await onA.login('admin', PASSWORD, '192.0.2.50', 'rest')).ok, false, 'locked on A by failures on both');
+    assert.equal((await onB.login('admin', PASSWORD, '192.0.2.50', 'api')).ok, false, 'locked on B');
+    assert.equal(onA.isLockedOut('192.0.2.50'), true);
+    assert.equal(onB.isLockedOut('192.0.2.50'), true);
+    // A third instance started now knows it too; another address is not locked.
+    const onC = new Authenticator(b, opts);
+    assert.equal((await onC.login('admin', PASSWORD, '192.0.2.50', 'rest')).ok, false);
+    assert.equal((await onA.login('admin', PASSWORD, '192.0.2.51', 'rest')).ok, true);
+    const rows = await a.store.read((tx) => tx.list(LOGIN_FAILURES_PATH).map((r) => r.data));
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.source, '192.0.2.50');
+    assert.equal(rows[0]!.count, 4, 'each failure counted once, whichever instance saw it');
+    const log = await a.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
+    assert.equal(log.filter((m) => m.startsWith('too many login failures from 192.0.2.50')).length, 1, log.join('\n'));
+  });
+});
