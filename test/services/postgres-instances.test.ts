@@ -2,14 +2,20 @@
 // that lived in one process and so let each instance behave on its own. Two appliances on one
 // database of a real private cluster (test/support/postgres.ts) stand for two instances.
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { ACME_TLS_ALPN, tlsAlpnCertificate } from '../../src/acme/challenges.js';
 import { Appliance } from '../../src/appliance.js';
+import { acmeResponder, shareTlsAlpn, SHARED_TLSALPN01_PATH } from '../../src/menus/certificate/acme-responder.js';
+import { pemEncode } from '../../src/pki/index.js';
 import { Authenticator, LOGIN_FAILURES_PATH } from '../../src/services/auth.js';
 import { tempDir } from '../support/app.js';
 import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
+import { freePort } from './support.js';
 
 const skip = postgresMissing();
 const PASSWORD = 'right-pw-71';
@@ -73,5 +79,44 @@ describe('state shared by the instances of a PostgreSQL store', { skip }, () => 
     assert.equal(rows[0]!.count, 4, 'each failure counted once, whichever instance saw it');
     const log = await a.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
     assert.equal(log.filter((m) => m.startsWith('too many login failures from 192.0.2.50')).length, 1, log.join('\n'));
+  });
+
+  test('a TLS-ALPN-01 challenge kept by one instance\'s order is answered by the other\'s www-ssl', async () => {
+    // B's www-ssl as services/tls.ts makes it: its own certificate, and the responder's hooks.
+    const own = tlsAlpnCertificate('own.invalid', 'not a challenge', Date.now());
+    const server = tls.createServer({
+      cert: pemEncode('CERTIFICATE', own.der), key: own.key.export({ type: 'pkcs8', format: 'pem' }) as string,
+      ...acmeResponder(b.env).tlsHooks,
+    }, (socket) => socket.end());
+    server.on('tlsClientError', () => {});
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.2', resolve));
+    try {
+      const handshake = (servername: string, maxVersion: tls.SecureVersion) => new Promise<{ alpn: string | false | null; der: Buffer }>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.2', port, servername, ALPNProtocols: [ACME_TLS_ALPN], rejectUnauthorized: false, maxVersion });
+        s.once('secureConnect', () => { resolve({ alpn: s.alpnProtocol, der: s.getPeerX509Certificate()!.raw }); s.destroy(); });
+        s.once('error', reject);
+      });
+      const keyAuthorization = 'tokenTOKENtoken123.thumbprint';
+      const digest = createHash('sha256').update(keyAuthorization).digest();
+      // Nothing pending: B's own certificate.
+      assert.ok(!(await handshake('host.example', 'TLSv1.3')).der.includes(digest));
+      const remove = await shareTlsAlpn(a.env, 'Host.Example', keyAuthorization);
+      for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+        const r = await handshake('host.example', version);
+        assert.equal(r.alpn, ACME_TLS_ALPN, version);
+        const cert = new X509Certificate(r.der);
+        assert.equal(cert.subjectAltName, 'DNS:host.example', version);
+        assert.ok(r.der.includes(digest), `${version}: the acmeIdentifier holds SHA-256 of the key authorization`);
+      }
+      // Another name is not answered with it.
+      assert.ok(!(await handshake('other.example', 'TLSv1.3')).der.includes(digest));
+      remove();
+      const end = Date.now() + 20_000;
+      while ((await b.store.read((tx) => tx.list(SHARED_TLSALPN01_PATH).length)) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(!(await handshake('host.example', 'TLSv1.3')).der.includes(digest), 'gone once the order removed it');
+    } finally {
+      server.close();
+    }
   });
 });
