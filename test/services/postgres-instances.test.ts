@@ -11,6 +11,8 @@ import pg from 'pg';
 import { ACME_TLS_ALPN, tlsAlpnCertificate } from '../../src/acme/challenges.js';
 import { Appliance } from '../../src/appliance.js';
 import { acmeResponder, shareTlsAlpn, SHARED_TLSALPN01_PATH } from '../../src/menus/certificate/acme-responder.js';
+import { CRL_MENU_PATH, loadedCrl } from '../../src/menus/certificate/crl.js';
+import { crlUrl } from '../../src/menus/certificate/sign.js';
 import { pemEncode } from '../../src/pki/index.js';
 import { Authenticator, LOGIN_FAILURES_PATH } from '../../src/services/auth.js';
 import { tempDir } from '../support/app.js';
@@ -118,5 +120,27 @@ describe('state shared by the instances of a PostgreSQL store', { skip }, () => 
     } finally {
       server.close();
     }
+  });
+
+  test('a CRL downloaded with crl-store=ram on one instance is the one every instance checks against', async () => {
+    const session = await a.session('admin', 'test');
+    const run = async (p: string, command: string, args: Record<string, string>) => {
+      const r = await a.executor.run({ path: p, command, args: new Map(Object.entries(args)), session });
+      assert.ok(!('error' in r), JSON.stringify(r));
+      return r;
+    };
+    assert.equal(await a.store.read((tx) => tx.get('/certificate/settings', 1)?.data['crl-store'] ?? 'ram'), 'ram');
+    await run('/certificate', 'add', { name: 'crl-ca', 'common-name': 'crl-ca', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
+    await run('/certificate', 'sign', { number: 'crl-ca', 'ca-crl-host': '127.0.0.1' });
+    const caId = await a.store.read((tx) => tx.findBy('/certificate', 'name', 'crl-ca')[0]!.id);
+    // The CA's own publication point: read straight from the CA, no network.
+    await run(CRL_MENU_PATH, 'add', { url: crlUrl('127.0.0.1', caId) });
+    await run(CRL_MENU_PATH, 'download', {});
+    const id = await a.store.read((tx) => tx.findBy(CRL_MENU_PATH, 'url', crlUrl('127.0.0.1', caId))[0]!.id);
+    const onA = await a.store.read((tx) => loadedCrl(a.env, tx, id));
+    const onB = await b.store.read((tx) => loadedCrl(b.env, tx, id));
+    assert.ok(onA, 'loaded on A');
+    assert.ok(onB, 'the same CRL on B, which did not download it');
+    assert.equal(onB.fingerprint, onA.fingerprint);
   });
 });
