@@ -10,14 +10,18 @@
 // Beside each rate it prints the CPU time spent per certificate by each daemon, by the PostgreSQL
 // server (every process of the cluster) and by this client, from /proc: on a machine whose cores
 // they all share, that tells where the time goes. ROSPKI_BENCH_PROFILE=<dir> runs the daemons
-// with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,one,two picks the runs (all by default).
+// with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,one,two picks the runs (all by default);
+// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
-import { BIN, freePort, nowMs, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, type Line } from './support.js';
+
+/** ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build the same way (before/after). */
+const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 
 /** Timed issuances per instance (after WARM_UP per instance). */
 const PER_INSTANCE = 600;
