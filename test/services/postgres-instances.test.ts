@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +14,10 @@ import { Appliance } from '../../src/appliance.js';
 import { acmeResponder, shareTlsAlpn, SHARED_TLSALPN01_PATH } from '../../src/menus/certificate/acme-responder.js';
 import { CRL_MENU_PATH, loadedCrl } from '../../src/menus/certificate/crl.js';
 import { crlUrl } from '../../src/menus/certificate/sign.js';
+import { SERVICE_PATH, SERVICE_STATE_PATH } from '../../src/menus/ip/service.js';
 import { pemEncode } from '../../src/pki/index.js';
+import { runCommand } from '../../src/services/commands.js';
+import { startServices, type RunningServices } from '../../src/services/index.js';
 import { Authenticator, LOGIN_FAILURES_PATH } from '../../src/services/auth.js';
 import { tempDir } from '../support/app.js';
 import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
@@ -142,5 +146,51 @@ describe('state shared by the instances of a PostgreSQL store', { skip }, () => 
     assert.ok(onA, 'loaded on A');
     assert.ok(onB, 'the same CRL on B, which did not download it');
     assert.equal(onB.fingerprint, onA.fingerprint);
+  });
+
+  test('each instance shows its own service state; instances that disagree do not overwrite each other', async () => {
+    const session = await a.session('admin', 'test');
+    const run = async (app: Appliance, p: string, command: string, args: Record<string, string>) => {
+      const r = await app.executor.run({ path: p, command, args: new Map(Object.entries(args)), session: app === a ? session : await b.session('admin', 'test') });
+      assert.ok(!('error' in r), String((r as { error?: unknown }).error));
+      return r;
+    };
+    const port = await freePort();
+    // Another program holds the port on B's address: B's www cannot bind, A's can.
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.2', resolve));
+    await run(a, SERVICE_PATH, 'set', { numbers: 'www', port: String(port) });
+    await run(a, SERVICE_PATH, 'disable', { numbers: 'api,api-ssl,ssh,ftp,telnet' });
+    const running: RunningServices[] = [];
+    try {
+      running.push(await startServices(a, { host: '127.0.0.1', pollMs: 100 }));
+      running.push(await startServices(b, { host: '127.0.0.2', pollMs: 100 }));
+      const www = async (app: Appliance) => (await runCommand(app, await app.session('admin', 'test'), { path: SERVICE_PATH, command: 'print', args: new Map() })).records
+        .find((r) => r.name === 'www')!;
+      const end = Date.now() + 20_000;
+      while ((await www(b)).invalid !== 'true' && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      const onB = await www(b);
+      assert.equal(onB.invalid, 'true', JSON.stringify(onB));
+      assert.match(onB.comment ?? '', new RegExp(`cannot bind to port ${port}`));
+      const onA = await www(a);
+      assert.equal(onA.invalid, 'false', JSON.stringify(onA));
+      assert.equal(onA.comment, undefined);
+      // Settled: no more writes (each instance writing its state over the other's never ends).
+      const settledAt = await head();
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await head(), settledAt, 'the instances stopped writing');
+      const log = await a.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
+      assert.equal(log.filter((m) => m.startsWith(`www: cannot bind to port ${port}`)).length, 1, log.join('\n'));
+      // The shared row carries no instance's state.
+      const shared = await a.store.read((tx) => tx.findBy(SERVICE_PATH, 'name', 'www')[0]!.data);
+      assert.equal(shared.invalid, undefined);
+      assert.equal(shared.comment, undefined);
+      // B stops: its state goes with it.
+      await running.pop()!.stop();
+      assert.equal(await a.store.read((tx) => tx.list(SERVICE_STATE_PATH).filter((r) => r.data.instance === b.store.instances!.self).length), 0);
+    } finally {
+      for (const r of running) await r.stop();
+      squatter.close();
+    }
   });
 });
