@@ -14,8 +14,9 @@
 //    and instances: the counts are rows of the store (LOGIN_FAILURES_PATH), updated in the write
 //    that logs the failure (no write of its own; a successful login writes nothing), so several
 //    instances on one PostgreSQL database count together and an attacker gains nothing by
-//    spreading attempts over them (issue 17). `lockoutAfter` failures lock the address out for `lockoutMs`; while locked, its
-//    logins are refused without looking at the password, even a right one. Each further
+//    spreading attempts over them (issue 17). `lockoutAfter` failures lock the address out for
+//    `lockoutMs`; while locked, its logins are refused without looking at the password, even a
+//    right one (they cost a read of the store, no write). Each further
 //    failure after that locks it again, twice as long every `lockoutAfter` failures, up to 16×.
 //    An address's failures are forgotten `forgetMs` after its last one. Only the address is
 //    locked, never the user: the real admin still logs in from another address;
