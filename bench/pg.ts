@@ -6,19 +6,58 @@
 // The cluster is private (test/support/postgres.ts) and durable (fsync on, synchronous_commit on:
 // every acknowledged COMMIT is on disk, as SQLite's WAL is written before acknowledging). The
 // second instance listens on 127.0.0.2: both take the same /ip service configuration from the store.
+//
+// Beside each rate it prints the CPU time spent per certificate by each daemon, by the PostgreSQL
+// server (every process of the cluster) and by this client, from /proc: on a machine whose cores
+// they all share, that tells where the time goes. ROSPKI_BENCH_PROFILE=<dir> runs the daemons
+// with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,one,two picks the runs (all by default);
+// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
-import { BIN, freePort, nowMs, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, type Line } from './support.js';
+
+/** ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build the same way (before/after). */
+const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 
 /** Timed issuances per instance (after WARM_UP per instance). */
 const PER_INSTANCE = 600;
 const WARM_UP = 200;
 const CLIENTS_PER_INSTANCE = 4;
 const AUTH = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
+
+const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/** CPU time (ms) a process has used; with `children`, also that of its children it has reaped. */
+function cpuMs(pid: number, children = false): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    // utime, stime, cutime, cstime are fields 14-17 of proc(5); f starts at field 3.
+    return (f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0)) * TICK_MS;
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** CPU time used so far by each daemon, by the PostgreSQL server and by this client. */
+function cpuSnapshot(daemons: readonly number[], server: () => number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  daemons.forEach((pid, i) => out.set(`daemon ${i + 1}`, cpuMs(pid)));
+  const [postmaster, ...backends] = server();
+  if (postmaster) out.set('PostgreSQL', cpuMs(postmaster, true) + backends.reduce((sum, pid) => sum + cpuMs(pid), 0));
+  const own = process.cpuUsage();
+  out.set('bench client', (own.user + own.system) / 1000);
+  return out;
+}
+
+/** `daemon 1 4.1, PostgreSQL 1.2, …` ms of CPU per certificate between two snapshots. */
+function cpuPerCert(before: Map<string, number>, after: Map<string, number>, certs: number): string {
+  return [...after].map(([k, v]) => `${k} ${((v - (before.get(k) ?? 0)) / certs).toFixed(2)}`).join(', ');
+}
 
 async function call(base: string, method: string, url: string, body: unknown): Promise<void> {
   const r = await fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: AUTH }, body: JSON.stringify(body) });
@@ -56,8 +95,10 @@ export async function benchPg(line: Line): Promise<void> {
     const r = spawnSync('node', [BIN, '--data', dir, ...(store ? ['--store', store] : []), '-e', script], { encoding: 'utf8', timeout: 300_000 });
     if (r.status !== 0) throw new Error(`rospki -e failed: ${r.stdout}${r.stderr}`);
   };
-  const serve = async (dir: string, store: string | undefined, address: string): Promise<{ base: string; stop(): Promise<void> }> => {
-    const child = spawn('node', [BIN, 'serve', '--data', dir], {
+  const profile = process.env.ROSPKI_BENCH_PROFILE;
+  const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'sqlite,one,two').split(','));
+  const serve = async (dir: string, store: string | undefined, address: string): Promise<{ base: string; pid: number; stop(): Promise<void> }> => {
+    const child = spawn('node', [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : []), BIN, 'serve', '--data', dir], {
       stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: address, ROSPKI_STORE: store ?? '' },
     });
     children.push(child);
@@ -71,6 +112,7 @@ export async function benchPg(line: Line): Promise<void> {
     }
     return {
       base,
+      pid: child.pid!,
       async stop() {
         if (child.exitCode !== null) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -81,14 +123,26 @@ export async function benchPg(line: Line): Promise<void> {
   };
   const setup = `/user set admin password=bench; /ip service set www port=${port}; /ip service disable api,api-ssl;`
     + ' /certificate add name=ca common-name="bench CA" key-size=prime256v1 key-usage=key-cert-sign,crl-sign; /certificate sign ca';
+  const server = () => cluster.pids();
+  /** Issues through the daemons and prints where the CPU went. */
+  const measure = async (what: string, daemons: readonly { base: string; pid: number }[], prefix: string): Promise<number> => {
+    const before = cpuSnapshot(daemons.map((d) => d.pid), server);
+    const rate = await issue(daemons.map((d) => d.base), prefix, PER_INSTANCE);
+    const after = cpuSnapshot(daemons.map((d) => d.pid), server);
+    console.log(`  ${what}: ${rate.toFixed(1)}/s; CPU ms per certificate: ${cpuPerCert(before, after, PER_INSTANCE * daemons.length)}; load ${os.loadavg()[0]!.toFixed(1)}`);
+    return rate;
+  };
   try {
     // SQLite, the reference.
-    const sqliteDir = path.join(root, 'sqlite');
-    cli(sqliteDir, undefined, setup);
-    const sqlite = await serve(sqliteDir, undefined, '127.0.0.1');
-    await issue([sqlite.base], 'w', WARM_UP);
-    const sqliteRate = await issue([sqlite.base], 's', PER_INSTANCE);
-    await sqlite.stop();
+    let sqliteRate: number | undefined;
+    if (parts.has('sqlite')) {
+      const sqliteDir = path.join(root, 'sqlite');
+      cli(sqliteDir, undefined, setup);
+      const sqlite = await serve(sqliteDir, undefined, '127.0.0.1');
+      await issue([sqlite.base], 'w', WARM_UP);
+      sqliteRate = await measure('SQLite', [sqlite], 's');
+      await sqlite.stop();
+    }
 
     // PostgreSQL: one instance, then two on the same database.
     const url = await cluster.newDatabase();
@@ -99,14 +153,22 @@ export async function benchPg(line: Line): Promise<void> {
     fs.copyFileSync(path.join(dirA, 'secret.key'), path.join(dirB, 'secret.key'));
     const a = await serve(dirA, url, '127.0.0.1');
     await issue([a.base], 'w', WARM_UP);
-    const one = await issue([a.base], 'p', PER_INSTANCE);
-    const b = await serve(dirB, url, '127.0.0.2');
-    await issue([b.base], 'v', WARM_UP);
-    const two = await issue([a.base, b.base], 'q', PER_INSTANCE);
-    await Promise.all([a.stop(), b.stop()]);
+    const one = parts.has('one') ? await measure('PostgreSQL, 1 instance', [a], 'p') : undefined;
+    let two: number | undefined;
+    if (parts.has('two')) {
+      const b = await serve(dirB, url, '127.0.0.2');
+      await issue([b.base], 'v', WARM_UP);
+      two = await measure('PostgreSQL, 2 instances', [a, b], 'q');
+      await b.stop();
+    }
+    await a.stop();
 
-    line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE}, PostgreSQL 1 instance /s`, one.toFixed(0), `SQLite ${sqliteRate.toFixed(0)}/s`, one / sqliteRate, '≥ 0.5× SQLite');
-    line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE} each, PostgreSQL 2 instances /s`, two.toFixed(0), `1 instance ${one.toFixed(0)}/s`, two / one, `≥ 1.6× (${os.cpus().length} cores)`);
+    if (one !== undefined && sqliteRate !== undefined) {
+      line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE}, PostgreSQL 1 instance /s`, one.toFixed(0), `SQLite ${sqliteRate.toFixed(0)}/s`, one / sqliteRate, '≥ 0.5× SQLite');
+    }
+    if (one !== undefined && two !== undefined) {
+      line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE} each, PostgreSQL 2 instances /s`, two.toFixed(0), `1 instance ${one.toFixed(0)}/s`, two / one, `≥ 1.6× (${os.cpus().length} cores)`);
+    }
   } finally {
     for (const c of children) c.kill('SIGKILL');
     cluster.destroy();

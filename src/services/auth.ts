@@ -10,9 +10,13 @@
 //    the answer's timing does not tell whether the user exists;
 //  - are answered after a delay, which is a timer, not work; at most `maxDelayed` failures wait
 //    at once, beyond that they are answered at once;
-//  - are counted per source address (an IPv6 address by its /64) across connections and
-//    services. `lockoutAfter` failures lock the address out for `lockoutMs`; while locked, its
-//    logins are refused without looking at the password, even a right one. Each further
+//  - are counted per source address (an IPv6 address by its /64) across connections, services
+//    and instances: the counts are rows of the store (LOGIN_FAILURES_PATH), updated in the write
+//    that logs the failure (no write of its own; a successful login writes nothing), so several
+//    instances on one PostgreSQL database count together and an attacker gains nothing by
+//    spreading attempts over them (issue 17). `lockoutAfter` failures lock the address out for
+//    `lockoutMs`; while locked, its logins are refused without looking at the password, even a
+//    right one (they cost a read of the store, no write). Each further
 //    failure after that locks it again, twice as long every `lockoutAfter` failures, up to 16×.
 //    An address's failures are forgotten `forgetMs` after its last one. Only the address is
 //    locked, never the user: the real admin still logs in from another address;
@@ -23,6 +27,7 @@
 import { createHash } from 'node:crypto';
 import type { Appliance } from '../appliance.js';
 import type { Policy } from '../menu/types.js';
+import type { ReadTx, WriteTx } from '../store/store.js';
 import { IpAddress, IpPrefix } from '../menu/values.js';
 import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
 import { verifyPasswordAsync } from '../store/password.js';
@@ -98,18 +103,25 @@ interface Verified {
   until: number;
 }
 
-interface Failures {
-  count: number;
-  last: number;
-  lockedUntil: number;
-}
+/**
+ * The failed-login counts, one row per source (failureSource): `source`, `count`, `last` and
+ * `locked-until` (ms since the epoch). Internal: no menu shows it.
+ */
+export const LOGIN_FAILURES_PATH = '/.login-failures';
 
 /** Addresses whose failures are remembered, at most (the oldest are forgotten first). */
 const MAX_SOURCES = 10_000;
+/** Forgotten rows removed by one failure's write, at most (bounds that write). */
+const PRUNE_PER_WRITE = 64;
+
+/** Whether the source is locked out now, as the store says. */
+function lockedIn(tx: ReadTx, source: string, now: number): boolean {
+  const row = tx.findBy(LOGIN_FAILURES_PATH, 'source', source)[0];
+  return !!row && Number(row.data['locked-until'] ?? 0) > now;
+}
 
 export class Authenticator {
   private readonly verified = new Map<string, Verified>();
-  private readonly failures = new Map<string, Failures>();
   private delayed = 0;
   private readonly opts: AuthOptions;
 
@@ -124,12 +136,8 @@ export class Authenticator {
    */
   async login(user: string, password: string, address: string, via: string): Promise<LoginResult & { fresh?: boolean }> {
     const source = failureSource(address);
-    if (this.lockedOut(source)) {
-      // Nothing is checked: a locked address learns nothing and costs nothing but the delay.
-      await this.delay();
-      return { ok: false };
-    }
     const state = await this.app.store.read((tx) => {
+      if (lockedIn(tx, source, Date.now())) return 'locked' as const;
       const row = tx.findBy(USER_PATH, 'name', user)[0];
       if (!row) return undefined;
       return {
@@ -137,6 +145,11 @@ export class Authenticator {
         policies: userPolicies(tx, user), stamp: credentialStamp(tx, user),
       };
     });
+    if (state === 'locked') {
+      // Nothing is checked: a locked address learns nothing and costs nothing but the delay.
+      await this.delay();
+      return { ok: false };
+    }
     const usable = !!state && !!state.policies && state.hash !== '' && password !== '' && addressAllowed(state.address, address);
     let ok = false;
     let fresh = true;
@@ -170,9 +183,12 @@ export class Authenticator {
     await this.failed(user, address, failureSource(address), via);
   }
 
-  /** Whether logins from this address are refused now (a key login must not bypass the lockout). */
+  /**
+   * Whether logins from this address are refused now (a key login must not bypass the lockout).
+   * It looks at the store's view: the caller has just read the store (its user's keys).
+   */
   isLockedOut(address: string): boolean {
-    return this.lockedOut(failureSource(address));
+    return lockedIn(this.app.store.view(), failureSource(address), Date.now());
   }
 
   /** Records a successful login: /log line and the user's last-logged-in. */
@@ -184,37 +200,60 @@ export class Authenticator {
     });
   }
 
-  private lockedOut(source: string): boolean {
-    const f = this.failures.get(source);
-    return !!f && f.lockedUntil > Date.now();
-  }
-
   /** Counts, logs and delays a failed login. */
   private async failed(user: string, address: string, source: string, via: string): Promise<void> {
-    const now = Date.now();
-    let f = this.failures.get(source);
-    if (f && now - f.last > this.opts.forgetMs && f.lockedUntil <= now) f = undefined;
-    f ??= { count: 0, last: now, lockedUntil: 0 };
-    f.count++;
-    f.last = now;
-    // Re-inserted: the map's order is the order of last failures, the oldest forgotten first.
-    this.failures.delete(source);
-    this.failures.set(source, f);
-    if (this.failures.size > MAX_SOURCES) this.failures.delete(this.failures.keys().next().value!);
-    let lockout: number | undefined;
-    const { lockoutAfter } = this.opts;
-    if (f.count >= lockoutAfter) {
-      lockout = this.opts.lockoutMs * 2 ** Math.min(4, Math.floor((f.count - lockoutAfter) / lockoutAfter));
-      f.lockedUntil = now + lockout;
-    }
     const from = plainAddress(address);
     await this.app.store.write((tx) => {
+      const lockout = this.count(tx, source, Date.now());
       this.app.env.log(tx, 'system,error,critical', `login failure for user ${logName(user)} from ${from} via ${via}`);
       if (lockout !== undefined) {
         this.app.env.log(tx, 'system,error,critical', `too many login failures from ${source}, its logins are refused for ${minutes(lockout)}`);
       }
     });
     await this.delay();
+  }
+
+  /** Counts one failure of `source` in its row; the lockout it starts (ms), if any. */
+  private count(tx: WriteTx, source: string, now: number): number | undefined {
+    const row = tx.findBy(LOGIN_FAILURES_PATH, 'source', source)[0];
+    let count = Number(row?.data.count ?? 0);
+    let lockedUntil = Number(row?.data['locked-until'] ?? 0);
+    if (row && this.forgotten(row.data, now)) { count = 0; lockedUntil = 0; }
+    count++;
+    let lockout: number | undefined;
+    const { lockoutAfter } = this.opts;
+    if (count >= lockoutAfter) {
+      lockout = this.opts.lockoutMs * 2 ** Math.min(4, Math.floor((count - lockoutAfter) / lockoutAfter));
+      lockedUntil = now + lockout;
+    }
+    const data = { source, count, last: now, 'locked-until': lockedUntil };
+    if (row) tx.update(LOGIN_FAILURES_PATH, row.id, data);
+    else {
+      this.prune(tx, now);
+      tx.insert(LOGIN_FAILURES_PATH, data);
+    }
+    return lockout;
+  }
+
+  /** Whether a source's failures are forgotten: none for forgetMs, and not locked. */
+  private forgotten(data: Readonly<Record<string, unknown>>, now: number): boolean {
+    return now - Number(data.last ?? 0) > this.opts.forgetMs && Number(data['locked-until'] ?? 0) <= now;
+  }
+
+  /** Before a new source's row: drops forgotten rows (a few), and the oldest beyond MAX_SOURCES. */
+  private prune(tx: WriteTx, now: number): void {
+    const rows = tx.list(LOGIN_FAILURES_PATH);
+    let left = rows.length;
+    let dropped = 0;
+    for (const r of rows) {
+      if (dropped >= PRUNE_PER_WRITE) break;
+      if (this.forgotten(r.data, now)) { tx.remove(LOGIN_FAILURES_PATH, r.id); dropped++; left--; }
+    }
+    if (left < MAX_SOURCES) return;
+    const oldest = rows.filter((r) => tx.get(LOGIN_FAILURES_PATH, r.id))
+      .sort((a, b) => Number(a.data.last) - Number(b.data.last))
+      .slice(0, left - MAX_SOURCES + 1);
+    for (const r of oldest) tx.remove(LOGIN_FAILURES_PATH, r.id);
   }
 
   /** The failure delay: a timer, for at most maxDelayed logins at once. */

@@ -28,9 +28,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Appliance } from '../appliance.js';
 import {
-  IMPLEMENTED_SERVICES, SERVICE_PATH, TLS_SERVICES, ensureServiceRows, isDynamicService, type TlsVersion,
+  IMPLEMENTED_SERVICES, SERVICE_PATH, SERVICE_STATE_PATH, TLS_SERVICES, ensureServiceRows, isDynamicService, serviceState,
+  serviceStateKey, type TlsVersion,
 } from '../menus/ip/service.js';
-import type { RowData, Store, StoredRow, WriteTx } from '../store/store.js';
+import type { ReadTx, RowData, Store, StoredRow, WriteTx } from '../store/store.js';
 import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed, plainAddress } from './auth.js';
 import { bindReason, DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
@@ -385,20 +386,35 @@ class ServiceManager implements RunningServices {
   /** Writes `invalid` and the reason (shown as the comment) when they changed; logs new reasons. */
   private async writeStates(states: Map<number, State>): Promise<void> {
     const store = this.inputs.reads;
+    // A shared store: this instance's own state rows (service.ts SERVICE_STATE_PATH), never the
+    // shared rows the other instances show too.
+    const self = this.app.store.instances?.self;
     const changed = await store.read((tx) => [...states].filter(([id, s]) => {
       const row = tx.get(SERVICE_PATH, id);
-      return row && (Boolean(row.data.invalid) !== s.invalid || (row.data.comment ?? undefined) !== s.reason);
+      if (!row) return false;
+      const shown = serviceState(tx, self, row.data);
+      return shown.invalid !== s.invalid || shown.reason !== s.reason;
     }));
     if (changed.length === 0) return;
     await store.write((tx) => {
       for (const [id, s] of changed) {
         const row = tx.get(SERVICE_PATH, id);
         if (!row) continue;
-        const data: RowData = { ...row.data };
-        if (s.invalid) data.invalid = true; else delete data.invalid;
-        if (s.reason !== undefined) data.comment = s.reason; else delete data.comment;
-        tx.update(SERVICE_PATH, id, data);
-        if (s.reason !== undefined && s.reason !== row.data.comment) this.app.env.log(tx, 'system,error', `${String(row.data.name)}: ${s.reason}`);
+        const before = serviceState(tx, self, row.data).reason;
+        if (self === undefined) {
+          const data: RowData = { ...row.data };
+          if (s.invalid) data.invalid = true; else delete data.invalid;
+          if (s.reason !== undefined) data.comment = s.reason; else delete data.comment;
+          tx.update(SERVICE_PATH, id, data);
+        } else {
+          const key = serviceStateKey(self, String(row.data.name));
+          const own = tx.findBy(SERVICE_STATE_PATH, 'key', key)[0];
+          const data: RowData = { key, instance: self };
+          if (s.invalid) data.invalid = true;
+          if (s.reason !== undefined) data.reason = s.reason;
+          if (own) tx.update(SERVICE_STATE_PATH, own.id, data); else tx.insert(SERVICE_STATE_PATH, data);
+        }
+        if (s.reason !== undefined && s.reason !== before) this.app.env.log(tx, 'system,error', `${String(row.data.name)}: ${s.reason}`);
       }
     });
   }
@@ -424,6 +440,7 @@ class ServiceManager implements RunningServices {
     const { store } = this.app;
     await store.write((tx) => {
       removeDynamicRows(tx, (row) => ownRow(store, row));
+      removeStateRows(tx, (row) => ownRow(store, row));
       // The other daemons of a shared store still run: their reasons stay.
       if (store.instances) return;
       for (const row of tx.list(SERVICE_PATH)) {
@@ -442,7 +459,12 @@ function removeDynamicRows(tx: WriteTx, which: (row: RowData) => boolean): void 
   for (const row of tx.list(SERVICE_PATH)) if (isDynamicService(row.data) && which(row.data)) tx.remove(SERVICE_PATH, row.id);
 }
 
-/** Dynamic rows nobody serves: all of them on a store with one daemon, else those of daemons that are gone. */
+/** Removes the service state rows (shared store: one per instance and service) that `which` picks. */
+function removeStateRows(tx: WriteTx, which: (row: RowData) => boolean): void {
+  for (const row of tx.list(SERVICE_STATE_PATH)) if (which(row.data)) tx.remove(SERVICE_STATE_PATH, row.id);
+}
+
+/** Rows (dynamic ones, state rows) nobody serves: all of them on a store with one daemon, else those of daemons that are gone. */
 async function orphanedRows(store: Store): Promise<(row: RowData) => boolean> {
   if (!store.instances) return () => true;
   const live = await store.instances.live();
@@ -481,8 +503,10 @@ async function startManager(app: Appliance, options: Partial<ServiceOptions>): P
   await ensureServiceRows(app.env);
   // Connections an earlier daemon left behind (it was killed) are gone.
   const orphaned = await orphanedRows(app.store);
-  if (await app.store.read((tx) => tx.list(SERVICE_PATH).some((r) => isDynamicService(r.data) && orphaned(r.data)))) {
-    await app.store.write((tx) => removeDynamicRows(tx, orphaned));
+  const left = (tx: ReadTx) => tx.list(SERVICE_PATH).some((r) => isDynamicService(r.data) && orphaned(r.data))
+    || tx.list(SERVICE_STATE_PATH).some((r) => orphaned(r.data));
+  if (await app.store.read(left)) {
+    await app.store.write((tx) => { removeDynamicRows(tx, orphaned); removeStateRows(tx, orphaned); });
   }
   const manager = new ServiceManager(app, { ...DEFAULT_SERVICE_OPTIONS, ...options });
   await manager.reconcile();

@@ -10,6 +10,7 @@
 // (the instance froze) is ended by the server after IDLE_IN_TRANSACTION_MS, so the write lock
 // it held is free again; TCP keepalives let the server notice a vanished peer.
 
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { RosError } from '../errors.js';
 
@@ -26,6 +27,23 @@ const SESSION_SETUP = [
   `SET lock_timeout = ${LOCK_TIMEOUT_MS}`,
   'SET tcp_keepalives_idle = 10', 'SET tcp_keepalives_interval = 5', 'SET tcp_keepalives_count = 3',
 ].join('; ');
+
+/**
+ * Statements with parameters are prepared once per connection under a name made from their text:
+ * PostgreSQL then parses each only once (the store sends the same dozen statements thousands of
+ * times; parsing them again was a good part of the server's CPU per command).
+ */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) statementNames.set(text, (name = `rospki_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`));
+  return name;
+}
+
+/** A query as pg takes it: named (prepared) when it has parameters. */
+function queryConfig(text: string, values: unknown[] | undefined): pg.QueryConfig {
+  return values === undefined ? { text } : { text, values, name: statementName(text) };
+}
 
 /** bigint columns (versions, ids) as numbers: they stay far below 2^53. */
 const TYPES = {
@@ -136,7 +154,7 @@ export class PgLink {
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     const client = await this.connect();
     try {
-      return await client.query<R>(text, values);
+      return await client.query<R>(queryConfig(text, values));
     } catch (e) {
       throw this.translate(e, client);
     }
@@ -148,7 +166,16 @@ export class PgLink {
    */
   async pipeline(statements: readonly { text: string; values?: unknown[] }[]): Promise<pg.QueryResult[]> {
     const client = await this.connect();
-    const sent = statements.map((s) => client.query(s.text, s.values));
+    // pg writes each statement to the socket on its own; corked, they leave in one write, and
+    // the server reads them at once instead of waking up for each.
+    const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+    stream?.cork?.();
+    let sent: Promise<pg.QueryResult>[];
+    try {
+      sent = statements.map((s) => client.query(queryConfig(s.text, s.values)));
+    } finally {
+      stream?.uncork?.();
+    }
     const settled = await Promise.allSettled(sent);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw this.translate(failed.reason, client);

@@ -76,21 +76,36 @@ const CATCH_UP = `
 /** The highest id each menu ever had among removed rows (ids are never reused). */
 const TOMBSTONE_IDS = 'SELECT menu, max(id) AS id FROM rospki_tombstones GROUP BY menu';
 
+/** The NOTIFY channel every instance listens on. */
+const CHANNEL = 'rospki';
+
 const SQL = {
-  insertRows: 'INSERT INTO rospki_rows (menu, id, version, data) SELECT u.m, u.i, $1, u.d FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(m, i, d)',
-  updateRows: 'UPDATE rospki_rows r SET version = $1, data = u.d FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(m, i, d) WHERE r.menu = u.m AND r.id = u.i',
-  deleteRows: 'DELETE FROM rospki_rows r USING unnest($1::text[], $2::bigint[]) AS u(m, i) WHERE r.menu = u.m AND r.id = u.i',
-  tombstones: 'INSERT INTO rospki_tombstones (menu, id, version) SELECT u.m, u.i, $1 FROM unnest($2::text[], $3::bigint[]) AS u(m, i) ON CONFLICT (menu, id) DO UPDATE SET version = excluded.version',
-  setBlobs: 'INSERT INTO rospki_blobs (menu, id, name, value) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[]) ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value',
-  deleteBlobs: 'DELETE FROM rospki_blobs b USING unnest($1::text[], $2::bigint[], $3::text[]) AS u(m, i, n) WHERE b.menu = u.m AND b.id = u.i AND b.name = u.n',
-  head: 'UPDATE rospki_head SET version = $1',
-  commitToken: 'INSERT INTO rospki_commits (version, token) VALUES ($1, $2)',
-  pruneTokens: 'DELETE FROM rospki_commits WHERE version <= $1',
-  notify: "SELECT pg_notify('rospki', $1)",
+  /**
+   * Everything a batch writes, in one statement (one parse, bind and answer instead of one per
+   * kind of change): removed rows and their tombstones, new and changed rows, blobs, the head,
+   * the commit token (and the pruning of old ones), the NOTIFY. Each row appears in one of the
+   * row lists at most, so no two parts touch the same row; the foreign key of a new row's blobs
+   * is checked at the end of the statement, when the row is there.
+   */
+  apply: `WITH
+    del AS (DELETE FROM rospki_rows r USING unnest($2::text[], $3::bigint[]) AS u(m, i) WHERE r.menu = u.m AND r.id = u.i),
+    tomb AS (INSERT INTO rospki_tombstones (menu, id, version) SELECT u.m, u.i, $1 FROM unnest($4::text[], $5::bigint[]) AS u(m, i)
+             ON CONFLICT (menu, id) DO UPDATE SET version = excluded.version),
+    ins AS (INSERT INTO rospki_rows (menu, id, version, data) SELECT u.m, u.i, $1, u.d FROM unnest($6::text[], $7::bigint[], $8::text[]) AS u(m, i, d)),
+    upd AS (UPDATE rospki_rows r SET version = $1, data = u.d FROM unnest($9::text[], $10::bigint[], $11::text[]) AS u(m, i, d) WHERE r.menu = u.m AND r.id = u.i),
+    bdel AS (DELETE FROM rospki_blobs b USING unnest($12::text[], $13::bigint[], $14::text[]) AS u(m, i, n) WHERE b.menu = u.m AND b.id = u.i AND b.name = u.n),
+    bset AS (INSERT INTO rospki_blobs (menu, id, name, value) SELECT * FROM unnest($15::text[], $16::bigint[], $17::text[], $18::bytea[])
+             ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value),
+    head AS (UPDATE rospki_head SET version = $1),
+    token AS (INSERT INTO rospki_commits (version, token) VALUES ($1, $19)),
+    pruned AS (DELETE FROM rospki_commits WHERE version <= $20)
+    SELECT pg_notify('${CHANNEL}', $21)`,
   wasCommitted: 'SELECT 1 FROM rospki_commits WHERE version = $1 AND token = $2',
 };
-/** The NOTIFY channel every instance listens on (SQL.notify). */
-const CHANNEL = 'rospki';
+/** A batch waiting this long for the head lock lets reads catch up on the side (sideReads). */
+const SIDE_READS_AFTER_MS = 2;
+/** Other instances' commits are announced to listeners at most this often (othersChanged). */
+const PEER_ANNOUNCE_MS = 100;
 /** Commit tokens kept (a writer asks about its own right after reconnecting). */
 const TOKENS_KEPT = 1000;
 /** A batch also ends at this many writes (bounds a transaction and its undo). */
@@ -226,8 +241,8 @@ class BatchChanges {
     return out;
   }
 
-  /** The statements that write the batch (COMMIT not included). */
-  statements(): { text: string; values: unknown[] }[] {
+  /** The statement that writes the batch (SQL.apply; COMMIT not included), announced as from `instance`. */
+  statement(instance: string): { text: string; values: unknown[] } {
     const v = this.version;
     const inserts = { m: [] as string[], i: [] as number[], d: [] as string[] };
     const updates = { m: [] as string[], i: [] as number[], d: [] as string[] };
@@ -248,17 +263,14 @@ class BatchChanges {
         else if (c.existed) { deleteBlobs.m.push(c.menu); deleteBlobs.i.push(c.id); deleteBlobs.n.push(name); }
       }
     }
-    const out: { text: string; values: unknown[] }[] = [];
-    if (deletes.m.length) out.push({ text: SQL.deleteRows, values: [deletes.m, deletes.i] });
-    if (tombstones.m.length) out.push({ text: SQL.tombstones, values: [v, tombstones.m, tombstones.i] });
-    if (inserts.m.length) out.push({ text: SQL.insertRows, values: [v, inserts.m, inserts.i, inserts.d] });
-    if (updates.m.length) out.push({ text: SQL.updateRows, values: [v, updates.m, updates.i, updates.d] });
-    if (deleteBlobs.m.length) out.push({ text: SQL.deleteBlobs, values: [deleteBlobs.m, deleteBlobs.i, deleteBlobs.n] });
-    if (setBlobs.m.length) out.push({ text: SQL.setBlobs, values: [setBlobs.m, setBlobs.i, setBlobs.n, setBlobs.v] });
-    out.push({ text: SQL.head, values: [v] });
-    out.push({ text: SQL.commitToken, values: [v, this.token] });
-    if (v % 256 === 0) out.push({ text: SQL.pruneTokens, values: [v - TOKENS_KEPT] });
-    return out;
+    return {
+      text: SQL.apply,
+      values: [
+        v, deletes.m, deletes.i, tombstones.m, tombstones.i, inserts.m, inserts.i, inserts.d, updates.m, updates.i, updates.d,
+        deleteBlobs.m, deleteBlobs.i, deleteBlobs.n, setBlobs.m, setBlobs.i, setBlobs.n, setBlobs.v,
+        this.token, v % 256 === 0 ? v - TOKENS_KEPT : 0, instance,
+      ],
+    };
   }
 }
 
@@ -422,6 +434,14 @@ export class PostgresStore implements Store {
   private readonly cache: PgCache;
   private readonly sealer: Sealer;
   private readonly link: PgLink;
+  /** The connection of reads made while a batch waits for the head lock (sideReads). */
+  private readonly readLink: PgLink;
+  /**
+   * A batch has waited SIDE_READS_AFTER_MS for the head lock and not got it yet: its fns have not
+   * run, the copy holds only committed rows.
+   */
+  private batchLocking = false;
+  private sideReading = false;
   private readonly listener: PgListener;
   private readonly instance = randomBytes(8).toString('hex');
   private readonly writes: PendingWrite[] = [];
@@ -439,6 +459,9 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(change: ChangeSet) => void>();
   /** What committed since the listeners were last told (told once per microtask at most). */
   private unannounced: ChangeSet | undefined;
+  /** When the listeners were last told (performance.now()), and the timer of a deferred announcement. */
+  private announcedAt = -Infinity;
+  private peerTimer: NodeJS.Timeout | undefined;
   private readonly duties: PgDuties;
   /** `postgres://user@host:port/db`, for messages. */
   readonly shownUrl: string;
@@ -462,6 +485,7 @@ export class PostgresStore implements Store {
     this.shownUrl = redactUrl(opts.url);
     this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
     this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
+    this.readLink = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance} read` });
     this.listener = new PgListener(opts.url, this.instance, () => this.othersCommitted());
   }
 
@@ -584,6 +608,7 @@ export class PostgresStore implements Store {
     return new Promise<T>((resolve, reject) => {
       this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
+      this.sideReads();
     });
   }
 
@@ -653,7 +678,8 @@ export class PostgresStore implements Store {
 
   private async shutdown(): Promise<void> {
     this.duties.stop();
-    await Promise.all([this.listener.stop(), this.link.close()]);
+    clearTimeout(this.peerTimer);
+    await Promise.all([this.listener.stop(), this.link.close(), this.readLink.close()]);
   }
 
   private usable(): void {
@@ -710,7 +736,7 @@ export class PostgresStore implements Store {
       return;
     }
     this.runQueuedReads(reads);
-    if (changed) this.changed();
+    if (changed) this.othersChanged();
   }
 
   private runQueuedReads(reads: readonly PendingRead[]): void {
@@ -728,6 +754,42 @@ export class PostgresStore implements Store {
         this.busy = false;
       }
     }
+  }
+
+  /**
+   * Reads called while a batch waits for the head lock (another instance is writing, or its
+   * COMMIT is being flushed) need not wait for that batch: the copy holds only committed rows
+   * until the batch has the lock, so they catch up on the read connection and run. Once the
+   * batch got the lock its fns change the copy; a catch-up that comes back after that is
+   * dropped (it could only bring what the batch's own catch-up brought) and its reads run after
+   * the batch, as reads queued during a batch always do.
+   */
+  private sideReads(): void {
+    if (!this.batchLocking || this.sideReading || this.reads.length === 0 || this.closing) return;
+    const reads = this.reads.splice(0);
+    const seen = this.cache.seen;
+    this.sideReading = true;
+    const putBack = () => {
+      this.reads.unshift(...reads);
+      this.kick();
+    };
+    this.readLink.query(CATCH_UP, [seen]).then(({ rows }) => {
+      this.sideReading = false;
+      if (!this.batchLocking || this.cache.seen !== seen) { putBack(); return; }
+      let changed: boolean;
+      try {
+        changed = this.cache.apply(rows as CatchUpRow[]);
+      } catch {
+        putBack(); // rewound: the main connection reloads
+        return;
+      }
+      this.runQueuedReads(reads);
+      if (changed) this.othersChanged();
+      this.sideReads();
+    }, () => {
+      this.sideReading = false;
+      putBack();
+    });
   }
 
   /** Brings the copy up to the database; whether anything changed. */
@@ -756,11 +818,15 @@ export class PostgresStore implements Store {
     const writes = this.writes.splice(0, MAX_BATCH_WRITES);
     let locked: pg.QueryResult[];
     try {
-      locked = await this.link.pipeline([
+      const locking = this.link.pipeline([
         { text: 'BEGIN' },
         { text: 'SELECT version FROM rospki_head FOR UPDATE' },
         { text: CATCH_UP, values: [this.cache.seen] },
       ]);
+      // Reads go on the side only once the lock is slow to come (another instance holds it): an
+      // uncontended lock comes back in one round trip, and the reads then cost nothing more.
+      const slow = setTimeout(() => { this.batchLocking = true; this.sideReads(); }, SIDE_READS_AFTER_MS);
+      locked = await locking.finally(() => { clearTimeout(slow); this.batchLocking = false; });
     } catch (e) {
       this.link.send('ROLLBACK');
       const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
@@ -793,7 +859,7 @@ export class PostgresStore implements Store {
         this.busy = false;
       }
     }
-    if (othersChanged) this.changed();
+    if (othersChanged) this.othersChanged();
     if (batch.empty) {
       this.link.send('ROLLBACK');
       for (const a of applied) a.write.resolve(a.result);
@@ -804,8 +870,7 @@ export class PostgresStore implements Store {
     let failure: unknown;
     try {
       const results = await this.link.pipeline([
-        ...batch.statements(),
-        { text: SQL.notify, values: [this.instance] },
+        batch.statement(this.instance),
         { text: 'COMMIT' },
       ]);
       committed = results[results.length - 1]!.command === 'COMMIT';
@@ -867,9 +932,28 @@ export class PostgresStore implements Store {
     this.kick();
   }
 
-  /** Tells the listeners what changed: `everything` for what a catch-up brought (not tracked). */
+  /**
+   * A catch-up brought other instances' commits. Listeners (services reconcile, which reads several
+   * menus) hear of them at once when they last heard something PEER_ANNOUNCE_MS ago or more, else
+   * at the end of that time: with two busy instances every batch brings the peer's commits, and
+   * announcing each made every instance reconcile without pause, its reads queued before the
+   * commands' on the one connection. Reads see the changes at once either way (each catches up).
+   */
+  private othersChanged(): void {
+    if (this.peerTimer || this.listeners.size === 0) return;
+    const wait = this.announcedAt + PEER_ANNOUNCE_MS - performance.now();
+    if (wait <= 0) { this.changed(); return; }
+    this.peerTimer = setTimeout(() => { this.peerTimer = undefined; if (!this.closing) this.changed(); }, wait);
+    this.peerTimer.unref();
+  }
+
+  /**
+   * Tells the listeners what changed (once per microtask at most, merged): `everything`, the
+   * default, for what a catch-up brought (other instances' rows are not tracked).
+   */
   private changed(change: ChangeSet = new ChangeSet(true)): void {
     if (this.listeners.size === 0) return;
+    this.announcedAt = performance.now();
     if (this.unannounced) { this.unannounced = this.unannounced.merge(change); return; }
     this.unannounced = change;
     queueMicrotask(() => {

@@ -33,6 +33,8 @@ export interface PgCluster {
   thaw(): void;
   /** Whether the server accepts connections now. */
   running(): boolean;
+  /** The server's processes: the postmaster first, then its children (the bench reads their CPU time). */
+  pids(): number[];
   /** Stops the server and removes the cluster. */
   destroy(): void;
 }
@@ -136,6 +138,7 @@ export async function startPgCluster(opts: { durable?: boolean; settings?: Recor
     start,
     freeze() { for (const pid of pids()) process.kill(pid, 'SIGSTOP'); },
     thaw() { for (const pid of pids()) process.kill(pid, 'SIGCONT'); },
+    pids,
     running() {
       return spawnSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-t', '1']).status === 0;
     },

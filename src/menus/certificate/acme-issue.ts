@@ -27,7 +27,7 @@ import {
   exportSpkiDer, generateKeyDer, importPkcs8Der, isKeySize, parseCertificate, pemDecode, type CertInfo, type KeySize,
 } from '../../pki/index.js';
 import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
-import { acmeResponder, challengePorts, shareHttp01, type ChallengePorts, type ChallengeType, type Reach } from './acme-responder.js';
+import { acmeResponder, challengePorts, shareHttp01, shareTlsAlpn, type ChallengePorts, type ChallengeType, type Reach } from './acme-responder.js';
 import { ACME, ACME_KIND, acmeDueAt, acmeKind, backoffMs, isAcmeManaged, type AcmeKind, type AcmeStatus } from './acme-state.js';
 import { certificateFacts } from './facts.js';
 import { DER_BLOB, privateKey, storeKey } from './keys.js';
@@ -538,8 +538,10 @@ async function authorize(
       cleanups.push(type === 'http-01'
         ? responder.addHttp(challenge.token!, keyAuthorization)
         : responder.addTlsAlpn(authz.identifier.value, keyAuthorization, env.clock.now()));
-      // Every instance of a shared store answers HTTP-01 (the CA may reach any of them).
-      if (type === 'http-01') cleanups.push(await shareHttp01(env, challenge.token!, keyAuthorization));
+      // Every instance of a shared store answers (the CA may reach any of them).
+      cleanups.push(type === 'http-01'
+        ? await shareHttp01(env, challenge.token!, keyAuthorization)
+        : await shareTlsAlpn(env, authz.identifier.value, keyAuthorization));
       const via = chosen.reach.via === 'temporary' ? 'a temporary listener' : type === 'http-01' ? 'www' : 'www-ssl';
       report(`validating ${name} (${type} on port ${chosen.reach.port} via ${via})`);
       if (challenge.status === 'pending') await client.respond(challenge);

@@ -24,6 +24,14 @@ import { pemEncode } from '../../pki/index.js';
 
 export type ChallengeType = 'http-01' | 'tls-alpn-01';
 
+/** The TLS context presenting the TLS-ALPN-01 certificate of `name` (a fresh key each time). */
+function challengeContext(name: string, keyAuthorization: string, now: number): tls.SecureContext {
+  const cert = tlsAlpnCertificate(name, keyAuthorization, now);
+  return tls.createSecureContext({
+    cert: pemEncode('CERTIFICATE', cert.der), key: cert.key.export({ type: 'pkcs8', format: 'pem' }) as string,
+  });
+}
+
 /** The ports challenges are answered on, and the address listeners bind to. */
 export interface ChallengePorts {
   readonly 'http-01': number;
@@ -79,10 +87,7 @@ export class ChallengeResponder {
 
   /** Presents a TLS-ALPN-01 certificate for `name` until the returned function is called. */
   addTlsAlpn(name: string, keyAuthorization: string, now: number): () => void {
-    const cert = tlsAlpnCertificate(name, keyAuthorization, now);
-    const context = tls.createSecureContext({
-      cert: pemEncode('CERTIFICATE', cert.der), key: cert.key.export({ type: 'pkcs8', format: 'pem' }) as string,
-    });
+    const context = challengeContext(name, keyAuthorization, now);
     const key = name.toLowerCase();
     this.certificates.set(key, context);
     return () => { if (this.certificates.get(key) === context) this.certificates.delete(key); };
@@ -98,19 +103,28 @@ export class ChallengeResponder {
    */
   readonly tlsHooks: AcmeTlsHooks;
 
-  constructor() {
+  /**
+   * `shared`: on a store several instances share, the certificate for a name whose challenge
+   * another instance's order keeps in the store (shareTlsAlpn), or undefined. The CA may reach any
+   * instance, so each one's www-ssl answers every pending challenge; an acme-tls/1 handshake for a
+   * name without a challenge here then looks in the store (only validators offer acme-tls/1).
+   */
+  constructor(shared?: (name: string) => Promise<tls.SecureContext | undefined>) {
     const { certificates, askedAcme } = this;
     this.tlsHooks = {
       ALPNCallback(this: unknown, { servername, protocols }: { servername: string; protocols: string[] }) {
-        const acme = protocols.includes(ACME_TLS_ALPN) && typeof servername === 'string' && certificates.has(servername.toLowerCase());
+        const acme = protocols.includes(ACME_TLS_ALPN) && typeof servername === 'string'
+          && (certificates.has(servername.toLowerCase()) || shared !== undefined);
         if (this && typeof this === 'object') askedAcme.set(this, acme);
         if (acme) return ACME_TLS_ALPN;
         return protocols.includes('http/1.1') ? 'http/1.1' : undefined;
       },
       SNICallback(this: unknown, servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) {
-        const context = certificates.get(servername.toLowerCase());
+        const name = servername.toLowerCase();
+        const context = certificates.get(name);
         const asked = this && typeof this === 'object' ? askedAcme.get(this) : undefined;
-        cb(null, context && asked !== false ? context : undefined);
+        if (context || !shared || asked === false) { cb(null, context && asked !== false ? context : undefined); return; }
+        shared(name).then((c) => cb(null, c), () => cb(null, undefined));
       },
     };
   }
@@ -216,10 +230,10 @@ export class ChallengeResponder {
 }
 
 /** The appliance's responder (one per appliance, in its cache). */
-export function acmeResponder(env: Pick<Environment, 'cache'>): ChallengeResponder {
+export function acmeResponder(env: Pick<Environment, 'cache' | 'store' | 'clock'>): ChallengeResponder {
   const table = env.cache.table<string, ChallengeResponder>('acme');
   let r = table.get('responder');
-  if (!r) table.set('responder', (r = new ChallengeResponder()));
+  if (!r) table.set('responder', (r = new ChallengeResponder(env.store.instances ? sharedTlsAlpn(env) : undefined)));
   return r;
 }
 
@@ -241,15 +255,57 @@ function http01Token(path: string): string | undefined {
 export const SHARED_HTTP01_PATH = '/certificate/acme-http01';
 
 /**
+ * Store rows of the pending TLS-ALPN-01 challenges of a shared store: the name being validated and
+ * its key authorization. Each instance makes its own certificate from them (RFC 8737 §3: the
+ * validator checks the name and the digest of the key authorization, not the key), so no
+ * private key is stored.
+ */
+export const SHARED_TLSALPN01_PATH = '/certificate/acme-tlsalpn01';
+
+/** Keeps a row in a shared store until the returned function is called; nothing with one daemon. */
+async function shareRow(env: Environment, path: string, data: Record<string, string>): Promise<() => void> {
+  if (!env.store.instances) return () => {};
+  const id = await env.store.write((tx) => tx.insert(path, data));
+  return () => {
+    void env.store.write((tx) => { if (tx.get(path, id)) tx.remove(path, id); }).catch(() => {});
+  };
+}
+
+/**
  * Keeps an HTTP-01 answer in a shared store until the returned function is called (beside the
  * responder's own, which answers on this instance). Nothing on a store with one daemon.
  */
 export async function shareHttp01(env: Environment, token: string, keyAuthorization: string): Promise<() => void> {
-  if (!env.store.instances) return () => {};
   if (!isToken(token)) throw new Error('not an ACME token');
-  const id = await env.store.write((tx) => tx.insert(SHARED_HTTP01_PATH, { token, answer: keyAuthorization }));
-  return () => {
-    void env.store.write((tx) => { if (tx.get(SHARED_HTTP01_PATH, id)) tx.remove(SHARED_HTTP01_PATH, id); }).catch(() => {});
+  return shareRow(env, SHARED_HTTP01_PATH, { token, answer: keyAuthorization });
+}
+
+/** As shareHttp01, for a TLS-ALPN-01 challenge of `name`: every instance's www-ssl presents it. */
+export async function shareTlsAlpn(env: Environment, name: string, keyAuthorization: string): Promise<() => void> {
+  return shareRow(env, SHARED_TLSALPN01_PATH, { name: name.toLowerCase(), answer: keyAuthorization });
+}
+
+/** Most challenge certificates made from shared rows that an instance keeps at once. */
+const SHARED_CERTIFICATES_KEPT = 64;
+
+/** The `shared` lookup of a responder (ChallengeResponder's constructor): a fresh read of the store. */
+function sharedTlsAlpn(env: Pick<Environment, 'store' | 'clock'>): (name: string) => Promise<tls.SecureContext | undefined> {
+  // Made once per challenge, not per handshake (a validator connects from several places).
+  const made = new Map<string, tls.SecureContext>();
+  return async (name) => {
+    const answer = await env.store.read((tx) => {
+      const a = tx.findBy(SHARED_TLSALPN01_PATH, 'name', name)[0]?.data.answer;
+      return typeof a === 'string' ? a : undefined;
+    });
+    if (answer === undefined) return undefined;
+    const key = `${name}\n${answer}`;
+    let context = made.get(key);
+    if (!context) {
+      context = challengeContext(name, answer, env.clock.now());
+      if (made.size >= SHARED_CERTIFICATES_KEPT) made.clear();
+      made.set(key, context);
+    }
+    return context;
   };
 }
 

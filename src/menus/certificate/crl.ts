@@ -2,7 +2,9 @@
 // distribution points of trusted certificates; `add url=` makes manual ones. `download` fetches
 // now, `flush` forgets the downloaded lists. With crl-download=yes the scheduler
 // (crl-schedule.ts) keeps them fresh. crl-store=system keeps the DER in the store (surviving
-// restarts); `ram` keeps it in this process only.
+// restarts); `ram` keeps it in this process only — except on a store several instances share
+// (PostgreSQL, issue 17), where it is kept in the store too, so every instance checks against
+// the same list: it is then in the database, never on an instance's disk.
 //
 // A URL that is a local CA's own publication point is read straight from that CA (no network).
 
@@ -224,8 +226,10 @@ export async function downloadCrl(env: Environment, id: number, signal?: AbortSi
     };
     if (info.nextUpdate !== undefined) data['next-update'] = info.nextUpdate; else delete data['next-update'];
     tx.update(CRL_MENU_PATH, id, data);
-    // crl-store=ram: the DER stays in this process only; system: also beside the row.
-    tx.setBlob(CRL_MENU_PATH, id, DER_BLOB, readSettings(tx).crlStore === 'system' ? der : undefined);
+    // crl-store=ram: the DER stays in this process only (shared store: in the database, see
+    // the top of this file); system: also beside the row.
+    const stored = readSettings(tx).crlStore === 'system' || env.store.instances !== undefined;
+    tx.setBlob(CRL_MENU_PATH, id, DER_BLOB, stored ? der : undefined);
     cacheOf(env).set(id, info);
     return { ok: true };
   });

@@ -11,7 +11,7 @@ import { BUILTIN, genericCommands, newRowData, typeContext } from '../../menu/ge
 import { boolType, enumType, intType, prefixListType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import { valueToString } from '../../menu/values.js';
-import type { RowData, StoredRow } from '../../store/store.js';
+import type { ReadTx, RowData, StoredRow } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
 
 export const SERVICE_PATH = '/ip/service';
@@ -68,9 +68,30 @@ const addressText: PropType<string> = { ...stringType, quoted: false };
 /** A row that the daemon keeps (a connection), not one a user configures. */
 export const isDynamicService = (row: RowData): boolean => row.dynamic === true;
 
+/**
+ * The run-time state of the services of each instance of a shared store (issue 17): one row per
+ * instance and service, `key` (`<instance>/<service name>`), `instance`, `invalid` and `reason`.
+ * Each instance can bind what another cannot, so each shows its own state in its /ip service
+ * (`invalid`, `comment`) instead of all writing theirs into the shared rows, where they overwrote
+ * each other and each overwrite made the other write again. Internal: no menu lists it.
+ */
+export const SERVICE_STATE_PATH = '/.ip-service-state';
+
+/** The key of an instance's state row of a service. */
+export const serviceStateKey = (instance: string, name: string): string => `${instance}/${name}`;
+
+/** A service's state as this instance shows it: its own state row on a shared store, else the row's. */
+export function serviceState(tx: ReadTx, instance: string | undefined, row: RowData): { invalid: boolean; reason: string | undefined } {
+  if (instance === undefined || isDynamicService(row)) {
+    return { invalid: row.invalid === true, reason: typeof row.comment === 'string' ? row.comment : undefined };
+  }
+  const own = tx.findBy(SERVICE_STATE_PATH, 'key', serviceStateKey(instance, String(row.name)))[0]?.data;
+  return { invalid: own?.invalid === true, reason: typeof own?.reason === 'string' ? own.reason : undefined };
+}
+
 /** A flag the system sets: read-only, shown as a flag only, false when the row lacks it. */
-const stateFlag = (name: string, letter: string, rank: number, sharesColumnWith?: string): PropertyDecl => ({
-  name, type: boolType, access: 'ro', detail: 'never', compute: (row) => row[name] === true,
+const stateFlag = (name: string, letter: string, rank: number, sharesColumnWith?: string, compute?: PropertyDecl['compute']): PropertyDecl => ({
+  name, type: boolType, access: 'ro', detail: 'never', compute: compute ?? ((row) => row[name] === true),
   flag: { letter, rank, sharesColumnWith },
 });
 
@@ -89,10 +110,10 @@ const properties: PropertyDecl[] = [
   // Legend order D; X, I; c (7.23.1 capture: `Flags: D - DYNAMIC; X - DISABLED, I - INVALID; c - CONNECTION`).
   { name: 'disabled', type: boolType, default: false, flag: { letter: 'X', rank: 2 }, detail: 'never' },
   // Records carry invalid, dynamic and connection as false too (REST samples of 7.x).
-  stateFlag('invalid', 'I', 3, 'X'),
+  stateFlag('invalid', 'I', 3, 'X', (row, ctx) => serviceState(ctx.tx, ctx.env.store.instances?.self, row).invalid),
   stateFlag('dynamic', 'D', 1),
   stateFlag('connection', 'c', 4),
-  { name: 'comment', type: stringType, access: 'ro' },
+  { name: 'comment', type: stringType, access: 'ro', compute: (row, ctx) => serviceState(ctx.tx, ctx.env.store.instances?.self, row).reason },
 ];
 
 const base: MenuDecl = {
