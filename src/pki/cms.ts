@@ -19,7 +19,7 @@
 // run as DES-EDE3-CBC with the key K‖K‖K, which is the same cipher (EDE with equal keys).
 
 import {
-  constants, createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, privateDecrypt, publicEncrypt,
+  constants, createCipheriv, createDecipheriv, createHash, createHmac, privateDecrypt, publicEncrypt,
   randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject,
 } from 'node:crypto';
 import {
@@ -27,6 +27,7 @@ import {
   readInteger, readOid, readString, readTlv, seq, seqOf, set, setOf, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
+import { importSpkiDer } from './key.js';
 import { OID } from './oids.js';
 import { parseCertificate } from './certificate.js';
 import { parseCrl } from './crl.js';
@@ -488,7 +489,7 @@ export function verifySigner(signed: SignedData, signer: CmsSignerInfo, publicKe
   if (alg.digest !== undefined && alg.digest !== signer.digest) return false;
   let key: KeyObject;
   try {
-    key = Buffer.isBuffer(publicKey) ? createPublicKey({ key: publicKey, format: 'der', type: 'spki' }) : publicKey;
+    key = Buffer.isBuffer(publicKey) ? importSpkiDer(publicKey) : publicKey;
   } catch {
     return false;
   }
@@ -557,7 +558,7 @@ export function createEnvelopedData(spec: EnvelopeSpec): Buffer {
   const iv = randomBytes(c.ivLen);
   const cipher = createCipheriv(nodeCipher(spec.cipher), nodeKey(spec.cipher, key), iv);
   const encrypted = Buffer.concat([cipher.update(spec.content), cipher.final()]);
-  const pub = createPublicKey({ key: spkiOf(spec.recipient), format: 'der', type: 'spki' });
+  const pub = importSpkiDer(spkiOf(spec.recipient));
   if (pub.asymmetricKeyType !== 'rsa') throw new PkiError('bad-key', 'the recipient certificate has no RSA key (key transport needs RSA)');
   const kt = spec.keyTransport ?? 'pkcs1';
   let ktAlg: Buffer;
