@@ -297,6 +297,28 @@ const EC_SIG_OID: Record<CmsDigest, string> = {
 
 /** ContentInfo of a SignedData (RFC 5652 §5.1). */
 export function createSignedData(spec: SignedDataSpec): Buffer {
+  if (!spec.signer) return assembleSignedData(spec);
+  const unsigned = prepareSignedData({ ...spec, signer: spec.signer });
+  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+}
+
+/**
+ * A SignedData up to its signature, which is made elsewhere (a worker thread) while this thread
+ * goes on: `toSign` signed with the signer's key and `digest` (node:crypto sign(), the same
+ * bytes createSignedData would make), then finish(signature) gives the ContentInfo.
+ */
+export interface UnsignedData {
+  toSign: Buffer;
+  digest: CmsDigest;
+  finish(signature: Buffer): Buffer;
+}
+
+export function prepareSignedData(spec: SignedDataSpec & { signer: CmsSigner }): UnsignedData {
+  const parts = signerInfoParts(spec.signer, spec.contentType ?? CMS_OID.data, spec.content ?? Buffer.alloc(0));
+  return { toSign: parts.signed, digest: spec.signer.digest, finish: (signature) => assembleSignedData(spec, parts.finish(signature)) };
+}
+
+function assembleSignedData(spec: SignedDataSpec, signerInfoDer?: Buffer): Buffer {
   const contentType = spec.contentType ?? CMS_OID.data;
   const encap = spec.content === undefined
     ? seq(oid(contentType))
@@ -311,7 +333,7 @@ export function createSignedData(spec: SignedDataSpec): Buffer {
   parts.push(encap);
   if (certs.length) parts.push(implicit(0, Buffer.concat(certs), true));
   if (spec.crls?.length) parts.push(implicit(1, Buffer.concat([...spec.crls]), true));
-  parts.push(signer ? set(signerInfo(signer, contentType, spec.content ?? Buffer.alloc(0))) : set());
+  parts.push(signerInfoDer ? set(signerInfoDer) : set());
   return contentInfo(CMS_OID.signedData, seqOf(parts));
 }
 
@@ -320,7 +342,8 @@ export function createDegenerate(certificates: readonly Buffer[], crls: readonly
   return createSignedData({ certificates, crls });
 }
 
-function signerInfo(s: CmsSigner, contentType: string, content: Buffer): Buffer {
+/** A SignerInfo: the signed attributes to sign, and the SignerInfo once signed. */
+function signerInfoParts(s: CmsSigner, contentType: string, content: Buffer): { signed: Buffer; finish(signature: Buffer): Buffer } {
   const keyType = s.privateKey.asymmetricKeyType;
   if (keyType !== 'rsa' && keyType !== 'ec') throw new PkiError('bad-key', `cannot sign with a ${keyType ?? 'unknown'} key`);
   const attrs: CmsAttribute[] = [
@@ -330,20 +353,13 @@ function signerInfo(s: CmsSigner, contentType: string, content: Buffer): Buffer 
   ];
   // DER SET OF: sorted by encoding (X.690 §11.6); signed as a SET, sent as [0] IMPLICIT (§5.4).
   const signed = setOf(attrs.map(encodeAttribute));
-  const signature = cryptoSign(s.digest, signed, s.privateKey);
   const tagged = Buffer.from(signed);
   tagged[0] = 0xa0;
   const sigAlg = keyType === 'ec'
     ? seq(oid(EC_SIG_OID[s.digest]))
     : seq(oid(s.rsaSignatureOid === 'combined' ? RSA_SIG_OID[s.digest] : OID.rsaEncryption), NULL_DER);
-  return seq(
-    integer(1),
-    issuerAndSerialDer(issuerAndSerialOf(s.certificate)),
-    digestAlgorithmId(s.digest),
-    tagged,
-    sigAlg,
-    octetString(signature),
-  );
+  const sid = issuerAndSerialDer(issuerAndSerialOf(s.certificate));
+  return { signed, finish: (signature) => seq(integer(1), sid, digestAlgorithmId(s.digest), tagged, sigAlg, octetString(signature)) };
 }
 
 // ---------------------------------------------------------------------------------------------

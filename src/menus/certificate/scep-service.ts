@@ -9,7 +9,8 @@
 // once and per minute), and the work of one message (cms.ts CMS_LIMITS: certificates, signers,
 // recipients; RSA keys up to 8192 bits). The RSA decryption — the costliest step an
 // unauthenticated peer can cause — runs on worker threads (pki/rsa-work.ts) while several
-// operations are in progress (scepRsaOperation). Every refusal is answered with a signed CertRep
+// operations are in progress (scepRsaOperation); the reply carrying an issued certificate is
+// signed there while this thread stores the certificate. Every refusal is answered with a signed CertRep
 // FAILURE carrying the right failInfo (§3.3.2.2) when the message could be read that far, and logged.
 //
 // What is granted (docs/compatibility.md "SCEP server"):
@@ -23,7 +24,7 @@
 // A transactionID seen again with the same request gets the same answer (a retransmission,
 // §3.2.1.1); with another request it is refused.
 
-import { createHash } from 'node:crypto';
+import { createHash, sign as cryptoSign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { RosError } from '../../errors.js';
 import { propValue } from '../../menu/generic.js';
@@ -36,7 +37,8 @@ import {
 import { parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { RsaWorkers } from '../../pki/rsa-work.js';
 import {
-  createCertRep, openMessageData, parseIssuerAndSerial, parseIssuerAndSubject, parsePkiMessage, type FailInfo, type PkiMessage,
+  createCertRep, openMessageData, parseIssuerAndSerial, parseIssuerAndSubject, parsePkiMessage, prepareCertRep,
+  type CertRepSpec, type FailInfo, type PkiMessage,
 } from '../../pki/scep-message.js';
 import { publishedCrl } from './crl-publish.js';
 import { certificateDer, privateKey } from './keys.js';
@@ -272,15 +274,20 @@ const replyDigest = (msg: PkiMessage): CmsDigest => (msg.digest === 'md5' ? 'sha
  */
 export const replyCipher = (c: CmsCipher): CmsCipher => (c === 'des-cbc' ? 'des-ede3-cbc' : c);
 
-function reply(x: Exchange, status: 'SUCCESS' | 'PENDING' | 'FAILURE', extra: { failInfo?: FailInfo; failInfoText?: string; certificates?: Buffer[]; crls?: Buffer[]; recipient?: Buffer } = {}): ScepHttpResponse {
-  const der = createCertRep({
+type ReplyExtra = { failInfo?: FailInfo; failInfoText?: string; certificates?: Buffer[]; crls?: Buffer[]; recipient?: Buffer };
+
+function certRepSpec(x: Exchange, status: 'SUCCESS' | 'PENDING' | 'FAILURE', extra: ReplyExtra): CertRepSpec {
+  return {
     transactionId: x.msg.transactionId, recipientNonce: x.msg.senderNonce, status,
     failInfo: extra.failInfo, failInfoText: extra.failInfoText,
     certificates: extra.certificates, crls: extra.crls, recipient: extra.recipient,
     cipher: x.cipher ? replyCipher(x.cipher) : 'aes-256-cbc',
     signer: { certificate: x.ca.der, privateKey: x.ca.key, digest: replyDigest(x.msg) },
-  });
-  return binary('application/x-pki-message', der);
+  };
+}
+
+function reply(x: Exchange, status: 'SUCCESS' | 'PENDING' | 'FAILURE', extra: ReplyExtra = {}): ScepHttpResponse {
+  return binary('application/x-pki-message', createCertRep(certRepSpec(x, status, extra)));
 }
 
 async function refuse(x: Exchange, r: ScepRefusal): Promise<ScepHttpResponse> {
@@ -448,6 +455,11 @@ async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError 
   const opened = server;
   const now = env.clock.now();
   const issued = signForServer(opened, csr, now);
+  // The reply is signed on a worker thread while this thread stores the certificate in it; it is
+  // sent only once that is committed.
+  const unsigned = prepareCertRep(certRepSpec(x, 'SUCCESS', { certificates: [issued.der], recipient: msg.signerCertificate }));
+  const signature = scepRsaWorkers().sign(x.ca.key, unsigned.digest, unsigned.toSign);
+  signature.catch(() => {}); // awaited below, or moot after a refusal
   const outcome = await env.store.write((tx): { name: string } | ScepRefusal => {
     if (requestRows(tx, x.server.id, msg.transactionId).some(sameTransaction(x))) return { failInfo: 'badRequest', reason: 'the transaction is already being answered' };
     if (by.otp) {
@@ -467,7 +479,9 @@ async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError 
     return { name: cert.name };
   });
   if ('failInfo' in outcome) return refuse(x, outcome);
-  return reply(x, 'SUCCESS', { certificates: [issued.der], recipient: msg.signerCertificate });
+  // A worker lost meanwhile (crashed, restarted): the certificate is committed, so its reply is signed here.
+  const sig = await signature.catch(() => cryptoSign(unsigned.digest, unsigned.toSign, x.ca.key));
+  return binary('application/x-pki-message', unsigned.finish(sig));
 }
 
 function insertRequest(tx: WriteTx, x: Exchange, csr: CsrInfo, status: string, extra: RowData = {}): number {
