@@ -9,8 +9,8 @@
 // once and per minute), and the work of one message (cms.ts CMS_LIMITS: certificates, signers,
 // recipients; RSA keys up to 8192 bits). The RSA decryption — the costliest step an
 // unauthenticated peer can cause — runs on worker threads (pki/rsa-work.ts) while several
-// operations are in progress (scepRsaOperation); the reply carrying an issued certificate is
-// signed there while this thread stores the certificate. Every refusal is answered with a signed CertRep
+// operations are in progress (scepRsaOperation); then the reply carrying an issued certificate
+// is also signed there while this thread stores the certificate. Every refusal is answered with a signed CertRep
 // FAILURE carrying the right failInfo (§3.3.2.2) when the message could be read that far, and logged.
 //
 // What is granted (docs/compatibility.md "SCEP server"):
