@@ -5,9 +5,17 @@
 // micromdm's one static challenge), AES-256 envelope, SHA-256, sent by POST one after another. An enrolment counts once its CertRep says SUCCESS (signed by the server, for this
 // transaction and nonce); the first reply of each server is also opened and its certificate
 // checked against the request's key. Both CAs are RSA-2048. Aim: rospki ≥ 2× micromdm.
+// Also printed: the time per enrolment of each server, and the floor of one enrolment — the three
+// RSA-2048 private operations a server does (decrypt the envelope's key, sign the certificate,
+// sign the CertRep) with node:crypto on one thread, measured in the same run.
+//
+// For profiling: ROSPKI_BENCH_PROFILE=<dir> runs the daemon with --cpu-prof into <dir>, and
+// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build instead, and
+// ROSPKI_BENCH_COMPARE=<bin/rospki.js of another build> measures that one too, in the same
+// rotation (before/after on a noisy machine); ROSPKI_BENCH_ROUNDS=<n> sets the rounds.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPair, generateKeyPairSync, privateDecrypt, publicEncrypt, sign, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,11 +25,14 @@ import { createCsr } from '../src/pki/csr.js';
 import { createRequest, degenerateContents, openMessageData, parsePkiMessage, transactionIdFor } from '../src/pki/scep-message.js';
 import { certificateDer } from '../src/menus/certificate/keys.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
-import { BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+
+/** ROSPKI_BENCH_BIN=<path to bin/rospki.js> measures another build (e.g. an older commit's) the same way. */
+const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 
 /** Enrolments per measured round, rounds per server (alternating). */
 const PER_ROUND = 30;
-const ROUNDS = 2;
+const ROUNDS = Math.max(1, Number(process.env.ROSPKI_BENCH_ROUNDS ?? 2));
 const WARM_UP = 4;
 /**
  * Enrolments in flight beside micromdm: one. Its file depot reads and writes the serial file
@@ -89,6 +100,46 @@ async function load(url: string, ca: Buffer, list: Enrolment[], openFirst: boole
   return list.length / ((nowMs() - start) / 1000);
 }
 
+/**
+ * The floor of one enrolment, in ms: the three RSA-2048 private operations of a server (PKCS#1
+ * v1.5 decryption of a content-encryption key, two SHA-256 signatures) on this thread, the best
+ * of a few rounds (the machine is shared).
+ */
+function rsaFloorMs(): number {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // node 20 refuses PKCS#1 v1.5 decryption; the raw operation (what cms.ts does) costs the same.
+  const wrapped = publicEncrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, Buffer.concat([Buffer.from([0]), Buffer.alloc(255, 7)]));
+  const tbs = Buffer.alloc(800, 1);
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const n = 20;
+    const start = nowMs();
+    for (let i = 0; i < n; i++) {
+      privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, wrapped);
+      sign('sha256', tbs, privateKey);
+      sign('sha256', tbs, privateKey);
+    }
+    best = Math.min(best, (nowMs() - start) / n);
+  }
+  return best;
+}
+
+/**
+ * CPU time a process has used so far, all its threads, in ms (Linux: the schedstat of each /proc/<pid>/task,
+ * whose first field is the time on a CPU in ns); undefined elsewhere. Per enrolment it tells what
+ * a server costs apart from how the shared machine's scheduler treats it.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    let ns = 0;
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    return ns / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
 async function getCaCert(url: string): Promise<Buffer> {
   const res = await fetch(`${url}?operation=GetCACert`);
   if (res.status !== 200) throw new Error(`GetCACert answered ${res.status}`);
@@ -124,10 +175,22 @@ export async function benchScep(line: Line): Promise<void> {
     // Client keys, made beforehand: one set, each key enrols once at each server.
     const keys = await Promise.all(Array.from({ length: rospkiTotal }, makeKey));
 
+    const compareBin = process.env.ROSPKI_BENCH_COMPARE;
+    let compare: { url: string; otps: string[]; pid?: number } | undefined;
+    if (compareBin) {
+      const dir = path.join(root, 'compare');
+      const port = await freePort();
+      const [, ...cOtps] = await prepareRospki(dir, port, perServer);
+      children.push(spawn('node', [compareBin, 'serve', '--data', dir], { stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: '127.0.0.1' } }));
+      await waitPort(port);
+      compare = { url: `http://127.0.0.1:${port}/scep/bench`, otps: cOtps, pid: children.at(-1)!.pid };
+    }
+
     const rospkiDir = path.join(root, 'rospki');
     const rospkiPort = await freePort();
     const [caB64, ...otps] = await prepareRospki(rospkiDir, rospkiPort, rospkiTotal);
-    const daemon = spawn('node', [BIN, 'serve', '--data', rospkiDir], { stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: '127.0.0.1' } });
+    const profile = process.env.ROSPKI_BENCH_PROFILE;
+    const daemon = spawn('node', [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : []), BIN, 'serve', '--data', rospkiDir], { stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: '127.0.0.1' } });
     children.push(daemon);
 
     const mdmDir = path.join(root, 'micromdm');
@@ -140,10 +203,11 @@ export async function benchScep(line: Line): Promise<void> {
     await waitPort(rospkiPort);
     await waitPort(mdmPort);
 
-    const servers = {
-      rospki: { url: `http://127.0.0.1:${rospkiPort}/scep/bench`, challenge: (i: number) => otps[i]!, rates: [] as number[] },
-      micromdm: { url: `http://127.0.0.1:${mdmPort}/scep`, challenge: () => MICROMDM_CHALLENGE, rates: [] as number[] },
+    const servers: Record<string, { url: string; challenge: (i: number) => string; rates: number[]; pid?: number; cpu: number[] }> = {
+      rospki: { url: `http://127.0.0.1:${rospkiPort}/scep/bench`, challenge: (i: number) => otps[i]!, rates: [], pid: daemon.pid, cpu: [] },
+      micromdm: { url: `http://127.0.0.1:${mdmPort}/scep`, challenge: () => MICROMDM_CHALLENGE, rates: [], pid: mdm.pid, cpu: [] },
     };
+    if (compare) servers.compare = { url: compare.url, challenge: (i: number) => compare.otps[i]!, rates: [], pid: compare.pid, cpu: [] };
     const prepared: Record<string, { ca: Buffer; list: Enrolment[] }> = {};
     for (const [name, s] of Object.entries(servers)) {
       const ca = await getCaCert(s.url);
@@ -155,17 +219,33 @@ export async function benchScep(line: Line): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, s] of Object.entries(servers)) {
         const from = WARM_UP + r * PER_ROUND;
+        const cpuBefore = cpuMs(s.pid);
         s.rates.push(await load(s.url, prepared[name]!.ca, prepared[name]!.list.slice(from, from + PER_ROUND), false));
+        const cpuAfter = cpuMs(s.pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) s.cpu.push((cpuAfter - cpuBefore) / PER_ROUND);
       }
     }
     const concurrent: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const from = perServer + r * PER_ROUND;
-      concurrent.push(await load(servers.rospki.url, prepared.rospki!.ca, prepared.rospki!.list.slice(from, from + PER_ROUND), false, CONCURRENT));
+      concurrent.push(await load(servers.rospki!.url, prepared.rospki!.ca, prepared.rospki!.list.slice(from, from + PER_ROUND), false, CONCURRENT));
     }
-    const ours = Math.max(...servers.rospki.rates);
-    const theirs = Math.max(...servers.micromdm.rates);
+    const floor = rsaFloorMs();
+    const ours = Math.max(...servers.rospki!.rates);
+    const theirs = Math.max(...servers.micromdm!.rates);
     line('SCEP enrolments /s (RSA-2048, OTP, POST, one at a time)', ours.toFixed(1), `micromdm ${theirs.toFixed(1)}/s`, ours / theirs, '≥ 2×');
+    line('SCEP ms per enrolment, one at a time', `${(1000 / ours).toFixed(1)} ms`, `micromdm ${(1000 / theirs).toFixed(1)} ms`, (1000 / ours) / (1000 / theirs), 'information');
+    line('SCEP floor: 3 RSA-2048 private ops, node:crypto', `${floor.toFixed(1)} ms`, `rospki ${(1000 / ours).toFixed(1)} ms`, floor / (1000 / ours), 'information');
+    const cpuOurs = servers.rospki!.cpu.length ? Math.min(...servers.rospki!.cpu) : NaN;
+    const cpuTheirs = servers.micromdm!.cpu.length ? Math.min(...servers.micromdm!.cpu) : NaN;
+    line('SCEP server CPU ms per enrolment (all threads)', `${cpuOurs.toFixed(2)} ms`, `micromdm ${cpuTheirs.toFixed(2)} ms`, cpuOurs / cpuTheirs, 'information');
+    if (servers.compare) {
+      const other = Math.max(...servers.compare.rates);
+      line('SCEP enrolments /s, this build vs ROSPKI_BENCH_COMPARE', ours.toFixed(1), `compared ${other.toFixed(1)}/s`, ours / other, 'information');
+      line('SCEP enrolments /s, ROSPKI_BENCH_COMPARE vs micromdm', other.toFixed(1), `micromdm ${theirs.toFixed(1)}/s`, other / theirs, 'information');
+      const cpuOther = servers.compare.cpu.length ? Math.min(...servers.compare.cpu) : NaN;
+      line('SCEP server CPU ms per enrolment, this build vs COMPARE', `${cpuOurs.toFixed(2)} ms`, `compared ${cpuOther.toFixed(2)} ms`, cpuOurs / cpuOther, 'information');
+    }
     line(`SCEP enrolments /s, rospki with ${CONCURRENT} in flight`, Math.max(...concurrent).toFixed(1), `1 at a time ${ours.toFixed(1)}/s`, Math.max(...concurrent) / ours, 'information');
   } finally {
     for (const c of children) c.kill('SIGTERM');

@@ -8,13 +8,13 @@
 // every constant part (version, AlgorithmIdentifiers, basicConstraints, KU/EKU extensions,
 // issuer facts per CA key) encoded once and cached.
 
-import { createHash, createPublicKey, randomFillSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, randomFillSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
   FieldReader, NULL_DER, TAG, TRUE_DER, checkContent, checkTree, encodingOf, explicit, implicit, integer, listOf, oid, octetString,
   readAlgorithm, readInteger, readIntegerHex, readOid, readTime, readTlv, seq, seqOf, time, tlv, tlvParts, type Tlv, bitString,
 } from './der.js';
 import { PkiError } from './errors.js';
-import { exportSpkiDer } from './key.js';
+import { exportSpkiDer, importSpkiDer } from './key.js';
 import {
   DEFAULT_KEY_USAGE, decodeKeyUsage, encodeExtendedKeyUsageValue, encodeKeyUsageValue, parseKeyUsage, type KeyUsageName,
 } from './key-usage.js';
@@ -577,7 +577,7 @@ export function verifyCertificateSignature(cert: Buffer | CertInfo, issuerKey: K
   const info = Buffer.isBuffer(cert) ? parseCertificate(cert) : cert;
   const digest = info.digest;
   if (!['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512'].includes(digest)) return false;
-  const key = Buffer.isBuffer(issuerKey) ? createPublicKey({ key: issuerKey, format: 'der', type: 'spki' }) : issuerKey;
+  const key = Buffer.isBuffer(issuerKey) ? importSpkiDer(issuerKey) : issuerKey;
   try {
     return cryptoVerify(digest, info.tbs, key, info.signature);
   } catch {

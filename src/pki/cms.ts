@@ -19,7 +19,7 @@
 // run as DES-EDE3-CBC with the key K‖K‖K, which is the same cipher (EDE with equal keys).
 
 import {
-  constants, createCipheriv, createDecipheriv, createHash, createHmac, createPublicKey, privateDecrypt, publicEncrypt,
+  constants, createCipheriv, createDecipheriv, createHash, createHmac, privateDecrypt, publicEncrypt,
   randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject,
 } from 'node:crypto';
 import {
@@ -27,6 +27,7 @@ import {
   readInteger, readOid, readString, readTlv, seq, seqOf, set, setOf, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
+import { importSpkiDer } from './key.js';
 import { OID } from './oids.js';
 import { parseCertificate } from './certificate.js';
 import { parseCrl } from './crl.js';
@@ -296,6 +297,28 @@ const EC_SIG_OID: Record<CmsDigest, string> = {
 
 /** ContentInfo of a SignedData (RFC 5652 §5.1). */
 export function createSignedData(spec: SignedDataSpec): Buffer {
+  if (!spec.signer) return assembleSignedData(spec);
+  const unsigned = prepareSignedData({ ...spec, signer: spec.signer });
+  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+}
+
+/**
+ * A SignedData up to its signature, which is made elsewhere (a worker thread) while this thread
+ * goes on: `toSign` signed with the signer's key and `digest` (node:crypto sign(), the same
+ * bytes createSignedData would make), then finish(signature) gives the ContentInfo.
+ */
+export interface UnsignedData {
+  toSign: Buffer;
+  digest: CmsDigest;
+  finish(signature: Buffer): Buffer;
+}
+
+export function prepareSignedData(spec: SignedDataSpec & { signer: CmsSigner }): UnsignedData {
+  const parts = signerInfoParts(spec.signer, spec.contentType ?? CMS_OID.data, spec.content ?? Buffer.alloc(0));
+  return { toSign: parts.signed, digest: spec.signer.digest, finish: (signature) => assembleSignedData(spec, parts.finish(signature)) };
+}
+
+function assembleSignedData(spec: SignedDataSpec, signerInfoDer?: Buffer): Buffer {
   const contentType = spec.contentType ?? CMS_OID.data;
   const encap = spec.content === undefined
     ? seq(oid(contentType))
@@ -310,7 +333,7 @@ export function createSignedData(spec: SignedDataSpec): Buffer {
   parts.push(encap);
   if (certs.length) parts.push(implicit(0, Buffer.concat(certs), true));
   if (spec.crls?.length) parts.push(implicit(1, Buffer.concat([...spec.crls]), true));
-  parts.push(signer ? set(signerInfo(signer, contentType, spec.content ?? Buffer.alloc(0))) : set());
+  parts.push(signerInfoDer ? set(signerInfoDer) : set());
   return contentInfo(CMS_OID.signedData, seqOf(parts));
 }
 
@@ -319,7 +342,8 @@ export function createDegenerate(certificates: readonly Buffer[], crls: readonly
   return createSignedData({ certificates, crls });
 }
 
-function signerInfo(s: CmsSigner, contentType: string, content: Buffer): Buffer {
+/** A SignerInfo: the signed attributes to sign, and the SignerInfo once signed. */
+function signerInfoParts(s: CmsSigner, contentType: string, content: Buffer): { signed: Buffer; finish(signature: Buffer): Buffer } {
   const keyType = s.privateKey.asymmetricKeyType;
   if (keyType !== 'rsa' && keyType !== 'ec') throw new PkiError('bad-key', `cannot sign with a ${keyType ?? 'unknown'} key`);
   const attrs: CmsAttribute[] = [
@@ -329,20 +353,13 @@ function signerInfo(s: CmsSigner, contentType: string, content: Buffer): Buffer 
   ];
   // DER SET OF: sorted by encoding (X.690 §11.6); signed as a SET, sent as [0] IMPLICIT (§5.4).
   const signed = setOf(attrs.map(encodeAttribute));
-  const signature = cryptoSign(s.digest, signed, s.privateKey);
   const tagged = Buffer.from(signed);
   tagged[0] = 0xa0;
   const sigAlg = keyType === 'ec'
     ? seq(oid(EC_SIG_OID[s.digest]))
     : seq(oid(s.rsaSignatureOid === 'combined' ? RSA_SIG_OID[s.digest] : OID.rsaEncryption), NULL_DER);
-  return seq(
-    integer(1),
-    issuerAndSerialDer(issuerAndSerialOf(s.certificate)),
-    digestAlgorithmId(s.digest),
-    tagged,
-    sigAlg,
-    octetString(signature),
-  );
+  const sid = issuerAndSerialDer(issuerAndSerialOf(s.certificate));
+  return { signed, finish: (signature) => seq(integer(1), sid, digestAlgorithmId(s.digest), tagged, sigAlg, octetString(signature)) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,7 +505,7 @@ export function verifySigner(signed: SignedData, signer: CmsSignerInfo, publicKe
   if (alg.digest !== undefined && alg.digest !== signer.digest) return false;
   let key: KeyObject;
   try {
-    key = Buffer.isBuffer(publicKey) ? createPublicKey({ key: publicKey, format: 'der', type: 'spki' }) : publicKey;
+    key = Buffer.isBuffer(publicKey) ? importSpkiDer(publicKey) : publicKey;
   } catch {
     return false;
   }
@@ -557,7 +574,7 @@ export function createEnvelopedData(spec: EnvelopeSpec): Buffer {
   const iv = randomBytes(c.ivLen);
   const cipher = createCipheriv(nodeCipher(spec.cipher), nodeKey(spec.cipher, key), iv);
   const encrypted = Buffer.concat([cipher.update(spec.content), cipher.final()]);
-  const pub = createPublicKey({ key: spkiOf(spec.recipient), format: 'der', type: 'spki' });
+  const pub = importSpkiDer(spkiOf(spec.recipient));
   if (pub.asymmetricKeyType !== 'rsa') throw new PkiError('bad-key', 'the recipient certificate has no RSA key (key transport needs RSA)');
   const kt = spec.keyTransport ?? 'pkcs1';
   let ktAlg: Buffer;

@@ -3,13 +3,13 @@
 // and §5.4.2 (extensionRequest). The extensions requested are the same ones issueCertificate
 // writes (subjectAltName, keyUsage, extendedKeyUsage, basicConstraints).
 
-import { createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import {
   FieldReader, TAG, bitString, checkTree, children, encodingOf, integer, listOf, oid, octetString, readAlgorithm, readInteger, readOid, readString, readTlv, seq,
   seqOf, set, tlv, utf8String, isPrintableString, printableString, TRUE_DER, type Tlv,
 } from './der.js';
 import { PkiError } from './errors.js';
-import { exportSpkiDer } from './key.js';
+import { exportSpkiDer, importSpkiDer } from './key.js';
 import { decodeKeyUsage, encodeExtendedKeyUsageValue, encodeKeyUsageValue, parseKeyUsage, type KeyUsageName } from './key-usage.js';
 import { encodeName, formatName, parseName, type SubjectFields } from './name.js';
 import { OID } from './oids.js';
@@ -132,7 +132,7 @@ function parse(der: Buffer): CsrInfo {
   const publicKey = Buffer.from(encodingOf(der, spkiT));
   let pub: KeyObject;
   try {
-    pub = createPublicKey({ key: publicKey, format: 'der', type: 'spki' });
+    pub = importSpkiDer(publicKey);
   } catch (e) {
     throw new PkiError('bad-key', `the request's public key cannot be read: ${(e as Error).message}`, { cause: e });
   }

@@ -9,12 +9,13 @@
 // holds, so a server can still answer a bad one with a signed FAILURE that carries the client's
 // nonce and transaction (§3.3.2.2).
 
-import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { berToDer, needsNormalising } from './ber.js';
 import {
-  CMS_OID, certificatePublicKey, createDegenerate, createEnvelopedData, createSignedData, decryptEnvelopedData,
-  issuerAndSerialOf, parseEnvelopedData, parseSignedData, signerCertificate, verifySigner,
+  CMS_OID, certificatePublicKey, createDegenerate, createEnvelopedData, decryptEnvelopedData,
+  issuerAndSerialOf, parseEnvelopedData, parseSignedData, prepareSignedData, signerCertificate, verifySigner,
   type CmsAttribute, type CmsCipher, type CmsDigest, type CmsSignerInfo, type EnvelopedData, type RsaPrivateOperation, type SignedData,
+  type UnsignedData,
 } from './cms.js';
 import { FieldReader, TAG, encodingOf, octetString, readString, readTlv, seq, tlv, utf8String } from './der.js';
 import { PkiError } from './errors.js';
@@ -249,6 +250,12 @@ const printable = (s: string): Buffer => tlv(TAG.PRINTABLE_STRING, Buffer.from(s
 
 /** A signed pkiMessage (§3.2). */
 export function createPkiMessage(spec: PkiMessageSpec): Buffer {
+  const unsigned = preparePkiMessage(spec);
+  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+}
+
+/** A pkiMessage up to its signature (made elsewhere: cms.ts prepareSignedData). */
+export function preparePkiMessage(spec: PkiMessageSpec): UnsignedData {
   if (!/^[A-Za-z0-9 '()+,\-./:=?]{1,128}$/.test(spec.transactionId)) throw new PkiError('bad-der', 'transactionID must be PrintableString text');
   const attrs: CmsAttribute[] = [
     { oid: SCEP_OID.messageType, values: [printable(MESSAGE_TYPE[spec.messageType])] },
@@ -259,7 +266,7 @@ export function createPkiMessage(spec: PkiMessageSpec): Buffer {
   if (spec.pkiStatus) attrs.push({ oid: SCEP_OID.pkiStatus, values: [printable(PKI_STATUS[spec.pkiStatus])] });
   if (spec.failInfo) attrs.push({ oid: SCEP_OID.failInfo, values: [printable(FAIL_INFO[spec.failInfo])] });
   if (spec.failInfoText) attrs.push({ oid: SCEP_OID.failInfoText, values: [utf8String(spec.failInfoText)] });
-  return createSignedData({
+  return prepareSignedData({
     content: spec.envelope,
     certificates: spec.certificates,
     signer: { ...spec.signer, attributes: attrs, rsaSignatureOid: 'rsaEncryption' },
@@ -313,13 +320,19 @@ export interface CertRepSpec {
 
 /** A CertRep (§3.3.2): SUCCESS with the enveloped degenerate SignedData, else no content. */
 export function createCertRep(spec: CertRepSpec): Buffer {
+  const unsigned = prepareCertRep(spec);
+  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+}
+
+/** A CertRep up to its signature (made elsewhere: cms.ts prepareSignedData). */
+export function prepareCertRep(spec: CertRepSpec): UnsignedData {
   let envelope: Buffer | undefined;
   if (spec.status === 'SUCCESS') {
     if (!spec.recipient || !spec.cipher) throw new PkiError('bad-key', 'a SUCCESS reply needs a recipient certificate and a cipher');
     const inner = createDegenerate(spec.certificates ?? [], spec.crls ?? []);
     envelope = createEnvelopedData({ content: inner, recipient: spec.recipient, cipher: spec.cipher });
   }
-  return createPkiMessage({
+  return preparePkiMessage({
     messageType: 'CertRep', transactionId: spec.transactionId, senderNonce: newNonce(), recipientNonce: spec.recipientNonce,
     pkiStatus: spec.status, failInfo: spec.status === 'FAILURE' ? spec.failInfo ?? 'badRequest' : undefined,
     failInfoText: spec.status === 'FAILURE' ? spec.failInfoText : undefined,

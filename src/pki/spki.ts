@@ -98,6 +98,32 @@ export function spkiInfo(buf: Buffer, at?: Tlv): SpkiInfo {
   }
 }
 
+/**
+ * The modulus and public exponent (unsigned, without leading zero octets) of an rsaEncryption
+ * SubjectPublicKeyInfo filling `buf` with NULL parameters (RFC 3279 §2.3.1), or undefined for
+ * any other key or form (a negative INTEGER, absent parameters …). Throws on malformed DER.
+ */
+export function rsaPublicNumbers(buf: Buffer): { n: Buffer; e: Buffer } | undefined {
+  const { algorithm, params, keyBytes } = spkiParts(buf);
+  if (algorithm !== OID.rsaEncryption || !params || params.tag !== TAG.NULL || params.end !== params.contentStart) return undefined;
+  const rsaKey = readTlv(keyBytes, 0);
+  if (rsaKey.tag !== TAG.SEQUENCE || rsaKey.end !== keyBytes.length) return undefined;
+  const f = new FieldReader(keyBytes, rsaKey, 'RSAPublicKey');
+  const n = f.next(TAG.INTEGER, 'modulus');
+  const e = f.next(TAG.INTEGER, 'publicExponent');
+  f.end();
+  checkContent(keyBytes, n);
+  checkContent(keyBytes, e);
+  const magnitude = (t: Tlv): Buffer | undefined => {
+    if (keyBytes[t.contentStart]! & 0x80) return undefined;
+    const start = keyBytes[t.contentStart] === 0 && t.end - t.contentStart > 1 ? t.contentStart + 1 : t.contentStart;
+    return keyBytes.subarray(start, t.end);
+  };
+  const nm = magnitude(n);
+  const em = magnitude(e);
+  return nm && em ? { n: nm, e: em } : undefined;
+}
+
 /** RFC 5280 §4.2.1.2 method (1) key identifier of an SPKI DER: 20 bytes. */
 export function computeSkid(spkiDer: Buffer, at?: Tlv): Buffer {
   return keyIdentifier(spkiKeyBytes(spkiDer, at));

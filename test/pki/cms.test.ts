@@ -2,7 +2,7 @@
 // (verify, decrypt, print the certificates), and what `openssl cms` writes, rospki reads — every
 // content cipher (AES-128/192/256, 3DES, single DES), both key transports (PKCS#1 v1.5, OAEP).
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync, publicEncrypt, constants, createPublicKey, privateDecrypt } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, publicEncrypt, constants, createPublicKey, privateDecrypt, sign } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,8 +14,9 @@ import {
 import { TAG, readTlv, tlv, children } from '../../src/pki/der.js';
 import { PkiError } from '../../src/pki/errors.js';
 import {
-  SCEP_OID, createCertRep, createRequest, degenerateContents, openMessageData, parsePkiMessage, transactionIdFor,
+  SCEP_OID, createCertRep, createRequest, degenerateContents, openMessageData, parsePkiMessage, prepareCertRep, transactionIdFor,
 } from '../../src/pki/scep-message.js';
+import { RsaWorkers } from '../../src/pki/rsa-work.js';
 import { openssl, tempDir, toPem } from '../support/app.js';
 import { opensslStatus } from '../support/app.js';
 
@@ -165,6 +166,25 @@ describe('pki/cms against openssl cms', () => {
 });
 
 describe('pki/scep-message', () => {
+  test('a CertRep signed on an RSA worker thread is the one signed here, and verifies', async () => {
+    const ca = selfSigned('scep CA', 'key-cert-sign,crl-sign,digital-signature,key-encipherment');
+    const client = selfSigned('client');
+    const issued = selfSigned('issued');
+    const unsigned = prepareCertRep({ transactionId: 'T', recipientNonce: Buffer.alloc(16, 1), status: 'SUCCESS', certificates: [issued.der], recipient: client.der, cipher: 'aes-256-cbc', signer: { certificate: ca.der, privateKey: ca.privateKey, digest: 'sha256' } });
+    const workers = new RsaWorkers(1);
+    const viaWorker = unsigned.finish(await workers.sign(ca.privateKey, unsigned.digest, unsigned.toSign));
+    // RSA PKCS#1 v1.5 signatures are deterministic: the same bytes as signing on this thread.
+    assert.deepEqual(viaWorker, unsigned.finish(sign(unsigned.digest, unsigned.toSign, ca.privateKey)));
+    const back = parsePkiMessage(viaWorker, [ca.der]);
+    assert.equal(back.signatureValid, true);
+    assert.equal(back.pkiStatus, 'SUCCESS');
+    const inner = await openMessageData(back, { certificate: client.der, privateKey: client.privateKey });
+    assert.deepEqual(degenerateContents(inner.data).certificates, [issued.der]);
+    // and the raw operation on the worker decrypts as here
+    const c = publicEncrypt({ key: createPublicKey(ca.privateKey), padding: constants.RSA_PKCS1_PADDING }, Buffer.alloc(32, 7));
+    assert.deepEqual(await workers.operation(ca.privateKey)(c), privateDecrypt({ key: ca.privateKey, padding: constants.RSA_NO_PADDING }, c));
+  });
+
   test('a PKCSReq and its CertRep, both ways through the envelope', async () => {
     const ca = selfSigned('scep CA', 'key-cert-sign,crl-sign,digital-signature,key-encipherment');
     const client = selfSigned('client');

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   DEFAULT_KEY_USAGE, KEY_USAGE_NAMES, PkiError, decodeGeneralNames, decodeKeyUsage, der, encodeExtendedKeyUsageValue,
   encodeGeneralNames, encodeKeyUsageValue, encodeName, formatKeyUsage, formatName, formatSubjectAltName, parseIPv6,
   parseKeyUsage, parseName, parseSubjectAltName, pemDecode, pemDecodeOne, pemEncode,
 } from '../../src/pki/index.js';
+import { exportSpkiDer, importSpkiDer } from '../../src/pki/key.js';
+import { rsaPublicNumbers } from '../../src/pki/spki.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 
@@ -140,5 +143,50 @@ describe('pem', () => {
     assert.deepEqual(pemDecodeOne(text, 'X509 CRL').der, b);
     assert.throws(() => pemDecodeOne(text, 'CERTIFICATE REQUEST'), PkiError);
     assert.throws(() => pemDecode('-----BEGIN X-----\nAAAA\n-----END Y-----'), PkiError);
+  });
+});
+
+describe('public key import', () => {
+  // importSpkiDer reads ordinary RSA keys itself (JWK) and leaves every other form to OpenSSL's
+  // decoder: both paths must give the same key, and malformed input must still be refused.
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 65537 }).publicKey;
+  const rsa3 = generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 3 }).publicKey;
+  const spkiOf = (k: KeyObject) => k.export({ type: 'spki', format: 'der' });
+
+  it('gives the key OpenSSL decodes, for RSA and for other keys', () => {
+    for (const key of [rsa, rsa3, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey, generateKeyPairSync('rsa-pss', { modulusLength: 1024 }).publicKey]) {
+      const der = spkiOf(key);
+      const got = importSpkiDer(der);
+      assert.ok(got.equals(createPublicKey({ key: der, format: 'der', type: 'spki' })));
+      assert.equal(got.asymmetricKeyType, key.asymmetricKeyType);
+      assert.deepEqual(got.asymmetricKeyDetails, key.asymmetricKeyDetails);
+      assert.deepEqual(exportSpkiDer(got), key.asymmetricKeyType === 'rsa-pss' ? der : exportSpkiDer(key));
+    }
+  });
+
+  it('refuses what the decoder refuses, and accepts what it accepts', () => {
+    const der = spkiOf(rsa);
+    const decoder = (b: Buffer) => { try { return createPublicKey({ key: b, format: 'der', type: 'spki' }); } catch { return undefined; } };
+    const cases = [
+      Buffer.concat([der, Buffer.from([0])]), // trailing data (OpenSSL ignores it)
+      der.subarray(0, der.length - 1),
+      Buffer.from('3000', 'hex'),
+      Buffer.from(der.toString('hex').replace('0500', '0501ff').replace(/^30820122/, '30820123').replace('300d', '300e'), 'hex'), // NULL with content
+    ];
+    for (const c of cases) {
+      const want = decoder(c);
+      if (want) assert.ok(importSpkiDer(c).equals(want));
+      else assert.throws(() => importSpkiDer(c), PkiError);
+    }
+    assert.throws(() => importSpkiDer(der.subarray(0, der.length - 1)), PkiError);
+  });
+
+  it('reads modulus and exponent of rsaEncryption keys only', () => {
+    const jwk = rsa.export({ format: 'jwk' });
+    const nums = rsaPublicNumbers(spkiOf(rsa))!;
+    assert.equal(nums.n.toString('base64url'), jwk.n);
+    assert.equal(nums.e.toString('base64url'), jwk.e);
+    assert.equal(rsaPublicNumbers(spkiOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey)), undefined);
+    assert.equal(rsaPublicNumbers(spkiOf(generateKeyPairSync('rsa-pss', { modulusLength: 1024 }).publicKey)), undefined);
   });
 });

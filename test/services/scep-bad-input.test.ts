@@ -35,7 +35,9 @@ function csrOf(c: Client, opts: { cn: string; challenge?: string; keyUsage?: str
 
 function post(url: string, body: Buffer): Promise<{ status: number; type: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}?operation=PKIOperation`, { method: 'POST', headers: { 'Content-Type': 'application/x-pki-message', 'Content-Length': body.length } }, (res) => {
+    // A connection per request (agent: false): a kept-alive one the server closes after its idle
+    // timeout, while a loaded machine spends seconds making a test's keys, resets the next POST.
+    const req = http.request(`${url}?operation=PKIOperation`, { method: 'POST', agent: false, headers: { 'Content-Type': 'application/x-pki-message', 'Content-Length': body.length } }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(parts) }));

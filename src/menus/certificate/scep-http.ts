@@ -2,12 +2,19 @@
 // (scep-ra.ts), else a server at its path (scep-service.ts).
 
 import type { Environment } from '../../menu/types.js';
-import { answerRa, raForPath } from './scep-ra.js';
-import { DEFAULT_SCEP_LIMITS, answerScep, type ScepHttpRequest, type ScepHttpResponse, type ScepLimits } from './scep-service.js';
+import { answerRa, raAtPath } from './scep-ra.js';
+import {
+  DEFAULT_SCEP_LIMITS, answerScep, operationOf, serverAtPath, type ScepHttpRequest, type ScepHttpResponse, type ScepLimits,
+} from './scep-service.js';
 
 export { DEFAULT_SCEP_LIMITS, isScepRequestPath, type ScepLimits } from './scep-service.js';
 
 export async function answerScepPath(env: Environment, req: ScepHttpRequest, limits: ScepLimits = DEFAULT_SCEP_LIMITS): Promise<ScepHttpResponse> {
-  const ra = await raForPath(env, req.path.replace(/\/+$/, ''));
-  return ra ? answerRa(env, ra, req, limits) : answerScep(env, req, limits);
+  const path = req.path.replace(/\/+$/, '');
+  // One read finds who answers (and, for a server's PKIOperation, its CA).
+  const found = await env.store.read((tx) => {
+    const ra = raAtPath(tx, path);
+    return ra ? { ra } : { server: serverAtPath(env, tx, path, operationOf(req)) };
+  });
+  return found.ra ? answerRa(env, found.ra, req, limits) : answerScep(env, req, found.server, limits);
 }

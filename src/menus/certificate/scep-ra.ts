@@ -14,7 +14,7 @@ import { propValue, resolveItems } from '../../menu/generic.js';
 import { boolType, durationType, enumType, itemsType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDecl, TypeContext } from '../../menu/types.js';
 import type { Value } from '../../menu/values.js';
-import type { RowData, StoredRow } from '../../store/store.js';
+import type { ReadTx, RowData, StoredRow } from '../../store/store.js';
 import { PkiError, parseCertificate } from '../../pki/index.js';
 import { createDegenerate, certificatePublicKey } from '../../pki/cms.js';
 import { parseCsr, type CsrInfo } from '../../pki/csr.js';
@@ -26,7 +26,7 @@ import {
 } from './scep-server.js';
 import { makeRaClient, passOn, renewScepRow, scepCaOf, scepRequestOf, stateOf, upstreamOf, type Upstream } from './scep-client.js';
 import {
-  SERVER_CAPS, binary, gatedPkiOperation, logRefusal, queryParams, replyCipher, scepRsaWorkers, text,
+  SERVER_CAPS, binary, gatedPkiOperation, logRefusal, queryParams, replyCipher, scepRsaOperation, text,
   type ScepHttpRequest, type ScepHttpResponse, type ScepLimits,
 } from './scep-service.js';
 
@@ -166,8 +166,8 @@ export async function prepareRas(env: Environment, owner = 'admin'): Promise<voi
 // Answering clients at ra-path
 
 /** The enabled RA serving a path, or undefined. */
-export async function raForPath(env: Environment, path: string): Promise<StoredRow | undefined> {
-  return env.store.read((tx) => tx.list(SCEP_RA_PATH).find((r) => !propValue(RA.disabled, r.data) && raPathOf(r.data) === path));
+export function raAtPath(tx: ReadTx, path: string): StoredRow | undefined {
+  return tx.list(SCEP_RA_PATH).find((r) => !propValue(RA.disabled, r.data) && raPathOf(r.data) === path);
 }
 
 interface RaContext { row: StoredRow; path: string; up: Upstream; cert: Buffer; certId: number }
@@ -231,7 +231,7 @@ async function raOperation(env: Environment, x: RaContext, der: Buffer, remote: 
   }
   let data: Buffer;
   try {
-    const opened = await openMessageData(msg, { certificate: x.cert, privateKey: x.up.own.key, rsa: scepRsaWorkers().operation(x.up.own.key) });
+    const opened = await openMessageData(msg, { certificate: x.cert, privateKey: x.up.own.key, rsa: scepRsaOperation(env, x.up.own.key) });
     data = opened.data;
     cipher = opened.cipher;
   } catch (e) {

@@ -7,7 +7,7 @@
 // The protocol itself is scep-service.ts; certificates are signed by requests.ts signRequest,
 // the code of sign-certificate-request, and appear in /certificate as `issued_<n>` (flag I).
 
-import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { failure, noSuchItem } from '../../errors.js';
 import { propValue, resolveItems } from '../../menu/generic.js';
 import { boolType, dateType, durationType, enumType, intType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
@@ -153,17 +153,39 @@ export const otpMenu: MenuDecl = {
 };
 
 
+/** SHA-256 of a password, hex: what passwords are found by. */
+const passwordHash = (password: string): string => createHash('sha256').update(password).digest('hex');
+
+/** Each OTP row data's password hash (row data is frozen and replaced on change). */
+const rowHashes = new WeakMap<RowData, string>();
+/** The OTP rows by password hash, per list of OTP rows (a list is replaced when any row changes). */
+const otpIndexes = new WeakMap<readonly StoredRow[], Map<string, StoredRow[]>>();
+
+function otpIndex(rows: readonly StoredRow[]): Map<string, StoredRow[]> {
+  let index = otpIndexes.get(rows);
+  if (index) return index;
+  index = new Map();
+  for (const row of rows) {
+    let h = rowHashes.get(row.data);
+    if (h === undefined) rowHashes.set(row.data, h = passwordHash(String(row.data.password ?? '')));
+    const same = index.get(h);
+    if (same) same.push(row); else index.set(h, [row]);
+  }
+  otpIndexes.set(rows, index);
+  return index;
+}
+
 /**
- * The OTP row a challenge password names, if it is unused and unexpired. Every row is compared
- * in constant time (no early exit on a match), so timing tells nothing about the passwords.
+ * The OTP row a challenge password names, if it is unused and unexpired. Rows are found by the
+ * SHA-256 of the password given, never by comparing passwords: the time a lookup takes depends
+ * on that hash only, which tells nothing about the stored passwords (as the constant-time scan
+ * of every row did, which cost a hash per row and request). The index is rebuilt from cached
+ * per-row hashes when the OTP rows change.
  */
 export function findOtp(tx: ReadTx, password: string, now: number): StoredRow | undefined {
-  const given = createHash('sha256').update(password).digest();
+  const found = otpIndex(tx.list(SCEP_OTP_PATH)).get(passwordHash(password)) ?? [];
   let hit: StoredRow | undefined;
-  for (const row of tx.list(SCEP_OTP_PATH)) {
-    const same = timingSafeEqual(given, createHash('sha256').update(String(row.data.password ?? '')).digest());
-    if (same && row.data.used !== true && now < Number(row.data[OTP_EXPIRES_AT] ?? 0)) hit = row;
-  }
+  for (const row of found) if (row.data.used !== true && now < Number(row.data[OTP_EXPIRES_AT] ?? 0)) hit = row;
   return hit;
 }
 

@@ -7,9 +7,11 @@
 // PKIOperation, for anyone who sends one, so bounded: the body (maxBodyBytes), the operations in
 // progress at once (concurrent; more get 503), the requests waiting for grant per server (at
 // once and per minute), and the work of one message (cms.ts CMS_LIMITS: certificates, signers,
-// recipients; RSA keys up to 8192 bits). The RSA decryption — the costliest step — runs on
-// worker threads (pki/rsa-work.ts). Every refusal is answered with a signed CertRep FAILURE
-// carrying the right failInfo (§3.3.2.2) when the message could be read that far, and logged.
+// recipients; RSA keys up to 8192 bits). The RSA decryption — the costliest step an
+// unauthenticated peer can cause — runs on worker threads (pki/rsa-work.ts) while several
+// operations are in progress (scepRsaOperation); then the reply carrying an issued certificate
+// is also signed there while this thread stores the certificate. Every refusal is answered with a signed CertRep
+// FAILURE carrying the right failInfo (§3.3.2.2) when the message could be read that far, and logged.
 //
 // What is granted (docs/compatibility.md "SCEP server"):
 //  * PKCSReq with a challengePassword that is a valid one-time password: issued at once;
@@ -22,7 +24,7 @@
 // A transactionID seen again with the same request gets the same answer (a retransmission,
 // §3.2.1.1); with another request it is refused.
 
-import { createHash } from 'node:crypto';
+import { createHash, sign as cryptoSign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { RosError } from '../../errors.js';
 import { propValue } from '../../menu/generic.js';
@@ -30,12 +32,13 @@ import type { Environment } from '../../menu/types.js';
 import type { ReadTx, RowData, StoredRow, WriteTx } from '../../store/store.js';
 import { PkiError, SUBJECT_FIELD_ORDER, parseCertificate, parseName, type CertInfo } from '../../pki/index.js';
 import {
-  certificatePublicKey, createDegenerate, createSignedData, type CmsCipher, type CmsDigest,
+  certificatePublicKey, createDegenerate, createSignedData, rsaPrivateOperation, type CmsCipher, type CmsDigest, type RsaPrivateOperation,
 } from '../../pki/cms.js';
 import { parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { RsaWorkers } from '../../pki/rsa-work.js';
 import {
-  createCertRep, openMessageData, parseIssuerAndSerial, parseIssuerAndSubject, parsePkiMessage, type FailInfo, type PkiMessage,
+  createCertRep, openMessageData, parseIssuerAndSerial, parseIssuerAndSubject, parsePkiMessage, prepareCertRep,
+  type CertRepSpec, type FailInfo, type PkiMessage,
 } from '../../pki/scep-message.js';
 import { publishedCrl } from './crl-publish.js';
 import { certificateDer, privateKey } from './keys.js';
@@ -43,7 +46,7 @@ import { CERT_PATH } from './properties.js';
 import {
   CSR_BLOB, REQUEST_CERT, REQUEST_EXPIRES, SCEP, SCEP_OTP_PATH, SCEP_REQUESTS_PATH, SCEP_SERVER_PATH, SERVER_REF, SIGNER_BLOB,
   csrRefusal, findOtp, lifetimeMs, openServer, pruneRequests, requestFacts, signForServer, storeIssued, useOtp,
-  type ScepRefusal,
+  type OpenedServer, type ScepRefusal,
 } from './scep-server.js';
 
 export interface ScepLimits {
@@ -116,11 +119,37 @@ let rsaWorkers: RsaWorkers | undefined;
 /** The RSA worker pool of the SCEP servers and RAs (started on first use). */
 export const scepRsaWorkers = (): RsaWorkers => (rsaWorkers ??= new RsaWorkers());
 
-/** Answers one HTTP request for a /scep/ path. */
-export async function answerScep(env: Environment, req: ScepHttpRequest, limits: ScepLimits = DEFAULT_SCEP_LIMITS): Promise<ScepHttpResponse> {
+/**
+ * Where a PKIOperation decrypts its content-encryption key: on this thread while it is the only
+ * operation in progress (it waits for that result and nothing else is there to run meanwhile,
+ * so a hop to a worker and back would only add its latency: ≈ 0.1 ms idle, a millisecond and
+ * more on a loaded machine), on the worker threads while others are in progress (the
+ * operations then use the machine's cores, and none holds the event loop for the rest).
+ */
+export function scepRsaOperation(env: Environment, key: KeyObject): RsaPrivateOperation {
+  return aloneInProgress(env) ? rsaPrivateOperation(key) : scepRsaWorkers().operation(key);
+}
+
+/** Whether this PKIOperation is the only one in progress (see scepRsaOperation). */
+const aloneInProgress = (env: Environment): boolean => (env.cache.table<'n', number>('scep.in-progress').get('n') ?? 0) <= 1;
+
+/** The operation a request asks for (lower case). */
+export const operationOf = (req: ScepHttpRequest): string => (queryParams(req.query).get('operation') ?? '').toLowerCase();
+
+/** The enabled server at a path, and for a PKIOperation its CA (read here: one read per request). */
+export interface ServerAtPath { row: StoredRow; ca?: ServerCa }
+
+export function serverAtPath(env: Environment, tx: ReadTx, path: string, operation: string): ServerAtPath | undefined {
+  const row = tx.findBy(SCEP_SERVER_PATH, 'path', path).find((r) => !propValue(SCEP.disabled, r.data));
+  if (!row) return undefined;
+  return { row, ca: operation === 'pkioperation' ? serverCa(env, tx, row) : undefined };
+}
+
+/** Answers one HTTP request for a /scep/ path (the server there read by serverAtPath, or none). */
+export async function answerScep(env: Environment, req: ScepHttpRequest, at: ServerAtPath | undefined, limits: ScepLimits = DEFAULT_SCEP_LIMITS): Promise<ScepHttpResponse> {
   const path = req.path.replace(/\/+$/, '');
-  const server = await env.store.read((tx) => tx.findBy(SCEP_SERVER_PATH, 'path', path).find((r) => !propValue(SCEP.disabled, r.data)));
-  if (!server) return text(404, 'no SCEP service at this path\n');
+  if (!at) return text(404, 'no SCEP service at this path\n');
+  const server = at.row;
   const params = queryParams(req.query);
   const op = (params.get('operation') ?? '').toLowerCase();
   switch (op) {
@@ -135,7 +164,7 @@ export async function answerScep(env: Environment, req: ScepHttpRequest, limits:
     default:
       return text(400, 'unknown operation\n');
   }
-  return gatedPkiOperation(env, req, params, limits, path, (der) => pkiOperation(env, server, der, req.remote, limits));
+  return gatedPkiOperation(env, req, params, limits, path, (der) => pkiOperation(env, server, at.ca, der, req.remote, limits));
 }
 
 /**
@@ -247,15 +276,20 @@ const replyDigest = (msg: PkiMessage): CmsDigest => (msg.digest === 'md5' ? 'sha
  */
 export const replyCipher = (c: CmsCipher): CmsCipher => (c === 'des-cbc' ? 'des-ede3-cbc' : c);
 
-function reply(x: Exchange, status: 'SUCCESS' | 'PENDING' | 'FAILURE', extra: { failInfo?: FailInfo; failInfoText?: string; certificates?: Buffer[]; crls?: Buffer[]; recipient?: Buffer } = {}): ScepHttpResponse {
-  const der = createCertRep({
+type ReplyExtra = { failInfo?: FailInfo; failInfoText?: string; certificates?: Buffer[]; crls?: Buffer[]; recipient?: Buffer };
+
+function certRepSpec(x: Exchange, status: 'SUCCESS' | 'PENDING' | 'FAILURE', extra: ReplyExtra): CertRepSpec {
+  return {
     transactionId: x.msg.transactionId, recipientNonce: x.msg.senderNonce, status,
     failInfo: extra.failInfo, failInfoText: extra.failInfoText,
     certificates: extra.certificates, crls: extra.crls, recipient: extra.recipient,
     cipher: x.cipher ? replyCipher(x.cipher) : 'aes-256-cbc',
     signer: { certificate: x.ca.der, privateKey: x.ca.key, digest: replyDigest(x.msg) },
-  });
-  return binary('application/x-pki-message', der);
+  };
+}
+
+function reply(x: Exchange, status: 'SUCCESS' | 'PENDING' | 'FAILURE', extra: ReplyExtra = {}): ScepHttpResponse {
+  return binary('application/x-pki-message', createCertRep(certRepSpec(x, status, extra)));
 }
 
 async function refuse(x: Exchange, r: ScepRefusal): Promise<ScepHttpResponse> {
@@ -265,9 +299,8 @@ async function refuse(x: Exchange, r: ScepRefusal): Promise<ScepHttpResponse> {
 
 const messageName = (msg: PkiMessage): string => msg.messageType ?? `message type ${msg.messageTypeCode}`;
 
-async function pkiOperation(env: Environment, server: StoredRow, der: Buffer, remote: string, limits: ScepLimits): Promise<ScepHttpResponse> {
+async function pkiOperation(env: Environment, server: StoredRow, ca: ServerCa | undefined, der: Buffer, remote: string, limits: ScepLimits): Promise<ScepHttpResponse> {
   const path = String(server.data.path);
-  const ca = await env.store.read((tx) => serverCa(env, tx, server));
   if (!ca) {
     await logRefusal(env, limits, `${path}: the CA certificate can not be used (no RSA key), request from ${remote} not answered`);
     return text(500, 'the CA can not be used\n');
@@ -290,7 +323,7 @@ async function pkiOperation(env: Environment, server: StoredRow, der: Buffer, re
   }
   let data: Buffer;
   try {
-    const opened = await openMessageData(msg, { certificate: ca.der, privateKey: ca.key, rsa: scepRsaWorkers().operation(ca.key) });
+    const opened = await openMessageData(msg, { certificate: ca.der, privateKey: ca.key, rsa: scepRsaOperation(env, ca.key) });
     data = opened.data;
     x.cipher = opened.cipher;
   } catch (e) {
@@ -377,7 +410,15 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
     const busy = rows.some((r) => r.data.status === 'pending');
     const signerRow = tx.findBy(CERT_PATH, 'fingerprint', signerInfo.fingerprint)[0];
     const otp = csr.challengePassword ? findOtp(tx, csr.challengePassword, now) : undefined;
-    return { existing, busy, signerRow, otp };
+    // The server ready to issue, in this same read; why it cannot is thrown once it would issue.
+    let opened: OpenedServer | RosError | PkiError;
+    try {
+      opened = openServer(env, tx, server.id, now);
+    } catch (e) {
+      if (!(e instanceof RosError) && !(e instanceof PkiError)) throw e;
+      opened = e;
+    }
+    return { existing, busy, signerRow, otp, opened };
   });
   if (state.existing) return retransmission(x, state.existing, fingerprint);
   if (state.busy) return refuse(x, { failInfo: 'badRequest', reason: 'the transaction id is in use by a waiting request of another key' });
@@ -388,7 +429,7 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
   if (ours && sameSubject(csr, signerInfo)) {
     const problem = signerProblem(state.signerRow!.data, caId, now) ?? (state.signerRow!.data[RENEWED] !== undefined ? 'the signer certificate was renewed already' : undefined);
     if (problem) return refuse(x, { failInfo: 'badRequest', reason: `renewal refused: ${problem}` });
-    return issue(x, csr, { renews: state.signerRow! });
+    return issue(x, csr, state.opened, { renews: state.signerRow! });
   }
   if (msg.messageType === 'RenewalReq' && !ours) {
     return refuse(x, { failInfo: 'badRequest', reason: `renewal refused: ${signerProblem(state.signerRow?.data, caId, now)!}` });
@@ -404,19 +445,26 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
   }
   if (csr.challengePassword) {
     if (!state.otp) return refuse(x, { failInfo: 'badRequest', reason: 'the challenge password is not a valid one-time password' });
-    return issue(x, csr, { otp: state.otp });
+    return issue(x, csr, state.opened, { otp: state.otp });
   }
   return wait(x, csr, fingerprint);
 }
 
 /** Issues at once (OTP or renewal): signed first, then stored in one write, then answered. */
-async function issue(x: Exchange, csr: CsrInfo, by: { otp?: StoredRow; renews?: StoredRow }): Promise<ScepHttpResponse> {
-  const { env, server, msg } = x;
+async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError | PkiError, by: { otp?: StoredRow; renews?: StoredRow }): Promise<ScepHttpResponse> {
+  const { env, msg } = x;
+  if (server instanceof Error) throw server;
+  const opened = server;
   const now = env.clock.now();
-  const opened = await env.store.read((tx) => openServer(env, tx, server.id, now));
   const issued = signForServer(opened, csr, now);
+  // With other operations in progress, the reply is signed on a worker thread while this thread
+  // stores the certificate in it (alone, here after the COMMIT: measured on a quiet machine, the
+  // hop cost more than the overlap saved); it is sent only once the certificate is committed.
+  const unsigned = prepareCertRep(certRepSpec(x, 'SUCCESS', { certificates: [issued.der], recipient: msg.signerCertificate }));
+  const signature = aloneInProgress(env) ? undefined : scepRsaWorkers().sign(x.ca.key, unsigned.digest, unsigned.toSign);
+  signature?.catch(() => {}); // awaited below, or moot after a refusal
   const outcome = await env.store.write((tx): { name: string } | ScepRefusal => {
-    if (requestRows(tx, server.id, msg.transactionId).some(sameTransaction(x))) return { failInfo: 'badRequest', reason: 'the transaction is already being answered' };
+    if (requestRows(tx, x.server.id, msg.transactionId).some(sameTransaction(x))) return { failInfo: 'badRequest', reason: 'the transaction is already being answered' };
     if (by.otp) {
       const otp = tx.get(SCEP_OTP_PATH, by.otp.id);
       if (!otp || otp.data.used === true) return { failInfo: 'badRequest', reason: 'the one-time password was used meanwhile' };
@@ -434,7 +482,10 @@ async function issue(x: Exchange, csr: CsrInfo, by: { otp?: StoredRow; renews?: 
     return { name: cert.name };
   });
   if ('failInfo' in outcome) return refuse(x, outcome);
-  return reply(x, 'SUCCESS', { certificates: [issued.der], recipient: msg.signerCertificate });
+  // A worker lost meanwhile (crashed, restarted): the certificate is committed, so its reply is signed here.
+  const inline = () => cryptoSign(unsigned.digest, unsigned.toSign, x.ca.key);
+  const sig = signature ? await signature.catch(inline) : inline();
+  return binary('application/x-pki-message', unsigned.finish(sig));
 }
 
 function insertRequest(tx: WriteTx, x: Exchange, csr: CsrInfo, status: string, extra: RowData = {}): number {
