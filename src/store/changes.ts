@@ -15,7 +15,7 @@ export class Footprint {
   /** Per menu: field, value, and what the lookup found (a stable snapshot, cache.ts). */
   readonly finds = new Map<string, Array<readonly [string, unknown, readonly StoredRow[]]>>();
   /** Per menu and row id: the blob names read. */
-  readonly blobs = new Map<string, Map<number, Set<string>>>();
+  readonly blobs: BlobNames = new Map();
 
   list(menu: string): void {
     this.lists.add(menu);
@@ -34,11 +34,7 @@ export class Footprint {
   }
 
   blob(menu: string, id: number, name: string): void {
-    let rows = this.blobs.get(menu);
-    if (!rows) this.blobs.set(menu, (rows = new Map()));
-    let names = rows.get(id);
-    if (!names) rows.set(id, (names = new Set()));
-    names.add(name);
+    addBlobName(this.blobs, menu, id, name);
   }
 
   /** tx, recording here what is read through it (writes pass through unrecorded). */
@@ -94,7 +90,7 @@ function holds(rows: readonly StoredRow[], id: number): boolean {
 export class ChangeSet {
   readonly rows = new Map<string, Map<number, RowChange>>();
   /** Per menu and row id: the blob names set or deleted. */
-  readonly blobs = new Map<string, Map<number, Set<string>>>();
+  readonly blobs: BlobNames = new Map();
 
   constructor(readonly everything = false) {}
 
@@ -108,11 +104,7 @@ export class ChangeSet {
   }
 
   blob(menu: string, id: number, name: string): void {
-    let rows = this.blobs.get(menu);
-    if (!rows) this.blobs.set(menu, (rows = new Map()));
-    let names = rows.get(id);
-    if (!names) rows.set(id, (names = new Set()));
-    names.add(name);
+    addBlobName(this.blobs, menu, id, name);
   }
 
   get empty(): boolean {
@@ -163,4 +155,15 @@ export class ChangeSet {
     }
     return false;
   }
+}
+
+/** Blob names by menu and row id, as a read records them and a change announces them. */
+type BlobNames = Map<string, Map<number, Set<string>>>;
+
+function addBlobName(blobs: BlobNames, menu: string, id: number, name: string): void {
+  let rows = blobs.get(menu);
+  if (!rows) blobs.set(menu, (rows = new Map()));
+  let names = rows.get(id);
+  if (!names) rows.set(id, (names = new Set()));
+  names.add(name);
 }
