@@ -291,7 +291,9 @@ export class SshService {
   private idleAfterLogin(client: ssh2.Connection, socket: net.Socket, conn: Connection): void {
     socket.setTimeout(this.ctx.options.idleTimeoutMs);
     socket.on('timeout', () => {
-      if (conn.busy > 0) socket.setTimeout(this.ctx.options.idleTimeoutMs);
+      // Output still corked (coalesceWrites) is traffic that has not reset the timer yet: a
+      // command that ended in this very turn of timers has not gone out to its client.
+      if (conn.busy > 0 || socket.writableCorked > 0 || socket.writableLength > 0) socket.setTimeout(this.ctx.options.idleTimeoutMs);
       else client.end();
     });
   }
