@@ -102,8 +102,6 @@ const SQL = {
     SELECT pg_notify('${CHANNEL}', $21)`,
   wasCommitted: 'SELECT 1 FROM rospki_commits WHERE version = $1 AND token = $2',
 };
-/** A batch waiting this long for the head lock lets reads catch up on the side (sideReads). */
-const SIDE_READS_AFTER_MS = 2;
 /** Other instances' commits are announced to listeners at most this often (othersChanged). */
 const PEER_ANNOUNCE_MS = 100;
 /** Commit tokens kept (a writer asks about its own right after reconnecting). */
@@ -434,14 +432,6 @@ export class PostgresStore implements Store {
   private readonly cache: PgCache;
   private readonly sealer: Sealer;
   private readonly link: PgLink;
-  /** The connection of reads made while a batch waits for the head lock (sideReads). */
-  private readonly readLink: PgLink;
-  /**
-   * A batch has waited SIDE_READS_AFTER_MS for the head lock and not got it yet: its fns have not
-   * run, the copy holds only committed rows.
-   */
-  private batchLocking = false;
-  private sideReading = false;
   private readonly listener: PgListener;
   private readonly instance = randomBytes(8).toString('hex');
   private readonly writes: PendingWrite[] = [];
@@ -485,7 +475,6 @@ export class PostgresStore implements Store {
     this.shownUrl = redactUrl(opts.url);
     this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
     this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
-    this.readLink = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance} read` });
     this.listener = new PgListener(opts.url, this.instance, () => this.othersCommitted());
   }
 
@@ -608,7 +597,6 @@ export class PostgresStore implements Store {
     return new Promise<T>((resolve, reject) => {
       this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
-      this.sideReads();
     });
   }
 
@@ -679,7 +667,7 @@ export class PostgresStore implements Store {
   private async shutdown(): Promise<void> {
     this.duties.stop();
     clearTimeout(this.peerTimer);
-    await Promise.all([this.listener.stop(), this.link.close(), this.readLink.close()]);
+    await Promise.all([this.listener.stop(), this.link.close()]);
   }
 
   private usable(): void {
@@ -756,42 +744,6 @@ export class PostgresStore implements Store {
     }
   }
 
-  /**
-   * Reads called while a batch waits for the head lock (another instance is writing, or its
-   * COMMIT is being flushed) need not wait for that batch: the copy holds only committed rows
-   * until the batch has the lock, so they catch up on the read connection and run. Once the
-   * batch got the lock its fns change the copy; a catch-up that comes back after that is
-   * dropped (it could only bring what the batch's own catch-up brought) and its reads run after
-   * the batch, as reads queued during a batch always do.
-   */
-  private sideReads(): void {
-    if (!this.batchLocking || this.sideReading || this.reads.length === 0 || this.closing) return;
-    const reads = this.reads.splice(0);
-    const seen = this.cache.seen;
-    this.sideReading = true;
-    const putBack = () => {
-      this.reads.unshift(...reads);
-      this.kick();
-    };
-    this.readLink.query(CATCH_UP, [seen]).then(({ rows }) => {
-      this.sideReading = false;
-      if (!this.batchLocking || this.cache.seen !== seen) { putBack(); return; }
-      let changed: boolean;
-      try {
-        changed = this.cache.apply(rows as CatchUpRow[]);
-      } catch {
-        putBack(); // rewound: the main connection reloads
-        return;
-      }
-      this.runQueuedReads(reads);
-      if (changed) this.othersChanged();
-      this.sideReads();
-    }, () => {
-      this.sideReading = false;
-      putBack();
-    });
-  }
-
   /** Brings the copy up to the database; whether anything changed. */
   private async catchUp(): Promise<boolean> {
     const { rows } = await this.link.query(CATCH_UP, [this.cache.seen]);
@@ -818,15 +770,11 @@ export class PostgresStore implements Store {
     const writes = this.writes.splice(0, MAX_BATCH_WRITES);
     let locked: pg.QueryResult[];
     try {
-      const locking = this.link.pipeline([
+      locked = await this.link.pipeline([
         { text: 'BEGIN' },
         { text: 'SELECT version FROM rospki_head FOR UPDATE' },
         { text: CATCH_UP, values: [this.cache.seen] },
       ]);
-      // Reads go on the side only once the lock is slow to come (another instance holds it): an
-      // uncontended lock comes back in one round trip, and the reads then cost nothing more.
-      const slow = setTimeout(() => { this.batchLocking = true; this.sideReads(); }, SIDE_READS_AFTER_MS);
-      locked = await locking.finally(() => { clearTimeout(slow); this.batchLocking = false; });
     } catch (e) {
       this.link.send('ROLLBACK');
       const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
