@@ -12,13 +12,26 @@ import { openTestApp, toPem, type TestApp } from '../support/app.js';
 
 export const PASSWORD = 'secret';
 
-/** A port nothing listens on right now (the OS picks it). */
+/** Ports freePort() gave this process: the OS may offer a just-closed port again at once. */
+const handedOut = new Set<number>();
+
+/**
+ * A port nothing listens on right now (the OS picks it), and never one this process was given
+ * before: callers take several in a row before anything listens on them (pebble once got the
+ * same port for its ACME and management listeners, and could not start).
+ */
 export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the OS kept offering ports this process was already given');
 }
 
 /** A UDP port nothing uses on 127.0.0.1 right now (IKE is UDP). */
