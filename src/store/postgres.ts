@@ -43,7 +43,7 @@ import type pg from 'pg';
 import { RosError } from '../errors.js';
 import { MenuRows } from './cache.js';
 import { ChangeSet } from './changes.js';
-import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
+import { PgLink, StoreUnavailable, connectionLost, plannedEachTime, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
 import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
@@ -67,12 +67,12 @@ export class WrongSecret extends Error {
   }
 }
 
-const CATCH_UP = `
+const CATCH_UP = plannedEachTime(`
   WITH changed AS (SELECT menu, id, version, data FROM rospki_rows WHERE version > $1)
   SELECT 'h' AS k, NULL::text AS menu, NULL::bigint AS id, version, NULL::text AS data, NULL::text AS name, NULL::bytea AS value FROM rospki_head
   UNION ALL SELECT 'r', menu, id, version, data, NULL, NULL FROM changed
-  UNION ALL SELECT 'b', b.menu, b.id, NULL, NULL, b.name, b.value FROM rospki_blobs b JOIN changed c ON b.menu = c.menu AND b.id = c.id
-  UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1`;
+  UNION ALL SELECT 'b', c.menu, c.id, NULL, NULL, b.name, b.value FROM changed c CROSS JOIN LATERAL (SELECT name, value FROM rospki_blobs WHERE menu = c.menu AND id = c.id) b
+  UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1`);
 /** The highest id each menu ever had among removed rows (ids are never reused). */
 const TOMBSTONE_IDS = 'SELECT menu, max(id) AS id FROM rospki_tombstones GROUP BY menu';
 
