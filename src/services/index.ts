@@ -439,8 +439,7 @@ class ServiceManager implements RunningServices {
     // nor connections.
     const { store } = this.app;
     await store.write((tx) => {
-      removeDynamicRows(tx, (row) => ownRow(store, row));
-      removeStateRows(tx, (row) => ownRow(store, row));
+      removeInstanceRows(tx, (row) => ownRow(store, row));
       // The other daemons of a shared store still run: their reasons stay.
       if (store.instances) return;
       for (const row of tx.list(SERVICE_PATH)) {
@@ -454,14 +453,20 @@ class ServiceManager implements RunningServices {
   }
 }
 
-/** Removes the dynamic rows (connections) of /ip service that `which` picks. */
-function removeDynamicRows(tx: WriteTx, which: (row: RowData) => boolean): void {
-  for (const row of tx.list(SERVICE_PATH)) if (isDynamicService(row.data) && which(row.data)) tx.remove(SERVICE_PATH, row.id);
+/**
+ * The rows of /ip service an instance owns that `which` picks: dynamic ones (connections) and
+ * state rows (shared store: one per instance and service), as [menu, id].
+ */
+function instanceRows(tx: ReadTx, which: (row: RowData) => boolean): Array<readonly [string, number]> {
+  return [
+    ...tx.list(SERVICE_PATH).filter((r) => isDynamicService(r.data) && which(r.data)).map((r) => [SERVICE_PATH, r.id] as const),
+    ...tx.list(SERVICE_STATE_PATH).filter((r) => which(r.data)).map((r) => [SERVICE_STATE_PATH, r.id] as const),
+  ];
 }
 
-/** Removes the service state rows (shared store: one per instance and service) that `which` picks. */
-function removeStateRows(tx: WriteTx, which: (row: RowData) => boolean): void {
-  for (const row of tx.list(SERVICE_STATE_PATH)) if (which(row.data)) tx.remove(SERVICE_STATE_PATH, row.id);
+/** Removes the rows instanceRows picks. */
+function removeInstanceRows(tx: WriteTx, which: (row: RowData) => boolean): void {
+  for (const [menu, id] of instanceRows(tx, which)) tx.remove(menu, id);
 }
 
 /** Rows (dynamic ones, state rows) nobody serves: all of them on a store with one daemon, else those of daemons that are gone. */
@@ -503,10 +508,8 @@ async function startManager(app: Appliance, options: Partial<ServiceOptions>): P
   await ensureServiceRows(app.env);
   // Connections an earlier daemon left behind (it was killed) are gone.
   const orphaned = await orphanedRows(app.store);
-  const left = (tx: ReadTx) => tx.list(SERVICE_PATH).some((r) => isDynamicService(r.data) && orphaned(r.data))
-    || tx.list(SERVICE_STATE_PATH).some((r) => orphaned(r.data));
-  if (await app.store.read(left)) {
-    await app.store.write((tx) => { removeDynamicRows(tx, orphaned); removeStateRows(tx, orphaned); });
+  if (await app.store.read((tx) => instanceRows(tx, orphaned).length > 0)) {
+    await app.store.write((tx) => removeInstanceRows(tx, orphaned));
   }
   const manager = new ServiceManager(app, { ...DEFAULT_SERVICE_OPTIONS, ...options });
   await manager.reconcile();
