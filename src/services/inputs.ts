@@ -124,11 +124,6 @@ export class Reconciler {
     return this.running;
   }
 
-  /** Resolves once no run is under way. */
-  async idle(): Promise<void> {
-    await this.running;
-  }
-
   /** Stops running on changes; a run under way finishes. */
   stop(): Promise<void> {
     this.dirty = false;
