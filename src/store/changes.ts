@@ -167,3 +167,36 @@ function addBlobName(blobs: BlobNames, menu: string, id: number, name: string): 
   if (!names) rows.set(id, (names = new Set()));
   names.add(name);
 }
+
+/**
+ * A store's onChange listeners: the changes committed within one microtask are merged and told
+ * once (a turn of group commit, or several batches, reach each listener as one ChangeSet).
+ */
+export class ChangeAnnouncer {
+  private readonly listeners = new Set<(change: ChangeSet) => void>();
+  /** What committed since the listeners were last told. */
+  private unannounced: ChangeSet | undefined;
+
+  /** Whether anyone listens (a store need not work out what changed otherwise). */
+  get heard(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  listen(listener: (change: ChangeSet) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  announce(change: ChangeSet): void {
+    if (this.listeners.size === 0) return;
+    if (this.unannounced) { this.unannounced = this.unannounced.merge(change); return; }
+    this.unannounced = change;
+    queueMicrotask(() => {
+      const announced = this.unannounced!;
+      this.unannounced = undefined;
+      for (const listener of [...this.listeners]) {
+        try { listener(announced); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
+      }
+    });
+  }
+}

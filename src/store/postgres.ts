@@ -42,7 +42,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { RosError } from '../errors.js';
 import { MenuRows } from './cache.js';
-import { ChangeSet } from './changes.js';
+import { ChangeAnnouncer, ChangeSet } from './changes.js';
 import { PgLink, StoreUnavailable, connectionLost, plannedEachTime, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
@@ -446,9 +446,7 @@ export class PostgresStore implements Store {
   private closedPromise: Promise<void> | undefined;
   /** What close() leaves to be done once the queued work has finished. */
   private afterPump: (() => void) | undefined;
-  private readonly listeners = new Set<(change: ChangeSet) => void>();
-  /** What committed since the listeners were last told (told once per microtask at most). */
-  private unannounced: ChangeSet | undefined;
+  private readonly announcer = new ChangeAnnouncer();
   /** When the listeners were last told (performance.now()), and the timer of a deferred announcement. */
   private announcedAt = -Infinity;
   private peerTimer: NodeJS.Timeout | undefined;
@@ -614,8 +612,7 @@ export class PostgresStore implements Store {
   }
 
   onChange(listener: (change: ChangeSet) => void): () => void {
-    this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
+    return this.announcer.listen(listener);
   }
 
   duty(name: string): Duty {
@@ -888,7 +885,7 @@ export class PostgresStore implements Store {
    * commands' on the one connection. Reads see the changes at once either way (each catches up).
    */
   private othersChanged(): void {
-    if (this.peerTimer || this.listeners.size === 0) return;
+    if (this.peerTimer || !this.announcer.heard) return;
     const wait = this.announcedAt + PEER_ANNOUNCE_MS - performance.now();
     if (wait <= 0) { this.changed(); return; }
     this.peerTimer = setTimeout(() => { this.peerTimer = undefined; if (!this.closing) this.changed(); }, wait);
@@ -900,17 +897,9 @@ export class PostgresStore implements Store {
    * default, for what a catch-up brought (other instances' rows are not tracked).
    */
   private changed(change: ChangeSet = new ChangeSet(true)): void {
-    if (this.listeners.size === 0) return;
+    if (!this.announcer.heard) return;
     this.announcedAt = performance.now();
-    if (this.unannounced) { this.unannounced = this.unannounced.merge(change); return; }
-    this.unannounced = change;
-    queueMicrotask(() => {
-      const announced = this.unannounced!;
-      this.unannounced = undefined;
-      for (const listener of [...this.listeners]) {
-        try { listener(announced); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
-      }
-    });
+    this.announcer.announce(change);
   }
 
 }

@@ -27,7 +27,7 @@
 import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { MenuRows } from './cache.js';
-import { ChangeSet, Footprint } from './changes.js';
+import { ChangeAnnouncer, ChangeSet, Footprint } from './changes.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { Sealer } from './seal.js';
@@ -395,9 +395,7 @@ export class SqliteStore implements Store {
   private busy = false;
   private closed = false;
   private batch: Batch | undefined;
-  private readonly listeners = new Set<(change: ChangeSet) => void>();
-  /** What committed since the listeners were last told (told once per microtask at most). */
-  private unannounced: ChangeSet | undefined;
+  private readonly announcer = new ChangeAnnouncer();
 
   /**
    * Opens (creating and migrating as needed) the database of a data directory. The file is
@@ -518,21 +516,7 @@ export class SqliteStore implements Store {
   }
 
   onChange(listener: (change: ChangeSet) => void): () => void {
-    this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
-  }
-
-  private changed(change: ChangeSet): void {
-    if (this.listeners.size === 0) return;
-    if (this.unannounced) { this.unannounced = this.unannounced.merge(change); return; }
-    this.unannounced = change;
-    queueMicrotask(() => {
-      const announced = this.unannounced!;
-      this.unannounced = undefined;
-      for (const listener of [...this.listeners]) {
-        try { listener(announced); } catch (e) { process.emitWarning(`rospki store: change listener failed: ${(e as Error).message}`); }
-      }
-    });
+    return this.announcer.listen(listener);
   }
 
   view(): ReadTx {
@@ -575,7 +559,7 @@ export class SqliteStore implements Store {
       const stamped = batch.writes.some((w) => w.tx.stamped);
       if (stamped) core.seen = batch.version;
       for (const w of batch.writes) w.acknowledge();
-      if (!batch.changes.empty) this.changed(batch.changes);
+      if (!batch.changes.empty) this.announcer.announce(batch.changes);
       this.afterCommit();
     }
     for (const reader of batch.readers) reader(!failure);
