@@ -19,7 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeSentence, SentenceDecoder } from '../src/services/words.js';
-import { BIN as OWN_BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, threadCpuMs, waitPort, type Line } from './support.js';
 
 /** ROSPKI_BENCH_BIN=<path to bin/rospki.js> measures another build (e.g. an older commit's) the same way. */
 const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
@@ -27,11 +27,16 @@ const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 const N = 2000;
 
 /** keygen + one signature over a certificate-sized TBS, on this thread: the physical limit. */
-function rawRate(count: number): number {
+interface RawFigure { rate: number; cpuUs: number | undefined }
+
+function rawRate(count: number): RawFigure {
   const tbs = Buffer.alloc(600, 7);
+  const cpuBefore = threadCpuMs(process.pid);
   const start = nowMs();
   for (let i = 0; i < count; i++) sign('sha256', tbs, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
-  return count / ((nowMs() - start) / 1000);
+  const rate = count / ((nowMs() - start) / 1000);
+  const cpuAfter = threadCpuMs(process.pid);
+  return { rate, cpuUs: cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / count };
 }
 
 /** Runs `count` jobs with `inFlight` of them at a time; returns jobs per second. */
@@ -136,16 +141,25 @@ export async function benchIssuance(line: Line): Promise<void> {
     rawRate(500);
     const cfssl = await cfsslRate(dir, N);
     // The machine is shared and its load drifts by minutes: the raw limit is measured right
-    // before and right after each front end, and its mean is that front end's reference.
-    let rawBefore = 0;
+    // before and right after each front end, and its mean is that front end's reference. Beside
+    // the rates, the daemon's main-thread CPU per certificate against raw's CPU per keygen+sign:
+    // what a certificate costs the thread that does the work, which load disturbs far less.
+    let rawBefore: RawFigure = { rate: 0, cpuUs: undefined }; // set by ref.before()
+    let daemonCpuBefore: number | undefined;
     const ref: Ref = (rate: number, what: string) => {
+      const daemonCpuAfter = threadCpuMs(daemon.pid!);
       const rawAfter = rawRate(3000);
-      const raw = (rawBefore + rawAfter) / 2;
-      rawBefore = rawAfter;
+      const raw = (rawBefore.rate + rawAfter.rate) / 2;
       line(what, rate.toFixed(0), `raw ${raw.toFixed(0)}/s`, rate / raw, '≥ 0.3× raw single core');
       if (cfssl !== undefined) line('  beside cfssl serve (4 in flight)', rate.toFixed(0), `cfssl ${cfssl.toFixed(0)}/s`, rate / cfssl, '≥ 2× cfssl');
+      if (daemonCpuBefore !== undefined && daemonCpuAfter !== undefined && rawBefore.cpuUs !== undefined && rawAfter.cpuUs !== undefined) {
+        const daemonUs = ((daemonCpuAfter - daemonCpuBefore) * 1000) / N;
+        const rawUs = (rawBefore.cpuUs + rawAfter.cpuUs) / 2;
+        line('  daemon main-thread CPU per add+sign, µs', daemonUs.toFixed(0), `raw ${rawUs.toFixed(0)} µs`, rawUs / daemonUs, 'information (0.3× ⇔ ≤ raw/0.3)');
+      }
+      rawBefore = rawAfter;
     };
-    ref.before = () => { rawBefore = rawRate(3000); };
+    ref.before = () => { rawBefore = rawRate(3000); daemonCpuBefore = threadCpuMs(daemon.pid!); };
 
     const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'console,rest,api').split(','));
 

@@ -1,4 +1,5 @@
 // What every bench section shares: the result line, medians, timers, loopback ports.
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -10,6 +11,19 @@ export const BIN = path.join(ROOT, 'bin', 'rospki.js');
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/**
+ * CPU time (ms) one thread has used so far: a process's main thread when tid is left out (Linux
+ * schedstat, whose first field is the time on a CPU in ns); undefined elsewhere or once it is gone.
+ * CPU per operation tells what a server costs apart from how a shared machine schedules it.
+ */
+export function threadCpuMs(pid: number, tid = pid): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A free TCP port on 127.0.0.1 (the network rule: benches talk to loopback only). */
 export { freePort } from '../test/services/support.js';
