@@ -11,12 +11,15 @@
 // server (every process of the cluster) and by this client, from /proc: on a machine whose cores
 // they all share, that tells where the time goes. ROSPKI_BENCH_PROFILE=<dir> runs the daemons
 // with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,one,two picks the runs (all by default);
-// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build.
+// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build; ROSPKI_BENCH_PGSTATS=<n>
+// loads pg_stat_statements and prints, after each PostgreSQL part, the n statements that took the
+// server longest (calls per certificate, planning and execution time per call).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
 import { BIN as OWN_BIN, freePort, nowMs, type Line } from './support.js';
 
@@ -59,6 +62,32 @@ function cpuPerCert(before: Map<string, number>, after: Map<string, number>, cer
   return [...after].map(([k, v]) => `${k} ${((v - (before.get(k) ?? 0)) / certs).toFixed(2)}`).join(', ');
 }
 
+/**
+ * With top = 0, resets pg_stat_statements (creating the extension first); else prints the `top`
+ * statements that took the server longest since, per certificate and per call.
+ */
+async function statements(url: string, top: number, certs: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    if (top === 0) {
+      await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await client.query('SELECT pg_stat_statements_reset()');
+      return;
+    }
+    const { rows } = await client.query<{ calls: string; plan: number; exec: number; query: string }>(
+      `SELECT calls, total_plan_time AS plan, total_exec_time AS exec, regexp_replace(query, '\\s+', ' ', 'g') AS query
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ORDER BY total_plan_time + total_exec_time DESC LIMIT $1`, [top]);
+    for (const r of rows) {
+      const calls = Number(r.calls);
+      console.log(`    ${(calls / certs).toFixed(2)} calls/cert, plan ${(r.plan / calls).toFixed(3)} + exec ${(r.exec / calls).toFixed(3)} ms/call, ${((r.plan + r.exec) / certs).toFixed(3)} ms/cert: ${r.query.slice(0, 110)}`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 async function call(base: string, method: string, url: string, body: unknown): Promise<void> {
   const r = await fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: AUTH }, body: JSON.stringify(body) });
   const text = await r.text();
@@ -88,7 +117,11 @@ export async function benchPg(line: Line): Promise<void> {
     return;
   }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-pg-'));
-  const cluster = await startPgCluster({ durable: true });
+  const stats = Number(process.env.ROSPKI_BENCH_PGSTATS ?? 0);
+  const cluster = await startPgCluster({
+    durable: true,
+    settings: stats > 0 ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_planning': 'on' } : {},
+  });
   const children: ChildProcess[] = [];
   const port = await freePort();
   const cli = (dir: string, store: string | undefined, script: string) => {
@@ -125,11 +158,13 @@ export async function benchPg(line: Line): Promise<void> {
     + ' /certificate add name=ca common-name="bench CA" key-size=prime256v1 key-usage=key-cert-sign,crl-sign; /certificate sign ca';
   const server = () => cluster.pids();
   /** Issues through the daemons and prints where the CPU went. */
-  const measure = async (what: string, daemons: readonly { base: string; pid: number }[], prefix: string): Promise<number> => {
+  const measure = async (what: string, daemons: readonly { base: string; pid: number }[], prefix: string, url?: string): Promise<number> => {
+    if (url && stats > 0) await statements(url, 0, 0);
     const before = cpuSnapshot(daemons.map((d) => d.pid), server);
     const rate = await issue(daemons.map((d) => d.base), prefix, PER_INSTANCE);
     const after = cpuSnapshot(daemons.map((d) => d.pid), server);
     console.log(`  ${what}: ${rate.toFixed(1)}/s; CPU ms per certificate: ${cpuPerCert(before, after, PER_INSTANCE * daemons.length)}; load ${os.loadavg()[0]!.toFixed(1)}`);
+    if (url && stats > 0) await statements(url, stats, PER_INSTANCE * daemons.length);
     return rate;
   };
   try {
@@ -153,12 +188,12 @@ export async function benchPg(line: Line): Promise<void> {
     fs.copyFileSync(path.join(dirA, 'secret.key'), path.join(dirB, 'secret.key'));
     const a = await serve(dirA, url, '127.0.0.1');
     await issue([a.base], 'w', WARM_UP);
-    const one = parts.has('one') ? await measure('PostgreSQL, 1 instance', [a], 'p') : undefined;
+    const one = parts.has('one') ? await measure('PostgreSQL, 1 instance', [a], 'p', url) : undefined;
     let two: number | undefined;
     if (parts.has('two')) {
       const b = await serve(dirB, url, '127.0.0.2');
       await issue([b.base], 'v', WARM_UP);
-      two = await measure('PostgreSQL, 2 instances', [a, b], 'q');
+      two = await measure('PostgreSQL, 2 instances', [a, b], 'q', url);
       await b.stop();
     }
     await a.stop();
