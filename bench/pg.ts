@@ -35,23 +35,31 @@ const AUTH = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
 const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
 
 /** CPU time (ms) a process has used; with `children`, also that of its children it has reaped. */
-function cpuMs(pid: number, children = false): number {
+function cpuMs(pid: number, children = false, kernelOnly = false): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
     // utime, stime, cutime, cstime are fields 14-17 of proc(5); f starts at field 3.
+    if (kernelOnly) return (f[12]! + (children ? f[14]! : 0)) * TICK_MS;
     return (f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0)) * TICK_MS;
   } catch {
     return 0; // gone
   }
 }
 
-/** CPU time used so far by each daemon, by the PostgreSQL server and by this client. */
+/**
+ * CPU time used so far by each daemon, by the PostgreSQL server and by this client; `… kernel`:
+ * the part spent in the kernel (system calls: sockets, fsync), which the total includes.
+ */
 function cpuSnapshot(daemons: readonly number[], server: () => number[]): Map<string, number> {
   const out = new Map<string, number>();
   daemons.forEach((pid, i) => out.set(`daemon ${i + 1}`, cpuMs(pid)));
+  out.set('daemons kernel', daemons.reduce((sum, pid) => sum + cpuMs(pid, false, true), 0));
   const [postmaster, ...backends] = server();
-  if (postmaster) out.set('PostgreSQL', cpuMs(postmaster, true) + backends.reduce((sum, pid) => sum + cpuMs(pid), 0));
+  if (postmaster) {
+    out.set('PostgreSQL', cpuMs(postmaster, true) + backends.reduce((sum, pid) => sum + cpuMs(pid), 0));
+    out.set('PostgreSQL kernel', cpuMs(postmaster, true, true) + backends.reduce((sum, pid) => sum + cpuMs(pid, false, true), 0));
+  }
   const own = process.cpuUsage();
   out.set('bench client', (own.user + own.system) / 1000);
   return out;
@@ -62,6 +70,7 @@ function cpuPerCert(before: Map<string, number>, after: Map<string, number>, cer
   return [...after].map(([k, v]) => `${k} ${((v - (before.get(k) ?? 0)) / certs).toFixed(2)}`).join(', ');
 }
 
+let statementsFrom = '0';
 /**
  * With top = 0, resets pg_stat_statements (creating the extension first); else prints the `top`
  * statements that took the server longest since, per certificate and per call.
@@ -73,15 +82,19 @@ async function statements(url: string, top: number, certs: number): Promise<void
     if (top === 0) {
       await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       await client.query('SELECT pg_stat_statements_reset()');
+      statementsFrom = (await client.query<{ version: string }>('SELECT version FROM rospki_head')).rows[0]!.version;
       return;
     }
-    const { rows } = await client.query<{ calls: string; plan: number; exec: number; query: string }>(
-      `SELECT calls, total_plan_time AS plan, total_exec_time AS exec, regexp_replace(query, '\\s+', ' ', 'g') AS query
+    const written = await client.query<{ menu: string; n: string; commits: string }>(
+      `SELECT menu, count(*) AS n, (SELECT version FROM rospki_head) - $1 AS commits FROM rospki_rows WHERE version > $1 GROUP BY menu ORDER BY 2 DESC`, [statementsFrom]);
+    console.log(`    ${(Number(written.rows[0]?.commits ?? 0) / certs).toFixed(2)} commits/cert; rows last written since, by menu: ${written.rows.map((r) => `${r.menu} ${r.n}`).join(', ')}`);
+    const { rows } = await client.query<{ calls: string; rows: string; plan: number; exec: number; query: string }>(
+      `SELECT calls, rows, total_plan_time AS plan, total_exec_time AS exec, regexp_replace(query, '\\s+', ' ', 'g') AS query
        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        ORDER BY total_plan_time + total_exec_time DESC LIMIT $1`, [top]);
     for (const r of rows) {
       const calls = Number(r.calls);
-      console.log(`    ${(calls / certs).toFixed(2)} calls/cert, plan ${(r.plan / calls).toFixed(3)} + exec ${(r.exec / calls).toFixed(3)} ms/call, ${((r.plan + r.exec) / certs).toFixed(3)} ms/cert: ${r.query.slice(0, 110)}`);
+      console.log(`    ${(calls / certs).toFixed(2)} calls/cert, ${(Number(r.rows) / calls).toFixed(1)} rows/call, plan ${(r.plan / calls).toFixed(3)} + exec ${(r.exec / calls).toFixed(3)} ms/call, ${((r.plan + r.exec) / certs).toFixed(3)} ms/cert: ${r.query.slice(0, 110)}`);
     }
   } finally {
     await client.end();

@@ -75,14 +75,14 @@ export class WrongSecret extends Error {
  * guesses a small range and scans the version index, then finds each row's blobs by key.
  * load() has it planned for its values instead (it reads everything).
  */
-const CATCH_UP = `
+export const CATCH_UP = `
   WITH changed AS (SELECT menu, id, version, data FROM rospki_rows WHERE version > $1 AND version <= $2)
   SELECT 'h' AS k, NULL::text AS menu, NULL::bigint AS id, version, NULL::text AS data, NULL::text AS name, NULL::bytea AS value FROM rospki_head
   UNION ALL SELECT 'r', menu, id, version, data, NULL, NULL FROM changed
   UNION ALL SELECT 'b', c.menu, c.id, NULL, NULL, b.name, b.value FROM changed c CROSS JOIN LATERAL (SELECT name, value FROM rospki_blobs WHERE menu = c.menu AND id = c.id) b
   UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1 AND version <= $2`;
 /** The upper bound of every catch-up: no version comes near it. */
-const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+export const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 const catchUpFrom = (from: number) => ({ text: CATCH_UP, values: [from, UNBOUNDED] });
 /** The highest id each menu ever had among removed rows (ids are never reused). */
 const TOMBSTONE_IDS = 'SELECT menu, max(id) AS id FROM rospki_tombstones GROUP BY menu';
@@ -178,25 +178,30 @@ class PgCache {
     this.seen = 0;
   }
 
-  /** Applies a catch-up; returns whether any row changed. Throws Rewound when the head went back. */
-  apply(rows: readonly CatchUpRow[]): boolean {
+  /**
+   * Applies a catch-up; returns what it changed (rows with their data after, before unknown as
+   * for the batch's own changes; the blobs they carry), or undefined when nothing changed.
+   * Throws Rewound when the head went back.
+   */
+  apply(rows: readonly CatchUpRow[]): ChangeSet | undefined {
     let head = this.seen;
-    let changed = false;
+    let changed: ChangeSet | undefined;
     for (const r of rows) {
       if (r.k === 'h') head = r.version;
     }
     if (head < this.seen) throw new Rewound();
     for (const r of rows) {
       if (r.k === 'r') {
-        this.menu(r.menu).put(this.codec.decode(r.menu, r.id, r.data));
+        const row = this.codec.decode(r.menu, r.id, r.data);
+        this.menu(r.menu).put(row);
         this.blobs.delete(blobKey(r.menu, r.id));
         this.noteId(r.menu, r.id);
-        changed = true;
+        (changed ??= new ChangeSet()).row(r.menu, r.id, undefined, row);
       } else if (r.k === 't') {
         this.menus.get(r.menu)?.delete(r.id);
         this.blobs.delete(blobKey(r.menu, r.id));
         this.noteId(r.menu, r.id);
-        changed = true;
+        (changed ??= new ChangeSet()).row(r.menu, r.id, undefined, undefined);
       }
     }
     for (const r of rows) {
@@ -205,6 +210,7 @@ class PgCache {
       let named = this.blobs.get(key);
       if (!named) this.blobs.set(key, (named = new Map()));
       named.set(r.name, r.value);
+      changed?.blob(r.menu, r.id, r.name);
     }
     this.seen = head;
     return changed;
@@ -462,6 +468,8 @@ export class PostgresStore implements Store {
   /** When the listeners were last told (performance.now()), and the timer of a deferred announcement. */
   private announcedAt = -Infinity;
   private peerTimer: NodeJS.Timeout | undefined;
+  /** Other instances' changes not yet announced (othersChanged). */
+  private peerChanges: ChangeSet | undefined;
   private readonly duties: PgDuties;
   /** `postgres://user@host:port/db`, for messages. */
   readonly shownUrl: string;
@@ -727,7 +735,7 @@ export class PostgresStore implements Store {
   /** Catches up, then runs the reads called so far. */
   private async runReads(): Promise<void> {
     const reads = this.reads.splice(0);
-    let changed: boolean;
+    let changed: ChangeSet | undefined;
     try {
       changed = await this.catchUp();
     } catch (e) {
@@ -735,7 +743,7 @@ export class PostgresStore implements Store {
       return;
     }
     this.runQueuedReads(reads);
-    if (changed) this.othersChanged();
+    if (changed) this.othersChanged(changed);
   }
 
   private runQueuedReads(reads: readonly PendingRead[]): void {
@@ -755,21 +763,21 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Brings the copy up to the database; whether anything changed. */
-  private async catchUp(): Promise<boolean> {
+  /** Brings the copy up to the database; what changed. */
+  private async catchUp(): Promise<ChangeSet | undefined> {
     const { text, values } = catchUpFrom(this.cache.seen);
     const { rows } = await this.link.query(text, values);
     return this.applyCatchUp(rows as CatchUpRow[]);
   }
 
-  private async applyCatchUp(rows: CatchUpRow[]): Promise<boolean> {
+  private async applyCatchUp(rows: CatchUpRow[]): Promise<ChangeSet | undefined> {
     try {
       return this.cache.apply(rows);
     } catch (e) {
       if (!(e instanceof Rewound)) throw e;
       // The database was put back to an older state: read it all again.
       await this.load();
-      return true;
+      return new ChangeSet(true);
     }
   }
 
@@ -793,7 +801,7 @@ export class PostgresStore implements Store {
       for (const w of writes) w.reject(error);
       return;
     }
-    let othersChanged: boolean;
+    let othersChanged: ChangeSet | undefined;
     try {
       othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
     } catch (e) {
@@ -819,7 +827,7 @@ export class PostgresStore implements Store {
         this.busy = false;
       }
     }
-    if (othersChanged) this.othersChanged();
+    if (othersChanged) this.othersChanged(othersChanged);
     if (batch.empty) {
       this.link.send('ROLLBACK');
       for (const a of applied) a.write.resolve(a.result);
@@ -893,25 +901,30 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A catch-up brought other instances' commits. Listeners (services reconcile, which reads several
-   * menus) hear of them at once when they last heard something PEER_ANNOUNCE_MS ago or more, else
-   * at the end of that time: with two busy instances every batch brings the peer's commits, and
-   * announcing each made every instance reconcile without pause, its reads queued before the
-   * commands' on the one connection. Reads see the changes at once either way (each catches up).
+   * A catch-up brought other instances' commits. Listeners (services reconcile when a change meets
+   * what they read) hear of them at once when they last heard something PEER_ANNOUNCE_MS ago or
+   * more, else at the end of that time, merged: with two busy instances every batch brings the
+   * peer's commits, and announcing each made every instance reconcile without pause, its reads
+   * queued before the commands' on the one connection. Reads see the changes at once either way
+   * (each catches up).
    */
-  private othersChanged(): void {
-    if (this.peerTimer || !this.announcer.heard) return;
+  private othersChanged(change: ChangeSet): void {
+    if (!this.announcer.heard) return;
+    this.peerChanges = this.peerChanges ? this.peerChanges.merge(change) : change;
+    if (this.peerTimer) return;
+    const announce = () => {
+      const merged = this.peerChanges;
+      this.peerChanges = undefined;
+      if (merged && !this.closing) this.changed(merged);
+    };
     const wait = this.announcedAt + PEER_ANNOUNCE_MS - performance.now();
-    if (wait <= 0) { this.changed(); return; }
-    this.peerTimer = setTimeout(() => { this.peerTimer = undefined; if (!this.closing) this.changed(); }, wait);
+    if (wait <= 0) { announce(); return; }
+    this.peerTimer = setTimeout(() => { this.peerTimer = undefined; announce(); }, wait);
     this.peerTimer.unref();
   }
 
-  /**
-   * Tells the listeners what changed (once per microtask at most, merged): `everything`, the
-   * default, for what a catch-up brought (other instances' rows are not tracked).
-   */
-  private changed(change: ChangeSet = new ChangeSet(true)): void {
+  /** Tells the listeners what changed (once per microtask at most, merged). */
+  private changed(change: ChangeSet): void {
     if (!this.announcer.heard) return;
     this.announcedAt = performance.now();
     this.announcer.announce(change);
