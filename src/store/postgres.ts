@@ -783,11 +783,14 @@ export class PostgresStore implements Store {
 
   /**
    * One batch: lock the head and catch up, run every queued write's fn on the copy, write what
-   * they changed and COMMIT; acknowledge them only then. The reads queued meanwhile run after it
-   * on the same copy: nothing could be committed between this batch's catch-up and its COMMIT.
+   * they changed and COMMIT; acknowledge them only then. The writes called while the lock was
+   * awaited join the batch (their fns run after the catch-up like the others): with two busy
+   * instances the lock is often held by the other, and the batches grow instead of queueing
+   * behind one another. The reads queued meanwhile run after it on the same copy: nothing could
+   * be committed between this batch's catch-up and its COMMIT.
    */
   private async runBatch(): Promise<void> {
-    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
+    const waiting = Math.min(this.writes.length, MAX_BATCH_WRITES);
     let locked: pg.QueryResult[];
     try {
       locked = await this.link.pipeline([
@@ -798,9 +801,10 @@ export class PostgresStore implements Store {
     } catch (e) {
       this.link.send('ROLLBACK');
       const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
-      for (const w of writes) w.reject(error);
+      for (const w of this.writes.splice(0, waiting)) w.reject(error);
       return;
     }
+    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
     let othersChanged: ChangeSet | undefined;
     try {
       othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
