@@ -72,14 +72,17 @@ export class WrongSecret extends Error {
  * generic plan (postgres-link.ts, plan_cache_mode): for `version > $1` alone PostgreSQL guesses
  * that a third of the table matches and scans whole tables (with two instances, 16 ms of its CPU
  * per certificate); bounded on both sides (`version > $1 AND version <= $2`, $2 = UNBOUNDED) it
- * guesses a small range and scans the version index, then finds each row's blobs by key.
- * load() has it planned for its values instead (it reads everything).
+ * guesses a small range and scans the version index. Each changed row's blobs are looked up by
+ * key: `OFFSET 0` keeps PostgreSQL from turning that lookup into a join, which it planned as a
+ * scan of every blob (hashed) whenever it guessed more than a few changed rows (a young database,
+ * not yet analysed: 1 ms a catch-up). load() has it planned for its values instead (it reads
+ * everything).
  */
 export const CATCH_UP = `
   WITH changed AS (SELECT menu, id, version, data FROM rospki_rows WHERE version > $1 AND version <= $2)
   SELECT 'h' AS k, NULL::text AS menu, NULL::bigint AS id, version, NULL::text AS data, NULL::text AS name, NULL::bytea AS value FROM rospki_head
   UNION ALL SELECT 'r', menu, id, version, data, NULL, NULL FROM changed
-  UNION ALL SELECT 'b', c.menu, c.id, NULL, NULL, b.name, b.value FROM changed c CROSS JOIN LATERAL (SELECT name, value FROM rospki_blobs WHERE menu = c.menu AND id = c.id) b
+  UNION ALL SELECT 'b', c.menu, c.id, NULL, NULL, b.name, b.value FROM changed c CROSS JOIN LATERAL (SELECT name, value FROM rospki_blobs WHERE menu = c.menu AND id = c.id OFFSET 0) b
   UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1 AND version <= $2`;
 /** The upper bound of every catch-up: no version comes near it. */
 export const UNBOUNDED = Number.MAX_SAFE_INTEGER;
@@ -257,7 +260,7 @@ class BatchChanges {
     return out;
   }
 
-  /** The statement that writes the batch (SQL.apply; COMMIT not included), announced as from `instance`. */
+  /** The statement that writes the batch (SQL.apply; COMMIT not included), announced as `instance version` (PgListener). */
   statement(instance: string): { text: string; values: unknown[] } {
     const v = this.version;
     const inserts = { m: [] as string[], i: [] as number[], d: [] as string[] };
@@ -284,7 +287,7 @@ class BatchChanges {
       values: [
         v, deletes.m, deletes.i, tombstones.m, tombstones.i, inserts.m, inserts.i, inserts.d, updates.m, updates.i, updates.d,
         deleteBlobs.m, deleteBlobs.i, deleteBlobs.n, setBlobs.m, setBlobs.i, setBlobs.n, setBlobs.v,
-        this.token, v % 256 === 0 ? v - TOKENS_KEPT : 0, instance,
+        this.token, v % 256 === 0 ? v - TOKENS_KEPT : 0, `${instance} ${v}`,
       ],
     };
   }
@@ -493,7 +496,7 @@ export class PostgresStore implements Store {
     this.shownUrl = redactUrl(opts.url);
     this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
     this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
-    this.listener = new PgListener(opts.url, this.instance, () => this.othersCommitted());
+    this.listener = new PgListener(opts.url, this.instance, (version) => this.othersCommitted(version));
   }
 
   /** Migrates the schema, checks the seal, loads everything. */
@@ -897,9 +900,13 @@ export class PostgresStore implements Store {
     for (const a of applied) a.write.reject(error);
   }
 
-  /** Another instance committed (its NOTIFY): catch up, so listeners learn of it. */
-  private othersCommitted(): void {
-    if (this.closing || this.reads.length || this.writes.length) return;
+  /**
+   * Another instance committed `version` (its NOTIFY; NaN: some commit): catch up, so listeners
+   * learn of it, unless a catch-up made since brought it already (with two busy instances, most
+   * notifications arrive after a read or batch of this one has caught up on them).
+   */
+  private othersCommitted(version: number): void {
+    if (this.closing || this.cache.seen >= version || this.reads.length || this.writes.length) return;
     this.reads.push({ fn: () => undefined, resolve: () => {}, reject: () => {} });
     this.kick();
   }
@@ -945,17 +952,22 @@ class PgListener {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly url: string, private readonly instance: string, private readonly wake: () => void) {}
+  /** wake(version): another instance committed that version (NaN: some commit, or maybe some while away). */
+  constructor(private readonly url: string, private readonly instance: string, private readonly wake: (version: number) => void) {}
 
   start(): void {
     if (this.stopped) return;
     const link = new PgLink({ url: this.url, applicationName: `rospki ${this.instance} listen`, pipeline: false, onLost: () => this.retry() });
     this.link = link;
     link.connect().then(async (client) => {
-      client.on('notification', (n: pg.Notification) => { if (n.payload !== this.instance) this.wake(); });
+      client.on('notification', (n: pg.Notification) => {
+        // `instance version` (SQL.apply); the instance alone from a rospki before that.
+        const [from, version] = (n.payload ?? '').split(' ');
+        if (from !== this.instance) this.wake(version ? Number(version) : NaN);
+      });
       await link.query(`LISTEN ${CHANNEL}`);
       // Commits made while this connection was away are caught up by the next read anyway.
-      this.wake();
+      this.wake(NaN);
     }).catch(() => this.retry());
   }
 
