@@ -11,12 +11,15 @@
 // server (every process of the cluster) and by this client, from /proc: on a machine whose cores
 // they all share, that tells where the time goes. ROSPKI_BENCH_PROFILE=<dir> runs the daemons
 // with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,one,two picks the runs (all by default);
-// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build.
+// ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build; ROSPKI_BENCH_PGSTATS=<n>
+// loads pg_stat_statements and prints, after each PostgreSQL part, the n statements that took the
+// server longest (calls per certificate, planning and execution time per call).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
 import { BIN as OWN_BIN, freePort, nowMs, type Line } from './support.js';
 
@@ -32,23 +35,31 @@ const AUTH = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
 const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
 
 /** CPU time (ms) a process has used; with `children`, also that of its children it has reaped. */
-function cpuMs(pid: number, children = false): number {
+function cpuMs(pid: number, children = false, kernelOnly = false): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
     // utime, stime, cutime, cstime are fields 14-17 of proc(5); f starts at field 3.
+    if (kernelOnly) return (f[12]! + (children ? f[14]! : 0)) * TICK_MS;
     return (f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0)) * TICK_MS;
   } catch {
     return 0; // gone
   }
 }
 
-/** CPU time used so far by each daemon, by the PostgreSQL server and by this client. */
+/**
+ * CPU time used so far by each daemon, by the PostgreSQL server and by this client; `… kernel`:
+ * the part spent in the kernel (system calls: sockets, fsync), which the total includes.
+ */
 function cpuSnapshot(daemons: readonly number[], server: () => number[]): Map<string, number> {
   const out = new Map<string, number>();
   daemons.forEach((pid, i) => out.set(`daemon ${i + 1}`, cpuMs(pid)));
+  out.set('daemons kernel', daemons.reduce((sum, pid) => sum + cpuMs(pid, false, true), 0));
   const [postmaster, ...backends] = server();
-  if (postmaster) out.set('PostgreSQL', cpuMs(postmaster, true) + backends.reduce((sum, pid) => sum + cpuMs(pid), 0));
+  if (postmaster) {
+    out.set('PostgreSQL', cpuMs(postmaster, true) + backends.reduce((sum, pid) => sum + cpuMs(pid), 0));
+    out.set('PostgreSQL kernel', cpuMs(postmaster, true, true) + backends.reduce((sum, pid) => sum + cpuMs(pid, false, true), 0));
+  }
   const own = process.cpuUsage();
   out.set('bench client', (own.user + own.system) / 1000);
   return out;
@@ -57,6 +68,37 @@ function cpuSnapshot(daemons: readonly number[], server: () => number[]): Map<st
 /** `daemon 1 4.1, PostgreSQL 1.2, …` ms of CPU per certificate between two snapshots. */
 function cpuPerCert(before: Map<string, number>, after: Map<string, number>, certs: number): string {
   return [...after].map(([k, v]) => `${k} ${((v - (before.get(k) ?? 0)) / certs).toFixed(2)}`).join(', ');
+}
+
+let statementsFrom = '0';
+/**
+ * With top = 0, resets pg_stat_statements (creating the extension first); else prints the `top`
+ * statements that took the server longest since, per certificate and per call.
+ */
+async function statements(url: string, top: number, certs: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    if (top === 0) {
+      await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await client.query('SELECT pg_stat_statements_reset()');
+      statementsFrom = (await client.query<{ version: string }>('SELECT version FROM rospki_head')).rows[0]!.version;
+      return;
+    }
+    const written = await client.query<{ menu: string; n: string; commits: string }>(
+      `SELECT menu, count(*) AS n, (SELECT version FROM rospki_head) - $1 AS commits FROM rospki_rows WHERE version > $1 GROUP BY menu ORDER BY 2 DESC`, [statementsFrom]);
+    console.log(`    ${(Number(written.rows[0]?.commits ?? 0) / certs).toFixed(2)} commits/cert; rows last written since, by menu: ${written.rows.map((r) => `${r.menu} ${r.n}`).join(', ')}`);
+    const { rows } = await client.query<{ calls: string; rows: string; plan: number; exec: number; query: string }>(
+      `SELECT calls, rows, total_plan_time AS plan, total_exec_time AS exec, regexp_replace(query, '\\s+', ' ', 'g') AS query
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ORDER BY total_plan_time + total_exec_time DESC LIMIT $1`, [top]);
+    for (const r of rows) {
+      const calls = Number(r.calls);
+      console.log(`    ${(calls / certs).toFixed(2)} calls/cert, ${(Number(r.rows) / calls).toFixed(1)} rows/call, plan ${(r.plan / calls).toFixed(3)} + exec ${(r.exec / calls).toFixed(3)} ms/call, ${((r.plan + r.exec) / certs).toFixed(3)} ms/cert: ${r.query.slice(0, 110)}`);
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 async function call(base: string, method: string, url: string, body: unknown): Promise<void> {
@@ -88,7 +130,11 @@ export async function benchPg(line: Line): Promise<void> {
     return;
   }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rospki-bench-pg-'));
-  const cluster = await startPgCluster({ durable: true });
+  const stats = Number(process.env.ROSPKI_BENCH_PGSTATS ?? 0);
+  const cluster = await startPgCluster({
+    durable: true,
+    settings: stats > 0 ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_planning': 'on' } : {},
+  });
   const children: ChildProcess[] = [];
   const port = await freePort();
   const cli = (dir: string, store: string | undefined, script: string) => {
@@ -125,11 +171,13 @@ export async function benchPg(line: Line): Promise<void> {
     + ' /certificate add name=ca common-name="bench CA" key-size=prime256v1 key-usage=key-cert-sign,crl-sign; /certificate sign ca';
   const server = () => cluster.pids();
   /** Issues through the daemons and prints where the CPU went. */
-  const measure = async (what: string, daemons: readonly { base: string; pid: number }[], prefix: string): Promise<number> => {
+  const measure = async (what: string, daemons: readonly { base: string; pid: number }[], prefix: string, url?: string): Promise<number> => {
+    if (url && stats > 0) await statements(url, 0, 0);
     const before = cpuSnapshot(daemons.map((d) => d.pid), server);
     const rate = await issue(daemons.map((d) => d.base), prefix, PER_INSTANCE);
     const after = cpuSnapshot(daemons.map((d) => d.pid), server);
     console.log(`  ${what}: ${rate.toFixed(1)}/s; CPU ms per certificate: ${cpuPerCert(before, after, PER_INSTANCE * daemons.length)}; load ${os.loadavg()[0]!.toFixed(1)}`);
+    if (url && stats > 0) await statements(url, stats, PER_INSTANCE * daemons.length);
     return rate;
   };
   try {
@@ -153,12 +201,12 @@ export async function benchPg(line: Line): Promise<void> {
     fs.copyFileSync(path.join(dirA, 'secret.key'), path.join(dirB, 'secret.key'));
     const a = await serve(dirA, url, '127.0.0.1');
     await issue([a.base], 'w', WARM_UP);
-    const one = parts.has('one') ? await measure('PostgreSQL, 1 instance', [a], 'p') : undefined;
+    const one = parts.has('one') ? await measure('PostgreSQL, 1 instance', [a], 'p', url) : undefined;
     let two: number | undefined;
     if (parts.has('two')) {
       const b = await serve(dirB, url, '127.0.0.2');
       await issue([b.base], 'v', WARM_UP);
-      two = await measure('PostgreSQL, 2 instances', [a, b], 'q');
+      two = await measure('PostgreSQL, 2 instances', [a, b], 'q', url);
       await b.stop();
     }
     await a.stop();

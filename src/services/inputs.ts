@@ -11,9 +11,9 @@
 // recorded whoever makes them through the tapped store (a service's own timers, its connection
 // handlers): more reads only mean more runs, never a missed one.
 //
-// Inputs that are not rows (the clock, other processes' commits, a daemon that died, a port that
-// was busy) make every reconcile run: the ServiceManager's poll, the clock's onChange, and a
-// store that announces `everything`.
+// Inputs that are not rows (the clock, a daemon that died, a port that was busy) make every
+// reconcile run: the ServiceManager's poll, the clock's onChange, and a store that announces
+// `everything`. Other instances' commits on PostgreSQL are announced as rows too.
 
 import type { Appliance } from '../appliance.js';
 import { ChangeSet, Footprint } from '../store/changes.js';

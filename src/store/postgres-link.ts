@@ -22,16 +22,28 @@ const QUERY_TIMEOUT_MS = 30_000;
 /** Server-side limits of each session (see the top of this file). */
 const IDLE_IN_TRANSACTION_MS = 10_000;
 const LOCK_TIMEOUT_MS = 20_000;
+/**
+ * plan_cache_mode: a prepared statement always runs its generic plan (made for no particular
+ * values). In the default mode PostgreSQL picks, per statement, between that plan and one made
+ * for each execution's values by comparing estimated costs, and the pick does not last: while the
+ * tables were small it kept the generic plan of the catch-up, then the estimate for a growing
+ * table made it plan every execution (≈ 0.3 ms of the server's CPU each, several per command).
+ * Every statement of the store finds its rows by key or by a range of versions, which the generic
+ * plans do by index (the catch-up is written so that its generic plan does: postgres.ts).
+ */
 const SESSION_SETUP = [
+  'SET plan_cache_mode = force_generic_plan',
   `SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_MS}`,
   `SET lock_timeout = ${LOCK_TIMEOUT_MS}`,
   'SET tcp_keepalives_idle = 10', 'SET tcp_keepalives_interval = 5', 'SET tcp_keepalives_count = 3',
 ].join('; ');
 
 /**
- * Statements with parameters are prepared once per connection under a name made from their text:
- * PostgreSQL then parses each only once (the store sends the same dozen statements thousands of
- * times; parsing them again was a good part of the server's CPU per command).
+ * Statements that PostgreSQL plans (SELECT, WITH, INSERT, UPDATE, DELETE) are prepared once per
+ * connection under a name made from their text: PostgreSQL then parses and plans each only once
+ * (the store sends the same dozen statements thousands of times; parsing and planning them again
+ * was a good part of the server's CPU per command). Transaction control, settings and DDL are
+ * sent as they are.
  */
 const statementNames = new Map<string, string>();
 function statementName(text: string): string {
@@ -39,26 +51,11 @@ function statementName(text: string): string {
   if (!name) statementNames.set(text, (name = `rospki_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`));
   return name;
 }
+const PLANNED = /^\s*(SELECT|WITH|INSERT|UPDATE|DELETE)\b/i;
 
-/** Statements never prepared (plannedEachTime). */
-const unprepared = new Set<string>();
-
-/**
- * Marks a statement to be planned for its values every time (sent unnamed), not prepared: after
- * five runs PostgreSQL may keep a generic plan of a prepared statement, and for the catch-up
- * (`version > $1`, joined to the blobs) that plan scans whole tables. With two instances every
- * batch catches up on the other's commits, and PostgreSQL's CPU per certificate went from 5.6 to
- * 16 ms (bench pg); planning it each time costs far less than that.
- */
-export function plannedEachTime(text: string): string {
-  unprepared.add(text);
-  return text;
-}
-
-/** A query as pg takes it: named (prepared) when it has parameters, unless plannedEachTime. */
+/** A query as pg takes it: named (prepared) when PostgreSQL plans it. */
 function queryConfig(text: string, values: unknown[] | undefined): pg.QueryConfig {
-  if (values === undefined) return { text };
-  return unprepared.has(text) ? { text, values } : { text, values, name: statementName(text) };
+  return PLANNED.test(text) ? { text, values: values ?? [], name: statementName(text) } : { text, values };
 }
 
 /** bigint columns (versions, ids) as numbers: they stay far below 2^53. */

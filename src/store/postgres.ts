@@ -43,7 +43,7 @@ import type pg from 'pg';
 import { RosError } from '../errors.js';
 import { MenuRows } from './cache.js';
 import { ChangeAnnouncer, ChangeSet } from './changes.js';
-import { PgLink, StoreUnavailable, connectionLost, plannedEachTime, reasonOf, redactUrl } from './postgres-link.js';
+import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
 import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
@@ -67,12 +67,26 @@ export class WrongSecret extends Error {
   }
 }
 
-const CATCH_UP = plannedEachTime(`
-  WITH changed AS (SELECT menu, id, version, data FROM rospki_rows WHERE version > $1)
+/**
+ * Every row, blob and tombstone written after version $1, and the head. Prepared, it runs one
+ * generic plan (postgres-link.ts, plan_cache_mode): for `version > $1` alone PostgreSQL guesses
+ * that a third of the table matches and scans whole tables (with two instances, 16 ms of its CPU
+ * per certificate); bounded on both sides (`version > $1 AND version <= $2`, $2 = UNBOUNDED) it
+ * guesses a small range and scans the version index. Each changed row's blobs are looked up by
+ * key: `OFFSET 0` keeps PostgreSQL from turning that lookup into a join, which it planned as a
+ * scan of every blob (hashed) whenever it guessed more than a few changed rows (a young database,
+ * not yet analysed: 1 ms a catch-up). load() has it planned for its values instead (it reads
+ * everything).
+ */
+export const CATCH_UP = `
+  WITH changed AS (SELECT menu, id, version, data FROM rospki_rows WHERE version > $1 AND version <= $2)
   SELECT 'h' AS k, NULL::text AS menu, NULL::bigint AS id, version, NULL::text AS data, NULL::text AS name, NULL::bytea AS value FROM rospki_head
   UNION ALL SELECT 'r', menu, id, version, data, NULL, NULL FROM changed
-  UNION ALL SELECT 'b', c.menu, c.id, NULL, NULL, b.name, b.value FROM changed c CROSS JOIN LATERAL (SELECT name, value FROM rospki_blobs WHERE menu = c.menu AND id = c.id) b
-  UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1`);
+  UNION ALL SELECT 'b', c.menu, c.id, NULL, NULL, b.name, b.value FROM changed c CROSS JOIN LATERAL (SELECT name, value FROM rospki_blobs WHERE menu = c.menu AND id = c.id OFFSET 0) b
+  UNION ALL SELECT 't', menu, id, version, NULL, NULL, NULL FROM rospki_tombstones WHERE $1 > 0 AND version > $1 AND version <= $2`;
+/** The upper bound of every catch-up: no version comes near it. */
+export const UNBOUNDED = Number.MAX_SAFE_INTEGER;
+const catchUpFrom = (from: number) => ({ text: CATCH_UP, values: [from, UNBOUNDED] });
 /** The highest id each menu ever had among removed rows (ids are never reused). */
 const TOMBSTONE_IDS = 'SELECT menu, max(id) AS id FROM rospki_tombstones GROUP BY menu';
 
@@ -83,7 +97,8 @@ const SQL = {
   /**
    * Everything a batch writes, in one statement (one parse, bind and answer instead of one per
    * kind of change): removed rows and their tombstones, new and changed rows, blobs, the head,
-   * the commit token (and the pruning of old ones), the NOTIFY. Each row appears in one of the
+   * the commit token (and, every 256th commit, the pruning of old ones: $20 = 0 skips the scan of
+   * the generic plan otherwise), the NOTIFY. Each row appears in one of the
    * row lists at most, so no two parts touch the same row; the foreign key of a new row's blobs
    * is checked at the end of the statement, when the row is there.
    */
@@ -98,7 +113,7 @@ const SQL = {
              ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value),
     head AS (UPDATE rospki_head SET version = $1),
     token AS (INSERT INTO rospki_commits (version, token) VALUES ($1, $19)),
-    pruned AS (DELETE FROM rospki_commits WHERE version <= $20)
+    pruned AS (DELETE FROM rospki_commits WHERE $20 > 0 AND version <= $20)
     SELECT pg_notify('${CHANNEL}', $21)`,
   wasCommitted: 'SELECT 1 FROM rospki_commits WHERE version = $1 AND token = $2',
 };
@@ -166,25 +181,30 @@ class PgCache {
     this.seen = 0;
   }
 
-  /** Applies a catch-up; returns whether any row changed. Throws Rewound when the head went back. */
-  apply(rows: readonly CatchUpRow[]): boolean {
+  /**
+   * Applies a catch-up; returns what it changed (rows with their data after, before unknown as
+   * for the batch's own changes; the blobs they carry), or undefined when nothing changed.
+   * Throws Rewound when the head went back.
+   */
+  apply(rows: readonly CatchUpRow[]): ChangeSet | undefined {
     let head = this.seen;
-    let changed = false;
+    let changed: ChangeSet | undefined;
     for (const r of rows) {
       if (r.k === 'h') head = r.version;
     }
     if (head < this.seen) throw new Rewound();
     for (const r of rows) {
       if (r.k === 'r') {
-        this.menu(r.menu).put(this.codec.decode(r.menu, r.id, r.data));
+        const row = this.codec.decode(r.menu, r.id, r.data);
+        this.menu(r.menu).put(row);
         this.blobs.delete(blobKey(r.menu, r.id));
         this.noteId(r.menu, r.id);
-        changed = true;
+        (changed ??= new ChangeSet()).row(r.menu, r.id, undefined, row);
       } else if (r.k === 't') {
         this.menus.get(r.menu)?.delete(r.id);
         this.blobs.delete(blobKey(r.menu, r.id));
         this.noteId(r.menu, r.id);
-        changed = true;
+        (changed ??= new ChangeSet()).row(r.menu, r.id, undefined, undefined);
       }
     }
     for (const r of rows) {
@@ -193,6 +213,7 @@ class PgCache {
       let named = this.blobs.get(key);
       if (!named) this.blobs.set(key, (named = new Map()));
       named.set(r.name, r.value);
+      changed?.blob(r.menu, r.id, r.name);
     }
     this.seen = head;
     return changed;
@@ -239,7 +260,7 @@ class BatchChanges {
     return out;
   }
 
-  /** The statement that writes the batch (SQL.apply; COMMIT not included), announced as from `instance`. */
+  /** The statement that writes the batch (SQL.apply; COMMIT not included), announced as `instance version` (PgListener). */
   statement(instance: string): { text: string; values: unknown[] } {
     const v = this.version;
     const inserts = { m: [] as string[], i: [] as number[], d: [] as string[] };
@@ -266,7 +287,7 @@ class BatchChanges {
       values: [
         v, deletes.m, deletes.i, tombstones.m, tombstones.i, inserts.m, inserts.i, inserts.d, updates.m, updates.i, updates.d,
         deleteBlobs.m, deleteBlobs.i, deleteBlobs.n, setBlobs.m, setBlobs.i, setBlobs.n, setBlobs.v,
-        this.token, v % 256 === 0 ? v - TOKENS_KEPT : 0, instance,
+        this.token, v % 256 === 0 ? v - TOKENS_KEPT : 0, `${instance} ${v}`,
       ],
     };
   }
@@ -450,6 +471,8 @@ export class PostgresStore implements Store {
   /** When the listeners were last told (performance.now()), and the timer of a deferred announcement. */
   private announcedAt = -Infinity;
   private peerTimer: NodeJS.Timeout | undefined;
+  /** Other instances' changes not yet announced (othersChanged). */
+  private peerChanges: ChangeSet | undefined;
   private readonly duties: PgDuties;
   /** `postgres://user@host:port/db`, for messages. */
   readonly shownUrl: string;
@@ -473,7 +496,7 @@ export class PostgresStore implements Store {
     this.shownUrl = redactUrl(opts.url);
     this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
     this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
-    this.listener = new PgListener(opts.url, this.instance, () => this.othersCommitted());
+    this.listener = new PgListener(opts.url, this.instance, (version) => this.othersCommitted(version));
   }
 
   /** Migrates the schema, checks the seal, loads everything. */
@@ -581,13 +604,15 @@ export class PostgresStore implements Store {
   private async load(): Promise<void> {
     const results = await this.link.pipeline([
       { text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
-      { text: CATCH_UP, values: [0] },
+      // Everything is read: a plan made for that (whole tables, hashed) beats the generic one.
+      { text: 'SET LOCAL plan_cache_mode = force_custom_plan' },
+      catchUpFrom(0),
       { text: TOMBSTONE_IDS },
       { text: 'COMMIT' },
     ]).catch((e: unknown) => { this.link.send('ROLLBACK'); throw e; });
     this.cache.clear();
-    this.cache.apply(results[1]!.rows as CatchUpRow[]);
-    for (const r of results[2]!.rows as { menu: string; id: number }[]) this.cache.noteId(r.menu, r.id);
+    this.cache.apply(results[2]!.rows as CatchUpRow[]);
+    for (const r of results[3]!.rows as { menu: string; id: number }[]) this.cache.noteId(r.menu, r.id);
   }
 
   read<T>(fn: (tx: ReadTx) => T): Promise<T> {
@@ -713,7 +738,7 @@ export class PostgresStore implements Store {
   /** Catches up, then runs the reads called so far. */
   private async runReads(): Promise<void> {
     const reads = this.reads.splice(0);
-    let changed: boolean;
+    let changed: ChangeSet | undefined;
     try {
       changed = await this.catchUp();
     } catch (e) {
@@ -721,7 +746,7 @@ export class PostgresStore implements Store {
       return;
     }
     this.runQueuedReads(reads);
-    if (changed) this.othersChanged();
+    if (changed) this.othersChanged(changed);
   }
 
   private runQueuedReads(reads: readonly PendingRead[]): void {
@@ -741,44 +766,49 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Brings the copy up to the database; whether anything changed. */
-  private async catchUp(): Promise<boolean> {
-    const { rows } = await this.link.query(CATCH_UP, [this.cache.seen]);
+  /** Brings the copy up to the database; what changed. */
+  private async catchUp(): Promise<ChangeSet | undefined> {
+    const { text, values } = catchUpFrom(this.cache.seen);
+    const { rows } = await this.link.query(text, values);
     return this.applyCatchUp(rows as CatchUpRow[]);
   }
 
-  private async applyCatchUp(rows: CatchUpRow[]): Promise<boolean> {
+  private async applyCatchUp(rows: CatchUpRow[]): Promise<ChangeSet | undefined> {
     try {
       return this.cache.apply(rows);
     } catch (e) {
       if (!(e instanceof Rewound)) throw e;
       // The database was put back to an older state: read it all again.
       await this.load();
-      return true;
+      return new ChangeSet(true);
     }
   }
 
   /**
    * One batch: lock the head and catch up, run every queued write's fn on the copy, write what
-   * they changed and COMMIT; acknowledge them only then. The reads queued meanwhile run after it
-   * on the same copy: nothing could be committed between this batch's catch-up and its COMMIT.
+   * they changed and COMMIT; acknowledge them only then. The writes called while the lock was
+   * awaited join the batch (their fns run after the catch-up like the others): with two busy
+   * instances the lock is often held by the other, and the batches grow instead of queueing
+   * behind one another. The reads queued meanwhile run after it on the same copy: nothing could
+   * be committed between this batch's catch-up and its COMMIT.
    */
   private async runBatch(): Promise<void> {
-    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
+    const waiting = Math.min(this.writes.length, MAX_BATCH_WRITES);
     let locked: pg.QueryResult[];
     try {
       locked = await this.link.pipeline([
         { text: 'BEGIN' },
         { text: 'SELECT version FROM rospki_head FOR UPDATE' },
-        { text: CATCH_UP, values: [this.cache.seen] },
+        catchUpFrom(this.cache.seen),
       ]);
     } catch (e) {
       this.link.send('ROLLBACK');
       const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
-      for (const w of writes) w.reject(error);
+      for (const w of this.writes.splice(0, waiting)) w.reject(error);
       return;
     }
-    let othersChanged: boolean;
+    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
+    let othersChanged: ChangeSet | undefined;
     try {
       othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
     } catch (e) {
@@ -804,7 +834,7 @@ export class PostgresStore implements Store {
         this.busy = false;
       }
     }
-    if (othersChanged) this.othersChanged();
+    if (othersChanged) this.othersChanged(othersChanged);
     if (batch.empty) {
       this.link.send('ROLLBACK');
       for (const a of applied) a.write.resolve(a.result);
@@ -870,33 +900,42 @@ export class PostgresStore implements Store {
     for (const a of applied) a.write.reject(error);
   }
 
-  /** Another instance committed (its NOTIFY): catch up, so listeners learn of it. */
-  private othersCommitted(): void {
-    if (this.closing || this.reads.length || this.writes.length) return;
+  /**
+   * Another instance committed `version` (its NOTIFY; NaN: some commit): catch up, so listeners
+   * learn of it, unless a catch-up made since brought it already (with two busy instances, most
+   * notifications arrive after a read or batch of this one has caught up on them).
+   */
+  private othersCommitted(version: number): void {
+    if (this.closing || this.cache.seen >= version || this.reads.length || this.writes.length) return;
     this.reads.push({ fn: () => undefined, resolve: () => {}, reject: () => {} });
     this.kick();
   }
 
   /**
-   * A catch-up brought other instances' commits. Listeners (services reconcile, which reads several
-   * menus) hear of them at once when they last heard something PEER_ANNOUNCE_MS ago or more, else
-   * at the end of that time: with two busy instances every batch brings the peer's commits, and
-   * announcing each made every instance reconcile without pause, its reads queued before the
-   * commands' on the one connection. Reads see the changes at once either way (each catches up).
+   * A catch-up brought other instances' commits. Listeners (services reconcile when a change meets
+   * what they read) hear of them at once when they last heard something PEER_ANNOUNCE_MS ago or
+   * more, else at the end of that time, merged: with two busy instances every batch brings the
+   * peer's commits, and announcing each made every instance reconcile without pause, its reads
+   * queued before the commands' on the one connection. Reads see the changes at once either way
+   * (each catches up).
    */
-  private othersChanged(): void {
-    if (this.peerTimer || !this.announcer.heard) return;
+  private othersChanged(change: ChangeSet): void {
+    if (!this.announcer.heard) return;
+    this.peerChanges = this.peerChanges ? this.peerChanges.merge(change) : change;
+    if (this.peerTimer) return;
+    const announce = () => {
+      const merged = this.peerChanges;
+      this.peerChanges = undefined;
+      if (merged && !this.closing) this.changed(merged);
+    };
     const wait = this.announcedAt + PEER_ANNOUNCE_MS - performance.now();
-    if (wait <= 0) { this.changed(); return; }
-    this.peerTimer = setTimeout(() => { this.peerTimer = undefined; if (!this.closing) this.changed(); }, wait);
+    if (wait <= 0) { announce(); return; }
+    this.peerTimer = setTimeout(() => { this.peerTimer = undefined; announce(); }, wait);
     this.peerTimer.unref();
   }
 
-  /**
-   * Tells the listeners what changed (once per microtask at most, merged): `everything`, the
-   * default, for what a catch-up brought (other instances' rows are not tracked).
-   */
-  private changed(change: ChangeSet = new ChangeSet(true)): void {
+  /** Tells the listeners what changed (once per microtask at most, merged). */
+  private changed(change: ChangeSet): void {
     if (!this.announcer.heard) return;
     this.announcedAt = performance.now();
     this.announcer.announce(change);
@@ -913,17 +952,22 @@ class PgListener {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly url: string, private readonly instance: string, private readonly wake: () => void) {}
+  /** wake(version): another instance committed that version (NaN: some commit, or maybe some while away). */
+  constructor(private readonly url: string, private readonly instance: string, private readonly wake: (version: number) => void) {}
 
   start(): void {
     if (this.stopped) return;
     const link = new PgLink({ url: this.url, applicationName: `rospki ${this.instance} listen`, pipeline: false, onLost: () => this.retry() });
     this.link = link;
     link.connect().then(async (client) => {
-      client.on('notification', (n: pg.Notification) => { if (n.payload !== this.instance) this.wake(); });
+      client.on('notification', (n: pg.Notification) => {
+        // `instance version` (SQL.apply); the instance alone from a rospki before that.
+        const [from, version] = (n.payload ?? '').split(' ');
+        if (from !== this.instance) this.wake(version ? Number(version) : NaN);
+      });
       await link.query(`LISTEN ${CHANNEL}`);
       // Commits made while this connection was away are caught up by the next read anyway.
-      this.wake();
+      this.wake(NaN);
     }).catch(() => this.retry());
   }
 

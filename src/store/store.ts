@@ -94,10 +94,11 @@ export interface Store {
    * Calls listener (asynchronously, once per microtask at most) after writes of this process
    * that changed rows or blobs were committed, with what they changed (every row with its data
    * before and after, the blobs; several commits merged into one); the change is then visible to
-   * read() and view(). A store that does not know what changed says `everything` (PostgreSQL,
-   * for other instances' commits). The SQLite store does not announce changes made by other
-   * processes: watchers poll read(), which refreshes cheaply when nothing changed. Returns a
-   * function that removes the listener.
+   * read() and view(). A store that does not know what changed says `everything` (PostgreSQL
+   * after reading the whole database again); PostgreSQL announces other instances' commits with
+   * the rows after them (their before is not known). The SQLite store does not announce changes
+   * made by other processes: watchers poll read(), which refreshes cheaply when nothing changed.
+   * Returns a function that removes the listener.
    */
   onChange?(listener: (change: ChangeSet) => void): () => void;
   /**
