@@ -409,7 +409,7 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
     const existing = rows.find(sameTransaction(x));
     const busy = rows.some((r) => r.data.status === 'pending');
     const signerRow = tx.findBy(CERT_PATH, 'fingerprint', signerInfo.fingerprint)[0];
-    const otp = csr.challengePassword ? findOtp(tx, csr.challengePassword, now) : undefined;
+    const otp = csr.challengePassword ? findOtp(env, tx, csr.challengePassword, now) : undefined;
     // The server ready to issue, in this same read; why it cannot is thrown once it would issue.
     let opened: OpenedServer | RosError | PkiError;
     try {
