@@ -32,7 +32,7 @@ import type { Environment } from '../../menu/types.js';
 import type { ReadTx, RowData, StoredRow, WriteTx } from '../../store/store.js';
 import { PkiError, SUBJECT_FIELD_ORDER, parseCertificate, parseName, type CertInfo } from '../../pki/index.js';
 import {
-  certificatePublicKey, createDegenerate, createSignedData, rsaPrivateOperation, type CmsCipher, type CmsDigest, type RsaPrivateOperation,
+  certificateInfo, certificatePublicKey, createDegenerate, createSignedData, rsaPrivateOperation, type CmsCipher, type CmsDigest, type RsaPrivateOperation,
 } from '../../pki/cms.js';
 import { parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { RsaWorkers } from '../../pki/rsa-work.js';
@@ -333,7 +333,7 @@ async function pkiOperation(env: Environment, server: StoredRow, ca: ServerCa | 
   // Replies are encrypted for the requester's key: an RSA key (key transport, §3.2.2).
   let signerInfo: CertInfo;
   try {
-    signerInfo = parseCertificate(msg.signerCertificate);
+    signerInfo = certificateInfo(msg.signerCertificate);
   } catch (e) {
     if (!(e instanceof PkiError)) throw e;
     return refuse(x, { failInfo: 'badMessageCheck', reason: `the signer certificate can not be read: ${e.message}` });
