@@ -320,6 +320,23 @@ export interface OpenedServer {
   caDer: Buffer;
 }
 
+/**
+ * The DER of a server's CA certificate, cached by row id and fingerprint (the SHA-256 of that DER)
+ * as its key is (keys.ts privateKey): every PKIOperation needs it twice (to read the request,
+ * to issue), and reading a blob makes a read a SQLite transaction of its own, where an
+ * enrolment's other reads are served from the loaded menus.
+ */
+export function caCertificateDer(env: Environment, tx: ReadTx, id: number): Buffer | undefined {
+  const fingerprint = tx.get(CERT_PATH, id)?.data.fingerprint;
+  if (typeof fingerprint !== 'string') return certificateDer(tx, id);
+  const cache = env.cache.table<number, { fingerprint: string; der: Buffer }>('scep.ca-der');
+  const hit = cache.get(id);
+  if (hit && hit.fingerprint === fingerprint) return hit.der;
+  const der = certificateDer(tx, id);
+  if (der) cache.set(id, { fingerprint, der });
+  return der;
+}
+
 export function openServer(env: Environment, tx: ReadTx, id: number, now: number): OpenedServer {
   const row = tx.get(SCEP_SERVER_PATH, id);
   if (!row) throw failure('the SCEP server was removed');
@@ -327,7 +344,7 @@ export function openServer(env: Environment, tx: ReadTx, id: number, now: number
   const problem = scepCaProblem(tx.get(CERT_PATH, caId)?.data);
   if (problem) throw failure(problem);
   const signer = requestSigner(env, tx, caId, now);
-  return { id, row: row.data, signer, caDer: certificateDer(tx, caId)! };
+  return { id, row: row.data, signer, caDer: caCertificateDer(env, tx, caId)! };
 }
 
 /** The certificate a server issues for a request (signed, not yet stored). */

@@ -44,7 +44,7 @@ import { publishedCrl } from './crl-publish.js';
 import { certificateDer, privateKey } from './keys.js';
 import { CERT_PATH } from './properties.js';
 import {
-  CSR_BLOB, REQUEST_CERT, REQUEST_EXPIRES, SCEP, SCEP_OTP_PATH, SCEP_REQUESTS_PATH, SCEP_SERVER_PATH, SERVER_REF, SIGNER_BLOB,
+  CSR_BLOB, REQUEST_CERT, REQUEST_EXPIRES, SCEP, caCertificateDer, SCEP_OTP_PATH, SCEP_REQUESTS_PATH, SCEP_SERVER_PATH, SERVER_REF, SIGNER_BLOB,
   csrRefusal, findOtp, lifetimeMs, openServer, pruneRequests, requestFacts, signForServer, storeIssued, useOtp,
   type OpenedServer, type ScepRefusal,
 } from './scep-server.js';
@@ -249,7 +249,7 @@ interface ServerCa {
 function serverCa(env: Environment, tx: ReadTx, server: StoredRow): ServerCa | undefined {
   const id = propValue(SCEP.caCert, server.data);
   const row = tx.get(CERT_PATH, id);
-  const der = certificateDer(tx, id);
+  const der = caCertificateDer(env, tx, id);
   const key = row && typeof row.data.fingerprint === 'string' ? privateKey(env, tx, id, row.data.fingerprint) : undefined;
   if (!row || !der || !key || key.asymmetricKeyType !== 'rsa') return undefined;
   return { id, der, key, name: String(row.data.name) };
