@@ -1,9 +1,8 @@
 // The raw RSA private operation (m = c^d mod n, cms.ts RsaPrivateOperation) on worker threads:
 // a SCEP server decrypts one content-encryption key per request, for anyone who sends one, and
 // that is the costliest step an unauthenticated peer can cause. Run here, it never holds the
-// event loop — every other service of the daemon — and requests use the machine's cores. And
-// signatures (node:crypto sign() of given bytes): a SCEP server signs its reply there while its
-// own thread stores the certificate the reply carries.
+// event loop — every other service of the daemon — and requests use the machine's cores.
+// (Signatures need no worker: node:crypto's sign() with a callback runs on libuv's threadpool.)
 //
 // The pattern of kdf-work.ts: the worker's source is a function of this file (the same code in
 // both places), run by WorkerThread (started on first use, never holding the process open idle).
@@ -15,8 +14,8 @@ import { PkiError } from './errors.js';
 import type { RsaPrivateOperation } from './cms.js';
 import { WorkerThread } from './worker-thread.js';
 
-/** The raw private operation on `input`, or with `digest` a signature of it. */
-interface RsaJob { id: number; keyId: number; pkcs8?: Uint8Array; input: Uint8Array; digest?: string }
+/** The raw private operation on `input`. */
+interface RsaJob { id: number; keyId: number; pkcs8?: Uint8Array; input: Uint8Array }
 
 /**
  * The worker's handler: self-contained (it uses only its arguments), because its source text is
@@ -29,7 +28,6 @@ function handleRsaJob(crypto: typeof nodeCrypto, keys: Map<number, nodeCrypto.Ke
     key = crypto.createPrivateKey({ key: Buffer.from(job.pkcs8), format: 'der', type: 'pkcs8' });
     keys.set(job.keyId, key);
   }
-  if (job.digest !== undefined) return crypto.sign(job.digest, Buffer.from(job.input), key);
   return crypto.privateDecrypt({ key, padding: crypto.constants.RSA_NO_PADDING }, Buffer.from(job.input));
 }
 
@@ -70,12 +68,7 @@ export class RsaWorkers {
     return (input) => this.run(key, input);
   }
 
-  /** node:crypto sign(digest, data, key) of a private key, on the least busy worker. */
-  sign(key: nodeCrypto.KeyObject, digest: string, data: Buffer): Promise<Buffer> {
-    return this.run(key, data, digest);
-  }
-
-  private run(key: nodeCrypto.KeyObject, input: Buffer, digest?: string): Promise<Buffer> {
+  private run(key: nodeCrypto.KeyObject, input: Buffer): Promise<Buffer> {
     let k = this.keyIds.get(key);
     if (!k) {
       k = { id: this.nextKey++, pkcs8: key.export({ type: 'pkcs8', format: 'der' }) };
@@ -86,6 +79,6 @@ export class RsaWorkers {
     for (const t of this.threads) if (t.thread.pending < thread.thread.pending) thread = t;
     const first = !thread.known.has(id);
     thread.known.add(id);
-    return thread.thread.run({ keyId: id, pkcs8: first ? pkcs8 : undefined, input, digest });
+    return thread.thread.run({ keyId: id, pkcs8: first ? pkcs8 : undefined, input });
   }
 }

@@ -12,14 +12,13 @@
 import { createHash, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { berToDer, needsNormalising } from './ber.js';
 import {
-  CMS_OID, certificatePublicKey, createDegenerate, createEnvelopedData, decryptEnvelopedData,
+  CMS_OID, certificateInfo, certificatePublicKey, createDegenerate, createEnvelopedData, decryptEnvelopedData,
   issuerAndSerialOf, parseEnvelopedData, parseSignedData, prepareSignedData, signerCertificate, verifySigner,
   type CmsAttribute, type CmsCipher, type CmsDigest, type CmsSignerInfo, type EnvelopedData, type RsaPrivateOperation, type SignedData,
   type UnsignedData,
 } from './cms.js';
 import { FieldReader, TAG, encodingOf, octetString, readString, readTlv, seq, tlv, utf8String } from './der.js';
 import { PkiError } from './errors.js';
-import { parseCertificate } from './certificate.js';
 
 export const SCEP_OID = {
   messageType: '2.16.840.1.113733.1.9.2',
@@ -153,7 +152,7 @@ function badValue(what: string, value: string): never {
 /** The subjectKeyIdentifier of a certificate (for signers named by it), undefined when it has none. */
 function subjectKeyIdentifier(cert: Buffer): Buffer | undefined {
   try {
-    const skid = parseCertificate(cert).skid;
+    const skid = certificateInfo(cert).skid;
     return skid ? Buffer.from(skid, 'hex') : undefined;
   } catch {
     return undefined;

@@ -16,7 +16,7 @@ import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDec
 import type { Value } from '../../menu/values.js';
 import type { ReadTx, RowData, StoredRow } from '../../store/store.js';
 import { PkiError, parseCertificate } from '../../pki/index.js';
-import { createDegenerate, certificatePublicKey } from '../../pki/cms.js';
+import { certificateInfo, createDegenerate, certificatePublicKey } from '../../pki/cms.js';
 import { parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { createCertRep, openMessageData, parseIssuerAndSubject, parsePkiMessage, type FailInfo, type PkiMessage } from '../../pki/scep-message.js';
 import { CERT, CERT_PATH, isTemplate, keyTypeOfSize } from './properties.js';
@@ -224,7 +224,7 @@ async function raOperation(env: Environment, x: RaContext, der: Buffer, remote: 
   const type = msg.messageType;
   if (type !== 'PKCSReq' && type !== 'RenewalReq' && type !== 'CertPoll') return refuse({ failInfo: 'badRequest', reason: `${type ?? msg.messageTypeCode} is not passed on by an RA` });
   try {
-    if (parseCertificate(msg.signerCertificate).keyType !== 'rsa') return refuse({ failInfo: 'badAlg', reason: 'the signer\'s key is not RSA (replies are encrypted for it)' });
+    if (certificateInfo(msg.signerCertificate).keyType !== 'rsa') return refuse({ failInfo: 'badAlg', reason: 'the signer\'s key is not RSA (replies are encrypted for it)' });
   } catch (e) {
     if (!(e instanceof PkiError)) throw e;
     return refuse({ failInfo: 'badMessageCheck', reason: e.message });

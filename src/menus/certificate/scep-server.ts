@@ -156,36 +156,65 @@ export const otpMenu: MenuDecl = {
 /** SHA-256 of a password, hex: what passwords are found by. */
 const passwordHash = (password: string): string => createHash('sha256').update(password).digest('hex');
 
-/** Each OTP row data's password hash (row data is frozen and replaced on change). */
-const rowHashes = new WeakMap<RowData, string>();
-/** The OTP rows by password hash, per list of OTP rows (a list is replaced when any row changes). */
-const otpIndexes = new WeakMap<readonly StoredRow[], Map<string, StoredRow[]>>();
+/**
+ * The OTP rows of a store by the SHA-256 of their password, followed across changes of the OTP
+ * menu. Each enrolment marks its password used, which gives the menu a new list of rows; the
+ * index then re-files only the rows whose data changed (row data is frozen and replaced on
+ * change), an identity check per row, instead of being rebuilt (a hash-map entry and an array
+ * per row and enrolment: with 600 passwords ≈ 0.3 ms of an enrolment).
+ */
+class OtpIndex {
+  private list: readonly StoredRow[] | undefined;
+  private readonly byId = new Map<number, { row: StoredRow; hash: string }>();
+  private readonly byHash = new Map<string, Set<number>>();
 
-function otpIndex(rows: readonly StoredRow[]): Map<string, StoredRow[]> {
-  let index = otpIndexes.get(rows);
-  if (index) return index;
-  index = new Map();
-  for (const row of rows) {
-    let h = rowHashes.get(row.data);
-    if (h === undefined) rowHashes.set(row.data, h = passwordHash(String(row.data.password ?? '')));
-    const same = index.get(h);
-    if (same) same.push(row); else index.set(h, [row]);
+  /** The rows of `rows` (the menu's current list) whose password has this hash, by id. */
+  find(rows: readonly StoredRow[], hash: string): StoredRow[] {
+    if (rows !== this.list) this.follow(rows);
+    return [...(this.byHash.get(hash) ?? [])].sort((x, y) => x - y).map((id) => this.byId.get(id)!.row);
   }
-  otpIndexes.set(rows, index);
-  return index;
+
+  private follow(rows: readonly StoredRow[]): void {
+    for (const row of rows) {
+      const had = this.byId.get(row.id);
+      if (had?.row.data === row.data) continue;
+      const hash = had && had.row.data.password === row.data.password ? had.hash : passwordHash(String(row.data.password ?? ''));
+      if (had && had.hash !== hash) this.unfile(row.id, had.hash);
+      this.byId.set(row.id, { row, hash });
+      let ids = this.byHash.get(hash);
+      if (!ids) this.byHash.set(hash, ids = new Set());
+      ids.add(row.id);
+    }
+    // Every current row is filed now, so more filed rows than current ones means some were removed.
+    if (this.byId.size > rows.length) {
+      const current = new Set(rows.map((r) => r.id));
+      for (const [id, e] of this.byId) if (!current.has(id)) { this.byId.delete(id); this.unfile(id, e.hash); }
+    }
+    this.list = rows;
+  }
+
+  private unfile(id: number, hash: string): void {
+    const ids = this.byHash.get(hash);
+    ids?.delete(id);
+    if (ids?.size === 0) this.byHash.delete(hash);
+  }
 }
 
 /**
  * The OTP row a challenge password names, if it is unused and unexpired. Rows are found by the
  * SHA-256 of the password given, never by comparing passwords: the time a lookup takes depends
  * on that hash only, which tells nothing about the stored passwords (as the constant-time scan
- * of every row did, which cost a hash per row and request). The index is rebuilt from cached
- * per-row hashes when the OTP rows change.
+ * of every row did, which cost a hash per row and request). The index (OtpIndex) is the
+ * store's: one per environment.
  */
-export function findOtp(tx: ReadTx, password: string, now: number): StoredRow | undefined {
-  const found = otpIndex(tx.list(SCEP_OTP_PATH)).get(passwordHash(password)) ?? [];
+export function findOtp(env: Environment, tx: ReadTx, password: string, now: number): StoredRow | undefined {
+  const indexes = env.cache.table<'index', OtpIndex>('scep.otp-index');
+  let index = indexes.get('index');
+  if (!index) indexes.set('index', index = new OtpIndex());
   let hit: StoredRow | undefined;
-  for (const row of found) if (row.data.used !== true && now < Number(row.data[OTP_EXPIRES_AT] ?? 0)) hit = row;
+  for (const row of index.find(tx.list(SCEP_OTP_PATH), passwordHash(password))) {
+    if (row.data.used !== true && now < Number(row.data[OTP_EXPIRES_AT] ?? 0)) hit = row;
+  }
   return hit;
 }
 
@@ -291,6 +320,23 @@ export interface OpenedServer {
   caDer: Buffer;
 }
 
+/**
+ * The DER of a server's CA certificate, cached by row id and fingerprint (the SHA-256 of that DER)
+ * as its key is (keys.ts privateKey): every PKIOperation needs it twice (to read the request,
+ * to issue), and reading a blob makes a read a SQLite transaction of its own, where an
+ * enrolment's other reads are served from the loaded menus.
+ */
+export function caCertificateDer(env: Environment, tx: ReadTx, id: number): Buffer | undefined {
+  const fingerprint = tx.get(CERT_PATH, id)?.data.fingerprint;
+  if (typeof fingerprint !== 'string') return certificateDer(tx, id);
+  const cache = env.cache.table<number, { fingerprint: string; der: Buffer }>('scep.ca-der');
+  const hit = cache.get(id);
+  if (hit && hit.fingerprint === fingerprint) return hit.der;
+  const der = certificateDer(tx, id);
+  if (der) cache.set(id, { fingerprint, der });
+  return der;
+}
+
 export function openServer(env: Environment, tx: ReadTx, id: number, now: number): OpenedServer {
   const row = tx.get(SCEP_SERVER_PATH, id);
   if (!row) throw failure('the SCEP server was removed');
@@ -298,7 +344,7 @@ export function openServer(env: Environment, tx: ReadTx, id: number, now: number
   const problem = scepCaProblem(tx.get(CERT_PATH, caId)?.data);
   if (problem) throw failure(problem);
   const signer = requestSigner(env, tx, caId, now);
-  return { id, row: row.data, signer, caDer: certificateDer(tx, caId)! };
+  return { id, row: row.data, signer, caDer: caCertificateDer(env, tx, caId)! };
 }
 
 /** The certificate a server issues for a request (signed, not yet stored). */

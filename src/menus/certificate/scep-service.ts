@@ -9,8 +9,8 @@
 // once and per minute), and the work of one message (cms.ts CMS_LIMITS: certificates, signers,
 // recipients; RSA keys up to 8192 bits). The RSA decryption — the costliest step an
 // unauthenticated peer can cause — runs on worker threads (pki/rsa-work.ts) while several
-// operations are in progress (scepRsaOperation); then the reply carrying an issued certificate
-// is also signed there while this thread stores the certificate. Every refusal is answered with a signed CertRep
+// operations are in progress (scepRsaOperation); the reply carrying an issued certificate is
+// signed on libuv's threadpool while this thread stores the certificate. Every refusal is answered with a signed CertRep
 // FAILURE carrying the right failInfo (§3.3.2.2) when the message could be read that far, and logged.
 //
 // What is granted (docs/compatibility.md "SCEP server"):
@@ -32,7 +32,7 @@ import type { Environment } from '../../menu/types.js';
 import type { ReadTx, RowData, StoredRow, WriteTx } from '../../store/store.js';
 import { PkiError, SUBJECT_FIELD_ORDER, parseCertificate, parseName, type CertInfo } from '../../pki/index.js';
 import {
-  certificatePublicKey, createDegenerate, createSignedData, rsaPrivateOperation, type CmsCipher, type CmsDigest, type RsaPrivateOperation,
+  certificateInfo, certificatePublicKey, createDegenerate, createSignedData, rsaPrivateOperation, type CmsCipher, type CmsDigest, type RsaPrivateOperation,
 } from '../../pki/cms.js';
 import { parseCsr, type CsrInfo } from '../../pki/csr.js';
 import { RsaWorkers } from '../../pki/rsa-work.js';
@@ -44,7 +44,7 @@ import { publishedCrl } from './crl-publish.js';
 import { certificateDer, privateKey } from './keys.js';
 import { CERT_PATH } from './properties.js';
 import {
-  CSR_BLOB, REQUEST_CERT, REQUEST_EXPIRES, SCEP, SCEP_OTP_PATH, SCEP_REQUESTS_PATH, SCEP_SERVER_PATH, SERVER_REF, SIGNER_BLOB,
+  CSR_BLOB, REQUEST_CERT, REQUEST_EXPIRES, SCEP, caCertificateDer, SCEP_OTP_PATH, SCEP_REQUESTS_PATH, SCEP_SERVER_PATH, SERVER_REF, SIGNER_BLOB,
   csrRefusal, findOtp, lifetimeMs, openServer, pruneRequests, requestFacts, signForServer, storeIssued, useOtp,
   type OpenedServer, type ScepRefusal,
 } from './scep-server.js';
@@ -249,7 +249,7 @@ interface ServerCa {
 function serverCa(env: Environment, tx: ReadTx, server: StoredRow): ServerCa | undefined {
   const id = propValue(SCEP.caCert, server.data);
   const row = tx.get(CERT_PATH, id);
-  const der = certificateDer(tx, id);
+  const der = caCertificateDer(env, tx, id);
   const key = row && typeof row.data.fingerprint === 'string' ? privateKey(env, tx, id, row.data.fingerprint) : undefined;
   if (!row || !der || !key || key.asymmetricKeyType !== 'rsa') return undefined;
   return { id, der, key, name: String(row.data.name) };
@@ -333,7 +333,7 @@ async function pkiOperation(env: Environment, server: StoredRow, ca: ServerCa | 
   // Replies are encrypted for the requester's key: an RSA key (key transport, §3.2.2).
   let signerInfo: CertInfo;
   try {
-    signerInfo = parseCertificate(msg.signerCertificate);
+    signerInfo = certificateInfo(msg.signerCertificate);
   } catch (e) {
     if (!(e instanceof PkiError)) throw e;
     return refuse(x, { failInfo: 'badMessageCheck', reason: `the signer certificate can not be read: ${e.message}` });
@@ -409,7 +409,7 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
     const existing = rows.find(sameTransaction(x));
     const busy = rows.some((r) => r.data.status === 'pending');
     const signerRow = tx.findBy(CERT_PATH, 'fingerprint', signerInfo.fingerprint)[0];
-    const otp = csr.challengePassword ? findOtp(tx, csr.challengePassword, now) : undefined;
+    const otp = csr.challengePassword ? findOtp(env, tx, csr.challengePassword, now) : undefined;
     // The server ready to issue, in this same read; why it cannot is thrown once it would issue.
     let opened: OpenedServer | RosError | PkiError;
     try {
@@ -457,12 +457,13 @@ async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError 
   const opened = server;
   const now = env.clock.now();
   const issued = signForServer(opened, csr, now);
-  // With other operations in progress, the reply is signed on a worker thread while this thread
-  // stores the certificate in it (alone, here after the COMMIT: measured on a quiet machine, the
-  // hop cost more than the overlap saved); it is sent only once the certificate is committed.
+  // The reply is signed on libuv's threadpool (node:crypto's asynchronous sign) while this
+  // thread stores the certificate it carries and COMMITs: the two overlap on two cores, and
+  // handing a job to the threadpool costs a few microseconds (a worker thread's message hop
+  // cost more than an alone enrolment gained). It is sent only once the certificate is committed.
   const unsigned = prepareCertRep(certRepSpec(x, 'SUCCESS', { certificates: [issued.der], recipient: msg.signerCertificate }));
-  const signature = aloneInProgress(env) ? undefined : scepRsaWorkers().sign(x.ca.key, unsigned.digest, unsigned.toSign);
-  signature?.catch(() => {}); // awaited below, or moot after a refusal
+  const signature = signOnThreadpool(unsigned.digest, unsigned.toSign, x.ca.key);
+  signature.catch(() => {}); // awaited below, or moot after a refusal
   const outcome = await env.store.write((tx): { name: string } | ScepRefusal => {
     if (requestRows(tx, x.server.id, msg.transactionId).some(sameTransaction(x))) return { failInfo: 'badRequest', reason: 'the transaction is already being answered' };
     if (by.otp) {
@@ -482,11 +483,12 @@ async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError 
     return { name: cert.name };
   });
   if ('failInfo' in outcome) return refuse(x, outcome);
-  // A worker lost meanwhile (crashed, restarted): the certificate is committed, so its reply is signed here.
-  const inline = () => cryptoSign(unsigned.digest, unsigned.toSign, x.ca.key);
-  const sig = signature ? await signature.catch(inline) : inline();
-  return binary('application/x-pki-message', unsigned.finish(sig));
+  return binary('application/x-pki-message', unsigned.finish(await signature));
 }
+
+/** node:crypto sign() on libuv's threadpool (its callback form). */
+const signOnThreadpool = (digest: string, data: Buffer, key: KeyObject): Promise<Buffer> =>
+  new Promise((resolve, reject) => cryptoSign(digest, data, key, (e, sig) => (e ? reject(e) : resolve(sig))));
 
 function insertRequest(tx: WriteTx, x: Exchange, csr: CsrInfo, status: string, extra: RowData = {}): number {
   const now = x.env.clock.now();
