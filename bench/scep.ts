@@ -27,7 +27,7 @@ import { createCsr } from '../src/pki/csr.js';
 import { createRequest, degenerateContents, openMessageData, parsePkiMessage, transactionIdFor } from '../src/pki/scep-message.js';
 import { certificateDer } from '../src/menus/certificate/keys.js';
 import { CERT_PATH } from '../src/menus/certificate/properties.js';
-import { BIN as OWN_BIN, freePort, nowMs, waitPort, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, processCpuMs, waitPort, type Line } from './support.js';
 
 /** ROSPKI_BENCH_BIN=<path to bin/rospki.js> measures another build (e.g. an older commit's) the same way. */
 const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
@@ -149,21 +149,6 @@ function rsaFloorMs(): number {
   return best;
 }
 
-/**
- * CPU time a process has used so far, all its threads, in ms (Linux: the schedstat of each /proc/<pid>/task,
- * whose first field is the time on a CPU in ns); undefined elsewhere. Per enrolment it tells what
- * a server costs apart from how the shared machine's scheduler treats it.
- */
-function cpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    let ns = 0;
-    for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e6;
-  } catch {
-    return undefined;
-  }
-}
 
 async function getCaCert(url: string): Promise<Buffer> {
   const res = await fetch(`${url}?operation=GetCACert`);
@@ -244,9 +229,9 @@ export async function benchScep(line: Line): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, s] of Object.entries(servers)) {
         const from = WARM_UP + r * PER_ROUND;
-        const cpuBefore = cpuMs(s.pid);
+        const cpuBefore = processCpuMs(s.pid);
         s.rates.push(await load(s.url, prepared[name]!.ca, prepared[name]!.list.slice(from, from + PER_ROUND), false));
-        const cpuAfter = cpuMs(s.pid);
+        const cpuAfter = processCpuMs(s.pid);
         if (cpuBefore !== undefined && cpuAfter !== undefined) s.cpu.push((cpuAfter - cpuBefore) / PER_ROUND);
       }
     }

@@ -12,14 +12,31 @@ export const BIN = path.join(ROOT, 'bin', 'rospki.js');
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
+/** The time on a CPU (ms) of one thread so far: the first field of its schedstat (ns). */
+function schedstatMs(pid: number, tid: number | string): number {
+  return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
 /**
- * CPU time (ms) one thread has used so far: a process's main thread when tid is left out (Linux
- * schedstat, whose first field is the time on a CPU in ns); undefined elsewhere or once it is gone.
- * CPU per operation tells what a server costs apart from how a shared machine schedules it.
+ * CPU time (ms) one thread has used so far: a process's main thread when tid is left out (Linux);
+ * undefined elsewhere or once it is gone. CPU per operation tells what a server costs apart from
+ * how a shared machine schedules it.
  */
 export function threadCpuMs(pid: number, tid = pid): number | undefined {
   try {
-    return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    return schedstatMs(pid, tid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (ms) a process has used so far, all its threads (Linux); undefined elsewhere. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    let ms = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ms += schedstatMs(pid, tid);
+    return ms;
   } catch {
     return undefined;
   }
