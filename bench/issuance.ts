@@ -19,7 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeSentence, SentenceDecoder } from '../src/services/words.js';
-import { BIN as OWN_BIN, freePort, nowMs, threadCpuMs, waitPort, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, requestJson, threadCpuMs, waitPort, type Line } from './support.js';
 
 /** ROSPKI_BENCH_BIN=<path to bin/rospki.js> measures another build (e.g. an older commit's) the same way. */
 const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
@@ -47,21 +47,6 @@ async function parallel(count: number, inFlight: number, job: (i: number) => Pro
     while (next < count) await job(next++);
   }));
   return count / ((nowMs() - start) / 1000);
-}
-
-function request(agent: http.Agent, port: number, method: string, url: string, body: unknown, auth?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = Buffer.from(JSON.stringify(body));
-    const req = http.request({ host: '127.0.0.1', port, method, path: url, agent, headers: {
-      'content-type': 'application/json', 'content-length': data.length, ...(auth ? { authorization: auth } : {}),
-    } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
 }
 
 /** A bare API connection: one command at a time, replies up to `!done`. */
@@ -108,7 +93,7 @@ async function cfsslRate(dir: string, count: number): Promise<number | undefined
     await waitPort(port);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const one = async (i: number) => {
-      const r = await request(agent, port, 'POST', '/api/v1/cfssl/newcert', { request: { CN: `h${i}`, hosts: [`h${i}`], key: { algo: 'ecdsa', size: 256 } }, profile: 'leaf' });
+      const r = await requestJson(agent, `http://127.0.0.1:${port}`, 'POST', '/api/v1/cfssl/newcert', { request: { CN: `h${i}`, hosts: [`h${i}`], key: { algo: 'ecdsa', size: 256 } }, profile: 'leaf' });
       if (r.status !== 200) throw new Error(`cfssl answered ${r.status}: ${r.text.slice(0, 200)}`);
     };
     await parallel(200, 4, one); // warm up
@@ -194,9 +179,9 @@ async function benchRest(port: number, ref: Ref): Promise<void> {
   const auth = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const restOne = (prefix: string) => async (i: number) => {
-    const a = await request(agent, port, 'PUT', '/rest/certificate', { name: `${prefix}${i}`, 'common-name': `${prefix}${i}`, 'key-size': 'prime256v1' }, auth);
+    const a = await requestJson(agent, `http://127.0.0.1:${port}`, 'PUT', '/rest/certificate', { name: `${prefix}${i}`, 'common-name': `${prefix}${i}`, 'key-size': 'prime256v1' }, auth);
     if (a.status !== 201 && a.status !== 200) throw new Error(`REST add: ${a.status} ${a.text}`);
-    const s = await request(agent, port, 'POST', '/rest/certificate/sign', { number: `${prefix}${i}`, ca: 'ca' }, auth);
+    const s = await requestJson(agent, `http://127.0.0.1:${port}`, 'POST', '/rest/certificate/sign', { number: `${prefix}${i}`, ca: 'ca' }, auth);
     if (s.status !== 200) throw new Error(`REST sign: ${s.status} ${s.text}`);
   };
   await parallel(400, 4, restOne('rw'));

@@ -17,11 +17,12 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
-import { BIN as OWN_BIN, freePort, nowMs, type Line } from './support.js';
+import { BIN as OWN_BIN, freePort, nowMs, requestJson, type Line } from './support.js';
 
 /** ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build the same way (before/after). */
 const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
@@ -101,10 +102,14 @@ async function statements(url: string, top: number, certs: number): Promise<void
   }
 }
 
+/** Keep-alive connections per instance, as many as its clients. */
+const agents = new Map<string, http.Agent>();
+
 async function call(base: string, method: string, url: string, body: unknown): Promise<void> {
-  const r = await fetch(`${base}${url}`, { method, headers: { 'content-type': 'application/json', authorization: AUTH }, body: JSON.stringify(body) });
-  const text = await r.text();
-  if (r.status !== 200 && r.status !== 201) throw new Error(`${method} ${url}: ${r.status} ${text.slice(0, 200)}`);
+  let agent = agents.get(base);
+  if (!agent) agents.set(base, agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS_PER_INSTANCE }));
+  const r = await requestJson(agent, base, method, url, body, AUTH);
+  if (r.status !== 200 && r.status !== 201) throw new Error(`${method} ${url}: ${r.status} ${r.text.slice(0, 200)}`);
 }
 
 /** Issues `perInstance` certificates through each base URL, CLIENTS_PER_INSTANCE at a time each; certificates per second. */
@@ -160,6 +165,8 @@ export async function benchPg(line: Line): Promise<void> {
       base,
       pid: child.pid!,
       async stop() {
+        agents.get(base)?.destroy();
+        agents.delete(base);
         if (child.exitCode !== null) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
