@@ -298,19 +298,23 @@ const EC_SIG_OID: Record<CmsDigest, string> = {
 /** ContentInfo of a SignedData (RFC 5652 §5.1). */
 export function createSignedData(spec: SignedDataSpec): Buffer {
   if (!spec.signer) return assembleSignedData(spec);
-  const unsigned = prepareSignedData({ ...spec, signer: spec.signer });
-  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+  return signNow(prepareSignedData({ ...spec, signer: spec.signer }), spec.signer.privateKey);
 }
 
 /**
- * A SignedData up to its signature, which is made elsewhere (a worker thread) while this thread
- * goes on: `toSign` signed with the signer's key and `digest` (node:crypto sign(), the same
- * bytes createSignedData would make), then finish(signature) gives the ContentInfo.
+ * A SignedData up to its signature, which may be made elsewhere (libuv's threadpool) while this
+ * thread goes on: `toSign` signed with the signer's key and `digest` (node:crypto sign(), the
+ * same bytes createSignedData would make), then finish(signature) gives the ContentInfo.
  */
 export interface UnsignedData {
   toSign: Buffer;
   digest: CmsDigest;
   finish(signature: Buffer): Buffer;
+}
+
+/** An UnsignedData signed on this thread and finished. */
+export function signNow(unsigned: UnsignedData, privateKey: KeyObject): Buffer {
+  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, privateKey));
 }
 
 export function prepareSignedData(spec: SignedDataSpec & { signer: CmsSigner }): UnsignedData {

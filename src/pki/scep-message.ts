@@ -9,11 +9,11 @@
 // holds, so a server can still answer a bad one with a signed FAILURE that carries the client's
 // nonce and transaction (§3.3.2.2).
 
-import { createHash, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { berToDer, needsNormalising } from './ber.js';
 import {
   CMS_OID, certificateInfo, certificatePublicKey, createDegenerate, createEnvelopedData, decryptEnvelopedData,
-  issuerAndSerialOf, parseEnvelopedData, parseSignedData, prepareSignedData, signerCertificate, verifySigner,
+  issuerAndSerialOf, parseEnvelopedData, parseSignedData, prepareSignedData, signNow, signerCertificate, verifySigner,
   type CmsAttribute, type CmsCipher, type CmsDigest, type CmsSignerInfo, type EnvelopedData, type RsaPrivateOperation, type SignedData,
   type UnsignedData,
 } from './cms.js';
@@ -249,11 +249,10 @@ const printable = (s: string): Buffer => tlv(TAG.PRINTABLE_STRING, Buffer.from(s
 
 /** A signed pkiMessage (§3.2). */
 export function createPkiMessage(spec: PkiMessageSpec): Buffer {
-  const unsigned = preparePkiMessage(spec);
-  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+  return signNow(preparePkiMessage(spec), spec.signer.privateKey);
 }
 
-/** A pkiMessage up to its signature (made elsewhere: cms.ts prepareSignedData). */
+/** A pkiMessage up to its signature (cms.ts prepareSignedData). */
 export function preparePkiMessage(spec: PkiMessageSpec): UnsignedData {
   if (!/^[A-Za-z0-9 '()+,\-./:=?]{1,128}$/.test(spec.transactionId)) throw new PkiError('bad-der', 'transactionID must be PrintableString text');
   const attrs: CmsAttribute[] = [
@@ -319,11 +318,10 @@ export interface CertRepSpec {
 
 /** A CertRep (§3.3.2): SUCCESS with the enveloped degenerate SignedData, else no content. */
 export function createCertRep(spec: CertRepSpec): Buffer {
-  const unsigned = prepareCertRep(spec);
-  return unsigned.finish(cryptoSign(unsigned.digest, unsigned.toSign, spec.signer.privateKey));
+  return signNow(prepareCertRep(spec), spec.signer.privateKey);
 }
 
-/** A CertRep up to its signature (made elsewhere: cms.ts prepareSignedData). */
+/** A CertRep up to its signature (cms.ts prepareSignedData). */
 export function prepareCertRep(spec: CertRepSpec): UnsignedData {
   let envelope: Buffer | undefined;
   if (spec.status === 'SUCCESS') {
