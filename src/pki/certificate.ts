@@ -301,9 +301,13 @@ export function issueCertificate(spec: IssueSpec): IssuedCertificate {
 /** Same as issueCertificate but the signature is computed on the libuv threadpool. */
 export async function issueCertificateAsync(spec: IssueSpec): Promise<IssuedCertificate> {
   const p = prepare(spec);
-  const sig = await new Promise<Buffer>((resolve, reject) =>
-    cryptoSign(p.digest, p.tbs, p.privateKey, (err, s) => (err ? reject(err) : resolve(s))));
+  const sig = await signOnThreadpool(p.digest, p.tbs, p.privateKey);
   return { der: assemble(p, sig), ...p.result };
+}
+
+/** node:crypto sign() on libuv's threadpool (its callback form): this thread goes on meanwhile. */
+export function signOnThreadpool(digest: string, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => cryptoSign(digest, data, key, (e, sig) => (e ? reject(e) : resolve(sig))));
 }
 
 /** IssuerSpec for a CA certificate (DER or parsed) and its private key. */

@@ -4,7 +4,7 @@
 import type { Environment } from '../../menu/types.js';
 import { answerRa, raAtPath } from './scep-ra.js';
 import {
-  DEFAULT_SCEP_LIMITS, answerScep, operationOf, serverAtPath, type ScepHttpRequest, type ScepHttpResponse, type ScepLimits,
+  DEFAULT_SCEP_LIMITS, answerScep, operationOf, queryParams, serverAtPath, type ScepHttpRequest, type ScepHttpResponse, type ScepLimits,
 } from './scep-service.js';
 
 export { DEFAULT_SCEP_LIMITS, isScepRequestPath, type ScepLimits } from './scep-service.js';
@@ -14,7 +14,7 @@ export async function answerScepPath(env: Environment, req: ScepHttpRequest, lim
   // One read finds who answers (and, for a server's PKIOperation, its CA).
   const found = await env.store.read((tx) => {
     const ra = raAtPath(tx, path);
-    return ra ? { ra } : { server: serverAtPath(env, tx, path, operationOf(req)) };
+    return ra ? { ra } : { server: serverAtPath(env, tx, path, operationOf(queryParams(req.query))) };
   });
   return found.ra ? answerRa(env, found.ra, req, limits) : answerScep(env, req, found.server, limits);
 }

@@ -26,7 +26,7 @@ import {
 } from './scep-server.js';
 import { makeRaClient, passOn, renewScepRow, scepCaOf, scepRequestOf, stateOf, upstreamOf, type Upstream } from './scep-client.js';
 import {
-  SERVER_CAPS, binary, gatedPkiOperation, logRefusal, queryParams, replyCipher, scepRsaOperation, text,
+  SERVER_CAPS, binary, gatedPkiOperation, logRefusal, operationOf, queryParams, replyCipher, scepRsaOperation, text,
   type ScepHttpRequest, type ScepHttpResponse, type ScepLimits,
 } from './scep-service.js';
 
@@ -179,7 +179,7 @@ export async function answerRa(env: Environment, ra: StoredRow, req: ScepHttpReq
   const up = await env.store.read((tx) => upstreamOf(env, tx, certId));
   if (!up) return text(503, 'the RA has no certificate yet\n', { 'Retry-After': '60' });
   const params = queryParams(req.query);
-  switch ((params.get('operation') ?? '').toLowerCase()) {
+  switch (operationOf(params)) {
     case 'getcacaps':
       return text(200, `${SERVER_CAPS.filter((c) => c !== 'GetNextCACert').join('\n')}\n`);
     case 'getcacert':

@@ -24,13 +24,13 @@
 // A transactionID seen again with the same request gets the same answer (a retransmission,
 // §3.2.1.1); with another request it is refused.
 
-import { createHash, sign as cryptoSign } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { RosError } from '../../errors.js';
 import { propValue } from '../../menu/generic.js';
 import type { Environment } from '../../menu/types.js';
 import type { ReadTx, RowData, StoredRow, WriteTx } from '../../store/store.js';
-import { PkiError, SUBJECT_FIELD_ORDER, parseCertificate, parseName, type CertInfo } from '../../pki/index.js';
+import { PkiError, SUBJECT_FIELD_ORDER, parseCertificate, parseName, signOnThreadpool, type CertInfo } from '../../pki/index.js';
 import {
   certificateInfo, certificatePublicKey, createDegenerate, createSignedData, rsaPrivateOperation, type CmsCipher, type CmsDigest, type RsaPrivateOperation,
 } from '../../pki/cms.js';
@@ -133,8 +133,8 @@ export function scepRsaOperation(env: Environment, key: KeyObject): RsaPrivateOp
 /** Whether this PKIOperation is the only one in progress (see scepRsaOperation). */
 const aloneInProgress = (env: Environment): boolean => (env.cache.table<'n', number>('scep.in-progress').get('n') ?? 0) <= 1;
 
-/** The operation a request asks for (lower case). */
-export const operationOf = (req: ScepHttpRequest): string => (queryParams(req.query).get('operation') ?? '').toLowerCase();
+/** The operation a request asks for (lower case), from its query parameters. */
+export const operationOf = (params: ReadonlyMap<string, string>): string => (params.get('operation') ?? '').toLowerCase();
 
 /** The enabled server at a path, and for a PKIOperation its CA (read here: one read per request). */
 export interface ServerAtPath { row: StoredRow; ca?: ServerCa }
@@ -151,7 +151,7 @@ export async function answerScep(env: Environment, req: ScepHttpRequest, at: Ser
   if (!at) return text(404, 'no SCEP service at this path\n');
   const server = at.row;
   const params = queryParams(req.query);
-  const op = (params.get('operation') ?? '').toLowerCase();
+  const op = operationOf(params);
   switch (op) {
     case 'getcacaps':
       return text(200, `${SERVER_CAPS.join('\n')}\n`);
@@ -451,10 +451,9 @@ async function enrol(x: Exchange, csr: CsrInfo, signerInfo: CertInfo): Promise<S
 }
 
 /** Issues at once (OTP or renewal): signed first, then stored in one write, then answered. */
-async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError | PkiError, by: { otp?: StoredRow; renews?: StoredRow }): Promise<ScepHttpResponse> {
+async function issue(x: Exchange, csr: CsrInfo, opened: OpenedServer | RosError | PkiError, by: { otp?: StoredRow; renews?: StoredRow }): Promise<ScepHttpResponse> {
   const { env, msg } = x;
-  if (server instanceof Error) throw server;
-  const opened = server;
+  if (opened instanceof Error) throw opened;
   const now = env.clock.now();
   const issued = signForServer(opened, csr, now);
   // The reply is signed on libuv's threadpool (node:crypto's asynchronous sign) while this
@@ -485,10 +484,6 @@ async function issue(x: Exchange, csr: CsrInfo, server: OpenedServer | RosError 
   if ('failInfo' in outcome) return refuse(x, outcome);
   return binary('application/x-pki-message', unsigned.finish(await signature));
 }
-
-/** node:crypto sign() on libuv's threadpool (its callback form). */
-const signOnThreadpool = (digest: string, data: Buffer, key: KeyObject): Promise<Buffer> =>
-  new Promise((resolve, reject) => cryptoSign(digest, data, key, (e, sig) => (e ? reject(e) : resolve(sig))));
 
 function insertRequest(tx: WriteTx, x: Exchange, csr: CsrInfo, status: string, extra: RowData = {}): number {
   const now = x.env.clock.now();
