@@ -113,7 +113,7 @@ export class MenuRows {
 }
 
 /** Index of id in a list in id order, or where it would go (binary search). */
-function indexById(list: readonly StoredRow[], id: number): number {
+export function indexById(list: readonly StoredRow[], id: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {

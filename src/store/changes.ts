@@ -6,6 +6,7 @@
 //   reconciles only when that meets what its last reconcile read (services/inputs.ts), so that
 //   issuing a certificate no service uses costs the services nothing.
 
+import { indexById } from './cache.js';
 import type { ReadTx, StoredRow, WriteTx } from './store.js';
 
 /** What a read looked at: whole menus, rows by id, findBy lookups, blobs. */
@@ -69,18 +70,8 @@ export interface RowChange {
   after: StoredRow | undefined;
 }
 
-/** Whether ids (in id order, as the store hands rows out) hold id. */
-function holds(rows: readonly StoredRow[], id: number): boolean {
-  let lo = 0;
-  let hi = rows.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const at = rows[mid]!.id;
-    if (at === id) return true;
-    if (at < id) lo = mid + 1; else hi = mid - 1;
-  }
-  return false;
-}
+/** Whether rows (in id order, as the store hands them out) hold id. */
+const holds = (rows: readonly StoredRow[], id: number): boolean => rows[indexById(rows, id)]?.id === id;
 
 /**
  * What one or more commits changed: each row with its first before and its newest after, and the
