@@ -12,32 +12,18 @@
 // ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build instead.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeSentence, SentenceDecoder } from '../src/services/words.js';
-import { BIN as OWN_BIN, freePort, nowMs, requestJson, threadCpuMs, waitPort, type Line } from './support.js';
+import { BIN as OWN_BIN, cpuUsPer, freePort, nowMs, rawKeygenSign, requestJson, threadCpuMs, waitPort, type Line, type RawFigure } from './support.js';
 
 /** ROSPKI_BENCH_BIN=<path to bin/rospki.js> measures another build (e.g. an older commit's) the same way. */
 const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 
 const N = 2000;
-
-/** keygen + one signature over a certificate-sized TBS, on this thread: the physical limit. */
-interface RawFigure { rate: number; cpuUs: number | undefined }
-
-function rawRate(count: number): RawFigure {
-  const tbs = Buffer.alloc(600, 7);
-  const cpuBefore = threadCpuMs(process.pid);
-  const start = nowMs();
-  for (let i = 0; i < count; i++) sign('sha256', tbs, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
-  const rate = count / ((nowMs() - start) / 1000);
-  const cpuAfter = threadCpuMs(process.pid);
-  return { rate, cpuUs: cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / count };
-}
 
 /** Runs `count` jobs with `inFlight` of them at a time; returns jobs per second. */
 async function parallel(count: number, inFlight: number, job: (i: number) => Promise<void>): Promise<number> {
@@ -123,7 +109,7 @@ export async function benchIssuance(line: Line): Promise<void> {
     await waitPort(ports.www);
     await waitPort(ports.api);
 
-    rawRate(500);
+    rawKeygenSign(500);
     const cfssl = await cfsslRate(dir, N);
     // The machine is shared and its load drifts by minutes: the raw limit is measured right
     // before and right after each front end, and its mean is that front end's reference. Beside
@@ -133,18 +119,18 @@ export async function benchIssuance(line: Line): Promise<void> {
     let daemonCpuBefore: number | undefined;
     const ref: Ref = (rate: number, what: string) => {
       const daemonCpuAfter = threadCpuMs(daemon.pid!);
-      const rawAfter = rawRate(3000);
+      const rawAfter = rawKeygenSign(3000);
       const raw = (rawBefore.rate + rawAfter.rate) / 2;
       line(what, rate.toFixed(0), `raw ${raw.toFixed(0)}/s`, rate / raw, '≥ 0.3× raw single core');
       if (cfssl !== undefined) line('  beside cfssl serve (4 in flight)', rate.toFixed(0), `cfssl ${cfssl.toFixed(0)}/s`, rate / cfssl, '≥ 2× cfssl');
       if (daemonCpuBefore !== undefined && daemonCpuAfter !== undefined && rawBefore.cpuUs !== undefined && rawAfter.cpuUs !== undefined) {
-        const daemonUs = ((daemonCpuAfter - daemonCpuBefore) * 1000) / N;
+        const daemonUs = cpuUsPer(daemonCpuBefore, daemonCpuAfter, N)!;
         const rawUs = (rawBefore.cpuUs + rawAfter.cpuUs) / 2;
         line('  daemon main-thread CPU per add+sign, µs', daemonUs.toFixed(0), `raw ${rawUs.toFixed(0)} µs`, rawUs / daemonUs, 'information (0.3× ⇔ ≤ raw/0.3)');
       }
       rawBefore = rawAfter;
     };
-    ref.before = () => { rawBefore = rawRate(3000); daemonCpuBefore = threadCpuMs(daemon.pid!); };
+    ref.before = () => { rawBefore = rawKeygenSign(3000); daemonCpuBefore = threadCpuMs(daemon.pid!); };
 
     const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'console,rest,api').split(','));
 

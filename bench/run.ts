@@ -5,7 +5,7 @@
 //   npm run bench -- startup cert only some sections (startup, script, cert, rsa, print, issuance, services, pkcs12, crl, ssh, dns, acme, web, scep, openvpn, pg)
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { generateKeyPair, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPair } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ import { benchDns } from './dns.js';
 import { benchIssuance } from './issuance.js';
 import { benchFirewall } from './firewall.js';
 import { benchServices } from './services.js';
-import { BIN, median, threadCpuMs } from './support.js';
+import { BIN, cpuUsPer, median, rawKeygenSign, threadCpuMs } from './support.js';
 import { benchPg } from './pg.js';
 import { benchPkcs12 } from './pkcs12.js';
 import { benchScep } from './scep.js';
@@ -102,19 +102,8 @@ async function benchScript(): Promise<void> {
 /** EC P-256 certificates through the command layer (add + sign, stored) beside the raw limit. */
 async function benchCert(): Promise<void> {
   const n = 3000;
-  const raw = (count: number) => {
-    const data = Buffer.alloc(600, 7);
-    const cpu = threadCpuMs(process.pid);
-    const start = now();
-    for (let i = 0; i < count; i++) {
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-      sign('sha256', data, privateKey);
-    }
-    const rate = count / (ms(now() - start) / 1000);
-    return { rate, cpuUs: cpuUsPer(cpu, count) };
-  };
-  raw(500); // warm up
-  const rawFigure = raw(n);
+  rawKeygenSign(500); // warm up
+  const rawFigure = rawKeygenSign(n);
   const { dir, app, run } = await benchAppWithCa();
   for (let i = 0; i < 3000; i++) { // warm up: the JIT settles after a few thousand commands
     await run('add', { name: `w${i}`, 'common-name': `w${i}`, 'key-size': 'prime256v1', 'subject-alt-name': `DNS:w${i}.example.com` });
@@ -127,7 +116,7 @@ async function benchCert(): Promise<void> {
     await run('sign', { number: `c${i}`, ca: 'ca' });
   }
   const rate = n / (ms(now() - start) / 1000);
-  const cpuUs = cpuUsPer(cpu, n);
+  const cpuUs = cpuUsPer(cpu, threadCpuMs(process.pid), n);
   line('EC P-256 certificates issued (add + sign, stored) /s', fmt(rate, 0), `raw ${fmt(rawFigure.rate, 0)}/s`, rate / rawFigure.rate, '≥ 0.3× raw');
   app.close();
   if (cpuUs !== undefined && rawFigure.cpuUs !== undefined) {
@@ -136,12 +125,6 @@ async function benchCert(): Promise<void> {
     if (floor !== undefined) line('  of it the same SQLite statements alone, µs', fmt(floor, 0), `all ${fmt(cpuUs, 0)} µs`, floor / cpuUs, 'information');
   }
   fs.rmSync(dir, { recursive: true, force: true });
-}
-
-/** CPU µs of this thread per operation since `startMs` (threadCpuMs), over `count` operations. */
-function cpuUsPer(startMs: number | undefined, count: number): number | undefined {
-  const end = threadCpuMs(process.pid);
-  return startMs === undefined || end === undefined ? undefined : ((end - startMs) * 1000) / count;
 }
 
 /**
@@ -190,7 +173,7 @@ function storeFloorCpuUs(dbPath: string, name: string): number | undefined {
     const count = 3000;
     const cpu = threadCpuMs(process.pid);
     for (let i = 1001; i <= 1000 + count; i++) one(i);
-    return cpuUsPer(cpu, count);
+    return cpuUsPer(cpu, threadCpuMs(process.pid), count);
   } finally {
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });

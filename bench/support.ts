@@ -1,4 +1,5 @@
 // What every bench section shares: the result line, medians, timers, loopback ports.
+import { generateKeyPairSync, sign } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -29,6 +30,24 @@ export function threadCpuMs(pid: number, tid = pid): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU µs per operation of a thread between two threadCpuMs readings, over `count` operations. */
+export function cpuUsPer(startMs: number | undefined, endMs: number | undefined, count: number): number | undefined {
+  return startMs === undefined || endMs === undefined ? undefined : ((endMs - startMs) * 1000) / count;
+}
+
+/** The raw limit: keygen + one signature per second, and its CPU µs each, on this thread. */
+export interface RawFigure { rate: number; cpuUs: number | undefined }
+
+/** EC P-256 keygen + one signature over a certificate-sized TBS, `count` times on this thread. */
+export function rawKeygenSign(count: number): RawFigure {
+  const tbs = Buffer.alloc(600, 7);
+  const cpuBefore = threadCpuMs(process.pid);
+  const start = nowMs();
+  for (let i = 0; i < count; i++) sign('sha256', tbs, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+  const rate = count / ((nowMs() - start) / 1000);
+  return { rate, cpuUs: cpuUsPer(cpuBefore, threadCpuMs(process.pid), count) };
 }
 
 /** CPU time (ms) a process has used so far, all its threads (Linux); undefined elsewhere. */
