@@ -14,7 +14,7 @@
 
 import { notEnoughPermissions, RosError } from '../errors.js';
 import { UnsafeFileName } from '../store/files.js';
-import type { ReadTx } from '../store/store.js';
+import type { ReadMark, ReadTx } from '../store/store.js';
 import { parseArgs } from './args.js';
 import { toRosError } from './failures.js';
 import { typeContext } from './generic.js';
@@ -34,6 +34,11 @@ export interface CommandRequest {
   readonly args: ReadonlyMap<string, Value>;
   readonly where?: RowPredicate;
   readonly session: Session;
+  /**
+   * When the request reached the front end (Store.mark): the command's reads see everything
+   * committed before then. Default: when the executor got it.
+   */
+  readonly since?: ReadMark;
 }
 
 export class Executor {
@@ -70,16 +75,17 @@ export class Executor {
       if (required.some((p) => !policies.has(p))) throw notEnoughPermissions();
       return policies;
     };
+    const since = req.since ?? env.store.mark();
     if (menu.prepare) {
       // Only a user who may run the command brings the menu up to date (the /file mirror writes).
-      await env.store.read(check);
+      await env.store.read(check, since);
       await menu.prepare(env);
     }
-    const { policies, args } = await env.store.read((tx) => ({ policies: check(tx), args: parseArgs(command, req.args, typeContext(env, tx)) }));
+    const { policies, args } = await env.store.read((tx) => ({ policies: check(tx), args: parseArgs(command, req.args, typeContext(env, tx)) }), since);
     for (const decl of command.args) {
       if (decl.policy && args.has(decl) && !policies.has(decl.policy)) throw notEnoughPermissions();
     }
-    return command.run({ menu, command, args, where: req.where, session: req.session, policies, env });
+    return command.run({ menu, command, args, where: req.where, session: req.session, policies, env, since });
   }
 
   private async logRefusal(session: Session, e: UnsafeFileName): Promise<void> {

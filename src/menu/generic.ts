@@ -285,7 +285,7 @@ function propertyArgs(call: CommandCall): Array<[string, unknown]> {
  */
 async function readTx<T>(call: CommandCall, fn: (tx: ReadTx, ctx: TypeContext) => T): Promise<T> {
   const ctx = typeContext(call.env, call.env.store.view());
-  return call.env.store.read((tx) => fn(tx, ctx));
+  return call.env.store.read((tx) => fn(tx, ctx), call.since);
 }
 
 async function writeTx<T>(call: CommandCall, fn: (tx: WriteTx, ctx: TypeContext) => T): Promise<T> {

@@ -4,7 +4,7 @@
 
 import type { Clock, TimeZone } from '../clock.js';
 import type { FileStore } from '../store/files.js';
-import type { ReadTx, RowData, Store, StoredRow, WriteTx } from '../store/store.js';
+import type { ReadMark, ReadTx, RowData, Store, StoredRow, WriteTx } from '../store/store.js';
 import type { TrustEngine } from '../trust/engine.js';
 import type { Args } from './args.js';
 import type { Value } from './values.js';
@@ -221,6 +221,8 @@ export interface CommandCall {
   /** What the session may do for this command (checked live by the executor). */
   readonly policies: ReadonlySet<Policy>;
   readonly env: Environment;
+  /** When the request began (Store.mark): give it to the command's store.read() calls. */
+  readonly since: ReadMark;
 }
 
 /** Output of a print verb; each front end renders it (console layout, REST JSON, API !re). */

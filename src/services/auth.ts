@@ -27,7 +27,7 @@
 import { createHash } from 'node:crypto';
 import type { Appliance } from '../appliance.js';
 import type { Policy } from '../menu/types.js';
-import type { ReadTx, WriteTx } from '../store/store.js';
+import type { ReadMark, ReadTx, WriteTx } from '../store/store.js';
 import { IpAddress, IpPrefix } from '../menu/values.js';
 import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
 import { verifyPasswordAsync } from '../store/password.js';
@@ -134,7 +134,7 @@ export class Authenticator {
    * whether to log a successful login (API connections log each login; REST logs when its
    * cache misses).
    */
-  async login(user: string, password: string, address: string, via: string): Promise<LoginResult & { fresh?: boolean }> {
+  async login(user: string, password: string, address: string, via: string, since?: ReadMark): Promise<LoginResult & { fresh?: boolean }> {
     const source = failureSource(address);
     const state = await this.app.store.read((tx) => {
       if (lockedIn(tx, source, Date.now())) return 'locked' as const;
@@ -144,7 +144,7 @@ export class Authenticator {
         hash: String(row.data.password ?? ''), address: row.data.address as string[] | undefined,
         policies: userPolicies(tx, user), stamp: credentialStamp(tx, user),
       };
-    });
+    }, since);
     if (state === 'locked') {
       // Nothing is checked: a locked address learns nothing and costs nothing but the delay.
       await this.delay();

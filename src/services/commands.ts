@@ -6,6 +6,7 @@ import { argumentError, RosError } from '../errors.js';
 import type { Appliance } from '../appliance.js';
 import { apiString, networkText, printRecords } from '../menu/render.js';
 import type { CommandDecl, Session } from '../menu/types.js';
+import type { ReadMark } from '../store/store.js';
 import { RosArray, type Value } from '../menu/values.js';
 import { compileQuery, type ApiRecord } from './query.js';
 
@@ -20,6 +21,8 @@ export interface CommandInput {
   query?: readonly string[];
   /** `.proplist`: keep only these keys of each record. */
   proplist?: readonly string[];
+  /** When the request arrived (Store.mark; CommandRequest.since). */
+  since?: ReadMark;
 }
 
 export interface CommandReply {
@@ -86,7 +89,7 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
       if (onRecord) onRecord(rec); else reported.push(rec);
     },
   };
-  const result = await app.executor.run({ path: input.path, command: command.name, args, session: runAs });
+  const result = await app.executor.run({ path: input.path, command: command.name, args, session: runAs, since: input.since });
   let records: ApiRecord[] = [];
   if (result.print) records = printRecords(result.print);
   else if (result.records) records = result.records;

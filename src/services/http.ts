@@ -9,6 +9,7 @@ import { DEFAULT_SCEP_LIMITS, answerScepPath, isScepRequestPath } from '../menus
 import type http from 'node:http';
 import { RosError } from '../errors.js';
 import type { MenuDecl, Session } from '../menu/types.js';
+import type { ReadMark } from '../store/store.js';
 import { RosArray, ItemId, type Value } from '../menu/values.js';
 import { plainAddress } from './auth.js';
 import { runCommand, splitProplist, itemArgName, type CommandReply } from './commands.js';
@@ -180,7 +181,7 @@ async function handleScep(front: Front, req: http.IncomingMessage, res: http.Ser
 // ---------------------------------------------------------------------------------------------
 // REST
 
-async function authenticate(front: Front, req: http.IncomingMessage): Promise<Session> {
+async function authenticate(front: Front, req: http.IncomingMessage, since: ReadMark): Promise<Session> {
   const { ctx, via } = front;
   const header = req.headers.authorization;
   const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
@@ -191,7 +192,7 @@ async function authenticate(front: Front, req: http.IncomingMessage): Promise<Se
   const user = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
   const address = req.socket.remoteAddress ?? '';
-  const result = await ctx.auth.login(user, password, address, 'rest');
+  const result = await ctx.auth.login(user, password, address, 'rest', since);
   if (!result.ok || !result.policies.has('rest-api')) throw new HttpError(401);
   // RouterOS's web server logs into the API as the user: without `api` that fails.
   if (!result.policies.has('api')) throw new HttpError(500, 'std failure: not allowed (9)');
@@ -260,17 +261,19 @@ function argValue(name: string, v: unknown): Value {
   throw new RosError('argument', `invalid value for argument ${name}`);
 }
 
+/** What a request names, and when it arrived (Store.mark: every read it makes sees what was committed before). */
 interface Target {
   path: string;
   menu: MenuDecl;
   rest: string[];
+  since: ReadMark;
 }
 
-function resolveTarget(ctx: ServiceContext, segments: string[]): Target {
+function resolveTarget(ctx: ServiceContext, segments: string[], since: ReadMark): Target {
   for (let i = segments.length; i >= 0; i--) {
     const path = `/${segments.slice(0, i).join('/')}`;
     const menu = ctx.app.registry.menu(path);
-    if (menu) return { path, menu, rest: segments.slice(i) };
+    if (menu) return { path, menu, rest: segments.slice(i), since };
   }
   throw new HttpError(400, `no such command or directory (${segments[0] ?? ''})`);
 }
@@ -305,7 +308,7 @@ function rosErrorStatus(e: RosError): number {
 
 /** The one record of an item (after add/set), or 404. */
 async function oneRecord(ctx: ServiceContext, session: Session, target: Target, id: number, proplist?: string[]): Promise<ApiRecord> {
-  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map([['from', new ItemId(id)]]), proplist });
+  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map([['from', new ItemId(id)]]), proplist, since: target.since });
   const rec = reply.records[0];
   if (!rec) throw new HttpError(404);
   return rec;
@@ -318,7 +321,7 @@ async function findItem(ctx: ServiceContext, target: Target, text: string): Prom
     if (id) return tx.get(target.path, id.n) ? id.n : undefined;
     const key = target.menu.key;
     return key ? tx.findBy(target.path, key, text)[0]?.id : undefined;
-  });
+  }, target.since);
 }
 
 async function handleRest(front: Front, req: http.IncomingMessage, res: http.ServerResponse, path: string, queryString: string): Promise<void> {
@@ -327,10 +330,11 @@ async function handleRest(front: Front, req: http.IncomingMessage, res: http.Ser
   if (method === 'OPTIONS') throw new HttpError(503);
   // A body declared over the limit is refused before any login work.
   if (declaredLength(req) > ctx.options.maxBodyBytes) throw new HttpError(413, 'request too large');
-  const session = await authenticate(front, req);
+  const since = ctx.app.store.mark();
+  const session = await authenticate(front, req, since);
   const body = parseBody(req, await readBody(req, ctx.options.maxBodyBytes));
   const segments = decodeSegments(path);
-  const target = resolveTarget(ctx, segments);
+  const target = resolveTarget(ctx, segments, since);
   try {
     await withTimeout(ctx, session, async (s) => {
       switch (method) {
@@ -360,7 +364,7 @@ async function restGet(ctx: ServiceContext, session: Session, target: Target, qu
   if (proplist && menu.kind === 'list' && !proplist.includes('.id')) proplist = ['.id', ...proplist];
   if (menu.kind === 'dir') throw new HttpError(400, `no such command or directory (${rest[0] ?? target.path.split('/').pop()})`);
   if (rest.length === 0) {
-    const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map(), query: filters, proplist });
+    const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map(), query: filters, proplist, since: target.since });
     sendJson(res, 200, menu.kind === 'singleton' ? (reply.records[0] ?? {}) : reply.records);
     return;
   }
@@ -395,7 +399,7 @@ function bodyArgs(body: Record<string, unknown>): { args: Map<string, Value>; pr
 async function restPut(ctx: ServiceContext, session: Session, target: Target, body: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse, via: string): Promise<void> {
   if (target.menu.kind !== 'list' || target.rest.length > 0) throw new HttpError(400, 'missing or invalid resource identifier');
   const { args } = bodyArgs(body);
-  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'add', args });
+  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'add', args, since: target.since });
   const id = ItemId.parse(reply.ret ?? '');
   if (!id) throw new HttpError(500, 'internal error');
   const rec = await oneRecord(ctx, session, target, id.n);
@@ -425,13 +429,13 @@ async function restPatch(ctx: ServiceContext, session: Session, target: Target, 
   const { args } = bodyArgs(body);
   args.delete('.id');
   args.set('numbers', new ItemId(id));
-  await runCommand(ctx.app, session, { path: target.path, command: 'set', args });
+  await runCommand(ctx.app, session, { path: target.path, command: 'set', args, since: target.since });
   sendJson(res, 200, await oneRecord(ctx, session, target, id));
 }
 
 async function restDelete(ctx: ServiceContext, session: Session, target: Target, res: http.ServerResponse): Promise<void> {
   const id = await itemOf(ctx, session, target, 'DELETE');
-  await runCommand(ctx.app, session, { path: target.path, command: 'remove', args: new Map([['numbers', new ItemId(id)]]) });
+  await runCommand(ctx.app, session, { path: target.path, command: 'remove', args: new Map([['numbers', new ItemId(id)]]), since: target.since });
   res.writeHead(204);
   res.end();
 }
@@ -445,7 +449,7 @@ async function restPost(ctx: ServiceContext, session: Session, target: Target, b
   const decl = ctx.app.registry.command(target.path, command);
   // `.id` names the items of item commands (`{".id":"*1"}` ≡ `{"numbers":"*1"}`).
   if (decl && args.has('.id') && !itemArgName(decl)) args.delete('.id');
-  const reply: CommandReply = await runCommand(ctx.app, session, { path: target.path, command, args, proplist, query });
+  const reply: CommandReply = await runCommand(ctx.app, session, { path: target.path, command, args, proplist, query, since: target.since });
   if (reply.records.length > 0) { sendJson(res, 200, reply.records); return; }
   if (reply.ret !== undefined) { sendJson(res, 200, { ret: reply.ret }); return; }
   sendJson(res, 200, []);

@@ -18,7 +18,7 @@
 import type { Appliance } from '../appliance.js';
 import { ChangeSet, Footprint } from '../store/changes.js';
 import { claimDuty } from '../store/duty.js';
-import type { Duty, ReadTx, Store, WriteTx } from '../store/store.js';
+import type { Duty, ReadMark, ReadTx, Store, WriteTx } from '../store/store.js';
 import type { ServiceContext } from './context.js';
 
 /** A store that records what is read through it into `footprint` (writes pass through). */
@@ -29,9 +29,11 @@ class TappedStore implements Store {
 
   get instances() { return this.inner.instances; }
 
-  read<T>(fn: (tx: ReadTx) => T): Promise<T> {
-    return this.inner.read((tx) => fn(this.footprint.tap(tx)));
+  read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T> {
+    return this.inner.read((tx) => fn(this.footprint.tap(tx)), since);
   }
+
+  mark(): ReadMark { return this.inner.mark(); }
 
   write<T>(fn: (tx: WriteTx) => T): Promise<T> {
     return this.inner.write((tx) => fn(this.footprint.tap(tx)));

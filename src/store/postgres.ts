@@ -47,7 +47,7 @@ import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from '.
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
 import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
-import type { Duty, ReadTx, RowData, Store, StoreInstances, StoredRow, WriteTx } from './store.js';
+import type { Duty, ReadMark, ReadTx, RowData, Store, StoreInstances, StoredRow, WriteTx } from './store.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database?…` (libpq's parameters, as pg reads them). */
@@ -457,6 +457,15 @@ export class PostgresStore implements Store {
   private readonly instance = randomBytes(8).toString('hex');
   private readonly writes: PendingWrite[] = [];
   private readonly reads: PendingRead[] = [];
+  /** Reads whose request began before a refresh that has completed since (read's `since`): no catch-up. */
+  private readonly currentReads: PendingRead[] = [];
+  /**
+   * Refreshes (the catch-ups of load, of reads and of batches) begun so far, and the number of
+   * the newest one that completed: one connection answers them in order, so every refresh with a
+   * number up to that one is done (Store.mark, read's `since`).
+   */
+  private refreshesBegun = 0;
+  private refreshedUpTo = 0;
   /** Work on the connection between batches and catch-ups (duty locks). */
   private readonly tasks: (() => Promise<void>)[] = [];
   private pumping = false;
@@ -602,6 +611,7 @@ export class PostgresStore implements Store {
 
   /** Loads every row and blob (and the highest removed ids) from one snapshot. */
   private async load(): Promise<void> {
+    const refresh = ++this.refreshesBegun;
     const results = await this.link.pipeline([
       { text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
       // Everything is read: a plan made for that (whole tables, hashed) beats the generic one.
@@ -613,12 +623,25 @@ export class PostgresStore implements Store {
     this.cache.clear();
     this.cache.apply(results[2]!.rows as CatchUpRow[]);
     for (const r of results[3]!.rows as { menu: string; id: number }[]) this.cache.noteId(r.menu, r.id);
+    this.refreshed(refresh);
   }
 
-  read<T>(fn: (tx: ReadTx) => T): Promise<T> {
+  private refreshed(refresh: number): void {
+    if (refresh > this.refreshedUpTo) this.refreshedUpTo = refresh;
+  }
+
+  mark(): ReadMark {
+    return this.refreshesBegun;
+  }
+
+  read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T> {
     this.usable();
     return new Promise<T>((resolve, reject) => {
-      this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      // A refresh begun after the request's mark has completed: the copy holds everything
+      // committed before the request began. The read still waits for a batch under way (its
+      // changes are in the copy before their COMMIT).
+      const queue = since !== undefined && this.refreshedUpTo > since ? this.currentReads : this.reads;
+      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
     });
   }
@@ -724,6 +747,7 @@ export class PostgresStore implements Store {
     this.pumping = true;
     try {
       for (;;) {
+        if (this.currentReads.length) this.runQueuedReads(this.currentReads.splice(0));
         if (this.writes.length) await this.runBatch();
         else if (this.reads.length) await this.runReads();
         else if (this.tasks.length) await this.tasks.shift()!().catch(() => {});
@@ -768,9 +792,12 @@ export class PostgresStore implements Store {
 
   /** Brings the copy up to the database; what changed. */
   private async catchUp(): Promise<ChangeSet | undefined> {
+    const refresh = ++this.refreshesBegun;
     const { text, values } = catchUpFrom(this.cache.seen);
     const { rows } = await this.link.query(text, values);
-    return this.applyCatchUp(rows as CatchUpRow[]);
+    const changed = await this.applyCatchUp(rows as CatchUpRow[]);
+    this.refreshed(refresh);
+    return changed;
   }
 
   private async applyCatchUp(rows: CatchUpRow[]): Promise<ChangeSet | undefined> {
@@ -795,6 +822,7 @@ export class PostgresStore implements Store {
   private async runBatch(): Promise<void> {
     const waiting = Math.min(this.writes.length, MAX_BATCH_WRITES);
     let locked: pg.QueryResult[];
+    const refresh = ++this.refreshesBegun;
     try {
       locked = await this.link.pipeline([
         { text: 'BEGIN' },
@@ -811,6 +839,7 @@ export class PostgresStore implements Store {
     let othersChanged: ChangeSet | undefined;
     try {
       othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
+      this.refreshed(refresh);
     } catch (e) {
       this.link.send('ROLLBACK');
       if (e instanceof Rewound) await this.load().catch(() => {});

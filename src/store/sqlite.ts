@@ -32,7 +32,7 @@ import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { Sealer } from './seal.js';
 import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
-import type { ReadTx, RowData, Store, StoredRow, WriteTx } from './store.js';
+import type { ReadMark, ReadTx, RowData, Store, StoredRow, WriteTx } from './store.js';
 
 /** Where a store lives; a DataDir (datadir.ts) is one. */
 export interface StoreLocation {
@@ -449,7 +449,8 @@ export class SqliteStore implements Store {
    * not yet committed), see readDuringBatch: a read of what the batch changed settles with its
    * COMMIT at the end of the current event-loop turn; any other read at once.
    */
-  read<T>(fn: (tx: ReadTx) => T): Promise<T> {
+  /** `since` does not matter here: a read of the one daemon's store costs no round trip. */
+  read<T>(fn: (tx: ReadTx) => T, _since?: ReadMark): Promise<T> {
     this.usable();
     const batch = this.batch;
     if (batch) return this.readDuringBatch(batch, fn);
@@ -517,6 +518,10 @@ export class SqliteStore implements Store {
 
   onChange(listener: (change: ChangeSet) => void): () => void {
     return this.announcer.listen(listener);
+  }
+
+  mark(): ReadMark {
+    return 0;
   }
 
   view(): ReadTx {

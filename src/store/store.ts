@@ -55,6 +55,9 @@ export interface WriteTx extends ReadTx {
   setBlob(menu: string, id: number, name: string, value: Buffer | undefined): void;
 }
 
+/** A moment in a store's refreshes (Store.mark). */
+export type ReadMark = number;
+
 export interface Store {
   /**
    * Reads a consistent, up-to-date view of committed data: every write this process has
@@ -64,8 +67,16 @@ export interface Store {
    * what they changed settles once that COMMIT is done, or, if it failed, reads again without
    * them; a read that looked at none of it read committed state and settles at once. fn itself
    * is synchronous (it works on the cache); the Promise covers that wait and the refresh before it.
+   *
+   * `since`: the mark() taken when the request this read serves reached the front end. A read
+   * must see everything committed before its request began, not before the read itself: once a
+   * refresh begun after the mark has completed, the read skips its own (PostgreSQL: no round trip
+   * for the second and later reads of one request; its first read, or one of another request begun
+   * after the mark, refreshes). Without `since` the read refreshes as above.
    */
-  read<T>(fn: (tx: ReadTx) => T): Promise<T>;
+  read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T>;
+  /** This moment, for read()'s `since`: a front end takes it when a request arrives. */
+  mark(): ReadMark;
   /**
    * Runs fn in one write transaction: all of it is kept or none of it.
    * - If fn throws, nothing it did is kept (database and cache) and the Promise rejects with

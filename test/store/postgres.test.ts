@@ -170,6 +170,43 @@ describe('PostgreSQL store', { skip }, () => {
     }
   });
 
+  test('the reads of one request refresh once: they see what was committed before it began, the later ones without a round trip', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    const b = await openStore(url, secret);
+    const id = await a.write((tx) => tx.insert('/x', { n: 1 }));
+    await a.read((tx) => tx.get('/x', id)); // a's copy has n = 1
+    // b's commit is acknowledged before the request on a begins: the request's reads see it.
+    await b.write((tx) => tx.update('/x', id, { n: 2 }));
+    const since = a.mark();
+    assert.equal((await a.read((tx) => tx.get('/x', id)!.data.n, since)), 2);
+    // The request's next read needs no round trip: it is answered with the server frozen.
+    cluster.freeze();
+    try {
+      const answered = await Promise.race([
+        a.read((tx) => tx.get('/x', id)!.data.n, since),
+        new Promise((r) => setTimeout(() => r('no answer'), 2000)),
+      ]);
+      assert.equal(answered, 2);
+      // A read of a request that begins now must refresh: it waits for the server.
+      let later: unknown = 'no answer';
+      const pending = a.read((tx) => tx.get('/x', id)!.data.n, a.mark()).then((n) => { later = n; });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(later, 'no answer');
+      cluster.thaw();
+      await pending;
+      assert.equal(later, 2);
+    } finally {
+      cluster.thaw();
+    }
+    // A mark taken before another instance's commit: a refresh begun after it brings the commit.
+    const before = a.mark();
+    await b.write((tx) => tx.update('/x', id, { n: 3 }));
+    await a.read(() => undefined); // a refresh begun after the mark (and after the commit)
+    assert.equal(await a.read((tx) => tx.get('/x', id)!.data.n, before), 3);
+  });
+
   test('two instances writing concurrently: ids never collide, no update is lost, each write all or nothing', async () => {
     const url = await cluster.newDatabase();
     const secret = randomBytes(32);

@@ -73,7 +73,7 @@ async function plan(call: CommandCall): Promise<Plan> {
       p.cdpUrl = crlUrl(p.crlHost, id);
     }
     return p;
-  });
+  }, call.since);
 }
 
 function warnings(template: RowData): string[] {
