@@ -127,7 +127,7 @@ async function handle(front: Front, req: http.IncomingMessage, res: http.ServerR
     return;
   }
   // The web interface (web/server.ts) at `/` and `/webfig/…`.
-  if (await handleWeb({ ctx, via: front.via, gate: front.gate }, req, res, rawPath, qmark < 0 ? '' : url.slice(qmark + 1))) return;
+  if (await handleWeb({ ctx, via: front.via, gate: front.gate, since: ctx.app.store.mark() }, req, res, rawPath, qmark < 0 ? '' : url.slice(qmark + 1))) return;
   // No other page takes a body: one still arriving is not read.
   closeIfBodyPending(req, res);
   if (req.method !== 'GET' && req.method !== 'HEAD') { sendHtml(res, 405, '<h1>405 Method Not Allowed</h1>\n'); return; }

@@ -27,6 +27,7 @@ import type http from 'node:http';
 import { RosError } from '../../errors.js';
 import { effectivePolicies, logFileRefusal } from '../../menu/executor.js';
 import { UnsafeFileName } from '../../store/files.js';
+import type { ReadMark } from '../../store/store.js';
 import { holdsPrivateKey } from '../../pki/index.js';
 import { removalEffects, resolveItems, typeContext } from '../../menu/generic.js';
 import { detailModel, tableModel } from '../../menu/render.js';
@@ -48,6 +49,8 @@ export interface WebFront {
   ctx: ServiceContext;
   via: 'www' | 'www-ssl';
   gate: ConnectionGate;
+  /** When the request arrived (Store.mark): its reads see what was committed before. */
+  since: ReadMark;
 }
 
 /** A login form's body is small; nothing larger is read before a session exists. */
@@ -197,7 +200,7 @@ export async function handleWeb(front: WebFront, req: http.IncomingMessage, res:
   let ws = sessions.get(cookie, via, address);
   let live: ReadonlySet<Policy> | undefined;
   if (ws) {
-    live = await ctx.app.store.read((tx) => effectivePolicies(ctx.app.env, tx, sessionOf(ws!)));
+    live = await ctx.app.store.read((tx) => effectivePolicies(ctx.app.env, tx, sessionOf(ws!)), front.since);
     // A password change, a disabled user or a lost `web` policy ends the session (credential stamp).
     if (live.size === 0) { sessions.end(cookie); ws = undefined; }
   }
@@ -337,7 +340,7 @@ async function login(front: WebFront, req: http.IncomingMessage, res: http.Serve
 async function print(front: WebFront, user: User, menu: MenuDecl, item?: number): Promise<PrintOutput> {
   const args = new Map<string, Value>();
   if (item !== undefined) { args.set('from', new ItemId(item)); args.set('detail', true); }
-  const result = await front.ctx.app.executor.run({ path: menu.path, command: 'print', args, session: sessionOf(user.ws) });
+  const result = await front.ctx.app.executor.run({ path: menu.path, command: 'print', args, session: sessionOf(user.ws), since: front.since });
   return result.print!;
 }
 
@@ -469,9 +472,9 @@ async function commandPage(front: WebFront, res: http.ServerResponse, user: User
   let itemName = '';
   let notice = '';
   if (items && menu.kind === 'list') {
-    const ids = await app.store.read((tx) => resolveItems(menu, items, sessionOf(user.ws), tx));
-    itemName = await app.store.read((tx) => ids.map((i) => (menu.key ? String(tx.get(menu.path, i)?.data[menu.key] ?? new ItemId(i)) : new ItemId(i).toString())).join(', '));
-    if (command.name === 'remove') notice = removalNotice(await app.store.read((tx) => removalEffects(app.env, menu, ids, tx)));
+    const ids = await app.store.read((tx) => resolveItems(menu, items, sessionOf(user.ws), tx), front.since);
+    itemName = await app.store.read((tx) => ids.map((i) => (menu.key ? String(tx.get(menu.path, i)?.data[menu.key] ?? new ItemId(i)) : new ItemId(i).toString())).join(', '), front.since);
+    if (command.name === 'remove') notice = removalNotice(await app.store.read((tx) => removalEffects(app.env, menu, ids, tx), front.since));
   }
   const states = new Map<string, FieldState>();
   const adding = command.name === 'add';
@@ -547,7 +550,7 @@ async function runFromForm(front: WebFront, req: http.IncomingMessage, res: http
   });
   let result: CommandResult;
   try {
-    result = await app.executor.run({ path: menu.path, command: command.name, args, session });
+    result = await app.executor.run({ path: menu.path, command: command.name, args, session, since: front.since });
   } catch (e) {
     res.off('close', onClose);
     const err = e instanceof RosError ? e : app.executor.toRosError(e, `${menu.path} ${name}`);
