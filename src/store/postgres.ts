@@ -100,7 +100,9 @@ const SQL = {
    * the commit token (and, every 256th commit, the pruning of old ones: $20 = 0 skips the scan of
    * the generic plan otherwise), the NOTIFY. Each row appears in one of the
    * row lists at most, so no two parts touch the same row; the foreign key of a new row's blobs
-   * is checked at the end of the statement, when the row is there.
+   * is checked at the end of the statement, when the row is there. Its joins of those lists with
+   * the tables are index lookups because sessions run with enable_seqscan off (postgres-link.ts;
+   * the test of the plan: test/store/postgres.test.ts).
    */
   apply: `WITH
     del AS (DELETE FROM rospki_rows r USING unnest($2::text[], $3::bigint[]) AS u(m, i) WHERE r.menu = u.m AND r.id = u.i),
@@ -117,6 +119,8 @@ const SQL = {
     SELECT pg_notify('${CHANNEL}', $21)`,
   wasCommitted: 'SELECT 1 FROM rospki_commits WHERE version = $1 AND token = $2',
 };
+/** A batch's statement (exported for the test of its plan). */
+export const BATCH_APPLY = SQL.apply;
 /** Other instances' commits are announced to listeners at most this often (othersChanged). */
 const PEER_ANNOUNCE_MS = 100;
 /** Commit tokens kept (a writer asks about its own right after reconnecting). */
@@ -616,13 +620,14 @@ export class PostgresStore implements Store {
       { text: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
       // Everything is read: a plan made for that (whole tables, hashed) beats the generic one.
       { text: 'SET LOCAL plan_cache_mode = force_custom_plan' },
+      { text: 'SET LOCAL enable_seqscan = on' },
       catchUpFrom(0),
       { text: TOMBSTONE_IDS },
       { text: 'COMMIT' },
     ]).catch((e: unknown) => { this.link.send('ROLLBACK'); throw e; });
     this.cache.clear();
-    this.cache.apply(results[2]!.rows as CatchUpRow[]);
-    for (const r of results[3]!.rows as { menu: string; id: number }[]) this.cache.noteId(r.menu, r.id);
+    this.cache.apply(results[3]!.rows as CatchUpRow[]);
+    for (const r of results[4]!.rows as { menu: string; id: number }[]) this.cache.noteId(r.menu, r.id);
     this.refreshed(refresh);
   }
 

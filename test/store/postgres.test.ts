@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { PG_SCHEMA_VERSION } from '../../src/store/postgres-schema.js';
 import { Footprint, type ChangeSet } from '../../src/store/changes.js';
-import { CATCH_UP, PostgresStore, UNBOUNDED, WrongSecret } from '../../src/store/postgres.js';
-import { StoreUnavailable } from '../../src/store/postgres-link.js';
+import { BATCH_APPLY, CATCH_UP, PostgresStore, UNBOUNDED, WrongSecret } from '../../src/store/postgres.js';
+import { SESSION_SETUP, StoreUnavailable } from '../../src/store/postgres-link.js';
 import { claimDuty } from '../../src/store/duty.js';
 import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
 
@@ -143,7 +143,7 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal(await b.write((tx) => tx.insert('/user', { name: 'next' })), 22);
   });
 
-  test('the catch-up\'s generic plan (the one every read and batch runs) finds changed rows and their blobs by index', async () => {
+  test('the generic plans of the catch-up (every read and batch) and of a batch\'s statement find rows and blobs by index', async () => {
     const url = await cluster.newDatabase();
     await openStore(url, randomBytes(32));
     const c = new pg.Client({ connectionString: url });
@@ -154,7 +154,7 @@ describe('PostgreSQL store', { skip }, () => {
       await c.query(`INSERT INTO rospki_rows SELECT '/certificate', g, g, '{}' FROM generate_series(1, 20000) g`);
       await c.query(`INSERT INTO rospki_blobs SELECT '/certificate', g, n, '\\x00' FROM generate_series(18001, 20000) g, unnest(ARRAY['key', 'der']) n`);
       await c.query('UPDATE rospki_head SET version = 20000');
-      await c.query('SET plan_cache_mode = force_generic_plan');
+      await c.query(SESSION_SETUP); // the store's sessions: generic plans, no table scans where an index serves
       // Before the tables were analysed (a young database: the plan is made from their size
       // alone), and after.
       for (const analysed of [false, true]) {
@@ -164,6 +164,22 @@ describe('PostgreSQL store', { skip }, () => {
         assert.doesNotMatch(plan, /Seq Scan on rospki_(rows|blobs)/, plan);
         assert.equal((await c.query(`EXECUTE catch_up (19990, ${UNBOUNDED})`)).rowCount, 1 + 10 + 20);
         await c.query('DEALLOCATE catch_up');
+        // A batch's statement finds the rows and blobs it updates and removes by key too: a join
+        // of its lists with the tables scanned them all at every commit (it grew with the store).
+        await c.query(`PREPARE apply AS ${BATCH_APPLY}`);
+        const list = (values: string[], type: string) => `ARRAY[${values.join(',')}]::${type}[]`;
+        const one = list(["'/certificate'"], 'text');
+        const applyPlan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE apply (20001,
+          ${one}, ${list(['5'], 'bigint')}, ${one}, ${list(['5'], 'bigint')},
+          ${one}, ${list(['20001'], 'bigint')}, ${list(["'{}'"], 'text')},
+          ${one}, ${list(['7'], 'bigint')}, ${list(["'{}'"], 'text')},
+          ${one}, ${list(['18002'], 'bigint')}, ${list(["'key'"], 'text')},
+          ${one}, ${list(['7'], 'bigint')}, ${list(["'der'"], 'text')}, ${list(["'\\x00'"], 'bytea')},
+          '\\x00', 0, 'x 20001')`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        assert.doesNotMatch(applyPlan, /Seq Scan on rospki_(rows|blobs)/, applyPlan);
+        // Nor is it compiled (JIT: 0.1 s an execution for a plan whose disabled scans cost much).
+        assert.doesNotMatch(applyPlan, /JIT/, applyPlan);
+        await c.query('DEALLOCATE apply');
       }
     } finally {
       await c.end();
