@@ -37,6 +37,13 @@ describe('PostgreSQL store', { skip }, () => {
     return s;
   }
 
+  /** Two instances of one new database. */
+  async function twoInstances(): Promise<{ url: string; secret: Buffer; a: PostgresStore; b: PostgresStore }> {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    return { url, secret, a: await openStore(url, secret), b: await openStore(url, secret) };
+  }
+
   async function sql<R extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]): Promise<R[]> {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
@@ -105,10 +112,7 @@ describe('PostgreSQL store', { skip }, () => {
   });
 
   test('a change on one instance is seen by the other at once, and announced to it', async () => {
-    const url = await cluster.newDatabase();
-    const secret = randomBytes(32);
-    const a = await openStore(url, secret);
-    const b = await openStore(url, secret);
+    const { a, b } = await twoInstances();
     let announced = 0;
     const toldB: ChangeSet[] = [];
     b.onChange((c) => { announced++; toldB.push(c); });
@@ -187,10 +191,7 @@ describe('PostgreSQL store', { skip }, () => {
   });
 
   test('the reads of one request refresh once: they see what was committed before it began, the later ones without a round trip', async () => {
-    const url = await cluster.newDatabase();
-    const secret = randomBytes(32);
-    const a = await openStore(url, secret);
-    const b = await openStore(url, secret);
+    const { a, b } = await twoInstances();
     const id = await a.write((tx) => tx.insert('/x', { n: 1 }));
     await a.read((tx) => tx.get('/x', id)); // a's copy has n = 1
     // b's commit is acknowledged before the request on a begins: the request's reads see it.
@@ -224,10 +225,7 @@ describe('PostgreSQL store', { skip }, () => {
   });
 
   test('two instances writing concurrently: ids never collide, no update is lost, each write all or nothing', async () => {
-    const url = await cluster.newDatabase();
-    const secret = randomBytes(32);
-    const a = await openStore(url, secret);
-    const b = await openStore(url, secret);
+    const { a, b, url } = await twoInstances();
     const counter = await a.write((tx) => tx.insert('/counter', { n: 0 }));
     const N = 300;
     const seen: number[] = [];
@@ -254,10 +252,7 @@ describe('PostgreSQL store', { skip }, () => {
   });
 
   test('a singleton duty is held by one instance at a time and moves when its holder dies', async () => {
-    const url = await cluster.newDatabase();
-    const secret = randomBytes(32);
-    const a = await openStore(url, secret);
-    const b = await openStore(url, secret);
+    const { a, b, url } = await twoInstances();
     const da = claimDuty(a, 'crl-scheduler');
     const db = claimDuty(b, 'crl-scheduler');
     await waitFor(() => da.held || db.held, 'one instance to hold the duty');
