@@ -93,6 +93,12 @@ class Core {
    */
   private dataVersion: number;
   /**
+   * How many times data_version was asked (upToDate, refresh): each answer is followed by a
+   * refresh when it shows another connection's commit, so once a question asked after a
+   * request's mark (SqliteStore.mark) is answered, the cache holds what was committed before it.
+   */
+  checks = 0;
+  /**
    * The next id of each menu, once asked (then kept instead of asking the database per insert).
    * Forgotten when another process changed the database.
    */
@@ -121,6 +127,7 @@ class Core {
    * of its snapshot.
    */
   upToDate(): boolean {
+    this.checks++;
     return this.sql.dataVersion.get() === this.dataVersion;
   }
 
@@ -154,6 +161,7 @@ class Core {
    * version (max over rows and tombstones) only when another connection committed.
    */
   refresh(): void {
+    this.checks++;
     const dataVersion = this.sql.dataVersion.get() as number;
     if (dataVersion === this.dataVersion) return;
     const version = this.sql.version.get() as number;
@@ -449,13 +457,12 @@ export class SqliteStore implements Store {
    * not yet committed), see readDuringBatch: a read of what the batch changed settles with its
    * COMMIT at the end of the current event-loop turn; any other read at once.
    */
-  /** `since` does not matter here: a read of the one daemon's store costs no round trip. */
-  read<T>(fn: (tx: ReadTx) => T, _since?: ReadMark): Promise<T> {
+  read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T> {
     this.usable();
     const batch = this.batch;
     if (batch) return this.readDuringBatch(batch, fn);
     try {
-      return Promise.resolve(this.readNow(fn));
+      return Promise.resolve(this.readNow(fn, since));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -521,7 +528,7 @@ export class SqliteStore implements Store {
   }
 
   mark(): ReadMark {
-    return 0;
+    return this.core.checks;
   }
 
   view(): ReadTx {
@@ -627,13 +634,15 @@ export class SqliteStore implements Store {
    * not loaded yet, a blob), it opens a read transaction then; if another connection committed
    * in between, what it read so far may not match that snapshot, so it starts over inside it.
    */
-  private readNow<T>(fn: (tx: ReadTx) => T): T {
+  private readNow<T>(fn: (tx: ReadTx) => T, since?: ReadMark): T {
     if (this.closed) throw new Error('store: the store is closed');
     this.busy = true;
     const { core } = this;
     try {
       this.flushPeers();
-      if (core.upToDate()) {
+      // `since`: data_version was asked after the request's mark, so the cache is no older than
+      // the request (Store.read): not asked again.
+      if ((since !== undefined && core.checks > since) || core.upToDate()) {
         let stale = false;
         const toDatabase = (): void => {
           if (stale) throw new StaleCache();

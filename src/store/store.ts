@@ -71,8 +71,9 @@ export interface Store {
    * `since`: the mark() taken when the request this read serves reached the front end. A read
    * must see everything committed before its request began, not before the read itself: once a
    * refresh begun after the mark has completed, the read skips its own (PostgreSQL: no round trip
-   * for the second and later reads of one request; its first read, or one of another request begun
-   * after the mark, refreshes). Without `since` the read refreshes as above.
+   * for the second and later reads of one request; SQLite: no PRAGMA data_version; the request's
+   * first read, or one of another request begun after the mark, refreshes). Without `since` the
+   * read refreshes as above.
    */
   read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T>;
   /** This moment, for read()'s `since`: a front end takes it when a request arrives. */

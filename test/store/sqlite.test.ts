@@ -177,6 +177,29 @@ test('a read served from the cache sees what another connection committed, menus
   assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), 99);
 });
 
+test('the reads of one request ask data_version once: the first sees what was committed before the request began', async (t) => {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  const { store: a } = open(t, dir, secret);
+  const { store: b } = open(t, dir, secret);
+  await a.write((tx) => tx.insert('/m', { n: 0 }));
+  assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), 0);
+  // Another connection's commit, acknowledged before the request begins.
+  const other = new Database(path.join(dir, 'rospki.db'));
+  t.after(() => other.close());
+  other.prepare("UPDATE rows SET version = version + 1000, data = '{\"n\":1}' WHERE menu = '/m' AND id = 1").run();
+  const since = a.mark();
+  assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n, since), 1);
+  // The request's later reads ask nothing of the database (the mark does not move)...
+  const asked = a.mark();
+  assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n, since), 1);
+  assert.equal(a.mark(), asked);
+  // ...while a read of a new request asks again and sees a commit made since.
+  await b.write((tx) => tx.update('/m', 1, { n: 2 }));
+  assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n, a.mark()), 2);
+  assert.ok(a.mark() > asked);
+});
+
 test('a read from the cache that must load a menu after another connection committed starts over in one snapshot', async (t) => {
   const dir = tempDir(t);
   const secret = randomBytes(32);
