@@ -15,6 +15,13 @@ function open(t: { after(fn: () => void): void }, dir = tempDir(t), secret = ran
   return { store, location };
 }
 
+/** Two stores of this process on one data directory (as two connections, or two processes). */
+function twoStores(t: { after(fn: () => void): void }) {
+  const dir = tempDir(t);
+  const secret = randomBytes(32);
+  return { dir, secret, a: open(t, dir, secret).store, b: open(t, dir, secret).store };
+}
+
 const snapshot = (store: Store, menu: string) => store.read((tx) => tx.list(menu).map((r) => ({ ...r })));
 
 test('insert, get, list in id order, update, remove', async (t) => {
@@ -137,10 +144,7 @@ test('programming errors: nested transactions, async callbacks, stale tx, misuse
 });
 
 test('two stores on one file see each other at once and lose no update', async (t) => {
-  const dir = tempDir(t);
-  const secret = randomBytes(32);
-  const { store: a } = open(t, dir, secret);
-  const { store: b } = open(t, dir, secret);
+  const { a, b } = twoStores(t);
   const id = await a.write((tx) => tx.insert('/counter', { counter: 0 }));
   assert.equal((await b.read((tx) => tx.get('/counter', id)))!.data.counter, 0);
 
@@ -159,10 +163,7 @@ test('two stores on one file see each other at once and lose no update', async (
 });
 
 test('a read served from the cache sees what another connection committed, menus loaded or not', async (t) => {
-  const dir = tempDir(t);
-  const secret = randomBytes(32);
-  const { store: a } = open(t, dir, secret);
-  const { store: b } = open(t, dir, secret);
+  const { a, b, dir } = twoStores(t);
   await a.write((tx) => tx.insert('/m', { n: 0 }));
   assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), 0); // /m loaded in a
   for (let n = 1; n <= 50; n++) {
@@ -178,10 +179,7 @@ test('a read served from the cache sees what another connection committed, menus
 });
 
 test('the reads of one request ask data_version once: the first sees what was committed before the request began', async (t) => {
-  const dir = tempDir(t);
-  const secret = randomBytes(32);
-  const { store: a } = open(t, dir, secret);
-  const { store: b } = open(t, dir, secret);
+  const { a, b, dir } = twoStores(t);
   await a.write((tx) => tx.insert('/m', { n: 0 }));
   assert.equal(await a.read((tx) => tx.get('/m', 1)!.data.n), 0);
   // Another connection's commit, acknowledged before the request begins.
@@ -201,10 +199,7 @@ test('the reads of one request ask data_version once: the first sees what was co
 });
 
 test('a read from the cache that must load a menu after another connection committed starts over in one snapshot', async (t) => {
-  const dir = tempDir(t);
-  const secret = randomBytes(32);
-  const { store: a } = open(t, dir, secret);
-  const { store: b } = open(t, dir, secret);
+  const { a, b } = twoStores(t);
   await a.write((tx) => tx.insert('/m', { v: 'old' }));
   await b.write((tx) => { tx.insert('/late', { v: 'old' }); tx.setBlob('/late', 1, 'der', Buffer.from('old')); });
   // Commits in b between a's first look at the cache and its first database access.
@@ -401,10 +396,7 @@ test('a write that changes nothing is acknowledged at once and holds no lock', a
 });
 
 test('a store reading the file commits the open batch of another store of this process first', async (t) => {
-  const dir = tempDir(t);
-  const secret = randomBytes(32);
-  const { store: a } = open(t, dir, secret);
-  const { store: b } = open(t, dir, secret);
+  const { a, b } = twoStores(t);
   const order: string[] = [];
   const write = a.write((tx) => tx.insert('/m', { name: 'from a' })).then(() => { order.push('a acknowledged'); });
   const names = await b.read((tx) => tx.list('/m').map((r) => r.data.name));
@@ -414,10 +406,7 @@ test('a store reading the file commits the open batch of another store of this p
 });
 
 test('reads waiting for a batch run when another store of this process commits it for its own read', async (t) => {
-  const dir = tempDir(t);
-  const secret = randomBytes(32);
-  const { store: a } = open(t, dir, secret);
-  const { store: b } = open(t, dir, secret);
+  const { a, b } = twoStores(t);
   const write = a.write((tx) => tx.insert('/m', { name: 'x' }));
   const waiting = a.read((tx) => tx.list('/m').length); // waits for a's batch
   assert.equal(await b.read((tx) => tx.list('/m').length), 1); // commits a's batch first
