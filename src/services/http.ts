@@ -12,7 +12,7 @@ import type { MenuDecl, Session } from '../menu/types.js';
 import type { ReadMark } from '../store/store.js';
 import { RosArray, ItemId, type Value } from '../menu/values.js';
 import { plainAddress } from './auth.js';
-import { runCommand, splitProplist, itemArgName, type CommandReply } from './commands.js';
+import { runCommand, splitProplist, itemArgName, type CommandInput, type CommandReply } from './commands.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
 import type { ApiRecord } from './query.js';
@@ -278,6 +278,11 @@ function resolveTarget(ctx: ServiceContext, segments: string[], since: ReadMark)
   throw new HttpError(400, `no such command or directory (${segments[0] ?? ''})`);
 }
 
+/** Runs `command` on the request's menu, its reads as of the request's arrival. */
+function runOn(ctx: ServiceContext, session: Session, target: Target, command: string, input: Omit<CommandInput, 'path' | 'command' | 'since'>): Promise<CommandReply> {
+  return runCommand(ctx.app, session, { ...input, path: target.path, command, since: target.since });
+}
+
 function decodeSegments(path: string): string[] {
   const parts = path.split('/').filter((s) => s !== '');
   try {
@@ -308,7 +313,7 @@ function rosErrorStatus(e: RosError): number {
 
 /** The one record of an item (after add/set), or 404. */
 async function oneRecord(ctx: ServiceContext, session: Session, target: Target, id: number, proplist?: string[]): Promise<ApiRecord> {
-  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map([['from', new ItemId(id)]]), proplist, since: target.since });
+  const reply = await runOn(ctx, session, target, 'print', { args: new Map([['from', new ItemId(id)]]), proplist });
   const rec = reply.records[0];
   if (!rec) throw new HttpError(404);
   return rec;
@@ -364,7 +369,7 @@ async function restGet(ctx: ServiceContext, session: Session, target: Target, qu
   if (proplist && menu.kind === 'list' && !proplist.includes('.id')) proplist = ['.id', ...proplist];
   if (menu.kind === 'dir') throw new HttpError(400, `no such command or directory (${rest[0] ?? target.path.split('/').pop()})`);
   if (rest.length === 0) {
-    const reply = await runCommand(ctx.app, session, { path: target.path, command: 'print', args: new Map(), query: filters, proplist, since: target.since });
+    const reply = await runOn(ctx, session, target, 'print', { args: new Map(), query: filters, proplist });
     sendJson(res, 200, menu.kind === 'singleton' ? (reply.records[0] ?? {}) : reply.records);
     return;
   }
@@ -399,7 +404,7 @@ function bodyArgs(body: Record<string, unknown>): { args: Map<string, Value>; pr
 async function restPut(ctx: ServiceContext, session: Session, target: Target, body: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse, via: string): Promise<void> {
   if (target.menu.kind !== 'list' || target.rest.length > 0) throw new HttpError(400, 'missing or invalid resource identifier');
   const { args } = bodyArgs(body);
-  const reply = await runCommand(ctx.app, session, { path: target.path, command: 'add', args, since: target.since });
+  const reply = await runOn(ctx, session, target, 'add', { args });
   const id = ItemId.parse(reply.ret ?? '');
   if (!id) throw new HttpError(500, 'internal error');
   const rec = await oneRecord(ctx, session, target, id.n);
@@ -429,13 +434,13 @@ async function restPatch(ctx: ServiceContext, session: Session, target: Target, 
   const { args } = bodyArgs(body);
   args.delete('.id');
   args.set('numbers', new ItemId(id));
-  await runCommand(ctx.app, session, { path: target.path, command: 'set', args, since: target.since });
+  await runOn(ctx, session, target, 'set', { args });
   sendJson(res, 200, await oneRecord(ctx, session, target, id));
 }
 
 async function restDelete(ctx: ServiceContext, session: Session, target: Target, res: http.ServerResponse): Promise<void> {
   const id = await itemOf(ctx, session, target, 'DELETE');
-  await runCommand(ctx.app, session, { path: target.path, command: 'remove', args: new Map([['numbers', new ItemId(id)]]), since: target.since });
+  await runOn(ctx, session, target, 'remove', { args: new Map([['numbers', new ItemId(id)]]) });
   res.writeHead(204);
   res.end();
 }
@@ -449,7 +454,7 @@ async function restPost(ctx: ServiceContext, session: Session, target: Target, b
   const decl = ctx.app.registry.command(target.path, command);
   // `.id` names the items of item commands (`{".id":"*1"}` ≡ `{"numbers":"*1"}`).
   if (decl && args.has('.id') && !itemArgName(decl)) args.delete('.id');
-  const reply: CommandReply = await runCommand(ctx.app, session, { path: target.path, command, args, proplist, query, since: target.since });
+  const reply: CommandReply = await runOn(ctx, session, target, command, { args, proplist, query });
   if (reply.records.length > 0) { sendJson(res, 200, reply.records); return; }
   if (reply.ret !== undefined) { sendJson(res, 200, { ret: reply.ret }); return; }
   sendJson(res, 200, []);
