@@ -233,10 +233,19 @@ export class DnsService implements ManagedService {
     // Idle means no query in flight either: a slow upstream does not cut its client off; the
     // answer (or its failure) checks again.
     const idleOver = (): boolean => client.inflight === 0 && performance.now() - client.lastAnswerAt >= TCP_IDLE_MS;
-    const armIdle = (): void => {
+    const armIdle = (ms = TCP_IDLE_MS): void => {
       clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => { if (idleOver()) socket.destroy(); }, TCP_IDLE_MS);
+      idleTimer = setTimeout(checkIdle, ms);
       idleTimer.unref();
+    };
+    // Closes an idle connection; one not idle long enough yet is looked at again when it would
+    // be (a timer can fire a little early by performance.now(): libuv counts from the loop's
+    // cached time), one with a query in flight when that query ends. Returns whether it closed.
+    const checkIdle = (): boolean => {
+      if (socket.destroyed) return true;
+      if (idleOver()) { socket.destroy(); return true; }
+      if (client.inflight === 0) armIdle(Math.max(1, TCP_IDLE_MS - (performance.now() - client.lastAnswerAt)));
+      return false;
     };
     // At the end of its lifetime the answers already owed are written, then the connection
     // ends; a peer that does not take them is cut TCP_IDLE_MS later.
@@ -270,7 +279,7 @@ export class DnsService implements ManagedService {
           armIdle();
         }, (e) => this.ctx.internalError(e)).finally(() => {
           client.inflight--;
-          if (idleOver()) { socket.destroy(); return; }
+          if (checkIdle()) return;
           retireWhenDone();
           flow();
         });
