@@ -875,6 +875,11 @@ export class PostgresStore implements Store {
       this.runQueuedReads(this.reads.splice(0));
       return;
     }
+    // The reads called up to now are answered after the COMMIT from this copy: nothing can be
+    // committed between the lock and the COMMIT. A read called once the COMMIT is on its way
+    // is not: another instance may commit after the server ran it and before its reply is read
+    // here (its client told, then asking this instance), so such reads wait for a catch-up.
+    const readsBeforeCommit = this.reads.splice(0);
     let committed = false;
     let failure: unknown;
     try {
@@ -891,11 +896,12 @@ export class PostgresStore implements Store {
       this.cache.seen = batch.version;
       for (const a of applied) a.write.resolve(a.result);
       this.changed(batch.changeSet(this.cache));
-      this.runQueuedReads(this.reads.splice(0));
+      this.runQueuedReads(readsBeforeCommit);
       return;
     }
     // Not saved, or not known to be: the copy goes back to the state before the batch (what was
-    // saved comes back with the next catch-up).
+    // saved comes back with the next catch-up), and the reads wait for that catch-up.
+    this.reads.unshift(...readsBeforeCommit);
     for (let i = applied.length - 1; i >= 0; i--) applied[i]!.tx.rollback();
     if (connectionLost(failure)) {
       void this.resolveUncertain(batch, applied);

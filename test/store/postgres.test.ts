@@ -224,6 +224,29 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal(await a.read((tx) => tx.get('/x', id)!.data.n, before), 3);
   });
 
+  test('a read called while a batch\'s COMMIT is on its way sees what another instance committed after that COMMIT', async () => {
+    const { a, b } = await twoInstances();
+    const id = await a.write((tx) => tx.insert('/x', { n: 1 }));
+    await b.read((tx) => tx.get('/x', id));
+    // Between the server running a's COMMIT and a reading its reply, b commits and is
+    // acknowledged, then a read is called on a: it must see b's change.
+    const link = (a as unknown as { link: { pipeline: (s: readonly { text: string }[]) => Promise<unknown[]> } }).link;
+    const pipeline = link.pipeline.bind(link);
+    let lateRead: Promise<unknown> | undefined;
+    link.pipeline = async (statements) => {
+      const results = await pipeline(statements);
+      if (!lateRead && statements.at(-1)?.text === 'COMMIT') {
+        await b.write((tx) => tx.update('/x', id, { n: 3 }));
+        lateRead = a.read((tx) => tx.get('/x', id)!.data.n);
+      }
+      return results;
+    };
+    await a.write((tx) => tx.insert('/y', { n: 2 }));
+    link.pipeline = pipeline;
+    assert.ok(lateRead);
+    assert.equal(await lateRead, 3);
+  });
+
   test('two instances writing concurrently: ids never collide, no update is lost, each write all or nothing', async () => {
     const { a, b, url } = await twoInstances();
     const counter = await a.write((tx) => tx.insert('/counter', { n: 0 }));
