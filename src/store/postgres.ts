@@ -25,9 +25,6 @@
 // with the default synchronous_commit=on the commit is on the server's disk). While a batch
 // holds the head lock no other instance commits, so fn always sees the newest state and no
 // command can interleave with another: every write is serializable, and nothing is ever re-run.
-// Writes or reads called while a COMMIT is on its way do not wait for its answer: their first
-// round trip (the next batch's lock, or the reads' catch-up, from the version the batch will have)
-// goes out behind it on the same connection, and is discarded should that COMMIT fail.
 // test/store/postgres.test.ts measures it (concurrent read-modify-write commands on two instances
 // lose nothing and get distinct ids); `npm run bench -- pg` measures issuance (docs/postgresql.md).
 //
@@ -433,21 +430,6 @@ interface PendingRead {
   readonly reject: (error: unknown) => void;
 }
 
-/**
- * The next operation's first round trip, sent while a batch's COMMIT is on its way: the lock of
- * the next batch, or the catch-up of reads called meanwhile. The server runs it after the COMMIT;
- * it catches up from the version that batch will have once committed (`base`), so it is used only
- * if the COMMIT succeeded, and discarded otherwise.
- */
-interface EarlyStart {
-  readonly kind: 'lock' | 'reads';
-  readonly base: number;
-  readonly refresh: number;
-  /** The reads it answers (kind 'reads'): those called before it was sent. */
-  readonly reads: PendingRead[];
-  readonly result: Promise<pg.QueryResult[]>;
-}
-
 interface PendingWrite {
   readonly fn: (tx: WriteTx) => unknown;
   readonly resolve: (value: unknown) => void;
@@ -488,10 +470,6 @@ export class PostgresStore implements Store {
    */
   private refreshesBegun = 0;
   private refreshedUpTo = 0;
-  /** The version of the batch whose COMMIT is on its way, if one is. */
-  private committing: number | undefined;
-  /** The next operation, already sent behind that COMMIT. */
-  private early: EarlyStart | undefined;
   /** Work on the connection between batches and catch-ups (duty locks). */
   private readonly tasks: (() => Promise<void>)[] = [];
   private pumping = false;
@@ -669,7 +647,6 @@ export class PostgresStore implements Store {
       // changes are in the copy before their COMMIT).
       const queue = since !== undefined && this.refreshedUpTo > since ? this.currentReads : this.reads;
       queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (queue === this.reads) this.startEarly();
       this.kick();
     });
   }
@@ -678,7 +655,6 @@ export class PostgresStore implements Store {
     this.usable();
     return new Promise<T>((resolve, reject) => {
       this.writes.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      this.startEarly();
       this.kick();
     });
   }
@@ -777,8 +753,7 @@ export class PostgresStore implements Store {
     try {
       for (;;) {
         if (this.currentReads.length) this.runQueuedReads(this.currentReads.splice(0));
-        if (this.early) await this.finishEarly(this.early);
-        else if (this.writes.length) await this.runBatch();
+        if (this.writes.length) await this.runBatch();
         else if (this.reads.length) await this.runReads();
         else if (this.tasks.length) await this.tasks.shift()!().catch(() => {});
         else break;
@@ -787,57 +762,6 @@ export class PostgresStore implements Store {
       this.pumping = false;
       if (this.afterPump && !this.pumpQueued) { const f = this.afterPump; this.afterPump = undefined; f(); }
     }
-  }
-
-  /**
-   * While a batch's COMMIT is on its way, sends the next operation's first round trip behind it
-   * (one turnaround less for the writes and reads called meanwhile).
-   */
-  private startEarly(): void {
-    const base = this.committing;
-    if (base === undefined || this.early || this.closing) return;
-    let kind: EarlyStart['kind'];
-    let reads: PendingRead[] = [];
-    let result: Promise<pg.QueryResult[]>;
-    if (this.writes.length) {
-      kind = 'lock';
-      result = this.link.pipeline([{ text: 'BEGIN' }, { text: 'SELECT version FROM rospki_head FOR UPDATE' }, catchUpFrom(base)]);
-    } else if (this.reads.length) {
-      kind = 'reads';
-      reads = this.reads.splice(0);
-      result = this.link.pipeline([catchUpFrom(base)]);
-    } else {
-      return;
-    }
-    result.catch(() => {}); // awaited by finishEarly
-    this.early = { kind, base, refresh: ++this.refreshesBegun, reads, result };
-  }
-
-  /** Uses the operation sent early, or (its batch not committed) discards it. */
-  private async finishEarly(early: EarlyStart): Promise<void> {
-    this.early = undefined;
-    if (early.base !== this.cache.seen) {
-      // The batch before it did not commit: what it read is not a catch-up of this copy.
-      const sent = await early.result.then(() => true, () => false);
-      if (sent && early.kind === 'lock') this.link.send('ROLLBACK');
-      this.reads.unshift(...early.reads);
-      return;
-    }
-    if (early.kind === 'lock') {
-      await this.runBatch(early);
-      return;
-    }
-    let changed: ChangeSet | undefined;
-    try {
-      const [caughtUp] = await early.result;
-      changed = await this.applyCatchUp(caughtUp!.rows as CatchUpRow[]);
-      this.refreshed(early.refresh);
-    } catch (e) {
-      for (const r of early.reads) r.reject(e);
-      return;
-    }
-    this.runQueuedReads(early.reads);
-    if (changed) this.othersChanged(changed);
   }
 
   /** Catches up, then runs the reads called so far. */
@@ -900,16 +824,16 @@ export class PostgresStore implements Store {
    * behind one another. The reads queued meanwhile run after it on the same copy: nothing could
    * be committed between this batch's catch-up and its COMMIT.
    */
-  private async runBatch(early?: EarlyStart): Promise<void> {
+  private async runBatch(): Promise<void> {
     const waiting = Math.min(this.writes.length, MAX_BATCH_WRITES);
     let locked: pg.QueryResult[];
-    const refresh = early?.refresh ?? ++this.refreshesBegun;
+    const refresh = ++this.refreshesBegun;
     try {
-      locked = await (early?.result ?? this.link.pipeline([
+      locked = await this.link.pipeline([
         { text: 'BEGIN' },
         { text: 'SELECT version FROM rospki_head FOR UPDATE' },
         catchUpFrom(this.cache.seen),
-      ]));
+      ]);
     } catch (e) {
       this.link.send('ROLLBACK');
       const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
@@ -959,19 +883,14 @@ export class PostgresStore implements Store {
     let committed = false;
     let failure: unknown;
     try {
-      const commit = this.link.pipeline([
+      const results = await this.link.pipeline([
         batch.statement(this.instance),
         { text: 'COMMIT' },
       ]);
-      this.committing = batch.version;
-      this.startEarly(); // writes left over from a full batch
-      const results = await commit;
       committed = results[results.length - 1]!.command === 'COMMIT';
       if (!committed) failure = new Error('the transaction was rolled back');
     } catch (e) {
       failure = e;
-    } finally {
-      this.committing = undefined;
     }
     if (committed) {
       this.cache.seen = batch.version;
