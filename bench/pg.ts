@@ -6,11 +6,14 @@
 // The cluster is private (test/support/postgres.ts) and durable (fsync on, synchronous_commit on:
 // every acknowledged COMMIT is on disk, as SQLite's WAL is written before acknowledging). The
 // second instance listens on 127.0.0.2: both take the same /ip service configuration from the store.
+// Each ratio compares two arrangements measured in alternating rounds (SQLite and one instance;
+// then one instance and two), all daemons running throughout, so that the load other work puts
+// on the machine from minute to minute weighs on both sides of a ratio alike.
 //
 // Beside each rate it prints the CPU time spent per certificate by each daemon, by the PostgreSQL
 // server (every process of the cluster) and by this client, from /proc: on a machine whose cores
 // they all share, that tells where the time goes. ROSPKI_BENCH_PROFILE=<dir> runs the daemons
-// with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,one,two picks the runs (all by default);
+// with --cpu-prof into <dir>; ROSPKI_BENCH_PARTS=sqlite,two picks the comparisons (both by default);
 // ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build; ROSPKI_BENCH_PGSTATS=<n>
 // loads pg_stat_statements and prints, after each PostgreSQL part, the n statements that took the
 // server longest (calls per certificate, planning and execution time per call).
@@ -27,9 +30,18 @@ import { BIN as OWN_BIN, freePort, nowMs, requestJson, type Line } from './suppo
 /** ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build the same way (before/after). */
 const BIN = process.env.ROSPKI_BENCH_BIN ?? OWN_BIN;
 
-/** Timed issuances per instance (after WARM_UP per instance). */
-const PER_INSTANCE = 600;
-const WARM_UP = 200;
+/**
+ * Timed issuances per instance and arrangement (after WARM_UP per instance), in ROUNDS rounds
+ * that alternate with the arrangement it is compared with.
+ */
+const ROUNDS = 4;
+const PER_ROUND = 150;
+/**
+ * Issuances through each daemon before it is measured: a daemon's rate keeps rising over its
+ * first several hundred certificates (V8 compiling its hot paths); after 200, SQLite's measured
+ * 380–490/s, after 800 700–720/s, and the daemon's CPU per certificate fell from 2.3–3.0 to 1.6 ms.
+ */
+const WARM_UP = 800;
 const CLIENTS_PER_INSTANCE = 4;
 const AUTH = `Basic ${Buffer.from('admin:bench').toString('base64')}`;
 
@@ -66,10 +78,6 @@ function cpuSnapshot(daemons: readonly number[], server: () => number[]): Map<st
   return out;
 }
 
-/** `daemon 1 4.1, PostgreSQL 1.2, …` ms of CPU per certificate between two snapshots. */
-function cpuPerCert(before: Map<string, number>, after: Map<string, number>, certs: number): string {
-  return [...after].map(([k, v]) => `${k} ${((v - (before.get(k) ?? 0)) / certs).toFixed(2)}`).join(', ');
-}
 
 let statementsFrom = '0';
 /**
@@ -100,6 +108,18 @@ async function statements(url: string, top: number, certs: number): Promise<void
   } finally {
     await client.end();
   }
+}
+
+/** One arrangement of daemons measured in rounds, and what its rounds summed up to. */
+interface Tally {
+  readonly what: string;
+  readonly daemons: readonly { base: string; pid: number }[];
+  readonly prefix: string;
+  certs: number;
+  seconds: number;
+  readonly rates: number[];
+  /** CPU ms by process (cpuSnapshot's keys) over the rounds. */
+  readonly cpu: Map<string, number>;
 }
 
 /** Keep-alive connections per instance, as many as its clients. */
@@ -147,7 +167,7 @@ export async function benchPg(line: Line): Promise<void> {
     if (r.status !== 0) throw new Error(`rospki -e failed: ${r.stdout}${r.stderr}`);
   };
   const profile = process.env.ROSPKI_BENCH_PROFILE;
-  const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'sqlite,one,two').split(','));
+  const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'sqlite,two').split(','));
   const serve = async (dir: string, store: string | undefined, address: string): Promise<{ base: string; pid: number; stop(): Promise<void> }> => {
     const child = spawn('node', [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : []), BIN, 'serve', '--data', dir], {
       stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: address, ROSPKI_STORE: store ?? '' },
@@ -177,29 +197,37 @@ export async function benchPg(line: Line): Promise<void> {
   const setup = `/user set admin password=bench; /ip service set www port=${port}; /ip service disable api,api-ssl;`
     + ' /certificate add name=ca common-name="bench CA" key-size=prime256v1 key-usage=key-cert-sign,crl-sign; /certificate sign ca';
   const server = () => cluster.pids();
-  /** Issues through the daemons and prints where the CPU went. */
-  const measure = async (what: string, daemons: readonly { base: string; pid: number }[], prefix: string, url?: string): Promise<number> => {
+  /** Issues through the daemons in rounds; where the CPU went is summed over the rounds. */
+  const tally = (what: string, daemons: readonly { base: string; pid: number }[], prefix: string): Tally => ({ what, daemons, prefix, certs: 0, seconds: 0, rates: [], cpu: new Map() });
+  const round = async (t: Tally, i: number): Promise<void> => {
+    const before = cpuSnapshot(t.daemons.map((d) => d.pid), server);
+    const rate = await issue(t.daemons.map((d) => d.base), `${t.prefix}${i}-`, PER_ROUND);
+    const after = cpuSnapshot(t.daemons.map((d) => d.pid), server);
+    const certs = PER_ROUND * t.daemons.length;
+    t.certs += certs;
+    t.seconds += certs / rate;
+    t.rates.push(rate);
+    for (const [k, v] of after) t.cpu.set(k, (t.cpu.get(k) ?? 0) + v - (before.get(k) ?? 0));
+  };
+  /**
+   * Measures two arrangements in alternating rounds (A B, B A, A B, …: a drift of the machine's
+   * load between minutes weighs on both alike), prints each, and returns their rates.
+   */
+  const compare = async (a: Tally, b: Tally, url?: string): Promise<[number, number]> => {
     if (url && stats > 0) await statements(url, 0, 0);
-    const before = cpuSnapshot(daemons.map((d) => d.pid), server);
-    const rate = await issue(daemons.map((d) => d.base), prefix, PER_INSTANCE);
-    const after = cpuSnapshot(daemons.map((d) => d.pid), server);
-    console.log(`  ${what}: ${rate.toFixed(1)}/s; CPU ms per certificate: ${cpuPerCert(before, after, PER_INSTANCE * daemons.length)}; load ${os.loadavg()[0]!.toFixed(1)}`);
-    if (url && stats > 0) await statements(url, stats, PER_INSTANCE * daemons.length);
-    return rate;
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const t of i % 2 === 0 ? [a, b] : [b, a]) await round(t, i);
+    }
+    for (const t of [a, b]) {
+      const cpu = [...t.cpu].map(([k, v]) => `${k} ${(v / t.certs).toFixed(2)}`).join(', ');
+      console.log(`  ${t.what}: ${(t.certs / t.seconds).toFixed(1)}/s (rounds ${t.rates.map((r) => r.toFixed(0)).join(', ')}); CPU ms per certificate: ${cpu}; load ${os.loadavg()[0]!.toFixed(1)}`);
+    }
+    if (url && stats > 0) await statements(url, stats, a.certs + b.certs);
+    return [a.certs / a.seconds, b.certs / b.seconds];
   };
   try {
-    // SQLite, the reference.
-    let sqliteRate: number | undefined;
-    if (parts.has('sqlite')) {
-      const sqliteDir = path.join(root, 'sqlite');
-      cli(sqliteDir, undefined, setup);
-      const sqlite = await serve(sqliteDir, undefined, '127.0.0.1');
-      await issue([sqlite.base], 'w', WARM_UP);
-      sqliteRate = await measure('SQLite', [sqlite], 's');
-      await sqlite.stop();
-    }
-
-    // PostgreSQL: one instance, then two on the same database.
+    // SQLite, the reference, and PostgreSQL with one instance; then one instance against two
+    // on the same database.
     const url = await cluster.newDatabase();
     const dirA = path.join(root, 'a');
     const dirB = path.join(root, 'b');
@@ -208,12 +236,23 @@ export async function benchPg(line: Line): Promise<void> {
     fs.copyFileSync(path.join(dirA, 'secret.key'), path.join(dirB, 'secret.key'));
     const a = await serve(dirA, url, '127.0.0.1');
     await issue([a.base], 'w', WARM_UP);
-    const one = parts.has('one') ? await measure('PostgreSQL, 1 instance', [a], 'p', url) : undefined;
+
+    let sqliteRate: number | undefined;
+    let one: number | undefined;
+    if (parts.has('sqlite')) {
+      const sqliteDir = path.join(root, 'sqlite');
+      cli(sqliteDir, undefined, setup);
+      const sqlite = await serve(sqliteDir, undefined, '127.0.0.3');
+      await issue([sqlite.base], 'w', WARM_UP);
+      [sqliteRate, one] = await compare(tally('SQLite', [sqlite], 's'), tally('PostgreSQL, 1 instance', [a], 'p'), url);
+      await sqlite.stop();
+    }
     let two: number | undefined;
+    let oneBesideTwo: number | undefined;
     if (parts.has('two')) {
       const b = await serve(dirB, url, '127.0.0.2');
       await issue([b.base], 'v', WARM_UP);
-      two = await measure('PostgreSQL, 2 instances', [a, b], 'q', url);
+      [oneBesideTwo, two] = await compare(tally('PostgreSQL, 1 instance', [a], 'o'), tally('PostgreSQL, 2 instances', [a, b], 'q'), url);
       await b.stop();
     }
     await a.stop();
@@ -221,8 +260,8 @@ export async function benchPg(line: Line): Promise<void> {
     if (one !== undefined && sqliteRate !== undefined) {
       line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE}, PostgreSQL 1 instance /s`, one.toFixed(0), `SQLite ${sqliteRate.toFixed(0)}/s`, one / sqliteRate, '≥ 0.5× SQLite');
     }
-    if (one !== undefined && two !== undefined) {
-      line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE} each, PostgreSQL 2 instances /s`, two.toFixed(0), `1 instance ${one.toFixed(0)}/s`, two / one, `≥ 1.6× (${os.cpus().length} cores)`);
+    if (oneBesideTwo !== undefined && two !== undefined) {
+      line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE} each, PostgreSQL 2 instances /s`, two.toFixed(0), `1 instance ${oneBesideTwo.toFixed(0)}/s`, two / oneBesideTwo, `≥ 1.6× (${os.cpus().length} cores)`);
     }
   } finally {
     for (const c of children) c.kill('SIGKILL');
