@@ -78,7 +78,6 @@ function cpuSnapshot(daemons: readonly number[], server: () => number[]): Map<st
   return out;
 }
 
-
 let statementsFrom = '0';
 /**
  * With top = 0, resets pg_stat_statements (creating the extension first); else prints the `top`
