@@ -10,19 +10,9 @@ import { buildPkcs12 } from '../../src/pki/pkcs12.js';
 import { pemDecode, pemEncode } from '../../src/pki/index.js';
 import { openTestApp, tempDir, type TestApp } from '../support/app.js';
 import { C, makeOpensslPki, putFile, rows } from './import-support.js';
+import { rng } from '../pki/fuzz-mutate.js';
 
 const MUTATIONS = Number(process.env.ROSPKI_FUZZ ?? 2000);
-
-/** xorshift32: reproducible mutations (the seed is printed on failure). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 function mutate(input: Buffer, rand: () => number): Buffer {
   const b = Buffer.from(input);
@@ -105,7 +95,7 @@ describe('import fuzzing', () => {
     const seed0 = 0x5eed;
     for (let i = 0; i < MUTATIONS; i++) {
       const s = seeds[i % seeds.length]!;
-      const rand = rng(seed0 + i);
+      const rand = rng(seed0 + i).next;
       const data = s.pem ? mutatePem(s.data, rand) : mutate(s.data, rand);
       const file = `fuzz-${i}-${s.name}`;
       putFile(t, file, data);
