@@ -108,14 +108,23 @@ export const userMenu: MenuDecl = {
   },
 };
 
+/** Stores whose users have had their defaults filled in this process (see below). */
+const filledStores = new WeakSet<object>();
+
 /**
  * Users of a data directory made before inactivity-timeout and inactivity-policy existed get
- * their defaults (also in the built-in snapshot, so export still shows no change).
+ * their defaults (also in the built-in snapshot, so export still shows no change). Once per
+ * store and process: every user written since carries them (add stores each default), and
+ * scanning every user at every /user command made a script of 10,000 of them quadratic.
  */
 async function fillInactivityDefaults(env: Environment): Promise<void> {
+  if (filledStores.has(env.store)) return;
   const added = userMenu.properties.filter((p) => p.name.startsWith('inactivity-'));
   const lacking = (data: RowData) => added.some((p) => data[p.name] === undefined);
-  if (!(await env.store.read((tx) => tx.list(USER_PATH).some((r) => lacking(r.data))))) return;
+  if (!(await env.store.read((tx) => tx.list(USER_PATH).some((r) => lacking(r.data))))) {
+    filledStores.add(env.store);
+    return;
+  }
   await env.store.write((tx) => {
     for (const row of tx.list(USER_PATH)) {
       if (!lacking(row.data)) continue;
@@ -130,6 +139,7 @@ async function fillInactivityDefaults(env: Environment): Promise<void> {
       tx.update(USER_PATH, row.id, data);
     }
   });
+  filledStores.add(env.store);
 }
 
 /** What changes when the user's password does (AccessControl.stamp): a digest of its hash. */
