@@ -859,10 +859,10 @@ export class Interpreter implements BuiltinHost {
 
   async compileWhere(e: Expr, scope: Scope): Promise<RowPredicate> {
     const test = await this.filterBool(e, scope);
-    return (row: RowView) => test(row);
+    return Object.assign((row: RowView) => test(row), test.equals ? { equals: test.equals } : {});
   }
 
-  private async filterBool(e: Expr, scope: Scope): Promise<(row: RowView) => boolean> {
+  private async filterBool(e: Expr, scope: Scope): Promise<RowTest> {
     switch (e.kind) {
       case 'ident': {
         const name = e.name;
@@ -876,7 +876,10 @@ export class Interpreter implements BuiltinHost {
         if (e.op === '&&' || e.op === '||') {
           const l = await this.filterBool(e.left, scope);
           const r = await this.filterBool(e.right, scope);
-          return e.op === '&&' ? (row) => l(row) && r(row) : (row) => l(row) || r(row);
+          if (e.op === '||') return (row) => l(row) || r(row);
+          // An equality either side implies, the conjunction implies (RowPredicate.equals).
+          const equals = l.equals ?? r.equals;
+          return Object.assign((row: RowView) => l(row) && r(row), equals ? { equals } : {});
         }
         if (['=', '!=', '<', '>', '<=', '>=', '~', 'in'].includes(e.op)) return this.filterCompare(e.op, e.left, e.right, scope);
         break;
@@ -931,7 +934,7 @@ export class Interpreter implements BuiltinHost {
     }
   }
 
-  private async filterCompare(op: string, left: Expr, right: Expr, scope: Scope): Promise<(row: RowView) => boolean> {
+  private async filterCompare(op: string, left: Expr, right: Expr, scope: Scope): Promise<RowTest> {
     const l = await this.filterValue(left, scope, 'lhs');
     const r = await this.filterValue(right, scope, 'rhs');
     if (!r.constant) {
@@ -949,21 +952,30 @@ export class Interpreter implements BuiltinHost {
     // Coerce the constant once per type of the row value (`trusted=yes`, `expires-after<3w`).
     const cache = new Map<string, Value>();
     const rv = r.value, raw = r.raw;
+    // `name="text"`: rows holding a text value match only when it is that text, so the rows an
+    // index finds for it are all the rows that can match (RowPredicate.equals).
+    const property = left.kind === 'ident' ? left.name
+      : left.kind === 'string' && left.parts.every((p) => typeof p === 'string') ? (left.parts as string[]).join('') : undefined;
+    const text = op === '=' && property !== undefined ? coerce('', rv, raw) : undefined;
+    const equals = typeof text === 'string' && text !== '' ? { name: property!, text } : undefined;
     const coerced = (sample: Value): Value => {
       const tag = typeTag(sample);
       let c = cache.get(tag);
       if (c === undefined && !cache.has(tag)) { c = coerce(sample, rv, raw); cache.set(tag, c); }
       return c;
     };
-    return (row) => {
+    return Object.assign((row: RowView) => {
       const v = l.fn(row);
       return compareLoose(op, v, coerced(v));
-    };
+    }, equals ? { equals } : {});
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** A compiled filter, with the `name="text"` it implies when it implies one (RowPredicate.equals). */
+type RowTest = ((row: RowView) => boolean) & { readonly equals?: NonNullable<RowPredicate['equals']> };
 
 interface FilterValue {
   readonly fn: (row: RowView) => Value;

@@ -348,7 +348,7 @@ function printCommand(menu: MenuDecl): CommandDecl {
       const [rows, ctx, listed] = await readTx(call, (tx, ctx) => {
         if (menu.kind !== 'list') return [[tx.get(menu.path, 1) ?? { id: 1, data: {} }], ctx, []] as const;
         const listed = listRows(menu, tx);
-        if (!a.has(fromArg)) return [listed, ctx, listed] as const;
+        if (!a.has(fromArg)) return [candidateRows(menu, tx, listed, call.where), ctx, listed] as const;
         const ids = resolveItems(menu, a.get(fromArg), call.session, tx);
         return [pickRows(menu, listed, ids.map((id) => tx.get(menu.path, id)!)), ctx, listed] as const;
       });
@@ -410,6 +410,21 @@ async function writePrintFile(call: CommandCall, name: string, text: string): Pr
   const fileName = /\.[A-Za-z0-9]+$/.test(name) ? name : `${name}.txt`;
   const written = await call.env.files.write(fileName, text, call.env.clock.now());
   await call.env.store.write((tx) => call.env.log(tx, 'system,info', `file ${written} written by ${call.session.user}`));
+}
+
+/**
+ * The rows of `listed` (a list menu's rows in listRows order) that `where` may accept: when it
+ * implies `name="text"` for a plain text property, only the rows the index holds for that text
+ * (`find where name=…` over 100,000 certificates looks at one row, not all of them). A text
+ * property's script value is its stored text and `=` compares texts exactly, so no row the
+ * filter accepts is left out; filterRows still tests each.
+ */
+export function candidateRows(menu: MenuDecl, tx: ReadTx, listed: readonly StoredRow[], where: RowPredicate | undefined): readonly StoredRow[] {
+  const equals = where?.equals;
+  if (!equals || menu.ordered || menu.sortRows) return listed;
+  const prop = propByName(menu, equals.name);
+  if (!prop || prop.type !== stringType || prop.compute || prop.access === 'wo') return listed;
+  return [...tx.findBy(menu.path, prop.name, equals.text)].sort((a, b) => a.id - b.id);
 }
 
 /** The rows `where` accepts; it sees sensitive and secret values only when `readsSecrets`. */
@@ -649,7 +664,7 @@ function findCommand(menu: MenuDecl): CommandDecl {
     name: 'find', help: 'Find items by value', policy: 'read',
     args: [{ name: 'where', type: itemsType, help: 'Filter expression' }],
     async run(call) {
-      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...listRows(menu, tx)], ctx] as const);
+      const [rows, ctx] = await readTx(call, (tx, ctx) => [[...candidateRows(menu, tx, listRows(menu, tx), call.where)], ctx] as const);
       const shown = call.where ? await filterRows(menu, rows, ctx, call.where, call.policies.has('sensitive')) : rows;
       return { ret: RosArray.of(shown.map((r) => new ItemId(r.id))) };
     },

@@ -205,7 +205,12 @@ export interface RowView {
   get(name: string): Value;
 }
 
-export type RowPredicate = (row: RowView) => boolean | Promise<boolean>;
+/**
+ * A `where` filter. `equals`, when present, is implied by it: every row it accepts has that
+ * text stored under that property (`where name="x"`, alone or and-ed with more), so a menu may
+ * test only the rows its index finds for it (generic.ts candidateRows).
+ */
+export type RowPredicate = ((row: RowView) => boolean | Promise<boolean>) & { readonly equals?: { readonly name: string; readonly text: string } };
 
 /** Everything a command implementation gets. */
 export interface CommandCall {

@@ -135,3 +135,29 @@ describe('where: large tables', () => {
   });
 });
 
+
+describe('where: the equality an index may serve (RowPredicate.equals)', () => {
+  async function compile(filter: string) {
+    const h = harness();
+    const stmt = parse(`/certificate print where ${filter}`).body[0] as CommandStmt;
+    return { pred: await h.interp.compileWhere(stmt.where!.expr, new Scope()), h };
+  }
+
+  it('is given for a property compared with a non-empty constant, alone or and-ed', async () => {
+    assert.deepEqual((await compile('name="vpn-1"')).pred.equals, { name: 'name', text: 'vpn-1' });
+    assert.deepEqual((await compile('name=vpn-1')).pred.equals, { name: 'name', text: 'vpn-1' });
+    assert.deepEqual((await compile('trusted && (days-valid=365)')).pred.equals, { name: 'days-valid', text: '365' });
+    assert.deepEqual((await compile('"common-name"="ca" && trusted')).pred.equals, { name: 'common-name', text: 'ca' });
+  });
+
+  it('is not given where the filter does not imply it', async () => {
+    for (const f of ['name!="ca"', 'name="ca" || trusted', '!(name="ca")', 'name=""', 'name~"ca"', 'name<"ca"', 'trusted']) {
+      assert.equal((await compile(f)).pred.equals, undefined, f);
+    }
+  });
+
+  it('the filter still tests every row as before', async () => {
+    assert.deepEqual(await match('name="vpn-1"'), ['vpn-1']);
+    assert.deepEqual(await match('name="vpn-1" && trusted'), []);
+  });
+});
