@@ -899,10 +899,8 @@ export class Interpreter implements BuiltinHost {
       }
       case 'literal': return constant(e.value, e.raw);
       case 'string': {
-        if (side === 'lhs' && e.parts.every((p) => typeof p === 'string')) {
-          const name = (e.parts as string[]).join('');
-          return { fn: (row) => row.get(name) };
-        }
+        const name = side === 'lhs' ? propertyNamed(e) : undefined;
+        if (name !== undefined) return { fn: (row) => row.get(name) };
         return constant(await this.evalExpr(e, scope, false));
       }
       case 'word': return constant(literalValue(e.text), e.text);
@@ -954,8 +952,7 @@ export class Interpreter implements BuiltinHost {
     const rv = r.value, raw = r.raw;
     // `name="text"`: rows holding a text value match only when it is that text, so the rows an
     // index finds for it are all the rows that can match (RowPredicate.equals).
-    const property = left.kind === 'ident' ? left.name
-      : left.kind === 'string' && left.parts.every((p) => typeof p === 'string') ? (left.parts as string[]).join('') : undefined;
+    const property = propertyNamed(left);
     const text = op === '=' && property !== undefined ? coerce('', rv, raw) : undefined;
     const equals = typeof text === 'string' && text !== '' ? { name: property!, text } : undefined;
     const coerced = (sample: Value): Value => {
@@ -973,6 +970,13 @@ export class Interpreter implements BuiltinHost {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** The property a filter's left-hand side names: `name` or `"common-name"` (no variables in it). */
+function propertyNamed(e: Expr): string | undefined {
+  if (e.kind === 'ident') return e.name;
+  if (e.kind === 'string' && e.parts.every((p) => typeof p === 'string')) return (e.parts as string[]).join('');
+  return undefined;
+}
 
 /** A compiled filter, with the `name="text"` it implies when it implies one (RowPredicate.equals). */
 type RowTest = ((row: RowView) => boolean) & { readonly equals?: NonNullable<RowPredicate['equals']> };
