@@ -36,6 +36,26 @@ export function compileQuery(words: readonly string[]): Query | undefined {
   };
 }
 
+/**
+ * A `name=text` every matching record has (RowPredicate.equals, so that print reads only the rows
+ * an index finds for it): the first such word, when no `?#` operation can turn the words into
+ * anything but their conjunction. Not for empty text, nor for `true`/`false`, which also match
+ * `yes`/`no` (norm).
+ */
+export function impliedEquality(words: readonly string[]): { name: string; text: string } | undefined {
+  const bodies = words.map((w) => (w.startsWith('?') ? w.slice(1) : w));
+  if (bodies.some((b) => b.startsWith('#'))) return undefined;
+  for (const b of bodies) {
+    const rest = b.startsWith('=') ? b.slice(1) : b;
+    if (rest.startsWith('<') || rest.startsWith('>') || rest.startsWith('-') || b.startsWith('<') || b.startsWith('>')) continue;
+    const eq = rest.indexOf('=');
+    if (eq <= 0) continue;
+    const text = rest.slice(eq + 1);
+    if (text !== '' && norm(text) === text && text !== 'true' && text !== 'false') return { name: rest.slice(0, eq), text };
+  }
+  return undefined;
+}
+
 function compileWord(body: string, word: string): Op {
   if (body.startsWith('#')) return compileStackOps(body.slice(1), word);
   if (body.startsWith('-')) {

@@ -87,6 +87,10 @@ test('queries: equality, has/lacks, < >, and the #-stack operations', async () =
   assert.equal(await names('?-name'), '');
   assert.equal(await names('?fingerprint'), '');
   assert.equal(await names('?name=a', '?name=b', '?name=c', '?#||'), 'a,b,c');
+  // Words without a #-operation are and-ed: the first equality narrows what print reads.
+  assert.equal(await names('?name=b', '?common-name=beta'), 'b');
+  assert.equal(await names('?common-name=beta', '?name=a'), '');
+  assert.equal(await names('?name=c', '?>days-valid=10'), 'c');
   const bad = await c.talk('/certificate/print', '?#x');
   assert.equal(bad[0]![0], '!trap');
   c.close();
