@@ -8,7 +8,7 @@ import { apiString, networkText, printRecords } from '../menu/render.js';
 import type { CommandDecl, Session } from '../menu/types.js';
 import type { ReadMark } from '../store/store.js';
 import { RosArray, type Value } from '../menu/values.js';
-import { compileQuery, impliedEquality, type ApiRecord } from './query.js';
+import { compileQuery, type ApiRecord } from './query.js';
 
 export interface CommandInput {
   /** Menu path `/certificate`. */
@@ -91,7 +91,7 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
   };
   // The query still filters the records below; the equality it implies only spares print the
   // rows that can not match (`GET /rest/certificate?name=x` over 100,000 certificates).
-  const equals = isPrint && query ? impliedEquality(input.query ?? []) : undefined;
+  const equals = isPrint ? query?.equals : undefined;
   const where = equals ? Object.assign(() => true, { equals }) : undefined;
   const result = await app.executor.run({ path: input.path, command: command.name, args, session: runAs, since: input.since, where });
   let records: ApiRecord[] = [];

@@ -6,7 +6,14 @@ import { RosError, ErrorCategory } from '../errors.js';
 export type ApiRecord = Readonly<Record<string, string>>;
 type Op = (rec: ApiRecord, stack: boolean[]) => void;
 
-export type Query = (rec: ApiRecord) => boolean;
+/**
+ * Compiled query words. `equals`: a `name=text` every matching record has (RowPredicate.equals,
+ * so that print reads only the rows an index finds for it): the first such word, when no `?#`
+ * operation can make the words anything but their conjunction. Never empty text, nor `true` or
+ * `false`, which also match `yes` and `no` (norm).
+ */
+export type Query = ((rec: ApiRecord) => boolean) & { readonly equals?: { readonly name: string; readonly text: string } };
+type Word = Op & { readonly equals?: Query['equals']; readonly stackOps?: true };
 
 const pop = (stack: boolean[]): boolean => (stack.length > 0 ? stack.pop()! : true);
 const at = (stack: boolean[], index: number): boolean => (index < stack.length ? stack[stack.length - 1 - index]! : true);
@@ -28,36 +35,18 @@ function bad(word: string): RosError {
 /** Compiles query words (with or without their leading `?`). Throws RosError on a bad word. */
 export function compileQuery(words: readonly string[]): Query | undefined {
   if (words.length === 0) return undefined;
-  const ops: Op[] = words.map((w) => compileWord(w.startsWith('?') ? w.slice(1) : w, w));
-  return (rec) => {
+  const ops: Word[] = words.map((w) => compileWord(w.startsWith('?') ? w.slice(1) : w, w));
+  const conjunction = ops.every((op) => !op.stackOps);
+  const equals = conjunction ? ops.find((op) => op.equals)?.equals : undefined;
+  return Object.assign((rec: ApiRecord) => {
     const stack: boolean[] = [];
     for (const op of ops) op(rec, stack);
     return stack.every((v) => v);
-  };
+  }, equals ? { equals } : {});
 }
 
-/**
- * A `name=text` every matching record has (RowPredicate.equals, so that print reads only the rows
- * an index finds for it): the first such word, when no `?#` operation can turn the words into
- * anything but their conjunction. Not for empty text, nor for `true`/`false`, which also match
- * `yes`/`no` (norm).
- */
-export function impliedEquality(words: readonly string[]): { name: string; text: string } | undefined {
-  const bodies = words.map((w) => (w.startsWith('?') ? w.slice(1) : w));
-  if (bodies.some((b) => b.startsWith('#'))) return undefined;
-  for (const b of bodies) {
-    const rest = b.startsWith('=') ? b.slice(1) : b;
-    if (rest.startsWith('<') || rest.startsWith('>') || rest.startsWith('-') || b.startsWith('<') || b.startsWith('>')) continue;
-    const eq = rest.indexOf('=');
-    if (eq <= 0) continue;
-    const text = rest.slice(eq + 1);
-    if (text !== '' && norm(text) === text && text !== 'true' && text !== 'false') return { name: rest.slice(0, eq), text };
-  }
-  return undefined;
-}
-
-function compileWord(body: string, word: string): Op {
-  if (body.startsWith('#')) return compileStackOps(body.slice(1), word);
+function compileWord(body: string, word: string): Word {
+  if (body.startsWith('#')) return Object.assign(compileStackOps(body.slice(1), word), { stackOps: true as const });
   if (body.startsWith('-')) {
     const name = body.slice(1);
     if (name === '') throw bad(word);
@@ -73,9 +62,13 @@ function compileWord(body: string, word: string): Op {
     return (rec, stack) => { stack.push(rec[rest] !== undefined); };
   }
   const name = rest.slice(0, eq);
-  const value = norm(rest.slice(eq + 1));
+  const text = rest.slice(eq + 1);
+  const value = norm(text);
   if (name === '') throw bad(word);
-  if (kind === '=') return (rec, stack) => { stack.push(norm(rec[name] ?? '') === value && (rec[name] !== undefined || value === '')); };
+  if (kind === '=') {
+    const op: Op = (rec, stack) => { stack.push(norm(rec[name] ?? '') === value && (rec[name] !== undefined || value === '')); };
+    return text !== '' && value === text && text !== 'true' && text !== 'false' ? Object.assign(op, { equals: { name, text } }) : op;
+  }
   const sign = kind === '<' ? -1 : 1;
   return (rec, stack) => {
     const v = rec[name];
