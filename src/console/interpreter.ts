@@ -858,8 +858,7 @@ export class Interpreter implements BuiltinHost {
   // predicate itself is synchronous (100,000 rows filter in a few milliseconds).
 
   async compileWhere(e: Expr, scope: Scope): Promise<RowPredicate> {
-    const test = await this.filterBool(e, scope);
-    return Object.assign((row: RowView) => test(row), test.equals ? { equals: test.equals } : {});
+    return this.filterBool(e, scope);
   }
 
   private async filterBool(e: Expr, scope: Scope): Promise<RowTest> {

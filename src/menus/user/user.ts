@@ -121,24 +121,22 @@ async function fillInactivityDefaults(env: Environment): Promise<void> {
   if (filledStores.has(env.store)) return;
   const added = userMenu.properties.filter((p) => p.name.startsWith('inactivity-'));
   const lacking = (data: RowData) => added.some((p) => data[p.name] === undefined);
-  if (!(await env.store.read((tx) => tx.list(USER_PATH).some((r) => lacking(r.data))))) {
-    filledStores.add(env.store);
-    return;
+  if (await env.store.read((tx) => tx.list(USER_PATH).some((r) => lacking(r.data)))) {
+    await env.store.write((tx) => {
+      for (const row of tx.list(USER_PATH)) {
+        if (!lacking(row.data)) continue;
+        const fill = (data: RowData): RowData => {
+          const out = { ...data };
+          for (const p of added) if (out[p.name] === undefined) out[p.name] = propValue(p, data);
+          return out;
+        };
+        const data = fill(row.data);
+        const builtin = row.data[BUILTIN] as RowData | undefined;
+        if (builtin) data[BUILTIN] = fill(builtin);
+        tx.update(USER_PATH, row.id, data);
+      }
+    });
   }
-  await env.store.write((tx) => {
-    for (const row of tx.list(USER_PATH)) {
-      if (!lacking(row.data)) continue;
-      const fill = (data: RowData): RowData => {
-        const out = { ...data };
-        for (const p of added) if (out[p.name] === undefined) out[p.name] = propValue(p, data);
-        return out;
-      };
-      const data = fill(row.data);
-      const builtin = row.data[BUILTIN] as RowData | undefined;
-      if (builtin) data[BUILTIN] = fill(builtin);
-      tx.update(USER_PATH, row.id, data);
-    }
-  });
   filledStores.add(env.store);
 }
 
