@@ -423,7 +423,8 @@ export function candidateRows(menu: MenuDecl, tx: ReadTx, listed: readonly Store
   const equals = where?.equals;
   if (!equals || menu.ordered || menu.sortRows) return listed;
   const prop = propByName(menu, equals.name);
-  if (!prop || prop.type !== stringType || prop.compute || prop.access === 'wo') return listed;
+  // Not for values some callers may not read: how many rows a filter tested would tell them.
+  if (!prop || prop.type !== stringType || prop.compute || prop.access === 'wo' || prop.sensitive || prop.secretWhen) return listed;
   return [...tx.findBy(menu.path, prop.name, equals.text)].sort((a, b) => a.id - b.id);
 }
 

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
+import { candidateRows, listRows } from '../../src/menu/generic.js';
 import { USER_PATH } from '../../src/menus/user/user.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 
@@ -52,6 +53,19 @@ describe('where served by an index', () => {
     assert.equal(a, b);
     assert.equal(a.split('\n').length, 10);
     assert.equal(await put('/user print count-only where comment="c2" && !disabled'), '5');
+  });
+
+  test('values some callers may not read are never looked up in the index', async () => {
+    const certs = t.app.registry.menu('/certificate')!;
+    const users = t.app.registry.menu(USER_PATH)!;
+    const where = (name: string, text: string) => Object.assign(() => true, { equals: { name, text } });
+    await t.app.store.read((tx) => {
+      const listed = listRows(certs, tx);
+      assert.equal(candidateRows(certs, tx, listed, where('challenge-password', 'x')), listed);
+      const userRows = listRows(users, tx);
+      assert.equal(candidateRows(users, tx, userRows, where('password', 'x')), userRows);
+      assert.deepEqual(candidateRows(users, tx, userRows, where('name', 'u3')).map((r) => r.data.name), ['u3']);
+    });
   });
 
   test('a row changed since is found under its new value only', async () => {
