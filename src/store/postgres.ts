@@ -821,8 +821,8 @@ export class PostgresStore implements Store {
    * they changed and COMMIT; acknowledge them only then. The writes called while the lock was
    * awaited join the batch (their fns run after the catch-up like the others): with two busy
    * instances the lock is often held by the other, and the batches grow instead of queueing
-   * behind one another. The reads queued meanwhile run after it on the same copy: nothing could
-   * be committed between this batch's catch-up and its COMMIT.
+   * behind one another. The reads queued meanwhile run once the lock is held, on the caught-up
+   * copy before the fns: nothing can be committed between this batch's catch-up and its COMMIT.
    */
   private async runBatch(): Promise<void> {
     const waiting = Math.min(this.writes.length, MAX_BATCH_WRITES);
@@ -851,6 +851,13 @@ export class PostgresStore implements Store {
       for (const w of writes) w.reject(new StoreUnavailable('the database changed under this instance; try again'));
       return;
     }
+    // The reads called so far are answered now, before the batch's fns change the copy: from the
+    // moment the head lock was granted until this batch's COMMIT no other instance can commit, so
+    // the caught-up copy is the database's state at every instant of that span, and each of these
+    // reads was called before the lock's reply came (it began before the read returns). They need
+    // not wait for the COMMIT's round trip; nor do those already fresh (currentReads), which only
+    // waited for a copy without uncommitted changes.
+    this.runQueuedReads([...this.currentReads.splice(0), ...this.reads.splice(0)]);
     const batch = new BatchChanges(this.cache.seen + 1);
     const applied: Applied[] = [];
     for (const write of writes) {
@@ -875,10 +882,11 @@ export class PostgresStore implements Store {
       this.runQueuedReads(this.reads.splice(0));
       return;
     }
-    // The reads called up to now are answered after the COMMIT from this copy: nothing can be
-    // committed between the lock and the COMMIT. A read called once the COMMIT is on its way
-    // is not: another instance may commit after the server ran it and before its reply is read
-    // here (its client told, then asking this instance), so such reads wait for a catch-up.
+    // A read called since the lock (by a change listener) is answered after the COMMIT from this
+    // copy: nothing can be committed between the lock and the COMMIT. A read called once the
+    // COMMIT is on its way is not: another instance may commit after the server ran it and before
+    // its reply is read here (its client told, then asking this instance), so such reads wait
+    // for a catch-up.
     const readsBeforeCommit = this.reads.splice(0);
     let committed = false;
     let failure: unknown;

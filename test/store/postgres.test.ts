@@ -247,6 +247,35 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal(await lateRead, 3);
   });
 
+  test('a read called while a batch awaits the head lock is answered before its COMMIT, without its changes, with what another instance committed first', async () => {
+    const { a, b } = await twoInstances();
+    const id = await a.write((tx) => tx.insert('/x', { n: 1 }));
+    await b.read((tx) => tx.get('/x', id));
+    const link = (a as unknown as { link: { pipeline: (s: readonly { text: string }[]) => Promise<unknown[]> } }).link;
+    const pipeline = link.pipeline.bind(link);
+    let read: Promise<[unknown, number]> | undefined;
+    let answeredBeforeCommit: unknown;
+    link.pipeline = async (statements) => {
+      if (statements[0]?.text === 'BEGIN' && !read) {
+        // b commits and is acknowledged before a's batch takes the lock; the read is called
+        // while a waits for the lock's reply.
+        await b.write((tx) => tx.update('/x', id, { n: 3 }));
+        const locked = pipeline(statements);
+        read = a.read((tx) => [tx.get('/x', id)!.data.n, tx.list('/y').length]);
+        return locked;
+      }
+      if (statements.at(-1)?.text === 'COMMIT' && read) {
+        answeredBeforeCommit = await Promise.race([read.then(() => true), new Promise((r) => setTimeout(() => r(false), 200))]);
+      }
+      return pipeline(statements);
+    };
+    await a.write((tx) => tx.insert('/y', { n: 2 }));
+    link.pipeline = pipeline;
+    assert.equal(answeredBeforeCommit, true);
+    assert.deepEqual(await read, [3, 0]);
+    assert.equal(await a.read((tx) => tx.list('/y').length), 1);
+  });
+
   test('two instances writing concurrently: ids never collide, no update is lost, each write all or nothing', async () => {
     const { a, b, url } = await twoInstances();
     const counter = await a.write((tx) => tx.insert('/counter', { n: 0 }));
