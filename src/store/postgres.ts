@@ -13,8 +13,11 @@
 //
 // Reads are never stale: each read() first catches up in one round trip, so it sees every write
 // any instance acknowledged before the read was called. Reads called together share one
-// catch-up. LISTEN/NOTIFY is only a wake-up: another instance's commit makes this one catch up
-// and tell its onChange listeners (services reconcile at once), never a reason to skip a
+// catch-up, or are answered by a batch's (runBatch). The later reads of one request (a refresh
+// begun after its mark has completed: Store.mark, read's `since`) run at once on the copy; while a
+// batch's COMMIT is under way they settle at once only if they saw none of its changes
+// (readFresh). LISTEN/NOTIFY is only a wake-up: another instance's commit makes this one catch
+// up and tell its onChange listeners (services reconcile at once), never a reason to skip a
 // catch-up.
 //
 // Writes: the writes called meanwhile form a batch (group commit, as in SQLite). The batch takes
@@ -42,7 +45,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { RosError } from '../errors.js';
 import { MenuRows } from './cache.js';
-import { ChangeAnnouncer, ChangeSet } from './changes.js';
+import { ChangeAnnouncer, ChangeSet, Footprint } from './changes.js';
 import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
@@ -230,6 +233,8 @@ interface RowChange {
   readonly id: number;
   /** It existed before the batch (update, delete) or is new (insert). */
   readonly existed: boolean;
+  /** The row as it was before the batch (undefined: new). */
+  readonly before: StoredRow | undefined;
   /** Its data as JSON, or undefined when it is removed. */
   readonly json: string | undefined;
   /** Blob changes (undefined: deleted); ignored for a removed row. */
@@ -247,18 +252,19 @@ class BatchChanges {
     return this.rows.size === 0;
   }
 
-  change(menu: string, id: number, existed: boolean, journal: (() => void)[], edit: (c: RowChange) => RowChange): void {
+  /** `row`: the row as the copy holds it before this change (what the batch's first change of it keeps as before). */
+  change(menu: string, id: number, row: StoredRow | undefined, journal: (() => void)[], edit: (c: RowChange) => RowChange): void {
     const key = blobKey(menu, id);
     const before = this.rows.get(key);
     journal.push(() => { if (before) this.rows.set(key, before); else this.rows.delete(key); });
-    this.rows.set(key, edit(before ?? { menu, id, existed, json: undefined, blobs: new Map() }));
+    this.rows.set(key, edit(before ?? { menu, id, existed: row !== undefined, before: row, json: undefined, blobs: new Map() }));
   }
 
-  /** What the batch changed, as onChange tells it; rows as the copy holds them after it (their before is not kept). */
+  /** What the batch changed, as onChange tells it: rows before it and as the copy holds them after it. */
   changeSet(cache: PgCache): ChangeSet {
     const out = new ChangeSet();
     for (const c of this.rows.values()) {
-      out.row(c.menu, c.id, undefined, c.json === undefined ? undefined : cache.menus.get(c.menu)?.get(c.id));
+      out.row(c.menu, c.id, c.before, c.json === undefined ? undefined : cache.menus.get(c.menu)?.get(c.id));
       for (const name of c.blobs.keys()) out.blob(c.menu, c.id, name);
     }
     return out;
@@ -339,16 +345,16 @@ class PgTx implements WriteTx {
     cache.lastIds.set(menu, id);
     this.journal.push(() => { if (last === undefined) cache.lastIds.delete(menu); else cache.lastIds.set(menu, last); });
     this.putRow(menu, Object.freeze({ id, data: row.data }));
-    batch.change(menu, id, false, this.journal, (c) => ({ ...c, json: row.json }));
+    batch.change(menu, id, undefined, this.journal, (c) => ({ ...c, json: row.json }));
     return id;
   }
 
   update(menu: string, id: number, data: RowData): void {
     const batch = this.writable();
-    this.existing(menu, id);
+    const before = this.existing(menu, id);
     const row = this.cache.codec.encode(menu, data);
     this.putRow(menu, Object.freeze({ id, data: row.data }));
-    batch.change(menu, id, true, this.journal, (c) => ({ ...c, json: row.json }));
+    batch.change(menu, id, before, this.journal, (c) => ({ ...c, json: row.json }));
   }
 
   remove(menu: string, id: number): void {
@@ -364,7 +370,7 @@ class PgTx implements WriteTx {
       rows.put(before);
       if (blobs) this.cache.blobs.set(key, blobs);
     });
-    batch.change(menu, id, true, this.journal, (c) => ({ ...c, json: undefined }));
+    batch.change(menu, id, before, this.journal, (c) => ({ ...c, json: undefined }));
   }
 
   setBlob(menu: string, id: number, name: string, value: Buffer | undefined): void {
@@ -382,7 +388,7 @@ class PgTx implements WriteTx {
     blobs.set(key, next);
     this.journal.push(() => { if (named) blobs.set(key, named); else blobs.delete(key); });
     // A blob change stamps its row too, so other instances fetch the row with its blobs.
-    batch.change(menu, id, true, this.journal, (c) => {
+    batch.change(menu, id, row, this.journal, (c) => {
       const changed = new Map(c.blobs);
       changed.set(name, kept);
       return { ...c, json: c.json ?? JSON.stringify(row.data), blobs: changed };
@@ -461,8 +467,12 @@ export class PostgresStore implements Store {
   private readonly instance = randomBytes(8).toString('hex');
   private readonly writes: PendingWrite[] = [];
   private readonly reads: PendingRead[] = [];
-  /** Reads whose request began before a refresh that has completed since (read's `since`): no catch-up. */
-  private readonly currentReads: PendingRead[] = [];
+  /**
+   * The batch whose COMMIT is under way: the copy holds its changes before they are committed.
+   * Reads that need no catch-up run meanwhile and settle at once if they saw none of those
+   * changes, else when the COMMIT is known (readFresh).
+   */
+  private committing: { readonly changes: ChangeSet; readonly readers: ((committed: boolean) => void)[] } | undefined;
   /**
    * Refreshes (the catch-ups of load, of reads and of batches) begun so far, and the number of
    * the newest one that completed: one connection answers them in order, so every refresh with a
@@ -641,13 +651,46 @@ export class PostgresStore implements Store {
 
   read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T> {
     this.usable();
+    if (since !== undefined && this.refreshedUpTo > since) return this.readFresh(fn);
     return new Promise<T>((resolve, reject) => {
-      // A refresh begun after the request's mark has completed: the copy holds everything
-      // committed before the request began. The read still waits for a batch under way (its
-      // changes are in the copy before their COMMIT).
-      const queue = since !== undefined && this.refreshedUpTo > since ? this.currentReads : this.reads;
-      queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
+    });
+  }
+
+  /**
+   * A read of a request for which a refresh begun after the request's mark has completed: the
+   * copy holds everything committed before the request began, so the read runs at once, as on
+   * SQLite. While a batch's COMMIT is under way the copy also holds that batch's changes: the
+   * read records what it looks at and settles at once only if it saw none of them (what it read
+   * is then committed state: the copy as the batch's lock found it, when no instance could
+   * commit); otherwise once the COMMIT succeeded, or it runs again after a catch-up if the batch
+   * was not saved.
+   */
+  private readFresh<T>(fn: (tx: ReadTx) => T): Promise<T> {
+    const committing = this.committing;
+    const footprint = committing ? new Footprint() : undefined;
+    const tx = new PgTx(this.cache, undefined);
+    let result: T | undefined;
+    let failure: { error: unknown } | undefined;
+    this.busy = true;
+    try {
+      result = fn(footprint ? footprint.tap<ReadTx>(tx) : tx);
+      rejectAsync(result, 'read');
+    } catch (e) {
+      failure = { error: e };
+    } finally {
+      tx.end();
+      this.busy = false;
+    }
+    const settled = (): Promise<T> => (failure ? Promise.reject(failure.error) : Promise.resolve(result as T));
+    if (!committing || !committing.changes.seenBy(footprint!)) return settled();
+    return new Promise<T>((resolve, reject) => {
+      committing.readers.push((committed) => {
+        if (committed) { settled().then(resolve, reject); return; }
+        this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+        this.kick();
+      });
     });
   }
 
@@ -752,7 +795,6 @@ export class PostgresStore implements Store {
     this.pumping = true;
     try {
       for (;;) {
-        if (this.currentReads.length) this.runQueuedReads(this.currentReads.splice(0));
         if (this.writes.length) await this.runBatch();
         else if (this.reads.length) await this.runReads();
         else if (this.tasks.length) await this.tasks.shift()!().catch(() => {});
@@ -855,9 +897,8 @@ export class PostgresStore implements Store {
     // moment the head lock was granted until this batch's COMMIT no other instance can commit, so
     // the caught-up copy is the database's state at every instant of that span, and each of these
     // reads was called before the lock's reply came (it began before the read returns). They need
-    // not wait for the COMMIT's round trip; nor do those already fresh (currentReads), which only
-    // waited for a copy without uncommitted changes.
-    this.runQueuedReads([...this.currentReads.splice(0), ...this.reads.splice(0)]);
+    // not wait for the COMMIT's round trip.
+    this.runQueuedReads(this.reads.splice(0));
     const batch = new BatchChanges(this.cache.seen + 1);
     const applied: Applied[] = [];
     for (const write of writes) {
@@ -888,6 +929,9 @@ export class PostgresStore implements Store {
     // its reply is read here (its client told, then asking this instance), so such reads wait
     // for a catch-up.
     const readsBeforeCommit = this.reads.splice(0);
+    const changes = batch.changeSet(this.cache);
+    const committing = { changes, readers: [] as ((committed: boolean) => void)[] };
+    this.committing = committing;
     let committed = false;
     let failure: unknown;
     try {
@@ -900,17 +944,20 @@ export class PostgresStore implements Store {
     } catch (e) {
       failure = e;
     }
+    this.committing = undefined;
     if (committed) {
       this.cache.seen = batch.version;
       for (const a of applied) a.write.resolve(a.result);
-      this.changed(batch.changeSet(this.cache));
+      this.changed(changes);
       this.runQueuedReads(readsBeforeCommit);
+      for (const settle of committing.readers) settle(true);
       return;
     }
     // Not saved, or not known to be: the copy goes back to the state before the batch (what was
     // saved comes back with the next catch-up), and the reads wait for that catch-up.
     this.reads.unshift(...readsBeforeCommit);
     for (let i = applied.length - 1; i >= 0; i--) applied[i]!.tx.rollback();
+    for (const settle of committing.readers) settle(false);
     if (connectionLost(failure)) {
       void this.resolveUncertain(batch, applied);
     } else {

@@ -276,6 +276,51 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal(await a.read((tx) => tx.list('/y').length), 1);
   });
 
+  test('a fresh read called while a COMMIT is under way settles at once unless it saw the batch, then after the COMMIT, or reads again if it failed', async () => {
+    const { a } = await twoInstances();
+    const x = await a.write((tx) => tx.insert('/x', { n: 1 }));
+    const y = await a.write((tx) => tx.insert('/y', { tag: 'old' }));
+    const link = (a as unknown as { link: { pipeline: (s: readonly { text: string }[]) => Promise<unknown[]> } }).link;
+    const pipeline = link.pipeline.bind(link);
+    const settledBy = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+    const onCommit = (during: () => Promise<void>, fail = false) => {
+      link.pipeline = async (statements) => {
+        if (statements.at(-1)?.text !== 'COMMIT') return pipeline(statements);
+        link.pipeline = pipeline;
+        await during();
+        if (fail) throw new Error('injected COMMIT failure');
+        return pipeline(statements);
+      };
+    };
+
+    // The batch changes /y's tag from old to new. A read of /x did not see it: it settles before
+    // the COMMIT. A find of tag=old (which the batch's change takes a row out of), a get of the
+    // changed row, a list of /y: each saw it, and settles after the COMMIT with the batch's state.
+    let since = a.mark();
+    let untouched: Promise<unknown> | undefined, find: Promise<unknown> | undefined, got: Promise<unknown> | undefined, list: Promise<unknown> | undefined;
+    const early: Record<string, unknown> = {};
+    onCommit(async () => {
+      untouched = a.read((tx) => tx.get('/x', x)!.data.n, since);
+      find = a.read((tx) => tx.findBy('/y', 'tag', 'old').length, since);
+      got = a.read((tx) => tx.get('/y', y)!.data.tag, since);
+      list = a.read((tx) => tx.list('/y').length, since);
+      early.untouched = await settledBy(untouched, 100);
+      early.find = await settledBy(find, 0);
+      early.got = await settledBy(got, 0);
+      early.list = await settledBy(list, 0);
+    });
+    await a.write((tx) => { tx.update('/y', y, { tag: 'new' }); tx.insert('/y', { tag: 'other' }); });
+    assert.deepEqual(early, { untouched: true, find: false, got: false, list: false });
+    assert.deepEqual(await Promise.all([untouched, find, got, list]), [1, 0, 'new', 2]);
+
+    // The COMMIT fails: what the read saw was never saved, so it reads again and sees none of it.
+    since = a.mark();
+    let again: Promise<unknown> | undefined;
+    onCommit(async () => { again = a.read((tx) => tx.get('/y', y)!.data.tag, since); }, true);
+    await assert.rejects(a.write((tx) => tx.update('/y', y, { tag: 'lost' })), /could not be saved/);
+    assert.equal(await again, 'new');
+  });
+
   test('two instances writing concurrently: ids never collide, no update is lost, each write all or nothing', async () => {
     const { a, b, url } = await twoInstances();
     const counter = await a.write((tx) => tx.insert('/counter', { n: 0 }));
