@@ -175,6 +175,19 @@ test('curl: list, add, PATCH, DELETE over plain HTTP', async () => {
   assert.equal(del.stdout, '204');
 });
 
+test('POST import and /file/read with as-value: the value is a record with its names, not its values joined by ;', async () => {
+  await rest('PUT', '/rest/certificate', { name: 'asv', 'common-name': 'asv', 'key-size': 'prime256v1' });
+  await rest('POST', '/rest/certificate/sign', { number: 'asv' });
+  await rest('POST', '/rest/certificate/export-certificate', { numbers: 'asv', 'file-name': 'asv' });
+  const counts = { 'certificates-imported': '1', 'private-keys-imported': '0', 'files-imported': '1', 'decryption-failures': '0', 'keys-with-no-certificate': '0' };
+  const plain = await rest('POST', '/rest/certificate/import', { 'file-name': 'asv.crt', passphrase: '' });
+  assert.deepEqual(plain.json, [counts]);
+  const asValue = await rest('POST', '/rest/certificate/import', { 'file-name': 'asv.crt', passphrase: '', 'as-value': '' });
+  assert.deepEqual(asValue.json, [counts]);
+  const read = await rest('POST', '/rest/file/read', { file: 'asv.crt', 'chunk-size': '10', 'as-value': '' });
+  assert.deepEqual(read.json, [{ data: '-----BEGIN' }]);
+});
+
 test('POST /rest/tool/fetch: a monitor command answers with every state, numbered by .section', async () => {
   const r = await rest('POST', '/rest/tool/fetch', { url: `${base}/`, output: 'user' });
   assert.equal(r.status, 200, r.text);
