@@ -13,7 +13,7 @@ import { crlMenu } from './certificate/crl.js';
 import { settingsMenu } from './certificate/settings.js';
 import { builtinMenu } from './certificate/builtin.js';
 import { toolMenu } from './tool/fetch.js';
-import { consoleMenu } from './console.js';
+import { consoleMenu, quitCommand } from './console.js';
 import { sshMenu } from './ip/ssh.js';
 import { sshKeysMenu } from './user/ssh-keys.js';
 import { rootMenu, scriptMenu } from './system/script.js';
@@ -55,7 +55,7 @@ import { bridgeMenu } from './interface/bridge.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
-  withCommand(rootMenu, pingCommand),
+  withCommand(withCommand(rootMenu, pingCommand), quitCommand),
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
   settingsMenu, crlMenu, builtinMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
   // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
