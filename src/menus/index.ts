@@ -28,7 +28,7 @@ import { IPSEC_MENUS } from './ip/ipsec.js';
 import { hotspotProfileMenu } from './ip/hotspot.js';
 import { DNS_MENUS } from './ip/dns.js';
 import { cloudAdvancedMenu, cloudMenu } from './ip/cloud.js';
-import { addressListMenu, firewallFilterMenu } from './ip/firewall.js';
+import { addressListMenu, firewallFilterMenu, firewallNatMenu } from './ip/firewall.js';
 import { addressMenu } from './ip/address.js';
 import { routeMenu } from './ip/route.js';
 import { poolMenu, poolUsedMenu } from './ip/pool.js';
@@ -63,7 +63,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
   ...IPSEC_MENUS, hotspotProfileMenu, ...DNS_MENUS,
   // Menus real scripts touch (issue 12): this host's facts and configuration held honestly.
-  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
+  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
   clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,
