@@ -151,10 +151,10 @@ const F = {
 
 /**
  * Detail (and record-print) order: chain and action first, then what the action needs, then the
- * matchers; only what a rule sets is shown (no defaults are filled in: a rule without action
- * prints none). The order of matchers follows RouterOS prints (UNCONFIRMED in full).
+ * matchers (this tail, the same in every table); only what a rule sets is shown (no defaults are
+ * filled in: a rule without action prints none). The order of matchers follows RouterOS prints
+ * (UNCONFIRMED in full).
  */
-/** What every rule of every table has after its action and the action's parameters. */
 const ruleTail: PropertyDecl[] = [
   F.connectionState, F.srcAddress, F.dstAddress, F.srcAddressList, F.dstAddressList, F.protocol, F.inInterface, F.outInterface,
   F.srcPort, F.dstPort, F.log, F.logPrefix,
