@@ -785,6 +785,7 @@ export class Interpreter implements BuiltinHost {
     }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
     const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.commandSession() });
+    if (result.quit) throw new ExitSignal();
     // `:local n [print count-only]` prints nothing: inside [ ] the value is the output.
     if (this.substDepth > 0 && result.ret !== undefined && !result.print) return result.ret;
     const text = (this.opts.render ?? renderConsole)(result, this.session);

@@ -266,6 +266,8 @@ export interface CommandResult {
   text?: string;
   /** Names of the /file entries the command wrote (export-certificate): the web page offers them for download. */
   files?: string[];
+  /** `/quit`: the console stops here; the rest of its input (an SSH exec line, `-e`, a pipe) is not run. */
+  quit?: boolean;
 }
 
 export interface CommandDecl {

@@ -13,6 +13,19 @@ const clearHistoryCommand: CommandDecl = {
   },
 };
 
+/**
+ * `/quit` (root menu, `quit -- Quit console`): ends the console session. A terminal's line
+ * editor ends at a bare `/quit` itself; elsewhere (SSH exec, `-e`, piped input) the rest of the
+ * input is not run and the session ends with status 0. Oxidized's RouterOS model sends it over
+ * SSH exec before it logs out; scripts piped into `ssh -T` end with it.
+ */
+export const quitCommand: CommandDecl = {
+  name: 'quit', help: 'Quit console', policy: [], args: [],
+  async run() {
+    return { quit: true };
+  },
+};
+
 export const consoleMenu: MenuDecl = {
   path: '/console',
   kind: 'dir',

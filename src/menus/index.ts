@@ -13,7 +13,7 @@ import { crlMenu } from './certificate/crl.js';
 import { settingsMenu } from './certificate/settings.js';
 import { builtinMenu } from './certificate/builtin.js';
 import { toolMenu } from './tool/fetch.js';
-import { consoleMenu } from './console.js';
+import { consoleMenu, quitCommand } from './console.js';
 import { sshMenu } from './ip/ssh.js';
 import { sshKeysMenu } from './user/ssh-keys.js';
 import { rootMenu, scriptMenu } from './system/script.js';
@@ -28,7 +28,7 @@ import { IPSEC_MENUS } from './ip/ipsec.js';
 import { hotspotProfileMenu } from './ip/hotspot.js';
 import { DNS_MENUS } from './ip/dns.js';
 import { cloudAdvancedMenu, cloudMenu } from './ip/cloud.js';
-import { addressListMenu, firewallFilterMenu } from './ip/firewall.js';
+import { addressListMenu, firewallFilterMenu, firewallNatMenu } from './ip/firewall.js';
 import { addressMenu } from './ip/address.js';
 import { routeMenu } from './ip/route.js';
 import { poolMenu, poolUsedMenu } from './ip/pool.js';
@@ -55,7 +55,7 @@ import { bridgeMenu } from './interface/bridge.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
-  withCommand(rootMenu, pingCommand),
+  withCommand(withCommand(rootMenu, pingCommand), quitCommand),
   identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
   settingsMenu, crlMenu, builtinMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
   // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
@@ -63,7 +63,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
   ...IPSEC_MENUS, hotspotProfileMenu, ...DNS_MENUS,
   // Menus real scripts touch (issue 12): this host's facts and configuration held honestly.
-  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
+  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
   clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,

@@ -98,12 +98,16 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
   if (result.print) records = printRecords(result.print);
   else if (result.records) records = result.records;
   else if (result.block) records = [blockRecord(result.block)];
+  // A value that is a record (import's counts, `/file read`'s data) goes out as a record, not as
+  // its values joined by `;` without their names; once, also when a block showed it already.
+  const recordRet = !result.print && isRecord(result.ret) ? result.ret : undefined;
+  if (recordRet && records.length === 0) records = [blockRecord(recordRet.entries().map(([k, v]) => [String(k), v] as const))];
   if (query) records = records.filter(query);
   if (countOnly) return { records: [], ret: String(records.length), isPrint };
   records = command.monitor ? [...reported, ...records.map(numbered)] : records.map(shown);
   // A command that shows a whole text (export) hands it over as its value.
   const ret = result.text !== undefined && result.ret === undefined ? networkText(result.text)
-    : result.ret === undefined || result.print ? undefined : apiRet(result.ret);
+    : result.ret === undefined || result.print || recordRet ? undefined : apiRet(result.ret);
   return { records, ret, isPrint };
 }
 
@@ -112,6 +116,11 @@ function blockRecord(block: ReadonlyArray<readonly [string, Value]>): ApiRecord 
   const rec: Record<string, string> = {};
   for (const [k, v] of block) rec[k] = v instanceof RosArray ? v.values().map(apiString).join(',') : apiString(v);
   return rec;
+}
+
+/** A keyed array with no unkeyed elements: what `as-value` makes of a `key: value` block. */
+function isRecord(v: Value | undefined): v is RosArray {
+  return v instanceof RosArray && v.list.length === 0 && v.map.size > 0;
 }
 
 function apiRet(v: Value): string {

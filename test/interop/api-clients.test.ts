@@ -134,6 +134,27 @@ test('librouteros: a fetch answers its states with .section, a failed one traps,
   }
 });
 
+test('librouteros: import answers its counts as one record, not again as a =ret= of bare numbers', { skip: needs('librouteros') }, async () => {
+  fs.writeFileSync(path.join(s.app.dataDir.filesDir, 'api-import.pem'), fs.readFileSync(rootFile));
+  const script = String.raw`
+import sys, json
+from librouteros import connect
+api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=30)
+out = {'import': list(api('/certificate/import', **{'file-name': 'api-import.pem', 'passphrase': ''}))}
+out['as-value'] = list(api('/certificate/import', **{'file-name': 'api-import.pem', 'passphrase': '', 'as-value': ''}))
+out['read'] = list(api('/file/read', **{'file': 'api-import.pem', 'chunk-size': '10', 'as-value': ''}))
+print(json.dumps(out))
+`;
+  const r = await run('/usr/bin/python3', ['-c', script, String(s.ports.api)], { timeoutMs: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, unknown>;
+  // Both certificates of the file are already there (makeChain): counted, not added again.
+  const counts = { 'certificates-imported': 2, 'private-keys-imported': 0, 'files-imported': 1, 'decryption-failures': 0, 'keys-with-no-certificate': 0 };
+  assert.deepEqual(out.import, [counts]);
+  assert.deepEqual(out['as-value'], [counts]);
+  assert.deepEqual(out.read, [{ data: '-----BEGIN' }]);
+});
+
 test('ansible community.routeros.api lists, adds, queries and removes certificates (api and api-ssl)', { skip: needs('ansible-playbook', 'librouteros') }, async () => {
   const inventory = path.join(dir, 'inventory.ini');
   fs.writeFileSync(inventory, '[routers]\nrospki ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');

@@ -303,3 +303,21 @@ describe('scripts in the forms of the IKEv2 auto-script (input on the terminal, 
     }
   });
 });
+
+describe('scripts in the forms of OpenVPN setup guides (a .rsc of pasted lines)', () => {
+  test('imported whole: certificates (a user copied from a signed template), exports, PPP, the OpenVPN server and a NAT rule', async () => {
+    const t = await openTestApp();
+    try {
+      putFiles(t, path.join(FIXTURES, 'forms'), ['ovpn-guide.rsc']);
+      const c = await console_(t);
+      // Every line is checked before any runs: one unknown menu (`/ip firewall nat`) would stop it all.
+      assert.match(await c.run('/import file-name=ovpn-guide.rsc'), /Script file loaded and executed successfully\n$/);
+      assert.equal(await c.run(':put [/certificate get USER01 ca]; :put [/certificate get USER01 key-usage]; :put [/certificate get USER01 organization]'), 'CA\ntls-client\nGuide\n');
+      assert.equal(await c.run(':put [/interface ovpn-server server get [find] certificate]'), 'SERVER\n');
+      assert.equal(await c.run(':put [/ip firewall nat get [find comment="OPENVPN -> LAN"] action]'), 'masquerade\n');
+      assert.ok(fs.existsSync(path.join(t.app.dataDir.filesDir, 'cert_export_USER01.key')));
+    } finally {
+      t.close();
+    }
+  });
+});

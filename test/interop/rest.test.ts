@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
 import { basic, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { openssl, tempDir } from '../support/app.js';
 
 let s: ServiceApp;
 let base: string;
@@ -175,6 +178,19 @@ test('curl: list, add, PATCH, DELETE over plain HTTP', async () => {
   assert.equal(del.stdout, '204');
 });
 
+test('POST import and /file/read with as-value: the value is a record with its names, not its values joined by ;', async () => {
+  await rest('PUT', '/rest/certificate', { name: 'asv', 'common-name': 'asv', 'key-size': 'prime256v1' });
+  await rest('POST', '/rest/certificate/sign', { number: 'asv' });
+  await rest('POST', '/rest/certificate/export-certificate', { numbers: 'asv', 'file-name': 'asv' });
+  const counts = { 'certificates-imported': '1', 'private-keys-imported': '0', 'files-imported': '1', 'decryption-failures': '0', 'keys-with-no-certificate': '0' };
+  const plain = await rest('POST', '/rest/certificate/import', { 'file-name': 'asv.crt', passphrase: '' });
+  assert.deepEqual(plain.json, [counts]);
+  const asValue = await rest('POST', '/rest/certificate/import', { 'file-name': 'asv.crt', passphrase: '', 'as-value': '' });
+  assert.deepEqual(asValue.json, [counts]);
+  const read = await rest('POST', '/rest/file/read', { file: 'asv.crt', 'chunk-size': '10', 'as-value': '' });
+  assert.deepEqual(read.json, [{ data: '-----BEGIN' }]);
+});
+
 test('POST /rest/tool/fetch: a monitor command answers with every state, numbered by .section', async () => {
   const r = await rest('POST', '/rest/tool/fetch', { url: `${base}/`, output: 'user' });
   assert.equal(r.status, 200, r.text);
@@ -187,4 +203,54 @@ test('POST /rest/tool/fetch: a monitor command answers with every state, numbere
   assert.match(last.downloaded, /^\d+$/, 'sizes in KiB without a unit');
   assert.match(last.data, /<html/i);
   assert.equal(Object.keys(last)[0], '.section');
+});
+
+// The REST flow of certbot/acme.sh deploy hooks (clients.md C10–C12: mikrotik-certbot,
+// acme-deploy-mikrotik-api): key + full chain uploaded as one file with /file/add, a second
+// upload answered 400 `already exists`, removed by id and sent again; imported under a versioned
+// name with no-key-export; the serial compared with openssl's; bound by the id GET ?name= gives;
+// older versions pruned with DELETE.
+test('a certbot deploy hook over REST: upload, already exists, import under a name, compare serials, bind, prune', async () => {
+  const dir = tempDir('rospki-rest-hook-');
+  try {
+    const f = (n: string) => path.join(dir, n);
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '30', '-subj', '/CN=Hook CA', '-addext', 'basicConstraints=critical,CA:true']);
+    const issue = async (version: string) => {
+      openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${version}.key`), '-out', f(`${version}.csr`), '-subj', '/CN=hook.router.test']);
+      fs.writeFileSync(f('ext'), 'subjectAltName=DNS:hook.router.test\n');
+      openssl(['x509', '-req', '-in', f(`${version}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '20', '-out', f(`${version}.pem`), '-extfile', f('ext')]);
+      const combined = fs.readFileSync(f(`${version}.key`), 'utf8') + fs.readFileSync(f(`${version}.pem`), 'utf8') + fs.readFileSync(f('ca.pem'), 'utf8');
+      const upload = () => rest('POST', '/rest/file/add', { name: 'hook.pem', contents: combined, type: 'file' });
+      let up = await upload();
+      if (up.status === 400) {
+        assert.match(up.json.detail, /already exists/);
+        const found = await rest('GET', '/rest/file?name=hook.pem');
+        assert.equal((await rest('DELETE', `/rest/file/${found.json[0]['.id']}`)).status, 204);
+        up = await upload();
+      }
+      assert.equal(up.status, 200, up.text);
+      const name = `hook_router_test_${version}`;
+      const imported = await rest('POST', '/rest/certificate/import', { name, 'file-name': 'hook.pem', passphrase: '', 'no-key-export': 'yes' });
+      assert.equal(imported.status, 200, imported.text);
+      const cert = (await rest('GET', `/rest/certificate?name=${name}`)).json;
+      assert.equal(cert.length, 1);
+      assert.equal(cert[0]['private-key'], 'true');
+      const serial = openssl(['x509', '-in', f(`${version}.pem`), '-noout', '-serial']).trim().split('=')[1]!;
+      assert.equal(String(cert[0]['serial-number']).replace(/:/g, '').toUpperCase(), serial.toUpperCase());
+      const service = (await rest('GET', '/rest/ip/service?name=www-ssl')).json;
+      assert.equal((await rest('PATCH', `/rest/ip/service/${service[0]['.id']}`, { certificate: name })).status, 200);
+      return name;
+    };
+    const first = await issue('20260101T0000');
+    // The hook runs again after the next renewal: the upload meets the file it left.
+    const second = await issue('20260201T0000');
+    assert.equal((await rest('GET', '/rest/ip/service?name=www-ssl&.proplist=certificate')).json[0].certificate, second);
+    // The chain's CA came in once, under the first name's `_1`.
+    assert.deepEqual((await rest('GET', '/rest/certificate?common-name=Hook%20CA&.proplist=name')).json.map((r: Record<string, string>) => r.name), [`${first}_1`]);
+    const old = (await rest('GET', `/rest/certificate?name=${first}`)).json[0];
+    assert.equal((await rest('DELETE', `/rest/certificate/${old['.id']}`)).status, 204);
+    assert.equal((await rest('GET', `/rest/certificate?name=${second}&.proplist=private-key`)).json[0]['private-key'], 'true');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

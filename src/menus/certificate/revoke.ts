@@ -21,8 +21,9 @@ export const issuedRevokeCommand: CommandDecl = {
   async run(call) {
     const { env, session } = call;
     await env.store.write((tx) => {
+      // An empty list (`[find …]` that matched nothing) revokes nothing, silently, as remove
+      // does (clients.md #5); a name that is not there is still `no such item`.
       const ids = resolveItems(call.menu, call.args.get(numbersArg), session, tx);
-      if (ids.length === 0) throw noSuchItem();
       const now = env.clock.now();
       const byCa = new Map<number, Buffer[]>();
       for (const id of ids) {

@@ -1,9 +1,11 @@
-// /ip firewall filter and /ip firewall address-list (services spec §7.5). The rules are
+// /ip firewall filter, /ip firewall nat and /ip firewall address-list (services spec §7.5). The rules are
 // configuration kept in order (`move`, `place-before`); print is record style, showing only what
 // a rule sets; `print stats` shows the counters. rospki forwards no packets, so only the `input`
 // chain means something here: rospki's own listeners ask it whether to take a connection
 // (src/services/firewall.ts, over filterRules() and addressLists() and the pure decide() of
-// firewall-match.ts) and count it with addCounts() and recordEffects().
+// firewall-match.ts) and count it with addCounts() and recordEffects(). NAT rules are
+// configuration only (rospki translates no address): VPN setup guides add a masquerade rule and
+// must not fail on it.
 
 import { alreadyHave, failure, invalidValue } from '../../errors.js';
 import { genericCommands, listRows, propValue, resolveItems } from '../../menu/generic.js';
@@ -20,6 +22,7 @@ import {
 } from './firewall-match.js';
 
 export const FILTER_PATH = '/ip/firewall/filter';
+export const NAT_PATH = '/ip/firewall/nat';
 export const ADDRESS_LIST_PATH = '/ip/firewall/address-list';
 
 const ACTIONS = [
@@ -32,20 +35,26 @@ const REJECT_WITH = [
   'icmp-network-unreachable', 'icmp-port-unreachable', 'icmp-protocol-unreachable', 'tcp-reset',
 ] as const;
 
+const NAT_ACTIONS = [
+  'accept', 'add-dst-to-address-list', 'add-src-to-address-list', 'dst-nat', 'endpoint-independent-nat', 'jump',
+  'log', 'masquerade', 'netmap', 'passthrough', 'redirect', 'return', 'same', 'src-nat',
+] as const;
+
 const CONNECTION_STATES = ['established', 'invalid', 'new', 'related', 'untracked'] as const;
 
 const bare = (help: string): PropType<string> => ({ ...stringType, quoted: false, help });
 
-/** A chain: `input`, `forward`, `output` or a chain of one's own (taken as written, no prefixes). */
-const chainType: PropType<string> = {
-  ...bare('input | forward | output | name of a chain'),
+/** A chain: the table's built-in chains or a chain of one's own (taken as written, no prefixes). */
+const chainTypeOf = (builtIn: readonly string[]): PropType<string> => ({
+  ...bare(`${builtIn.join(' | ')} | name of a chain`),
   parse(v, _ctx, name) {
     const text = valueToString(v).trim();
     if (text === '' || /\s/.test(text)) throw invalidValue(name);
     return text;
   },
-  choices: () => ['input', 'forward', 'output'],
-};
+  choices: () => [...builtIn],
+});
+const chainType = chainTypeOf(['input', 'forward', 'output']);
 
 /**
  * A matcher value with an optional leading `!`, checked and written the way RouterOS shows it
@@ -72,6 +81,23 @@ const portsType = negatable('port[-port][,port…]', (t) => {
   const p = parsePorts(t);
   return p && formatPorts(p);
 });
+/** NAT targets: an address or range, ports or a range; never negated. */
+const toAddressesType: PropType<string> = {
+  ...bare('IP | IP-IP'),
+  parse(v, _ctx, name) {
+    const m = parseAddressMatcher(valueToString(v).trim());
+    if (!m) throw invalidValue(name);
+    return formatAddressMatcher(m);
+  },
+};
+const toPortsType: PropType<string> = {
+  ...bare('port[-port]'),
+  parse(v, _ctx, name) {
+    const p = parsePorts(valueToString(v).trim());
+    if (!p) throw invalidValue(name);
+    return formatPorts(p);
+  },
+};
 const protocolType = negatable('protocol name | 0..255', parseProtocol, () => [...PROTOCOLS.keys()]);
 const nameType = (what: string, choices?: PropType['choices']) => negatable(what, (t) => (t !== '' && !/\s/.test(t) ? t : undefined), choices);
 const listNames = (tx: ReadTx): string[] => [...new Set(tx.list(ADDRESS_LIST_PATH).map((r) => String(r.data.list)))];
@@ -125,12 +151,12 @@ const F = {
 
 /**
  * Detail (and record-print) order: chain and action first, then what the action needs, then the
- * matchers; only what a rule sets is shown (no defaults are filled in: a rule without action
- * prints none). The order of matchers follows RouterOS prints (UNCONFIRMED in full).
+ * matchers (this tail, the same in every table); only what a rule sets is shown (no defaults are
+ * filled in: a rule without action prints none). The order of matchers follows RouterOS prints
+ * (UNCONFIRMED in full).
  */
-const filterProperties: PropertyDecl[] = [
-  F.chain, F.action, F.jumpTarget, F.rejectWith, F.addressList, F.addressListTimeout, F.connectionState,
-  F.srcAddress, F.dstAddress, F.srcAddressList, F.dstAddressList, F.protocol, F.inInterface, F.outInterface,
+const ruleTail: PropertyDecl[] = [
+  F.connectionState, F.srcAddress, F.dstAddress, F.srcAddressList, F.dstAddressList, F.protocol, F.inInterface, F.outInterface,
   F.srcPort, F.dstPort, F.log, F.logPrefix,
   { name: 'comment', type: stringType, help: 'Short description' },
   F.disabled,
@@ -140,6 +166,20 @@ const filterProperties: PropertyDecl[] = [
   { name: 'dynamic', type: boolType, access: 'ro', compute: () => false, flag: { letter: 'D' }, detail: 'never' },
   F.bytes,
   F.packets,
+];
+
+const filterProperties: PropertyDecl[] = [
+  F.chain, F.action, F.jumpTarget, F.rejectWith, F.addressList, F.addressListTimeout, ...ruleTail,
+];
+
+/** NAT rules: srcnat/dstnat chains, NAT actions and their targets (`to-addresses`, `to-ports`). */
+const natProperties: PropertyDecl[] = [
+  { ...F.chain, type: chainTypeOf(['srcnat', 'dstnat']) },
+  { ...F.action, type: enumType(NAT_ACTIONS) },
+  F.jumpTarget, F.addressList, F.addressListTimeout,
+  { name: 'to-addresses', type: toAddressesType, help: 'Address or range to translate to' },
+  { name: 'to-ports', type: toPortsType, help: 'Port or range to translate to' },
+  ...ruleTail,
 ];
 
 function validateRule(row: RowData): void {
@@ -157,60 +197,61 @@ function validateRule(row: RowData): void {
   }
 }
 
-const base: MenuDecl = {
-  path: FILTER_PATH,
-  kind: 'list',
-  ordered: true,
-  help: 'Firewall filter rules',
-  verbs: ['get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export', 'move'],
-  columns: ['chain', 'action', 'bytes', 'packets'],
-  properties: filterProperties,
-  // Record style (spec §7.5): the detail layout, only the properties a rule sets.
-  printTable: (print, session) => renderPrint({ ...print, mode: 'detail' }, session),
-  validate: validateRule,
-};
-
-/** print, plus `stats`: the counters as a table (CHAIN, ACTION, BYTES, PACKETS). */
-const genericPrint = genericCommands({ ...base, verbs: ['print'] })[0]!;
-const statsArg: ArgDecl<boolean> = { name: 'stats', type: presenceType, flagOnly: true, help: 'Print the counters' };
-const printCommand: CommandDecl = {
-  ...genericPrint,
-  args: [...genericPrint.args, statsArg],
-  run(call) {
-    const args = call.args.only(call.args.names().filter((n) => n !== statsArg.name));
-    const withStats = call.args.flag(statsArg) && !args.has('proplist') ? args.with([['proplist', ['chain', 'action', 'bytes', 'packets']]]) : args;
-    return genericPrint.run({ ...call, command: genericPrint, args: withStats });
-  },
-};
-
 const numbersArg: ArgDecl<Value> = { name: 'numbers', type: itemsType, positional: 0, required: true, help: 'List of item numbers' };
 
-function resetCounters(ids: (tx: WriteTx, call: Parameters<CommandDecl['run']>[0]) => number[]): CommandDecl['run'] {
-  return async (call) => {
+/** A table of rules (filter, nat): ordered, record-style print with `stats`, counters to reset. */
+function ruleMenu(path: string, help: string, properties: PropertyDecl[]): MenuDecl {
+  const base: MenuDecl = {
+    path,
+    kind: 'list',
+    ordered: true,
+    help,
+    verbs: ['get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export', 'move'],
+    columns: ['chain', 'action', 'bytes', 'packets'],
+    properties,
+    // Record style (spec §7.5): the detail layout, only the properties a rule sets.
+    printTable: (print, session) => renderPrint({ ...print, mode: 'detail' }, session),
+    validate: validateRule,
+  };
+  /** print, plus `stats`: the counters as a table (CHAIN, ACTION, BYTES, PACKETS). */
+  const genericPrint = genericCommands({ ...base, verbs: ['print'] })[0]!;
+  const statsArg: ArgDecl<boolean> = { name: 'stats', type: presenceType, flagOnly: true, help: 'Print the counters' };
+  const printCommand: CommandDecl = {
+    ...genericPrint,
+    args: [...genericPrint.args, statsArg],
+    run(call) {
+      const args = call.args.only(call.args.names().filter((n) => n !== statsArg.name));
+      const withStats = call.args.flag(statsArg) && !args.has('proplist') ? args.with([['proplist', ['chain', 'action', 'bytes', 'packets']]]) : args;
+      return genericPrint.run({ ...call, command: genericPrint, args: withStats });
+    },
+  };
+  const resetCounters = (ids: (tx: WriteTx, call: Parameters<CommandDecl['run']>[0]) => number[]): CommandDecl['run'] => async (call) => {
     await call.env.store.write((tx) => {
       for (const id of ids(tx, call)) {
-        const row = tx.get(FILTER_PATH, id)!;
-        tx.update(FILTER_PATH, id, { ...row.data, bytes: 0, packets: 0 });
+        const row = tx.get(path, id)!;
+        tx.update(path, id, { ...row.data, bytes: 0, packets: 0 });
       }
     });
     return {};
   };
+  return {
+    ...base,
+    commands: [
+      printCommand,
+      {
+        name: 'reset-counters', help: 'Reset the counters of rules', policy: 'write', args: [numbersArg],
+        run: resetCounters((tx, call) => resolveItems(call.menu, call.args.get(numbersArg), call.session, tx)),
+      },
+      {
+        name: 'reset-counters-all', help: 'Reset the counters of every rule', policy: 'write', args: [],
+        run: resetCounters((tx) => tx.list(path).map((r) => r.id)),
+      },
+    ],
+  };
 }
 
-export const firewallFilterMenu: MenuDecl = {
-  ...base,
-  commands: [
-    printCommand,
-    {
-      name: 'reset-counters', help: 'Reset the counters of rules', policy: 'write', args: [numbersArg],
-      run: resetCounters((tx, call) => resolveItems(call.menu, call.args.get(numbersArg), call.session, tx)),
-    },
-    {
-      name: 'reset-counters-all', help: 'Reset the counters of every rule', policy: 'write', args: [],
-      run: resetCounters((tx) => tx.list(FILTER_PATH).map((r) => r.id)),
-    },
-  ],
-};
+export const firewallFilterMenu = ruleMenu(FILTER_PATH, 'Firewall filter rules', filterProperties);
+export const firewallNatMenu = ruleMenu(NAT_PATH, 'Firewall NAT rules', natProperties);
 
 // ---------------------------------------------------------------------------------------------
 // /ip firewall address-list
