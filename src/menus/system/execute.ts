@@ -53,9 +53,10 @@ export async function startBackgroundScript(env: Environment, session: Session, 
       printed = await env.scripts.run(source, { ...runner, signal });
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') return;
-      const text = e instanceof RosError ? failureText(e) : 'internal error';
-      await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${text.replace(/\s+$/, '')}`)).catch(() => {});
-      printed = text;
+      // /log gets the error alone, never what the job printed (RosError.reason); the file gets both.
+      const logged = e instanceof RosError ? (e.reason ?? e).scriptText() : 'internal error';
+      await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${logged.replace(/\s+$/, '')}`)).catch(() => {});
+      printed = e instanceof RosError ? failureText(e) : 'internal error';
     }
     if (opts.file === undefined) return;
     try {
