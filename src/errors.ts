@@ -54,7 +54,7 @@ export class RosError extends Error {
    * message carries that for its caller). /log takes this one: a script's output may be anything
    * its owner could read, a secret included, and /log is read by users who may not read it.
    */
-  reason?: RosError;
+  scriptError?: RosError;
 
   constructor(kind: RosErrorKind, message: string, category?: ErrorCategory) {
     super(message);

@@ -62,7 +62,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
       failed.scriptLocation = inner.line === undefined ? inner.scriptLocation : undefined;
       failed.complete = failed.scriptLocation === undefined;
       // The error alone, also through nested runs (`/system script run`, /import inside it).
-      failed.reason = inner.reason ?? inner;
+      failed.scriptError = inner.scriptError ?? inner;
       throw failed;
     }
     return printed;

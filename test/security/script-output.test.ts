@@ -1,7 +1,7 @@
 // What a script printed is its caller's, never /log's: a scheduled event or a background job of
 // an admin that printed a secret (`:put [/ppp secret get vpn1 password]`) and then failed put
 // that secret into the failure's /log line, which every read user prints. /log now gets the
-// error alone (RosError.reason); the caller of `/system script run` still sees what was printed.
+// error alone (RosError.scriptError); the caller of `/system script run` still sees what was printed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';

@@ -53,8 +53,8 @@ export async function startBackgroundScript(env: Environment, session: Session, 
       printed = await env.scripts.run(source, { ...runner, signal });
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') return;
-      // /log gets the error alone, never what the job printed (RosError.reason); the file gets both.
-      const logged = e instanceof RosError ? (e.reason ?? e).scriptText() : 'internal error';
+      // /log gets the error alone, never what the job printed (RosError.scriptError); the file gets both.
+      const logged = e instanceof RosError ? (e.scriptError ?? e).scriptText() : 'internal error';
       await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${logged.replace(/\s+$/, '')}`)).catch(() => {});
       printed = e instanceof RosError ? failureText(e) : 'internal error';
     }

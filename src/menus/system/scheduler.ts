@@ -356,8 +356,8 @@ class Scheduler implements RunningScheduler {
     const { env } = this;
     let text: string;
     if (e instanceof RosError) {
-      // The error alone: what the event printed before it is never logged (RosError.reason).
-      text = (e.reason ?? e).consoleText();
+      // The error alone: what the event printed before it is never logged (RosError.scriptError).
+      text = (e.scriptError ?? e).consoleText();
     } else {
       text = `failure: internal error (ref ${env.reportInternalError(e, `scheduler ${entry}`)})`;
     }
