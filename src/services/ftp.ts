@@ -625,7 +625,7 @@ class FtpSession {
     if (name === '') throw new FileRefusal('failure', 'not a regular file');
     // Never through a link, even one planted after the check (O_NOFOLLOW on disk); a private key
     // only with `sensitive` (ssh-files.ts).
-    const file = await openForDownload(this.ctx.app.files, name, await this.rights());
+    const file = await openForDownload(this.ctx.app.files, name, await this.rights(), this.ctx.app.registry);
     try {
       if (offset > file.size) throw new FtpReply(554, 'Restart offset past the end of the file');
       await this.transferOn(`Opening BINARY mode data connection for ${shown(name)} (${file.size - offset} bytes)`, async (data) => {

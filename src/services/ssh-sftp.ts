@@ -190,8 +190,8 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (!writing) {
       await need('read');
       if (!exists) throw new FileRefusal('no-such-file', 'no such file');
-      // Never through a link; a private key only with `sensitive` (ssh-files.ts).
-      sftp.handle(reqid, newHandle({ kind: 'read', reader: await openForDownload(files, name, await rights()) }));
+      // Never through a link; a secret (a private key, sensitive values) only with `sensitive` (ssh-files.ts).
+      sftp.handle(reqid, newHandle({ kind: 'read', reader: await openForDownload(files, name, await rights(), app.registry) }));
       return;
     }
     await need('write');
