@@ -79,8 +79,11 @@ export async function runStoredScript(
   const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
   const name = String(row.data.name ?? '');
   const job = { script: name, type: 'command', owner, policy: [...policies] } as const;
+  // A session's credential stamp is its own user's: acting as another owner it would never
+  // match (every command refused); acting as the caller it stays, so their password change ends it.
+  const stamp = owner === session.user ? session.stamp : undefined;
   return runAsJob(env, job, session.signal, (signal) => env.scripts.run(String(row.data.source ?? ''), {
-    ...session, user: owner, policies, operator: false, channel: undefined, via: 'script', signal,
+    ...session, user: owner, policies, operator: false, channel: undefined, via: 'script', signal, stamp,
   }, { name, plainErrors: true }));
 }
 
