@@ -7,7 +7,7 @@
 import { RosError } from '../errors.js';
 import { readerHoldsSecret, type MenuList } from '../menu/secret-files.js';
 import type { Policy } from '../menu/types.js';
-import { UnsafeFileName, type FileReader, type FileStore } from '../store/files.js';
+import { UnsafeFileName, type FileReader, type FileStore, type FileUpload } from '../store/files.js';
 
 /** An upload would pass the size limit (ServiceOptions.maxUploadBytes). */
 export class UploadTooLarge extends Error {
@@ -82,4 +82,28 @@ export async function openForDownload(files: FileStore, name: string, rights: Re
     await file.close();
     throw e;
   }
+}
+
+/**
+ * Starts an upload (FTP STOR/APPE, SFTP OPEN for writing). One that keeps the file's present
+ * content (`keep`: FTP APPE or REST+STOR, SFTP OPEN without TRUNC) reads that content: a user
+ * who may not read the file (a secret, without `sensitive`) would change a byte of a key's PEM
+ * header in place, or cut a DER key short, until the rule no longer recognised it, and then
+ * download the rest. Such an upload takes what a download of the file takes. The file is judged
+ * before the upload copies it and again after, so swapping it in between does not pass either.
+ */
+export async function openForUpload(files: FileStore, name: string, limit: number, keep: boolean, rights: ReadonlySet<Policy>, registry: MenuList): Promise<FileUpload> {
+  const mayKeep = async (): Promise<void> => {
+    if (!keep || rights.has('sensitive') || (await files.stat(name))?.kind !== 'file') return;
+    await (await openForDownload(files, name, rights, registry)).close();
+  };
+  await mayKeep();
+  const upload = await files.upload(name, limit, keep);
+  try {
+    await mayKeep();
+  } catch (e) {
+    await upload.abort();
+    throw e;
+  }
+  return upload;
 }
