@@ -49,6 +49,12 @@ export class RosError extends Error {
    * script that a command ran, `Script Error: bad command name x (line 1 column 2)`).
    */
   complete = false;
+  /**
+   * A failed script's own error, without what the script printed before it (the runner's
+   * message carries that for its caller). /log takes this one: a script's output may be anything
+   * its owner could read, a secret included, and /log is read by users who may not read it.
+   */
+  scriptError?: RosError;
 
   constructor(kind: RosErrorKind, message: string, category?: ErrorCategory) {
     super(message);

@@ -61,6 +61,8 @@ export class ConsoleScriptRunner implements ScriptRunner {
       failed.argument = inner.argument;
       failed.scriptLocation = inner.line === undefined ? inner.scriptLocation : undefined;
       failed.complete = failed.scriptLocation === undefined;
+      // The error alone, also through nested runs (`/system script run`, /import inside it).
+      failed.scriptError = inner.scriptError ?? inner;
       throw failed;
     }
     return printed;

@@ -3,6 +3,7 @@
 // one of these, so they print exactly the same thing.
 
 import type { Executor } from '../menu/executor.js';
+import { printable } from '../menu/layout.js';
 import type { Registry } from '../menu/registry.js';
 import type { Environment } from '../menu/types.js';
 import type { Store } from '../store/store.js';
@@ -154,10 +155,15 @@ export class ConsoleSession {
     }
   }
 
-  /** `[admin@MikroTik] /certificate> ` (spec Appendix C). */
+  /**
+   * `[admin@MikroTik] /certificate> ` (spec Appendix C). The identity (any `write` user's text)
+   * and the user name show control characters as `\XX`, as print does: a write user's
+   * `/system identity set name="\1B]0;…\07\1B[2J"` drove the terminal of every admin who logged in.
+   */
   async prompt(): Promise<string> {
-    const identity = await this.app.identity();
-    return this.path === '/' ? `[${this.session.user}@${identity}] > ` : `[${this.session.user}@${identity}] ${this.path}> `;
+    const identity = printable(await this.app.identity());
+    const user = printable(this.session.user);
+    return this.path === '/' ? `[${user}@${identity}] > ` : `[${user}@${identity}] ${this.path}> `;
   }
 
   complete(line: string): Promise<Completion> {

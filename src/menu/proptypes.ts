@@ -24,6 +24,29 @@ export const stringType: PropType<string> = {
 /** Like stringType but printed without quotes in detail (hex ids, issuer lists). */
 export const bareStringType: PropType<string> = { ...stringType, quoted: false };
 
+/** A DNS name: labels of letters, digits, `-` and `_`, dot-separated, at most 253 characters. */
+const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+/** Whether text is an IP address or a DNS name: one word, nothing a configuration file could read as more. */
+export function isHostName(text: string): boolean {
+  return DNS_NAME.test(text) || /^[0-9A-Fa-f:.]+$/.test(text) && (IpAddress.parse(text) !== undefined);
+}
+
+/**
+ * An IP address or a DNS name (`connect-to=` of a VPN client). Anything else is refused where it
+ * is given: such values end up in the configuration files of host daemons (OpenVPN), where a line
+ * break or a blank would add directives of the writer's choice.
+ */
+export const hostType: PropType<string> = {
+  ...bareStringType,
+  help: 'IP address or DNS name',
+  parse(v, _ctx, name) {
+    const t = asText(v).trim();
+    if (!isHostName(t)) throw invalidValue(name);
+    return t;
+  },
+};
+
 export function parseBool(v: Value, argName: string): boolean {
   if (typeof v === 'boolean') return v;
   const t = asText(v).toLowerCase();

@@ -349,6 +349,8 @@ export interface MenuDecl {
 
 export interface RegistryView {
   menu(path: string): MenuDecl | undefined;
+  /** Every menu (the rules that read the declarations: secret-files.ts). */
+  all(): MenuDecl[];
   children(path: string): string[];
   /** Every property of every menu that refers to rows of `path` (refType). */
   referencesTo(path: string): ReadonlyArray<{ readonly menu: MenuDecl; readonly prop: PropertyDecl }>;

@@ -55,14 +55,25 @@ const PEER_SLACK = 10;
 /** Row field (not a property) naming the budget of a line kept apart. */
 const BUDGET = '.budget';
 
-/** The budgets of lines kept apart. */
-const BUDGETS = ['failed-login', 'ipsec'] as const;
+/**
+ * Lines of topic `script` — every `:log` (whatever its level, the topic is always `script`) and
+ * every failure of a script, scheduled event or background job — are any logged-in user's to
+ * cause, a read user's included: they have a budget of their own too, so a loop of `:log` or of
+ * failing `:execute` jobs pushes out only other script lines, never who changed what, who logged
+ * in, or what a certificate did.
+ */
+export const SCRIPT_LINES = 500;
+
+/** The budgets of lines kept apart, and how many lines each keeps. */
+const BUDGETS = ['failed-login', 'ipsec', 'script'] as const;
 type Budget = (typeof BUDGETS)[number];
+const BUDGET_LINES: Readonly<Record<Budget, number>> = { 'failed-login': PEER_LINES, ipsec: PEER_LINES, script: SCRIPT_LINES };
 
 /** The budget a line is kept in, if not the common one. */
 function budgetOf(topics: readonly string[], message: string): Budget | undefined {
   if (FAILED_LOGIN.test(message)) return 'failed-login';
   if (topics[0] === 'ipsec') return 'ipsec';
+  if (topics[0] === 'script') return 'script';
   return undefined;
 }
 
@@ -80,8 +91,9 @@ export function appendLog(tx: WriteTx, now: number, topics: string, message: str
   tx.insert(LOG_PATH, { time: now, topics: topicList, message: clean, ...(budget ? { [BUDGET]: budget } : {}) });
   if (budget) {
     const lines = tx.findBy(LOG_PATH, BUDGET, budget);
-    if (lines.length <= PEER_LINES + PEER_SLACK) return;
-    for (const r of lines.slice(0, lines.length - PEER_LINES)) tx.remove(LOG_PATH, r.id);
+    const keep = BUDGET_LINES[budget];
+    if (lines.length <= keep + PEER_SLACK) return;
+    for (const r of lines.slice(0, lines.length - keep)) tx.remove(LOG_PATH, r.id);
     return;
   }
   // Counted from the budgets' own (short) lists, not by walking every line: this runs per command.

@@ -37,7 +37,7 @@ import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
 import { paceReading } from './pacing.js';
-import { fileFailure, FileRefusal, openForDownload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, openForUpload, UploadTooLarge } from './ssh-files.js';
 import { longname } from './ssh-sftp.js';
 
 /** A passive data port waits this long for the client's connection; an active one to connect. */
@@ -625,7 +625,7 @@ class FtpSession {
     if (name === '') throw new FileRefusal('failure', 'not a regular file');
     // Never through a link, even one planted after the check (O_NOFOLLOW on disk); a private key
     // only with `sensitive` (ssh-files.ts).
-    const file = await openForDownload(this.ctx.app.files, name, await this.rights());
+    const file = await openForDownload(this.ctx.app.files, name, await this.rights(), this.ctx.app.registry);
     try {
       if (offset > file.size) throw new FtpReply(554, 'Restart offset past the end of the file');
       await this.transferOn(`Opening BINARY mode data connection for ${shown(name)} (${file.size - offset} bytes)`, async (data) => {
@@ -656,7 +656,7 @@ class FtpSession {
     const name = this.resolve(joinName(this.cwd, arg));
     if (name === '') throw new FileRefusal('failure', 'is a directory');
     const keep = append || restart > 0;
-    const upload = await app.files.upload(name, options.maxUploadBytes, keep);
+    const upload = await openForUpload(app.files, name, options.maxUploadBytes, keep, await this.rights(), app.registry);
     let offset = append ? upload.size() : restart;
     let done = false;
     try {

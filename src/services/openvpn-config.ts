@@ -14,9 +14,20 @@
 // client-auth-nt or client-deny after checking /ppp secret. No script, no password file.
 // A client gets its password the same way (`--management-query-passwords`).
 
+import { isHostName } from '../menu/proptypes.js';
 import {
   AUTH_PREFERENCE, CIPHER_PREFERENCE, OPENVPN_AUTH, OPENVPN_CIPHER, firstOf,
 } from '../menus/interface/ovpn.js';
+
+/**
+ * A host as one word of a directive (`remote`, `local`, `verify-x509-name`): an IP address or a
+ * DNS name, nothing else. A line break or a blank in it would add directives of whoever set it
+ * (a `write` user's `connect-to="x\nscript-security 2\nup …"` ran programs as rospki's user).
+ */
+export function assertHostWord(what: string, host: string): string {
+  if (!isHostName(host)) throw new Error(`${what} is not an IP address or a DNS name`);
+  return host;
+}
 
 /** File names inside the runtime folder (the daemon's working directory). */
 export const OVPN_FILES = {
@@ -102,7 +113,7 @@ export function serverConfig(s: ServerSettings, managementSocket: string): strin
     s.mode === 'ethernet' ? 'dev tap' : 'dev tun',
     ...(s.mode === 'ethernet' ? [] : ['topology subnet']),
     `proto ${proto}`,
-    ...(wildcard ? [] : [`local ${s.host}`]),
+    ...(wildcard ? [] : [`local ${assertHostWord('local', s.host)}`]),
     `port ${s.port}`,
     `ca ${OVPN_FILES.ca}`,
     `cert ${OVPN_FILES.cert}`,
@@ -142,7 +153,7 @@ export function clientConfig(c: ClientSettings, managementSocket: string): strin
     // The server's device type, for OpenVPN's consistency check.
     `dev-type ${c.mode === 'ethernet' ? 'tap' : 'tun'}`,
     `proto ${c.protocol === 'udp' ? 'udp' : 'tcp-client'}`,
-    `remote ${c.connectTo} ${c.port}`,
+    `remote ${assertHostWord('connect-to', c.connectTo)} ${c.port}`,
     'nobind',
     'connect-retry 5 60',
     `ca ${OVPN_FILES.ca}`,

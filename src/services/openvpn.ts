@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Environment } from '../menu/types.js';
 import { propValue } from '../menu/generic.js';
+import { isHostName } from '../menu/proptypes.js';
 import { CRL_MENU_PATH } from '../menus/certificate/crl.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { SETTINGS_PATH } from '../menus/certificate/settings.js';
@@ -138,6 +139,8 @@ function clientPlan(env: Environment, tx: ReadTx, row: StoredRow, trust: DaemonT
   const ca = verify ? trust.anchorsPem : trust.allCasPem;
   if (!ca) return { label, reason: verify ? `no CA certificate is trusted for ${COMPONENT}` : 'no CA certificate to check the server with' };
   const connectTo = propValue(CLIENT.connectTo, d);
+  // A row from before connect-to was checked: never written into the configuration.
+  if (!isHostName(connectTo)) return { label, reason: 'connect-to is not an IP address or a DNS name' };
   const conf = clientConfig({
     connectTo,
     port: propValue(CLIENT.port, d),

@@ -5,9 +5,9 @@
 // Unexpected errors go to the daemon's log with their stack, the client sees `failure`.
 
 import { RosError } from '../errors.js';
+import { readerHoldsSecret, type MenuList } from '../menu/secret-files.js';
 import type { Policy } from '../menu/types.js';
-import { BINARY_KEY_LIMIT, holdsPrivateKey, PEM_SCAN_OVERLAP, PEM_SCAN_PIECE, pemKeyIn } from '../pki/index.js';
-import { UnsafeFileName, type FileReader, type FileStore } from '../store/files.js';
+import { UnsafeFileName, type FileReader, type FileStore, type FileUpload } from '../store/files.js';
 
 /** An upload would pass the size limit (ServiceOptions.maxUploadBytes). */
 export class UploadTooLarge extends Error {
@@ -65,32 +65,45 @@ function shortName(name: string): string {
   return name.length > 64 ? `${name.slice(0, 64)}…` : name;
 }
 
-/** Whether a file holds a private key (pki holdsPrivateKey; a large file is read in pieces). */
-async function fileHoldsPrivateKey(file: FileReader): Promise<boolean> {
-  if (file.size <= BINARY_KEY_LIMIT) return holdsPrivateKey(await file.read(0, file.size));
-  for (let at = 0; at < file.size; at += PEM_SCAN_PIECE - PEM_SCAN_OVERLAP) {
-    const piece = await file.read(at, PEM_SCAN_PIECE);
-    if (piece.length === 0) break;
-    if (pemKeyIn(piece)) return true;
-  }
-  return false;
-}
-
 /**
  * Opens a /file entry for a download (FTP RETR, SFTP, SCP): a regular file only, never through a
- * symbolic link (the store's openRead), and a file holding a private key only for a user who has
- * `sensitive` now — the rule of `/file` contents and of the web page's downloads. The caller
- * closes the reader.
+ * symbolic link (the store's openRead), and a file holding a secret (a private key, sensitive
+ * values: menu/secret-files.ts) only for a user who has `sensitive` now — the rule of `/file`
+ * contents and of the web page's downloads. The caller closes the reader.
  */
-export async function openForDownload(files: FileStore, name: string, rights: ReadonlySet<Policy>): Promise<FileReader> {
+export async function openForDownload(files: FileStore, name: string, rights: ReadonlySet<Policy>, registry: MenuList): Promise<FileReader> {
   const file = await files.openRead(name).catch((e: unknown) => {
     throw (e as NodeJS.ErrnoException)?.code === 'EISDIR' ? new FileRefusal('failure', 'not a regular file') : e;
   });
   try {
-    if (!rights.has('sensitive') && await fileHoldsPrivateKey(file)) throw new FileRefusal('permission', 'not enough permissions (9)');
+    if (!rights.has('sensitive') && await readerHoldsSecret(file, registry)) throw new FileRefusal('permission', 'not enough permissions (9)');
     return file;
   } catch (e) {
     await file.close();
     throw e;
   }
+}
+
+/**
+ * Starts an upload (FTP STOR/APPE, SFTP OPEN for writing). One that keeps the file's present
+ * content (`keep`: FTP APPE or REST+STOR, SFTP OPEN without TRUNC) reads that content: a user
+ * who may not read the file (a secret, without `sensitive`) would change a byte of a key's PEM
+ * header in place, or cut a DER key short, until the rule no longer recognised it, and then
+ * download the rest. Such an upload takes what a download of the file takes. The file is judged
+ * before the upload copies it and again after, so swapping it in between does not pass either.
+ */
+export async function openForUpload(files: FileStore, name: string, limit: number, keep: boolean, rights: ReadonlySet<Policy>, registry: MenuList): Promise<FileUpload> {
+  const mayKeep = async (): Promise<void> => {
+    if (!keep || rights.has('sensitive') || (await files.stat(name))?.kind !== 'file') return;
+    await (await openForDownload(files, name, rights, registry)).close();
+  };
+  await mayKeep();
+  const upload = await files.upload(name, limit, keep);
+  try {
+    await mayKeep();
+  } catch (e) {
+    await upload.abort();
+    throw e;
+  }
+  return upload;
 }

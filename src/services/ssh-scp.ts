@@ -355,8 +355,8 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       return;
     }
     let file: FileReader;
-    // Never through a link; a private key only with `sensitive` (ssh-files.ts).
-    try { file = await openForDownload(files, name, await stillMay('read')); } catch (e) { await warn(name, e); return; }
+    // Never through a link; a secret (a private key, sensitive values) only with `sensitive` (ssh-files.ts).
+    try { file = await openForDownload(files, name, await stillMay('read'), app.registry); } catch (e) { await warn(name, e); return; }
     try {
       const { size } = file;
       send(`C0644 ${size} ${base}\n`);

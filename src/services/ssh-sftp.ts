@@ -21,7 +21,7 @@ import { UnsafeFileName, type FileReader, type FileStat, type FileUpload } from 
 import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, openForDownload } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, openForUpload } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
@@ -190,14 +190,14 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     if (!writing) {
       await need('read');
       if (!exists) throw new FileRefusal('no-such-file', 'no such file');
-      // Never through a link; a private key only with `sensitive` (ssh-files.ts).
-      sftp.handle(reqid, newHandle({ kind: 'read', reader: await openForDownload(files, name, await rights()) }));
+      // Never through a link; a secret (a private key, sensitive values) only with `sensitive` (ssh-files.ts).
+      sftp.handle(reqid, newHandle({ kind: 'read', reader: await openForDownload(files, name, await rights(), app.registry) }));
       return;
     }
     await need('write');
     if (!exists && !(flags & OPEN_MODE.CREAT)) throw new FileRefusal('no-such-file', 'no such file');
     if (exists && (flags & OPEN_MODE.EXCL)) throw new FileRefusal('failure', 'file exists');
-    const upload = await files.upload(name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC));
+    const upload = await openForUpload(files, name, ctx.options.maxUploadBytes, !(flags & OPEN_MODE.TRUNC), await rights(), app.registry);
     sftp.handle(reqid, newHandle({ kind: 'write', upload }));
   }));
 

@@ -4,7 +4,7 @@
 // menu without `remove` (406). Also /execute and /export over the binary API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { MAX_RUNNING_JOBS } from '../../src/menus/system/execute.js';
+import { MAX_JOBS_PER_USER, MAX_RUNNING_JOBS } from '../../src/menus/system/execute.js';
 import { runningJobs, stopJob } from '../../src/menus/system/script-job.js';
 import { ApiClient, attrs, PASSWORD, run, startServiceApp, type ServiceApp } from '../services/support.js';
 
@@ -126,16 +126,23 @@ test('DELETE on a menu without remove: 406, RouterOS\'s body; without an id: 400
   assert.equal((await curl('DELETE', '/certificate/*1')).status, 404);
 });
 
-test('background jobs: at most 64 at once; a stopped job ends', async () => {
+test('background jobs: at most 16 per user and 64 at once; a stopped job ends', async () => {
   const c = await ApiClient.connect(s.ports.api);
   await c.login();
   const jobs = () => runningJobs(s.app.env);
-  for (let i = jobs().length; i < MAX_RUNNING_JOBS; i++) {
+  for (let i = jobs().length; i < MAX_JOBS_PER_USER; i++) {
     assert.equal((await c.talk('/execute', '=script=:delay 60s'))[0]![0], '!done');
   }
-  const refused = await c.talk('/execute', '=script=:delay 60s');
-  assert.equal(attrs(refused[0]!).message, 'failure: too many jobs running');
-  assert.equal(JSON.parse((await curl('POST', '/execute', { script: ':put 1' })).text).detail, 'failure: too many jobs running');
+  assert.equal(attrs((await c.talk('/execute', '=script=:delay 60s'))[0]!).message, 'failure: too many jobs running', 'one user holds at most 16');
+  // Other users fill the rest.
+  for (let u = 1; jobs().length < MAX_RUNNING_JOBS; u++) {
+    await s.run('/user', 'add', { name: `jobs${u}`, group: 'full', password: 'pw' });
+    for (let i = 0; i < MAX_JOBS_PER_USER && jobs().length < MAX_RUNNING_JOBS; i++) {
+      assert.match(JSON.parse((await curl('POST', '/execute', { script: ':delay 60s' }, `jobs${u}:pw`)).text).ret, /^\*/);
+    }
+  }
+  await s.run('/user', 'add', { name: 'late', group: 'full', password: 'pw' });
+  assert.equal(JSON.parse((await curl('POST', '/execute', { script: ':put 1' }, 'late:pw')).text).detail, 'failure: too many jobs running');
   // Running now still works: only background jobs are counted.
   assert.deepEqual(await c.talk('/execute', '=script=:put now', '=as-string='), [['!done', '=ret=now\r\n']]);
   for (const job of jobs()) stopJob(s.app.env, job.id);

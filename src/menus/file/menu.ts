@@ -9,8 +9,7 @@ import { resolveItems } from '../../menu/generic.js';
 import { bareStringType, boolType, dateType, enumType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
 import { ItemId, RosArray, valueToString, type Value } from '../../menu/values.js';
-import { containsPrivateKey } from '../../pki/pem.js';
-import { holdsPrivateKey } from '../../pki/key-material.js';
+import { holdsSecret, textHoldsSecret } from '../../menu/secret-files.js';
 import type { FileEntry } from '../../store/files.js';
 import type { RowData, WriteTx } from '../../store/store.js';
 
@@ -208,8 +207,8 @@ const readCommand: CommandDecl = {
     if (!kind) throw noSuchItem();
     if (kind === 'directory') throw failure('a directory has no contents');
     const bytes = await env.files.read(name);
-    // The one rule for key files (pki holdsPrivateKey): DER keys and PKCS#12 bundles too.
-    if (!call.policies.has('sensitive') && holdsPrivateKey(bytes)) throw notEnoughPermissions();
+    // The one rule for secret files (secret-files.ts): keys of any encoding, shown sensitive values.
+    if (!call.policies.has('sensitive') && holdsSecret(bytes, env.registry)) throw notEnoughPermissions();
     const offset = args.get(offsetArg) ?? 0;
     if (offset > bytes.length || (offset === bytes.length && offset > 0)) throw failure('chunk out of file bounds');
     const data = bytes.subarray(offset, offset + args.get(chunkSizeArg)!).toString('latin1');
@@ -234,8 +233,9 @@ export const fileMenu: MenuDecl = {
     {
       name: 'contents', type: stringType, access: 'ro', detail: 'never',
       compute: (row, ctx) => (typeof row.name === 'string' ? contentsOf(ctx.env).get(row.name)?.text : undefined),
-      // A private key kept as a file (an imported .key, a request's key) is secret (issue 11).
-      secretWhen: (row, ctx) => typeof row.name === 'string' && containsPrivateKey(contentsOf(ctx.env).get(row.name)?.text ?? ''),
+      // A private key kept as a file (an imported .key, a request's key) is secret (issue 11),
+      // and so is a file showing sensitive values (`/export show-sensitive file=`): secret-files.ts.
+      secretWhen: (row, ctx) => typeof row.name === 'string' && textHoldsSecret(contentsOf(ctx.env).get(row.name)?.text ?? '', ctx.env.registry),
     },
     // 7.22+ detail shows `Flags: S - SHARED` (a 7.22.1 capture); rospki shares no file.
     { name: 'shared', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'S' }, compute: () => false },

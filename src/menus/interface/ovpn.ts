@@ -14,9 +14,7 @@
 
 import { argumentError, failure, noSuchItem } from '../../errors.js';
 import { applyArgs, checkRow, genericCommands, newRowData, propByName, propValue, resolveItems, typeContext } from '../../menu/generic.js';
-import {
-  boolType, enumSetType, enumType, intType, matchChoice, refType, stringType, bareStringType,
-} from '../../menu/proptypes.js';
+import { bareStringType, boolType, enumSetType, enumType, hostType, intType, matchChoice, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import { ItemId, RosArray, type Value, valueToString } from '../../menu/values.js';
 import { containsPrivateKey, isPem, pemDecode, pemEncode } from '../../pki/pem.js';
@@ -243,7 +241,7 @@ async function namesProperty(call: CommandCall, number: Value): Promise<boolean>
 // export-client-configuration (spec §2.3, §9.3)
 
 const serverArg: ArgDecl<number> = { name: 'server', type: refType(OVPN_SERVER_PATH), help: 'Server whose settings the file carries (7.17+)' };
-const serverAddressArg: ArgDecl<string> = { name: 'server-address', type: stringType, required: true, help: 'Address or DNS name clients connect to' };
+const serverAddressArg: ArgDecl<string> = { name: 'server-address', type: hostType, required: true, help: 'Address or DNS name clients connect to' };
 const caFileArg: ArgDecl<string> = { name: 'ca-certificate', type: stringType, required: true, help: 'File in /file with the CA certificate (PEM or DER)' };
 const certFileArg: ArgDecl<string> = { name: 'client-certificate', type: stringType, required: true, help: 'File in /file with the client certificate (PEM or DER)' };
 /** Putting a private key into a file is reading a secret: the `sensitive` policy (issue 11). */
@@ -364,7 +362,7 @@ export const bindingMenu: MenuDecl = {
 
 /** The properties the daemon reads to connect (src/services/openvpn.ts). */
 export const CLIENT = {
-  connectTo: { name: 'connect-to', type: bareStringType, required: true, help: 'Address or DNS name of the server' } as PropertyDecl<string>,
+  connectTo: { name: 'connect-to', type: hostType, required: true, help: 'Address or DNS name of the server' } as PropertyDecl<string>,
   port: { name: 'port', type: intType(1, 65535), default: 1194 } as PropertyDecl<number>,
   mode: { name: 'mode', type: enumType(['ip', 'ethernet']), default: 'ip' } as PropertyDecl<string>,
   protocol: { name: 'protocol', type: enumType(['tcp', 'udp']), default: 'tcp' } as PropertyDecl<string>,

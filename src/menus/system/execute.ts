@@ -11,7 +11,8 @@
 // - `file=` (as `:execute` has it) also writes what it printed to that /file entry.
 // - without as-string, it runs as a background job and the command returns the job's id at once
 //   (`{"ret":"*126"}`), the id of its row in /system script job; what it prints is dropped, a
-//   failure goes to /log (topics script,error). No job starts while MAX_RUNNING_JOBS run.
+//   failure goes to /log (topics script,error). No job starts while MAX_RUNNING_JOBS run, nor
+//   for a user who has MAX_JOBS_PER_USER running.
 
 import { failure, notEnoughPermissions, RosError } from '../../errors.js';
 import { effectivePolicies } from '../../menu/executor.js';
@@ -33,6 +34,11 @@ const SCRIPT_ERROR = 'Script Error: ';
 
 /** Jobs running at once beyond which no background job starts (nobody fills the memory with jobs). */
 export const MAX_RUNNING_JOBS = 64;
+/**
+ * Jobs one user may have running at once beyond which that user starts no background job: a read
+ * user's 64 `:execute ":delay 1h"` took every slot, and nobody else could start one.
+ */
+export const MAX_JOBS_PER_USER = 16;
 
 /**
  * Starts console text as a background job of `session`'s user (`/execute`, `:execute`): listed
@@ -43,7 +49,10 @@ export async function startBackgroundScript(env: Environment, session: Session, 
   // Parse and check it now: a script that can not run is the caller's error, not a job's.
   env.scripts.check(source);
   if (opts.file !== undefined) env.files.check(opts.file);
-  if (runningJobs(env).length >= MAX_RUNNING_JOBS) throw failure('too many jobs running');
+  const running = runningJobs(env);
+  if (running.length >= MAX_RUNNING_JOBS || running.filter((j) => j.owner === session.user).length >= MAX_JOBS_PER_USER) {
+    throw failure('too many jobs running');
+  }
   const runner: Session = { ...session, via: 'script', prompt: undefined, progress: undefined };
   const info = { script: '', type: 'command', owner: session.user, policy: [...session.policies] } as const;
   // The job outlives the request that started it: no caller's signal.
@@ -53,9 +62,10 @@ export async function startBackgroundScript(env: Environment, session: Session, 
       printed = await env.scripts.run(source, { ...runner, signal });
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') return;
-      const text = e instanceof RosError ? failureText(e) : 'internal error';
-      await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${text.replace(/\s+$/, '')}`)).catch(() => {});
-      printed = text;
+      // /log gets the error alone, never what the job printed (RosError.scriptError); the file gets both.
+      const logged = e instanceof RosError ? (e.scriptError ?? e).scriptText() : 'internal error';
+      await env.store.write((tx) => env.log(tx, 'script,error', `script error: ${logged.replace(/\s+$/, '')}`)).catch(() => {});
+      printed = e instanceof RosError ? failureText(e) : 'internal error';
     }
     if (opts.file === undefined) return;
     try {

@@ -356,8 +356,8 @@ class Scheduler implements RunningScheduler {
     const { env } = this;
     let text: string;
     if (e instanceof RosError) {
-      const message = e.kind === 'script' && e.message.includes('Script Error: ') ? e.message.slice(e.message.lastIndexOf('Script Error: ') + 14) : e.consoleText();
-      text = message;
+      // The error alone: what the event printed before it is never logged (RosError.scriptError).
+      text = (e.scriptError ?? e).consoleText();
     } else {
       text = `failure: internal error (ref ${env.reportInternalError(e, `scheduler ${entry}`)})`;
     }

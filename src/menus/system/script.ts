@@ -12,7 +12,7 @@
 // run in this process, as RouterOS globals are shared system-wide.
 
 import { notEnoughPermissions, RosError } from '../../errors.js';
-import { holdsPrivateKey } from '../../pki/index.js';
+import { holdsSecret } from '../../menu/secret-files.js';
 import { renderPrint } from '../../menu/render.js';
 import { boolType, dateType, enumSetType, enumType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
 import { genericCommands, resolveItems } from '../../menu/generic.js';
@@ -79,8 +79,11 @@ export async function runStoredScript(
   const owner = typeof row.data.owner === 'string' && row.data.owner !== '' ? row.data.owner : session.user;
   const name = String(row.data.name ?? '');
   const job = { script: name, type: 'command', owner, policy: [...policies] } as const;
+  // A session's credential stamp is its own user's: acting as another owner it would never
+  // match (every command refused); acting as the caller it stays, so their password change ends it.
+  const stamp = owner === session.user ? session.stamp : undefined;
   return runAsJob(env, job, session.signal, (signal) => env.scripts.run(String(row.data.source ?? ''), {
-    ...session, user: owner, policies, operator: false, channel: undefined, via: 'script', signal,
+    ...session, user: owner, policies, operator: false, channel: undefined, via: 'script', signal, stamp,
   }, { name, plainErrors: true }));
 }
 
@@ -168,8 +171,8 @@ export const importCommand: CommandDecl = {
     const file = await env.files.match(call.args.get(importFileArg)!);
     const bytes = await env.files.read(file);
     // A key file is no script, and its errors would show its lines (a dry run lists them all):
-    // reading it takes `sensitive`, as its contents and downloads do.
-    if (!call.policies.has('sensitive') && holdsPrivateKey(bytes)) throw notEnoughPermissions();
+    // reading a file holding a secret takes `sensitive`, as its contents and downloads do.
+    if (!call.policies.has('sensitive') && holdsSecret(bytes, env.registry)) throw notEnoughPermissions();
     let source = bytes.toString('utf8');
     const fromLine = call.args.get(fromLineArg);
     if (fromLine !== undefined) {

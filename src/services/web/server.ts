@@ -28,7 +28,7 @@ import { RosError } from '../../errors.js';
 import { effectivePolicies, logFileRefusal } from '../../menu/executor.js';
 import { UnsafeFileName } from '../../store/files.js';
 import type { ReadMark } from '../../store/store.js';
-import { holdsPrivateKey } from '../../pki/index.js';
+import { holdsSecret } from '../../menu/secret-files.js';
 import { removalEffects, resolveItems, typeContext } from '../../menu/generic.js';
 import { detailModel, tableModel } from '../../menu/render.js';
 import { boolType } from '../../menu/proptypes.js';
@@ -611,9 +611,9 @@ async function download(front: WebFront, res: http.ServerResponse, user: User, n
     const row = out.rows.find((r) => r.data.name === name && r.data.type !== 'directory');
     if (!row) throw new RosError('argument', 'no such item');
     const data = await app.env.files.read(name);
-    // The one rule for key files (pki holdsPrivateKey): also large, DER and PKCS#12 ones, whose
+    // The one rule for secret files (secret-files.ts): also large, DER and PKCS#12 keys, whose
     // `contents` /file does not show at all.
-    if (!user.policies.has('sensitive') && holdsPrivateKey(data)) throw new RosError('permission', 'not enough permissions (9)');
+    if (!user.policies.has('sensitive') && holdsSecret(data, app.registry)) throw new RosError('permission', 'not enough permissions (9)');
     const base = name.split('/').pop()!;
     send(res, 200, data, 'application/octet-stream', {
       'Content-Disposition': `attachment; filename="${base.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(base)}`,
