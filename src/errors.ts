@@ -91,6 +91,8 @@ function defaultCategory(kind: RosErrorKind): ErrorCategory {
 export const failure = (message: string) => new RosError('failure', message);
 export const argumentError = (message: string) => new RosError('argument', message);
 export const noSuchItem = () => new RosError('argument', 'no such item', ErrorCategory.MissingItem);
+/** Several items where a command takes one (`get [find]` matching more than one row): RouterOS 7's text. */
+export const invalidItemNumber = () => new RosError('argument', 'invalid internal item number', ErrorCategory.MissingItem);
 export const noMatch = (arg: string) => new RosError('argument', `input does not match any value of ${arg}`);
 export const ambiguous = (arg: string) =>
   new RosError('argument', `ambiguous value of ${arg}, more than one possible value matches input`);

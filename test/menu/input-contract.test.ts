@@ -1,0 +1,186 @@
+// Bad input (issue: input audit): every command is all-or-nothing and answers bad input with a
+// RouterOS error. A battery of malformed invocations, taken from the registry's declarations,
+// runs against every list and singleton menu; the store (rows, tombstones, blobs, /file) is
+// compared before and after each, and the error must have a RouterOS form — never an internal
+// message, a stack or a host path.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { Appliance } from '../../src/appliance.js';
+import { FixedClock } from '../../src/clock.js';
+import { ConsoleSession } from '../../src/console/session.js';
+import { RosError } from '../../src/errors.js';
+import type { CommandDecl, MenuDecl, Session } from '../../src/menu/types.js';
+import { ItemId, RosArray, type Value } from '../../src/menu/values.js';
+import { T0, tempDir } from '../support/app.js';
+
+/** The forms RouterOS errors take (spec §7, routeros-certificate.md error table). */
+const ROUTEROS_FORM = new RegExp('^(' + [
+  'no such item', 'invalid internal item number', 'unknown parameter \\S+', 'duplicate parameter \\S+', 'missing =\\S+=',
+  'missing value of .+', '\\S+ and \\S+ can not both be set', 'invalid value for argument \\S+', 'invalid value of \\S+', 'input does not match any value of \\S+',
+  'ambiguous value of \\S+, more than one possible value matches input', 'value of \\S+ is out of range \\(.*\\)',
+  'not enough permissions \\(9\\)', 'failure: .+', 'expected end of command.*',
+].join('|') + ')$', 's');
+/** What an error must never show: an internal message, a stack, a host path, raw control characters. */
+const LEAK = /internal error|TypeError|RangeError|ReferenceError|SyntaxError|\bundefined\b|\bNaN\b|\[object |\n\s+at |\/tmp\/|\/work\/|[\x00-\x08\x0b-\x1f\x7f]/;
+
+describe('bad input: a RouterOS error, and the store exactly as before', () => {
+  let app: Appliance;
+  let dir: string;
+  let db: Database.Database;
+  let session: Session;
+  let console: ConsoleSession;
+  let out = '';
+  const internal: string[] = [];
+  const cli = async (line: string): Promise<string> => {
+    out = '';
+    const r = await console.run(line);
+    return r.ok ? out : `${out}${r.error}\n`;
+  };
+
+  /** The store as a comparable text: every row's version, tombstones, blobs, and /file. */
+  const snapshot = (): string => {
+    const rows = db.prepare("SELECT menu, id, version FROM rows WHERE menu <> '/log' ORDER BY menu, id").raw().all();
+    const tombs = db.prepare("SELECT menu, id, version FROM tombstones WHERE menu <> '/log' ORDER BY menu, id").raw().all();
+    const blobs = db.prepare('SELECT menu, id, name, length(value) FROM blobs ORDER BY menu, id, name').raw().all();
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else { const st = fs.statSync(p); files.push(`${path.relative(dir, p)} ${st.size} ${st.mtimeMs}`); }
+      }
+    };
+    walk(path.join(dir, 'files'));
+    return JSON.stringify({ rows, tombs, blobs, files });
+  };
+  const logRows = (): number => (db.prepare("SELECT count(*) FROM rows WHERE menu = '/log'").pluck().get() as number);
+
+  /**
+   * Runs one command that must fail: returns its error text after checking that it has a
+   * RouterOS form, leaks nothing and left the store (all but one /log line) as it was.
+   */
+  const refused = async (menuPath: string, command: string, args: Record<string, Value>, what = ''): Promise<string> => {
+    const label = `${menuPath} ${command} ${Object.keys(args).join(',')} ${what}`;
+    const before = snapshot();
+    const logged = logRows();
+    let error: unknown;
+    try {
+      await app.executor.run({ path: menuPath, command, args: new Map(Object.entries(args)), session });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error !== undefined, `${label}: refused`);
+    assert.ok(error instanceof RosError, `${label}: a RosError, not ${String(error)}`);
+    const text = error.consoleText();
+    assert.match(text, ROUTEROS_FORM, label);
+    assert.doesNotMatch(text, LEAK, label);
+    assert.ok(text.length <= 300, `${label}: a short message, not ${text.length} characters`);
+    assert.equal(snapshot(), before, `${label}: the store is unchanged (${text})`);
+    assert.ok(logRows() - logged <= 1, `${label}: at most its error line in /log`);
+    return text;
+  };
+
+  before(async () => {
+    dir = tempDir();
+    app = await Appliance.open(dir, { clock: new FixedClock(T0), operatorLog: (t) => internal.push(t) });
+    console = await ConsoleSession.open(app, { output: (t) => { out += t; } });
+    session = await app.session('admin', 'test', { operator: true });
+    const setup = [
+      '/certificate add name=ca common-name=ca key-size=prime256v1 key-usage=key-cert-sign,crl-sign; /certificate sign ca',
+      '/certificate add name=a common-name=a key-size=prime256v1; /certificate add name=b common-name=b key-size=prime256v1',
+      '/user add name=u1 group=read password=x1; /user add name=u2 group=read password=x2',
+      '/user group add name=g1 policy=read; /user group add name=g2 policy=read',
+      '/system script add name=s1 source=":put 1"; /system script add name=s2 source=":put 2"',
+      '/system scheduler add name=sch1 on-event=s1 interval=1h; /system scheduler add name=sch2 on-event=s2 interval=1h',
+      '/ip firewall filter add chain=input action=accept comment=r1; /ip firewall filter add chain=input action=drop comment=r2',
+      '/ip firewall address-list add list=l1 address=10.0.0.1; /ip firewall address-list add list=l1 address=10.0.0.2',
+      '/ppp profile add name=p1; /ppp profile add name=p2; /ppp secret add name=ps1 password=x; /ppp secret add name=ps2 password=y',
+      '/ip pool add name=pool1 ranges=10.0.0.1-10.0.0.9; /ip pool add name=pool2 ranges=10.1.0.1-10.1.0.9',
+      '/ip dns static add name=a.example address=1.2.3.4; /ip dns static add name=b.example address=1.2.3.5',
+      '/interface bridge add name=br1; /interface bridge add name=br2',
+      '/ip ipsec proposal add name=pr1; /ip ipsec proposal add name=pr2',
+      '/file add name=f1 contents=hello; /file add name=f2 contents=world',
+    ];
+    for (const line of setup) assert.doesNotMatch(await cli(line), /failure|no such|invalid|missing|expected|input does not|bad /, line);
+    db = new Database(path.join(dir, 'rospki.db'), { readonly: true, fileMustExist: true });
+    // Menus that mirror the host (disks, interfaces, /file) or make built-in rows on first use
+    // are brought up to date first: that is no change a refused command made.
+    for (const menu of app.executor.registry.all()) {
+      if (app.executor.registry.command(menu.path, 'print')) await app.executor.run({ path: menu.path, command: 'print', args: new Map(), session }).catch(() => {});
+    }
+  });
+  after(() => {
+    db?.close();
+    app.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** List menus with generic verbs and at least two rows a user made (the last two in the list). */
+  const listMenus = (): Array<{ menu: MenuDecl; a: ItemId; b: ItemId; key?: string }> => {
+    const out: Array<{ menu: MenuDecl; a: ItemId; b: ItemId; key?: string }> = [];
+    for (const menu of app.executor.registry.all()) {
+      if (menu.kind !== 'list' || !menu.verbs.includes('remove') || menu.path === '/file') continue;
+      const ids = db.prepare("SELECT id FROM rows WHERE menu = ? AND data NOT LIKE '%\".builtin\"%' ORDER BY id").pluck().all(menu.path) as number[];
+      if (ids.length < 2) continue;
+      out.push({ menu, a: new ItemId(ids.at(-2)!), b: new ItemId(ids.at(-1)!), key: menu.key });
+    }
+    return out;
+  };
+  const command = (menu: MenuDecl, name: string): CommandDecl | undefined => app.executor.registry.command(menu.path, name);
+
+  test('the battery reaches the menus it is meant for', () => {
+    const paths = listMenus().map((m) => m.menu.path);
+    for (const p of ['/certificate', '/user', '/system/script', '/ip/firewall/filter', '/ppp/secret', '/ip/pool', '/interface/bridge']) {
+      assert.ok(paths.includes(p), `${p} in ${paths.join(' ')}`);
+    }
+  });
+
+  test('a multi-item remove or set that fails half-way changes nothing', async () => {
+    for (const { menu, a, b, key } of listMenus()) {
+      const items = RosArray.of([a, b, new ItemId(0xffffff)]);
+      assert.equal(await refused(menu.path, 'remove', { numbers: items }), 'no such item', menu.path);
+      assert.equal(await refused(menu.path, 'remove', { numbers: `${a},${b},nonexistent` }), 'no such item', menu.path);
+      const set = command(menu, 'set');
+      if (!set) continue;
+      const comment = set.args.some((x) => x.name === 'comment');
+      if (comment) assert.equal(await refused(menu.path, 'set', { numbers: items, comment: 'x' }), 'no such item', menu.path);
+      // Two rows given the same unique name: the second clashes with the first, and neither changes.
+      if (key && menu.properties.find((p) => p.name === key)?.unique && set.args.some((x) => x.name === key)) {
+        await refused(menu.path, 'set', { numbers: RosArray.of([a, b]), [key]: 'same-name' }, 'duplicate');
+      }
+    }
+  });
+
+  test('a [find] matching several items where the command takes one: invalid internal item number', async () => {
+    for (const { menu, a, b, key } of listMenus()) {
+      const both = RosArray.of([a, b]);
+      if (command(menu, 'get')) assert.equal(await refused(menu.path, 'get', { number: both }), 'invalid internal item number', menu.path);
+      const add = command(menu, 'add');
+      if (key && add?.args.some((x) => x.name === 'copy-from')) {
+        assert.equal(await refused(menu.path, 'add', { 'copy-from': both, [key]: 'copy' }), 'invalid internal item number', menu.path);
+      }
+      if (menu.ordered) {
+        assert.equal(await refused(menu.path, 'move', { numbers: a, destination: both }), 'invalid internal item number', menu.path);
+      }
+    }
+    assert.equal(await refused('/certificate', 'sign', { number: RosArray.of([new ItemId(2), new ItemId(3)]) }), 'invalid internal item number');
+    assert.equal(await refused('/system/script', 'run', { number: 's1,s2' }), 'invalid internal item number');
+    assert.equal(await cli(':put [/system script get [find] name]'), 'invalid internal item number\n');
+    assert.equal(await cli(':do { :put [/user get [find where name~"^u"] name] } on-error={ :put "caught" }'), 'caught\n');
+  });
+
+  test('unknown arguments, and add without what it requires, change nothing', async () => {
+    for (const menu of app.executor.registry.all()) {
+      for (const verb of ['add', 'set']) {
+        const cmd = command(menu, verb);
+        if (!cmd) continue;
+        assert.equal(await refused(menu.path, verb, { 'no-such-argument': '1' }), 'unknown parameter no-such-argument', menu.path);
+      }
+      const add = command(menu, 'add');
+      if (add && menu.properties.some((p) => p.required && p.access !== 'ro' && p.default === undefined)) await refused(menu.path, 'add', {}, 'nothing');
+    }
+  });
+});
