@@ -183,4 +183,36 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
       if (add && menu.properties.some((p) => p.required && p.access !== 'ro' && p.default === undefined)) await refused(menu.path, 'add', {}, 'nothing');
     }
   });
+
+  test('every writable property: bad values are refused with a RouterOS error and change nothing', async () => {
+    const values: Array<[string, string]> = [
+      ['control characters', 'a\x01\x1b[2Jb'], ['100 kB', 'x'.repeat(100_000)], ['negative', '-1'],
+      ['huge number', '99999999999999999999'], ['unknown word', 'no-such-value-x'],
+    ];
+    const targets = new Map(listMenus().map((m) => [m.menu.path, m.b] as const));
+    for (const menu of app.executor.registry.all()) {
+      const set = command(menu, 'set');
+      if (!set || (menu.kind === 'list' && !targets.has(menu.path))) continue;
+      for (const arg of set.args) {
+        if (arg.flagOnly || arg.name === 'numbers') continue;
+        for (const [what, v] of values) {
+          const args: Record<string, Value> = menu.kind === 'list' ? { numbers: targets.get(menu.path)!, [arg.name]: v } : { [arg.name]: v };
+          // Accepted values are fine (a comment may hold anything); a refusal must be clean.
+          const before = snapshot();
+          try {
+            await app.executor.run({ path: menu.path, command: 'set', args: new Map(Object.entries(args)), session });
+          } catch (e) {
+            const text = e instanceof RosError ? e.consoleText() : String(e);
+            const label = `${menu.path} set ${arg.name}= ${what}`;
+            assert.ok(e instanceof RosError, label);
+            assert.match(text, ROUTEROS_FORM, label);
+            assert.doesNotMatch(text, LEAK, `${label}: ${text.slice(0, 120)}`);
+            assert.ok(text.length <= 300, `${label}: a short message, not ${text.length} characters`);
+            assert.equal(snapshot(), before, `${label}: unchanged`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(internal, [], 'no internal errors');
+  });
 });
