@@ -3,6 +3,7 @@
 // functions declared by the menu itself.
 
 import { alreadyHave, argumentError, failure, invalidItemNumber, noMatch, noSuchItem, notEnoughPermissions } from '../errors.js';
+import { normaliseName } from '../store/files.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { matchChoice } from './args.js';
@@ -418,9 +419,19 @@ function numbersOf(menu: MenuDecl, listed: readonly StoredRow[], shown: readonly
   return out;
 }
 
+/**
+ * The /file name `file=x` of print and export writes: x, with `ext` added unless x already ends
+ * as `own` says. The name is checked first, so `file=""` is refused as an empty name rather than
+ * writing a file called `.txt`.
+ */
+function fileNameFor(name: string, ext: string, own: RegExp): string {
+  const clean = normaliseName(name);
+  return own.test(clean) ? clean : `${clean}${ext}`;
+}
+
 /** `print file=x`: the console text goes to x.txt in the /file store (spec §3.5). */
 async function writePrintFile(call: CommandCall, name: string, text: string): Promise<void> {
-  const fileName = /\.[A-Za-z0-9]+$/.test(name) ? name : `${name}.txt`;
+  const fileName = fileNameFor(name, '.txt', /\.[A-Za-z0-9]+$/);
   const written = await call.env.files.write(fileName, text, call.env.clock.now());
   await call.env.store.write((tx) => call.env.log(tx, 'system,info', `file ${written} written by ${call.session.user}`));
 }
@@ -928,7 +939,7 @@ export function exportCommand(menu: MenuDecl): CommandDecl {
       const text = await exportText(env, menus, opts);
       if (args.has(exportFileArg)) {
         const name = args.get(exportFileArg)!;
-        const written = await env.files.write(/\.rsc$/i.test(name) ? name : `${name}.rsc`, text, env.clock.now());
+        const written = await env.files.write(fileNameFor(name, '.rsc', /\.rsc$/i), text, env.clock.now());
         await env.store.write((tx) => env.log(tx, 'system,info', `configuration exported to ${written} by ${call.session.user}`));
         return {};
       }

@@ -184,6 +184,18 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
     }
   });
 
+  test('/file: names with control characters, empty print and export file names, half-way removes', async () => {
+    assert.equal(await refused('/file', 'add', { name: 'a\x01b', contents: 'x' }), 'failure: invalid file name "a?b": control characters are not allowed');
+    assert.equal(await refused('/file', 'add', { name: 'dir/line\nbreak.txt', contents: 'x' }), 'failure: invalid file name "dir/line?break.txt": control characters are not allowed');
+    assert.equal(await refused('/file', 'set', { numbers: 'f1', name: 'x\x1b[2J' }), 'failure: invalid file name "x?[2J": control characters are not allowed');
+    assert.equal(await refused('/user', 'print', { file: '' }), 'failure: invalid file name "": empty name');
+    assert.equal(await refused('/user', 'export', { file: '' }), 'failure: invalid file name "": empty name');
+    assert.equal(await refused('/', 'export', { file: '/' }), 'failure: invalid file name "/": empty name');
+    assert.equal(await refused('/file', 'remove', { numbers: 'f1,f2,nonexistent' }), 'no such item');
+    assert.equal(await cli('/user print file=users'), '', 'a plain name still gets its extension');
+    assert.ok(fs.existsSync(path.join(dir, 'files', 'users.txt')));
+  });
+
   test('every writable property: bad values are refused with a RouterOS error and change nothing', async () => {
     const values: Array<[string, string]> = [
       ['control characters', 'a\x01\x1b[2Jb'], ['100 kB', 'x'.repeat(100_000)], ['negative', '-1'],
