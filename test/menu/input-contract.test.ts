@@ -14,6 +14,8 @@ import { ConsoleSession } from '../../src/console/session.js';
 import { RosError } from '../../src/errors.js';
 import type { CommandDecl, MenuDecl, Session } from '../../src/menu/types.js';
 import { ItemId, RosArray, type Value } from '../../src/menu/values.js';
+import { startServices } from '../../src/services/index.js';
+import { ApiClient, attrs, freePort, PASSWORD, run } from '../services/support.js';
 import { T0, tempDir } from '../support/app.js';
 
 /** The forms RouterOS errors take (spec §7, routeros-certificate.md error table). */
@@ -221,9 +223,51 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
     assert.equal(await cli(':put [/file get f1 contents]'), 'hello\n');
   });
 
+  test('the same refusal and the same unchanged store on the console, :onerror, REST and the API', async () => {
+    const ports = { www: await freePort(), api: await freePort() };
+    await cli(`/user set admin password=${PASSWORD}; /ip service set www port=${ports.www}; /ip service set api port=${ports.api}; /ip service disable api-ssl`);
+    const services = await startServices(app, { host: '127.0.0.1', loginFailureDelayMs: 10, pollMs: 100 });
+    const api = await ApiClient.connect(ports.api);
+    try {
+      await api.login();
+      const cases: Array<{ console: string; rest: [string, Record<string, string>]; api: string[]; text: string }> = [
+        { console: '/user remove u1,u2,nonexistent', rest: ['/user/remove', { numbers: 'u1,u2,nonexistent' }], api: ['/user/remove', '=numbers=u1,u2,nonexistent'], text: 'no such item' },
+        { console: ':put [/user get u1,u2 name]', rest: ['/user/get', { number: 'u1,u2', 'value-name': 'name' }], api: ['/user/get', '=number=u1,u2', '=value-name=name'], text: 'invalid internal item number' },
+        { console: '/user set u1,u2 name=u1', rest: ['/user/set', { numbers: 'u1,u2', name: 'u1' }], api: ['/user/set', '=numbers=u1,u2', '=name=u1'], text: 'failure: already have such entry' },
+        {
+          console: '/certificate set b subject-alt-name="DNS:a\\1B[2J"', rest: ['/certificate/set', { numbers: 'b', 'subject-alt-name': 'DNS:a\x1b[2J' }],
+          api: ['/certificate/set', '=numbers=b', '=subject-alt-name=DNS:a\x1b[2J'], text: 'failure: invalid subject-alt-name entry "DNS:a?[2J": only printable ASCII without spaces is allowed',
+        },
+      ];
+      // While services run, connections come and go in /ip service and firewall counters move:
+      // what these commands could change is compared, with /file.
+      const touched = (): string => {
+        const all = JSON.parse(snapshot()) as Record<string, Array<[string, ...unknown[]]>>;
+        const keep = (rows: Array<[string, ...unknown[]]>) => rows.filter(([m]) => m === '/user' || m === '/certificate');
+        return JSON.stringify({ rows: keep(all.rows!), tombs: keep(all.tombs!), blobs: keep(all.blobs!), files: all.files });
+      };
+      for (const c of cases) {
+        const before = touched();
+        assert.equal(await cli(c.console), `${c.text}\n`, c.console);
+        const body = c.console.startsWith(':put') ? c.console.slice(6, -1) : c.console;
+        assert.equal(await cli(`:onerror e in={ ${body} } do={ :put $e }`), `${c.text}\n`, `:onerror ${c.console}`);
+        const r = await run('curl', ['-sS', '-u', `admin:${PASSWORD}`, '-X', 'POST', '-H', 'content-type: application/json', '-d', JSON.stringify(c.rest[1]), `http://127.0.0.1:${ports.www}/rest${c.rest[0]}`]);
+        assert.deepEqual(JSON.parse(r.stdout), { error: 400, message: 'Bad Request', detail: c.text }, `REST ${c.rest[0]}`);
+        const reply = await api.talk(...c.api);
+        assert.equal(reply[0]![0], '!trap', `API ${c.api[0]}`);
+        assert.equal(attrs(reply[0]!).message, c.text, `API ${c.api[0]}`);
+        const now = touched();
+        assert.ok(now === before, `${c.console}: unchanged: ${changes(before, now)}`);
+      }
+    } finally {
+      api.close();
+      await services.stop();
+    }
+  });
+
   test('every writable property: bad values are refused with a RouterOS error and change nothing', async () => {
     const values: Array<[string, string]> = [
-      ['control characters', 'a\x01\x1b[2Jb'], ['100 kB', 'x'.repeat(100_000)], ['negative', '-1'],
+      ['empty', ''], ['control characters', 'a\x01\x1b[2Jb'], ['100 kB', 'x'.repeat(100_000)], ['negative', '-1'],
       ['huge number', '99999999999999999999'], ['unknown word', 'no-such-value-x'],
     ];
     const targets = new Map(listMenus().map((m) => [m.menu.path, m.b] as const));
