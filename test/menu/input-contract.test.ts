@@ -265,6 +265,28 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
     }
   });
 
+  test('time properties: a negative or too long time is out of range, and the range names both ends', async () => {
+    const targets = new Map(listMenus().map((m) => [m.menu.path, m.b] as const));
+    let checked = 0;
+    for (const menu of app.executor.registry.all()) {
+      const set = command(menu, 'set');
+      if (!set || (menu.kind === 'list' && !targets.has(menu.path))) continue;
+      for (const arg of set.args) {
+        if (arg.type.help !== 'time') continue;
+        for (const v of ['-1s', '99999999999w']) {
+          const args: Record<string, Value> = menu.kind === 'list' ? { numbers: targets.get(menu.path)!, [arg.name]: v } : { [arg.name]: v };
+          const text = await refused(menu.path, 'set', args, v);
+          if (text === `invalid value for argument ${arg.name}`) continue; // a time of its own kind (an expiry)
+          const range = /^value of \S+ is out of range \((\S+) \.\. (\S+)\)$/.exec(text);
+          assert.ok(range, `${menu.path} ${arg.name}=${v}: ${text}`);
+          assert.notEqual(range[2], '0s', `${menu.path} ${arg.name}: ${text}`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 10, `${checked} time properties checked`);
+  });
+
   test('every writable property: bad values are refused with a RouterOS error and change nothing', async () => {
     const values: Array<[string, string]> = [
       ['empty', ''], ['control characters', 'a\x01\x1b[2Jb'], ['100 kB', 'x'.repeat(100_000)], ['negative', '-1'],
