@@ -117,7 +117,7 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
       '/ip pool add name=pool1 ranges=10.0.0.1-10.0.0.9; /ip pool add name=pool2 ranges=10.1.0.1-10.1.0.9',
       '/ip dns static add name=a.example address=1.2.3.4; /ip dns static add name=b.example address=1.2.3.5',
       '/interface bridge add name=br1; /interface bridge add name=br2',
-      '/ip ipsec proposal add name=pr1; /ip ipsec proposal add name=pr2',
+      '/ip ipsec proposal add name=pr1; /ip ipsec proposal add name=pr2; /ip ipsec profile add name=prof1; /ip ipsec profile add name=prof2',
       '/file add name=f1 contents=hello; /file add name=f2 contents=world',
     ];
     for (const line of setup) assert.doesNotMatch(await cli(line), /failure|no such|invalid|missing|expected|input does not|bad /, line);
@@ -272,7 +272,7 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
       const set = command(menu, 'set');
       if (!set || (menu.kind === 'list' && !targets.has(menu.path))) continue;
       for (const arg of set.args) {
-        if (arg.type.help !== 'time') continue;
+        if (!/^time\b/.test(arg.type.help)) continue; // `time`, `time | disable-dpd`
         for (const v of ['-1s', '99999999999w']) {
           const args: Record<string, Value> = menu.kind === 'list' ? { numbers: targets.get(menu.path)!, [arg.name]: v } : { [arg.name]: v };
           const text = await refused(menu.path, 'set', args, v);
