@@ -259,6 +259,14 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
         const now = touched();
         assert.ok(now === before, `${c.console}: unchanged: ${changes(before, now)}`);
       }
+      // An unknown argument: the console refuses the line before running it; REST and the API name it.
+      const before = snapshot();
+      assert.equal(await cli('/user set u1 no-such=1'), 'expected end of command (line 1 column 14)\n');
+      const r = await run('curl', ['-sS', '-u', `admin:${PASSWORD}`, '-X', 'PATCH', '-H', 'content-type: application/json', '-d', '{"no-such":"1"}', `http://127.0.0.1:${ports.www}/rest/user/u1`]);
+      assert.deepEqual(JSON.parse(r.stdout), { error: 400, message: 'Bad Request', detail: 'unknown parameter no-such' });
+      const reply = await api.talk('/user/set', '=numbers=u1', '=no-such=1');
+      assert.equal(attrs(reply[0]!).message, 'unknown parameter no-such');
+      assert.ok(JSON.parse(snapshot()).rows.filter(([m]: [string]) => m === '/user').join() === JSON.parse(before).rows.filter(([m]: [string]) => m === '/user').join());
     } finally {
       api.close();
       await services.stop();
