@@ -331,6 +331,21 @@ describe('bad input: a RouterOS error, and the store exactly as before', () => {
     assert.deepEqual(internal, [], 'no internal errors');
   });
 
+  test('unset of a required property is refused and changes nothing', async () => {
+    let checked = 0;
+    for (const { menu, b } of listMenus()) {
+      const unset = command(menu, 'unset');
+      if (!unset) continue;
+      for (const p of menu.properties) {
+        if (!p.required || p.default !== undefined || p.access === 'ro' || p.compute) continue;
+        const text = await refused(menu.path, 'unset', { numbers: b, 'value-name': p.name }, 'required');
+        assert.match(text, /^missing value of /, `${menu.path} unset ${p.name}: ${text}`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 5, `${checked} required properties checked`);
+  });
+
   test('every writable property: bad values are refused with a RouterOS error and change nothing', async () => {
     const values: Array<[string, string]> = [
       ['empty', ''], ['control characters', 'a\x01\x1b[2Jb'], ['100 kB', 'x'.repeat(100_000)], ['negative', '-1'],
