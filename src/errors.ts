@@ -66,8 +66,11 @@ export class RosError extends Error {
   /** The text RouterOS prints for this error in the console. */
   consoleText(): string {
     const pos = this.line !== undefined ? ` (line ${this.line} column ${this.column ?? 1})` : '';
-    if (this.kind === 'failure') return `failure: ${this.message}${pos}`;
-    return `${this.message}${pos}`;
+    // A script's own `:error` text is shown as the script wrote it; every other message may echo
+    // what the caller sent, which is shown tamed (shownInError).
+    const message = this.kind === 'script' ? this.message : shownInError(this.message);
+    if (this.kind === 'failure') return `failure: ${message}${pos}`;
+    return `${message}${pos}`;
   }
 
   /**
@@ -94,9 +97,28 @@ function defaultCategory(kind: RosErrorKind): ErrorCategory {
   }
 }
 
+/** How long a value echoed in an error message may be (the /file name rule's 64 characters). */
+const ECHO_LIMIT = 64;
+/** The most an error message says: a command refusing a 100 kB value does not send it back. */
+const MESSAGE_LIMIT = 512;
+
+/**
+ * An error message as every front end shows it (console, REST, API, the web page): the values it
+ * echoes from the caller have control characters as `?` (an ESC sequence sent as a value can
+ * not reach the terminal of whoever reads the error), a quoted value is cut to 64 characters
+ * and `…`, and the whole message to 512.
+ */
+export function shownInError(message: string): string {
+  let out = message.replace(/"([^"]{65,})"/g, (_, v: string) => `"${[...v].slice(0, ECHO_LIMIT).join('')}…"`);
+  out = out.replace(/[\x00-\x1f\x7f]/g, '?');
+  return out.length > MESSAGE_LIMIT ? `${[...out].slice(0, MESSAGE_LIMIT).join('')}…` : out;
+}
+
 export const failure = (message: string) => new RosError('failure', message);
 export const argumentError = (message: string) => new RosError('argument', message);
 export const noSuchItem = () => new RosError('argument', 'no such item', ErrorCategory.MissingItem);
+/** Several items where a command takes one (`get [find]` matching more than one row): RouterOS 7's text. */
+export const invalidItemNumber = () => new RosError('argument', 'invalid internal item number', ErrorCategory.MissingItem);
 export const noMatch = (arg: string) => new RosError('argument', `input does not match any value of ${arg}`);
 export const ambiguous = (arg: string) =>
   new RosError('argument', `ambiguous value of ${arg}, more than one possible value matches input`);

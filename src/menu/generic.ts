@@ -2,7 +2,8 @@
 // unset, add, remove, find, enable, disable, comment, export. Menu-specific verbs are
 // functions declared by the menu itself.
 
-import { alreadyHave, argumentError, failure, noMatch, noSuchItem, notEnoughPermissions } from '../errors.js';
+import { alreadyHave, argumentError, failure, invalidItemNumber, noMatch, noSuchItem, notEnoughPermissions } from '../errors.js';
+import { normaliseName } from '../store/files.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { matchChoice } from './args.js';
@@ -194,6 +195,19 @@ export function resolveItems(menu: MenuDecl, value: Value, session: Session, tx:
   };
   addOne(value);
   return [...new Set(out)];
+}
+
+/**
+ * The one item an argument names where a command takes exactly one (`get`'s number, `copy-from`,
+ * `place-before`, `move`'s destination, `sign`'s template): none is `no such item`, several (a
+ * `[find]` matching more than one row) `invalid internal item number`, as RouterOS 7 answers
+ * `/ip address get [find] address` — never silently the first of them.
+ */
+export function resolveItem(menu: MenuDecl, value: Value, session: Session, tx: ReadTx): number {
+  const ids = resolveItems(menu, value, session, tx);
+  if (ids.length === 0) throw noSuchItem();
+  if (ids.length > 1) throw invalidItemNumber();
+  return ids[0]!;
 }
 
 /** `0,1,a` but not inside names that hold commas only when quoted (names rarely do). */
@@ -405,9 +419,19 @@ function numbersOf(menu: MenuDecl, listed: readonly StoredRow[], shown: readonly
   return out;
 }
 
+/**
+ * The /file name `file=x` of print and export writes: x, with `ext` added unless x already ends
+ * as `own` says. The name is checked first, so `file=""` is refused as an empty name rather than
+ * writing a file called `.txt`.
+ */
+function fileNameFor(name: string, ext: string, own: RegExp): string {
+  const clean = normaliseName(name);
+  return own.test(clean) ? clean : `${clean}${ext}`;
+}
+
 /** `print file=x`: the console text goes to x.txt in the /file store (spec §3.5). */
 async function writePrintFile(call: CommandCall, name: string, text: string): Promise<void> {
-  const fileName = /\.[A-Za-z0-9]+$/.test(name) ? name : `${name}.txt`;
+  const fileName = fileNameFor(name, '.txt', /\.[A-Za-z0-9]+$/);
   const written = await call.env.files.write(fileName, text, call.env.clock.now());
   await call.env.store.write((tx) => call.env.log(tx, 'system,info', `file ${written} written by ${call.session.user}`));
 }
@@ -471,8 +495,7 @@ function getCommand(menu: MenuDecl): CommandDecl {
     name: 'get', help: 'Get value of an item property', policy: 'read', args,
     async run(call) {
       return readTx(call, (tx, ctx) => {
-        const [id] = menu.kind === 'list' ? resolveItems(menu, call.args.get(numberArg), call.session, tx) : [1];
-        if (id === undefined) throw noSuchItem();
+        const id = menu.kind === 'list' ? resolveItem(menu, call.args.get(numberArg), call.session, tx) : 1;
         const row = tx.get(menu.path, id) ?? { id, data: {} };
         if (!call.args.has(valueName)) return { ret: asValue(menu, row, ctx, undefined, false, call.policies.has('sensitive')) };
         const prop = propByName(menu, call.args.get(valueName)!)!;
@@ -541,15 +564,14 @@ function addCommand(menu: MenuDecl): CommandDecl {
       const id = await writeTx(call, (tx, ctx) => {
         let base = newRowData(menu, ctx);
         if (call.args.has(copyFrom)) {
-          const [srcId] = resolveItems(menu, call.args.get(copyFrom), call.session, tx);
-          const src = srcId !== undefined ? tx.get(menu.path, srcId) : undefined;
+          const src = tx.get(menu.path, resolveItem(menu, call.args.get(copyFrom), call.session, tx));
           if (!src) throw noSuchItem();
           base = copyableData(menu, src.data, base);
         }
         const data = applyArgs(menu, base, call.args.entries().filter(([k]) => k !== 'copy-from' && k !== 'place-before'), ctx, false);
         checkRow(menu, undefined, data, tx, call.env);
         menu.authorize?.({ after: data }, tx, call);
-        const before = call.args.has(placeBefore) ? resolveItems(menu, call.args.get(placeBefore), call.session, tx)[0] : undefined;
+        const before = call.args.has(placeBefore) ? resolveItem(menu, call.args.get(placeBefore), call.session, tx) : undefined;
         const newId = tx.insert(menu.path, data);
         if (menu.ordered) placeRows(menu, tx, [newId], before);
         logChange(call, tx, `${describe(menu, data)} added`);
@@ -702,7 +724,7 @@ function moveCommand(menu: MenuDecl): CommandDecl {
     async run(call) {
       await writeTx(call, (tx) => {
         const ids = resolveItems(menu, call.args.value('numbers') as Value, call.session, tx);
-        const before = call.args.has(destination) ? resolveItems(menu, call.args.get(destination), call.session, tx)[0] : undefined;
+        const before = call.args.has(destination) ? resolveItem(menu, call.args.get(destination), call.session, tx) : undefined;
         placeRows(menu, tx, ids, before);
         logChange(call, tx, `${menu.path.slice(1).replace(/\//g, ' ')} items moved`);
       });
@@ -917,7 +939,7 @@ export function exportCommand(menu: MenuDecl): CommandDecl {
       const text = await exportText(env, menus, opts);
       if (args.has(exportFileArg)) {
         const name = args.get(exportFileArg)!;
-        const written = await env.files.write(/\.rsc$/i.test(name) ? name : `${name}.rsc`, text, env.clock.now());
+        const written = await env.files.write(fileNameFor(name, '.rsc', /\.rsc$/i), text, env.clock.now());
         await env.store.write((tx) => env.log(tx, 'system,info', `configuration exported to ${written} by ${call.session.user}`));
         return {};
       }

@@ -134,16 +134,20 @@ export const stringListType: PropType<string[]> = {
   isEmpty: (v) => v.length === 0,
 };
 
-/** RouterOS `time`, stored as nanoseconds. */
-export function durationType(min?: number, max?: number): PropType<number> {
+/** The longest RouterOS `time` a property takes: 2^32-1 seconds. */
+export const MAX_TIME_NS = 4294967295e9;
+
+/**
+ * RouterOS `time`, stored as nanoseconds. A property's time is never negative nor longer than
+ * MAX_TIME_NS unless its declaration says otherwise: `-1s` is out of range, not stored.
+ */
+export function durationType(min = 0, max = MAX_TIME_NS): PropType<number> {
   return {
     help: 'time',
     parse(v, _ctx, name) {
       const d = v instanceof Duration ? v : typeof v === 'number' ? Duration.fromSeconds(v) : parseDuration(asText(v));
       if (!d) throw invalidValue(name);
-      if ((min !== undefined && d.ns < min) || (max !== undefined && d.ns > max)) {
-        throw outOfRange(name, new Duration(min ?? 0).toString(), new Duration(max ?? 0).toString());
-      }
+      if (d.ns < min || d.ns > max) throw outOfRange(name, new Duration(min).toString(), new Duration(max).toString());
       return d.ns;
     },
     display: (v) => new Duration(v).toString(),

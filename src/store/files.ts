@@ -113,6 +113,8 @@ export function normaliseName(name: string): string {
   const shown = (): string => (name.length > 64 ? `${name.slice(0, 64)}…` : name);
   if (name.includes('\0')) throw new UnsafeFileName(shown().replace(/\0/g, '\\0'), 'NUL bytes are not allowed');
   if (name.includes('\\')) throw new UnsafeFileName(shown(), 'backslashes are not allowed');
+  // A line break or an escape sequence in a name would break FTP replies, listings and terminals.
+  if (/[\x01-\x1f\x7f]/.test(name)) throw new UnsafeFileName(shown(), 'control characters are not allowed');
   const trimmed = name.replace(/^\/+/, '').replace(/\/+$/, '');
   if (trimmed === '') throw new UnsafeFileName(name, 'empty name');
   if (Buffer.byteLength(trimmed) > MAX_NAME_BYTES) throw new UnsafeFileName(shown(), 'name too long');

@@ -27,6 +27,9 @@ export type VolumeSource = () => ReadonlyMap<string, Volume>;
 /** RouterOS shows a disk's folder with this /file type (eworm's RmFile tests for it). */
 export const DISK_FILE_TYPE = 'disk';
 
+/** Why a disk's own folder is not removed or moved through /file (the /file commands check first). */
+export const diskFolderRefused = (name: string): Error => failure(`${name} is a disk: remove it with /disk remove`);
+
 export class VolumeFileStore implements FileStore {
   /** Bytes being written into each volume by this process, not yet in the store. */
   private readonly pending = new Map<string, number>();
@@ -78,7 +81,7 @@ export class VolumeFileStore implements FileStore {
   private guardTop(name: string, errno: boolean): void {
     const at = this.volumeOf(name);
     if (at?.top && !at.volume.disabled) {
-      throw errno ? fsError('EACCES', `${name} is a disk`) : failure(`${name} is a disk: remove it with /disk remove`);
+      throw errno ? fsError('EACCES', `${name} is a disk`) : diskFolderRefused(name);
     }
   }
 

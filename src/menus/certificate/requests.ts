@@ -6,8 +6,8 @@
 //    request from /file with a local CA (its signature checked first) and stores the result as
 //    an issued certificate row without a key.
 
-import { argumentError, failure } from '../../errors.js';
-import { resolveItems } from '../../menu/generic.js';
+import { failure } from '../../errors.js';
+import { resolveItem } from '../../menu/generic.js';
 import { itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
@@ -44,9 +44,7 @@ export const createCertificateRequestCommand: CommandDecl = {
   async run(call) {
     const { env, session, args } = call;
     const { id, template } = await env.store.read((tx) => {
-      const ids = resolveItems(call.menu, args.get(templateArg), session, tx);
-      if (ids.length !== 1) throw argumentError('only one template can be turned into a request at a time');
-      const row = tx.get(CERT_PATH, ids[0]!)!;
+      const row = tx.get(CERT_PATH, resolveItem(call.menu, args.get(templateArg), session, tx))!;
       if (!isTemplate(row.data)) throw failure('certificate is already signed');
       return { id: row.id, template: row.data };
     });

@@ -3,8 +3,8 @@
 // (same *ID). Slow work (RSA key generation) happens between two short transactions, so the
 // console and other clients never wait for it.
 
-import { argumentError, failure, noSuchItem } from '../../errors.js';
-import { resolveItems } from '../../menu/generic.js';
+import { failure, noSuchItem } from '../../errors.js';
+import { resolveItem } from '../../menu/generic.js';
 import { boolType, itemsType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, CommandCall } from '../../menu/types.js';
 import { RosArray, type Value } from '../../menu/values.js';
@@ -45,9 +45,7 @@ const asValueArg: ArgDecl<boolean> = { name: 'as-value', type: presenceType, fla
 async function plan(call: CommandCall): Promise<Plan> {
   const { env, session, menu, args } = call;
   return env.store.read((tx) => {
-    const ids = resolveItems(menu, args.get(templateArg), session, tx);
-    if (ids.length !== 1) throw ids.length === 0 ? noSuchItem() : argumentError('only one certificate can be signed at a time');
-    const id = ids[0]!;
+    const id = resolveItem(menu, args.get(templateArg), session, tx);
     const row = tx.get(CERT_PATH, id);
     if (!row) throw noSuchItem();
     if (!isTemplate(row.data)) throw failure('certificate is already signed');

@@ -12,6 +12,7 @@ import { ItemId, RosArray, valueToString, type Value } from '../../menu/values.j
 import { holdsSecret, textHoldsSecret } from '../../menu/secret-files.js';
 import type { FileEntry } from '../../store/files.js';
 import type { RowData, WriteTx } from '../../store/store.js';
+import { DISK_FILE_TYPE, diskFolderRefused } from '../../store/volumes.js';
 
 export const FILE_PATH = '/file';
 
@@ -145,17 +146,17 @@ const setCommand: CommandDecl = {
     const { env, session, args } = call;
     const rows = await env.store.read((tx) =>
       resolveItems(call.menu, args.get(numbersArg), session, tx).map((id) => tx.get(FILE_PATH, id)!.data));
+    // Files are no transaction: everything that would refuse is checked before anything changes.
+    const to = args.get(newNameArg);
+    const target = to !== undefined ? env.files.check(to) : undefined;
+    if (args.has(contentsArg) && rows.some((row) => row.type === 'directory')) throw failure('a directory has no contents');
+    const moving = rows.filter((row) => target !== undefined && target !== String(row.name));
+    // Several files given one new name: the second would find the first there.
+    if (moving.length > 1 || (moving.length === 1 && (await env.files.kind(target!)))) throw fileExists();
     for (const row of rows) {
       const name = String(row.name);
-      if (args.has(contentsArg)) {
-        if (row.type === 'directory') throw failure('a directory has no contents');
-        await env.files.write(name, args.get(contentsArg)!, env.clock.now());
-      }
-      const to = args.get(newNameArg);
-      if (to !== undefined && env.files.check(to) !== name) {
-        if (await env.files.kind(to)) throw fileExists();
-        await env.files.rename(name, to, env.clock.now());
-      }
+      if (args.has(contentsArg)) await env.files.write(name, args.get(contentsArg)!, env.clock.now());
+      if (moving.includes(row)) await env.files.rename(name, target!, env.clock.now());
       await logged(env, `file ${name} changed by ${session.user}`);
     }
     await reconcileFiles(env);
@@ -170,8 +171,13 @@ const removeCommand: CommandDecl = {
   args: [numbersArg],
   async run(call) {
     const { env, session, args } = call;
-    const names = await env.store.read((tx) =>
-      resolveItems(call.menu, args.get(numbersArg), session, tx).map((id) => String(tx.get(FILE_PATH, id)!.data.name)));
+    const rows = await env.store.read((tx) =>
+      resolveItems(call.menu, args.get(numbersArg), session, tx).map((id) => tx.get(FILE_PATH, id)!.data));
+    // Files are no transaction: a disk's folder, which the store refuses to remove, is refused
+    // before any other file of the list is gone.
+    const disk = rows.find((row) => row.type === DISK_FILE_TYPE);
+    if (disk) throw diskFolderRefused(String(disk.name));
+    const names = rows.map((row) => String(row.name));
     for (const name of names) await env.files.remove(name, env.clock.now());
     if (names.length) {
       await env.store.write((tx) => { for (const n of names) env.log(tx, 'system,info', `file ${n} removed by ${session.user}`); });

@@ -13,7 +13,7 @@
 // `disabled=no|yes`.
 
 import { argumentError, failure, noSuchItem } from '../../errors.js';
-import { applyArgs, checkRow, genericCommands, newRowData, propByName, propValue, resolveItems, typeContext } from '../../menu/generic.js';
+import { applyArgs, checkRow, genericCommands, newRowData, propByName, propValue, resolveItem, typeContext } from '../../menu/generic.js';
 import { bareStringType, boolType, enumSetType, enumType, hostType, intType, matchChoice, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
 import { ItemId, RosArray, type Value, valueToString } from '../../menu/values.js';
@@ -210,8 +210,7 @@ const serverGet: CommandDecl = {
     const { row, defaults } = await call.env.store.read((tx) => {
       const ctx = typeContext(call.env, tx);
       if (!legacy) {
-        const [id] = resolveItems(serverMenu, number!, call.session, tx);
-        if (id === undefined) throw noSuchItem();
+        const id = resolveItem(serverMenu, number!, call.session, tx);
         return { row: tx.get(OVPN_SERVER_PATH, id), defaults: {} as RowData };
       }
       return { row: soleServer(tx, 'number'), defaults: newRowData(serverMenu, ctx) };

@@ -11,7 +11,7 @@ import { alreadyHave, failure, invalidValue } from '../../errors.js';
 import { genericCommands, listRows, propValue, resolveItems } from '../../menu/generic.js';
 import { renderPrint } from '../../menu/render.js';
 import {
-  boolType, dateType, enumSetType, enumType, intType, itemsType, presenceType, stringType,
+  boolType, dateType, enumSetType, enumType, intType, itemsType, MAX_TIME_NS, presenceType, stringType,
 } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType, PropertyDecl, TypeContext } from '../../menu/types.js';
 import { Duration, parseDuration, valueToString, type Value } from '../../menu/values.js';
@@ -112,7 +112,7 @@ const listTimeoutType: PropType<number> = {
     if (text === 'none-dynamic') return 0;
     if (text === 'none-static') return -1;
     const d = v instanceof Duration ? v : parseDuration(text);
-    if (!d || d.ns <= 0) throw invalidValue(name);
+    if (!d || d.ns <= 0 || d.ns > MAX_TIME_NS) throw invalidValue(name);
     return d.ns;
   },
   display: (v) => (v === 0 ? 'none-dynamic' : v < 0 ? 'none-static' : new Duration(v).toString()),
@@ -277,7 +277,7 @@ const expiryType: PropType<number> = {
   help: 'time',
   parse(v, ctx, name) {
     const d = v instanceof Duration ? v : parseDuration(valueToString(v).trim());
-    if (!d || d.ns <= 0) throw invalidValue(name);
+    if (!d || d.ns <= 0 || d.ns > MAX_TIME_NS) throw invalidValue(name);
     return ctx.clock.now() + Math.ceil(d.ns / 1e6);
   },
   display: (v, ctx) => timeLeft(v, ctx).toString(),

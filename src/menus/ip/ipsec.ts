@@ -15,7 +15,7 @@ import {
 } from '../../menu/proptypes.js';
 import type { MenuDecl, PropType, PropertyDecl, TypeContext } from '../../menu/types.js';
 import type { RowData } from '../../store/store.js';
-import { IpAddress, IpPrefix, Duration, parseDuration, valueToString } from '../../menu/values.js';
+import { IpAddress, IpPrefix, Duration, valueToString } from '../../menu/values.js';
 import { CERT_PATH } from '../certificate/properties.js';
 import {
   addressListType, builtinRef, commentProperty, defaultFlag, disabledNo, enabledRow, ensureBuiltinRows, nextName,
@@ -78,15 +78,16 @@ const nameProperty = (path: string, prefix?: string): PropertyDecl<string> => ({
 // ---------------------------------------------------------------------------------------------
 // Value types of these menus
 
+/** A time as every time property takes it (never negative, durationType's range). */
+const anyTime = durationType();
+
 /** `2m`, or `disable-dpd` (profile dpd-interval). */
 const dpdIntervalType: PropType<number | 'disable-dpd'> = {
   help: 'time | disable-dpd',
-  parse(v, _ctx, name) {
+  parse(v, ctx, name) {
     const t = valueToString(v).trim();
     if (t !== '' && 'disable-dpd'.startsWith(t)) return 'disable-dpd';
-    const d = v instanceof Duration ? v : parseDuration(t);
-    if (!d) throw invalidValue(name);
-    return d.ns;
+    return anyTime.parse(v, ctx, name);
   },
   display: (v) => (v === 'disable-dpd' ? v : new Duration(v).toString()),
   api: (v) => (v === 'disable-dpd' ? v : new Duration(v).toString()),

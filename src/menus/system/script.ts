@@ -11,11 +11,11 @@
 // holds. Its output (`:put`) is printed when it ends. Global variables of scripts are shared by every script and import
 // run in this process, as RouterOS globals are shared system-wide.
 
-import { notEnoughPermissions, RosError } from '../../errors.js';
+import { notEnoughPermissions } from '../../errors.js';
 import { holdsSecret } from '../../menu/secret-files.js';
 import { renderPrint } from '../../menu/render.js';
 import { boolType, dateType, enumSetType, enumType, intType, itemsType, presenceType, stringType } from '../../menu/proptypes.js';
-import { genericCommands, resolveItems } from '../../menu/generic.js';
+import { genericCommands, resolveItem } from '../../menu/generic.js';
 import type { ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, Session } from '../../menu/types.js';
 import type { StoredRow } from '../../store/store.js';
 import { runAsJob } from './script-job.js';
@@ -41,9 +41,7 @@ const runCommand: CommandDecl = {
   args: [scriptArg, ownPermissionsArg],
   async run(call: CommandCall): Promise<CommandResult> {
     const row = await call.env.store.read((tx) => {
-      const ids = resolveItems(call.menu, call.args.get(scriptArg), call.session, tx);
-      if (ids.length !== 1) throw new RosError('argument', 'no such item');
-      return tx.get(SCRIPT_PATH, ids[0]!)!;
+      return tx.get(SCRIPT_PATH, resolveItem(call.menu, call.args.get(scriptArg), call.session, tx))!;
     });
     return { messages: outputMessages(await runStoredScript(call.env, row, call, call.args.flag(ownPermissionsArg))) };
   },
