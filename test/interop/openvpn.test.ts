@@ -230,6 +230,22 @@ test('/interface ovpn-client connects to the server and shows R', async () => {
   await cli('/interface ovpn-client remove out1');
 });
 
+test('two /interface ovpn-client rows are connected at once; neither opens a TUN device', async () => {
+  const devices = () => fs.readdirSync('/sys/class/net').sort();
+  const before = devices();
+  await cli(`/interface ovpn-client add name=both1 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes256-gcm auth=sha256 disabled=no`);
+  await cli(`/interface ovpn-client add name=both2 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes128-cbc auth=sha256 disabled=no`);
+  try {
+    for (const name of ['both1', 'both2']) {
+      await until(async () => (await cli(`:put [/interface ovpn-client get ${name} status]`)) === 'connected\n', `${name} to connect`);
+    }
+    // --dev null is the control plane only: no network device appears on the host for a client.
+    assert.deepEqual(devices().filter((d) => !before.includes(d)), []);
+  } finally {
+    await cli('/interface ovpn-client remove both1; /interface ovpn-client remove both2');
+  }
+});
+
 test('a port in use: the row says why it does not run, and /log too', async () => {
   const busy = await freePort();
   const net = await import('node:net');

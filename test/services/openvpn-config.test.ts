@@ -49,6 +49,9 @@ test('a client: --dev null, the one cipher and digest, the name check, the passw
     'verify-x509-name "vpn.example.com" name', 'auth-user-pass', 'data-ciphers AES-256-CBC', 'auth SHA256', 'management-query-passwords']) {
     assert.ok(conf.includes(l), l);
   }
+  // A dev-type would make openvpn open a real TUN device named "null" (one per host: a second
+  // client fails with "Device or resource busy").
+  assert.equal(conf.filter((l) => l.startsWith('dev-type')).length, 0);
 });
 
 test('openvpn log: one line per refused connection with its first reason; fatal reasons for status', () => {
