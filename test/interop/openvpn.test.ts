@@ -230,6 +230,25 @@ test('/interface ovpn-client connects to the server and shows R', async () => {
   await cli('/interface ovpn-client remove out1');
 });
 
+test('a client whose cipher the server does not allow: the server\'s reason in status and /log; fixed, it connects at once', async () => {
+  // ovpn1 allows aes256-gcm and aes128-cbc: blowfish128 has no data cipher in common with it.
+  await cli(`/interface ovpn-client add name=out2 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=blowfish128 auth=sha256 disabled=no`);
+  try {
+    const reason = 'Data channel cipher negotiation failed (no shared cipher)';
+    await until(async () => (await cli(':put [/interface ovpn-client get out2 status]')) === `not running: ${reason}\n`, 'the refusal with its reason');
+    await until(async () => (await logText()).includes(`ovpn,error out2: the server refused user alice: ${reason}`), 'the reason in /log');
+    // A second refusal (openvpn asks for the password again after 5 s) makes the back-off 10 s.
+    await until(async () => (await logText()).split(`out2: the server refused user alice: ${reason}`).length > 2, 'a second refusal', 20_000);
+    // A new configuration is tried at once, not after the back-off of the old one's refusals.
+    const changed = Date.now();
+    await cli('/interface ovpn-client set out2 cipher=aes256-gcm');
+    await until(async () => (await cli(':put [/interface ovpn-client get out2 status]')) === 'connected\n', 'the client to connect', 20_000).catch(async (e) => { console.log(await cli(':put [/interface ovpn-client get out2 status]'), await logText()); throw e; });
+    assert.ok(Date.now() - changed < 8000, `connected ${Date.now() - changed} ms after the change`);
+  } finally {
+    await cli('/interface ovpn-client remove out2');
+  }
+});
+
 test('two /interface ovpn-client rows are connected at once; neither opens a TUN device', async () => {
   const devices = () => fs.readdirSync('/sys/class/net').sort();
   const before = devices();
