@@ -328,3 +328,23 @@ function pkcs8Der(keyFile: string): Buffer {
   const pem = openssl(['pkcs8', '-topk8', '-nocrypt', '-in', keyFile]);
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
+
+test('a CA no longer trusted refuses its peers at the next IKE_AUTH, also those whose own (trusted) leaf is in /certificate; trusted again lets them in', { skip }, async () => {
+  const pid = rospkiCharonPid();
+  // A leaf (no key-cert-sign: not a CA), which rospki marks trusted when its CA signs it.
+  await cli('/certificate add name=carol common-name=carol.ipsec.test subject-alt-name=DNS:carol.ipsec.test key-size=prime256v1 key-usage=digital-signature,tls-client days-valid=30; /certificate sign carol ca=ca');
+  assert.equal(await cli(':put [/certificate get carol trusted]'), 'true\n');
+  await peer.useIdentity({ ...(await issued('carol')), caDer, id: 'fqdn:carol.ipsec.test', rospkiPort });
+  await waitFor('carol to be let in', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  await peer.terminateAll();
+  await cli('/certificate set ca trusted=no');
+  await waitFor('carol to be refused', async () => {
+    const r = await peer.initiate();
+    if (r.success === 'yes') { await peer.terminateAll(); return undefined; } // the old trust was still loaded
+    return r;
+  });
+  await cli('/certificate set ca trusted=yes');
+  await waitFor('carol to be let in again', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  await peer.terminateAll();
+  assert.equal(rospkiCharonPid(), pid);
+});

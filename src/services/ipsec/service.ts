@@ -28,7 +28,7 @@ import { certificateDer, privateKey } from '../../menus/certificate/keys.js';
 import { publishedCrl } from '../../menus/certificate/crl-publish.js';
 import { CRL_MENU_PATH, loadedCrl } from '../../menus/certificate/crl.js';
 import { readSettings } from '../../menus/certificate/settings.js';
-import { trustStoreAllows } from '../../menus/certificate/trust-sources.js';
+import { trustAnchors } from '../../menus/certificate/trust-sources.js';
 import { propValue } from '../../menu/generic.js';
 import { parseCertificate, type CertInfo } from '../../pki/index.js';
 import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
@@ -536,9 +536,9 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   // With no connection charon is stopped and needs no trust anchors or CRLs: a reconcile follows
   // every commit, and reading every certificate's DER each time made issuing O(n) per certificate.
   if (plan.conns.size === 0) return { plan, crls: [], crlUse, localCas: [] };
-  // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec.
-  for (const row of tx.list(CERT_PATH)) {
-    if (row.data.trusted !== true || typeof row.data.revoked === 'number' || !trustStoreAllows(row.data['trust-store'], COMPONENT)) continue;
+  // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec, and a CA
+  // or self-signed (a trusted leaf given to charon would let its holder in without its CA).
+  for (const row of trustAnchors(tx, COMPONENT)) {
     const der = certificateDer(tx, row.id);
     if (der) plan.certs.push({ der, ca: row.data.authority === true });
   }
