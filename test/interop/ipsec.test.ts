@@ -348,3 +348,20 @@ test('a CA no longer trusted refuses its peers at the next IKE_AUTH, also those 
   await peer.terminateAll();
   assert.equal(rospkiCharonPid(), pid);
 });
+
+test('the identity\'s certificate removed: removal succeeds, the identity has none and says so; a new one bound lets peers in', { skip }, async () => {
+  await cli('/certificate add name=gw2 common-name=gw.ipsec.test subject-alt-name=DNS:gw.ipsec.test key-size=prime256v1 days-valid=30; /certificate sign gw2 ca=ca');
+  assert.equal(await cli('/certificate remove gw'), '');
+  assert.equal(await cli(':put [/ip ipsec identity get 0 certificate]'), '\n');
+  await waitFor('the identity to say why it can not be used', async () => {
+    const [id] = await rows('/ip/ipsec/identity');
+    return typeof id?.status === 'string' && id.status !== 'ready' ? id.status : undefined;
+  });
+  await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort });
+  assert.equal((await peer.initiate()).success, 'no');
+  await cli('/ip ipsec identity set 0 certificate=gw2');
+  await waitFor('alice to be let in with gw2', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  const [sa] = await peer.sas();
+  assert.equal((sa!.rospki as ViciMessage)['remote-id'], 'gw.ipsec.test');
+  await peer.terminateAll();
+});
