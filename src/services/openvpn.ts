@@ -240,6 +240,9 @@ class OvpnDaemon {
   }
 
   private output(line: string): void {
+    // What openvpn says while rospki stops it (a changed row restarts it) is no news: a client
+    // waiting for its password ends with "could not read Auth username/password…".
+    if (this.supervisor.stopping) return;
     const wasUp = this.reader.initialized;
     for (const entry of this.reader.read(line)) this.owner.batch.log(entry.topics, entry.message);
     if (this.reader.initialized !== wasUp) {
