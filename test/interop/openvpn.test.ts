@@ -267,6 +267,25 @@ test('two /interface ovpn-client rows are connected at once; neither opens a TUN
   }
 });
 
+test('the router clock ahead of the host\'s: the CRL it signs is valid to openvpn too, and clients still log in', async () => {
+  await cli('/certificate add name=carl common-name=carl.example.com key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign carl ca=ca');
+  const run = await runDir();
+  const crlText = () => { try { return openssl(['crl', '-in', path.join(run, 'crl.pem'), '-noout', '-text']); } catch { return ''; } };
+  const start = s.clock.ms;
+  s.clock.ms = Date.now() + 2 * 86_400_000; // /system clock set two days ahead, or an NTP server that says so
+  try {
+    // A revocation signs the CA's CRL again, now, and openvpn gets it in place.
+    const serial = await s.app.store.read((tx) => String(tx.findBy(CERT_PATH, 'name', 'carl')[0]!.data['serial-number']));
+    await cli('/certificate issued-revoke carl');
+    await until(() => crlText().toLowerCase().includes(serial.replace(/:/g, '').toLowerCase()), 'the CRL to list carl');
+    // openvpn judges the CRL on the host's clock: a this-update two days ahead would be "not yet valid".
+    const r = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' });
+    assert.ok(r.connected, r.log);
+  } finally {
+    s.clock.ms = start;
+  }
+});
+
 test('a port in use: the row says why it does not run, and /log too', async () => {
   const busy = await freePort();
   const net = await import('node:net');
