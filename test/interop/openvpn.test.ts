@@ -237,6 +237,8 @@ test('a client whose cipher the server does not allow: the server\'s reason in s
     const reason = 'Data channel cipher negotiation failed (no shared cipher)';
     await until(async () => (await cli(':put [/interface ovpn-client get out2 status]')) === `not running: ${reason}\n`, 'the refusal with its reason');
     await until(async () => (await logText()).includes(`ovpn,error out2: the server refused user alice: ${reason}`), 'the reason in /log');
+    // The server's side says it too (its login was accepted, then the cipher refused).
+    await until(async () => /ovpn,error ovpn1: 127\.0\.0\.1:\d+: no data cipher in common with the client: it offers blowfish128, the server allows aes256-gcm,aes128-cbc/.test(await logText()), 'the server\'s line in /log');
     // A second refusal (openvpn asks for the password again after 5 s) makes the back-off 10 s.
     await until(async () => (await logText()).split(`out2: the server refused user alice: ${reason}`).length > 2, 'a second refusal', 20_000);
     // A new configuration is tried at once, not after the back-off of the old one's refusals.
