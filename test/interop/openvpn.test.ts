@@ -288,6 +288,16 @@ test('the router clock ahead of the host\'s: the CRL it signs is valid to openvp
   }
 });
 
+test('the CA no longer trusted (or not for ovpn): the server says why it does not run; trusted again, clients log in', async () => {
+  for (const [untrust, trust] of [['trusted=no', 'trusted=yes'], ['trust-store=ipsec', 'trust-store=all']] as const) {
+    await cli(`/certificate set ca ${untrust}`);
+    await until(async () => (await server()).status === 'not running: no CA certificate is trusted for ovpn', `the reason (${untrust})`);
+    await cli(`/certificate set ca ${trust}`);
+    await running();
+    await until(async () => (await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' })).connected, 'alice to log in');
+  }
+});
+
 test('a port in use: the row says why it does not run, and /log too', async () => {
   const busy = await freePort();
   const net = await import('node:net');
