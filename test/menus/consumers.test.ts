@@ -136,6 +136,22 @@ describe('consumer menus', () => {
     });
   });
 
+  test('cipher, auth, ciphers and authentication can not be emptied (nothing would run); nothing changes', async () => {
+    await cli('/interface ovpn-server server add name=empty port=1197; /interface sstp-client add name=sc connect-to=192.0.2.1 user=u');
+    for (const [line, name] of [
+      ['/interface ovpn-server server set empty cipher=""', 'cipher'], ['/interface ovpn-server server set empty auth=""', 'auth'],
+      ['/interface ovpn-server server add name=e2 cipher=,', 'cipher'],
+      ['/interface sstp-server server set ciphers=""', 'ciphers'], ['/interface sstp-server server set authentication=""', 'authentication'],
+      ['/interface sstp-client set sc ciphers=""', 'ciphers'], ['/interface sstp-client set sc authentication=""', 'authentication'],
+    ]) {
+      assert.equal(await cli(line!), `input does not match any value of ${name}\n`, line);
+    }
+    assert.equal(await cli(':put [/interface ovpn-server server get empty cipher]; :put [/interface ovpn-server server get empty auth]'), 'blowfish128;aes128-cbc\nsha1;md5;sha256;sha512\n');
+    assert.equal(await cli(':put [/interface sstp-server server get ciphers]'), 'aes256-sha;aes256-gcm-sha384\n');
+    assert.equal(await cli(':put [/interface ovpn-server server print count-only where name=e2]'), '0\n');
+    await cli('/interface ovpn-server server remove empty; /interface sstp-client remove sc');
+  });
+
   describe('export-client-configuration', () => {
     before(async () => {
       await cli('/certificate add name=ca common-name=ca key-usage=key-cert-sign,crl-sign key-size=prime256v1; /certificate sign ca');
