@@ -136,18 +136,21 @@ describe('consumer menus', () => {
     });
   });
 
-  test('cipher, auth, ciphers and authentication can not be emptied (nothing would run); nothing changes', async () => {
+  test('cipher, auth, ciphers, authentication and the IPsec algorithm sets can not be emptied (nothing would run); nothing changes', async () => {
     await cli('/interface ovpn-server server add name=empty port=1197; /interface sstp-client add name=sc connect-to=192.0.2.1 user=u');
     for (const [line, name] of [
       ['/interface ovpn-server server set empty cipher=""', 'cipher'], ['/interface ovpn-server server set empty auth=""', 'auth'],
       ['/interface ovpn-server server add name=e2 cipher=,', 'cipher'],
       ['/interface sstp-server server set ciphers=""', 'ciphers'], ['/interface sstp-server server set authentication=""', 'authentication'],
       ['/interface sstp-client set sc ciphers=""', 'ciphers'], ['/interface sstp-client set sc authentication=""', 'authentication'],
+      ['/ip ipsec profile set default dh-group=""', 'dh-group'], ['/ip ipsec profile set default enc-algorithm=""', 'enc-algorithm'],
+      ['/ip ipsec proposal set default enc-algorithms=""', 'enc-algorithms'], ['/ip ipsec proposal set default auth-algorithms=""', 'auth-algorithms'],
     ]) {
       assert.equal(await cli(line!), `input does not match any value of ${name}\n`, line);
     }
     assert.equal(await cli(':put [/interface ovpn-server server get empty cipher]; :put [/interface ovpn-server server get empty auth]'), 'blowfish128;aes128-cbc\nsha1;md5;sha256;sha512\n');
     assert.equal(await cli(':put [/interface sstp-server server get ciphers]'), 'aes256-sha;aes256-gcm-sha384\n');
+    assert.equal(await cli(':put [/ip ipsec profile get default dh-group]; :put [/ip ipsec proposal get default enc-algorithms]'), 'modp2048;modp1024\naes-256-cbc;aes-192-cbc;aes-128-cbc\n');
     assert.equal(await cli(':put [/interface ovpn-server server print count-only where name=e2]'), '0\n');
     await cli('/interface ovpn-server server remove empty; /interface sstp-client remove sc');
   });
