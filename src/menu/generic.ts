@@ -585,7 +585,7 @@ function removeCommand(menu: MenuDecl): CommandDecl {
  * §1.3): each referring property's `onRemove` — `none` leaves the referrer without it and says
  * so in /log (a service keeps running until rebound, clients.md #15), `cascade` removes the
  * referrer too (a CA takes its issued certificates along, spec §6.2 rule 4), `refuse` keeps the
- * row while something uses it.
+ * row while something uses it, `disable` is `none` that also disables the referrer.
  */
 export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: WriteTx, call?: CommandCall): void {
   const row = tx.get(menu.path, id);
@@ -601,9 +601,12 @@ export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: Writ
       const current = tx.get(other.path, ref.id);
       if (!current) continue;
       const left = list ? referencedIds(prop, current.data).filter((target) => target !== id) : 0;
-      tx.update(other.path, ref.id, { ...current.data, [prop.name]: left });
+      // A pin (IPsec remote-certificate) that became none would let every trusted peer in: the
+      // row stops instead, until one is set and it is enabled again.
+      const disable = onRemove === 'disable' && (!Array.isArray(left) || left.length === 0);
+      tx.update(other.path, ref.id, { ...current.data, [prop.name]: left, ...(disable ? { disabled: true } : {}) });
       // A binding someone made is worth a line in /log; a fact the system keeps is not.
-      const rest = Array.isArray(left) && left.length > 0 ? 'the others stay' : 'none until one is set';
+      const rest = Array.isArray(left) && left.length > 0 ? 'the others stay' : disable ? 'disabled until one is set' : 'none until one is set';
       if (prop.access !== 'ro') env.log(tx, 'system,warning', `${keyOf(other, current.data)}: ${prop.name} ${keyOf(menu, row.data)} removed, ${rest}`);
     }
   }

@@ -50,10 +50,20 @@ describe('consumer menus', () => {
   after(() => t.close());
 
   test('every certificate property is one reference rule: refType(/certificate, none), the IPsec identity a list', () => {
-    const refs = t.app.registry.referencesTo(CERT_PATH).filter((r) => r.prop.access !== 'ro' && r.prop.type.reference!.onRemove === 'none').map((r) => `${r.menu.path} ${r.prop.name}`);
+    const refs = t.app.registry.referencesTo(CERT_PATH).filter((r) => r.prop.access !== 'ro' && ['none', 'disable'].includes(r.prop.type.reference!.onRemove)).map((r) => `${r.menu.path} ${r.prop.name}`);
     assert.deepEqual([...refs].sort(), [...CERTIFICATE_PROPERTIES].sort());
     const identity = t.app.registry.menu('/ip/ipsec/identity')!;
     assert.ok(isReferenceList(identity.properties.find((p) => p.name === 'certificate')!.type));
+  });
+
+  test('removing the certificate an IPsec identity pins (remote-certificate) disables the identity: none must not let every trusted peer in', async () => {
+    await cli('/certificate add name=pinned common-name=peer.example.com key-size=prime256v1; /certificate sign pinned');
+    await cli('/ip ipsec peer add name=pinpeer address=192.0.2.7 exchange-mode=ike2 disabled=yes');
+    await cli('/ip ipsec identity add peer=pinpeer auth-method=digital-signature remote-certificate=pinned match-by=certificate comment=pin');
+    assert.equal(await cli('/certificate remove pinned'), '');
+    assert.equal(await cli(':put [/ip ipsec identity get [find comment=pin] remote-certificate]; :put [/ip ipsec identity get [find comment=pin] disabled]'), 'none\ntrue\n');
+    assert.match(await cli('/log print'), /system,warning ip ipsec identity: remote-certificate pinned removed, disabled until one is set/);
+    await cli('/ip ipsec identity remove [find comment=pin]; /ip ipsec peer remove pinpeer');
   });
 
   test('sensitive properties: declared, left out of print and export, refused to get without the policy', async () => {

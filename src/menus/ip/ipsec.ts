@@ -391,7 +391,7 @@ export const IDENTITY = {
   peer: { name: 'peer', type: refType(IPSEC_PEER_PATH), required: true, help: 'Peer this identity is for' } as PropertyDecl<number>,
   authMethod: { name: 'auth-method', type: enumType(AUTH_METHODS), default: 'pre-shared-key' } as PropertyDecl<string>,
   certificate: { name: 'certificate', type: refListType(CERT_PATH), default: [], help: 'Own certificate(s), with their keys (digital-signature, eap-tls, eap-radius)' } as PropertyDecl<number[]>,
-  remoteCertificate: { name: 'remote-certificate', type: refType(CERT_PATH, { none: true }), help: 'The certificate the peer must present (match-by=certificate)' } as PropertyDecl<number>,
+  remoteCertificate: { name: 'remote-certificate', type: refType(CERT_PATH, { none: true, onRemove: 'disable' }), help: 'The certificate the peer must present (match-by=certificate)' } as PropertyDecl<number>,
   matchBy: { name: 'match-by', type: enumType(['remote-id', 'certificate']), default: 'remote-id' } as PropertyDecl<string>,
   myId: { name: 'my-id', type: ikeIdType(['auto', 'dn']), default: 'auto' } as PropertyDecl<string>,
   remoteId: { name: 'remote-id', type: ikeIdType(['auto', 'dn', 'ignore']), default: 'auto' } as PropertyDecl<string>,
