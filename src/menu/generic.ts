@@ -627,8 +627,8 @@ function referrersOf(env: Environment, menu: MenuDecl, id: number, tx: ReadTx): 
 export interface RemovalEffects {
   /** Rows removed along (`cascade`): a CA's issued certificates. */
   readonly removed: Array<{ path: string; name: string }>;
-  /** Bindings that become none (`none`): `www-ssl` loses its `certificate`. */
-  readonly unbound: Array<{ path: string; name: string; property: string }>;
+  /** Bindings that become none (`none`): `www-ssl` loses its `certificate`; `disabled` for `disable`. */
+  readonly unbound: Array<{ path: string; name: string; property: string; disabled?: boolean }>;
   /** Why the removal would be refused (`refuse`), if it would. */
   readonly refusedBy?: string;
 }
@@ -655,7 +655,9 @@ export function removalEffects(env: Environment, menu: MenuDecl, ids: readonly n
           walk(other, ref.id);
           continue;
         }
-        if (prop.access !== 'ro') out.unbound.push({ path: other.path, name: keyOf(other, ref.data), property: prop.name });
+        if (prop.access !== 'ro') {
+          out.unbound.push({ path: other.path, name: keyOf(other, ref.data), property: prop.name, ...(onRemove === 'disable' ? { disabled: true } : {}) });
+        }
       }
     }
   };

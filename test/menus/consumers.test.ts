@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Appliance } from '../../src/appliance.js';
 import { FixedClock } from '../../src/clock.js';
 import { ConsoleSession } from '../../src/console/session.js';
-import { BUILTIN } from '../../src/menu/generic.js';
+import { BUILTIN, removalEffects } from '../../src/menu/generic.js';
 import { isReferenceList } from '../../src/menu/proptypes.js';
 import type { MenuDecl } from '../../src/menu/types.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
@@ -60,6 +60,9 @@ describe('consumer menus', () => {
     await cli('/certificate add name=pinned common-name=peer.example.com key-size=prime256v1; /certificate sign pinned');
     await cli('/ip ipsec peer add name=pinpeer address=192.0.2.7 exchange-mode=ike2 disabled=yes');
     await cli('/ip ipsec identity add peer=pinpeer auth-method=digital-signature remote-certificate=pinned match-by=certificate comment=pin');
+    // The web page's confirmation says so before (removalEffects walks the same rule).
+    const effects = await t.app.store.read((tx) => removalEffects(t.app.env, t.app.registry.menu(CERT_PATH)!, tx.findBy(CERT_PATH, 'name', 'pinned').map((r) => r.id), tx));
+    assert.deepEqual(effects.unbound, [{ path: '/ip/ipsec/identity', name: effects.unbound[0]?.name, property: 'remote-certificate', disabled: true }]);
     assert.equal(await cli('/certificate remove pinned'), '');
     assert.equal(await cli(':put [/ip ipsec identity get [find comment=pin] remote-certificate]; :put [/ip ipsec identity get [find comment=pin] disabled]'), 'none\ntrue\n');
     assert.match(await cli('/log print'), /system,warning ip ipsec identity: remote-certificate pinned removed, disabled until one is set/);
