@@ -365,3 +365,21 @@ test('the identity\'s certificate removed: removal succeeds, the identity has no
   assert.equal((sa!.rospki as ViciMessage)['remote-id'], 'gw.ipsec.test');
   await peer.terminateAll();
 });
+
+test('builtin-trust-store naming ipsec gives charon the built-in roots too; default does not (spec §1.4 rule 3)', { skip }, async () => {
+  const vici = await ViciClient.connect(path.join(s.dir, 'run', 'ipsec', 'charon.vici'));
+  try {
+    const caCount = async () => (await vici.stream('list-certs', 'list-cert', { type: 'X509', flag: 'CA' })).events.length;
+    const builtins = (await import('../../src/menus/certificate/builtin.js')).builtinRoots().length;
+    const before = await caCount();
+    await cli('/certificate settings set builtin-trust-store=ipsec');
+    try {
+      await waitFor('the built-in roots in charon', async () => ((await caCount()) >= before + builtins ? true : undefined));
+    } finally {
+      await cli('/certificate settings set builtin-trust-store=default');
+    }
+    await waitFor('the built-in roots gone again', async () => ((await caCount()) === before ? true : undefined));
+  } finally {
+    vici.close();
+  }
+});
