@@ -607,7 +607,7 @@ function removeCommand(menu: MenuDecl): CommandDecl {
  * §1.3): each referring property's `onRemove` — `none` leaves the referrer without it and says
  * so in /log (a service keeps running until rebound, clients.md #15), `cascade` removes the
  * referrer too (a CA takes its issued certificates along, spec §6.2 rule 4), `refuse` keeps the
- * row while something uses it.
+ * row while something uses it, `disable` is `none` that also disables the referrer.
  */
 export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: WriteTx, call?: CommandCall): void {
   const row = tx.get(menu.path, id);
@@ -623,9 +623,12 @@ export function removeRow(env: Environment, menu: MenuDecl, id: number, tx: Writ
       const current = tx.get(other.path, ref.id);
       if (!current) continue;
       const left = list ? referencedIds(prop, current.data).filter((target) => target !== id) : 0;
-      tx.update(other.path, ref.id, { ...current.data, [prop.name]: left });
+      // A pin (IPsec remote-certificate) that became none would let every trusted peer in: the
+      // row stops instead, until one is set and it is enabled again.
+      const disable = onRemove === 'disable' && (!Array.isArray(left) || left.length === 0);
+      tx.update(other.path, ref.id, { ...current.data, [prop.name]: left, ...(disable ? { disabled: true } : {}) });
       // A binding someone made is worth a line in /log; a fact the system keeps is not.
-      const rest = Array.isArray(left) && left.length > 0 ? 'the others stay' : 'none until one is set';
+      const rest = Array.isArray(left) && left.length > 0 ? 'the others stay' : disable ? 'disabled until one is set' : 'none until one is set';
       if (prop.access !== 'ro') env.log(tx, 'system,warning', `${keyOf(other, current.data)}: ${prop.name} ${keyOf(menu, row.data)} removed, ${rest}`);
     }
   }
@@ -646,8 +649,8 @@ function referrersOf(env: Environment, menu: MenuDecl, id: number, tx: ReadTx): 
 export interface RemovalEffects {
   /** Rows removed along (`cascade`): a CA's issued certificates. */
   readonly removed: Array<{ path: string; name: string }>;
-  /** Bindings that become none (`none`): `www-ssl` loses its `certificate`. */
-  readonly unbound: Array<{ path: string; name: string; property: string }>;
+  /** Bindings that become none (`none`): `www-ssl` loses its `certificate`; `disabled` for `disable`. */
+  readonly unbound: Array<{ path: string; name: string; property: string; disabled?: boolean }>;
   /** Why the removal would be refused (`refuse`), if it would. */
   readonly refusedBy?: string;
 }
@@ -674,7 +677,9 @@ export function removalEffects(env: Environment, menu: MenuDecl, ids: readonly n
           walk(other, ref.id);
           continue;
         }
-        if (prop.access !== 'ro') out.unbound.push({ path: other.path, name: keyOf(other, ref.data), property: prop.name });
+        if (prop.access !== 'ro') {
+          out.unbound.push({ path: other.path, name: keyOf(other, ref.data), property: prop.name, ...(onRemove === 'disable' ? { disabled: true } : {}) });
+        }
       }
     }
   };

@@ -105,13 +105,16 @@ export function enumType(values: readonly string[]): PropType<string> {
  * A set of enum names given comma-separated (or as an array), kept and printed in the
  * declared canonical order, not input order (spec §1.2 key-usage).
  */
-export function enumSetType(values: readonly string[]): PropType<string[]> {
+export function enumSetType(values: readonly string[], opts: { nonEmpty?: boolean } = {}): PropType<string[]> {
   return {
     help: values.join(' | '),
     parse(v, _ctx, name) {
       const parts = v instanceof RosArray ? v.values().map(asText) : asText(v).split(',');
       const chosen = new Set<string>();
       for (const p of parts.map((s) => s.trim()).filter((s) => s !== '')) chosen.add(matchChoice(p, values, name));
+      // A set a service can not run without (ciphers, digests): empty matches no value, as an
+      // empty single choice does.
+      if (opts.nonEmpty && chosen.size === 0) throw noMatch(name);
       return values.filter((x) => chosen.has(x));
     },
     display: (v) => v.join(','),

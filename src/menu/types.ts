@@ -69,7 +69,8 @@ export interface PropType<S = unknown> {
  */
 export interface ReferenceDecl {
   readonly target: string;
-  readonly onRemove: 'none' | 'cascade' | 'refuse';
+  /** `disable`: as `none`, and the referrer is disabled too (a pin whose loss would let more in). */
+  readonly onRemove: 'none' | 'disable' | 'cascade' | 'refuse';
 }
 
 export interface FlagDecl {

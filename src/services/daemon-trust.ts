@@ -12,7 +12,7 @@ import { CRL_MENU_PATH, crlIssuer, loadedCrl } from '../menus/certificate/crl.js
 import { certificateDer } from '../menus/certificate/keys.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { builtinsTrustedFor, readSettings } from '../menus/certificate/settings.js';
-import { trustedCertificates } from '../menus/certificate/trust-sources.js';
+import { trustAnchors } from '../menus/certificate/trust-sources.js';
 import { pemEncode } from '../pki/pem.js';
 import type { ReadTx, StoredRow } from '../store/store.js';
 
@@ -40,16 +40,8 @@ interface TrustRead {
   downloaded: Buffer[];
 }
 
-/**
- * Anchors a daemon can use: CAs and self-signed certificates. rospki marks the certificates its
- * CAs issue trusted too; as anchors they would add nothing (their issuer is one), but a daemon's
- * CA file would change, and restart it, whenever one of them is revoked.
- */
-const anchorLike = (r: StoredRow): boolean =>
-  r.data.authority === true || !r.data.akid || r.data.akid === r.data.skid;
-
 function readTrust(env: Environment, tx: ReadTx, service: string, now: number): TrustRead {
-  const anchorRows = trustedCertificates(tx, service).filter(anchorLike);
+  const anchorRows = trustAnchors(tx, service);
   const anchorIds = new Set(anchorRows.map((r) => r.id));
   const anchors = anchorRows.map((r) => certificateDer(tx, r.id)).filter((d): d is Buffer => d !== undefined);
   if (builtinsTrustedFor(readSettings(tx), service)) anchors.push(...builtinRoots().map((c) => c.der));

@@ -149,9 +149,10 @@ export function clientConfig(c: ClientSettings, managementSocket: string): strin
   const lines = [
     '# Written by rospki for /interface ovpn-client; removed when the client stops.',
     'client',
+    // No dev-type: with one, openvpn opens a real TUN/TAP device named "null" (so a second
+    // client on the host fails with "Device or resource busy"); the consistency check it served
+    // only warns in 2.6 (and said nothing against our tun and tap servers).
     'dev null',
-    // The server's device type, for OpenVPN's consistency check.
-    `dev-type ${c.mode === 'ethernet' ? 'tap' : 'tun'}`,
     `proto ${c.protocol === 'udp' ? 'udp' : 'tcp-client'}`,
     `remote ${assertHostWord('connect-to', c.connectTo)} ${c.port}`,
     'nobind',

@@ -3,6 +3,8 @@
 // TLS Error: TLS handshake failed, Fatal TLS error…, SIGUSR1[soft,tls-error]); /log gets one
 // line per failure with the most telling reason. Everything else is noise for /log.
 
+import { OPENVPN_CIPHER } from '../menus/interface/ovpn.js';
+
 export interface OvpnLogEntry {
   readonly topics: string;
   readonly message: string;
@@ -10,6 +12,18 @@ export interface OvpnLogEntry {
 
 /** A peer's pending reasons are forgotten beyond this many peers (bounded memory). */
 const MAX_PEERS = 1024;
+
+/**
+ * A client refused for its data cipher (`client1/127.0.0.1:48958 PUSH: No common cipher between
+ * server and client. Server data-ciphers: 'AES-256-GCM:AES-128-CBC', client supported ciphers
+ * 'BF-CBC'`): the login itself was accepted (and logged), so without this line /log would show a
+ * login and a logout and not why.
+ */
+const NO_COMMON_CIPHER = /^(\S+) PUSH: No common cipher between server and client\. Server data-ciphers: '([^']*)'.*client supported ciphers? '([^']*)'/;
+
+/** OpenVPN's cipher names as RouterOS's (`BF-CBC` → `blowfish128`); others as they are. */
+const ROUTEROS_CIPHER = new Map(Object.entries(OPENVPN_CIPHER).map(([ros, ovpn]) => [ovpn.toUpperCase(), ros]));
+const routerosCiphers = (list: string): string => list.split(':').filter(Boolean).map((c) => ROUTEROS_CIPHER.get(c.toUpperCase()) ?? c).join(',');
 
 /** `127.0.0.1:47224 ` or `client/127.0.0.1:47224 ` before a per-connection message. */
 const PEER_LINE = /^(\S+) ((?:VERIFY ERROR|OpenSSL|TLS Error|TLS_ERROR|VERIFY X509NAME ERROR|WARNING): .*)$/;
@@ -41,6 +55,13 @@ export class OvpnLogReader {
     if (line === 'Initialization Sequence Completed') {
       this.initialized = true;
       return [];
+    }
+    const cipher = NO_COMMON_CIPHER.exec(line);
+    if (cipher) {
+      return [{
+        topics: 'ovpn,error',
+        message: `${this.label}: ${peerAddress(cipher[1]!)}: no data cipher in common with the client: it offers ${routerosCiphers(cipher[3]!)}, the server allows ${routerosCiphers(cipher[2]!)}`,
+      }];
     }
     const peer = PEER_LINE.exec(line);
     if (peer) return this.peerLine(peerAddress(peer[1]!), peer[2]!);

@@ -24,8 +24,11 @@ export interface ManagementEvents {
   disconnected?(cid: string, env: ReadonlyMap<string, string>): void;
   /** A client needs its username and password (`>PASSWORD:Need 'Auth' username/password`). */
   passwordNeeded?(): void;
-  /** The server refused a client's password (`>PASSWORD:Verification Failed: 'Auth'`). */
-  passwordRefused?(): void;
+  /**
+   * The server refused a client's login (`>PASSWORD:Verification Failed: 'Auth' ['<reason>']`):
+   * `reason` is the text of the server's AUTH_FAILED ('' when it sent none).
+   */
+  passwordRefused?(reason: string): void;
   /** A client's state (`>STATE:…,CONNECTED,SUCCESS,…` → `CONNECTED`). */
   state?(name: string, detail: string): void;
   /** The socket closed (openvpn stopped). */
@@ -119,7 +122,7 @@ export class ManagementClient {
         this.send('hold release');
         return;
       case 'PASSWORD':
-        if (rest.startsWith('Verification Failed')) this.events.passwordRefused?.();
+        if (rest.startsWith('Verification Failed')) this.events.passwordRefused?.(refusalReason(rest));
         else if (rest.startsWith("Need 'Auth'")) this.events.passwordNeeded?.();
         return;
       case 'STATE': {
@@ -169,4 +172,18 @@ export class ManagementClient {
       default:
     }
   }
+}
+
+/** Longest refusal reason kept: it is the remote server's text, shown in /log and `status`. */
+const MAX_REASON = 200;
+
+/**
+ * The reason of `Verification Failed: 'Auth' ['Data channel cipher negotiation failed (no shared
+ * cipher)']` (a server refuses for other causes than the password: a cipher, a client-deny
+ * text); control characters dropped, cut to MAX_REASON.
+ */
+export function refusalReason(rest: string): string {
+  const m = /\['(.*)'\]\s*$/.exec(rest);
+  // eslint-disable-next-line no-control-regex
+  return m ? m[1]!.replace(/[\x00-\x1f\x7f]/g, '').trim().slice(0, MAX_REASON) : '';
 }

@@ -50,6 +50,8 @@ const MAX_SOCKET_PATH = 107;
 const PLAN_INPUTS = [OVPN_SERVER_PATH, OVPN_CLIENT_PATH, CERT_PATH, CRL_MENU_PATH, SETTINGS_PATH];
 /** Plans are made afresh at least this often (local CRLs renewed when due). */
 const PLAN_REFRESH_MS = 60_000;
+/** What a server of ours answers a wrong login (AUTH_FAILED,<this>), and a client's status then. */
+const PASSWORD_REFUSED = 'authentication failed';
 
 /** What one enabled row should run: a daemon spec, or why it cannot. */
 interface Plan {
@@ -177,6 +179,8 @@ class OvpnDaemon {
   /** Client: the last state openvpn reported, and refused logins in a row. */
   private clientState: { running: boolean; status: string } = { running: false, status: SERVICE_STATUS.starting };
   private refusals = 0;
+  /** Client: why the server refused the last login (its AUTH_FAILED text), until connected. */
+  private refusal: string | undefined;
   private passwordTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Why the last run ended, shown while the next one starts (until it is up). */
@@ -239,6 +243,9 @@ class OvpnDaemon {
   }
 
   private output(line: string): void {
+    // What openvpn says while rospki stops it (a changed row restarts it) is no news: a client
+    // waiting for its password ends with "could not read Auth username/password…".
+    if (this.supervisor.stopping) return;
     const wasUp = this.reader.initialized;
     for (const entry of this.reader.read(line)) this.owner.batch.log(entry.topics, entry.message);
     if (this.reader.initialized !== wasUp) {
@@ -250,6 +257,10 @@ class OvpnDaemon {
   private changed(state: DaemonState): void {
     if (state.state === 'starting') {
       this.generation++;
+      // A new run is a new configuration (or a crash): its first login is tried at once, not
+      // after the back-off that the refusals of the old configuration built up.
+      this.refusals = 0;
+      this.refusal = undefined;
       this.reader.restart();
       this.sessions.clear();
       this.clientState = { running: false, status: SERVICE_STATUS.starting };
@@ -278,7 +289,7 @@ class OvpnDaemon {
       established: (cid, env) => this.established(cid, env),
       disconnected: (cid) => this.disconnected(cid),
       passwordNeeded: () => this.passwordNeeded(client!),
-      passwordRefused: () => this.passwordRefused(),
+      passwordRefused: (reason) => this.passwordRefused(reason),
       state: (name, detail) => this.clientStateChanged(name, detail),
     }, Date.now() + MANAGEMENT_WAIT_MS, current);
     if (current()) { client?.close(); return; }
@@ -307,7 +318,7 @@ class OvpnDaemon {
       }
       // Refusals are answered late, as /user logins are (auth.ts): guessing passwords is slow.
       await new Promise((r) => setTimeout(r, this.owner.ctx.options.loginFailureDelayMs));
-      management.deny(request, verdict.reason, 'authentication failed');
+      management.deny(request, verdict.reason, PASSWORD_REFUSED);
       this.owner.batch.log('ovpn,error', `${this.label}: ${peer}: ${verdict.reason}`);
     })().catch((e) => this.owner.ctx.internalError(e));
   }
@@ -347,21 +358,27 @@ class OvpnDaemon {
     this.passwordTimer.unref();
   }
 
-  private passwordRefused(): void {
+  private passwordRefused(reason: string): void {
     this.refusals++;
-    this.clientState = { running: false, status: SERVICE_STATUS.notRunning('authentication failed') };
-    this.owner.batch.log('ovpn,error', `${this.label}: the server refused user ${this.plan?.login?.user ?? ''}`);
+    // A server refuses more than passwords (no shared data cipher, …): its reason, when it gave
+    // one other than the password's, says what to change.
+    const why = reason === '' || reason === PASSWORD_REFUSED ? PASSWORD_REFUSED : reason;
+    this.refusal = why;
+    this.clientState = { running: false, status: SERVICE_STATUS.notRunning(why) };
+    const detail = why === PASSWORD_REFUSED ? '' : `: ${why}`;
+    this.owner.batch.log('ovpn,error', `${this.label}: the server refused user ${this.plan?.login?.user ?? ''}${detail}`);
     this.owner.stateChanged();
   }
 
   private clientStateChanged(name: string, detail: string): void {
     if (name === 'CONNECTED') {
       this.refusals = 0;
+      this.refusal = undefined;
       if (!this.clientState.running) this.owner.batch.log('ovpn,info', `${this.label}: connected`);
       this.clientState = { running: true, status: 'connected' };
     } else if (name === 'RECONNECTING' || name === 'EXITING') {
       if (this.clientState.running) this.owner.batch.log('ovpn,info', `${this.label}: disconnected (${detail})`);
-      const why = detail === 'auth-failure' ? 'authentication failed' : detail === 'tls-error' ? 'TLS handshake failed' : detail;
+      const why = detail === 'auth-failure' ? this.refusal ?? PASSWORD_REFUSED : detail === 'tls-error' ? 'TLS handshake failed' : detail;
       this.clientState = { running: false, status: SERVICE_STATUS.notRunning(why || 'disconnected') };
     } else if (!this.clientState.status.startsWith('not running')) {
       this.clientState = { running: false, status: 'connecting' };

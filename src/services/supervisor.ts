@@ -68,7 +68,7 @@ export class Supervisor {
   private current: DaemonState = { state: 'stopped' };
   private restarts = 0;
   private retry: NodeJS.Timeout | undefined;
-  private stopping: Promise<void> | undefined;
+  private stoppingPromise: Promise<void> | undefined;
   /** The live files as last written, and the modification time given to them. */
   private readonly live = new Map<string, { data: string | Buffer; mtime: number }>();
 
@@ -78,6 +78,11 @@ export class Supervisor {
    */
   constructor(readonly runRoot: string, readonly name: string, private readonly hooks: SupervisorHooks = {}) {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`supervisor: unsafe name ${name}`);
+  }
+
+  /** A stop asked for is under way (the daemon got SIGTERM and has not exited yet). */
+  get stopping(): boolean {
+    return this.stoppingPromise !== undefined;
   }
 
   get runDir(): string {
@@ -126,18 +131,18 @@ export class Supervisor {
       this.set({ state: 'stopped' });
       return Promise.resolve();
     }
-    this.stopping ??= new Promise<void>((resolve) => {
+    this.stoppingPromise ??= new Promise<void>((resolve) => {
       const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
       child.once('exit', () => {
         clearTimeout(kill);
-        this.stopping = undefined;
+        this.stoppingPromise = undefined;
         this.cleanup();
         this.set({ state: 'stopped' });
         resolve();
       });
       child.kill('SIGTERM');
     });
-    return this.stopping;
+    return this.stoppingPromise;
   }
 
   private start(): void {

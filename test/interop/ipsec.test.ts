@@ -328,3 +328,58 @@ function pkcs8Der(keyFile: string): Buffer {
   const pem = openssl(['pkcs8', '-topk8', '-nocrypt', '-in', keyFile]);
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
+
+test('a CA no longer trusted refuses its peers at the next IKE_AUTH, also those whose own (trusted) leaf is in /certificate; trusted again lets them in', { skip }, async () => {
+  const pid = rospkiCharonPid();
+  // A leaf (no key-cert-sign: not a CA), which rospki marks trusted when its CA signs it.
+  await cli('/certificate add name=carol common-name=carol.ipsec.test subject-alt-name=DNS:carol.ipsec.test key-size=prime256v1 key-usage=digital-signature,tls-client days-valid=30; /certificate sign carol ca=ca');
+  assert.equal(await cli(':put [/certificate get carol trusted]'), 'true\n');
+  await peer.useIdentity({ ...(await issued('carol')), caDer, id: 'fqdn:carol.ipsec.test', rospkiPort });
+  await waitFor('carol to be let in', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  await peer.terminateAll();
+  await cli('/certificate set ca trusted=no');
+  await waitFor('carol to be refused', async () => {
+    const r = await peer.initiate();
+    if (r.success === 'yes') { await peer.terminateAll(); return undefined; } // the old trust was still loaded
+    return r;
+  });
+  await cli('/certificate set ca trusted=yes');
+  await waitFor('carol to be let in again', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  await peer.terminateAll();
+  assert.equal(rospkiCharonPid(), pid);
+});
+
+test('the identity\'s certificate removed: removal succeeds, the identity has none and says so; a new one bound lets peers in', { skip }, async () => {
+  await cli('/certificate add name=gw2 common-name=gw.ipsec.test subject-alt-name=DNS:gw.ipsec.test key-size=prime256v1 days-valid=30; /certificate sign gw2 ca=ca');
+  assert.equal(await cli('/certificate remove gw'), '');
+  assert.equal(await cli(':put [/ip ipsec identity get 0 certificate]'), '\n');
+  await waitFor('the identity to say why it can not be used', async () => {
+    const [id] = await rows('/ip/ipsec/identity');
+    return typeof id?.status === 'string' && id.status !== 'ready' ? id.status : undefined;
+  });
+  await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort });
+  assert.equal((await peer.initiate()).success, 'no');
+  await cli('/ip ipsec identity set 0 certificate=gw2');
+  await waitFor('alice to be let in with gw2', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  const [sa] = await peer.sas();
+  assert.equal((sa!.rospki as ViciMessage)['remote-id'], 'gw.ipsec.test');
+  await peer.terminateAll();
+});
+
+test('builtin-trust-store naming ipsec gives charon the built-in roots too; default does not (spec §1.4 rule 3)', { skip }, async () => {
+  const vici = await ViciClient.connect(path.join(s.dir, 'run', 'ipsec', 'charon.vici'));
+  try {
+    const caCount = async () => (await vici.stream('list-certs', 'list-cert', { type: 'X509', flag: 'CA' })).events.length;
+    const builtins = (await import('../../src/menus/certificate/builtin.js')).builtinRoots().length;
+    const before = await caCount();
+    await cli('/certificate settings set builtin-trust-store=ipsec');
+    try {
+      await waitFor('the built-in roots in charon', async () => ((await caCount()) >= before + builtins ? true : undefined));
+    } finally {
+      await cli('/certificate settings set builtin-trust-store=default');
+    }
+    await waitFor('the built-in roots gone again', async () => ((await caCount()) === before ? true : undefined));
+  } finally {
+    vici.close();
+  }
+});

@@ -230,6 +230,74 @@ test('/interface ovpn-client connects to the server and shows R', async () => {
   await cli('/interface ovpn-client remove out1');
 });
 
+test('a client whose cipher the server does not allow: the server\'s reason in status and /log; fixed, it connects at once', async () => {
+  // ovpn1 allows aes256-gcm and aes128-cbc: blowfish128 has no data cipher in common with it.
+  await cli(`/interface ovpn-client add name=out2 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=blowfish128 auth=sha256 disabled=no`);
+  try {
+    const reason = 'Data channel cipher negotiation failed (no shared cipher)';
+    await until(async () => (await cli(':put [/interface ovpn-client get out2 status]')) === `not running: ${reason}\n`, 'the refusal with its reason');
+    await until(async () => (await logText()).includes(`ovpn,error out2: the server refused user alice: ${reason}`), 'the reason in /log');
+    // The server's side says it too (its login was accepted, then the cipher refused).
+    await until(async () => /ovpn,error ovpn1: 127\.0\.0\.1:\d+: no data cipher in common with the client: it offers blowfish128, the server allows aes256-gcm,aes128-cbc/.test(await logText()), 'the server\'s line in /log');
+    // A second refusal (openvpn asks for the password again after 5 s) makes the back-off 10 s.
+    await until(async () => (await logText()).split(`out2: the server refused user alice: ${reason}`).length > 2, 'a second refusal', 20_000);
+    // A new configuration is tried at once, not after the back-off of the old one's refusals.
+    const changed = Date.now();
+    await cli('/interface ovpn-client set out2 cipher=aes256-gcm');
+    await until(async () => (await cli(':put [/interface ovpn-client get out2 status]')) === 'connected\n', 'the client to connect', 20_000).catch(async (e) => { console.log(await cli(':put [/interface ovpn-client get out2 status]'), await logText()); throw e; });
+    assert.ok(Date.now() - changed < 8000, `connected ${Date.now() - changed} ms after the change`);
+    // The old openvpn, stopped by rospki while it waited for the password, is not an error.
+    assert.doesNotMatch(await logText(), /ovpn,error out2: could not read/);
+  } finally {
+    await cli('/interface ovpn-client remove out2');
+  }
+});
+
+test('two /interface ovpn-client rows are connected at once; neither opens a TUN device', async () => {
+  const devices = () => fs.readdirSync('/sys/class/net').sort();
+  const before = devices();
+  await cli(`/interface ovpn-client add name=both1 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes256-gcm auth=sha256 disabled=no`);
+  await cli(`/interface ovpn-client add name=both2 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes128-cbc auth=sha256 disabled=no`);
+  try {
+    for (const name of ['both1', 'both2']) {
+      await until(async () => (await cli(`:put [/interface ovpn-client get ${name} status]`)) === 'connected\n', `${name} to connect`);
+    }
+    // --dev null is the control plane only: no network device appears on the host for a client.
+    assert.deepEqual(devices().filter((d) => !before.includes(d)), []);
+  } finally {
+    await cli('/interface ovpn-client remove both1; /interface ovpn-client remove both2');
+  }
+});
+
+test('the router clock ahead of the host\'s: the CRL it signs is valid to openvpn too, and clients still log in', async () => {
+  await cli('/certificate add name=carl common-name=carl.example.com key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign carl ca=ca');
+  const run = await runDir();
+  const crlText = () => { try { return openssl(['crl', '-in', path.join(run, 'crl.pem'), '-noout', '-text']); } catch { return ''; } };
+  const start = s.clock.ms;
+  s.clock.ms = Date.now() + 2 * 86_400_000; // /system clock set two days ahead, or an NTP server that says so
+  try {
+    // A revocation signs the CA's CRL again, now, and openvpn gets it in place.
+    const serial = await s.app.store.read((tx) => String(tx.findBy(CERT_PATH, 'name', 'carl')[0]!.data['serial-number']));
+    await cli('/certificate issued-revoke carl');
+    await until(() => crlText().toLowerCase().includes(serial.replace(/:/g, '').toLowerCase()), 'the CRL to list carl');
+    // openvpn judges the CRL on the host's clock: a this-update two days ahead would be "not yet valid".
+    const r = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' });
+    assert.ok(r.connected, r.log);
+  } finally {
+    s.clock.ms = start;
+  }
+});
+
+test('the CA no longer trusted (or not for ovpn): the server says why it does not run; trusted again, clients log in', async () => {
+  for (const [untrust, trust] of [['trusted=no', 'trusted=yes'], ['trust-store=ipsec', 'trust-store=all']] as const) {
+    await cli(`/certificate set ca ${untrust}`);
+    await until(async () => (await server()).status === 'not running: no CA certificate is trusted for ovpn', `the reason (${untrust})`);
+    await cli(`/certificate set ca ${trust}`);
+    await running();
+    await until(async () => (await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' })).connected, 'alice to log in');
+  }
+});
+
 test('a port in use: the row says why it does not run, and /log too', async () => {
   const busy = await freePort();
   const net = await import('node:net');

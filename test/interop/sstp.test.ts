@@ -228,6 +228,43 @@ test('verify-client-certificate=yes: a client certificate of a CA trusted for ss
   await until(async () => /^HTTP\/1\.1 200 OK/.test(await exchange(SSTP_REQUEST)), 'no client certificate needed again');
 });
 
+test('verify-client-certificate=yes with crl-use=yes: a revoked client is refused at its next connection; an untrusted CA refuses its clients', async () => {
+  await cli('/certificate add name=bob common-name=bob.example.com key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign bob ca=ca');
+  files.bob = await exportPem(s, 'bob', dir);
+  await cli('/certificate settings set crl-use=yes; /interface sstp-server server set verify-client-certificate=yes');
+  try {
+    await until(async () => /^HTTP\/1\.1 200 OK/.test(await exchange(SSTP_REQUEST, ['-cert', files.bob!.cert, '-key', files.bob!.key])), 'bob to get in');
+    await cli('/certificate issued-revoke bob');
+    assert.equal(await exchange(SSTP_REQUEST, ['-cert', files.bob!.cert, '-key', files.bob!.key]), '');
+    await inLog(/sstp,error 127\.0\.0\.1:\d+: client certificate refused: .*revoked/, 'the revocation in /log');
+    assert.match(await exchange(SSTP_REQUEST, ['-cert', files.alice!.cert, '-key', files.alice!.key]), /^HTTP\/1\.1 200 OK/);
+    await cli('/certificate set ca trusted=no');
+    assert.equal(await exchange(SSTP_REQUEST, ['-cert', files.alice!.cert, '-key', files.alice!.key]), '');
+    await cli('/certificate set ca trusted=yes');
+    assert.match(await exchange(SSTP_REQUEST, ['-cert', files.alice!.cert, '-key', files.alice!.key]), /^HTTP\/1\.1 200 OK/);
+  } finally {
+    await cli('/certificate settings set crl-use=no; /interface sstp-server server set verify-client-certificate=no');
+    await until(async () => /^HTTP\/1\.1 200 OK/.test(await exchange(SSTP_REQUEST)), 'no client certificate needed again');
+  }
+});
+
+test('the bound certificate removed: removal succeeds, the listener closes with the reason; a new one bound opens it again', async () => {
+  await cli('/certificate add name=vpn3 common-name=vpn3.example.com subject-alt-name=IP:127.0.0.1 key-size=prime256v1 key-usage=digital-signature,key-encipherment,tls-server; /certificate sign vpn3 ca=ca');
+  const before = await cli(':put [/interface sstp-server server get certificate]');
+  await cli('/interface sstp-server server set certificate=vpn3');
+  await until(async () => (await presented()).subject === 'CN = vpn3.example.com', 'vpn3 to be presented');
+  await cli('/certificate set vpn3 name=vpn3b');
+  assert.equal(await cli(':put [/interface sstp-server server get certificate]'), 'vpn3b\n');
+  await cli('/certificate remove vpn3b');
+  assert.equal(await cli(':put [/interface sstp-server server get certificate]'), 'none\n');
+  await until(async () => (await serverRow()).status === 'not running: no certificate (anonymous SSTP is not implemented)', 'the reason');
+  assert.doesNotMatch(await cli('/ip service print where dynamic'), /sstp-server/);
+  await inLog(/interface sstp-server server: certificate vpn3b removed, none until one is set/, 'the removal in /log');
+  await cli(`/interface sstp-server server set certificate=${before.trim()}`);
+  await runningOn(port);
+  assert.ok((await presented()).ok);
+});
+
 test('/ip firewall filter: a drop rule on the SSTP port closes connections before TLS; removing it restores them', async () => {
   await cli(`/ip firewall filter add chain=input protocol=tcp dst-port=${port} action=drop comment=sstp-test`);
   const dropped = await presented();

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Appliance } from '../../src/appliance.js';
 import { FixedClock } from '../../src/clock.js';
 import { ConsoleSession } from '../../src/console/session.js';
-import { BUILTIN } from '../../src/menu/generic.js';
+import { BUILTIN, removalEffects } from '../../src/menu/generic.js';
 import { isReferenceList } from '../../src/menu/proptypes.js';
 import type { MenuDecl } from '../../src/menu/types.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
@@ -50,10 +50,23 @@ describe('consumer menus', () => {
   after(() => t.close());
 
   test('every certificate property is one reference rule: refType(/certificate, none), the IPsec identity a list', () => {
-    const refs = t.app.registry.referencesTo(CERT_PATH).filter((r) => r.prop.access !== 'ro' && r.prop.type.reference!.onRemove === 'none').map((r) => `${r.menu.path} ${r.prop.name}`);
+    const refs = t.app.registry.referencesTo(CERT_PATH).filter((r) => r.prop.access !== 'ro' && ['none', 'disable'].includes(r.prop.type.reference!.onRemove)).map((r) => `${r.menu.path} ${r.prop.name}`);
     assert.deepEqual([...refs].sort(), [...CERTIFICATE_PROPERTIES].sort());
     const identity = t.app.registry.menu('/ip/ipsec/identity')!;
     assert.ok(isReferenceList(identity.properties.find((p) => p.name === 'certificate')!.type));
+  });
+
+  test('removing the certificate an IPsec identity pins (remote-certificate) disables the identity: none must not let every trusted peer in', async () => {
+    await cli('/certificate add name=pinned common-name=peer.example.com key-size=prime256v1; /certificate sign pinned');
+    await cli('/ip ipsec peer add name=pinpeer address=192.0.2.7 exchange-mode=ike2 disabled=yes');
+    await cli('/ip ipsec identity add peer=pinpeer auth-method=digital-signature remote-certificate=pinned match-by=certificate comment=pin');
+    // The web page's confirmation says so before (removalEffects walks the same rule).
+    const effects = await t.app.store.read((tx) => removalEffects(t.app.env, t.app.registry.menu(CERT_PATH)!, tx.findBy(CERT_PATH, 'name', 'pinned').map((r) => r.id), tx));
+    assert.deepEqual(effects.unbound, [{ path: '/ip/ipsec/identity', name: effects.unbound[0]?.name, property: 'remote-certificate', disabled: true }]);
+    assert.equal(await cli('/certificate remove pinned'), '');
+    assert.equal(await cli(':put [/ip ipsec identity get [find comment=pin] remote-certificate]; :put [/ip ipsec identity get [find comment=pin] disabled]'), 'none\ntrue\n');
+    assert.match(await cli('/log print'), /system,warning ip ipsec identity: remote-certificate pinned removed, disabled until one is set/);
+    await cli('/ip ipsec identity remove [find comment=pin]; /ip ipsec peer remove pinpeer');
   });
 
   test('sensitive properties: declared, left out of print and export, refused to get without the policy', async () => {
@@ -134,6 +147,25 @@ describe('consumer menus', () => {
       assert.equal(await cli('/interface ovpn-server server set second certificate=srv'), '');
       assert.equal(await cli('/interface ovpn-server server remove second'), '');
     });
+  });
+
+  test('cipher, auth, ciphers, authentication and the IPsec algorithm sets can not be emptied (nothing would run); nothing changes', async () => {
+    await cli('/interface ovpn-server server add name=empty port=1197; /interface sstp-client add name=sc connect-to=192.0.2.1 user=u');
+    for (const [line, name] of [
+      ['/interface ovpn-server server set empty cipher=""', 'cipher'], ['/interface ovpn-server server set empty auth=""', 'auth'],
+      ['/interface ovpn-server server add name=e2 cipher=,', 'cipher'],
+      ['/interface sstp-server server set ciphers=""', 'ciphers'], ['/interface sstp-server server set authentication=""', 'authentication'],
+      ['/interface sstp-client set sc ciphers=""', 'ciphers'], ['/interface sstp-client set sc authentication=""', 'authentication'],
+      ['/ip ipsec profile set default dh-group=""', 'dh-group'], ['/ip ipsec profile set default enc-algorithm=""', 'enc-algorithm'],
+      ['/ip ipsec proposal set default enc-algorithms=""', 'enc-algorithms'], ['/ip ipsec proposal set default auth-algorithms=""', 'auth-algorithms'],
+    ]) {
+      assert.equal(await cli(line!), `input does not match any value of ${name}\n`, line);
+    }
+    assert.equal(await cli(':put [/interface ovpn-server server get empty cipher]; :put [/interface ovpn-server server get empty auth]'), 'blowfish128;aes128-cbc\nsha1;md5;sha256;sha512\n');
+    assert.equal(await cli(':put [/interface sstp-server server get ciphers]'), 'aes256-sha;aes256-gcm-sha384\n');
+    assert.equal(await cli(':put [/ip ipsec profile get default dh-group]; :put [/ip ipsec proposal get default enc-algorithms]'), 'modp2048;modp1024\naes-256-cbc;aes-192-cbc;aes-128-cbc\n');
+    assert.equal(await cli(':put [/interface ovpn-server server print count-only where name=e2]'), '0\n');
+    await cli('/interface ovpn-server server remove empty; /interface sstp-client remove sc');
   });
 
   describe('export-client-configuration', () => {

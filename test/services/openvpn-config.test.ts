@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { after, test } from 'node:test';
 import { clientConfig, dataCiphers, serverConfig } from '../../src/services/openvpn-config.js';
 import { OvpnLogReader, fatalReason } from '../../src/services/openvpn-log.js';
-import { ManagementClient, type ClientAuthRequest } from '../../src/services/openvpn-management.js';
+import { ManagementClient, refusalReason, type ClientAuthRequest } from '../../src/services/openvpn-management.js';
 import { tempDir } from '../support/app.js';
 
 const base = {
@@ -49,6 +49,9 @@ test('a client: --dev null, the one cipher and digest, the name check, the passw
     'verify-x509-name "vpn.example.com" name', 'auth-user-pass', 'data-ciphers AES-256-CBC', 'auth SHA256', 'management-query-passwords']) {
     assert.ok(conf.includes(l), l);
   }
+  // A dev-type would make openvpn open a real TUN device named "null" (one per host: a second
+  // client fails with "Device or resource busy").
+  assert.equal(conf.filter((l) => l.startsWith('dev-type')).length, 0);
 });
 
 test('openvpn log: one line per refused connection with its first reason; fatal reasons for status', () => {
@@ -111,4 +114,18 @@ test('management: the hold is released, CLIENT:CONNECT with its ENV block become
   assert.deepEqual(got, ['hold release', 'client-auth-nt 7 1', 'client-deny 7 2 "user \\"x\\" failed" "authentication failed"', 'username "Auth" "u\\\\1"', 'password "Auth" "p\\"w"']);
   client.close();
   server.close();
+});
+
+test('a refusal\'s reason: the server\'s AUTH_FAILED text, none without brackets, no control characters, bounded', () => {
+  assert.equal(refusalReason("Verification Failed: 'Auth' ['Data channel cipher negotiation failed (no shared cipher)']"), 'Data channel cipher negotiation failed (no shared cipher)');
+  assert.equal(refusalReason("Verification Failed: 'Auth'"), '');
+  assert.equal(refusalReason("Verification Failed: 'Auth' ['a\u0007b\u001b[31mc']"), 'ab[31mc');
+  assert.equal(refusalReason(`Verification Failed: 'Auth' ['${'x'.repeat(1000)}']`).length, 200);
+});
+
+test('openvpn log: a client refused for its data cipher is one line, in RouterOS cipher names', () => {
+  const r = new OvpnLogReader('ovpn1', '/run/x');
+  assert.deepEqual(r.read("client1/127.0.0.1:48958 PUSH: No common cipher between server and client. Server data-ciphers: 'AES-256-GCM:AES-128-CBC', client supported ciphers 'BF-CBC'"), [
+    { topics: 'ovpn,error', message: 'ovpn1: 127.0.0.1:48958: no data cipher in common with the client: it offers blowfish128, the server allows aes256-gcm,aes128-cbc' },
+  ]);
 });

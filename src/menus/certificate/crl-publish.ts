@@ -64,9 +64,14 @@ export function regenerateCrl(env: Environment, tx: WriteTx, caId: number, added
   const old = tx.getBlob(CERT_PATH, caId, CRL_ENTRIES_BLOB);
   const entries = added.length ? Buffer.concat(old ? [old, ...added] : [...added]) : (old ?? Buffer.alloc(0));
   const now = env.clock.now();
+  // Daemons on this host (openvpn, charon) judge the CRL by the host's clock, not the router
+  // clock: with the router ahead (/system clock set, NTP), a this-update at router time is "not
+  // yet valid" to them and every client is refused. Never later than the host's clock, the CRL
+  // is in force on both; next-update keeps the router clock (renewal and checks follow it).
+  const issued = Math.min(now, Date.now());
   const state: CrlState = {
     number: (before?.number ?? 0) + 1,
-    thisUpdate: Math.floor(now / 1000) * 1000,
+    thisUpdate: Math.floor(issued / 1000) * 1000,
     nextUpdate: Math.floor(now / 1000) * 1000 + CRL_VALIDITY_MS,
     count: (before?.count ?? 0) + added.length,
   };

@@ -34,6 +34,21 @@ export function trustedCertificates(tx: ReadTx, service: string): StoredRow[] {
   return tx.findBy(CERT_PATH, 'trusted', true).filter((r) => typeof r.data.fingerprint === 'string' && trustedForService(r.data, service));
 }
 
+/**
+ * The trust engine's anchor rule for a row: a trusted certificate anchors a chain when it is a
+ * CA or self-signed; a trusted leaf does not (rospki marks the certificates its CAs issue trusted,
+ * so a leaf anchor would let a peer in by its own certificate while its CA is not trusted).
+ */
+const anchorRow = (r: StoredRow): boolean => r.data.authority === true || !r.data.akid || r.data.akid === r.data.skid;
+
+/**
+ * The anchors for a component as the trust engine picks them (src/trust/engine.ts isAnchor), for
+ * a daemon that judges peers itself (OpenVPN's --ca, charon's CA certificates).
+ */
+export function trustAnchors(tx: ReadTx, service: string): StoredRow[] {
+  return trustedCertificates(tx, service).filter(anchorRow);
+}
+
 export function certificateTrustSources(env: Environment): TrustSources {
   const parsedLocal = env.cache.table<string, CrlInfo>('trust.local-crls');
   const parseLocal = (der: Buffer): CrlInfo | undefined => {

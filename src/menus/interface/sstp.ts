@@ -20,8 +20,8 @@ export const SSTP_SERVER_PATH = '/interface/sstp-server/server';
 export const SSTP_CLIENT_PATH = '/interface/sstp-client';
 const PPP_PROFILE = '/ppp/profile';
 
-const AUTHENTICATION = enumSetType(['pap', 'chap', 'mschap1', 'mschap2']);
-const CIPHERS = enumSetType(['aes256-sha', 'aes256-gcm-sha384']);
+const AUTHENTICATION = enumSetType(['pap', 'chap', 'mschap1', 'mschap2'], { nonEmpty: true });
+const CIPHERS = enumSetType(['aes256-sha', 'aes256-gcm-sha384'], { nonEmpty: true });
 const PFS = enumType(['no', 'yes', 'required']);
 
 /** The settings the daemon reads (src/services/sstp.ts). */

@@ -228,8 +228,8 @@ export const ipsecGroupMenu: MenuDecl = {
 };
 
 export const PROPOSAL = {
-  authAlgorithms: { name: 'auth-algorithms', type: enumSetType([...HASHES, 'null']), default: ['sha1'] } as PropertyDecl<string[]>,
-  encAlgorithms: { name: 'enc-algorithms', type: enumSetType(PROPOSAL_CIPHERS), default: ['aes-256-cbc', 'aes-192-cbc', 'aes-128-cbc'] } as PropertyDecl<string[]>,
+  authAlgorithms: { name: 'auth-algorithms', type: enumSetType([...HASHES, 'null'], { nonEmpty: true }), default: ['sha1'] } as PropertyDecl<string[]>,
+  encAlgorithms: { name: 'enc-algorithms', type: enumSetType(PROPOSAL_CIPHERS, { nonEmpty: true }), default: ['aes-256-cbc', 'aes-192-cbc', 'aes-128-cbc'] } as PropertyDecl<string[]>,
   lifetime: { name: 'lifetime', type: durationType(), default: 30 * 60e9 } as PropertyDecl<number>,
   pfsGroup: { name: 'pfs-group', type: enumType(['none', ...DH_GROUPS]), default: 'modp1024' } as PropertyDecl<string>,
 };
@@ -260,8 +260,8 @@ export const ipsecProposalMenu: MenuDecl = {
 export const PROFILE = {
   hashAlgorithm: { name: 'hash-algorithm', type: enumType(HASHES), default: 'sha1' } as PropertyDecl<string>,
   prfAlgorithm: { name: 'prf-algorithm', type: enumType(['auto', ...HASHES]), default: 'auto' } as PropertyDecl<string>,
-  encAlgorithm: { name: 'enc-algorithm', type: enumSetType(PROFILE_CIPHERS), default: ['aes-128', '3des'] } as PropertyDecl<string[]>,
-  dhGroup: { name: 'dh-group', type: enumSetType(DH_GROUPS), default: ['modp2048', 'modp1024'] } as PropertyDecl<string[]>,
+  encAlgorithm: { name: 'enc-algorithm', type: enumSetType(PROFILE_CIPHERS, { nonEmpty: true }), default: ['aes-128', '3des'] } as PropertyDecl<string[]>,
+  dhGroup: { name: 'dh-group', type: enumSetType(DH_GROUPS, { nonEmpty: true }), default: ['modp2048', 'modp1024'] } as PropertyDecl<string[]>,
   lifetime: { name: 'lifetime', type: durationType(), default: 86400e9 } as PropertyDecl<number>,
   dpdInterval: { name: 'dpd-interval', type: dpdIntervalType, default: 120e9 } as PropertyDecl<number | 'disable-dpd'>,
   dpdMaximumFailures: { name: 'dpd-maximum-failures', type: intType(1, 100), default: 5 } as PropertyDecl<number>,
@@ -392,7 +392,7 @@ export const IDENTITY = {
   peer: { name: 'peer', type: refType(IPSEC_PEER_PATH), required: true, help: 'Peer this identity is for' } as PropertyDecl<number>,
   authMethod: { name: 'auth-method', type: enumType(AUTH_METHODS), default: 'pre-shared-key' } as PropertyDecl<string>,
   certificate: { name: 'certificate', type: refListType(CERT_PATH), default: [], help: 'Own certificate(s), with their keys (digital-signature, eap-tls, eap-radius)' } as PropertyDecl<number[]>,
-  remoteCertificate: { name: 'remote-certificate', type: refType(CERT_PATH, { none: true }), help: 'The certificate the peer must present (match-by=certificate)' } as PropertyDecl<number>,
+  remoteCertificate: { name: 'remote-certificate', type: refType(CERT_PATH, { none: true, onRemove: 'disable' }), help: 'The certificate the peer must present (match-by=certificate)' } as PropertyDecl<number>,
   matchBy: { name: 'match-by', type: enumType(['remote-id', 'certificate']), default: 'remote-id' } as PropertyDecl<string>,
   myId: { name: 'my-id', type: ikeIdType(['auto', 'dn']), default: 'auto' } as PropertyDecl<string>,
   remoteId: { name: 'remote-id', type: ikeIdType(['auto', 'dn', 'ignore']), default: 'auto' } as PropertyDecl<string>,
@@ -466,7 +466,7 @@ export const ipsecPolicyMenu: MenuDecl = {
     POLICY.protocol,
     POLICY.action,
     { name: 'level', type: enumType(['require', 'use', 'unique']), default: 'require' },
-    { name: 'ipsec-protocols', type: enumSetType(['esp', 'ah']), default: ['esp'] },
+    { name: 'ipsec-protocols', type: enumSetType(['esp', 'ah'], { nonEmpty: true }), default: ['esp'] },
     POLICY.tunnel,
     { name: 'sa-src-address', type: addressType },
     { name: 'sa-dst-address', type: addressType },

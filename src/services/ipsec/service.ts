@@ -27,8 +27,9 @@ import { CERT_PATH } from '../../menus/certificate/properties.js';
 import { certificateDer, privateKey } from '../../menus/certificate/keys.js';
 import { publishedCrl } from '../../menus/certificate/crl-publish.js';
 import { CRL_MENU_PATH, loadedCrl } from '../../menus/certificate/crl.js';
-import { readSettings } from '../../menus/certificate/settings.js';
-import { trustStoreAllows } from '../../menus/certificate/trust-sources.js';
+import { builtinRoots } from '../../menus/certificate/builtin.js';
+import { builtinsTrustedFor, readSettings } from '../../menus/certificate/settings.js';
+import { trustAnchors } from '../../menus/certificate/trust-sources.js';
 import { propValue } from '../../menu/generic.js';
 import { parseCertificate, type CertInfo } from '../../pki/index.js';
 import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
@@ -404,7 +405,8 @@ const enabled = (row: RowData): boolean => row.disabled !== true;
 
 function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   const settings = tx.get(IPSEC_SETTINGS_PATH, 1)?.data ?? {};
-  const crlUse = readSettings(tx).crlUse;
+  const certSettings = readSettings(tx);
+  const crlUse = certSettings.crlUse;
   const plan: Omit<Plan, 'crls'> = {
     ports: { ike: propValue(SETTINGS.ikePort, settings), natT: propValue(SETTINGS.natTPort, settings) },
     keys: [], certs: [], conns: new Map(), info: new Map(), peerStatus: new Map(), identityStatus: new Map(),
@@ -536,12 +538,14 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   // With no connection charon is stopped and needs no trust anchors or CRLs: a reconcile follows
   // every commit, and reading every certificate's DER each time made issuing O(n) per certificate.
   if (plan.conns.size === 0) return { plan, crls: [], crlUse, localCas: [] };
-  // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec.
-  for (const row of tx.list(CERT_PATH)) {
-    if (row.data.trusted !== true || typeof row.data.revoked === 'number' || !trustStoreAllows(row.data['trust-store'], COMPONENT)) continue;
+  // Trust anchors for ipsec (spec §1.4): trusted, not revoked, trust-store admits ipsec, and a CA
+  // or self-signed (a trusted leaf given to charon would let its holder in without its CA).
+  for (const row of trustAnchors(tx, COMPONENT)) {
     const der = certificateDer(tx, row.id);
     if (der) plan.certs.push({ der, ca: row.data.authority === true });
   }
+  // The built-in roots when builtin-trust-store names ipsec (spec §1.4 rule 3: not by default).
+  if (builtinsTrustedFor(certSettings, COMPONENT)) for (const root of builtinRoots()) plan.certs.push({ der: root.der, ca: true });
   const localCas = crlUse
     ? tx.list(CERT_PATH).filter((r) => r.data.authority === true && r.data['private-key'] === true).map((r) => r.id)
     : [];

@@ -191,7 +191,7 @@ export function removalNotice(effects: RemovalEffects): string {
     parts.push(`<p>This also removes ${effects.removed.length} more:</p><ul class="effects">${effects.removed.map((r) => `<li>${esc(r.path.slice(1))} <strong>${esc(r.name)}</strong></li>`).join('')}</ul>`);
   }
   if (effects.unbound.length) {
-    parts.push(`<p>These lose their ${esc([...new Set(effects.unbound.map((u) => u.property))].join(', '))} (it becomes none):</p><ul class="effects">${effects.unbound.map((u) => `<li>${esc(u.path.slice(1))} <strong>${esc(u.name)}</strong> (${esc(u.property)})</li>`).join('')}</ul>`);
+    parts.push(`<p>These lose their ${esc([...new Set(effects.unbound.map((u) => u.property))].join(', '))} (it becomes none):</p><ul class="effects">${effects.unbound.map((u) => `<li>${esc(u.path.slice(1))} <strong>${esc(u.name)}</strong> (${esc(u.property)})${u.disabled ? ', and is disabled' : ''}</li>`).join('')}</ul>`);
   }
   if (parts.length === 0) parts.push('<p>Nothing else refers to it.</p>');
   return `<section class="notice" aria-label="What else changes">${parts.join('')}</section>`;
