@@ -46,6 +46,7 @@ import type pg from 'pg';
 import { RosError } from '../errors.js';
 import { MenuRows } from './cache.js';
 import { ChangeAnnouncer, ChangeSet, Footprint } from './changes.js';
+import { answerBesideBatch, rejectAsync, runRead, settle } from './reads.js';
 import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
 import { Sealer } from './seal.js';
@@ -449,16 +450,6 @@ interface Applied {
   readonly result: unknown;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
-}
-
-function rejectAsync(result: unknown, verb: string): void {
-  if (!isThenable(result)) return;
-  Promise.resolve(result).catch(() => {});
-  throw new Error(`store.${verb}(): the callback must be synchronous (it returned a Promise)`);
-}
-
 export class PostgresStore implements Store {
   private readonly cache: PgCache;
   private readonly sealer: Sealer;
@@ -671,27 +662,13 @@ export class PostgresStore implements Store {
     const committing = this.committing;
     const footprint = committing ? new Footprint() : undefined;
     const tx = new PgTx(this.cache, undefined);
-    let result: T | undefined;
-    let failure: { error: unknown } | undefined;
-    this.busy = true;
-    try {
-      result = fn(footprint ? footprint.tap<ReadTx>(tx) : tx);
-      rejectAsync(result, 'read');
-    } catch (e) {
-      failure = { error: e };
-    } finally {
-      tx.end();
-      this.busy = false;
-    }
-    const settled = (): Promise<T> => (failure ? Promise.reject(failure.error) : Promise.resolve(result as T));
-    if (!committing || !committing.changes.seenBy(footprint!)) return settled();
-    return new Promise<T>((resolve, reject) => {
-      committing.readers.push((committed) => {
-        if (committed) { settled().then(resolve, reject); return; }
-        this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-        this.kick();
-      });
-    });
+    const outcome = runRead((t: PgTx) => fn(footprint ? footprint.tap<ReadTx>(t) : t), tx, (on) => { this.busy = on; });
+    if (!committing) return settle(outcome);
+    // Not saved: the copy is back as before the batch; the read waits for a catch-up.
+    return answerBesideBatch(outcome, footprint!, committing.changes, committing.readers, () => new Promise<T>((resolve, reject) => {
+      this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.kick();
+    }));
   }
 
   write<T>(fn: (tx: WriteTx) => T): Promise<T> {
@@ -822,18 +799,8 @@ export class PostgresStore implements Store {
 
   private runQueuedReads(reads: readonly PendingRead[]): void {
     for (const r of reads) {
-      const tx = new PgTx(this.cache, undefined);
-      this.busy = true;
-      try {
-        const result = r.fn(tx);
-        rejectAsync(result, 'read');
-        r.resolve(result);
-      } catch (e) {
-        r.reject(e);
-      } finally {
-        tx.end();
-        this.busy = false;
-      }
+      const outcome = runRead(r.fn, new PgTx(this.cache, undefined), (on) => { this.busy = on; });
+      if ('error' in outcome) r.reject(outcome.error); else r.resolve(outcome.value);
     }
   }
 

@@ -28,6 +28,7 @@ import * as fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { MenuRows } from './cache.js';
 import { ChangeAnnouncer, ChangeSet, Footprint } from './changes.js';
+import { answerBesideBatch, type ReadOutcome, rejectAsync, runRead } from './reads.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, Checkpointer } from './checkpointer.js';
 import { migrate } from './migrations.js';
 import { Sealer } from './seal.js';
@@ -339,21 +340,10 @@ class StaleCache extends Error {
   }
 }
 
-type Outcome<T> = { value: T } | { error: unknown };
-
-function settle<T>(outcome: Outcome<T>): T {
+/** A read's answer now: its value, or what it threw, thrown. */
+function unwrap<T>(outcome: ReadOutcome<T>): T {
   if ('error' in outcome) throw outcome.error;
   return outcome.value;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
-}
-
-function rejectAsync(result: unknown, verb: string): void {
-  if (!isThenable(result)) return;
-  Promise.resolve(result).catch(() => {}); // its failure is moot: we fail the transaction here
-  throw new Error(`store.${verb}(): the callback must be synchronous (it returned a Promise)`);
 }
 
 /** A batch also commits at once when this many commands wrote in it (bounds its undo journal). */
@@ -478,27 +468,8 @@ export class SqliteStore implements Store {
    */
   private readDuringBatch<T>(batch: Batch, fn: (tx: ReadTx) => T): Promise<T> {
     const footprint = new Footprint();
-    const tx = new Tx(this.core, 0, footprint);
-    let result: T;
-    let failure: { error: unknown } | undefined;
-    this.busy = true;
-    try {
-      result = fn(tx);
-      rejectAsync(result, 'read');
-    } catch (e) {
-      failure = { error: e };
-    } finally {
-      tx.end();
-      this.busy = false;
-    }
-    const settled = (): Promise<T> => (failure ? Promise.reject(failure.error) : Promise.resolve(result));
-    if (!batch.changes.seenBy(footprint)) return settled();
-    return new Promise<T>((resolve, reject) => {
-      batch.readers.push((committed) => {
-        if (committed) { settled().then(resolve, reject); return; }
-        try { resolve(this.readNow(fn)); } catch (e) { reject(e); }
-      });
-    });
+    const outcome = runRead(fn, new Tx(this.core, 0, footprint), (on) => { this.busy = on; });
+    return answerBesideBatch(outcome, footprint, batch.changes, batch.readers, () => new Promise<T>((resolve) => resolve(this.readNow(fn))));
   }
 
   /**
@@ -652,16 +623,16 @@ export class SqliteStore implements Store {
           stale = true;
           throw new StaleCache();
         };
-        const fromCache = this.runRead(new Tx(core, 0, undefined, toDatabase), fn);
+        const fromCache = runRead(fn, new Tx(core, 0, undefined, toDatabase));
         // A fn that caught StaleCache still read an inconsistent view: its outcome is void too.
-        if (!stale) return settle(fromCache);
+        if (!stale) return unwrap(fromCache);
         // The read transaction is open: bring the cache up to it and read again.
       } else {
         // A read transaction pins one snapshot, so menus loaded lazily by fn match the refresh.
         core.sql.beginRead.run();
       }
       core.refresh();
-      return settle(this.runRead(new Tx(core, 0), fn));
+      return unwrap(runRead(fn, new Tx(core, 0)));
     } finally {
       try {
         if (core.db.inTransaction) core.sql.commit.run();
@@ -671,18 +642,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** fn's outcome on tx, which is over afterwards. */
-  private runRead<T>(tx: Tx, fn: (tx: ReadTx) => T): Outcome<T> {
-    try {
-      const value = fn(tx);
-      rejectAsync(value, 'read');
-      return { value };
-    } catch (error) {
-      return { error };
-    } finally {
-      tx.end();
-    }
-  }
 
   private beginBatch(): Batch {
     const { core } = this;
