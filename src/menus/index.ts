@@ -52,6 +52,8 @@ import { otpMenu, requestsMenu, scepServerMenu } from './certificate/scep-server
 import { raMenu } from './certificate/scep-ra.js';
 import { environmentMenu } from './system/script-environment.js';
 import { bridgeMenu } from './interface/bridge.js';
+import { neighborMenu } from './ip/neighbor.js';
+import { terminalMenu } from './terminal.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -66,7 +68,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
-  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,
+  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu, neighborMenu, terminalMenu,
   // SCEP (spec §4.3)
   scepServerMenu, otpMenu, requestsMenu, raMenu,
 ];
