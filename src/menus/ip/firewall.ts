@@ -432,8 +432,8 @@ export function recordEffects(env: Environment, tx: WriteTx, decision: Decision,
   for (const { list, address, timeout } of decision.listed) {
     if (liveEntries(tx, now).some((e) => e.list === list && e.address === address)) continue;
     const entry: RowData = { list, address, 'creation-time': now, disabled: false };
-    // Added by a rule: dynamic (in RAM), with or without a timeout.
-    entry[L.dynamic.name] = true;
+    // Added by a rule: dynamic (in RAM) unless address-list-timeout=none-static (-1).
+    entry[L.dynamic.name] = timeout >= 0;
     if (timeout > 0) entry.timeout = now + Math.ceil(timeout / 1e6);
     tx.insert(ADDRESS_LIST_PATH, entry);
   }
