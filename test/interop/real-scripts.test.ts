@@ -239,6 +239,11 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
     assert.match(await c.run(':onerror E { /system/package/update/install without-paging } do={ :put $E }'), /no update server reachable from rospki/);
     // Its neighbour check finds no neighbour, and its question on a terminal gets no key here.
     assert.equal(await c.run(':put [ :len [ /ip/neighbor/find where platform="MikroTik" ] ]; :put [ /terminal/inkey timeout=1s ]'), '0\n65535\n');
+    // On a terminal the key typed is the answer: `y` is yes to its "[y/N]" (`% 32 = 25`).
+    let out = '';
+    const terminal = await ConsoleSession.open(t.app, { user: 'admin', output: (x) => { out += x; }, prompt: async () => 'y' });
+    assert.ok((await terminal.run(':put (([ /terminal/inkey timeout=60 ] % 32) = 25)')).ok, out);
+    assert.equal(out, 'true\n');
   });
 
   test('netwatch-notify runs over /tool netwatch: entries without a probe result (unknown) are left alone', async () => {
