@@ -28,7 +28,7 @@ import { IPSEC_MENUS } from './ip/ipsec.js';
 import { hotspotProfileMenu } from './ip/hotspot.js';
 import { DNS_MENUS } from './ip/dns.js';
 import { cloudAdvancedMenu, cloudMenu } from './ip/cloud.js';
-import { addressListMenu, firewallFilterMenu, firewallNatMenu } from './ip/firewall.js';
+import { addressListMenu, firewallFilterMenu, firewallNatMenu, ipv6AddressListMenu } from './ip/firewall.js';
 import { addressMenu } from './ip/address.js';
 import { routeMenu } from './ip/route.js';
 import { poolMenu, poolUsedMenu } from './ip/pool.js';
@@ -52,6 +52,9 @@ import { otpMenu, requestsMenu, scepServerMenu } from './certificate/scep-server
 import { raMenu } from './certificate/scep-ra.js';
 import { environmentMenu } from './system/script-environment.js';
 import { bridgeMenu } from './interface/bridge.js';
+import { neighborMenu } from './ip/neighbor.js';
+import { terminalMenu } from './terminal.js';
+import { netwatchMenu } from './tool/netwatch.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -63,10 +66,10 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
   ...IPSEC_MENUS, hotspotProfileMenu, ...DNS_MENUS,
   // Menus real scripts touch (issue 12): this host's facts and configuration held honestly.
-  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
+  cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, ipv6AddressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
-  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu,
+  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu, neighborMenu, terminalMenu, netwatchMenu,
   // SCEP (spec §4.3)
   scepServerMenu, otpMenu, requestsMenu, raMenu,
 ];

@@ -13,10 +13,15 @@ import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
 import { startServer } from '../menus/crl-support.js';
+import { IPSEC_ACTIVE_PEERS_PATH } from '../../src/menus/ip/ipsec.js';
+import { NO_UPDATE_SERVER } from '../../src/menus/system/package.js';
 import { missingTools } from '../support/tools.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
-const EWORM = ['global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates'];
+const EWORM = [
+  'global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates', 'check-routeros-update', 'ipsec-to-dns',
+  'netwatch-notify',
+];
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
 
 /** A console of `admin` on the appliance; `run` fails the test on an error and returns the output. */
@@ -195,6 +200,76 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
       await srv.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+  test('ipsec-to-dns adds a DNS entry per IPsec peer above its marker (add place-before=), and removes it when the peer goes', async () => {
+    // An entry of the user's own, then the script's disabled NXDOMAIN marker below it (first run).
+    await c.run('/ip/dns/static/add name=own.example address=192.0.2.9');
+    await c.run(':global Domain "vpn.example"; :global PrefixInZone true; :global HostNameInZone false');
+    // A road warrior connected, as the IPsec service records it from charon (CN=… identity, mode-config address).
+    const peer = await t.app.store.write((tx) => tx.insert(IPSEC_ACTIVE_PEERS_PATH, {
+      id: 'CN=laptop.example.org', 'remote-address': '198.51.100.7', 'dynamic-address': '10.0.88.2', state: 'established', side: 'responder',
+    }));
+    await c.run('/system/script/run ipsec-to-dns');
+    const names = ':foreach E in=[ /ip/dns/static/find ] do={ :put [ /ip/dns/static/get $E name ] }';
+    // In list order: the new entry went before the marker, not to the end.
+    assert.equal(await c.run(names), 'own.example\nlaptop.ipsec.vpn.example\n--- ipsec-to-dns above ---\n');
+    assert.equal(await c.run(`:local E [ /ip/dns/static/find where name="laptop.ipsec.vpn.example" ]
+      :put [ /ip/dns/static/get $E address ]; :put [ /ip/dns/static/get $E ttl ]; :put [ /ip/dns/static/get $E comment ]`),
+    '10.0.88.2\n00:05:00\nmanaged by ipsec-to-dns for laptop.example.org\n');
+    assert.equal(await c.run(':put [ /ip/dns/static/get [ find where name="--- ipsec-to-dns above ---" ] type ]; :put [ /ip/dns/static/get [ find where type=NXDOMAIN ] disabled ]'), 'NXDOMAIN\ntrue\n');
+    assert.match(await c.run('/log/print where message~"ipsec-to-dns"'), /Added disabled static dns record with name '--- ipsec-to-dns above ---'\./);
+    // Run again with the peer still there: nothing changes (one marker, one entry).
+    await c.run('/system/script/run ipsec-to-dns');
+    assert.equal(await c.run(names), 'own.example\nlaptop.ipsec.vpn.example\n--- ipsec-to-dns above ---\n');
+    // The peer has gone: its entry goes too.
+    await t.app.store.write((tx) => tx.remove(IPSEC_ACTIVE_PEERS_PATH, peer));
+    await c.run('/system/script/run ipsec-to-dns');
+    assert.equal(await c.run(names), 'own.example\n--- ipsec-to-dns above ---\n');
+    assert.match(await c.run('/log/print where message~"ipsec-to-dns"'), /Peer laptop\.example\.org \(laptop\.ipsec\.vpn\.example\) has gone, deleting DNS entry\./);
+  });
+
+  test('check-routeros-update reaches no update server: it says so and installs nothing', async () => {
+    await c.run(':global WaitFullyConnected do={ :return true }');
+    await c.run('/system/script/run check-routeros-update');
+    // check-for-updates recorded why there is no latest version; the script saw the empty version.
+    assert.equal(await c.run(':put [ /system/package/update/get status ]; :put [ :len [ /system/package/update/get latest-version ] ]'), `${NO_UPDATE_SERVER}\n0\n`);
+    assert.match(await c.run('/log/print where message~"check-routeros-update"'), /check-routeros-update: Received an empty version string from server\./);
+    assert.doesNotMatch(await c.run('/log/print where message~"check-routeros-update"'), /error|failed/i);
+    // The command it installs with is there and refuses, never a pretend update.
+    assert.match(await c.run(':onerror E { /system/package/update/install without-paging } do={ :put $E }'), /no update server reachable from rospki/);
+    // Its neighbour check finds no neighbour, and its question on a terminal gets no key here.
+    assert.equal(await c.run(':put [ :len [ /ip/neighbor/find where platform="MikroTik" ] ]; :put [ /terminal/inkey timeout=1s ]'), '0\n65535\n');
+    // On a terminal the key typed is the answer: `y` is yes to its "[y/N]" (`% 32 = 25`).
+    let out = '';
+    const terminal = await ConsoleSession.open(t.app, { user: 'admin', output: (x) => { out += x; }, prompt: async () => 'y' });
+    assert.ok((await terminal.run(':put (([ /terminal/inkey timeout=60 ] % 32) = 25)')).ok, out);
+    assert.equal(out, 'true\n');
+  });
+
+  test('netwatch-notify runs over /tool netwatch: entries without a probe result (unknown) are left alone', async () => {
+    await c.run('/tool/netwatch/add host=192.0.2.1 comment="notify, name=gateway, resolve=gw.example"; /tool/netwatch/add host=192.0.2.2 type=tcp-conn port=443 comment="notify, name=web"');
+    await c.run('/system/script/run netwatch-notify');
+    // rospki sends no probes: every entry is `unknown`, which the script skips (no state kept, no notification).
+    assert.equal(await c.run(':foreach H in=[ /tool/netwatch/find ] do={ :put [ /tool/netwatch/get $H status ] }'), 'unknown\nunknown\n');
+    assert.equal(await c.run(':global NetwatchNotify; :put [ :typeof $NetwatchNotify ]; :put [ :len $NetwatchNotify ]'), 'array\n0\n');
+    // Nothing said about a host, no error: only the script's own debug line.
+    assert.doesNotMatch(await c.run('/log/print where message~"netwatch-notify"'), /netwatch-notify: |error/);
+    assert.equal(await c.run(':put [ :typeof [ /tool/netwatch/get [ find where comment~"gateway" ] host ] ]'), 'ip\n');
+  });
+
+  test("address-list add dynamic=yes (netwatch-notify's probe entries): kept in RAM, flag D, never exported, not changed by set", async () => {
+    await c.run(`/ip/firewall/address-list/add address=gw.example list=netwatch-notify-probe dynamic=yes timeout=30s
+      /ipv6/firewall/address-list/add address=gw.example list=netwatch-notify-probe dynamic=yes timeout=30s
+      /ip/firewall/address-list/add address=192.0.2.50 list=kept
+      /ip/firewall/address-list/add address=192.0.2.51 list=kept dynamic=yes`);
+    assert.equal(await c.run(':foreach E in=[ /ip/firewall/address-list/find where list~"^(kept|netwatch)" ] do={ :put ([ /ip/firewall/address-list/get $E address ] . " " . [ /ip/firewall/address-list/get $E dynamic ]) }'),
+      'gw.example true\n192.0.2.50 false\n192.0.2.51 true\n');
+    assert.equal(await c.run(':put [ /ipv6/firewall/address-list/get [ find where list=netwatch-notify-probe ] dynamic ]'), 'true\n');
+    const exported = await c.run('/ip/firewall/address-list/export');
+    assert.match(exported, /add address=192\.0\.2\.50 list=kept/);
+    assert.doesNotMatch(exported, /192\.0\.2\.51|gw\.example/);
+    assert.match(await c.run(':onerror E { /ip/firewall/address-list/set [ find where address=192.0.2.50 ] dynamic=yes } do={ :put $E }'), /can not change dynamic/);
+    assert.match(await c.run(':onerror E { /ipv6/firewall/address-list/add address=192.0.2.1 list=v6 } do={ :put $E }'), /invalid value for argument address/);
   });
 });
 

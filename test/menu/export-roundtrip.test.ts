@@ -104,6 +104,8 @@ describe('export → import into an empty data directory → export', () => {
       '/interface ovpn-client add name=to-hq connect-to=vpn.example.com user=alice certificate=srv verify-server-certificate=yes',
       '/ip dns static add name=router.lab address=192.0.2.1',
       '/ip firewall address-list add list=blocked address=198.51.100.0/24 comment=spam',
+      '/ipv6 firewall address-list add list=blocked address=2001:db8::/32',
+      '/tool netwatch add host=192.0.2.1 type=tcp-conn port=443 interval=1m comment="notify, name=web"',
       '/interface bridge add name=bridge-vpn protocol-mode=none',
       '/ip address add address=10.0.88.1/24 interface=bridge-vpn comment="vpn pool"',
       '/ip route add dst-address=10.9.0.0/16 gateway=10.0.88.254 distance=5 comment=vpn',

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { renderConsole } from '../../src/menu/render.js';
-import { ADDRESS_LIST_PATH, FILTER_PATH, inputDecision, recordDecision } from '../../src/menus/ip/firewall.js';
+import { ADDRESS_LIST_PATH, FILTER_PATH, inputDecision, recordDecision, recordEffects } from '../../src/menus/ip/firewall.js';
 import { ItemId } from '../../src/menu/values.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 
@@ -112,4 +112,17 @@ test('address-list: one entry per address and list, canonical values, timeouts t
   const rows = (await t.run(ADDRESS_LIST_PATH, 'print', {})).print!.rows.map((r) => r.data.address);
   assert.deepEqual(rows, ['10.9.9.9', '10.9.9.9', 'router.example'], 'and is gone from the list');
   await t.run(FILTER_PATH, 'remove', { numbers: listRule });
+});
+
+test('entries a rule adds are dynamic unless address-list-timeout=none-static', async () => {
+  const conn = { protocol: 'tcp', srcAddress: '10.7.0.1', dstPort: 443 };
+  const listed = (list: string, timeout: number) => ({ verdict: 'accept' as const, matched: [], logs: [], listed: [{ rule: 0, list, address: conn.srcAddress, timeout }] });
+  await t.app.store.write((tx) => {
+    recordEffects(t.app.env, tx, listed('ram', 0), conn); // none-dynamic
+    recordEffects(t.app.env, tx, listed('timed', 3600e9), conn);
+    recordEffects(t.app.env, tx, listed('kept', -1), conn); // none-static
+  });
+  const dynamic = await t.app.store.read((tx) => Object.fromEntries(tx.list(ADDRESS_LIST_PATH)
+    .filter((r) => r.data.address === conn.srcAddress).map((r) => [String(r.data.list), r.data.dynamic])));
+  assert.deepEqual(dynamic, { ram: true, timed: true, kept: false });
 });

@@ -73,6 +73,16 @@ describe('DNS static entries and plain servers', { skip: needs('dig') }, () => {
     assert.deepEqual(digAnswers(await t.dig('-x', '10.1.2.3')), ['3.2.1.10.in-addr.arpa. 86400 IN PTR a.router.test.']);
   });
 
+  test('the list order decides: an entry placed before (add place-before=) answers first, move puts it back after', async () => {
+    // An NXDOMAIN entry first in the list decides for the name; placed above it, an A entry answers.
+    await cli(t, '/ip dns static add name=order.router.test type=NXDOMAIN');
+    assert.equal(digStatus(await t.dig('order.router.test', 'A')), 'NXDOMAIN');
+    await cli(t, '/ip dns static add name=order.router.test address=10.7.7.7 place-before=[find name=order.router.test]');
+    assert.deepEqual(digAnswers(await t.dig('order.router.test', 'A')), ['order.router.test. 86400 IN A 10.7.7.7']);
+    await cli(t, '/ip dns static move [find name=order.router.test address=10.7.7.7]');
+    assert.equal(digStatus(await t.dig('order.router.test', 'A')), 'NXDOMAIN');
+  });
+
   test('NXDOMAIN by regexp; another type of a static name is "ok" without records; a disabled entry answers nothing', async () => {
     assert.equal(digStatus(await t.dig('ads12.router.test', 'A')), 'NXDOMAIN');
     const aaaa = await t.dig('a.router.test', 'AAAA');

@@ -230,7 +230,10 @@ export const dnsStaticMenu: MenuDecl = {
   kind: 'list',
   help: 'Static DNS entries',
   key: 'name',
-  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
+  // Ordered (spec §6.2): entries are tried in list order, and scripts place theirs with
+  // `add place-before=` (eworm's ipsec-to-dns) and `move`.
+  ordered: true,
+  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export', 'move'],
   columns: ['name', 'regexp', 'type', 'address', 'cname', 'forward-to', 'text', 'ttl'],
   properties: [
     { name: 'name', type: stringType, help: 'Domain name' },

@@ -256,18 +256,21 @@ export const firewallNatMenu = ruleMenu(NAT_PATH, 'Firewall NAT rules', natPrope
 // ---------------------------------------------------------------------------------------------
 // /ip firewall address-list
 
-/** An address-list entry: an address, prefix or range (shown canonical), or a DNS name. */
-const listAddressType: PropType<string> = {
-  ...bare('IP | IP/prefix | IP-IP | DNS name'),
+/**
+ * An address-list entry: an address, prefix or range (shown canonical), or a DNS name. The IPv6
+ * list takes IPv6 addresses and prefixes only (the manual: IP-IP ranges are IPv4 only).
+ */
+const listAddressTypeOf = (ipv6: boolean): PropType<string> => ({
+  ...bare(ipv6 ? 'IPv6 | IPv6/prefix | DNS name' : 'IP | IP/prefix | IP-IP | DNS name'),
   parse(v, _ctx, name) {
     const text = valueToString(v).trim();
     const m = parseAddressMatcher(text);
+    if (m && ipv6 && (m.kind === 'range' || m.prefix.address.family !== 6)) throw invalidValue(name);
     if (m) return formatAddressMatcher(m);
     // A DNS name: labels of letters, digits, `-` and `_`, the last one not all digits.
     if (/^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_-]*[A-Za-z_][A-Za-z0-9_-]*\.?$/.test(text)) return text;
     throw invalidValue(name);
-  },
-};
+  },});
 
 /**
  * `timeout`: kept as the moment the entry expires (epoch ms), given and shown as the time left,
@@ -292,41 +295,58 @@ function timeLeft(expiry: number, ctx: TypeContext): Duration {
 
 const L = {
   list: { name: 'list', type: bare('address list name'), required: true, help: 'Name of the list' } as PropertyDecl<string>,
-  address: { name: 'address', type: listAddressType, required: true, help: 'Address, prefix, range or DNS name' } as PropertyDecl<string>,
+  address: { name: 'address', type: listAddressTypeOf(false), required: true, help: 'Address, prefix, range or DNS name' } as PropertyDecl<string>,
   timeout: { name: 'timeout', type: expiryType, help: 'How long the entry stays (a dynamic entry)' } as PropertyDecl<number>,
   disabled: { name: 'disabled', type: boolType, default: false, flag: { letter: 'X' }, detail: 'never' } as PropertyDecl<boolean>,
+  /**
+   * `add dynamic=yes` (7.x; eworm's netwatch-notify adds its probe entries so): an entry kept in
+   * RAM, not in the configuration, as is every entry with a timeout (the manual); chosen on add
+   * only, shown as flag D, never exported.
+   */
+  dynamic: {
+    name: 'dynamic', type: boolType, default: false, flag: { letter: 'D' }, detail: 'never',
+    writableWhen: () => false, notWritableMessage: 'can not change dynamic', help: 'Keep the entry out of the configuration',
+  } as PropertyDecl<boolean>,
 };
 
-export const addressListMenu: MenuDecl = {
-  path: ADDRESS_LIST_PATH,
-  kind: 'list',
-  help: 'Firewall address lists',
-  verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
-  columns: ['list', 'address', 'creation-time', 'timeout'],
-  properties: [
-    L.list, L.address,
-    { name: 'creation-time', type: dateType, access: 'ro', default: (ctx: TypeContext) => ctx.clock.now() },
-    L.timeout,
-    { name: 'comment', type: stringType, help: 'Short description' },
-    L.disabled,
-    // An entry with a timeout is dynamic, as on RouterOS.
-    { name: 'dynamic', type: boolType, access: 'ro', compute: (row) => row.timeout !== undefined, flag: { letter: 'D' }, detail: 'never' },
-  ],
-  validate(row, tx, _env, id) {
-    // One entry per address in a list (RouterOS: `already have such entry`).
-    if (tx.findBy(ADDRESS_LIST_PATH, 'address', row.address).some((r) => r.id !== id && r.data.list === row.list)) throw alreadyHave();
-  },
-  async prepare(env) {
-    await removeExpired(env);
-  },
-};
+/** An address list: `/ip firewall address-list` (matched by rospki's firewall) or its IPv6 sibling (configuration only). */
+function addressListMenuOf(path: string, ipv6: boolean): MenuDecl {
+  return {
+    path,
+    kind: 'list',
+    help: `Firewall address lists${ipv6 ? ' (IPv6)' : ''}`,
+    verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
+    columns: ['list', 'address', 'creation-time', 'timeout'],
+    properties: [
+      L.list, ipv6 ? { ...L.address, type: listAddressTypeOf(true) } : L.address,
+      { name: 'creation-time', type: dateType, access: 'ro', default: (ctx: TypeContext) => ctx.clock.now() },
+      L.timeout,
+      { name: 'comment', type: stringType, help: 'Short description' },
+      L.disabled,
+      L.dynamic,
+    ],
+    derive(row) {
+      if (row[L.timeout.name] !== undefined) row[L.dynamic.name] = true;
+    },
+    validate(row, tx, _env, id) {
+      // One entry per address in a list (RouterOS: `already have such entry`).
+      if (tx.findBy(path, 'address', row.address).some((r) => r.id !== id && r.data.list === row.list)) throw alreadyHave();
+    },
+    async prepare(env) {
+      await removeExpired(env, path);
+    },
+  };
+}
+
+export const addressListMenu = addressListMenuOf(ADDRESS_LIST_PATH, false);
+export const ipv6AddressListMenu = addressListMenuOf('/ipv6/firewall/address-list', true);
 
 /** Entries whose timeout has run out are gone, as on RouterOS. */
-async function removeExpired(env: Environment): Promise<void> {
+async function removeExpired(env: Environment, path: string): Promise<void> {
   const now = env.clock.now();
-  const expired = (tx: ReadTx) => tx.list(ADDRESS_LIST_PATH).filter((r) => typeof r.data.timeout === 'number' && (r.data.timeout as number) <= now);
+  const expired = (tx: ReadTx) => tx.list(path).filter((r) => typeof r.data.timeout === 'number' && (r.data.timeout as number) <= now);
   if ((await env.store.read(expired)).length === 0) return;
-  await env.store.write((tx) => { for (const r of expired(tx)) tx.remove(ADDRESS_LIST_PATH, r.id); });
+  await env.store.write((tx) => { for (const r of expired(tx)) tx.remove(path, r.id); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,6 +432,8 @@ export function recordEffects(env: Environment, tx: WriteTx, decision: Decision,
   for (const { list, address, timeout } of decision.listed) {
     if (liveEntries(tx, now).some((e) => e.list === list && e.address === address)) continue;
     const entry: RowData = { list, address, 'creation-time': now, disabled: false };
+    // Added by a rule: dynamic (in RAM) unless address-list-timeout=none-static (-1).
+    entry[L.dynamic.name] = timeout >= 0;
     if (timeout > 0) entry.timeout = now + Math.ceil(timeout / 1e6);
     tx.insert(ADDRESS_LIST_PATH, entry);
   }

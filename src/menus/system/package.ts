@@ -80,8 +80,9 @@ const checkForUpdates: CommandDecl = {
   },
 };
 
+// `install without-paging` is how eworm's check-routeros-update installs.
 const refuse = (name: string, help: string, policy: CommandDecl['policy']): CommandDecl => ({
-  name, help, policy, args: [flag('ignore-missing', 'Ignore packages that are missing')],
+  name, help, policy, args: [flag('ignore-missing', 'Ignore packages that are missing'), flag('without-paging', 'Print without paging')],
   async run() { throw failure(`${name}: no update server reachable from rospki; update rospki with its own package`); },
 });
 

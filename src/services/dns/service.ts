@@ -15,9 +15,9 @@
 
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { propValue } from '../../menu/generic.js';
+import { listRows, propValue } from '../../menu/generic.js';
 import {
-  DNS, DNS_FORWARDERS_PATH, DNS_PATH, DNS_STATIC_PATH, LIVE_RESOLVER, type LiveResolver,
+  DNS, DNS_FORWARDERS_PATH, DNS_PATH, dnsStaticMenu, LIVE_RESOLVER, type LiveResolver,
 } from '../../menus/ip/dns.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { failureSource } from '../auth.js';
@@ -62,7 +62,8 @@ interface Wanted {
 
 function readConfig(tx: ReadTx, upstreamPort: number): Wanted {
   const row = tx.get(DNS_PATH, 1)?.data ?? {};
-  const statics = tx.list(DNS_STATIC_PATH).map((r) => staticEntry(r.data)).filter((e): e is StaticEntry => e !== undefined);
+  // In list order (place-before, move): entries are tried in that order.
+  const statics = listRows(dnsStaticMenu, tx).map((r) => staticEntry(r.data)).filter((e): e is StaticEntry => e !== undefined);
   const forwarders = new Map<string, ForwarderConfig>();
   for (const r of tx.list(DNS_FORWARDERS_PATH)) {
     const d = r.data;
