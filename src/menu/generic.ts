@@ -27,9 +27,14 @@ export function typeContext(env: Environment, tx: ReadTx): TypeContext {
   return { tx, clock: env.clock, registry: env.registry, env, get zone() { return (zone ??= env.zone(tx)); } };
 }
 
-/** The stored or computed value of a property (storage form), undefined when unset. */
+/**
+ * The stored or computed value of a property (storage form), undefined when unset or when it
+ * is empty and the property declares that empty means absent (absentWhenEmpty): the one read
+ * path of every front end.
+ */
 export function storedValue(prop: PropertyDecl, row: RowData, ctx: TypeContext): unknown {
-  return prop.compute ? prop.compute(row, ctx) : row[prop.name];
+  const v = prop.compute ? prop.compute(row, ctx) : row[prop.name];
+  return prop.absentWhenEmpty && isEmptyValue(prop, v) ? undefined : v;
 }
 
 export function isEmptyValue(prop: PropertyDecl, v: unknown): boolean {

@@ -121,6 +121,13 @@ export interface PropertyDecl<S = any> {
    * (default) or `never` (flag-only booleans show as flags).
    */
   readonly detail?: 'always' | 'non-empty' | 'never';
+  /**
+   * An empty value means the property does not apply (an imported certificate without a
+   * key-usage extension): storedValue() reads it as unset, so REST, the API, `get`, `as-value`,
+   * `where` and print detail all leave it out alike (clients.md #11), rows stored empty by older
+   * versions included. Not with `detail: 'always'`, whose empty value is shown.
+   */
+  readonly absentWhenEmpty?: boolean;
   /** Only add/set may give it on rows matching this (templates vs signed certificates). */
   readonly writableWhen?: (row: RowData) => boolean;
   /** Message when set is refused by writableWhen. */

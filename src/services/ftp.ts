@@ -37,7 +37,7 @@ import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
 import { paceReading } from './pacing.js';
-import { fileFailure, FileRefusal, openForDownload, openForUpload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, openForUpload, refuseFolderPathAsFile, UploadTooLarge } from './ssh-files.js';
 import { longname } from './ssh-sftp.js';
 
 /** A passive data port waits this long for the client's connection; an active one to connect. */
@@ -655,6 +655,7 @@ class FtpSession {
     const { app, options } = this.ctx;
     const name = this.resolve(joinName(this.cwd, arg));
     if (name === '') throw new FileRefusal('failure', 'is a directory');
+    await refuseFolderPathAsFile(app.files, arg, name);
     const keep = append || restart > 0;
     const upload = await openForUpload(app.files, name, options.maxUploadBytes, keep, await this.rights(), app.registry);
     let offset = append ? upload.size() : restart;

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { formatDate } from '../clock.js';
 import { propValue } from '../menu/generic.js';
 import { CLOCK_PATH } from '../menus/system/clock.js';
-import { NTP_CLIENT_PATH, NTP_ENABLED, NTP_SERVERS_PATH, NTP_STATE, type NtpState } from '../menus/system/ntp.js';
+import { NTP_CLIENT_PATH, NTP_ENABLED, NTP_SERVERS_PATH, NTP_STATE, ntpServerAddress, type NtpState } from '../menus/system/ntp.js';
 import { holdDuty, type HeldDuty } from '../store/duty.js';
 import type { RowData, WriteTx } from '../store/store.js';
 import type { ServiceContext } from './context.js';
@@ -45,17 +45,10 @@ export interface NtpServer {
   readonly iburst: boolean;
 }
 
-/** `host`, `host:port`, `[v6]:port`, `v6` → host and port; undefined when it is none of them. */
+/** A server of the settings (ntpServerAddress) with the polling settings it is asked with. */
 export function parseServer(text: string, defaults: { minPoll: number; maxPoll: number; iburst: boolean }): NtpServer | undefined {
-  const t = text.trim();
-  let host = t;
-  let port = 123;
-  const bracket = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(t);
-  const hostPort = /^([^:]+):(\d{1,5})$/.exec(t);
-  if (bracket) { host = bracket[1]!; port = bracket[2] ? Number(bracket[2]) : 123; } else if (hostPort) { host = hostPort[1]!; port = Number(hostPort[2]); }
-  host = host.replace(/%.*$/, '');
-  if (host === '' || port < 1 || port > 65535 || !(net.isIP(host) || /^[A-Za-z0-9.-]+$/.test(host))) return undefined;
-  return { text: t, host, port, ...defaults };
+  const address = ntpServerAddress(text);
+  return address && { text: text.trim(), ...address, ...defaults };
 }
 
 // ---------------------------------------------------------------------------------------------

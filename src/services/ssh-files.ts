@@ -66,6 +66,20 @@ function shortName(name: string): string {
 }
 
 /**
+ * A client path ending in `/` (or `/.`) names a folder, as POSIX path resolution reads it: where
+ * no folder has that name it can not be opened as a file (missing: no such file; a file: not a
+ * directory), as OpenSSH's server fails `open("nodir/")`. Else the trailing `/` would be dropped
+ * with the empty segment and `scp f host:nodir/` would make a file `nodir`. The one rule of SCP,
+ * SFTP and FTP.
+ */
+export async function refuseFolderPathAsFile(files: FileStore, clientPath: string, name: string): Promise<void> {
+  if (name === '' || !/\/\.?$/.test(clientPath)) return;
+  const st = await files.stat(name);
+  if (!st) throw new FileRefusal('no-such-file', 'no such file');
+  if (st.kind !== 'directory') throw new FileRefusal('failure', 'not a directory');
+}
+
+/**
  * Opens a /file entry for a download (FTP RETR, SFTP, SCP): a regular file only, never through a
  * symbolic link (the store's openRead), and a file holding a secret (a private key, sensitive
  * values: menu/secret-files.ts) only for a user who has `sensitive` now — the rule of `/file`

@@ -19,7 +19,7 @@ import { effectivePolicies, logFileRefusal } from '../menu/executor.js';
 import type { Policy, Session } from '../menu/types.js';
 import { fsError, UnsafeFileName, type FileReader, type FileStat, type FileUpload } from '../store/files.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, openForDownload, UploadTooLarge } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, refuseFolderPathAsFile, UploadTooLarge } from './ssh-files.js';
 import { endChannel, type SshUser } from './ssh.js';
 import { linearRegExp } from '../menu/regex.js';
 
@@ -246,6 +246,10 @@ export async function runScp(channel: ssh2.ServerChannel, command: string, opts:
       const name = m[3]!;
       if (name.includes('/') || name === '..' || name === '.') throw new ScpError(`protocol error: unexpected filename: ${name}`);
       const dest = cwd !== undefined ? join(cwd, name) : t;
+      if (kind === 'C' && cwd === undefined) {
+        // `scp f host:nodir/`: the target names a folder that is not there (OpenSSH's scp -t fails too).
+        try { await refuseFolderPathAsFile(files, target, t); } catch (e) { await warn(target, e); continue; }
+      }
       if (kind === 'D') {
         if (!flags.has('r')) throw new ScpError('received directory without -r');
         try {

@@ -21,7 +21,7 @@ import { UnsafeFileName, type FileReader, type FileStat, type FileUpload } from 
 import { plainAddress } from './auth.js';
 import { isAutoImport, runAutoImport } from './auto-import.js';
 import type { ServiceContext } from './context.js';
-import { fileFailure, FileRefusal, openForDownload, openForUpload } from './ssh-files.js';
+import { fileFailure, FileRefusal, openForDownload, openForUpload, refuseFolderPathAsFile } from './ssh-files.js';
 import type { SshUser } from './ssh.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
@@ -187,6 +187,7 @@ export function serveSftp(sftp: ssh2.SFTPWrapper, opts: { ctx: ServiceContext; u
     const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC)) !== 0;
     const exists = await files.stat(name);
     if (exists?.kind === 'directory') throw new FileRefusal('failure', 'not a regular file');
+    await refuseFolderPathAsFile(files, p, name);
     if (!writing) {
       await need('read');
       if (!exists) throw new FileRefusal('no-such-file', 'no such file');

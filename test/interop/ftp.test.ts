@@ -204,6 +204,23 @@ print(json.dumps(out))
   assert.ok(log.some((l) => /^file access refused for admin \(ftp\): invalid file name "\.\.\/\.\.\/etc\/passwd"/.test(l)), log.join('\n'));
 });
 
+test('STOR into a folder that does not exist (a name ending in /) is refused and makes no file, as scp and sftp', { skip }, async () => {
+  fs.writeFileSync(path.join(files, 'plain.txt'), 'plain\n');
+  const out = await ftplib(`
+def store(name):
+    try:
+        f.storbinary('STOR ' + name, io.BytesIO(b'x'))
+        return 'stored'
+    except ftplib.all_errors as e:
+        return str(e)
+print(json.dumps([store('nodir/'), store('plain.txt/')]))
+`);
+  assert.match(out[0], /^550 .*no such file$/);
+  assert.match(out[1], /^550 .*not a directory$/);
+  assert.equal(fs.existsSync(path.join(files, 'nodir')), false);
+  assert.equal(fs.readFileSync(path.join(files, 'plain.txt'), 'utf8'), 'plain\n');
+});
+
 test('an upload over the size limit is refused and leaves nothing, not even a temporary file', { skip }, async () => {
   fs.writeFileSync(local('big.bin'), Buffer.alloc(LIMIT * 3, 7));
   const r = await run('curl', ['-sS', '-T', local('big.bin'), url('big.bin')]);

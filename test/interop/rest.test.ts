@@ -5,7 +5,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { basic, run, startServiceApp, type ServiceApp } from '../services/support.js';
+import { ApiClient, attrs, basic, run, startServiceApp, type ServiceApp } from '../services/support.js';
 import { openssl, tempDir } from '../support/app.js';
 
 let s: ServiceApp;
@@ -253,4 +253,38 @@ test('a certbot deploy hook over REST: upload, already exists, import under a na
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('an imported certificate without KU, EKU, SAN, SKID, AKID, CDP or CN: REST, API, get and print detail agree on what is absent', async () => {
+  // Only basicConstraints: every extension a certificate may lack is missing (clients.md #11).
+  const dir = tempDir();
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', path.join(dir, 'k.pem'),
+    '-out', path.join(dir, 'c.pem'), '-subj', '/O=bare', '-days', '10', '-config', '/dev/null',
+    '-addext', 'subjectKeyIdentifier=none', '-addext', 'authorityKeyIdentifier=none', '-addext', 'basicConstraints=critical,CA:FALSE']);
+  fs.writeFileSync(path.join(s.app.dataDir.filesDir, 'bare.crt'), fs.readFileSync(path.join(dir, 'c.pem')));
+  assert.equal((await rest('POST', '/rest/certificate/import', { 'file-name': 'bare.crt', name: 'bare', passphrase: '' })).status, 200);
+
+  // `print detail` shows subject-alt-name="" and akid="" (spec §2.1) and leaves the rest out when empty.
+  const detail = await rest('POST', '/rest/execute', { script: '/certificate print detail where name=bare', 'as-string': '' });
+  const shown = new Set([...String(detail.json.ret).matchAll(/([a-z-]+)=/g)].map((m) => m[1]));
+  const rec = (await rest('GET', '/rest/certificate?name=bare')).json[0] as Record<string, string>;
+  const api = await ApiClient.connect(s.ports.api);
+  try {
+    await api.login();
+    const apiRec = attrs((await api.talk('/certificate/print', '?name=bare'))[0]!);
+    for (const [front, r] of [['REST', rec], ['API', apiRec]] as const) {
+      for (const [k, v] of Object.entries(r)) {
+        if (v === '') assert.ok(shown.has(k), `${front} gives ${k}="" where print detail leaves it out`);
+      }
+      for (const k of ['key-usage', 'skid', 'common-name']) assert.equal(r[k], undefined, `${front}: ${k} absent`);
+      assert.equal(r['subject-alt-name'], '');
+      assert.equal(r.akid, '');
+    }
+  } finally { api.close(); }
+  for (const k of ['key-usage', 'skid', 'common-name']) assert.ok(!shown.has(k), `print detail leaves ${k} out`);
+  // get answers an absent property as it does any other (nothing), as `ca` on a root.
+  const get = await rest('POST', '/rest/execute', {
+    script: ':put [:typeof [/certificate get bare key-usage]]; :put [:typeof [/certificate get bare ca]]; :put [:typeof [/certificate get bare skid]]', 'as-string': '',
+  });
+  assert.equal(get.json.ret, 'nothing\r\nnothing\r\nnothing\r\n');
 });

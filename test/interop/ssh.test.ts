@@ -60,6 +60,25 @@ test('scp (SFTP mode and legacy -O): upload, overwrite with a shorter file, down
   assert.equal(files.stdout, '9\n.crt file\n');
 });
 
+test('scp into a folder that does not exist (target ends in /) fails as against OpenSSH, and makes no file', { skip }, async () => {
+  fs.writeFileSync(local('lost.txt'), 'lost\n');
+  for (const mode of [[], ['-O']]) {
+    for (const target of ['nodir/', 'nodir/sub/', 'nodir/.']) {
+      const r = await scp(s, [...mode, local('lost.txt'), remote(target)]);
+      assert.notEqual(r.status, 0, `${mode.join('')} ${target}: ${r.stderr}`);
+      assert.match(r.stderr, /nodir/, `${mode.join('')} ${target}`);
+      assert.match(r.stderr, /no such file|not a directory|does not exist/i, `${mode.join('')} ${target}: ${r.stderr}`);
+      assert.equal(fs.existsSync(storeFile('nodir')), false, `${mode.join('')} ${target}: no file nodir`);
+    }
+    // A file is no folder either; an existing folder still takes the file under its own name.
+    assert.notEqual((await scp(s, [...mode, local('lost.txt'), remote('a.txt/')])).status, 0);
+    fs.mkdirSync(storeFile('isdir'), { recursive: true });
+    const r = await scp(s, [...mode, local('lost.txt'), remote('isdir/')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(storeFile('isdir/lost.txt'), 'utf8'), 'lost\n');
+  }
+});
+
 test('nothing outside the store: .. paths are refused (and logged) by scp, scp -O and sftp', { skip }, async () => {
   for (const mode of [[], ['-O']]) {
     const down = await scp(s, [...mode, remote('../../etc/passwd'), local('passwd')]);

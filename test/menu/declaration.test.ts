@@ -103,3 +103,13 @@ describe('a property added to a menu by one declaration', () => {
     assert.match(help, /^colour -- Paint$/m);
   });
 });
+
+test('absentWhenEmpty and detail: always contradict each other: no property declares both', () => {
+  const both = ALL_MENUS.flatMap((m) => m.properties.filter((p) => p.absentWhenEmpty && p.detail === 'always').map((p) => `${m.path} ${p.name}`));
+  assert.deepEqual(both, []);
+  // The certificate facts that may not apply are declared so (clients.md #11).
+  const cert = ALL_MENUS.find((m) => m.path === '/certificate')!;
+  for (const name of ['key-usage', 'skid', 'issuer', 'common-name', 'organization']) {
+    assert.equal(cert.properties.find((p) => p.name === name)?.absentWhenEmpty, true, name);
+  }
+});

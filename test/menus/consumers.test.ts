@@ -139,6 +139,32 @@ describe('consumer menus', () => {
       assert.equal(await cli('/interface ovpn-server server set port=0'), 'value of port is out of range (1 .. 65535)\n');
     });
 
+    test('push-routes and push-routes-ipv6 take routes (network[/len] [mask] [gateway] [metric], comma separated); anything else is refused and nothing changes', async () => {
+      assert.equal(await cli('/interface ovpn-server server add name=pr port=1198'), '');
+      const get = async (p: string) => cli(`:put [/interface ovpn-server server get pr ${p}]`);
+      const good: Array<[string, string]> = [
+        ['192.168.88.0/24', '192.168.88.0/24'],
+        ['10.1.2.3/8 10.0.0.1 5', '10.0.0.0/8 10.0.0.1 5'],
+        ['192.168.1.0 255.255.255.0,  172.16.0.0/12 vpn_gateway', '192.168.1.0 255.255.255.0,172.16.0.0/12 vpn_gateway'],
+        ['192.168.2.0 255.255.255.0 192.168.88.1 10', '192.168.2.0 255.255.255.0 192.168.88.1 10'],
+      ];
+      for (const [given, kept] of good) {
+        assert.equal(await cli(`/interface ovpn-server server set pr push-routes="${given}"`), '', given);
+        assert.equal(await get('push-routes'), `${kept}\n`, given);
+      }
+      for (const bad of ['garbage', '192.168.88.0/33', '192.168.88.0 192.168.88.1', '10.0.0.0/8 10.0.0.1 5 extra', '10.0.0.0/8 fe80::1', '2001:db8::/32', '10.0.0.0/8,,10.1.0.0/16', '10.0.0.0/8 10.0.0.1 -1', 'a"b']) {
+        assert.equal(await cli(`/interface ovpn-server server set pr push-routes=${JSON.stringify(bad)} port=1197`), 'invalid value for argument push-routes\n', bad);
+        assert.equal(await get('push-routes'), `${good.at(-1)![1]}\n`, `${bad}: nothing changed`);
+        assert.notEqual(await get('port'), '1197\n', `${bad}: nothing changed`);
+      }
+      assert.equal(await cli(`/interface ovpn-server server set pr push-routes-ipv6="2001:db8::/32 2001:db8::1 3"`), '');
+      assert.equal(await get('push-routes-ipv6'), '2001:db8::/32 2001:db8::1 3\n');
+      assert.equal(await cli('/interface ovpn-server server set pr push-routes-ipv6=10.0.0.0/8'), 'invalid value for argument push-routes-ipv6\n');
+      assert.equal(await cli('/interface ovpn-server server set pr push-routes="" push-routes-ipv6=""'), '');
+      assert.equal(await get('push-routes'), '\n');
+      assert.equal(await cli('/interface ovpn-server server remove pr'), '');
+    });
+
     test('with several servers the item number is needed', async () => {
       assert.equal(await cli('/interface ovpn-server server add name=second enabled=yes port=1196'), '');
       assert.equal(await cli(':put [/interface ovpn-server server get second disabled]'), 'false\n', 'add takes enabled= too');

@@ -66,6 +66,19 @@ test('/system ntp client: stopped when disabled, waiting when enabled and nothin
   assert.equal(await get('/system/ntp/client', 'enabled'), false);
 });
 
+test('/system ntp client set servers: an empty or malformed entry is refused and nothing changes; "" empties the list', async () => {
+  await t.run('/system/ntp/client', 'set', { servers: '0.pool.ntp.org,127.0.0.1:12300' });
+  for (const bad of [',,,', ',', '0.pool.ntp.org,,1.pool.ntp.org', 'a b', 'host:99999']) {
+    await assert.rejects(t.run('/system/ntp/client', 'set', { servers: bad, enabled: 'yes' }), /invalid value for argument servers/, bad);
+    const servers = await get('/system/ntp/client', 'servers');
+    assert.deepEqual(servers instanceof RosArray ? servers.values() : servers, ['0.pool.ntp.org', '127.0.0.1:12300'], bad);
+    assert.equal(await get('/system/ntp/client', 'enabled'), false, `${bad}: nothing changed`);
+  }
+  await t.run('/system/ntp/client', 'set', { servers: '' });
+  const none = await get('/system/ntp/client', 'servers');
+  assert.deepEqual(none instanceof RosArray ? none.values() : none, []);
+});
+
 test('/system package update: check-for-updates reaches no server and says so; install refuses', async () => {
   assert.equal(await get('/system/package/update', 'status'), undefined);
   assert.equal(await get('/system/package/update', 'installed-version'), '7.23.3');

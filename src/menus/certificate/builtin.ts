@@ -40,7 +40,10 @@ function setFingerprint(): string {
   return createHash('sha256').update(rootCertificates().join('')).digest('hex');
 }
 
-const roText = (name: string, type: PropType<any> = bare, extra: Partial<PropertyDecl> = {}): PropertyDecl => ({ name, type, access: 'ro', ...extra });
+// Facts of a root: absent where the certificate lacks them, never empty (clients.md #11).
+const roText = (name: string, type: PropType<any> = bare, extra: Partial<PropertyDecl> = {}): PropertyDecl => ({
+  name, type, access: 'ro', absentWhenEmpty: extra.detail !== 'always', ...extra,
+});
 
 const properties: PropertyDecl[] = [
   roText('common-name', stringType),

@@ -103,7 +103,12 @@ const isLocalAuthority = (row: RowData): boolean =>
 
 /** Dates of the certificate itself: invalid-before/after, revoked. */
 const roDate = (name: string, extra: Partial<PropertyDecl> = {}): PropertyDecl => ({ name, type: dateType, access: 'ro', ...extra });
-const roText = (name: string, type: PropType<string> = bare): PropertyDecl => ({ name, type, access: 'ro' });
+/**
+ * A fact of a certificate or a client row: absent where it does not apply (no SKID extension,
+ * no issuer text, no CRL host), never empty (clients.md #11).
+ */
+const absent = { absentWhenEmpty: true } as const;
+const roText = (name: string, type: PropType<string> = bare): PropertyDecl => ({ name, type, access: 'ro', ...absent });
 const flagProp = (name: string, letter: string, rank: number, compute?: PropertyDecl['compute']): PropertyDecl => ({
   name, type: boolType, access: 'ro', detail: 'never', flag: { letter, rank }, compute,
 });
@@ -128,15 +133,15 @@ export const CERT = {
   trustStore: { name: 'trust-store', type: trustStoreType, default: ['all'], help: 'Services that may use it as a trust anchor' } as PropertyDecl<string[]>,
   digest: { name: 'digest-algorithm', type: enumType(DIGESTS), default: 'sha256', ...templateOnly } as PropertyDecl<string>,
   trusted: { name: 'trusted', type: boolType, default: false, flag: { letter: 'T', rank: 8 }, help: 'Trust this certificate' } as PropertyDecl<boolean>,
-  commonName: { name: 'common-name', type: stringType, default: '', ...templateOnly } as PropertyDecl<string>,
-  country: { name: 'country', type: countryType, ...templateOnly } as PropertyDecl<string>,
-  state: { name: 'state', type: stringType, ...templateOnly } as PropertyDecl<string>,
-  locality: { name: 'locality', type: stringType, ...templateOnly } as PropertyDecl<string>,
-  organization: { name: 'organization', type: stringType, ...templateOnly } as PropertyDecl<string>,
-  unit: { name: 'unit', type: stringType, ...templateOnly } as PropertyDecl<string>,
+  commonName: { name: 'common-name', type: stringType, default: '', ...absent, ...templateOnly } as PropertyDecl<string>,
+  country: { name: 'country', type: countryType, ...absent, ...templateOnly } as PropertyDecl<string>,
+  state: { name: 'state', type: stringType, ...absent, ...templateOnly } as PropertyDecl<string>,
+  locality: { name: 'locality', type: stringType, ...absent, ...templateOnly } as PropertyDecl<string>,
+  organization: { name: 'organization', type: stringType, ...absent, ...templateOnly } as PropertyDecl<string>,
+  unit: { name: 'unit', type: stringType, ...absent, ...templateOnly } as PropertyDecl<string>,
   subjectAltName: { name: 'subject-alt-name', type: subjectAltNameType, default: '', detail: 'always', ...templateOnly } as PropertyDecl<string>,
   keySize: { name: 'key-size', type: enumType(KEY_SIZES), default: '2048', ...templateOnly } as PropertyDecl<string>,
-  keyUsage: { name: 'key-usage', type: enumSetType(KEY_USAGE_NAMES), default: [...DEFAULT_KEY_USAGE], ...templateOnly } as PropertyDecl<string[]>,
+  keyUsage: { name: 'key-usage', type: enumSetType(KEY_USAGE_NAMES), default: [...DEFAULT_KEY_USAGE], ...absent, ...templateOnly } as PropertyDecl<string[]>,
   daysValid: { name: 'days-valid', type: intType(1, 100000), default: 365, ...templateOnly } as PropertyDecl<number>,
 } as const;
 
@@ -187,7 +192,7 @@ export const certificateProperties: PropertyDecl[] = [
   CERT.daysValid,
   roDate('invalid-before'),
   roDate('invalid-after'),
-  { name: 'serial-number', type: lowerHexType, access: 'ro' },
+  { name: 'serial-number', type: lowerHexType, access: 'ro', ...absent },
   { name: 'akid', type: bare, access: 'ro', detail: 'always' },
   roText('skid'),
   { name: 'fingerprint', type: stringType, access: 'ro' },
@@ -195,20 +200,20 @@ export const certificateProperties: PropertyDecl[] = [
   { name: 'ca', type: refType(CERT_PATH, { onRemove: 'cascade' }), access: 'ro' },
   roText('ca-crl-host'),
   // SCEP client rows (spec §1.10, §2.1; scep-client.ts)
-  { name: 'scep-url', type: stringType, access: 'ro' },
-  { name: 'req-fingerprint', type: bare, access: 'ro' },
-  { name: 'ca-fingerprint', type: bare, access: 'ro' },
-  { name: 'challenge-password', type: stringType, access: 'ro', sensitive: true },
-  { name: 'status', type: stringType, access: 'ro' },
+  { name: 'scep-url', type: stringType, access: 'ro', ...absent },
+  { name: 'req-fingerprint', type: bare, access: 'ro', ...absent },
+  { name: 'ca-fingerprint', type: bare, access: 'ro', ...absent },
+  { name: 'challenge-password', type: stringType, access: 'ro', sensitive: true, ...absent },
+  { name: 'status', type: stringType, access: 'ro', ...absent },
   roDate('revoked', { flag: { letter: 'R', sharesColumnWith: 'I', rank: 6 } }),
   // ACME client rows (spec §5, issue 14): enable-ssl-certificate and add-acme set these; the
   // next renewal and the last failure are rospki's own (docs/compatibility.md).
-  { name: ACME.domainNames, type: { ...stringListType, quoted: false }, access: 'ro' },
+  { name: ACME.domainNames, type: { ...stringListType, quoted: false }, access: 'ro', ...absent },
   roText(ACME.directoryUrl),
   roText(ACME.status),
   // A row waiting for its first certificate is due at once (0): nothing to show.
   { name: 'acme-next-renewal', type: dateType, access: 'ro', compute: (row) => acmeDueAt(row) || undefined },
-  { name: ACME.error, type: stringType, access: 'ro' },
+  { name: ACME.error, type: stringType, access: 'ro', ...absent },
   {
     name: 'expires-after', type: durationType(), access: 'ro',
     // Whole seconds, as RouterOS shows it (`521w2d23h56m20s`).

@@ -12,11 +12,11 @@
 // 7.17 upgrade gives the migrated server) when there is none, and `enabled=yes|no` stands for
 // `disabled=no|yes`.
 
-import { argumentError, failure, noSuchItem } from '../../errors.js';
+import { argumentError, failure, invalidValue, noSuchItem } from '../../errors.js';
 import { applyArgs, checkRow, genericCommands, newRowData, propByName, propValue, resolveItem, typeContext } from '../../menu/generic.js';
 import { bareStringType, boolType, enumSetType, enumType, hostType, intType, matchChoice, refType, stringType } from '../../menu/proptypes.js';
 import type { ArgDecl, CommandCall, CommandDecl, MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
-import { ItemId, RosArray, type Value, valueToString } from '../../menu/values.js';
+import { IpAddress, IpPrefix, ItemId, RosArray, type Value, valueToString } from '../../menu/values.js';
 import { containsPrivateKey, isPem, pemDecode, pemEncode } from '../../pki/pem.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
@@ -49,6 +49,63 @@ function cipherType(base: PropType<string[]> | PropType<string>): PropType<any> 
     parse(v: Value, ctx, name) {
       const parts = v instanceof RosArray ? v.values().map(valueToString) : valueToString(v).split(',');
       return base.parse(parts.map((p) => LEGACY_CIPHERS[p.trim()] ?? p.trim()).join(','), ctx, name);
+    },
+  };
+}
+
+/** An OpenVPN `route-gateway` keyword that stands for a gateway the client knows. */
+const ROUTE_GATEWAY_WORDS = ['vpn_gateway', 'net_gateway', 'remote_host'];
+/** A contiguous dotted IPv4 netmask (255.255.255.0). */
+const isNetmask = (ip: IpAddress): boolean => ip.family === 4 && /^1*0*$/.test(Array.from(ip.bytes, (b) => b.toString(2).padStart(8, '0')).join(''));
+
+/**
+ * `push-routes` (family 4) and `push-routes-ipv6` (6): routes pushed to clients, comma
+ * separated, each `network[/len] [mask] [gateway] [metric]` (services spec §2.2: ≤ 1400
+ * characters, ≤ 37 routes); IPv4 takes a dotted mask when the network has no `/len`; a gateway is
+ * an address of the family or OpenVPN's vpn_gateway/net_gateway/remote_host. Anything else is
+ * refused where it is given: the routes end up in OpenVPN's `push "route …"` lines. Kept as given,
+ * one blank between words, a prefix as its network address (`10.1.2.3/8` → `10.0.0.0/8`).
+ */
+function pushRoutesType(family: 4 | 6): PropType<string> {
+  const route = (text: string, name: string): string => {
+    const words = text.trim().split(/\s+/);
+    const net = IpPrefix.parse(words[0] ?? '');
+    if (!net || net.address.family !== family) throw invalidValue(name);
+    const out = [words[0]!.includes('/') ? net.toString() : net.address.toString()];
+    let i = 1;
+    // Positional, as OpenVPN's `route`: without /len an IPv4 address after the network is its mask.
+    const mask = family === 4 && !words[0]!.includes('/') && words[1] !== undefined ? IpAddress.parse(words[1]) : undefined;
+    if (mask) {
+      if (!isNetmask(mask)) throw invalidValue(name);
+      out.push(mask.toString());
+      i++;
+    }
+    const gw = words[i];
+    if (gw !== undefined && !/^\d+$/.test(gw)) {
+      const ip = IpAddress.parse(gw);
+      if (!(ip?.family === family || ROUTE_GATEWAY_WORDS.includes(gw))) throw invalidValue(name);
+      out.push(ip ? ip.toString() : gw);
+      i++;
+    }
+    const metric = words[i];
+    if (metric !== undefined) {
+      if (!/^\d{1,10}$/.test(metric) || Number(metric) > 2 ** 31 - 1) throw invalidValue(name);
+      out.push(String(Number(metric)));
+      i++;
+    }
+    if (i !== words.length) throw invalidValue(name);
+    return out.join(' ');
+  };
+  return {
+    ...stringType,
+    help: family === 4 ? 'network[/len] [mask] [gateway] [metric][,…]' : 'network/len [gateway] [metric][,…]',
+    parse(v, _ctx, name) {
+      const text = v instanceof RosArray ? v.values().map(valueToString).join(',') : valueToString(v);
+      if (text.trim() === '') return '';
+      const routes = text.split(',').map((r) => route(r, name));
+      const joined = routes.join(',');
+      if (routes.length > 37 || joined.length > 1400) throw invalidValue(name);
+      return joined;
     },
   };
 }
@@ -117,8 +174,8 @@ const serverBase: MenuDecl = {
     { name: 'user-auth-method', type: enumType(['pap', 'mschap2']), default: 'pap' },
     { name: 'redirect-gateway', type: enumSetType(['def1', 'disabled', 'ipv6']), default: ['disabled'] },
     SERVER.renegSec,
-    { name: 'push-routes', type: stringType, default: '' },
-    { name: 'push-routes-ipv6', type: stringType, default: '' },
+    { name: 'push-routes', type: pushRoutesType(4), default: '' },
+    { name: 'push-routes-ipv6', type: pushRoutesType(6), default: '' },
     { name: 'enable-tun-ipv6', type: boolType, default: false },
     { name: 'ipv6-prefix-len', type: intType(1, 128), default: 64 },
     { name: 'tun-server-ipv6', type: bareStringType, default: '::' },

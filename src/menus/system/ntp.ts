@@ -5,9 +5,12 @@
 // `stopped` when disabled), synced-server, synced-stratum, system-offset and, from the second
 // answer on, freq-drift. Without a daemon nothing polls: an enabled client is `waiting`.
 
+import net from 'node:net';
+import { invalidValue } from '../../errors.js';
 import { boolType, enumType, intType, stringListType, stringType } from '../../menu/proptypes.js';
 import { propValue } from '../../menu/generic.js';
 import type { MenuDecl, PropType, PropertyDecl } from '../../menu/types.js';
+import { RosArray, valueToString } from '../../menu/values.js';
 import { ensureSingletonRow, resetCommand } from '../host/rows.js';
 
 export const NTP_CLIENT_PATH = '/system/ntp/client';
@@ -19,12 +22,43 @@ export type NtpState = Partial<Record<(typeof NTP_STATE)[number], string | numbe
 
 const bare: PropType<string> = { ...stringType, quoted: false };
 
+/**
+ * `host`, `host:port`, `[v6]:port`, `v6` → host and port (123 unless given; the port is a rospki
+ * addition for servers that are not on 123); undefined when it is none of them.
+ */
+export function ntpServerAddress(text: string): { host: string; port: number } | undefined {
+  const t = text.trim();
+  let host = t;
+  let port = 123;
+  const bracket = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(t);
+  const hostPort = /^([^:]+):(\d{1,5})$/.exec(t);
+  if (bracket) { host = bracket[1]!; port = bracket[2] ? Number(bracket[2]) : 123; } else if (hostPort) { host = hostPort[1]!; port = Number(hostPort[2]); }
+  host = host.replace(/%.*$/, '');
+  if (host === '' || port < 1 || port > 65535 || !(net.isIP(host) || /^[A-Za-z0-9.-]+$/.test(host))) return undefined;
+  return { host, port };
+}
+
+/**
+ * The client's `servers`: a comma list of ntpServerAddress, `""` the empty list. An empty or
+ * malformed entry (`servers=,,,`, `a,,b`) is refused, not dropped, so nothing changes.
+ */
+const serverListType: PropType<string[]> = {
+  ...stringListType,
+  help: 'IP address or DNS name[,…]',
+  parse(v, _ctx, name) {
+    const parts = (v instanceof RosArray ? v.values().map(valueToString) : valueToString(v).split(',')).map((s) => s.trim());
+    if (parts.length === 1 && parts[0] === '') return [];
+    if (parts.some((p) => !ntpServerAddress(p))) throw invalidValue(name);
+    return parts;
+  },
+};
+
 export const NTP_ENABLED: PropertyDecl<boolean> = { name: 'enabled', type: boolType, default: false, help: 'Run the NTP client' };
 
 const clientProperties: PropertyDecl[] = [
   NTP_ENABLED,
   { name: 'mode', type: enumType(['unicast', 'broadcast', 'multicast', 'manycast']), default: 'unicast', help: 'How servers are found' },
-  { name: 'servers', type: stringListType, default: [], help: 'NTP servers: addresses or DNS names' },
+  { name: 'servers', type: serverListType, default: [], help: 'NTP servers: addresses or DNS names' },
   { name: 'vrf', type: enumType(['main']), default: 'main' },
   // Written by the NTP service (src/services/ntp.ts).
   { name: 'freq-drift', type: bare, access: 'ro' },
