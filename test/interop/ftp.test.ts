@@ -71,6 +71,8 @@ async function ftplib(body: string, user: [string, string] | null = ['admin', PA
     '        return str(fn())',
     '    except ftplib.all_errors as e:',
     '        return str(e)',
+    'def store(name):',
+    "    return reply(lambda: f.storbinary('STOR ' + name, io.BytesIO(b'x')) and 'stored')",
     body,
   ].join('\n');
   const r = await run(PYTHON, ['-c', script], { timeoutMs: 60_000 });
@@ -162,12 +164,6 @@ cmds = ['RETR ../../etc/passwd', 'RETR /../etc/passwd', 'RETR /etc/passwd', 'RET
         'MKD ' + long, 'RETR a\\\\b', 'LIST ../..', 'MLST ..', 'CWD /../../..']
 out = [[c[:40], reply(lambda c=c: f.sendcmd(c))] for c in cmds]
 out.append(['PWD', f.pwd()])
-def store(name):
-    try:
-        f.storbinary('STOR ' + name, io.BytesIO(b'x'))
-        return 'stored'
-    except ftplib.all_errors as e:
-        return str(e)
 out.append(['STOR ..', store('../up.txt')])
 out.append(['STOR long', store(long)])
 out.append(['STOR link', store('etc-link/evil')])
@@ -207,12 +203,6 @@ print(json.dumps(out))
 test('STOR into a folder that does not exist (a name ending in /) is refused and makes no file, as scp and sftp', { skip }, async () => {
   fs.writeFileSync(path.join(files, 'plain.txt'), 'plain\n');
   const out = await ftplib(`
-def store(name):
-    try:
-        f.storbinary('STOR ' + name, io.BytesIO(b'x'))
-        return 'stored'
-    except ftplib.all_errors as e:
-        return str(e)
 print(json.dumps([store('nodir/'), store('plain.txt/')]))
 `);
   assert.match(out[0], /^550 .*no such file$/);
