@@ -5,7 +5,7 @@
 
 import { failure, invalidValue, outOfRange } from '../../errors.js';
 import { BUILTIN, newRowData, typeContext } from '../../menu/generic.js';
-import { boolType, enumType, matchChoice, stringType } from '../../menu/proptypes.js';
+import { boolType, enumType, matchChoice } from '../../menu/proptypes.js';
 import { renderPrint } from '../../menu/render.js';
 import type { Environment, MenuDecl, PrintOutput, PropType, PropertyDecl, Session, TypeContext } from '../../menu/types.js';
 import { IpAddress, RosArray, type Value, valueToString } from '../../menu/values.js';
@@ -15,15 +15,7 @@ import { randomBytes } from 'node:crypto';
 // The status of what does not run yet is the menu layer's (certificate menus use it too).
 export { notRunning, statusProperty } from '../../menu/not-running.js';
 
-/** Rows a user enabled (`disabled=no`; the default of the menu applies when unset). */
-export const enabledRow = (disabled: PropertyDecl<boolean>) => (row: RowData): boolean =>
-  !(typeof row[disabled.name] === 'boolean' ? row[disabled.name] : disabled.default);
-
-/** `disabled` with flag X, default yes (VPN interfaces and servers start disabled, M-OVPN, M-SSTP). */
-export const disabledYes: PropertyDecl<boolean> = { name: 'disabled', type: boolType, default: true, flag: { letter: 'X' }, detail: 'never' };
-/** `disabled` with flag X, default no (IPsec, dot1x, DNS entries). */
-export const disabledNo: PropertyDecl<boolean> = { name: 'disabled', type: boolType, default: false, flag: { letter: 'X' }, detail: 'never' };
-export const commentProperty: PropertyDecl<string> = { name: 'comment', type: stringType };
+export { commentProperty, disabledNo, disabledYes, enabledRow } from '../../menu/common-props.js';
 
 /**
  * The `*` flag of rows that come with the router (`default` in scripts: `[find default=yes]`,

@@ -9,7 +9,7 @@ import { invalidValue } from '../../errors.js';
 import { dateType, durationType, enumType, intType, stringType } from '../../menu/proptypes.js';
 import type { MenuDecl, PropType } from '../../menu/types.js';
 import { IpAddress, valueToString } from '../../menu/values.js';
-import { commentProperty, disabledNo } from '../interface/common.js';
+import { commentProperty, disabledNo } from '../../menu/common-props.js';
 
 export const NETWATCH_PATH = '/tool/netwatch';
 
