@@ -4,7 +4,7 @@
 //
 //   client → daemon: {t:'open', width}  {t:'run', source}  {t:'complete', line}
 //                    {t:'help', line}  {t:'answer', value}  {t:'interrupt'}  {t:'resize', width}
-//   daemon → client: {t:'ready', prompt}  {t:'out', text}  {t:'done', ok, error?, prompt}
+//   daemon → client: {t:'ready', prompt}  {t:'out', text}  {t:'done', ok, error?, quit?, prompt}
 //                    {t:'completion', candidates, partial}  {t:'help', text}
 //                    {t:'ask', question, masked}  {t:'clear-history'}
 
@@ -228,7 +228,7 @@ class RemoteConsole implements ConsoleBackend {
     this.output = output;
     const done = await this.request({ t: 'run', source });
     this.lastPrompt = String(done.prompt ?? this.lastPrompt);
-    return { ok: Boolean(done.ok), error: done.error === undefined ? undefined : String(done.error) };
+    return { ok: Boolean(done.ok), error: done.error === undefined ? undefined : String(done.error), quit: done.quit === true };
   }
 
   async prompt(): Promise<string> { return this.lastPrompt; }

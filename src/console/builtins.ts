@@ -34,6 +34,8 @@ export class ReturnSignal {
 
 /** `:exit`: the script ends here, quietly. */
 export class ExitSignal {}
+/** `/quit`: ends the script like `:exit`, and a terminal's console session after it. */
+export class QuitSignal extends ExitSignal {}
 
 /** `:break` / `:continue`: unwinding to the innermost loop. */
 export class LoopSignal {

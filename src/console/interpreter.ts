@@ -20,7 +20,7 @@ import {
 } from '../menu/values.js';
 import type { BraceExpr, CommandStmt, Expr, Pos, Program, Stmt } from './ast.js';
 import {
-  BUILTINS, builtinParamNames, ExitSignal, LoopSignal, nameOf, ReturnSignal, Scope, type BuiltinHost, type BuiltinSpec,
+  BUILTINS, builtinParamNames, ExitSignal, LoopSignal, nameOf, QuitSignal, ReturnSignal, Scope, type BuiltinHost, type BuiltinSpec,
 } from './builtins.js';
 import {
   binaryOp, cloneValue, CodeValue, compareValues, inPrefix, literalValue, posixRegExp, toBool, toBoolConv,
@@ -213,17 +213,22 @@ export class Interpreter implements BuiltinHost {
     return this.depth === 0 ? this.session : { ...this.session, scriptDepth: this.depth };
   }
 
-  /** Runs a console line or a whole script. Throws RosError (syntax errors with line/column). */
-  async run(source: string): Promise<void> {
+  /**
+   * Runs a console line or a whole script. Throws RosError (syntax errors with line/column).
+   * Answers 'quit' when `/quit` ended it (a terminal then ends its session).
+   */
+  async run(source: string): Promise<'quit' | undefined> {
     const program = parse(source);
     this.check(program);
     try {
       await this.execStmts(program.body, new Scope());
     } catch (e) {
-      // `:return`, `:exit` (and a `:break` outside any loop) end the script quietly.
-      if (e instanceof ReturnSignal || e instanceof ExitSignal || e instanceof LoopSignal) return;
+      // `:return`, `:exit`, `/quit` (and a `:break` outside any loop) end the script quietly.
+      if (e instanceof QuitSignal) return 'quit';
+      if (e instanceof ReturnSignal || e instanceof ExitSignal || e instanceof LoopSignal) return undefined;
       throw e;
     }
+    return undefined;
   }
 
   /** Parses and checks without running (for `:parse`, import dry runs, tests). */
@@ -785,7 +790,7 @@ export class Interpreter implements BuiltinHost {
     }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
     const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.commandSession() });
-    if (result.quit) throw new ExitSignal();
+    if (result.quit) throw new QuitSignal();
     // `:local n [print count-only]` prints nothing: inside [ ] the value is the output.
     if (this.substDepth > 0 && result.ret !== undefined && !result.print) return result.ret;
     const text = (this.opts.render ?? renderConsole)(result, this.session);

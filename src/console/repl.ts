@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { ConsoleBackend } from './session.js';
+import type { ConsoleBackend, RunOutcome } from './session.js';
 import { Registry } from '../menu/registry.js';
 import { ALL_MENUS } from '../menus/index.js';
 import { pendingInput } from './lexer.js';
@@ -176,10 +176,12 @@ export async function runRepl(backend: ConsoleBackend, opts: ReplOptions): Promi
         // The terminal keeps being read while the command runs, so Ctrl-C reaches it; lines
         // typed meanwhile wait their turn.
         busy = true;
-        const outcome = await backend.run(source, write).catch((e: Error) => ({ ok: false, error: e.message }));
+        const outcome = await backend.run(source, write).catch((e: Error): RunOutcome => ({ ok: false, error: e.message }));
         // A command stopped by Ctrl-C just gives the prompt back, as on RouterOS.
         if (!outcome.ok && outcome.error && outcome.error !== 'interrupted') write(`${outcome.error}\n`);
         busy = false;
+        // `/quit` inside a longer line or a block (`:put done; /quit`) ends the session too.
+        if (outcome.quit) break;
       }
       prompt = await backend.prompt();
       rl.setPrompt(prompt);

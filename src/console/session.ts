@@ -15,6 +15,8 @@ export interface RunOutcome {
   ok: boolean;
   /** Console text of the error, when not ok. */
   error?: string;
+  /** `/quit` ended the text (also inside a longer line or a block): a terminal ends its session. */
+  quit?: boolean;
 }
 
 /**
@@ -142,9 +144,9 @@ export class ConsoleSession {
     else outer?.addEventListener('abort', abort, { once: true });
     (this.session as { signal?: AbortSignal }).signal = controller.signal;
     try {
-      await this.interpreter.run(source);
+      const ended = await this.interpreter.run(source);
       this.write('');
-      return { ok: true };
+      return ended === 'quit' ? { ok: true, quit: true } : { ok: true };
     } catch (e) {
       this.write('');
       // Never a stack or an internal message: an unexpected error shows only its reference.
