@@ -64,11 +64,11 @@ export async function emptyTmpfsDisks(env: Environment): Promise<void> {
   for (const [slot, volume] of volumes) {
     const kind = await env.files.kind(slot);
     if (volume.disabled) {
-      if (kind) await env.files.remove(slot);
+      if (kind) await env.files.remove([slot]);
       continue;
     }
     if (kind === 'directory') {
-      for (const entry of await env.files.readdir(slot)) await env.files.remove(`${slot}/${entry.name}`);
+      await env.files.remove((await env.files.readdir(slot)).map((entry) => `${slot}/${entry.name}`));
     } else {
       await env.files.mkdir(slot);
     }
@@ -160,7 +160,7 @@ async function setDisabled(call: Call, rows: readonly TmpfsRow[], disabled: bool
   });
   // Unmounted, a tmpfs's contents are gone; mounted again, it starts empty.
   for (const r of changed) {
-    if (disabled) { if (await env.files.kind(r.slot)) await env.files.remove(r.slot, env.clock.now()); }
+    if (disabled) { if (await env.files.kind(r.slot)) await env.files.remove([r.slot], env.clock.now()); }
     else await env.files.mkdir(r.slot, env.clock.now());
   }
 }
@@ -203,7 +203,7 @@ const removeCommand: CommandDecl = {
       }
     });
     // No longer a disk: its folder goes as any folder does.
-    for (const r of rows) if (await env.files.kind(r.slot)) await env.files.remove(r.slot, env.clock.now());
+    for (const r of rows) if (await env.files.kind(r.slot)) await env.files.remove([r.slot], env.clock.now());
     return {};
   },
 };

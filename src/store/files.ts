@@ -135,6 +135,27 @@ export function textContents(data: Buffer): string | undefined {
   return text;
 }
 
+/**
+ * Writes the same data into several files, all or none as far as a disk allows: every file is
+ * written aside first (where a full or failing disk shows), and only then is each put in place
+ * (FileWriter.commit: a rename on disk).
+ */
+export async function writeAll(store: FileStore, names: readonly string[], data: Buffer | string, mtime?: number): Promise<void> {
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const writers: FileWriter[] = [];
+  try {
+    for (const name of names) {
+      const writer = await store.writer(name);
+      writers.push(writer);
+      await writer.write(bytes);
+    }
+  } catch (e) {
+    for (const writer of writers) await writer.abort();
+    throw e;
+  }
+  for (const writer of writers) await writer.commit(mtime);
+}
+
 /** An fs failure as a RosError that names only the /file name (never a host path or errno text). */
 export function fileFailure(e: unknown, name: string): RosError {
   if (e instanceof RosError) return e;
@@ -170,8 +191,11 @@ export interface FileStore {
   /** Starts writing a file piece by piece (at most `limit` bytes). */
   writer(name: string, limit?: number): Promise<FileWriter>;
   mkdir(name: string, mtime?: number): Promise<string>;
-  /** Removes a file, or a folder with everything in it. */
-  remove(name: string, mtime?: number): Promise<void>;
+  /**
+   * Removes files, or folders with everything in them: all of them or, when one fails, none
+   * (a command that removes several is all-or-nothing, also against a disk failing half-way).
+   */
+  remove(names: readonly string[], mtime?: number): Promise<void>;
   /** Moves a file or folder to a new name (also into folders). */
   rename(from: string, to: string, mtime?: number): Promise<string>;
   /** Everything in the store, each folder before its contents. */
@@ -355,15 +379,36 @@ export class DiskFileStore implements FileStore {
     return clean;
   }
 
-  /** Removes a file, or a folder with everything in it. */
-  async remove(name: string, mtime?: number): Promise<void> {
-    const { name: clean, full } = this.resolve(name);
+  /**
+   * Removes files or folders, all or none: each is first renamed aside in its own folder (one
+   * rename each, so a folder never goes half; listings skip the `.rospki-*.tmp` name), and only
+   * when all are aside are they deleted. A rename that fails puts the ones before it back.
+   */
+  async remove(names: readonly string[], mtime?: number): Promise<void> {
+    const targets = names.map((name) => this.resolve(name));
+    const aside: { name: string; full: string; tmp: string }[] = [];
     try {
-      fs.rmSync(full, { recursive: true, force: true });
+      for (const { name, full } of targets) {
+        if (!lstatOrUndefined(full)) continue;
+        const tmp = path.join(path.dirname(full), `.rospki-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`);
+        try {
+          fs.renameSync(full, tmp);
+        } catch (e) {
+          throw fileFailure(e, name);
+        }
+        aside.push({ name, full, tmp });
+      }
     } catch (e) {
-      throw fileFailure(e, clean);
+      for (const a of aside.reverse()) {
+        try { fs.renameSync(a.tmp, a.full); } catch { /* left aside: listings skip it */ }
+      }
+      throw e;
     }
-    if (mtime !== undefined) this.touchPath(path.dirname(full), mtime);
+    // Gone from the store now; what the disk keeps of one that will not go is hidden and harmless.
+    for (const a of aside) {
+      try { fs.rmSync(a.tmp, { recursive: true, force: true }); } catch { /* hidden, see above */ }
+    }
+    if (mtime !== undefined) for (const a of aside) this.touchPath(path.dirname(a.full), mtime);
   }
 
   /** Moves a file or folder to a new name (also into folders). */

@@ -130,11 +130,14 @@ export class PgFileStore implements FileStore {
     return clean;
   }
 
-  async remove(name: string, mtime?: number): Promise<void> {
-    const clean = normaliseName(name);
+  /** Removes files or folders in one transaction: all or none. */
+  async remove(names: readonly string[], mtime?: number): Promise<void> {
+    const clean = names.map(normaliseName);
     await this.transaction(async (c) => {
-      await c.query('DELETE FROM rospki_files WHERE name = $1 OR starts_with(name, $2)', [clean, `${clean}/`]);
-      if (mtime !== undefined) await this.touchFolders(c, clean, mtime);
+      for (const name of clean) {
+        await c.query('DELETE FROM rospki_files WHERE name = $1 OR starts_with(name, $2)', [name, `${name}/`]);
+        if (mtime !== undefined) await this.touchFolders(c, name, mtime);
+      }
     });
   }
 

@@ -147,9 +147,9 @@ export class VolumeFileStore implements FileStore {
     return this.inner.mkdirOne(name, mtime);
   }
 
-  async remove(name: string, mtime?: number): Promise<void> {
-    this.guardTop(this.check(name), false);
-    return this.inner.remove(name, mtime);
+  async remove(names: readonly string[], mtime?: number): Promise<void> {
+    for (const name of names) this.guardTop(this.check(name), false);
+    return this.inner.remove(names, mtime);
   }
 
   async rmdir(name: string): Promise<void> {

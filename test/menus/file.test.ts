@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { ConsoleSession } from '../../src/console/session.js';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import { printRecords } from '../../src/menu/render.js';
 import { ItemId } from '../../src/menu/values.js';
 import { formatSize } from '../../src/menus/file/menu.js';
 import { openTestApp, T0, type TestApp } from '../support/app.js';
+import { needs } from '../support/tools.js';
 import { putFile } from './import-support.js';
 
 const F = '/file';
@@ -162,5 +164,64 @@ describe('/file', () => {
     t.clock.ms = T0 + 86_400_000;
     await t.run(F, 'add', { name: 'later.txt', contents: 'l' });
     assert.equal((await t.run(F, 'get', { number: 'later.txt', 'value-name': 'last-modified' })).ret, '2026-01-02 00:00:00');
+  });
+});
+
+// A disk that refuses half-way: `chattr +i` makes a folder immutable (even root can neither
+// create, rename nor remove in it), so the second of two files fails after the first went well.
+describe('/file set and remove of several files are all-or-nothing on a disk that fails half-way', { skip: needs('chattr') }, () => {
+  let t: TestApp;
+  let files: string;
+  /** Whether the file system takes `chattr +i` (ext4 and friends, as root). */
+  let immutableWorks = false;
+  const chattr = (flag: '+i' | '-i', target: string) => spawnSync('chattr', [flag, target], { encoding: 'utf8' }).status === 0;
+  before(async () => {
+    t = await openTestApp();
+    files = t.app.dataDir.filesDir;
+    fs.mkdirSync(path.join(files, 'probe'));
+    immutableWorks = chattr('+i', path.join(files, 'probe'));
+    chattr('-i', path.join(files, 'probe'));
+    fs.rmdirSync(path.join(files, 'probe'));
+  });
+  after(() => t.close());
+
+  /** Runs `fn` while folder `locked` cannot change; always unlocks it. */
+  const whileLocked = async (locked: string, fn: () => Promise<void>) => {
+    assert.ok(chattr('+i', path.join(files, locked)));
+    try { await fn(); } finally { chattr('-i', path.join(files, locked)); }
+  };
+  const contents = (name: string) => fs.readFileSync(path.join(files, name), 'utf8');
+  /** Everything in the folder, hidden names too: nothing may be left over. */
+  const everything = () => fs.readdirSync(files, { recursive: true }).map(String).sort();
+
+  test('set contents= of two files: the second folder refuses, the first file keeps its contents', async (c) => {
+    if (!immutableWorks) { c.skip('chattr +i is not supported here'); return; }
+    await t.run(F, 'add', { name: 'a/one.txt', contents: 'one' });
+    await t.run(F, 'add', { name: 'b/two.txt', contents: 'two' });
+    const before = everything();
+    await whileLocked('b', async () => {
+      await assert.rejects(t.run(F, 'set', { numbers: 'a/one.txt,b/two.txt', contents: 'new' }), /RosError/);
+    });
+    assert.equal(contents('a/one.txt'), 'one', 'the first file is unchanged');
+    assert.equal(contents('b/two.txt'), 'two');
+    assert.deepEqual(everything(), before, 'no file written aside is left');
+    await t.run(F, 'set', { numbers: 'a/one.txt,b/two.txt', contents: 'new' });
+    assert.equal(contents('a/one.txt'), 'new');
+    assert.equal(contents('b/two.txt'), 'new');
+  });
+
+  test('remove of two files and a folder: one refuses, every one of them is still there', async (c) => {
+    if (!immutableWorks) { c.skip('chattr +i is not supported here'); return; }
+    await t.run(F, 'add', { name: 'c/three.txt', contents: 'three' });
+    await t.run(F, 'add', { name: 'c/sub/four.txt', contents: 'four' });
+    await t.run(F, 'add', { name: 'd/five.txt', contents: 'five' });
+    const before = everything();
+    await whileLocked('d', async () => {
+      await assert.rejects(t.run(F, 'remove', { numbers: 'c/three.txt,c/sub,d/five.txt' }), /RosError/);
+    });
+    assert.deepEqual(everything(), before, 'nothing removed, nothing left aside');
+    assert.equal(contents('c/sub/four.txt'), 'four');
+    await t.run(F, 'remove', { numbers: 'c/three.txt,c/sub,d/five.txt' });
+    assert.deepEqual(everything().filter((n) => /three|four|five|sub/.test(n)), []);
   });
 });

@@ -48,6 +48,8 @@ export const TOOLS = {
   // Debian's ansible brings the community.routeros collection the tests use.
   'ansible-playbook': program('ansible-playbook', 'ansible'),
   ping: program('ping', 'iputils-ping'),
+  // chattr +i: an immutable folder is a disk that refuses half-way (test/menus/file.test.ts).
+  chattr: program('chattr', 'e2fsprogs'),
   dig: program('dig', 'dnsutils'),
   chronyd: program('chronyd', 'chrony'),
   pebble: program('pebble', 'pebble'),

@@ -10,7 +10,7 @@ import { bareStringType, boolType, dateType, enumType, intType, itemsType, prese
 import type { ArgDecl, CommandDecl, Environment, MenuDecl, PropType } from '../../menu/types.js';
 import { ItemId, RosArray, valueToString, type Value } from '../../menu/values.js';
 import { holdsSecret, textHoldsSecret } from '../../menu/secret-files.js';
-import type { FileEntry } from '../../store/files.js';
+import { writeAll, type FileEntry } from '../../store/files.js';
 import type { RowData, WriteTx } from '../../store/store.js';
 import { DISK_FILE_TYPE, diskFolderRefused } from '../../store/volumes.js';
 
@@ -153,12 +153,10 @@ const setCommand: CommandDecl = {
     const moving = rows.filter((row) => target !== undefined && target !== String(row.name));
     // Several files given one new name: the second would find the first there.
     if (moving.length > 1 || (moving.length === 1 && (await env.files.kind(target!)))) throw fileExists();
-    for (const row of rows) {
-      const name = String(row.name);
-      if (args.has(contentsArg)) await env.files.write(name, args.get(contentsArg)!, env.clock.now());
-      if (moving.includes(row)) await env.files.rename(name, target!, env.clock.now());
-      await logged(env, `file ${name} changed by ${session.user}`);
-    }
+    const names = rows.map((row) => String(row.name));
+    if (args.has(contentsArg)) await writeAll(env.files, names, args.get(contentsArg)!, env.clock.now());
+    for (const row of moving) await env.files.rename(String(row.name), target!, env.clock.now());
+    for (const name of names) await logged(env, `file ${name} changed by ${session.user}`);
     await reconcileFiles(env);
     return {};
   },
@@ -178,7 +176,7 @@ const removeCommand: CommandDecl = {
     const disk = rows.find((row) => row.type === DISK_FILE_TYPE);
     if (disk) throw diskFolderRefused(String(disk.name));
     const names = rows.map((row) => String(row.name));
-    for (const name of names) await env.files.remove(name, env.clock.now());
+    await env.files.remove(names, env.clock.now());
     if (names.length) {
       await env.store.write((tx) => { for (const n of names) env.log(tx, 'system,info', `file ${n} removed by ${session.user}`); });
     }
