@@ -11,7 +11,9 @@ import { ConsoleSession } from '../../src/console/session.js';
 import { holdsSecret } from '../../src/menu/secret-files.js';
 import { startServiceApp, basic, PASSWORD, type ServiceApp } from '../services/support.js';
 import { WebClient } from '../services/web-support.js';
-import { openTestApp, openssl, type TestApp } from '../support/app.js';
+import { Appliance } from '../../src/appliance.js';
+import { openTestApp, openssl, tempDir, type TestApp } from '../support/app.js';
+import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
 
 /** A console that answers prompts from a queue (and records what was asked). */
 async function console_(t: TestApp, opts: { user?: string; terminal?: boolean } = {}) {
@@ -264,5 +266,55 @@ describe('/system backup over REST and the web page (no terminal)', () => {
     assert.equal((await admin.login('admin', PASSWORD)).status, 303);
     assert.equal((await admin.get('/webfig/.download?name=over-rest.backup')).status, 200);
     assert.equal((await rest('POST', '/rest/system/backup/save', { name: 'x' }, basic('eve', 'eve-pw'))).status >= 400, true);
+  });
+});
+
+describe('/system backup on a PostgreSQL store (two instances)', { skip: postgresMissing() }, () => {
+  let cluster: PgCluster;
+  let root: string;
+  let a: Appliance;
+  let b: Appliance;
+  before(async () => {
+    cluster = await startPgCluster();
+    root = tempDir('rospki-pg-backup-');
+    const url = await cluster.newDatabase();
+    a = await Appliance.open(path.join(root, 'a'), { store: url });
+    fs.mkdirSync(path.join(root, 'b'), { mode: 0o700 });
+    fs.copyFileSync(path.join(root, 'a', 'secret.key'), path.join(root, 'b', 'secret.key'));
+    b = await Appliance.open(path.join(root, 'b'), { store: url });
+  });
+  after(async () => {
+    for (const app of [a, b]) if (app) { app.close(); await app.closed(); }
+    cluster?.destroy();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('save on one instance, load without a terminal on it, the other serves the restored CA', async () => {
+    const session = await a.session('admin', 'test');
+    const run = async (p: string, command: string, args: Record<string, string> = {}) =>
+      a.executor.run({ path: p, command, args: new Map(Object.entries(args)), session });
+    await run('/certificate', 'add', { name: 'ca', 'common-name': 'PG CA', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
+    await run('/certificate', 'sign', { number: 'ca' });
+    assert.deepEqual((await run('/system/backup', 'save', { name: 'pg' })).messages, ['Configuration backup saved']);
+    await run('/certificate', 'remove', { numbers: 'ca' });
+    await run('/system/script', 'add', { name: 'later', source: ':put 1' });
+    // A session without a terminal (as REST, the API, scripts): no questions, the load goes on.
+    assert.deepEqual((await run('/system/backup', 'load', { name: 'pg' })).messages,
+      ['Restoring system configuration', 'System configuration restored, rebooting now']);
+    const onB = await b.store.read((tx) => ({ ca: tx.findBy('/certificate', 'name', 'ca').length, script: tx.findBy('/system/script', 'name', 'later').length }));
+    assert.deepEqual(onB, { ca: 1, script: 0 });
+    // The other instance signs with the restored key.
+    const sb = await b.session('admin', 'test');
+    const runB = (p: string, command: string, args: Record<string, string>) => b.executor.run({ path: p, command, args: new Map(Object.entries(args)), session: sb });
+    await runB('/certificate', 'add', { name: 'leaf', 'common-name': 'leaf', 'key-size': 'prime256v1' });
+    await runB('/certificate', 'sign', { number: 'leaf', ca: 'ca' });
+    await runB('/certificate', 'export-certificate', { numbers: 'ca,leaf' });
+    const dir = tempDir('rospki-pg-backup-out-');
+    try {
+      for (const f of ['cert_export_ca.crt', 'cert_export_leaf.crt']) fs.writeFileSync(path.join(dir, f), await b.env.files.read(f));
+      assert.match(openssl(['verify', '-CAfile', path.join(dir, 'cert_export_ca.crt'), path.join(dir, 'cert_export_leaf.crt')]), /OK/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
