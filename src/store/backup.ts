@@ -293,6 +293,8 @@ export function restore(tx: WriteTx, contents: BackupContents, sealing: Sealing,
   }
   for (const m of prepared) {
     for (const row of m.rows) {
+      // Run-time state in a file (made by hand) is not put in either: it is not configuration.
+      if (!kept(m.menu, row.data)) continue;
       tx.put(m.menu, row.id, row.data);
       for (const [name, value] of row.blobs) tx.setBlob(m.menu, row.id, name, value);
       count++;

@@ -134,6 +134,11 @@ describe('restore on SQLite', () => {
       restore(tx, open!, store, everything);
     });
     await check(store, other);
+
+    // What `kept` calls run-time state is neither removed nor put back.
+    await store.write((tx) => tx.update('/ppp/secret', 1, { name: 'p', password: 'changed' }));
+    await store.write((tx) => restore(tx, device!, store, (menu) => menu !== '/ppp/secret'));
+    assert.equal(await other.read((tx) => tx.get('/ppp/secret', 1)?.data.password), 'changed');
   });
 });
 
