@@ -44,8 +44,11 @@ const NONCE = 12;
 const TAG = 16;
 /** scrypt cost for new files: N = 2^15, r = 8, p = 1 (32 MiB, ~0.1 s): RFC 7914 §2's interactive level. */
 const SCRYPT = { log2N: 15, r: 8, p: 1 };
-/** What a file may ask of scrypt, at most: a hostile file can not make a load take minutes or gigabytes. */
-const SCRYPT_MAX = { log2N: 20, r: 16, p: 4 };
+/**
+ * What a file may ask of scrypt, at most (memory is 128·N·r bytes: 128 MiB here; time grows
+ * with p): a hostile file can not make a load take minutes or gigabytes.
+ */
+const SCRYPT_MAX = { log2N: 17, r: 8, p: 2 };
 /** The JSON a payload may unpack to, at most. */
 const MAX_PAYLOAD = 1 << 30;
 
