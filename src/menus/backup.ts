@@ -4,7 +4,9 @@
 // process can: the services follow the new configuration at once (they reconcile on every
 // store change), the router clock takes the restored offset, and every session's rights are
 // the restored users' from its next command on (the executor checks them at each command).
-// No `print` (T7231: `bad command name print`). The file format: src/store/backup.ts.
+// No `print` (T7231: `bad command name print`). The file format: src/store/backup.ts. It lives
+// beside log.ts rather than in system/: it names the log and the other run-time menus, and
+// menus/system may not import this folder (architecture test: no cycles).
 //
 // Policies (rospki's choice, docs/compatibility.md): save needs read, write, policy and
 // sensitive (the file holds every secret and user); load replaces users and groups too, so it
