@@ -7,7 +7,9 @@
 //    (`/export show-sensitive file=`, `print detail|terse show-sensitive file=`, a set-up .rsc
 //    with `/ppp secret add … password=…`), `name: value` (`print value-list`) or a column of a
 //    table (`Columns: NAME, PASSWORD`). Without this, an admin's `/export show-sensitive
-//    file=backup` handed every PPP and IPsec secret to a read user with `ftp`.
+//    file=backup` handed every PPP and IPsec secret to a read user with `ftp`, or
+//  * a `/system backup` file (store/backup.ts), by its first bytes whatever its name: it holds
+//    every user, key and secret of the router (sealed or encrypted, but still theirs).
 //
 // The names come from the menu declarations (as sealing does, sealed.ts), so a new sensitive
 // property counts at once. Nothing is decrypted or parsed: a file that merely mentions
@@ -15,6 +17,7 @@
 
 import { BINARY_KEY_LIMIT, holdsPrivateKey, PEM_SCAN_OVERLAP, PEM_SCAN_PIECE, pemKeyIn } from '../pki/index.js';
 import { containsPrivateKey } from '../pki/pem.js';
+import { BACKUP_MAGIC, isBackupFile } from '../store/backup.js';
 import type { FileReader } from '../store/files.js';
 import type { MenuDecl } from './types.js';
 
@@ -60,7 +63,7 @@ function valueIn(piece: Uint8Array, registry: MenuList): boolean {
 
 /** Whether a whole file's bytes hold a secret (a private key, or a sensitive value shown). */
 export function holdsSecret(data: Uint8Array, registry: MenuList): boolean {
-  if (holdsPrivateKey(data)) return true;
+  if (isBackupFile(data) || holdsPrivateKey(data)) return true;
   for (let at = 0; at < data.length; at += PEM_SCAN_PIECE - PEM_SCAN_OVERLAP) {
     if (valueIn(data.subarray(at, Math.min(data.length, at + PEM_SCAN_PIECE)), registry)) return true;
     if (at + PEM_SCAN_PIECE >= data.length) break;
@@ -71,6 +74,7 @@ export function holdsSecret(data: Uint8Array, registry: MenuList): boolean {
 /** holdsSecret for a file opened for a download: a large one is read a piece at a time. */
 export async function readerHoldsSecret(file: FileReader, registry: MenuList): Promise<boolean> {
   if (file.size <= BINARY_KEY_LIMIT) return holdsSecret(await file.read(0, file.size), registry);
+  if (isBackupFile(await file.read(0, BACKUP_MAGIC.length))) return true;
   for (let at = 0; at < file.size; at += PEM_SCAN_PIECE - PEM_SCAN_OVERLAP) {
     const piece = await file.read(at, PEM_SCAN_PIECE);
     if (piece.length === 0) break;

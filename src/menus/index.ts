@@ -55,6 +55,7 @@ import { bridgeMenu } from './interface/bridge.js';
 import { neighborMenu } from './ip/neighbor.js';
 import { terminalMenu } from './terminal.js';
 import { netwatchMenu } from './tool/netwatch.js';
+import { backupMenu } from './backup.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -69,7 +70,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, ipv6AddressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,
   deviceModeMenu, historyMenu, noteMenu, snmpMenu, diskMenu, interfaceMenu, bridgeMenu,
-  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu, neighborMenu, terminalMenu, netwatchMenu,
+  clockManualMenu, schedulerMenu, jobMenu, environmentMenu, consoleMenu, neighborMenu, terminalMenu, netwatchMenu, backupMenu,
   // SCEP (spec §4.3)
   scepServerMenu, otpMenu, requestsMenu, raMenu,
 ];

@@ -29,7 +29,7 @@ import type { Appliance } from '../appliance.js';
 import type { Policy } from '../menu/types.js';
 import type { ReadMark, ReadTx, WriteTx } from '../store/store.js';
 import { IpAddress, IpPrefix } from '../menu/values.js';
-import { credentialStamp, USER_PATH, userPolicies } from '../menus/user/user.js';
+import { credentialStamp, LOGIN_FAILURES_PATH, USER_PATH, userPolicies } from '../menus/user/user.js';
 import { verifyPasswordAsync } from '../store/password.js';
 
 export interface AuthOptions {
@@ -103,11 +103,8 @@ interface Verified {
   until: number;
 }
 
-/**
- * The failed-login counts, one row per source (failureSource): `source`, `count`, `last` and
- * `locked-until` (ms since the epoch). Internal: no menu shows it.
- */
-export const LOGIN_FAILURES_PATH = '/.login-failures';
+// The failed-login counts (LOGIN_FAILURES_PATH): declared beside /user, whose backups leave them out.
+export { LOGIN_FAILURES_PATH };
 
 /** Addresses whose failures are remembered, at most (the oldest are forgotten first). */
 const MAX_SOURCES = 10_000;

@@ -59,6 +59,9 @@ export class Footprint {
       update: (menu, id, data) => w.update(menu, id, data),
       remove: (menu, id) => w.remove(menu, id),
       setBlob: (menu, id, name, value) => w.setBlob(menu, id, name, value),
+      put: (menu, id, data) => w.put(menu, id, data),
+      menus: () => w.menus(),
+      blobNames: (menu, id) => w.blobNames(menu, id),
     };
     return writes as unknown as T;
   }

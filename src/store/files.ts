@@ -96,13 +96,17 @@ export function fsError(code: string, message = code): NodeJS.ErrnoException & {
   return Object.assign(new Error(message), { code, fileStore: true as const });
 }
 
-/** `.crt file`, `.p12 file`, `directory`, `file` (spec §10.2). */
+/**
+ * `.crt file`, `.p12 file`, `directory`, `file` (spec §10.2); `backup` for a `.backup` file, as
+ * RouterOS names its own (services spec §9.1: `flash/auto-before-reset.backup  backup`).
+ */
 export function fileType(name: string, isDirectory: boolean): string {
   if (isDirectory) return 'directory';
   const base = name.slice(name.lastIndexOf('/') + 1);
   const dot = base.lastIndexOf('.');
   if (dot <= 0 || dot === base.length - 1) return 'file';
-  return `${base.slice(dot).toLowerCase()} file`;
+  const extension = base.slice(dot).toLowerCase();
+  return extension === '.backup' ? 'backup' : `${extension} file`;
 }
 
 /**

@@ -201,6 +201,10 @@ class PgCache {
       if (r.k === 'h') head = r.version;
     }
     if (head < this.seen) throw new Rewound();
+    // A row put back under the id of a removed one (WriteTx.put) keeps that id's older
+    // tombstone: when both are new to this copy, the later version wins.
+    const rowVersions = new Map<string, number>();
+    for (const r of rows) if (r.k === 'r') rowVersions.set(blobKey(r.menu, r.id), r.version);
     for (const r of rows) {
       if (r.k === 'r') {
         const row = this.codec.decode(r.menu, r.id, r.data);
@@ -209,6 +213,7 @@ class PgCache {
         this.noteId(r.menu, r.id);
         (changed ??= new ChangeSet()).row(r.menu, r.id, undefined, row);
       } else if (r.k === 't') {
+        if ((rowVersions.get(blobKey(r.menu, r.id)) ?? 0) > r.version) continue;
         this.menus.get(r.menu)?.delete(r.id);
         this.blobs.delete(blobKey(r.menu, r.id));
         this.noteId(r.menu, r.id);
@@ -356,6 +361,36 @@ class PgTx implements WriteTx {
     const row = this.cache.codec.encode(menu, data);
     this.putRow(menu, Object.freeze({ id, data: row.data }));
     batch.change(menu, id, before, this.journal, (c) => ({ ...c, json: row.json }));
+  }
+
+  put(menu: string, id: number, data: RowData): void {
+    const batch = this.writable();
+    if (this.cache.menus.get(menu)?.get(id)) {
+      for (const name of this.blobNames(menu, id)) this.setBlob(menu, id, name, undefined);
+      this.update(menu, id, data);
+      return;
+    }
+    if (!Number.isSafeInteger(id) || id < 1) throw new Error(`store: bad row id ${id}`);
+    const row = this.cache.codec.encode(menu, data);
+    const { cache } = this;
+    const last = cache.lastIds.get(menu);
+    if (last === undefined || last < id) {
+      cache.lastIds.set(menu, id);
+      this.journal.push(() => { if (last === undefined) cache.lastIds.delete(menu); else cache.lastIds.set(menu, last); });
+    }
+    this.putRow(menu, Object.freeze({ id, data: row.data }));
+    // An older tombstone of the id may stay: PgCache.apply lets the newer row win.
+    batch.change(menu, id, undefined, this.journal, (c) => ({ ...c, json: row.json }));
+  }
+
+  blobNames(menu: string, id: number): string[] {
+    this.check();
+    return [...(this.cache.blobs.get(blobKey(menu, id))?.keys() ?? [])];
+  }
+
+  menus(): string[] {
+    this.writable();
+    return [...this.cache.menus].filter(([, rows]) => rows.size > 0).map(([name]) => name);
   }
 
   remove(menu: string, id: number): void {

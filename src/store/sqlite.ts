@@ -72,6 +72,9 @@ function prepareStatements(db: Database.Database) {
     getBlob: p('SELECT value FROM blobs WHERE menu = ? AND id = ? AND name = ?').pluck(),
     setBlob: p('INSERT INTO blobs (menu, id, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value'),
     deleteBlob: p('DELETE FROM blobs WHERE menu = ? AND id = ? AND name = ?'),
+    deleteTombstone: p('DELETE FROM tombstones WHERE menu = ? AND id = ?'),
+    menus: p('SELECT DISTINCT menu FROM rows').pluck(),
+    blobNames: p('SELECT name FROM blobs WHERE menu = ? AND id = ?').pluck(),
     checkpointPassive: p('PRAGMA wal_checkpoint(PASSIVE)'),
   };
 }
@@ -152,6 +155,17 @@ class Core {
     return id;
   }
 
+  /** A row was put under `id` (Tx.put): later allocations go above it. */
+  noteId(menu: string, id: number): void {
+    const next = this.nextIds.get(menu);
+    if (next !== undefined && next <= id) this.nextIds.set(menu, id + 1);
+  }
+
+  /** Forgets the next id of a menu: the next allocation asks the database again. */
+  forgetIds(menu: string): void {
+    this.nextIds.delete(menu);
+  }
+
   /** Undoes allocations from `id` on: the next add gets the id an undone one had. */
   releaseIds(menu: string, id: number): void {
     if (this.nextIds.has(menu)) this.nextIds.set(menu, id);
@@ -201,6 +215,8 @@ class Tx implements WriteTx {
   private readonly undo: Undo[] = [];
   /** The first id this transaction took in each menu: given back when it is undone. */
   private firstIds: Map<string, number> | undefined;
+  /** Menus where put() may have moved the next id: asked afresh when this is undone. */
+  private putMenus: Set<string> | undefined;
   private live = true;
   /** Whether a row or tombstone carries this transaction's version (blobs do not). */
   stamped = false;
@@ -273,6 +289,35 @@ class Tx implements WriteTx {
     this.change(menu, rows, Object.freeze({ id, data: row.data }));
   }
 
+  put(menu: string, id: number, data: RowData): void {
+    const rows = this.rowsToWrite(menu);
+    if (rows.get(id)) {
+      for (const name of this.blobNames(menu, id)) this.setBlob(menu, id, name, undefined);
+      this.update(menu, id, data);
+      return;
+    }
+    if (!Number.isSafeInteger(id) || id < 1) throw new Error(`store: bad row id ${id}`);
+    const row = this.core.codec.encode(menu, data);
+    // The id's tombstone goes: a process catching up must not find the row and its removal
+    // both newer than what it saw (the removal would win: changedTombstones runs last).
+    this.core.sql.deleteTombstone.run(menu, id);
+    this.core.sql.insertRow.run(menu, id, this.version, row.json);
+    (this.putMenus ??= new Set()).add(menu);
+    this.core.noteId(menu, id);
+    this.change(menu, rows, Object.freeze({ id, data: row.data }));
+  }
+
+  blobNames(menu: string, id: number): string[] {
+    this.check();
+    return this.core.sql.blobNames.all(menu, id) as string[];
+  }
+
+  menus(): string[] {
+    this.check();
+    if (this.version === 0) throw new Error('store: menus() needs a write transaction');
+    return this.core.sql.menus.all() as string[];
+  }
+
   remove(menu: string, id: number): void {
     const rows = this.rowsToWrite(menu);
     this.existing(menu, rows, id);
@@ -300,6 +345,7 @@ class Tx implements WriteTx {
       else rows.delete(id);
     }
     for (const [menu, id] of this.firstIds ?? []) this.core.releaseIds(menu, id);
+    for (const menu of this.putMenus ?? []) this.core.forgetIds(menu);
     this.live = false;
   }
 

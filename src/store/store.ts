@@ -53,6 +53,17 @@ export interface WriteTx extends ReadTx {
   remove(menu: string, id: number): void;
   /** Sets (or with undefined, deletes) a blob of a row. */
   setBlob(menu: string, id: number, name: string, value: Buffer | undefined): void;
+  /**
+   * Writes a row under a given id: it becomes `data` with no blobs (set them after), whether it
+   * existed or not, even under an id a removed row had. Only for putting a saved state back
+   * (`/system backup load`): rows refer to each other by id, so a restored row must get its old
+   * one. Later inserts take ids above it.
+   */
+  put(menu: string, id: number, data: RowData): void;
+  /** The names of a row's blobs. */
+  blobNames(menu: string, id: number): string[];
+  /** Every menu that holds rows now (in this transaction), in no particular order. */
+  menus(): string[];
 }
 
 /** A moment in a store's refreshes (Store.mark). */

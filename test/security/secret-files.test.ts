@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { tempDir } from '../support/app.js';
-import { freePort, run } from '../services/support.js';
+import { freePort, PASSWORD, run } from '../services/support.js';
 import { passwordAuth, scp, startSshApp, type SshApp } from '../services/ssh-support.js';
 import { needs } from '../support/tools.js';
 
@@ -47,6 +47,8 @@ describe('files showing sensitive values need the sensitive policy on every fron
       '/ppp secret print value-list show-sensitive file=values',
       '/ppp secret print show-sensitive proplist=name,password file=table',
       '/export file=plain',
+      '/system backup save name=sys password=backup-pw',
+      '/system backup save name=sys-plain',
     ]) {
       const r = await console_('admin', line);
       assert.ok(r.ok, `${line}: ${r.text}`);
@@ -99,5 +101,30 @@ describe('files showing sensitive values need the sensitive policy on every fron
     }
     const plain = await run('curl', ['-sS', '-m', '20', `ftp://filer:${PW}@127.0.0.1:${ftpPort}/plain.rsc`]);
     assert.equal(plain.status, 0, plain.stderr);
+  });
+
+  test('/system backup files (encrypted or device-bound) are secret files on every path', async () => {
+    const base = `http://127.0.0.1:${s.ports.www}`;
+    const jar = path.join(work, 'jar-backup');
+    const login = await run('curl', ['-sS', '-m', '20', '-c', jar, '-o', '/dev/null', '-w', '%{http_code}',
+      '--data-urlencode', 'user=filer', '--data-urlencode', `password=${PW}`, '-H', `origin: ${base}`, `${base}/webfig/.login`]);
+    assert.equal(login.stdout, '303', login.stderr);
+    for (const f of ['sys.backup', 'sys-plain.backup']) {
+      assert.match((await console_('filer', `/file read file=${f} chunk-size=100`)).text, DENIED, f);
+      const local = path.join(work, f);
+      const ftp = await run('curl', ['-sS', '-m', '20', '-o', local, `ftp://filer:${PW}@127.0.0.1:${ftpPort}/${f}`]);
+      assert.match(ftp.stderr, /550/, `FTP ${f}`);
+      assert.ok(!fs.existsSync(local) || fs.statSync(local).size === 0, `nothing of ${f} over FTP`);
+      fs.rmSync(local, { force: true });
+      const viaScp = await scp(s, ['-O', `filer@127.0.0.1:${f}`, local], passwordAuth(s, PW));
+      assert.notEqual(viaScp.status, 0, `SCP ${f}`);
+      const web = await run('curl', ['-sS', '-m', '20', '-o', '/dev/null', '-b', jar, '-w', '%{http_code}', `${base}/webfig/.download?name=${f}`]);
+      assert.equal(web.stdout, '403', `web ${f}`);
+      // Admin (sensitive) downloads it.
+      const adminFtp = await run('curl', ['-sS', '-m', '20', '-o', local, `ftp://admin:${PASSWORD}@127.0.0.1:${ftpPort}/${f}`]);
+      assert.equal(adminFtp.status, 0, adminFtp.stderr);
+      assert.ok(fs.readFileSync(local).equals(fs.readFileSync(path.join(s.app.dataDir.filesDir, f))));
+      fs.rmSync(local, { force: true });
+    }
   });
 });

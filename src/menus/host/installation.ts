@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Environment } from '../../menu/types.js';
 import type { ReadTx } from '../../store/store.js';
 
-const INSTALLATION_PATH = '/.installation';
+export const INSTALLATION_PATH = '/.installation';
 
 /** The installation id (32 hex digits), or undefined before ensureInstallationId ran. */
 export function installationIdOf(tx: ReadTx): string | undefined {

@@ -13,6 +13,11 @@ import { hashPassword } from '../../store/password.js';
 import { GROUP_PATH } from './group.js';
 
 export const USER_PATH = '/user';
+/**
+ * The failed-login counts (services/auth.ts), one row per source: `source`, `count`, `last` and
+ * `locked-until` (ms since the epoch). Internal: no menu shows it.
+ */
+export const LOGIN_FAILURES_PATH = '/.login-failures';
 
 /** 7.16+ values (7.22.3 inspect): none, lockscreen (terminals), logout (terminals and API). */
 const INACTIVITY_POLICIES = ['none', 'lockscreen', 'logout'] as const;
