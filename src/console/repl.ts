@@ -46,6 +46,15 @@ export interface TerminalAsker {
 }
 
 /**
+ * The `prompt` of a console session on a network terminal (SSH PTY, telnet): its questions
+ * (`passphrase: `, a missing `numbers: `, `Restore and reboot? [y/N]: `, `/terminal inkey`) are
+ * asked on that terminal while its line editor runs, as RouterOS asks them over SSH.
+ */
+export function promptOn(terminal: TerminalAsker): (question: string, masked: boolean) => Promise<string> {
+  return (question, masked) => (terminal.ask ? terminal.ask(question, masked) : Promise.resolve(''));
+}
+
+/**
  * The longest entry a network console takes: one line, or the lines of an entry still open (a
  * `{` never closed). Longer is refused with an error, as a paste that went wrong; a script that
  * long goes through `/import` or an SSH exec. Without a bound, one line without a newline kept

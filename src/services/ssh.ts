@@ -27,7 +27,7 @@ import { Writable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Completion } from '../console/complete.js';
 import { ConsoleSession, type RunOutcome } from '../console/session.js';
-import { runRepl, type TerminalAsker } from '../console/repl.js';
+import { promptOn, runRepl, type TerminalAsker } from '../console/repl.js';
 import { LocalConsole, type ConsoleBackend } from '../console/session.js';
 import type { Policy } from '../menu/types.js';
 import { SERVICE_PATH } from '../menus/ip/service.js';
@@ -409,6 +409,7 @@ export class SshService {
     const cs = await ConsoleSession.open(this.ctx.app, {
       user: user.name, via: 'ssh', channel: 'ssh', stamp: user.stamp, width: user.width ?? width, output, signal, liveProgress: terminal !== undefined,
       address: plainAddress(user.address), clearHistory: terminal ? () => terminal.clearHistory?.() : undefined,
+      prompt: terminal ? promptOn(terminal) : undefined,
       // A client that does not read holds its scripts, not the daemon's memory (pacing.ts).
       outputDrained: outputDrained(channel),
     });

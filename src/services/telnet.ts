@@ -20,7 +20,7 @@ import type net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { Completion } from '../console/complete.js';
-import { runRepl, type TerminalAsker } from '../console/repl.js';
+import { promptOn, runRepl, type TerminalAsker } from '../console/repl.js';
 import { ConsoleSession, LocalConsole, type ConsoleBackend, type RunOutcome } from '../console/session.js';
 import { USER_PATH } from '../menus/user/user.js';
 import { plainAddress } from './auth.js';
@@ -293,7 +293,7 @@ class TelnetConnection {
     const cs = await ConsoleSession.open(ctx.app, {
       user, via: 'telnet', channel: 'telnet', stamp, width: width ?? this.columns, output: () => {},
       signal: this.controller.signal, liveProgress: true, address: this.address,
-      clearHistory: () => terminal.clearHistory?.(),
+      clearHistory: () => terminal.clearHistory?.(), prompt: promptOn(terminal),
       // A client that does not read holds its scripts, not the daemon's memory (pacing.ts).
       outputDrained: outputDrained(socket),
     });

@@ -225,6 +225,54 @@ test('interactive console on a PTY: prompt, CRLF output, completion, ?, Ctrl-C, 
   assert.equal(out.exit, 0);
 });
 
+// Questions over a PTY: the console asks on the terminal, as RouterOS does over SSH.
+const PTY_QUESTIONS = String.raw`
+import paramiko, re, sys, time, json
+c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+c.connect('127.0.0.1', port=int(sys.argv[1]), username='admin', password=sys.argv[2], look_for_keys=False, allow_agent=False)
+ch = c.invoke_shell(term='xterm', width=100, height=30)
+ansi = re.compile(rb'\x1b\[[0-9;?]*[A-Za-z]')
+buf = b''
+def until(pat, t=30):
+    global buf
+    end = time.time() + t
+    while time.time() < end:
+        if ch.recv_ready():
+            buf += ch.recv(65536)
+            if re.search(pat, ansi.sub(b'', buf)):
+                text = ansi.sub(b'', buf).decode(); buf = b''; return text
+        else: time.sleep(0.01)
+    raise Exception('timeout waiting for %r, got %r' % (pat, buf))
+out = {}
+until(rb'\] > $')
+ch.send(b'/certificate import file-name=asked.p12 name=asked\r'); out['asked'] = until(rb'passphrase: $')
+ch.send(b'pty-secret-9\r'); out['imported'] = until(rb'\] > $')
+ch.send(b'/file remove\r'); out['numbers'] = until(rb'numbers: $')
+ch.send(b'gone.txt\r'); out['removed'] = until(rb'\] > $')
+ch.send(b'/quit\r'); out['exit'] = ch.recv_exit_status()
+print(json.dumps(out))
+`;
+
+test('a PTY console asks its questions on the terminal: import passphrase (masked), a missing numbers', { skip: skip || needs('paramiko', 'openssl') }, async () => {
+  const key = local('asked.key');
+  const cert = local('asked.crt');
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=asked', '-days', '30']);
+  openssl(['pkcs12', '-export', '-inkey', key, '-in', cert, '-out', storeFile('asked.p12'), '-passout', 'pass:pty-secret-9']);
+  fs.writeFileSync(storeFile('gone.txt'), 'x');
+  const r = await run('/usr/bin/python3', ['-c', PTY_QUESTIONS, String(s.sshPort), 'secret'], { timeoutMs: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, string | number>;
+  assert.match(String(out.asked), /passphrase: $/);
+  assert.match(String(out.imported), /certificates-imported: 1/);
+  assert.match(String(out.imported), /private-keys-imported: 1/);
+  assert.doesNotMatch(JSON.stringify(out), /pty-secret-9/, 'the passphrase is not echoed');
+  assert.match(String(out.numbers), /numbers: $/);
+  assert.equal(fs.existsSync(storeFile('gone.txt')), false, 'the file named at the question is removed');
+  assert.equal(out.exit, 0);
+  const row = await s.app.store.read((tx) => tx.findBy('/certificate', 'name', 'asked')[0]);
+  assert.ok(row, 'the certificate was imported under its name');
+});
+
 test('ansible community.routeros.command runs /certificate print over network_cli (paramiko)', { skip: skip || needs('ansible-playbook', 'paramiko'), timeout: 240_000 }, async () => {
   const dir = path.join(s.home, 'ansible');
   fs.mkdirSync(dir, { recursive: true });
