@@ -26,9 +26,9 @@
 // scheduler, and the one that takes it over starts with every status unknown again.
 //
 // Bounds (a `write` user makes the daemon connect out; docs/security.md): an entry is tested at
-// most once a second, one test of an entry at a time, MAX_RUNNING tests at once (MAX_PINGS of
-// them ping processes), a probe waits at most MAX_TIMEOUT_MS, and an HTTP probe reads only the
-// status line.
+// most once a second, one test of an entry at a time, MAX_STARTS_PER_SECOND tests start a second
+// in all, MAX_RUNNING run at once (MAX_PINGS of them ping processes), a probe waits at most
+// MAX_TIMEOUT_MS, and an HTTP probe reads only the status line.
 
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -56,6 +56,8 @@ export const MIN_INTERVAL_MS = 1000;
 export const MAX_RUNNING = 32;
 /** Of those, host ping processes at once. */
 export const MAX_PINGS = 8;
+/** Tests started per second in all: many entries are tested late rather than all at once. */
+export const MAX_STARTS_PER_SECOND = 50;
 /** No probe waits longer for its answer than this, whatever its timeout. */
 export const MAX_TIMEOUT_MS = 60_000;
 
@@ -98,6 +100,8 @@ class Netwatch implements RunningNetwatch {
   private readonly boot = performance.now();
   private readonly plans = new Map<number, EntryPlan>();
   private readonly running = new Map<number, { promise: Promise<void>; abort: AbortController; ping: boolean }>();
+  /** When the tests of the last second started (performance.now()), oldest first. */
+  private readonly starts: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private looking: Promise<void> | undefined;
   private again = false;
@@ -189,9 +193,13 @@ class Netwatch implements RunningNetwatch {
       }
       if (this.running.has(row.id)) continue;
       if (plan.next > now) { earliest = Math.min(earliest, plan.next); continue; }
-      // Due: it starts when there is room, else when a running test ends (it wakes the loop).
+      // Due: it starts when there is room, else when a running test ends (it wakes the loop)
+      // or, past the rate, when the oldest start of the last second is a second old.
       const ping = isPing(row.data);
       if (this.running.size >= MAX_RUNNING || (ping && [...this.running.values()].filter((r) => r.ping).length >= MAX_PINGS)) continue;
+      while (this.starts.length > 0 && this.starts[0]! <= now - 1000) this.starts.shift();
+      if (this.starts.length >= MAX_STARTS_PER_SECOND) { earliest = Math.min(earliest, this.starts[0]! + 1000); continue; }
+      this.starts.push(now);
       plan.next = now + Math.max(MIN_INTERVAL_MS, ms(propValue(NW.interval, row.data)));
       earliest = Math.min(earliest, plan.next);
       this.start(row, key, ping);

@@ -9,7 +9,8 @@ import https from 'node:https';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
-import { codeAccepted, startNetwatch, type RunningNetwatch } from '../../src/services/netwatch.js';
+import { certificateDer } from '../../src/menus/certificate/keys.js';
+import { codeAccepted, MAX_STARTS_PER_SECOND, startNetwatch, type RunningNetwatch } from '../../src/services/netwatch.js';
 import { decodeMessage, encodeMessage, message, TYPE, CLASS_IN } from '../../src/services/dns/wire.js';
 import { externalCa, putCertificate, startServer } from '../menus/crl-support.js';
 import { openTestApp, T0, toPem, type TestApp } from '../support/app.js';
@@ -28,14 +29,15 @@ async function until(check: () => Promise<boolean>, what: string, ms = 20_000): 
 }
 
 /** A TCP listener on 127.0.0.1 that counts the connections it accepted. */
-async function listener(): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+async function listener(): Promise<{ port: number; accepted: () => number; times: number[]; close: () => Promise<void> }> {
   let count = 0;
+  const times: number[] = [];
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => { count++; sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); });
+  const server = net.createServer((s) => { count++; times.push(performance.now()); sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => {}); });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
-    accepted: () => count,
+    accepted: () => count, times,
     close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }
@@ -140,6 +142,32 @@ describe('/tool netwatch probes', () => {
     }
   });
 
+  test('https-get presents `certificate` to a server that asks for a client certificate', async () => {
+    await cli('/certificate add name=nwca common-name=nw-ca key-usage=key-cert-sign,crl-sign key-size=prime256v1; /certificate sign nwca');
+    await cli('/certificate add name=probe common-name=probe key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign probe ca=nwca');
+    const caDer = await t.app.store.read((tx) => certificateDer(tx, tx.findBy('/certificate', 'name', 'nwca')[0]!.id)!);
+    const ext = externalCa('server CA', T0);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const leaf = ext.leaf('127.0.0.1', { san: 'IP:127.0.0.1', publicKey });
+    const seen: string[] = [];
+    const server = https.createServer({
+      cert: toPem(leaf.der), key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      ca: [toPem(caDer)], requestCert: true, rejectUnauthorized: true,
+    }, (req, res) => { seen.push(String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN)); res.end('ok'); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      await cli(`${NW}/add name=c host=127.0.0.1 type=https-get port=${port} ${NOW}`);
+      await waitStatus('c', 'down');
+      await cli(`${NW}/set [find name=c] certificate=probe`);
+      await waitStatus('c', 'up');
+      assert.equal(seen[0], 'probe');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   test('icmp and simple: 127.0.0.1 answers; a src-address of no interface here is down', { skip: needs('ping') }, async () => {
     await cli(`${NW}/add name=i host=127.0.0.1 type=icmp packet-count=3 packet-interval=20ms ${NOW}`);
     await cli(`${NW}/add name=p host=127.0.0.1 ${NOW}`);
@@ -195,6 +223,19 @@ describe('/tool netwatch probes', () => {
       assert.equal(await get('one', 'done-tests'), '');
     } finally {
       await second.stop();
+      await srv.close();
+    }
+  });
+
+  test(`at most ${MAX_STARTS_PER_SECOND} tests start a second, however many entries there are`, async () => {
+    const srv = await listener();
+    try {
+      await cli(`:for i from=1 to=${MAX_STARTS_PER_SECOND + 20} do={ ${NW}/add host=127.0.0.1 type=tcp-conn port=${srv.port} ${NOW} }`);
+      await until(async () => srv.accepted() > MAX_STARTS_PER_SECOND, 'more tests than one second allows');
+      // The first test past the rate starts a second after the first of all (load only delays it more).
+      const gap = srv.times[MAX_STARTS_PER_SECOND]! - srv.times[0]!;
+      assert.ok(gap >= 900, `test ${MAX_STARTS_PER_SECOND + 1} connected ${gap.toFixed(0)} ms after the first`);
+    } finally {
       await srv.close();
     }
   });
