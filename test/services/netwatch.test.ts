@@ -80,6 +80,8 @@ describe('/tool netwatch probes', () => {
     assert.ok(Number(await get('web', 'done-tests')) >= 1);
     assert.notEqual(await get('web', 'tcp-connect-time'), '');
     assert.ok(srv.accepted() >= 1);
+    await cli(`${NW}/set [find name=web] comment=kept disabled=no`);
+    assert.equal(await get('web', 'status'), 'up', 'a comment, or a value that does not change, keeps the status');
     await until(async () => (await logs('script,info')).includes('nw-up'), 'the up-script');
     assert.deepEqual(await logs('netwatch,info'), [`event up [ type: tcp-conn, host: 127.0.0.1 ]`]);
     await until(async () => Number(t.app.env.scripts.globalsOf('*sys').get('nwTests') ?? 0) >= 1, 'the test-script, with *sys globals');
@@ -91,6 +93,9 @@ describe('/tool netwatch probes', () => {
     assert.ok(Number(await get('web', 'failed-tests')) >= 1);
     assert.equal(await get('web', 'tcp-connect-time'), '', 'a failed connect has no time');
     assert.equal((await logs('script,info')).filter((m) => m === 'nw-up').length, 1, 'the up-script ran once');
+    await cli(`${NW}/disable [find name=web]`);
+    assert.equal(await get('web', 'status'), 'unknown', 'disabled: nothing is known');
+    assert.equal(await get('web', 'since'), '');
   });
 
   test('http-get: the status decides against http-code-min..max or http-codes; a change starts the entry anew', async () => {

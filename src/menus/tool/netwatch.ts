@@ -135,13 +135,13 @@ export const RESULT_NAMES: readonly string[] = Object.values(RESULT).map((p) => 
 /** What a test writes (the per-type results; a test clears those of the last one first). */
 export const TEST_RESULT_NAMES: readonly string[] = RESULT_NAMES.filter((n) => !['status', 'since', 'done-tests', 'failed-tests'].includes(n));
 
-const SCRIPTS = [NW.upScript, NW.downScript, NW.testScript];
-/** Properties that do not change what is probed: changing them keeps the status. */
-const NOT_PROBE = new Set([NW.name.name, 'comment', ...SCRIPTS.map((p) => p.name), ...RESULT_NAMES]);
+const SCRIPTS: readonly PropertyDecl[] = [NW.upScript, NW.downScript, NW.testScript];
+/** What is probed: every setting but the name and the scripts (comment and results are not in NW). */
+const PROBED = Object.values(NW).filter((p) => p !== NW.name && !SCRIPTS.includes(p));
 
-/** What an entry probes: a change of it (set host=…, enable) starts the entry anew. */
+/** What an entry probes, defaults applied: a change of it (set host=…, disable) starts the entry anew. */
 export function probeKey(row: RowData): string {
-  return JSON.stringify(Object.keys(row).filter((k) => !NOT_PROBE.has(k)).sort().map((k) => [k, row[k]]));
+  return JSON.stringify(PROBED.map((p) => row[p.name] ?? p.default ?? null));
 }
 
 /** The policies netwatch scripts run with (manual: "limited to read,write,test,reboot"). */
