@@ -251,7 +251,7 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
   test('netwatch-notify runs over /tool netwatch: entries without a probe result (unknown) are left alone', async () => {
     await c.run('/tool/netwatch/add host=192.0.2.1 comment="notify, name=gateway, resolve=gw.example"; /tool/netwatch/add host=192.0.2.2 type=tcp-conn port=443 comment="notify, name=web"');
     await c.run('/system/script/run netwatch-notify');
-    // rospki sends no probes: every entry is `unknown`, which the script skips (no state kept, no notification).
+    // No netwatch runs in this appliance (the daemon starts it): every entry stays `unknown`, which the script skips (no state kept, no notification).
     assert.equal(await c.run(':foreach H in=[ /tool/netwatch/find ] do={ :put [ /tool/netwatch/get $H status ] }'), 'unknown\nunknown\n');
     assert.equal(await c.run(':global NetwatchNotify; :put [ :typeof $NetwatchNotify ]; :put [ :len $NetwatchNotify ]'), 'array\n0\n');
     // Nothing said about a host, no error: only the script's own debug line.
