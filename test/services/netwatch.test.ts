@@ -255,6 +255,8 @@ describe('/tool netwatch probes', () => {
     assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1');
     const r = await cs.run(`${NW}/add host=router.example`);
     assert.equal(r.ok, false);
+    assert.match(String(r.error), /invalid value for argument host/);
+    assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1', 'nothing added');
     await cli(`${NW}/add host=router.example type=dns`);
   });
 
