@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import dgram from 'node:dgram';
+import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -185,6 +186,25 @@ describe('/tool netwatch probes', () => {
     await waitStatus('p', 'up');
     await waitStatus('x', 'down');
     assert.ok((await logs('netwatch,info')).includes('event down [ type: simple, host: 127.0.0.1 ]'));
+  });
+
+  test('IPv6: tcp-conn, http-get and icmp to ::1', { skip: needs('ping') }, async (ctx) => {
+    const v6 = http.createServer((_req, res) => { res.end('ok'); });
+    const listening = await new Promise<boolean>((r) => { v6.once('error', () => r(false)); v6.listen(0, '::1', () => r(true)); });
+    try {
+      if (!listening) { ctx.skip('no ::1 on this host'); return; }
+      const port = (v6.address() as net.AddressInfo).port;
+      await cli(`${NW}/add name=t6 host=::1 type=tcp-conn port=${port} ${NOW}`);
+      await cli(`${NW}/add name=h6 host=::1 type=http-get port=${port} ${NOW}`);
+      await cli(`${NW}/add name=i6 host=::1 type=icmp packet-count=2 packet-interval=20ms packet-size=74 ${NOW}`);
+      await waitStatus('t6', 'up');
+      await waitStatus('h6', 'up');
+      await waitStatus('i6', 'up');
+      assert.equal(await get('i6', 'response-count'), '2');
+    } finally {
+      v6.closeAllConnections();
+      if (listening) await new Promise<void>((r) => v6.close(() => r()));
+    }
   });
 
   test('dns: asks dns-server for the name and record-type; an empty answer is down', async () => {
