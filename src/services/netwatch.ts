@@ -21,8 +21,9 @@
 // results of the type): every front end and every instance of the store reads it there. A change
 // of status logs `netwatch,info event up|down [ type: T, host: H ]` and runs up-script or
 // down-script; test-script runs after every test. They run as jobs of *sys with the policies
-// read, write, test and reboot (the manual), each entry's one after the other; a failure goes to
-// /log. One daemon of a store probes: it is a singleton duty (store/duty.ts), like /system
+// read, write, test and reboot (the manual), each entry's one after the other, and find the
+// results declared as variables (`$status`, `$"rtt-avg"`: the manual's advice to use the rtt-*
+// names in scripts); a failure goes to /log. One daemon of a store probes: it is a singleton duty (store/duty.ts), like /system
 // scheduler, and the one that takes it over starts with every status unknown again.
 //
 // Bounds (a `write` user makes the daemon connect out; docs/security.md): an entry is tested at
@@ -33,8 +34,9 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { RosError } from '../errors.js';
-import { propValue } from '../menu/generic.js';
-import type { Environment, Session } from '../menu/types.js';
+import { propValue, typeContext } from '../menu/generic.js';
+import type { Environment, PropType, Session } from '../menu/types.js';
+import type { Value } from '../menu/values.js';
 import { DNS, DNS_PATH } from '../menus/ip/dns.js';
 import { runPing } from '../menus/ping.js';
 import { runAsJob } from '../menus/system/script-job.js';
@@ -254,8 +256,18 @@ class Netwatch implements RunningNetwatch {
     const policies = new Set(NETWATCH_SCRIPT_POLICIES);
     // *sys is no user of /user: its policies are the ones above, not narrowed by a group.
     const session: Session = { user: '*sys', via: 'netwatch', policies, operator: true, lastPrint: new Map(), width: 80, signal };
+    // The script reads the results as variables (`$"rtt-avg"`, `$status`), typed as `get` gives them.
+    const locals = await env.store.read((tx) => {
+      const ctx = typeContext(env, tx);
+      const vars = new Map<string, Value>();
+      for (const decl of Object.values(RESULT)) {
+        const v = decl.compute ? decl.compute(data, ctx) : data[decl.name];
+        if (v !== undefined && v !== null) vars.set(decl.name, (decl.type as PropType<unknown>).script(v, ctx));
+      }
+      return vars;
+    });
     try {
-      await runAsJob(env, { script: '', type: 'command', owner: '*sys', policy: [...policies] }, signal, (s) => env.scripts.run(source, { ...session, signal: s }));
+      await runAsJob(env, { script: '', type: 'command', owner: '*sys', policy: [...policies] }, signal, (s) => env.scripts.run(source, { ...session, signal: s }, { locals }));
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') return;
       const text = e instanceof RosError ? (e.scriptError ?? e).consoleText() : `failure: internal error (ref ${env.reportInternalError(e, `netwatch ${which}`)})`;

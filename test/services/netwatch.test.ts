@@ -1,5 +1,5 @@
 // /tool netwatch probes (services/netwatch.ts): tcp-conn, http-get, https-get with
-// check-certificate, icmp/simple and dns against servers this test starts on 127.0.0.1, the
+// check-certificate, icmp/simple and dns against servers this test starts on 127.0.0.1 and ::1, the
 // up/down/test scripts, the reset on a change, the policy rule for scripts and the singleton duty.
 // Intervals are 1s (the floor) and every wait is for a condition, with a bound.
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
+import { Duration } from '../../src/menu/values.js';
 import { codeAccepted, MAX_STARTS_PER_SECOND, startNetwatch, type RunningNetwatch } from '../../src/services/netwatch.js';
 import { decodeMessage, encodeMessage, message, TYPE, CLASS_IN } from '../../src/services/dns/wire.js';
 import { externalCa, putCertificate, startServer } from '../menus/crl-support.js';
@@ -175,7 +176,8 @@ describe('/tool netwatch probes', () => {
   });
 
   test('icmp and simple: 127.0.0.1 answers; a src-address of no interface here is down', { skip: needs('ping') }, async () => {
-    await cli(`${NW}/add name=i host=127.0.0.1 type=icmp packet-count=3 packet-interval=20ms ${NOW}`);
+    await cli(`${NW}/add name=i host=127.0.0.1 type=icmp packet-count=3 packet-interval=20ms ${NOW} `
+      + 'test-script=":global nwSent \\$\\"sent-count\\"; :global nwRtt \\$\\"rtt-avg\\"; :global nwStatus \\$status"');
     await cli(`${NW}/add name=p host=127.0.0.1 ${NOW}`);
     await cli(`${NW}/add name=x host=127.0.0.1 src-address=192.0.2.1 ${NOW}`);
     await waitStatus('i', 'up');
@@ -183,6 +185,11 @@ describe('/tool netwatch probes', () => {
     assert.equal(await get('i', 'response-count'), '3');
     assert.equal(await get('i', 'loss-percent'), '0.0%');
     assert.notEqual(await get('i', 'rtt-avg'), '');
+    // The scripts find the results declared, typed as get gives them.
+    const sys = t.app.env.scripts.globalsOf('*sys');
+    await until(async () => sys.get('nwStatus') === 'up', 'the test-script');
+    assert.equal(sys.get('nwSent'), 3);
+    assert.ok(sys.get('nwRtt') instanceof Duration, `rtt-avg is a time: ${String(sys.get('nwRtt'))}`);
     await waitStatus('p', 'up');
     await waitStatus('x', 'down');
     assert.ok((await logs('netwatch,info')).includes('event down [ type: simple, host: 127.0.0.1 ]'));
