@@ -100,6 +100,27 @@ describe('/tool netwatch probes', () => {
     assert.equal(await get('web', 'since'), '');
   });
 
+  test('the first test waits start-delay after the add and startup-delay after netwatch started', async () => {
+    const early = await listener();
+    const late = await listener();
+    await nw.stop();
+    const boot = performance.now();
+    nw = startNetwatch(t.app, { pollMs: 100 });
+    try {
+      await cli(`${NW}/add name=late host=127.0.0.1 type=tcp-conn port=${late.port} interval=1s start-delay=0s startup-delay=2s`);
+      const added = performance.now(); // before the add: netwatch sees the entry at the earliest then
+      await cli(`${NW}/add name=early host=127.0.0.1 type=tcp-conn port=${early.port} interval=1s start-delay=1s startup-delay=0s`);
+      await waitStatus('early', 'up');
+      await waitStatus('late', 'up');
+      // Lower bounds only: a busy machine makes them later, never earlier.
+      assert.ok(early.times[0]! - added >= 950, `start-delay=1s: the first test ${(early.times[0]! - added).toFixed(0)} ms after the add`);
+      assert.ok(late.times[0]! - boot >= 1950, `startup-delay=2s: the first test ${(late.times[0]! - boot).toFixed(0)} ms after the start`);
+    } finally {
+      await early.close();
+      await late.close();
+    }
+  });
+
   test('http-get: the status decides against http-code-min..max or http-codes; a change starts the entry anew', async () => {
     const srv = await startServer();
     let code = 200;
