@@ -241,8 +241,12 @@ async function serve(dir: string, withConsole: boolean): Promise<number> {
   // /system scheduler runs its entries (start-up ones now) while the daemon runs.
   const { startScheduler } = await import('./menus/system/scheduler.js');
   const scheduler = startScheduler(app);
+  // /tool netwatch probes its entries, likewise as a singleton duty of the store.
+  const { startNetwatch } = await import('./services/netwatch.js');
+  const netwatch = startNetwatch(app);
   const shutdown = async () => {
     crlScheduler.stop();
+    await netwatch.stop();
     await scheduler.stop();
     await services.stop();
     await stopControl();

@@ -74,6 +74,11 @@ export interface InterpreterOptions {
   readonly clock?: () => number;
   /** What `:jobname` answers: the name of the script that runs. */
   readonly jobName?: string;
+  /**
+   * Variables the script finds declared when it starts (netwatch gives its scripts the entry's
+   * results: `$"rtt-avg"`), as if `:local` had set them before its first line.
+   */
+  readonly locals?: ReadonlyMap<string, Value>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,7 +226,9 @@ export class Interpreter implements BuiltinHost {
     const program = parse(source);
     this.check(program);
     try {
-      await this.execStmts(program.body, new Scope());
+      const scope = new Scope();
+      for (const [name, value] of this.opts.locals ?? []) scope.vars.set(name, value);
+      await this.execStmts(program.body, scope);
     } catch (e) {
       // `:return`, `:exit`, `/quit` (and a `:break` outside any loop) end the script quietly.
       if (e instanceof QuitSignal) return 'quit';
@@ -389,8 +396,15 @@ export class Interpreter implements BuiltinHost {
   // Checking (before anything runs)
 
   private check(program: Program, asFunction = false): void {
-    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: asFunction ? undefined : new DeclScope(), deferred: asFunction, lateVars: asFunction };
+    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: asFunction ? undefined : this.declaredAtStart(), deferred: asFunction, lateVars: asFunction };
     this.checkStmts(program.body, ctx);
+  }
+
+  /** The names a script starts with (InterpreterOptions.locals). */
+  private declaredAtStart(): DeclScope {
+    const vars = new DeclScope();
+    for (const name of this.opts.locals?.keys() ?? []) vars.names.add(name);
+    return vars;
   }
 
   /**
@@ -400,7 +414,7 @@ export class Interpreter implements BuiltinHost {
    */
   checkAll(source: string, limit = 1000): ConsoleSyntaxError[] {
     const problems: ConsoleSyntaxError[] = [];
-    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: new DeclScope(), deferred: false };
+    const ctx: CheckCtx = { path: { value: this.currentPath }, vars: this.declaredAtStart(), deferred: false };
     const lines = source.split('\n');
     let from = 0;
     while (from < lines.length && problems.length < limit) {

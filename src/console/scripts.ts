@@ -32,7 +32,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
     private readonly clock?: Clock,
   ) {}
 
-  async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean } = {}): Promise<string> {
+  async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean; locals?: ReadonlyMap<string, Value> } = {}): Promise<string> {
     let printed = '';
     // A script run from a terminal may ask (a missing argument, `:return` without a value): what
     // it printed so far is shown before the question, and is then no longer part of its output.
@@ -40,7 +40,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
     const prompt: Session['prompt'] = ask && !opts.dryRun
       ? (question, masked) => { const before = printed; printed = ''; return ask(before + question, masked); }
       : undefined;
-    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt, progress: undefined }, (text) => { printed += text; }, opts.name);
+    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt, progress: undefined }, (text) => { printed += text; }, opts.name, opts.locals);
     if (opts.dryRun) {
       const problems = interpreter.checkAll(source);
       if (problems.length === 0) return '';
@@ -83,10 +83,10 @@ export class ConsoleScriptRunner implements ScriptRunner {
     this.interpreter(session, () => {}).compile(source);
   }
 
-  private interpreter(session: Session, output: (text: string) => void, jobName?: string): Interpreter {
+  private interpreter(session: Session, output: (text: string) => void, jobName?: string, locals?: ReadonlyMap<string, Value>): Interpreter {
     return new Interpreter({
       registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globalsOf(session.user),
-      clock: this.clock ? () => this.clock!.now() : undefined, jobName,
+      clock: this.clock ? () => this.clock!.now() : undefined, jobName, locals,
     });
   }
 }

@@ -372,9 +372,10 @@ export interface ScriptRunner {
   /**
    * Runs `source` as `session` (its policies already narrowed to the script's); returns what the
    * script printed. A failure is a RosError of kind `script`: `Script Error: <text>`, or just
-   * `<text>` with `plainErrors`. `name` is what `:jobname` answers.
+   * `<text>` with `plainErrors`. `name` is what `:jobname` answers; `locals` are variables the
+   * script starts with (netwatch's results).
    */
-  run(source: string, session: Session, opts?: { dryRun?: boolean; name?: string; plainErrors?: boolean }): Promise<string>;
+  run(source: string, session: Session, opts?: { dryRun?: boolean; name?: string; plainErrors?: boolean; locals?: ReadonlyMap<string, Value> }): Promise<string>;
   /** Parses and checks `source` without running it; throws a positioned RosError. */
   check(source: string): void;
   /**

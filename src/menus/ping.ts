@@ -147,7 +147,7 @@ export function pingRecords(replies: readonly PingReply[]): Array<Record<string,
 // ---------------------------------------------------------------------------------------------
 // Running the host's ping
 
-interface PingOptions {
+export interface PingOptions {
   address: string;
   count?: number;
   intervalNs: number;
@@ -157,10 +157,12 @@ interface PingOptions {
   dontFragment: boolean;
   source?: string;
   signal?: AbortSignal;
+  /** How long a reply may take, in seconds (default REPLY_WAIT_S; netwatch gives its timeout). */
+  replyWaitS?: number;
 }
 
 function pingArgs(o: PingOptions): string[] {
-  const args = ['-n', '-O', '-W', String(REPLY_WAIT_S), '-i', (o.intervalNs / 1e9).toFixed(3), '-s', String(o.size)];
+  const args = ['-n', '-O', '-W', String(o.replyWaitS ?? REPLY_WAIT_S), '-i', (o.intervalNs / 1e9).toFixed(3), '-s', String(o.size)];
   if (o.count !== undefined) args.push('-c', String(o.count));
   if (o.ttl !== undefined) args.push('-t', String(o.ttl));
   if (o.dscp !== undefined) args.push('-Q', String(o.dscp << 2));
@@ -180,7 +182,7 @@ function pingFailure(stderr: string): Error {
 }
 
 /** Runs the host's ping and collects its replies (the lost ones as `timeout`). */
-async function runPing(o: PingOptions): Promise<PingReply[]> {
+export async function runPing(o: PingOptions): Promise<PingReply[]> {
   const replies = new Map<number, PingReply>();
   let stderr = '';
   let started = false;
@@ -206,7 +208,7 @@ async function runPing(o: PingOptions): Promise<PingReply[]> {
   const stop = () => child.kill('SIGINT');
   o.signal?.addEventListener('abort', stop, { once: true });
   // A bound on a count-limited run in case the host's ping hangs: every packet's interval and wait, and slack.
-  const bound = o.count !== undefined ? setTimeout(() => child.kill('SIGKILL'), o.count * (o.intervalNs / 1e6) + REPLY_WAIT_S * 1000 + 10_000) : undefined;
+  const bound = o.count !== undefined ? setTimeout(() => child.kill('SIGKILL'), o.count * (o.intervalNs / 1e6) + (o.replyWaitS ?? REPLY_WAIT_S) * 1000 + 10_000) : undefined;
   try {
     const { code, error } = await exited;
     if (error?.code === 'ENOENT') throw failure('ping is not installed on this host (Debian: apt-get install iputils-ping)');

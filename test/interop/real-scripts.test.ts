@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
@@ -15,6 +16,7 @@ import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
 import { startServer } from '../menus/crl-support.js';
 import { IPSEC_ACTIVE_PEERS_PATH } from '../../src/menus/ip/ipsec.js';
 import { NO_UPDATE_SERVER } from '../../src/menus/system/package.js';
+import { startNetwatch } from '../../src/services/netwatch.js';
 import { missingTools } from '../support/tools.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
@@ -249,12 +251,39 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
   test('netwatch-notify runs over /tool netwatch: entries without a probe result (unknown) are left alone', async () => {
     await c.run('/tool/netwatch/add host=192.0.2.1 comment="notify, name=gateway, resolve=gw.example"; /tool/netwatch/add host=192.0.2.2 type=tcp-conn port=443 comment="notify, name=web"');
     await c.run('/system/script/run netwatch-notify');
-    // rospki sends no probes: every entry is `unknown`, which the script skips (no state kept, no notification).
+    // No netwatch runs in this appliance (the daemon starts it): every entry stays `unknown`, which the script skips (no state kept, no notification).
     assert.equal(await c.run(':foreach H in=[ /tool/netwatch/find ] do={ :put [ /tool/netwatch/get $H status ] }'), 'unknown\nunknown\n');
     assert.equal(await c.run(':global NetwatchNotify; :put [ :typeof $NetwatchNotify ]; :put [ :len $NetwatchNotify ]'), 'array\n0\n');
     // Nothing said about a host, no error: only the script's own debug line.
     assert.doesNotMatch(await c.run('/log/print where message~"netwatch-notify"'), /netwatch-notify: |error/);
     assert.equal(await c.run(':put [ :typeof [ /tool/netwatch/get [ find where comment~"gateway" ] host ] ]'), 'ip\n');
+  });
+
+  test('netwatch-notify over probed entries: a service that answers counts up, one that does not counts down', async () => {
+    const open = net.createServer((sock) => sock.destroy());
+    await new Promise<void>((r) => open.listen(0, '127.0.0.1', r));
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const nw = startNetwatch(t.app, { pollMs: 100 });
+    try {
+      const now = 'interval=1s start-delay=0s startup-delay=0s timeout=1s';
+      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${(open.address() as net.AddressInfo).port} ${now} comment="notify,name=svc-up"
+        /tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${closedPort} ${now} comment="notify,name=svc-down"`);
+      const deadline = Date.now() + 20_000;
+      while ((await c.run(':put [ :len [ /tool/netwatch/find where comment~"svc-" status!="unknown" ] ]')) !== '2\n') {
+        assert.ok(Date.now() < deadline, 'both entries tested');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await c.run('/system/script/run netwatch-notify');
+      assert.equal(await c.run(':global NetwatchNotify; :put ($NetwatchNotify->"svc-up"->"count-up"); :put ($NetwatchNotify->"svc-down"->"count-down")'), '1\n1\n');
+      assert.match(await c.run('/log/print where message~"svc-down"'), /The service 'svc-down' \(127\.0\.0\.1\) is down for 1 checks, 4 to go\./);
+    } finally {
+      await nw.stop();
+      await c.run('/tool/netwatch/remove [ find where comment~"svc-" ]');
+      open.close();
+    }
   });
 
   test("address-list add dynamic=yes (netwatch-notify's probe entries): kept in RAM, flag D, never exported, not changed by set", async () => {

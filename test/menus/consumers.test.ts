@@ -23,6 +23,8 @@ const CERTIFICATE_PROPERTIES = [
   '/ip/ipsec/identity certificate', '/ip/ipsec/identity remote-certificate',
   '/ip/hotspot/profile ssl-certificate', '/interface/dot1x/client certificate',
   '/interface/wifi/security eap-tls-certificate', '/ip/service certificate',
+  // the HTTPS probe's client certificate (services spec §1.1 lists it beside /radius)
+  '/tool/netwatch certificate',
   // the SCEP server's rollover CA (issue 15); its ca-cert refuses the CA's removal instead
   '/certificate/scep-server next-ca-cert',
 ];

@@ -19,6 +19,7 @@ import { pemEncode } from '../../src/pki/index.js';
 import { runCommand } from '../../src/services/commands.js';
 import { startServices, type RunningServices } from '../../src/services/index.js';
 import { Authenticator, LOGIN_FAILURES_PATH } from '../../src/services/auth.js';
+import { startNetwatch } from '../../src/services/netwatch.js';
 import { tempDir } from '../support/app.js';
 import { postgresMissing, startPgCluster, type PgCluster } from '../support/postgres.js';
 import { freePort } from './support.js';
@@ -55,6 +56,39 @@ describe('state shared by the instances of a PostgreSQL store', { skip }, () => 
     await c.connect();
     try { return Number((await c.query('SELECT version FROM rospki_head')).rows[0].version); } finally { await c.end(); }
   }
+
+  test('netwatch: one instance probes; the other shows the same status from the stored row', async () => {
+    let accepted = 0;
+    const server = net.createServer((sock) => { accepted++; sock.destroy(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const na = startNetwatch(a, { pollMs: 100 });
+    const nb = startNetwatch(b, { pollMs: 100 });
+    const session = await b.session('admin', 'test');
+    const run = (app: Appliance, command: string, args: Record<string, string>) =>
+      app.executor.run({ path: '/tool/netwatch', command, args: new Map(Object.entries(args)), session });
+    let id = '';
+    const value = async (app: Appliance, prop: string) => (await run(app, 'get', { number: id, 'value-name': prop }) as { ret?: unknown }).ret;
+    try {
+      id = String((await run(b, 'add', {
+        host: '127.0.0.1', type: 'tcp-conn', port: String((server.address() as net.AddressInfo).port),
+        interval: '1s', 'start-delay': '0s', 'startup-delay': '0s',
+      }) as { ret?: unknown }).ret);
+      const end = Date.now() + 30_000;
+      while (Number(await value(b, 'done-tests') ?? 0) < 3) {
+        assert.ok(Date.now() < end, 'three tests');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal([na.probing, nb.probing].filter(Boolean).length, 1, 'exactly one instance probes');
+      const done = Number(await value(a, 'done-tests'));
+      assert.ok(accepted <= done + 1, `${accepted} connections for ${done} tests: probed once, not by both`);
+      assert.equal(await value(a, 'status'), 'up');
+      assert.equal(await value(b, 'status'), 'up');
+    } finally {
+      await na.stop();
+      await nb.stop();
+      server.close();
+    }
+  });
 
   test('failed logins count together on every instance: spreading them gains an attacker nothing', async () => {
     const opts = { failureDelayMs: 0, cacheMs: 0, lockoutAfter: 4, lockoutMs: 600_000 };

@@ -26,6 +26,12 @@ export interface HttpRequestOptions {
   verifyTls?: (chain: Buffer[], host: string) => Promise<void>;
   onProgress?: (downloaded: number, total: number | undefined) => void;
   signal?: AbortSignal;
+  /** Settle at the status line, without reading the body or following redirects (netwatch). */
+  statusOnly?: boolean;
+  /** The client certificate and key (PEM) a TLS server may ask for. */
+  clientCert?: { cert: string; key: string };
+  /** Source address of the connection. */
+  localAddress?: string;
 }
 
 export interface HttpResponse {
@@ -135,6 +141,14 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
       req.on('error', (e) => finish(done ? undefined : failure(`closing connection: <${(e as Error).message}> ${host}:${port} (5)`)));
       req.on('response', (res) => {
         touch();
+        if (opts.statusOnly) {
+          sock.destroy();
+          finish(undefined, {
+            status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers,
+            headerLines: headerLinesOf(res.rawHeaders), body: Buffer.alloc(0), url: url.toString(),
+          });
+          return;
+        }
         const total = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
         if (total !== undefined && total > opts.maxBytes && !res.headers['content-encoding']) {
           finish(failure('maximum message size exceeded'));
@@ -173,7 +187,12 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
 
     if (https) {
       const servername = net.isIP(host) ? undefined : host;
-      const s = tls.connect({ host, port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+      // localAddress reaches the TCP connect (tls.connect passes its options on; the types omit it).
+      const options: tls.ConnectionOptions & { localAddress?: string } = {
+        host, port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], localAddress: opts.localAddress,
+        ...(opts.clientCert ? { cert: opts.clientCert.cert, key: opts.clientCert.key } : {}),
+      };
+      const s = tls.connect(options);
       socket = s;
       s.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') finish(connectionFailed(host, port));
@@ -186,7 +205,7 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
         verify(peerChain(s), host).then(() => { if (!done) send(s); }, (e) => finish(e));
       });
     } else {
-      const s = net.connect({ host, port });
+      const s = net.connect({ host, port, localAddress: opts.localAddress });
       socket = s;
       s.on('error', () => finish(connectionFailed(host, port)));
       s.once('connect', () => { touch(); send(s); });
@@ -201,6 +220,7 @@ export async function httpRequest(opts: HttpRequestOptions): Promise<HttpRespons
   let body = opts.body;
   for (let hop = 0; ; hop++) {
     const res = await oneRequest({ ...opts, method, body }, url);
+    if (opts.statusOnly) return res;
     const location = res.headers.location;
     if (res.status >= 300 && res.status < 400 && location) {
       const notFollowed = () => answeredFailure(`Fetch failed with status ${res.status} (Location: "${location}")`, res);
