@@ -419,7 +419,9 @@ export function toBoolConv(v: Value): Value {
 export function toArray(v: Value): RosArray {
   if (v instanceof RosArray) return v;
   if (v === undefined || v === null) return new RosArray();
-  if (typeof v === 'string') return v === '' ? new RosArray() : RosArray.of(v.split(',').map((s) => literalValue(s, false)));
+  // Spaces around each element go (`"notify, name=x"` gives `name=x`): eworm's scripts rely on it
+  // ("bridge-port-to-default: :toarray strips itself", 2018) and document comments written so.
+  if (typeof v === 'string') return v === '' ? new RosArray() : RosArray.of(v.split(',').map((s) => literalValue(s.replace(/^ +| +$/g, ''), false)));
   return RosArray.of([v]);
 }
 

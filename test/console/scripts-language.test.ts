@@ -161,6 +161,9 @@ describe('scripts: more global commands of RouterOS 7.2x', () => {
     assert.equal(await h.run(':put [:len [:rndstr]]; :put [:rndstr from="x" length=3]'), '16\nxxx\n');
     assert.equal(await h.run(':put [:typeof [:timestamp]]'), 'time\n');
     assert.equal(await h.run(':put [:len [:toarray "a;b;c" delimiter=";"]]'), '3\n');
+    // Spaces around the elements go: eworm's `comment="notify, name=x"` reads as `name=x`.
+    assert.equal(await h.run(':local a [:toarray "notify, name=x , 2"]; :put ($a->1 . "|"); :put [:typeof ($a->2)]'), 'name=x|\nnum\n');
+    assert.equal(await h.run(':put ([:toarray "a; b" delimiter=";"]->1 . "|")'), 'b|\n');
     assert.equal(await h.run(':beep frequency=440 length=1ms; :put done'), 'done\n');
   });
 

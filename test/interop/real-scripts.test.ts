@@ -269,8 +269,9 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
     const nw = startNetwatch(t.app, { pollMs: 100 });
     try {
       const now = 'interval=1s start-delay=0s startup-delay=0s timeout=1s';
-      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${(open.address() as net.AddressInfo).port} ${now} comment="notify,name=svc-up"
-        /tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${closedPort} ${now} comment="notify,name=svc-down"`);
+      // The comments as netwatch-notify's manual writes them (a space after each comma).
+      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${(open.address() as net.AddressInfo).port} ${now} comment="notify, name=svc-up"
+        /tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${closedPort} ${now} comment="notify, name=svc-down"`);
       const deadline = Date.now() + 20_000;
       while ((await c.run(':put [ :len [ /tool/netwatch/find where comment~"svc-" status!="unknown" ] ]')) !== '2\n') {
         assert.ok(Date.now() < deadline, 'both entries tested');
