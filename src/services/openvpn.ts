@@ -187,7 +187,7 @@ class OvpnDaemon {
   private lastFailure: string | undefined;
 
   constructor(private readonly owner: OpenVpnService, readonly kind: Kind, readonly id: number, runRoot: string) {
-    this.supervisor = new Supervisor(runRoot, daemonName(kind, id), {
+    this.supervisor = new Supervisor(runRoot, daemonName(kind, id), owner.ctx.daemonClock, {
       output: (line) => this.output(line),
       changed: (state) => this.changed(state),
     });

@@ -101,7 +101,7 @@ class IpsecService implements ManagedService {
   private stopped = false;
 
   constructor(private readonly ctx: ServiceContext) {
-    this.supervisor = new Supervisor(path.join(ctx.app.dataDir.root, 'run'), RUN_NAME, {
+    this.supervisor = new Supervisor(path.join(ctx.app.dataDir.root, 'run'), RUN_NAME, ctx.daemonClock, {
       output: (line) => this.output(line),
       changed: (state) => {
         this.daemon = state;
