@@ -92,7 +92,15 @@ export class DaemonClock {
   private follow(): void {
     if (this.stopped) return;
     this.write();
-    this.unsubscribe ??= this.clock.onChange?.(() => this.write());
+    // Called by whoever moved the clock (`/system clock set`): a file that can not be written
+    // must not fail that; the daemons keep the last offset, and /log says why.
+    this.unsubscribe ??= this.clock.onChange?.(() => {
+      try {
+        this.write();
+      } catch (e) {
+        this.warn(`${this.file} could not be written (${(e as Error).message}): openvpn and charon keep their previous offset from the host's clock`);
+      }
+    });
   }
 
   /** The offset file, replaced in one rename (a daemon never reads half of it). */
@@ -112,6 +120,10 @@ export class DaemonClock {
     this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    fs.rmSync(this.file, { force: true });
+    try {
+      fs.rmSync(this.file, { force: true });
+    } catch {
+      // not ours to remove (the run folder was replaced): nothing reads it any more
+    }
   }
 }

@@ -180,3 +180,23 @@ test('the daemon environment: FAKETIME settings rospki inherited are dropped (FA
     daemonClock.stop();
   }
 });
+
+test('an offset file that can not be written does not fail the move of the clock: /log says why', () => {
+  const dir = tempDir('rospki-daemon-clock-');
+  const clock = new OffsetClock();
+  const warnings: string[] = [];
+  const runRoot = path.join(dir, 'run');
+  const daemonClock = new DaemonClock(runRoot, clock, (w) => warnings.push(w), () => '/lib/libfaketimeMT.so.1');
+  try {
+    daemonClock.environment();
+    fs.rmSync(runRoot, { recursive: true });
+    fs.writeFileSync(runRoot, 'not a folder');
+    clock.offsetMs = DAY; // `/system clock set`: must not throw
+    assert.equal(clock.offsetMs, DAY);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /router-clock could not be written \(.*\): openvpn and charon keep their previous offset from the host's clock$/);
+  } finally {
+    daemonClock.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
