@@ -17,7 +17,8 @@
 //    answers EINVAL and pthread_cond_timedwait() on a CLOCK_MONOTONIC condvar (strongSwan's
 //    scheduler, libstrongswan's condvar) times out at once, so charon would spin. Faked, the
 //    waits stay right (libfaketime turns their deadlines back into real ones) while the offset
-//    stays; when the router clock is moved, timers set before move with it (docs/compatibility.md);
+//    stays; when the router clock is moved, timers set before are counted on the moved clock
+//    (docs/compatibility.md, Clocks: what was measured with charon);
 //  - NO_FAKE_STAT=1: file times stay the host's, so a rewritten CRL file always looks newer to
 //    openvpn (supervisor.ts moves its modification time forward), whatever the clock did between;
 //  - the file says `+0.000` when the clocks agree (an empty or missing file would keep the last
