@@ -3,6 +3,7 @@
 import type { Appliance } from '../appliance.js';
 import type { Authenticator } from './auth.js';
 import type { ScepLimits } from '../menus/certificate/scep-service.js';
+import type { DaemonClock } from './daemon-clock.js';
 import type { InputFirewall } from './firewall.js';
 
 export interface ServiceOptions {
@@ -83,6 +84,8 @@ export interface ServiceContext {
    * ignores the datagram when it answers false.
    */
   readonly firewall: InputFirewall;
+  /** The router clock the supervised daemons run on (daemon-clock.ts): every Supervisor gets it. */
+  readonly daemonClock: DaemonClock;
   /** Unexpected errors: written to the daemon's stderr, never to clients. */
   internalError(e: unknown): void;
 }

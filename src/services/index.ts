@@ -25,6 +25,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import type { Appliance } from '../appliance.js';
 import {
@@ -36,6 +37,7 @@ import { serveApiConnection } from './api.js';
 import { Authenticator, addressAllowed, plainAddress } from './auth.js';
 import { bindReason, DEFAULT_SERVICE_OPTIONS, type ServiceContext, type ServiceOptions } from './context.js';
 import { ConnectionGate } from './gate.js';
+import { DaemonClock } from './daemon-clock.js';
 import { InputFirewall } from './firewall.js';
 import { FtpService } from './ftp.js';
 import { checkContinue, httpHandler } from './http.js';
@@ -155,6 +157,9 @@ class ServiceManager implements RunningServices {
         failureDelayMs: options.loginFailureDelayMs, lockoutAfter: options.loginLockoutAfter, lockoutMs: options.loginLockoutMs,
       }),
       firewall: new InputFirewall(app.env, { flushMs: CONNECTION_SYNC_MS, internalError }),
+      daemonClock: new DaemonClock(path.join(app.dataDir.root, 'run'), app.clock, (message) => {
+        app.store.write((tx) => app.env.log(tx, 'system,warning', message)).catch(internalError);
+      }),
     };
     this.ssh = new SshService(this.ctx);
     this.ftp = new FtpService(this.ctx);
@@ -429,6 +434,7 @@ class ServiceManager implements RunningServices {
     await Promise.all(this.reconcilers().map((r) => r.stop()));
     await this.connectionSync;
     for (const { service } of [...this.managed].reverse()) await service.stop().catch((e) => this.ctx.internalError(e));
+    this.ctx.daemonClock.stop();
     const closing = [...this.listeners.values()].map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     this.listeners.clear();
     for (const s of this.sockets) s.destroy();

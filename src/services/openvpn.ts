@@ -187,7 +187,7 @@ class OvpnDaemon {
   private lastFailure: string | undefined;
 
   constructor(private readonly owner: OpenVpnService, readonly kind: Kind, readonly id: number, runRoot: string) {
-    this.supervisor = new Supervisor(runRoot, daemonName(kind, id), {
+    this.supervisor = new Supervisor(runRoot, daemonName(kind, id), owner.ctx.daemonClock, {
       output: (line) => this.output(line),
       changed: (state) => this.changed(state),
     });
@@ -434,10 +434,17 @@ export class OpenVpnService implements ManagedService {
   private stateTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private writeAgain = false;
+  /**
+   * The router clock moved since the last plans: a local CRL may be due now (openvpn runs on the
+   * router clock, daemon-clock.ts, and would find the old one expired or not yet valid).
+   */
+  private clockMoved = false;
+  private readonly unsubscribeClock: (() => void) | undefined;
 
   constructor(readonly ctx: ServiceContext) {
     this.runRoot = path.join(ctx.app.dataDir.root, 'run');
     this.batch = new StoreBatch(ctx.app, 'ovpn', ctx.internalError);
+    this.unsubscribeClock = ctx.app.clock.onChange?.(() => { this.clockMoved = true; });
   }
 
   async reconcile(): Promise<void> {
@@ -472,6 +479,7 @@ export class OpenVpnService implements ManagedService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribeClock?.();
     clearTimeout(this.stateTimer);
     await Promise.all([...this.daemons.values()].map((d) => d.stop().catch((e) => this.ctx.internalError(e))));
     this.daemons.clear();
@@ -499,7 +507,8 @@ export class OpenVpnService implements ManagedService {
       return idle ? own : PLAN_INPUTS.map((p) => tx.list(p));
     });
     const same = this.inputs !== undefined && inputs.length === this.inputs.length && inputs.every((list, i) => list === this.inputs![i])
-      && Date.now() - this.planned < PLAN_REFRESH_MS;
+      && Date.now() - this.planned < PLAN_REFRESH_MS && !this.clockMoved;
+    this.clockMoved = false;
     if (!same) {
       this.inputs = inputs;
       this.planned = Date.now();

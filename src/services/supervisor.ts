@@ -9,13 +9,16 @@
 //    certificate, a new CRL, a new setting — and stops it for `undefined`;
 //  - a daemon that dies is started again with a growing back-off (1 s … 60 s), each exit logged;
 //  - its output lines go to a callback (the service decides which reach /log);
-//  - a program that is not installed is reported with the Debian package that provides it.
+//  - a program that is not installed is reported with the Debian package that provides it;
+//  - every daemon runs on the router clock, not the host's (daemon-clock.ts): the one place
+//    daemons are started is the one place that rule is applied.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findProgram, missingProgramText } from '../menus/host/programs.js';
+import type { DaemonClock } from './daemon-clock.js';
 
 export { findProgram } from '../menus/host/programs.js';
 
@@ -74,9 +77,15 @@ export class Supervisor {
 
   /**
    * `runRoot`: the data directory's `run` folder; `name`: this daemon's folder in it
-   * (`ovpn-server1`). The folder is made private and removed when the daemon stops.
+   * (`ovpn-server1`). The folder is made private and removed when the daemon stops. `clock`: the
+   * router clock the daemon runs on (one per data directory).
    */
-  constructor(readonly runRoot: string, readonly name: string, private readonly hooks: SupervisorHooks = {}) {
+  constructor(
+    readonly runRoot: string,
+    readonly name: string,
+    private readonly clock: DaemonClock,
+    private readonly hooks: SupervisorHooks = {},
+  ) {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`supervisor: unsafe name ${name}`);
   }
 
@@ -150,7 +159,7 @@ export class Supervisor {
     this.prepare(spec);
     const args = spec.args.map((a) => a.replaceAll('{run}', this.runDir));
     const child = spawn(spec.program, args, {
-      cwd: spec.cwd ?? this.runDir, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: spec.cwd ?? this.runDir, env: { ...process.env, ...spec.env, ...this.clock.environment() }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
     this.set({ state: 'starting', pid: child.pid ?? 0, since: Date.now() });

@@ -383,3 +383,36 @@ test('builtin-trust-store naming ipsec gives charon the built-in roots too; defa
     vici.close();
   }
 });
+
+test('charon runs on the router clock: a peer whose certificate that clock finds expired is refused (it got in before); the daemon follows the clock without a restart', { skip: skip || needs('libfaketime') }, async () => {
+  const DAY = 86_400_000;
+  await s.run(CERT_PATH, 'add', { name: 'dora', 'common-name': 'dora.ipsec.test', 'subject-alt-name': 'DNS:dora.ipsec.test', 'key-size': 'prime256v1', 'days-valid': '1' });
+  await s.run(CERT_PATH, 'sign', { number: 'dora', ca: 'ca' });
+  await peer.useIdentity({ ...(await issued('dora')), caDer, id: 'fqdn:dora.ipsec.test', rospkiPort });
+  await waitFor('dora to be let in today', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  await peer.terminateAll();
+  const pid = rospkiCharonPid();
+  assert.ok(pid);
+  const start = s.clock.ms;
+  try {
+    // `/system clock set` two days on: dora's certificate (one day) has expired on the router.
+    s.clock.ms = Date.now() + 2 * DAY;
+    // charon sees the new time within a second (daemon-clock.ts): until then dora may still get in.
+    await waitFor('dora to be refused as expired', async () => {
+      const r = await peer.initiate();
+      if (r.success === 'yes') { await peer.terminateAll(); return undefined; }
+      const logged = await waitFor('the refusal in /log', async () => (
+        /ipsec,error certificate has expired\(10\) at depth:0 cert:CN=dora\.ipsec\.test/.test(await logText()) ? true : undefined), 3000).catch(() => false);
+      return logged ? true : undefined;
+    }, 60_000).catch(async (e: Error) => assert.fail(`${e.message}\n${(await logText()).slice(-3000)}`));
+    // alice's certificate (30 days) still lets her in, with the CRL (crl-use=yes) signed at the router's time.
+    await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort });
+    await waitFor('alice to be let in two days on', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+    await peer.terminateAll();
+    assert.equal(rospkiCharonPid(), pid, 'the same charon');
+  } finally {
+    s.clock.ms = start;
+  }
+  await waitFor('alice to be let in on the host\'s time again', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
+  await peer.terminateAll();
+});

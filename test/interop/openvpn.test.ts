@@ -15,6 +15,7 @@ import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { OVPN_SERVER_PATH } from '../../src/menus/interface/ovpn.js';
 import { openssl, tempDir } from '../support/app.js';
 import { freePort, freeUdpPort, startServiceApp, type ServiceApp } from '../services/support.js';
+import { needs } from '../support/tools.js';
 import { exportPem, openvpnConnect, processesIn, until, type Attempt } from './openvpn-support.js';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
@@ -280,9 +281,12 @@ test('the router clock ahead of the host\'s: the CRL it signs is valid to openvp
     const serial = await s.app.store.read((tx) => String(tx.findBy(CERT_PATH, 'name', 'carl')[0]!.data['serial-number']));
     await cli('/certificate issued-revoke carl');
     await until(() => crlText().toLowerCase().includes(serial.replace(/:/g, '').toLowerCase()), 'the CRL to list carl');
-    // openvpn judges the CRL on the host's clock: a this-update two days ahead would be "not yet valid".
-    const r = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' });
-    assert.ok(r.connected, r.log);
+    // The CRL's this-update is the router's time, two days ahead of the host's: openvpn runs on the
+    // router clock (daemon-clock.ts), which it sees within a second of the move; until then it may
+    // find that CRL "not yet valid". (On the host's clock it would refuse every client.)
+    let r: Attempt = { connected: false, log: '' };
+    await until(async () => (r = await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' })).connected,
+      'alice to log in', 60_000).catch((e: Error) => assert.fail(`${e.message}\n${r.log}`));
   } finally {
     s.clock.ms = start;
   }
@@ -296,6 +300,41 @@ test('the CA no longer trusted (or not for ovpn): the server says why it does no
     await running();
     await until(async () => (await openvpnConnect({ port, dir, ca: caFile, ...files.alice!, user: 'alice', password: 'alice-pw' })).connected, 'alice to log in');
   }
+});
+
+test('openvpn runs on the router clock: a client certificate expired by it is refused, one issued with the clock ahead of the host\'s is accepted', { skip: needs('libfaketime') }, async () => {
+  const DAY = 86_400_000;
+  await cli('/certificate add name=dave common-name=dave.example.com key-size=prime256v1 key-usage=digital-signature,tls-client days-valid=1; /certificate sign dave ca=ca');
+  await cli('/ppp secret add name=dave password=dave-pw service=ovpn; /ppp secret add name=erin password=erin-pw service=ovpn');
+  const dave = await exportPem(s, 'dave', dir);
+  const connect = (who: { cert: string; key: string }, user: string) => openvpnConnect({ port, dir, ca: caFile, ...who, user, password: `${user}-pw` });
+  // Valid today. (An earlier test moved the clock back: openvpn follows within a second.)
+  let before: Attempt = { connected: false, log: '' };
+  await until(async () => (before = await connect(dave, 'dave')).connected, 'dave to log in today', 60_000)
+    .catch((e: Error) => assert.fail(`${e.message}\n${before.log}`));
+  const [pid] = processesIn(await runDir());
+  const start = s.clock.ms;
+  try {
+    // `/system clock set` two days on: dave's certificate (one day) has expired on the router.
+    s.clock.ms = Date.now() + 2 * DAY;
+    // openvpn sees the new time within a second (daemon-clock.ts): until then dave may still get in.
+    await until(async () => {
+      if ((await connect(dave, 'dave')).connected) return false;
+      return /ovpn,error ovpn1: 127\.0\.0\.1:\d+: TLS handshake failed: certificate refused: certificate has expired: CN=dave\.example\.com/.test(await logText());
+    }, 'dave to be refused as expired', 60_000);
+    // The others still log in: the CRL rospki signed at the router's time is in force for openvpn.
+    const alice = await connect(files.alice!, 'alice');
+    assert.ok(alice.connected, alice.log);
+    // A certificate issued now, by the router clock (not-before two days ahead of the host's).
+    await cli('/certificate add name=erin common-name=erin.example.com key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign erin ca=ca');
+    const erin = await connect(await exportPem(s, 'erin', dir), 'erin');
+    assert.ok(erin.connected, `valid on the router clock: ${erin.log}`);
+    assert.deepEqual(processesIn(await runDir()), [pid], 'the daemon followed the clock without a restart');
+  } finally {
+    s.clock.ms = start;
+  }
+  // Back on the host's time (the CRL is signed again, with a this-update not in openvpn's future).
+  await until(async () => (await connect(files.alice!, 'alice')).connected, 'alice to log in on the host\'s time again', 60_000);
 });
 
 test('a port in use: the row says why it does not run, and /log too', async () => {

@@ -10,6 +10,7 @@ import { certificateDer } from '../../src/menus/certificate/keys.js';
 import { CRL_VALIDITY_MS, publishedCrl, renewDueCrls, crlState } from '../../src/menus/certificate/crl-publish.js';
 import { parseCrl } from '../../src/pki/crl.js';
 import { openTestApp, openssl, opensslStatus, tempDir, toPem, type TestApp } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
 const C = CERT_PATH;
 
@@ -133,5 +134,38 @@ describe('issued-revoke and CRL publication', () => {
     assert.equal(info.revoked.size, 4);
     await t.run(C, 'remove', { numbers: 'ca' });
     assert.equal(await publishedCrl(t.app, `/crl/${caId}.crl`), undefined);
+  });
+});
+
+describe('the CRL\'s this-update and the daemons\' clock', () => {
+  let t: TestApp;
+  before(async () => { t = await openTestApp({ time: Date.now() }); });
+  after(() => t.close());
+
+  test('this-update is the router clock\'s time, also two days ahead of the host\'s (openvpn and charon run on it); on a host without libfaketime never later than the host\'s clock', { skip: needs('libfaketime') }, async () => {
+    await t.run(C, 'add', { name: 'ca', 'common-name': 'Clock CA', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
+    await t.run(C, 'sign', { number: 'ca' });
+    const caId = await idOf(t, 'ca');
+    const start = t.clock.ms;
+    const saved = process.env.ROSPKI_LIBFAKETIME;
+    try {
+      t.clock.ms = Date.now() + 2 * 86_400_000;
+      await issue(t, 'carol', 'ca');
+      await issue(t, 'dan', 'ca');
+      await t.run(C, 'issued-revoke', { numbers: 'carol' });
+      let info = parseCrl((await publishedCrl(t.app, `/crl/${caId}.crl`))!);
+      assert.equal(info.thisUpdate, Math.floor(t.clock.now() / 1000) * 1000);
+      assert.equal(info.nextUpdate, info.thisUpdate + CRL_VALIDITY_MS);
+      // No libfaketime: the daemons judge by the host's clock, a this-update ahead of it would be "not yet valid".
+      process.env.ROSPKI_LIBFAKETIME = '/nonexistent/libfaketimeMT.so.1';
+      await t.run(C, 'issued-revoke', { numbers: 'dan' });
+      info = parseCrl((await publishedCrl(t.app, `/crl/${caId}.crl`))!);
+      assert.ok(info.thisUpdate <= Date.now(), 'not later than the host\'s clock');
+      assert.equal(info.nextUpdate, Math.floor(t.clock.now() / 1000) * 1000 + CRL_VALIDITY_MS, 'next-update by the router clock');
+    } finally {
+      if (saved === undefined) delete process.env.ROSPKI_LIBFAKETIME;
+      else process.env.ROSPKI_LIBFAKETIME = saved;
+      t.clock.ms = start;
+    }
   });
 });

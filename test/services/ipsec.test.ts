@@ -115,6 +115,27 @@ test('charon\'s lines in RouterOS\'s words (spec §4.8); the rest is left out', 
   ]);
 });
 
+test('a peer certificate outside its validity on charon\'s clock (the router\'s): expired or not yet valid, as OpenSSL says it', () => {
+  const now = Date.UTC(2026, 11, 5, 12, 0, 0);
+  const log = new CharonLog(() => now);
+  const say = (lines: string[]) => lines.flatMap((l) => log.line(l)).map((e) => `${e.topics} ${e.message}`);
+  assert.deepEqual(say([
+    '07[NET] <3> received packet: from 192.0.2.9[4500] to 192.0.2.1[4500] (912 bytes)',
+    '07[IKE] <rw|3> received end entity cert "CN=dora.lab"',
+    '07[CFG] <rw|3> subject certificate invalid (valid from Dec 03 12:00:00 UTC 2026 to Dec 04 12:00:00 UTC 2026)',
+    "07[IKE] <rw|3> no trusted ECDSA public key found for 'dora.lab'",
+    '08[NET] <4> received packet: from 192.0.2.9[4500] to 192.0.2.1[4500] (912 bytes)',
+    '08[IKE] <rw|4> received end entity cert "CN=erin.lab"',
+    '08[CFG] <rw|4> subject certificate invalid (valid from Dec 06 12:00:00 UTC 2026 to Dec 07 12:00:00 UTC 2026)',
+    "08[IKE] <rw|4> no trusted ECDSA public key found for 'erin.lab'",
+  ]), [
+    'ipsec,error certificate has expired(10) at depth:0 cert:CN=dora.lab',
+    "ipsec,error can't verify peer's certificate from store",
+    'ipsec,error certificate is not yet valid(9) at depth:0 cert:CN=erin.lab',
+    "ipsec,error can't verify peer's certificate from store",
+  ]);
+});
+
 test('without charon, enabling a peer fails naming strongswan-charon and changes nothing', async () => {
   const saved = process.env.ROSPKI_CHARON;
   process.env.ROSPKI_CHARON = '/nonexistent/charon';

@@ -4,11 +4,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { OffsetClock } from '../../src/clock.js';
+import { DaemonClock, ROUTER_CLOCK_FILE, faketimeOffset } from '../../src/services/daemon-clock.js';
 import { DaemonMissing, Supervisor, type DaemonState } from '../../src/services/supervisor.js';
 import { tempDir } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
 const root = tempDir('rospki-supervisor-');
-after(() => fs.rmSync(root, { recursive: true, force: true }));
+const testClock = new DaemonClock(path.join(root, 'run'), new OffsetClock(), () => {});
+after(() => {
+  testClock.stop();
+  fs.rmSync(root, { recursive: true, force: true });
+});
 
 /** Waits (bounded) until `check` holds. */
 async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
@@ -21,7 +28,7 @@ async function until(check: () => boolean, what: string, ms = 15_000): Promise<v
 
 test('a daemon runs in a private folder with its files, restarts when its spec changes, and leaves nothing when stopped', async () => {
   const lines: string[] = [];
-  const sup = new Supervisor(path.join(root, 'run'), 'demo', { output: (l) => lines.push(l) });
+  const sup = new Supervisor(path.join(root, 'run'), 'demo', testClock, { output: (l) => lines.push(l) });
   const spec = (greeting: string) => ({
     program: 'sh', package: 'dash', args: ['-c', 'cat {run}/greeting; echo "pid $$"; exec sleep 60'],
     files: { greeting: `${greeting}\n`, 'secret.key': 'not for others' },
@@ -44,7 +51,7 @@ test('a daemon runs in a private folder with its files, restarts when its spec c
 
 test('a daemon that dies is started again; a missing program names its package', async () => {
   const states: DaemonState[] = [];
-  const sup = new Supervisor(path.join(root, 'run'), 'crashy', { changed: (s) => states.push(s) });
+  const sup = new Supervisor(path.join(root, 'run'), 'crashy', testClock, { changed: (s) => states.push(s) });
   await sup.apply({ program: 'sh', package: 'dash', args: ['-c', 'exit 3'] });
   await until(() => states.some((s) => s.state === 'failed'), 'the exit');
   const failed = states.find((s) => s.state === 'failed') as { reason: string };
@@ -57,7 +64,7 @@ test('a daemon that dies is started again; a missing program names its package',
 
 test('live files (a CRL) are rewritten in place, each time newer, without a restart', async () => {
   const lines: string[] = [];
-  const sup = new Supervisor(path.join(root, 'run'), 'live', { output: (l) => lines.push(l) });
+  const sup = new Supervisor(path.join(root, 'run'), 'live', testClock, { output: (l) => lines.push(l) });
   const spec = (crl: string) => ({
     program: 'sh', package: 'dash', args: ['-c', 'echo "pid $$"; exec sleep 60'],
     files: { 'daemon.conf': 'same\n' }, liveFiles: { 'crl.pem': crl },
@@ -78,4 +85,118 @@ test('live files (a CRL) are rewritten in place, each time newer, without a rest
   assert.deepEqual(fs.readdirSync(sup.runDir).sort(), ['crl.pem', 'daemon.conf'], 'no temporary file left');
   await sup.apply(undefined);
   assert.equal(fs.existsSync(sup.runDir), false);
+});
+
+const DAY = 86_400_000;
+
+/** A daemon that prints its wall clock every 50 ms (a timed wait on the monotonic clock), in one process. */
+const clockDaemon = {
+  program: 'python3', package: 'python3',
+  args: ['-u', '-c', 'import os, time\nwhile True:\n    print(os.getpid(), int(time.time()), flush=True)\n    time.sleep(0.05)'],
+};
+
+/** The last line of clockDaemon: pid and wall clock (ms). */
+function lastClock(lines: string[]): { pid: number; wall: number } | undefined {
+  const m = /^(\d+) (\d+)$/.exec(lines.at(-1) ?? '');
+  return m ? { pid: Number(m[1]), wall: Number(m[2]) * 1000 } : undefined;
+}
+
+/** How many lines clockDaemon prints in `ms`: its timed waits neither fail, spin nor stall. */
+async function ticks(lines: string[], ms: number): Promise<number> {
+  const before = lines.length;
+  await new Promise((r) => setTimeout(r, ms));
+  return lines.length - before;
+}
+
+test('a daemon runs on the router clock and follows it when it moves, without a restart; its timed waits keep their pace', { skip: needs('libfaketime', 'python3') }, async () => {
+  const dir = tempDir('rospki-daemon-clock-');
+  const clock = new OffsetClock();
+  const warnings: string[] = [];
+  const daemonClock = new DaemonClock(path.join(dir, 'run'), clock, (w) => warnings.push(w));
+  const lines: string[] = [];
+  const sup = new Supervisor(path.join(dir, 'run'), 'clocked', daemonClock, { output: (l) => lines.push(l) });
+  const near = (ms: number, want: number) => Math.abs(ms - want) < 5000;
+  // 20 a second when the waits work; thousands if they returned at once, none if they failed.
+  const paced = (n: number) => n >= 5 && n <= 40;
+  try {
+    clock.offsetMs = -3 * DAY; // moved before the daemon starts: it starts on it
+    await sup.apply(clockDaemon);
+    await until(() => { const c = lastClock(lines); return !!c && near(c.wall, Date.now() - 3 * DAY); }, 'the daemon three days behind');
+    const first = lastClock(lines)!;
+    assert.equal(fs.readFileSync(path.join(dir, 'run', ROUTER_CLOCK_FILE), 'utf8'), `${faketimeOffset(-3 * DAY)}\n`);
+    let n = await ticks(lines, 1000);
+    assert.ok(paced(n), `${n} lines in a second`);
+    // `/system clock set` while it runs: it follows within a second, the same process.
+    clock.set(Date.now() + 400 * DAY);
+    await until(() => { const c = lastClock(lines); return !!c && near(c.wall, Date.now() + 400 * DAY); }, 'the daemon 400 days ahead');
+    assert.equal(lastClock(lines)!.pid, first.pid, 'not restarted');
+    n = await ticks(lines, 1000);
+    assert.ok(paced(n), `${n} lines in a second after the move`);
+    // Back to the host's clock: `+0.000`, not an empty file (libfaketime would keep the old offset).
+    clock.offsetMs = 0;
+    await until(() => { const c = lastClock(lines); return !!c && near(c.wall, Date.now()); }, 'the daemon on the host clock');
+    assert.equal(fs.readFileSync(path.join(dir, 'run', ROUTER_CLOCK_FILE), 'utf8'), '+0.000\n');
+    assert.equal(lastClock(lines)!.pid, first.pid, 'not restarted');
+    assert.deepEqual(warnings, []);
+  } finally {
+    await sup.apply(undefined);
+    daemonClock.stop();
+  }
+  assert.equal(fs.existsSync(path.join(dir, 'run', ROUTER_CLOCK_FILE)), false, 'the offset file goes with the services');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('without libfaketime a daemon runs on the host clock, and one warning says so', { skip: needs('python3') }, async () => {
+  const dir = tempDir('rospki-daemon-clock-');
+  const clock = new OffsetClock(5 * DAY);
+  const warnings: string[] = [];
+  const daemonClock = new DaemonClock(path.join(dir, 'run'), clock, (w) => warnings.push(w), () => undefined);
+  const lines: string[] = [];
+  const sups = ['one', 'two'].map((name) => new Supervisor(path.join(dir, 'run'), name, daemonClock, { output: (l) => lines.push(l) }));
+  try {
+    for (const sup of sups) await sup.apply(clockDaemon);
+    await until(() => lines.length >= 4, 'both daemons');
+    const c = lastClock(lines)!;
+    assert.ok(Math.abs(c.wall - Date.now()) < 5000, 'the host clock');
+    assert.deepEqual(warnings, ['libfaketimeMT.so.1 of Debian package libfaketime not found: openvpn and charon judge certificate and CRL dates by the host clock, not the router clock']);
+    assert.equal(fs.existsSync(path.join(dir, 'run', ROUTER_CLOCK_FILE)), false);
+  } finally {
+    for (const sup of sups) await sup.apply(undefined);
+    daemonClock.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the daemon environment: FAKETIME settings rospki inherited are dropped (FAKETIME would win over the file), LD_PRELOAD kept', () => {
+  const daemonClock = new DaemonClock(path.join(root, 'run-env'), new OffsetClock(), () => {}, () => '/lib/libfaketimeMT.so.1');
+  try {
+    const env = daemonClock.environment({ FAKETIME: '+1d', FAKETIME_FOLLOW_FILE: '/x', LD_PRELOAD: '/other.so', PATH: '/bin' });
+    assert.deepEqual(env, {
+      FAKETIME: undefined, FAKETIME_FOLLOW_FILE: undefined, LD_PRELOAD: '/lib/libfaketimeMT.so.1 /other.so',
+      FAKETIME_TIMESTAMP_FILE: path.join(root, 'run-env', ROUTER_CLOCK_FILE), FAKETIME_CACHE_DURATION: '0', NO_FAKE_STAT: '1',
+    });
+    assert.deepEqual([faketimeOffset(0), faketimeOffset(-750), faketimeOffset(86_400_250.4)], ['+0.000', '-0.750', '+86400.250']);
+  } finally {
+    daemonClock.stop();
+  }
+});
+
+test('an offset file that can not be written does not fail the move of the clock: /log says why', () => {
+  const dir = tempDir('rospki-daemon-clock-');
+  const clock = new OffsetClock();
+  const warnings: string[] = [];
+  const runRoot = path.join(dir, 'run');
+  const daemonClock = new DaemonClock(runRoot, clock, (w) => warnings.push(w), () => '/lib/libfaketimeMT.so.1');
+  try {
+    daemonClock.environment();
+    fs.rmSync(runRoot, { recursive: true });
+    fs.writeFileSync(runRoot, 'not a folder');
+    clock.offsetMs = DAY; // `/system clock set`: must not throw
+    assert.equal(clock.offsetMs, DAY);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /router-clock could not be written \(.*\): openvpn and charon keep their previous offset from the host's clock$/);
+  } finally {
+    daemonClock.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { findLibfaketime, LIBFAKETIME } from '../../src/menus/host/programs.js';
 import { charonInstalled, CHARON } from '../../src/menus/ip/ipsec.js';
 import { findProgram } from '../../src/services/supervisor.js';
 
@@ -61,6 +62,8 @@ export const TOOLS = {
   scepserver: program('scepserver', 'scep'),
   certmonger: program('certmonger', 'certmonger'),
   openvpn: program('openvpn', 'openvpn'),
+  // The preload library that puts the supervised daemons on the router clock (services/daemon-clock.ts).
+  libfaketime: { package: LIBFAKETIME.package, present: () => findLibfaketime() !== undefined },
   sstpc: program('sstpc', 'sstp-client'),
   // ip sets up the network namespace of real-scripts' offline check-certificates run.
   ip: program('ip', 'iproute2'),

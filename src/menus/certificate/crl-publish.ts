@@ -15,6 +15,7 @@ import { failure } from '../../errors.js';
 import type { Environment } from '../../menu/types.js';
 import type { ReadTx, RowData, Store, WriteTx } from '../../store/store.js';
 import { buildCrl } from '../../pki/crl.js';
+import { findLibfaketime } from '../host/programs.js';
 import { openCa } from './keys.js';
 import { CERT_PATH, isTemplate } from './properties.js';
 
@@ -64,11 +65,12 @@ export function regenerateCrl(env: Environment, tx: WriteTx, caId: number, added
   const old = tx.getBlob(CERT_PATH, caId, CRL_ENTRIES_BLOB);
   const entries = added.length ? Buffer.concat(old ? [old, ...added] : [...added]) : (old ?? Buffer.alloc(0));
   const now = env.clock.now();
-  // Daemons on this host (openvpn, charon) judge the CRL by the host's clock, not the router
-  // clock: with the router ahead (/system clock set, NTP), a this-update at router time is "not
-  // yet valid" to them and every client is refused. Never later than the host's clock, the CRL
-  // is in force on both; next-update keeps the router clock (renewal and checks follow it).
-  const issued = Math.min(now, Date.now());
+  // This-update is the router clock's now, as on RouterOS (one clock). The daemons rospki
+  // supervises (openvpn, charon) judge the CRL by the router clock too, through libfaketime
+  // (services/daemon-clock.ts). A host without it leaves them on the host's clock: then a
+  // this-update ahead of it (router clock set ahead) would be "not yet valid" to them and every
+  // client refused, so it is never later than the host's clock; next-update keeps the router's.
+  const issued = findLibfaketime() ? now : Math.min(now, Date.now());
   const state: CrlState = {
     number: (before?.number ?? 0) + 1,
     thisUpdate: Math.floor(issued / 1000) * 1000,

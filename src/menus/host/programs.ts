@@ -51,3 +51,50 @@ export const missingProgramText = (program: string, pkg: string): string =>
 export function requireProgram(p: HostProgram): void {
   if (!findProgram(programName(p))) throw failure(missingProgramText(p.program, p.package));
 }
+
+/**
+ * libfaketime (Debian package libfaketime), through which the daemons rospki supervises run on
+ * the router clock (services/daemon-clock.ts). Its thread-safe build: charon is multi-threaded,
+ * and the plain build lets threads race on the offset it caches (libfaketime README).
+ */
+export const LIBFAKETIME = { file: 'libfaketimeMT.so.1', package: 'libfaketime', override: 'ROSPKI_LIBFAKETIME' } as const;
+
+/** Where the library was last found (checked again with one stat per call; none: looked for again). */
+let faketimeFound: { key: string; file: string } | undefined;
+
+/**
+ * The absolute path of libfaketime's preload library, or undefined when the host has none:
+ * `ROSPKI_LIBFAKETIME` (another build of it) when set, else Debian's `/usr/lib/<triplet>/faketime/`
+ * or a `faketime` folder of /usr/lib, /usr/lib64, /usr/local/lib.
+ */
+export function findLibfaketime(): string | undefined {
+  const override = process.env[LIBFAKETIME.override];
+  const key = override ?? '';
+  if (faketimeFound?.key === key && isFile(faketimeFound.file)) return faketimeFound.file;
+  let file: string | undefined;
+  if (override) {
+    file = path.isAbsolute(override) && isFile(override) ? override : undefined;
+  } else {
+    const roots = ['/usr/lib', '/usr/lib64', '/usr/local/lib'];
+    const dirs = roots.flatMap((r) => [r, ...subfolders(r).filter((d) => /-linux-/.test(d)).map((d) => path.join(r, d))]);
+    file = dirs.map((d) => path.join(d, 'faketime', LIBFAKETIME.file)).find(isFile);
+  }
+  faketimeFound = file ? { key, file } : undefined;
+  return file;
+}
+
+function subfolders(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -28,10 +28,14 @@ const VERIFY = {
   noCrl: 'unable to get certificate CRL(3)',
   noIssuer: 'unable to get local issuer certificate(20)',
   expired: 'certificate has expired(10)',
+  notYetValid: 'certificate is not yet valid(9)',
 } as const;
 
 export class CharonLog {
   private readonly threads = new Map<string, ThreadMemory>();
+
+  /** `now`: the clock charon runs on (the router's: daemon-clock.ts), to tell expired from not yet valid. */
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** The /log entries one charon line makes (usually none). */
   line(text: string): LogEntry[] {
@@ -54,6 +58,12 @@ export class CharonLog {
     if (/^certificate was revoked/.test(msg)) { mem.certificateProblem = VERIFY.revoked; return []; }
     if (/^certificate status is not available/.test(msg) && !mem.certificateProblem) { mem.certificateProblem = VERIFY.noCrl; return []; }
     if (/^certificate .* (?:expired|not valid)/i.test(msg)) { mem.certificateProblem = VERIFY.expired; return []; }
+    // credential_manager's lifetime check: `subject certificate invalid (valid from %T to %T)`,
+    // dates in charon's local time, as Date.parse reads them (the same TZ: rospki's environment).
+    if ((r = /^(?:subject|issuer) certificate invalid \(valid from (.+) to (.+)\)$/.exec(msg))) {
+      mem.certificateProblem = Date.parse(r[1]!) > this.now() ? VERIFY.notYetValid : VERIFY.expired;
+      return [];
+    }
     if (/^no issuer certificate found for/.test(msg) && !mem.certificateProblem) { mem.certificateProblem = VERIFY.noIssuer; return []; }
 
     if ((r = /^no trusted \S+ public key found for '(.*)'$/.exec(msg))) {

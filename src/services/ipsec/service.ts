@@ -91,7 +91,7 @@ class IpsecService implements ManagedService {
   /** What charon (this pid) has loaded: signatures of the credentials and of each connection. */
   private loaded: { pid: number; creds?: string; conns: Map<string, string> } | undefined;
   private daemon: DaemonState = { state: 'stopped' };
-  private readonly charonLog = new CharonLog();
+  private readonly charonLog = new CharonLog(() => this.ctx.app.clock.now());
   private pendingLog: Array<{ topics: string; message: string }> = [];
   private logFlush: NodeJS.Timeout | undefined;
   /** First-seen instants of SAs (by charon's unique id), so rows do not move with rounding. */
@@ -101,7 +101,7 @@ class IpsecService implements ManagedService {
   private stopped = false;
 
   constructor(private readonly ctx: ServiceContext) {
-    this.supervisor = new Supervisor(path.join(ctx.app.dataDir.root, 'run'), RUN_NAME, {
+    this.supervisor = new Supervisor(path.join(ctx.app.dataDir.root, 'run'), RUN_NAME, ctx.daemonClock, {
       output: (line) => this.output(line),
       changed: (state) => {
         this.daemon = state;
