@@ -5,6 +5,8 @@
 //   <anything>.doh.test  AAAA  2001:db8::<length>, TXT "via doh"
 //   nx.doh.test          NXDOMAIN with an SOA (negative TTL 60)
 //   slow.doh.test        answered after 30 s (a client's timeout)
+//   doh-check.eworm.de   TXT "doh-check-OK" (and .net): the names eworm's netwatch-dns asks
+//   low-ttl.eworm.de     A 192.0.2.53, TTL 60 (and .net): what eworm's $IsDNSResolving resolves
 //   anything else        REFUSED
 
 import http from 'node:http';
@@ -33,6 +35,12 @@ export function dohAnswer(q: Message): Message | 'slow' {
   if (!question) return message({ ...base, rcode: RCODE.FORMERR });
   const name = question.name.toLowerCase();
   if (name === 'slow.doh.test') return 'slow';
+  if (name === 'doh-check.eworm.de' || name === 'doh-check.eworm.net') {
+    return message({ ...base, answers: question.type === TYPE.TXT ? [{ name: question.name, type: TYPE.TXT, class: 1, ttl: 300, data: txtData('doh-check-OK') }] : [] });
+  }
+  if (name === 'low-ttl.eworm.de' || name === 'low-ttl.eworm.net') {
+    return message({ ...base, answers: question.type === TYPE.A ? [{ name: question.name, type: TYPE.A, class: 1, ttl: 60, data: Buffer.from([192, 0, 2, 53]) }] : [] });
+  }
   if (name === 'nx.doh.test') {
     return message({ ...base, rcode: RCODE.NXDOMAIN, authorities: [{ name: 'doh.test', type: TYPE.SOA, class: 1, ttl: 60, data: SOA }] });
   }
