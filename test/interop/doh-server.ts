@@ -21,6 +21,8 @@ export interface DohServer {
   readonly port: number;
   /** Queries answered so far. */
   readonly queries: number;
+  /** The question names of the queries, in order (those failed on purpose too). */
+  readonly asked: string[];
   /** ALPN protocols the connections spoke (`h2`, `http/1.1`). */
   readonly protocols: Set<string>;
   close(): Promise<void>;
@@ -59,8 +61,11 @@ export function dohAnswer(q: Message): Message | 'slow' {
   return message({ ...base, answers });
 }
 
-export async function startDohServer(opts: { key: string; cert: string; http1Only?: boolean }): Promise<DohServer> {
+/** failFirst: that many queries get HTTP 503 before any is answered (a client's retry). */
+export async function startDohServer(opts: { key: string; cert: string; http1Only?: boolean; failFirst?: number }): Promise<DohServer> {
   let queries = 0;
+  let failures = opts.failFirst ?? 0;
+  const asked: string[] = [];
   const protocols = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
@@ -77,6 +82,8 @@ export async function startDohServer(opts: { key: string; cert: string; http1Onl
     const answer = (wire: Buffer) => {
       let q: Message;
       try { q = decodeMessage(wire); } catch { reply(400); return; }
+      asked.push(q.questions[0]?.name ?? '');
+      if (failures > 0) { failures--; reply(503); return; }
       const a = dohAnswer(q);
       queries++;
       if (a === 'slow') {
@@ -114,6 +121,7 @@ export async function startDohServer(opts: { key: string; cert: string; http1Onl
   return {
     port,
     get queries() { return queries; },
+    asked,
     protocols,
     close: () => new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);
