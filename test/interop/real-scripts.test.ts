@@ -366,6 +366,51 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
     }
   });
 
+  test('netwatch-dns: /ip dns servers follow the netwatch entries marked dns that are up, else those marked dns-fallback', async () => {
+    // Two listeners stand for DNS servers netwatch probes (tcp-conn): one on 127.0.0.1, the fallback on ::1.
+    const listen = async (host: string) => {
+      const srv = net.createServer((sock) => sock.destroy());
+      await new Promise<void>((r) => srv.listen(0, host, r));
+      return srv;
+    };
+    const primary = await listen('127.0.0.1');
+    const fallback = await listen('::1');
+    const port = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
+    const nw = startNetwatch(t.app, { pollMs: 100 });
+    const now = 'interval=1s start-delay=0s startup-delay=0s timeout=1s';
+    const statuses = () => c.run(':foreach H in=[ /tool/netwatch/find where comment~"^dns" ] do={ :put [ /tool/netwatch/get $H status ] }');
+    const waitStatuses = async (want: string) => {
+      const deadline = Date.now() + 20_000;
+      while ((await statuses()) !== want) {
+        assert.ok(Date.now() < deadline, `netwatch says ${want}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      t.clock.advance(6 * 60_000);
+      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${port(primary)} ${now} comment="dns"
+        /tool/netwatch/add host=::1 type=tcp-conn port=${port(fallback)} ${now} comment="dns-fallback"`);
+      await waitStatuses('up\nup\n');
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get servers ]'), '127.0.0.1\n');
+      // Unchanged servers are not set again ([/ip/dns/get servers] equals its array of hosts): one line only.
+      await c.run('/system/script/run netwatch-dns');
+      const updates = (await c.run('/log/print where message~"netwatch-dns: Updating"')).match(/Updating DNS servers: 127\.0\.0\.1\n/g);
+      assert.equal(updates?.length, 1);
+      // The primary goes away: the fallback takes over.
+      await new Promise<void>((r) => primary.close(() => r()));
+      await waitStatuses('down\nup\n');
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get servers ]'), '::1\n');
+      assert.match(await c.run('/log/print where message~"netwatch-dns"'), /netwatch-dns: Updating DNS servers to fallback: ::1\n/);
+    } finally {
+      await nw.stop();
+      primary.close();
+      fallback.close();
+      await c.run('/tool/netwatch/remove [ find where comment~"^dns" ]; /ip/dns/set servers=""');
+    }
+  });
+
   test("address-list add dynamic=yes (netwatch-notify's probe entries): kept in RAM, flag D, never exported, not changed by set", async () => {
     await c.run(`/ip/firewall/address-list/add address=gw.example list=netwatch-notify-probe dynamic=yes timeout=30s
       /ipv6/firewall/address-list/add address=gw.example list=netwatch-notify-probe dynamic=yes timeout=30s
