@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { FixedClock, OffsetClock, systemClock, type Clock } from './clock.js';
 import { ConsoleScriptRunner } from './console/scripts.js';
+import { routerLookup } from './console/resolve.js';
 import { Executor } from './menu/executor.js';
 import { BUILTIN, newRowData, typeContext } from './menu/generic.js';
 import { Registry } from './menu/registry.js';
@@ -81,7 +82,7 @@ export class Appliance {
       cache: new MemoTables(),
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
         store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
-      }, clock),
+      }, clock, () => routerLookup(this.env)),
       access: { policiesOf: userPolicies, stamp: credentialStamp },
       reportInternalError: (error: unknown, where: string): string => {
         const ref = randomBytes(4).toString('hex');

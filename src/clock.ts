@@ -15,6 +15,17 @@ export interface Clock {
   hostZone?(): string | undefined;
   /** Calls `listener` whenever the clock is moved (set, advanced); returns the unsubscriber. */
   onChange?(listener: () => void): () => void;
+  /**
+   * Milliseconds the clock has run since it started: `/system resource uptime`. Time passing
+   * moves it, setting the time (`/system clock set`, a FixedClock's `ms`) does not, as a
+   * router's uptime does not follow its clock. Without it, this process's own running time.
+   */
+  elapsed?(): number;
+}
+
+/** `/system resource uptime` in ms: how long the clock (the "router") has been running. */
+export function uptimeMs(clock: Clock): number {
+  return clock.elapsed?.() ?? performance.now();
 }
 
 /** Listeners of a clock that can be moved. */
@@ -43,7 +54,8 @@ export function hostTimeZone(): string | undefined {
 }
 let zoneCache: { tz: string | undefined; zone: string | undefined } | undefined;
 
-export const systemClock: Clock = { now: () => Date.now(), hostZone: hostTimeZone };
+// performance.now() counts from the start of this process (performance.timeOrigin), never backwards.
+export const systemClock: Clock = { now: () => Date.now(), hostZone: hostTimeZone, elapsed: () => performance.now() };
 
 /** A clock that runs from the system clock plus an offset; `/system clock set` changes the offset. */
 export class OffsetClock extends Movable implements Clock {
@@ -55,17 +67,25 @@ export class OffsetClock extends Movable implements Clock {
   set offsetMs(ms: number) { this.offset = ms; this.moved(); }
   now(): number { return this.base.now() + this.offset; }
   hostZone(): string | undefined { return this.base.hostZone?.(); }
+  elapsed(): number { return uptimeMs(this.base); }
   set(epochMs: number): void { this.offsetMs = epochMs - this.base.now(); }
 }
 
 /** A clock that stands still until moved: for tests. ROSPKI_FAKE_TIME pins it from outside. */
 export class FixedClock extends Movable implements Clock {
+  /** Time that passed (advance), not time set: the uptime of a test's router. */
+  private ran = 0;
   constructor(private current: number, private readonly zone?: string) { super(); }
   get ms(): number { return this.current; }
   set ms(ms: number) { this.current = ms; this.moved(); }
   now(): number { return this.current; }
   hostZone(): string | undefined { return this.zone; }
-  advance(ms: number): void { this.ms = this.current + ms; }
+  elapsed(): number { return this.ran; }
+  /** Time passes: the date and the uptime move on together (a negative step moves the date only). */
+  advance(ms: number): void {
+    if (ms > 0) this.ran += ms;
+    this.ms = this.current + ms;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import {
   CodeValue, cloneValue, deserializeJson, literalValue, serializeJson, toArray, toBool, toBoolConv, toId,
   toIp, toNum, toScriptString, toTime, valuesEqual,
 } from './expr.js';
-import { RESOLVE_TYPES, resolveName, type ResolveType } from './resolve.js';
+import { RESOLVE_TYPES, resolveName, type NameLookup, type ResolveType } from './resolve.js';
 
 /** A variable scope: `{}` blocks, loop bodies and function calls each get one. */
 export class Scope {
@@ -63,6 +63,8 @@ export interface BuiltinHost {
   now(): number;
   /** The router clock, epoch milliseconds (`:timestamp`). */
   epochMs(): number;
+  /** The router's DNS resolver (`:resolve`), when one runs in this process. */
+  routerLookup(): NameLookup | undefined;
   /** Name of the script that runs (`:jobname`). */
   jobName(): string;
   /** Before each pass of a loop: stops a stopped job, lets the event loop have its turn. */
@@ -436,7 +438,7 @@ const specs: BuiltinSpec[] = [
     async run(host, call) {
       const type = call.args.has('type') ? await nameArg(host, call, 'type') : 'any';
       if (!RESOLVE_TYPES.includes(type as ResolveType)) throw new RosError('argument', 'input does not match any value of type');
-      return resolveName(toScriptString(await arg(host, call, 'domain-name')), type as ResolveType);
+      return resolveName(toScriptString(await arg(host, call, 'domain-name')), type as ResolveType, { lookup: host.routerLookup() });
     },
   },
   {

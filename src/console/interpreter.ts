@@ -29,6 +29,7 @@ import {
 import { GlobalVariables, nestedSetGrowth, valueSize } from './globals.js';
 import { ConsoleSyntaxError, positionOf } from './lexer.js';
 import { parse, parseFilter } from './parser.js';
+import type { NameLookup } from './resolve.js';
 
 // ---------------------------------------------------------------------------------------------
 // The menu layer as the console sees it (src/menu/registry.ts, executor.ts implement these)
@@ -79,6 +80,8 @@ export interface InterpreterOptions {
    * results: `$"rtt-avg"`), as if `:local` had set them before its first line.
    */
   readonly locals?: ReadonlyMap<string, Value>;
+  /** The router's DNS resolver for `:resolve`, asked when it is needed (the service may start later). */
+  readonly lookup?: () => NameLookup | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +269,10 @@ export class Interpreter implements BuiltinHost {
 
   epochMs(): number {
     return this.opts.clock ? this.opts.clock() : systemClock.now();
+  }
+
+  routerLookup(): NameLookup | undefined {
+    return this.opts.lookup?.();
   }
 
   jobName(): string {

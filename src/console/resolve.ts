@@ -1,11 +1,16 @@
 // `:resolve` (M-SCRIPT "Global commands"): the address of a name. rospki answers from this
-// host's own table (/etc/hosts, and `localhost`) and never sends a DNS query, so a script can not
-// make the appliance talk to the network; any other name fails as RouterOS fails for a name that
-// does not exist (spec §6.1 `failure: dns name does not exist`).
+// host's own table first (/etc/hosts, and `localhost`), then — as RouterOS asks its own DNS
+// resolver — from the router's resolver when the DNS service runs in this process (static
+// entries, cache, the DoH server or plain `servers` of /ip dns: it sends only the queries a DNS
+// client of the router could make it send). A name nobody knows fails as RouterOS fails for a
+// name that does not exist (spec §6.1 `failure: dns name does not exist`); a failing upstream
+// with `failure: dns server failure`.
 
 import fs from 'node:fs/promises';
 import { RosError } from '../errors.js';
+import type { Environment } from '../menu/types.js';
 import { IpAddress } from '../menu/values.js';
+import { liveResolver } from '../menus/ip/dns.js';
 
 export type ResolveType = 'any' | 'any6' | 'ipv4' | 'ipv6';
 export const RESOLVE_TYPES: readonly ResolveType[] = ['any', 'any6', 'ipv4', 'ipv6'];
@@ -38,19 +43,41 @@ function pick(addresses: IpAddress[], type: ResolveType): IpAddress | undefined 
   }
 }
 
+/** The router's resolver as `:resolve` asks it (LiveResolver.lookup); undefined when none runs here. */
+export type NameLookup = (name: string, family: 4 | 6) => Promise<{ failed: boolean; addresses: string[] }>;
+
+/** The resolver of the DNS service running in this process (LIVE_RESOLVER), if one runs. */
+export function routerLookup(env: Environment): NameLookup | undefined {
+  const live = liveResolver(env);
+  return live && ((name, family) => live.lookup(name, family));
+}
+
+/** Which address families a `type=` asks for, in the order it prefers them. */
+const FAMILIES: Record<ResolveType, ReadonlyArray<4 | 6>> = { any: [4, 6], any6: [6, 4], ipv4: [4], ipv6: [6] };
+
 /** `:resolve name [type=any|any6|ipv4|ipv6]`. */
-export async function resolveName(name: string, type: ResolveType = 'any', hostsFile = HOSTS_FILE): Promise<IpAddress> {
+export async function resolveName(name: string, type: ResolveType = 'any', opts: { lookup?: NameLookup; hostsFile?: string } = {}): Promise<IpAddress> {
   const literal = IpAddress.parse(name.trim());
   if (literal) return literal;
   let table = '';
   try {
-    table = await fs.readFile(hostsFile, 'utf8');
+    table = await fs.readFile(opts.hostsFile ?? HOSTS_FILE, 'utf8');
   } catch {
     // No hosts file: only localhost is known.
   }
   const addresses = hostsAddresses(table, name);
   if (/^localhost\.?$/i.test(name.trim())) addresses.push(IpAddress.parse('127.0.0.1')!, IpAddress.parse('::1')!);
   const hit = pick(addresses, type);
-  if (!hit) throw new RosError('failure', 'dns name does not exist');
-  return hit;
+  if (hit) return hit;
+  let failed = false;
+  if (opts.lookup) {
+    for (const family of FAMILIES[type]) {
+      const r = await opts.lookup(name.trim(), family);
+      const found = r.addresses.map((a) => IpAddress.parse(a)).find((a) => a !== undefined);
+      if (found) return found;
+      failed ||= r.failed;
+    }
+  }
+  // UNCONFIRMED: the text of a failing upstream (RouterOS logs `dns server failure`).
+  throw new RosError('failure', failed ? 'dns server failure' : 'dns name does not exist');
 }

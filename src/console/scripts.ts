@@ -20,6 +20,7 @@ import type { ScriptRunner, Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import { GlobalVariables } from './globals.js';
 import { Interpreter } from './interpreter.js';
+import type { NameLookup } from './resolve.js';
 
 export class ConsoleScriptRunner implements ScriptRunner {
   private readonly globals = new Map<string, GlobalVariables>();
@@ -30,6 +31,8 @@ export class ConsoleScriptRunner implements ScriptRunner {
     private readonly executor: () => Executor,
     private readonly log: (topic: string, message: string) => void,
     private readonly clock?: Clock,
+    /** The router's DNS resolver for `:resolve` (the appliance's running DNS service). */
+    private readonly lookup?: () => NameLookup | undefined,
   ) {}
 
   async run(source: string, session: Session, opts: { dryRun?: boolean; name?: string; plainErrors?: boolean; locals?: ReadonlyMap<string, Value> } = {}): Promise<string> {
@@ -86,7 +89,7 @@ export class ConsoleScriptRunner implements ScriptRunner {
   private interpreter(session: Session, output: (text: string) => void, jobName?: string, locals?: ReadonlyMap<string, Value>): Interpreter {
     return new Interpreter({
       registry: this.registry, executor: this.executor(), session, output, log: this.log, globals: this.globalsOf(session.user),
-      clock: this.clock ? () => this.clock!.now() : undefined, jobName, locals,
+      clock: this.clock ? () => this.clock!.now() : undefined, jobName, locals, lookup: this.lookup,
     });
   }
 }

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { Session } from '../menu/types.js';
 import { completeLine, helpAt, type Completion } from './complete.js';
 import { Interpreter } from './interpreter.js';
+import { routerLookup } from './resolve.js';
 
 export interface RunOutcome {
   ok: boolean;
@@ -63,6 +64,7 @@ export class ConsoleSession {
         app.store.write((tx) => app.env.log(tx, `script,${topic}`, message)).catch(() => {});
       },
       clock: () => app.env.clock.now(),
+      lookup: () => routerLookup(app.env),
       // the user's globals, shared with their scripts and other consoles
       globals: app.env.scripts.globalsOf(session.user),
     });

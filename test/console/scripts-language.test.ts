@@ -190,4 +190,25 @@ describe('scripts: :resolve', () => {
     assert.equal(await h.error(':resolve localhost type=bogus'), 'input does not match any value of type');
     assert.ok(IpAddress.parse('::1') && RosArray);
   });
+
+  it('with the router\'s resolver: names the host does not know are asked there, by family in the order type= prefers', async () => {
+    const asked: string[] = [];
+    const zone: Record<string, string[]> = { 'v4.example/4': ['192.0.2.4'], 'v6.example/6': ['2001:db8::6'], 'both.example/4': ['192.0.2.8'], 'both.example/6': ['2001:db8::8'] };
+    const lookup = async (name: string, family: 4 | 6) => {
+      asked.push(`${name}/${family}`);
+      return { failed: name === 'broken.example', addresses: zone[`${name}/${family}`] ?? [] };
+    };
+    const r = (name: string, type?: 'any' | 'any6' | 'ipv4' | 'ipv6') => resolveName(name, type, { lookup }).then(String, (e: RosError) => e.consoleText());
+    assert.equal(await r('v4.example'), '192.0.2.4');
+    assert.equal(await r('v6.example'), '2001:db8::6');
+    assert.equal(await r('both.example', 'any6'), '2001:db8::8');
+    assert.equal(await r('both.example', 'ipv4'), '192.0.2.8');
+    assert.equal(await r('v4.example', 'ipv6'), 'failure: dns name does not exist');
+    assert.equal(await r('broken.example'), 'failure: dns server failure');
+    // Addresses and this host's own names never reach the resolver.
+    asked.length = 0;
+    assert.equal(await r('localhost'), '127.0.0.1');
+    assert.equal(await r('192.0.2.1'), '192.0.2.1');
+    assert.deepEqual(asked, []);
+  });
 });

@@ -5,6 +5,8 @@
 //   <anything>.doh.test  AAAA  2001:db8::<length>, TXT "via doh"
 //   nx.doh.test          NXDOMAIN with an SOA (negative TTL 60)
 //   slow.doh.test        answered after 30 s (a client's timeout)
+//   doh-check.eworm.de   TXT "doh-check-OK" (and .net): the names eworm's netwatch-dns asks
+//   low-ttl.eworm.de     A 192.0.2.53, TTL 60 (and .net): what eworm's $IsDNSResolving resolves
 //   anything else        REFUSED
 
 import http from 'node:http';
@@ -19,6 +21,8 @@ export interface DohServer {
   readonly port: number;
   /** Queries answered so far. */
   readonly queries: number;
+  /** The question names of the queries, in order (those failed on purpose too). */
+  readonly asked: string[];
   /** ALPN protocols the connections spoke (`h2`, `http/1.1`). */
   readonly protocols: Set<string>;
   close(): Promise<void>;
@@ -33,6 +37,12 @@ export function dohAnswer(q: Message): Message | 'slow' {
   if (!question) return message({ ...base, rcode: RCODE.FORMERR });
   const name = question.name.toLowerCase();
   if (name === 'slow.doh.test') return 'slow';
+  if (name === 'doh-check.eworm.de' || name === 'doh-check.eworm.net') {
+    return message({ ...base, answers: question.type === TYPE.TXT ? [{ name: question.name, type: TYPE.TXT, class: 1, ttl: 300, data: txtData('doh-check-OK') }] : [] });
+  }
+  if (name === 'low-ttl.eworm.de' || name === 'low-ttl.eworm.net') {
+    return message({ ...base, answers: question.type === TYPE.A ? [{ name: question.name, type: TYPE.A, class: 1, ttl: 60, data: Buffer.from([192, 0, 2, 53]) }] : [] });
+  }
   if (name === 'nx.doh.test') {
     return message({ ...base, rcode: RCODE.NXDOMAIN, authorities: [{ name: 'doh.test', type: TYPE.SOA, class: 1, ttl: 60, data: SOA }] });
   }
@@ -51,8 +61,11 @@ export function dohAnswer(q: Message): Message | 'slow' {
   return message({ ...base, answers });
 }
 
-export async function startDohServer(opts: { key: string; cert: string; http1Only?: boolean }): Promise<DohServer> {
+/** failFirst: that many queries get HTTP 503 before any is answered (a client's retry). */
+export async function startDohServer(opts: { key: string; cert: string; http1Only?: boolean; failFirst?: number }): Promise<DohServer> {
   let queries = 0;
+  let failures = opts.failFirst ?? 0;
+  const asked: string[] = [];
   const protocols = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   const handler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
@@ -69,6 +82,8 @@ export async function startDohServer(opts: { key: string; cert: string; http1Onl
     const answer = (wire: Buffer) => {
       let q: Message;
       try { q = decodeMessage(wire); } catch { reply(400); return; }
+      asked.push(q.questions[0]?.name ?? '');
+      if (failures > 0) { failures--; reply(503); return; }
       const a = dohAnswer(q);
       queries++;
       if (a === 'slow') {
@@ -106,6 +121,7 @@ export async function startDohServer(opts: { key: string; cert: string; http1Onl
   return {
     port,
     get queries() { return queries; },
+    asked,
     protocols,
     close: () => new Promise<void>((resolve) => {
       for (const t of timers) clearTimeout(t);

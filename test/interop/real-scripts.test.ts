@@ -2,7 +2,8 @@
 // most used RouterOS script collection — are kept verbatim in test/fixtures/scripts/eworm (GPL-3.0,
 // with their licence; see the README there) and installed the way their documentation does: each
 // file becomes a /system script, global-config and global-functions run, then the feature scripts
-// (certificate-renew-issued; check-certificates against a local web server holding the renewal).
+// (certificate-renew-issued; check-certificates against a local web server holding the renewal;
+// netwatch-dns against a DoH server of the test whose certificate a CA of the appliance issued).
 // Scripts whose licence does not let us keep a copy (the IKEv2 auto-script, the Let's Encrypt OS
 // script) are covered by test/fixtures/scripts/forms, our own text written in the same forms.
 import assert from 'node:assert/strict';
@@ -12,17 +13,21 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
-import { openssl, openTestApp, tempDir, type TestApp } from '../support/app.js';
+import { openssl, openTestApp, tempDir, toPem, type TestApp } from '../support/app.js';
+import { certificateDer, privateKey } from '../../src/menus/certificate/keys.js';
+import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { startServer } from '../menus/crl-support.js';
 import { IPSEC_ACTIVE_PEERS_PATH } from '../../src/menus/ip/ipsec.js';
 import { NO_UPDATE_SERVER } from '../../src/menus/system/package.js';
 import { startNetwatch } from '../../src/services/netwatch.js';
 import { missingTools } from '../support/tools.js';
+import { issueDohCertificate, startDnsApp } from './doh-support.js';
+import { startDohServer } from './doh-server.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
 const EWORM = [
   'global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates', 'check-routeros-update', 'ipsec-to-dns',
-  'netwatch-notify',
+  'netwatch-dns', 'netwatch-notify',
 ];
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
 
@@ -49,20 +54,25 @@ function putFiles(t: TestApp, dir: string, names: string[]): void {
   }
 }
 
+/** eworm's scripts as their installation makes them: each script from its text, then the global ones run. */
+async function installEworm(t: TestApp): Promise<Awaited<ReturnType<typeof console_>>> {
+  const c = await console_(t);
+  putFiles(t, path.join(FIXTURES, 'eworm'), EWORM.map((n) => `${n}.rsc`));
+  await c.run(`:foreach Name in={${EWORM.map((n) => `"${n}"`).join(';')}} do={
+    /system/script/add name=$Name owner=admin source=[ /file/get ($Name . ".rsc") contents ] \\
+      policy=ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon
+  }`);
+  assert.match(await c.run('/system/script/run global-config; /system/script/run global-functions'), /Loaded on rospki with RouterOS 7\.\d+/);
+  return c;
+}
+
 describe("eworm-de's routeros-scripts, unmodified", () => {
   let t: TestApp;
   let c: Awaited<ReturnType<typeof console_>>;
 
   before(async () => {
     t = await openTestApp();
-    c = await console_(t);
-    putFiles(t, path.join(FIXTURES, 'eworm'), EWORM.map((n) => `${n}.rsc`));
-    // As their installation does: each script from its text, then the global ones run.
-    await c.run(`:foreach Name in={${EWORM.map((n) => `"${n}"`).join(';')}} do={
-      /system/script/add name=$Name owner=admin source=[ /file/get ($Name . ".rsc") contents ] \\
-        policy=ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon
-    }`);
-    assert.match(await c.run('/system/script/run global-config; /system/script/run global-functions'), /Loaded on rospki with RouterOS 7\.\d+/);
+    c = await installEworm(t);
   });
   after(() => t.close());
 
@@ -184,7 +194,7 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
       const oldFingerprint = (await c.run(':put [/certificate/get web fingerprint]')).trim();
       const renewed = Buffer.concat([f('new.crt'), f('new.enc')].map((x) => fs.readFileSync(x)));
       srv.routes.set('/certs/web.example.pem', (_q, r) => r.end(renewed));
-      // rospki never asks DNS on a script's behalf (:resolve answers from this host), so the
+      // No DNS service runs in this appliance (:resolve answers from this host only), so the
       // check that the router is online (default route, time, resolving eworm's own name) is
       // declared done here, as it is on a connected router.
       await c.run(`:global CertRenewUrl "${srv.url('/certs/')}"; :global WaitFullyConnected do={ :return true }`);
@@ -287,6 +297,120 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
     }
   });
 
+  test('netwatch-dns: after the settle time, sets the DoH server netwatch finds up and that answers its check; disables it when it goes down; one with an untrusted certificate is not set', async () => {
+    // The DoH server's certificate is issued by a CA of this appliance (SAN IP:127.0.0.1, the
+    // URL's host), so fetch's check-certificate=yes-without-crl trusts it through rospki's trust.
+    const pki = await issueDohCertificate(t, 'nwdns-doh');
+    const doh = await startDohServer({ key: pki.key, cert: pki.cert, http1Only: true });
+    const url = `https://127.0.0.1:${doh.port}/dns-query`;
+    const nw = startNetwatch(t.app, { pollMs: 100 });
+    const log = async () => c.run('/log/print where message~"netwatch-dns"');
+    try {
+      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${doh.port} interval=1s start-delay=0s startup-delay=0s timeout=1s \\
+        comment="doh, doh-url=${url}, doh-cert=doh test root"`);
+      const waitStatus = async (status: string) => {
+        const deadline = Date.now() + 20_000;
+        while ((await c.run(':put [ /tool/netwatch/get [ find where comment~"doh-url" ] status ]')) !== `${status}\n`) {
+          assert.ok(Date.now() < deadline, `netwatch says ${status}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await waitStatus('up');
+      // A router up for less than 5m30s: the script waits for netwatch to settle and sets nothing.
+      await c.run('/system/script/run netwatch-dns');
+      assert.match(await log(), /netwatch-dns: System just booted, giving netwatch 00:0[0-5]:\d\d to settle\./);
+      assert.equal(await c.run(':put [ :len [ /ip/dns/get use-doh-server ] ]'), '0\n');
+      assert.equal(doh.queries, 0);
+      // Six minutes later the check query goes out (GET ?dns=…) and its TXT answer says OK.
+      t.clock.advance(6 * 60_000);
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get use-doh-server ]; :put [ /ip/dns/get verify-doh-cert ]'), `${url}\ntrue\n`);
+      assert.equal(doh.queries, 1);
+      assert.match(await log(), new RegExp(`netwatch-dns: Setting DoH server: ${url.replace(/[.:/]/g, '\\$&')}`));
+      assert.doesNotMatch(await log(), /warning|failed|error/i);
+      // The server goes away: netwatch sees it down, the script disables it and sets no other.
+      await doh.close();
+      await waitStatus('down');
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ :len [ /ip/dns/get use-doh-server ] ]'), '0\n');
+      assert.match(await log(), new RegExp(`netwatch-dns: Current DoH server is down or not resolving, disabling: ${url.replace(/[.:/]/g, '\\$&')}`));
+      // A DoH server up for netwatch whose certificate comes from a CA this router does not trust
+      // (trusted=no): the check request fails (check-certificate), so it is not set.
+      await c.run(`/certificate/add name=stranger-ca common-name="Stranger CA" key-usage=key-cert-sign,crl-sign
+        /certificate/sign stranger-ca
+        /certificate/set stranger-ca trusted=no
+        /certificate/add name=stranger common-name=stranger.test subject-alt-name=IP:127.0.0.1 key-usage=digital-signature,tls-server
+        /certificate/sign stranger ca=stranger-ca`);
+      const strangerPki = await t.app.store.read((tx) => {
+        const row = (n: string) => tx.findBy(CERT_PATH, 'name', n)[0]!;
+        const key = privateKey(t.app.env, tx, row('stranger').id, String(row('stranger').data.fingerprint))!;
+        return { key: key.export({ type: 'pkcs8', format: 'pem' }) as string, cert: toPem(certificateDer(tx, row('stranger').id)!) + toPem(certificateDer(tx, row('stranger-ca').id)!) };
+      });
+      const stranger = await startDohServer({ ...strangerPki, http1Only: true });
+      try {
+        const strangerUrl = `https://127.0.0.1:${stranger.port}/dns-query`;
+        await c.run(`/tool/netwatch/remove [ find where comment~"doh-url" ]
+          /tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${stranger.port} interval=1s start-delay=0s startup-delay=0s timeout=1s comment="doh, doh-url=${strangerUrl}"`);
+        await waitStatus('up');
+        await c.run('/system/script/run netwatch-dns');
+        assert.equal(await c.run(':put [ :len [ /ip/dns/get use-doh-server ] ]'), '0\n');
+        assert.match(await log(), new RegExp(`netwatch-dns: Request to DoH server ${strangerUrl.replace(/[.:/]/g, '\\$&')} failed: .*no trusted CA certificate found`));
+        assert.equal(stranger.queries, 0);
+      } finally {
+        await stranger.close();
+      }
+    } finally {
+      await nw.stop();
+      await doh.close();
+      await c.run('/tool/netwatch/remove [ find where comment~"doh-url" ]; /ip/dns/set use-doh-server=""');
+    }
+  });
+
+  test('netwatch-dns: /ip dns servers follow the netwatch entries marked dns that are up, else those marked dns-fallback', async () => {
+    // Two listeners stand for DNS servers netwatch probes (tcp-conn): one on 127.0.0.1, the fallback on ::1.
+    const listen = async (host: string) => {
+      const srv = net.createServer((sock) => sock.destroy());
+      await new Promise<void>((r) => srv.listen(0, host, r));
+      return srv;
+    };
+    const primary = await listen('127.0.0.1');
+    const fallback = await listen('::1');
+    const port = (srv: net.Server) => (srv.address() as net.AddressInfo).port;
+    const nw = startNetwatch(t.app, { pollMs: 100 });
+    const now = 'interval=1s start-delay=0s startup-delay=0s timeout=1s';
+    const statuses = () => c.run(':foreach H in=[ /tool/netwatch/find where comment~"^dns" ] do={ :put [ /tool/netwatch/get $H status ] }');
+    const waitStatuses = async (want: string) => {
+      const deadline = Date.now() + 20_000;
+      while ((await statuses()) !== want) {
+        assert.ok(Date.now() < deadline, `netwatch says ${want}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      t.clock.advance(6 * 60_000);
+      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${port(primary)} ${now} comment="dns"
+        /tool/netwatch/add host=::1 type=tcp-conn port=${port(fallback)} ${now} comment="dns-fallback"`);
+      await waitStatuses('up\nup\n');
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get servers ]'), '127.0.0.1\n');
+      // Unchanged servers are not set again ([/ip/dns/get servers] equals its array of hosts): one line only.
+      await c.run('/system/script/run netwatch-dns');
+      const updates = (await c.run('/log/print where message~"netwatch-dns: Updating"')).match(/Updating DNS servers: 127\.0\.0\.1\n/g);
+      assert.equal(updates?.length, 1);
+      // The primary goes away: the fallback takes over.
+      await new Promise<void>((r) => primary.close(() => r()));
+      await waitStatuses('down\nup\n');
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get servers ]'), '::1\n');
+      assert.match(await c.run('/log/print where message~"netwatch-dns"'), /netwatch-dns: Updating DNS servers to fallback: ::1\n/);
+    } finally {
+      await nw.stop();
+      primary.close();
+      fallback.close();
+      await c.run('/tool/netwatch/remove [ find where comment~"^dns" ]; /ip/dns/set servers=""');
+    }
+  });
+
   test("address-list add dynamic=yes (netwatch-notify's probe entries): kept in RAM, flag D, never exported, not changed by set", async () => {
     await c.run(`/ip/firewall/address-list/add address=gw.example list=netwatch-notify-probe dynamic=yes timeout=30s
       /ipv6/firewall/address-list/add address=gw.example list=netwatch-notify-probe dynamic=yes timeout=30s
@@ -303,12 +427,62 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
   });
 });
 
+// netwatch-dns exists so that the router's own resolver uses a DoH server that works: here the
+// daemon's DNS service runs beside the script (no plain servers, so only the DoH server can
+// answer), and what it sets is what the router's `:resolve` then goes through.
+describe("eworm-de's netwatch-dns, unmodified, before rospki's DNS resolver", () => {
+  test('the DoH server it sets answers the router\'s questions; the next run finds it resolving and keeps it', async () => {
+    const t = await startDnsApp();
+    const doh = { server: undefined as Awaited<ReturnType<typeof startDohServer>> | undefined };
+    const nw = startNetwatch(t.app, { pollMs: 100 });
+    try {
+      const c = await installEworm(t);
+      const pki = await issueDohCertificate(t);
+      // Its first check fails (503): the script's :retry asks again, for the .net name.
+      const server = doh.server = await startDohServer({ key: pki.key, cert: pki.cert, failFirst: 1 });
+      const url = `https://127.0.0.1:${server.port}/dns-query`;
+      await c.run(`/tool/netwatch/add host=127.0.0.1 type=tcp-conn port=${server.port} interval=1s start-delay=0s startup-delay=0s timeout=1s \\
+        comment="doh, doh-url=${url}"
+        :global PrintDebugOverride; :set ($PrintDebugOverride->"netwatch-dns") true`);
+      const deadline = Date.now() + 20_000;
+      while ((await c.run(':put [ /tool/netwatch/get [ find ] status ]')) !== 'up\n') {
+        assert.ok(Date.now() < deadline, 'netwatch says up');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      t.clock.advance(6 * 60_000);
+      // No upstream yet: the router resolves nothing.
+      assert.equal(await c.run(':onerror E { :put [ :resolve before.doh.test ] } do={ :put $E }'), 'failure: dns server failure\n');
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get use-doh-server ]; :put [ /ip/dns/get verify-doh-cert ]'), `${url}\ntrue\n`);
+      assert.deepEqual(server.asked, ['doh-check.eworm.de', 'doh-check.eworm.net']);
+      await t.services.reconcile();
+      // The router's own question goes to that server (its chain judged by the trust store `dns`).
+      const checks = server.queries;
+      assert.equal(await c.run(':put [ :resolve through-doh.doh.test ]'), '192.0.2.11\n');
+      assert.equal(server.queries, checks + 1);
+      assert.match(await c.run('/ip/dns/cache/print'), /through-doh\.doh\.test +A +192\.0\.2\.11/);
+      // Run again: the current DoH server is up and $IsDNSResolving resolves through it, so it stays.
+      await c.run('/system/script/run netwatch-dns');
+      assert.equal(await c.run(':put [ /ip/dns/get use-doh-server ]'), `${url}\n`);
+      const log = await c.run('/log/print where message~"netwatch-dns"');
+      assert.match(log, new RegExp(`netwatch-dns: Current DoH server is still up and resolving: ${url.replace(/[.:/]/g, '\\$&')}`));
+      assert.doesNotMatch(log, /disabling|warning|failed/i);
+      assert.equal(server.queries, checks + 2, 'low-ttl.eworm.de asked through it');
+    } finally {
+      await nw.stop();
+      await doh.server?.close();
+      await t.stop();
+    }
+  });
+});
+
 // check-certificates (eworm-de) warns of certificates about to expire, except those a SCEP server of
 // this router renews (`/certificate/scep-server find where ca-cert=…`, issue 15). Before it looks, it
 // waits until the router is "fully connected": a default route, time, and `:resolve
 // low-ttl.eworm.de`. Tests never leave loopback, so it runs in a cold `rospki -e` inside its own
 // network and mount namespaces: only lo, a default route over it, and a hosts table naming
-// eworm's two test names, the names rospki's `:resolve` answers from (src/console/resolve.ts).
+// eworm's two test names, the names rospki's `:resolve` answers from where no DNS service runs
+// (src/console/resolve.ts).
 // The script itself runs unmodified, as /system script, with the real clock.
 describe("eworm-de's check-certificates, unmodified, offline", () => {
   test('warns of a certificate about to expire and skips the one its SCEP server renews', { timeout: 120_000 }, (t) => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { after, before, test } from 'node:test';
 import { Appliance } from '../../src/appliance.js';
-import { FixedClock } from '../../src/clock.js';
+import { FixedClock, systemClock, uptimeMs } from '../../src/clock.js';
 import { renderConsole } from '../../src/menu/render.js';
 import { ALL_MENUS } from '../../src/menus/index.js';
 import { CLOUD_UNREACHABLE } from '../../src/menus/ip/cloud.js';
@@ -201,3 +201,26 @@ test('a data directory made before these menus existed gets their rows on first 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('/system resource uptime: how long the router clock has run; setting the time does not change it', async () => {
+  // eworm's netwatch-dns waits until `uptime` reaches 5m30s: a test moves its clock there.
+  const a = await openTestApp();
+  try {
+    assert.equal(await uptime(a), '0s');
+    a.clock.advance(6 * 60_000 + 999);
+    assert.equal(await uptime(a), '6m');
+    // `/system clock set` (a FixedClock's ms) moves the date only; a step back moves no uptime.
+    a.clock.ms = a.clock.ms + 86_400_000;
+    a.clock.advance(-60_000);
+    assert.equal(await uptime(a), '6m');
+  } finally {
+    a.close();
+  }
+  // The system clock: this process's running time.
+  const ran = uptimeMs(systemClock);
+  assert.ok(Math.abs(ran - process.uptime() * 1000) < 1000, `${ran} vs ${process.uptime() * 1000}`);
+});
+
+async function uptime(a: TestApp): Promise<string> {
+  return String((await a.run('/system/resource', 'get', { 'value-name': 'uptime' })).ret);
+}

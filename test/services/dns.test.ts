@@ -166,6 +166,28 @@ describe('DNS static entries and plain servers', { skip: needs('dig') }, () => {
     }
   });
 
+  test(':resolve asks the router\'s resolver (static entries, then the servers), also while allow-remote-requests=no', async () => {
+    await cli(t, '/ip dns set servers=127.0.0.1');
+    await t.services.reconcile();
+    assert.equal(await cli(t, ':put [:resolve a.router.test]; :put [:resolve six.router.test]; :put [:resolve domain-name=six.router.test type=ipv4]'),
+      '10.1.2.3\n2001:db8::6\nfailure: dns name does not exist\n');
+    assert.equal(await cli(t, ':put [:resolve resolve-me.doh.test]; :put [:typeof [:resolve resolve-me.doh.test]]'), '192.0.2.10\nip\n');
+    assert.ok(upstream.asked.includes('resolve-me.doh.test'), 'asked upstream');
+    assert.equal(await cli(t, ':put [:resolve ads7.router.test]'), 'failure: dns name does not exist\n');
+    // This host's own table still answers first (localhost).
+    assert.equal(await cli(t, ':put [:resolve localhost]'), '127.0.0.1\n');
+    // The router resolves for itself whether or not it answers others (manual, DNS).
+    await cli(t, '/ip dns set allow-remote-requests=no');
+    await t.services.reconcile();
+    assert.equal(await cli(t, ':put [:resolve a.router.test]'), '10.1.2.3\n');
+    // No upstream to ask: the server failure is not a missing name.
+    await cli(t, '/ip dns set servers=""');
+    await t.services.reconcile();
+    assert.equal(await cli(t, ':put [:resolve nowhere.doh.test]'), 'failure: dns server failure\n');
+    await cli(t, '/ip dns set allow-remote-requests=yes servers=127.0.0.1');
+    await t.services.reconcile();
+  });
+
   test('allow-remote-requests=no: nothing listens', async () => {
     await cli(t, '/ip dns set allow-remote-requests=no');
     await t.services.reconcile();

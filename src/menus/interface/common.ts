@@ -173,6 +173,10 @@ export const addressListType: PropType<string[]> = {
   },
   display: (v) => v.join(','),
   api: (v) => v.join(','),
-  script: (v) => (v.length === 1 ? v[0] : RosArray.of(v)),
+  // An array of ip/ip6 values (`IP@vrf` stays text), one entry too: RouterOS gives a list
+  // property's values to scripts as an array even when it holds one (a one-element `{"ether5"}`
+  // for /ip neighbor interface), and eworm's netwatch-dns compares [/ip/dns/get servers] with an
+  // array of netwatch hosts to set the servers only when they changed.
+  script: (v) => RosArray.of(v.map((t): Value => IpAddress.parse(t) ?? t)),
   isEmpty: (v) => v.length === 0,
 };

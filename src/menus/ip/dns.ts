@@ -94,6 +94,11 @@ export interface LiveResolver {
   records(all: boolean): Array<{ name: string; type: string; data: string; ttlSeconds: number; negative: boolean }>;
   usedKiB(): number;
   flush(): void;
+  /**
+   * The router's own lookup (`:resolve`): the IPv4 (4) or IPv6 (6) addresses of a name through
+   * static entries, the cache and the upstream; `failed` when the upstream failed (SERVFAIL).
+   */
+  lookup(name: string, family: 4 | 6): Promise<{ failed: boolean; addresses: string[] }>;
 }
 
 /** The memo table (env.cache) and key under which the DNS service registers its LiveResolver. */

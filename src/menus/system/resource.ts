@@ -1,5 +1,6 @@
 // /system resource — what automation reads first (clients.md #8): version, uptime, memory, disk.
-// Values are this host's and this process's: uptime is rospki's own, the memory and CPU are the
+// Values are this host's and this process's: uptime is rospki's own (the appliance clock's running
+// time, so a test's FixedClock.advance makes a router that has been up a while), the memory and CPU are the
 // host's, free-hdd-space and total-hdd-space are those of the file system holding the data
 // directory (eworm's global-functions refuse to work below 8 MiB free). Print shows sizes as
 // RouterOS does (`1783.3MiB`, `2495MHz`, `3%`); REST, the API and scripts get plain numbers.
@@ -8,6 +9,7 @@ import os from 'node:os';
 import { durationType, intType, stringType } from '../../menu/proptypes.js';
 import type { Environment, MenuDecl, PropType, TypeContext } from '../../menu/types.js';
 import type { FileSystemSpace } from '../../store/files.js';
+import { uptimeMs } from '../../clock.js';
 import { ROSPKI_ROUTEROS_VERSION, ROUTEROS_BUILD_TIME } from '../../version.js';
 import { formatSize } from '../file/menu.js';
 import { ensureSingletonRow } from '../host/rows.js';
@@ -47,7 +49,7 @@ export const resourceMenu: MenuDecl = {
   help: 'System resources',
   verbs: ['print', 'get'],
   properties: [
-    { name: 'uptime', type: durationType(), access: 'ro', compute: () => Math.floor(process.uptime()) * 1e9 },
+    { name: 'uptime', type: durationType(), access: 'ro', compute: (_row, ctx) => Math.floor(uptimeMs(ctx.env.clock) / 1000) * 1e9 },
     { name: 'version', type: text, access: 'ro', compute: () => ROSPKI_ROUTEROS_VERSION },
     { name: 'build-time', type: text, access: 'ro', compute: () => ROUTEROS_BUILD_TIME },
     { name: 'factory-software', type: text, access: 'ro', compute: () => '7.1' },

@@ -11,7 +11,7 @@ import { DohClient, DohError, DohUnresolved, type DohSettings } from './doh.js';
 import { entryRecordType, matchStatic, staticPtr, type StaticEntry } from './static.js';
 import { PlainUpstream, UpstreamError, answers, upstreamQuery, type PlainServer } from './upstream.js';
 import {
-  CLASS_ANY, CLASS_IN, canonicalName, decodeMessage, encodeMessage, MAX_MESSAGE, message, messageId, RCODE, TYPE, WireError,
+  CLASS_ANY, CLASS_IN, canonicalName, decodeMessage, encodeMessage, MAX_MESSAGE, message, messageId, nameToWire, RCODE, TYPE, WireError,
   type Message, type Question, type ResourceRecord,
 } from './wire.js';
 
@@ -267,6 +267,24 @@ export class Resolver {
     } finally {
       this.pending--;
     }
+  }
+
+  /**
+   * The router's own question (`:resolve`): the A or AAAA addresses of a name by the same path
+   * as a client's query (static entries, cache, upstream), with the answer's rcode. A name that
+   * can not be written on the wire has no addresses (NXDOMAIN).
+   */
+  async lookup(name: string, family: 4 | 6): Promise<{ rcode: number; addresses: string[] }> {
+    if (!this.config) return { rcode: RCODE.SERVFAIL, addresses: [] };
+    const type = family === 4 ? TYPE.A : TYPE.AAAA;
+    try {
+      nameToWire(name);
+    } catch (e) {
+      if (e instanceof WireError) return { rcode: RCODE.NXDOMAIN, addresses: [] };
+      throw e;
+    }
+    const a = await this.resolve({ name: canonicalName(name), type, class: CLASS_IN }, false, 0);
+    return { rcode: a.rcode, addresses: a.answers.filter((r) => r.type === type).map((r) => addressText(r.data)) };
   }
 
   /**

@@ -1,8 +1,8 @@
 // The DNS service (issue 13 §3, services spec §6): a ManagedService that follows /ip dns,
 // /ip dns static and /ip dns forwarders. While `allow-remote-requests=yes` it answers on UDP and
 // TCP at ServiceOptions.dnsPort (53 as RouterOS; tests move it) on the daemon's listen address;
-// with `no` nothing listens — rospki's own lookups use the host's resolver, so there is no "router
-// itself" to answer (docs/compatibility.md). A port it can not open shows in `/ip dns status`
+// with `no` nothing listens — the router itself still asks it (`:resolve`, LiveResolver.lookup);
+// rospki's other lookups use the host's resolver (docs/compatibility.md). A port it can not open shows in `/ip dns status`
 // and /log (`dns,error`).
 //
 // Limits (no peer can exhaust it): UDP queries beyond max-concurrent-queries get SERVFAIL at
@@ -26,7 +26,7 @@ import type { ManagedService } from '../managed.js';
 import type { DohSettings } from './doh.js';
 import { Resolver, type ForwarderConfig, type ResolverConfig } from './resolver.js';
 import { staticEntry, type StaticEntry } from './static.js';
-import { MAX_MESSAGE, rdataText, TYPE, typeName } from './wire.js';
+import { MAX_MESSAGE, RCODE, rdataText, TYPE, typeName } from './wire.js';
 
 /**
  * A TCP connection with no query in flight is closed this long after its last complete answer
@@ -149,6 +149,10 @@ export class DnsService implements ManagedService {
       },
       usedKiB: () => Math.ceil(cache.usedBytes / 1024),
       flush: () => cache.flush(),
+      lookup: async (name, family) => {
+        const r = await this.resolver.lookup(name, family);
+        return { failed: r.rcode !== RCODE.NOERROR && r.rcode !== RCODE.NXDOMAIN, addresses: r.addresses };
+      },
     };
   }
 
