@@ -1,0 +1,106 @@
+// /tool fetch mode=ftp|sftp against real peers on 127.0.0.1: a second appliance serving SFTP
+// (its ssh service) and FTP (its ftp service). Downloads and uploads both ways, byte-equal as the
+// peer's own store holds them; a wrong password fails in RouterOS's form and writes nothing; a
+// secret file goes up only with `sensitive`.
+//
+// The SFTP peer is rospki's own server, not OpenSSH's sshd: fetch logs in with a password, and
+// sshd checks passwords against the host's accounts (/etc/shadow, PAM), so a test would have to
+// add a system user to the machine it runs on.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ConsoleSession } from '../../src/console/session.js';
+import { RosArray } from '../../src/menu/values.js';
+import { openTestApp, type TestApp } from '../support/app.js';
+import { freePort, PASSWORD } from '../services/support.js';
+import { startSshApp, type SshApp } from '../services/ssh-support.js';
+
+describe('/tool fetch over ftp and sftp', () => {
+  let peer: SshApp;
+  let ftpPort: number;
+  let t: TestApp;
+  const blob = crypto.randomBytes(200 * 1024 + 17);
+  const peerFile = (name: string) => path.join(peer.app.dataDir.filesDir, name);
+  const localFile = (name: string) => path.join(t.app.dataDir.filesDir, name);
+  const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', args);
+
+  before(async () => {
+    peer = await startSshApp();
+    ftpPort = await freePort();
+    await peer.run('/ip/service', 'set', { numbers: 'ftp', port: String(ftpPort), disabled: 'no' });
+    await peer.services.reconcile();
+    fs.mkdirSync(peer.app.dataDir.filesDir, { recursive: true });
+    fs.writeFileSync(peerFile('blob.bin'), blob, { mode: 0o600 });
+    t = await openTestApp();
+  });
+  after(async () => { t?.close(); await peer?.stop(); });
+
+  for (const scheme of ['sftp', 'ftp'] as const) {
+    const port = () => (scheme === 'sftp' ? peer.sshPort : ftpPort);
+    const url = (p: string) => `${scheme}://127.0.0.1:${port()}/${p}`;
+
+    test(`${scheme}: download into /file, byte-equal, with the status of http`, async () => {
+      const r = await fetch({ url: url('blob.bin'), user: 'admin', password: PASSWORD, 'dst-path': `${scheme}-down.bin` });
+      assert.deepEqual(r.block?.slice(0, 3), [['status', 'finished'], ['downloaded', '200KiB'], ['total', '200KiB']]);
+      assert.ok(fs.readFileSync(localFile(`${scheme}-down.bin`)).equals(blob));
+      // Credentials in the URL, output=user, as-value.
+      fs.writeFileSync(peerFile('hello.txt'), 'hello over ' + scheme, { mode: 0o600 });
+      const v = await fetch({ url: `${scheme}://admin:${PASSWORD}@127.0.0.1:${port()}/hello.txt`, output: 'user', 'as-value': '' });
+      assert.equal((v.ret as RosArray).get('data'), `hello over ${scheme}`);
+      assert.equal((v.ret as RosArray).get('status'), 'finished');
+      // The v6 form: mode= address= port= src-path=.
+      await fetch({ mode: scheme, address: '127.0.0.1', port: String(port()), user: 'admin', password: PASSWORD, 'src-path': 'hello.txt', 'dst-path': `${scheme}-v6.txt` });
+      assert.equal(fs.readFileSync(localFile(`${scheme}-v6.txt`), 'utf8'), `hello over ${scheme}`);
+    });
+
+    test(`${scheme}: upload=yes sends a /file, byte-equal on the peer`, async () => {
+      fs.mkdirSync(t.app.dataDir.filesDir, { recursive: true });
+      fs.writeFileSync(localFile('up.bin'), blob, { mode: 0o600 });
+      const r = await fetch({ url: url(`${scheme}-up.bin`), user: 'admin', password: PASSWORD, 'src-path': 'up.bin', upload: 'yes' });
+      assert.deepEqual(r.block?.slice(0, 2), [['status', 'finished'], ['uploaded', '200KiB']]);
+      assert.ok(fs.readFileSync(peerFile(`${scheme}-up.bin`)).equals(blob));
+      // The peer itself lists it with its size.
+      const size = (await peer.run('/file', 'get', { number: `${scheme}-up.bin`, 'value-name': 'size' })).ret;
+      assert.equal(Number(size), blob.length);
+    });
+
+    test(`${scheme}: a wrong password fails in RouterOS's form and writes nothing`, async () => {
+      await assert.rejects(fetch({ url: url('blob.bin'), user: 'admin', password: 'wrong', 'dst-path': `${scheme}-bad.bin` }),
+        (e: Error) => /^closing connection: <.*> 127\.0\.0\.1:\d+ \(\d+\)$/.test(e.message) && !e.message.includes('wrong'));
+      assert.equal(fs.existsSync(localFile(`${scheme}-bad.bin`)), false);
+      fs.writeFileSync(localFile('up2.bin'), 'x', { mode: 0o600 });
+      await assert.rejects(fetch({ url: url(`${scheme}-bad-up.bin`), user: 'admin', password: 'wrong', 'src-path': 'up2.bin', upload: 'yes' }), /closing connection/);
+      assert.equal(fs.existsSync(peerFile(`${scheme}-bad-up.bin`)), false);
+      // A missing remote file: a failure, nothing written.
+      await assert.rejects(fetch({ url: url('nothing-here'), user: 'admin', password: PASSWORD, 'dst-path': `${scheme}-none` }), /closing connection/);
+      assert.equal(fs.existsSync(localFile(`${scheme}-none`)), false);
+    });
+  }
+
+  test('a refused port fails as for http; tftp stays unsupported', async () => {
+    const closed = await freePort();
+    await assert.rejects(fetch({ url: `sftp://127.0.0.1:${closed}/x`, user: 'a', password: 'b' }), /closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)/);
+    await assert.rejects(fetch({ url: `ftp://127.0.0.1:${closed}/x`, user: 'a', password: 'b' }), /closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)/);
+    await assert.rejects(fetch({ url: 'tftp://127.0.0.1/x' }), /tftp mode is not supported/);
+    await assert.rejects(fetch({ url: 'http://127.0.0.1/x', upload: 'yes', 'src-path': 'up.bin' }), /only \[s\]ftp modes support upload/);
+  });
+
+  test('uploading a secret file (a show-sensitive export) needs the sensitive policy', async () => {
+    await t.run('/user/group', 'add', { name: 'nosens', policy: 'read,write,test' });
+    await t.run('/user', 'add', { name: 'op', group: 'nosens', password: 'op-pass' });
+    fs.writeFileSync(localFile('secret.rsc'), '/ppp secret\nadd name=u password=hunter2\n', { mode: 0o600 });
+    let out = '';
+    const cs = await ConsoleSession.open(t.app, { user: 'op', output: (text) => { out += text; } });
+    const r = await cs.run(`/tool/fetch upload=yes url="sftp://127.0.0.1:${peer.sshPort}/leak.rsc" user=admin password=${PASSWORD} src-path=secret.rsc`);
+    assert.equal(r.ok, false);
+    assert.match(r.ok ? '' : String(r.error), /not enough permissions/);
+    assert.equal(fs.existsSync(peerFile('leak.rsc')), false);
+    // A plain file goes up for the same user.
+    out = '';
+    const ok = await cs.run(`/tool/fetch upload=yes url="sftp://127.0.0.1:${peer.sshPort}/plain.bin" user=admin password=${PASSWORD} src-path=up.bin`);
+    assert.ok(ok.ok, out);
+    assert.ok(fs.readFileSync(peerFile('plain.bin')).equals(blob));
+  });
+});
