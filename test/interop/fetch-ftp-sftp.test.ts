@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
@@ -85,6 +86,34 @@ describe('/tool fetch over ftp and sftp', () => {
     await assert.rejects(fetch({ url: `ftp://127.0.0.1:${closed}/x`, user: 'a', password: 'b' }), /closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)/);
     await assert.rejects(fetch({ url: 'tftp://127.0.0.1/x' }), /tftp mode is not supported/);
     await assert.rejects(fetch({ url: 'http://127.0.0.1/x', upload: 'yes', 'src-path': 'up.bin' }), /only \[s\]ftp modes support upload/);
+  });
+
+  test('a silent server ends in `connection timeout` after idle-timeout; a line break never reaches the FTP server', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const p = (silent.address() as net.AddressInfo).port;
+    try {
+      for (const scheme of ['ftp', 'sftp']) {
+        const started = Date.now();
+        await assert.rejects(fetch({ url: `${scheme}://127.0.0.1:${p}/x`, user: 'a', password: 'b', 'idle-timeout': '1s', 'dst-path': 'silent' }), /^Error: connection timeout$|connection timeout/);
+        assert.ok(Date.now() - started < 8000, `${scheme} waited ${Date.now() - started} ms`);
+      }
+    } finally {
+      silent.close();
+    }
+    // A password with a line break would be a second command (`DELE …`): refused before sending.
+    await assert.rejects(fetch({ url: `ftp://127.0.0.1:${ftpPort}/blob.bin`, user: 'admin', password: `${PASSWORD}\r\nDELE blob.bin`, 'dst-path': 'inj' }), /line breaks are not allowed/);
+    assert.ok(fs.existsSync(peerFile('blob.bin')));
+  });
+
+  test('a console shows the progress states and the finished block', async () => {
+    let out = '';
+    const cs = await ConsoleSession.open(t.app, { user: 'admin', output: (text) => { out += text; } });
+    const r = await cs.run(`/tool/fetch url="sftp://127.0.0.1:${peer.sshPort}/blob.bin" user=admin password=${PASSWORD} dst-path=console.bin`);
+    assert.ok(r.ok, out);
+    assert.match(out, /status: finished/);
+    assert.match(out, /downloaded: 200KiB/);
+    assert.doesNotMatch(out, new RegExp(PASSWORD));
   });
 
   test('uploading a secret file (a show-sensitive export) needs the sensitive policy', async () => {

@@ -71,25 +71,35 @@ async function sftpSession(t: TransferTarget, fail: (e: unknown) => void, track:
   const { default: ssh2 } = await import('ssh2');
   const client = new ssh2.Client();
   track(client);
+  // One 'error' listener for the client's whole life: ssh2 may emit more than one (a timeout,
+  // then the lost connection), and an unheard one would end the daemon.
+  let ready = false;
   await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve());
-    client.once('error', (e: Error & { level?: string; code?: string }) => {
+    client.once('ready', () => { ready = true; resolve(); });
+    client.on('error', (e: Error & { level?: string; code?: string }) => {
+      if (ready) { fail(/keepalive/i.test(e.message) ? failure('connection timeout') : closing(e.message, t, 5)); return; }
       if (e.level === 'client-authentication') reject(closing('authentication failed', t));
       else if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') reject(connectionFailed(t.host, t.port));
       else if (/timed out/i.test(e.message)) reject(failure('connection timeout'));
       else reject(closing(e.message, t, 5));
     });
+    client.once('close', () => reject(closing('connection closed', t, 5)));
     client.connect({
       host: t.host, port: t.port, username: t.user, password: t.password,
       readyTimeout: t.idleTimeoutMs, tryKeyboard: false,
+      // A server that goes silent mid-transfer: three unanswered keepalives over the idle time end it.
+      keepaliveInterval: Math.max(1000, Math.floor(t.idleTimeoutMs / 3)), keepaliveCountMax: 3,
       // No known_hosts for fetch (see the top of this file).
       hostVerifier: () => true,
     });
   });
-  client.on('error', (e: Error) => fail(closing(e.message, t, 5)));
   client.on('close', () => fail(closing('connection closed', t, 5)));
   return new Promise<import('ssh2').SFTPWrapper>((resolve, reject) => {
-    client.sftp((err, sftp) => (err ? reject(closing(`sftp: ${err.message}`, t, 5)) : resolve(sftp)));
+    client.sftp((err, sftp) => {
+      if (err) { reject(closing(`sftp: ${err.message}`, t, 5)); return; }
+      sftp.on('error', (e: Error) => fail(closing(e.message, t, 5)));
+      resolve(sftp);
+    });
   });
 }
 
@@ -206,7 +216,7 @@ class Control {
 
   async command(line: string, ok: (code: number) => boolean): Promise<{ code: number; text: string }> {
     // No CR or LF may reach the server inside an argument (a second command).
-    if (/[\r\n]/.test(line)) throw failure('invalid value for argument url');
+    if (/[\r\n]/.test(line)) throw failure('line breaks are not allowed in an ftp name, user or password');
     this.socket.write(`${line}\r\n`);
     const r = await this.reply();
     if (!ok(r.code)) throw closing(`${r.code} ${r.text}`, this.t);
@@ -253,6 +263,8 @@ async function ftpData(c: Control, t: TransferTarget, track: (s: net.Socket) => 
   if (!port || port > 65535) throw closing('bad passive port', t, 5);
   const s = await connect(c.socket.remoteAddress ?? t.host, port, t);
   track(s);
+  // Heard from now on (an unheard 'error' would end the daemon); the transfer reports its own.
+  s.on('error', () => undefined);
   return s;
 }
 
