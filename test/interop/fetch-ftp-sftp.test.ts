@@ -3,6 +3,7 @@
 // peer's own store holds them; a wrong password fails in RouterOS's form and writes nothing; a
 // secret file goes up only with `sensitive`.
 //
+// FTP is also tested against a third-party server: Python's pyftpdlib (Debian python3-pyftpdlib).
 // The SFTP peer is rospki's own server, not OpenSSH's sshd: fetch logs in with a password, and
 // sshd checks passwords against the host's accounts (/etc/shadow, PAM), so a test would have to
 // add a system user to the machine it runs on.
@@ -17,6 +18,9 @@ import { RosArray } from '../../src/menu/values.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import { freePort, PASSWORD } from '../services/support.js';
 import { startSshApp, type SshApp } from '../services/ssh-support.js';
+import { spawn } from 'node:child_process';
+import { tempDir } from '../support/app.js';
+import { needs, PYTHON } from '../support/tools.js';
 
 describe('/tool fetch over ftp and sftp', () => {
   let peer: SshApp;
@@ -131,5 +135,50 @@ describe('/tool fetch over ftp and sftp', () => {
     const ok = await cs.run(`/tool/fetch upload=yes url="sftp://127.0.0.1:${peer.sshPort}/plain.bin" user=admin password=${PASSWORD} src-path=up.bin`);
     assert.ok(ok.ok, out);
     assert.ok(fs.readFileSync(peerFile('plain.bin')).equals(blob));
+  });
+});
+
+/** pyftpdlib on a free port of 127.0.0.1 serving `root` to user `up` (password `pw`). */
+const PYFTPD = `
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+a = DummyAuthorizer()
+a.add_user('up', 'pw', sys.argv[1], perm='elradfmw')
+h = FTPHandler
+h.authorizer = a
+h.passive_ports = None
+s = FTPServer(('127.0.0.1', 0), h)
+print(s.socket.getsockname()[1], flush=True)
+s.serve_forever()
+`;
+
+describe('/tool fetch mode=ftp against pyftpdlib', { skip: needs('pyftpdlib') }, () => {
+  test('download and upload byte-equal, wrong password refused, nothing written', async () => {
+    const root = tempDir('rospki-pyftpd-');
+    const blob = crypto.randomBytes(100 * 1024 + 3);
+    fs.writeFileSync(path.join(root, 'from-server.bin'), blob);
+    const server = spawn(PYTHON, ['-c', PYFTPD, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const t = await openTestApp();
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('pyftpdlib did not start')), 20_000);
+        server.stdout.once('data', (d: Buffer) => { clearTimeout(timer); resolve(Number(d.toString().trim())); });
+        server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`pyftpdlib exited ${code}`)); });
+      });
+      const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', args);
+      await fetch({ url: `ftp://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'got.bin' });
+      assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'got.bin')).equals(blob));
+      await fetch({ mode: 'ftp', address: '127.0.0.1', port: String(port), user: 'up', password: 'pw', 'src-path': 'got.bin', 'dst-path': 'back.bin', upload: 'yes' });
+      assert.ok(fs.readFileSync(path.join(root, 'back.bin')).equals(blob));
+      await assert.rejects(fetch({ url: `ftp://127.0.0.1:${port}/from-server.bin`, user: 'up', password: 'nope', 'dst-path': 'bad.bin' }),
+        (e: Error) => /^closing connection: <530 .*> 127\.0\.0\.1:\d+ \(4\)$/.test(e.message));
+      assert.equal(fs.existsSync(path.join(t.app.dataDir.filesDir, 'bad.bin')), false);
+    } finally {
+      t.close();
+      server.kill();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
