@@ -3,10 +3,11 @@
 // peer's own store holds them; a wrong password fails in RouterOS's form and writes nothing; a
 // secret file goes up only with `sensitive`.
 //
-// FTP is also tested against a third-party server: Python's pyftpdlib (Debian python3-pyftpdlib).
-// The SFTP peer is rospki's own server, not OpenSSH's sshd: fetch logs in with a password, and
-// sshd checks passwords against the host's accounts (/etc/shadow, PAM), so a test would have to
-// add a system user to the machine it runs on.
+// Each is also tested against a third-party server started here: FTP against Python's pyftpdlib
+// (Debian python3-pyftpdlib), SFTP against paramiko's SSH transport and SFTP server (Debian
+// python3-paramiko; a small file interface over a temporary folder). Not OpenSSH's sshd: fetch
+// logs in with a password, and sshd checks passwords against the host's system accounts
+// (/etc/shadow, PAM), so a test would have to add a user to the machine it runs on.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -154,31 +155,94 @@ print(s.socket.getsockname()[1], flush=True)
 s.serve_forever()
 `;
 
-describe('/tool fetch mode=ftp against pyftpdlib', { skip: needs('pyftpdlib') }, () => {
-  test('download and upload byte-equal, wrong password refused, nothing written', async () => {
-    const root = tempDir('rospki-pyftpd-');
-    const blob = crypto.randomBytes(100 * 1024 + 3);
-    fs.writeFileSync(path.join(root, 'from-server.bin'), blob);
-    const server = spawn(PYTHON, ['-c', PYFTPD, root], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const t = await openTestApp();
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('pyftpdlib did not start')), 20_000);
-        server.stdout.once('data', (d: Buffer) => { clearTimeout(timer); resolve(Number(d.toString().trim())); });
-        server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`pyftpdlib exited ${code}`)); });
-      });
-      const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', args);
-      await fetch({ url: `ftp://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'got.bin' });
-      assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'got.bin')).equals(blob));
-      await fetch({ mode: 'ftp', address: '127.0.0.1', port: String(port), user: 'up', password: 'pw', 'src-path': 'got.bin', 'dst-path': 'back.bin', upload: 'yes' });
-      assert.ok(fs.readFileSync(path.join(root, 'back.bin')).equals(blob));
-      await assert.rejects(fetch({ url: `ftp://127.0.0.1:${port}/from-server.bin`, user: 'up', password: 'nope', 'dst-path': 'bad.bin' }),
-        (e: Error) => /^closing connection: <530 .*> 127\.0\.0\.1:\d+ \(4\)$/.test(e.message));
-      assert.equal(fs.existsSync(path.join(t.app.dataDir.filesDir, 'bad.bin')), false);
-    } finally {
-      t.close();
-      server.kill();
-      fs.rmSync(root, { recursive: true, force: true });
-    }
+/** paramiko's SFTP server (Debian python3-paramiko) on a free port of 127.0.0.1: user `up`, password `pw`, files in argv[1]. */
+const PARAMIKO_SFTPD = `
+import os, socket, sys, threading
+import paramiko
+from paramiko import SFTPServer, SFTPServerInterface, SFTPAttributes, SFTPHandle, SFTP_OK, ServerInterface, AUTH_SUCCESSFUL, AUTH_FAILED, OPEN_SUCCEEDED
+ROOT = sys.argv[1]
+KEY = paramiko.RSAKey.generate(2048)
+def local(p):
+    p = os.path.normpath('/' + p).lstrip('/')
+    return os.path.join(ROOT, p)
+class Server(ServerInterface):
+    def check_auth_password(self, username, password):
+        return AUTH_SUCCESSFUL if (username, password) == ('up', 'pw') else AUTH_FAILED
+    def get_allowed_auths(self, username):
+        return 'password'
+    def check_channel_request(self, kind, chanid):
+        return OPEN_SUCCEEDED
+class Handle(SFTPHandle):
+    def stat(self):
+        return SFTPAttributes.from_stat(os.fstat(self.readfile.fileno() if hasattr(self, 'readfile') else self.writefile.fileno()))
+class Files(SFTPServerInterface):
+    def stat(self, path):
+        try: return SFTPAttributes.from_stat(os.stat(local(path)))
+        except OSError as e: return SFTPServer.convert_errno(e.errno)
+    lstat = stat
+    def open(self, path, flags, attr):
+        try:
+            mode = 'wb' if flags & (os.O_WRONLY | os.O_RDWR) else 'rb'
+            f = open(local(path), mode)
+        except OSError as e:
+            return SFTPServer.convert_errno(e.errno)
+        h = Handle(flags)
+        if mode == 'wb': h.writefile = f
+        else: h.readfile = f
+        return h
+def serve(conn):
+    t = paramiko.Transport(conn)
+    t.add_server_key(KEY)
+    t.set_subsystem_handler('sftp', SFTPServer, Files)
+    t.start_server(server=Server())
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(5)
+print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+/** Starts a Python server given the folder it serves; resolves to the port it printed. */
+async function startPython(script: string, root: string): Promise<{ port: number; stop(): void }> {
+  const server = spawn(PYTHON, ['-c', script, root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  server.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => { server.kill(); reject(new Error(`the server did not start: ${stderr}`)); }, 30_000);
+    server.stdout.once('data', (d: Buffer) => { clearTimeout(timer); resolve(Number(d.toString().trim())); });
+    server.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited ${code}: ${stderr}`)); });
   });
-});
+  return { port, stop: () => { server.kill(); } };
+}
+
+for (const [name, scheme, script, tool] of [
+  ['pyftpdlib', 'ftp', PYFTPD, 'pyftpdlib'],
+  ["paramiko's SFTP server", 'sftp', PARAMIKO_SFTPD, 'paramiko'],
+] as const) {
+  describe(`/tool fetch mode=${scheme} against ${name}`, { skip: needs(tool) }, () => {
+    test('download and upload byte-equal, a wrong password refused, nothing written', async () => {
+      const root = tempDir('rospki-peer-');
+      const blob = crypto.randomBytes(100 * 1024 + 3);
+      fs.writeFileSync(path.join(root, 'from-server.bin'), blob);
+      const server = await startPython(script, root);
+      const t = await openTestApp();
+      try {
+        const port = server.port;
+        const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', args);
+        await fetch({ url: `${scheme}://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'got.bin' });
+        assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'got.bin')).equals(blob));
+        await fetch({ mode: scheme, address: '127.0.0.1', port: String(port), user: 'up', password: 'pw', 'src-path': 'got.bin', 'dst-path': 'back.bin', upload: 'yes' });
+        assert.ok(fs.readFileSync(path.join(root, 'back.bin')).equals(blob));
+        await assert.rejects(fetch({ url: `${scheme}://127.0.0.1:${port}/from-server.bin`, user: 'up', password: 'nope', 'dst-path': 'bad.bin' }),
+          (e: Error) => (scheme === 'ftp' ? /^closing connection: <530 .*> 127\.0\.0\.1:\d+ \(4\)$/ : /^closing connection: <authentication failed> 127\.0\.0\.1:\d+ \(4\)$/).test(e.message));
+        assert.equal(fs.existsSync(path.join(t.app.dataDir.filesDir, 'bad.bin')), false);
+      } finally {
+        t.close();
+        server.stop();
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+  });
+}
