@@ -3,7 +3,8 @@
 // with their licence; see the README there) and installed the way their documentation does: each
 // file becomes a /system script, global-config and global-functions run, then the feature scripts
 // (certificate-renew-issued; check-certificates against a local web server holding the renewal;
-// netwatch-dns against a DoH server of the test whose certificate a CA of the appliance issued).
+// netwatch-dns against a DoH server of the test whose certificate a CA of the appliance issued;
+// backup-upload to a second appliance's SFTP and FTP services).
 // Scripts whose licence does not let us keep a copy (the IKEv2 auto-script, the Let's Encrypt OS
 // script) are covered by test/fixtures/scripts/forms, our own text written in the same forms.
 import assert from 'node:assert/strict';
@@ -23,11 +24,14 @@ import { startNetwatch } from '../../src/services/netwatch.js';
 import { missingTools } from '../support/tools.js';
 import { issueDohCertificate, startDnsApp } from './doh-support.js';
 import { startDohServer } from './doh-server.js';
+import { startSshApp } from '../services/ssh-support.js';
+import { freePort } from '../services/support.js';
+import { BACKUP_MAGIC } from '../../src/store/backup.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'scripts');
 const EWORM = [
   'global-config', 'global-functions', 'certificate-renew-issued', 'check-certificates', 'check-routeros-update', 'ipsec-to-dns',
-  'netwatch-dns', 'netwatch-notify',
+  'netwatch-dns', 'netwatch-notify', 'backup-upload',
 ];
 const BIN = path.resolve(import.meta.dirname, '..', '..', 'bin', 'rospki.js');
 
@@ -294,6 +298,59 @@ describe("eworm-de's routeros-scripts, unmodified", () => {
       await nw.stop();
       await c.run('/tool/netwatch/remove [ find where comment~"svc-" ]');
       open.close();
+    }
+  });
+
+  test('backup-upload saves a backup, an export and global-config-overlay in tmpfs and uploads them over sftp and ftp', async () => {
+    // The server: a second appliance with its ssh (SFTP) and ftp services, user `backup`.
+    const peer = await startSshApp();
+    try {
+      const ftpPort = await freePort();
+      await peer.run('/ip/service', 'set', { numbers: 'ftp', port: String(ftpPort), disabled: 'no' });
+      await peer.services.reconcile();
+      await peer.run('/user', 'add', { name: 'backup', group: 'full', password: 'up-load' });
+      await peer.run('/file', 'add', { name: 'sftp', type: 'directory' });
+      await peer.run('/file', 'add', { name: 'ftp', type: 'directory' });
+      await c.run('/ppp/secret/add name=vpnuser password=ppp-s3cret');
+      // A tmpfs as $MkTmpfs makes it (the $FetchHuge test above leaves a small one).
+      await c.run('/disk/remove [find where slot=tmpfs]');
+      // No default route, internet DNS nor NTP here (as for check-certificates above).
+      await c.run(':global WaitFullyConnected do={ :return true }');
+      for (const [dir, url] of [['sftp', `sftp://127.0.0.1:${peer.sshPort}/sftp`], ['ftp', `ftp://127.0.0.1:${ftpPort}/ftp`]] as const) {
+        // As the manual configures it: global-config-overlay, loaded by global-config.
+        const overlay = [
+          ':global BackupSendBinary true;', ':global BackupSendExport true;', ':global BackupSendGlobalConfig true;',
+          ':global BackupPassword "v3ry-s3cr3t";', `:global BackupUploadUrl "${url}";`, ':global BackupUploadUser "backup";',
+          ':global BackupUploadPass "up-load";', '',
+        ].join('\n');
+        const exists = await c.run(':put [:len [/system/script/find where name=global-config-overlay]]');
+        if (exists === '0\n') await t.run('/system/script', 'add', { name: 'global-config-overlay', source: overlay });
+        else await t.run('/system/script', 'set', { numbers: 'global-config-overlay', source: overlay });
+        await c.run('/system/script/run global-config');
+        await c.run('/system/script/run backup-upload');
+        const log = await c.run('/log/print where message~"backup-upload"');
+        const got = (ext: string) => {
+          const file = path.join(peer.app.dataDir.filesDir, dir, `MikroTik-example-com.${ext}`);
+          assert.ok(fs.existsSync(file), `${dir}: no .${ext} arrived\n${log}`);
+          return fs.readFileSync(file);
+        };
+        // A rospki backup, which the peer loads back with the password (and not without it).
+        assert.ok(got('backup').subarray(0, BACKUP_MAGIC.length).equals(BACKUP_MAGIC));
+        await assert.rejects(peer.run('/system/backup', 'load', { name: `${dir}/MikroTik-example-com.backup`, password: 'wrong' }));
+        // The export, with the sensitive values the script asked for; the overlay as it is.
+        assert.match(got('rsc').toString(), /\/ppp secret add name=vpnuser password=ppp-s3cret/);
+        assert.match(got('conf').toString(), /:global BackupUploadUrl "\w*ftp:\/\/127\.0\.0\.1/);
+        // tmpfs is cleaned; nothing failed; no credential in the log.
+        assert.equal(await c.run(':put [:len [/file/find where name~"^tmpfs/backup-upload"]]'), '0\n');
+        assert.doesNotMatch(log, /failed|error|up-load|v3ry-s3cr3t/i, log);
+        assert.match(log, /\$RmFile: Removing file: tmpfs\/backup-upload\/MikroTik-example-com\.conf\n(?:.*\n)*.*\$RmDir: Removing directory: tmpfs\/backup-upload\n/);
+      }
+      // The backup restores on the peer with its password (the peer becomes the backed-up router).
+      await assert.rejects(peer.run('/ppp/secret', 'get', { number: 'vpnuser', 'value-name': 'password' }));
+      await peer.run('/system/backup', 'load', { name: 'sftp/MikroTik-example-com.backup', password: 'v3ry-s3cr3t' });
+      assert.equal(await peer.run('/ppp/secret', 'get', { number: 'vpnuser', 'value-name': 'password' }).then((r) => String(r.ret)), 'ppp-s3cret');
+    } finally {
+      await peer.stop();
     }
   });
 

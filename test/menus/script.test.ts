@@ -120,6 +120,14 @@ test(':execute starts a job listed in /system script job: its id, its file, stop
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'done.txt'), 'utf8'), 'one\ntwo\n');
+    // The name ends at its first NUL, as RouterOS's C string (eworm's backup-upload: `file=($P . ".conf\00")`).
+    assert.ok((await admin.cs.run(':execute {:put "nul"} file=("cut.conf" . "\\00" . ".txt")')).ok);
+    for (;;) {
+      if (fs.existsSync(path.join(t.app.dataDir.filesDir, 'cut.conf'))) break;
+      assert.ok(Date.now() < deadline, 'no output file cut.conf');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'cut.conf'), 'utf8'), 'nul\n');
     // A script that does not parse is the caller's error, no job.
     assert.deepEqual(await admin.cs.run(':execute "/nonsense/command"'), { ok: false, error: 'bad command name nonsense (line 1 column 2)' });
   } finally {

@@ -42,6 +42,7 @@ export const TOOLS = {
   'ssh-keyscan': program('ssh-keyscan', 'openssh-client'),
   python3: file(PYTHON, 'python3'),
   paramiko: pythonModule('paramiko', 'python3-paramiko'),
+  pyftpdlib: pythonModule('pyftpdlib', 'python3-pyftpdlib'),
   librouteros: pythonModule('librouteros', 'python3-librouteros'),
   dnspython: pythonModule('dns.message', 'python3-dnspython'),
   // Python's standard library up to 3.12 (Debian 12 has 3.11); gone from 3.13 (Debian 13).

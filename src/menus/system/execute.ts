@@ -103,7 +103,9 @@ export const executeCommand: CommandDecl = {
     const { env, session } = call;
     const source = call.args.get(scriptArg)!;
     const runner: Session = { ...session, via: 'script', prompt: undefined, progress: undefined };
-    const file = call.args.get(fileArg);
+    // RouterOS keeps the name as a C string: it ends at the first NUL. eworm's scripts rely on it
+    // (`file=($Name . ".conf\00")`, backup-upload) to keep RouterOS from adding `.txt`.
+    const file = call.args.get(fileArg)?.split('\0')[0];
     if (call.args.has(asStringArg)) {
       let printed: string;
       try {

@@ -1,10 +1,12 @@
-// /tool fetch (spec §10.3): HTTP and HTTPS downloads and uploads into /file or to the caller.
-// HTTPS peers are judged by the one trust engine (src/trust/engine.ts) when check-certificate
-// is yes or yes-without-crl; `no` accepts any peer, as RouterOS does.
+// /tool fetch (spec §10.3): HTTP(S), FTP and SFTP downloads into /file or to the caller, and
+// FTP/SFTP uploads of a /file (manual "Fetch": upload=yes with src-path). HTTPS peers are judged
+// by the one trust engine (src/trust/engine.ts) when check-certificate is yes or yes-without-crl;
+// `no` accepts any peer, as RouterOS does. The FTP and SFTP clients are file-client.ts.
 
 import path from 'node:path';
 import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
 import type { Args } from '../../menu/args.js';
+import { holdsSecret } from '../../menu/secret-files.js';
 import { durationType, enumType, intType, presenceType, stringType } from '../../menu/proptypes.js';
 import type { CommandDecl, CommandResult, MenuDecl } from '../../menu/types.js';
 import { Duration, RosArray, type Value } from '../../menu/values.js';
@@ -24,8 +26,15 @@ function arg(call: { args: Args }, name: string): string | undefined {
   return v === undefined || v === null ? undefined : String(v);
 }
 
-/** The URL from url=, or from the v6 form mode= address= port= src-path= host=. */
-function targetUrl(call: { args: Args }): URL {
+/** The schemes fetch speaks; tftp (an enum value of mode) is not among them. */
+const SCHEMES = new Set(['http', 'https', 'ftp', 'sftp']);
+
+/**
+ * The URL from url=, or from the v6 form mode= address= port= src-path= host= (for an upload the
+ * remote file is dst-path, src-path being the local one: the manual's "upload file to another
+ * router" example).
+ */
+function targetUrl(call: { args: Args }, upload: boolean): URL {
   const mode = arg(call, 'mode');
   let text = arg(call, 'url');
   if (text === undefined) {
@@ -34,7 +43,7 @@ function targetUrl(call: { args: Args }): URL {
     const m = mode ?? 'http';
     const port = arg(call, 'port');
     const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
-    const src = (arg(call, 'src-path') ?? '').replace(/^\/*/, '/');
+    const src = (arg(call, upload ? 'dst-path' : 'src-path') ?? '').replace(/^\/*/, '/');
     text = `${m}://${host}${port ? `:${port}` : ''}${src}`;
   }
   let url: URL;
@@ -48,8 +57,8 @@ function targetUrl(call: { args: Args }): URL {
     url = new URL(url.toString().replace(/^[a-z]+:/i, `${mode}:`));
   }
   const scheme = url.protocol.replace(':', '');
-  if (scheme !== 'http' && scheme !== 'https') {
-    throw failure(`${scheme} mode is not supported: rospki fetches over http and https only`);
+  if (!SCHEMES.has(scheme)) {
+    throw failure(`${scheme} mode is not supported: rospki fetches over http, https, ftp and sftp`);
   }
   if (call.args.has('port') && call.args.has('url')) url.port = String(arg(call, 'port'));
   return url;
@@ -80,9 +89,11 @@ const PROGRESS_INTERVAL_MS = 1000;
 
 /** What a fetch reports as it runs and when it ends. */
 interface FetchState {
-  readonly status: 'connecting' | 'downloading' | 'finished';
+  readonly status: 'connecting' | 'downloading' | 'uploading' | 'finished';
   /** Bytes so far (undefined while connecting). */
   readonly downloaded?: number;
+  /** An upload counts `uploaded` bytes instead of `downloaded` (UNCONFIRMED name). */
+  readonly upload?: boolean;
   /** Bytes announced by the server (Content-Length), when it did. */
   readonly total?: number;
   readonly seconds: number;
@@ -95,7 +106,7 @@ interface FetchState {
 function stateFields(state: FetchState, unit: 'KiB' | ''): Array<[string, string]> {
   const fields: Array<[string, string]> = [['status', state.status]];
   if (state.downloaded === undefined) return fields;
-  fields.push(['downloaded', `${kibOf(state.downloaded)}${unit}`]);
+  fields.push([state.upload ? 'uploaded' : 'downloaded', `${kibOf(state.downloaded)}${unit}`]);
   if (state.total !== undefined) fields.push(['total', `${kibOf(state.total)}${unit}`]);
   fields.push(['duration', new Duration(state.seconds * 1e9).toString()]);
   return fields;
@@ -106,7 +117,7 @@ const apiRecord = (state: FetchState): Record<string, string> => Object.fromEntr
 export const fetchCommand: CommandDecl = {
   name: 'fetch',
   monitor: true,
-  help: 'Download or upload over HTTP(S)',
+  help: 'Download or upload over HTTP(S), FTP or SFTP',
   policy: 'test',
   args: [
     { name: 'url', type: bare, positional: 0, help: 'URL to fetch' },
@@ -132,8 +143,10 @@ export const fetchCommand: CommandDecl = {
   ],
   async run(call): Promise<CommandResult> {
     const { env, session } = call;
-    if (arg(call, 'upload') === 'yes') throw failure('only [s]ftp modes support upload');
-    const url = targetUrl(call);
+    const upload = arg(call, 'upload') === 'yes';
+    const url = targetUrl(call, upload);
+    if (url.protocol === 'ftp:' || url.protocol === 'sftp:') return transfer(call, url, upload);
+    if (upload) throw failure('only [s]ftp modes support upload');
     const check = (arg(call, 'check-certificate') ?? 'no') as 'no' | CheckMode;
     let output = arg(call, 'output') ?? 'file';
     if (arg(call, 'keep-result') === 'no') output = 'none';
@@ -189,22 +202,98 @@ export const fetchCommand: CommandDecl = {
     const finished: FetchState = { status: 'finished', downloaded: size, total: size, seconds: seconds() };
     let text: string | undefined;
     if (output === 'user' || output === 'user-with-headers') text = res.body.toString('utf8');
-    if (call.args.flag('as-value')) {
-      const a = new RosArray();
-      a.set('status', 'finished');
-      a.set('downloaded', kibOf(size));
-      a.set('total', kibOf(size));
-      a.set('duration', new Duration(finished.seconds * 1e9));
-      if (text !== undefined) a.set('data', text);
-      if (output === 'user-with-headers') a.set('http-headers', RosArray.of(res.headerLines));
-      return { ret: a };
-    }
-    const block: Array<[string, Value]> = consoleFields(finished);
-    const record = apiRecord(finished);
-    if (text !== undefined) { block.push(['data', text]); record.data = text; }
-    return { block, records: [record] };
+    return result(call, finished, text, output === 'user-with-headers' ? res.headerLines : undefined);
   },
 };
+
+/** The end of a fetch: `as-value` gives the array, else the console block and the API record. */
+function result(call: { args: Args }, finished: FetchState, text: string | undefined, headerLines?: string[]): CommandResult {
+  const size = finished.downloaded ?? 0;
+  if (call.args.flag('as-value')) {
+    const a = new RosArray();
+    a.set('status', 'finished');
+    a.set(finished.upload ? 'uploaded' : 'downloaded', kibOf(size));
+    a.set('total', kibOf(size));
+    a.set('duration', new Duration(finished.seconds * 1e9));
+    if (text !== undefined) a.set('data', text);
+    if (headerLines) a.set('http-headers', RosArray.of(headerLines));
+    return { ret: a };
+  }
+  const block: Array<[string, Value]> = consoleFields(finished);
+  const record = apiRecord(finished);
+  if (text !== undefined) { block.push(['data', text]); record.data = text; }
+  return { block, records: [record] };
+}
+
+/**
+ * mode=ftp|sftp (or an ftp:// or sftp:// URL): one file down into /file (or to the caller with
+ * output=user), or with upload=yes a /file (src-path) up to the URL's path. user= and password=
+ * win over the URL's own. Reading a file to send it is reading it: `read`, and `sensitive` for a
+ * file that holds a secret (a backup, a show-sensitive export, a key: secret-files.ts), as for
+ * /file read and the FTP/SFTP services.
+ */
+async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, upload: boolean): Promise<CommandResult> {
+  const { env, session } = call;
+  const scheme = url.protocol === 'ftp:' ? 'ftp' : 'sftp';
+  const remote = decodeURIComponent(url.pathname);
+  if (remote === '' || remote.endsWith('/')) throw failure('missing file name in url');
+  let output = arg(call, 'output') ?? 'file';
+  if (arg(call, 'keep-result') === 'no') output = 'none';
+  if (output === 'user-with-headers') throw failure('output=user-with-headers is for http only');
+  const idle = call.args.has('idle-timeout') ? Number(call.args.value('idle-timeout')) / 1e6 : 10_000;
+  let data: Buffer | undefined;
+  let dst: string | undefined;
+  if (upload) {
+    const src = arg(call, 'src-path');
+    if (!src) throw failure('missing src-path');
+    const name = env.files.check(src);
+    if (!call.policies.has('read')) throw notEnoughPermissions();
+    const kind = await env.files.kind(name);
+    if (kind !== 'file') throw failure(kind === 'directory' ? 'src-path is a directory' : 'file not found');
+    data = await env.files.read(name, FILE_LIMIT);
+    if (!call.policies.has('sensitive') && holdsSecret(data, env.registry)) throw notEnoughPermissions();
+  } else if (output === 'file') {
+    dst = arg(call, 'dst-path') ?? defaultName(url);
+    env.files.check(dst);
+    if (!call.policies.has('write')) throw notEnoughPermissions();
+  }
+  const started = performance.now();
+  const seconds = () => Math.floor((performance.now() - started) / 1000);
+  const report = (state: FetchState) => session.progress?.(consoleFields(state), apiRecord(state));
+  report({ status: 'connecting', seconds: 0 });
+  let latest: FetchState | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  const client = await import('./file-client.js');
+  const target = {
+    scheme, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : scheme === 'ftp' ? 21 : 22,
+    user: arg(call, 'user') ?? decodeURIComponent(url.username),
+    password: arg(call, 'password') ?? decodeURIComponent(url.password),
+    path: remote, idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
+    onProgress: (got: number, total: number | undefined) => {
+      if (!session.progress) return;
+      latest = { status: upload ? 'uploading' : 'downloading', upload, downloaded: got, total, seconds: seconds() };
+      if (ticker) return;
+      report(latest);
+      ticker = setInterval(() => report({ ...latest!, seconds: seconds() }), PROGRESS_INTERVAL_MS);
+      ticker.unref?.();
+    },
+  } as const;
+  const maxBytes = output === 'user' ? USER_DATA_LIMIT : FILE_LIMIT;
+  let body: Buffer;
+  try {
+    if (data) {
+      await (scheme === 'ftp' ? client.ftpUpload(target, data) : client.sftpUpload(target, data));
+      body = data;
+    } else {
+      body = await (scheme === 'ftp' ? client.ftpDownload(target, maxBytes) : client.sftpDownload(target, maxBytes));
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+  if (dst !== undefined) await env.files.write(dst, body, env.clock.now());
+  const finished: FetchState = { status: 'finished', upload, downloaded: body.length, total: body.length, seconds: seconds() };
+  return result(call, finished, !upload && output === 'user' ? body.toString('utf8') : undefined);
+}
 
 export const toolMenu: MenuDecl = {
   path: '/tool',
