@@ -25,6 +25,9 @@ export interface MenuTree {
 
 /** Whether `line`, typed at the menu `path`, gives a value to a sensitive argument. */
 export function carriesSensitiveArgument(line: string, registry: MenuTree, path = '/'): boolean {
+  // A password inside a URL (`url=sftp://user:secret@host/`, RFC 3986 §3.2.1 userinfo), in any
+  // argument or string: /tool fetch takes its credentials from the URL as well.
+  if (URL_WITH_PASSWORD.test(line)) return true;
   const { words } = sensitiveNames(registry);
   if (words.test(line)) return true;
   let body: Stmt[];
@@ -35,6 +38,9 @@ export function carriesSensitiveArgument(line: string, registry: MenuTree, path 
   }
   return new Walker(registry).statements(body, path);
 }
+
+/** `scheme://user:password@`: a URL that carries a password in its userinfo. */
+const URL_WITH_PASSWORD = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:"]*:[^\s/?#@"]*@/;
 
 /** The path a console prompt shows (`[admin@MikroTik] /certificate> ` → `/certificate`; see ConsoleSession.prompt). */
 export function promptPath(prompt: string): string {

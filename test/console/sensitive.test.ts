@@ -27,6 +27,11 @@ describe('carriesSensitiveArgument', () => {
     assert.ok(hidden('/certificate import file-name=a.p12 passphrase=x'));
     assert.ok(hidden('/certificate create-certificate-request key-passphrase=x'));
     assert.ok(hidden('/tool fetch url=http://127.0.0.1/ user=u password=p'));
+    // A password in a URL's userinfo, wherever the URL is (fetch takes credentials from it).
+    assert.ok(hidden('/tool fetch url=sftp://backup:s3cret@127.0.0.1/x.backup upload=yes src-path=x.backup'));
+    assert.ok(hidden(':global BackupUploadUrl "ftp://u:p@127.0.0.1/dir"'));
+    assert.ok(!hidden('/tool fetch url=sftp://backup@127.0.0.1/x.backup'), 'a user without a password is no secret');
+    assert.ok(!hidden('/tool fetch url=http://127.0.0.1:8080/a@b'), 'a port is no password');
     assert.ok(hidden('/user set admin password=x'));
     assert.ok(hidden('/user add name=u group=read pass=x'));
     assert.ok(hidden('/user/add name=u group=read password=""'));
