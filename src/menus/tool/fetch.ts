@@ -8,7 +8,7 @@ import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
 import type { Args } from '../../menu/args.js';
 import { holdsSecret } from '../../menu/secret-files.js';
 import { durationType, enumType, intType, presenceType, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl, CommandResult, MenuDecl } from '../../menu/types.js';
+import type { CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
 import { Duration, RosArray, type Value } from '../../menu/values.js';
 import type { CheckMode } from '../../trust/engine.js';
 
@@ -168,13 +168,7 @@ export const fetchCommand: CommandDecl = {
       if (!call.policies.has('write')) throw notEnoughPermissions();
     }
 
-    const started = performance.now();
-    const seconds = () => Math.floor((performance.now() - started) / 1000);
-    const report = (state: FetchState) => session.progress?.(consoleFields(state), apiRecord(state));
-    report({ status: 'connecting', seconds: 0 });
-    // While it downloads: a report at the first bytes, then one a second with the latest count.
-    let latest: FetchState | undefined;
-    let ticker: NodeJS.Timeout | undefined;
+    const progress = transferProgress(session, false);
     const { httpRequest, statusFailure } = await import('./http-client.js'); // node:http, tls, zlib load only when fetching
     let res: Awaited<ReturnType<typeof httpRequest>>;
     try {
@@ -182,29 +176,47 @@ export const fetchCommand: CommandDecl = {
         url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
-        onProgress: (got, total) => {
-          if (!session.progress) return;
-          latest = { status: 'downloading', downloaded: got, total, seconds: seconds() };
-          if (ticker) return;
-          report(latest);
-          ticker = setInterval(() => report({ ...latest!, seconds: seconds() }), PROGRESS_INTERVAL_MS);
-          ticker.unref?.();
-        },
+        onProgress: progress.bytes,
       });
     } finally {
-      clearInterval(ticker);
+      progress.end();
     }
     if (res.status >= 400) throw statusFailure(res);
     if (dst !== undefined) {
       await env.files.write(dst, res.body, env.clock.now());
     }
     const size = res.body.length;
-    const finished: FetchState = { status: 'finished', downloaded: size, total: size, seconds: seconds() };
+    const finished: FetchState = { status: 'finished', downloaded: size, total: size, seconds: progress.seconds() };
     let text: string | undefined;
     if (output === 'user' || output === 'user-with-headers') text = res.body.toString('utf8');
     return result(call, finished, text, output === 'user-with-headers' ? res.headerLines : undefined);
   },
 };
+
+/**
+ * The progress of one transfer, for every scheme: `connecting` at once, then while bytes move a
+ * report at the first of them and one a second with the latest count; end() stops the ticker.
+ */
+function transferProgress(session: Session, upload: boolean): { bytes: (got: number, total: number | undefined) => void; seconds: () => number; end: () => void } {
+  const started = performance.now();
+  const seconds = () => Math.floor((performance.now() - started) / 1000);
+  const report = (state: FetchState) => session.progress?.(consoleFields(state), apiRecord(state));
+  report({ status: 'connecting', seconds: 0 });
+  let latest: FetchState | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  return {
+    seconds,
+    bytes: (got, total) => {
+      if (!session.progress) return;
+      latest = { status: upload ? 'uploading' : 'downloading', upload, downloaded: got, total, seconds: seconds() };
+      if (ticker) return;
+      report(latest);
+      ticker = setInterval(() => report({ ...latest!, seconds: seconds() }), PROGRESS_INTERVAL_MS);
+      ticker.unref?.();
+    },
+    end: () => clearInterval(ticker),
+  };
+}
 
 /** The end of a fetch: `as-value` gives the array, else the console block and the API record. */
 function result(call: { args: Args }, finished: FetchState, text: string | undefined, headerLines?: string[]): CommandResult {
@@ -257,26 +269,14 @@ async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, uploa
     env.files.check(dst);
     if (!call.policies.has('write')) throw notEnoughPermissions();
   }
-  const started = performance.now();
-  const seconds = () => Math.floor((performance.now() - started) / 1000);
-  const report = (state: FetchState) => session.progress?.(consoleFields(state), apiRecord(state));
-  report({ status: 'connecting', seconds: 0 });
-  let latest: FetchState | undefined;
-  let ticker: NodeJS.Timeout | undefined;
+  const progress = transferProgress(session, upload);
   const client = await import('./file-client.js');
   const target = {
     scheme, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : scheme === 'ftp' ? 21 : 22,
     user: arg(call, 'user') ?? decodeURIComponent(url.username),
     password: arg(call, 'password') ?? decodeURIComponent(url.password),
     path: remote, idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
-    onProgress: (got: number, total: number | undefined) => {
-      if (!session.progress) return;
-      latest = { status: upload ? 'uploading' : 'downloading', upload, downloaded: got, total, seconds: seconds() };
-      if (ticker) return;
-      report(latest);
-      ticker = setInterval(() => report({ ...latest!, seconds: seconds() }), PROGRESS_INTERVAL_MS);
-      ticker.unref?.();
-    },
+    onProgress: progress.bytes,
   } as const;
   const maxBytes = output === 'user' ? USER_DATA_LIMIT : FILE_LIMIT;
   let body: Buffer;
@@ -288,10 +288,10 @@ async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, uploa
       body = await (scheme === 'ftp' ? client.ftpDownload(target, maxBytes) : client.sftpDownload(target, maxBytes));
     }
   } finally {
-    clearInterval(ticker);
+    progress.end();
   }
   if (dst !== undefined) await env.files.write(dst, body, env.clock.now());
-  const finished: FetchState = { status: 'finished', upload, downloaded: body.length, total: body.length, seconds: seconds() };
+  const finished: FetchState = { status: 'finished', upload, downloaded: body.length, total: body.length, seconds: progress.seconds() };
   return result(call, finished, !upload && output === 'user' ? body.toString('utf8') : undefined);
 }
 
