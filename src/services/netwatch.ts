@@ -39,7 +39,7 @@ import type { Environment, PropType, Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import { DNS, DNS_PATH } from '../menus/ip/dns.js';
 import { runPing } from '../menus/ping.js';
-import { runAsJob } from '../menus/system/script-job.js';
+import { logScriptFailure, runAsJob } from '../menus/system/script-job.js';
 import { httpRequest } from '../menus/tool/http-client.js';
 import {
   NETWATCH_PATH, NETWATCH_SCRIPT_POLICIES, NW, RESULT, RESULT_NAMES, TEST_RESULT_NAMES, probeKey,
@@ -270,11 +270,8 @@ class Netwatch implements RunningNetwatch {
       await runAsJob(env, { script: '', type: 'command', owner: '*sys', policy: [...policies] }, signal, (s) => env.scripts.run(source, { ...session, signal: s }, { locals }));
     } catch (e) {
       if (e instanceof RosError && e.kind === 'interrupted') return;
-      const text = e instanceof RosError ? (e.scriptError ?? e).consoleText() : `failure: internal error (ref ${env.reportInternalError(e, `netwatch ${which}`)})`;
-      await env.store.write((tx) => {
-        env.log(tx, 'script,error', `executing script ${which} of netwatch ${entryLabel(data)}`);
-        env.log(tx, 'script,error,debug', `(netwatch:${entryLabel(data)}) ${text}`);
-      }).catch((err) => this.report(err));
+      await logScriptFailure(env, e, `executing script ${which} of netwatch ${entryLabel(data)}`, `netwatch:${entryLabel(data)}`, `netwatch ${which}`)
+        .catch((err) => this.report(err));
     }
   }
 

@@ -31,7 +31,7 @@ import { POLICIES } from '../../menu/types.js';
 import { Duration, ItemId, valueToString } from '../../menu/values.js';
 import { holdDuty, type HeldDuty } from '../../store/duty.js';
 import type { RowData, StoredRow } from '../../store/store.js';
-import { runAsJob } from './script-job.js';
+import { logScriptFailure, runAsJob } from './script-job.js';
 import { DEFAULT_POLICY, runStoredScript, SCRIPT_PATH, scriptMenu } from './script.js';
 
 export const SCHEDULER_PATH = '/system/scheduler';
@@ -355,18 +355,8 @@ class Scheduler implements RunningScheduler {
 
   /** `script,error executing script X` and the reason (Scheduler manual, "Log messages"). */
   private async logFailure(entry: string, script: string, e: unknown): Promise<void> {
-    const { env } = this;
-    let text: string;
-    if (e instanceof RosError) {
-      // The error alone: what the event printed before it is never logged (RosError.scriptError).
-      text = (e.scriptError ?? e).consoleText();
-    } else {
-      text = `failure: internal error (ref ${env.reportInternalError(e, `scheduler ${entry}`)})`;
-    }
-    await env.store.write((tx) => {
-      env.log(tx, 'script,error', `executing script ${script}`);
-      env.log(tx, 'script,error,debug', `(scheduler:${entry}) ${text}`);
-    }).catch((err) => { this.report(err); });
+    await logScriptFailure(this.env, e, `executing script ${script}`, `scheduler:${entry}`, `scheduler ${entry}`)
+      .catch((err) => { this.report(err); });
   }
 
   private report(e: unknown): void {

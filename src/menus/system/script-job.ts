@@ -7,6 +7,7 @@
 // ended go before the next command. A job belongs to the process that runs it (the daemon, when
 // one runs).
 
+import { RosError } from '../../errors.js';
 import { dateType, enumSetType, stringType } from '../../menu/proptypes.js';
 import type { Environment, MenuDecl, Policy, PropType } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
@@ -65,6 +66,20 @@ export async function startJob<T>(env: Environment, info: JobInfo, signal: Abort
 /** Runs `fn` as a job (see startJob) and waits for its end. */
 export async function runAsJob<T>(env: Environment, info: JobInfo, signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   return (await startJob(env, info, signal, fn)).done;
+}
+
+/**
+ * A background script that failed, in /log as RouterOS writes it (Scheduler manual, "Log
+ * messages"): `script,error <heading>`, then under script,error,debug `(<source>) <the error>` —
+ * the error alone, never what the script printed before it (RosError.scriptError); an unexpected
+ * error by its reference only (its stack goes to the operator's log under `where`).
+ */
+export function logScriptFailure(env: Environment, e: unknown, heading: string, source: string, where: string): Promise<void> {
+  const text = e instanceof RosError ? (e.scriptError ?? e).consoleText() : `failure: internal error (ref ${env.reportInternalError(e, where)})`;
+  return env.store.write((tx) => {
+    env.log(tx, 'script,error', heading);
+    env.log(tx, 'script,error,debug', `(${source}) ${text}`);
+  });
 }
 
 /** Stops a running job; false when it is not (or no longer) running here. */
