@@ -13,6 +13,7 @@
 
 import net from 'node:net';
 import { failure, RosError } from '../../errors.js';
+import { connectionFailed } from './http-client.js';
 
 export interface TransferTarget {
   scheme: 'ftp' | 'sftp';
@@ -32,10 +33,6 @@ export interface TransferTarget {
 const MAX_REPLY = 8192;
 /** The size of one SFTP write. */
 const CHUNK = 32 * 1024;
-
-export function connectionFailed(host: string, port: number): RosError {
-  return failure(`closing connection: <connection failed> ${host}:${port} (140)`);
-}
 
 function closing(reason: string, t: Pick<TransferTarget, 'host' | 'port'>, code = 4): RosError {
   // A reason from the server is shown as it came, cut short and on one line.

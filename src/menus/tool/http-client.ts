@@ -89,7 +89,8 @@ function peerChain(socket: tls.TLSSocket): Buffer[] {
   return out;
 }
 
-function connectionFailed(host: string, port: number): RosError {
+/** RouterOS's text for a peer that refused or could not be reached (every /tool fetch scheme). */
+export function connectionFailed(host: string, port: number): RosError {
   return failure(`closing connection: <connection failed> ${host}:${port} (140)`);
 }
 
