@@ -17,13 +17,19 @@
 // ROSPKI_BENCH_BIN=<bin/rospki.js of another build> measures that build; ROSPKI_BENCH_PGSTATS=<n>
 // loads pg_stat_statements and prints, after each PostgreSQL part, the n statements that took the
 // server longest (calls per certificate, planning and execution time per call).
+//
+// `latency` (a part of its own) times the store alone, in this process: a write then a read of
+// it, one after another, on one instance (the sole writer: one round trip per write, none per
+// read, postgres-writers.ts), beside the plain driver committing one row per round trip.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { PostgresStore } from '../src/store/postgres.js';
 import { postgresMissing, startPgCluster } from '../test/support/postgres.js';
 import { BIN as OWN_BIN, freePort, nowMs, requestJson, type Line } from './support.js';
 
@@ -168,7 +174,7 @@ export async function benchPg(line: Line): Promise<void> {
     if (r.status !== 0) throw new Error(`rospki -e failed: ${r.stdout}${r.stderr}`);
   };
   const profile = process.env.ROSPKI_BENCH_PROFILE;
-  const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'sqlite,two').split(','));
+  const parts = new Set((process.env.ROSPKI_BENCH_PARTS ?? 'sqlite,two,latency').split(','));
   const serve = async (dir: string, store: string | undefined, address: string): Promise<{ base: string; pid: number; stop(): Promise<void> }> => {
     const child = spawn('node', [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`] : []), BIN, 'serve', '--data', dir], {
       stdio: 'ignore', env: { ...process.env, ROSPKI_LISTEN_ADDRESS: address, ROSPKI_STORE: store ?? '' },
@@ -258,7 +264,11 @@ export async function benchPg(line: Line): Promise<void> {
       await b.stop();
     }
     await a.stop();
+    const latency = parts.has('latency') ? await writeLatency(await cluster.newDatabase()) : undefined;
 
+    if (latency) {
+      line('PostgreSQL 1 instance: a write, then a read of it, ms', latency.store.toFixed(3), `driver commit ${latency.driver.toFixed(3)} ms`, latency.driver / latency.store, '— (≤ 1 round trip)');
+    }
     if (one !== undefined && sqliteRate !== undefined) {
       line(`EC P-256 add+sign, REST ×${CLIENTS_PER_INSTANCE}, PostgreSQL 1 instance /s`, one.toFixed(0), `SQLite ${sqliteRate.toFixed(0)}/s`, one / sqliteRate, '≥ 0.5× SQLite');
     }
@@ -269,5 +279,41 @@ export async function benchPg(line: Line): Promise<void> {
     for (const c of children) c.kill('SIGKILL');
     cluster.destroy();
     fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Writes timed one after another (after as many unmeasured). */
+const SEQUENTIAL_WRITES = 1000;
+
+/**
+ * The median time of a store write followed by a read of what it wrote, one instance alone; and
+ * of the plain driver committing one row per round trip (BEGIN; INSERT; COMMIT as one message).
+ */
+async function writeLatency(url: string): Promise<{ store: number; driver: number }> {
+  const pad = 'x'.repeat(800); // about a certificate row's size
+  const store = await PostgresStore.open({ url, secret: randomBytes(32) });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE bench_driver (id serial PRIMARY KEY, data text NOT NULL)');
+    const timed = async (op: () => Promise<unknown>): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < 2 * SEQUENTIAL_WRITES; i++) {
+        const t0 = nowMs();
+        await op();
+        if (i >= SEQUENTIAL_WRITES) times.push(nowMs() - t0);
+      }
+      return times.sort((x, y) => x - y)[times.length >> 1]!;
+    };
+    const driver = await timed(() => client.query(`BEGIN; INSERT INTO bench_driver (data) VALUES ('${pad}'); COMMIT`));
+    const ours = await timed(async () => {
+      const id = await store.write((tx) => tx.insert('/bench', { pad }));
+      await store.read((tx) => tx.get('/bench', id));
+    });
+    return { store: ours, driver };
+  } finally {
+    await client.end();
+    store.close();
+    await store.whenClosed();
   }
 }

@@ -155,6 +155,12 @@ export class PgLink {
   private closed = false;
   /** Counts connections made: a change means the session (and its locks) is new. */
   generation = 0;
+  /**
+   * When (performance.now()) the newest request that was answered on this session was sent: the
+   * session, and the session-level locks it holds, existed at some instant after it (the sole
+   * writer's lease, postgres-writers.ts).
+   */
+  confirmedAt = -Infinity;
 
   constructor(private readonly options: LinkOptions) {}
 
@@ -175,8 +181,11 @@ export class PgLink {
   /** A statement on the connection; connection failures become StoreUnavailable. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     const client = await this.connect();
+    const sentAt = performance.now();
     try {
-      return await client.query<R>(queryConfig(text, values));
+      const result = await client.query<R>(queryConfig(text, values));
+      this.confirmed(client, sentAt);
+      return result;
     } catch (e) {
       throw this.translate(e, client);
     }
@@ -191,6 +200,7 @@ export class PgLink {
     // pg writes each statement to the socket on its own; corked, they leave in one write, and
     // the server reads them at once instead of waking up for each.
     const stream = (client as unknown as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+    const sentAt = performance.now();
     stream?.cork?.();
     let sent: Promise<pg.QueryResult>[];
     try {
@@ -201,6 +211,7 @@ export class PgLink {
     const settled = await Promise.allSettled(sent);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw this.translate(failed.reason, client);
+    this.confirmed(client, sentAt);
     return settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value);
   }
 
@@ -224,6 +235,10 @@ export class PgLink {
     const client = this.client ?? (await this.connecting?.catch(() => undefined));
     this.client = undefined;
     if (client) await client.end().catch(() => {});
+  }
+
+  private confirmed(client: pg.Client, sentAt: number): void {
+    if (client === this.client && sentAt > this.confirmedAt) this.confirmedAt = sentAt;
   }
 
   /** The error a caller sees; a lost connection is dropped so the next use connects again. */
@@ -266,6 +281,7 @@ export class PgLink {
     }
     this.lastFailure = undefined;
     this.generation++;
+    this.confirmedAt = -Infinity;
     this.client = client;
     return client;
   }

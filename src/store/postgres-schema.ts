@@ -47,6 +47,17 @@ export const PG_MIGRATIONS: readonly string[] = [
   `CREATE TABLE rospki_sealed_fields (
      menu text NOT NULL, field text NOT NULL,
      PRIMARY KEY (menu, field));`,
+  // 3: the head moves one version at a time, or the batch fails (postgres.ts SQL.apply). A batch
+  // of the sole writer is sent without locking the head first (postgres-writers.ts): should
+  // another instance have committed meanwhile after all, the transaction ends in a serialization
+  // failure instead of writing over it.
+  `CREATE FUNCTION rospki_advance_head(next bigint) RETURNS void LANGUAGE plpgsql AS $$
+   BEGIN
+     UPDATE rospki_head SET version = next WHERE version = next - 1;
+     IF NOT FOUND THEN
+       RAISE EXCEPTION 'another instance wrote to the database meanwhile' USING ERRCODE = 'serialization_failure';
+     END IF;
+   END $$;`,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
@@ -55,6 +66,8 @@ export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
 export const LOCK_CLASS = 0x726f73; // 'ros'
 /** Key of the lock that serialises migrations (taken per transaction). */
 export const MIGRATION_LOCK = 0;
+/** Key of the writers' lock: held shared by each writing instance, exclusively by a sole one (postgres-writers.ts). */
+export const WRITERS_LOCK = 1;
 
 /** The meta table exists before any migration: it records which ones ran. */
 export const META_TABLE = `CREATE TABLE IF NOT EXISTS rospki_meta (key text PRIMARY KEY, value text NOT NULL)`;

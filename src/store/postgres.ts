@@ -49,6 +49,7 @@ import { ChangeAnnouncer, ChangeSet, Footprint } from './changes.js';
 import { answerBesideBatch, rejectAsync, runRead, settle } from './reads.js';
 import { PgLink, StoreUnavailable, connectionLost, reasonOf, redactUrl } from './postgres-link.js';
 import { LOCK_CLASS, META_TABLE, MIGRATION_LOCK, PG_MIGRATIONS } from './postgres-schema.js';
+import { WriterLock } from './postgres-writers.js';
 import { Sealer } from './seal.js';
 import { NO_SEALED_FIELDS, RowCodec, type SealedFields } from './sealed-values.js';
 import type { Duty, ReadMark, ReadTx, RowData, Store, StoreInstances, StoredRow, WriteTx } from './store.js';
@@ -100,7 +101,8 @@ const CHANNEL = 'rospki';
 const SQL = {
   /**
    * Everything a batch writes, in one statement (one parse, bind and answer instead of one per
-   * kind of change): removed rows and their tombstones, new and changed rows, blobs, the head,
+   * kind of change): removed rows and their tombstones, new and changed rows, blobs, the head
+   * (one version on, else the statement fails: postgres-schema.ts migration 3),
    * the commit token (and, every 256th commit, the pruning of old ones: $20 = 0 skips the scan of
    * the generic plan otherwise), the NOTIFY. Each row appears in one of the
    * row lists at most, so no two parts touch the same row; the foreign key of a new row's blobs
@@ -117,10 +119,9 @@ const SQL = {
     bdel AS (DELETE FROM rospki_blobs b USING unnest($12::text[], $13::bigint[], $14::text[]) AS u(m, i, n) WHERE b.menu = u.m AND b.id = u.i AND b.name = u.n),
     bset AS (INSERT INTO rospki_blobs (menu, id, name, value) SELECT * FROM unnest($15::text[], $16::bigint[], $17::text[], $18::bytea[])
              ON CONFLICT (menu, id, name) DO UPDATE SET value = excluded.value),
-    head AS (UPDATE rospki_head SET version = $1),
     token AS (INSERT INTO rospki_commits (version, token) VALUES ($1, $19)),
     pruned AS (DELETE FROM rospki_commits WHERE $20 > 0 AND version <= $20)
-    SELECT pg_notify('${CHANNEL}', $21)`,
+    SELECT rospki_advance_head($1), pg_notify('${CHANNEL}', $21)`,
   wasCommitted: 'SELECT 1 FROM rospki_commits WHERE version = $1 AND token = $2',
 };
 /** A batch's statement (exported for the test of its plan). */
@@ -506,8 +507,9 @@ export class PostgresStore implements Store {
    */
   private refreshesBegun = 0;
   private refreshedUpTo = 0;
-  /** Work on the connection between batches and catch-ups (duty locks). */
+  /** Work on the connection between batches and catch-ups (duty locks); urgent work comes before batches. */
   private readonly tasks: (() => Promise<void>)[] = [];
+  private readonly urgentTasks: (() => Promise<void>)[] = [];
   private pumping = false;
   private pumpQueued: NodeJS.Immediate | undefined;
   /** A read's or write's fn runs now: a nested read()/write() is a bug (as in SQLite). */
@@ -523,6 +525,8 @@ export class PostgresStore implements Store {
   /** Other instances' changes not yet announced (othersChanged). */
   private peerChanges: ChangeSet | undefined;
   private readonly duties: PgDuties;
+  /** Whether this instance writes alone (its copy then needs no round trip to be current). */
+  private readonly writers: WriterLock;
   /** `postgres://user@host:port/db`, for messages. */
   readonly shownUrl: string;
 
@@ -536,6 +540,7 @@ export class PostgresStore implements Store {
       throw new StoreUnavailable(e instanceof StoreUnavailable ? e.reason : reasonOf(e));
     }
     store.listener.start();
+    store.writers.start();
     return store;
   }
 
@@ -544,8 +549,16 @@ export class PostgresStore implements Store {
     this.cache = new PgCache(new RowCodec(this.sealer, opts.sealedFields ?? NO_SEALED_FIELDS));
     this.shownUrl = redactUrl(opts.url);
     this.duties = new PgDuties(this, opts.dutyPollMs ?? 1000);
-    this.link = new PgLink({ url: opts.url, applicationName: `rospki ${this.instance}`, onLost: () => this.duties.lost() });
-    this.listener = new PgListener(opts.url, this.instance, (version) => this.othersCommitted(version));
+    this.link = new PgLink({
+      url: opts.url, applicationName: `rospki ${this.instance}`,
+      onLost: () => { this.duties.lost(); this.writers.lost(); },
+    });
+    this.writers = new WriterLock({
+      link: this.link, instance: this.instance, channel: CHANNEL,
+      runTask: (task, urgent) => this.runTask(task, urgent),
+      refreshesBegun: () => this.refreshesBegun, refreshedUpTo: () => this.refreshedUpTo,
+    }, opts.dutyPollMs ?? 1000);
+    this.listener = new PgListener(opts.url, this.instance, (version) => this.othersCommitted(version), () => this.writers.joinRequested());
   }
 
   /** Migrates the schema, checks the seal, loads everything. */
@@ -677,7 +690,7 @@ export class PostgresStore implements Store {
 
   read<T>(fn: (tx: ReadTx) => T, since?: ReadMark): Promise<T> {
     this.usable();
-    if (since !== undefined && this.refreshedUpTo > since) return this.readFresh(fn);
+    if (this.writers.trusted() || (since !== undefined && this.refreshedUpTo > since)) return this.readFresh(fn);
     return new Promise<T>((resolve, reject) => {
       this.reads.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.kick();
@@ -771,6 +784,7 @@ export class PostgresStore implements Store {
 
   private async shutdown(): Promise<void> {
     this.duties.stop();
+    this.writers.stop();
     clearTimeout(this.peerTimer);
     await Promise.all([this.listener.stop(), this.link.close()]);
   }
@@ -780,10 +794,10 @@ export class PostgresStore implements Store {
     if (this.busy) throw new Error('store: read()/write() called inside another transaction of the same store');
   }
 
-  /** Runs work on the connection between batches (duties). */
-  runTask(task: () => Promise<void>): void {
+  /** Runs work on the connection between batches (duties); urgent work before the next batch. */
+  runTask(task: () => Promise<void>, urgent = false): void {
     if (this.closing) return;
-    this.tasks.push(task);
+    (urgent ? this.urgentTasks : this.tasks).push(task);
     this.kick();
   }
 
@@ -807,7 +821,8 @@ export class PostgresStore implements Store {
     this.pumping = true;
     try {
       for (;;) {
-        if (this.writes.length) await this.runBatch();
+        if (this.urgentTasks.length) await this.urgentTasks.shift()!().catch(() => {});
+        else if (this.writes.length) await this.runBatch();
         else if (this.reads.length) await this.runReads();
         else if (this.tasks.length) await this.tasks.shift()!().catch(() => {});
         else break;
@@ -867,39 +882,33 @@ export class PostgresStore implements Store {
    * instances the lock is often held by the other, and the batches grow instead of queueing
    * behind one another. The reads queued meanwhile run once the lock is held, on the caught-up
    * copy before the fns: nothing can be committed between this batch's catch-up and its COMMIT.
+   *
+   * The sole writer (postgres-writers.ts) whose copy is trusted skips the first round trip: its
+   * copy is the database's state, and no other instance can commit before this one's COMMIT, so
+   * BEGIN, the changes and COMMIT go out together.
    */
   private async runBatch(): Promise<void> {
     const waiting = Math.min(this.writes.length, MAX_BATCH_WRITES);
-    let locked: pg.QueryResult[];
-    const refresh = ++this.refreshesBegun;
     try {
-      locked = await this.link.pipeline([
-        { text: 'BEGIN' },
-        { text: 'SELECT version FROM rospki_head FOR UPDATE' },
-        catchUpFrom(this.cache.seen),
-      ]);
+      await this.writers.ready();
     } catch (e) {
-      this.link.send('ROLLBACK');
       const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
       for (const w of this.writes.splice(0, waiting)) w.reject(error);
       return;
     }
-    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
+    const alone = this.writers.trusted();
     let othersChanged: ChangeSet | undefined;
-    try {
-      othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
-      this.refreshed(refresh);
-    } catch (e) {
-      this.link.send('ROLLBACK');
-      if (e instanceof Rewound) await this.load().catch(() => {});
-      for (const w of writes) w.reject(new StoreUnavailable('the database changed under this instance; try again'));
-      return;
+    if (!alone) {
+      const locked = await this.lockHead(waiting);
+      if (!locked) return;
+      othersChanged = locked.othersChanged;
     }
+    const writes = this.writes.splice(0, MAX_BATCH_WRITES);
     // The reads called so far are answered now, before the batch's fns change the copy: from the
     // moment the head lock was granted until this batch's COMMIT no other instance can commit, so
     // the caught-up copy is the database's state at every instant of that span, and each of these
     // reads was called before the lock's reply came (it began before the read returns). They need
-    // not wait for the COMMIT's round trip.
+    // not wait for the COMMIT's round trip. (The sole writer's copy is that state already.)
     this.runQueuedReads(this.reads.splice(0));
     const batch = new BatchChanges(this.cache.seen + 1);
     const applied: Applied[] = [];
@@ -920,7 +929,7 @@ export class PostgresStore implements Store {
     }
     if (othersChanged) this.othersChanged(othersChanged);
     if (batch.empty) {
-      this.link.send('ROLLBACK');
+      if (!alone) this.link.send('ROLLBACK');
       for (const a of applied) a.write.resolve(a.result);
       this.runQueuedReads(this.reads.splice(0));
       return;
@@ -938,6 +947,7 @@ export class PostgresStore implements Store {
     let failure: unknown;
     try {
       const results = await this.link.pipeline([
+        ...(alone ? [{ text: 'BEGIN' }] : []),
         batch.statement(this.instance),
         { text: 'COMMIT' },
       ]);
@@ -964,9 +974,42 @@ export class PostgresStore implements Store {
       void this.resolveUncertain(batch, applied);
     } else {
       this.link.send('ROLLBACK');
+      // The head had moved (rospki_advance_head): another instance wrote after all.
+      if ((failure as { code?: string } | undefined)?.code === '40001') this.writers.distrust();
       const error = new PgCommitError(`the change could not be saved: ${reasonOf(failure)}`);
       process.emitWarning(`rospki store: commit failed, ${applied.length} change(s) not saved: ${reasonOf(failure)}`);
       for (const a of applied) a.write.reject(error);
+    }
+  }
+
+  /**
+   * The first round trip of a batch that does not write alone: BEGIN, the head lock, the catch-up.
+   * What the catch-up brought, or undefined when it failed (the waiting writes are then rejected).
+   */
+  private async lockHead(waiting: number): Promise<{ othersChanged: ChangeSet | undefined } | undefined> {
+    let locked: pg.QueryResult[];
+    const refresh = ++this.refreshesBegun;
+    try {
+      locked = await this.link.pipeline([
+        { text: 'BEGIN' },
+        { text: 'SELECT version FROM rospki_head FOR UPDATE' },
+        catchUpFrom(this.cache.seen),
+      ]);
+    } catch (e) {
+      this.link.send('ROLLBACK');
+      const error = e instanceof RosError ? e : new PgCommitError(`the change could not be saved: ${reasonOf(e)}`);
+      for (const w of this.writes.splice(0, waiting)) w.reject(error);
+      return undefined;
+    }
+    try {
+      const othersChanged = this.cache.apply(locked[2]!.rows as CatchUpRow[]);
+      this.refreshed(refresh);
+      return { othersChanged };
+    } catch (e) {
+      this.link.send('ROLLBACK');
+      if (e instanceof Rewound) await this.load().catch(() => {});
+      for (const w of this.writes.splice(0, MAX_BATCH_WRITES)) w.reject(new StoreUnavailable('the database changed under this instance; try again'));
+      return undefined;
     }
   }
 
@@ -1049,8 +1092,14 @@ class PgListener {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  /** wake(version): another instance committed that version (NaN: some commit, or maybe some while away). */
-  constructor(private readonly url: string, private readonly instance: string, private readonly wake: (version: number) => void) {}
+  /**
+   * wake(version): another instance committed that version (NaN: some commit, or maybe some while
+   * away); join(): another instance waits for the sole writer to let it write (postgres-writers.ts).
+   */
+  constructor(
+    private readonly url: string, private readonly instance: string,
+    private readonly wake: (version: number) => void, private readonly join: () => void,
+  ) {}
 
   start(): void {
     if (this.stopped) return;
@@ -1058,9 +1107,11 @@ class PgListener {
     this.link = link;
     link.connect().then(async (client) => {
       client.on('notification', (n: pg.Notification) => {
-        // `instance version` (SQL.apply); the instance alone from a rospki before that.
+        // `instance version` (SQL.apply) or `instance join`; the instance alone from a rospki before that.
         const [from, version] = (n.payload ?? '').split(' ');
-        if (from !== this.instance) this.wake(version ? Number(version) : NaN);
+        if (from === this.instance) return;
+        if (version === 'join') this.join();
+        else this.wake(version ? Number(version) : NaN);
       });
       await link.query(`LISTEN ${CHANNEL}`);
       // Commits made while this connection was away are caught up by the next read anyway.
