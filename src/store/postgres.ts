@@ -20,6 +20,10 @@
 // up and tell its onChange listeners (services reconcile at once), never a reason to skip a
 // catch-up.
 //
+// Alone: an instance that is the sole writer (postgres-writers.ts: an exclusive advisory lock,
+// held only while no other instance is connected, trusted within a lease) knows its copy is the
+// database's state, so its reads skip the catch-up and its batches skip the head lock's round trip.
+//
 // Writes: the writes called meanwhile form a batch (group commit, as in SQLite). The batch takes
 // the head lock and catches up (BEGIN; SELECT … FOR UPDATE; CATCH_UP: one round trip), runs each
 // fn on the caught-up copy (each all or nothing on its own: a throw undoes only its changes),
