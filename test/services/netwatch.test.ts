@@ -301,6 +301,25 @@ describe('/tool netwatch probes', () => {
     await assert.rejects(run({ host: '127.0.0.1', 'up-script': '/system/reboot' }), /not enough permissions/);
     await run({ host: '127.0.0.1', comment: 'no scripts' });
     assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1');
+    // An entry with scripts someone holding more wrote: the limited user may comment, disable
+    // or remove it, not choose when its scripts run (another host, other timing, enabling it).
+    await cli(`${NW}/add name=guarded host=127.0.0.1 interval=1h down-script=":log info guarded-down"`);
+    const guarded = (await cli(`:put [${NW}/find name=guarded]`)).trim();
+    const set = (args: Record<string, string>, command = 'set') =>
+      t.app.executor.run({ path: NW, command, args: new Map(Object.entries({ numbers: guarded, ...args })), session });
+    await assert.rejects(set({ host: '127.0.0.2' }), /not enough permissions/);
+    await assert.rejects(set({ interval: '1s' }), /not enough permissions/);
+    await assert.rejects(set({ type: 'tcp-conn' }), /not enough permissions/);
+    assert.equal((await cli(`:put [${NW}/get [find name=guarded] host]`)).trim(), '127.0.0.1', 'nothing changed');
+    await set({ comment: 'seen' });
+    await set({}, 'disable');
+    await assert.rejects(set({}, 'enable'), /not enough permissions/);
+    assert.equal((await cli(`:put [${NW}/get [find name=guarded] disabled]`)).trim(), 'true');
+    await cli(`${NW}/enable [find name=guarded]`);
+    await set({ 'down-script': '' });
+    await set({ host: '127.0.0.2' }); // no scripts left: an entry like any other
+    await set({}, 'remove');
+    assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1');
     const r = await cs.run(`${NW}/add host=router.example`);
     assert.equal(r.ok, false);
     assert.match(String(r.error), /invalid value for argument host/);

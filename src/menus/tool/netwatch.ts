@@ -14,6 +14,7 @@ import { dateType, durationType, enumType, intType, refType, stringType } from '
 import type { MenuDecl, Policy, PropertyDecl, PropType } from '../../menu/types.js';
 import { IpAddress, valueToString } from '../../menu/values.js';
 import { commentProperty, disabledNo } from '../../menu/common-props.js';
+import { propValue } from '../../menu/generic.js';
 import type { RowData } from '../../store/store.js';
 
 export const NETWATCH_PATH = '/tool/netwatch';
@@ -160,12 +161,17 @@ export const netwatchMenu: MenuDecl = {
   /**
    * The scripts run as *sys with read, write, test and reboot (services/netwatch.ts): nobody
    * reaches more through them than they hold, so only a user who holds all four may give or
-   * change one (the rule of /system script and /system scheduler).
+   * change one (the rule of /system script and /system scheduler). Nor may another user change
+   * what an entry with scripts probes (or enable it): that would choose when the scripts of
+   * someone who holds more run, e.g. a down-script that reboots, by pointing the entry at a host
+   * the user can take down at will. Removing or disabling one stops its scripts: `write` does.
    */
   authorize({ before, after }, _tx, call) {
     if (!after) return;
-    const changed = SCRIPTS.some((p) => (after[p.name] ?? '') !== (before?.[p.name] ?? '') && String(after[p.name] ?? '') !== '');
-    if (changed && NETWATCH_SCRIPT_POLICIES.some((p) => !call.policies.has(p))) throw notEnoughPermissions();
+    const given = SCRIPTS.some((p) => (after[p.name] ?? '') !== (before?.[p.name] ?? '') && String(after[p.name] ?? '') !== '');
+    const scripted = before !== undefined && SCRIPTS.some((p) => String(before[p.name] ?? '') !== '');
+    const repointed = scripted && probeKey(before) !== probeKey(after) && !propValue(NW.disabled, after);
+    if ((given || repointed) && NETWATCH_SCRIPT_POLICIES.some((p) => !call.policies.has(p))) throw notEnoughPermissions();
   },
   /** A change of what is probed (or disabling) forgets the last results: status is unknown again. */
   validate(row, tx, _env, id) {
