@@ -27,9 +27,9 @@ import { StoreUnavailable, type PgLink } from './postgres-link.js';
 import { LOCK_CLASS, WRITERS_LOCK } from './postgres-schema.js';
 
 /** The copy is trusted this long after sending a request that was answered (ms). */
-export const LEASE_MS = 200;
+export const LEASE_MS = 100;
 /** An instance that newly holds the writers' lock commits nothing before this (ms; > LEASE_MS). */
-export const GRACE_MS = 300;
+export const GRACE_MS = 150;
 /** How often an instance waiting for the sole writer to let go asks again (ms). */
 const JOIN_RETRY_MS = 25;
 /** How long a write waits for the sole writer to let go (as the head lock's lock_timeout). */
