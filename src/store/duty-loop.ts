@@ -15,7 +15,11 @@ export interface DutyLoopOptions {
    * the loop does not.
    */
   look(): Promise<void>;
-  /** It holds the duty now, before its first look; the looks wait for the promise. */
+  /**
+   * It holds the duty now, before its first look; the looks wait for the promise. It may run
+   * inside the DutyLoop's constructor (the duty is held at once): it must not reach its loop
+   * before it returns, only from callbacks that run later.
+   */
   activate?(): Promise<void> | void;
   /** It lost the duty: called once its last look and every job have ended. */
   deactivate?(): Promise<void> | void;
