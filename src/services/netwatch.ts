@@ -44,7 +44,7 @@ import { httpRequest } from '../menus/tool/http-client.js';
 import {
   NETWATCH_PATH, NETWATCH_SCRIPT_POLICIES, NW, RESULT, RESULT_NAMES, TEST_RESULT_NAMES, probeKey,
 } from '../menus/tool/netwatch.js';
-import { holdDuty, type HeldDuty } from '../store/duty.js';
+import { DutyLoop } from '../store/duty-loop.js';
 import type { RowData, StoredRow } from '../store/store.js';
 import { PlainUpstream } from './dns/upstream.js';
 import { CLASS_IN, RCODE, TYPE, rdataText } from './dns/wire.js';
@@ -101,51 +101,46 @@ class Netwatch implements RunningNetwatch {
   /** When this daemon started netwatch: startup-delay counts from it. */
   private readonly boot = performance.now();
   private readonly plans = new Map<number, EntryPlan>();
-  private readonly running = new Map<number, { promise: Promise<void>; abort: AbortController; ping: boolean }>();
   /** When the tests of the last second started (performance.now()), oldest first. */
   private readonly starts: number[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private looking: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
-  private active = false;
-  private started: Promise<void> = Promise.resolve();
-  private readonly duty: HeldDuty;
+  /** The timer, the one look at a time and the running tests (tagged: it pings), while it holds the duty. */
+  private readonly loop: DutyLoop<number, boolean>;
 
   constructor(private readonly env: Environment, private readonly pollMs: number, private readonly dnsPort: number) {
-    this.duty = holdDuty(env.store, NETWATCH_DUTY, { start: () => this.activate(), stop: () => this.deactivate() });
+    this.loop = new DutyLoop(env.store, {
+      duty: NETWATCH_DUTY,
+      look: () => this.lookNow(),
+      activate: () => this.activate(),
+      deactivate: () => this.deactivate(),
+      // A test that ends frees a place: an entry due meanwhile starts now, not a poll later.
+      wakeOnJobEnd: true,
+      report: (e) => this.report(e),
+    });
   }
 
   get probing(): boolean {
-    return this.active;
+    return this.loop.active;
   }
 
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.promise));
+  idle(): Promise<void> {
+    return this.loop.idle();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.duty.release();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** It holds the duty: every entry starts unknown (what this daemon has not tested, it does not know). */
-  private activate(): void {
-    this.active = true;
+  private activate(): Promise<void> {
     this.plans.clear();
-    this.started = this.forgetResults().catch((e) => this.report(e));
-    this.wake(0);
+    return this.forgetResults();
   }
 
+  /** It lost the duty; the loop stopped its running tests. */
   private async deactivate(): Promise<void> {
-    this.active = false;
-    if (this.timer) clearTimeout(this.timer);
-    for (const r of this.running.values()) r.abort.abort();
-    await this.looking;
-    await this.idle();
     this.plans.clear();
     // A daemon that stops leaves no status behind that nobody keeps up to date.
-    if (this.stopped) await this.forgetResults().catch(() => {});
+    if (this.loop.stopped) await this.forgetResults().catch(() => {});
   }
 
   private forgetResults(): Promise<void> {
@@ -159,27 +154,10 @@ class Netwatch implements RunningNetwatch {
     });
   }
 
-  private wake(ms: number): void {
-    if (!this.active) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => { this.look(); }, Math.max(0, ms));
-    this.timer.unref();
-  }
-
-  /** One look at a time; a look asked for meanwhile follows it. */
-  private look(): void {
-    if (this.looking) { this.again = true; return; }
-    this.looking = this.lookNow().catch((e) => this.report(e)).finally(() => {
-      this.looking = undefined;
-      if (this.again) { this.again = false; this.look(); }
-    });
-  }
-
   private async lookNow(): Promise<void> {
-    await this.started;
-    if (!this.active) return;
+    if (!this.loop.active) return;
     const rows = await this.env.store.read((tx) => tx.list(NETWATCH_PATH));
-    if (!this.active) return;
+    if (!this.loop.active) return;
     const now = performance.now();
     const seen = new Set<number>();
     let earliest = Infinity;
@@ -193,29 +171,21 @@ class Netwatch implements RunningNetwatch {
         plan = { key, next: first };
         this.plans.set(row.id, plan);
       }
-      if (this.running.has(row.id)) continue;
+      if (this.loop.has(row.id)) continue;
       if (plan.next > now) { earliest = Math.min(earliest, plan.next); continue; }
       // Due: it starts when there is room, else when a running test ends (it wakes the loop)
       // or, past the rate, when the oldest start of the last second is a second old.
       const ping = isPing(row.data);
-      if (this.running.size >= MAX_RUNNING || (ping && [...this.running.values()].filter((r) => r.ping).length >= MAX_PINGS)) continue;
+      if (this.loop.size >= MAX_RUNNING || (ping && this.loop.tags().filter((p) => p).length >= MAX_PINGS)) continue;
       while (this.starts.length > 0 && this.starts[0]! <= now - 1000) this.starts.shift();
       if (this.starts.length >= MAX_STARTS_PER_SECOND) { earliest = Math.min(earliest, this.starts[0]! + 1000); continue; }
       this.starts.push(now);
       plan.next = now + Math.max(MIN_INTERVAL_MS, ms(propValue(NW.interval, row.data)));
       earliest = Math.min(earliest, plan.next);
-      this.start(row, key, ping);
+      void this.loop.run(row.id, (signal) => this.test(row, key, signal).catch((e) => this.report(e)), ping);
     }
     for (const id of this.plans.keys()) if (!seen.has(id)) this.plans.delete(id);
-    this.wake(Math.min(this.pollMs, earliest - performance.now()));
-  }
-
-  private start(row: StoredRow, key: string, ping: boolean): void {
-    const abort = new AbortController();
-    const promise = this.test(row, key, abort.signal)
-      .catch((e) => this.report(e))
-      .finally(() => { this.running.delete(row.id); this.wake(0); });
-    this.running.set(row.id, { promise, abort, ping });
+    this.loop.wake(Math.min(this.pollMs, earliest - performance.now()));
   }
 
   /** One test of an entry: probe, record, scripts. */
@@ -388,7 +358,7 @@ class Netwatch implements RunningNetwatch {
 
   private report(e: unknown): void {
     // A closed store during shutdown: nothing to tell anyone.
-    if (!this.stopped) process.emitWarning(`rospki netwatch: ${(e as Error).message}`);
+    if (!this.loop.stopped) process.emitWarning(`rospki netwatch: ${(e as Error).message}`);
   }
 }
 

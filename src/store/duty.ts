@@ -5,6 +5,7 @@
 // over within a second or two when the holder stops or dies (postgres.ts). A store without
 // duties of its own (SQLite: one daemon per data directory) gets process-local ones here: the
 // first claimer holds the name, the next takes over when it releases it.
+// A duty that looks at its work now and then and runs jobs from it uses a DutyLoop (duty-loop.ts).
 
 import type { Duty, Store } from './store.js';
 

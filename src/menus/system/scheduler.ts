@@ -29,7 +29,7 @@ import {
 import type { CommandDecl, Environment, MenuDecl, Policy, PropertyDecl, PropType, Session, TypeContext } from '../../menu/types.js';
 import { POLICIES } from '../../menu/types.js';
 import { Duration, ItemId, valueToString } from '../../menu/values.js';
-import { holdDuty, type HeldDuty } from '../../store/duty.js';
+import { DutyLoop } from '../../store/duty-loop.js';
 import type { RowData, StoredRow } from '../../store/store.js';
 import { logScriptFailure, runAsJob } from './script-job.js';
 import { DEFAULT_POLICY, runStoredScript, SCRIPT_PATH, scriptMenu } from './script.js';
@@ -206,88 +206,61 @@ export function startScheduler(app: { readonly env: Environment }, opts: Schedul
 
 class Scheduler implements RunningScheduler {
   private boot = 0;
-  private readonly running = new Map<number, { promise: Promise<void>; abort: AbortController }>();
-  private timer: NodeJS.Timeout | undefined;
-  private current: Promise<Promise<void>[]> | undefined;
-  private queued: Promise<Promise<void>[]> | undefined;
-  private stopped = false;
-  /** This process holds the duty: it runs the entries. */
-  private active = false;
   private unsubscribe: (() => void) | undefined;
-  private started: Promise<void> = Promise.resolve();
-  private readonly duty: HeldDuty;
+  /** The timer, the one look at a time and the running events (one per entry), while it holds the duty. */
+  private readonly loop: DutyLoop<number>;
 
   constructor(private readonly env: Environment, private readonly pollMs: number) {
-    this.duty = holdDuty(env.store, SCHEDULER_DUTY, { start: () => this.activate(), stop: () => this.deactivate() });
+    this.loop = new DutyLoop(env.store, {
+      duty: SCHEDULER_DUTY,
+      look: () => this.lookNow(),
+      activate: () => this.activate(),
+      deactivate: () => this.deactivate(),
+      report: (e) => this.report(e),
+    });
   }
 
   /** It holds the duty now: its scheduler starts (start-up entries run, run-count counts from 0). */
-  private activate(): void {
+  private activate(): Promise<void> {
     const { env } = this;
-    this.active = true;
     this.boot = env.clock.now();
     stateOf(env).clear();
     // Moving the clock (or a test moving its FixedClock) reschedules at once.
-    this.unsubscribe = env.clock.onChange?.(() => { if (!this.stopped && this.active) this.wake(0); });
+    this.unsubscribe = env.clock.onChange?.(() => this.loop.wake(0));
     // run-count counts the runs since start-up (a reboot resets it, Scheduler manual).
-    this.started = env.store.write((tx) => {
+    return env.store.write((tx) => {
       for (const r of tx.list(SCHEDULER_PATH)) if (r.data[S.runCount.name]) tx.update(SCHEDULER_PATH, r.id, { ...r.data, [S.runCount.name]: 0 });
-    }).catch((e) => { this.report(e); });
-    this.wake(0);
+    });
   }
 
-  /** It lost the duty (stopped, or its store connection broke): running events are stopped. */
-  private async deactivate(): Promise<void> {
-    this.active = false;
+  /** It lost the duty (stopped, or its store connection broke); the loop stopped its running events. */
+  private deactivate(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    if (this.timer) clearTimeout(this.timer);
-    for (const r of this.running.values()) r.abort.abort();
-    await this.current?.catch(() => []);
-    await Promise.all([...this.running.values()].map((r) => r.promise));
     stateOf(this.env).clear();
   }
 
   async check(): Promise<void> {
-    await this.look();
+    await this.loop.look();
     // Every run, also one an earlier look started: while it runs, its entry's next due run does
     // not start, so a caller that moves the clock next must not find it still running.
-    await this.idle();
+    await this.loop.idle();
   }
 
   async tick(): Promise<void> {
-    await this.look();
+    await this.loop.look();
   }
 
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.promise));
+  idle(): Promise<void> {
+    return this.loop.idle();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.duty.release();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private wake(ms: number): void {
-    if (!this.active) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => { this.look().catch((e) => this.report(e)); }, Math.max(0, ms));
-    this.timer.unref();
-  }
-
-  /** One look at a time; the looks asked for meanwhile share the one that follows it. */
-  private look(): Promise<Promise<void>[]> {
-    if (!this.current) {
-      this.current = this.lookNow().finally(() => { this.current = undefined; });
-      return this.current;
-    }
-    this.queued ??= this.current.catch(() => []).then(() => { this.queued = undefined; return this.look(); });
-    return this.queued;
-  }
-
-  private async lookNow(): Promise<Promise<void>[]> {
-    await this.started;
-    if (this.stopped || !this.active) return [];
+  private async lookNow(): Promise<void> {
+    if (this.loop.stopped || !this.loop.active) return;
     const { env } = this;
     const now = env.clock.now();
     const { rows, zone } = await env.store.read((tx) => ({ rows: tx.list(SCHEDULER_PATH), zone: env.zone(tx) }));
@@ -315,21 +288,13 @@ class Scheduler implements RunningScheduler {
       }
     }
     for (const id of state.keys()) if (!seen.has(id)) state.delete(id);
-    const runs = due.filter((row) => !this.running.has(row.id)).map((row) => this.run(row));
+    for (const row of due) if (!this.loop.has(row.id)) void this.loop.run(row.id, (signal) => this.runEvent(row, signal), undefined);
     let earliest: number | undefined;
     for (const st of state.values()) if (st.next !== undefined && (earliest === undefined || st.next < earliest)) earliest = st.next;
-    if (!this.stopped && this.active) this.wake(Math.min(this.pollMs, earliest === undefined ? this.pollMs : earliest - env.clock.now()));
-    return runs;
+    this.loop.wake(Math.min(this.pollMs, earliest === undefined ? this.pollMs : earliest - env.clock.now()));
   }
 
-  /** One run of an entry, as a job; at most one at a time per entry. */
-  private run(row: StoredRow): Promise<void> {
-    const abort = new AbortController();
-    const promise = this.runEvent(row, abort.signal).finally(() => { this.running.delete(row.id); });
-    this.running.set(row.id, { promise, abort });
-    return promise;
-  }
-
+  /** One run of an entry, as a job of the loop: at most one at a time per entry. */
   private async runEvent(row: StoredRow, signal: AbortSignal): Promise<void> {
     const { env } = this;
     const name = String(row.data.name);
@@ -361,6 +326,6 @@ class Scheduler implements RunningScheduler {
 
   private report(e: unknown): void {
     // A closed store during shutdown: nothing to tell anyone.
-    if (!this.stopped) process.emitWarning(`rospki scheduler: ${(e as Error).message}`);
+    if (!this.loop.stopped) process.emitWarning(`rospki scheduler: ${(e as Error).message}`);
   }
 }
