@@ -101,8 +101,13 @@ export class DutyLoop<K, T = undefined> {
     return this.queued;
   }
 
-  /** Starts the job of `key` with its own abort signal; it leaves the running ones when it ends. */
+  /**
+   * Starts the job of `key` with its own abort signal; it leaves the running ones when it ends.
+   * Nothing starts once the duty is lost or given up (a look under way when it was found the
+   * running jobs already aborted): another process may hold the duty by now.
+   */
   run(key: K, job: (signal: AbortSignal) => Promise<void>, tag: T): Promise<void> {
+    if (!this.isActive || this.isStopped) return Promise.resolve();
     const abort = new AbortController();
     const promise = job(abort.signal).finally(() => {
       this.jobs.delete(key);

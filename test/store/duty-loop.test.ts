@@ -218,3 +218,25 @@ test('wakeOnJobEnd: a job that ends brings the next look', async (t) => {
   await tick();
   assert.equal(other.looks.count, 1, 'the job planned no look of its own');
 });
+
+test('a look under way when the duty is lost starts no job after it', async (t) => {
+  const store = openStore(t);
+  const { loop, looks } = countingLoop(store);
+  stopAfter(t, loop);
+  await waitFor(() => looks.count === 1, 'the first look');
+  const held = gate();
+  looks.hold = held.promise;
+  const look = loop.look();
+  await tick();
+  // The duty is given up while the look waits (for its read, in the scheduler and netwatch).
+  const stopping = loop.stop();
+  await tick();
+  assert.equal(loop.active, false);
+  held.open();
+  await look;
+  let started = false;
+  await loop.run(1, async () => { started = true; }, undefined);
+  assert.equal(started, false, 'no job starts once the duty is lost');
+  assert.equal(loop.size, 0);
+  await stopping;
+});

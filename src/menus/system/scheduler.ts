@@ -264,6 +264,9 @@ class Scheduler implements RunningScheduler {
     const { env } = this;
     const now = env.clock.now();
     const { rows, zone } = await env.store.read((tx) => ({ rows: tx.list(SCHEDULER_PATH), zone: env.zone(tx) }));
+    // The duty may have been lost while the rows were read: its stop has aborted the runs it
+    // found, so this look must start none (as netwatch's).
+    if (this.loop.stopped || !this.loop.active) return;
     const state = stateOf(env);
     const due: StoredRow[] = [];
     const seen = new Set<number>();
