@@ -178,7 +178,8 @@ export class WriterLock {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => this.host.runTask(() => this.look()), this.pollMs);
+    // Urgent: under steady load plain tasks wait for a pause, and a joining instance must not.
+    this.timer = setTimeout(() => this.host.runTask(() => this.look(), true), this.pollMs);
     this.timer.unref();
   }
 

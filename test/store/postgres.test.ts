@@ -378,6 +378,27 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal((await a.read((tx) => tx.list('/x'))).length, 1 + 20 + 1 + 20 + (await a.read((tx) => tx.findBy('/x', 'n', -1).length)));
   });
 
+  test('a sole writer that cannot hear the request to let go (its LISTEN connection is down) lets go when its poll sees the newcomer, also under steady load', async () => {
+    const url = await cluster.newDatabase();
+    const secret = randomBytes(32);
+    const a = await openStore(url, secret);
+    await a.write((tx) => tx.insert('/x', { n: 0 }));
+    await (a as unknown as { listener: { stop(): Promise<void> } }).listener.stop();
+    // a keeps writing meanwhile (its plain tasks would wait for a pause).
+    let busy = true;
+    const load = (async () => { while (busy) await a.write((tx) => tx.insert('/y', { n: 1 })); })();
+    try {
+      const b = await openStore(url, secret);
+      const began = Date.now();
+      const id = await b.write((tx) => tx.insert('/x', { n: 1 }));
+      assert.ok(Date.now() - began < 5000, `b waited ${Date.now() - began} ms`);
+      assert.equal(await a.read((tx) => tx.get('/x', id)?.data.n), 1);
+    } finally {
+      busy = false;
+      await load;
+    }
+  });
+
   test('a sole writer whose session ended without its knowing (the network lost on the way back) never reads stale data once another instance wrote', async () => {
     const url = await cluster.newDatabase();
     const secret = randomBytes(32);
