@@ -1240,7 +1240,9 @@ class PgDuties {
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.store.runTask(() => this.tryAll());
+      // Ahead of queued batches: under steady load plain tasks wait for a pause, and a busy
+      // instance must still take over a duty whose holder died.
+      this.store.runTask(() => this.tryAll(), true);
     }, ms);
     this.timer.unref();
   }
