@@ -1,8 +1,8 @@
 // The loop of a singleton duty (duty.ts) that looks at its work now and then and starts jobs
 // from it: /system scheduler (its events), netwatch (its tests), the CRL scheduler (its passes),
-// the ACME renewal loop and the SCEP client work. It keeps what they need alike: the timer of
-// the next look, one look at a time, the running jobs with their abort switches, and the stop
-// that ends them all when the duty is lost.
+// the ACME renewal loop (its renewals), the SCEP client work and the NTP client (its polls). It
+// keeps what they need alike: the timer of the next look, one look at a time, the running jobs
+// with their abort switches, and the stop that ends them all when the duty is lost.
 
 import { holdDuty, type HeldDuty } from './duty.js';
 import type { Store } from './store.js';
