@@ -64,6 +64,17 @@ function countingLoop<T = undefined>(store: Store, extra: Partial<DutyLoopOption
   return { loop, looks };
 }
 
+/** Two loops of one duty on one store, once the first (the holder) has looked. */
+async function twoLoops(t: { after(fn: () => Promise<void> | void): void }) {
+  const store = openStore(t);
+  const a = countingLoop(store);
+  const b = countingLoop(store);
+  stopAfter(t, a.loop);
+  stopAfter(t, b.loop);
+  await waitFor(() => a.looks.count === 1, 'the holder to look');
+  return { a, b };
+}
+
 test('the looks asked for during a look share the one look that follows it', async (t) => {
   const { loop, looks } = countingLoop(openStore(t));
   stopAfter(t, loop);
@@ -92,12 +103,7 @@ test('the looks asked for during a look share the one look that follows it', asy
 });
 
 test('wake plans a look only while the loop holds the duty; the next holder takes over', async (t) => {
-  const store = openStore(t);
-  const a = countingLoop(store);
-  const b = countingLoop(store);
-  stopAfter(t, a.loop);
-  stopAfter(t, b.loop);
-  await waitFor(() => a.looks.count === 1, 'the holder to look');
+  const { a, b } = await twoLoops(t);
   assert.equal(a.loop.active, true);
   assert.equal(b.loop.active, false);
   b.loop.wake(0);
@@ -243,12 +249,7 @@ test('a look under way when the duty is lost starts no job after it', async (t) 
 });
 
 test("a look's signal is aborted when the duty is lost, before the look under way is awaited", async (t) => {
-  const store = openStore(t);
-  const a = countingLoop(store);
-  const b = countingLoop(store);
-  stopAfter(t, a.loop);
-  stopAfter(t, b.loop);
-  await waitFor(() => a.looks.count === 1, 'the holder to look');
+  const { a, b } = await twoLoops(t);
   assert.equal(a.looks.signal?.aborted, false, 'the holder looks with a live signal');
   // A look asked of a loop that never held the duty has nothing to do: its signal says so.
   await b.loop.look();
