@@ -8,7 +8,8 @@
 // own timer, and starts at most one job per certificate (a command's job for the same certificate
 // is the same job). Failures are recorded by the job (row, /log) with their retry. A loop that
 // loses the duty (its database connection broke) stops the jobs it started: the new holder
-// renews them.
+// renews them (the loss awaits their end). The timer, the one look at a time and the jobs with
+// their abort switches are a DutyLoop's (store/duty-loop.ts).
 
 import { AcmeAborted } from '../acme/index.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
@@ -16,7 +17,7 @@ import { ACME, ACME_KIND, acmeDueAt } from '../menus/certificate/acme-state.js';
 import { abortJobs, jobRunning, refreshRenewalInfo, rowJob, rowJobKey } from '../menus/certificate/acme-issue.js';
 import { acmeResponder } from '../menus/certificate/acme-responder.js';
 import type { Environment } from '../menu/types.js';
-import { holdDuty, type HeldDuty } from '../store/duty.js';
+import { DutyLoop } from '../store/duty-loop.js';
 import type { ServiceContext } from './context.js';
 import type { ManagedService } from './managed.js';
 
@@ -33,36 +34,32 @@ interface Due {
 }
 
 export class AcmeRenewal implements ManagedService {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  /** This loop holds the duty and renews. */
-  private active = false;
   private readonly asking = new Set<number>();
   private unsubscribe: (() => void) | undefined;
-  /** The jobs this loop started (stopped when it loses the duty). */
-  private readonly started = new Set<ReturnType<typeof rowJob>>();
-  private readonly duty: HeldDuty;
+  /** The timer, one look at a time and the renewals it started (one per row), while it holds the duty. */
+  private readonly loop: DutyLoop<number>;
 
   constructor(private readonly env: Environment) {
-    this.duty = holdDuty(env.store, ACME_DUTY, {
-      start: () => {
-        this.active = true;
-        // `/system clock set` moves the router clock: what is due changes at once.
-        this.unsubscribe = env.clock.onChange?.(() => { void this.reconcile().catch(() => {}); });
-        void this.reconcile().catch(() => {});
-      },
-      stop: () => {
-        this.active = false;
+    this.loop = new DutyLoop(env.store, {
+      duty: ACME_DUTY,
+      look: () => this.lookNow(),
+      // `/system clock set` moves the router clock: what is due changes at once.
+      activate: () => { this.unsubscribe = env.clock.onChange?.(() => { void this.reconcile().catch(() => {}); }); },
+      deactivate: () => {
         this.unsubscribe?.();
         this.unsubscribe = undefined;
-        clearTimeout(this.timer);
-        for (const job of this.started) job.controller.abort(new AcmeAborted());
       },
+      // A look that failed (the store) is tried again at the next change or poll; the jobs record their own failures.
+      report: () => {},
     });
   }
 
-  async reconcile(): Promise<void> {
-    if (this.stopped || !this.active) return;
+  reconcile(): Promise<void> {
+    return this.loop.look();
+  }
+
+  private async lookNow(): Promise<void> {
+    if (!this.loop.active) return;
     const { env } = this;
     const now = env.clock.now();
     const rows = await env.store.read((tx): Due[] => ['ssl', 'client'].flatMap((kind) => tx.findBy(CERT_PATH, ACME_KIND, kind)).map((r) => ({
@@ -72,19 +69,30 @@ export class AcmeRenewal implements ManagedService {
     })));
     let next = Infinity;
     for (const r of rows) {
-      if (jobRunning(env, rowJobKey(r.id))) continue;
+      if (jobRunning(env, rowJobKey(r.id)) || this.loop.has(r.id)) continue;
       if (r.due <= now) {
-        // Its outcome is recorded in the row and /log.
-        const job = rowJob(env, r.id);
-        this.started.add(job);
-        void job.promise.catch(() => {}).finally(() => this.started.delete(job));
+        void this.loop.run(r.id, (signal) => this.renew(r.id, signal), undefined);
         continue;
       }
       next = Math.min(next, r.due);
       if (r.ariCheck === undefined) continue;
       if (r.ariCheck <= now) this.ask(r.id); else next = Math.min(next, r.ariCheck);
     }
-    this.arm(Math.min(MAX_SLEEP_MS, Math.max(1000, next - now)));
+    this.loop.wake(Math.min(MAX_SLEEP_MS, Math.max(1000, next - now)));
+  }
+
+  /** The row's job (acme-issue.ts), stopped when the loop loses the duty; its outcome is recorded in the row and /log. */
+  private async renew(id: number, signal: AbortSignal): Promise<void> {
+    const job = rowJob(this.env, id);
+    const abort = () => job.controller.abort(new AcmeAborted());
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      await job.promise;
+    } catch {
+      // Recorded by the job.
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
   }
 
   private ask(id: number): void {
@@ -93,17 +101,9 @@ export class AcmeRenewal implements ManagedService {
     void refreshRenewalInfo(this.env, id).catch(() => {}).finally(() => this.asking.delete(id));
   }
 
-  private arm(ms: number): void {
-    if (this.stopped || !this.active) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => { void this.reconcile().catch(() => {}); }, ms);
-    this.timer.unref();
-  }
-
   async stop(): Promise<void> {
-    this.stopped = true;
-    const wasActive = this.active;
-    await this.duty.release();
+    const wasActive = this.loop.active;
+    await this.loop.stop();
     if (!wasActive) return;
     // The daemon stops: every job of this appliance ends (a command's too), without counting a failure.
     abortJobs(this.env);

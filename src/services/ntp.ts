@@ -16,6 +16,8 @@
 //
 // It is a singleton duty (store/duty.ts): of several daemons on one PostgreSQL store (issue 17),
 // which share one router clock, one runs the client, and another takes over when it stops or dies.
+// A DutyLoop (store/duty-loop.ts) keeps the timer of the next poll, one reconcile at a time and
+// the polls under way, and awaits them when the duty is lost.
 
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -26,7 +28,7 @@ import { formatDate } from '../clock.js';
 import { propValue } from '../menu/generic.js';
 import { CLOCK_PATH } from '../menus/system/clock.js';
 import { NTP_CLIENT_PATH, NTP_ENABLED, NTP_SERVERS_PATH, NTP_STATE, ntpServerAddress, type NtpState } from '../menus/system/ntp.js';
-import { holdDuty, type HeldDuty } from '../store/duty.js';
+import { DutyLoop } from '../store/duty-loop.js';
 import type { RowData, WriteTx } from '../store/store.js';
 import type { ServiceContext } from './context.js';
 import type { ManagedService } from './managed.js';
@@ -189,8 +191,9 @@ function readConfig(client: RowData, rows: readonly RowData[]): Config {
 export class NtpService implements ManagedService {
   private config: Config | undefined;
   private signature = '';
-  private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
+  /** When the next poll is due (performance.now()); none: nothing to poll. */
+  private nextPoll: number | undefined;
+  /** A new configuration (or holding) starts a new one: a poll of an older one records nothing. */
   private generation = 0;
   private burstLeft = 0;
   private interval = 64_000;
@@ -200,30 +203,33 @@ export class NtpService implements ManagedService {
   private synced = false;
   /** The last reason each server failed (logged when it changes). */
   private readonly reasons = new Map<string, string>();
-  private stopped = false;
-  /** This daemon holds the duty: it polls and moves the clock. */
-  private active = false;
-  private readonly duty: HeldDuty;
+  /**
+   * While this daemon holds the duty (it polls and moves the clock): the timer of the next poll,
+   * one reconcile at a time (each a look) and the polls (jobs, one per generation).
+   */
+  private readonly loop: DutyLoop<number>;
 
   constructor(private readonly ctx: ServiceContext) {
-    this.duty = holdDuty(ctx.app.store, NTP_DUTY, {
-      start: () => {
-        this.active = true;
-        this.signature = '';
-        void this.reconcile().catch((e) => this.ctx.internalError(e));
-      },
-      stop: async () => {
-        this.active = false;
+    this.loop = new DutyLoop(ctx.app.store, {
+      duty: NTP_DUTY,
+      look: () => this.lookNow(),
+      // The first look after getting the duty reads the configuration afresh.
+      activate: () => { this.signature = ''; },
+      deactivate: () => {
         this.signature = '';
         this.generation++;
-        clearTimeout(this.timer);
-        await this.polling;
       },
+      report: (e) => this.ctx.internalError(e),
     });
   }
 
-  async reconcile(): Promise<void> {
-    if (this.stopped || !this.active) return;
+  reconcile(): Promise<void> {
+    return this.loop.look();
+  }
+
+  /** Reads the configuration (a new one starts polling afresh), then polls if one is due, or plans the next. */
+  private async lookNow(): Promise<void> {
+    if (!this.loop.active) return;
     const { client, rows } = await this.ctx.app.store.read((tx) => ({
       client: tx.get(NTP_CLIENT_PATH, 1)?.data ?? {},
       rows: tx.list(NTP_SERVERS_PATH).map((r) => r.data),
@@ -232,18 +238,26 @@ export class NtpService implements ManagedService {
     if (client['freq-drift'] === undefined && this.synced) this.driftPpm = undefined;
     const config = readConfig(client, rows);
     const signature = JSON.stringify(config);
-    if (signature === this.signature) return;
-    this.signature = signature;
-    this.config = config;
-    this.restart();
-    if (!config.enabled) await this.writeState(undefined);
-    else if (!this.synced) await this.writeState({ status: 'waiting' });
+    if (signature !== this.signature) {
+      this.signature = signature;
+      this.config = config;
+      this.restart();
+      try {
+        if (!config.enabled) await this.writeState(undefined);
+        else if (!this.synced) await this.writeState({ status: 'waiting' });
+      } finally {
+        // The new configuration's first poll (beside one of an older one still under way), after
+        // its `waiting`: a quick answer's `synchronized` is not overwritten.
+        this.pollIfDue();
+      }
+      return;
+    }
+    this.pollIfDue();
   }
 
   /** A new configuration: start polling from scratch (or stop). */
   private restart(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.nextPoll = undefined;
     this.generation++;
     this.synced = false;
     this.last = undefined;
@@ -252,20 +266,19 @@ export class NtpService implements ManagedService {
     if (!c?.enabled || !c.unicast || c.servers.length === 0) return;
     this.interval = 1000 * 2 ** Math.min(...c.servers.map((s) => s.minPoll));
     this.burstLeft = c.servers.some((s) => s.iburst) ? BURST_POLLS : 0;
-    this.schedule(0);
+    this.nextPoll = performance.now();
   }
 
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
+  /** Starts the poll that is due (a poll under way plans the next when it ends), else plans it. */
+  private pollIfDue(): void {
     const generation = this.generation;
-    this.timer = setTimeout(() => {
-      if (generation !== this.generation || this.stopped) return;
-      this.polling = this.poll(generation).catch((e) => this.ctx.internalError(e)).finally(() => { this.polling = undefined; });
-    }, ms);
-    this.timer.unref();
+    if (this.nextPoll === undefined || this.loop.has(generation)) return;
+    const wait = this.nextPoll - performance.now();
+    if (wait > 0) { this.loop.wake(wait); return; }
+    void this.loop.run(generation, (signal) => this.poll(generation, signal).catch((e) => this.ctx.internalError(e)), undefined);
   }
 
-  private async poll(generation: number): Promise<void> {
+  private async poll(generation: number, signal: AbortSignal): Promise<void> {
     const config = this.config!;
     const clock = this.ctx.app.clock;
     const results = await Promise.all(config.servers.map(async (server) => {
@@ -276,7 +289,8 @@ export class NtpService implements ManagedService {
         return { server, reason: (e as Error).message };
       }
     }));
-    if (generation !== this.generation || this.stopped) return;
+    // A new configuration, or the duty lost (or given up) meanwhile: this answer is of nothing now.
+    if (generation !== this.generation || signal.aborted || this.loop.stopped) return;
     const samples = results.filter((r): r is NtpSample => 'offsetMs' in r);
     const failures = results.filter((r): r is { server: NtpServer; reason: string } => 'reason' in r);
     const notes: string[] = [];
@@ -298,7 +312,9 @@ export class NtpService implements ManagedService {
       this.interval = Math.min(maxPoll, this.synced ? this.interval * 2 : minPoll);
     }
     if (this.burstLeft > 0) this.burstLeft--;
-    this.schedule(this.burstLeft > 0 ? BURST_MS : this.interval);
+    const wait = this.burstLeft > 0 ? BURST_MS : this.interval;
+    this.nextPoll = performance.now() + wait;
+    this.loop.wake(wait);
   }
 
   /** Moves rospki's clock by the sample's offset and records what happened. */
@@ -364,9 +380,8 @@ export class NtpService implements ManagedService {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    const wasActive = this.active;
-    await this.duty.release();
+    const wasActive = this.loop.active;
+    await this.loop.stop();
     // Nothing polls any more: a console without the daemon shows no stale synchronisation.
     if (wasActive) await this.writeState(undefined).catch(() => {});
   }

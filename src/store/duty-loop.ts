@@ -1,7 +1,8 @@
 // The loop of a singleton duty (duty.ts) that looks at its work now and then and starts jobs
-// from it: /system scheduler (its events) and netwatch (its tests). It keeps what both need
-// alike: the timer of the next look, one look at a time, the running jobs with their abort
-// switches, and the stop that ends them all when the duty is lost.
+// from it: /system scheduler (its events), netwatch (its tests), the CRL scheduler (its passes),
+// the ACME renewal loop (its renewals), the SCEP client work and the NTP client (its polls). It
+// keeps what they need alike: the timer of the next look, one look at a time, the running jobs
+// with their abort switches, and the stop that ends them all when the duty is lost.
 
 import { holdDuty, type HeldDuty } from './duty.js';
 import type { Store } from './store.js';
@@ -12,9 +13,10 @@ export interface DutyLoopOptions {
   /**
    * One look at the work: starts what is due (DutyLoop.run) and plans the next look
    * (DutyLoop.wake). It checks `active` itself: a look asked for by a caller runs also when
-   * the loop does not.
+   * the loop does not. `signal` is aborted when the duty is lost (already, outside a holding):
+   * for work a look does itself (the CRL scheduler's pass), which stop then awaits.
    */
-  look(): Promise<void>;
+  look(signal: AbortSignal): Promise<void>;
   /**
    * It holds the duty now, before its first look; the looks wait for the promise. It may run
    * inside the DutyLoop's constructor (the duty is held at once): it must not reach its loop
@@ -25,6 +27,8 @@ export interface DutyLoopOptions {
   deactivate?(): Promise<void> | void;
   /** Look again when a job ends (its place is free). */
   wakeOnJobEnd?: boolean;
+  /** How long after it gets the duty the loop looks first (default at once). */
+  firstLookMs?: number;
   /** A failure no caller awaits: of a look the timer started, of activate. */
   report(e: unknown): void;
 }
@@ -47,6 +51,8 @@ export class DutyLoop<K, T = undefined> {
   private ready: Promise<void> = Promise.resolve();
   private isActive = false;
   private isStopped = false;
+  /** Aborted when the duty is lost; a new one for each holding (none yet: an aborted one). */
+  private holding = abortedController();
   private readonly duty: HeldDuty;
 
   constructor(store: Store, private readonly opts: DutyLoopOptions) {
@@ -94,7 +100,7 @@ export class DutyLoop<K, T = undefined> {
    */
   look(): Promise<void> {
     if (!this.current) {
-      this.current = this.ready.then(() => this.opts.look()).finally(() => { this.current = undefined; });
+      this.current = this.ready.then(() => this.opts.look(this.holding.signal)).finally(() => { this.current = undefined; });
       return this.current;
     }
     this.queued ??= this.current.catch(() => {}).then(() => { this.queued = undefined; return this.look(); });
@@ -130,17 +136,25 @@ export class DutyLoop<K, T = undefined> {
 
   private activate(): void {
     this.isActive = true;
+    this.holding = new AbortController();
     this.ready = (async () => this.opts.activate?.())().catch((e) => this.opts.report(e));
-    this.wake(0);
+    this.wake(this.opts.firstLookMs ?? 0);
   }
 
   /** Lost or given up: nothing new starts, what runs is aborted, and everything is awaited. */
   private async deactivate(): Promise<void> {
     this.isActive = false;
     if (this.timer) clearTimeout(this.timer);
+    this.holding.abort();
     for (const j of this.jobs.values()) j.abort.abort();
     await this.current?.catch(() => {});
     await this.idle();
     await this.opts.deactivate?.();
   }
+}
+
+function abortedController(): AbortController {
+  const c = new AbortController();
+  c.abort();
+  return c;
 }

@@ -50,17 +50,29 @@ function openStore(t: { after(fn: () => void): void }): Store {
 
 /** A loop whose looks are counted (and may be held up by `looks.hold`). */
 function countingLoop<T = undefined>(store: Store, extra: Partial<DutyLoopOptions> = {}) {
-  const looks = { count: 0, hold: undefined as Promise<void> | undefined };
+  const looks = { count: 0, hold: undefined as Promise<void> | undefined, signal: undefined as AbortSignal | undefined };
   const loop: DutyLoop<number, T> = new DutyLoop<number, T>(store, {
     duty: 'test-duty',
-    async look() {
+    async look(signal) {
       looks.count++;
+      looks.signal = signal;
       await looks.hold;
     },
     report: (e) => { throw e; },
     ...extra,
   });
   return { loop, looks };
+}
+
+/** Two loops of one duty on one store, once the first (the holder) has looked. */
+async function twoLoops(t: { after(fn: () => Promise<void> | void): void }) {
+  const store = openStore(t);
+  const a = countingLoop(store);
+  const b = countingLoop(store);
+  stopAfter(t, a.loop);
+  stopAfter(t, b.loop);
+  await waitFor(() => a.looks.count === 1, 'the holder to look');
+  return { a, b };
 }
 
 test('the looks asked for during a look share the one look that follows it', async (t) => {
@@ -91,12 +103,7 @@ test('the looks asked for during a look share the one look that follows it', asy
 });
 
 test('wake plans a look only while the loop holds the duty; the next holder takes over', async (t) => {
-  const store = openStore(t);
-  const a = countingLoop(store);
-  const b = countingLoop(store);
-  stopAfter(t, a.loop);
-  stopAfter(t, b.loop);
-  await waitFor(() => a.looks.count === 1, 'the holder to look');
+  const { a, b } = await twoLoops(t);
   assert.equal(a.loop.active, true);
   assert.equal(b.loop.active, false);
   b.loop.wake(0);
@@ -239,4 +246,38 @@ test('a look under way when the duty is lost starts no job after it', async (t) 
   assert.equal(started, false, 'no job starts once the duty is lost');
   assert.equal(loop.size, 0);
   await stopping;
+});
+
+test("a look's signal is aborted when the duty is lost, before the look under way is awaited", async (t) => {
+  const { a, b } = await twoLoops(t);
+  assert.equal(a.looks.signal?.aborted, false, 'the holder looks with a live signal');
+  // A look asked of a loop that never held the duty has nothing to do: its signal says so.
+  await b.loop.look();
+  assert.equal(b.looks.signal?.aborted, true, 'a look outside a holding gets an aborted signal');
+  const held = gate();
+  a.looks.hold = held.promise;
+  const look = a.loop.look();
+  await tick();
+  const signal = a.looks.signal!;
+  const stopping = a.loop.stop();
+  await tick();
+  assert.equal(signal.aborted, true, 'the look under way is told the duty is lost');
+  assert.equal(await settled(stopping), false, 'stop waits for that look');
+  held.open();
+  await look;
+  await stopping;
+  // The next holder's looks get a signal of their own.
+  await waitFor(() => b.looks.count === 2, 'the next holder to look');
+  assert.equal(b.looks.signal?.aborted, false, 'a new holding gives a new signal');
+});
+
+test('firstLookMs: the first look after the duty is got waits that long', async (t) => {
+  const { loop, looks } = countingLoop(openStore(t), { firstLookMs: 50 });
+  stopAfter(t, loop);
+  assert.equal(loop.active, true);
+  // A look planned at once would fire before this timer of the same delay.
+  await new Promise((r) => setTimeout(r, 0));
+  await tick();
+  assert.equal(looks.count, 0, 'no look at once');
+  await waitFor(() => looks.count === 1, 'the first look');
 });

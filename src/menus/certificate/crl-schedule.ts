@@ -1,13 +1,14 @@
 // Periodic CRL work (issue 6): local CAs' CRLs are signed again well before next-update (a
 // missed renewal warns in /log before the CRL expires), and with crl-download=yes the CRLs of
 // trusted certificates are downloaded every hour. The daemon starts it; every timer is unref'd,
-// one pass runs at a time, and stop() ends it (aborting a download in flight).
+// one pass runs at a time, and stop() ends it (aborting a download in flight): a DutyLoop
+// (store/duty-loop.ts) whose look is the pass.
 //
 // It is a singleton duty (store/duty.ts, issue 17): of several instances on one PostgreSQL
 // store, one runs it, and another takes over when that one stops or dies.
 
 import type { Environment } from '../../menu/types.js';
-import { holdDuty } from '../../store/duty.js';
+import { DutyLoop } from '../../store/duty-loop.js';
 import { renewDueCrls, CRL_WARN_BEFORE_MS } from './crl-publish.js';
 import { CRL_MENU_PATH, CRL_REFRESH_MS, downloadCrl, reconcileCrlRows } from './crl.js';
 import { readSettings } from './settings.js';
@@ -47,40 +48,27 @@ export const CRL_DUTY = 'crl-scheduler';
 
 export function startCrlScheduler(app: { readonly env: Environment }, opts: CrlSchedulerOptions = {}): { stop(): void; readonly running: boolean } {
   const interval = opts.intervalMs ?? 5 * 60_000;
-  let abort = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = true;
-  let pass: Promise<void> | undefined;
-  const run = async () => {
-    if (stopped) return;
-    try {
-      await crlPass(app.env, abort.signal, opts.refreshMs);
-    } catch (e) {
-      // A closed store during shutdown, a full disk, an unreachable database: try again next time.
-      if (!stopped) process.emitWarning(`rospki CRL scheduler: ${(e as Error).message}`);
-    }
-    if (stopped) return;
-    timer = setTimeout(() => { pass = run(); }, interval);
-    timer.unref();
-  };
-  const duty = holdDuty(app.env.store, CRL_DUTY, {
-    start() {
-      stopped = false;
-      abort = new AbortController();
-      // First pass soon after start (the daemon, or the instance that held the duty, may have
-      // been down past a renewal).
-      timer = setTimeout(() => { pass = run(); }, Math.min(interval, 1000));
-      timer.unref();
+  // One pass at a time, each the loop's look; the look's signal aborts a download in flight
+  // when the duty is lost, and the loss awaits the pass.
+  const loop: DutyLoop<never> = new DutyLoop(app.env.store, {
+    duty: CRL_DUTY,
+    // First pass soon after start (the daemon, or the instance that held the duty, may have
+    // been down past a renewal).
+    firstLookMs: Math.min(interval, 1000),
+    async look(signal) {
+      if (!loop.active) return;
+      try {
+        await crlPass(app.env, signal, opts.refreshMs);
+      } catch (e) {
+        // A closed store during shutdown, a full disk, an unreachable database: try again next time.
+        if (loop.active) process.emitWarning(`rospki CRL scheduler: ${(e as Error).message}`);
+      }
+      loop.wake(interval);
     },
-    async stop() {
-      stopped = true;
-      abort.abort();
-      if (timer) clearTimeout(timer);
-      await pass;
-    },
+    report: (e) => { if (!loop.stopped) process.emitWarning(`rospki CRL scheduler: ${(e as Error).message}`); },
   });
   return {
-    get running() { return duty.held; },
-    stop() { void duty.release(); },
+    get running() { return loop.active; },
+    stop() { void loop.stop(); },
   };
 }
