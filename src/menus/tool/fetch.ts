@@ -7,10 +7,12 @@ import path from 'node:path';
 import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
 import type { Args } from '../../menu/args.js';
 import { holdsSecret } from '../../menu/secret-files.js';
-import { durationType, enumType, intType, presenceType, stringType } from '../../menu/proptypes.js';
+import { durationType, enumType, intType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
 import { Duration, RosArray, type Value } from '../../menu/values.js';
 import type { CheckMode } from '../../trust/engine.js';
+import { CERT_PATH } from '../certificate/properties.js';
+import { tlsMaterial } from '../certificate/tls-material.js';
 
 /** output=user returns at most this much data (spec §10.3). */
 export const USER_DATA_LIMIT = 64512;
@@ -130,6 +132,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'user', type: stringType },
     { name: 'password', type: stringType, sensitive: true },
     { name: 'check-certificate', type: enumType(['no', 'yes', 'yes-without-crl']) },
+    { name: 'certificate', type: refType(CERT_PATH), help: 'Client certificate (with its private key) presented to an https server that asks for one' },
     { name: 'output', type: enumType(['none', 'file', 'user', 'user-with-headers']) },
     { name: 'http-method', type: enumType(['get', 'post', 'put', 'delete', 'head', 'patch']) },
     { name: 'http-data', type: stringType },
@@ -168,15 +171,24 @@ export const fetchCommand: CommandDecl = {
       if (!call.policies.has('write')) throw notEnoughPermissions();
     }
 
+    let clientCert: { cert: string; key: string } | undefined;
+    if (url.protocol === 'https:' && call.args.has('certificate')) {
+      const certId = Number(call.args.value('certificate'));
+      const material = await env.store.read((tx) => tlsMaterial(env, tx, certId));
+      // A certificate without its key (or not signed) can not be presented (spec §6.1's text).
+      if (material.kind !== 'cert') throw failure('SSL: no key for certificate found (6)');
+      clientCert = material;
+    }
+
     const progress = transferProgress(session, false);
-    const { httpRequest, statusFailure } = await import('./http-client.js'); // node:http, tls, zlib load only when fetching
+    const { httpRequest, statusFailure } = await import('../certificate/http-client.js'); // node:http, tls, zlib load only when fetching
     let res: Awaited<ReturnType<typeof httpRequest>>;
     try {
       res = await httpRequest({
         url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
-        onProgress: progress.bytes,
+        onProgress: progress.bytes, clientCert,
       });
     } finally {
       progress.end();

@@ -13,7 +13,7 @@
 
 import net from 'node:net';
 import { failure, RosError } from '../../errors.js';
-import { connectionFailed } from './http-client.js';
+import { connectionFailed } from '../certificate/http-client.js';
 
 export interface TransferTarget {
   scheme: 'ftp' | 'sftp';

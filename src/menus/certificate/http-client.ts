@@ -1,5 +1,7 @@
-// The HTTP(S) client behind /tool fetch and CRL downloads: node:http/https with bounded size and
-// idle time, redirects, gzip/deflate. TLS peers are NOT verified by Node (rejectUnauthorized is
+// The HTTP(S) client behind /tool fetch, netwatch's http(s)-get and the certificate subsystem's
+// CRL, ACME and SCEP downloads: node:http/https with bounded size and idle time, redirects,
+// gzip/deflate. It lives beside /certificate because /tool fetch reads client certificates from
+// there (tls-material.ts): /tool imports /certificate, never the other way round. TLS peers are NOT verified by Node (rejectUnauthorized is
 // off): the caller's verify() — the trust engine — decides on the presented chain before a
 // single byte of the request is sent, so one engine decides for every client.
 

@@ -1,0 +1,74 @@
+// /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
+// presented to a node https server and to openssl s_server that ask for one).
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { RosError } from '../../src/errors.js';
+import { certificateDer } from '../../src/menus/certificate/keys.js';
+import { CERT_PATH } from '../../src/menus/certificate/properties.js';
+import type { RosArray } from '../../src/menu/values.js';
+import { openTestApp, toPem, type TestApp } from '../support/app.js';
+import { externalCa, putCertificate } from '../menus/crl-support.js';
+
+const C = CERT_PATH;
+
+/** A node https server on 127.0.0.1 that asks for a client certificate and answers what it saw. */
+async function peerServer(caPem: string): Promise<{ server: https.Server; port: number }> {
+  const ext = externalCa('Server CA', Date.now());
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const leaf = ext.leaf('127.0.0.1', { san: 'IP:127.0.0.1', publicKey });
+  const server = https.createServer({
+    cert: toPem(leaf.der), key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+    ca: [caPem], requestCert: true, rejectUnauthorized: false,
+  }, (req, res) => {
+    const sock = req.socket as TLSSocket;
+    const peer = sock.getPeerCertificate();
+    res.end(JSON.stringify({ cn: peer?.subject?.CN ?? null, authorized: sock.authorized, remote: sock.remoteAddress }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+describe('/tool fetch arguments', () => {
+  let t: TestApp;
+  let tlsPeer: { server: https.Server; port: number };
+  const data = async (args: Record<string, string>): Promise<string> => {
+    const r = await t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
+    return String((r.ret as RosArray).get('data'));
+  };
+
+  before(async () => {
+    t = await openTestApp({ time: Date.now() });
+    await t.run(C, 'add', { name: 'ca', 'common-name': 'Client CA', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
+    await t.run(C, 'sign', { number: 'ca' });
+    await t.run(C, 'add', { name: 'client1', 'common-name': 'client1', 'key-size': 'prime256v1', 'key-usage': 'digital-signature,tls-client' });
+    await t.run(C, 'sign', { number: 'client1', ca: 'ca' });
+    const caDer = await t.app.store.read((tx) => certificateDer(tx, tx.findBy(C, 'name', 'ca')[0]!.id)!);
+    tlsPeer = await peerServer(toPem(caDer));
+  });
+  after(async () => {
+    tlsPeer.server.closeAllConnections();
+    await new Promise<void>((r) => tlsPeer.server.close(() => r()));
+    t.close();
+  });
+
+  test('certificate= presents the client certificate (and its key) to a server that asks', async () => {
+    const url = `https://127.0.0.1:${tlsPeer.port}/`;
+    assert.deepEqual(JSON.parse(await data({ url })), { cn: null, authorized: false, remote: '127.0.0.1' }, 'none without certificate=');
+    // The server verifies it against rospki's CA: the chain and the key are the real ones.
+    assert.deepEqual(JSON.parse(await data({ url, certificate: 'client1' })), { cn: 'client1', authorized: true, remote: '127.0.0.1' });
+  });
+
+  test('certificate= without a private key: RouterOS\'s SSL error, nothing sent', async () => {
+    const ext = externalCa('Other CA', Date.now());
+    await putCertificate(t, 'keyless', ext.leaf('keyless').der);
+    await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'keyless' }), (e: RosError) => {
+      assert.equal(e.consoleText(), 'failure: SSL: no key for certificate found (6)');
+      return true;
+    });
+    await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'nosuch' }), /input does not match any value of certificate/);
+  });
+});
