@@ -1,5 +1,6 @@
 // /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
-// presented to a node https server and to openssl s_server that ask for one).
+// presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2).
+// src-address over ftp and sftp: test/interop/fetch-ftp-sftp.test.ts.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import https from 'node:https';
@@ -11,7 +12,7 @@ import { certificateDer } from '../../src/menus/certificate/keys.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import type { RosArray } from '../../src/menu/values.js';
 import { openTestApp, toPem, type TestApp } from '../support/app.js';
-import { externalCa, putCertificate } from '../menus/crl-support.js';
+import { externalCa, putCertificate, startServer, type TestServer } from '../menus/crl-support.js';
 
 const C = CERT_PATH;
 
@@ -70,5 +71,43 @@ describe('/tool fetch arguments', () => {
       return true;
     });
     await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'nosuch' }), /input does not match any value of certificate/);
+  });
+});
+
+describe('/tool fetch src-address', () => {
+  let t: TestApp;
+  let web: TestServer;
+  let tlsPeer: { server: https.Server; port: number };
+  before(async () => {
+    t = await openTestApp({ time: Date.now() });
+    web = await startServer();
+    web.routes.set('/who', (q, r) => r.end(String(q.socket.remoteAddress)));
+    tlsPeer = await peerServer(toPem(externalCa('unused', Date.now()).ca.der));
+  });
+  after(async () => {
+    tlsPeer.server.closeAllConnections();
+    await new Promise<void>((r) => tlsPeer.server.close(() => r()));
+    await web.close();
+    t.close();
+  });
+  const data = async (args: Record<string, string>): Promise<string> => {
+    const r = await t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
+    return String((r.ret as RosArray).get('data'));
+  };
+
+  test('http and https connect from src-address (the server sees it as the remote address)', async () => {
+    assert.equal(await data({ url: web.url('/who') }), '127.0.0.1');
+    assert.equal(await data({ url: web.url('/who'), 'src-address': '127.0.0.2' }), '127.0.0.2');
+    assert.equal(JSON.parse(await data({ url: `https://127.0.0.1:${tlsPeer.port}/`, 'src-address': '127.0.0.2' })).remote, '127.0.0.2');
+  });
+
+  test('a src-address that is not this host\'s fails to connect, in fetch\'s form; a bad one is refused', async () => {
+    for (const url of [web.url('/who'), `https://127.0.0.1:${tlsPeer.port}/`]) {
+      await assert.rejects(data({ url, 'src-address': '192.0.2.1' }), (e: RosError) => {
+        assert.match(e.consoleText(), /^failure: closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)$/);
+        return true;
+      });
+    }
+    await assert.rejects(data({ url: web.url('/who'), 'src-address': 'not-an-ip' }), /invalid value for argument src-address/);
   });
 });

@@ -83,6 +83,15 @@ describe('/tool fetch over ftp and sftp', () => {
       await assert.rejects(fetch({ url: url('nothing-here'), user: 'admin', password: PASSWORD, 'dst-path': `${scheme}-none` }), /closing connection/);
       assert.equal(fs.existsSync(localFile(`${scheme}-none`)), false);
     });
+    test(`${scheme}: src-address= is the local address of the connections; one not of this host fails to connect`, async () => {
+      await fetch({ url: url('blob.bin'), user: 'admin', password: PASSWORD, 'src-address': '127.0.0.2', 'dst-path': `${scheme}-src.bin` });
+      assert.ok(fs.readFileSync(localFile(`${scheme}-src.bin`)).equals(blob), 'the data connection too (FTP)');
+      const log = await peer.app.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
+      assert.ok(log.includes(`user admin logged in from 127.0.0.2 via ${scheme === 'ftp' ? 'ftp' : 'ssh'}`), log.join('\n'));
+      await assert.rejects(fetch({ url: url('blob.bin'), user: 'admin', password: PASSWORD, 'src-address': '192.0.2.1', 'dst-path': `${scheme}-nosrc.bin` }),
+        /closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)/);
+      assert.equal(fs.existsSync(localFile(`${scheme}-nosrc.bin`)), false);
+    });
   }
 
   test('a refused port fails as for http; tftp stays unsupported', async () => {
@@ -233,6 +242,9 @@ for (const [name, scheme, script, tool] of [
         const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', args);
         await fetch({ url: `${scheme}://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'got.bin' });
         assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'got.bin')).equals(blob));
+        // From another local address (pyftpdlib refuses a data connection from an address other than the control's).
+        await fetch({ url: `${scheme}://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'src.bin', 'src-address': '127.0.0.2' });
+        assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'src.bin')).equals(blob));
         await fetch({ mode: scheme, address: '127.0.0.1', port: String(port), user: 'up', password: 'pw', 'src-path': 'got.bin', 'dst-path': 'back.bin', upload: 'yes' });
         assert.ok(fs.readFileSync(path.join(root, 'back.bin')).equals(blob));
         await assert.rejects(fetch({ url: `${scheme}://127.0.0.1:${port}/from-server.bin`, user: 'up', password: 'nope', 'dst-path': 'bad.bin' }),

@@ -91,6 +91,13 @@ function peerChain(socket: tls.TLSSocket): Buffer[] {
   return out;
 }
 
+/**
+ * Errors of the connect itself: refused, no route, or a local (src-) address that is not this
+ * host's or not of the peer's family. They read as `connection failed`, for every scheme.
+ */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EINVAL', 'EAFNOSUPPORT']);
+export const isConnectError = (e: { code?: string }): boolean => CONNECT_ERRORS.has(e.code ?? '');
+
 /** RouterOS's text for a peer that refused or could not be reached (every /tool fetch scheme). */
 export function connectionFailed(host: string, port: number): RosError {
   return failure(`closing connection: <connection failed> ${host}:${port} (140)`);
@@ -198,7 +205,7 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
       const s = tls.connect(options);
       socket = s;
       s.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') finish(connectionFailed(host, port));
+        if (isConnectError(e)) finish(connectionFailed(host, port));
         else finish(failure(`ssl connection error: ${e.code === 'ECONNRESET' ? 'connection reset' : 'handshake failed: ' + e.message} (6)`));
       });
       s.once('secureConnect', () => {

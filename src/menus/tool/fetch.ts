@@ -7,7 +7,7 @@ import path from 'node:path';
 import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
 import type { Args } from '../../menu/args.js';
 import { holdsSecret } from '../../menu/secret-files.js';
-import { durationType, enumType, intType, presenceType, refType, stringType } from '../../menu/proptypes.js';
+import { durationType, enumType, intType, ipAddressType, presenceType, refType, stringType } from '../../menu/proptypes.js';
 import type { CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
 import { Duration, RosArray, type Value } from '../../menu/values.js';
 import type { CheckMode } from '../../trust/engine.js';
@@ -127,6 +127,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'address', type: bare },
     { name: 'host', type: bare },
     { name: 'port', type: intType(1, 65535) },
+    { name: 'src-address', type: ipAddressType, help: 'Local address the connection is made from (one of this host\'s)' },
     { name: 'src-path', type: stringType },
     { name: 'dst-path', type: stringType },
     { name: 'user', type: stringType },
@@ -188,7 +189,7 @@ export const fetchCommand: CommandDecl = {
         url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
-        onProgress: progress.bytes, clientCert,
+        onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'),
       });
     } finally {
       progress.end();
@@ -287,7 +288,7 @@ async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, uploa
     scheme, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : scheme === 'ftp' ? 21 : 22,
     user: arg(call, 'user') ?? decodeURIComponent(url.username),
     password: arg(call, 'password') ?? decodeURIComponent(url.password),
-    path: remote, idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
+    path: remote, localAddress: arg(call, 'src-address'), idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
     onProgress: progress.bytes,
   } as const;
   const maxBytes = output === 'user' ? USER_DATA_LIMIT : FILE_LIMIT;

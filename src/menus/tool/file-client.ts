@@ -13,7 +13,7 @@
 
 import net from 'node:net';
 import { failure, RosError } from '../../errors.js';
-import { connectionFailed } from '../certificate/http-client.js';
+import { connectionFailed, isConnectError } from '../certificate/http-client.js';
 
 export interface TransferTarget {
   scheme: 'ftp' | 'sftp';
@@ -25,6 +25,8 @@ export interface TransferTarget {
   path: string;
   idleTimeoutMs: number;
   totalTimeoutMs: number;
+  /** The local address of every connection (src-address=). */
+  localAddress?: string;
   signal?: AbortSignal;
   onProgress?: (bytes: number, total: number | undefined) => void;
 }
@@ -76,13 +78,13 @@ async function sftpSession(t: TransferTarget, fail: (e: unknown) => void, track:
     client.on('error', (e: Error & { level?: string; code?: string }) => {
       if (ready) { fail(/keepalive/i.test(e.message) ? failure('connection timeout') : closing(e.message, t, 5)); return; }
       if (e.level === 'client-authentication') reject(closing('authentication failed', t));
-      else if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') reject(connectionFailed(t.host, t.port));
+      else if (isConnectError(e)) reject(connectionFailed(t.host, t.port));
       else if (/timed out/i.test(e.message)) reject(failure('connection timeout'));
       else reject(closing(e.message, t, 5));
     });
     client.once('close', () => reject(closing('connection closed', t, 5)));
     client.connect({
-      host: t.host, port: t.port, username: t.user, password: t.password,
+      host: t.host, port: t.port, localAddress: t.localAddress, username: t.user, password: t.password,
       readyTimeout: t.idleTimeoutMs, tryKeyboard: false,
       // A server that goes silent mid-transfer: three unanswered keepalives over the idle time end it.
       keepaliveInterval: Math.max(1000, Math.floor(t.idleTimeoutMs / 3)), keepaliveCountMax: 3,
@@ -223,7 +225,7 @@ class Control {
 
 function connect(host: string, port: number, t: TransferTarget): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const s = net.connect({ host, port, localAddress: t.localAddress });
     const timer = setTimeout(() => { s.destroy(); reject(failure('connection timeout')); }, t.idleTimeoutMs);
     s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
     s.once('error', () => { clearTimeout(timer); reject(connectionFailed(host, port)); });
