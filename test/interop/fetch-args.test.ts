@@ -1,8 +1,10 @@
 // /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
-// presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2).
+// presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2),
+// http-auth-scheme=digest (a Digest server checked with curl --digest).
 // src-address over ftp and sftp: test/interop/fetch-ftp-sftp.test.ts.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -13,6 +15,7 @@ import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import type { RosArray } from '../../src/menu/values.js';
 import { openTestApp, toPem, type TestApp } from '../support/app.js';
 import { externalCa, putCertificate, startServer, type TestServer } from '../menus/crl-support.js';
+import { run } from '../services/support.js';
 
 const C = CERT_PATH;
 
@@ -110,4 +113,67 @@ describe('/tool fetch src-address', () => {
     }
     await assert.rejects(data({ url: web.url('/who'), 'src-address': 'not-an-ip' }), /invalid value for argument src-address/);
   });
+});
+
+/**
+ * A Digest-protected server (RFC 7616, qop=auth): it offers `algorithms` and checks the answer
+ * itself; curl --digest against it shows the check is right.
+ */
+async function digestServer(algorithms: string[]): Promise<{ server: http.Server; url: (p: string) => string; seen: string[] }> {
+  const USER = 'alice';
+  const PASS = 'Circle of Life';
+  const REALM = 'rospki@test';
+  const nonce = randomBytes(12).toString('hex');
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    const auth = req.headers.authorization ?? '';
+    const p = new Map([...auth.matchAll(/(\w+)=(?:"([^"]*)"|([^\s,]+))/g)].map((m) => [m[1]!, m[2] ?? m[3]!]));
+    const alg = p.get('algorithm') ?? 'MD5';
+    const hash = alg === 'SHA-256' ? 'sha256' : alg === 'MD5' ? 'md5' : undefined;
+    if (auth.startsWith('Digest ') && hash && algorithms.includes(alg)) {
+      const H = (s: string) => createHash(hash).update(s).digest('hex');
+      const expected = H(`${H(`${USER}:${REALM}:${PASS}`)}:${nonce}:${p.get('nc')}:${p.get('cnonce')}:auth:${H(`${req.method}:${req.url}`)}`);
+      if (p.get('username') === USER && p.get('realm') === REALM && p.get('nonce') === nonce && p.get('uri') === req.url
+        && p.get('qop') === 'auth' && p.get('opaque') === 'op4que' && p.get('response') === expected) {
+        seen.push(alg);
+        res.end(`welcome ${alg} ${req.method}`);
+        return;
+      }
+    }
+    res.statusCode = 401;
+    res.setHeader('WWW-Authenticate', algorithms.map((a) => `Digest realm="${REALM}", qop="auth", algorithm=${a}, nonce="${nonce}", opaque="op4que"`));
+    res.end('no');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { server, seen, url: (p) => `http://127.0.0.1:${port}${p}` };
+}
+
+describe('/tool fetch http-auth-scheme=digest', () => {
+  let t: TestApp;
+  before(async () => { t = await openTestApp(); });
+  after(() => t.close());
+  const data = async (args: Record<string, string>): Promise<string> => {
+    const r = await t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
+    return String((r.ret as RosArray).get('data'));
+  };
+
+  for (const algorithms of [['MD5'], ['SHA-256'], ['SHA-256', 'MD5']]) {
+    test(`answers a Digest challenge (${algorithms.join(', ')}); basic and a wrong password get 401`, async () => {
+      const d = await digestServer(algorithms);
+      try {
+        // curl's own digest (RFC 7616) passes the server's check: the server is right.
+        const curl = await run('curl', ['-s', '--digest', '-u', 'alice:Circle of Life', d.url('/secret?x=1')]);
+        assert.match(curl.stdout, new RegExp(`^welcome (${algorithms.join('|')}) GET$`));
+        const creds = { user: 'alice', password: 'Circle of Life' };
+        assert.equal(await data({ url: d.url('/secret?x=1'), ...creds, 'http-auth-scheme': 'digest' }), `welcome ${algorithms[0]} GET`);
+        assert.equal(await data({ url: d.url('/p'), ...creds, 'http-auth-scheme': 'digest', 'http-data': 'a=1' }), `welcome ${algorithms[0]} POST`);
+        await assert.rejects(data({ url: d.url('/secret'), ...creds }), /Status 401, Unauthorized/);
+        await assert.rejects(data({ url: d.url('/secret'), user: 'alice', password: 'wrong', 'http-auth-scheme': 'digest' }), /Status 401, Unauthorized/);
+      } finally {
+        d.server.closeAllConnections();
+        await new Promise<void>((r) => d.server.close(() => r()));
+      }
+    });
+  }
 });

@@ -5,6 +5,7 @@
 // off): the caller's verify() — the trust engine — decides on the presented chain before a
 // single byte of the request is sent, so one engine decides for every client.
 
+import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -34,6 +35,8 @@ export interface HttpRequestOptions {
   clientCert?: { cert: string; key: string };
   /** Source address of the connection. */
   localAddress?: string;
+  /** Answer a Digest challenge (a 401 with `WWW-Authenticate: Digest …`) once with these (RFC 7616). */
+  digest?: { user: string; password: string };
 }
 
 export interface HttpResponse {
@@ -223,13 +226,67 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
   });
 }
 
+/** The parameters of one challenge: `Digest realm="x", qop="auth"` (RFC 7616 §3.3; RFC 7235 §2.1). */
+function challengeParams(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g)) {
+    out.set(m[1]!.toLowerCase(), m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!);
+  }
+  return out;
+}
+
+/** The hashes RFC 7616 §3.2 defines (with their -sess forms); SHA-256 is preferred over MD5. */
+const DIGEST_HASHES: Record<string, string> = { 'SHA-256': 'sha256', MD5: 'md5' };
+
+/**
+ * The Authorization for the Digest challenges of a 401 (RFC 7616 §3.4): the strongest algorithm
+ * offered, qop=auth (or none for an RFC 2069 server); undefined when there is none we speak.
+ */
+function digestAuthorization(res: HttpResponse, creds: { user: string; password: string }, method: string, url: URL): string | undefined {
+  const challenges = res.headerLines
+    .filter((l) => /^www-authenticate:/i.test(l))
+    .flatMap((l) => l.slice(l.indexOf(':') + 1).split(/,\s*(?=[A-Za-z][\w-]*\s+[\w-]+=)/))
+    .filter((c) => /^\s*digest\s/i.test(c))
+    .map((c) => challengeParams(c.replace(/^\s*digest\s+/i, '')))
+    .filter((p) => p.has('nonce') && p.has('realm'));
+  const usable = (p: Map<string, string>) => {
+    const alg = (p.get('algorithm') ?? 'MD5').toUpperCase().replace(/-SESS$/, '');
+    const qops = p.has('qop') ? p.get('qop')!.split(',').map((q) => q.trim()) : [];
+    return DIGEST_HASHES[alg] !== undefined && (qops.length === 0 || qops.includes('auth'));
+  };
+  const rank = (p: Map<string, string>) => ((p.get('algorithm') ?? 'MD5').toUpperCase().startsWith('SHA-256') ? 0 : 1);
+  const c = challenges.filter(usable).sort((a, b) => rank(a) - rank(b))[0];
+  if (!c) return undefined;
+  const algorithm = c.get('algorithm') ?? 'MD5';
+  const H = (text: string) => createHash(DIGEST_HASHES[algorithm.toUpperCase().replace(/-SESS$/, '')]!).update(text, 'utf8').digest('hex');
+  const realm = c.get('realm')!;
+  const nonce = c.get('nonce')!;
+  const uri = `${url.pathname}${url.search}`;
+  const cnonce = randomBytes(16).toString('hex');
+  const nc = '00000001';
+  let ha1 = H(`${creds.user}:${realm}:${creds.password}`);
+  if (/-sess$/i.test(algorithm)) ha1 = H(`${ha1}:${nonce}:${cnonce}`);
+  const ha2 = H(`${method.toUpperCase()}:${uri}`);
+  const qop = c.has('qop') ? 'auth' : undefined;
+  const response = qop ? H(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : H(`${ha1}:${nonce}:${ha2}`);
+  const q = (v: string) => `"${v.replace(/(["\\])/g, '\\$1')}"`;
+  const parts = [`username=${q(creds.user)}`, `realm=${q(realm)}`, `uri=${q(uri)}`, `algorithm=${algorithm}`, `nonce=${q(nonce)}`];
+  if (qop) parts.push(`nc=${nc}`, `cnonce=${q(cnonce)}`, `qop=${qop}`);
+  parts.push(`response=${q(response)}`);
+  if (c.has('opaque')) parts.push(`opaque=${q(c.get('opaque')!)}`);
+  return `Digest ${parts.join(', ')}`;
+}
+
 /** One HTTP(S) exchange, following up to maxRedirects redirects. */
 export async function httpRequest(opts: HttpRequestOptions): Promise<HttpResponse> {
   let url = new URL(opts.url);
   let method = opts.method;
   let body = opts.body;
   for (let hop = 0; ; hop++) {
-    const res = await oneRequest({ ...opts, method, body }, url);
+    let res = await oneRequest({ ...opts, method, body }, url);
+    // A Digest challenge is answered once; a second 401 is the answer (RFC 7616 §3.4).
+    const authorization = res.status === 401 && opts.digest ? digestAuthorization(res, opts.digest, method ?? 'GET', url) : undefined;
+    if (authorization) res = await oneRequest({ ...opts, method, body, headers: { ...opts.headers, Authorization: authorization } }, url);
     if (opts.statusOnly) return res;
     const location = res.headers.location;
     if (res.status >= 300 && res.status < 400 && location) {

@@ -138,7 +138,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'http-method', type: enumType(['get', 'post', 'put', 'delete', 'head', 'patch']) },
     { name: 'http-data', type: stringType },
     { name: 'http-header-field', type: stringType },
-    { name: 'http-auth-scheme', type: enumType(['basic', 'digest']) },
+    { name: 'http-auth-scheme', type: enumType(['basic', 'digest']), help: 'basic: user and password sent with the request; digest: the answer to the server\'s Digest challenge (RFC 7616, MD5 or SHA-256)' },
     { name: 'http-max-redirect-count', type: intType(0, 100) },
     { name: 'idle-timeout', type: durationType(0, 3600e9) },
     { name: 'keep-result', type: enumType(['yes', 'no']) },
@@ -159,8 +159,11 @@ export const fetchCommand: CommandDecl = {
     const method = arg(call, 'http-method') ?? (data !== undefined ? 'post' : 'get');
     const headers = headerFields(arg(call, 'http-header-field'));
     const user = arg(call, 'user');
-    if (user !== undefined && user !== '') {
-      headers.Authorization = `Basic ${Buffer.from(`${user}:${arg(call, 'password') ?? ''}`).toString('base64')}`;
+    const password = arg(call, 'password') ?? '';
+    // basic: sent with the request; digest: the answer to the server's challenge (RFC 7616).
+    const digest = user !== undefined && user !== '' && arg(call, 'http-auth-scheme') === 'digest' ? { user, password } : undefined;
+    if (user !== undefined && user !== '' && !digest) {
+      headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     }
     const idle = call.args.has('idle-timeout') ? Number(call.args.value('idle-timeout')) / 1e6 : 10_000;
     const maxRedirects = call.args.has('http-max-redirect-count') ? Number(call.args.value('http-max-redirect-count')) : 2;
@@ -189,7 +192,7 @@ export const fetchCommand: CommandDecl = {
         url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
-        onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'),
+        onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'), digest,
       });
     } finally {
       progress.end();
