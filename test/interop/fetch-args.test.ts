@@ -1,6 +1,6 @@
 // /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
 // presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2),
-// http-auth-scheme=digest (a Digest server checked with curl --digest).
+// http-auth-scheme=digest (a Digest server checked with curl --digest), http-content-encoding.
 // src-address over ftp and sftp: test/interop/fetch-ftp-sftp.test.ts.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { RosError } from '../../src/errors.js';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
@@ -176,4 +177,34 @@ describe('/tool fetch http-auth-scheme=digest', () => {
       }
     });
   }
+});
+
+describe('/tool fetch http-content-encoding', () => {
+  let t: TestApp;
+  let web: TestServer;
+  before(async () => {
+    t = await openTestApp();
+    web = await startServer();
+    // Decodes what the Content-Encoding says (zlib's own decoders) and answers what it read.
+    web.routes.set('/decode', (q, r, body) => {
+      const enc = q.headers['content-encoding'];
+      const plain = enc === 'gzip' ? zlib.gunzipSync(body) : enc === 'deflate' ? zlib.inflateSync(body) : body;
+      r.end(JSON.stringify({ enc: enc ?? null, sent: body.length, text: plain.toString() }));
+    });
+  });
+  after(async () => { await web.close(); t.close(); });
+
+  test('gzip and deflate compress http-data and say so; the server decodes it', async () => {
+    const text = 'a=' + 'rospki '.repeat(500);
+    for (const enc of ['gzip', 'deflate']) {
+      const r = await t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': text, 'http-content-encoding': enc, output: 'user', 'as-value': '' });
+      const got = JSON.parse(String((r.ret as RosArray).get('data')));
+      assert.equal(got.enc, enc);
+      assert.equal(got.text, text);
+      assert.ok(got.sent < text.length / 10, `${enc} sent ${got.sent} bytes`);
+    }
+    const plain = await t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': 'x=1', output: 'user', 'as-value': '' });
+    assert.deepEqual(JSON.parse(String((plain.ret as RosArray).get('data'))), { enc: null, sent: 3, text: 'x=1' });
+    await assert.rejects(t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': 'x', 'http-content-encoding': 'br' }), /invalid value|input does not match/);
+  });
 });

@@ -35,6 +35,8 @@ export interface HttpRequestOptions {
   clientCert?: { cert: string; key: string };
   /** Source address of the connection. */
   localAddress?: string;
+  /** Compress the body and say so in Content-Encoding (RFC 9110 §8.4.1; deflate is the zlib format). */
+  contentEncoding?: 'gzip' | 'deflate';
   /** Answer a Digest challenge (a 401 with `WWW-Authenticate: Digest …`) once with these (RFC 7616). */
   digest?: { user: string; password: string };
 }
@@ -282,6 +284,10 @@ export async function httpRequest(opts: HttpRequestOptions): Promise<HttpRespons
   let url = new URL(opts.url);
   let method = opts.method;
   let body = opts.body;
+  if (body && opts.contentEncoding) {
+    body = opts.contentEncoding === 'gzip' ? zlib.gzipSync(body) : zlib.deflateSync(body);
+    opts = { ...opts, headers: { ...opts.headers, 'Content-Encoding': opts.contentEncoding } };
+  }
   for (let hop = 0; ; hop++) {
     let res = await oneRequest({ ...opts, method, body }, url);
     // A Digest challenge is answered once; a second 401 is the answer (RFC 7616 §3.4).

@@ -139,6 +139,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'http-data', type: stringType },
     { name: 'http-header-field', type: stringType },
     { name: 'http-auth-scheme', type: enumType(['basic', 'digest']), help: 'basic: user and password sent with the request; digest: the answer to the server\'s Digest challenge (RFC 7616, MD5 or SHA-256)' },
+    { name: 'http-content-encoding', type: enumType(['deflate', 'gzip']), help: 'Compress http-data and send it with this Content-Encoding' },
     { name: 'http-max-redirect-count', type: intType(0, 100) },
     { name: 'idle-timeout', type: durationType(0, 3600e9) },
     { name: 'keep-result', type: enumType(['yes', 'no']) },
@@ -193,6 +194,7 @@ export const fetchCommand: CommandDecl = {
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
         onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'), digest,
+        contentEncoding: arg(call, 'http-content-encoding') as 'gzip' | 'deflate' | undefined,
       });
     } finally {
       progress.end();
