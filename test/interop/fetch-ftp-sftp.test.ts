@@ -258,3 +258,31 @@ for (const [name, scheme, script, tool] of [
     });
   });
 }
+
+describe('/tool fetch mode=ftp ascii= against pyftpdlib', { skip: needs('pyftpdlib') }, () => {
+  test('ascii=yes sends TYPE A: CRLF on the wire, LF here, both ways; ascii=no (binary) keeps the bytes', async () => {
+    const root = tempDir('rospki-peer-');
+    // Mixed line ends: pyftpdlib (POSIX) sends a lone LF as CRLF in ASCII mode and keeps CRLF.
+    fs.writeFileSync(path.join(root, 'text.txt'), 'one\r\ntwo\nthree\n');
+    const server = await startPython(PYFTPD, root);
+    const t = await openTestApp();
+    try {
+      const url = (p: string) => `ftp://up:pw@127.0.0.1:${server.port}/${p}`;
+      const local = (name: string) => fs.readFileSync(path.join(t.app.dataDir.filesDir, name), 'latin1');
+      await t.run('/tool', 'fetch', { url: url('text.txt'), 'dst-path': 'a.txt', ascii: 'yes' });
+      assert.equal(local('a.txt'), 'one\ntwo\nthree\n');
+      await t.run('/tool', 'fetch', { url: url('text.txt'), 'dst-path': 'i.txt', ascii: 'no' });
+      assert.equal(local('i.txt'), 'one\r\ntwo\nthree\n');
+      // Up: a CRLF file goes as CRLF lines, and pyftpdlib stores them in its own (LF) form in
+      // ASCII mode; in binary mode it stores the bytes.
+      await t.run('/tool', 'fetch', { url: url('up-a.txt'), 'src-path': 'i.txt', upload: 'yes', ascii: 'yes' });
+      assert.equal(fs.readFileSync(path.join(root, 'up-a.txt'), 'latin1'), 'one\ntwo\nthree\n');
+      await t.run('/tool', 'fetch', { url: url('up-i.txt'), 'src-path': 'i.txt', upload: 'yes' });
+      assert.equal(fs.readFileSync(path.join(root, 'up-i.txt'), 'latin1'), 'one\r\ntwo\nthree\n');
+    } finally {
+      t.close();
+      server.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

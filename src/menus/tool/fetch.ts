@@ -144,6 +144,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'idle-timeout', type: durationType(0, 3600e9) },
     { name: 'keep-result', type: enumType(['yes', 'no']) },
     { name: 'upload', type: enumType(['yes', 'no']) },
+    { name: 'ascii', type: enumType(['yes', 'no']), help: 'ftp: transfer as text (TYPE A: CRLF line ends on the wire, LF here) instead of binary' },
     { name: 'as-value', type: presenceType, flagOnly: true },
   ],
   async run(call): Promise<CommandResult> {
@@ -293,7 +294,7 @@ async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, uploa
     scheme, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : scheme === 'ftp' ? 21 : 22,
     user: arg(call, 'user') ?? decodeURIComponent(url.username),
     password: arg(call, 'password') ?? decodeURIComponent(url.password),
-    path: remote, localAddress: arg(call, 'src-address'), idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
+    path: remote, ascii: arg(call, 'ascii') === 'yes', localAddress: arg(call, 'src-address'), idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
     onProgress: progress.bytes,
   } as const;
   const maxBytes = output === 'user' ? USER_DATA_LIMIT : FILE_LIMIT;

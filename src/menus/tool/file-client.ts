@@ -5,7 +5,7 @@
 // SFTP: the ssh2 dependency's client. RouterOS keeps no known_hosts for fetch, so the server's
 // host key is not checked (as check-certificate=no for https): the password goes to whoever
 // answers on that address — documented in docs/security.md.
-// FTP: a small passive-mode client (RFC 959 USER, PASS, TYPE I, RETR, STOR, QUIT; RFC 2428
+// FTP: a small passive-mode client (RFC 959 USER, PASS, TYPE I or A, RETR, STOR, QUIT; RFC 2428
 // EPSV, PASV when the server has none). No TLS: RouterOS's fetch speaks plain FTP too.
 //
 // Failures read as RouterOS's for HTTP: `closing connection: <reason> host:port (n)`; the
@@ -25,6 +25,8 @@ export interface TransferTarget {
   path: string;
   idleTimeoutMs: number;
   totalTimeoutMs: number;
+  /** FTP: TYPE A (ascii=yes) instead of TYPE I; lines end in CRLF on the wire, LF here (RFC 959 §3.1.1.1). */
+  ascii?: boolean;
   /** The local address of every connection (src-address=). */
   localAddress?: string;
   signal?: AbortSignal;
@@ -240,9 +242,16 @@ async function ftpLogin(t: TransferTarget, track: (s: net.Socket) => void): Prom
   if (hello.code !== 220) throw closing(`${hello.code} ${hello.text}`, t);
   const u = await c.command(`USER ${t.user || 'anonymous'}`, (code) => code === 230 || code === 331);
   if (u.code === 331) await c.command(`PASS ${t.password}`, (code) => code === 230 || code === 202);
-  await c.command('TYPE I', (code) => code === 200);
+  await c.command(t.ascii ? 'TYPE A' : 'TYPE I', (code) => code === 200);
   return c;
 }
+
+/**
+ * ASCII type (RFC 959 §3.1.1.1): the wire carries NVT-ASCII, lines ending in CRLF; here they end
+ * in LF, as in the classic ftp client's ascii mode. latin1 keeps every other byte as it is.
+ */
+const fromNvt = (wire: Buffer): Buffer => Buffer.from(wire.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+const toNvt = (local: Buffer): Buffer => Buffer.from(local.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 
 /** The data connection: EPSV (RFC 2428) to the control's own address, else PASV's. */
 async function ftpData(c: Control, t: TransferTarget, track: (s: net.Socket) => void): Promise<net.Socket> {
@@ -299,11 +308,12 @@ export function ftpDownload(t: TransferTarget, maxBytes: number): Promise<Buffer
     const r = await c.reply();
     if (r.code !== 226 && r.code !== 250) throw closing(`${r.code} ${r.text}`, t);
     c.socket.write('QUIT\r\n');
-    return Buffer.concat(parts);
+    return t.ascii ? fromNvt(Buffer.concat(parts)) : Buffer.concat(parts);
   }, () => { for (const s of sockets) s.destroy(); });
 }
 
-export function ftpUpload(t: TransferTarget, body: Buffer): Promise<void> {
+export function ftpUpload(t: TransferTarget, data: Buffer): Promise<void> {
+  const body = t.ascii ? toNvt(data) : data;
   const sockets: net.Socket[] = [];
   return bounded(t, async () => {
     const c = await ftpLogin(t, (s) => sockets.push(s));
