@@ -1,9 +1,11 @@
 // /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
 // presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2),
-// http-auth-scheme=digest (a Digest server checked with curl --digest), http-content-encoding.
+// http-auth-scheme=digest (a Digest server checked with curl --digest), http-content-encoding,
+// ip-type (localhost to 127.0.0.1 or ::1).
 // src-address over ftp and sftp: test/interop/fetch-ftp-sftp.test.ts.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import dns from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -206,5 +208,47 @@ describe('/tool fetch http-content-encoding', () => {
     const plain = await t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': 'x=1', output: 'user', 'as-value': '' });
     assert.deepEqual(JSON.parse(String((plain.ret as RosArray).get('data'))), { enc: null, sent: 3, text: 'x=1' });
     await assert.rejects(t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': 'x', 'http-content-encoding': 'br' }), /invalid value|input does not match/);
+  });
+});
+
+/** One port answered on 127.0.0.1 and on ::1 (the address the client reached is the answer). */
+async function dualStack(): Promise<{ port: number; close(): Promise<void> }> {
+  const answer = (q: http.IncomingMessage, r: http.ServerResponse) => r.end(String(q.socket.localAddress));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const v4 = http.createServer(answer);
+    await new Promise<void>((r) => v4.listen(0, '127.0.0.1', r));
+    const port = (v4.address() as AddressInfo).port;
+    const v6 = http.createServer(answer);
+    const ok = await new Promise<boolean>((r) => { v6.once('error', () => r(false)); v6.listen(port, '::1', () => r(true)); });
+    const close = async () => { for (const s of [v4, v6]) { s.closeAllConnections(); await new Promise<void>((r) => s.close(() => r())); } };
+    if (ok) return { port, close };
+    await new Promise<void>((r) => v4.close(() => r()));
+  }
+  throw new Error('no port free on both 127.0.0.1 and ::1');
+}
+
+describe('/tool fetch ip-type', () => {
+  let t: TestApp;
+  let srv: { port: number; close(): Promise<void> };
+  before(async () => { t = await openTestApp(); srv = await dualStack(); });
+  after(async () => { await srv.close(); t.close(); });
+  const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
+  const data = async (args: Record<string, string>) => String(((await fetch(args)).ret as RosArray).get('data'));
+
+  test('ip-type= chooses the family localhost is resolved to', async () => {
+    const url = `http://localhost:${srv.port}/`;
+    assert.equal(await data({ url, 'ip-type': 'ipv4' }), '127.0.0.1');
+    // Whether this host's localhost has ::1 too is its /etc/hosts' say: ask its resolver.
+    const v6 = await dns.lookup('localhost', { family: 6 }).then(() => true, () => false);
+    if (v6) assert.equal(await data({ url, 'ip-type': 'ipv6' }), '::1');
+    else {
+      await assert.rejects(data({ url, 'ip-type': 'ipv6' }), (e: RosError) => {
+        assert.equal(e.consoleText(), `failure: closing connection: <connection failed> localhost:${srv.port} (140)`);
+        return true;
+      });
+    }
+    assert.match(await data({ url, 'ip-type': 'auto' }), v6 ? /^(127\.0\.0\.1|::1)$/ : /^127\.0\.0\.1$/);
+    assert.equal(await data({ url: `http://[::1]:${srv.port}/` }), '::1');
+    await assert.rejects(data({ url, 'ip-type': 'ipv5' }), /input does not match any value of ip-type/);
   });
 });

@@ -92,6 +92,16 @@ describe('/tool fetch over ftp and sftp', () => {
         /closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)/);
       assert.equal(fs.existsSync(localFile(`${scheme}-nosrc.bin`)), false);
     });
+
+    test(`${scheme}: ip-type= chooses the family of localhost's address (the peer listens on 127.0.0.1 only)`, async () => {
+      const at = `${scheme}://localhost:${port()}/blob.bin`;
+      await fetch({ url: at, user: 'admin', password: PASSWORD, 'ip-type': 'ipv4', 'dst-path': `${scheme}-v4.bin` });
+      assert.ok(fs.readFileSync(localFile(`${scheme}-v4.bin`)).equals(blob));
+      // No IPv6 address for localhost here, or ::1 where nothing listens: either way no connection.
+      await assert.rejects(fetch({ url: at, user: 'admin', password: PASSWORD, 'ip-type': 'ipv6', 'dst-path': `${scheme}-v6.bin` }),
+        new RegExp(`closing connection: <connection failed> localhost:${port()} \\(140\\)`));
+      assert.equal(fs.existsSync(localFile(`${scheme}-v6.bin`)), false);
+    });
   }
 
   test('a refused port fails as for http; tftp stays unsupported', async () => {

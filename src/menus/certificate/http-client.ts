@@ -35,6 +35,8 @@ export interface HttpRequestOptions {
   clientCert?: { cert: string; key: string };
   /** Source address of the connection. */
   localAddress?: string;
+  /** The address family a host name is resolved to (fetch's ip-type=); either when unset. */
+  family?: 4 | 6;
   /** Compress the body and say so in Content-Encoding (RFC 9110 §8.4.1; deflate is the zlib format). */
   contentEncoding?: 'gzip' | 'deflate';
   /** Answer a Digest challenge (a 401 with `WWW-Authenticate: Digest …`) once with these (RFC 7616). */
@@ -97,10 +99,10 @@ function peerChain(socket: tls.TLSSocket): Buffer[] {
 }
 
 /**
- * Errors of the connect itself: refused, no route, or a local (src-) address that is not this
- * host's or not of the peer's family. They read as `connection failed`, for every scheme.
+ * Errors of the connect itself: refused, no route, a local (src-) address that is not this
+ * host's or not of the peer's family, or a name without an address (of the ip-type asked). They read as `connection failed`, for every scheme.
  */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EINVAL', 'EAFNOSUPPORT']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EINVAL', 'EAFNOSUPPORT', 'ENOTFOUND']);
 export const isConnectError = (e: { code?: string }): boolean => CONNECT_ERRORS.has(e.code ?? '');
 
 /** RouterOS's text for a peer that refused or could not be reached (every /tool fetch scheme). */
@@ -202,9 +204,9 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
 
     if (https) {
       const servername = net.isIP(host) ? undefined : host;
-      // localAddress reaches the TCP connect (tls.connect passes its options on; the types omit it).
-      const options: tls.ConnectionOptions & { localAddress?: string } = {
-        host, port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], localAddress: opts.localAddress,
+      // localAddress and family reach the TCP connect (tls.connect passes its options on; the types omit them).
+      const options: tls.ConnectionOptions & { localAddress?: string; family?: number } = {
+        host, port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], localAddress: opts.localAddress, family: opts.family,
         ...(opts.clientCert ? { cert: opts.clientCert.cert, key: opts.clientCert.key } : {}),
       };
       const s = tls.connect(options);
@@ -220,7 +222,7 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
         verify(peerChain(s), host).then(() => { if (!done) send(s); }, (e) => finish(e));
       });
     } else {
-      const s = net.connect({ host, port, localAddress: opts.localAddress });
+      const s = net.connect({ host, port, localAddress: opts.localAddress, family: opts.family });
       socket = s;
       s.on('error', () => finish(connectionFailed(host, port)));
       s.once('connect', () => { touch(); send(s); });

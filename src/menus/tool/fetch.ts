@@ -83,6 +83,10 @@ function defaultName(url: URL): string {
   return last && last !== '/' ? last : 'index.html';
 }
 
+/** ip-type= (7.24+) as the address family a host name is resolved to; auto takes either. */
+const FAMILY: Record<string, 4 | 6 | undefined> = { auto: undefined, ipv4: 4, ipv6: 6 };
+const familyOf = (call: { args: Args }): 4 | 6 | undefined => FAMILY[arg(call, 'ip-type') ?? 'auto'];
+
 /** Sizes are reported in whole KiB, rounded down (spec §10.3). */
 const kibOf = (bytes: number): number => Math.floor(bytes / 1024);
 
@@ -145,6 +149,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'keep-result', type: enumType(['yes', 'no']) },
     { name: 'upload', type: enumType(['yes', 'no']) },
     { name: 'ascii', type: enumType(['yes', 'no']), help: 'ftp: transfer as text (TYPE A: CRLF line ends on the wire, LF here) instead of binary' },
+    { name: 'ip-type', type: enumType(Object.keys(FAMILY)), help: 'Address family a host name is resolved to: auto (either), ipv4 or ipv6' },
     { name: 'as-value', type: presenceType, flagOnly: true },
   ],
   async run(call): Promise<CommandResult> {
@@ -195,7 +200,7 @@ export const fetchCommand: CommandDecl = {
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
         onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'), digest,
-        contentEncoding: arg(call, 'http-content-encoding') as 'gzip' | 'deflate' | undefined,
+        contentEncoding: arg(call, 'http-content-encoding') as 'gzip' | 'deflate' | undefined, family: familyOf(call),
       });
     } finally {
       progress.end();
@@ -294,7 +299,7 @@ async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, uploa
     scheme, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : scheme === 'ftp' ? 21 : 22,
     user: arg(call, 'user') ?? decodeURIComponent(url.username),
     password: arg(call, 'password') ?? decodeURIComponent(url.password),
-    path: remote, ascii: arg(call, 'ascii') === 'yes', localAddress: arg(call, 'src-address'), idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
+    path: remote, ascii: arg(call, 'ascii') === 'yes', localAddress: arg(call, 'src-address'), family: familyOf(call), idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
     onProgress: progress.bytes,
   } as const;
   const maxBytes = output === 'user' ? USER_DATA_LIMIT : FILE_LIMIT;

@@ -11,6 +11,7 @@
 // Failures read as RouterOS's for HTTP: `closing connection: <reason> host:port (n)`; the
 // credentials never appear in a message.
 
+import dns from 'node:dns/promises';
 import net from 'node:net';
 import { failure, RosError } from '../../errors.js';
 import { connectionFailed, isConnectError } from '../certificate/http-client.js';
@@ -29,6 +30,8 @@ export interface TransferTarget {
   ascii?: boolean;
   /** The local address of every connection (src-address=). */
   localAddress?: string;
+  /** The address family the host name is resolved to (ip-type=); either when unset. */
+  family?: 4 | 6;
   signal?: AbortSignal;
   onProgress?: (bytes: number, total: number | undefined) => void;
 }
@@ -68,7 +71,18 @@ function bounded<T>(t: TransferTarget, work: (fail: (e: unknown) => void) => Pro
 // ---------------------------------------------------------------------------------------------
 // SFTP
 
+/** ssh2 resolves a name itself, and its forceIPv4/6 fail with a bare message: ip-type= resolves here. */
+async function sshHost(t: TransferTarget): Promise<string> {
+  if (!t.family || net.isIP(t.host)) return t.host;
+  try {
+    return (await dns.lookup(t.host, { family: t.family })).address;
+  } catch {
+    throw connectionFailed(t.host, t.port);
+  }
+}
+
 async function sftpSession(t: TransferTarget, fail: (e: unknown) => void, track: (c: { end(): void }) => void) {
+  const host = await sshHost(t);
   const { default: ssh2 } = await import('ssh2');
   const client = new ssh2.Client();
   track(client);
@@ -86,7 +100,7 @@ async function sftpSession(t: TransferTarget, fail: (e: unknown) => void, track:
     });
     client.once('close', () => reject(closing('connection closed', t, 5)));
     client.connect({
-      host: t.host, port: t.port, localAddress: t.localAddress, username: t.user, password: t.password,
+      host, port: t.port, localAddress: t.localAddress, username: t.user, password: t.password,
       readyTimeout: t.idleTimeoutMs, tryKeyboard: false,
       // A server that goes silent mid-transfer: three unanswered keepalives over the idle time end it.
       keepaliveInterval: Math.max(1000, Math.floor(t.idleTimeoutMs / 3)), keepaliveCountMax: 3,
@@ -227,7 +241,7 @@ class Control {
 
 function connect(host: string, port: number, t: TransferTarget): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, localAddress: t.localAddress });
+    const s = net.connect({ host, port, localAddress: t.localAddress, family: t.family });
     const timer = setTimeout(() => { s.destroy(); reject(failure('connection timeout')); }, t.idleTimeoutMs);
     s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
     s.once('error', () => { clearTimeout(timer); reject(connectionFailed(host, port)); });
