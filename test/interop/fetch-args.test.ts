@@ -1,7 +1,7 @@
 // /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
 // presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2),
 // http-auth-scheme=digest (a Digest server checked with curl --digest), http-content-encoding,
-// ip-type (localhost to 127.0.0.1 or ::1).
+// ip-type (localhost to 127.0.0.1 or ::1) and proplist.
 // src-address over ftp and sftp: test/interop/fetch-ftp-sftp.test.ts.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -227,7 +227,7 @@ async function dualStack(): Promise<{ port: number; close(): Promise<void> }> {
   throw new Error('no port free on both 127.0.0.1 and ::1');
 }
 
-describe('/tool fetch ip-type', () => {
+describe('/tool fetch ip-type and proplist', () => {
   let t: TestApp;
   let srv: { port: number; close(): Promise<void> };
   before(async () => { t = await openTestApp(); srv = await dualStack(); });
@@ -250,5 +250,18 @@ describe('/tool fetch ip-type', () => {
     assert.match(await data({ url, 'ip-type': 'auto' }), v6 ? /^(127\.0\.0\.1|::1)$/ : /^127\.0\.0\.1$/);
     assert.equal(await data({ url: `http://[::1]:${srv.port}/` }), '::1');
     await assert.rejects(data({ url, 'ip-type': 'ipv5' }), /input does not match any value of ip-type/);
+  });
+
+  test('proplist= keeps only the result fields it names', async () => {
+    const url = `http://127.0.0.1:${srv.port}/`;
+    const r = (await fetch({ url, proplist: 'data,status' })).ret as RosArray;
+    assert.deepEqual(r.entries().map(([k]) => k).sort(), ['data', 'status']);
+    assert.equal(r.get('data'), '127.0.0.1');
+    const all = (await fetch({ url })).ret as RosArray;
+    assert.deepEqual(all.entries().map(([k]) => k).sort(), ['data', 'downloaded', 'duration', 'status', 'total']);
+    const block = await t.run('/tool', 'fetch', { url, output: 'user', proplist: 'status' });
+    assert.deepEqual(block.block, [['status', 'finished']]);
+    assert.deepEqual(block.records, [{ status: 'finished' }]);
+    await assert.rejects(fetch({ url, proplist: 'nosuch' }), /input does not match any value of proplist/);
   });
 });

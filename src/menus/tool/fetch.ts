@@ -7,8 +7,8 @@ import path from 'node:path';
 import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
 import type { Args } from '../../menu/args.js';
 import { holdsSecret } from '../../menu/secret-files.js';
-import { durationType, enumType, intType, ipAddressType, presenceType, refType, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
+import { durationType, enumSetType, enumType, intType, ipAddressType, presenceType, refType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
 import { Duration, RosArray, type Value } from '../../menu/values.js';
 import type { CheckMode } from '../../trust/engine.js';
 import { CERT_PATH } from '../certificate/properties.js';
@@ -83,6 +83,11 @@ function defaultName(url: URL): string {
   return last && last !== '/' ? last : 'index.html';
 }
 
+/** The fields of a finished fetch (spec §10.3 "Result fields"), which proplist= chooses from. */
+const RESULT_FIELDS = ['status', 'downloaded', 'uploaded', 'total', 'duration', 'data', 'http-headers'] as const;
+
+const proplistArg: ArgDecl<string[]> = { name: 'proplist', type: enumSetType(RESULT_FIELDS), help: 'Result fields to give (with as-value: only these keys)' };
+
 /** ip-type= (7.24+) as the address family a host name is resolved to; auto takes either. */
 const FAMILY: Record<string, 4 | 6 | undefined> = { auto: undefined, ipv4: 4, ipv6: 6 };
 const familyOf = (call: { args: Args }): 4 | 6 | undefined => FAMILY[arg(call, 'ip-type') ?? 'auto'];
@@ -151,6 +156,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'ascii', type: enumType(['yes', 'no']), help: 'ftp: transfer as text (TYPE A: CRLF line ends on the wire, LF here) instead of binary' },
     { name: 'ip-type', type: enumType(Object.keys(FAMILY)), help: 'Address family a host name is resolved to: auto (either), ipv4 or ipv6' },
     { name: 'as-value', type: presenceType, flagOnly: true },
+    proplistArg,
   ],
   async run(call): Promise<CommandResult> {
     const { env, session } = call;
@@ -245,20 +251,25 @@ function transferProgress(session: Session, upload: boolean): { bytes: (got: num
 /** The end of a fetch: `as-value` gives the array, else the console block and the API record. */
 function result(call: { args: Args }, finished: FetchState, text: string | undefined, headerLines?: string[]): CommandResult {
   const size = finished.downloaded ?? 0;
+  // proplist= keeps only the fields it names, in every form of the result.
+  const chosen = call.args.has(proplistArg) ? new Set(call.args.get(proplistArg)) : undefined;
+  const wanted = (name: string) => !chosen || chosen.has(name);
   if (call.args.flag('as-value')) {
     const a = new RosArray();
-    a.set('status', 'finished');
-    a.set(finished.upload ? 'uploaded' : 'downloaded', kibOf(size));
-    a.set('total', kibOf(size));
-    a.set('duration', new Duration(finished.seconds * 1e9));
-    if (text !== undefined) a.set('data', text);
-    if (headerLines) a.set('http-headers', RosArray.of(headerLines));
+    const put = (name: string, v: Value) => { if (wanted(name)) a.set(name, v); };
+    put('status', 'finished');
+    put(finished.upload ? 'uploaded' : 'downloaded', kibOf(size));
+    put('total', kibOf(size));
+    put('duration', new Duration(finished.seconds * 1e9));
+    if (text !== undefined) put('data', text);
+    if (headerLines) put('http-headers', RosArray.of(headerLines));
     return { ret: a };
   }
   const block: Array<[string, Value]> = consoleFields(finished);
-  const record = apiRecord(finished);
-  if (text !== undefined) { block.push(['data', text]); record.data = text; }
-  return { block, records: [record] };
+  if (text !== undefined) block.push(['data', text]);
+  const shown = block.filter(([name]) => wanted(name));
+  const record = Object.fromEntries(Object.entries({ ...apiRecord(finished), ...(text !== undefined ? { data: text } : {}) }).filter(([name]) => wanted(name)));
+  return { block: shown, records: [record] };
 }
 
 /**
