@@ -39,85 +39,6 @@ async function peerServer(caPem: string): Promise<{ server: https.Server; port: 
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-describe('/tool fetch arguments', () => {
-  let t: TestApp;
-  let tlsPeer: { server: https.Server; port: number };
-  const data = async (args: Record<string, string>): Promise<string> => {
-    const r = await t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
-    return String((r.ret as RosArray).get('data'));
-  };
-
-  before(async () => {
-    t = await openTestApp({ time: Date.now() });
-    await t.run(C, 'add', { name: 'ca', 'common-name': 'Client CA', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
-    await t.run(C, 'sign', { number: 'ca' });
-    await t.run(C, 'add', { name: 'client1', 'common-name': 'client1', 'key-size': 'prime256v1', 'key-usage': 'digital-signature,tls-client' });
-    await t.run(C, 'sign', { number: 'client1', ca: 'ca' });
-    const caDer = await t.app.store.read((tx) => certificateDer(tx, tx.findBy(C, 'name', 'ca')[0]!.id)!);
-    tlsPeer = await peerServer(toPem(caDer));
-  });
-  after(async () => {
-    tlsPeer.server.closeAllConnections();
-    await new Promise<void>((r) => tlsPeer.server.close(() => r()));
-    t.close();
-  });
-
-  test('certificate= presents the client certificate (and its key) to a server that asks', async () => {
-    const url = `https://127.0.0.1:${tlsPeer.port}/`;
-    assert.deepEqual(JSON.parse(await data({ url })), { cn: null, authorized: false, remote: '127.0.0.1' }, 'none without certificate=');
-    // The server verifies it against rospki's CA: the chain and the key are the real ones.
-    assert.deepEqual(JSON.parse(await data({ url, certificate: 'client1' })), { cn: 'client1', authorized: true, remote: '127.0.0.1' });
-  });
-
-  test('certificate= without a private key: RouterOS\'s SSL error, nothing sent', async () => {
-    const ext = externalCa('Other CA', Date.now());
-    await putCertificate(t, 'keyless', ext.leaf('keyless').der);
-    await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'keyless' }), (e: RosError) => {
-      assert.equal(e.consoleText(), 'failure: SSL: no key for certificate found (6)');
-      return true;
-    });
-    await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'nosuch' }), /input does not match any value of certificate/);
-  });
-});
-
-describe('/tool fetch src-address', () => {
-  let t: TestApp;
-  let web: TestServer;
-  let tlsPeer: { server: https.Server; port: number };
-  before(async () => {
-    t = await openTestApp({ time: Date.now() });
-    web = await startServer();
-    web.routes.set('/who', (q, r) => r.end(String(q.socket.remoteAddress)));
-    tlsPeer = await peerServer(toPem(externalCa('unused', Date.now()).ca.der));
-  });
-  after(async () => {
-    tlsPeer.server.closeAllConnections();
-    await new Promise<void>((r) => tlsPeer.server.close(() => r()));
-    await web.close();
-    t.close();
-  });
-  const data = async (args: Record<string, string>): Promise<string> => {
-    const r = await t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
-    return String((r.ret as RosArray).get('data'));
-  };
-
-  test('http and https connect from src-address (the server sees it as the remote address)', async () => {
-    assert.equal(await data({ url: web.url('/who') }), '127.0.0.1');
-    assert.equal(await data({ url: web.url('/who'), 'src-address': '127.0.0.2' }), '127.0.0.2');
-    assert.equal(JSON.parse(await data({ url: `https://127.0.0.1:${tlsPeer.port}/`, 'src-address': '127.0.0.2' })).remote, '127.0.0.2');
-  });
-
-  test('a src-address that is not this host\'s fails to connect, in fetch\'s form; a bad one is refused', async () => {
-    for (const url of [web.url('/who'), `https://127.0.0.1:${tlsPeer.port}/`]) {
-      await assert.rejects(data({ url, 'src-address': '192.0.2.1' }), (e: RosError) => {
-        assert.match(e.consoleText(), /^failure: closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)$/);
-        return true;
-      });
-    }
-    await assert.rejects(data({ url: web.url('/who'), 'src-address': 'not-an-ip' }), /invalid value for argument src-address/);
-  });
-});
-
 /**
  * A Digest-protected server (RFC 7616, qop=auth): it offers `algorithms` and checks the answer
  * itself; curl --digest against it shows the check is right.
@@ -152,65 +73,6 @@ async function digestServer(algorithms: string[]): Promise<{ server: http.Server
   return { server, seen, url: (p) => `http://127.0.0.1:${port}${p}` };
 }
 
-describe('/tool fetch http-auth-scheme=digest', () => {
-  let t: TestApp;
-  before(async () => { t = await openTestApp(); });
-  after(() => t.close());
-  const data = async (args: Record<string, string>): Promise<string> => {
-    const r = await t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
-    return String((r.ret as RosArray).get('data'));
-  };
-
-  for (const algorithms of [['MD5'], ['SHA-256'], ['SHA-256', 'MD5']]) {
-    test(`answers a Digest challenge (${algorithms.join(', ')}); basic and a wrong password get 401`, async () => {
-      const d = await digestServer(algorithms);
-      try {
-        // curl's own digest (RFC 7616) passes the server's check: the server is right.
-        const curl = await run('curl', ['-s', '--digest', '-u', 'alice:Circle of Life', d.url('/secret?x=1')]);
-        assert.match(curl.stdout, new RegExp(`^welcome (${algorithms.join('|')}) GET$`));
-        const creds = { user: 'alice', password: 'Circle of Life' };
-        assert.equal(await data({ url: d.url('/secret?x=1'), ...creds, 'http-auth-scheme': 'digest' }), `welcome ${algorithms[0]} GET`);
-        assert.equal(await data({ url: d.url('/p'), ...creds, 'http-auth-scheme': 'digest', 'http-data': 'a=1' }), `welcome ${algorithms[0]} POST`);
-        await assert.rejects(data({ url: d.url('/secret'), ...creds }), /Status 401, Unauthorized/);
-        await assert.rejects(data({ url: d.url('/secret'), user: 'alice', password: 'wrong', 'http-auth-scheme': 'digest' }), /Status 401, Unauthorized/);
-      } finally {
-        d.server.closeAllConnections();
-        await new Promise<void>((r) => d.server.close(() => r()));
-      }
-    });
-  }
-});
-
-describe('/tool fetch http-content-encoding', () => {
-  let t: TestApp;
-  let web: TestServer;
-  before(async () => {
-    t = await openTestApp();
-    web = await startServer();
-    // Decodes what the Content-Encoding says (zlib's own decoders) and answers what it read.
-    web.routes.set('/decode', (q, r, body) => {
-      const enc = q.headers['content-encoding'];
-      const plain = enc === 'gzip' ? zlib.gunzipSync(body) : enc === 'deflate' ? zlib.inflateSync(body) : body;
-      r.end(JSON.stringify({ enc: enc ?? null, sent: body.length, text: plain.toString() }));
-    });
-  });
-  after(async () => { await web.close(); t.close(); });
-
-  test('gzip and deflate compress http-data and say so; the server decodes it', async () => {
-    const text = 'a=' + 'rospki '.repeat(500);
-    for (const enc of ['gzip', 'deflate']) {
-      const r = await t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': text, 'http-content-encoding': enc, output: 'user', 'as-value': '' });
-      const got = JSON.parse(String((r.ret as RosArray).get('data')));
-      assert.equal(got.enc, enc);
-      assert.equal(got.text, text);
-      assert.ok(got.sent < text.length / 10, `${enc} sent ${got.sent} bytes`);
-    }
-    const plain = await t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': 'x=1', output: 'user', 'as-value': '' });
-    assert.deepEqual(JSON.parse(String((plain.ret as RosArray).get('data'))), { enc: null, sent: 3, text: 'x=1' });
-    await assert.rejects(t.run('/tool', 'fetch', { url: web.url('/decode'), 'http-data': 'x', 'http-content-encoding': 'br' }), /invalid value|input does not match/);
-  });
-});
-
 /** One port answered on 127.0.0.1 and on ::1 (the address the client reached is the answer). */
 async function dualStack(): Promise<{ port: number; close(): Promise<void> }> {
   const answer = (q: http.IncomingMessage, r: http.ServerResponse) => r.end(String(q.socket.localAddress));
@@ -227,33 +89,123 @@ async function dualStack(): Promise<{ port: number; close(): Promise<void> }> {
   throw new Error('no port free on both 127.0.0.1 and ::1');
 }
 
-describe('/tool fetch ip-type and proplist', () => {
+describe('/tool fetch arguments', () => {
   let t: TestApp;
-  let srv: { port: number; close(): Promise<void> };
-  before(async () => { t = await openTestApp(); srv = await dualStack(); });
-  after(async () => { await srv.close(); t.close(); });
+  let tlsPeer: { server: https.Server; port: number };
+  let web: TestServer;
+  let dual: { port: number; close(): Promise<void> };
   const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', { output: 'user', 'as-value': '', ...args });
   const data = async (args: Record<string, string>) => String(((await fetch(args)).ret as RosArray).get('data'));
 
+  before(async () => {
+    t = await openTestApp({ time: Date.now() });
+    await t.run(C, 'add', { name: 'ca', 'common-name': 'Client CA', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
+    await t.run(C, 'sign', { number: 'ca' });
+    await t.run(C, 'add', { name: 'client1', 'common-name': 'client1', 'key-size': 'prime256v1', 'key-usage': 'digital-signature,tls-client' });
+    await t.run(C, 'sign', { number: 'client1', ca: 'ca' });
+    const caDer = await t.app.store.read((tx) => certificateDer(tx, tx.findBy(C, 'name', 'ca')[0]!.id)!);
+    tlsPeer = await peerServer(toPem(caDer));
+    web = await startServer();
+    web.routes.set('/who', (q, r) => r.end(String(q.socket.remoteAddress)));
+    // Decodes what the Content-Encoding says (zlib's own decoders) and answers what it read.
+    web.routes.set('/decode', (q, r, body) => {
+      const enc = q.headers['content-encoding'];
+      const plain = enc === 'gzip' ? zlib.gunzipSync(body) : enc === 'deflate' ? zlib.inflateSync(body) : body;
+      r.end(JSON.stringify({ enc: enc ?? null, sent: body.length, text: plain.toString() }));
+    });
+    dual = await dualStack();
+  });
+  after(async () => {
+    tlsPeer.server.closeAllConnections();
+    await new Promise<void>((r) => tlsPeer.server.close(() => r()));
+    await web.close();
+    await dual.close();
+    t.close();
+  });
+
+  test('certificate= presents the client certificate (and its key) to a server that asks', async () => {
+    const url = `https://127.0.0.1:${tlsPeer.port}/`;
+    assert.deepEqual(JSON.parse(await data({ url })), { cn: null, authorized: false, remote: '127.0.0.1' }, 'none without certificate=');
+    // The server verifies it against rospki's CA: the chain and the key are the real ones.
+    assert.deepEqual(JSON.parse(await data({ url, certificate: 'client1' })), { cn: 'client1', authorized: true, remote: '127.0.0.1' });
+  });
+
+  test('certificate= without a private key: RouterOS\'s SSL error, nothing sent', async () => {
+    const ext = externalCa('Other CA', Date.now());
+    await putCertificate(t, 'keyless', ext.leaf('keyless').der);
+    await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'keyless' }), (e: RosError) => {
+      assert.equal(e.consoleText(), 'failure: SSL: no key for certificate found (6)');
+      return true;
+    });
+    await assert.rejects(data({ url: `https://127.0.0.1:${tlsPeer.port}/`, certificate: 'nosuch' }), /input does not match any value of certificate/);
+  });
+
+  test('http and https connect from src-address (the server sees it as the remote address)', async () => {
+    assert.equal(await data({ url: web.url('/who') }), '127.0.0.1');
+    assert.equal(await data({ url: web.url('/who'), 'src-address': '127.0.0.2' }), '127.0.0.2');
+    assert.equal(JSON.parse(await data({ url: `https://127.0.0.1:${tlsPeer.port}/`, 'src-address': '127.0.0.2' })).remote, '127.0.0.2');
+  });
+
+  test('a src-address that is not this host\'s fails to connect, in fetch\'s form; a bad one is refused', async () => {
+    for (const url of [web.url('/who'), `https://127.0.0.1:${tlsPeer.port}/`]) {
+      await assert.rejects(data({ url, 'src-address': '192.0.2.1' }), (e: RosError) => {
+        assert.match(e.consoleText(), /^failure: closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)$/);
+        return true;
+      });
+    }
+    await assert.rejects(data({ url: web.url('/who'), 'src-address': 'not-an-ip' }), /invalid value for argument src-address/);
+  });
+
+  for (const algorithms of [['MD5'], ['SHA-256'], ['SHA-256', 'MD5']]) {
+    test(`http-auth-scheme=digest answers a Digest challenge (${algorithms.join(', ')}); basic and a wrong password get 401`, async () => {
+      const d = await digestServer(algorithms);
+      try {
+        // curl's own digest (RFC 7616) passes the server's check: the server is right.
+        const curl = await run('curl', ['-s', '--digest', '-u', 'alice:Circle of Life', d.url('/secret?x=1')]);
+        assert.match(curl.stdout, new RegExp(`^welcome (${algorithms.join('|')}) GET$`));
+        const creds = { user: 'alice', password: 'Circle of Life' };
+        assert.equal(await data({ url: d.url('/secret?x=1'), ...creds, 'http-auth-scheme': 'digest' }), `welcome ${algorithms[0]} GET`);
+        assert.equal(await data({ url: d.url('/p'), ...creds, 'http-auth-scheme': 'digest', 'http-data': 'a=1' }), `welcome ${algorithms[0]} POST`);
+        await assert.rejects(data({ url: d.url('/secret'), ...creds }), /Status 401, Unauthorized/);
+        await assert.rejects(data({ url: d.url('/secret'), user: 'alice', password: 'wrong', 'http-auth-scheme': 'digest' }), /Status 401, Unauthorized/);
+      } finally {
+        d.server.closeAllConnections();
+        await new Promise<void>((r) => d.server.close(() => r()));
+      }
+    });
+  }
+
+  test('http-content-encoding: gzip and deflate compress http-data and say so; the server decodes it', async () => {
+    const text = 'a=' + 'rospki '.repeat(500);
+    for (const enc of ['gzip', 'deflate']) {
+      const got = JSON.parse(await data({ url: web.url('/decode'), 'http-data': text, 'http-content-encoding': enc }));
+      assert.equal(got.enc, enc);
+      assert.equal(got.text, text);
+      assert.ok(got.sent < text.length / 10, `${enc} sent ${got.sent} bytes`);
+    }
+    assert.deepEqual(JSON.parse(await data({ url: web.url('/decode'), 'http-data': 'x=1' })), { enc: null, sent: 3, text: 'x=1' });
+    await assert.rejects(data({ url: web.url('/decode'), 'http-data': 'x', 'http-content-encoding': 'br' }), /input does not match any value of http-content-encoding/);
+  });
+
   test('ip-type= chooses the family localhost is resolved to', async () => {
-    const url = `http://localhost:${srv.port}/`;
+    const url = `http://localhost:${dual.port}/`;
     assert.equal(await data({ url, 'ip-type': 'ipv4' }), '127.0.0.1');
     // Whether this host's localhost has ::1 too is its /etc/hosts' say: ask its resolver.
     const v6 = await dns.lookup('localhost', { family: 6 }).then(() => true, () => false);
     if (v6) assert.equal(await data({ url, 'ip-type': 'ipv6' }), '::1');
     else {
       await assert.rejects(data({ url, 'ip-type': 'ipv6' }), (e: RosError) => {
-        assert.equal(e.consoleText(), `failure: closing connection: <connection failed> localhost:${srv.port} (140)`);
+        assert.equal(e.consoleText(), `failure: closing connection: <connection failed> localhost:${dual.port} (140)`);
         return true;
       });
     }
     assert.match(await data({ url, 'ip-type': 'auto' }), v6 ? /^(127\.0\.0\.1|::1)$/ : /^127\.0\.0\.1$/);
-    assert.equal(await data({ url: `http://[::1]:${srv.port}/` }), '::1');
+    assert.equal(await data({ url: `http://[::1]:${dual.port}/` }), '::1');
     await assert.rejects(data({ url, 'ip-type': 'ipv5' }), /input does not match any value of ip-type/);
   });
 
   test('proplist= keeps only the result fields it names', async () => {
-    const url = `http://127.0.0.1:${srv.port}/`;
+    const url = `http://127.0.0.1:${dual.port}/`;
     const r = (await fetch({ url, proplist: 'data,status' })).ret as RosArray;
     assert.deepEqual(r.entries().map(([k]) => k).sort(), ['data', 'status']);
     assert.equal(r.get('data'), '127.0.0.1');
