@@ -1,14 +1,16 @@
 // /tool fetch arguments against real peers on 127.0.0.1: certificate= (a client certificate
 // presented to a node https server that asks for one), src-address= (the peer sees 127.0.0.2),
 // http-auth-scheme=digest (a Digest server checked with curl --digest), http-content-encoding,
-// ip-type (localhost to 127.0.0.1 or ::1) and proplist.
+// ip-type (localhost to 127.0.0.1 or ::1), proplist and http-version (node's http2 servers).
 // src-address over ftp and sftp: test/interop/fetch-ftp-sftp.test.ts.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import dns from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -22,21 +24,27 @@ import { run } from '../services/support.js';
 
 const C = CERT_PATH;
 
+/** A server certificate for 127.0.0.1 from a CA of the test's own. */
+function serverCert(): { cert: string; key: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const leaf = externalCa('Server CA', Date.now()).leaf('127.0.0.1', { san: 'IP:127.0.0.1', publicKey });
+  return { cert: toPem(leaf.der), key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
+/** Listens on a free port of 127.0.0.1; resolves to the port. */
+async function listen(server: net.Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
+
 /** A node https server on 127.0.0.1 that asks for a client certificate and answers what it saw. */
 async function peerServer(caPem: string): Promise<{ server: https.Server; port: number }> {
-  const ext = externalCa('Server CA', Date.now());
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const leaf = ext.leaf('127.0.0.1', { san: 'IP:127.0.0.1', publicKey });
-  const server = https.createServer({
-    cert: toPem(leaf.der), key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-    ca: [caPem], requestCert: true, rejectUnauthorized: false,
-  }, (req, res) => {
+  const server = https.createServer({ ...serverCert(), ca: [caPem], requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const sock = req.socket as TLSSocket;
     const peer = sock.getPeerCertificate();
     res.end(JSON.stringify({ cn: peer?.subject?.CN ?? null, authorized: sock.authorized, remote: sock.remoteAddress }));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, port: await listen(server) };
 }
 
 /**
@@ -215,5 +223,34 @@ describe('/tool fetch arguments', () => {
     assert.deepEqual(block.block, [['status', 'finished']]);
     assert.deepEqual(block.records, [{ status: 'finished' }]);
     await assert.rejects(fetch({ url, proplist: 'nosuch' }), /input does not match any value of proplist/);
+  });
+
+  test('http-version: http2 speaks HTTP/2 where the https server agrees, else HTTP/1.1; http2-forced only HTTP/2', async () => {
+    // The version each request came in, its method and body: node's http2 compatibility API.
+    const answer = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => { res.setHeader('X-Seen', 'yes'); res.end(`${req.httpVersion} ${req.method} ${Buffer.concat(parts).toString()}`); });
+    };
+    const h2 = http2.createSecureServer({ ...serverCert(), allowHTTP1: true }, answer);
+    const h1 = https.createServer(serverCert(), answer);
+    const h2c = http2.createServer(answer);
+    const [p2, p1, pc] = [await listen(h2), await listen(h1), await listen(h2c)];
+    try {
+      assert.equal(await data({ url: `https://127.0.0.1:${p2}/` }), '1.1 GET ', 'http1_1 by default');
+      assert.equal(await data({ url: `https://127.0.0.1:${p2}/`, 'http-version': 'http2' }), '2.0 GET ');
+      assert.equal(await data({ url: `https://127.0.0.1:${p2}/`, 'http-version': 'http2-forced', 'http-data': 'a=1' }), '2.0 POST a=1');
+      const r = (await fetch({ url: `https://127.0.0.1:${p2}/`, 'http-version': 'http2', output: 'user-with-headers' })).ret as RosArray;
+      assert.ok((r.get('http-headers') as RosArray).values().includes('x-seen: yes'));
+      assert.equal(await data({ url: `https://127.0.0.1:${p1}/`, 'http-version': 'http2' }), '1.1 GET ', 'falls back to HTTP/1.1');
+      await assert.rejects(data({ url: `https://127.0.0.1:${p1}/`, 'http-version': 'http2-forced' }), (e: RosError) => {
+        assert.equal(e.consoleText(), `failure: closing connection: <server does not speak http2> 127.0.0.1:${p1} (5)`);
+        return true;
+      });
+      // Plain http: http2-forced with prior knowledge (h2c).
+      assert.equal(await data({ url: `http://127.0.0.1:${pc}/`, 'http-version': 'http2-forced' }), '2.0 GET ');
+    } finally {
+      for (const s of [h2, h1, h2c]) await new Promise<void>((r) => s.close(() => r()));
+    }
   });
 });

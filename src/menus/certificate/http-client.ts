@@ -7,6 +7,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
+import http2, { type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
@@ -35,6 +36,11 @@ export interface HttpRequestOptions {
   clientCert?: { cert: string; key: string };
   /** Source address of the connection. */
   localAddress?: string;
+  /**
+   * http1_1 (default); http2: offer h2 in TLS ALPN, HTTP/1.1 when the server does not take it;
+   * http2-forced: h2 only (over plain http with prior knowledge, RFC 9113 §3.3).
+   */
+  httpVersion?: 'http1_1' | 'http2' | 'http2-forced';
   /** The address family a host name is resolved to (fetch's ip-type=); either when unset. */
   family?: 4 | 6;
   /** Compress the body and say so in Content-Encoding (RFC 9110 §8.4.1; deflate is the zlib format). */
@@ -110,6 +116,11 @@ export function connectionFailed(host: string, port: number): RosError {
   return failure(`closing connection: <connection failed> ${host}:${port} (140)`);
 }
 
+/** What a TLS connection offers in ALPN (RFC 7301) for each http-version. */
+const ALPN: Record<NonNullable<HttpRequestOptions['httpVersion']>, string[]> = {
+  http1_1: ['http/1.1'], http2: ['h2', 'http/1.1'], 'http2-forced': ['h2'],
+};
+
 function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
   const https = url.protocol === 'https:';
   const port = url.port ? Number(url.port) : https ? 443 : 80;
@@ -150,82 +161,104 @@ function oneRequest(opts: HttpRequestOptions, url: URL): Promise<HttpResponse> {
       if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded';
     }
 
+    /** The response, over either protocol: status line, headers, then the body within the bounds. */
+    const receive = (head: Omit<HttpResponse, 'body' | 'url'>, res: NodeJS.ReadableStream, close: () => void) => {
+      touch();
+      const answer = (body: Buffer) => { close(); finish(undefined, { ...head, body, url: url.toString() }); };
+      if (opts.statusOnly) { answer(Buffer.alloc(0)); return; }
+      const total = head.headers['content-length'] !== undefined ? Number(head.headers['content-length']) : undefined;
+      if (total !== undefined && total > opts.maxBytes && !head.headers['content-encoding']) {
+        finish(failure('maximum message size exceeded'));
+        return;
+      }
+      const parts: Buffer[] = [];
+      let got = 0;
+      res.on('data', (chunk: Buffer) => {
+        touch();
+        got += chunk.length;
+        if (got > opts.maxBytes) { finish(failure('maximum message size exceeded')); return; }
+        parts.push(chunk);
+        opts.onProgress?.(got, total);
+      });
+      res.on('error', (e: Error) => finish(failure(`closing connection: <${e.message}> ${host}:${port} (5)`)));
+      res.on('end', () => {
+        let body = Buffer.concat(parts);
+        const enc = String(head.headers['content-encoding'] ?? '').toLowerCase();
+        try {
+          if (enc === 'gzip' || enc === 'x-gzip') body = zlib.gunzipSync(body, { maxOutputLength: opts.maxBytes });
+          else if (enc === 'deflate') body = zlib.inflateSync(body, { maxOutputLength: opts.maxBytes });
+        } catch (e) {
+          finish(failure((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'maximum message size exceeded' : 'closing connection: <bad content encoding> (5)'));
+          return;
+        }
+        answer(body);
+      });
+    };
+    const requestFailed = (e: Error) => finish(done ? undefined : failure(`closing connection: <${e.message}> ${host}:${port} (5)`));
+
     const send = (sock: net.Socket) => {
       const req = http.request({
         method: (opts.method ?? 'GET').toUpperCase(), path: `${url.pathname}${url.search}`, headers,
         createConnection: () => sock,
       });
-      req.on('error', (e) => finish(done ? undefined : failure(`closing connection: <${(e as Error).message}> ${host}:${port} (5)`)));
-      req.on('response', (res) => {
-        touch();
-        if (opts.statusOnly) {
-          sock.destroy();
-          finish(undefined, {
-            status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers,
-            headerLines: headerLinesOf(res.rawHeaders), body: Buffer.alloc(0), url: url.toString(),
-          });
-          return;
-        }
-        const total = res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
-        if (total !== undefined && total > opts.maxBytes && !res.headers['content-encoding']) {
-          finish(failure('maximum message size exceeded'));
-          return;
-        }
-        const parts: Buffer[] = [];
-        let got = 0;
-        res.on('data', (chunk: Buffer) => {
-          touch();
-          got += chunk.length;
-          if (got > opts.maxBytes) { finish(failure('maximum message size exceeded')); return; }
-          parts.push(chunk);
-          opts.onProgress?.(got, total);
-        });
-        res.on('error', (e) => finish(failure(`closing connection: <${e.message}> ${host}:${port} (5)`)));
-        res.on('end', () => {
-          let body = Buffer.concat(parts);
-          const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
-          try {
-            if (enc === 'gzip' || enc === 'x-gzip') body = zlib.gunzipSync(body, { maxOutputLength: opts.maxBytes });
-            else if (enc === 'deflate') body = zlib.inflateSync(body, { maxOutputLength: opts.maxBytes });
-          } catch (e) {
-            finish(failure((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'maximum message size exceeded' : 'closing connection: <bad content encoding> (5)'));
-            return;
-          }
-          sock.destroy();
-          finish(undefined, {
-            status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers,
-            headerLines: headerLinesOf(res.rawHeaders), body, url: url.toString(),
-          });
-        });
-      });
+      req.on('error', requestFailed);
+      req.on('response', (res) => receive({
+        status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, headerLines: headerLinesOf(res.rawHeaders),
+      }, res, () => sock.destroy()));
       if (opts.body) req.write(opts.body);
       req.end();
+    };
+
+    /** HTTP/2 (RFC 9113) on a connection that agreed to it: the same request as pseudo-headers. */
+    const send2 = (sock: net.Socket) => {
+      const session = http2.connect(url.origin, { createConnection: () => sock });
+      session.on('error', requestFailed);
+      // Host becomes :authority; connection-specific fields are not allowed (RFC 9113 §8.2.2).
+      const fields = Object.fromEntries(Object.entries(headers).filter(([k]) => !/^(host|connection|keep-alive|transfer-encoding|upgrade)$/i.test(k)));
+      const req = session.request({
+        ':method': (opts.method ?? 'GET').toUpperCase(), ':path': `${url.pathname}${url.search}`, ':authority': url.host, ':scheme': url.protocol.replace(':', ''), ...fields,
+      }, { endStream: !opts.body });
+      req.on('error', requestFailed);
+      req.on('response', (h: Http2Headers) => {
+        const plain = Object.fromEntries(Object.entries(h).filter(([k]) => !k.startsWith(':'))) as IncomingHttpHeaders;
+        const lines = Object.entries(plain).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${String(x)}`));
+        receive({ status: Number(h[':status'] ?? 0), statusText: '', headers: plain, headerLines: lines }, req, () => { session.destroy(); sock.destroy(); });
+      });
+      if (opts.body) req.end(opts.body);
     };
 
     if (https) {
       const servername = net.isIP(host) ? undefined : host;
       // localAddress and family reach the TCP connect (tls.connect passes its options on; the types omit them).
       const options: tls.ConnectionOptions & { localAddress?: string; family?: number } = {
-        host, port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], localAddress: opts.localAddress, family: opts.family,
+        host, port, servername, rejectUnauthorized: false, ALPNProtocols: ALPN[opts.httpVersion ?? 'http1_1'], localAddress: opts.localAddress, family: opts.family,
         ...(opts.clientCert ? { cert: opts.clientCert.cert, key: opts.clientCert.key } : {}),
       };
       const s = tls.connect(options);
       socket = s;
+      // http2-forced: a server that takes no h2 refuses the handshake (RFC 7301 §3.2) or picks none.
+      const noHttp2 = () => failure(`closing connection: <server does not speak http2> ${host}:${port} (5)`);
       s.on('error', (e: NodeJS.ErrnoException) => {
         if (isConnectError(e)) finish(connectionFailed(host, port));
+        else if (e.code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') finish(noHttp2());
         else finish(failure(`ssl connection error: ${e.code === 'ECONNRESET' ? 'connection reset' : 'handshake failed: ' + e.message} (6)`));
       });
+      const go = () => {
+        if (s.alpnProtocol === 'h2') send2(s);
+        else if (opts.httpVersion === 'http2-forced') finish(noHttp2());
+        else send(s);
+      };
       s.once('secureConnect', () => {
         touch();
         const verify = opts.verifyTls;
-        if (!verify) { send(s); return; }
-        verify(peerChain(s), host).then(() => { if (!done) send(s); }, (e) => finish(e));
+        if (!verify) { go(); return; }
+        verify(peerChain(s), host).then(() => { if (!done) go(); }, (e) => finish(e));
       });
     } else {
       const s = net.connect({ host, port, localAddress: opts.localAddress, family: opts.family });
       socket = s;
       s.on('error', () => finish(connectionFailed(host, port)));
-      s.once('connect', () => { touch(); send(s); });
+      s.once('connect', () => { touch(); (opts.httpVersion === 'http2-forced' ? send2 : send)(s); });
     }
   });
 }

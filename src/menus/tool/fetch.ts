@@ -150,6 +150,7 @@ export const fetchCommand: CommandDecl = {
     { name: 'http-auth-scheme', type: enumType(['basic', 'digest']), help: 'basic: user and password sent with the request; digest: the answer to the server\'s Digest challenge (RFC 7616, MD5 or SHA-256)' },
     { name: 'http-content-encoding', type: enumType(['deflate', 'gzip']), help: 'Compress http-data and send it with this Content-Encoding' },
     { name: 'http-max-redirect-count', type: intType(0, 100) },
+    { name: 'http-version', type: enumType(['http1_1', 'http2', 'http2-forced']), help: 'http1_1; http2: HTTP/2 when the https server agrees (ALPN h2); http2-forced: HTTP/2 only' },
     { name: 'idle-timeout', type: durationType(0, 3600e9) },
     { name: 'keep-result', type: enumType(['yes', 'no']) },
     { name: 'upload', type: enumType(['yes', 'no']) },
@@ -207,6 +208,7 @@ export const fetchCommand: CommandDecl = {
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
         onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'), digest,
         contentEncoding: arg(call, 'http-content-encoding') as 'gzip' | 'deflate' | undefined, family: familyOf(call),
+        httpVersion: arg(call, 'http-version') as 'http1_1' | 'http2' | 'http2-forced' | undefined,
       });
     } finally {
       progress.end();
