@@ -340,6 +340,19 @@ export const requireText = (v: Value, name: string): string => {
 };
 
 /** An IPv4 network `192.168.88.0/24`, kept as its network address as RouterOS does (a bare address is /32). */
+/** An IPv4 or IPv6 address (`10.0.0.1`, `::1`); a script reads it back as an IP. */
+export const ipAddressType: PropType<string> = {
+  help: 'IP address',
+  parse(v, _ctx, name) {
+    const a = IpAddress.parse(valueToString(v).trim());
+    if (!a) throw invalidValue(name);
+    return a.toString();
+  },
+  display: (v) => v,
+  api: (v) => v,
+  script: (v) => IpAddress.parse(v) ?? v,
+};
+
 export const ipv4NetworkType: PropType<string> = {
   ...bareStringType,
   help: 'IP/prefix',

@@ -40,7 +40,8 @@ import type { Value } from '../menu/values.js';
 import { DNS, DNS_PATH } from '../menus/ip/dns.js';
 import { runPing } from '../menus/ping.js';
 import { logScriptFailure, runAsJob } from '../menus/system/script-job.js';
-import { httpRequest } from '../menus/tool/http-client.js';
+import { httpRequest } from '../menus/certificate/http-client.js';
+import { tlsMaterial } from '../menus/certificate/tls-material.js';
 import {
   NETWATCH_PATH, NETWATCH_SCRIPT_POLICIES, NW, RESULT, RESULT_NAMES, TEST_RESULT_NAMES, probeKey,
 } from '../menus/tool/netwatch.js';
@@ -48,7 +49,6 @@ import { DutyLoop } from '../store/duty-loop.js';
 import type { RowData, StoredRow } from '../store/store.js';
 import { PlainUpstream } from './dns/upstream.js';
 import { CLASS_IN, RCODE, TYPE, rdataText } from './dns/wire.js';
-import { planTls } from './tls.js';
 
 /** The duty's name: one prober among the daemons of a store. */
 export const NETWATCH_DUTY = 'netwatch';
@@ -281,10 +281,10 @@ class Netwatch implements RunningNetwatch {
     const certId = propValue(NW.certificate, data);
     let clientCert: { cert: string; key: string } | undefined;
     if (https && certId) {
-      const plan = await env.store.read((tx) => planTls(env, tx, 'netwatch', certId, undefined));
+      const material = await env.store.read((tx) => tlsMaterial(env, tx, certId));
       // A client certificate that can not be presented (no key, removed): the test fails.
-      if (plan.kind !== 'cert') return { ok: false, values: {} };
-      clientCert = { cert: String(plan.options.cert), key: String(plan.options.key) };
+      if (material.kind !== 'cert') return { ok: false, values: {} };
+      clientCert = material;
     }
     const started = performance.now();
     const res = await httpRequest({

@@ -1,12 +1,10 @@
-// TLS material of a service, read from /certificate: the bound certificate, the intermediates
-// the store holds for it (followed by akid → skid), its private key, and the tls-version limits.
+// TLS material of a service, read from /certificate (menus/certificate/tls-material.ts: the bound
+// certificate, the intermediates the store holds for it, its private key), and the tls-version limits.
 // api-ssl without a certificate offers anonymous Diffie-Hellman as RouterOS does (spec §9.2).
 
-import { X509Certificate, type KeyObject } from 'node:crypto';
 import type tls from 'node:tls';
 import { acmeResponder } from '../menus/certificate/acme-responder.js';
-import { CERT_PATH } from '../menus/certificate/properties.js';
-import { certificateDer, privateKey } from '../menus/certificate/keys.js';
+import { tlsMaterial } from '../menus/certificate/tls-material.js';
 import type { TlsVersion } from '../menus/ip/service.js';
 import type { Environment } from '../menu/types.js';
 import type { ReadTx } from '../store/store.js';
@@ -31,80 +29,29 @@ export type TlsPlan =
   | { kind: 'anon'; signature: string; options: tls.SecureContextOptions }
   | { kind: 'none'; reason: string };
 
-function pem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
-}
-
 function versions(v: TlsVersion | undefined): Pick<tls.SecureContextOptions, 'minVersion' | 'maxVersion'> {
   if (v === 'only-1.2') return { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' };
   if (v === 'only-1.3') return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
   return { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' };
 }
 
-/** Issuers the store holds for a certificate, leaf excluded, self-signed roots excluded. */
-function intermediates(tx: ReadTx, leaf: Record<string, unknown>): Array<{ id: number; fingerprint: string }> {
-  const out: Array<{ id: number; fingerprint: string }> = [];
-  const seen = new Set<string>([String(leaf.fingerprint ?? '')]);
-  let akid = String(leaf.akid ?? '');
-  for (let depth = 0; depth < 8 && akid !== ''; depth++) {
-    const issuer = tx.findBy(CERT_PATH, 'skid', akid).find((r) => typeof r.data.fingerprint === 'string');
-    if (!issuer) break;
-    const fp = String(issuer.data.fingerprint);
-    const next = String(issuer.data.akid ?? '');
-    if (seen.has(fp) || next === '' || next === akid) break; // self-signed root: clients have it
-    seen.add(fp);
-    out.push({ id: issuer.id, fingerprint: fp });
-    akid = next;
-  }
-  return out;
-}
-
 /**
- * What a TLS service should present. `cheap` is the signature of the inputs (fingerprints,
+ * What a TLS service should present. `signature` is the signature of the inputs (fingerprints,
  * version): the caller rebuilds the context only when it changes.
  */
 export function planTls(env: Environment, tx: ReadTx, service: string, certId: number, tlsVersion: TlsVersion | undefined): TlsPlan {
-  const range = versions(tlsVersion);
-  if (!certId) {
-    if (service === 'api-ssl') {
-      return { kind: 'anon', signature: 'anon', options: { ciphers: ANON_DH_CIPHERS, dhparam: 'auto', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } };
-    }
-    return { kind: 'none', reason: 'no certificate' };
+  if (!certId && service === 'api-ssl') {
+    return { kind: 'anon', signature: 'anon', options: { ciphers: ANON_DH_CIPHERS, dhparam: 'auto', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } };
   }
-  const row = tx.get(CERT_PATH, certId);
-  if (!row) return { kind: 'none', reason: 'no certificate' };
-  const name = String(row.data.name ?? '');
-  const fingerprint = typeof row.data.fingerprint === 'string' ? row.data.fingerprint : '';
-  const der = certificateDer(tx, certId);
-  if (!fingerprint || !der) return { kind: 'none', reason: `certificate ${name} is not signed` };
-  if (!row.data['private-key']) return { kind: 'none', reason: `no key for certificate ${name} found` };
-  const chain = intermediates(tx, row.data);
-  const signature = [fingerprint, ...chain.map((c) => c.fingerprint), tlsVersion ?? 'any'].join('|');
-  const cached = built.get(signature);
-  if (cached) return { kind: 'cert', signature, certName: name, options: withAcme(env, service, cached) };
-  let key: KeyObject | undefined;
-  try {
-    key = privateKey(env, tx, certId, fingerprint);
-  } catch {
-    key = undefined;
-  }
-  if (!key) return { kind: 'none', reason: `no key for certificate ${name} found` };
-  const certs = [der, ...chain.map((c) => certificateDer(tx, c.id)).filter((d): d is Buffer => !!d)];
-  // A key that does not match the certificate would fail every handshake: say so instead.
-  if (!new X509Certificate(der).checkPrivateKey(key)) return { kind: 'none', reason: `no key for certificate ${name} found` };
+  const material = tlsMaterial(env, tx, certId);
+  if (material.kind === 'none') return { kind: 'none', reason: material.reason };
   const options: tls.SecureContextOptions = {
-    cert: certs.map(pem).join(''), key: key.export({ type: 'pkcs8', format: 'pem' }) as string, ...range,
-    ciphers: FORWARD_SECRET_CIPHERS, dhparam: 'auto',
+    cert: material.cert, key: material.key, ...versions(tlsVersion), ciphers: FORWARD_SECRET_CIPHERS, dhparam: 'auto',
   };
-  if (built.size >= 16) built.clear();
-  built.set(signature, options);
-  return { kind: 'cert', signature, certName: name, options: withAcme(env, service, options) };
+  return { kind: 'cert', signature: `${material.signature}|${tlsVersion ?? 'any'}`, certName: material.name, options: withAcme(env, service, options) };
 }
 
 /** www-ssl also answers ACME TLS-ALPN-01 handshakes (RFC 8737) with this appliance's challenges. */
 function withAcme(env: Environment, service: string, options: tls.SecureContextOptions): tls.SecureContextOptions {
   return service === 'www-ssl' ? { ...options, ...acmeResponder(env).tlsHooks } : options;
 }
-
-/** Contexts built lately, by signature: reconciling must not re-read keys when nothing changed. */
-const built = new Map<string, tls.SecureContextOptions>();

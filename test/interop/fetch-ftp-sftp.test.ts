@@ -83,6 +83,25 @@ describe('/tool fetch over ftp and sftp', () => {
       await assert.rejects(fetch({ url: url('nothing-here'), user: 'admin', password: PASSWORD, 'dst-path': `${scheme}-none` }), /closing connection/);
       assert.equal(fs.existsSync(localFile(`${scheme}-none`)), false);
     });
+    test(`${scheme}: src-address= is the local address of the connections; one not of this host fails to connect`, async () => {
+      await fetch({ url: url('blob.bin'), user: 'admin', password: PASSWORD, 'src-address': '127.0.0.2', 'dst-path': `${scheme}-src.bin` });
+      assert.ok(fs.readFileSync(localFile(`${scheme}-src.bin`)).equals(blob), 'the data connection too (FTP)');
+      const log = await peer.app.store.read((tx) => tx.list('/log').map((r) => String(r.data.message)));
+      assert.ok(log.includes(`user admin logged in from 127.0.0.2 via ${scheme === 'ftp' ? 'ftp' : 'ssh'}`), log.join('\n'));
+      await assert.rejects(fetch({ url: url('blob.bin'), user: 'admin', password: PASSWORD, 'src-address': '192.0.2.1', 'dst-path': `${scheme}-nosrc.bin` }),
+        /closing connection: <connection failed> 127\.0\.0\.1:\d+ \(140\)/);
+      assert.equal(fs.existsSync(localFile(`${scheme}-nosrc.bin`)), false);
+    });
+
+    test(`${scheme}: ip-type= chooses the family of localhost's address (the peer listens on 127.0.0.1 only)`, async () => {
+      const at = `${scheme}://localhost:${port()}/blob.bin`;
+      await fetch({ url: at, user: 'admin', password: PASSWORD, 'ip-type': 'ipv4', 'dst-path': `${scheme}-v4.bin` });
+      assert.ok(fs.readFileSync(localFile(`${scheme}-v4.bin`)).equals(blob));
+      // No IPv6 address for localhost here, or ::1 where nothing listens: either way no connection.
+      await assert.rejects(fetch({ url: at, user: 'admin', password: PASSWORD, 'ip-type': 'ipv6', 'dst-path': `${scheme}-v6.bin` }),
+        new RegExp(`closing connection: <connection failed> localhost:${port()} \\(140\\)`));
+      assert.equal(fs.existsSync(localFile(`${scheme}-v6.bin`)), false);
+    });
   }
 
   test('a refused port fails as for http; tftp stays unsupported', async () => {
@@ -233,6 +252,9 @@ for (const [name, scheme, script, tool] of [
         const fetch = (args: Record<string, string>) => t.run('/tool', 'fetch', args);
         await fetch({ url: `${scheme}://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'got.bin' });
         assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'got.bin')).equals(blob));
+        // From another local address (pyftpdlib refuses a data connection from an address other than the control's).
+        await fetch({ url: `${scheme}://up:pw@127.0.0.1:${port}/from-server.bin`, 'dst-path': 'src.bin', 'src-address': '127.0.0.2' });
+        assert.ok(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'src.bin')).equals(blob));
         await fetch({ mode: scheme, address: '127.0.0.1', port: String(port), user: 'up', password: 'pw', 'src-path': 'got.bin', 'dst-path': 'back.bin', upload: 'yes' });
         assert.ok(fs.readFileSync(path.join(root, 'back.bin')).equals(blob));
         await assert.rejects(fetch({ url: `${scheme}://127.0.0.1:${port}/from-server.bin`, user: 'up', password: 'nope', 'dst-path': 'bad.bin' }),
@@ -246,3 +268,31 @@ for (const [name, scheme, script, tool] of [
     });
   });
 }
+
+describe('/tool fetch mode=ftp ascii= against pyftpdlib', { skip: needs('pyftpdlib') }, () => {
+  test('ascii=yes sends TYPE A: CRLF on the wire, LF here, both ways; ascii=no (binary) keeps the bytes', async () => {
+    const root = tempDir('rospki-peer-');
+    // Mixed line ends: pyftpdlib (POSIX) sends a lone LF as CRLF in ASCII mode and keeps CRLF.
+    fs.writeFileSync(path.join(root, 'text.txt'), 'one\r\ntwo\nthree\n');
+    const server = await startPython(PYFTPD, root);
+    const t = await openTestApp();
+    try {
+      const url = (p: string) => `ftp://up:pw@127.0.0.1:${server.port}/${p}`;
+      const local = (name: string) => fs.readFileSync(path.join(t.app.dataDir.filesDir, name), 'latin1');
+      await t.run('/tool', 'fetch', { url: url('text.txt'), 'dst-path': 'a.txt', ascii: 'yes' });
+      assert.equal(local('a.txt'), 'one\ntwo\nthree\n');
+      await t.run('/tool', 'fetch', { url: url('text.txt'), 'dst-path': 'i.txt', ascii: 'no' });
+      assert.equal(local('i.txt'), 'one\r\ntwo\nthree\n');
+      // Up: a CRLF file goes as CRLF lines, and pyftpdlib stores them in its own (LF) form in
+      // ASCII mode; in binary mode it stores the bytes.
+      await t.run('/tool', 'fetch', { url: url('up-a.txt'), 'src-path': 'i.txt', upload: 'yes', ascii: 'yes' });
+      assert.equal(fs.readFileSync(path.join(root, 'up-a.txt'), 'latin1'), 'one\ntwo\nthree\n');
+      await t.run('/tool', 'fetch', { url: url('up-i.txt'), 'src-path': 'i.txt', upload: 'yes' });
+      assert.equal(fs.readFileSync(path.join(root, 'up-i.txt'), 'latin1'), 'one\r\ntwo\nthree\n');
+    } finally {
+      t.close();
+      server.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -258,7 +258,7 @@ class Unreachable extends Error {
 
 function transport(env: Environment): HttpTransport {
   return async (req, signal) => {
-    const { httpRequest } = await import('../tool/http-client.js');
+    const { httpRequest } = await import('./http-client.js');
     try {
       const res = await httpRequest({
         url: req.url, method: req.method, headers: req.headers, body: req.body,

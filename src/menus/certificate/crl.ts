@@ -187,7 +187,7 @@ export async function downloadCrl(env: Environment, id: number, signal?: AbortSi
     } else {
       const u = new URL(target.url);
       if (u.protocol !== 'http:') throw failure(`only http CRL URLs are supported (${u.protocol.replace(':', '')})`);
-      const { httpRequest } = await import('../tool/http-client.js'); // loaded on first download
+      const { httpRequest } = await import('./http-client.js'); // loaded on first download
       const res = await httpRequest({
         url: target.url, maxBytes: CRL_MAX_BYTES, idleTimeoutMs: 10_000, totalTimeoutMs: CRL_DOWNLOAD_TIMEOUT_MS, maxRedirects: 2, signal,
       });

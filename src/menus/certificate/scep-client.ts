@@ -78,7 +78,7 @@ interface Peer {
 }
 
 async function http(url: string, opts: { method?: string; body?: Buffer; signal?: AbortSignal }): Promise<{ status: number; type: string; body: Buffer }> {
-  const { httpRequest } = await import('../tool/http-client.js'); // loaded on first use
+  const { httpRequest } = await import('./http-client.js'); // loaded on first use
   const res = await httpRequest({
     url, method: opts.method, body: opts.body, headers: opts.body ? { 'Content-Type': 'application/x-pki-message' } : {},
     maxBytes: MAX_REPLY_BYTES, idleTimeoutMs: HTTP_TIMEOUT_MS, totalTimeoutMs: HTTP_TIMEOUT_MS, maxRedirects: 0, signal: opts.signal,

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import { failure, invalidValue } from '../../errors.js';
 import {
-  boolType, dateType, durationType, enumSetType, enumType, intType, prefixListType, refListType, refType, stringListType, stringType, bareStringType,
+  boolType, dateType, durationType, enumSetType, enumType, intType, ipAddressType, prefixListType, refListType, refType, stringListType, stringType, bareStringType,
 } from '../../menu/proptypes.js';
 import type { MenuDecl, PropType, PropertyDecl, TypeContext } from '../../menu/types.js';
 import type { RowData } from '../../store/store.js';
@@ -120,17 +120,7 @@ const prefixOrNameType: PropType<string> = {
 };
 
 /** An IPv4 or IPv6 address. */
-const addressType: PropType<string> = {
-  help: 'IP address',
-  parse(v, _ctx, name) {
-    const a = IpAddress.parse(valueToString(v).trim());
-    if (!a) throw invalidValue(name);
-    return a.toString();
-  },
-  display: (v) => v,
-  api: (v) => v,
-  script: (v) => IpAddress.parse(v) ?? v,
-};
+const addressType = ipAddressType;
 
 /** A port `500`, or `any`. */
 const portOrAnyType: PropType<number | 'any'> = {

@@ -7,10 +7,12 @@ import path from 'node:path';
 import { failure, invalidValue, notEnoughPermissions } from '../../errors.js';
 import type { Args } from '../../menu/args.js';
 import { holdsSecret } from '../../menu/secret-files.js';
-import { durationType, enumType, intType, presenceType, stringType } from '../../menu/proptypes.js';
-import type { CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
+import { durationType, enumSetType, enumType, intType, ipAddressType, presenceType, refType, stringType } from '../../menu/proptypes.js';
+import type { ArgDecl, CommandDecl, CommandResult, MenuDecl, Session } from '../../menu/types.js';
 import { Duration, RosArray, type Value } from '../../menu/values.js';
 import type { CheckMode } from '../../trust/engine.js';
+import { CERT_PATH } from '../certificate/properties.js';
+import { tlsMaterial } from '../certificate/tls-material.js';
 
 /** output=user returns at most this much data (spec §10.3). */
 export const USER_DATA_LIMIT = 64512;
@@ -81,6 +83,15 @@ function defaultName(url: URL): string {
   return last && last !== '/' ? last : 'index.html';
 }
 
+/** The fields of a finished fetch (spec §10.3 "Result fields"), which proplist= chooses from. */
+const RESULT_FIELDS = ['status', 'downloaded', 'uploaded', 'total', 'duration', 'data', 'http-headers'] as const;
+
+const proplistArg: ArgDecl<string[]> = { name: 'proplist', type: enumSetType(RESULT_FIELDS), help: 'Result fields to give (with as-value: only these keys)' };
+
+/** ip-type= (7.24+) as the address family a host name is resolved to; auto takes either. */
+const FAMILY: Record<string, 4 | 6 | undefined> = { auto: undefined, ipv4: 4, ipv6: 6 };
+const familyOf = (call: { args: Args }): 4 | 6 | undefined => FAMILY[arg(call, 'ip-type') ?? 'auto'];
+
 /** Sizes are reported in whole KiB, rounded down (spec §10.3). */
 const kibOf = (bytes: number): number => Math.floor(bytes / 1024);
 
@@ -125,21 +136,28 @@ export const fetchCommand: CommandDecl = {
     { name: 'address', type: bare },
     { name: 'host', type: bare },
     { name: 'port', type: intType(1, 65535) },
+    { name: 'src-address', type: ipAddressType, help: 'Local address the connection is made from (one of this host\'s)' },
     { name: 'src-path', type: stringType },
     { name: 'dst-path', type: stringType },
     { name: 'user', type: stringType },
     { name: 'password', type: stringType, sensitive: true },
     { name: 'check-certificate', type: enumType(['no', 'yes', 'yes-without-crl']) },
+    { name: 'certificate', type: refType(CERT_PATH), help: 'Client certificate (with its private key) presented to an https server that asks for one' },
     { name: 'output', type: enumType(['none', 'file', 'user', 'user-with-headers']) },
     { name: 'http-method', type: enumType(['get', 'post', 'put', 'delete', 'head', 'patch']) },
     { name: 'http-data', type: stringType },
     { name: 'http-header-field', type: stringType },
-    { name: 'http-auth-scheme', type: enumType(['basic', 'digest']) },
+    { name: 'http-auth-scheme', type: enumType(['basic', 'digest']), help: 'basic: user and password sent with the request; digest: the answer to the server\'s Digest challenge (RFC 7616, MD5 or SHA-256)' },
+    { name: 'http-content-encoding', type: enumType(['deflate', 'gzip']), help: 'Compress http-data and send it with this Content-Encoding' },
     { name: 'http-max-redirect-count', type: intType(0, 100) },
+    { name: 'http-version', type: enumType(['http1_1', 'http2', 'http2-forced']), help: 'http1_1; http2: HTTP/2 when the https server agrees (ALPN h2); http2-forced: HTTP/2 only' },
     { name: 'idle-timeout', type: durationType(0, 3600e9) },
     { name: 'keep-result', type: enumType(['yes', 'no']) },
     { name: 'upload', type: enumType(['yes', 'no']) },
+    { name: 'ascii', type: enumType(['yes', 'no']), help: 'ftp: transfer as text (TYPE A: CRLF line ends on the wire, LF here) instead of binary' },
+    { name: 'ip-type', type: enumType(Object.keys(FAMILY)), help: 'Address family a host name is resolved to: auto (either), ipv4 or ipv6' },
     { name: 'as-value', type: presenceType, flagOnly: true },
+    proplistArg,
   ],
   async run(call): Promise<CommandResult> {
     const { env, session } = call;
@@ -155,8 +173,11 @@ export const fetchCommand: CommandDecl = {
     const method = arg(call, 'http-method') ?? (data !== undefined ? 'post' : 'get');
     const headers = headerFields(arg(call, 'http-header-field'));
     const user = arg(call, 'user');
-    if (user !== undefined && user !== '') {
-      headers.Authorization = `Basic ${Buffer.from(`${user}:${arg(call, 'password') ?? ''}`).toString('base64')}`;
+    const password = arg(call, 'password') ?? '';
+    // basic: sent with the request; digest: the answer to the server's challenge (RFC 7616).
+    const digest = user !== undefined && user !== '' && arg(call, 'http-auth-scheme') === 'digest' ? { user, password } : undefined;
+    if (user !== undefined && user !== '' && !digest) {
+      headers.Authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     }
     const idle = call.args.has('idle-timeout') ? Number(call.args.value('idle-timeout')) / 1e6 : 10_000;
     const maxRedirects = call.args.has('http-max-redirect-count') ? Number(call.args.value('http-max-redirect-count')) : 2;
@@ -168,15 +189,26 @@ export const fetchCommand: CommandDecl = {
       if (!call.policies.has('write')) throw notEnoughPermissions();
     }
 
+    let clientCert: { cert: string; key: string } | undefined;
+    if (url.protocol === 'https:' && call.args.has('certificate')) {
+      const certId = Number(call.args.value('certificate'));
+      const material = await env.store.read((tx) => tlsMaterial(env, tx, certId));
+      // A certificate without its key (or not signed) can not be presented (spec §6.1's text).
+      if (material.kind !== 'cert') throw failure('SSL: no key for certificate found (6)');
+      clientCert = material;
+    }
+
     const progress = transferProgress(session, false);
-    const { httpRequest, statusFailure } = await import('./http-client.js'); // node:http, tls, zlib load only when fetching
+    const { httpRequest, statusFailure } = await import('../certificate/http-client.js'); // node:http, tls, zlib load only when fetching
     let res: Awaited<ReturnType<typeof httpRequest>>;
     try {
       res = await httpRequest({
         url: url.toString(), method, headers, body: data !== undefined ? Buffer.from(data) : undefined,
         maxBytes, idleTimeoutMs: idle || 10_000, maxRedirects, signal: session.signal,
         verifyTls: check === 'no' ? undefined : (chain, host) => env.trust.assertTrusted({ chain, host, service: 'fetch', mode: check }),
-        onProgress: progress.bytes,
+        onProgress: progress.bytes, clientCert, localAddress: arg(call, 'src-address'), digest,
+        contentEncoding: arg(call, 'http-content-encoding') as 'gzip' | 'deflate' | undefined, family: familyOf(call),
+        httpVersion: arg(call, 'http-version') as 'http1_1' | 'http2' | 'http2-forced' | undefined,
       });
     } finally {
       progress.end();
@@ -221,20 +253,25 @@ function transferProgress(session: Session, upload: boolean): { bytes: (got: num
 /** The end of a fetch: `as-value` gives the array, else the console block and the API record. */
 function result(call: { args: Args }, finished: FetchState, text: string | undefined, headerLines?: string[]): CommandResult {
   const size = finished.downloaded ?? 0;
+  // proplist= keeps only the fields it names, in every form of the result.
+  const chosen = call.args.has(proplistArg) ? new Set(call.args.get(proplistArg)) : undefined;
+  const wanted = (name: string) => !chosen || chosen.has(name);
   if (call.args.flag('as-value')) {
     const a = new RosArray();
-    a.set('status', 'finished');
-    a.set(finished.upload ? 'uploaded' : 'downloaded', kibOf(size));
-    a.set('total', kibOf(size));
-    a.set('duration', new Duration(finished.seconds * 1e9));
-    if (text !== undefined) a.set('data', text);
-    if (headerLines) a.set('http-headers', RosArray.of(headerLines));
+    const put = (name: string, v: Value) => { if (wanted(name)) a.set(name, v); };
+    put('status', 'finished');
+    put(finished.upload ? 'uploaded' : 'downloaded', kibOf(size));
+    put('total', kibOf(size));
+    put('duration', new Duration(finished.seconds * 1e9));
+    if (text !== undefined) put('data', text);
+    if (headerLines) put('http-headers', RosArray.of(headerLines));
     return { ret: a };
   }
   const block: Array<[string, Value]> = consoleFields(finished);
-  const record = apiRecord(finished);
-  if (text !== undefined) { block.push(['data', text]); record.data = text; }
-  return { block, records: [record] };
+  if (text !== undefined) block.push(['data', text]);
+  const shown = block.filter(([name]) => wanted(name));
+  const record = Object.fromEntries(Object.entries({ ...apiRecord(finished), ...(text !== undefined ? { data: text } : {}) }).filter(([name]) => wanted(name)));
+  return { block: shown, records: [record] };
 }
 
 /**
@@ -275,7 +312,7 @@ async function transfer(call: Parameters<CommandDecl['run']>[0], url: URL, uploa
     scheme, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : scheme === 'ftp' ? 21 : 22,
     user: arg(call, 'user') ?? decodeURIComponent(url.username),
     password: arg(call, 'password') ?? decodeURIComponent(url.password),
-    path: remote, idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
+    path: remote, ascii: arg(call, 'ascii') === 'yes', localAddress: arg(call, 'src-address'), family: familyOf(call), idleTimeoutMs: idle || 10_000, totalTimeoutMs: Math.max(idle || 10_000, 600_000), signal: session.signal,
     onProgress: progress.bytes,
   } as const;
   const maxBytes = output === 'user' ? USER_DATA_LIMIT : FILE_LIMIT;

@@ -5,15 +5,16 @@
 // SFTP: the ssh2 dependency's client. RouterOS keeps no known_hosts for fetch, so the server's
 // host key is not checked (as check-certificate=no for https): the password goes to whoever
 // answers on that address — documented in docs/security.md.
-// FTP: a small passive-mode client (RFC 959 USER, PASS, TYPE I, RETR, STOR, QUIT; RFC 2428
+// FTP: a small passive-mode client (RFC 959 USER, PASS, TYPE I or A, RETR, STOR, QUIT; RFC 2428
 // EPSV, PASV when the server has none). No TLS: RouterOS's fetch speaks plain FTP too.
 //
 // Failures read as RouterOS's for HTTP: `closing connection: <reason> host:port (n)`; the
 // credentials never appear in a message.
 
+import dns from 'node:dns/promises';
 import net from 'node:net';
 import { failure, RosError } from '../../errors.js';
-import { connectionFailed } from './http-client.js';
+import { connectionFailed, isConnectError } from '../certificate/http-client.js';
 
 export interface TransferTarget {
   scheme: 'ftp' | 'sftp';
@@ -25,6 +26,12 @@ export interface TransferTarget {
   path: string;
   idleTimeoutMs: number;
   totalTimeoutMs: number;
+  /** FTP: TYPE A (ascii=yes) instead of TYPE I; lines end in CRLF on the wire, LF here (RFC 959 §3.1.1.1). */
+  ascii?: boolean;
+  /** The local address of every connection (src-address=). */
+  localAddress?: string;
+  /** The address family the host name is resolved to (ip-type=); either when unset. */
+  family?: 4 | 6;
   signal?: AbortSignal;
   onProgress?: (bytes: number, total: number | undefined) => void;
 }
@@ -64,7 +71,18 @@ function bounded<T>(t: TransferTarget, work: (fail: (e: unknown) => void) => Pro
 // ---------------------------------------------------------------------------------------------
 // SFTP
 
+/** ssh2 resolves a name itself, and its forceIPv4/6 fail with a bare message: ip-type= resolves here. */
+async function sshHost(t: TransferTarget): Promise<string> {
+  if (!t.family || net.isIP(t.host)) return t.host;
+  try {
+    return (await dns.lookup(t.host, { family: t.family })).address;
+  } catch {
+    throw connectionFailed(t.host, t.port);
+  }
+}
+
 async function sftpSession(t: TransferTarget, fail: (e: unknown) => void, track: (c: { end(): void }) => void) {
+  const host = await sshHost(t);
   const { default: ssh2 } = await import('ssh2');
   const client = new ssh2.Client();
   track(client);
@@ -76,13 +94,13 @@ async function sftpSession(t: TransferTarget, fail: (e: unknown) => void, track:
     client.on('error', (e: Error & { level?: string; code?: string }) => {
       if (ready) { fail(/keepalive/i.test(e.message) ? failure('connection timeout') : closing(e.message, t, 5)); return; }
       if (e.level === 'client-authentication') reject(closing('authentication failed', t));
-      else if (e.code === 'ECONNREFUSED' || e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') reject(connectionFailed(t.host, t.port));
+      else if (isConnectError(e)) reject(connectionFailed(t.host, t.port));
       else if (/timed out/i.test(e.message)) reject(failure('connection timeout'));
       else reject(closing(e.message, t, 5));
     });
     client.once('close', () => reject(closing('connection closed', t, 5)));
     client.connect({
-      host: t.host, port: t.port, username: t.user, password: t.password,
+      host, port: t.port, localAddress: t.localAddress, username: t.user, password: t.password,
       readyTimeout: t.idleTimeoutMs, tryKeyboard: false,
       // A server that goes silent mid-transfer: three unanswered keepalives over the idle time end it.
       keepaliveInterval: Math.max(1000, Math.floor(t.idleTimeoutMs / 3)), keepaliveCountMax: 3,
@@ -223,7 +241,7 @@ class Control {
 
 function connect(host: string, port: number, t: TransferTarget): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const s = net.connect({ host, port, localAddress: t.localAddress, family: t.family });
     const timer = setTimeout(() => { s.destroy(); reject(failure('connection timeout')); }, t.idleTimeoutMs);
     s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
     s.once('error', () => { clearTimeout(timer); reject(connectionFailed(host, port)); });
@@ -238,9 +256,16 @@ async function ftpLogin(t: TransferTarget, track: (s: net.Socket) => void): Prom
   if (hello.code !== 220) throw closing(`${hello.code} ${hello.text}`, t);
   const u = await c.command(`USER ${t.user || 'anonymous'}`, (code) => code === 230 || code === 331);
   if (u.code === 331) await c.command(`PASS ${t.password}`, (code) => code === 230 || code === 202);
-  await c.command('TYPE I', (code) => code === 200);
+  await c.command(t.ascii ? 'TYPE A' : 'TYPE I', (code) => code === 200);
   return c;
 }
+
+/**
+ * ASCII type (RFC 959 §3.1.1.1): the wire carries NVT-ASCII, lines ending in CRLF; here they end
+ * in LF, as in the classic ftp client's ascii mode. latin1 keeps every other byte as it is.
+ */
+const fromNvt = (wire: Buffer): Buffer => Buffer.from(wire.toString('latin1').replace(/\r\n/g, '\n'), 'latin1');
+const toNvt = (local: Buffer): Buffer => Buffer.from(local.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
 
 /** The data connection: EPSV (RFC 2428) to the control's own address, else PASV's. */
 async function ftpData(c: Control, t: TransferTarget, track: (s: net.Socket) => void): Promise<net.Socket> {
@@ -297,11 +322,12 @@ export function ftpDownload(t: TransferTarget, maxBytes: number): Promise<Buffer
     const r = await c.reply();
     if (r.code !== 226 && r.code !== 250) throw closing(`${r.code} ${r.text}`, t);
     c.socket.write('QUIT\r\n');
-    return Buffer.concat(parts);
+    return t.ascii ? fromNvt(Buffer.concat(parts)) : Buffer.concat(parts);
   }, () => { for (const s of sockets) s.destroy(); });
 }
 
-export function ftpUpload(t: TransferTarget, body: Buffer): Promise<void> {
+export function ftpUpload(t: TransferTarget, data: Buffer): Promise<void> {
+  const body = t.ascii ? toNvt(data) : data;
   const sockets: net.Socket[] = [];
   return bounded(t, async () => {
     const c = await ftpLogin(t, (s) => sockets.push(s));
