@@ -169,11 +169,14 @@ async function openConsole(dir: string, interactive: boolean): Promise<{ backend
   const { ConsoleSession } = await import('./console/session.js');
   const { LocalConsole } = await import('./control.js');
   const app = await Appliance.open(dir, { store: storeUrl });
+  // No daemon runs the DNS service here: `:resolve` asks a resolver of this process instead.
+  const { processResolver } = await import('./services/dns/service.js');
+  const closeResolver = processResolver(app);
   const session = await ConsoleSession.open(app, {
     width: terminalWidth(), output: () => {}, via: interactive ? 'console' : 'script', operator: true,
     prompt: ask,
   });
-  return { backend: new LocalConsole(session), close: () => { app.close(); return app.closed(); } };
+  return { backend: new LocalConsole(session), close: () => { closeResolver(); app.close(); return app.closed(); } };
 }
 
 /** Questions on this terminal: through the running console when there is one (see repl.ts). */

@@ -59,6 +59,22 @@ describe('rospki -e, files and stdin', () => {
     assert.equal(syntax.status, 1);
   });
 
+  test(':resolve without a daemon asks the router\'s resolver of this process: the static entries a script just added', () => {
+    const dir = dataDir();
+    const r = rospki(['--data', dir, '-e', [
+      '/ip dns static add name=ca.lab.test address=10.1.2.3',
+      '/ip dns static add name=ca.lab.test type=AAAA address=2001:db8::5',
+      ':put [:resolve ca.lab.test]',
+      ':put [:resolve ca.lab.test type=ipv6]',
+      '/ip dns static set [find address=10.1.2.3] address=10.9.9.9',
+      ':put [:resolve ca.lab.test]',
+      ':put [:resolve nothere.lab.test]',
+    ].join('\n')]);
+    // No servers set: a name not in the table fails as upstream trouble, as in the daemon.
+    assert.equal(r.stdout, '10.1.2.3\n2001:db8::5\n10.9.9.9\nfailure: dns server failure\n');
+    assert.equal(r.status, 1);
+  });
+
   test('ROSPKI_DATA chooses the data directory; COLUMNS sets the width', () => {
     const dir = dataDir();
     rospki(['-e', '/user add name=averyveryverylongusername group=read comment="a comment that is long"'], { env: { ROSPKI_DATA: dir } });

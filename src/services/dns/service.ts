@@ -19,6 +19,7 @@ import { listRows, propValue } from '../../menu/generic.js';
 import {
   DNS, DNS_FORWARDERS_PATH, DNS_PATH, dnsStaticMenu, LIVE_RESOLVER, type LiveResolver,
 } from '../../menus/ip/dns.js';
+import type { Appliance } from '../../appliance.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { failureSource } from '../auth.js';
 import { bindReason, type ServiceContext } from '../context.js';
@@ -107,29 +108,32 @@ interface Listening {
   readonly tcp: net.Server;
 }
 
-export class DnsService implements ManagedService {
+/**
+ * The router's own resolver in one process, published as LIVE_RESOLVER: what `:resolve` asks and
+ * `/ip dns cache` shows. The DNS service configures it as it follows /ip dns; a process that runs
+ * no DNS service (a console or `rospki -e` on the data directory, without the daemon) gets one
+ * that reads the configuration before each lookup (processResolver), so a script's `:resolve`
+ * finds the static entries it just added, as on the router.
+ */
+class RouterResolver {
   readonly resolver: Resolver;
-  private listening: Listening | undefined;
-  private readonly connections = new Set<TcpClient>();
-  private maxTcpSessions = 20;
-  private stopped = false;
   private readonly unsubscribeClock: () => void;
 
-  constructor(private readonly ctx: ServiceContext) {
-    const { env } = ctx.app;
+  constructor(private readonly app: Appliance, private readonly beforeLookup?: () => Promise<void>) {
+    const { env } = app;
     this.resolver = new Resolver({
       verify: async (chain, host) => {
         const r = await env.trust.verify({ chain, host, service: 'dns', mode: 'yes' });
         return r.ok ? undefined : r.error;
       },
-      log: (topics, message) => { void ctx.app.store.write((tx) => env.log(tx, topics, message)).catch(() => {}); },
+      log: (topics, message) => { void app.store.write((tx) => env.log(tx, topics, message)).catch(() => {}); },
     });
     env.cache.table<string, LiveResolver>(LIVE_RESOLVER.table).set(LIVE_RESOLVER.key, this.live());
     // A moved clock (/system clock set, NTP) may make the DoH server's certificate expired or valid.
-    this.unsubscribeClock = ctx.app.clock.onChange(() => this.resolver.trustChanged());
+    this.unsubscribeClock = app.clock.onChange(() => this.resolver.trustChanged());
   }
 
-  /** What `/ip dns cache` and `cache-used` read. */
+  /** What `/ip dns cache`, `cache-used` and `:resolve` read. */
   private live(): LiveResolver {
     const cache = this.resolver.cache;
     const shown = new Set<number>([TYPE.A, TYPE.AAAA, TYPE.CNAME]);
@@ -150,10 +154,45 @@ export class DnsService implements ManagedService {
       usedKiB: () => Math.ceil(cache.usedBytes / 1024),
       flush: () => cache.flush(),
       lookup: async (name, family) => {
+        await this.beforeLookup?.();
         const r = await this.resolver.lookup(name, family);
         return { failed: r.rcode !== RCODE.NOERROR && r.rcode !== RCODE.NXDOMAIN, addresses: r.addresses };
       },
     };
+  }
+
+  close(): void {
+    this.unsubscribeClock();
+    this.resolver.close();
+    this.app.env.cache.table(LIVE_RESOLVER.table).delete(LIVE_RESOLVER.key);
+  }
+}
+
+/**
+ * The router's resolver for a process without the DNS service (see RouterResolver); it listens on
+ * nothing. Returns its close.
+ */
+export function processResolver(app: Appliance, upstreamPort = 53): () => void {
+  const own: RouterResolver = new RouterResolver(app, async () => {
+    const wanted = await app.store.read((tx) => readConfig(tx, upstreamPort));
+    own.resolver.configure(wanted.config);
+  });
+  return () => own.close();
+}
+
+export class DnsService implements ManagedService {
+  private readonly router: RouterResolver;
+  private listening: Listening | undefined;
+  private readonly connections = new Set<TcpClient>();
+  private maxTcpSessions = 20;
+  private stopped = false;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.router = new RouterResolver(ctx.app);
+  }
+
+  get resolver(): Resolver {
+    return this.router.resolver;
   }
 
   async reconcile(): Promise<void> {
@@ -335,10 +374,8 @@ export class DnsService implements ManagedService {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unsubscribeClock();
     await this.close();
-    this.resolver.close();
-    this.ctx.app.env.cache.table(LIVE_RESOLVER.table).delete(LIVE_RESOLVER.key);
+    this.router.close();
     // Nothing listens any more: a console without the daemon shows no stale reason.
     await this.writeStatus(undefined).catch(() => {});
   }
