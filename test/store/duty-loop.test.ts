@@ -64,6 +64,14 @@ function countingLoop<T = undefined>(store: Store, extra: Partial<DutyLoopOption
   return { loop, looks };
 }
 
+/** A loop that holds its duty and has made its first look (stopped when the test ends). */
+async function lookingLoop<T = undefined>(t: { after(fn: () => Promise<void> | void): void }, store: Store, extra: Partial<DutyLoopOptions> = {}) {
+  const counted = countingLoop<T>(store, extra);
+  stopAfter(t, counted.loop);
+  await waitFor(() => counted.looks.count === 1, 'the first look');
+  return counted;
+}
+
 /** Two loops of one duty on one store, once the first (the holder) has looked. */
 async function twoLoops(t: { after(fn: () => Promise<void> | void): void }) {
   const store = openStore(t);
@@ -167,9 +175,7 @@ test('looks wait for activate; stop aborts the running jobs and waits for them a
 });
 
 test('stop waits for the look under way', async (t) => {
-  const { loop, looks } = countingLoop(openStore(t));
-  stopAfter(t, loop);
-  await waitFor(() => looks.count === 1, 'the first look');
+  const { loop, looks } = await lookingLoop(t, openStore(t));
   const lookEnd = gate();
   looks.hold = lookEnd.promise;
   void loop.look();
@@ -180,9 +186,7 @@ test('stop waits for the look under way', async (t) => {
 });
 
 test('idle waits for every job, also one started while it waits', async (t) => {
-  const { loop, looks } = countingLoop<string>(openStore(t));
-  stopAfter(t, loop);
-  await waitFor(() => looks.count === 1, 'the first look');
+  const { loop } = await lookingLoop<string>(t, openStore(t));
   await loop.idle();
   const firstEnd = gate();
   const secondEnd = gate();
@@ -204,9 +208,7 @@ test('idle waits for every job, also one started while it waits', async (t) => {
 
 test('wakeOnJobEnd: a job that ends brings the next look', async (t) => {
   const store = openStore(t);
-  const { loop, looks } = countingLoop(store, { wakeOnJobEnd: true });
-  stopAfter(t, loop);
-  await waitFor(() => looks.count === 1, 'the first look');
+  const { loop, looks } = await lookingLoop(t, store, { wakeOnJobEnd: true });
   const end = gate();
   void loop.run(1, () => end.promise, undefined);
   end.open();
@@ -228,9 +230,7 @@ test('wakeOnJobEnd: a job that ends brings the next look', async (t) => {
 
 test('a look under way when the duty is lost starts no job after it', async (t) => {
   const store = openStore(t);
-  const { loop, looks } = countingLoop(store);
-  stopAfter(t, loop);
-  await waitFor(() => looks.count === 1, 'the first look');
+  const { loop, looks } = await lookingLoop(t, store);
   const held = gate();
   looks.hold = held.promise;
   const look = loop.look();
