@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { RosError } from '../errors.js';
 import type { Session } from '../menu/types.js';
-import { Duration, RosArray, typeOf, type Value } from '../menu/values.js';
+import { Duration, IpAddress, RosArray, typeOf, type Value } from '../menu/values.js';
 import type { CommandStmt, Expr } from './ast.js';
 import { convert } from './convert.js';
 import {
@@ -438,7 +438,15 @@ const specs: BuiltinSpec[] = [
     async run(host, call) {
       const type = call.args.has('type') ? await nameArg(host, call, 'type') : 'any';
       if (!RESOLVE_TYPES.includes(type as ResolveType)) throw new RosError('argument', 'input does not match any value of type');
-      return resolveName(toScriptString(await arg(host, call, 'domain-name')), type as ResolveType, { lookup: host.routerLookup() });
+      let server: { address: string; port: number } | undefined;
+      if (call.args.has('server')) {
+        const address = IpAddress.parse(toScriptString(await arg(host, call, 'server')).replace(/@[\w.-]+$/, ''));
+        if (!address) throw new RosError('argument', 'invalid value for argument server');
+        const port = call.args.has('server-port') ? Number(toScriptString(await arg(host, call, 'server-port'))) : 53;
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RosError('argument', 'invalid value for argument server-port');
+        server = { address: address.toString(), port };
+      }
+      return resolveName(toScriptString(await arg(host, call, 'domain-name')), type as ResolveType, { lookup: host.routerLookup(), server });
     },
   },
   {

@@ -44,21 +44,24 @@ function pick(addresses: IpAddress[], type: ResolveType): IpAddress | undefined 
 }
 
 /** The router's resolver as `:resolve` asks it (LiveResolver.lookup); undefined when none runs here. */
-export type NameLookup = (name: string, family: 4 | 6) => Promise<{ failed: boolean; addresses: string[] }>;
+export type NameLookup = (name: string, family: 4 | 6, server?: { address: string; port: number }) => Promise<{ failed: boolean; addresses: string[] }>;
 
 /** The resolver of the DNS service running in this process (LIVE_RESOLVER), if one runs. */
 export function routerLookup(env: Environment): NameLookup | undefined {
   const live = liveResolver(env);
-  return live && ((name, family) => live.lookup(name, family));
+  return live && ((name, family, server) => live.lookup(name, family, server));
 }
 
 /** Which address families a `type=` asks for, in the order it prefers them. */
 const FAMILIES: Record<ResolveType, ReadonlyArray<4 | 6>> = { any: [4, 6], any6: [6, 4], ipv4: [4], ipv6: [6] };
 
 /** `:resolve name [type=any|any6|ipv4|ipv6]`. */
-export async function resolveName(name: string, type: ResolveType = 'any', opts: { lookup?: NameLookup; hostsFile?: string } = {}): Promise<IpAddress> {
+export async function resolveName(name: string, type: ResolveType = 'any',
+  opts: { lookup?: NameLookup; hostsFile?: string; server?: { address: string; port: number } } = {}): Promise<IpAddress> {
   const literal = IpAddress.parse(name.trim());
   if (literal) return literal;
+  // server=: that server alone answers (RouterOS asks it instead of its own resolver).
+  if (opts.server) return fromLookup(name, type, opts.lookup, opts.server);
   let table = '';
   try {
     table = await fs.readFile(opts.hostsFile ?? HOSTS_FILE, 'utf8');
@@ -69,15 +72,20 @@ export async function resolveName(name: string, type: ResolveType = 'any', opts:
   if (/^localhost\.?$/i.test(name.trim())) addresses.push(IpAddress.parse('127.0.0.1')!, IpAddress.parse('::1')!);
   const hit = pick(addresses, type);
   if (hit) return hit;
+  return fromLookup(name, type, opts.lookup);
+}
+
+/** The first address the router's resolver (or, given, one server) has for the families `type` asks. */
+async function fromLookup(name: string, type: ResolveType, lookup: NameLookup | undefined, server?: { address: string; port: number }): Promise<IpAddress> {
   let failed = false;
-  if (opts.lookup) {
+  if (lookup) {
     for (const family of FAMILIES[type]) {
-      const r = await opts.lookup(name.trim(), family);
+      const r = await lookup(name.trim(), family, server);
       const found = r.addresses.map((a) => IpAddress.parse(a)).find((a) => a !== undefined);
       if (found) return found;
       failed ||= r.failed;
     }
   }
   // UNCONFIRMED: the text of a failing upstream (RouterOS logs `dns server failure`).
-  throw new RosError('failure', failed ? 'dns server failure' : 'dns name does not exist');
+  throw new RosError('failure', failed || (server !== undefined && !lookup) ? 'dns server failure' : 'dns name does not exist');
 }

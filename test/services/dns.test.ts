@@ -188,6 +188,21 @@ describe('DNS static entries and plain servers', { skip: needs('dig') }, () => {
     await t.services.reconcile();
   });
 
+  test(':resolve server= server-port= asks that server alone: no static entry, no cache', async () => {
+    const at = `server=127.0.0.1 server-port=${upstream.port}`;
+    // The static entry is not the answer: the server is asked, and it refuses the name.
+    assert.equal(await cli(t, `:put [:resolve a.router.test ${at}]`), 'failure: dns server failure\n');
+    assert.ok(upstream.asked.includes('a.router.test'), 'the server was asked');
+    assert.equal(await cli(t, `:put [:resolve nx.doh.test ${at}]`), 'failure: dns name does not exist\n');
+    const before = upstream.asked.filter((n) => n === 'resolve-me.doh.test').length;
+    assert.equal(await cli(t, `:put [:resolve resolve-me.doh.test ${at}]; :put [:resolve domain-name=resolve-me.doh.test ${at}]`), '192.0.2.10\n192.0.2.10\n');
+    assert.equal(upstream.asked.filter((n) => n === 'resolve-me.doh.test').length, before + 2, 'asked each time');
+    // Nobody listens there: the server failed, the name is not known missing.
+    assert.equal(await cli(t, `:put [:resolve resolve-me.doh.test server=127.0.0.1 server-port=${await freePort()}]`), 'failure: dns server failure\n');
+    assert.equal(await cli(t, ':put [:resolve x.test server=dns.example]'), 'invalid value for argument server\n');
+    assert.equal(await cli(t, ':put [:resolve x.test server=127.0.0.1 server-port=70000]'), 'invalid value for argument server-port\n');
+  });
+
   test('allow-remote-requests=no: nothing listens', async () => {
     await cli(t, '/ip dns set allow-remote-requests=no');
     await t.services.reconcile();

@@ -97,8 +97,9 @@ export interface LiveResolver {
   /**
    * The router's own lookup (`:resolve`): the IPv4 (4) or IPv6 (6) addresses of a name through
    * static entries, the cache and the upstream; `failed` when the upstream failed (SERVFAIL).
+   * With `server` (`:resolve server= server-port=`) that server alone is asked, as RouterOS does.
    */
-  lookup(name: string, family: 4 | 6): Promise<{ failed: boolean; addresses: string[] }>;
+  lookup(name: string, family: 4 | 6, server?: { address: string; port: number }): Promise<{ failed: boolean; addresses: string[] }>;
 }
 
 /** The memo table (env.cache) and key under which the DNS service registers its LiveResolver. */

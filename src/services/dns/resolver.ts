@@ -288,6 +288,32 @@ export class Resolver {
   }
 
   /**
+   * `:resolve … server=`: the A or AAAA addresses of a name from that one server (no static
+   * entries, no cache), with its rcode; no answer in time is SERVFAIL.
+   */
+  async askServer(server: PlainServer, name: string, family: 4 | 6): Promise<{ rcode: number; addresses: string[] }> {
+    const type = family === 4 ? TYPE.A : TYPE.AAAA;
+    try {
+      nameToWire(name);
+    } catch (e) {
+      if (e instanceof WireError) return { rcode: RCODE.NXDOMAIN, addresses: [] };
+      throw e;
+    }
+    const upstream = new PlainUpstream([server], {
+      serverTimeoutMs: this.config?.queryServerTimeoutMs ?? 2000,
+      totalTimeoutMs: this.config?.queryTotalTimeoutMs ?? 10_000,
+      udpSize: UPSTREAM_UDP_SIZE,
+    });
+    try {
+      const reply = await upstream.query({ name: canonicalName(name), type, class: CLASS_IN });
+      return { rcode: reply.rcode, addresses: reply.answers.filter((r) => r.type === type).map((r) => addressText(r.data)) };
+    } catch (e) {
+      if (e instanceof UpstreamError) return { rcode: RCODE.SERVFAIL, addresses: [] };
+      throw e;
+    }
+  }
+
+  /**
    * An address for a DoH server's host name: static A/AAAA entries, the cache, then the plain
    * servers — never DoH itself (spec §6.3: a plain server or a static entry resolves it).
    */

@@ -153,9 +153,9 @@ class RouterResolver {
       },
       usedKiB: () => Math.ceil(cache.usedBytes / 1024),
       flush: () => cache.flush(),
-      lookup: async (name, family) => {
+      lookup: async (name, family, server) => {
         await this.beforeLookup?.();
-        const r = await this.resolver.lookup(name, family);
+        const r = server ? await this.resolver.askServer(server, name, family) : await this.resolver.lookup(name, family);
         return { failed: r.rcode !== RCODE.NOERROR && r.rcode !== RCODE.NXDOMAIN, addresses: r.addresses };
       },
     };
