@@ -59,11 +59,25 @@ export function readHostKeys(env: Environment, tx: ReadTx): HostKey[] {
   return out;
 }
 
-function generate(type: HostKeyType, rsaBits: number): { privateKey: string; fingerprint: string } {
-  const pair = type === 'rsa' ? loadSsh2().utils.generateKeyPairSync('rsa', { bits: rsaBits }) : loadSsh2().utils.generateKeyPairSync('ed25519');
-  const parsed = loadSsh2().utils.parseKey(pair.private);
-  if (parsed instanceof Error) throw parsed;
-  return { privateKey: pair.private, fingerprint: sshFingerprint(parsed.getPublicSSH()) };
+/**
+ * Tries for a host key whose OpenSSH form ssh2 itself can read. ssh2 1.x's generateKeyPairSync
+ * strips every leading zero byte of an ed25519 public key (meant for the BIT STRING's unused-bits
+ * byte, lib/keygen.js), so about one key in 256 is written 31 bytes long and `parseKey` calls it
+ * malformed; a fresh key is as good, so it tries again (a bounded number of times).
+ */
+const HOST_KEY_ATTEMPTS = 8;
+
+export function generateHostKey(type: HostKeyType, rsaBits: number,
+  make = (): string => (type === 'rsa' ? loadSsh2().utils.generateKeyPairSync('rsa', { bits: rsaBits }) : loadSsh2().utils.generateKeyPairSync('ed25519')).private,
+): { privateKey: string; fingerprint: string } {
+  let failure: Error | undefined;
+  for (let attempt = 0; attempt < HOST_KEY_ATTEMPTS; attempt++) {
+    const privateKey = make();
+    const parsed = loadSsh2().utils.parseKey(privateKey);
+    if (!(parsed instanceof Error)) return { privateKey, fingerprint: sshFingerprint(parsed.getPublicSSH()) };
+    failure = parsed;
+  }
+  throw failure!;
 }
 
 /**
@@ -77,7 +91,7 @@ export async function ensureHostKeys(env: Environment, regenerate = false): Prom
   });
   const wanted = regenerate ? [...HOST_KEY_TYPES] : state.missing;
   if (state.row && wanted.length === 0) return;
-  const made = wanted.map((type) => ({ type, ...generate(type, state.bits) }));
+  const made = wanted.map((type) => ({ type, ...generateHostKey(type, state.bits) }));
   await env.store.write((tx) => {
     let row = tx.get(SSH_PATH, 1);
     if (!row) {
