@@ -276,15 +276,9 @@ export class Resolver {
    */
   async lookup(name: string, family: 4 | 6): Promise<{ rcode: number; addresses: string[] }> {
     if (!this.config) return { rcode: RCODE.SERVFAIL, addresses: [] };
-    const type = family === 4 ? TYPE.A : TYPE.AAAA;
-    try {
-      nameToWire(name);
-    } catch (e) {
-      if (e instanceof WireError) return { rcode: RCODE.NXDOMAIN, addresses: [] };
-      throw e;
-    }
-    const a = await this.resolve({ name: canonicalName(name), type, class: CLASS_IN }, false, 0);
-    return { rcode: a.rcode, addresses: a.answers.filter((r) => r.type === type).map((r) => addressText(r.data)) };
+    const q = addressQuestion(name, family);
+    if (!q) return { rcode: RCODE.NXDOMAIN, addresses: [] };
+    return addressesOf(await this.resolve(q, false, 0), q);
   }
 
   /**
@@ -292,21 +286,15 @@ export class Resolver {
    * entries, no cache), with its rcode; no answer in time is SERVFAIL.
    */
   async askServer(server: PlainServer, name: string, family: 4 | 6): Promise<{ rcode: number; addresses: string[] }> {
-    const type = family === 4 ? TYPE.A : TYPE.AAAA;
-    try {
-      nameToWire(name);
-    } catch (e) {
-      if (e instanceof WireError) return { rcode: RCODE.NXDOMAIN, addresses: [] };
-      throw e;
-    }
+    const q = addressQuestion(name, family);
+    if (!q) return { rcode: RCODE.NXDOMAIN, addresses: [] };
     const upstream = new PlainUpstream([server], {
       serverTimeoutMs: this.config?.queryServerTimeoutMs ?? 2000,
       totalTimeoutMs: this.config?.queryTotalTimeoutMs ?? 10_000,
       udpSize: UPSTREAM_UDP_SIZE,
     });
     try {
-      const reply = await upstream.query({ name: canonicalName(name), type, class: CLASS_IN });
-      return { rcode: reply.rcode, addresses: reply.answers.filter((r) => r.type === type).map((r) => addressText(r.data)) };
+      return addressesOf(await upstream.query(q), q);
     } catch (e) {
       if (e instanceof UpstreamError) return { rcode: RCODE.SERVFAIL, addresses: [] };
       throw e;
@@ -340,4 +328,20 @@ function addressText(data: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(data.readUInt16BE(i).toString(16));
   return groups.join(':');
+}
+
+/** The A (4) or AAAA (6) question for a name; undefined when the name can not be written on the wire. */
+function addressQuestion(name: string, family: 4 | 6): Question | undefined {
+  try {
+    nameToWire(name);
+  } catch (e) {
+    if (e instanceof WireError) return undefined;
+    throw e;
+  }
+  return { name: canonicalName(name), type: family === 4 ? TYPE.A : TYPE.AAAA, class: CLASS_IN };
+}
+
+/** An answer's rcode and the addresses of the question's type in it. */
+function addressesOf(a: { rcode: number; answers: readonly ResourceRecord[] }, q: Question): { rcode: number; addresses: string[] } {
+  return { rcode: a.rcode, addresses: a.answers.filter((r) => r.type === q.type).map((r) => addressText(r.data)) };
 }
