@@ -339,7 +339,6 @@ export const requireText = (v: Value, name: string): string => {
   return t;
 };
 
-/** An IPv4 network `192.168.88.0/24`, kept as its network address as RouterOS does (a bare address is /32). */
 /** An IPv4 or IPv6 address (`10.0.0.1`, `::1`); a script reads it back as an IP. */
 export const ipAddressType: PropType<string> = {
   help: 'IP address',
@@ -353,6 +352,7 @@ export const ipAddressType: PropType<string> = {
   script: (v) => IpAddress.parse(v) ?? v,
 };
 
+/** An IPv4 network `192.168.88.0/24`, kept as its network address as RouterOS does (a bare address is /32). */
 export const ipv4NetworkType: PropType<string> = {
   ...bareStringType,
   help: 'IP/prefix',

@@ -82,11 +82,6 @@ export class WriterLock {
 
   constructor(private readonly host: WriterHost, private readonly pollMs: number) {}
 
-  /** How this instance holds the writers' lock now (tests, bench). */
-  get held(): WriterMode {
-    return this.current() ? this.mode : 'none';
-  }
-
   /**
    * Whether the copy is the database's state now: this instance is the sole writer, its copy
    * caught up since it became so, and its session was seen within the lease.
