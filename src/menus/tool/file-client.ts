@@ -128,12 +128,22 @@ function sftpFailure(e: Error & { code?: number }, t: TransferTarget): RosError 
 /** An SFTP path: the URL's path without its first slash is relative to the login folder. */
 const sftpPath = (p: string) => p.replace(/^\//, '') || '.';
 
-export function sftpDownload(t: TransferTarget, maxBytes: number): Promise<Buffer> {
+/**
+ * Logs in, opens the URL's file (`r` or `w`) and runs `work` on it, within the transfer's bounds
+ * (the connection ends when they are passed or the transfer ends).
+ */
+function withSftpFile<T>(t: TransferTarget, flags: 'r' | 'w',
+  work: (sftp: Awaited<ReturnType<typeof sftpSession>>, handle: Buffer) => Promise<T>): Promise<T> {
   let client: { end(): void } | undefined;
   return bounded(t, async (fail) => {
     const sftp = await sftpSession(t, fail, (c) => { client = c; });
-    const file = sftpPath(t.path);
-    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(file, 'r', (e, h) => (e ? reject(sftpFailure(e, t)) : resolve(h))));
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(sftpPath(t.path), flags, (e, h) => (e ? reject(sftpFailure(e, t)) : resolve(h))));
+    return work(sftp, handle);
+  }, () => client?.end());
+}
+
+export function sftpDownload(t: TransferTarget, maxBytes: number): Promise<Buffer> {
+  return withSftpFile(t, 'r', async (sftp, handle) => {
     const size = await new Promise<number | undefined>((resolve) => sftp.fstat(handle, (e, st) => resolve(e ? undefined : st.size)));
     if (size !== undefined && size > maxBytes) throw failure('maximum message size exceeded');
     const parts: Buffer[] = [];
@@ -150,15 +160,11 @@ export function sftpDownload(t: TransferTarget, maxBytes: number): Promise<Buffe
     }
     await new Promise<void>((resolve) => sftp.close(handle, () => resolve()));
     return Buffer.concat(parts);
-  }, () => client?.end());
+  });
 }
 
 export function sftpUpload(t: TransferTarget, data: Buffer): Promise<void> {
-  let client: { end(): void } | undefined;
-  return bounded(t, async (fail) => {
-    const sftp = await sftpSession(t, fail, (c) => { client = c; });
-    const file = sftpPath(t.path);
-    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open(file, 'w', (e, h) => (e ? reject(sftpFailure(e, t)) : resolve(h))));
+  return withSftpFile(t, 'w', async (sftp, handle) => {
     for (let at = 0; at < data.length; at += CHUNK) {
       const n = Math.min(CHUNK, data.length - at);
       await new Promise<void>((resolve, reject) => sftp.write(handle, data, at, n, at, (e) => (e ? reject(sftpFailure(e, t)) : resolve())));
@@ -166,7 +172,7 @@ export function sftpUpload(t: TransferTarget, data: Buffer): Promise<void> {
     }
     // The close answers only once the server has the file: its status is the upload's.
     await new Promise<void>((resolve, reject) => sftp.close(handle, (e) => (e ? reject(sftpFailure(e, t)) : resolve())));
-  }, () => client?.end());
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
