@@ -170,13 +170,39 @@ async function openConsole(dir: string, interactive: boolean): Promise<{ backend
   const { LocalConsole } = await import('./control.js');
   const app = await Appliance.open(dir, { store: storeUrl });
   // No daemon runs the DNS service here: `:resolve` asks a resolver of this process instead.
-  const { processResolver } = await import('./services/dns/service.js');
-  const closeResolver = processResolver(app);
+  const closeResolver = await resolverOnFirstUse(app);
   const session = await ConsoleSession.open(app, {
     width: terminalWidth(), output: () => {}, via: interactive ? 'console' : 'script', operator: true,
     prompt: ask,
   });
   return { backend: new LocalConsole(session), close: () => { closeResolver(); app.close(); return app.closed(); } };
+}
+
+/**
+ * The router's resolver of a console without the daemon (services/dns/service.ts
+ * processResolver), loaded at the first `:resolve`: a script that resolves nothing does not pay
+ * for loading the DNS code at start. Until then its cache is empty, as the real one's would be.
+ */
+async function resolverOnFirstUse(app: import('./appliance.js').Appliance): Promise<() => void> {
+  const { LIVE_RESOLVER, liveResolver } = await import('./menus/ip/dns.js');
+  let closeReal: (() => void) | undefined;
+  let closed = false;
+  let loading: Promise<NonNullable<ReturnType<typeof liveResolver>>> | undefined;
+  // processResolver registers the real one in this stub's place.
+  const load = () => (loading ??= import('./services/dns/service.js').then(({ processResolver }) => {
+    closeReal = processResolver(app);
+    const live = liveResolver(app.env)!;
+    if (closed) closeReal();
+    return live;
+  }));
+  app.env.cache.table<string, NonNullable<ReturnType<typeof liveResolver>>>(LIVE_RESOLVER.table).set(LIVE_RESOLVER.key, {
+    records: () => [], usedKiB: () => 0, flush: () => {},
+    lookup: async (name, family, server) => (await load()).lookup(name, family, server),
+  });
+  return () => {
+    closed = true;
+    if (closeReal) closeReal(); else app.env.cache.table(LIVE_RESOLVER.table).delete(LIVE_RESOLVER.key);
+  };
 }
 
 /** Questions on this terminal: through the running console when there is one (see repl.ts). */
