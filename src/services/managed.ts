@@ -7,6 +7,7 @@ import { acmeRenewalService } from './acme-renewal.js';
 import type { ServiceContext } from './context.js';
 import { ScepWork } from './scep.js';
 import { dnsService } from './dns/service.js';
+import { dot1xService } from './dot1x.js';
 import { ntpService } from './ntp.js';
 import { ipsecService } from './ipsec/service.js';
 import { openVpnService } from './openvpn.js';
@@ -28,6 +29,7 @@ export const MANAGED_SERVICES: ManagedServiceFactory[] = [
   ipsecService, // IPsec IKEv2 on strongSwan's charon (ipsec/service.ts)
   openVpnService, // OpenVPN on Debian's openvpn (openvpn.ts)
   sstpService, // SSTP: rospki's own TLS listener and call set-up (sstp.ts)
+  dot1xService, // 802.1X supplicants on Debian's wpa_supplicant (dot1x.ts)
   acmeRenewalService, // ACME renewals (acme-renewal.ts)
   // SCEP clients: pending requests polled, renewals at 75 % (issue 15)
   (ctx) => new ScepWork(ctx),

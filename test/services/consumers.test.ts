@@ -144,10 +144,11 @@ describe('consumer menus over REST and the API', () => {
   });
 
   test('dot1x and wifi security: certificates by REST and the API, passwords hidden', async () => {
-    const put = await rest('PUT', '/interface/dot1x/client', { interface: 'ether1', 'eap-methods': 'eap-tls', identity: 'host', password: 'dot1x-pw', certificate: 'vpn2' });
+    // Disabled: an enabled client needs wpa_supplicant (test/interop/dot1x.test.ts runs one).
+    const put = await rest('PUT', '/interface/dot1x/client', { interface: 'ether1', 'eap-methods': 'eap-tls', identity: 'host', password: 'dot1x-pw', certificate: 'vpn2', disabled: 'yes' });
     assert.equal(put.status, 201, JSON.stringify(put.json));
     assert.equal(put.json.password, undefined);
-    assert.equal(put.json.status, 'not running: 802.1X is not implemented yet');
+    assert.equal(put.json.status, 'disabled');
     await talk('/interface/wifi/security/add', '=name=eap', '=authentication-types=wpa2-eap', '=eap-tls-certificate=vpn', '=eap-password=wifi-pw');
     const [sec] = (await rest('GET', '/interface/wifi/security?name=eap')).json;
     assert.equal(sec['eap-tls-certificate'], 'vpn');

@@ -66,6 +66,9 @@ export const TOOLS = {
   // The preload library that puts the supervised daemons on the router clock (services/daemon-clock.ts).
   libfaketime: { package: LIBFAKETIME.package, present: () => findLibfaketime() !== undefined },
   sstpc: program('sstpc', 'sstp-client'),
+  // 802.1X: the supplicant rospki supervises, and the authenticator the test runs against it.
+  wpa_supplicant: program('wpa_supplicant', 'wpasupplicant'),
+  hostapd: program('hostapd', 'hostapd'),
   // ip sets up the network namespace of real-scripts' offline check-certificates run.
   ip: program('ip', 'iproute2'),
   // PostgreSQL's programs live in /usr/lib/postgresql/<version>/bin, not on PATH.

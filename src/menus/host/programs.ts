@@ -20,6 +20,9 @@ export interface HostProgram {
 /** OpenVPN 2.6 (`/interface ovpn-server server`, `/interface ovpn-client`). */
 export const OPENVPN: HostProgram = { program: 'openvpn', package: 'openvpn', override: 'ROSPKI_OPENVPN' };
 
+/** wpa_supplicant (`/interface dot1x client`: the 802.1X supplicant, `-D wired`). */
+export const WPA_SUPPLICANT: HostProgram = { program: 'wpa_supplicant', package: 'wpasupplicant', override: 'ROSPKI_WPA_SUPPLICANT' };
+
 /** The absolute path of a program on PATH (or in the sbin folders), or undefined. */
 export function findProgram(program: string): string | undefined {
   if (path.isAbsolute(program)) return isExecutable(program) ? program : undefined;

@@ -2,22 +2,53 @@
 // client certificate is a certificate reference) and `/interface dot1x server` (the
 // authenticator, relaying EAP to RADIUS; no certificate of its own).
 //
-// rospki runs no 802.1X yet (issue 13): a client's read-only `status` says so where RouterOS
-// shows `authenticated`, `rejected`, … (and `disabled` for a disabled one); an enabled server
-// shows the same status. The interfaces are names: `/interface` of this host is declared
-// elsewhere and knows no Ethernet ports to bind to.
+// The daemon runs every enabled client on Debian's wpa_supplicant (src/services/dot1x.ts) and
+// writes its state into the row (`status`: authenticating, authenticated, rejected, or
+// `not running: <why>`). rospki runs no authenticator: an enabled server's `status` says so.
+// Interfaces are the host's (`/interface` mirrors /sys/class/net).
 
 import { boolType, durationType, enumSetType, enumType, intType, refType, stringType, bareStringType } from '../../menu/proptypes.js';
-import type { MenuDecl } from '../../menu/types.js';
+import type { MenuDecl, PropertyDecl } from '../../menu/types.js';
+import type { ReadTx, RowData } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
-import { commentProperty, disabledNo, enabledRow, notRunning, orderedEnumListType, recordPrint, statusProperty } from './common.js';
+import { WPA_SUPPLICANT, requireProgram } from '../host/programs.js';
+import { commentProperty, disabledNo, enabledRow, orderedEnumListType, recordPrint, statusProperty } from './common.js';
+import { STATUS_KEY, isRunning, serviceStatusProperty } from './service-state.js';
 
 export const DOT1X_CLIENT_PATH = '/interface/dot1x/client';
 export const DOT1X_SERVER_PATH = '/interface/dot1x/server';
 
 export const EAP_METHODS = ['eap-tls', 'eap-ttls', 'eap-peap', 'eap-mschapv2'] as const;
 
+/** The states of an 802.1X client, in RouterOS's words (spec §5.1 `status`). */
+export const DOT1X_STATUS = { authenticating: 'authenticating', authenticated: 'authenticated', rejected: 'rejected' } as const;
+
 const enabled = enabledRow(disabledNo);
+export const dot1xClientEnabled = enabled;
+
+/** The properties the daemon reads (src/services/dot1x.ts). */
+export const DOT1X_CLIENT = {
+  interface: { name: 'interface', type: bareStringType, required: true, unique: true, help: 'Interface to authenticate on' } as PropertyDecl<string>,
+  eapMethods: { name: 'eap-methods', type: orderedEnumListType(EAP_METHODS), default: [], help: 'EAP methods, tried in this order' } as PropertyDecl<string[]>,
+  identity: { name: 'identity', type: stringType, default: '', help: 'User name (EAP-TLS: the certificate\'s common name when empty)' } as PropertyDecl<string>,
+  password: { name: 'password', type: stringType, sensitive: true, default: '', help: 'Password for EAP-TTLS, EAP-PEAP and EAP-MSCHAPv2' } as PropertyDecl<string>,
+  anonIdentity: { name: 'anon-identity', type: stringType, default: '', help: 'Outer identity for EAP-TTLS and EAP-PEAP' } as PropertyDecl<string>,
+  certificate: { name: 'certificate', type: refType(CERT_PATH, { none: true }), default: 0, help: 'Client certificate for EAP-TLS' } as PropertyDecl<number>,
+};
+
+/**
+ * Enabling a client needs wpa_supplicant (the message names the Debian package, and nothing
+ * changes). Rows already enabled are not checked again on other changes.
+ */
+function checkProgram(row: RowData, tx: ReadTx, id: number | undefined): void {
+  if (!enabled(row)) return;
+  const before = id !== undefined ? tx.get(DOT1X_CLIENT_PATH, id)?.data : undefined;
+  if (before && enabled(before)) return;
+  requireProgram(WPA_SUPPLICANT);
+}
+
+/** What the daemon wrote, `not running: the rospki daemon is not running` when none runs. */
+const daemonStatus = serviceStatusProperty('802.1X', enabled);
 
 export const dot1xClientMenu: MenuDecl = {
   path: DOT1X_CLIENT_PATH,
@@ -27,22 +58,30 @@ export const dot1xClientMenu: MenuDecl = {
   verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
   // The order of the manual's record print (spec §5.1), `certificate` as 7.12+ names it.
   properties: [
-    { name: 'interface', type: bareStringType, required: true, unique: true, help: 'Interface to authenticate on' },
-    { name: 'eap-methods', type: orderedEnumListType(EAP_METHODS), help: 'EAP methods, tried in this order' },
-    { name: 'identity', type: stringType },
-    { name: 'password', type: stringType, sensitive: true, help: 'Password for EAP-TTLS, EAP-PEAP and EAP-MSCHAPv2' },
-    { name: 'anon-identity', type: stringType, help: 'Outer identity for EAP-TTLS and EAP-PEAP' },
-    { name: 'certificate', type: refType(CERT_PATH, { none: true }), default: 0, help: 'Client certificate for EAP-TLS' },
+    DOT1X_CLIENT.interface,
+    DOT1X_CLIENT.eapMethods,
+    DOT1X_CLIENT.identity,
+    DOT1X_CLIENT.password,
+    DOT1X_CLIENT.anonIdentity,
+    DOT1X_CLIENT.certificate,
     disabledNo,
-    { name: 'inactive', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'I', sharesColumnWith: 'X' }, compute: () => false },
+    {
+      // Inactive: enabled, but no supplicant runs for it (see status).
+      name: 'inactive', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'I', sharesColumnWith: 'X' },
+      compute: (row) => enabled(row) && !isRunning(row) && String(row[STATUS_KEY] ?? 'not running').startsWith('not running'),
+    },
     commentProperty,
     {
-      name: 'status', type: stringType, access: 'ro',
-      compute: (row) => (enabled(row) ? notRunning('802.1X') : 'disabled'),
-      help: 'authenticated, authenticating, rejected, disabled, … (802.1X does not run yet)',
+      ...daemonStatus,
+      // A disabled client says so (spec §5.1 lists `disabled` among the states).
+      compute: (row, ctx) => (enabled(row) ? daemonStatus.compute!(row, ctx) : 'disabled'),
+      help: 'authenticating, authenticated, rejected, disabled, or not running: <why>',
     },
   ],
   printTable: recordPrint,
+  validate(row, tx, _env, id) {
+    checkProgram(row, tx, id);
+  },
 };
 
 export const dot1xServerMenu: MenuDecl = {

@@ -1,0 +1,50 @@
+// The wpa_supplicant configuration of an 802.1X client (src/services/dot1x.ts) and the rule that
+// enabling one needs wpa_supplicant. The supplicant itself runs in test/interop/dot1x.test.ts.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dot1xConfig, readEvent } from '../../src/services/dot1x.js';
+import { DOT1X_CLIENT_PATH } from '../../src/menus/interface/dot1x.js';
+import { openTestApp } from '../support/app.js';
+
+test('identities and passwords are hex: a quote or a line break cannot add a directive', () => {
+  const conf = dot1xConfig({
+    methods: ['eap-peap', 'eap-tls'], identity: 'a"\n}\nnetwork={', anonIdentity: 'anon', password: 'pw"\nctrl_interface=/tmp/x',
+    ca: '/run/ca.pem', cert: { cert: '/run/cert.pem', key: '/run/key.pem' },
+  });
+  assert.equal(conf.match(/network=\{/g)?.length, 1);
+  assert.doesNotMatch(conf, /ctrl_interface/);
+  assert.match(conf, new RegExp(`identity=${Buffer.from('a"\n}\nnetwork={').toString('hex')}\n`));
+  assert.match(conf, /\teap=PEAP TLS\n/);
+  assert.match(conf, /\tphase2="auth=MSCHAPV2"\n/);
+  assert.match(conf, /\tanonymous_identity=616e6f6e\n/);
+  assert.match(conf, /\tca_cert="\/run\/ca.pem"\n\tclient_cert="\/run\/cert.pem"\n\tprivate_key="\/run\/key.pem"\n/);
+});
+
+test('EAP-TLS alone carries no password; EAP-MSCHAPv2 alone no CA', () => {
+  const tls = dot1xConfig({ methods: ['eap-tls'], identity: 'laptop', anonIdentity: '', password: 'unused', ca: '/ca', cert: { cert: '/c', key: '/k' } });
+  assert.doesNotMatch(tls, /password|phase2/);
+  const mschap = dot1xConfig({ methods: ['eap-mschapv2'], identity: 'bob', anonIdentity: '', password: 'pw' });
+  assert.doesNotMatch(mschap, /ca_cert/);
+  assert.match(mschap, /\teap=MSCHAPV2\n/);
+});
+
+test('events of wpa_supplicant\'s output', () => {
+  assert.deepEqual(readEvent('eth1: CTRL-EVENT-EAP-SUCCESS EAP authentication completed successfully'), { event: 'CTRL-EVENT-EAP-SUCCESS', detail: 'EAP authentication completed successfully' });
+  assert.equal(readEvent("eth1: CTRL-EVENT-EAP-TLS-CERT-ERROR reason=1 depth=0 subject='/CN=evil' err='unable to get local issuer certificate'")?.event, 'CTRL-EVENT-EAP-TLS-CERT-ERROR');
+  assert.equal(readEvent('Successfully initialized wpa_supplicant'), undefined);
+});
+
+test('enabling a client without wpa_supplicant fails with the package to install, and changes nothing', async () => {
+  const t = await openTestApp();
+  const saved = process.env.ROSPKI_WPA_SUPPLICANT;
+  process.env.ROSPKI_WPA_SUPPLICANT = '/nonexistent/wpa_supplicant';
+  try {
+    await assert.rejects(t.run('/interface/dot1x/client', 'add', { interface: 'ether9', 'eap-methods': 'eap-tls' }), /wpa_supplicant is not installed \(Debian package wpasupplicant\)/);
+    assert.equal((await t.app.store.read((tx) => tx.list(DOT1X_CLIENT_PATH))).length, 0);
+    await t.run('/interface/dot1x/client', 'add', { interface: 'ether9', 'eap-methods': 'eap-tls', disabled: 'yes' });
+    await assert.rejects(t.run('/interface/dot1x/client', 'enable', { numbers: 'ether9' }), /wpa_supplicant is not installed/);
+  } finally {
+    if (saved === undefined) delete process.env.ROSPKI_WPA_SUPPLICANT; else process.env.ROSPKI_WPA_SUPPLICANT = saved;
+    t.close();
+  }
+});
