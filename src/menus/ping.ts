@@ -84,6 +84,16 @@ function icmpStatus(text: string): string {
   return t;
 }
 
+/**
+ * Whether a reply is an ICMP Time Exceeded message (RFC 792 type 11, RFC 4443 §3.3): iputils
+ * writes `Time to live exceeded`, `Frag reassembly time exceeded`, `Time exceeded, Bad Code: N`
+ * (IPv4) and `Time exceeded: Hop limit` or `…: Defragmentation failure` (IPv6); no other ICMP
+ * message's text says "exceeded". Netwatch's accept-icmp-time-exceeded counts them as answers.
+ */
+export function isTimeExceeded(r: PingReply): boolean {
+  return r.time === undefined && r.status !== undefined && /exceeded/i.test(r.status);
+}
+
 export interface PingTotals {
   readonly sent: number;
   readonly received: number;
@@ -159,6 +169,8 @@ export interface PingOptions {
   signal?: AbortSignal;
   /** How long a reply may take, in seconds (default REPLY_WAIT_S; netwatch gives its timeout). */
   replyWaitS?: number;
+  /** Told each reply as its line arrives (`no answer yet` too), e.g. to stop early through signal. */
+  onReply?: (r: PingReply) => void;
 }
 
 function pingArgs(o: PingOptions): string[] {
@@ -199,8 +211,10 @@ export async function runPing(o: PingOptions): Promise<PingReply[]> {
     for (const line of lines) {
       if (line.startsWith('PING ')) started = true;
       const r = parsePingLine(line, o.address, o.size);
-      // A late reply replaces the `no answer yet` of its packet.
-      if (r && !(r.status === 'timeout' && replies.get(r.seq)?.time !== undefined)) replies.set(r.seq, r);
+      // A late reply replaces the `no answer yet` of its packet, never the other way round.
+      if (!r || (r.status === 'timeout' && replies.has(r.seq) && replies.get(r.seq)!.status !== 'timeout')) continue;
+      replies.set(r.seq, r);
+      o.onReply?.(r);
     }
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { if (stderr.length < 4096) stderr += chunk; });

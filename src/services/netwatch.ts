@@ -4,7 +4,10 @@
 //
 //   simple     one ICMP echo; up when it is answered within `timeout`
 //   icmp       packet-count echoes packet-interval apart; down when a threshold is passed
-//              (thr-loss-count, thr-loss-percent, thr-avg, thr-max, thr-jitter, thr-stdev)
+//              (thr-loss-count, thr-loss-percent, thr-avg, thr-max, thr-jitter, thr-stdev);
+//              accept-icmp-time-exceeded counts an ICMP time exceeded as an answer, and
+//              early-failure-/early-success-detection end the train once its verdict is known
+//              (icmpVerdict, icmpForeseen)
 //   tcp-conn   a TCP connection to host:port; down when refused, late (timeout) or slower than
 //              thr-tcp-conn-time
 //   http-get,  a GET / to host:port; up when the status is in http-codes (else
@@ -23,8 +26,10 @@
 // down-script; test-script runs after every test. They run as jobs of *sys with the policies
 // read, write, test and reboot (the manual), each entry's one after the other, and find the
 // results declared as variables (`$status`, `$"rtt-avg"`: the manual's advice to use the rtt-*
-// names in scripts); a failure goes to /log. One daemon of a store probes: it is a singleton duty (store/duty.ts), like /system
-// scheduler, and the one that takes it over starts with every status unknown again.
+// names in scripts) beside the entry's name, comment, host, type, interval and timeout (the
+// manual's "Generic" variables); a failure goes to /log. One daemon of a store probes: it is a
+// singleton duty (store/duty.ts), like /system scheduler, and the one that takes it over starts
+// with every status unknown again.
 //
 // Bounds (a `write` user makes the daemon connect out; docs/security.md): an entry is tested at
 // most once a second, one test of an entry at a time, MAX_STARTS_PER_SECOND tests start a second
@@ -34,11 +39,12 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { RosError } from '../errors.js';
-import { propValue, typeContext } from '../menu/generic.js';
-import type { Environment, PropType, Session } from '../menu/types.js';
+import { propValue, storedValue, typeContext } from '../menu/generic.js';
+import { commentProperty } from '../menu/common-props.js';
+import type { Environment, PropertyDecl, PropType, Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import { DNS, DNS_PATH } from '../menus/ip/dns.js';
-import { runPing } from '../menus/ping.js';
+import { isTimeExceeded, runPing, type PingReply } from '../menus/ping.js';
 import { logScriptFailure, runAsJob } from '../menus/system/script-job.js';
 import { httpRequest } from '../menus/certificate/http-client.js';
 import { tlsMaterial } from '../menus/certificate/tls-material.js';
@@ -85,7 +91,7 @@ export function startNetwatch(app: { readonly env: Environment }, opts: Netwatch
 }
 
 /** The outcome of one test: up or down, and the results it shows. */
-interface Outcome {
+export interface Outcome {
   readonly ok: boolean;
   readonly values: RowData;
 }
@@ -226,13 +232,16 @@ class Netwatch implements RunningNetwatch {
     const policies = new Set(NETWATCH_SCRIPT_POLICIES);
     // *sys is no user of /user: its policies are the ones above, not narrowed by a group.
     const session: Session = { user: '*sys', via: 'netwatch', policies, operator: true, lastPrint: new Map(), width: 80, signal };
-    // The script reads the results as variables (`$"rtt-avg"`, `$status`), typed as `get` gives them.
+    // The script reads the results as variables (`$"rtt-avg"`, `$status`), typed as `get` gives them,
+    // and the entry's own (`$host`, `$name`; SCRIPT_SETTINGS), declared even without a value.
     const locals = await env.store.read((tx) => {
       const ctx = typeContext(env, tx);
       const vars = new Map<string, Value>();
+      const typed = (decl: PropertyDecl, v: unknown): Value => (v === undefined || v === null ? undefined : (decl.type as PropType<unknown>).script(v, ctx));
+      for (const decl of SCRIPT_SETTINGS) vars.set(decl.name, typed(decl, storedValue(decl, data, ctx)));
       for (const decl of Object.values(RESULT)) {
-        const v = decl.compute ? decl.compute(data, ctx) : data[decl.name];
-        if (v !== undefined && v !== null) vars.set(decl.name, (decl.type as PropType<unknown>).script(v, ctx));
+        const v = typed(decl, storedValue(decl, data, ctx));
+        if (v !== undefined) vars.set(decl.name, v);
       }
       return vars;
     });
@@ -307,36 +316,42 @@ class Netwatch implements RunningNetwatch {
   }
 
   private async icmp(data: RowData, host: string, src: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<Outcome> {
+    const rules = icmpRules(data, timeoutMs);
+    // early-*-detection: the train is judged as its lines come (and, for a loss, when a packet's
+    // timeout passes without one); once its verdict is known, ping is stopped.
+    const train = new IcmpTrain(rules);
+    let early: Packet[] | undefined;
+    const stop = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const look = () => {
+      if (early) return;
+      const now = performance.now();
+      train.settle(now);
+      const foreseen = icmpForeseen(train.packets, rules);
+      if ((foreseen === 'up' && rules.earlySuccess) || (foreseen === 'down' && rules.earlyFailure)) {
+        early = train.packets;
+        stop.abort();
+        return;
+      }
+      clearTimeout(timer);
+      const due = rules.earlyFailure ? train.nextLoss() : undefined;
+      if (due !== undefined) timer = setTimeout(look, Math.max(0, due - now));
+    };
     // packet-size is the whole IP packet (IPv4 header 20, IPv6 40, ICMP 8); iputils wants the
     // data, at least 16 octets for the timestamp that gives the round trip.
     const header = net.isIPv6(host) ? 48 : 28;
-    const replies = await runPing({
-      address: host, count: propValue(NW.packetCount, data), intervalNs: propValue(NW.packetInterval, data),
-      size: Math.max(16, propValue(NW.packetSize, data) - header), ttl: data[NW.ttl.name] === undefined ? undefined : propValue(NW.ttl, data),
-      dontFragment: false, source: src, signal, replyWaitS: timeoutMs / 1000,
-    });
-    const rtts = replies.filter((r) => r.time !== undefined).map((r) => r.time!);
-    const sent = replies.length;
-    const lost = sent - rtts.length;
-    const lossPercent = sent === 0 ? 100 : Math.round((lost * 1000) / sent) / 10;
-    const values: RowData = {
-      [RESULT.sentCount.name]: sent, [RESULT.responseCount.name]: rtts.length,
-      [RESULT.lossCount.name]: lost, [RESULT.lossPercent.name]: lossPercent,
-    };
-    let ok = rtts.length > 0 && lost <= propValue(NW.thrLossCount, data) && lossPercent <= propValue(NW.thrLossPercent, data);
-    if (rtts.length > 0) {
-      const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
-      const min = Math.min(...rtts);
-      const max = Math.max(...rtts);
-      const stdev = Math.sqrt(rtts.reduce((a, t) => a + (t - avg) ** 2, 0) / rtts.length);
-      Object.assign(values, {
-        [RESULT.rttAvg.name]: Math.round(avg), [RESULT.rttMin.name]: min, [RESULT.rttMax.name]: max,
-        [RESULT.rttJitter.name]: max - min, [RESULT.rttStdev.name]: Math.round(stdev),
+    let replies: PingReply[];
+    try {
+      replies = await runPing({
+        address: host, count: rules.count, intervalNs: propValue(NW.packetInterval, data),
+        size: Math.max(16, propValue(NW.packetSize, data) - header), ttl: data[NW.ttl.name] === undefined ? undefined : propValue(NW.ttl, data),
+        dontFragment: false, source: src, signal: AbortSignal.any([signal, stop.signal]), replyWaitS: timeoutMs / 1000,
+        onReply: rules.earlyFailure || rules.earlySuccess ? (r) => { if (!early) { train.reply(r, performance.now()); look(); } } : undefined,
       });
-      ok &&= avg <= propValue(NW.thrAvg, data) && max <= propValue(NW.thrMax, data)
-        && max - min <= propValue(NW.thrJitter, data) && stdev <= propValue(NW.thrStdev, data);
+    } finally {
+      clearTimeout(timer);
     }
-    return { ok, values };
+    return icmpVerdict(early ?? replies.map((r) => judgePacket(r, rules)), rules);
   }
 
   private async dns(data: RowData, timeoutMs: number, signal: AbortSignal): Promise<Outcome> {
@@ -364,10 +379,166 @@ class Netwatch implements RunningNetwatch {
 
 const ms = (ns: number): number => ns / 1e6;
 
+// ---------------------------------------------------------------------------------------------
+// The icmp verdict (pure: test/services/netwatch-icmp.test.ts)
+
+/** What an icmp test judges by: the entry's settings, read once a test. */
+export interface IcmpRules {
+  readonly count: number;
+  /** ns: a later answer is no answer (the manual's timeout: "Max time limit to wait for a response"). */
+  readonly timeout: number;
+  readonly acceptTimeExceeded: boolean;
+  readonly earlyFailure: boolean;
+  readonly earlySuccess: boolean;
+  readonly thrLossCount: number;
+  readonly thrLossPercent: number;
+  readonly thrAvg: number;
+  readonly thrMax: number;
+  readonly thrJitter: number;
+  readonly thrStdev: number;
+}
+
+export function icmpRules(data: RowData, timeoutMs: number): IcmpRules {
+  return {
+    count: propValue(NW.packetCount, data), timeout: timeoutMs * 1e6,
+    acceptTimeExceeded: propValue(NW.acceptIcmpTimeExceeded, data),
+    earlyFailure: propValue(NW.earlyFailureDetection, data), earlySuccess: propValue(NW.earlySuccessDetection, data),
+    thrLossCount: propValue(NW.thrLossCount, data), thrLossPercent: propValue(NW.thrLossPercent, data),
+    thrAvg: propValue(NW.thrAvg, data), thrMax: propValue(NW.thrMax, data), thrJitter: propValue(NW.thrJitter, data), thrStdev: propValue(NW.thrStdev, data),
+  };
+}
+
+/** One echo request as judged: answered (with its round trip, ns, when there is one) or lost. */
+export interface Packet {
+  readonly answered: boolean;
+  readonly rtt?: number;
+}
+
+const LOST: Packet = { answered: false };
+
+/**
+ * A reply of the host's ping as a packet: an echo reply within timeout is answered; with
+ * accept-icmp-time-exceeded so is an ICMP time exceeded (iputils prints no round trip for it, so
+ * it adds to response-count but not to rtt-*); anything else (`timeout`, unreachable, …) is lost.
+ */
+export function judgePacket(r: PingReply, rules: IcmpRules): Packet {
+  if (r.time !== undefined) return r.time <= rules.timeout ? { answered: true, rtt: r.time } : LOST;
+  return rules.acceptTimeExceeded && isTimeExceeded(r) ? { answered: true } : LOST;
+}
+
+/**
+ * A train while it runs, for early-*-detection: the packets answered or lost so far (`packets`).
+ * A packet iputils reports `no answer yet` for (-O: before it sends the next) is lost once
+ * timeout has passed since that line, which came after it was sent: a sure loss, maybe a little
+ * late. Times are ms on one clock (performance.now()).
+ */
+export class IcmpTrain {
+  private readonly judged = new Map<number, Packet>();
+  /** Packets sent and not yet answered: seq → by when they were surely sent. */
+  private readonly pending = new Map<number, number>();
+
+  constructor(private readonly rules: IcmpRules) {}
+
+  /** A line of the host's ping about packet r.seq, read at `now`. */
+  reply(r: PingReply, now: number): void {
+    if (this.judged.has(r.seq)) return;
+    // A line about a packet: it and every one before it were sent by now.
+    for (let seq = 0; seq <= r.seq; seq++) if (!this.judged.has(seq) && !this.pending.has(seq)) this.pending.set(seq, now);
+    if (r.status === 'timeout') return;
+    this.pending.delete(r.seq);
+    this.judged.set(r.seq, judgePacket(r, this.rules));
+  }
+
+  /** The pending packets whose timeout has passed by `now` are lost. */
+  settle(now: number): void {
+    for (const [seq, sentBy] of this.pending) {
+      if (now >= sentBy + this.rules.timeout / 1e6) { this.pending.delete(seq); this.judged.set(seq, LOST); }
+    }
+  }
+
+  /** When the next pending packet is surely lost, if one is pending. */
+  nextLoss(): number | undefined {
+    return this.pending.size === 0 ? undefined : Math.min(...this.pending.values()) + this.rules.timeout / 1e6;
+  }
+
+  get packets(): Packet[] {
+    return [...this.judged.values()];
+  }
+}
+
+/** loss-percent: one decimal, as thr-loss-percent (`85.0%`). */
+const lossPercent = (lost: number, sent: number): number => (sent === 0 ? 100 : Math.round((lost * 1000) / sent) / 10);
+
+/**
+ * The outcome of a train: down without an answer or when a threshold is passed (loss-count,
+ * loss-percent, and over the round trips there are: rtt-avg, rtt-max, rtt-jitter = max − min,
+ * rtt-stdev). The manual on time exceeded: "If all other fail thresholds are not broken, this
+ * response will be considered a success."
+ */
+export function icmpVerdict(packets: readonly Packet[], rules: IcmpRules): Outcome {
+  const rtts = packets.filter((p) => p.rtt !== undefined).map((p) => p.rtt!);
+  const sent = packets.length;
+  const answered = packets.filter((p) => p.answered).length;
+  const lost = sent - answered;
+  const values: RowData = {
+    [RESULT.sentCount.name]: sent, [RESULT.responseCount.name]: answered,
+    [RESULT.lossCount.name]: lost, [RESULT.lossPercent.name]: lossPercent(lost, sent),
+  };
+  let ok = answered > 0 && lost <= rules.thrLossCount && lossPercent(lost, sent) <= rules.thrLossPercent;
+  if (rtts.length > 0) {
+    const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+    const min = Math.min(...rtts);
+    const max = Math.max(...rtts);
+    const stdev = Math.sqrt(rtts.reduce((a, t) => a + (t - avg) ** 2, 0) / rtts.length);
+    Object.assign(values, {
+      [RESULT.rttAvg.name]: Math.round(avg), [RESULT.rttMin.name]: min, [RESULT.rttMax.name]: max,
+      [RESULT.rttJitter.name]: max - min, [RESULT.rttStdev.name]: Math.round(stdev),
+    });
+    ok &&= avg <= rules.thrAvg && max <= rules.thrMax && max - min <= rules.thrJitter && stdev <= rules.thrStdev;
+  }
+  return { ok, values };
+}
+
+/**
+ * Whether the train's verdict is already known from the packets answered or lost so far, the
+ * rest of packet-count still to come (manual: early-failure-detection and early-success-detection
+ * end the test "if it is already known that host will be considered as down" / "up"):
+ *
+ *   down  when what only grows has passed its threshold: loss-count > thr-loss-count, the losses
+ *         as a share of packet-count > thr-loss-percent, rtt-max > thr-max, rtt-jitter > thr-jitter
+ *         (rtt-avg and rtt-stdev can still come back, so they wait for the end)
+ *   up    when the packets so far pass every threshold and losing all the rest would still pass
+ *         thr-loss-count and thr-loss-percent (the rest are not sent, so their round trips count
+ *         for nothing)
+ *
+ * Either way the verdict over the packets so far (icmpVerdict) is the same: the results shown
+ * agree with the status.
+ */
+export function icmpForeseen(packets: readonly Packet[], rules: IcmpRules): 'up' | 'down' | undefined {
+  const rest = rules.count - packets.length;
+  const now = icmpVerdict(packets, rules);
+  if (rest <= 0) return now.ok ? 'up' : 'down';
+  const lost = packets.filter((p) => !p.answered).length;
+  const rtts = packets.filter((p) => p.rtt !== undefined).map((p) => p.rtt!);
+  const max = Math.max(...rtts);
+  if (lost > rules.thrLossCount || lossPercent(lost, rules.count) > rules.thrLossPercent
+    || (rtts.length > 0 && (max > rules.thrMax || max - Math.min(...rtts) > rules.thrJitter))) return 'down';
+  if (now.ok && lost + rest <= rules.thrLossCount && lossPercent(lost + rest, rules.count) <= rules.thrLossPercent) return 'up';
+  return undefined;
+}
+
 /** The address probed: `10.0.0.1@vrf` is 10.0.0.1 (rospki has the main table only). */
 function address(host: string): string {
   return host.replace(/@[\w.-]+$/, '');
 }
+
+/**
+ * The entry's settings its scripts find as variables beside the results: the manual's "Generic"
+ * probe variables (name, comment, host, type, interval, timeout; "Probe statistics/variables").
+ * A name or comment the entry has not is declared with nothing, as `get` gives it, so that
+ * `$name` is no syntax error in a script shared by entries with and without one.
+ */
+const SCRIPT_SETTINGS: readonly PropertyDecl[] = [NW.name, commentProperty, NW.host, NW.type, NW.interval, NW.timeout];
 
 const isPing = (data: RowData): boolean => ['simple', 'icmp'].includes(propValue(NW.type, data));
 

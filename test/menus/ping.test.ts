@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
-import { parsePingLine, pingRecords, pingTable, totals, type PingReply } from '../../src/menus/ping.js';
+import { isTimeExceeded, parsePingLine, pingRecords, pingTable, totals, type PingReply } from '../../src/menus/ping.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 import { missingTools, needs } from '../support/tools.js';
 
@@ -19,6 +19,19 @@ test('iputils lines become replies numbered from 0; errors and late packets get 
   assert.deepEqual(parsePingLine('From 10.0.0.1 icmp_seq=4 Destination Host Unreachable', '10.0.0.9', 56), { seq: 3, host: '10.0.0.1', status: 'host unreachable' });
   assert.equal(parsePingLine('PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.', '127.0.0.1', 56), undefined);
   assert.equal(parsePingLine('3 packets transmitted, 3 received, 0% packet loss, time 2003ms', '127.0.0.1', 56), undefined);
+});
+
+test('ICMP time exceeded in each of iputils\' texts (ping.c pr_icmph, ping6_common.c), and no other error', () => {
+  const exceeded = (line: string) => isTimeExceeded(parsePingLine(line, '198.51.100.7', 56)!);
+  assert.equal(exceeded('From 192.0.2.1 icmp_seq=1 Time to live exceeded'), true);
+  assert.equal(parsePingLine('From 192.0.2.1 icmp_seq=1 Time to live exceeded', '198.51.100.7', 56)!.status, 'TTL exceeded');
+  assert.equal(exceeded('From 192.0.2.1 icmp_seq=1 Frag reassembly time exceeded'), true);
+  assert.equal(exceeded('From 2001:db8::1 icmp_seq=1 Time exceeded: Hop limit'), true);
+  assert.equal(exceeded('From 2001:db8::1 icmp_seq=1 Time exceeded: Defragmentation failure'), true);
+  assert.equal(exceeded('From 192.0.2.1 icmp_seq=1 Destination Host Unreachable'), false);
+  assert.equal(exceeded('From 2001:db8::1 icmp_seq=1 Destination unreachable: No route'), false);
+  assert.equal(exceeded('no answer yet for icmp_seq=1'), false);
+  assert.equal(exceeded('64 bytes from 198.51.100.7: icmp_seq=1 ttl=64 time=0.045 ms'), false);
 });
 
 const replies: PingReply[] = [

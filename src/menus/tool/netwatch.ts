@@ -10,7 +10,7 @@
 // PostgreSQL store shows the same status, whichever of them probes.
 
 import { invalidValue, notEnoughPermissions } from '../../errors.js';
-import { dateType, durationType, enumType, intType, refType, stringType } from '../../menu/proptypes.js';
+import { boolType, dateType, durationType, enumType, intType, refType, stringType } from '../../menu/proptypes.js';
 import type { MenuDecl, Policy, PropertyDecl, PropType } from '../../menu/types.js';
 import { IpAddress, valueToString } from '../../menu/values.js';
 import { commentProperty, disabledNo } from '../../menu/common-props.js';
@@ -83,6 +83,12 @@ export const NW = {
   packetInterval: { name: 'packet-interval', type: durationType(10e6, 5e9), default: 50e6, help: 'Time between echo requests (icmp)' } as PropertyDecl<number>,
   packetSize: { name: 'packet-size', type: intType(44, 10000), default: 54, help: 'Size of the IP packet (icmp; IPv6 adds 20)' } as PropertyDecl<number>,
   ttl: { name: 'ttl', type: intType(1, 255), help: 'Time to live of the echo requests (icmp)' } as PropertyDecl<number>,
+  // The manual: an ICMP "time exceeded" counts as a valid response (with a low ttl: "monitor
+  // Internet connectivity, without relying on a specific endpoint"), and the two early options
+  // end a test "if it is already known" the host will be up or down (services/netwatch.ts).
+  acceptIcmpTimeExceeded: { name: 'accept-icmp-time-exceeded', type: boolType, default: false, help: 'Count an ICMP time exceeded as a response (icmp)' } as PropertyDecl<boolean>,
+  earlyFailureDetection: { name: 'early-failure-detection', type: boolType, default: false, help: 'End the test once it is sure to be down (icmp)' } as PropertyDecl<boolean>,
+  earlySuccessDetection: { name: 'early-success-detection', type: boolType, default: false, help: 'End the test once it is sure to be up (icmp)' } as PropertyDecl<boolean>,
   thrMax: time('thr-max', 1e9, 'Fail when rtt-max is above (icmp)'),
   thrAvg: time('thr-avg', 100e6, 'Fail when rtt-avg is above (icmp)'),
   thrStdev: time('thr-stdev', 250e6, 'Fail when rtt-stdev is above (icmp)'),
