@@ -27,7 +27,7 @@ import type { ServiceContext } from './context.js';
 import { daemonTrust, type DaemonTrust } from './daemon-trust.js';
 import type { ManagedService } from './managed.js';
 import { RowStates } from './row-states.js';
-import { DaemonMissing, Supervisor, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
 
 /** The trust-store component 802.1X asks for (services spec §1.4). */
 const COMPONENT = 'dot1x';
@@ -262,6 +262,7 @@ export class Dot1xService implements ManagedService {
   private readonly runRoot: string;
   private readonly daemons = new Map<number, Dot1xDaemon>();
   private stopped = false;
+  private reaped = false;
   private inputs: ReadonlyArray<readonly StoredRow[]> | undefined;
   private planned = 0;
 
@@ -274,6 +275,11 @@ export class Dot1xService implements ManagedService {
   async reconcile(): Promise<void> {
     if (this.stopped) return;
     try {
+      if (!this.reaped) {
+        // A killed rospki's supplicants would still hold their interfaces.
+        this.reaped = true;
+        await reapLeftovers(this.runRoot, 'dot1x-');
+      }
       if (await this.unchanged()) return;
       const plans = await this.plans();
       for (const [id, daemon] of this.daemons) {

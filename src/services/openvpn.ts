@@ -15,7 +15,6 @@
 // stopped (openvpn-log.ts), nothing else of openvpn's chatter.
 
 import { createHmac, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Environment } from '../menu/types.js';
 import { propValue } from '../menu/generic.js';
@@ -37,7 +36,7 @@ import type { ManagedService } from './managed.js';
 import { OVPN_FILES, clientConfig, serverConfig } from './openvpn-config.js';
 import { OvpnLogReader } from './openvpn-log.js';
 import { ManagementClient, type ClientAuthRequest } from './openvpn-management.js';
-import { DaemonMissing, Supervisor, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
 import { planTls } from './tls.js';
 
 /** The trust-store component OpenVPN asks for (services spec §1.4). */
@@ -387,41 +386,6 @@ class OvpnDaemon {
   }
 }
 
-/**
- * Daemons an earlier rospki left running (it was killed before it could stop them) hold their
- * ports: stop every process whose working directory is one of our runtime folders, then remove
- * the folders. Linux /proc; elsewhere nothing is found.
- */
-async function reapLeftovers(runRoot: string): Promise<void> {
-  let folders: string[];
-  try {
-    folders = fs.readdirSync(runRoot).filter((d) => d.startsWith('ovpn-')).map((d) => path.join(runRoot, d));
-  } catch {
-    return;
-  }
-  if (folders.length === 0) return;
-  const pids: number[] = [];
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (folders.includes(fs.readlinkSync(`/proc/${pid}/cwd`))) pids.push(Number(pid));
-    } catch {
-      // gone, or not ours
-    }
-  }
-  // A zombie (its parent, the killed rospki, can no longer reap it) counts as stopped.
-  const alive = (pid: number): boolean => {
-    try {
-      return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
-  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-  for (const pid of pids.filter(alive)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The service
 
@@ -452,7 +416,7 @@ export class OpenVpnService implements ManagedService {
     try {
       if (!this.reaped) {
         this.reaped = true;
-        await reapLeftovers(this.runRoot);
+        await reapLeftovers(this.runRoot, 'ovpn-');
       }
       if (await this.unchanged()) return;
       const plans = await this.plans();

@@ -244,3 +244,38 @@ function signatureOf(program: string, spec: DaemonSpec): string {
   }
   return h.digest('hex');
 }
+
+/**
+ * Daemons an earlier rospki left running (it was killed before it could stop them) hold their
+ * ports and interfaces: stop every process whose working directory is one of the runtime folders
+ * named `<prefix>…`, then remove the folders. Linux /proc; elsewhere nothing is found.
+ */
+export async function reapLeftovers(runRoot: string, prefix: string): Promise<void> {
+  let folders: string[];
+  try {
+    folders = fs.readdirSync(runRoot).filter((d) => d.startsWith(prefix)).map((d) => path.join(runRoot, d));
+  } catch {
+    return;
+  }
+  if (folders.length === 0) return;
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (folders.includes(fs.readlinkSync(`/proc/${pid}/cwd`))) pids.push(Number(pid));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  // A zombie (its parent, the killed rospki, can no longer reap it) counts as stopped.
+  const alive = (pid: number): boolean => {
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of pids) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+  for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of pids.filter(alive)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
+}
