@@ -480,7 +480,7 @@ function importedSettings(file: string, p: OvpnProfile): RowData {
   // rospki checks that connect-to is in the server certificate's CN or SAN: only a
   // verify-x509-name naming that host asks for the same; otherwise the chain alone is checked.
   const x509 = p.verifyX509Name;
-  const namesHost = x509 !== undefined && (x509.name === p.host && x509.type !== 'name-prefix' || x509.type === 'subject' && x509.name.split(/,\s*/).includes(`CN=${p.host}`));
+  const namesHost = x509?.type === 'name' ? x509.name === p.host : x509?.type === 'subject' && x509.name.split(/,\s*/).includes(`CN=${p.host}`);
   return {
     [CLIENT.port.name]: p.port,
     [CLIENT.protocol.name]: p.protocol,
