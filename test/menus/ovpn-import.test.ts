@@ -134,6 +134,18 @@ describe('/interface ovpn-client import-ovpn-configuration', () => {
     assert.doesNotMatch(await cli('/log print'), /imported/);
   });
 
+  test('without openvpn installed the import fails with the package to install, and imports nothing', async () => {
+    putFile(t, 'vpn.ovpn', full([], { 'tls-crypt': pki.staticKey }));
+    const before = process.env.ROSPKI_OPENVPN;
+    process.env.ROSPKI_OPENVPN = path.join(dir, 'no-openvpn-here');
+    try {
+      assert.equal(await cliError('/interface ovpn-client import-ovpn-configuration file-name=vpn.ovpn ovpn-user=alice'), 'failure: openvpn is not installed (Debian package openvpn)');
+    } finally {
+      if (before === undefined) delete process.env.ROSPKI_OPENVPN; else process.env.ROSPKI_OPENVPN = before;
+    }
+    assert.deepEqual(await counts(), { certs: 0, clients: 0 });
+  });
+
   test('skip-cert-import=yes: no certificate is imported, the client has certificate=none; a user from <auth-user-pass>', async () => {
     putFile(t, 'skip.ovpn', full([], { 'auth-user-pass': 'carol\ncarol-pw', 'tls-crypt': pki.staticKey }));
     await cli('/interface ovpn-client import-ovpn-configuration file-name=skip.ovpn skip-cert-import=yes');
