@@ -129,7 +129,7 @@ function tlsKeySettings(d: RowData): Pick<ClientSettings, 'tlsKey'> {
   if (!propValue(CLIENT.tlsKey, d)) return {};
   if (propValue(CLIENT.tlsCrypt, d)) return { tlsKey: { use: 'tls-crypt' } };
   if (!propValue(CLIENT.tlsAuth, d)) return {};
-  const direction = d[CLIENT.keyDirection.name] as 0 | 1 | undefined;
+  const direction = propValue(CLIENT.keyDirection, d) as 0 | 1 | undefined;
   return { tlsKey: { use: 'tls-auth', ...(direction !== undefined ? { direction } : {}) } };
 }
 

@@ -468,14 +468,18 @@ const skipCertImportArg: ArgDecl<boolean> = { name: 'skip-cert-import', type: bo
 const routerosName = (table: Record<string, string>, openvpn: string): string | undefined =>
   Object.keys(table).find((k) => table[k]!.toUpperCase() === openvpn.toUpperCase());
 
-/** OpenVPN 2.6's data-ciphers when a file names none. */
+/** OpenVPN 2.6's defaults when a file names no cipher (its data-ciphers start so) or no auth. */
 const OPENVPN_DEFAULT_CIPHER = 'aes256-gcm';
+const OPENVPN_DEFAULT_AUTH = 'sha1';
+
+/** Names of imported clients: `ovpn-import1`, … (RouterOS's own naming is UNCONFIRMED). */
+const IMPORTED_CLIENT_PREFIX = 'ovpn-import';
 
 /** The client row's settings from a profile; fails on a cipher or digest rospki has not. */
 function importedSettings(file: string, p: OvpnProfile): RowData {
   const cipher = p.ciphers.length === 0 ? OPENVPN_DEFAULT_CIPHER : p.ciphers.map((c) => routerosName(OPENVPN_CIPHER, c)).find((c) => c !== undefined);
   if (!cipher) throw failure(`unable to import ${file}: none of its ciphers is supported (${p.ciphers.join(', ')})`);
-  const auth = p.auth === undefined ? 'sha1' : routerosName(OPENVPN_AUTH, p.auth);
+  const auth = p.auth === undefined ? OPENVPN_DEFAULT_AUTH : routerosName(OPENVPN_AUTH, p.auth);
   if (!auth) throw failure(`unable to import ${file}: auth ${p.auth} is not supported`);
   // rospki checks that connect-to is in the server certificate's CN or SAN: only a
   // verify-x509-name naming that host asks for the same; otherwise the chain alone is checked.
@@ -565,9 +569,6 @@ const importOvpnConfiguration: CommandDecl = {
     return {};
   },
 };
-
-/** Names of imported clients: `ovpn-import1`, … (RouterOS's own naming is UNCONFIRMED). */
-const IMPORTED_CLIENT_PREFIX = 'ovpn-import';
 
 export const clientMenu: MenuDecl = {
   path: OVPN_CLIENT_PATH,
