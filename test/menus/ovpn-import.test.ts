@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { carriesSensitiveArgument } from '../../src/console/sensitive.js';
+import { holdsSecret } from '../../src/menu/secret-files.js';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
 import { CERT_PATH } from '../../src/menus/certificate/properties.js';
 import { OVPN_CLIENT_PATH } from '../../src/menus/interface/ovpn.js';
@@ -170,5 +171,8 @@ describe('/interface ovpn-client import-ovpn-configuration', () => {
     await peek.run(':put [/file get tc.ovpn contents]');
     assert.doesNotMatch(peekOut, /Static key/);
     assert.match(await cli(':put [/file get tc.ovpn contents]'), /Static key/, 'admin (sensitive) reads it');
+    // The rule of downloads (FTP, SFTP, SCP, the web page) too.
+    assert.equal(holdsSecret(fs.readFileSync(path.join(t.app.dataDir.filesDir, 'tc.ovpn')), t.app.registry), true);
+    assert.equal(holdsSecret(Buffer.from(ovpnText(['remote h'], { ca: pki.ca })), t.app.registry), false, 'a CA alone is no secret');
   });
 });
