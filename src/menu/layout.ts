@@ -101,13 +101,36 @@ function joinLines(lines: readonly string[]): string {
 }
 
 /**
- * The letter shown for `row` in one flag column, or ' '. A flag that joins a column is a state
+ * The flag shown for `row` in one flag column, or undefined. A flag that joins a column is a state
  * that supersedes the one it joins, so the last flag set wins: a revoked issued certificate
  * shows R, not I (spec §3.1; RouterOS shows `R` there, issue 12).
  */
-function flagChar(column: readonly LayoutFlag[], flags: string): string {
+function shownFlag(column: readonly LayoutFlag[], flags: string): string | undefined {
   for (let i = column.length - 1; i >= 0; i--) if (flags.includes(column[i]!.letter)) return column[i]!.letter;
-  return ' ';
+  return undefined;
+}
+
+/** shownFlag as the column's text: blank where none is set. */
+function flagChar(column: readonly LayoutFlag[], flags: string): string {
+  return (shownFlag(column, flags) ?? '').padEnd(columnWidth(column));
+}
+
+/**
+ * A flag column is as wide as its longest flag: one place, or two for the two-letter flags of
+ * /interface ovpn-client (`Ta`, `Tc`: services spec §2.4, CLI-REF spelling).
+ */
+function columnWidth(column: readonly LayoutFlag[]): number {
+  return maxLength(column.map((flag) => flag.letter), 1);
+}
+
+/** The width of the flag block of these columns. */
+function blockWidth(columns: readonly FlagColumn[]): number {
+  return columns.reduce((sum, column) => sum + columnWidth(column), 0);
+}
+
+/** The flags a row shows, one per column where one is set (`Ta` is one flag). */
+export function shownFlags(columns: readonly FlagColumn[], flags: string): string[] {
+  return columns.map((column) => shownFlag(column, flags)).filter((f): f is string => f !== undefined);
 }
 
 /** The flag letters a row shows, one place per column (blank where none is set). */
@@ -203,7 +226,7 @@ function tableLegendGroups(
   const groups: string[] = [];
   for (const column of columns) {
     // A flag occurs when a row shows it (a revoked issued row shows R only).
-    const shown = new Set(rows.map((row) => flagChar(column, row.flags)));
+    const shown = new Set(rows.map((row) => shownFlag(column, row.flags)));
     const occurs = (flag: LayoutFlag) => shown.has(flag.letter);
     if (!column.some(occurs)) continue;
     if (style === 'present') {
@@ -252,7 +275,7 @@ export function formatTable(spec: TableSpec): string {
     column.some((flag) => rows.some((row) => row.flags.includes(flag.letter))),
   );
   const indexWidth = maxLength(rows.map((row) => row.index), 1);
-  const prefixWidth = indexWidth + 1 + (flagColumns.length > 0 ? flagColumns.length + 1 : 0);
+  const prefixWidth = indexWidth + 1 + (flagColumns.length > 0 ? blockWidth(flagColumns) + 1 : 0);
 
   const valueWidths = columns.map(({ values }) => maxLength(values.flat()));
   const widths = columns.map(({ header }, i) => Math.max(header.length, valueWidths[i]!));
@@ -275,7 +298,7 @@ export function formatTable(spec: TableSpec): string {
   lines.push(
     line(
       alignIndex(showIds ? '*' : '#', indexWidth, showIds),
-      ' '.repeat(flagColumns.length),
+      ' '.repeat(blockWidth(flagColumns)),
       columns.map(({ header }, i) => header.slice(0, widths[i])),
       padHeader,
     ),
@@ -288,7 +311,7 @@ export function formatTable(spec: TableSpec): string {
       lines.push(
         line(
           k === 0 ? alignIndex(row.index, indexWidth, showIds) : ' '.repeat(indexWidth),
-          k === 0 ? flagBlock(flagColumns, row.flags) : ' '.repeat(flagColumns.length),
+          k === 0 ? flagBlock(flagColumns, row.flags) : ' '.repeat(blockWidth(flagColumns)),
           columns.map(({ values }) => values[r]![k] ?? ''),
         ),
       );
@@ -326,7 +349,7 @@ export function formatDetail(spec: DetailSpec): string {
     lines.push(...legendLines(groups, spec.width, true));
   }
   const indexWidth = itemIndexWidth(spec.rows);
-  const indent = ' '.repeat(indexWidth + 1 + (spec.flagColumns.length > 0 ? spec.flagColumns.length + 1 : 0));
+  const indent = ' '.repeat(indexWidth + 1 + (spec.flagColumns.length > 0 ? blockWidth(spec.flagColumns) + 1 : 0));
   spec.rows.forEach((row, r) => {
     if (r > 0) lines.push('');
     let current = itemHead(row, spec, indexWidth);

@@ -16,7 +16,7 @@
 // `secret=x` counts too, which only ever asks more of the reader.
 
 import { BINARY_KEY_LIMIT, holdsPrivateKey, PEM_SCAN_OVERLAP, PEM_SCAN_PIECE, pemKeyIn } from '../pki/index.js';
-import { containsPrivateKey } from '../pki/pem.js';
+import { containsPrivateKey, containsStaticKey } from '../pki/pem.js';
 import { BACKUP_MAGIC, isBackupFile } from '../store/backup.js';
 import type { FileReader } from '../store/files.js';
 import type { MenuDecl } from './types.js';
@@ -50,9 +50,9 @@ function patterns(registry: MenuList): readonly RegExp[] {
   return hit;
 }
 
-/** Whether text shows a sensitive value or holds a PEM private key (`contents` of a text file). */
+/** Whether text shows a sensitive value or holds a PEM private key or OpenVPN static key (`contents` of a text file). */
 export function textHoldsSecret(text: string, registry: MenuList): boolean {
-  return containsPrivateKey(text) || patterns(registry).some((re) => re.test(text));
+  return containsPrivateKey(text) || containsStaticKey(text) || patterns(registry).some((re) => re.test(text));
 }
 
 /** Whether a piece of a file, read as Latin-1, shows a sensitive value. */

@@ -4,7 +4,7 @@
 // key or a PKCS#12 bundle counts too (its passphrase can be guessed offline once it is out).
 
 import { createPrivateKey } from 'node:crypto';
-import { containsPrivateKey } from './pem.js';
+import { containsPrivateKey, containsStaticKey } from './pem.js';
 import { looksLikePkcs12 } from './pkcs12.js';
 
 /** DER keys and PKCS#12 bundles are small: larger files are searched for PEM key blocks only. */
@@ -15,13 +15,15 @@ export const PEM_SCAN_PIECE = 1 << 20;
 export const PEM_SCAN_OVERLAP = 128;
 
 /**
- * A PEM private key block of any kind (PKCS#8 plain or encrypted, PKCS#1, SEC1, OpenSSH) in
+ * A PEM private key block of any kind (PKCS#8 plain or encrypted, PKCS#1, SEC1, OpenSSH), or an
+ * OpenVPN static key (a .ovpn file's <tls-auth> or <tls-crypt>), in
  * bytes, read as Latin-1 (so that any bytes around it do not matter), a piece at a time.
  */
 export function pemKeyIn(data: Uint8Array): boolean {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   for (let at = 0; at < buf.length; at += PEM_SCAN_PIECE - PEM_SCAN_OVERLAP) {
-    if (containsPrivateKey(buf.toString('latin1', at, Math.min(buf.length, at + PEM_SCAN_PIECE)))) return true;
+    const text = buf.toString('latin1', at, Math.min(buf.length, at + PEM_SCAN_PIECE));
+    if (containsPrivateKey(text) || containsStaticKey(text)) return true;
     if (at + PEM_SCAN_PIECE >= buf.length) break;
   }
   return false;

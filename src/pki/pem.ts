@@ -87,6 +87,14 @@ export function containsPrivateKey(text: string): boolean {
   return /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text);
 }
 
+/** The label of an OpenVPN static key (tls-auth, tls-crypt: `openvpn --genkey secret`), hex inside, not base64. */
+export const OPENVPN_STATIC_KEY_LABEL = 'OpenVPN Static key V1';
+
+/** Whether text holds an OpenVPN static key: as secret as a private key (a .ovpn file with <tls-crypt>). */
+export function containsStaticKey(text: string): boolean {
+  return text.includes(`-----BEGIN ${OPENVPN_STATIC_KEY_LABEL}-----`);
+}
+
 export function isPem(data: string | Uint8Array): boolean {
   const s = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1 << 16)).toString('latin1');
   return s.includes('-----BEGIN ');

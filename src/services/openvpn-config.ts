@@ -35,6 +35,8 @@ export const OVPN_FILES = {
   cert: 'cert.pem',
   key: 'key.pem',
   ca: 'ca.pem',
+  /** The static key of tls-auth or tls-crypt. */
+  tlsKey: 'tls.key',
   crl: 'crl.pem',
   management: 'management.sock',
 } as const;
@@ -76,6 +78,8 @@ export interface ClientSettings {
   readonly cipher: string;
   readonly auth: string;
   readonly tlsVersion: string;
+  /** tls-auth (with its key direction, none: both) or tls-crypt with the static key in OVPN_FILES.tlsKey. */
+  readonly tlsKey?: { readonly use: 'tls-auth'; readonly direction?: 0 | 1 } | { readonly use: 'tls-crypt' };
 }
 
 const isWildcard = (host: string): boolean => host === '' || host === '::' || host === '0.0.0.0';
@@ -143,6 +147,12 @@ export function serverConfig(s: ServerSettings, managementSocket: string): strin
   return `${lines.join('\n')}\n`;
 }
 
+function tlsKeyLines(tls: ClientSettings['tlsKey']): string[] {
+  if (!tls) return [];
+  if (tls.use === 'tls-crypt') return [`tls-crypt ${OVPN_FILES.tlsKey}`];
+  return [`tls-auth ${OVPN_FILES.tlsKey}${tls.direction === undefined ? '' : ` ${tls.direction}`}`];
+}
+
 /** A client's configuration file (`--dev null`: the control plane only). */
 export function clientConfig(c: ClientSettings, managementSocket: string): string {
   const cipher = OPENVPN_CIPHER[c.cipher]!;
@@ -160,6 +170,7 @@ export function clientConfig(c: ClientSettings, managementSocket: string): strin
     `ca ${OVPN_FILES.ca}`,
     ...(c.certificate ? [`cert ${OVPN_FILES.cert}`, `key ${OVPN_FILES.key}`] : []),
     ...(c.verifyName ? [`verify-x509-name ${quote(c.connectTo)} name`] : []),
+    ...tlsKeyLines(c.tlsKey),
     'auth-user-pass',
     // A refused password is asked for again over the management socket (rospki gives the same).
     'auth-retry interact',

@@ -28,12 +28,12 @@ import {
 } from '../menus/interface/ovpn.js';
 import { SERVICE_STATUS, stateDiffers, withState, type ReportedState } from '../menus/interface/service-state.js';
 import { pppLogin, recordPppSession } from '../menus/ppp/secret.js';
-import type { ReadTx, StoredRow } from '../store/store.js';
+import type { ReadTx, RowData, StoredRow } from '../store/store.js';
 import { StoreBatch } from './batch.js';
 import type { ServiceContext } from './context.js';
 import { daemonTrust, firstCertificatePem, type DaemonTrust } from './daemon-trust.js';
 import type { ManagedService } from './managed.js';
-import { OVPN_FILES, clientConfig, serverConfig } from './openvpn-config.js';
+import { OVPN_FILES, clientConfig, serverConfig, type ClientSettings } from './openvpn-config.js';
 import { OvpnLogReader } from './openvpn-log.js';
 import { ManagementClient, type ClientAuthRequest } from './openvpn-management.js';
 import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
@@ -123,6 +123,15 @@ function serverPlan(env: Environment, tx: ReadTx, row: StoredRow, trust: DaemonT
   };
 }
 
+/** tls-auth or tls-crypt of a client row, when it has its static key. */
+function tlsKeySettings(d: RowData): Pick<ClientSettings, 'tlsKey'> {
+  if (!propValue(CLIENT.tlsKey, d)) return {};
+  if (propValue(CLIENT.tlsCrypt, d)) return { tlsKey: { use: 'tls-crypt' } };
+  if (!propValue(CLIENT.tlsAuth, d)) return {};
+  const direction = propValue(CLIENT.keyDirection, d) as 0 | 1 | undefined;
+  return { tlsKey: { use: 'tls-auth', ...(direction !== undefined ? { direction } : {}) } };
+}
+
 /** Salt of the login fingerprints in client configurations (this process only). */
 const LOGIN_SALT = randomBytes(32);
 
@@ -152,6 +161,7 @@ function clientPlan(env: Environment, tx: ReadTx, row: StoredRow, trust: DaemonT
     cipher: propValue(CLIENT.cipher, d),
     auth: propValue(CLIENT.auth, d),
     tlsVersion: propValue(CLIENT.tlsVersion, d),
+    ...tlsKeySettings(d),
   }, socket);
   const login = { user: propValue(CLIENT.user, d), password: propValue(CLIENT.password, d) };
   // The login goes over the management socket, never into a file; its keyed fingerprint in the
@@ -159,6 +169,9 @@ function clientPlan(env: Environment, tx: ReadTx, row: StoredRow, trust: DaemonT
   const fingerprint = createHmac('sha256', LOGIN_SALT).update(`${login.user}\0${login.password}`).digest('hex');
   const files: Record<string, string> = { [OVPN_FILES.config]: `${conf}# login ${fingerprint}\n`, [OVPN_FILES.ca]: ca };
   if (tls) Object.assign(files, { [OVPN_FILES.cert]: tls.certPem, [OVPN_FILES.key]: tls.keyPem });
+  // The static key of tls-auth or tls-crypt, beside key.pem (mode 0600, removed with the folder).
+  const tlsKey = propValue(CLIENT.tlsKey, d);
+  if (tlsKey) files[OVPN_FILES.tlsKey] = tlsKey;
   return { label, spec: daemonSpec(files, ''), login };
 }
 

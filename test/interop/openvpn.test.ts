@@ -225,7 +225,7 @@ test('/interface ovpn-client connects to the server and shows R', async () => {
   await cli(`/interface ovpn-client add name=out1 connect-to=127.0.0.1 port=${port} user=alice password=alice-pw certificate=alice cipher=aes256-gcm auth=sha256 disabled=no`);
   await until(async () => (await cli(':put [/interface ovpn-client get out1 running]')) === 'true\n', 'the client to connect');
   assert.equal(await cli(':put [/interface ovpn-client get out1 status]'), 'connected\n');
-  assert.match(await cli('/interface ovpn-client print'), /^ 0  R name="out1"/m);
+  assert.match(await cli('/interface ovpn-client print'), /^ 0  R   name="out1"/m);
   await cli('/interface ovpn-client set out1 password=wrong');
   await until(async () => (await cli(':put [/interface ovpn-client get out1 status]')) === 'not running: authentication failed\n', 'the refusal');
   await cli('/interface ovpn-client remove out1');

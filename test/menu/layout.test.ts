@@ -672,3 +672,29 @@ describe('issue 12 layouts', () => {
     assert.equal(formatDetail({ flagColumns: [[flag('I', 'INVALID')]], rows: [], width: 80, showIds: false }), '');
   });
 });
+
+describe('two-letter flags (/interface ovpn-client Ta, Tc: services spec §2.4)', () => {
+  const columns = [[{ letter: 'X', title: 'DISABLED' }], [{ letter: 'R', title: 'RUNNING' }], [{ letter: 'Ta', title: 'TLS-AUTH' }, { letter: 'Tc', title: 'TLS-CRYPT' }]];
+  const rows = [row('0', 'RTc', { name: 'a' }), row('1', 'XTa', { name: 'b' }), row('2', '', { name: 'c' })];
+
+  it('detail: the column is two places wide, continuation lines indented past it', () => {
+    assert.equal(formatDetail({ flagColumns: columns, rows: [row('0', 'RTc', { name: 'a', port: '1' })], width: 20, showIds: false }), text(
+      'Flags: X - DISABLED; ',
+      'R - RUNNING; ',
+      'Ta - TLS-AUTH, Tc - TLS-CRYPT ',
+      ' 0  RTc name=a ',
+      '        port=1 ',
+    ));
+  });
+
+  it('table: flags stay in their columns; the legend names the two-letter flags that occur', () => {
+    assert.equal(formatTable({ flagColumns: columns, columns: [{ name: 'name', numeric: false }], rows, showIds: false, width: 80 }), text(
+      'Flags: X - DISABLED; R - RUNNING; Ta - TLS-AUTH, Tc - TLS-CRYPT',
+      'Columns: NAME',
+      '#      NAME',
+      '0  RTc a   ',
+      '1 X Ta b   ',
+      '2      c   ',
+    ));
+  });
+});

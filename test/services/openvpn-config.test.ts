@@ -54,6 +54,15 @@ test('a client: --dev null, the one cipher and digest, the name check, the passw
   assert.equal(conf.filter((l) => l.startsWith('dev-type')).length, 0);
 });
 
+test('a client with an imported static key: tls-crypt, tls-auth with its direction or none, nothing without one', () => {
+  const client = { connectTo: '127.0.0.1', port: 1194, protocol: 'udp' as const, mode: 'ip' as const, certificate: false, verifyName: false, cipher: 'aes256-gcm', auth: 'sha1', tlsVersion: 'any' };
+  const tls = (conf: string) => lines(conf).filter((l) => /^tls-(auth|crypt)/.test(l));
+  assert.deepEqual(tls(clientConfig({ ...client, tlsKey: { use: 'tls-crypt' } }, '/m.sock')), ['tls-crypt tls.key']);
+  assert.deepEqual(tls(clientConfig({ ...client, tlsKey: { use: 'tls-auth', direction: 1 } }, '/m.sock')), ['tls-auth tls.key 1']);
+  assert.deepEqual(tls(clientConfig({ ...client, tlsKey: { use: 'tls-auth' } }, '/m.sock')), ['tls-auth tls.key']);
+  assert.deepEqual(tls(clientConfig(client, '/m.sock')), []);
+});
+
 test('openvpn log: one line per refused connection with its first reason; fatal reasons for status', () => {
   const reader = new OvpnLogReader('ovpn1', '/data/run/ovpn-server-1');
   const out = [

@@ -19,12 +19,14 @@ import type { ArgDecl, CommandCall, CommandDecl, MenuDecl, PropType, PropertyDec
 import { IpAddress, IpPrefix, ItemId, RosArray, type Value, valueToString } from '../../menu/values.js';
 import { containsPrivateKey, isPem, pemDecode, pemEncode } from '../../pki/pem.js';
 import type { ReadTx, RowData } from '../../store/store.js';
+import { applyImport, parseImportFile, type ParsedImport } from '../certificate/import.js';
 import { CERT_PATH } from '../certificate/properties.js';
 import { OPENVPN, requireProgram } from '../host/programs.js';
 import {
   builtinRef, commentProperty, disabledNo, disabledYes, enabledRow, ensureBuiltinRows, intOrDisabledType,
   macAddressType, nextName, randomMac, recordPrint, tlsVersionType,
 } from './common.js';
+import { parseOvpn, type OvpnProfile } from './ovpn-file.js';
 import { isRunning, runningProperty, serviceStatusProperty } from './service-state.js';
 
 export const OVPN_SERVER_PATH = '/interface/ovpn-server/server';
@@ -431,11 +433,142 @@ export const CLIENT = {
   tlsVersion: { name: 'tls-version', type: tlsVersionType, default: 'any' } as PropertyDecl<string>,
   auth: { name: 'auth', type: enumType(AUTHS), default: 'sha1' } as PropertyDecl<string>,
   cipher: { name: 'cipher', type: cipherType(enumType(CIPHERS)), default: 'blowfish128' } as PropertyDecl<string>,
+  routeNopull: { name: 'route-nopull', type: boolType, default: false } as PropertyDecl<boolean>,
+  // tls-auth and tls-crypt (7.17rc3+) are set only by import-ovpn-configuration (spec §2.4): a
+  // static key kept sealed like a password (sensitive), the flags Ta and Tc (CLI-REF), and the
+  // direction of a tls-auth key. A row has one or the other, so Tc shares Ta's flag column.
+  tlsAuth: {
+    name: 'tls-auth', type: boolType, access: 'ro', default: false, detail: 'never', flag: { letter: 'Ta' },
+    help: 'The control channel is authenticated with tls-key (set by import-ovpn-configuration)',
+  } as PropertyDecl<boolean>,
+  tlsCrypt: {
+    name: 'tls-crypt', type: boolType, access: 'ro', default: false, detail: 'never', flag: { letter: 'Tc', sharesColumnWith: 'Ta' },
+    help: 'The control channel is encrypted with tls-key (set by import-ovpn-configuration)',
+  } as PropertyDecl<boolean>,
+  tlsKey: {
+    name: 'tls-key', type: stringType, access: 'ro', sensitive: true, absentWhenEmpty: true,
+    help: 'OpenVPN static key of tls-auth or tls-crypt',
+  } as PropertyDecl<string>,
+  keyDirection: { name: 'key-direction', type: intType(0, 1), access: 'ro', help: 'Direction of the tls-auth key (none: both)' } as PropertyDecl<number>,
   disabled: disabledYes,
 };
 
 export const clientEnabled = enabledRow(CLIENT.disabled);
 const checkClientProgram = requireOpenvpnWhenEnabled(OVPN_CLIENT_PATH, clientEnabled);
+
+// import-ovpn-configuration (spec §2.4)
+
+const ovpnFileArg: ArgDecl<string> = { name: 'file-name', type: stringType, required: true, help: '.ovpn file in /file' };
+const keyPassphraseArg: ArgDecl<string> = { name: 'key-passphrase', type: stringType, sensitive: true, help: 'Passphrase of the encrypted <key>' };
+const ovpnUserArg: ArgDecl<string> = { name: 'ovpn-user', type: stringType, help: 'User name for auth-user-pass' };
+const ovpnPasswordArg: ArgDecl<string> = { name: 'ovpn-password', type: stringType, sensitive: true, help: 'Password for auth-user-pass' };
+const skipCertImportArg: ArgDecl<boolean> = { name: 'skip-cert-import', type: boolType, help: 'Import no certificate or key (the client gets certificate=none)' };
+
+/** The RouterOS name of an OpenVPN cipher or digest name (`AES-256-GCM` → aes256-gcm), by the one table. */
+const routerosName = (table: Record<string, string>, openvpn: string): string | undefined =>
+  Object.keys(table).find((k) => table[k]!.toUpperCase() === openvpn.toUpperCase());
+
+/** OpenVPN 2.6's defaults when a file names no cipher (its data-ciphers start so) or no auth. */
+const OPENVPN_DEFAULT_CIPHER = 'aes256-gcm';
+const OPENVPN_DEFAULT_AUTH = 'sha1';
+
+/** Names of imported clients: `ovpn-import1`, … (RouterOS's own naming is UNCONFIRMED). */
+const IMPORTED_CLIENT_PREFIX = 'ovpn-import';
+
+/** The client row's settings from a profile; fails on a cipher or digest rospki has not. */
+function importedSettings(file: string, p: OvpnProfile): RowData {
+  const cipher = p.ciphers.length === 0 ? OPENVPN_DEFAULT_CIPHER : p.ciphers.map((c) => routerosName(OPENVPN_CIPHER, c)).find((c) => c !== undefined);
+  if (!cipher) throw failure(`unable to import ${file}: none of its ciphers is supported (${p.ciphers.join(', ')})`);
+  const auth = p.auth === undefined ? OPENVPN_DEFAULT_AUTH : routerosName(OPENVPN_AUTH, p.auth);
+  if (!auth) throw failure(`unable to import ${file}: auth ${p.auth} is not supported`);
+  // rospki checks that connect-to is in the server certificate's CN or SAN: only a
+  // verify-x509-name naming that host asks for the same; otherwise the chain alone is checked.
+  const x509 = p.verifyX509Name;
+  const namesHost = x509?.type === 'name' ? x509.name === p.host : x509?.type === 'subject' && x509.name.split(/,\s*/).includes(`CN=${p.host}`);
+  return {
+    [CLIENT.port.name]: p.port,
+    [CLIENT.protocol.name]: p.protocol,
+    [CLIENT.mode.name]: p.mode,
+    [CLIENT.cipher.name]: cipher,
+    [CLIENT.auth.name]: auth,
+    [CLIENT.tlsVersion.name]: p.tlsAtMost12 ? 'only-1.2' : 'any',
+    [CLIENT.verifyServerCertificate.name]: namesHost,
+    [CLIENT.routeNopull.name]: p.routeNopull,
+    [CLIENT.tlsAuth.name]: p.tlsAuth !== undefined,
+    [CLIENT.tlsCrypt.name]: p.tlsCrypt !== undefined,
+    ...(p.tlsAuth || p.tlsCrypt ? { [CLIENT.tlsKey.name]: (p.tlsAuth ?? p.tlsCrypt)!.key } : {}),
+    ...(p.tlsAuth?.direction !== undefined ? { [CLIENT.keyDirection.name]: p.tlsAuth.direction } : {}),
+  };
+}
+
+/** The inline certificates and key, parsed and decrypted (outside the store), client certificate first. */
+async function importedPki(file: string, p: OvpnProfile, passphrase: string): Promise<{ parsed: ParsedImport; cert?: string }> {
+  if (p.key !== undefined && p.cert === undefined) throw failure(`unable to import ${file}: <key> without <cert>`);
+  if (p.cert !== undefined && p.key === undefined) throw failure(`unable to import ${file}: <cert> without <key>`);
+  const parsed: ParsedImport = { certificates: [], keys: [], decryptionFailures: 0 };
+  // The client's certificate is named <file>_0, as the certificate of a PKCS#12 key is (import.ts).
+  for (const [tag, text] of [['cert', p.cert], ['ca', p.ca], ['extra-certs', p.extraCerts], ['key', p.key]] as const) {
+    if (text === undefined) continue;
+    const one = await parseImportFile(`${file} <${tag}>`, Buffer.from(text, 'utf8'), tag === 'key' ? passphrase : '');
+    if (tag === 'key' ? one.certificates.length > 0 : one.keys.length + one.decryptionFailures > 0) {
+      throw failure(`unable to import ${file}: <${tag}> holds ${tag === 'key' ? 'a certificate' : 'a private key'}`);
+    }
+    if (one.decryptionFailures > 0) throw failure(`unable to import ${file}: the <key> can not be decrypted (key-passphrase)`);
+    parsed.certificates.push(...one.certificates);
+    parsed.keys.push(...one.keys);
+  }
+  if (p.cert !== undefined && parsed.certificates.length === 0) throw failure(`unable to import ${file}: <cert> holds no certificate`);
+  return { parsed, ...(p.cert !== undefined ? { cert: parsed.certificates[0]!.fingerprint } : {}) };
+}
+
+const importOvpnConfiguration: CommandDecl = {
+  name: 'import-ovpn-configuration',
+  help: 'Add a client from a .ovpn file in /file, importing its certificates and key',
+  policy: ['read', 'write'],
+  args: [ovpnFileArg, keyPassphraseArg, ovpnUserArg, ovpnPasswordArg, skipCertImportArg],
+  async run(call) {
+    const { env, args } = call;
+    const file = await env.files.match(args.get(ovpnFileArg)!);
+    const profile = parseOvpn(file, (await env.files.read(file, 1 << 20)).toString('utf8'));
+    const settings = importedSettings(file, profile);
+    const user = args.get(ovpnUserArg) ?? profile.login?.user;
+    const password = args.get(ovpnPasswordArg) ?? profile.login?.password ?? '';
+    if (user === undefined) {
+      throw failure(profile.authUserPass ? 'ovpn-user is needed: the file asks for a user name and password (auth-user-pass)' : 'ovpn-user is needed: an OpenVPN client logs in with a user name');
+    }
+    const skip = args.get(skipCertImportArg) ?? false;
+    const pki = skip ? undefined : await importedPki(file, profile, args.get(keyPassphraseArg) ?? '');
+    // One write: the certificates, the key and the client, or nothing (design.md rule 4).
+    await env.store.write((tx) => {
+      const ctx = typeContext(env, tx);
+      let certificate = 0;
+      if (pki) {
+        const counts = applyImport(call, tx, pki.parsed, { file });
+        if (counts.keysWithoutCertificate > 0) throw failure(`unable to import ${file}: the <key> is not the key of the <cert>`);
+        if (pki.cert) {
+          const row = tx.findBy(CERT_PATH, 'fingerprint', pki.cert)[0]!;
+          if (row.data['private-key'] !== true) throw failure(`unable to import ${file}: the <key> is not the key of the <cert>`);
+          certificate = row.id;
+        }
+      }
+      const data: RowData = {
+        ...newRowData(clientMenu, ctx),
+        name: nextName(OVPN_CLIENT_PATH, IMPORTED_CLIENT_PREFIX)(ctx),
+        [CLIENT.connectTo.name]: CLIENT.connectTo.type.parse(profile.host, ctx, CLIENT.connectTo.name),
+        [CLIENT.user.name]: user,
+        [CLIENT.password.name]: password,
+        [CLIENT.certificate.name]: certificate,
+        ...settings,
+        // RouterOS connects once the configuration is imported (UNCONFIRMED; docs/compatibility.md).
+        [CLIENT.disabled.name]: false,
+      };
+      checkRow(clientMenu, undefined, data, tx, env);
+      tx.insert(OVPN_CLIENT_PATH, data);
+      env.log(tx, 'system,info', `interface ovpn-client ${String(data.name)} imported from ${file} by ${call.session.user}`);
+    });
+    return {};
+  },
+};
 
 export const clientMenu: MenuDecl = {
   path: OVPN_CLIENT_PATH,
@@ -460,13 +593,18 @@ export const clientMenu: MenuDecl = {
     CLIENT.auth,
     CLIENT.cipher,
     { name: 'use-peer-dns', type: enumType(['yes', 'no', 'exclusively']), default: 'yes' },
-    { name: 'route-nopull', type: boolType, default: false },
+    CLIENT.routeNopull,
     { name: 'add-default-route', type: boolType, default: false },
+    CLIENT.keyDirection,
+    CLIENT.tlsKey,
     CLIENT.disabled,
     runningProperty(clientEnabled, { letter: 'R' }),
+    CLIENT.tlsAuth,
+    CLIENT.tlsCrypt,
     commentProperty,
     serviceStatusProperty('OpenVPN', clientEnabled),
   ],
+  commands: [importOvpnConfiguration],
   printTable: recordPrint,
   validate(row, tx, _env, id) {
     // Usernames are limited to 27 characters, passwords to 1000 (M-OVPN).

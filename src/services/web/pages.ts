@@ -5,7 +5,7 @@
 // menu: menus added later (ACME, SCEP) appear with their own columns, flags and commands.
 
 import { flagColumns, type TableModel } from '../../menu/render.js';
-import { flagBlock, type LayoutRow } from '../../menu/layout.js';
+import { shownFlags, type LayoutRow } from '../../menu/layout.js';
 import type { RemovalEffects } from '../../menu/generic.js';
 import type { ArgDecl, CommandDecl, MenuDecl, TypeContext } from '../../menu/types.js';
 import { esc, menuUrl, query } from './html.js';
@@ -91,10 +91,10 @@ function flagTitles(menu: MenuDecl): Map<string, string> {
 
 /** The letters the console shows (one per flag column: a revoked issued certificate shows R, not I), spelled out for screen readers. */
 function flagCell(model: TableModel, row: LayoutRow, titles: Map<string, string>): string {
-  const shown = flagBlock(model.flagColumns, row.flags).replace(/ /g, '');
-  if (!shown) return '<td class="flags"></td>';
-  const title = [...shown].map((l) => titles.get(l) ?? l).join(', ');
-  return `<td class="flags"><abbr title="${esc(title)}" aria-label="${esc(title)}">${esc(shown)}</abbr></td>`;
+  const shown = shownFlags(model.flagColumns, row.flags);
+  if (shown.length === 0) return '<td class="flags"></td>';
+  const title = shown.map((l) => titles.get(l) ?? l).join(', ');
+  return `<td class="flags"><abbr title="${esc(title)}" aria-label="${esc(title)}">${esc(shown.join(''))}</abbr></td>`;
 }
 
 /** The table of a list menu with its filter, sort links, paging and flag legend. */
@@ -150,8 +150,8 @@ export function pairs(cells: ReadonlyArray<{ name: string; text: string }>): str
 /** What `print detail` shows for one row, flags spelled out. */
 export function detailView(menu: MenuDecl, row: LayoutRow): string {
   const titles = flagTitles(menu);
-  const shown = flagBlock(flagColumns(menu), row.flags).replace(/ /g, '');
-  const flags = shown ? `<p class="flags-line">Flags: ${[...shown].map((l) => `<span class="flag"><b>${esc(l)}</b> ${esc(titles.get(l) ?? '')}</span>`).join(' ')}</p>` : '';
+  const shown = shownFlags(flagColumns(menu), row.flags);
+  const flags = shown.length > 0 ? `<p class="flags-line">Flags: ${shown.map((l) => `<span class="flag"><b>${esc(l)}</b> ${esc(titles.get(l) ?? '')}</span>`).join(' ')}</p>` : '';
   const comment = row.comment ? `<p class="comment">;;; ${esc(row.comment)}</p>` : '';
   return `${flags}${comment}${pairs(row.cells)}`;
 }
