@@ -26,7 +26,7 @@ import { OPENVPN, programName } from '../menus/host/programs.js';
 import {
   CLIENT, OVPN_CLIENT_PATH, OVPN_SERVER_PATH, SERVER, clientEnabled, serverEnabled,
 } from '../menus/interface/ovpn.js';
-import { SERVICE_STATUS, stateDiffers, withState, type ReportedState } from '../menus/interface/service-state.js';
+import { SERVICE_STATUS, type ReportedState } from '../menus/interface/service-state.js';
 import { pppLogin, recordPppSession } from '../menus/ppp/secret.js';
 import type { ReadTx, RowData, StoredRow } from '../store/store.js';
 import { StoreBatch } from './batch.js';
@@ -37,6 +37,7 @@ import { OVPN_FILES, clientConfig, serverConfig, type ClientSettings } from './o
 import { OvpnLogReader } from './openvpn-log.js';
 import { ManagementClient, type ClientAuthRequest } from './openvpn-management.js';
 import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { RowStates } from './row-states.js';
 import { planTls } from './tls.js';
 
 /** The trust-store component OpenVPN asks for (services spec §1.4). */
@@ -408,9 +409,7 @@ export class OpenVpnService implements ManagedService {
   private readonly daemons = new Map<string, OvpnDaemon>();
   private stopped = false;
   private reaped = false;
-  private stateTimer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> | undefined;
-  private writeAgain = false;
+  private readonly states: RowStates;
   /**
    * The router clock moved since the last plans: a local CRL may be due now (openvpn runs on the
    * router clock, daemon-clock.ts, and would find the old one expired or not yet valid).
@@ -421,6 +420,8 @@ export class OpenVpnService implements ManagedService {
   constructor(readonly ctx: ServiceContext) {
     this.runRoot = path.join(ctx.app.dataDir.root, 'run');
     this.batch = new StoreBatch(ctx.app, 'ovpn', ctx.internalError);
+    this.states = new RowStates(ctx.app.store, [OVPN_SERVER_PATH, OVPN_CLIENT_PATH],
+      (p, row) => this.daemons.get(`${p === OVPN_SERVER_PATH ? 's' : 'c'}${row.id}`)?.state(), ctx.internalError);
     this.unsubscribeClock = ctx.app.clock.onChange?.(() => { this.clockMoved = true; });
   }
 
@@ -447,7 +448,7 @@ export class OpenVpnService implements ManagedService {
         }
         await daemon.apply(plan);
       }
-      await this.writeStates();
+      await this.states.write();
     } catch (e) {
       this.inputs = undefined; // try again at the next change or poll
       this.ctx.internalError(e);
@@ -457,11 +458,9 @@ export class OpenVpnService implements ManagedService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribeClock?.();
-    clearTimeout(this.stateTimer);
     await Promise.all([...this.daemons.values()].map((d) => d.stop().catch((e) => this.ctx.internalError(e))));
     this.daemons.clear();
-    await this.writing;
-    await this.writeStatesNow(); // nothing runs: the rows say so
+    await this.states.stop(); // nothing runs: the rows say so
     await this.batch.flush();
   }
 
@@ -495,9 +494,7 @@ export class OpenVpnService implements ManagedService {
 
   /** A daemon's state changed: write the rows soon (one write for a burst). */
   stateChanged(): void {
-    if (this.stopped || this.stateTimer) return;
-    this.stateTimer = setTimeout(() => { this.stateTimer = undefined; void this.writeStates(); }, 20);
-    this.stateTimer.unref();
+    this.states.changed();
   }
 
   private async plans(): Promise<Map<string, { kind: Kind; id: number; plan: Plan }>> {
@@ -518,42 +515,6 @@ export class OpenVpnService implements ManagedService {
       }
     });
     return out;
-  }
-
-  /** Writes `running` and `status` of every row whose state changed (one write at a time). */
-  private writeStates(): Promise<void> {
-    if (this.writing) { this.writeAgain = true; return this.writing; }
-    this.writing = (async () => {
-      try {
-        do {
-          this.writeAgain = false;
-          await this.writeStatesNow();
-        } while (this.writeAgain && !this.stopped);
-      } catch (e) {
-        this.ctx.internalError(e);
-      } finally {
-        this.writing = undefined;
-      }
-    })();
-    return this.writing;
-  }
-
-  private async writeStatesNow(): Promise<void> {
-    const { store } = this.ctx.app;
-    const desired = (kind: Kind, row: StoredRow): ReportedState | undefined => this.daemons.get(`${kind[0]}${row.id}`)?.state();
-    const stale = (row: StoredRow, want: ReportedState | undefined): boolean => stateDiffers(row.data, want);
-    const paths: Array<[Kind, string]> = [['server', OVPN_SERVER_PATH], ['client', OVPN_CLIENT_PATH]];
-    const changed = await store.read((tx) => paths.some(([kind, p]) => tx.list(p).some((r) => stale(r, desired(kind, r)))));
-    if (!changed) return;
-    await store.write((tx) => {
-      for (const [kind, p] of paths) {
-        for (const row of tx.list(p)) {
-          const want = desired(kind, row);
-          if (!stale(row, want)) continue;
-          tx.update(p, row.id, withState(row.data, want));
-        }
-      }
-    });
   }
 }
 
