@@ -56,6 +56,7 @@ import { neighborMenu } from './ip/neighbor.js';
 import { terminalMenu } from './terminal.js';
 import { netwatchMenu } from './tool/netwatch.js';
 import { backupMenu } from './backup.js';
+import { RADIUS_MENUS } from './radius.js';
 
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
@@ -65,7 +66,7 @@ export const ALL_MENUS: readonly MenuDecl[] = [
   // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
   // menus whose default-profile refers to its built-in rows.
   pppProfileMenu, pppSecretMenu, ...OVPN_MENUS, ...SSTP_MENUS, ...DOT1X_MENUS, wifiSecurityMenu,
-  ...IPSEC_MENUS, hotspotProfileMenu, ...DNS_MENUS,
+  ...IPSEC_MENUS, hotspotProfileMenu, ...DNS_MENUS, ...RADIUS_MENUS,
   // Menus real scripts touch (issue 12): this host's facts and configuration held honestly.
   cloudMenu, cloudAdvancedMenu, firewallFilterMenu, firewallNatMenu, addressListMenu, ipv6AddressListMenu, addressMenu, routeMenu, poolMenu, poolUsedMenu,
   dhcpServerMenu, dhcpNetworkMenu, ntpClientMenu, ntpServersMenu, licenseMenu, packageMenu, packageUpdateMenu,

@@ -4,6 +4,11 @@
 // intermediates and key, and the CAs trusted for `dot1x` (daemon-trust.ts) in the row's private
 // runtime folder. A changed row, certificate or trust restarts the daemon.
 //
+// 802.1X authenticators (/interface dot1x server, spec §5.2) on Debian's hostapd (driver=wired):
+// the port's EAP is relayed to the first enabled /radius server whose `service` names dot1x, as
+// RouterOS does (the authenticator holds no certificate of its own). Its clients are the rows of
+// `/interface dot1x server state` (authenticating, authorized, rejected) while they are there.
+//
 // State: wpa_supplicant prints its control events on stdout (`CTRL-EVENT-EAP-STARTED`,
 // `…-EAP-SUCCESS`, `…-EAP-FAILURE`, `…-EAP-TLS-CERT-ERROR`); they become the row's `status`
 // (RouterOS's words: authenticating, authenticated, rejected) and /log lines (topic `dot1x`).
@@ -18,10 +23,14 @@ import { CRL_MENU_PATH } from '../menus/certificate/crl.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { SETTINGS_PATH } from '../menus/certificate/settings.js';
 import { tlsMaterial } from '../menus/certificate/tls-material.js';
-import { WPA_SUPPLICANT, programName } from '../menus/host/programs.js';
-import { DOT1X_CLIENT, DOT1X_CLIENT_PATH, DOT1X_STATUS, dot1xClientEnabled } from '../menus/interface/dot1x.js';
+import { HOSTAPD, WPA_SUPPLICANT, programName } from '../menus/host/programs.js';
+import {
+  DOT1X_CLIENT, DOT1X_CLIENT_PATH, DOT1X_SERVER, DOT1X_SERVER_PATH, DOT1X_STATE_PATH, DOT1X_STATE_STATUS, DOT1X_STATUS,
+  dot1xClientEnabled, dot1xServerEnabled,
+} from '../menus/interface/dot1x.js';
+import { RADIUS, RADIUS_PATH, radiusServes } from '../menus/radius.js';
 import { SERVICE_STATUS, type ReportedState } from '../menus/interface/service-state.js';
-import type { ReadTx, StoredRow } from '../store/store.js';
+import type { ReadTx, RowData, StoredRow } from '../store/store.js';
 import { StoreBatch } from './batch.js';
 import type { ServiceContext } from './context.js';
 import { daemonTrust, type DaemonTrust } from './daemon-trust.js';
@@ -32,12 +41,12 @@ import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonS
 /** The trust-store component 802.1X asks for (services spec §1.4). */
 const COMPONENT = 'dot1x';
 /** The menus the plans are made of. */
-const PLAN_INPUTS = [DOT1X_CLIENT_PATH, CERT_PATH, CRL_MENU_PATH, SETTINGS_PATH];
+const PLAN_INPUTS = [DOT1X_CLIENT_PATH, DOT1X_SERVER_PATH, RADIUS_PATH, CERT_PATH, CRL_MENU_PATH, SETTINGS_PATH];
 /** Plans are made afresh at least this often (an interface that appeared, trust that changed). */
 const PLAN_REFRESH_MS = 10_000;
 const SYS_NET = '/sys/class/net';
 
-export const DOT1X_FILES = { config: 'wpa_supplicant.conf', ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem' } as const;
+export const DOT1X_FILES = { config: 'wpa_supplicant.conf', ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem', hostapd: 'hostapd.conf' } as const;
 
 /** wpa_supplicant's EAP method names of RouterOS's (spec §5.1). */
 const EAP_NAMES: Record<string, string> = { 'eap-tls': 'TLS', 'eap-ttls': 'TTLS', 'eap-peap': 'PEAP', 'eap-mschapv2': 'MSCHAPV2' };
@@ -89,6 +98,8 @@ export function dot1xConfig(s: Dot1xSettings): string {
   return `${lines.join('\n')}\n`;
 }
 
+type Kind = 'client' | 'server';
+
 /** What one enabled row should run: a daemon spec, or why it cannot. */
 interface Plan {
   readonly label: string;
@@ -96,19 +107,24 @@ interface Plan {
   readonly reason?: string;
 }
 
-const daemonName = (id: number): string => `dot1x-client-${id}`;
+const daemonName = (kind: Kind, id: number): string => `dot1x-${kind}-${id}`;
 
 /** An interface name the kernel could have (IFNAMSIZ 16 with the NUL; no `/`, no blank). */
 const isInterfaceName = (name: string): boolean => /^[^\s/:]{1,15}$/.test(name) && name !== '.' && name !== '..';
+
+/** Why a host interface cannot be used, or undefined. */
+const missingInterface = (iface: string): string | undefined =>
+  (!isInterfaceName(iface) || !fs.existsSync(path.join(SYS_NET, iface)) ? `interface ${iface} does not exist on this host` : undefined);
 
 function clientPlan(env: Environment, tx: ReadTx, row: StoredRow, trust: DaemonTrust, runRoot: string): Plan {
   const d = row.data;
   const iface = propValue(DOT1X_CLIENT.interface, d);
   const label = iface;
-  if (!isInterfaceName(iface) || !fs.existsSync(path.join(SYS_NET, iface))) return { label, reason: `interface ${iface} does not exist on this host` };
+  const missing = missingInterface(iface);
+  if (missing) return { label, reason: missing };
   const methods = propValue(DOT1X_CLIENT.eapMethods, d);
   if (methods.length === 0) return { label, reason: 'no eap-methods' };
-  const run = path.join(runRoot, daemonName(row.id));
+  const run = path.join(runRoot, daemonName('client', row.id));
   const files: Record<string, string> = {};
   let cert: Dot1xSettings['cert'];
   let identity = propValue(DOT1X_CLIENT.identity, d);
@@ -144,6 +160,76 @@ function clientPlan(env: Environment, tx: ReadTx, row: StoredRow, trust: DaemonT
   };
 }
 
+export interface AuthenticatorSettings {
+  readonly iface: string;
+  readonly radius: { address: string; authPort: number; acctPort?: number; secret: string };
+  /** Seconds between re-authentications; 0: none (the RADIUS server's Session-Timeout rules). */
+  readonly reauthSeconds: number;
+  /** Seconds between interim accounting updates; 0: none. */
+  readonly interimSeconds: number;
+}
+
+/** A value hostapd reads to the end of its line: a line break would end it and add a directive. */
+const isLineValue = (v: string): boolean => !/[\x00-\x1f\x7f]/.test(v);
+
+/** hostapd's configuration of one authenticator: a wired port, EAP relayed to RADIUS. */
+export function authenticatorConfig(s: AuthenticatorSettings): string {
+  const lines = [
+    '# Written by rospki for /interface dot1x server; removed when the server stops.',
+    `interface=${s.iface}`,
+    'driver=wired',
+    'ieee8021x=1',
+    'eapol_version=2',
+    // EAPOL to the PAE group address (IEEE 802.1X-2004 §7.8): a port has no association to answer.
+    'use_pae_group_addr=1',
+    `auth_server_addr=${s.radius.address}`,
+    `auth_server_port=${s.radius.authPort}`,
+    `auth_server_shared_secret=${s.radius.secret}`,
+    ...(s.radius.acctPort !== undefined
+      ? [`acct_server_addr=${s.radius.address}`, `acct_server_port=${s.radius.acctPort}`, `acct_server_shared_secret=${s.radius.secret}`]
+      : []),
+    ...(s.interimSeconds > 0 ? [`radius_acct_interim_interval=${Math.max(60, s.interimSeconds)}`] : []),
+    ...(s.reauthSeconds > 0 ? [`eap_reauth_period=${s.reauthSeconds}`] : []),
+    'logger_stdout=-1',
+    // Level 1 (debug) names each client's identity and the port's authorization.
+    'logger_stdout_level=1',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function serverPlan(tx: ReadTx, row: StoredRow): Plan {
+  const d = row.data;
+  const iface = propValue(DOT1X_SERVER.interface, d);
+  const label = iface;
+  const missing = missingInterface(iface);
+  if (missing) return { label, reason: missing };
+  if (!propValue(DOT1X_SERVER.authTypes, d).includes('dot1x')) return { label, reason: 'auth-types mac-auth alone is not supported' };
+  const radius = tx.list(RADIUS_PATH).find((r) => radiusServes(r.data, 'dot1x'));
+  if (!radius) return { label, reason: 'no RADIUS server for dot1x (/radius service=dot1x)' };
+  if (propValue(RADIUS.protocol, radius.data) !== 'udp') return { label, reason: 'RadSec is not supported yet: use protocol=udp' };
+  const secret = propValue(RADIUS.secret, radius.data);
+  if (!secret || !isLineValue(secret)) return { label, reason: 'the RADIUS secret is empty or holds control characters' };
+  const conf = authenticatorConfig({
+    iface,
+    radius: {
+      address: propValue(RADIUS.address, radius.data), authPort: propValue(RADIUS.authenticationPort, radius.data), secret,
+      ...(propValue(DOT1X_SERVER.accounting, d) ? { acctPort: propValue(RADIUS.accountingPort, radius.data) } : {}),
+    },
+    reauthSeconds: Math.round((propValue(DOT1X_SERVER.reauthTimeout, d) ?? 0) / 1e9),
+    interimSeconds: Math.round(propValue(DOT1X_SERVER.interimUpdate, d) / 1e9),
+  });
+  return {
+    label,
+    spec: { program: programName(HOSTAPD), package: HOSTAPD.package, args: [DOT1X_FILES.hostapd], files: { [DOT1X_FILES.hostapd]: conf } },
+  };
+}
+
+/** A client of an authenticator, as its state row shows it. */
+interface Supplicant {
+  status: string;
+  user: string;
+}
+
 /** One event of wpa_supplicant's output (`rpkB: CTRL-EVENT-EAP-SUCCESS EAP authentication completed successfully`). */
 export function readEvent(line: string): { event: string; detail: string } | undefined {
   const m = /(?:^|: )(CTRL-EVENT-[A-Z0-9-]+)\s*(.*)$/.exec(line);
@@ -157,24 +243,45 @@ const certSubject = (detail: string): string => /subject='([^']*)'/.exec(detail)
 // ---------------------------------------------------------------------------------------------
 // One daemon
 
+/** `ether1: CTRL-EVENT-EAP-SUCCESS 3e:7c:e9:4c:59:56` and `ether1: STA 3e:… IEEE 802.1X: …` lines of hostapd. */
+const MAC = '([0-9a-f]{2}(?::[0-9a-f]{2}){5})';
+const HOSTAPD_LINES: ReadonlyArray<[RegExp, (s: Supplicant | undefined, m: RegExpExecArray) => Supplicant | null | undefined]> = [
+  [new RegExp(`CTRL-EVENT-EAP-STARTED ${MAC}`), (s) => ({ status: DOT1X_STATE_STATUS.authenticating, user: s?.user ?? '' })],
+  [new RegExp(`STA ${MAC} IEEE 802\\.1X: STA identity '([^']*)'`), (s, m) => ({ status: s?.status ?? DOT1X_STATE_STATUS.authenticating, user: m[2]! })],
+  [new RegExp(`STA ${MAC} IEEE 802\\.1X: authorizing port`), (s) => ({ status: DOT1X_STATE_STATUS.authorized, user: s?.user ?? '' })],
+  // FAILURE2: a RADIUS server rejected (hostapd 2.10 names it so); FAILURE: hostapd's own EAP server.
+  [new RegExp(`CTRL-EVENT-EAP-FAILURE2? ${MAC}`), (s) => ({ status: DOT1X_STATE_STATUS.rejected, user: s?.user ?? '' })],
+  [new RegExp(`AP-STA-DISCONNECTED ${MAC}`), () => null],
+];
+
+/** At most this many clients are kept per port (a flood of forged source addresses stays bounded). */
+const MAX_SUPPLICANTS = 256;
+
 class Dot1xDaemon {
   private readonly supervisor: Supervisor;
   private plan: Plan | undefined;
   private missing: string | undefined;
-  /** The last EAP state wpa_supplicant reported (RouterOS's words). */
+  /** Client: the last EAP state wpa_supplicant reported (RouterOS's words). */
   private eap: string = DOT1X_STATUS.authenticating;
+  /** Server: hostapd is up (AP-ENABLED), and its clients by MAC address. */
+  private enabled = false;
+  readonly supplicants = new Map<string, Supplicant>();
   /** The last lines it wrote, for why it stopped. */
   private lastLine = '';
 
-  constructor(private readonly owner: Dot1xService, readonly id: number, runRoot: string) {
-    this.supervisor = new Supervisor(runRoot, daemonName(id), owner.ctx.daemonClock, {
+  constructor(private readonly owner: Dot1xService, readonly kind: Kind, readonly id: number, runRoot: string) {
+    this.supervisor = new Supervisor(runRoot, daemonName(kind, id), owner.ctx.daemonClock, {
       output: (line) => this.output(line),
       changed: (state) => this.changed(state),
     });
   }
 
   get label(): string {
-    return this.plan?.label ?? daemonName(this.id);
+    return this.plan?.label ?? daemonName(this.kind, this.id);
+  }
+
+  private get program(): string {
+    return this.kind === 'client' ? 'wpa_supplicant' : 'hostapd';
   }
 
   async apply(plan: Plan): Promise<void> {
@@ -201,16 +308,51 @@ class Dot1xDaemon {
     if (this.missing) return { running: false, status: SERVICE_STATUS.notRunning(this.missing) };
     const s = this.supervisor.state;
     if (s.state === 'stopped') return { running: false, status: SERVICE_STATUS.notRunning('stopped') };
-    if (s.state === 'failed') return { running: false, status: SERVICE_STATUS.notRunning(this.lastLine || `wpa_supplicant ${s.reason}`) };
+    if (s.state === 'failed') return { running: false, status: SERVICE_STATUS.notRunning(this.lastLine || `${this.program} ${s.reason}`) };
+    if (this.kind === 'server') return this.enabled ? { running: true, status: SERVICE_STATUS.running } : { running: false, status: SERVICE_STATUS.starting };
     return { running: this.eap === DOT1X_STATUS.authenticated, status: this.eap };
   }
 
   stop(): Promise<void> {
+    this.supplicants.clear();
     return this.supervisor.apply(undefined);
   }
 
   private output(line: string): void {
     if (this.supervisor.stopping) return;
+    if (this.kind === 'server') this.serverOutput(line);
+    else this.clientOutput(line);
+  }
+
+  private serverOutput(line: string): void {
+    if (/AP-ENABLED/.test(line)) {
+      this.enabled = true;
+      this.owner.states.changed();
+      return;
+    }
+    if (/RADIUS No response from Authentication server/.test(line)) {
+      this.owner.batch.log('dot1x,error', `${this.label}: no answer from the RADIUS server`);
+      return;
+    }
+    for (const [re, next] of HOSTAPD_LINES) {
+      const m = re.exec(line);
+      if (!m) continue;
+      const mac = m[1]!;
+      const before = this.supplicants.get(mac);
+      const after = next(before, m);
+      if (after === null) this.supplicants.delete(mac);
+      else if (after && (before || this.supplicants.size < MAX_SUPPLICANTS)) this.supplicants.set(mac, after);
+      if (after && after.status !== before?.status) {
+        if (after.status === DOT1X_STATE_STATUS.authorized) this.owner.batch.log('dot1x,info', `${this.label}: ${mac} ${after.user} authorized`);
+        if (after.status === DOT1X_STATE_STATUS.rejected) this.owner.batch.log('dot1x,error', `${this.label}: ${mac} ${after.user} rejected`);
+      }
+      this.owner.states.changed();
+      return;
+    }
+    if (!/^\S+: /.test(line) && line.trim() !== '') this.lastLine = line.trim().slice(0, 200);
+  }
+
+  private clientOutput(line: string): void {
     const e = readEvent(line);
     if (!e) {
       // Not an event: a start-up failure (`Could not read interface x flags: No such device`).
@@ -245,9 +387,13 @@ class Dot1xDaemon {
   private changed(state: DaemonState): void {
     if (state.state === 'starting') {
       this.eap = DOT1X_STATUS.authenticating;
+      this.enabled = false;
+      this.supplicants.clear();
       this.lastLine = '';
     } else if (state.state === 'failed') {
-      this.owner.batch.log('dot1x,error', `${this.label}: wpa_supplicant ${state.reason}${this.lastLine ? `: ${this.lastLine}` : ''}`);
+      this.enabled = false;
+      this.supplicants.clear();
+      this.owner.batch.log('dot1x,error', `${this.label}: ${this.program} ${state.reason}${this.lastLine ? `: ${this.lastLine}` : ''}`);
     }
     this.owner.states.changed();
   }
@@ -260,7 +406,7 @@ export class Dot1xService implements ManagedService {
   readonly batch: StoreBatch;
   readonly states: RowStates;
   private readonly runRoot: string;
-  private readonly daemons = new Map<number, Dot1xDaemon>();
+  private readonly daemons = new Map<string, Dot1xDaemon>();
   private stopped = false;
   private reaped = false;
   private inputs: ReadonlyArray<readonly StoredRow[]> | undefined;
@@ -269,30 +415,44 @@ export class Dot1xService implements ManagedService {
   constructor(readonly ctx: ServiceContext) {
     this.runRoot = path.join(ctx.app.dataDir.root, 'run');
     this.batch = new StoreBatch(ctx.app, 'dot1x', ctx.internalError);
-    this.states = new RowStates(ctx.app.store, [DOT1X_CLIENT_PATH], (_p, row) => this.daemons.get(row.id)?.state(), ctx.internalError);
+    this.states = new RowStates(ctx.app.store, [DOT1X_CLIENT_PATH, DOT1X_SERVER_PATH],
+      (p, row) => this.daemons.get(`${p === DOT1X_SERVER_PATH ? 'server' : 'client'}${row.id}`)?.state(), ctx.internalError,
+      () => new Map([[DOT1X_STATE_PATH, this.stateRows()]]));
+  }
+
+  /** `/interface dot1x server state`: every authenticator's clients, by interface then address. */
+  private stateRows(): RowData[] {
+    const rows: RowData[] = [];
+    const servers = [...this.daemons.values()].filter((d) => d.kind === 'server').sort((a, b) => a.id - b.id);
+    for (const d of servers) {
+      for (const [mac, s] of [...d.supplicants].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        rows.push({ interface: d.label, 'client-mac': mac.toUpperCase(), status: s.status, ...(s.user ? { 'user-name': s.user } : {}) });
+      }
+    }
+    return rows;
   }
 
   async reconcile(): Promise<void> {
     if (this.stopped) return;
     try {
       if (!this.reaped) {
-        // A killed rospki's supplicants would still hold their interfaces.
+        // A killed rospki's supplicants and authenticators would still hold their interfaces.
         this.reaped = true;
         await reapLeftovers(this.runRoot, 'dot1x-');
       }
       if (await this.unchanged()) return;
       const plans = await this.plans();
-      for (const [id, daemon] of this.daemons) {
-        if (plans.has(id)) continue;
-        this.daemons.delete(id);
+      for (const [key, daemon] of this.daemons) {
+        if (plans.has(key)) continue;
+        this.daemons.delete(key);
         await daemon.stop();
       }
-      for (const [id, plan] of plans) {
+      for (const [key, { kind, id, plan }] of plans) {
         if (this.stopped) return;
-        let daemon = this.daemons.get(id);
+        let daemon = this.daemons.get(key);
         if (!daemon) {
-          daemon = new Dot1xDaemon(this, id, this.runRoot);
-          this.daemons.set(id, daemon);
+          daemon = new Dot1xDaemon(this, kind, id, this.runRoot);
+          this.daemons.set(key, daemon);
         }
         await daemon.apply(plan);
       }
@@ -313,14 +473,15 @@ export class Dot1xService implements ManagedService {
 
   /**
    * Whether nothing the plans are made of changed since the last ones (the store hands out the
-   * same list until a row of it changes); with no enabled client, certificates are not inputs.
+   * same list until a row of it changes); with nothing enabled, certificates are not inputs.
    */
   private async unchanged(): Promise<boolean> {
     const inputs = await this.ctx.app.store.read((tx) => {
-      const own = tx.list(DOT1X_CLIENT_PATH);
-      return own.some((r) => dot1xClientEnabled(r.data)) ? PLAN_INPUTS.map((p) => tx.list(p)) : [own];
+      const own = [tx.list(DOT1X_CLIENT_PATH), tx.list(DOT1X_SERVER_PATH)];
+      const busy = own[0]!.some((r) => dot1xClientEnabled(r.data)) || own[1]!.some((r) => dot1xServerEnabled(r.data));
+      return busy ? PLAN_INPUTS.map((p) => tx.list(p)) : own;
     });
-    const idle = inputs.length === 1;
+    const idle = inputs.length === 2;
     const same = this.inputs !== undefined && inputs.length === this.inputs.length && inputs.every((list, i) => list === this.inputs![i])
       && (idle || Date.now() - this.planned < PLAN_REFRESH_MS);
     if (!same) {
@@ -330,15 +491,21 @@ export class Dot1xService implements ManagedService {
     return same;
   }
 
-  private async plans(): Promise<Map<number, Plan>> {
+  private async plans(): Promise<Map<string, { kind: Kind; id: number; plan: Plan }>> {
     const { env } = this.ctx.app;
-    const out = new Map<number, Plan>();
-    const enabled = await env.store.read((tx) => tx.list(DOT1X_CLIENT_PATH).some((r) => dot1xClientEnabled(r.data)));
-    if (!enabled) return out;
-    const trust = await daemonTrust(env, COMPONENT);
+    const out = new Map<string, { kind: Kind; id: number; plan: Plan }>();
+    const wanted = await env.store.read((tx) => ({
+      clients: tx.list(DOT1X_CLIENT_PATH).some((r) => dot1xClientEnabled(r.data)),
+      servers: tx.list(DOT1X_SERVER_PATH).some((r) => dot1xServerEnabled(r.data)),
+    }));
+    if (!wanted.clients && !wanted.servers) return out;
+    const trust = wanted.clients ? await daemonTrust(env, COMPONENT) : undefined;
     await env.store.read((tx) => {
       for (const row of tx.list(DOT1X_CLIENT_PATH)) {
-        if (dot1xClientEnabled(row.data)) out.set(row.id, clientPlan(env, tx, row, trust, this.runRoot));
+        if (dot1xClientEnabled(row.data)) out.set(`client${row.id}`, { kind: 'client', id: row.id, plan: clientPlan(env, tx, row, trust!, this.runRoot) });
+      }
+      for (const row of tx.list(DOT1X_SERVER_PATH)) {
+        if (dot1xServerEnabled(row.data)) out.set(`server${row.id}`, { kind: 'server', id: row.id, plan: serverPlan(tx, row) });
       }
     });
     return out;

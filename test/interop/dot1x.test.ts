@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { DOT1X_CLIENT_PATH } from '../../src/menus/interface/dot1x.js';
 import { openssl, tempDir } from '../support/app.js';
-import { startServiceApp, type ServiceApp } from '../services/support.js';
+import { freeUdpPort, startServiceApp, type ServiceApp } from '../services/support.js';
 import { missingTools, needs } from '../support/tools.js';
 import { exportPem, processesIn, until } from './openvpn-support.js';
 
@@ -124,6 +124,8 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await stopHostapd();
+  await stopChild(supplicant);
+  await stopChild(radius);
   await s?.stop();
   spawnSync('ip', ['link', 'del', CLIENT_END]);
   spawnSync('ip', ['netns', 'del', NETNS]);
@@ -201,4 +203,87 @@ test('why a client cannot run: no CA trusted for dot1x, an interface this host d
   await until(async () => (await s.app.store.read((tx) => tx.findBy(DOT1X_CLIENT_PATH, 'interface', 'rpk-none0')[0]?.data))?.status
     === 'not running: interface rpk-none0 does not exist on this host', 'the missing interface in status');
   await cli('/interface dot1x client remove [find interface=rpk-none0]');
+});
+
+// The authenticator: rospki's /interface dot1x server (hostapd) on the host's end, a real
+// supplicant (wpa_supplicant) on the other, and the RADIUS server hostapd can also be (driver=none,
+// its own EAP server) on 127.0.0.1, which knows the laptop's certificate.
+
+let radius: ChildProcess | undefined;
+let supplicant: ChildProcess | undefined;
+let supplicantLog = '';
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** A supplicant on the far end, with `cert` (a certificate of the appliance) for EAP-TLS. */
+async function startSupplicant(cert: string): Promise<void> {
+  await stopChild(supplicant);
+  const files = await exportPem(s, cert, dir);
+  const conf = path.join(dir, 'wpa.conf');
+  fs.writeFileSync(conf, [
+    'ap_scan=0', 'network={', '\tkey_mgmt=IEEE8021X', '\teap=TLS', `\tidentity="${cert}.example.com"`,
+    `\tca_cert="${path.join(dir, 'ca.crt')}"`, `\tclient_cert="${files.cert}"`, `\tprivate_key="${files.key}"`, '\teapol_flags=0', '}',
+  ].join('\n'));
+  supplicantLog = '';
+  supplicant = spawn('ip', ['netns', 'exec', NETNS, 'wpa_supplicant', '-D', 'wired', '-i', AUTH_END, '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  supplicant.stdout!.on('data', (d) => { supplicantLog += d; });
+  supplicant.stderr!.on('data', (d) => { supplicantLog += d; });
+}
+
+const stateRows = () => s.app.store.read((tx) => tx.list('/interface/dot1x/server/state').map((r) => r.data));
+const serverRow = () => s.app.store.read((tx) => tx.findBy('/interface/dot1x/server', 'interface', CLIENT_END)[0]?.data);
+
+test('the authenticator relays to RADIUS: a supplicant with a certificate the RADIUS server trusts is authorized, another rejected', { skip }, async () => {
+  // The ends change roles: no supplicant of rospki and no authenticator of the test remain.
+  await cli(`/interface dot1x client remove [find interface=${CLIENT_END}]`);
+  await stopHostapd();
+  freshPort();
+  const radiusPort = await freeUdpPort();
+  fs.writeFileSync(path.join(dir, 'radius-clients'), '127.0.0.1/32 radius-secret\n');
+  const server = await exportPem(s, 'radius', dir);
+  fs.writeFileSync(path.join(dir, 'radius.conf'), [
+    'driver=none', 'interface=lo', `radius_server_clients=${path.join(dir, 'radius-clients')}`, `radius_server_auth_port=${radiusPort}`,
+    'eap_server=1', `eap_user_file=${path.join(dir, 'eap_users')}`, `ca_cert=${path.join(dir, 'ca.crt')}`,
+    `server_cert=${server.cert}`, `private_key=${server.key}`, 'logger_stdout=-1', 'logger_stdout_level=1',
+  ].join('\n'));
+  let radiusLog = '';
+  radius = spawn('hostapd', [path.join(dir, 'radius.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  radius.stdout!.on('data', (d) => { radiusLog += d; });
+  radius.stderr!.on('data', (d) => { radiusLog += d; });
+  await until(() => /AP-ENABLED/.test(radiusLog) || radius!.exitCode !== null, 'the RADIUS server to start');
+  assert.equal(radius.exitCode, null, radiusLog);
+
+  await cli(`/interface dot1x server add interface=${CLIENT_END}`);
+  await until(async () => (await serverRow())?.status === 'not running: no RADIUS server for dot1x (/radius service=dot1x)', 'the missing RADIUS server in status');
+  await cli(`/radius add address=127.0.0.1 secret=radius-secret service=dot1x authentication-port=${radiusPort}`);
+  assert.doesNotMatch(await cli('/radius print detail'), /radius-secret/);
+  await until(async () => (await serverRow())?.status === 'running', 'the authenticator to run');
+
+  await startSupplicant('laptop');
+  await until(async () => (await stateRows()).some((r) => r.status === 'authorized' && r['user-name'] === 'laptop.example.com'), 'the laptop authorized');
+  assert.match(supplicantLog, /CTRL-EVENT-EAP-SUCCESS/);
+  assert.match(radiusLog, /CTRL-EVENT-EAP-SUCCESS/, 'the RADIUS server decided');
+  await until(async () => new RegExp(`dot1x,info ${CLIENT_END}: [0-9a-f:]{17} laptop.example.com authorized`).test(await logText()), 'the authorization in /log');
+  const out = await cli('/interface dot1x server state print');
+  assert.match(out, new RegExp(`${CLIENT_END} +[0-9A-F:]{17} +authorized +laptop\\.example\\.com`));
+
+  // A certificate the RADIUS server's CA did not issue: rejected at the RADIUS server.
+  const before = (await stateRows()).length;
+  await stopChild(supplicant);
+  spawnSync('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', 'dev', AUTH_END, 'address', `02:${randomBytes(5).toString('hex').replace(/(..)(?!$)/g, '$1:')}`]);
+  await startSupplicant('stray');
+  await until(async () => (await stateRows()).some((r) => r.status === 'rejected' && r['user-name'] === 'stray.example.com'), 'the stray certificate rejected');
+  assert.ok((await stateRows()).length >= before);
+  assert.doesNotMatch(supplicantLog, /CTRL-EVENT-EAP-SUCCESS/);
+
+  // Disabled: hostapd stops and its clients leave the state menu.
+  await cli(`/interface dot1x server disable [find interface=${CLIENT_END}]`);
+  await until(async () => (await stateRows()).length === 0 && (await serverRow())?.status === undefined, 'the authenticator and its clients gone');
+  await stopChild(supplicant);
+  await stopChild(radius);
 });

@@ -23,8 +23,8 @@ const CERTIFICATE_PROPERTIES = [
   '/ip/ipsec/identity certificate', '/ip/ipsec/identity remote-certificate',
   '/ip/hotspot/profile ssl-certificate', '/interface/dot1x/client certificate',
   '/interface/wifi/security eap-tls-certificate', '/ip/service certificate',
-  // the HTTPS probe's client certificate (services spec §1.1 lists it beside /radius)
-  '/tool/netwatch certificate',
+  // the HTTPS probe's client certificate and RadSec's (services spec §1.1)
+  '/tool/netwatch certificate', '/radius certificate',
   // the SCEP server's rollover CA (issue 15); its ca-cert refuses the CA's removal instead
   '/certificate/scep-server next-ca-cert',
 ];
@@ -33,6 +33,7 @@ const SENSITIVE = [
   '/ppp/secret password', '/ip/ipsec/identity secret', '/ip/ipsec/identity password', '/ip/ipsec/peer ppk-secret',
   '/interface/dot1x/client password', '/interface/wifi/security passphrase', '/interface/wifi/security eap-password',
   '/interface/ovpn-client password', '/interface/sstp-client password', '/ip/hotspot/profile mac-auth-password',
+  '/radius secret',
 ];
 
 describe('consumer menus', () => {

@@ -2,7 +2,7 @@
 // enabling one needs wpa_supplicant. The supplicant itself runs in test/interop/dot1x.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dot1xConfig, readEvent } from '../../src/services/dot1x.js';
+import { authenticatorConfig, dot1xConfig, readEvent, serverPlan } from '../../src/services/dot1x.js';
 import { DOT1X_CLIENT_PATH } from '../../src/menus/interface/dot1x.js';
 import { openTestApp } from '../support/app.js';
 
@@ -45,6 +45,35 @@ test('enabling a client without wpa_supplicant fails with the package to install
     await assert.rejects(t.run('/interface/dot1x/client', 'enable', { numbers: 'ether9' }), /wpa_supplicant is not installed/);
   } finally {
     if (saved === undefined) delete process.env.ROSPKI_WPA_SUPPLICANT; else process.env.ROSPKI_WPA_SUPPLICANT = saved;
+    t.close();
+  }
+});
+
+test('the authenticator\'s hostapd configuration: the RADIUS server, accounting, re-authentication', () => {
+  const conf = authenticatorConfig({ iface: 'ether2', radius: { address: '10.0.0.9', authPort: 1812, acctPort: 1813, secret: 's3cret' }, reauthSeconds: 3600, interimSeconds: 0 });
+  assert.match(conf, /^interface=ether2\ndriver=wired\nieee8021x=1\n/m);
+  assert.match(conf, /\nauth_server_addr=10\.0\.0\.9\nauth_server_port=1812\nauth_server_shared_secret=s3cret\nacct_server_addr=10\.0\.0\.9\nacct_server_port=1813\n/);
+  assert.match(conf, /\neap_reauth_period=3600\n/);
+  assert.doesNotMatch(conf, /radius_acct_interim_interval/);
+});
+
+test('an authenticator says why it cannot run: no RADIUS server for dot1x, RadSec, a secret with a line break', async () => {
+  const t = await openTestApp();
+  try {
+    await t.run('/interface/dot1x/server', 'add', { interface: 'lo', disabled: 'yes' });
+    const plan = () => t.app.store.read((tx) => serverPlan(tx, tx.findBy('/interface/dot1x/server', 'interface', 'lo')[0]!));
+    assert.equal((await plan()).reason, 'no RADIUS server for dot1x (/radius service=dot1x)');
+    await t.run('/radius', 'add', { address: '127.0.0.1', secret: 'one\nauth_server_addr=10.6.6.6', service: 'login' });
+    assert.equal((await plan()).reason, 'no RADIUS server for dot1x (/radius service=dot1x)');
+    await t.run('/radius', 'set', { numbers: '0', service: 'dot1x,login' });
+    assert.equal((await plan()).reason, 'the RADIUS secret is empty or holds control characters');
+    await t.run('/radius', 'set', { numbers: '0', secret: 'fine', protocol: 'radsec' });
+    assert.equal((await plan()).reason, 'RadSec is not supported yet: use protocol=udp');
+    await t.run('/radius', 'set', { numbers: '0', protocol: 'udp' });
+    const ok = await plan();
+    assert.equal(ok.reason, undefined);
+    assert.match(String(ok.spec!.files!['hostapd.conf']), /\nauth_server_shared_secret=fine\n/);
+  } finally {
     t.close();
   }
 });

@@ -23,6 +23,9 @@ export const OPENVPN: HostProgram = { program: 'openvpn', package: 'openvpn', ov
 /** wpa_supplicant (`/interface dot1x client`: the 802.1X supplicant, `-D wired`). */
 export const WPA_SUPPLICANT: HostProgram = { program: 'wpa_supplicant', package: 'wpasupplicant', override: 'ROSPKI_WPA_SUPPLICANT' };
 
+/** hostapd (`/interface dot1x server`: the 802.1X authenticator, driver=wired, relaying to RADIUS). */
+export const HOSTAPD: HostProgram = { program: 'hostapd', package: 'hostapd', override: 'ROSPKI_HOSTAPD' };
+
 /** The absolute path of a program on PATH (or in the sbin folders), or undefined. */
 export function findProgram(program: string): string | undefined {
   if (path.isAbsolute(program)) return isExecutable(program) ? program : undefined;

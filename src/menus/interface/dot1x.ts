@@ -4,15 +4,16 @@
 //
 // The daemon runs every enabled client on Debian's wpa_supplicant (src/services/dot1x.ts) and
 // writes its state into the row (`status`: authenticating, authenticated, rejected, or
-// `not running: <why>`). rospki runs no authenticator: an enabled server's `status` says so.
+// `not running: <why>`); every enabled server on hostapd (driver=wired), which relays its
+// clients' EAP to the /radius server for dot1x; the clients are rows of `server state`.
 // Interfaces are the host's (`/interface` mirrors /sys/class/net).
 
 import { boolType, durationType, enumSetType, enumType, intType, refType, stringType, bareStringType } from '../../menu/proptypes.js';
 import type { MenuDecl, PropertyDecl } from '../../menu/types.js';
 import type { ReadTx, RowData } from '../../store/store.js';
 import { CERT_PATH } from '../certificate/properties.js';
-import { WPA_SUPPLICANT, requireProgram } from '../host/programs.js';
-import { commentProperty, disabledNo, enabledRow, orderedEnumListType, recordPrint, statusProperty } from './common.js';
+import { HOSTAPD, WPA_SUPPLICANT, requireProgram, type HostProgram } from '../host/programs.js';
+import { commentProperty, disabledNo, enabledRow, orderedEnumListType, recordPrint } from './common.js';
 import { STATUS_KEY, isRunning, serviceStatusProperty } from './service-state.js';
 
 export const DOT1X_CLIENT_PATH = '/interface/dot1x/client';
@@ -37,14 +38,14 @@ export const DOT1X_CLIENT = {
 };
 
 /**
- * Enabling a client needs wpa_supplicant (the message names the Debian package, and nothing
- * changes). Rows already enabled are not checked again on other changes.
+ * Enabling a client or server needs its program (the message names the Debian package, and
+ * nothing changes). Rows already enabled are not checked again on other changes.
  */
-function checkProgram(row: RowData, tx: ReadTx, id: number | undefined): void {
+function requireWhenEnabled(path: string, program: HostProgram, row: RowData, tx: ReadTx, id: number | undefined): void {
   if (!enabled(row)) return;
-  const before = id !== undefined ? tx.get(DOT1X_CLIENT_PATH, id)?.data : undefined;
+  const before = id !== undefined ? tx.get(path, id)?.data : undefined;
   if (before && enabled(before)) return;
-  requireProgram(WPA_SUPPLICANT);
+  requireProgram(program);
 }
 
 /** What the daemon wrote, `not running: the rospki daemon is not running` when none runs. */
@@ -80,9 +81,20 @@ export const dot1xClientMenu: MenuDecl = {
   ],
   printTable: recordPrint,
   validate(row, tx, _env, id) {
-    checkProgram(row, tx, id);
+    requireWhenEnabled(DOT1X_CLIENT_PATH, WPA_SUPPLICANT, row, tx, id);
   },
 };
+
+/** The properties the authenticator reads (src/services/dot1x.ts). */
+export const DOT1X_SERVER = {
+  interface: { name: 'interface', type: bareStringType, required: true, unique: true, help: 'Interface whose port is authenticated' } as PropertyDecl<string>,
+  authTypes: { name: 'auth-types', type: enumSetType(['dot1x', 'mac-auth']), default: ['dot1x'] } as PropertyDecl<string[]>,
+  accounting: { name: 'accounting', type: boolType, default: true, help: 'Send RADIUS accounting' } as PropertyDecl<boolean>,
+  reauthTimeout: { name: 'reauth-timeout', type: durationType(), help: 'Authenticate clients again this often (RADIUS Session-Timeout otherwise)' } as PropertyDecl<number>,
+  interimUpdate: { name: 'interim-update', type: durationType(), default: 0 } as PropertyDecl<number>,
+};
+
+export const dot1xServerEnabled = enabled;
 
 export const dot1xServerMenu: MenuDecl = {
   path: DOT1X_SERVER_PATH,
@@ -91,13 +103,13 @@ export const dot1xServerMenu: MenuDecl = {
   key: 'interface',
   verbs: ['print', 'get', 'set', 'unset', 'add', 'remove', 'find', 'enable', 'disable', 'comment', 'export'],
   properties: [
-    { name: 'interface', type: bareStringType, required: true, unique: true, help: 'Interface whose port is authenticated' },
-    { name: 'auth-types', type: enumSetType(['dot1x', 'mac-auth']), default: ['dot1x'] },
-    { name: 'accounting', type: boolType, default: true },
+    DOT1X_SERVER.interface,
+    DOT1X_SERVER.authTypes,
+    DOT1X_SERVER.accounting,
     { name: 'auth-timeout', type: durationType(), default: 60e9 },
     { name: 'retrans-timeout', type: durationType(), default: 30e9 },
-    { name: 'reauth-timeout', type: durationType() },
-    { name: 'interim-update', type: durationType(), default: 0 },
+    DOT1X_SERVER.reauthTimeout,
+    DOT1X_SERVER.interimUpdate,
     { name: 'guest-vlan-id', type: intType(1, 4094) },
     { name: 'reject-vlan-id', type: intType(1, 4094) },
     { name: 'server-fail-vlan-id', type: intType(1, 4094) },
@@ -105,9 +117,31 @@ export const dot1xServerMenu: MenuDecl = {
     { name: 'radius-mac-format', type: enumType(['XX-XX-XX-XX-XX-XX', 'XX:XX:XX:XX:XX:XX', 'XXXXXXXXXXXX', 'xx-xx-xx-xx-xx-xx', 'xx:xx:xx:xx:xx:xx', 'xxxxxxxxxxxx']), default: 'XX:XX:XX:XX:XX:XX' },
     disabledNo,
     commentProperty,
-    statusProperty('802.1X', enabled),
+    serviceStatusProperty('802.1X', enabled),
   ],
   printTable: recordPrint,
+  validate(row, tx, _env, id) {
+    requireWhenEnabled(DOT1X_SERVER_PATH, HOSTAPD, row, tx, id);
+  },
 };
 
-export const DOT1X_MENUS: readonly MenuDecl[] = [dot1xClientMenu, dot1xServerMenu];
+/** The clients of the authenticators (rows the daemon keeps while a port has a supplicant). */
+export const DOT1X_STATE_PATH = '/interface/dot1x/server/state';
+
+export const DOT1X_STATE_STATUS = { authenticating: 'authenticating', authorized: 'authorized', rejected: 'rejected' } as const;
+
+export const dot1xStateMenu: MenuDecl = {
+  path: DOT1X_STATE_PATH,
+  kind: 'list',
+  help: 'Supplicants of the 802.1X authenticators',
+  verbs: ['print', 'get', 'find'],
+  columns: ['interface', 'client-mac', 'status', 'user-name'],
+  properties: [
+    { name: 'interface', type: stringType, access: 'ro' },
+    { name: 'client-mac', type: stringType, access: 'ro' },
+    { name: 'status', type: stringType, access: 'ro', help: 'authenticating, authorized or rejected' },
+    { name: 'user-name', type: stringType, access: 'ro', help: 'The identity the supplicant gave' },
+  ],
+};
+
+export const DOT1X_MENUS: readonly MenuDecl[] = [dot1xClientMenu, dot1xServerMenu, dot1xStateMenu];
