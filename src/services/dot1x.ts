@@ -15,6 +15,8 @@
 // Why a row cannot run (no certificate, no trusted CA, no such interface, wpa_supplicant
 // missing) is `not running: <why>`, as the other services say it.
 
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Environment } from '../menu/types.js';
@@ -23,7 +25,7 @@ import { CRL_MENU_PATH } from '../menus/certificate/crl.js';
 import { CERT_PATH } from '../menus/certificate/properties.js';
 import { SETTINGS_PATH } from '../menus/certificate/settings.js';
 import { tlsMaterial } from '../menus/certificate/tls-material.js';
-import { HOSTAPD, WPA_SUPPLICANT, programName } from '../menus/host/programs.js';
+import { HOSTAPD, RADSECPROXY, WPA_SUPPLICANT, findProgram, missingProgramText, programName } from '../menus/host/programs.js';
 import {
   DOT1X_CLIENT, DOT1X_CLIENT_PATH, DOT1X_SERVER, DOT1X_SERVER_PATH, DOT1X_STATE_PATH, DOT1X_STATE_STATUS, DOT1X_STATUS,
   dot1xClientEnabled, dot1xServerEnabled,
@@ -38,15 +40,16 @@ import type { ManagedService } from './managed.js';
 import { RowStates } from './row-states.js';
 import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
 
-/** The trust-store component 802.1X asks for (services spec §1.4). */
+/** The trust-store components 802.1X and RadSec ask for (services spec §1.4). */
 const COMPONENT = 'dot1x';
+const RADSEC_COMPONENT = 'radius';
 /** The menus the plans are made of. */
 const PLAN_INPUTS = [DOT1X_CLIENT_PATH, DOT1X_SERVER_PATH, RADIUS_PATH, CERT_PATH, CRL_MENU_PATH, SETTINGS_PATH];
 /** Plans are made afresh at least this often (an interface that appeared, trust that changed). */
 const PLAN_REFRESH_MS = 10_000;
 const SYS_NET = '/sys/class/net';
 
-export const DOT1X_FILES = { config: 'wpa_supplicant.conf', ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem', hostapd: 'hostapd.conf' } as const;
+export const DOT1X_FILES = { config: 'wpa_supplicant.conf', ca: 'ca.pem', cert: 'cert.pem', key: 'key.pem', hostapd: 'hostapd.conf', radsec: 'radsecproxy.conf' } as const;
 
 /** wpa_supplicant's EAP method names of RouterOS's (spec §5.1). */
 const EAP_NAMES: Record<string, string> = { 'eap-tls': 'TLS', 'eap-ttls': 'TTLS', 'eap-peap': 'PEAP', 'eap-mschapv2': 'MSCHAPV2' };
@@ -98,7 +101,7 @@ export function dot1xConfig(s: Dot1xSettings): string {
   return `${lines.join('\n')}\n`;
 }
 
-type Kind = 'client' | 'server';
+type Kind = 'client' | 'server' | 'radsec';
 
 /** What one enabled row should run: a daemon spec, or why it cannot. */
 interface Plan {
@@ -197,7 +200,15 @@ export function authenticatorConfig(s: AuthenticatorSettings): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function serverPlan(tx: ReadTx, row: StoredRow): Plan {
+/** Where hostapd sends RADIUS for a /radius row spoken over RadSec: the local end of its relay. */
+export interface RadsecRelay {
+  readonly port: number;
+  readonly secret: string;
+  /** Why the relay cannot run, if it cannot. */
+  readonly reason?: string;
+}
+
+export function serverPlan(tx: ReadTx, row: StoredRow, relay: (radius: StoredRow) => RadsecRelay | undefined = () => undefined): Plan {
   const d = row.data;
   const iface = propValue(DOT1X_SERVER.interface, d);
   const label = iface;
@@ -206,21 +217,96 @@ export function serverPlan(tx: ReadTx, row: StoredRow): Plan {
   if (!propValue(DOT1X_SERVER.authTypes, d).includes('dot1x')) return { label, reason: 'auth-types mac-auth alone is not supported' };
   const radius = tx.list(RADIUS_PATH).find((r) => radiusServes(r.data, 'dot1x'));
   if (!radius) return { label, reason: 'no RADIUS server for dot1x (/radius service=dot1x)' };
-  if (propValue(RADIUS.protocol, radius.data) !== 'udp') return { label, reason: 'RadSec is not supported yet: use protocol=udp' };
-  const secret = propValue(RADIUS.secret, radius.data);
-  if (!secret || !isLineValue(secret)) return { label, reason: 'the RADIUS secret is empty or holds control characters' };
+  const accounting = propValue(DOT1X_SERVER.accounting, d);
+  let server: AuthenticatorSettings['radius'];
+  if (propValue(RADIUS.protocol, radius.data) === 'radsec') {
+    // RadSec: hostapd speaks UDP RADIUS to a local radsecproxy, which carries it over TLS.
+    const r = relay(radius);
+    if (!r || r.reason) return { label, reason: `RadSec: ${r?.reason ?? 'no relay'}` };
+    server = { address: '127.0.0.1', authPort: r.port, secret: r.secret, ...(accounting ? { acctPort: r.port } : {}) };
+  } else {
+    const secret = propValue(RADIUS.secret, radius.data);
+    if (!secret || !isLineValue(secret)) return { label, reason: 'the RADIUS secret is empty or holds control characters' };
+    server = {
+      address: propValue(RADIUS.address, radius.data), authPort: propValue(RADIUS.authenticationPort, radius.data), secret,
+      ...(accounting ? { acctPort: propValue(RADIUS.accountingPort, radius.data) } : {}),
+    };
+  }
   const conf = authenticatorConfig({
     iface,
-    radius: {
-      address: propValue(RADIUS.address, radius.data), authPort: propValue(RADIUS.authenticationPort, radius.data), secret,
-      ...(propValue(DOT1X_SERVER.accounting, d) ? { acctPort: propValue(RADIUS.accountingPort, radius.data) } : {}),
-    },
+    radius: server,
     reauthSeconds: Math.round((propValue(DOT1X_SERVER.reauthTimeout, d) ?? 0) / 1e9),
     interimSeconds: Math.round(propValue(DOT1X_SERVER.interimUpdate, d) / 1e9),
   });
   return {
     label,
     spec: { program: programName(HOSTAPD), package: HOSTAPD.package, args: [DOT1X_FILES.hostapd], files: { [DOT1X_FILES.hostapd]: conf } },
+  };
+}
+
+/** RadSec's port (RFC 6614 §2.2); a /radius row left at RADIUS's 1812 means it. */
+const RADSEC_PORT = 2083;
+/** The shared secret of RadSec when none is set (RFC 6614 §2.3). */
+const RADSEC_SECRET = 'radsec';
+
+/** A radsecproxy string value: quoted, so blanks are kept; nothing that could end the line. */
+const radsecValue = (v: string): string => `"${v.replace(/["\\]/g, '')}"`;
+
+/**
+ * radsecproxy's configuration of the relay of one /radius row: UDP from hostapd on 127.0.0.1
+ * (with a secret of this process), TLS to the server with the row's certificate, the server
+ * judged by the CAs trusted for `radius` (its name is not checked: RouterOS checks the chain).
+ */
+export function radsecConfig(s: { listenPort: number; localSecret: string; host: string; port: number; secret: string; run: string }): string {
+  const lines = [
+    '# Written by rospki for /radius protocol=radsec; removed when the relay stops.',
+    `ListenUDP 127.0.0.1:${s.listenPort}`,
+    'LogLevel 3',
+    'tls default {',
+    `    CACertificateFile ${path.join(s.run, DOT1X_FILES.ca)}`,
+    `    CertificateFile ${path.join(s.run, DOT1X_FILES.cert)}`,
+    `    CertificateKeyFile ${path.join(s.run, DOT1X_FILES.key)}`,
+    '}',
+    'client hostapd {',
+    '    host 127.0.0.1',
+    '    type udp',
+    `    secret ${radsecValue(s.localSecret)}`,
+    '}',
+    'server radsec {',
+    `    host ${s.host.includes(':') ? `[${s.host}]` : s.host}`,
+    `    port ${s.port}`,
+    '    type tls',
+    `    secret ${radsecValue(s.secret)}`,
+    '    CertificateNameCheck off',
+    '}',
+    'realm * {',
+    '    server radsec',
+    '}',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function radsecPlan(env: Environment, tx: ReadTx, radius: StoredRow, trust: DaemonTrust, runRoot: string, relay: { port: number; secret: string }): Plan {
+  const label = `radius ${propValue(RADIUS.address, radius.data)}`;
+  if (!findProgram(programName(RADSECPROXY))) return { label, reason: missingProgramText(RADSECPROXY.program, RADSECPROXY.package) };
+  const certId = propValue(RADIUS.certificate, radius.data);
+  if (!certId) return { label, reason: 'no certificate (RadSec needs /radius certificate=)' };
+  const material = tlsMaterial(env, tx, certId);
+  if (material.kind === 'none') return { label, reason: material.reason };
+  if (!trust.anchorsPem) return { label, reason: 'no CA certificate is trusted for radius' };
+  const secret = propValue(RADIUS.secret, radius.data) || RADSEC_SECRET;
+  if (!isLineValue(secret)) return { label, reason: 'the RADIUS secret holds control characters' };
+  const given = propValue(RADIUS.authenticationPort, radius.data);
+  const conf = radsecConfig({
+    listenPort: relay.port, localSecret: relay.secret, host: propValue(RADIUS.address, radius.data),
+    port: given === 1812 ? RADSEC_PORT : given, secret, run: path.join(runRoot, daemonName('radsec', radius.id)),
+  });
+  return {
+    label,
+    spec: {
+      program: programName(RADSECPROXY), package: RADSECPROXY.package, args: ['-f', '-c', DOT1X_FILES.radsec],
+      files: { [DOT1X_FILES.radsec]: conf, [DOT1X_FILES.ca]: trust.anchorsPem, [DOT1X_FILES.cert]: material.cert, [DOT1X_FILES.key]: material.key },
+    },
   };
 }
 
@@ -281,7 +367,7 @@ class Dot1xDaemon {
   }
 
   private get program(): string {
-    return this.kind === 'client' ? 'wpa_supplicant' : 'hostapd';
+    return { client: 'wpa_supplicant', server: 'hostapd', radsec: 'radsecproxy' }[this.kind];
   }
 
   async apply(plan: Plan): Promise<void> {
@@ -321,7 +407,24 @@ class Dot1xDaemon {
   private output(line: string): void {
     if (this.supervisor.stopping) return;
     if (this.kind === 'server') this.serverOutput(line);
+    else if (this.kind === 'radsec') this.radsecOutput(line);
     else this.clientOutput(line);
+  }
+
+  /** The last TLS outcome of a RadSec relay, logged when it changes (radsecproxy retries on its own). */
+  private tls = '';
+
+  private radsecOutput(line: string): void {
+    const m = /tlsconnect: TLS connection to \S+ \((.*?)\)(?:, subject (.*?) up| failed: (.*))$/.exec(line);
+    if (!m) {
+      if (/error|failed/i.test(line)) this.lastLine = line.replace(/^\w{3} \w{3} +\d+ [\d:]+ \d{4}: /, '').trim().slice(0, 200);
+      return;
+    }
+    const outcome = m[2] !== undefined ? `up, ${m[2]}` : `failed: ${m[3]}`;
+    if (outcome === this.tls) return;
+    this.tls = outcome;
+    if (m[2] !== undefined) this.owner.batch.log('radius,info', `${this.label}: RadSec connection to ${m[1]} up, server ${m[2]}`);
+    else this.owner.batch.log('radius,error', `${this.label}: RadSec connection to ${m[1]} failed: ${m[3]}`);
   }
 
   private serverOutput(line: string): void {
@@ -491,25 +594,54 @@ export class Dot1xService implements ManagedService {
     return same;
   }
 
+  /** The local end of each RadSec relay, by /radius row: kept, so a relay is not moved at every plan. */
+  private readonly relays = new Map<number, { port: number; secret: string }>();
+
   private async plans(): Promise<Map<string, { kind: Kind; id: number; plan: Plan }>> {
     const { env } = this.ctx.app;
     const out = new Map<string, { kind: Kind; id: number; plan: Plan }>();
     const wanted = await env.store.read((tx) => ({
       clients: tx.list(DOT1X_CLIENT_PATH).some((r) => dot1xClientEnabled(r.data)),
       servers: tx.list(DOT1X_SERVER_PATH).some((r) => dot1xServerEnabled(r.data)),
+      radsec: tx.list(RADIUS_PATH).filter((r) => radiusServes(r.data, 'dot1x') && propValue(RADIUS.protocol, r.data) === 'radsec').map((r) => r.id),
     }));
     if (!wanted.clients && !wanted.servers) return out;
     const trust = wanted.clients ? await daemonTrust(env, COMPONENT) : undefined;
+    const radsecTrust = wanted.servers && wanted.radsec.length > 0 ? await daemonTrust(env, RADSEC_COMPONENT) : undefined;
+    if (radsecTrust) {
+      for (const id of wanted.radsec) {
+        if (!this.relays.has(id)) this.relays.set(id, { port: await freeLocalUdpPort(), secret: randomBytes(16).toString('hex') });
+      }
+    }
     await env.store.read((tx) => {
       for (const row of tx.list(DOT1X_CLIENT_PATH)) {
         if (dot1xClientEnabled(row.data)) out.set(`client${row.id}`, { kind: 'client', id: row.id, plan: clientPlan(env, tx, row, trust!, this.runRoot) });
       }
+      const relay = (radius: StoredRow): RadsecRelay | undefined => {
+        const local = this.relays.get(radius.id);
+        if (!local || !radsecTrust) return undefined;
+        const key = `radsec${radius.id}`;
+        if (!out.has(key)) out.set(key, { kind: 'radsec', id: radius.id, plan: radsecPlan(env, tx, radius, radsecTrust, this.runRoot, local) });
+        return { ...local, ...(out.get(key)!.plan.reason ? { reason: out.get(key)!.plan.reason } : {}) };
+      };
       for (const row of tx.list(DOT1X_SERVER_PATH)) {
-        if (dot1xServerEnabled(row.data)) out.set(`server${row.id}`, { kind: 'server', id: row.id, plan: serverPlan(tx, row) });
+        if (dot1xServerEnabled(row.data)) out.set(`server${row.id}`, { kind: 'server', id: row.id, plan: serverPlan(tx, row, relay) });
       }
     });
     return out;
   }
+}
+
+/** A UDP port of 127.0.0.1 free now (the relay binds it next; it is this host's loopback only). */
+function freeLocalUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
 }
 
 export const dot1xService = (ctx: ServiceContext): ManagedService => new Dot1xService(ctx);

@@ -14,8 +14,8 @@ import { after, before, test } from 'node:test';
 import { ConsoleSession } from '../../src/console/session.js';
 import { DOT1X_CLIENT_PATH } from '../../src/menus/interface/dot1x.js';
 import { openssl, tempDir } from '../support/app.js';
-import { freeUdpPort, startServiceApp, type ServiceApp } from '../services/support.js';
-import { missingTools, needs } from '../support/tools.js';
+import { freePort, freeUdpPort, startServiceApp, type ServiceApp } from '../services/support.js';
+import { mayUse, missingTools, needs } from '../support/tools.js';
 import { exportPem, processesIn, until } from './openvpn-support.js';
 
 const tag = randomBytes(3).toString('hex');
@@ -210,6 +210,9 @@ test('why a client cannot run: no CA trusted for dot1x, an interface this host d
 // its own EAP server) on 127.0.0.1, which knows the laptop's certificate.
 
 let radius: ChildProcess | undefined;
+let radsec: ChildProcess | undefined;
+/** radsecproxy (the RadSec part); CI installs it, elsewhere the part is left out. */
+const needsRadsec = !skip && mayUse('radsecproxy');
 let supplicant: ChildProcess | undefined;
 let supplicantLog = '';
 
@@ -281,9 +284,43 @@ test('the authenticator relays to RADIUS: a supplicant with a certificate the RA
   assert.ok((await stateRows()).length >= before);
   assert.doesNotMatch(supplicantLog, /CTRL-EVENT-EAP-SUCCESS/);
 
+  // RadSec (RFC 6614): the same RADIUS server behind a RadSec server (radsecproxy, which asks
+  // for a client certificate of the appliance's CA); rospki relays over TLS with /radius certificate=.
+  if (needsRadsec) {
+    const tlsPort = await freePort();
+    fs.writeFileSync(path.join(dir, 'radsec-server.conf'), [
+      `ListenTLS 127.0.0.1:${tlsPort}`, 'LogLevel 3',
+      'tls default {', `    CACertificateFile ${path.join(dir, 'ca.crt')}`, `    CertificateFile ${server.cert}`, `    CertificateKeyFile ${server.key}`, '}',
+      'client rospki {', '    host 127.0.0.1', '    type tls', '    secret radsec', '    CertificateNameCheck off', '}',
+      'server hostapd {', '    host 127.0.0.1', `    port ${radiusPort}`, '    type udp', '    secret radius-secret', '}',
+      'realm * {', '    server hostapd', '}',
+    ].join('\n'));
+    let radsecLog = '';
+    radsec = spawn('radsecproxy', ['-f', '-c', path.join(dir, 'radsec-server.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    radsec.stdout!.on('data', (d) => { radsecLog += d; });
+    radsec.stderr!.on('data', (d) => { radsecLog += d; });
+    await until(() => /listening for tls/.test(radsecLog) || radsec!.exitCode !== null, 'the RadSec server to start');
+    await cli(`/radius set [find] protocol=radsec authentication-port=${tlsPort} secret=""`);
+    await until(async () => /RadSec: no certificate/.test(String((await serverRow())?.status)), 'the missing RadSec certificate in status');
+    await cli('/radius set [find] certificate=laptop');
+    await until(async () => (await serverRow())?.status === 'running', 'the authenticator to run over RadSec');
+    await stopChild(supplicant);
+    freshPort();
+    await startSupplicant('laptop');
+    await until(async () => (await stateRows()).some((r) => r.status === 'authorized' && r['user-name'] === 'laptop.example.com'), 'the laptop authorized over RadSec');
+    await until(() => /client rospki, subject CN=laptop\.example\.com up/.test(radsecLog), 'the RadSec server to see the laptop certificate');
+    await until(async () => /radius,info radius 127\.0\.0\.1: RadSec connection to .* up, server CN=radius\.example\.com/.test(await logText()), 'the RadSec connection in /log');
+    // Its key exists unsealed only in the relay's private folder while it runs.
+    const relayDir = fs.readdirSync(path.join(s.dir, 'run')).find((d) => d.startsWith('dot1x-radsec-'));
+    assert.ok(relayDir, 'the relay\'s runtime folder');
+    assert.equal(fs.statSync(path.join(s.dir, 'run', relayDir, 'key.pem')).mode & 0o777, 0o600);
+  }
+
   // Disabled: hostapd stops and its clients leave the state menu.
   await cli(`/interface dot1x server disable [find interface=${CLIENT_END}]`);
   await until(async () => (await stateRows()).length === 0 && (await serverRow())?.status === undefined, 'the authenticator and its clients gone');
   await stopChild(supplicant);
   await stopChild(radius);
+  await stopChild(radsec);
+  assert.ok(!fs.readdirSync(path.join(s.dir, 'run')).some((d) => d.startsWith('dot1x-')), 'no runtime folder left');
 });

@@ -69,6 +69,8 @@ export const TOOLS = {
   // 802.1X: the supplicant rospki supervises, and the authenticator the test runs against it.
   wpa_supplicant: program('wpa_supplicant', 'wpasupplicant'),
   hostapd: program('hostapd', 'hostapd'),
+  // RadSec: the relay of /radius protocol=radsec, and the RadSec server of the test.
+  radsecproxy: program('radsecproxy', 'radsecproxy'),
   // ip sets up the network namespace of real-scripts' offline check-certificates run.
   ip: program('ip', 'iproute2'),
   // PostgreSQL's programs live in /usr/lib/postgresql/<version>/bin, not on PATH.

@@ -26,6 +26,9 @@ export const WPA_SUPPLICANT: HostProgram = { program: 'wpa_supplicant', package:
 /** hostapd (`/interface dot1x server`: the 802.1X authenticator, driver=wired, relaying to RADIUS). */
 export const HOSTAPD: HostProgram = { program: 'hostapd', package: 'hostapd', override: 'ROSPKI_HOSTAPD' };
 
+/** radsecproxy (`/radius protocol=radsec`: RADIUS over TLS, RFC 6614, for the 802.1X authenticator). */
+export const RADSECPROXY: HostProgram = { program: 'radsecproxy', package: 'radsecproxy', override: 'ROSPKI_RADSECPROXY' };
+
 /** The absolute path of a program on PATH (or in the sbin folders), or undefined. */
 export function findProgram(program: string): string | undefined {
   if (path.isAbsolute(program)) return isExecutable(program) ? program : undefined;
