@@ -57,7 +57,7 @@ test('the authenticator\'s hostapd configuration: the RADIUS server, accounting,
   assert.doesNotMatch(conf, /radius_acct_interim_interval/);
 });
 
-test('an authenticator says why it cannot run: no RADIUS server for dot1x, RadSec, a secret with a line break', async () => {
+test('an authenticator says why it cannot run: no RADIUS server for dot1x, a secret with a line break; over RadSec it talks to its relay', async () => {
   const t = await openTestApp();
   try {
     await t.run('/interface/dot1x/server', 'add', { interface: 'lo', disabled: 'yes' });
@@ -68,7 +68,11 @@ test('an authenticator says why it cannot run: no RADIUS server for dot1x, RadSe
     await t.run('/radius', 'set', { numbers: '0', service: 'dot1x,login' });
     assert.equal((await plan()).reason, 'the RADIUS secret is empty or holds control characters');
     await t.run('/radius', 'set', { numbers: '0', secret: 'fine', protocol: 'radsec' });
-    assert.equal((await plan()).reason, 'RadSec is not supported yet: use protocol=udp');
+    // RadSec: hostapd talks to the local relay (its port and secret), or says why the relay cannot run.
+    const viaRelay = (relay: { port: number; secret: string; reason?: string }) => t.app.store.read((tx) => serverPlan(tx, tx.findBy('/interface/dot1x/server', 'interface', 'lo')[0]!, () => relay));
+    assert.equal((await viaRelay({ port: 1, secret: 'x', reason: 'no CA certificate is trusted for radius' })).reason, 'RadSec: no CA certificate is trusted for radius');
+    const relayed = await viaRelay({ port: 40123, secret: 'local-secret' });
+    assert.match(String(relayed.spec!.files!['hostapd.conf']), /\nauth_server_addr=127\.0\.0\.1\nauth_server_port=40123\nauth_server_shared_secret=local-secret\n/);
     await t.run('/radius', 'set', { numbers: '0', protocol: 'udp' });
     const ok = await plan();
     assert.equal(ok.reason, undefined);
