@@ -79,14 +79,14 @@ class PeerCharon {
   }
 
   /** Loads one identity (its certificate and key) and a connection to rospki's charon. */
-  async useIdentity(opts: { certDer: Buffer; keyDer: Buffer; caDer: Buffer; id: string; rospkiPort: number }): Promise<void> {
+  async useIdentity(opts: { certDer: Buffer; keyDer: Buffer; caDer: Buffer; id: string; rospkiPort: number; version?: 1 | 2 }): Promise<void> {
     const v = this.vici;
     assertSuccess('clear-creds', await v.request('clear-creds'));
     assertSuccess('load-key', await v.request('load-key', { type: 'any', data: opts.keyDer }));
     assertSuccess('load-cert', await v.request('load-cert', { type: 'x509', flag: 'ca', data: opts.caDer }));
     assertSuccess('load-conn', await v.request('load-conn', {
       rospki: {
-        version: '2', local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
+        version: String(opts.version ?? 2), local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
         // rospki's default profile (spec §4.3: aes-128,3des sha1 modp2048,modp1024) and proposal (§4.4).
         proposals: ['aes128-sha1-modp2048'], encap: 'yes', mobike: 'no', keyingtries: '1',
         local: { auth: 'pubkey', certs: [opts.certDer], id: opts.id },
@@ -96,6 +96,30 @@ class PeerCharon {
         },
       },
     }));
+  }
+
+  /**
+   * Loads a pre-shared key and a connection that authenticates with it (my id: the address,
+   * charon's default, as a RouterOS peer with my-id=auto sends): IKEv2, or IKEv1 Main or
+   * Aggressive Mode; `vip` asks rospki for a virtual IP (mode-config, RFC 7296 §3.15).
+   */
+  async usePsk(opts: { secret: string; rospkiPort: number; version?: 1 | 2; aggressive?: boolean; vip?: boolean }): Promise<void> {
+    const v = this.vici;
+    assertSuccess('clear-creds', await v.request('clear-creds'));
+    assertSuccess('load-shared', await v.request('load-shared', { type: 'IKE', data: opts.secret, owners: [] }));
+    const conn: ViciMessage = {
+      version: String(opts.version ?? 2), local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
+      proposals: ['aes128-sha1-modp2048'], encap: 'yes', mobike: 'no', keyingtries: '1',
+      local: { auth: 'psk' }, remote: { auth: 'psk' },
+      children: {
+        tunnel: {
+          mode: 'tunnel', local_ts: [opts.vip ? 'dynamic' : PEER_NET], remote_ts: [ROSPKI_NET], esp_proposals: ['aes256-sha1-modp1024'],
+        },
+      },
+    };
+    if (opts.aggressive) conn.aggressive = 'yes';
+    if (opts.vip) conn.vips = ['0.0.0.0'];
+    assertSuccess('load-conn', await v.request('load-conn', { rospki: conn }));
   }
 
   async initiate(): Promise<ViciMessage> {
@@ -415,4 +439,112 @@ test('charon runs on the router clock: a peer whose certificate that clock finds
   }
   await waitFor('alice to be let in on the host\'s time again', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
   await peer.terminateAll();
+});
+
+/**
+ * A second rospki peer for the tests below: the certificate peer `rw` (same address) is
+ * disabled meanwhile, so charon can only pick this one. Gives the peer back as it was after.
+ */
+async function withPeer(props: Record<string, string>, identity: Record<string, string>, body: () => Promise<void>): Promise<void> {
+  await s.run('/ip/ipsec/peer', 'disable', { numbers: 'rw' });
+  await s.run('/ip/ipsec/peer', 'add', { name: 'other', address: '127.0.0.1/32', passive: 'yes', ...props });
+  await s.run('/ip/ipsec/identity', 'add', { peer: 'other', ...identity });
+  await s.run('/ip/ipsec/policy', 'add', { peer: 'other', 'src-address': ROSPKI_NET, 'dst-address': PEER_NET, tunnel: 'yes' });
+  try {
+    await waitFor('the peer to be loaded', async () => {
+      const p = (await rows('/ip/ipsec/peer')).find((r) => r.name === 'other');
+      return p?.status === 'ready' ? true : undefined;
+    });
+    await body();
+  } finally {
+    await peer.terminateAll();
+    await cli('/ip ipsec policy remove [find peer=other]; /ip ipsec identity remove [find peer=other]; /ip ipsec peer remove other; /ip ipsec peer enable rw');
+  }
+}
+
+/** The SA comes up (peer side), rospki shows it established with one CHILD_SA and two installed SAs. */
+async function assertUp(version: 1 | 2): Promise<Record<string, unknown>> {
+  const r = await waitFor('the SA to come up', async () => {
+    const x = await peer.initiate();
+    return x.success === 'yes' ? x : undefined;
+  }, 20_000).catch(async (e: Error) => assert.fail(`${e.message}\n${peer.output.slice(-3000)}\n${(await logText()).slice(-2000)}`));
+  assert.equal(r.success, 'yes');
+  const [sa] = await peer.sas();
+  const ike = sa!.rospki as ViciMessage;
+  assert.equal(ike.state, 'ESTABLISHED');
+  assert.equal(ike.version, String(version));
+  const [active] = await waitFor('the active peer row', async () => {
+    const a = await rows('/ip/ipsec/active-peers');
+    return a.length && a[0]!['ph2-total'] === 1 ? a : undefined;
+  });
+  assert.equal(active!.state, 'established');
+  assert.equal(active!.peer, 'other');
+  assert.equal((await rows('/ip/ipsec/installed-sa')).length, 2);
+  return active!;
+}
+
+test('pre-shared key (IKEv2): the right secret brings the SA up; a wrong one is refused and logged, nothing comes up', { skip }, async () => {
+  const secret = 'Psk-Vh3kq9-shared';
+  await withPeer({ 'exchange-mode': 'ike2' }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    await peer.usePsk({ secret, rospkiPort });
+    const active = await assertUp(2);
+    assert.equal(active.id, '127.0.0.1');
+    await peer.terminateAll();
+    await waitFor('the active peer to go', async () => ((await rows('/ip/ipsec/active-peers')).length === 0 ? true : undefined));
+
+    await peer.usePsk({ secret: 'not-the-secret', rospkiPort });
+    assert.equal((await peer.initiate()).success, 'no');
+    await waitFor('the refusal in /log', async () => (
+      /ipsec,error 127\.0\.0\.1 parsing packet failed, possible cause: wrong password/.test(await logText()) ? true : undefined));
+    assert.equal((await rows('/ip/ipsec/active-peers')).filter((r) => r.state === 'established').length, 0);
+    assert.equal((await peer.sas()).filter((x) => (x.rospki as ViciMessage).state === 'ESTABLISHED').length, 0);
+  });
+  // The secret reached charon over vici only: no file of the data directory holds it.
+  assert.equal(filesHolding(s.dir, secret), '');
+});
+
+/** Files under `dir` whose bytes hold `text` (a secret that must never reach disk in the clear). */
+function filesHolding(dir: string, text: string): string {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && fs.readFileSync(p).includes(text)) found.push(p);
+    }
+  };
+  walk(dir);
+  return found.join('\n');
+}
+
+test('IKEv1 Main Mode (exchange-mode=main) with a pre-shared key and with certificates; a wrong key is refused', { skip }, async () => {
+  const secret = '0x6d61696e2d6d6f64652d6b6579'; // hex (spec §4.1): "main-mode-key"
+  await withPeer({ 'exchange-mode': 'main' }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    await peer.usePsk({ secret: 'main-mode-key', rospkiPort, version: 1 });
+    await assertUp(1);
+    await peer.terminateAll();
+    await waitFor('the active peer to go', async () => ((await rows('/ip/ipsec/active-peers')).length === 0 ? true : undefined));
+    await peer.usePsk({ secret: 'another-key', rospkiPort, version: 1 });
+    const before = (await logText()).split('\n').length;
+    assert.equal((await peer.initiate()).success, 'no');
+    await waitFor('the refusal in /log', async () => (
+      (await logText()).split('\n').slice(before).some((l) => /ipsec,error 127\.0\.0\.1 parsing packet failed, possible cause: wrong password/.test(l)) ? true : undefined));
+    assert.equal((await rows('/ip/ipsec/active-peers')).filter((r) => r.state === 'established').length, 0);
+  });
+  // gw2 replaced gw in an earlier test (run alone, this one finds gw).
+  const gw = (await rows(CERT_PATH)).some((r) => r.name === 'gw2') ? 'gw2' : 'gw';
+  await withPeer({ 'exchange-mode': 'main' }, { 'auth-method': 'digital-signature', certificate: gw }, async () => {
+    await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort, version: 1 });
+    const active = await assertUp(1);
+    assert.equal(active.id, 'alice.ipsec.test');
+  });
+});
+
+test('IKEv1 Aggressive Mode (exchange-mode=aggressive) with a pre-shared key', { skip }, async () => {
+  const secret = 'aggressive-Key-77';
+  await withPeer({ 'exchange-mode': 'aggressive' }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    await peer.usePsk({ secret, rospkiPort, version: 1, aggressive: true });
+    await assertUp(1);
+    await waitFor('the log line', async () => (/ipsec,info ISAKMP-SA established 127\.0\.0\.1-127\.0\.0\.1 id:127\.0\.0\.1/.test(await logText()) ? true : undefined));
+  });
 });

@@ -344,6 +344,20 @@ export const ipsecPeerMenu: MenuDecl = {
 // ---------------------------------------------------------------------------------------------
 // /ip ipsec mode-config (spec §4.6)
 
+/**
+ * `responder` is yes for added rows: RouterOS exports of road-warrior servers (the manual's
+ * `mode-config add address-pool=… name=rw-cfg split-include=…`) never set it, and such a row
+ * hands out addresses; the built-in `request-only` is the asking side (responder=no).
+ */
+export const MODE_CONFIG = {
+  responder: { name: 'responder', type: boolType, default: true, help: 'Hand out addresses (yes) or ask for one (no)' } as PropertyDecl<boolean>,
+  addressPool: { name: 'address-pool', type: bareStringType, help: '/ip pool whose ranges are handed out' } as PropertyDecl<string>,
+  address: { name: 'address', type: addressType, help: 'The one address handed out (without address-pool)' } as PropertyDecl<string>,
+  splitInclude: { name: 'split-include', type: prefixListType } as PropertyDecl<string[]>,
+  staticDns: { name: 'static-dns', type: addressListType } as PropertyDecl<string[]>,
+  systemDns: { name: 'system-dns', type: boolType, default: true } as PropertyDecl<boolean>,
+};
+
 export const ipsecModeConfigMenu: MenuDecl = {
   path: IPSEC_MODE_CONFIG_PATH,
   kind: 'list',
@@ -352,20 +366,20 @@ export const ipsecModeConfigMenu: MenuDecl = {
   verbs: VERBS,
   properties: [
     nameProperty(IPSEC_MODE_CONFIG_PATH),
-    { name: 'responder', type: boolType, default: false, help: 'Hand out addresses (yes) or ask for one (no)' },
-    { name: 'address-pool', type: bareStringType },
-    { name: 'address', type: addressType },
+    MODE_CONFIG.responder,
+    MODE_CONFIG.addressPool,
+    MODE_CONFIG.address,
     { name: 'address-prefix-length', type: intType(1, 128) },
-    { name: 'split-include', type: prefixListType },
+    MODE_CONFIG.splitInclude,
     { name: 'split-dns', type: stringListType },
-    { name: 'static-dns', type: addressListType },
-    { name: 'system-dns', type: boolType, default: true },
+    MODE_CONFIG.staticDns,
+    MODE_CONFIG.systemDns,
     { name: 'src-address-list', type: bareStringType },
     { name: 'connection-mark', type: bareStringType },
     commentProperty,
     defaultFlag,
   ],
-  defaults: [{ name: 'request-only' }],
+  defaults: [{ name: 'request-only', responder: false }],
   printTable: recordPrint,
   beforeRemove: refuseBuiltinRemove(IPSEC_MODE_CONFIG_PATH, 'mode-config'),
   prepare,
@@ -388,6 +402,8 @@ export const IDENTITY = {
   remoteId: { name: 'remote-id', type: ikeIdType(['auto', 'dn', 'ignore']), default: 'auto' } as PropertyDecl<string>,
   generatePolicy: { name: 'generate-policy', type: enumType(['no', 'port-override', 'port-strict']), default: 'no' } as PropertyDecl<string>,
   policyTemplateGroup: { name: 'policy-template-group', type: refType(IPSEC_GROUP_PATH, { none: true }), default: builtinRef(IPSEC_GROUP_PATH, 'default') } as PropertyDecl<number>,
+  secret: { name: 'secret', type: stringType, default: '', sensitive: true, help: 'Pre-shared key (0x… for hex)' } as PropertyDecl<string>,
+  modeConfig: { name: 'mode-config', type: refType(IPSEC_MODE_CONFIG_PATH, { none: true }), default: 0 } as PropertyDecl<number>,
   disabled: identityDisabled,
 };
 
@@ -407,10 +423,10 @@ export const ipsecIdentityMenu: MenuDecl = {
     { name: 'eap-methods', type: orderedEnumListType(['eap-tls', 'eap-ttls', 'eap-peap', 'eap-mschapv2']), default: ['eap-tls'] },
     { name: 'username', type: stringType },
     { name: 'password', type: stringType, sensitive: true },
-    { name: 'secret', type: stringType, default: '', sensitive: true, help: 'Pre-shared key (0x… for hex)' },
+    IDENTITY.secret,
     IDENTITY.generatePolicy,
     IDENTITY.policyTemplateGroup,
-    { name: 'mode-config', type: refType(IPSEC_MODE_CONFIG_PATH, { none: true }), default: 0 },
+    IDENTITY.modeConfig,
     { name: 'notrack-chain', type: stringType, default: '' },
     identityDisabled,
     { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
