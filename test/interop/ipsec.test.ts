@@ -79,20 +79,26 @@ class PeerCharon {
   }
 
   /** Loads one identity (its certificate and key) and a connection to rospki's charon. */
-  async useIdentity(opts: { certDer: Buffer; keyDer: Buffer; caDer: Buffer; id: string; rospkiPort: number; version?: 1 | 2 }): Promise<void> {
+  async useIdentity(opts: { certDer: Buffer; keyDer: Buffer; caDer: Buffer; id: string; rospkiPort: number; version?: 1 | 2; vip?: boolean }): Promise<void> {
     const v = this.vici;
     assertSuccess('clear-creds', await v.request('clear-creds'));
     assertSuccess('load-key', await v.request('load-key', { type: 'any', data: opts.keyDer }));
     assertSuccess('load-cert', await v.request('load-cert', { type: 'x509', flag: 'ca', data: opts.caDer }));
+    // Asking for a virtual IP: this charon does not put the address on the host
+    // (install_virtual_ip = no), so kernel-libipsec finds no route source for a policy whose
+    // local side is that address: the client keeps its CHILD_SA without policies.
+    const vip: ViciMessage = opts.vip ? { vips: ['0.0.0.0'] } : {};
+    const childPolicies: ViciMessage = opts.vip ? { policies: 'no' } : {};
     assertSuccess('load-conn', await v.request('load-conn', {
       rospki: {
+        ...vip,
         version: String(opts.version ?? 2), local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
         // rospki's default profile (spec §4.3: aes-128,3des sha1 modp2048,modp1024) and proposal (§4.4).
         proposals: ['aes128-sha1-modp2048'], encap: 'yes', mobike: 'no', keyingtries: '1',
         local: { auth: 'pubkey', certs: [opts.certDer], id: opts.id },
         remote: { auth: 'pubkey', id: 'fqdn:gw.ipsec.test' },
         children: {
-          tunnel: { mode: 'tunnel', local_ts: [PEER_NET], remote_ts: [ROSPKI_NET], esp_proposals: ['aes256-sha1-modp1024'] },
+          tunnel: { mode: 'tunnel', local_ts: [opts.vip ? 'dynamic' : PEER_NET], remote_ts: [ROSPKI_NET], esp_proposals: ['aes256-sha1-modp1024'], ...childPolicies },
         },
       },
     }));
@@ -445,11 +451,13 @@ test('charon runs on the router clock: a peer whose certificate that clock finds
  * A second rospki peer for the tests below: the certificate peer `rw` (same address) is
  * disabled meanwhile, so charon can only pick this one. Gives the peer back as it was after.
  */
-async function withPeer(props: Record<string, string>, identity: Record<string, string>, body: () => Promise<void>): Promise<void> {
+async function withPeer(
+  props: Record<string, string>, identity: Record<string, string>, body: () => Promise<void>, opts: { policy?: boolean } = {},
+): Promise<void> {
   await s.run('/ip/ipsec/peer', 'disable', { numbers: 'rw' });
   await s.run('/ip/ipsec/peer', 'add', { name: 'other', address: '127.0.0.1/32', passive: 'yes', ...props });
   await s.run('/ip/ipsec/identity', 'add', { peer: 'other', ...identity });
-  await s.run('/ip/ipsec/policy', 'add', { peer: 'other', 'src-address': ROSPKI_NET, 'dst-address': PEER_NET, tunnel: 'yes' });
+  if (opts.policy !== false) await s.run('/ip/ipsec/policy', 'add', { peer: 'other', 'src-address': ROSPKI_NET, 'dst-address': PEER_NET, tunnel: 'yes' });
   try {
     await waitFor('the peer to be loaded', async () => {
       const p = (await rows('/ip/ipsec/peer')).find((r) => r.name === 'other');
@@ -489,6 +497,8 @@ test('pre-shared key (IKEv2): the right secret brings the SA up; a wrong one is 
     await peer.usePsk({ secret, rospkiPort });
     const active = await assertUp(2);
     assert.equal(active.id, '127.0.0.1');
+    // The secret reached charon over vici only: no file of the data directory holds it in the clear.
+    assert.equal(filesHolding(s.dir, secret), '');
     await peer.terminateAll();
     await waitFor('the active peer to go', async () => ((await rows('/ip/ipsec/active-peers')).length === 0 ? true : undefined));
 
@@ -499,8 +509,6 @@ test('pre-shared key (IKEv2): the right secret brings the SA up; a wrong one is 
     assert.equal((await rows('/ip/ipsec/active-peers')).filter((r) => r.state === 'established').length, 0);
     assert.equal((await peer.sas()).filter((x) => (x.rospki as ViciMessage).state === 'ESTABLISHED').length, 0);
   });
-  // The secret reached charon over vici only: no file of the data directory holds it.
-  assert.equal(filesHolding(s.dir, secret), '');
 });
 
 /** Files under `dir` whose bytes hold `text` (a secret that must never reach disk in the clear). */
@@ -547,4 +555,35 @@ test('IKEv1 Aggressive Mode (exchange-mode=aggressive) with a pre-shared key', {
     await assertUp(1);
     await waitFor('the log line', async () => (/ipsec,info ISAKMP-SA established 127\.0\.0\.1-127\.0\.0\.1 id:127\.0\.0\.1/.test(await logText()) ? true : undefined));
   });
+});
+
+test('road warrior: mode-config hands the client an address from /ip pool, generate-policy makes its CHILD_SA from the template group', { skip }, async () => {
+  // The MikroTik road-warrior guide's shape: a pool, a mode-config on it, a template group
+  // whose template covers the pool, a passive peer, an identity with generate-policy.
+  await cli('/ip pool add name=rw-pool ranges=198.18.77.10-198.18.77.12');
+  await cli('/ip ipsec mode-config add name=rw-cfg address-pool=rw-pool split-include=127.0.0.0/8 system-dns=no static-dns=127.0.0.53');
+  await cli('/ip ipsec policy group add name=rw-group');
+  await cli(`/ip ipsec policy add group=rw-group template=yes src-address=${ROSPKI_NET} dst-address=198.18.77.0/24 tunnel=yes`);
+  const gw = (await rows(CERT_PATH)).some((r) => r.name === 'gw2') ? 'gw2' : 'gw';
+  try {
+    await withPeer({ 'exchange-mode': 'ike2' }, {
+      'auth-method': 'digital-signature', certificate: gw, 'generate-policy': 'port-strict', 'mode-config': 'rw-cfg', 'policy-template-group': 'rw-group',
+    }, async () => {
+      await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort, vip: true });
+      const active = await assertUp(2);
+      const [sa] = await peer.sas();
+      const ike = sa!.rospki as ViciMessage;
+      const vips = (ike['local-vips'] as string[] | undefined) ?? [];
+      assert.equal(vips.length, 1, JSON.stringify(ike));
+      assert.match(vips[0]!, /^198\.18\.77\.1[0-2]$/);
+      assert.equal(active['dynamic-address'], vips[0]);
+      // The generated CHILD_SA: the client's side is its address, rospki's the template's src-address.
+      const child = Object.values(ike['child-sas'] as ViciMessage)[0] as ViciMessage;
+      assert.deepEqual(child['local-ts'], [`${vips[0]}/32`]);
+      assert.deepEqual(child['remote-ts'], [ROSPKI_NET]);
+      assert.match(await cli('/ip ipsec active-peers print'), new RegExp(`alice\\.ipsec\\.test +established .* ${vips[0]!.replace(/\./g, '\\.')}`));
+    }, { policy: false });
+  } finally {
+    await cli('/ip ipsec policy remove [find group=rw-group]; /ip ipsec policy group remove rw-group; /ip ipsec mode-config remove rw-cfg; /ip pool remove rw-pool');
+  }
 });

@@ -16,6 +16,7 @@ import {
 import { CharonLog } from '../../src/services/ipsec/log.js';
 import { startServiceApp, useFreeIpsecPorts } from './support.js';
 import { openTestApp } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
 test('profiles become IKE proposals: RouterOS defaults, prf, unsupported groups refused', () => {
   // Spec §4.3 defaults: aes-128,3des sha1 modp2048,modp1024.
@@ -238,6 +239,36 @@ test('a data directory with an enabled peer and no charon: the daemon shows why 
     assert.equal(fs.existsSync(path.join(s.dir, 'run', 'ipsec')), false);
   } finally {
     if (saved === undefined) delete process.env.ROSPKI_CHARON; else process.env.ROSPKI_CHARON = saved;
+    await s.stop();
+  }
+});
+
+test('what keeps an identity or peer from loading is its status: base mode, an empty secret, a mode-config without addresses or with an unknown pool', { skip: needs('charon') }, async () => {
+  const s = await startServiceApp();
+  try {
+    await useFreeIpsecPorts(s);
+    await s.run('/ip/ipsec/peer', 'add', { name: 'old', address: '192.0.2.1', 'exchange-mode': 'base' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'old', secret: 'x' });
+    await s.run('/ip/ipsec/peer', 'add', { name: 'site', address: '192.0.2.2', 'exchange-mode': 'main', passive: 'yes' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'site' }); // auth-method=pre-shared-key (the default), secret ""
+    await s.run('/ip/ipsec/mode-config', 'add', { name: 'nopool', 'address-pool': 'missing' });
+    await s.run('/ip/ipsec/mode-config', 'add', { name: 'empty' });
+    await s.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2', passive: 'yes' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'rw', secret: 'k1', 'mode-config': 'nopool', 'generate-policy': 'port-strict' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'rw', secret: 'k2', 'mode-config': 'empty', 'generate-policy': 'port-strict' });
+    await s.services.reconcile();
+    const status = async (p: string) => s.app.store.read((tx) => tx.list(p).map((r) => r.data.status));
+    assert.deepEqual(await status('/ip/ipsec/peer'), [
+      'exchange-mode base is not supported, only ike2, main, aggressive', 'no usable identity', 'no usable identity',
+    ]);
+    assert.deepEqual(await status('/ip/ipsec/identity'), [
+      undefined, 'pre-shared-key without secret', 'mode-config nopool: address-pool missing does not exist', 'mode-config empty: neither address-pool nor address',
+    ]);
+    // Nothing could be loaded, so no charon runs.
+    assert.equal(fs.existsSync(path.join(s.dir, 'run', 'ipsec')), false);
+    // mode-config add hands out addresses (responder=yes) unless told; the built-in asks for one.
+    assert.deepEqual(await s.app.store.read((tx) => tx.list('/ip/ipsec/mode-config').map((r) => r.data.responder ?? true)), [false, true, true]);
+  } finally {
     await s.stop();
   }
 });
