@@ -1,4 +1,4 @@
-// IPsec IKEv2 with certificates on the wire (issue 13 item 2): rospki's charon, configured from
+// IPsec IKEv2 with certificates on the wire (issue 13 item 2), and pre-shared keys, IKEv1 and road warriors (below): rospki's charon, configured from
 // /ip ipsec over vici, and a second strongSwan charon started here (its own strongswan.conf,
 // ports and vici socket on 127.0.0.1, driven with rospki's vici client) that authenticates
 // with rospki-issued certificates. IKE_AUTH and the CHILD_SA are checked on both sides; a
@@ -45,7 +45,11 @@ class PeerCharon {
   output = '';
   vici!: ViciClient;
 
+  /** Where this charon listens for IKE. */
+  ikePort = 0;
+
   async start(ports: { ike: number; natT: number }): Promise<void> {
+    this.ikePort = ports.ike;
     const socket = path.join(this.dir, 'charon.vici');
     fs.writeFileSync(path.join(this.dir, 'strongswan.conf'), [
       'charon {', `  port = ${ports.ike}`, `  port_nat_t = ${ports.natT}`, '  install_routes = no', '  install_virtual_ip = no',
@@ -461,7 +465,7 @@ async function withPeer(
   try {
     await waitFor('the peer to be loaded', async () => {
       const p = (await rows('/ip/ipsec/peer')).find((r) => r.name === 'other');
-      return p?.status === 'ready' ? true : undefined;
+      return p?.status === 'ready' || p?.status === 'established' ? true : undefined;
     });
     await body();
   } finally {
@@ -586,4 +590,23 @@ test('road warrior: mode-config hands the client an address from /ip pool, gener
   } finally {
     await cli('/ip ipsec policy remove [find group=rw-group]; /ip ipsec policy group remove rw-group; /ip ipsec mode-config remove rw-cfg; /ip pool remove rw-pool');
   }
+});
+
+test('site to site: rospki initiates (passive=no) with a pre-shared key in Main Mode and brings its policy\'s CHILD_SA up', { skip }, async () => {
+  const secret = 'site-to-site-Key-31';
+  await peer.usePsk({ secret, rospkiPort, version: 1 });
+  await withPeer({ 'exchange-mode': 'main', passive: 'no', port: String(peer.ikePort) }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    // Loaded with start_action=start: no traffic needed, as RouterOS's policy would trigger.
+    const [active] = await waitFor('rospki\'s SA to come up', async () => {
+      const a = await rows('/ip/ipsec/active-peers');
+      return a.length && a[0]!['ph2-total'] === 1 ? a : undefined;
+    });
+    assert.equal(active!.side, 'initiator');
+    assert.equal(active!.state, 'established');
+    const [sa] = await peer.sas();
+    const ike = sa!.rospki as ViciMessage;
+    assert.equal(ike.version, '1');
+    assert.equal(ike.initiator, undefined); // the test's charon answered
+    assert.equal(Object.values(ike['child-sas'] as ViciMessage).length, 1);
+  });
 });

@@ -572,7 +572,8 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
       // Policies generated from the identity's template group (generate-policy), and the
       // addresses its mode-config hands out (spec §4.6).
       const connChildren = [...children];
-      const modeConfig = tx.get(IPSEC_MODE_CONFIG_PATH, propValue(IDENTITY.modeConfig, identity))?.data;
+      const modeConfigId = propValue(IDENTITY.modeConfig, identity);
+      const modeConfig = tx.get(IPSEC_MODE_CONFIG_PATH, modeConfigId)?.data;
       const pools = modeConfig && propValue(MODE_CONFIG.responder, modeConfig) ? modeConfigPools(tx, modeConfig) : undefined;
       if (typeof pools === 'string') {
         plan.identityStatus.set(idRow.id, pools);
@@ -580,7 +581,8 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
       }
       const poolNames: string[] = [];
       for (const [i, pool] of (pools ?? []).entries()) {
-        const name = `mode-config-${idRow.id}-${i}`;
+        // Named by the mode-config: identities sharing one share its leases.
+        const name = `mode-config-${modeConfigId}-${i}`;
         plan.pools.set(name, poolSection(pool));
         poolNames.push(name);
       }
