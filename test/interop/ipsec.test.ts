@@ -1,7 +1,8 @@
-// IPsec IKEv2 with certificates on the wire (issue 13 item 2), and pre-shared keys, IKEv1 and road warriors (below): rospki's charon, configured from
-// /ip ipsec over vici, and a second strongSwan charon started here (its own strongswan.conf,
-// ports and vici socket on 127.0.0.1, driven with rospki's vici client) that authenticates
-// with rospki-issued certificates. IKE_AUTH and the CHILD_SA are checked on both sides; a
+// IPsec on the wire: IKEv2 with certificates (issue 13 item 2), pre-shared keys, IKEv1 Main and
+// Aggressive Mode, a road warrior given an address by mode-config (the tests at the end).
+// rospki's charon, configured from /ip ipsec over vici, and a second strongSwan charon started
+// here (its own strongswan.conf, ports and vici socket on 127.0.0.1, driven with rospki's vici
+// client) that authenticates with rospki-issued certificates or a pre-shared key. IKE_AUTH and the CHILD_SA are checked on both sides; a
 // revoked certificate (issued-revoke, crl-use=yes), a remote-id naming someone else and a
 // certificate from a foreign CA are refused, with RouterOS's log texts; changes reload over
 // vici without restarting charon. Needs strongswan-charon, strongswan-swanctl (vici),
