@@ -251,6 +251,7 @@ test('what keeps an identity or peer from loading is its status: base mode, an e
     await s.run('/ip/ipsec/identity', 'add', { peer: 'old', secret: 'x' });
     await s.run('/ip/ipsec/peer', 'add', { name: 'site', address: '192.0.2.2', 'exchange-mode': 'main', passive: 'yes' });
     await s.run('/ip/ipsec/identity', 'add', { peer: 'site' }); // auth-method=pre-shared-key (the default), secret ""
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'site', 'auth-method': 'eap', username: 'u', password: 'p' });
     await s.run('/ip/ipsec/mode-config', 'add', { name: 'nopool', 'address-pool': 'missing' });
     await s.run('/ip/ipsec/mode-config', 'add', { name: 'empty' });
     await s.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2', passive: 'yes' });
@@ -262,7 +263,7 @@ test('what keeps an identity or peer from loading is its status: base mode, an e
       'exchange-mode base is not supported, only ike2, main, aggressive', 'no usable identity', 'no usable identity',
     ]);
     assert.deepEqual(await status('/ip/ipsec/identity'), [
-      undefined, 'pre-shared-key without secret', 'mode-config nopool: address-pool missing does not exist', 'mode-config empty: neither address-pool nor address',
+      undefined, 'pre-shared-key without secret', 'auth-method eap is not supported yet, only digital-signature, pre-shared-key', 'mode-config nopool: address-pool missing does not exist', 'mode-config empty: neither address-pool nor address',
     ]);
     // Nothing could be loaded, so no charon runs.
     assert.equal(fs.existsSync(path.join(s.dir, 'run', 'ipsec')), false);

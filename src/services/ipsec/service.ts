@@ -64,7 +64,7 @@ const IKE_VERSIONS: Readonly<Record<string, { version: 1 | 2; aggressive: boolea
 };
 
 /** auth-method → how charon authenticates both ends (swanctl.conf(5) `auth`). */
-const AUTH_KINDS = { 'digital-signature': 'pubkey', 'pre-shared-key': 'psk' } as const satisfies Readonly<Record<string, AuthKind>>;
+const AUTH_KINDS: Readonly<Record<string, AuthKind>> = { 'digital-signature': 'pubkey', 'pre-shared-key': 'psk' };
 
 interface ConnInfo {
   peerId: number;
@@ -518,11 +518,11 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
     for (const idRow of identities) {
       const identity = idRow.data;
       const method = propValue(IDENTITY.authMethod, identity);
-      if (!(AUTH_KINDS as Readonly<Record<string, AuthKind>>)[method]) {
+      const auth = AUTH_KINDS[method];
+      if (auth === undefined) {
         plan.identityStatus.set(idRow.id, `auth-method ${method} is not supported yet, only ${Object.keys(AUTH_KINDS).join(', ')}`);
         continue;
       }
-      const auth = AUTH_KINDS[method as keyof typeof AUTH_KINDS];
       let problem: string | undefined;
       let localId: string | undefined;
       let remoteId: string;
