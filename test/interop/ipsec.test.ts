@@ -566,7 +566,7 @@ test('road warrior: mode-config hands the client an address from /ip pool, gener
   // The MikroTik road-warrior guide's shape: a pool, a mode-config on it, a template group
   // whose template covers the pool, a passive peer, an identity with generate-policy.
   await cli('/ip pool add name=rw-pool ranges=198.18.77.10-198.18.77.12');
-  await cli('/ip ipsec mode-config add name=rw-cfg address-pool=rw-pool split-include=127.0.0.0/8 system-dns=no static-dns=127.0.0.53');
+  await cli('/ip ipsec mode-config add name=rw-cfg address-pool=rw-pool address-prefix-length=32 split-include=127.0.0.0/8 system-dns=no static-dns=127.0.0.53');
   await cli('/ip ipsec policy group add name=rw-group');
   await cli(`/ip ipsec policy add group=rw-group template=yes src-address=${ROSPKI_NET} dst-address=198.18.77.0/24 tunnel=yes`);
   const gw = (await rows(CERT_PATH)).some((r) => r.name === 'gw2') ? 'gw2' : 'gw';

@@ -115,6 +115,9 @@ test('IKEv1, PSK and pools in the load-conn section; a pool as load-pool takes i
   assert.deepEqual(poolSection({ addrs: '10.77.0.10-10.77.0.20', dns: ['10.0.0.53'], subnets: ['10.0.0.0/8'] }),
     { addrs: '10.77.0.10-10.77.0.20', dns: ['10.0.0.53'], subnet: ['10.0.0.0/8'] });
   assert.deepEqual(poolSection({ addrs: '10.77.0.1/32', dns: [], subnets: [] }), { addrs: '10.77.0.1/32' });
+  assert.deepEqual(poolSection({ addrs: '10.77.0.0/24', dns: [], subnets: [], prefixLength: 24 }), { addrs: '10.77.0.0/24', netmask: ['255.255.255.0'] });
+  assert.deepEqual(poolSection({ addrs: '10.77.0.0/24', dns: [], subnets: [], prefixLength: 32 }).netmask, ['255.255.255.255']);
+  assert.equal(poolSection({ addrs: 'fd00::/120', dns: [], subnets: [], prefixLength: 120 }).netmask, undefined); // IPv6 has none
 });
 
 test('an IKEv1 connection\'s SA is an ISAKMP-SA in the log', () => {

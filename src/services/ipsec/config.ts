@@ -348,10 +348,16 @@ export interface PoolSpec {
   dns: readonly string[];
   /** INTERNAL_IP4_SUBNET / IP6 (RFC 7296 §3.15.1): the networks behind the responder (split-include). */
   subnets: readonly string[];
+  /** INTERNAL_IP4_NETMASK (RFC 7296 §3.15.1) of an IPv4 pool: address-prefix-length. */
+  prefixLength?: number;
 }
 
 export function poolSection(p: PoolSpec): ViciMessage {
   const out: ViciMessage = { addrs: p.addrs };
+  if (p.prefixLength !== undefined && !p.addrs.includes(':') && p.prefixLength <= 32) {
+    const mask = p.prefixLength === 0 ? 0 : (0xffffffff << (32 - p.prefixLength)) >>> 0;
+    out.netmask = [[24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff).join('.')];
+  }
   if (p.dns.length) out.dns = [...p.dns];
   if (p.subnets.length) out.subnet = [...p.subnets];
   return out;

@@ -684,7 +684,8 @@ function policyChild(
  * The pools a responder's mode-config hands addresses from (spec §4.6): the ranges of its
  * `address-pool` (an /ip pool by name, then its next-pool chain), else its one `address`;
  * with them the DNS servers (`static-dns`, else the router's own /ip dns servers when
- * `system-dns=yes`) and `split-include` as INTERNAL_IP4_SUBNET. A string says what is wrong.
+ * `system-dns=yes`), `split-include` as INTERNAL_IP4_SUBNET and `address-prefix-length` as
+ * INTERNAL_IP4_NETMASK. A string says what is wrong.
  */
 function modeConfigPools(tx: ReadTx, mc: RowData): PoolSpec[] | string {
   const ranges: string[] = [];
@@ -708,7 +709,8 @@ function modeConfigPools(tx: ReadTx, mc: RowData): PoolSpec[] | string {
   const dns = (staticDns.length ? staticDns : systemDns).map((d) => d.replace(/@.*$/, ''));
   const subnets = propValue(MODE_CONFIG.splitInclude, mc) ?? [];
   // charon's pools are one subnet or range each (swanctl.conf(5) "pools"); a single address is a host subnet.
-  return ranges.map((r) => ({ addrs: /[-/]/.test(r) ? r : `${r}/${r.includes(':') ? 128 : 32}`, dns, subnets }));
+  const prefixLength = mc[MODE_CONFIG.addressPrefixLength.name] as number | undefined;
+  return ranges.map((r) => ({ addrs: /[-/]/.test(r) ? r : `${r}/${r.includes(':') ? 128 : 32}`, dns, subnets, prefixLength }));
 }
 
 // ---------------------------------------------------------------------------------------------
