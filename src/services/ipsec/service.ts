@@ -4,14 +4,16 @@
 //    (run/ipsec/: ports from /ip ipsec settings, the vici socket, only the plugins it needs),
 //    in a private mount namespace where it can (charon's pid file is fixed at /run/charon.pid,
 //    so a second charon on the host — strongSwan's own, or a test's peer — would refuse to start);
-//  - loads over vici what the store says: the identities' certificates and keys (keys only
-//    over the socket, never on disk), the CAs trusted for `ipsec`, the CRLs rospki publishes
-//    or downloaded (with crl-use=yes, like the trust engine), and one connection per identity
-//    with its peer, profile, proposals and policies; a change reloads over vici, no restart;
+//  - loads over vici what the store says: the identities' certificates and keys, or their
+//    pre-shared keys (keys and secrets only over the socket, never on disk), the CAs trusted
+//    for `ipsec`, the CRLs rospki publishes or downloaded (with crl-use=yes, like the trust
+//    engine), the address pools of mode-configs, and one connection per identity (IKEv2 or
+//    IKEv1) with its peer, profile, proposals, policies and generated-policy templates; a
+//    change reloads over vici, no restart;
 //  - writes back what runs: peer and identity `status`, policy flag A, the rows of
 //    /ip ipsec active-peers and installed-sa (from list-sas), and /log lines (log.ts).
-// Only what /ip ipsec asks for runs: without an enabled ike2 peer with a usable identity
-// there is no charon.
+// Only what /ip ipsec asks for runs: without an enabled peer (ike2, main or aggressive) with a
+// usable identity there is no charon.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
