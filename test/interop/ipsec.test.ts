@@ -587,6 +587,19 @@ test('road warrior: mode-config hands the client an address from /ip pool, gener
       assert.deepEqual(child['local-ts'], [`${vips[0]}/32`]);
       assert.deepEqual(child['remote-ts'], [ROSPKI_NET]);
       assert.match(await cli('/ip ipsec active-peers print'), new RegExp(`alice\\.ipsec\\.test +established .* ${vips[0]!.replace(/\./g, '\\.')}`));
+      // The generated policy, as RouterOS lists it (flags D A), which no one can change or remove.
+      const generated = await waitFor('the generated policy', async () => (await rows('/ip/ipsec/policy')).find((p) => p.dynamic === true));
+      assert.equal(generated['src-address'], ROSPKI_NET);
+      assert.equal(generated['dst-address'], `${vips[0]}/32`);
+      assert.equal(generated.active, true);
+      assert.equal(generated.tunnel, true);
+      const printed = await cli('/ip ipsec policy print where dynamic');
+      assert.match(printed, /^ *\d+ +DA +peer=other group=rw-group src-address=127\.0\.0\.0\/8 src-port=any\s+dst-address=198\.18\.77\.1[0-2]\/32 dst-port=any protocol=all action=encrypt\s+level=require ipsec-protocols=esp tunnel=yes sa-src-address=127\.0\.0\.1\s+sa-dst-address=127\.0\.0\.1 proposal=default/m);
+      assert.equal(await cli('/ip ipsec policy set [find dynamic] comment=x'), 'failure: can not change dynamic entry\n');
+      assert.equal(await cli('/ip ipsec policy remove [find dynamic]'), 'failure: can not remove dynamic entry\n');
+      assert.doesNotMatch(await cli('/ip ipsec policy export'), /198\.18\.77\.1|sa-src-address/); // generated ones come back by themselves
+      await peer.terminateAll();
+      await waitFor('the generated policy to go', async () => ((await rows('/ip/ipsec/policy')).some((p) => p.dynamic === true) ? undefined : true));
     }, { policy: false });
   } finally {
     await cli('/ip ipsec policy remove [find group=rw-group]; /ip ipsec policy group remove rw-group; /ip ipsec mode-config remove rw-cfg; /ip pool remove rw-pool');

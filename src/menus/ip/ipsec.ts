@@ -455,8 +455,12 @@ export const POLICY = {
   tunnel: { name: 'tunnel', type: boolType, default: false } as PropertyDecl<boolean>,
   proposal: { name: 'proposal', type: refType(IPSEC_PROPOSAL_PATH), default: builtinRef(IPSEC_PROPOSAL_PATH, 'default') } as PropertyDecl<number>,
   template: { name: 'template', type: quietBoolType, default: false, flag: { letter: 'T' } } as PropertyDecl<boolean>,
+  /** A policy the IPsec service generated from a template for a connected peer (generate-policy): flag D. */
+  dynamic: { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' } } as PropertyDecl<boolean>,
   disabled: policyDisabled,
 };
+
+const refuseDefaultPolicyRemove = refuseBuiltinRemove(IPSEC_POLICY_PATH, 'policy');
 
 export const ipsecPolicyMenu: MenuDecl = {
   path: IPSEC_POLICY_PATH,
@@ -480,7 +484,7 @@ export const ipsecPolicyMenu: MenuDecl = {
     POLICY.proposal,
     POLICY.template,
     policyDisabled,
-    { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
+    POLICY.dynamic,
     // Set by the IPsec service while a CHILD_SA of this policy is installed (spec §4.5 flag A).
     { name: 'active', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'A' } },
     commentProperty,
@@ -488,7 +492,14 @@ export const ipsecPolicyMenu: MenuDecl = {
   ],
   defaults: [{ template: true, 'src-address': '::/0', 'dst-address': '::/0' }],
   printTable: recordPrint,
-  beforeRemove: refuseBuiltinRemove(IPSEC_POLICY_PATH, 'policy'),
+  // Generated policies come and go with their peer's SA (the service keeps them).
+  validate(row) {
+    if (row[POLICY.dynamic.name] === true) throw failure('can not change dynamic entry');
+  },
+  beforeRemove(id, tx, env) {
+    if (tx.get(IPSEC_POLICY_PATH, id)?.data[POLICY.dynamic.name] === true) throw failure('can not remove dynamic entry');
+    refuseDefaultPolicyRemove(id, tx, env);
+  },
   prepare,
 };
 

@@ -74,6 +74,8 @@ interface ConnInfo {
   identityId: number;
   /** Child name → policy id. */
   policies: Map<string, number>;
+  /** Child name → the template it was generated from (generate-policy), as stored. */
+  templates: Map<string, { id: number; data: RowData }>;
 }
 
 interface Plan {
@@ -204,6 +206,7 @@ class IpsecService implements ManagedService {
     this.flushLog();
     await this.env.store.write((tx) => {
       clearDynamicRows(tx);
+      replaceGenerated(tx, []);
       for (const p of [IPSEC_PEER_PATH, IPSEC_IDENTITY_PATH]) {
         for (const row of tx.list(p)) if (row.data.status !== undefined) tx.update(p, row.id, without(row.data, 'status'));
       }
@@ -346,6 +349,7 @@ class IpsecService implements ManagedService {
     const peers: RowData[] = [];
     const installed: RowData[] = [];
     const activePolicies = new Set<number>();
+    const generated: RowData[] = [];
     const upConns = new Set<string>();
     const seenIds = new Set<string>();
     const stableTime = (key: string, value: number): number => {
@@ -374,6 +378,13 @@ class IpsecService implements ManagedService {
           const childState = (c('state') ?? '').toLowerCase();
           const policyId = info?.policies.get(c('name') ?? '');
           if (childState === 'installed' && policyId !== undefined) activePolicies.add(policyId);
+          const template = info?.templates.get(c('name') ?? '');
+          if (childState === 'installed' && template && info) {
+            const list = (k: string): string[] => (Array.isArray(child[k]) ? (child[k] as unknown[]).map(String) : []);
+            for (const l of list('local-ts')) for (const r of list('remote-ts')) {
+              generated.push(generatedPolicy(template.data, info.peerId, l, r, (c('mode') ?? '').toLowerCase() === 'tunnel', text('local-host'), text('remote-host')));
+            }
+          }
           const key = `child ${c('uniqueid') ?? ''}`;
           const installedAt = stableTime(`${key} installed`, now - n('install-time') * 1000);
           const expiresAt = stableTime(`${key} expires`, now + n('life-time') * 1000);
@@ -413,18 +424,21 @@ class IpsecService implements ManagedService {
     const sortKey = (r: RowData): string => JSON.stringify(r);
     peers.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
     installed.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    generated.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
 
     const changed = await this.env.store.read((tx) =>
       !sameRows(tx, IPSEC_ACTIVE_PEERS_PATH, peers) || !sameRows(tx, IPSEC_INSTALLED_SA_PATH, installed)
       || statusDiffers(tx, IPSEC_PEER_PATH, peerStatus) || statusDiffers(tx, IPSEC_IDENTITY_PATH, identityStatus)
-      || tx.list(IPSEC_POLICY_PATH).some((r) => (r.data.active === true) !== activePolicies.has(r.id)));
+      || !sameGenerated(tx, generated)
+      || configuredPolicies(tx).some((r) => (r.data.active === true) !== activePolicies.has(r.id)));
     if (!changed || this.stopped) return;
     await this.env.store.write((tx) => {
       if (!sameRows(tx, IPSEC_ACTIVE_PEERS_PATH, peers)) replaceRows(tx, IPSEC_ACTIVE_PEERS_PATH, peers);
       if (!sameRows(tx, IPSEC_INSTALLED_SA_PATH, installed)) replaceRows(tx, IPSEC_INSTALLED_SA_PATH, installed);
       writeStatus(tx, IPSEC_PEER_PATH, peerStatus);
       writeStatus(tx, IPSEC_IDENTITY_PATH, identityStatus);
-      for (const r of tx.list(IPSEC_POLICY_PATH)) {
+      if (!sameGenerated(tx, generated)) replaceGenerated(tx, generated);
+      for (const r of configuredPolicies(tx)) {
         const active = activePolicies.has(r.id);
         if ((r.data.active === true) !== active) tx.update(IPSEC_POLICY_PATH, r.id, active ? { ...r.data, active: true } : without(r.data, 'active'));
       }
@@ -470,7 +484,8 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   const defaultProfile = builtinRowId(tx, IPSEC_PROFILE_PATH, 'default');
   const defaultProposal = builtinRowId(tx, IPSEC_PROPOSAL_PATH, 'default');
   const defaultGroup = builtinRowId(tx, IPSEC_GROUP_PATH, 'default');
-  const encrypting = tx.list(IPSEC_POLICY_PATH).filter((r) => enabled(r.data) && propValue(POLICY.action, r.data) === 'encrypt');
+  const encrypting = tx.list(IPSEC_POLICY_PATH)
+    .filter((r) => enabled(r.data) && r.data[POLICY.dynamic.name] !== true && propValue(POLICY.action, r.data) === 'encrypt');
   const policies = encrypting.filter((r) => !propValue(POLICY.template, r.data));
   const templates = encrypting.filter((r) => propValue(POLICY.template, r.data));
 
@@ -574,6 +589,7 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
       // Policies generated from the identity's template group (generate-policy), and the
       // addresses its mode-config hands out (spec §4.6).
       const connChildren = [...children];
+      const templateOf = new Map<string, { id: number; data: RowData }>();
       const modeConfigId = propValue(IDENTITY.modeConfig, identity);
       const modeConfig = tx.get(IPSEC_MODE_CONFIG_PATH, modeConfigId)?.data;
       const pools = modeConfig && propValue(MODE_CONFIG.responder, modeConfig) ? modeConfigPools(tx, modeConfig) : undefined;
@@ -597,6 +613,7 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
           });
           if (typeof child === 'string') { problem ??= child; continue; }
           connChildren.push(child);
+          templateOf.set(child.name, t);
         }
         if (connChildren.length === children.length) problem ??= 'generate-policy: no template in policy-template-group';
       }
@@ -620,7 +637,7 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
         pools: poolNames,
         children: connChildren,
       }));
-      plan.info.set(name, { peerId: peerRow.id, peerName: String(peer.name ?? ''), identityId: idRow.id, policies: policyOf });
+      plan.info.set(name, { peerId: peerRow.id, peerName: String(peer.name ?? ''), identityId: idRow.id, policies: policyOf, templates: templateOf });
       if (problem) plan.identityStatus.set(idRow.id, problem);
       usable++;
     }
@@ -738,6 +755,53 @@ function sameRows(tx: ReadTx, p: string, rows: readonly RowData[]): boolean {
 function replaceRows(tx: WriteTx, p: string, rows: readonly RowData[]): void {
   for (const r of tx.list(p)) tx.remove(p, r.id);
   for (const r of rows) tx.insert(p, r);
+}
+
+/** The policies a user configured (not generated: those are written whole). */
+const configuredPolicies = (tx: ReadTx) => tx.list(IPSEC_POLICY_PATH).filter((r) => r.data[POLICY.dynamic.name] !== true);
+const generatedPolicies = (tx: ReadTx) => tx.list(IPSEC_POLICY_PATH).filter((r) => r.data[POLICY.dynamic.name] === true);
+
+function sameGenerated(tx: ReadTx, rows: readonly RowData[]): boolean {
+  const have = generatedPolicies(tx);
+  return have.length === rows.length && have.every((r, i) => JSON.stringify(r.data) === JSON.stringify(rows[i]));
+}
+
+function replaceGenerated(tx: WriteTx, rows: readonly RowData[]): void {
+  for (const r of generatedPolicies(tx)) tx.remove(IPSEC_POLICY_PATH, r.id);
+  for (const r of rows) tx.insert(IPSEC_POLICY_PATH, r);
+}
+
+/**
+ * The policy RouterOS shows for an installed CHILD_SA generated from a template (flags D A): the
+ * selectors charon agreed (`10.0.0.0/8`, `10.0.0.0/8[tcp/80]`), the SA's addresses, and the
+ * template's group and proposal.
+ */
+function generatedPolicy(template: RowData, peerId: number, localTs: string, remoteTs: string, tunnel: boolean, local?: string, remote?: string): RowData {
+  const selector = (ts: string): { net: string; proto?: string; port: number | 'any' } => {
+    const m = /^([^[]+)(?:\[([^/\]]*)(?:\/([^\]]*))?\])?$/.exec(ts);
+    const proto = m?.[2] && m[2] !== '%any' ? m[2] : undefined;
+    const port = m?.[3] && /^\d+$/.test(m[3]) ? Number(m[3]) : 'any';
+    return { net: m?.[1] ?? ts, proto, port };
+  };
+  const l = selector(localTs), r = selector(remoteTs);
+  return clean({
+    [POLICY.peer.name]: peerId,
+    [POLICY.group.name]: template[POLICY.group.name] as number | undefined,
+    [POLICY.srcAddress.name]: l.net,
+    [POLICY.srcPort.name]: l.port,
+    [POLICY.dstAddress.name]: r.net,
+    [POLICY.dstPort.name]: r.port,
+    [POLICY.protocol.name]: l.proto ?? r.proto ?? propValue(POLICY.protocol, template),
+    [POLICY.action.name]: 'encrypt',
+    level: template.level as string | undefined,
+    'ipsec-protocols': template['ipsec-protocols'] as string[] | undefined,
+    [POLICY.tunnel.name]: tunnel,
+    'sa-src-address': local,
+    'sa-dst-address': remote,
+    [POLICY.proposal.name]: template[POLICY.proposal.name] as number | undefined,
+    [POLICY.dynamic.name]: true,
+    active: true,
+  });
 }
 
 function clearDynamicRows(tx: WriteTx): void {
