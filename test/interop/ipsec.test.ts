@@ -1,7 +1,8 @@
-// IPsec IKEv2 with certificates on the wire (issue 13 item 2): rospki's charon, configured from
-// /ip ipsec over vici, and a second strongSwan charon started here (its own strongswan.conf,
-// ports and vici socket on 127.0.0.1, driven with rospki's vici client) that authenticates
-// with rospki-issued certificates. IKE_AUTH and the CHILD_SA are checked on both sides; a
+// IPsec on the wire: IKEv2 with certificates (issue 13 item 2), pre-shared keys, IKEv1 Main and
+// Aggressive Mode, a road warrior given an address by mode-config (the tests at the end).
+// rospki's charon, configured from /ip ipsec over vici, and a second strongSwan charon started
+// here (its own strongswan.conf, ports and vici socket on 127.0.0.1, driven with rospki's vici
+// client) that authenticates with rospki-issued certificates or a pre-shared key. IKE_AUTH and the CHILD_SA are checked on both sides; a
 // revoked certificate (issued-revoke, crl-use=yes), a remote-id naming someone else and a
 // certificate from a foreign CA are refused, with RouterOS's log texts; changes reload over
 // vici without restarting charon. Needs strongswan-charon, strongswan-swanctl (vici),
@@ -45,7 +46,11 @@ class PeerCharon {
   output = '';
   vici!: ViciClient;
 
+  /** Where this charon listens for IKE. */
+  ikePort = 0;
+
   async start(ports: { ike: number; natT: number }): Promise<void> {
+    this.ikePort = ports.ike;
     const socket = path.join(this.dir, 'charon.vici');
     fs.writeFileSync(path.join(this.dir, 'strongswan.conf'), [
       'charon {', `  port = ${ports.ike}`, `  port_nat_t = ${ports.natT}`, '  install_routes = no', '  install_virtual_ip = no',
@@ -79,23 +84,53 @@ class PeerCharon {
   }
 
   /** Loads one identity (its certificate and key) and a connection to rospki's charon. */
-  async useIdentity(opts: { certDer: Buffer; keyDer: Buffer; caDer: Buffer; id: string; rospkiPort: number }): Promise<void> {
+  async useIdentity(opts: { certDer: Buffer; keyDer: Buffer; caDer: Buffer; id: string; rospkiPort: number; version?: 1 | 2; vip?: boolean }): Promise<void> {
     const v = this.vici;
     assertSuccess('clear-creds', await v.request('clear-creds'));
     assertSuccess('load-key', await v.request('load-key', { type: 'any', data: opts.keyDer }));
     assertSuccess('load-cert', await v.request('load-cert', { type: 'x509', flag: 'ca', data: opts.caDer }));
+    // Asking for a virtual IP: this charon does not put the address on the host
+    // (install_virtual_ip = no), so kernel-libipsec finds no route source for a policy whose
+    // local side is that address: the client keeps its CHILD_SA without policies.
+    const vip: ViciMessage = opts.vip ? { vips: ['0.0.0.0'] } : {};
+    const childPolicies: ViciMessage = opts.vip ? { policies: 'no' } : {};
     assertSuccess('load-conn', await v.request('load-conn', {
       rospki: {
-        version: '2', local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
+        ...vip,
+        version: String(opts.version ?? 2), local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
         // rospki's default profile (spec §4.3: aes-128,3des sha1 modp2048,modp1024) and proposal (§4.4).
         proposals: ['aes128-sha1-modp2048'], encap: 'yes', mobike: 'no', keyingtries: '1',
         local: { auth: 'pubkey', certs: [opts.certDer], id: opts.id },
         remote: { auth: 'pubkey', id: 'fqdn:gw.ipsec.test' },
         children: {
-          tunnel: { mode: 'tunnel', local_ts: [PEER_NET], remote_ts: [ROSPKI_NET], esp_proposals: ['aes256-sha1-modp1024'] },
+          tunnel: { mode: 'tunnel', local_ts: [opts.vip ? 'dynamic' : PEER_NET], remote_ts: [ROSPKI_NET], esp_proposals: ['aes256-sha1-modp1024'], ...childPolicies },
         },
       },
     }));
+  }
+
+  /**
+   * Loads a pre-shared key and a connection that authenticates with it (my id: the address,
+   * charon's default, as a RouterOS peer with my-id=auto sends): IKEv2, or IKEv1 Main or
+   * Aggressive Mode; `vip` asks rospki for a virtual IP (mode-config, RFC 7296 §3.15).
+   */
+  async usePsk(opts: { secret: string; rospkiPort: number; version?: 1 | 2; aggressive?: boolean; vip?: boolean }): Promise<void> {
+    const v = this.vici;
+    assertSuccess('clear-creds', await v.request('clear-creds'));
+    assertSuccess('load-shared', await v.request('load-shared', { type: 'IKE', data: opts.secret, owners: [] }));
+    const conn: ViciMessage = {
+      version: String(opts.version ?? 2), local_addrs: ['127.0.0.1'], remote_addrs: ['127.0.0.1'], remote_port: String(opts.rospkiPort),
+      proposals: ['aes128-sha1-modp2048'], encap: 'yes', mobike: 'no', keyingtries: '1',
+      local: { auth: 'psk' }, remote: { auth: 'psk' },
+      children: {
+        tunnel: {
+          mode: 'tunnel', local_ts: [opts.vip ? 'dynamic' : PEER_NET], remote_ts: [ROSPKI_NET], esp_proposals: ['aes256-sha1-modp1024'],
+        },
+      },
+    };
+    if (opts.aggressive) conn.aggressive = 'yes';
+    if (opts.vip) conn.vips = ['0.0.0.0'];
+    assertSuccess('load-conn', await v.request('load-conn', { rospki: conn }));
   }
 
   async initiate(): Promise<ViciMessage> {
@@ -415,4 +450,177 @@ test('charon runs on the router clock: a peer whose certificate that clock finds
   }
   await waitFor('alice to be let in on the host\'s time again', async () => ((await peer.initiate()).success === 'yes' ? true : undefined));
   await peer.terminateAll();
+});
+
+/**
+ * A second rospki peer for the tests below: the certificate peer `rw` (same address) is
+ * disabled meanwhile, so charon can only pick this one. Gives the peer back as it was after.
+ */
+async function withPeer(
+  props: Record<string, string>, identity: Record<string, string>, body: () => Promise<void>, opts: { policy?: boolean } = {},
+): Promise<void> {
+  await s.run('/ip/ipsec/peer', 'disable', { numbers: 'rw' });
+  await s.run('/ip/ipsec/peer', 'add', { name: 'other', address: '127.0.0.1/32', passive: 'yes', ...props });
+  await s.run('/ip/ipsec/identity', 'add', { peer: 'other', ...identity });
+  if (opts.policy !== false) await s.run('/ip/ipsec/policy', 'add', { peer: 'other', 'src-address': ROSPKI_NET, 'dst-address': PEER_NET, tunnel: 'yes' });
+  try {
+    await waitFor('the peer to be loaded', async () => {
+      const p = (await rows('/ip/ipsec/peer')).find((r) => r.name === 'other');
+      return p?.status === 'ready' || p?.status === 'established' ? true : undefined;
+    });
+    await body();
+  } finally {
+    await peer.terminateAll();
+    await cli('/ip ipsec policy remove [find peer=other]; /ip ipsec identity remove [find peer=other]; /ip ipsec peer remove other; /ip ipsec peer enable rw');
+  }
+}
+
+/** The SA comes up (peer side), rospki shows it established with one CHILD_SA and two installed SAs. */
+async function assertUp(version: 1 | 2): Promise<Record<string, unknown>> {
+  const r = await waitFor('the SA to come up', async () => {
+    const x = await peer.initiate();
+    return x.success === 'yes' ? x : undefined;
+  }, 20_000).catch(async (e: Error) => assert.fail(`${e.message}\n${peer.output.slice(-3000)}\n${(await logText()).slice(-2000)}`));
+  assert.equal(r.success, 'yes');
+  const [sa] = await peer.sas();
+  const ike = sa!.rospki as ViciMessage;
+  assert.equal(ike.state, 'ESTABLISHED');
+  assert.equal(ike.version, String(version));
+  const [active] = await waitFor('the active peer row', async () => {
+    const a = await rows('/ip/ipsec/active-peers');
+    return a.length && a[0]!['ph2-total'] === 1 ? a : undefined;
+  });
+  assert.equal(active!.state, 'established');
+  assert.equal(active!.peer, 'other');
+  assert.equal((await rows('/ip/ipsec/installed-sa')).length, 2);
+  return active!;
+}
+
+test('pre-shared key (IKEv2): the right secret brings the SA up; a wrong one is refused and logged, nothing comes up', { skip }, async () => {
+  const secret = 'Psk-Vh3kq9-shared';
+  await withPeer({ 'exchange-mode': 'ike2' }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    await peer.usePsk({ secret, rospkiPort });
+    const active = await assertUp(2);
+    assert.equal(active.id, '127.0.0.1');
+    // The secret reached charon over vici only: no file of the data directory holds it in the clear.
+    assert.equal(filesHolding(s.dir, secret), '');
+    await peer.terminateAll();
+    await waitFor('the active peer to go', async () => ((await rows('/ip/ipsec/active-peers')).length === 0 ? true : undefined));
+
+    await peer.usePsk({ secret: 'not-the-secret', rospkiPort });
+    assert.equal((await peer.initiate()).success, 'no');
+    await waitFor('the refusal in /log', async () => (
+      /ipsec,error 127\.0\.0\.1 parsing packet failed, possible cause: wrong password/.test(await logText()) ? true : undefined));
+    assert.equal((await rows('/ip/ipsec/active-peers')).filter((r) => r.state === 'established').length, 0);
+    assert.equal((await peer.sas()).filter((x) => (x.rospki as ViciMessage).state === 'ESTABLISHED').length, 0);
+  });
+});
+
+/** Files under `dir` whose bytes hold `text` (a secret that must never reach disk in the clear). */
+function filesHolding(dir: string, text: string): string {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && fs.readFileSync(p).includes(text)) found.push(p);
+    }
+  };
+  walk(dir);
+  return found.join('\n');
+}
+
+test('IKEv1 Main Mode (exchange-mode=main) with a pre-shared key and with certificates; a wrong key is refused', { skip }, async () => {
+  const secret = '0x6d61696e2d6d6f64652d6b6579'; // hex (spec §4.1): "main-mode-key"
+  await withPeer({ 'exchange-mode': 'main' }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    await peer.usePsk({ secret: 'main-mode-key', rospkiPort, version: 1 });
+    await assertUp(1);
+    await peer.terminateAll();
+    await waitFor('the active peer to go', async () => ((await rows('/ip/ipsec/active-peers')).length === 0 ? true : undefined));
+    await peer.usePsk({ secret: 'another-key', rospkiPort, version: 1 });
+    const before = (await logText()).split('\n').length;
+    assert.equal((await peer.initiate()).success, 'no');
+    await waitFor('the refusal in /log', async () => (
+      (await logText()).split('\n').slice(before).some((l) => /ipsec,error 127\.0\.0\.1 parsing packet failed, possible cause: wrong password/.test(l)) ? true : undefined));
+    assert.equal((await rows('/ip/ipsec/active-peers')).filter((r) => r.state === 'established').length, 0);
+  });
+  // gw2 replaced gw in an earlier test (run alone, this one finds gw).
+  const gw = (await rows(CERT_PATH)).some((r) => r.name === 'gw2') ? 'gw2' : 'gw';
+  await withPeer({ 'exchange-mode': 'main' }, { 'auth-method': 'digital-signature', certificate: gw }, async () => {
+    await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort, version: 1 });
+    const active = await assertUp(1);
+    assert.equal(active.id, 'alice.ipsec.test');
+  });
+});
+
+test('IKEv1 Aggressive Mode (exchange-mode=aggressive) with a pre-shared key', { skip }, async () => {
+  const secret = 'aggressive-Key-77';
+  await withPeer({ 'exchange-mode': 'aggressive' }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    await peer.usePsk({ secret, rospkiPort, version: 1, aggressive: true });
+    await assertUp(1);
+    await waitFor('the log line', async () => (/ipsec,info ISAKMP-SA established 127\.0\.0\.1-127\.0\.0\.1 id:127\.0\.0\.1/.test(await logText()) ? true : undefined));
+  });
+});
+
+test('road warrior: mode-config hands the client an address from /ip pool, generate-policy makes its CHILD_SA from the template group', { skip }, async () => {
+  // The MikroTik road-warrior guide's shape: a pool, a mode-config on it, a template group
+  // whose template covers the pool, a passive peer, an identity with generate-policy.
+  await cli('/ip pool add name=rw-pool ranges=198.18.77.10-198.18.77.12');
+  await cli('/ip ipsec mode-config add name=rw-cfg address-pool=rw-pool address-prefix-length=32 split-include=127.0.0.0/8 system-dns=no static-dns=127.0.0.53');
+  await cli('/ip ipsec policy group add name=rw-group');
+  await cli(`/ip ipsec policy add group=rw-group template=yes src-address=${ROSPKI_NET} dst-address=198.18.77.0/24 tunnel=yes`);
+  const gw = (await rows(CERT_PATH)).some((r) => r.name === 'gw2') ? 'gw2' : 'gw';
+  try {
+    await withPeer({ 'exchange-mode': 'ike2' }, {
+      'auth-method': 'digital-signature', certificate: gw, 'generate-policy': 'port-strict', 'mode-config': 'rw-cfg', 'policy-template-group': 'rw-group',
+    }, async () => {
+      await peer.useIdentity({ ...(await issued('alice')), caDer, id: 'fqdn:alice.ipsec.test', rospkiPort, vip: true });
+      const active = await assertUp(2);
+      const [sa] = await peer.sas();
+      const ike = sa!.rospki as ViciMessage;
+      const vips = (ike['local-vips'] as string[] | undefined) ?? [];
+      assert.equal(vips.length, 1, JSON.stringify(ike));
+      assert.match(vips[0]!, /^198\.18\.77\.1[0-2]$/);
+      assert.equal(active['dynamic-address'], vips[0]);
+      // The generated CHILD_SA: the client's side is its address, rospki's the template's src-address.
+      const child = Object.values(ike['child-sas'] as ViciMessage)[0] as ViciMessage;
+      assert.deepEqual(child['local-ts'], [`${vips[0]}/32`]);
+      assert.deepEqual(child['remote-ts'], [ROSPKI_NET]);
+      assert.match(await cli('/ip ipsec active-peers print'), new RegExp(`alice\\.ipsec\\.test +established .* ${vips[0]!.replace(/\./g, '\\.')}`));
+      // The generated policy, as RouterOS lists it (flags D A), which no one can change or remove.
+      const generated = await waitFor('the generated policy', async () => (await rows('/ip/ipsec/policy')).find((p) => p.dynamic === true));
+      assert.equal(generated['src-address'], ROSPKI_NET);
+      assert.equal(generated['dst-address'], `${vips[0]}/32`);
+      assert.equal(generated.active, true);
+      assert.equal(generated.tunnel, true);
+      const printed = await cli('/ip ipsec policy print where dynamic');
+      assert.match(printed, /^ *\d+ +DA +peer=other group=rw-group src-address=127\.0\.0\.0\/8 src-port=any\s+dst-address=198\.18\.77\.1[0-2]\/32 dst-port=any protocol=all action=encrypt\s+level=require ipsec-protocols=esp tunnel=yes sa-src-address=127\.0\.0\.1\s+sa-dst-address=127\.0\.0\.1 proposal=default/m);
+      assert.equal(await cli('/ip ipsec policy set [find dynamic] comment=x'), 'failure: can not change dynamic entry\n');
+      assert.equal(await cli('/ip ipsec policy remove [find dynamic]'), 'failure: can not remove dynamic entry\n');
+      assert.doesNotMatch(await cli('/ip ipsec policy export'), /198\.18\.77\.1|sa-src-address/); // generated ones come back by themselves
+      await peer.terminateAll();
+      await waitFor('the generated policy to go', async () => ((await rows('/ip/ipsec/policy')).some((p) => p.dynamic === true) ? undefined : true));
+    }, { policy: false });
+  } finally {
+    await cli('/ip ipsec policy remove [find group=rw-group]; /ip ipsec policy group remove rw-group; /ip ipsec mode-config remove rw-cfg; /ip pool remove rw-pool');
+  }
+});
+
+test('site to site: rospki initiates (passive=no) with a pre-shared key in Main Mode and brings its policy\'s CHILD_SA up', { skip }, async () => {
+  const secret = 'site-to-site-Key-31';
+  await peer.usePsk({ secret, rospkiPort, version: 1 });
+  await withPeer({ 'exchange-mode': 'main', passive: 'no', port: String(peer.ikePort) }, { 'auth-method': 'pre-shared-key', secret }, async () => {
+    // Loaded with start_action=start: no traffic needed, as RouterOS's policy would trigger.
+    const [active] = await waitFor('rospki\'s SA to come up', async () => {
+      const a = await rows('/ip/ipsec/active-peers');
+      return a.length && a[0]!['ph2-total'] === 1 ? a : undefined;
+    });
+    assert.equal(active!.side, 'initiator');
+    assert.equal(active!.state, 'established');
+    const [sa] = await peer.sas();
+    const ike = sa!.rospki as ViciMessage;
+    assert.equal(ike.version, '1');
+    assert.equal(ike.initiator, undefined); // the test's charon answered
+    assert.equal(Object.values(ike['child-sas'] as ViciMessage).length, 1);
+  });
 });

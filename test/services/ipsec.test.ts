@@ -10,11 +10,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { CHARON_MISSING } from '../../src/menus/ip/ipsec.js';
 import {
-  CHARON_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, remoteIdentity, strongswanConf, trafficSelector,
+  CHARON_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, poolSection, remoteIdentity, secretBytes, sharedKeyOwners,
+  strongswanConf, trafficSelector,
 } from '../../src/services/ipsec/config.js';
 import { CharonLog } from '../../src/services/ipsec/log.js';
 import { startServiceApp, useFreeIpsecPorts } from './support.js';
 import { openTestApp } from '../support/app.js';
+import { needs } from '../support/tools.js';
 
 test('profiles become IKE proposals: RouterOS defaults, prf, unsupported groups refused', () => {
   // Spec §4.3 defaults: aes-128,3des sha1 modp2048,modp1024.
@@ -61,7 +63,7 @@ test('addresses and selectors', () => {
 
 test('a connection section as vici load-conn takes it; strongswan.conf names ports, socket and plugins', () => {
   const section = connectionSection({
-    remoteAddrs: '%any', ike: 'aes128-sha1-modp2048', ikeLifetime: 86400, dpdDelay: 120, localCerts: [Buffer.from([1])],
+    version: 2, auth: 'pubkey', remoteAddrs: '%any', ike: 'aes128-sha1-modp2048', ikeLifetime: 86400, dpdDelay: 120, localCerts: [Buffer.from([1])],
     localId: 'fqdn:gw.lab', remoteId: '%any', remoteCerts: [], revocation: 'strict', remotePort: 4501,
     children: [{ name: 'policy-3', localTs: ['10.1.0.0/16'], remoteTs: ['10.2.0.0/16'], tunnel: true, esp: ['aes256-sha1'], lifetime: 1800, start: false }],
   });
@@ -83,6 +85,70 @@ test('a connection section as vici load-conn takes it; strongswan.conf names por
   assert.match(conf, /^ {6}socket = unix:\/\/\/data\/run\/ipsec\/charon.vici$/m);
   assert.match(conf, new RegExp(`^ {2}load = ${CHARON_PLUGINS.join(' ')}$`, 'm'));
   assert.match(conf, /^ {2}install_routes = no$/m);
+  assert.match(conf, /^ {2}i_dont_care_about_security_and_use_aggressive_mode_psk = yes$/m); // exchange-mode=aggressive with a PSK
+});
+
+test('pre-shared keys: 0x… is hex; a key names its peer (typed remote-id, else a single address), IKEv2 also any identity', () => {
+  assert.deepEqual(secretBytes('0x0aFF'), Buffer.from([0x0a, 0xff]));
+  assert.deepEqual(secretBytes('0xabc'), Buffer.from('0xabc')); // not whole bytes: the text itself
+  assert.deepEqual(secretBytes('päss'), Buffer.from('päss', 'utf8'));
+  assert.deepEqual(sharedKeyOwners(2, 'fqdn:site.lab', '%any'), ['fqdn:site.lab', '%any']);
+  assert.deepEqual(sharedKeyOwners(2, '%any', '203.0.113.7'), ['203.0.113.7', '%any']);
+  assert.deepEqual(sharedKeyOwners(1, '%any', '203.0.113.7'), ['203.0.113.7']);
+  assert.deepEqual(sharedKeyOwners(2, '%any', '10.0.0.0/8'), []);
+  assert.deepEqual(sharedKeyOwners(1, '%any', '%any'), []);
+});
+
+test('IKEv1, PSK and pools in the load-conn section; a pool as load-pool takes it', () => {
+  const section = connectionSection({
+    version: 1, aggressive: true, auth: 'psk', remoteAddrs: '%any', ike: 'aes128-sha1-modp2048', ikeLifetime: 86400, dpdDelay: 0,
+    localCerts: [], remoteId: '%any', remoteCerts: [], revocation: 'strict', pools: ['mode-config-1-0'],
+    children: [{ name: 'template-2', localTs: ['0.0.0.0/0', '::/0'], remoteTs: ['dynamic'], tunnel: true, esp: ['aes256-sha1'], lifetime: 1800, start: false }],
+  });
+  assert.equal(section.version, '1');
+  assert.equal(section.aggressive, 'yes');
+  assert.deepEqual(section.pools, ['mode-config-1-0']);
+  // No certificates and no revocation policy with a PSK: charon takes the key from load-shared.
+  assert.deepEqual(section['local-1'], { auth: 'psk' });
+  assert.deepEqual(section['remote-1'], { auth: 'psk', id: '%any' });
+  assert.deepEqual((section.children as Record<string, Record<string, unknown>>)['template-2']!.remote_ts, ['dynamic']);
+  assert.deepEqual(poolSection({ addrs: '10.77.0.10-10.77.0.20', dns: ['10.0.0.53'], subnets: ['10.0.0.0/8'] }),
+    { addrs: '10.77.0.10-10.77.0.20', dns: ['10.0.0.53'], subnet: ['10.0.0.0/8'] });
+  assert.deepEqual(poolSection({ addrs: '10.77.0.1/32', dns: [], subnets: [] }), { addrs: '10.77.0.1/32' });
+  assert.deepEqual(poolSection({ addrs: '10.77.0.0/24', dns: [], subnets: [], prefixLength: 24 }), { addrs: '10.77.0.0/24', netmask: ['255.255.255.0'] });
+  assert.deepEqual(poolSection({ addrs: '10.77.0.0/24', dns: [], subnets: [], prefixLength: 32 }).netmask, ['255.255.255.255']);
+  assert.equal(poolSection({ addrs: 'fd00::/120', dns: [], subnets: [], prefixLength: 120 }).netmask, undefined); // IPv6 has none
+});
+
+test('an IKEv1 connection\'s SA is an ISAKMP-SA in the log', () => {
+  const log = new CharonLog(Date.now, (conn) => (conn === 'identity-7' ? 1 : 2));
+  const say = (lines: string[]) => lines.flatMap((l) => log.line(l)).map((e) => `${e.topics} ${e.message}`);
+  assert.deepEqual(say([
+    '09[IKE] <identity-7|5> IKE_SA identity-7[5] established between 192.0.2.1[192.0.2.1]...192.0.2.10[192.0.2.10]',
+    '09[IKE] <identity-7|5> deleting IKE_SA identity-7[5] between 192.0.2.1[192.0.2.1]...192.0.2.10[192.0.2.10]',
+    '10[IKE] <identity-8|6> IKE_SA identity-8[6] established between 192.0.2.1[gw.lab]...192.0.2.11[bob.lab]',
+  ]), [
+    'ipsec,info ISAKMP-SA established 192.0.2.1-192.0.2.10 id:192.0.2.10',
+    'ipsec,info ISAKMP-SA deleted 192.0.2.1-192.0.2.10',
+    'ipsec,info peer authorized: 192.0.2.1-192.0.2.11 id:bob.lab',
+  ]);
+});
+
+test('charon\'s lines about a wrong or missing pre-shared key, in RouterOS\'s words', () => {
+  const log = new CharonLog();
+  const say = (lines: string[]) => lines.flatMap((l) => log.line(l)).map((e) => `${e.topics} ${e.message}`);
+  assert.deepEqual(say([
+    '07[NET] <3> received packet: from 192.0.2.9[500] to 192.0.2.1[500] (288 bytes)',
+    "07[IKE] <identity-4|3> tried 1 shared key for '192.0.2.1' - '192.0.2.9', but MAC mismatched",
+    '08[NET] <4> received packet: from 192.0.2.10[500] to 192.0.2.1[500] (108 bytes)',
+    '08[ENC] <identity-5|4> could not decrypt payloads',
+    '09[NET] <5> received packet: from 192.0.2.11[500] to 192.0.2.1[500] (288 bytes)',
+    "09[IKE] <identity-4|5> no shared key found for '192.0.2.1' - '192.0.2.11'",
+  ]), [
+    'ipsec,error 192.0.2.9 parsing packet failed, possible cause: wrong password',
+    'ipsec,error 192.0.2.10 parsing packet failed, possible cause: wrong password',
+    'ipsec,error 192.0.2.11 no pre-shared key found',
+  ]);
 });
 
 test('charon\'s lines in RouterOS\'s words (spec §4.8); the rest is left out', () => {
@@ -176,6 +242,37 @@ test('a data directory with an enabled peer and no charon: the daemon shows why 
     assert.equal(fs.existsSync(path.join(s.dir, 'run', 'ipsec')), false);
   } finally {
     if (saved === undefined) delete process.env.ROSPKI_CHARON; else process.env.ROSPKI_CHARON = saved;
+    await s.stop();
+  }
+});
+
+test('what keeps an identity or peer from loading is its status: base mode, an empty secret, a mode-config without addresses or with an unknown pool', { skip: needs('charon') }, async () => {
+  const s = await startServiceApp();
+  try {
+    await useFreeIpsecPorts(s);
+    await s.run('/ip/ipsec/peer', 'add', { name: 'old', address: '192.0.2.1', 'exchange-mode': 'base' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'old', secret: 'x' });
+    await s.run('/ip/ipsec/peer', 'add', { name: 'site', address: '192.0.2.2', 'exchange-mode': 'main', passive: 'yes' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'site' }); // auth-method=pre-shared-key (the default), secret ""
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'site', 'auth-method': 'eap', username: 'u', password: 'p' });
+    await s.run('/ip/ipsec/mode-config', 'add', { name: 'nopool', 'address-pool': 'missing' });
+    await s.run('/ip/ipsec/mode-config', 'add', { name: 'empty' });
+    await s.run('/ip/ipsec/peer', 'add', { name: 'rw', 'exchange-mode': 'ike2', passive: 'yes' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'rw', secret: 'k1', 'mode-config': 'nopool', 'generate-policy': 'port-strict' });
+    await s.run('/ip/ipsec/identity', 'add', { peer: 'rw', secret: 'k2', 'mode-config': 'empty', 'generate-policy': 'port-strict' });
+    await s.services.reconcile();
+    const status = async (p: string) => s.app.store.read((tx) => tx.list(p).map((r) => r.data.status));
+    assert.deepEqual(await status('/ip/ipsec/peer'), [
+      'exchange-mode base is not supported, only ike2, main, aggressive', 'no usable identity', 'no usable identity',
+    ]);
+    assert.deepEqual(await status('/ip/ipsec/identity'), [
+      undefined, 'pre-shared-key without secret', 'auth-method eap is not supported yet, only digital-signature, pre-shared-key', 'mode-config nopool: address-pool missing does not exist', 'mode-config empty: neither address-pool nor address',
+    ]);
+    // Nothing could be loaded, so no charon runs.
+    assert.equal(fs.existsSync(path.join(s.dir, 'run', 'ipsec')), false);
+    // mode-config add hands out addresses (responder=yes) unless told; the built-in asks for one.
+    assert.deepEqual(await s.app.store.read((tx) => tx.list('/ip/ipsec/mode-config').map((r) => r.data.responder ?? true)), [false, true, true]);
+  } finally {
     await s.stop();
   }
 });

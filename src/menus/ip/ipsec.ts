@@ -344,6 +344,21 @@ export const ipsecPeerMenu: MenuDecl = {
 // ---------------------------------------------------------------------------------------------
 // /ip ipsec mode-config (spec §4.6)
 
+/**
+ * `responder` is yes for added rows: RouterOS exports of road-warrior servers (the manual's
+ * `mode-config add address-pool=… name=rw-cfg split-include=…`) never set it, and such a row
+ * hands out addresses; the built-in `request-only` is the asking side (responder=no).
+ */
+export const MODE_CONFIG = {
+  responder: { name: 'responder', type: boolType, default: true, help: 'Hand out addresses (yes) or ask for one (no)' } as PropertyDecl<boolean>,
+  addressPool: { name: 'address-pool', type: bareStringType, help: '/ip pool whose ranges are handed out' } as PropertyDecl<string>,
+  address: { name: 'address', type: addressType, help: 'The one address handed out (without address-pool)' } as PropertyDecl<string>,
+  addressPrefixLength: { name: 'address-prefix-length', type: intType(1, 128) } as PropertyDecl<number>,
+  splitInclude: { name: 'split-include', type: prefixListType } as PropertyDecl<string[]>,
+  staticDns: { name: 'static-dns', type: addressListType } as PropertyDecl<string[]>,
+  systemDns: { name: 'system-dns', type: boolType, default: true } as PropertyDecl<boolean>,
+};
+
 export const ipsecModeConfigMenu: MenuDecl = {
   path: IPSEC_MODE_CONFIG_PATH,
   kind: 'list',
@@ -352,20 +367,20 @@ export const ipsecModeConfigMenu: MenuDecl = {
   verbs: VERBS,
   properties: [
     nameProperty(IPSEC_MODE_CONFIG_PATH),
-    { name: 'responder', type: boolType, default: false, help: 'Hand out addresses (yes) or ask for one (no)' },
-    { name: 'address-pool', type: bareStringType },
-    { name: 'address', type: addressType },
-    { name: 'address-prefix-length', type: intType(1, 128) },
-    { name: 'split-include', type: prefixListType },
+    MODE_CONFIG.responder,
+    MODE_CONFIG.addressPool,
+    MODE_CONFIG.address,
+    MODE_CONFIG.addressPrefixLength,
+    MODE_CONFIG.splitInclude,
     { name: 'split-dns', type: stringListType },
-    { name: 'static-dns', type: addressListType },
-    { name: 'system-dns', type: boolType, default: true },
+    MODE_CONFIG.staticDns,
+    MODE_CONFIG.systemDns,
     { name: 'src-address-list', type: bareStringType },
     { name: 'connection-mark', type: bareStringType },
     commentProperty,
     defaultFlag,
   ],
-  defaults: [{ name: 'request-only' }],
+  defaults: [{ name: 'request-only', responder: false }],
   printTable: recordPrint,
   beforeRemove: refuseBuiltinRemove(IPSEC_MODE_CONFIG_PATH, 'mode-config'),
   prepare,
@@ -388,6 +403,8 @@ export const IDENTITY = {
   remoteId: { name: 'remote-id', type: ikeIdType(['auto', 'dn', 'ignore']), default: 'auto' } as PropertyDecl<string>,
   generatePolicy: { name: 'generate-policy', type: enumType(['no', 'port-override', 'port-strict']), default: 'no' } as PropertyDecl<string>,
   policyTemplateGroup: { name: 'policy-template-group', type: refType(IPSEC_GROUP_PATH, { none: true }), default: builtinRef(IPSEC_GROUP_PATH, 'default') } as PropertyDecl<number>,
+  secret: { name: 'secret', type: stringType, default: '', sensitive: true, help: 'Pre-shared key (0x… for hex)' } as PropertyDecl<string>,
+  modeConfig: { name: 'mode-config', type: refType(IPSEC_MODE_CONFIG_PATH, { none: true }), default: 0 } as PropertyDecl<number>,
   disabled: identityDisabled,
 };
 
@@ -407,10 +424,10 @@ export const ipsecIdentityMenu: MenuDecl = {
     { name: 'eap-methods', type: orderedEnumListType(['eap-tls', 'eap-ttls', 'eap-peap', 'eap-mschapv2']), default: ['eap-tls'] },
     { name: 'username', type: stringType },
     { name: 'password', type: stringType, sensitive: true },
-    { name: 'secret', type: stringType, default: '', sensitive: true, help: 'Pre-shared key (0x… for hex)' },
+    IDENTITY.secret,
     IDENTITY.generatePolicy,
     IDENTITY.policyTemplateGroup,
-    { name: 'mode-config', type: refType(IPSEC_MODE_CONFIG_PATH, { none: true }), default: 0 },
+    IDENTITY.modeConfig,
     { name: 'notrack-chain', type: stringType, default: '' },
     identityDisabled,
     { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
@@ -438,8 +455,12 @@ export const POLICY = {
   tunnel: { name: 'tunnel', type: boolType, default: false } as PropertyDecl<boolean>,
   proposal: { name: 'proposal', type: refType(IPSEC_PROPOSAL_PATH), default: builtinRef(IPSEC_PROPOSAL_PATH, 'default') } as PropertyDecl<number>,
   template: { name: 'template', type: quietBoolType, default: false, flag: { letter: 'T' } } as PropertyDecl<boolean>,
+  /** A policy the IPsec service generated from a template for a connected peer (generate-policy): flag D. */
+  dynamic: { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' } } as PropertyDecl<boolean>,
   disabled: policyDisabled,
 };
+
+const refuseDefaultPolicyRemove = refuseBuiltinRemove(IPSEC_POLICY_PATH, 'policy');
 
 export const ipsecPolicyMenu: MenuDecl = {
   path: IPSEC_POLICY_PATH,
@@ -463,7 +484,7 @@ export const ipsecPolicyMenu: MenuDecl = {
     POLICY.proposal,
     POLICY.template,
     policyDisabled,
-    { name: 'dynamic', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'D' }, compute: () => false },
+    POLICY.dynamic,
     // Set by the IPsec service while a CHILD_SA of this policy is installed (spec §4.5 flag A).
     { name: 'active', type: boolType, access: 'ro', detail: 'never', flag: { letter: 'A' } },
     commentProperty,
@@ -471,7 +492,14 @@ export const ipsecPolicyMenu: MenuDecl = {
   ],
   defaults: [{ template: true, 'src-address': '::/0', 'dst-address': '::/0' }],
   printTable: recordPrint,
-  beforeRemove: refuseBuiltinRemove(IPSEC_POLICY_PATH, 'policy'),
+  // Generated policies come and go with their peer's SA (the service keeps them).
+  validate(row) {
+    if (row[POLICY.dynamic.name] === true) throw failure('can not change dynamic entry');
+  },
+  beforeRemove(id, tx, env) {
+    if (tx.get(IPSEC_POLICY_PATH, id)?.data[POLICY.dynamic.name] === true) throw failure('can not remove dynamic entry');
+    refuseDefaultPolicyRemove(id, tx, env);
+  },
   prepare,
 };
 

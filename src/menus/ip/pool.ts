@@ -1,5 +1,6 @@
 // /ip pool: named address ranges (DHCP server and VPN profiles hand out addresses from them).
-// Configuration only: rospki hands out no addresses, so `/ip pool used` stays empty.
+// IPsec mode-config hands out addresses of a pool through charon (src/services/ipsec/), which
+// keeps the leases itself: `/ip pool used` stays empty.
 
 import { invalidValue } from '../../errors.js';
 import { refType, stringType } from '../../menu/proptypes.js';
@@ -41,7 +42,7 @@ export const poolMenu: MenuDecl = {
   ],
 };
 
-/** `/ip pool used`: addresses handed out from pools. rospki hands out none. */
+/** `/ip pool used`: addresses handed out from pools. rospki lists none (IPsec's leases are charon's). */
 export const poolUsedMenu: MenuDecl = {
   path: `${POOL_PATH}/used`,
   kind: 'list',

@@ -51,6 +51,10 @@ export function strongswanConf(c: CharonConfig): string {
     '  install_routes = no',
     '  install_virtual_ip = no',
     '  retransmit_tries = 3',
+    // RouterOS answers IKEv1 Aggressive Mode with a pre-shared key when a peer says
+    // exchange-mode=aggressive; strongSwan refuses it unless told (the key's hash goes out
+    // before the peer is authenticated, open to offline guessing: RFC 2409 §5.4).
+    '  i_dont_care_about_security_and_use_aggressive_mode_psk = yes',
     '  load_modular = no',
     `  load = ${CHARON_PLUGINS.join(' ')}`,
     '  plugins {',
@@ -227,6 +231,7 @@ export function trafficSelector(prefix: string | undefined, protocol: string, po
 export interface ChildSpec {
   /** Unique within the connection. */
   name: string;
+  /** Selectors; `dynamic` on the remote side is the virtual IP charon hands the peer (mode-config). */
   localTs: readonly string[];
   remoteTs: readonly string[];
   tunnel: boolean;
@@ -237,7 +242,14 @@ export interface ChildSpec {
   start: boolean;
 }
 
+/** How both ends authenticate: certificates (digital-signature) or a pre-shared key. */
+export type AuthKind = 'pubkey' | 'psk';
+
 export interface ConnectionSpec {
+  /** IKE version: 1 for exchange-mode main and aggressive, 2 for ike2. */
+  version: 1 | 2;
+  /** IKEv1 Aggressive Mode (exchange-mode=aggressive). */
+  aggressive?: boolean;
   localAddrs?: string;
   remoteAddrs: string;
   remotePort?: number;
@@ -246,6 +258,7 @@ export interface ConnectionSpec {
   ikeLifetime: number;
   /** Seconds; 0: no dead peer detection. */
   dpdDelay: number;
+  auth: AuthKind;
   /** PEM or DER of the own certificates (digital-signature). */
   localCerts: readonly Buffer[];
   localId?: string;
@@ -254,6 +267,8 @@ export interface ConnectionSpec {
   remoteCerts: readonly Buffer[];
   /** CRL policy of every remote certificate: strict with crl-use=yes (trust engine's rule), else none. */
   revocation: 'strict' | 'relaxed';
+  /** Names of the address pools (vici load-pool) this connection hands virtual IPs from. */
+  pools?: readonly string[];
   children: readonly ChildSpec[];
 }
 
@@ -271,12 +286,16 @@ export function connectionSection(c: ConnectionSpec): ViciMessage {
       dpd_action: 'clear',
     };
   }
-  const remote: ViciMessage = { auth: 'pubkey', id: c.remoteId, revocation: c.revocation };
-  if (c.remoteCerts.length) remote.certs = [...c.remoteCerts];
-  const local: ViciMessage = { auth: 'pubkey', certs: [...c.localCerts] };
+  const remote: ViciMessage = { auth: c.auth, id: c.remoteId };
+  const local: ViciMessage = { auth: c.auth };
+  if (c.auth === 'pubkey') {
+    remote.revocation = c.revocation;
+    if (c.remoteCerts.length) remote.certs = [...c.remoteCerts];
+    local.certs = [...c.localCerts];
+  }
   if (c.localId) local.id = c.localId;
   const section: ViciMessage = {
-    version: '2',
+    version: String(c.version),
     remote_addrs: [c.remoteAddrs],
     proposals: [c.ike],
     rekey_time: `${c.ikeLifetime}s`,
@@ -289,7 +308,57 @@ export function connectionSection(c: ConnectionSpec): ViciMessage {
     'remote-1': remote,
     children,
   };
+  if (c.aggressive) section.aggressive = 'yes';
+  if (c.pools?.length) section.pools = [...c.pools];
   if (c.localAddrs) section.local_addrs = [c.localAddrs];
   if (c.remotePort !== undefined) section.remote_port = String(c.remotePort);
   return section;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-shared keys (identity `secret`, spec §4.1)
+
+/** The bytes of a `secret`: `0x…` is hex (spec §4.1), anything else the text itself. */
+export function secretBytes(secret: string): Buffer {
+  return /^0x(?:[0-9a-f]{2})+$/i.test(secret) ? Buffer.from(secret.slice(2), 'hex') : Buffer.from(secret, 'utf8');
+}
+
+/**
+ * The identities a pre-shared key belongs to (vici load-shared `owners`). charon picks a PSK
+ * by the two IKE identities, never by connection, taking the best match: so a key names its
+ * peer — the remote-id when it is a typed one, else the peer's single address (what a RouterOS
+ * peer sends with my-id=auto) — and a peer with neither owns none (any identity matches).
+ * For IKEv2 `%any` is added: a peer on that address sending another identity still finds its
+ * key, the key owned by its exact identity winning. IKEv1 Main Mode looks the key up before
+ * identities are exchanged, by the configured ids (`%any` here) and then by the two addresses
+ * (charon's ikev1 phase1.c): without `%any` the address lookup finds the peer's own key.
+ */
+export function sharedKeyOwners(version: 1 | 2, remoteId: string, remoteAddrs: string): string[] {
+  const specific = remoteId !== '%any' ? remoteId : remoteAddrs !== '%any' && !remoteAddrs.includes('/') ? remoteAddrs : undefined;
+  if (specific === undefined) return [];
+  return version === 2 ? [specific, '%any'] : [specific];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mode-config (spec §4.6): address pools a responder hands out (vici load-pool)
+
+/** One charon pool: a subnet or a `from-to` range (swanctl.conf(5) "pools": one per pool). */
+export interface PoolSpec {
+  addrs: string;
+  dns: readonly string[];
+  /** INTERNAL_IP4_SUBNET / IP6 (RFC 7296 §3.15.1): the networks behind the responder (split-include). */
+  subnets: readonly string[];
+  /** INTERNAL_IP4_NETMASK (RFC 7296 §3.15.1) of an IPv4 pool: address-prefix-length. */
+  prefixLength?: number;
+}
+
+export function poolSection(p: PoolSpec): ViciMessage {
+  const out: ViciMessage = { addrs: p.addrs };
+  if (p.prefixLength !== undefined && !p.addrs.includes(':') && p.prefixLength <= 32) {
+    const mask = p.prefixLength === 0 ? 0 : (0xffffffff << (32 - p.prefixLength)) >>> 0;
+    out.netmask = [[24, 16, 8, 0].map((shift) => (mask >>> shift) & 0xff).join('.')];
+  }
+  if (p.dns.length) out.dns = [...p.dns];
+  if (p.subnets.length) out.subnet = [...p.subnets];
+  return out;
 }

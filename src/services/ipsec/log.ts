@@ -20,7 +20,8 @@ interface ThreadMemory {
   certificateProblem?: string;
 }
 
-const LINE = /^(\d+)\[(\w+)\] (?:<[^>]*> )?(.*)$/;
+/** `09[IKE] <identity-1|3> text`: thread, group, the IKE_SA's connection (once known), text. */
+const LINE = /^(\d+)\[(\w+)\] (?:<(?:([^|>]*)\|)?\d*> )?(.*)$/;
 
 /** OpenSSL verify errors RouterOS reports (`certificate signature failure(7)` in spec §4.8). */
 const VERIFY = {
@@ -35,13 +36,18 @@ export class CharonLog {
   private readonly threads = new Map<string, ThreadMemory>();
 
   /** `now`: the clock charon runs on (the router's: daemon-clock.ts), to tell expired from not yet valid. */
-  constructor(private readonly now: () => number = Date.now) {}
+  /**
+   * `versionOf`: the IKE version of a connection charon names (1 or 2): IKEv1 SAs are
+   * ISAKMP-SAs in RouterOS's log (its IKEv1 daemon's words; forms UNCONFIRMED).
+   */
+  constructor(private readonly now: () => number = Date.now, private readonly versionOf: (conn: string) => 1 | 2 = () => 2) {}
 
   /** The /log entries one charon line makes (usually none). */
   line(text: string): LogEntry[] {
     const m = LINE.exec(text);
     if (!m) return [];
-    const [, thread, group, msg] = m as unknown as [string, string, string, string];
+    const [, thread, group, conn, msg] = m as unknown as [string, string, string, string | undefined, string];
+    const v1 = conn !== undefined && this.versionOf(conn) === 1;
     let mem = this.threads.get(thread);
     if (!mem) {
       if (this.threads.size > 256) this.threads.clear();
@@ -79,6 +85,15 @@ export class CharonLog {
     if ((r = /^no matching peer config found$/.exec(msg)) || /^no peer config found$/.test(msg)) {
       return [{ topics: 'ipsec,error', message: `${mem.remote ?? 'peer'} identity not found` }];
     }
+    // A pre-shared key that does not match: IKEv2's AUTH payload (RFC 7296 §2.15), IKEv1's
+    // hash or the payloads encrypted under the key (RFC 2409 §5) fail to check. RouterOS's
+    // text for the IKEv1 case (UNCONFIRMED for IKEv2).
+    if (/^tried \d+ shared keys? for '.*' - '.*', but MAC mismatched$/.test(msg) || /^(?:calculated HASH does not match HASH payload|could not decrypt payloads)$/.test(msg)) {
+      return [{ topics: 'ipsec,error', message: `${mem.remote ?? 'peer'} parsing packet failed, possible cause: wrong password` }];
+    }
+    if (/^no shared key found for '.*' - '.*'$/.test(msg)) {
+      return [{ topics: 'ipsec,error', message: `${mem.remote ?? 'peer'} no pre-shared key found` }];
+    }
     if ((r = /^received (AUTHENTICATION_FAILED|NO_PROPOSAL_CHOSEN|TS_UNACCEPTABLE) notify error$/.exec(msg))) {
       return [{ topics: 'ipsec,error', message: `got fatal error: ${r[1]}` }];
     }
@@ -86,9 +101,11 @@ export class CharonLog {
       return [{ topics: 'ipsec,error', message: `${mem.remote ?? 'peer'} failed to get valid proposal.` }];
     }
     if ((r = /^IKE_SA (\S+)\[\d+\] established between ([^[]+)\[(.*)\]\.\.\.([^[]+)\[(.*)\]$/.exec(msg))) {
+      if (v1) return [{ topics: 'ipsec,info', message: `ISAKMP-SA established ${r[2]}-${r[4]} id:${r[5]}` }];
       return [{ topics: 'ipsec,info', message: `peer authorized: ${r[2]}-${r[4]} id:${r[5]}` }];
     }
     if ((r = /^deleting IKE_SA (\S+)\[\d+\] between ([^[]+)\[.*\]\.\.\.([^[]+)\[.*\]$/.exec(msg))) {
+      if (v1) return [{ topics: 'ipsec,info', message: `ISAKMP-SA deleted ${r[2]}-${r[3]}` }];
       return [{ topics: 'ipsec,info', message: `killing ike2 SA: ${r[2]}-${r[3]}` }];
     }
     if ((r = /^CHILD_SA \S+ established with SPIs (\w+)_i (\w+)_o and TS (.*)$/.exec(msg))) {

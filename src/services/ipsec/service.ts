@@ -4,25 +4,29 @@
 //    (run/ipsec/: ports from /ip ipsec settings, the vici socket, only the plugins it needs),
 //    in a private mount namespace where it can (charon's pid file is fixed at /run/charon.pid,
 //    so a second charon on the host — strongSwan's own, or a test's peer — would refuse to start);
-//  - loads over vici what the store says: the identities' certificates and keys (keys only
-//    over the socket, never on disk), the CAs trusted for `ipsec`, the CRLs rospki publishes
-//    or downloaded (with crl-use=yes, like the trust engine), and one connection per identity
-//    with its peer, profile, proposals and policies; a change reloads over vici, no restart;
+//  - loads over vici what the store says: the identities' certificates and keys, or their
+//    pre-shared keys (keys and secrets only over the socket, never on disk), the CAs trusted
+//    for `ipsec`, the CRLs rospki publishes or downloaded (with crl-use=yes, like the trust
+//    engine), the address pools of mode-configs, and one connection per identity (IKEv2 or
+//    IKEv1) with its peer, profile, proposals, policies and generated-policy templates; a
+//    change reloads over vici, no restart;
 //  - writes back what runs: peer and identity `status`, policy flag A, the rows of
 //    /ip ipsec active-peers and installed-sa (from list-sas), and /log lines (log.ts).
-// Only what /ip ipsec asks for runs: without an enabled ike2 peer with a usable identity
-// there is no charon.
+// Only what /ip ipsec asks for runs: without an enabled peer (ike2, main or aggressive) with a
+// usable identity there is no charon.
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  CHARON, CHARON_MISSING, IDENTITY, IPSEC_ACTIVE_PEERS_PATH, IPSEC_IDENTITY_PATH, IPSEC_INSTALLED_SA_PATH, IPSEC_PEER_PATH,
-  IPSEC_POLICY_PATH, IPSEC_PROFILE_PATH, IPSEC_PROPOSAL_PATH, IPSEC_SETTINGS_PATH, PEER, POLICY, PROFILE, PROPOSAL, SETTINGS,
+  CHARON, CHARON_MISSING, IDENTITY, IPSEC_ACTIVE_PEERS_PATH, IPSEC_GROUP_PATH, IPSEC_IDENTITY_PATH, IPSEC_INSTALLED_SA_PATH, IPSEC_MODE_CONFIG_PATH, IPSEC_PEER_PATH,
+  IPSEC_POLICY_PATH, IPSEC_PROFILE_PATH, IPSEC_PROPOSAL_PATH, IPSEC_SETTINGS_PATH, MODE_CONFIG, PEER, POLICY, PROFILE, PROPOSAL, SETTINGS,
   charonInstalled,
 } from '../../menus/ip/ipsec.js';
 import { builtinRowId } from '../../menus/interface/common.js';
+import { DNS, DNS_PATH } from '../../menus/ip/dns.js';
+import { POOL_PATH } from '../../menus/ip/pool.js';
 import { CERT_PATH } from '../../menus/certificate/properties.js';
 import { certificateDer, privateKey } from '../../menus/certificate/keys.js';
 import { publishedCrl } from '../../menus/certificate/crl-publish.js';
@@ -37,8 +41,8 @@ import type { ServiceContext } from '../context.js';
 import type { ManagedService } from '../managed.js';
 import { DaemonMissing, Supervisor, findProgram, type DaemonSpec, type DaemonState } from '../supervisor.js';
 import {
-  ConfigProblem, REQUIRED_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, remoteIdentity, strongswanConf,
-  trafficSelector, type CertIdentity, type ChildSpec,
+  ConfigProblem, REQUIRED_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, poolSection, remoteIdentity,
+  secretBytes, sharedKeyOwners, strongswanConf, trafficSelector, type AuthKind, type CertIdentity, type ChildSpec, type PoolSpec,
 } from './config.js';
 import { CharonLog } from './log.js';
 import { ViciClient, ViciError, assertSuccess, type ViciMessage } from './vici.js';
@@ -51,6 +55,18 @@ const CONF_FILE = 'strongswan.conf';
 /** Connection and child names in charon: `identity-<id>`, `policy-<id>`. */
 const connName = (identityId: number): string => `identity-${identityId}`;
 const childName = (policyId: number): string => `policy-${policyId}`;
+/** A CHILD_SA generated from a policy template (generate-policy): `template-<id>`. */
+const templateName = (policyId: number): string => `template-${policyId}`;
+
+/** exchange-mode → IKE version (RFC 7296 for ike2; RFC 2409 §5 Main and Aggressive Mode). */
+const IKE_VERSIONS: Readonly<Record<string, { version: 1 | 2; aggressive: boolean }>> = {
+  ike2: { version: 2, aggressive: false },
+  main: { version: 1, aggressive: false },
+  aggressive: { version: 1, aggressive: true },
+};
+
+/** auth-method → how charon authenticates both ends (swanctl.conf(5) `auth`). */
+const AUTH_KINDS: Readonly<Record<string, AuthKind>> = { 'digital-signature': 'pubkey', 'pre-shared-key': 'psk' };
 
 interface ConnInfo {
   peerId: number;
@@ -58,13 +74,19 @@ interface ConnInfo {
   identityId: number;
   /** Child name → policy id. */
   policies: Map<string, number>;
+  /** Child name → the template it was generated from (generate-policy), as stored. */
+  templates: Map<string, { id: number; data: RowData }>;
 }
 
 interface Plan {
   ports: { ike: number; natT: number };
   /** Key and certificate material, in load order. */
   keys: Buffer[];
+  /** Pre-shared keys (vici load-shared), only ever in memory and on the socket. */
+  shared: Array<{ data: Buffer; owners: string[] }>;
   certs: Array<{ der: Buffer; ca: boolean }>;
+  /** Address pools of mode-config (vici load-pool), by name. */
+  pools: Map<string, ViciMessage>;
   crls: Buffer[];
   conns: Map<string, ViciMessage>;
   info: Map<string, ConnInfo>;
@@ -89,9 +111,11 @@ class IpsecService implements ManagedService {
   private readonly supervisor: Supervisor;
   private vici: ViciClient | undefined;
   /** What charon (this pid) has loaded: signatures of the credentials and of each connection. */
-  private loaded: { pid: number; creds?: string; conns: Map<string, string> } | undefined;
+  private loaded: { pid: number; creds?: string; conns: Map<string, string>; pools: Map<string, string> } | undefined;
   private daemon: DaemonState = { state: 'stopped' };
-  private readonly charonLog = new CharonLog(() => this.ctx.app.clock.now());
+  private readonly charonLog = new CharonLog(() => this.ctx.app.clock.now(), (conn) => this.versions.get(conn) ?? 2);
+  /** IKE version of each loaded connection, for the log's words. */
+  private versions = new Map<string, 1 | 2>();
   private pendingLog: Array<{ topics: string; message: string }> = [];
   private logFlush: NodeJS.Timeout | undefined;
   /** First-seen instants of SAs (by charon's unique id), so rows do not move with rounding. */
@@ -150,6 +174,7 @@ class IpsecService implements ManagedService {
       return;
     }
     let sas: ViciMessage[];
+    this.versions = new Map([...plan.conns].map(([name, section]) => [name, section.version === '1' ? 1 : 2]));
     try {
       await this.load(vici, plan);
       sas = (await vici.stream('list-sas', 'list-sa')).events;
@@ -181,6 +206,7 @@ class IpsecService implements ManagedService {
     this.flushLog();
     await this.env.store.write((tx) => {
       clearDynamicRows(tx);
+      replaceGenerated(tx, []);
       for (const p of [IPSEC_PEER_PATH, IPSEC_IDENTITY_PATH]) {
         for (const row of tx.list(p)) if (row.data.status !== undefined) tx.update(p, row.id, without(row.data, 'status'));
       }
@@ -227,7 +253,7 @@ class IpsecService implements ManagedService {
     } catch {
       return undefined; // charon has not opened its socket yet: the next poll tries again
     }
-    if (this.loaded?.pid !== pid) this.loaded = { pid, conns: new Map() };
+    if (this.loaded?.pid !== pid) this.loaded = { pid, conns: new Map(), pools: new Map() };
     return this.vici;
   }
 
@@ -254,7 +280,10 @@ class IpsecService implements ManagedService {
 
   private async load(vici: ViciClient, plan: Plan): Promise<void> {
     const loaded = this.loaded!;
-    const creds = sha256(...plan.keys, ...plan.certs.map((c) => Buffer.concat([c.der, Buffer.from([c.ca ? 1 : 0])])), '|', ...plan.crls);
+    const creds = sha256(
+      ...plan.keys, ...plan.certs.map((c) => Buffer.concat([c.der, Buffer.from([c.ca ? 1 : 0])])), '|', ...plan.crls,
+      '|', ...plan.shared.map((k) => sha256(k.data, ...k.owners)),
+    );
     if (loaded.creds !== creds) {
       // clear-creds drops what vici loaded and charon's cache of checked signatures, so a
       // new CRL or a CA that is no longer trusted counts from the next IKE_AUTH on.
@@ -262,7 +291,23 @@ class IpsecService implements ManagedService {
       for (const key of plan.keys) assertSuccess('load-key', await vici.request('load-key', { type: 'any', data: key }));
       for (const c of plan.certs) assertSuccess('load-cert', await vici.request('load-cert', { type: 'x509', flag: c.ca ? 'ca' : 'none', data: c.der }));
       for (const crl of plan.crls) assertSuccess('load-cert', await vici.request('load-cert', { type: 'x509crl', flag: 'none', data: crl }));
+      for (const k of plan.shared) assertSuccess('load-shared', await vici.request('load-shared', { type: 'IKE', data: k.data, owners: k.owners }));
       loaded.creds = creds;
+    }
+    // Pools before the connections that name them. A pool whose addresses change is unloaded
+    // first (charon refuses another base for a loaded name). charon keeps a pool that still has
+    // clients online (unload-pool fails): it stays as it was and the next reconcile tries again.
+    const poolsPresent = Object.keys(await vici.request('get-pools'));
+    for (const name of poolsPresent) {
+      if (plan.pools.has(name)) continue;
+      if ((await vici.request('unload-pool', { name })).success === 'yes') loaded.pools.delete(name);
+    }
+    for (const [name, section] of plan.pools) {
+      const signature = sha256(JSON.stringify(section));
+      if (poolsPresent.includes(name) && loaded.pools.get(name) === signature) continue;
+      if (poolsPresent.includes(name) && (await vici.request('unload-pool', { name })).success !== 'yes') continue;
+      assertSuccess('load-pool', await vici.request('load-pool', { [name]: section }));
+      loaded.pools.set(name, signature);
     }
     const present = await vici.request('get-conns');
     const names = Array.isArray(present.conns) ? present.conns.map(String) : [];
@@ -304,6 +349,7 @@ class IpsecService implements ManagedService {
     const peers: RowData[] = [];
     const installed: RowData[] = [];
     const activePolicies = new Set<number>();
+    const generated: RowData[] = [];
     const upConns = new Set<string>();
     const seenIds = new Set<string>();
     const stableTime = (key: string, value: number): number => {
@@ -332,6 +378,13 @@ class IpsecService implements ManagedService {
           const childState = (c('state') ?? '').toLowerCase();
           const policyId = info?.policies.get(c('name') ?? '');
           if (childState === 'installed' && policyId !== undefined) activePolicies.add(policyId);
+          const template = info?.templates.get(c('name') ?? '');
+          if (childState === 'installed' && template && info) {
+            const list = (k: string): string[] => (Array.isArray(child[k]) ? (child[k] as unknown[]).map(String) : []);
+            for (const l of list('local-ts')) for (const r of list('remote-ts')) {
+              generated.push(generatedPolicy(template.data, info.peerId, l, r, (c('mode') ?? '').toLowerCase() === 'tunnel', text('local-host'), text('remote-host')));
+            }
+          }
           const key = `child ${c('uniqueid') ?? ''}`;
           const installedAt = stableTime(`${key} installed`, now - n('install-time') * 1000);
           const expiresAt = stableTime(`${key} expires`, now + n('life-time') * 1000);
@@ -371,18 +424,21 @@ class IpsecService implements ManagedService {
     const sortKey = (r: RowData): string => JSON.stringify(r);
     peers.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
     installed.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    generated.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
 
     const changed = await this.env.store.read((tx) =>
       !sameRows(tx, IPSEC_ACTIVE_PEERS_PATH, peers) || !sameRows(tx, IPSEC_INSTALLED_SA_PATH, installed)
       || statusDiffers(tx, IPSEC_PEER_PATH, peerStatus) || statusDiffers(tx, IPSEC_IDENTITY_PATH, identityStatus)
-      || tx.list(IPSEC_POLICY_PATH).some((r) => (r.data.active === true) !== activePolicies.has(r.id)));
+      || !sameGenerated(tx, generated)
+      || configuredPolicies(tx).some((r) => (r.data.active === true) !== activePolicies.has(r.id)));
     if (!changed || this.stopped) return;
     await this.env.store.write((tx) => {
       if (!sameRows(tx, IPSEC_ACTIVE_PEERS_PATH, peers)) replaceRows(tx, IPSEC_ACTIVE_PEERS_PATH, peers);
       if (!sameRows(tx, IPSEC_INSTALLED_SA_PATH, installed)) replaceRows(tx, IPSEC_INSTALLED_SA_PATH, installed);
       writeStatus(tx, IPSEC_PEER_PATH, peerStatus);
       writeStatus(tx, IPSEC_IDENTITY_PATH, identityStatus);
-      for (const r of tx.list(IPSEC_POLICY_PATH)) {
+      if (!sameGenerated(tx, generated)) replaceGenerated(tx, generated);
+      for (const r of configuredPolicies(tx)) {
         const active = activePolicies.has(r.id);
         if ((r.data.active === true) !== active) tx.update(IPSEC_POLICY_PATH, r.id, active ? { ...r.data, active: true } : without(r.data, 'active'));
       }
@@ -409,7 +465,7 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   const crlUse = certSettings.crlUse;
   const plan: Omit<Plan, 'crls'> = {
     ports: { ike: propValue(SETTINGS.ikePort, settings), natT: propValue(SETTINGS.natTPort, settings) },
-    keys: [], certs: [], conns: new Map(), info: new Map(), peerStatus: new Map(), identityStatus: new Map(),
+    keys: [], shared: [], certs: [], pools: new Map(), conns: new Map(), info: new Map(), peerStatus: new Map(), identityStatus: new Map(),
   };
   const keyOf = new Set<string>();
   const certInfo = new Map<number, CertInfo>();
@@ -427,14 +483,22 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
 
   const defaultProfile = builtinRowId(tx, IPSEC_PROFILE_PATH, 'default');
   const defaultProposal = builtinRowId(tx, IPSEC_PROPOSAL_PATH, 'default');
-  const policies = tx.list(IPSEC_POLICY_PATH).filter((r) => enabled(r.data) && !propValue(POLICY.template, r.data) && propValue(POLICY.action, r.data) === 'encrypt');
+  const defaultGroup = builtinRowId(tx, IPSEC_GROUP_PATH, 'default');
+  const encrypting = tx.list(IPSEC_POLICY_PATH)
+    .filter((r) => enabled(r.data) && r.data[POLICY.dynamic.name] !== true && propValue(POLICY.action, r.data) === 'encrypt');
+  const policies = encrypting.filter((r) => !propValue(POLICY.template, r.data));
+  const templates = encrypting.filter((r) => propValue(POLICY.template, r.data));
 
   for (const peerRow of tx.list(IPSEC_PEER_PATH)) {
     const peer = peerRow.data;
     if (propValue(PEER.disabled, peer)) continue;
     const identities = tx.list(IPSEC_IDENTITY_PATH).filter((r) => r.data[IDENTITY.peer.name] === peerRow.id && enabled(r.data));
-    if (propValue(PEER.exchangeMode, peer) !== 'ike2') {
-      plan.peerStatus.set(peerRow.id, `exchange-mode ${propValue(PEER.exchangeMode, peer)} is not supported, only ike2`);
+    const mode = propValue(PEER.exchangeMode, peer);
+    // ike2 is IKEv2 (RFC 7296); main and aggressive are IKEv1's two Phase 1 exchanges (RFC 2409
+    // §5). strongSwan has no Base Mode.
+    const version = IKE_VERSIONS[mode];
+    if (version === undefined) {
+      plan.peerStatus.set(peerRow.id, `exchange-mode ${mode} is not supported, only ${Object.keys(IKE_VERSIONS).join(', ')}`);
       continue;
     }
     if (identities.length === 0) { plan.peerStatus.set(peerRow.id, 'no identity'); continue; }
@@ -454,81 +518,126 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
     const address = peer[PEER.address.name] as string | undefined;
     const passive = propValue(PEER.passive, peer);
     const single = address !== undefined && peerAddresses(address) !== '%any' && !/\//.test(peerAddresses(address));
+    const remoteAddrs = peerAddresses(address);
 
     // Children: the peer's policies (tunnel or transport, their proposal's ESP suites).
     const children: ChildSpec[] = [];
     const policyOf = new Map<string, number>();
     let policyProblem: string | undefined;
     for (const p of policies.filter((r) => r.data[POLICY.peer.name] === peerRow.id)) {
-      const proposalRow = tx.get(IPSEC_PROPOSAL_PATH, Number(p.data[POLICY.proposal.name] ?? defaultProposal ?? 0))?.data ?? {};
-      let esp: string[];
-      try {
-        esp = espProposals({ auth: propValue(PROPOSAL.authAlgorithms, proposalRow), enc: propValue(PROPOSAL.encAlgorithms, proposalRow), pfs: propValue(PROPOSAL.pfsGroup, proposalRow) });
-      } catch (e) {
-        if (!(e instanceof ConfigProblem)) throw e;
-        policyProblem = `proposal ${String(proposalRow.name ?? '')}: ${e.message}`;
-        continue;
-      }
-      const protocol = propValue(POLICY.protocol, p.data);
-      const name = childName(p.id);
-      policyOf.set(name, p.id);
-      children.push({
-        name, tunnel: propValue(POLICY.tunnel, p.data), esp, lifetime: seconds(propValue(PROPOSAL.lifetime, proposalRow)),
-        localTs: [trafficSelector(p.data[POLICY.srcAddress.name] as string | undefined, protocol, propValue(POLICY.srcPort, p.data))],
-        remoteTs: [trafficSelector(p.data[POLICY.dstAddress.name] as string | undefined, protocol, propValue(POLICY.dstPort, p.data))],
-        start: !passive && single,
-      });
+      const child = policyChild(tx, p, childName(p.id), defaultProposal, { start: !passive && single });
+      if (typeof child === 'string') { policyProblem = child; continue; }
+      policyOf.set(child.name, p.id);
+      children.push(child);
     }
 
     let usable = 0;
     for (const idRow of identities) {
       const identity = idRow.data;
       const method = propValue(IDENTITY.authMethod, identity);
-      if (method !== 'digital-signature') {
-        plan.identityStatus.set(idRow.id, `auth-method ${method} is not supported yet, only digital-signature`);
+      const auth = AUTH_KINDS[method];
+      if (auth === undefined) {
+        plan.identityStatus.set(idRow.id, `auth-method ${method} is not supported yet, only ${Object.keys(AUTH_KINDS).join(', ')}`);
         continue;
       }
-      // Own certificates with their keys (spec §4.7); the key goes to charon over vici only.
-      const own: Array<{ der: Buffer; info: CertInfo }> = [];
       let problem: string | undefined;
-      for (const certId of propValue(IDENTITY.certificate, identity)) {
-        const row = tx.get(CERT_PATH, certId);
-        const c = row && parsed(certId);
-        if (!row || !c) { problem ??= `certificate ${certName(certId)} is missing`; continue; }
-        const key = typeof row.data.fingerprint === 'string' ? privateKey(env, tx, certId, row.data.fingerprint) : undefined;
-        if (!key) { problem ??= `certificate ${certName(certId)} has no private key`; continue; }
-        const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-        const sig = sha256(pkcs8);
-        if (!keyOf.has(sig)) { keyOf.add(sig); plan.keys.push(pkcs8); }
-        own.push(c);
-      }
-      if (own.length === 0) {
-        plan.identityStatus.set(idRow.id, problem ?? 'no certificate');
-        continue;
-      }
-      const remoteCertId = Number(identity[IDENTITY.remoteCertificate.name] ?? 0);
-      const remote = remoteCertId ? parsed(remoteCertId) : undefined;
-      if (remoteCertId && !remote) {
-        plan.identityStatus.set(idRow.id, `remote-certificate ${certName(remoteCertId)} is missing`);
-        continue;
-      }
+      let localId: string | undefined;
+      let remoteId: string;
+      const own: Array<{ der: Buffer; info: CertInfo }> = [];
+      let remote: { info: CertInfo; der: Buffer } | undefined;
       const identityOf = (info: CertInfo): CertIdentity => ({ subjectDer: info.subjectDer, san: info.subjectAltNames.map((n) => `${n.type}:${n.value}`) });
+      if (auth === 'pubkey') {
+        // Own certificates with their keys (spec §4.7); the key goes to charon over vici only.
+        for (const certId of propValue(IDENTITY.certificate, identity)) {
+          const row = tx.get(CERT_PATH, certId);
+          const c = row && parsed(certId);
+          if (!row || !c) { problem ??= `certificate ${certName(certId)} is missing`; continue; }
+          const key = typeof row.data.fingerprint === 'string' ? privateKey(env, tx, certId, row.data.fingerprint) : undefined;
+          if (!key) { problem ??= `certificate ${certName(certId)} has no private key`; continue; }
+          const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
+          const sig = sha256(pkcs8);
+          if (!keyOf.has(sig)) { keyOf.add(sig); plan.keys.push(pkcs8); }
+          own.push(c);
+        }
+        if (own.length === 0) {
+          plan.identityStatus.set(idRow.id, problem ?? 'no certificate');
+          continue;
+        }
+        const remoteCertId = Number(identity[IDENTITY.remoteCertificate.name] ?? 0);
+        remote = remoteCertId ? parsed(remoteCertId) : undefined;
+        if (remoteCertId && !remote) {
+          plan.identityStatus.set(idRow.id, `remote-certificate ${certName(remoteCertId)} is missing`);
+          continue;
+        }
+        localId = localIdentity(propValue(IDENTITY.myId, identity), identityOf(own[0]!.info));
+        remoteId = remoteIdentity(propValue(IDENTITY.remoteId, identity), remote && identityOf(remote.info));
+      } else {
+        // The secret goes to charon over vici only (load-shared), like certificates' keys.
+        const secret = propValue(IDENTITY.secret, identity);
+        if (secret === '') {
+          plan.identityStatus.set(idRow.id, 'pre-shared-key without secret');
+          continue;
+        }
+        const myId = propValue(IDENTITY.myId, identity);
+        // my-id auto (and dn, which needs a certificate) leave charon its default: the local
+        // address, what RouterOS sends with a PSK.
+        localId = myId === 'auto' || myId === 'dn' ? undefined : localIdentity(myId, undefined);
+        remoteId = remoteIdentity(propValue(IDENTITY.remoteId, identity), undefined);
+        plan.shared.push({ data: secretBytes(secret), owners: sharedKeyOwners(version.version, remoteId, remoteAddrs) });
+      }
+
+      // Policies generated from the identity's template group (generate-policy), and the
+      // addresses its mode-config hands out (spec §4.6).
+      const connChildren = [...children];
+      const templateOf = new Map<string, { id: number; data: RowData }>();
+      const modeConfigId = propValue(IDENTITY.modeConfig, identity);
+      const modeConfig = tx.get(IPSEC_MODE_CONFIG_PATH, modeConfigId)?.data;
+      const pools = modeConfig && propValue(MODE_CONFIG.responder, modeConfig) ? modeConfigPools(tx, modeConfig) : undefined;
+      if (typeof pools === 'string') {
+        plan.identityStatus.set(idRow.id, pools);
+        continue;
+      }
+      const poolNames: string[] = [];
+      for (const [i, pool] of (pools ?? []).entries()) {
+        // Named by the mode-config: identities sharing one share its leases.
+        const name = `mode-config-${modeConfigId}-${i}`;
+        plan.pools.set(name, poolSection(pool));
+        poolNames.push(name);
+      }
+      const generate = propValue(IDENTITY.generatePolicy, identity);
+      if (generate !== 'no') {
+        const group = Number(identity[IDENTITY.policyTemplateGroup.name] ?? defaultGroup ?? 0);
+        for (const t of templates.filter((r) => Number(r.data[POLICY.group.name] ?? defaultGroup ?? 0) === group)) {
+          const child = policyChild(tx, t, templateName(t.id), defaultProposal, {
+            start: false, ports: generate === 'port-strict', dynamicRemote: poolNames.length > 0,
+          });
+          if (typeof child === 'string') { problem ??= child; continue; }
+          connChildren.push(child);
+          templateOf.set(child.name, t);
+        }
+        if (connChildren.length === children.length) problem ??= 'generate-policy: no template in policy-template-group';
+      }
+
       const name = connName(idRow.id);
       plan.conns.set(name, connectionSection({
+        version: version.version,
+        aggressive: version.aggressive,
         localAddrs: peer[PEER.localAddress.name] as string | undefined,
-        remoteAddrs: peerAddresses(address),
+        remoteAddrs,
         remotePort: peer[PEER.port.name] as number | undefined,
         ike,
         ikeLifetime: seconds(propValue(PROFILE.lifetime, profileRow)),
         dpdDelay: dpd === 'disable-dpd' ? 0 : seconds(dpd),
+        auth,
         localCerts: own.map((c) => c.der),
-        localId: localIdentity(propValue(IDENTITY.myId, identity), identityOf(own[0]!.info)),
-        remoteId: remoteIdentity(propValue(IDENTITY.remoteId, identity), remote && identityOf(remote.info)),
+        localId,
+        remoteId,
         remoteCerts: remote ? [remote.der] : [],
         revocation: crlUse ? 'strict' : 'relaxed',
-        children,
+        pools: poolNames,
+        children: connChildren,
       }));
-      plan.info.set(name, { peerId: peerRow.id, peerName: String(peer.name ?? ''), identityId: idRow.id, policies: policyOf });
+      plan.info.set(name, { peerId: peerRow.id, peerName: String(peer.name ?? ''), identityId: idRow.id, policies: policyOf, templates: templateOf });
       if (problem) plan.identityStatus.set(idRow.id, problem);
       usable++;
     }
@@ -555,6 +664,74 @@ function readDraft(env: ServiceContext['app']['env'], tx: ReadTx): Draft {
   return { plan, crls, crlUse, localCas };
 }
 
+/**
+ * The CHILD_SA of one policy, or what is wrong with its proposal. A template (generate-policy)
+ * is matched against what the initiator asks for: charon narrows the selectors to the peer's
+ * (RFC 7296 §2.9). Its `::/0` (the built-in template) stands for every address of both
+ * families, as RouterOS's default template matches IPv4 peers too; port-override drops the
+ * template's ports ("any port", the manual), port-strict keeps them; with a mode-config
+ * handing out addresses the remote side is the address the peer was given (`dynamic`).
+ */
+function policyChild(
+  tx: ReadTx, p: { id: number; data: RowData }, name: string, defaultProposal: number | undefined,
+  opts: { start: boolean; ports?: boolean; dynamicRemote?: boolean },
+): ChildSpec | string {
+  const proposalRow = tx.get(IPSEC_PROPOSAL_PATH, Number(p.data[POLICY.proposal.name] ?? defaultProposal ?? 0))?.data ?? {};
+  let esp: string[];
+  try {
+    esp = espProposals({ auth: propValue(PROPOSAL.authAlgorithms, proposalRow), enc: propValue(PROPOSAL.encAlgorithms, proposalRow), pfs: propValue(PROPOSAL.pfsGroup, proposalRow) });
+  } catch (e) {
+    if (!(e instanceof ConfigProblem)) throw e;
+    return `proposal ${String(proposalRow.name ?? '')}: ${e.message}`;
+  }
+  const template = propValue(POLICY.template, p.data);
+  const protocol = propValue(POLICY.protocol, p.data);
+  const side = (prefix: string | undefined, port: number | 'any'): string[] => {
+    const usePort = opts.ports === false ? 'any' : port;
+    const nets = template && (prefix === undefined || prefix === '::/0') ? ['0.0.0.0/0', '::/0'] : [prefix];
+    return nets.map((n) => trafficSelector(n, protocol, usePort));
+  };
+  return {
+    name, tunnel: propValue(POLICY.tunnel, p.data), esp, lifetime: seconds(propValue(PROPOSAL.lifetime, proposalRow)),
+    localTs: side(p.data[POLICY.srcAddress.name] as string | undefined, propValue(POLICY.srcPort, p.data)),
+    remoteTs: opts.dynamicRemote ? ['dynamic'] : side(p.data[POLICY.dstAddress.name] as string | undefined, propValue(POLICY.dstPort, p.data)),
+    start: opts.start,
+  };
+}
+
+/**
+ * The pools a responder's mode-config hands addresses from (spec §4.6): the ranges of its
+ * `address-pool` (an /ip pool by name, then its next-pool chain), else its one `address`;
+ * with them the DNS servers (`static-dns`, else the router's own /ip dns servers when
+ * `system-dns=yes`), `split-include` as INTERNAL_IP4_SUBNET and `address-prefix-length` as
+ * INTERNAL_IP4_NETMASK. A string says what is wrong.
+ */
+function modeConfigPools(tx: ReadTx, mc: RowData): PoolSpec[] | string {
+  const ranges: string[] = [];
+  const poolName = mc[MODE_CONFIG.addressPool.name] as string | undefined;
+  if (poolName !== undefined) {
+    let pool: { id: number; data: RowData } | undefined = tx.findBy(POOL_PATH, 'name', poolName)[0];
+    if (!pool) return `mode-config ${String(mc.name ?? '')}: address-pool ${poolName} does not exist`;
+    const seen = new Set<number>();
+    while (pool && !seen.has(pool.id)) {
+      seen.add(pool.id);
+      ranges.push(...(pool.data.ranges as string[] | undefined ?? []));
+      pool = tx.get(POOL_PATH, Number(pool.data['next-pool'] ?? 0));
+    }
+  } else if (mc[MODE_CONFIG.address.name] !== undefined) {
+    ranges.push(String(mc[MODE_CONFIG.address.name]));
+  } else {
+    return `mode-config ${String(mc.name ?? '')}: neither address-pool nor address`;
+  }
+  const staticDns = propValue(MODE_CONFIG.staticDns, mc) ?? [];
+  const systemDns = propValue(MODE_CONFIG.systemDns, mc) ? propValue(DNS.servers, tx.get(DNS_PATH, 1)?.data ?? {}) ?? [] : [];
+  const dns = (staticDns.length ? staticDns : systemDns).map((d) => d.replace(/@.*$/, ''));
+  const subnets = propValue(MODE_CONFIG.splitInclude, mc) ?? [];
+  // charon's pools are one subnet or range each (swanctl.conf(5) "pools"); a single address is a host subnet.
+  const prefixLength = mc[MODE_CONFIG.addressPrefixLength.name] as number | undefined;
+  return ranges.map((r) => ({ addrs: /[-/]/.test(r) ? r : `${r}/${r.includes(':') ? 128 : 32}`, dns, subnets, prefixLength }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rows
 
@@ -578,6 +755,53 @@ function sameRows(tx: ReadTx, p: string, rows: readonly RowData[]): boolean {
 function replaceRows(tx: WriteTx, p: string, rows: readonly RowData[]): void {
   for (const r of tx.list(p)) tx.remove(p, r.id);
   for (const r of rows) tx.insert(p, r);
+}
+
+/** The policies a user configured (not generated: those are written whole). */
+const configuredPolicies = (tx: ReadTx) => tx.list(IPSEC_POLICY_PATH).filter((r) => r.data[POLICY.dynamic.name] !== true);
+const generatedPolicies = (tx: ReadTx) => tx.list(IPSEC_POLICY_PATH).filter((r) => r.data[POLICY.dynamic.name] === true);
+
+function sameGenerated(tx: ReadTx, rows: readonly RowData[]): boolean {
+  const have = generatedPolicies(tx);
+  return have.length === rows.length && have.every((r, i) => JSON.stringify(r.data) === JSON.stringify(rows[i]));
+}
+
+function replaceGenerated(tx: WriteTx, rows: readonly RowData[]): void {
+  for (const r of generatedPolicies(tx)) tx.remove(IPSEC_POLICY_PATH, r.id);
+  for (const r of rows) tx.insert(IPSEC_POLICY_PATH, r);
+}
+
+/**
+ * The policy RouterOS shows for an installed CHILD_SA generated from a template (flags D A): the
+ * selectors charon agreed (`10.0.0.0/8`, `10.0.0.0/8[tcp/80]`), the SA's addresses, and the
+ * template's group and proposal.
+ */
+function generatedPolicy(template: RowData, peerId: number, localTs: string, remoteTs: string, tunnel: boolean, local?: string, remote?: string): RowData {
+  const selector = (ts: string): { net: string; proto?: string; port: number | 'any' } => {
+    const m = /^([^[]+)(?:\[([^/\]]*)(?:\/([^\]]*))?\])?$/.exec(ts);
+    const proto = m?.[2] && m[2] !== '%any' ? m[2] : undefined;
+    const port = m?.[3] && /^\d+$/.test(m[3]) ? Number(m[3]) : 'any';
+    return { net: m?.[1] ?? ts, proto, port };
+  };
+  const l = selector(localTs), r = selector(remoteTs);
+  return clean({
+    [POLICY.peer.name]: peerId,
+    [POLICY.group.name]: template[POLICY.group.name] as number | undefined,
+    [POLICY.srcAddress.name]: l.net,
+    [POLICY.srcPort.name]: l.port,
+    [POLICY.dstAddress.name]: r.net,
+    [POLICY.dstPort.name]: r.port,
+    [POLICY.protocol.name]: l.proto ?? r.proto ?? propValue(POLICY.protocol, template),
+    [POLICY.action.name]: 'encrypt',
+    level: template.level as string | undefined,
+    'ipsec-protocols': template['ipsec-protocols'] as string[] | undefined,
+    [POLICY.tunnel.name]: tunnel,
+    'sa-src-address': local,
+    'sa-dst-address': remote,
+    [POLICY.proposal.name]: template[POLICY.proposal.name] as number | undefined,
+    [POLICY.dynamic.name]: true,
+    active: true,
+  });
 }
 
 function clearDynamicRows(tx: WriteTx): void {
