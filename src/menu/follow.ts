@@ -69,6 +69,9 @@ export async function followPrint(call: CommandCall, plan: FollowPlan, view: Fol
     wake?.();
   });
   const [stopped, unstop] = abortion(signal);
+  // A follow never ends on its own (RouterOS keeps running it, also in a script): nothing else may
+  // keep a process alive while it waits (`rospki -e '/log print follow'`), so this does.
+  const alive = setInterval(() => {}, 0x7fffffff);
   try {
     // Each row print showed last, as it was then: whether a change is news, and what a removed
     // row was (the API's query decides on it whether the client hears of its removal).
@@ -120,6 +123,7 @@ export async function followPrint(call: CommandCall, plan: FollowPlan, view: Fol
       stream(part);
     }
   } finally {
+    clearInterval(alive);
     unlisten();
     unstop();
     wake = undefined;
