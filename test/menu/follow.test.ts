@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CommandResult, Session } from '../../src/menu/types.js';
+import type { Value } from '../../src/menu/values.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -32,7 +33,7 @@ test('a client that does not read: changes wait as row ids and come as one part,
     stream: (part) => { parts.push(part); },
     outputDrained: () => { asked++; return blocked; },
   };
-  const running = t.app.executor.run({ path: '/certificate', command: 'print', args: new Map([['follow', true]]), session });
+  const running = t.app.executor.run({ path: '/certificate', command: 'print', args: new Map<string, Value>([['follow', true]]), session });
   await until(() => parts.length === 1, 'the first print');
   assert.deepEqual(parts[0]!.print!.rows.map((r) => r.data.name), ['bf-a', 'bf-gone']);
   // The client stops reading: nothing more goes out, however much changes.
@@ -60,7 +61,7 @@ test('from= follows only the rows it named', async () => {
   const parts: CommandResult[] = [];
   const controller = new AbortController();
   const session: Session = { ...t.session, signal: controller.signal, stream: (part) => { parts.push(part); } };
-  const running = t.app.executor.run({ path: '/certificate', command: 'print', args: new Map([['follow', true], ['from', 'fr-b']]), session });
+  const running = t.app.executor.run({ path: '/certificate', command: 'print', args: new Map<string, Value>([['follow', true], ['from', 'fr-b']]), session });
   await until(() => parts.length === 1, 'the first print');
   assert.deepEqual(parts[0]!.print!.rows.map((r) => r.data.name), ['fr-b']);
   await t.run('/certificate', 'set', { numbers: 'fr-a', 'common-name': 'fr-a2.test' });
