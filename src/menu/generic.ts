@@ -425,7 +425,11 @@ async function followingPrint(menu: MenuDecl, call: CommandCall): Promise<Comman
         if (showSensitive && !policies.has('sensitive')) throw notEnoughPermissions();
         if (menu.kind !== 'list') return [policies, [], [tx.get(menu.path, 1) ?? { id: 1, data: {} }]] as const;
         const listed = listRows(menu, tx);
-        if (!ids) return [policies, listed, from ? listed.filter((r) => from.has(r.id)) : candidateRows(menu, tx, listed, call.where)] as const;
+        if (!ids) {
+          // Numbers given later refer to what the last whole print showed, as after print (§7.3).
+          call.session.lastPrint.set(menu.path, listed);
+          return [policies, listed, from ? listed.filter((r) => from.has(r.id)) : candidateRows(menu, tx, listed, call.where)] as const;
+        }
         const found = [...ids].filter((id) => !from || from.has(id)).map((id) => tx.get(menu.path, id)).filter((r): r is StoredRow => r !== undefined);
         return [policies, listed, pickRows(menu, listed, found)] as const;
       });

@@ -187,3 +187,11 @@ test('follow needs somewhere to stream to: refused without one (REST, [ ]), and 
   assert.equal(short.ok, false);
   assert.match(short.error ?? '', /out of range|value of interval/);
 });
+
+test('a follow in a background job (:execute) runs until the job is removed, then lets go of the store', async () => {
+  const before = listening;
+  await other(':execute script="/log print follow-only where message~\\"job-fol\\""');
+  await until(() => listening === before + 1, 'the job to follow');
+  await other('/system script job remove [find where type=command]');
+  await until(() => listening === before, 'the job to stop following');
+});
