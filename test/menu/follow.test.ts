@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CommandResult, Session } from '../../src/menu/types.js';
 import type { Value } from '../../src/menu/values.js';
+import { ChangeSet } from '../../src/store/changes.js';
 import { openTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -70,4 +71,41 @@ test('from= follows only the rows it named', async () => {
   assert.deepEqual(parts[1]!.print!.rows.map((r) => r.data['common-name']), ['fr-b2.test']);
   controller.abort();
   await assert.rejects(running, /interrupted/);
+});
+
+test('a store that can only say "everything changed" (PostgreSQL catching up): only rows that differ are shown, removed ones as removed', async () => {
+  await t.run('/certificate', 'add', { name: 'ev-a', 'common-name': 'ev-a.test' });
+  await t.run('/certificate', 'add', { name: 'ev-b', 'common-name': 'ev-b.test' });
+  await t.run('/certificate', 'add', { name: 'ev-c', 'common-name': 'ev-c.test' });
+  const store = t.app.store;
+  const inner = store.onChange!.bind(store);
+  store.onChange = (listener) => inner(() => listener(new ChangeSet(true)));
+  try {
+    const parts: CommandResult[] = [];
+    const controller = new AbortController();
+    const session: Session = { ...t.session, signal: controller.signal, stream: (part) => { parts.push(part); } };
+    const args = new Map<string, Value>([['follow', true]]);
+    const running = t.app.executor.run({
+      path: '/certificate', command: 'print', args, session,
+      where: (row) => String(row.get('name')).startsWith('ev-'),
+    });
+    await until(() => parts.length === 1, 'the first print');
+    assert.deepEqual(parts[0]!.print!.rows.map((r) => r.data.name), ['ev-a', 'ev-b', 'ev-c']);
+    await t.run('/certificate', 'set', { numbers: 'ev-b', 'common-name': 'ev-b2.test' });
+    await until(() => parts.length === 2, 'the change');
+    assert.deepEqual(parts[1]!.print!.rows.map((r) => r.data['common-name']), ['ev-b2.test']);
+    await t.run('/certificate', 'remove', { numbers: 'ev-a' });
+    await until(() => parts.length === 3, 'the removal');
+    assert.equal(parts[2]!.print, undefined);
+    assert.deepEqual(parts[2]!.removed!.rows.map((r) => r.data.name), ['ev-a']);
+    // A change to a row the filter does not take shows nothing.
+    await t.run('/certificate', 'add', { name: 'other-d', 'common-name': 'd.test' });
+    await t.run('/certificate', 'add', { name: 'ev-e', 'common-name': 'ev-e.test' });
+    await until(() => parts.length === 4, 'the new row');
+    assert.deepEqual(parts[3]!.print!.rows.map((r) => r.data.name), ['ev-e']);
+    controller.abort();
+    await assert.rejects(running, /interrupted/);
+  } finally {
+    delete (store as { onChange?: unknown }).onChange;
+  }
 });
