@@ -216,12 +216,22 @@ async function terminalAsk(): Promise<((q: string, masked: boolean) => Promise<s
 
 async function runScript(dir: string, source: string): Promise<number> {
   const { backend, close } = await openConsole(dir, false);
+  // Ctrl-C stops what runs (a `print follow` runs until then) and the store is closed cleanly; a
+  // second one, for a command that does not stop, ends the process at once.
+  let interrupted = false;
+  const interrupt = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    backend.interrupt();
+  };
+  process.on('SIGINT', interrupt);
   try {
     const outcome = await backend.run(source, writeOut);
     if (!outcome.ok) writeOut(`${outcome.error ?? 'failure'}\n`);
     await outputFlushed();
     return !outcome.ok || stdoutFailed ? 1 : 0;
   } finally {
+    process.off('SIGINT', interrupt);
     await close();
   }
 }

@@ -13,6 +13,7 @@ import net from 'node:net';
 import type { Appliance } from './appliance.js';
 import type { Completion } from './console/complete.js';
 import { ConsoleSession, type ConsoleBackend, type RunOutcome } from './console/session.js';
+import { outputDrained } from './services/pacing.js';
 
 export { LocalConsole, type ConsoleBackend } from './console/session.js';
 
@@ -102,6 +103,10 @@ function handleClient(app: Appliance, socket: net.Socket): void {
   let pendingAnswer: ((value: string) => void) | undefined;
   let queue = Promise.resolve();
   const out = new OutputBatcher(socket);
+  // The client going away ends what its console runs: a command that runs until stopped
+  // (`rospki -e '/log print follow'`, then Ctrl-C) stops with it, not in the daemon for ever.
+  const ended = new AbortController();
+  socket.once('close', () => ended.abort());
   socket.on('error', () => socket.destroy());
   lineReader(socket, (m) => {
     if (m.t === 'answer') { pendingAnswer?.(String(m.value ?? '')); pendingAnswer = undefined; return; }
@@ -112,7 +117,9 @@ function handleClient(app: Appliance, socket: net.Socket): void {
       if (m.t === 'open') {
         out.delayMs = m.interactive ? OUTPUT_DELAY_MS.interactive : OUTPUT_DELAY_MS.script;
         consoleSession = await ConsoleSession.open(app, {
-          via: 'console', operator: true,
+          via: 'console', operator: true, signal: ended.signal,
+          // Output the client has not taken holds a streaming command back (follow.ts, pacing.ts).
+          outputDrained: outputDrained(socket),
           width: Number(m.width) || 80,
           output: (text) => { if (text) out.out(text); },
           liveProgress: Boolean(m.interactive),

@@ -188,6 +188,38 @@ describe('the daemon', () => {
   });
 });
 
+test('-e with print follow runs until Ctrl-C, alone and through a daemon; then says interrupted and exits 1', async () => {
+  const dir = dataDir();
+  assert.equal(rospki(['--data', dir, '-e', ':log info "cli-follow line"']).status, 0);
+  const follow = async (): Promise<{ code: number | null; out: string }> => {
+    const child = spawn('node', [BIN, '--data', dir, '-e', '/log print follow where message~"cli-follow"'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(() => out.includes('cli-follow line'), 'the first print');
+    child.kill('SIGINT');
+    return { code: await exited, out };
+  };
+  const alone = await follow();
+  assert.equal(alone.code, 1);
+  assert.match(alone.out, /^\d\d:\d\d:\d\d script,info cli-follow line\ninterrupted\n$/);
+  const daemon = spawn('node', [BIN, 'serve', '--data', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    let out = '';
+    daemon.stdout!.on('data', (c) => { out += c; });
+    await waitFor(() => out.includes('serving'), 'the daemon');
+    const through = await follow();
+    assert.equal(through.code, 1);
+    assert.match(through.out, /cli-follow line\ninterrupted\n$/);
+    // The daemon goes on serving: its console stopped following.
+    assert.equal(rospki(['--data', dir, '-e', ':put ok']).stdout, 'ok\n');
+  } finally {
+    const stopped = new Promise((resolve) => daemon.once('exit', resolve));
+    daemon.kill('SIGTERM');
+    await stopped;
+  }
+});
+
 describe('the interactive console (on a pseudo-terminal)', { skip: needs('python3', 'openssl') }, () => {
   // python3's pty module gives rospki a real terminal; each keystroke goes in once the screen
   // shows what it answers (test/support/terminal.ts), the screen comes out.

@@ -146,6 +146,8 @@ function parentPath(path: string): string {
   return i <= 0 ? '/' : path.slice(0, i);
 }
 
+/** Cursor home, then erase the screen (ECMA-48 CUP, ED): a terminal's next round of `print interval=`. */
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 const joinPath = (base: string, name: string): string => (base === '/' ? `/${name}` : `${base}/${name}`);
 
 /** Exact name, else the only one it is a prefix of (the menu layer's one prefix rule). */
@@ -219,6 +221,27 @@ export class Interpreter implements BuiltinHost {
   /** The session a command of this script runs with: it carries how deeply the script is nested. */
   private commandSession(): Session {
     return this.depth === 0 ? this.session : { ...this.session, scriptDepth: this.depth };
+  }
+
+  /**
+   * The session a menu command runs with: what a following print streams (Session.stream) is
+   * printed as its result would be, where this interpreter prints. Inside `[ … ]` a command's
+   * value is its output, so nothing streams there.
+   */
+  private streamingSession(): Session {
+    const session = this.commandSession();
+    if (this.substDepth > 0) return session;
+    const render = this.opts.render ?? renderConsole;
+    // `print interval=` on a terminal draws each round over the last one (a RouterOS monitor).
+    const terminal = session.prompt !== undefined;
+    return {
+      ...session,
+      stream: (part) => {
+        const text = render(part, session);
+        if (!text) return;
+        this.output(`${part.redraw && terminal ? CLEAR_SCREEN : ''}${text.endsWith('\n') ? text : `${text}\n`}`);
+      },
+    };
   }
 
   /**
@@ -810,7 +833,7 @@ export class Interpreter implements BuiltinHost {
       }
     }
     const where = r.where ? await this.compileWhere(r.where, scope) : undefined;
-    const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.commandSession() });
+    const result = await this.executor.run({ path: r.path, command: r.command.name, args, where, session: this.streamingSession() });
     if (result.quit) throw new QuitSignal();
     // `:local n [print count-only]` prints nothing: inside [ ] the value is the output.
     if (this.substDepth > 0 && result.ret !== undefined && !result.print) return result.ret;

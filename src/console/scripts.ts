@@ -22,6 +22,9 @@ import { GlobalVariables } from './globals.js';
 import { Interpreter } from './interpreter.js';
 import type { NameLookup } from './resolve.js';
 
+/** Characters of a script's output kept for its caller; what it prints beyond is dropped. */
+export const SCRIPT_OUTPUT_LIMIT = 16 * 1024 * 1024;
+
 export class ConsoleScriptRunner implements ScriptRunner {
   private readonly globals = new Map<string, GlobalVariables>();
 
@@ -43,7 +46,10 @@ export class ConsoleScriptRunner implements ScriptRunner {
     const prompt: Session['prompt'] = ask && !opts.dryRun
       ? (question, masked) => { const before = printed; printed = ''; return ask(before + question, masked); }
       : undefined;
-    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt, progress: undefined }, (text) => { printed += text; }, opts.name, opts.locals);
+    // What the script prints is kept for its caller up to a bound: a script that never ends
+    // (`/log print follow` in a scheduled script) must not grow it without end.
+    const keep = (text: string): void => { if (printed.length < SCRIPT_OUTPUT_LIMIT) printed += text; };
+    const interpreter = this.interpreter({ ...session, lastPrint: new Map(), prompt, progress: undefined }, keep, opts.name, opts.locals);
     if (opts.dryRun) {
       const problems = interpreter.checkAll(source);
       if (problems.length === 0) return '';

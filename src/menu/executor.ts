@@ -85,7 +85,7 @@ export class Executor {
     for (const decl of command.args) {
       if (decl.policy && args.has(decl) && !policies.has(decl.policy)) throw notEnoughPermissions();
     }
-    return command.run({ menu, command, args, where: req.where, session: req.session, policies, env, since });
+    return command.run({ menu, command, args, where: req.where, session: req.session, policies, env, since, policiesNow: check });
   }
 
   private async logRefusal(session: Session, e: UnsafeFileName): Promise<void> {

@@ -7,10 +7,11 @@ import { normaliseName } from '../store/files.js';
 import type { RowData, StoredRow, WriteTx, ReadTx } from '../store/store.js';
 import { ROSPKI_ROUTEROS_VERSION } from '../version.js';
 import { matchChoice } from './args.js';
+import { followPrint, type FollowView } from './follow.js';
 import { renderPrint } from './render.js';
 import { formatDate, type TimeZone } from '../clock.js';
 import {
-  boolType, enumType, isReferenceList, itemsType, presenceType, stringListType, stringType,
+  boolType, durationType, enumType, isReferenceList, itemsType, presenceType, stringListType, stringType,
 } from './proptypes.js';
 import type {
   ArgDecl, CommandCall, CommandDecl, CommandResult, Environment, MenuDecl, Policy, PrintOutput,
@@ -342,6 +343,10 @@ const proplistArg: ArgDecl<string[]> = { name: 'proplist', type: stringListType,
 /** `print file=x` writes into /file: the write policy, like every other way into the store. */
 const printFileArg: ArgDecl<string> = { name: 'file', type: stringType, policy: 'write', help: 'Print to a file in /file' };
 const fromArg: ArgDecl<Value> = { name: 'from', type: itemsType, help: 'Items to print' };
+const followArg = flagArg('follow', 'Print the items, then each item added or changed, until interrupted');
+const followOnlyArg = flagArg('follow-only', 'Print each item added or changed from now on, until interrupted');
+/** At least 100ms between whole prints: `interval=0` would print as fast as the client reads (UNCONFIRMED bound). */
+const intervalArg: ArgDecl<number> = { name: 'interval', type: durationType(100e6), help: 'Print everything again every interval, until interrupted' };
 
 function printCommand(menu: MenuDecl): CommandDecl {
   const args: ArgDecl[] = [
@@ -353,6 +358,9 @@ function printCommand(menu: MenuDecl): CommandDecl {
     flagArg('without-paging', 'Print without paging'),
     proplistArg,
     printFileArg,
+    followArg,
+    followOnlyArg,
+    intervalArg,
   ];
   if (menu.kind === 'list') {
     args.push(fromArg);
@@ -362,6 +370,7 @@ function printCommand(menu: MenuDecl): CommandDecl {
     name: 'print', help: 'Print values of item properties', policy: 'read', args,
     async run(call) {
       const { args: a } = call;
+      if (a.flag(followArg) || a.flag(followOnlyArg) || a.has(intervalArg)) return followingPrint(menu, call);
       // listed: every row in numbering order, a stable snapshot (not copied); rows: those asked
       // for, in the same order (a REST add prints its one new row: no pass over all of them).
       const [rows, ctx, listed] = await readTx(call, (tx, ctx) => {
@@ -389,6 +398,54 @@ function printCommand(menu: MenuDecl): CommandDecl {
       return { print };
     },
   };
+}
+
+/**
+ * `print follow`, `follow-only`, `interval=` (spec §3.5) and the API's `listen`: what print shows,
+ * for the rows asked for, read again for each part with the session's policies of that moment
+ * (a user disabled or demoted meanwhile loses the stream or the secrets, as print would).
+ */
+async function followingPrint(menu: MenuDecl, call: CommandCall): Promise<CommandResult> {
+  const { args: a } = call;
+  if (a.flag('count-only') || a.flag('as-value') || a.has(printFileArg)) {
+    throw argumentError('follow, follow-only and interval can not be combined with count-only, as-value or file');
+  }
+  const props = a.has(proplistArg) ? parseProplist(menu, a.get(proplistArg)!) : undefined;
+  const mode = PRINT_MODES.find((m) => a.flag(m)) ?? 'table';
+  const showSensitive = a.flag('show-sensitive');
+  // from= names its rows once, as they are when the print starts.
+  const from = menu.kind === 'list' && a.has(fromArg)
+    ? new Set(await readTx(call, (tx) => resolveItems(menu, a.get(fromArg), call.session, tx)))
+    : undefined;
+  const view: FollowView = {
+    async read(ids) {
+      const ctx = typeContext(call.env, call.env.store.view());
+      const [policies, listed, rows] = await call.env.store.read((tx) => {
+        const policies = call.policiesNow(tx);
+        if (showSensitive && !policies.has('sensitive')) throw notEnoughPermissions();
+        if (menu.kind !== 'list') return [policies, [], [tx.get(menu.path, 1) ?? { id: 1, data: {} }]] as const;
+        const listed = listRows(menu, tx);
+        if (!ids) {
+          // Numbers given later refer to what the last whole print showed, as after print (§7.3).
+          call.session.lastPrint.set(menu.path, listed);
+          return [policies, listed, from ? listed.filter((r) => from.has(r.id)) : candidateRows(menu, tx, listed, call.where)] as const;
+        }
+        const found = [...ids].filter((id) => !from || from.has(id)).map((id) => tx.get(menu.path, id)).filter((r): r is StoredRow => r !== undefined);
+        return [policies, listed, pickRows(menu, listed, found)] as const;
+      });
+      const readsSecrets = policies.has('sensitive');
+      const shown = call.where ? await filterRows(menu, rows, ctx, call.where, readsSecrets) : rows;
+      return {
+        rows: shown,
+        exists: (id) => menu.kind !== 'list' || listed.some((r) => r.id === id),
+        output: (these, continued) => ({
+          menu, rows: these, numbers: menu.kind === 'list' ? these.map((r) => positionOf(menu, listed, r)) : [0], mode,
+          proplist: props, showIds: a.flag('show-ids'), showSensitive, readsSecrets, ctx, continued,
+        }),
+      };
+    },
+  };
+  return followPrint(call, { initial: !a.flag(followOnlyArg), intervalNs: a.has(intervalArg) ? a.get(intervalArg) : undefined }, view);
 }
 
 /** Where a row stands in `listed` (listRows order): found by id when that order is id order. */

@@ -67,6 +67,8 @@ export interface TableSpec {
   /** Terminal width. */
   readonly width: number;
   readonly legendStyle?: LegendStyle;
+  /** Rows only: the legend, `Columns:` and header were printed above already (print follow). */
+  readonly headless?: boolean;
 }
 
 export interface DetailSpec {
@@ -74,6 +76,8 @@ export interface DetailSpec {
   readonly rows: readonly LayoutRow[];
   readonly width: number;
   readonly showIds: boolean;
+  /** Items only: the legend was printed above already (print follow). */
+  readonly headless?: boolean;
 }
 
 export interface TerseSpec {
@@ -293,16 +297,18 @@ export function formatTable(spec: TableSpec): string {
 
   const lines: string[] = [];
   const legend = tableLegendGroups(spec.flagColumns, rows, spec.legendStyle ?? 'present');
-  if (legend.length > 0) lines.push(...legendLines(legend, spec.width, false));
-  if (columns.length > 0) lines.push('Columns: ' + columns.map(({ header }) => header).join(', '));
-  lines.push(
-    line(
-      alignIndex(showIds ? '*' : '#', indexWidth, showIds),
-      ' '.repeat(blockWidth(flagColumns)),
-      columns.map(({ header }, i) => header.slice(0, widths[i])),
-      padHeader,
-    ),
-  );
+  if (legend.length > 0 && !spec.headless) lines.push(...legendLines(legend, spec.width, false));
+  if (columns.length > 0 && !spec.headless) lines.push('Columns: ' + columns.map(({ header }) => header).join(', '));
+  if (!spec.headless) {
+    lines.push(
+      line(
+        alignIndex(showIds ? '*' : '#', indexWidth, showIds),
+        ' '.repeat(blockWidth(flagColumns)),
+        columns.map(({ header }, i) => header.slice(0, widths[i])),
+        padHeader,
+      ),
+    );
+  }
   rows.forEach((row, r) => {
     // v7 prints the comment on its own line above the row, with no index (§3.6 rule 7).
     if (row.comment) lines.push(';;; ' + printable(row.comment));
@@ -343,8 +349,10 @@ function itemHead(row: LayoutRow, spec: { flagColumns: readonly FlagColumn[]; sh
  */
 export function formatDetail(spec: DetailSpec): string {
   if (spec.rows.length === 0) return '';
-  const lines: string[] = [];
-  if (spec.flagColumns.length > 0) {
+  // Items that follow earlier ones (print follow) are set off from them by the empty line that
+  // separates items; the legend stands above the first only.
+  const lines: string[] = spec.headless ? [''] : [];
+  if (spec.flagColumns.length > 0 && !spec.headless) {
     const groups = spec.flagColumns.map((column) => column.map(legendEntry).join(', '));
     lines.push(...legendLines(groups, spec.width, true));
   }

@@ -90,12 +90,12 @@ export function renderPrint(print: PrintOutput, session: Session): string {
   if (print.mode === 'detail' || print.mode === 'terse') {
     // `always`: shown whenever the row has the value, even empty (`subject-alt-name=""`, `akid=""`).
     const rows = detailModel(print);
-    const spec = { flagColumns: flags, rows, width: session.width, showIds: print.showIds };
+    const spec = { flagColumns: flags, rows, width: session.width, showIds: print.showIds, headless: print.continued };
     return print.mode === 'detail' ? formatDetail(spec) : formatTerse(spec);
   }
   if (menu.printTable && !print.proplist && !print.showIds) return menu.printTable(print, session);
   const table = tableModel(print);
-  return formatTable({ ...table, showIds: print.showIds, width: session.width, legendStyle: menu.legendStyle });
+  return formatTable({ ...table, showIds: print.showIds, width: session.width, legendStyle: menu.legendStyle, headless: print.continued });
 }
 
 /** A table as data: what `print` shows, for front ends that draw it themselves (the web page). */

@@ -191,6 +191,13 @@ export interface Session {
    * sends as a `!re` at once and REST adds to its array (spec §8.4, §9.3).
    */
   progress?(fields: Array<[string, Value]>, record?: Readonly<Record<string, string>>): void;
+  /**
+   * Output of a command that goes on until it is stopped (`print follow`, `follow-only`,
+   * `interval=`, the API's `listen`, spec §3.5, §9.4): each part as soon as it is ready. The
+   * console shows a part as it shows a result; the API sends its rows as `!re` at once (a removed
+   * row as `.dead=yes`). Absent where nothing can be streamed (REST).
+   */
+  stream?(part: CommandResult): void;
   /** Cancellation (Ctrl-C, API /cancel, REST timeout). */
   readonly signal?: AbortSignal;
   /**
@@ -236,6 +243,12 @@ export interface CommandCall {
   readonly env: Environment;
   /** When the request began (Store.mark): give it to the command's store.read() calls. */
   readonly since: ReadMark;
+  /**
+   * What the session may do now, for a command that runs on (print follow): checked again as the
+   * executor checked it at the start; throws `not enough permissions` once the command's own
+   * policies are gone (the user was disabled, demoted or changed password meanwhile).
+   */
+  policiesNow(tx: ReadTx): ReadonlySet<Policy>;
 }
 
 /** Output of a print verb; each front end renders it (console layout, REST JSON, API !re). */
@@ -253,6 +266,11 @@ export interface PrintOutput {
   readonly readsSecrets: boolean;
   /** Typed context to turn stored values into text; valid while rendering. */
   readonly ctx: TypeContext;
+  /**
+   * Rows that follow an earlier print of the same command (print follow): the console leaves out
+   * what that print already showed above them (the legend, `Columns:`, the header).
+   */
+  readonly continued?: boolean;
 }
 
 export interface CommandResult {
@@ -276,6 +294,13 @@ export interface CommandResult {
   files?: string[];
   /** `/quit`: the console stops here; the rest of its input (an SSH exec line, `-e`, a pipe) is not run. */
   quit?: boolean;
+  /**
+   * A streamed part only (Session.stream): rows shown before that are gone now. The API sends
+   * each as `!re =.id=*N =.dead=yes` (spec §9.4); the console shows nothing for them.
+   */
+  removed?: PrintOutput;
+  /** A streamed part only: the whole print again (`print interval=`); a terminal clears the screen first. */
+  redraw?: boolean;
 }
 
 export interface CommandDecl {

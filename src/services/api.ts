@@ -9,7 +9,7 @@ import type { Session } from '../menu/types.js';
 import type { Value } from '../menu/values.js';
 import type { ServiceContext } from './context.js';
 import type { ConnectionGate } from './gate.js';
-import { paceReading } from './pacing.js';
+import { outputDrained, paceReading } from './pacing.js';
 import { runCommand } from './commands.js';
 import { ProtocolError, SentenceDecoder, encodeSentence, encodeSentences, type DecoderLimits } from './words.js';
 
@@ -192,6 +192,8 @@ export function serveApiConnection(socket: net.Socket, ctx: ServiceContext, via:
       await ctx.auth.logLogin(name, address, via);
       session = {
         user: name, policies: result.policies, stamp: result.stamp, via: 'api', channel: 'api', address, lastPrint: new Map(), width: 80,
+        // A listen sends nothing more while the client has not taken what it sent (follow.ts).
+        outputDrained: outputDrained(socket),
       };
       decoder.limits = SESSION_LIMITS;
       socket.setTimeout(ctx.options.idleTimeoutMs);

@@ -7,7 +7,7 @@ import type { Appliance } from '../appliance.js';
 import { apiString, networkText, printRecords } from '../menu/render.js';
 import type { CommandDecl, Session } from '../menu/types.js';
 import type { ReadMark } from '../store/store.js';
-import { RosArray, type Value } from '../menu/values.js';
+import { ItemId, RosArray, type Value } from '../menu/values.js';
 import { compileQuery, type ApiRecord } from './query.js';
 
 export interface CommandInput {
@@ -57,9 +57,13 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
   if (!app.registry.menu(input.path)) {
     throw new RosError('argument', `no such command or directory (${input.path.split('/').pop() || input.command})`, 0);
   }
-  const command = app.registry.command(input.path, input.command === 'getall' ? 'print' : input.command);
+  // `listen` (API only, wherever print exists, spec §9.4) is print follow-only: nothing at first,
+  // then each row added or changed, and each one removed as `.dead=yes`, until /cancel.
+  const listen = input.command === 'listen' && onRecord !== undefined;
+  const command = app.registry.command(input.path, input.command === 'getall' || listen ? 'print' : input.command);
   if (!command) throw new RosError('argument', `no such command or directory (${input.command})`, 0);
   const args = new Map(input.args);
+  if (listen) args.set('follow-only', true);
   if (args.has('.id')) {
     const id = args.get('.id');
     args.delete('.id');
@@ -82,12 +86,22 @@ export async function runCommand(app: Appliance, session: Session, input: Comman
   let section = 0;
   const numbered = (rec: ApiRecord): ApiRecord => ({ '.section': String(section++), ...shown(rec) });
   const reported: ApiRecord[] = [];
-  const runAs: Session = !command.monitor ? session : {
+  const runAs: Session = {
     ...session,
-    progress: (fields, record) => {
+    progress: !command.monitor ? session.progress : (fields, record) => {
       const rec = numbered(record ?? blockRecord(fields));
       if (onRecord) onRecord(rec); else reported.push(rec);
     },
+    // A following print's parts go out as they come, through the same query and proplist as
+    // print's records; a removed row as `.id` and `.dead=yes`, when the query took it as it was.
+    stream: onRecord && isPrint ? (part) => {
+      const changed = part.print ? printRecords(part.print) : [];
+      for (const rec of query ? changed.filter(query) : changed) onRecord(shown(rec));
+      const removed = part.removed ? printRecords(part.removed) : [];
+      removed.forEach((rec, i) => {
+        if (!query || query(rec)) onRecord({ '.id': new ItemId(part.removed!.rows[i]!.id).toString(), '.dead': 'yes' });
+      });
+    } : undefined,
   };
   // The query still filters the records below; the equality it implies only spares print the
   // rows that can not match (`GET /rest/certificate?name=x` over 100,000 certificates).

@@ -418,10 +418,23 @@ export class SshService {
 
   private async exec(channel: ssh2.ServerChannel, source: string, user: SshUser, pty: { cols: number } | undefined, signal: AbortSignal): Promise<void> {
     const write = (text: string) => { if (text && channel.writable) channel.write(pty ? toCrlf(text) : text); };
-    const cs = await this.console(channel, user, pty?.cols ?? 80, write, signal);
-    const outcome = await cs.run(source);
-    if (!outcome.ok && outcome.error) write(`${outcome.error}\n`);
-    endChannel(channel, outcome.ok ? 0 : 1);
+    // A command that runs until stopped (`ssh router '/log print follow'`) stops when its channel
+    // closes, also when the connection carries on with others.
+    const ended = new AbortController();
+    const stop = (): void => ended.abort();
+    channel.once('close', stop);
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      const cs = await this.console(channel, user, pty?.cols ?? 80, write, ended.signal);
+      // With a terminal (`ssh -t`), Ctrl-C reaches us as a byte: it interrupts, as at the prompt.
+      if (pty) channel.on('data', (d: Buffer) => { if (d.includes(0x03)) cs.interrupt(); });
+      const outcome = await cs.run(source);
+      if (!outcome.ok && outcome.error) write(`${outcome.error}\n`);
+      endChannel(channel, outcome.ok ? 0 : 1);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      channel.off('close', stop);
+    }
   }
 
   private async shell(channel: ssh2.ServerChannel, output: PtyOutput, user: SshUser, signal: AbortSignal, conn: Connection): Promise<void> {

@@ -2,6 +2,7 @@
 // /usr/bin/python3) and ansible's community.routeros.api (Debian ansible), recipes from
 // ../shared/peers.md §3. Skipped when the Debian packages are not installed (.ci/run installs them).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -167,4 +168,67 @@ test('ansible community.routeros.api lists, adds, queries and removes certificat
   const secure = await run('ansible-playbook', ['-i', inventory, playbook, '-e', `ros_port=${s.ports['api-ssl']}`, '-e', 'ros_tls=true', '-e', `ros_ca=${rootFile}`], { env, timeoutMs: 180_000 });
   assert.equal(secure.status, 0, secure.stdout + secure.stderr);
   assert.match(secure.stdout, /failed=0/);
+});
+
+/**
+ * librouteros listening (its docs/api_analysis.rst "Canceling listen"): the client's own words and
+ * sentence reader; each sentence goes out as a JSON line; after the `.dead` it cancels the listen
+ * and reads the trap and both `!done`s (librouteros types the values: `.dead=yes` reads as True,
+ * `category=2` as 2). Untagged: librouteros reads no `.tag` words (its parse_word
+ * takes only `=key=value`), so /cancel without a tag cancels every command of the connection.
+ */
+const LISTEN_SCRIPT = String.raw`
+import sys, json
+from librouteros import connect
+api = connect(host='127.0.0.1', username='admin', password='secret', port=int(sys.argv[1]), timeout=30)
+api.protocol.writeSentence('/certificate/listen', '=.proplist=.id,name,common-name', '?name=lr-listen')
+while True:
+    word, attrs = api.readSentence()
+    print(json.dumps([word, attrs]), flush=True)
+    if attrs.get('.dead') is True:
+        break
+api.protocol.writeSentence('/cancel')
+for _ in range(3):
+    print(json.dumps(list(api.readSentence())), flush=True)
+`;
+
+test('librouteros: /certificate/listen sees a changed row and a removal as .dead, then /cancel ends it', { skip: needs('librouteros') }, async () => {
+  await s.run('/certificate', 'add', { name: 'lr-listen', 'common-name': 'lr-listen.test' });
+  const child = spawn('/usr/bin/python3', ['-c', LISTEN_SCRIPT, String(s.ports.api)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<[string, Record<string, unknown>]> = [];
+  let stderr = '';
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      lines.push(JSON.parse(buffered.slice(0, nl)) as [string, Record<string, unknown>]);
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  try {
+    // listen says nothing until something changes: change (differently each round, a row the
+    // query leaves out first) until its first record comes, a bounded number of times.
+    for (let round = 0; lines.length === 0; round++) {
+      assert.ok(round < 200, `no record from listen; stderr: ${stderr}`);
+      await s.run('/certificate', 'add', { name: `lr-other-${round}`, 'common-name': 'other.test' });
+      await s.run('/certificate', 'set', { numbers: 'lr-listen', 'common-name': `lr-round${round}.test` });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const [word, first] = lines[0]!;
+    assert.equal(word, '!re');
+    assert.equal(first.name, 'lr-listen');
+    assert.match(String(first['common-name']), /^lr-round\d+\.test$/);
+    assert.deepEqual(Object.keys(first).sort(), ['.id', 'common-name', 'name']);
+    await s.run('/certificate', 'remove', { numbers: 'lr-listen' });
+    assert.equal(await exited, 0, stderr + JSON.stringify(lines));
+    const records = lines.filter(([w]) => w === '!re');
+    assert.ok(records.every(([, a]) => a.name === 'lr-listen' || a['.dead'] === true), JSON.stringify(records));
+    assert.deepEqual(records.at(-1), ['!re', { '.id': first['.id'], '.dead': true }]);
+    assert.deepEqual(lines.slice(-3), [['!trap', { category: 2, message: 'interrupted' }], ['!done', {}], ['!done', {}]]);
+  } finally {
+    child.kill();
+    await s.run('/certificate', 'remove', { numbers: '[find where name~"^lr-other-"]' }).catch(() => {});
+  }
 });

@@ -2,7 +2,7 @@
 // /ip ssh, password and public-key logins with the ssh policy, failures delayed and logged,
 // the exec channel's output and exit status, strong-crypto, /ip service live changes.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { Appliance } from '../../src/appliance.js';
 import { startServices } from '../../src/services/index.js';
 import { SSH_PATH } from '../../src/menus/ip/ssh.js';
 import { freePort, run } from './support.js';
-import { importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, type SshApp } from './ssh-support.js';
+import { importAdminKey, keyAuth, passwordAuth, ssh, startSshApp, waitUntil, type SshApp } from './ssh-support.js';
 import { needs } from '../support/tools.js';
 
 const skip = needs('ssh', 'ssh-keygen');
@@ -189,4 +189,33 @@ test('regenerate-host-key: new fingerprints, the next connection uses them', { s
   assert.notEqual(after, before);
   await s.services.reconcile(); // the listener takes the new keys when it applies the change
   assert.equal(await scan(s.sshPort, 'ed25519'), after);
+});
+
+test('exec: /log print follow-only streams new lines over the channel until the client leaves; the follower then stops', { skip }, async () => {
+  const store = s.app.store;
+  const inner = store.onChange!.bind(store);
+  let listening = 0;
+  store.onChange = (listener) => { listening++; const off = inner(listener); return () => { listening--; off(); }; };
+  try {
+    const auth = passwordAuth(s);
+    const child = spawn('ssh', [...auth.args, '-p', String(s.sshPort), 'admin@127.0.0.1', '/log print follow-only where message~"ssh-fol"'], { env: { ...process.env, ...auth.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    // Nothing comes before a change: log (a new line each round) until the first shows.
+    for (let i = 0; !out.includes('ssh-fol'); i++) {
+      assert.ok(i < 300, 'no line came over ssh');
+      await s.app.store.write((tx) => s.app.env.log(tx, 'script,info', `ssh-fol ${i}`));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await s.app.store.write((tx) => s.app.env.log(tx, 'script,info', 'ssh-fol last'));
+    await waitUntil(() => out.includes('ssh-fol last'), 'the last line');
+    assert.match(out, /^\d\d:\d\d:\d\d script,info ssh-fol \d+\n/);
+    assert.equal(listening, 1);
+    child.kill();
+    await exited;
+    await waitUntil(() => listening === 0, 'the follower to stop with its channel');
+  } finally {
+    delete (store as { onChange?: unknown }).onChange;
+  }
 });

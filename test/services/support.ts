@@ -145,8 +145,10 @@ export class ApiClient {
     if (q) return Promise.resolve(q);
     if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('API read timed out')), timeoutMs);
-      this.waiters.push((s) => { clearTimeout(timer); resolve(s); });
+      const waiter = (s: string[] | undefined): void => { clearTimeout(timer); resolve(s); };
+      // A read that timed out takes no later sentence: that one is for the next read.
+      const timer = setTimeout(() => { this.waiters = this.waiters.filter((w) => w !== waiter); reject(new Error('API read timed out')); }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 
