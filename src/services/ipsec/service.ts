@@ -39,6 +39,7 @@ import { parseCertificate, type CertInfo } from '../../pki/index.js';
 import type { ReadTx, RowData, WriteTx } from '../../store/store.js';
 import type { ServiceContext } from '../context.js';
 import type { ManagedService } from '../managed.js';
+import { replaceRows, sameRows } from '../row-states.js';
 import { DaemonMissing, Supervisor, findProgram, type DaemonSpec, type DaemonState } from '../supervisor.js';
 import {
   ConfigProblem, REQUIRED_PLUGINS, connectionSection, espProposals, ikeProposal, localIdentity, peerAddresses, poolSection, remoteIdentity,
@@ -745,16 +746,6 @@ function clean(data: Record<string, unknown>): RowData {
   const out: RowData = {};
   for (const [k, v] of Object.entries(data)) if (v !== undefined && v !== '') out[k] = v as RowData[string];
   return out;
-}
-
-function sameRows(tx: ReadTx, p: string, rows: readonly RowData[]): boolean {
-  const have = tx.list(p);
-  return have.length === rows.length && have.every((r, i) => JSON.stringify(r.data) === JSON.stringify(rows[i]));
-}
-
-function replaceRows(tx: WriteTx, p: string, rows: readonly RowData[]): void {
-  for (const r of tx.list(p)) tx.remove(p, r.id);
-  for (const r of rows) tx.insert(p, r);
 }
 
 /** The policies a user configured (not generated: those are written whole). */
