@@ -396,7 +396,31 @@ class Dot1xDaemon {
     if (s.state === 'stopped') return { running: false, status: SERVICE_STATUS.notRunning('stopped') };
     if (s.state === 'failed') return { running: false, status: SERVICE_STATUS.notRunning(this.lastLine || `${this.program} ${s.reason}`) };
     if (this.kind === 'server') return this.enabled ? { running: true, status: SERVICE_STATUS.running } : { running: false, status: SERVICE_STATUS.starting };
+    if (this.linkDown) return { running: false, status: DOT1X_STATUS.interfaceDown };
     return { running: this.eap === DOT1X_STATUS.authenticated, status: this.eap };
+  }
+
+  /** The port has no carrier (its peer is down or unplugged): nothing can authenticate on it. */
+  private linkDown = false;
+
+  /**
+   * Looks at the port's carrier (wpa_supplicant and hostapd say nothing when it goes): a client
+   * shows `interface is down`, an authenticator's clients are gone with it.
+   */
+  checkLink(): void {
+    if (this.kind === 'radsec' || !this.plan?.spec) return;
+    let state = 'unknown';
+    try {
+      state = fs.readFileSync(path.join(SYS_NET, this.plan.label, 'operstate'), 'utf8').trim();
+    } catch {
+      state = 'down'; // gone: the next plan says so
+    }
+    const down = state === 'down' || state === 'lowerlayerdown' || state === 'notpresent';
+    if (down === this.linkDown) return;
+    this.linkDown = down;
+    if (down) this.supplicants.clear();
+    this.owner.batch.log('dot1x,info', `${this.label}: link ${down ? 'down' : 'up'}`);
+    this.owner.states.changed();
   }
 
   stop(): Promise<void> {
@@ -543,6 +567,8 @@ export class Dot1xService implements ManagedService {
         this.reaped = true;
         await reapLeftovers(this.runRoot, 'dot1x-');
       }
+      // Every poll: a carrier change is no row of the store.
+      for (const daemon of this.daemons.values()) daemon.checkLink();
       if (await this.unchanged()) return;
       const plans = await this.plans();
       for (const [key, daemon] of this.daemons) {

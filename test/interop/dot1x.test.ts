@@ -139,6 +139,11 @@ test('EAP-TLS with a certificate rospki issued: authenticated, as the authentica
   await until(async () => new RegExp(`dot1x,info ${CLIENT_END}: authenticated`).test(await logText()), 'the line in /log');
   const out = await cli('/interface dot1x client print');
   assert.match(out, /status="?authenticated/);
+  // The far end goes down (a cable pulled): no event of wpa_supplicant's says so, the carrier does.
+  spawnSync('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', AUTH_END, 'down']);
+  await status('interface is down');
+  spawnSync('ip', ['netns', 'exec', NETNS, 'ip', 'link', 'set', AUTH_END, 'up']);
+  await status('authenticated');
   // Its runtime folder is private, and holds the key only while the supplicant runs.
   const id = await s.app.store.read((tx) => tx.findBy(DOT1X_CLIENT_PATH, 'interface', CLIENT_END)[0]!.id);
   const run = path.join(s.dir, 'run', `dot1x-client-${id}`);

@@ -22,7 +22,9 @@ export const DOT1X_SERVER_PATH = '/interface/dot1x/server';
 export const EAP_METHODS = ['eap-tls', 'eap-ttls', 'eap-peap', 'eap-mschapv2'] as const;
 
 /** The states of an 802.1X client, in RouterOS's words (spec §5.1 `status`). */
-export const DOT1X_STATUS = { authenticating: 'authenticating', authenticated: 'authenticated', rejected: 'rejected' } as const;
+export const DOT1X_STATUS = {
+  authenticating: 'authenticating', authenticated: 'authenticated', rejected: 'rejected', interfaceDown: 'interface is down',
+} as const;
 
 const enabled = enabledRow(disabledNo);
 export const dot1xClientEnabled = enabled;
@@ -76,7 +78,7 @@ export const dot1xClientMenu: MenuDecl = {
       ...daemonStatus,
       // A disabled client says so (spec §5.1 lists `disabled` among the states).
       compute: (row, ctx) => (enabled(row) ? daemonStatus.compute!(row, ctx) : 'disabled'),
-      help: 'authenticating, authenticated, rejected, disabled, or not running: <why>',
+      help: 'authenticating, authenticated, rejected, interface is down, disabled, or not running: <why>',
     },
   ],
   printTable: recordPrint,
