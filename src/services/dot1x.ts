@@ -38,7 +38,7 @@ import type { ServiceContext } from './context.js';
 import { daemonTrust, type DaemonTrust } from './daemon-trust.js';
 import type { ManagedService } from './managed.js';
 import { RowStates } from './row-states.js';
-import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { Supervisor, applyPlans, reapLeftovers, runPlan, type DaemonPlan, type DaemonState } from './supervisor.js';
 
 /** The trust-store components 802.1X and RadSec ask for (services spec §1.4). */
 const COMPONENT = 'dot1x';
@@ -104,11 +104,7 @@ export function dot1xConfig(s: Dot1xSettings): string {
 type Kind = 'client' | 'server' | 'radsec';
 
 /** What one enabled row should run: a daemon spec, or why it cannot. */
-interface Plan {
-  readonly label: string;
-  readonly spec?: DaemonSpec;
-  readonly reason?: string;
-}
+type Plan = DaemonPlan;
 
 const daemonName = (kind: Kind, id: number): string => `dot1x-${kind}-${id}`;
 
@@ -373,21 +369,9 @@ class Dot1xDaemon {
   async apply(plan: Plan): Promise<void> {
     const before = this.plan;
     this.plan = plan;
-    if (!plan.spec) {
-      this.missing = undefined;
-      await this.supervisor.apply(undefined);
-      if (before?.reason !== plan.reason) this.owner.batch.log('dot1x,error', `${plan.label}: not running: ${plan.reason}`);
-      return;
-    }
-    try {
-      await this.supervisor.apply(plan.spec);
-      this.missing = undefined;
-    } catch (e) {
-      if (!(e instanceof DaemonMissing)) throw e;
-      if (this.missing !== e.message) this.owner.batch.log('dot1x,error', `${plan.label}: ${e.message}`);
-      this.missing = e.message;
-    }
+    this.missing = await runPlan(this.supervisor, plan, before, this.missing, (message) => this.owner.batch.log('dot1x,error', message));
   }
+
 
   state(): ReportedState {
     if (this.plan?.reason) return { running: false, status: SERVICE_STATUS.notRunning(this.plan.reason) };
@@ -570,21 +554,7 @@ export class Dot1xService implements ManagedService {
       // Every poll: a carrier change is no row of the store.
       for (const daemon of this.daemons.values()) daemon.checkLink();
       if (await this.unchanged()) return;
-      const plans = await this.plans();
-      for (const [key, daemon] of this.daemons) {
-        if (plans.has(key)) continue;
-        this.daemons.delete(key);
-        await daemon.stop();
-      }
-      for (const [key, { kind, id, plan }] of plans) {
-        if (this.stopped) return;
-        let daemon = this.daemons.get(key);
-        if (!daemon) {
-          daemon = new Dot1xDaemon(this, kind, id, this.runRoot);
-          this.daemons.set(key, daemon);
-        }
-        await daemon.apply(plan);
-      }
+      await applyPlans(this.daemons, await this.plans(), ({ kind, id }) => new Dot1xDaemon(this, kind, id, this.runRoot), () => this.stopped);
       await this.states.write();
     } catch (e) {
       this.inputs = undefined; // try again at the next change or poll

@@ -36,7 +36,7 @@ import type { ManagedService } from './managed.js';
 import { OVPN_FILES, clientConfig, serverConfig, type ClientSettings } from './openvpn-config.js';
 import { OvpnLogReader } from './openvpn-log.js';
 import { ManagementClient, type ClientAuthRequest } from './openvpn-management.js';
-import { DaemonMissing, Supervisor, reapLeftovers, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { Supervisor, applyPlans, reapLeftovers, runPlan, type DaemonPlan, type DaemonSpec, type DaemonState } from './supervisor.js';
 import { RowStates } from './row-states.js';
 import { planTls } from './tls.js';
 
@@ -54,10 +54,7 @@ const PLAN_REFRESH_MS = 60_000;
 const PASSWORD_REFUSED = 'authentication failed';
 
 /** What one enabled row should run: a daemon spec, or why it cannot. */
-interface Plan {
-  readonly label: string;
-  readonly spec?: DaemonSpec;
-  readonly reason?: string;
+interface Plan extends DaemonPlan {
   /** A client's login (given over the management socket, never written to a file). */
   readonly login?: { user: string; password: string };
 }
@@ -215,21 +212,9 @@ class OvpnDaemon {
     const before = this.plan;
     this.plan = plan;
     this.reader.label = plan.label;
-    if (!plan.spec) {
-      this.missing = undefined;
-      await this.supervisor.apply(undefined);
-      if (before?.reason !== plan.reason) this.owner.batch.log('ovpn,error', `${plan.label}: not running: ${plan.reason}`);
-      return;
-    }
-    try {
-      await this.supervisor.apply(plan.spec);
-      this.missing = undefined;
-    } catch (e) {
-      if (!(e instanceof DaemonMissing)) throw e;
-      if (this.missing !== e.message) this.owner.batch.log('ovpn,error', `${plan.label}: ${e.message}`);
-      this.missing = e.message;
-    }
+    this.missing = await runPlan(this.supervisor, plan, before, this.missing, (message) => this.owner.batch.log('ovpn,error', message));
   }
+
 
   state(): ReportedState {
     if (this.plan?.reason) return { running: false, status: SERVICE_STATUS.notRunning(this.plan.reason) };
@@ -433,21 +418,7 @@ export class OpenVpnService implements ManagedService {
         await reapLeftovers(this.runRoot, 'ovpn-');
       }
       if (await this.unchanged()) return;
-      const plans = await this.plans();
-      for (const [key, daemon] of this.daemons) {
-        if (plans.has(key)) continue;
-        this.daemons.delete(key);
-        await daemon.stop();
-      }
-      for (const [key, { kind, id, plan }] of plans) {
-        if (this.stopped) return;
-        let daemon = this.daemons.get(key);
-        if (!daemon) {
-          daemon = new OvpnDaemon(this, kind, id, this.runRoot);
-          this.daemons.set(key, daemon);
-        }
-        await daemon.apply(plan);
-      }
+      await applyPlans(this.daemons, await this.plans(), ({ kind, id }) => new OvpnDaemon(this, kind, id, this.runRoot), () => this.stopped);
       await this.states.write();
     } catch (e) {
       this.inputs = undefined; // try again at the next change or poll

@@ -279,3 +279,55 @@ export async function reapLeftovers(runRoot: string, prefix: string): Promise<vo
   for (const pid of pids.filter(alive)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
 }
+
+/** What one row of a service should run: a daemon spec, or why it cannot (its status says so). */
+export interface DaemonPlan {
+  readonly label: string;
+  readonly spec?: DaemonSpec;
+  readonly reason?: string;
+}
+
+/**
+ * Runs `plan` on `supervisor`, or stops it for a plan that cannot run. A new reason, and a
+ * missing program, are logged once (`log`); returns the missing program's message, if any.
+ */
+export async function runPlan(
+  supervisor: Supervisor, plan: DaemonPlan, before: DaemonPlan | undefined, missingBefore: string | undefined, log: (message: string) => void,
+): Promise<string | undefined> {
+  if (!plan.spec) {
+    await supervisor.apply(undefined);
+    if (before?.reason !== plan.reason) log(`${plan.label}: not running: ${plan.reason}`);
+    return undefined;
+  }
+  try {
+    await supervisor.apply(plan.spec);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof DaemonMissing)) throw e;
+    if (missingBefore !== e.message) log(`${plan.label}: ${e.message}`);
+    return e.message;
+  }
+}
+
+/**
+ * Brings a service's daemons in line with its plans (by key): stops those no longer planned,
+ * makes the new ones and applies every plan, one after the other, until `stopped()`.
+ */
+export async function applyPlans<V extends { readonly plan: P }, P, D extends { apply(plan: P): Promise<void>; stop(): Promise<void> }>(
+  daemons: Map<string, D>, plans: ReadonlyMap<string, V>, make: (planned: V) => D, stopped: () => boolean,
+): Promise<void> {
+  for (const [key, daemon] of daemons) {
+    if (plans.has(key)) continue;
+    daemons.delete(key);
+    await daemon.stop();
+  }
+  for (const [key, planned] of plans) {
+    if (stopped()) return;
+    let daemon = daemons.get(key);
+    if (!daemon) {
+      daemon = make(planned);
+      daemons.set(key, daemon);
+    }
+    await daemon.apply(planned.plan);
+  }
+}
