@@ -11,9 +11,10 @@ import { LOG_PATH } from '../../src/menus/log.js';
 import { LOGIN_FAILURES_PATH } from '../../src/services/auth.js';
 import { startFreeRadius, type FreeRadius } from '../support/freeradius.js';
 import { needs } from '../support/tools.js';
+import { passwordAuth, ssh, startSshApp, type SshApp } from './ssh-support.js';
 import { ApiClient, attrs, basic, startServiceApp, type ServiceApp } from './support.js';
 
-const skip = needs('freeradius');
+const skip = needs('freeradius', 'ssh');
 
 const USERS = [
   { name: 'alice', password: 'alice-pw', group: 'full' },
@@ -28,12 +29,12 @@ const USERS = [
 const DELAY_MS = 300;
 
 describe('RADIUS logins (/user aaa use-radius=yes) with FreeRADIUS', { skip }, () => {
-  let s: ServiceApp;
+  let s: SshApp;
   let fr: FreeRadius;
 
   before(async () => {
     fr = await startFreeRadius(USERS);
-    s = await startServiceApp({ services: { loginFailureDelayMs: DELAY_MS } });
+    s = await startSshApp({ services: { loginFailureDelayMs: DELAY_MS } });
     await s.run('/radius', 'add', { service: 'login', address: '127.0.0.1', secret: fr.secret, 'authentication-port': String(fr.port), timeout: '300ms' });
     await s.run('/user/aaa', 'set', { 'use-radius': 'yes' });
     await s.run('/user/group', 'add', { name: 'ops', policy: 'read,write,api,rest-api,test' });
@@ -73,6 +74,15 @@ describe('RADIUS logins (/user aaa use-radius=yes) with FreeRADIUS', { skip }, (
     assert.match(w.text, /not enough permissions/);
     assert.equal((await rest('carol', 'carol-pw', 'GET', '/system/identity')).status, 200);
     assert.match((await rest('carol', 'carol-pw', 'POST', '/system/identity/set', { name: 'by-carol' })).text, /not enough permissions/);
+  });
+
+  test('SSH (OpenSSH client): bob reads, and is refused a write command', async () => {
+    const auth = passwordAuth(s, 'bob-pw');
+    const read = await ssh(s, '/system identity print', auth, 'bob');
+    assert.equal(read.status, 0, read.stderr);
+    assert.match(read.stdout, /name: /);
+    const write = await ssh(s, '/system identity set name=by-bob', auth, 'bob');
+    assert.match(write.stdout + write.stderr, /not enough permissions/);
   });
 
   test('a wrong password fails after the delay, is logged and counts toward the lockout', async () => {
