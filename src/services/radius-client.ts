@@ -191,7 +191,7 @@ async function askServer(server: RadiusServer, req: LoginRequest, signal?: Abort
   } catch (e) {
     return `socket error: ${(e as Error).message}`;
   } finally {
-    socket.close();
+    try { socket.close(); } catch { /* never bound (a bad src-address): nothing to close */ }
   }
 }
 
