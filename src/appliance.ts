@@ -17,7 +17,8 @@ import { certificateTrustSources } from './menus/certificate/trust-sources.js';
 import { appendLog } from './menus/log.js';
 import { CLOCK_PATH, routerZone } from './menus/system/clock.js';
 import { GROUP_PATH } from './menus/user/group.js';
-import { credentialStamp, USER_PATH, userPolicies } from './menus/user/user.js';
+import { USER_PATH } from './menus/user/user.js';
+import { sessionPolicies } from './menus/user/aaa.js';
 import * as path from 'node:path';
 import { octalMode, openDataDir, type DataDir } from './store/datadir.js';
 import { DiskFileStore, type FileStore } from './store/files.js';
@@ -83,7 +84,7 @@ export class Appliance {
       scripts: new ConsoleScriptRunner(this.registry, () => this.executor, (topic, message) => {
         store.write((tx) => log(tx, `script,${topic}`, message)).catch(() => {});
       }, clock, () => routerLookup(this.env)),
-      access: { policiesOf: userPolicies, stamp: credentialStamp },
+      access: { policiesOf: sessionPolicies },
       reportInternalError: (error: unknown, where: string): string => {
         const ref = randomBytes(4).toString('hex');
         operatorLog(`rospki: internal error ${ref} in ${where}: ${(error as Error)?.stack ?? String(error)}\n`);
@@ -195,7 +196,7 @@ export class Appliance {
    * local console, -e and the control socket act as admin).
    */
   async session(user: string, via: string, extra: Partial<Session> = {}): Promise<Session> {
-    const policies = extra.operator ? ALL_POLICIES : await this.store.read((tx) => userPolicies(tx, user));
+    const policies = extra.operator ? ALL_POLICIES : await this.store.read((tx) => sessionPolicies(tx, user, extra.stamp));
     return {
       user, via, policies: policies ?? new Set<Policy>(), lastPrint: new Map(), width: 80, ...extra,
     };

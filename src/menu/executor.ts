@@ -100,9 +100,8 @@ export class Executor {
  */
 export function effectivePolicies(env: Environment, tx: ReadTx, session: Session): ReadonlySet<Policy> {
   if (session.operator) return session.policies;
-  const live = env.access.policiesOf(tx, session.user);
+  const live = env.access.policiesOf(tx, session.user, session.stamp);
   if (!live) return NONE;
-  if (session.stamp !== undefined && env.access.stamp(tx, session.user) !== session.stamp) return NONE;
   const out = new Set<Policy>();
   for (const p of session.policies) if (live.has(p)) out.add(p);
   if (session.channel && !out.has(session.channel)) return NONE;

@@ -169,8 +169,9 @@ export interface Session {
   /** The policy the front end itself needs on every command (`api`, `rest-api`, `ssh`, `web`). */
   readonly channel?: Policy;
   /**
-   * The user's credential stamp at login (AccessControl.stamp): when the password changes, every
-   * session that logged in before has no rights any more.
+   * The user's credential stamp at login (AccessControl.policiesOf): when the password changes,
+   * every session that logged in before has no rights any more. A RADIUS login's stamp names its
+   * group (menus/user/aaa.ts), whose policies the session then has.
    */
   readonly stamp?: string;
   /** Front end, for /log and policy checks: console, script, rest, api, ssh. */
@@ -421,10 +422,12 @@ export interface ApplianceCache {
 
 /** Where the executor learns, at each command, what a user's group grants now. */
 export interface AccessControl {
-  /** The policies of the user's group; undefined for a user that is unknown or disabled. */
-  policiesOf(tx: ReadTx, user: string): ReadonlySet<Policy> | undefined;
-  /** An opaque stamp of the user's credentials (changes with the password). */
-  stamp(tx: ReadTx, user: string): string | undefined;
+  /**
+   * The policies the user holds now; undefined for a user that is unknown or disabled. Given the
+   * session's credential stamp (Session.stamp): undefined too once those credentials no longer
+   * hold (the password changed; for a RADIUS login, its group or /user aaa use-radius is gone).
+   */
+  policiesOf(tx: ReadTx, user: string, stamp?: string): ReadonlySet<Policy> | undefined;
 }
 
 /** The shared services every command can use; menus reach each other's data only through these. */

@@ -8,6 +8,7 @@ import { clockManualMenu, clockMenu } from './system/clock.js';
 import { identityMenu } from './system/identity.js';
 import { resourceMenu } from './system/resource.js';
 import { groupMenu } from './user/group.js';
+import { aaaMenu } from './user/aaa.js';
 import { userMenu } from './user/user.js';
 import { crlMenu } from './certificate/crl.js';
 import { settingsMenu } from './certificate/settings.js';
@@ -61,7 +62,7 @@ import { RADIUS_MENUS } from './radius.js';
 export const ALL_MENUS: readonly MenuDecl[] = [
   // The root menu (with /ping). A declared menu replaces the directory its sub-menus imply, so order is free.
   withCommand(withCommand(rootMenu, pingCommand), quitCommand),
-  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
+  identityMenu, clockMenu, resourceMenu, userMenu, groupMenu, aaaMenu, logMenu, certificateMenu, serviceMenu, fileMenu,
   settingsMenu, crlMenu, builtinMenu, withCommand(toolMenu, pingCommand), sshMenu, sshKeysMenu, scriptMenu, routerboardMenu,
   // The menus that hold certificate references (services spec §2–§7); /ppp profile before the
   // menus whose default-profile refers to its built-in rows.

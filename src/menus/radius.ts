@@ -1,9 +1,11 @@
 // /radius (manual "RADIUS", RADIUS client; properties as terraform-routeros's routeros_radius
 // resource reads and writes them): the RADIUS servers the router's services ask. The 802.1X
 // authenticator (/interface dot1x server, src/services/dot1x.ts) relays its clients' EAP to the
-// first enabled server whose `service` names dot1x; nothing else of rospki asks RADIUS yet
-// (docs/compatibility.md). `secret` is sensitive (sealed, hidden like every password);
-// `certificate` is the client certificate of RadSec (RFC 6614), which rospki does not speak yet.
+// first enabled server whose `service` names dot1x; the router's own logins (/user aaa
+// use-radius=yes, src/services/radius-client.ts) ask those whose `service` names login; nothing
+// else of rospki asks RADIUS yet (docs/compatibility.md). `secret` is sensitive (sealed, hidden
+// like every password); `certificate` is the client certificate of RadSec (RFC 6614), spoken
+// through radsecproxy for dot1x only.
 
 import { boolType, durationType, enumSetType, enumType, intType, ipAddressType, refType, stringType } from '../menu/proptypes.js';
 import type { MenuDecl, PropertyDecl } from '../menu/types.js';

@@ -30,7 +30,11 @@ import type { Policy } from '../menu/types.js';
 import type { ReadMark, ReadTx, WriteTx } from '../store/store.js';
 import { IpAddress, IpPrefix } from '../menu/values.js';
 import { credentialStamp, LOGIN_FAILURES_PATH, USER_PATH, userPolicies } from '../menus/user/user.js';
+import { RADIUS_STAMP, radiusGroupName, radiusGroupPolicies, radiusLoginsOn } from '../menus/user/aaa.js';
+import { RADIUS, RADIUS_PATH, radiusServes } from '../menus/radius.js';
+import { propValue } from '../menu/generic.js';
 import { verifyPasswordAsync } from '../store/password.js';
+import { radiusLogin, requestFits, type RadiusServer } from './radius-client.js';
 
 export interface AuthOptions {
   /** Delay before answering a failed login. */
@@ -88,14 +92,28 @@ export function failureSource(remote: string): string {
 }
 
 /** A user name as /log shows it: control characters cannot start a fake line; long names cut. */
-function logName(user: string): string {
+function logName(user: string, max = 64): string {
   const clean = user.replace(/[\x00-\x1f\x7f]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
 /** `1m`, `2m`, `16m`: a lockout's length as /log says it. */
 function minutes(ms: number): string {
   return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.ceil(ms / 1000)}s`;
+}
+
+/** RADIUS Access-Requests in flight at once, at most (beyond: the login fails at once). */
+const MAX_RADIUS_REQUESTS = 64;
+/** A RADIUS server's `timeout` used per send, at most: a login waits servers × SENDS × this at worst. */
+const MAX_RADIUS_TIMEOUT_MS = 10_000;
+
+interface RadiusState {
+  servers: RadiusServer[];
+  /** Servers for login spoken over RadSec: skipped. */
+  radsec: string[];
+  nasIdentifier: string;
+  /** A cached RADIUS login of this name and password: its group and what it grants now. */
+  cached?: { group: string; policies: Set<Policy> | undefined };
 }
 
 interface Verified {
@@ -120,6 +138,8 @@ function lockedIn(tx: ReadTx, source: string, now: number): boolean {
 export class Authenticator {
   private readonly verified = new Map<string, Verified>();
   private delayed = 0;
+  private asking = 0;
+  private readonly radsecNoted = new Set<string>();
   private readonly opts: AuthOptions;
 
   constructor(private readonly app: Appliance, opts: Partial<AuthOptions> = {}) {
@@ -133,10 +153,12 @@ export class Authenticator {
    */
   async login(user: string, password: string, address: string, via: string, since?: ReadMark): Promise<LoginResult & { fresh?: boolean }> {
     const source = failureSource(address);
+    const key = `${user}\0${createHash('sha256').update(password).digest('base64')}`;
     const state = await this.app.store.read((tx) => {
       if (lockedIn(tx, source, Date.now())) return 'locked' as const;
       const row = tx.findBy(USER_PATH, 'name', user)[0];
-      if (!row) return undefined;
+      // A local user always wins; only a name that is not one is asked of RADIUS (/user aaa).
+      if (!row) return radiusLoginsOn(tx) ? { radius: this.radiusState(tx, user, key) } : undefined;
       return {
         hash: String(row.data.password ?? ''), address: row.data.address as string[] | undefined,
         policies: userPolicies(tx, user), stamp: credentialStamp(tx, user),
@@ -147,10 +169,10 @@ export class Authenticator {
       await this.delay();
       return { ok: false };
     }
+    if (state && 'radius' in state && state.radius) return this.loginByRadius(user, password, address, source, via, key, state.radius);
     const usable = !!state && !!state.policies && state.hash !== '' && password !== '' && addressAllowed(state.address, address);
     let ok = false;
     let fresh = true;
-    const key = `${user}\0${createHash('sha256').update(password).digest('base64')}`;
     const hit = usable ? this.verified.get(key) : undefined;
     const now = Date.now();
     if (hit && hit.hash === state!.hash && hit.until > now) {
@@ -170,6 +192,83 @@ export class Authenticator {
       return { ok: false };
     }
     return { ok: true, user, policies: state!.policies!, stamp: state!.stamp, fresh };
+  }
+
+  /** What a RADIUS login needs from the store: the servers, the NAS identity, a cached login's rights. */
+  private radiusState(tx: ReadTx, user: string, key: string): RadiusState {
+    const servers: RadiusServer[] = [];
+    const radsec: string[] = [];
+    for (const row of tx.list(RADIUS_PATH)) {
+      if (!radiusServes(row.data, 'login')) continue;
+      const address = propValue(RADIUS.address, row.data);
+      if (propValue(RADIUS.protocol, row.data) === 'radsec') { radsec.push(address); continue; }
+      const src = propValue(RADIUS.srcAddress, row.data);
+      servers.push({
+        address, port: propValue(RADIUS.authenticationPort, row.data), secret: propValue(RADIUS.secret, row.data),
+        timeoutMs: Math.min(MAX_RADIUS_TIMEOUT_MS, Math.max(10, propValue(RADIUS.timeout, row.data) / 1e6)),
+        ...(src ? { srcAddress: src } : {}),
+      });
+    }
+    const hit = this.verified.get(key);
+    const group = hit && hit.until > Date.now() && hit.hash.startsWith(RADIUS_STAMP) ? hit.hash.slice(RADIUS_STAMP.length) : undefined;
+    return {
+      servers, radsec, nasIdentifier: String(tx.get('/system/identity', 1)?.data.name ?? 'MikroTik'),
+      cached: group !== undefined ? { group, policies: radiusGroupPolicies(tx, user, group) } : undefined,
+    };
+  }
+
+  /**
+   * A name that is not a local user, with use-radius=yes: asked of the /radius servers (service
+   * login) unless a cached login of the same password still holds. The group is the Accept's
+   * Mikrotik-Group, else default-group; one that does not exist (or is excluded) refuses the
+   * login. Every failure is the usual one: counted, logged, delayed.
+   */
+  private async loginByRadius(
+    user: string, password: string, address: string, source: string, via: string, key: string, state: RadiusState,
+  ): Promise<LoginResult & { fresh?: boolean }> {
+    const stampOf = (group: string) => `${RADIUS_STAMP}${group}`;
+    if (state.cached?.policies) {
+      return { ok: true, user, policies: state.cached.policies, stamp: stampOf(state.cached.group), fresh: false };
+    }
+    for (const a of state.radsec) await this.noteRadsec(a);
+    const req = { user, password, nasIdentifier: state.nasIdentifier, callingStation: plainAddress(address) };
+    let reason: string | undefined;
+    if (password === '' || !requestFits(req)) reason = undefined; // refused like a wrong password
+    else if (state.servers.length === 0) reason = 'no RADIUS server for login';
+    else if (this.asking >= MAX_RADIUS_REQUESTS) reason = 'too many RADIUS requests at once';
+    else {
+      this.asking++;
+      let answer;
+      try {
+        answer = await radiusLogin(state.servers, req);
+      } finally {
+        this.asking--;
+      }
+      if (answer.kind === 'failed') reason = `no valid RADIUS answer: ${answer.reasons.join('; ')}`;
+      else if (answer.kind === 'accept') {
+        const granted = await this.app.store.read((tx) => {
+          const group = radiusGroupName(tx, answer.group);
+          return { group, policies: group !== undefined ? radiusGroupPolicies(tx, user, group) : undefined };
+        });
+        if (granted.group !== undefined && granted.policies) {
+          if (this.verified.size > 1000) this.verified.clear();
+          this.verified.set(key, { hash: stampOf(granted.group), until: Date.now() + this.opts.cacheMs });
+          return { ok: true, user, policies: granted.policies, stamp: stampOf(granted.group), fresh: true };
+        }
+        reason = `RADIUS group ${logName(granted.group ?? '')} does not exist or is excluded`;
+      }
+    }
+    await this.failed(user, address, source, via, reason);
+    return { ok: false };
+  }
+
+  /** A RadSec server named for login is skipped (rospki's logins speak UDP only): said once per address. */
+  private async noteRadsec(address: string): Promise<void> {
+    if (this.radsecNoted.has(address)) return;
+    this.radsecNoted.add(address);
+    await this.app.store.write((tx) => {
+      this.app.env.log(tx, 'radius,warning', `RADIUS server ${address} skipped for logins: RadSec is not spoken for logins`);
+    });
   }
 
   /**
@@ -198,11 +297,13 @@ export class Authenticator {
   }
 
   /** Counts, logs and delays a failed login. */
-  private async failed(user: string, address: string, source: string, via: string): Promise<void> {
+  private async failed(user: string, address: string, source: string, via: string, reason?: string): Promise<void> {
     const from = plainAddress(address);
+    // A RADIUS login's reason is on the same line: it stays in the failed-login budget of /log.
+    const why = reason ? ` (${logName(reason, 240)})` : '';
     await this.app.store.write((tx) => {
       const lockout = this.count(tx, source, Date.now());
-      this.app.env.log(tx, 'system,error,critical', `login failure for user ${logName(user)} from ${from} via ${via}`);
+      this.app.env.log(tx, 'system,error,critical', `login failure for user ${logName(user)} from ${from} via ${via}${why}`);
       if (lockout !== undefined) {
         this.app.env.log(tx, 'system,error,critical', `too many login failures from ${source}, its logins are refused for ${minutes(lockout)}`);
       }

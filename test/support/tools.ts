@@ -71,6 +71,8 @@ export const TOOLS = {
   hostapd: program('hostapd', 'hostapd'),
   // RadSec: the relay of /radius protocol=radsec, and the RadSec server of the test.
   radsecproxy: program('radsecproxy', 'radsecproxy'),
+  // FreeRADIUS: the RADIUS server of /user aaa use-radius=yes logins (test/services/radius-login.test.ts).
+  freeradius: program('freeradius', 'freeradius'),
   // ip sets up the network namespace of real-scripts' offline check-certificates run.
   ip: program('ip', 'iproute2'),
   // PostgreSQL's programs live in /usr/lib/postgresql/<version>/bin, not on PATH.

@@ -145,7 +145,7 @@ async function fillInactivityDefaults(env: Environment): Promise<void> {
   filledStores.add(env.store);
 }
 
-/** What changes when the user's password does (AccessControl.stamp): a digest of its hash. */
+/** What changes when the user's password does (Session.stamp, checked by aaa.ts sessionPolicies): a digest of its hash. */
 export function credentialStamp(tx: ReadTx, name: string): string | undefined {
   const hash = tx.findBy(USER_PATH, 'name', name)[0]?.data.password;
   if (typeof hash !== 'string') return undefined;
