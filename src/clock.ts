@@ -21,6 +21,16 @@ export interface Clock {
    * router's uptime does not follow its clock. Without it, this process's own running time.
    */
   elapsed?(): number;
+  /**
+   * How far the clock is from the host's (ms), exactly: `now() - Date.now()` would be two reads,
+   * off by one when a millisecond ends between them. Without it, that difference is taken.
+   */
+  hostOffsetMs?(): number;
+}
+
+/** How far `clock` is from the host's clock, in ms. */
+export function hostOffsetMs(clock: Clock): number {
+  return clock.hostOffsetMs?.() ?? clock.now() - Date.now();
 }
 
 /** `/system resource uptime` in ms: how long the clock (the "router") has been running. */
@@ -69,6 +79,7 @@ export class OffsetClock extends Movable implements Clock {
   hostZone(): string | undefined { return this.base.hostZone?.(); }
   elapsed(): number { return uptimeMs(this.base); }
   set(epochMs: number): void { this.offsetMs = epochMs - this.base.now(); }
+  hostOffsetMs(): number { return this.base === systemClock ? this.offset : hostOffsetMs(this.base) + this.offset; }
 }
 
 /** A clock that stands still until moved: for tests. ROSPKI_FAKE_TIME pins it from outside. */

@@ -30,7 +30,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Clock } from '../clock.js';
+import { hostOffsetMs, type Clock } from '../clock.js';
 import { LIBFAKETIME, findLibfaketime } from '../menus/host/programs.js';
 
 /** The offset file's name in the run folder. */
@@ -107,7 +107,7 @@ export class DaemonClock {
   /** The offset file, replaced in one rename (a daemon never reads half of it). */
   private write(): void {
     if (this.stopped) return;
-    const text = `${faketimeOffset(this.clock.now() - Date.now())}\n`;
+    const text = `${faketimeOffset(hostOffsetMs(this.clock))}\n`;
     if (text === this.written && fs.existsSync(this.file)) return;
     fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o700 });
     const fresh = `${this.file}.new`;
