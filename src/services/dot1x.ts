@@ -245,8 +245,8 @@ const RADSEC_PORT = 2083;
 /** The shared secret of RadSec when none is set (RFC 6614 §2.3). */
 const RADSEC_SECRET = 'radsec';
 
-/** A radsecproxy string value: quoted, so blanks are kept; nothing that could end the line. */
-const radsecValue = (v: string): string => `"${v.replace(/["\\]/g, '')}"`;
+/** A radsecproxy string value: quoted, so blanks are kept (radsecPlan refuses `"`, `\\` and control characters). */
+const radsecValue = (v: string): string => `"${v}"`;
 
 /**
  * radsecproxy's configuration of the relay of one /radius row: UDP from hostapd on 127.0.0.1
@@ -282,7 +282,7 @@ export function radsecConfig(s: { listenPort: number; localSecret: string; host:
   return `${lines.join('\n')}\n`;
 }
 
-function radsecPlan(env: Environment, tx: ReadTx, radius: StoredRow, trust: DaemonTrust, runRoot: string, relay: { port: number; secret: string }): Plan {
+export function radsecPlan(env: Environment, tx: ReadTx, radius: StoredRow, trust: DaemonTrust, runRoot: string, relay: { port: number; secret: string }): Plan {
   const label = `radius ${propValue(RADIUS.address, radius.data)}`;
   if (!findProgram(programName(RADSECPROXY))) return { label, reason: missingProgramText(RADSECPROXY.program, RADSECPROXY.package) };
   const certId = propValue(RADIUS.certificate, radius.data);
@@ -291,7 +291,8 @@ function radsecPlan(env: Environment, tx: ReadTx, radius: StoredRow, trust: Daem
   if (material.kind === 'none') return { label, reason: material.reason };
   if (!trust.anchorsPem) return { label, reason: 'no CA certificate is trusted for radius' };
   const secret = propValue(RADIUS.secret, radius.data) || RADSEC_SECRET;
-  if (!isLineValue(secret)) return { label, reason: 'the RADIUS secret holds control characters' };
+  // A quote or backslash would end or escape radsecproxy's quoted value: refused, never altered.
+  if (!isLineValue(secret) || /["\\]/.test(secret)) return { label, reason: 'the RADIUS secret holds control characters, a quote or a backslash' };
   const given = propValue(RADIUS.authenticationPort, radius.data);
   const conf = radsecConfig({
     listenPort: relay.port, localSecret: relay.secret, host: propValue(RADIUS.address, radius.data),

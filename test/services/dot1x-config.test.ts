@@ -2,7 +2,9 @@
 // enabling one needs wpa_supplicant. The supplicant itself runs in test/interop/dot1x.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { authenticatorConfig, dot1xConfig, readEvent, serverPlan } from '../../src/services/dot1x.js';
+import { authenticatorConfig, dot1xConfig, radsecPlan, readEvent, serverPlan } from '../../src/services/dot1x.js';
+import { daemonTrust } from '../../src/services/daemon-trust.js';
+import { needs } from '../support/tools.js';
 import { DOT1X_CLIENT_PATH } from '../../src/menus/interface/dot1x.js';
 import { openTestApp } from '../support/app.js';
 
@@ -77,6 +79,29 @@ test('an authenticator says why it cannot run: no RADIUS server for dot1x, a sec
     const ok = await plan();
     assert.equal(ok.reason, undefined);
     assert.match(String(ok.spec!.files!['hostapd.conf']), /\nauth_server_shared_secret=fine\n/);
+  } finally {
+    t.close();
+  }
+});
+
+test('a RadSec relay: a secret with a quote or a backslash is refused, never altered; a fine one is quoted as given', { skip: needs('radsecproxy') }, async () => {
+  const t = await openTestApp();
+  try {
+    await t.run('/certificate', 'add', { name: 'ca', 'common-name': 'ca', 'key-usage': 'key-cert-sign,crl-sign', 'key-size': 'prime256v1' });
+    await t.run('/certificate', 'sign', { number: 'ca' });
+    await t.run('/certificate', 'add', { name: 'nas', 'common-name': 'nas', 'key-size': 'prime256v1', 'key-usage': 'digital-signature,tls-client' });
+    await t.run('/certificate', 'sign', { number: 'nas', ca: 'ca' });
+    await t.run('/radius', 'add', { address: '127.0.0.1', secret: 'a"b', service: 'dot1x', protocol: 'radsec', certificate: 'nas' });
+    const trust = await daemonTrust(t.app.env, 'radius');
+    const plan = () => t.app.store.read((tx) => radsecPlan(t.app.env, tx, tx.list('/radius')[0]!, trust, '/run', { port: 40000, secret: 'local' }));
+    assert.equal((await plan()).reason, 'the RADIUS secret holds control characters, a quote or a backslash');
+    await t.run('/radius', 'set', { numbers: '0', secret: 'a\\b' });
+    assert.equal((await plan()).reason, 'the RADIUS secret holds control characters, a quote or a backslash');
+    await t.run('/radius', 'set', { numbers: '0', secret: 'with blank' });
+    const ok = await plan();
+    assert.equal(ok.reason, undefined);
+    assert.match(String(ok.spec!.files!['radsecproxy.conf']), /\n {4}secret "with blank"\n/);
+    assert.match(String(ok.spec!.files!['radsecproxy.conf']), /\n {4}port 2083\n/, 'RADIUS\'s default 1812 means RadSec\'s 2083');
   } finally {
     t.close();
   }
