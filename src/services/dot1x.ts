@@ -33,12 +33,12 @@ import {
 import { RADIUS, RADIUS_PATH, radiusServes } from '../menus/radius.js';
 import { SERVICE_STATUS, type ReportedState } from '../menus/interface/service-state.js';
 import type { ReadTx, RowData, StoredRow } from '../store/store.js';
-import { StoreBatch } from './batch.js';
 import type { ServiceContext } from './context.js';
 import { daemonTrust, type DaemonTrust } from './daemon-trust.js';
 import type { ManagedService } from './managed.js';
+import { DaemonService } from './daemon-service.js';
 import { RowStates } from './row-states.js';
-import { Supervisor, applyPlans, reapLeftovers, runPlan, type DaemonPlan, type DaemonState } from './supervisor.js';
+import { Supervisor, runPlan, type DaemonPlan, type DaemonState } from './supervisor.js';
 
 /** The trust-store components 802.1X and RadSec ask for (services spec §1.4). */
 const COMPONENT = 'dot1x';
@@ -351,6 +351,10 @@ class Dot1xDaemon {
   readonly supplicants = new Map<string, Supplicant>();
   /** The last lines it wrote, for why it stopped. */
   private lastLine = '';
+  /** The port has no carrier (its peer is down or unplugged): nothing can authenticate on it. */
+  private linkDown = false;
+  /** RadSec relay: the last TLS outcome, logged when it changes (radsecproxy retries on its own). */
+  private tls = '';
 
   constructor(private readonly owner: Dot1xService, readonly kind: Kind, readonly id: number, runRoot: string) {
     this.supervisor = new Supervisor(runRoot, daemonName(kind, id), owner.ctx.daemonClock, {
@@ -373,7 +377,6 @@ class Dot1xDaemon {
     this.missing = await runPlan(this.supervisor, plan, before, this.missing, (message) => this.owner.batch.log('dot1x,error', message));
   }
 
-
   state(): ReportedState {
     if (this.plan?.reason) return { running: false, status: SERVICE_STATUS.notRunning(this.plan.reason) };
     if (this.missing) return { running: false, status: SERVICE_STATUS.notRunning(this.missing) };
@@ -384,9 +387,6 @@ class Dot1xDaemon {
     if (this.linkDown) return { running: false, status: DOT1X_STATUS.interfaceDown };
     return { running: this.eap === DOT1X_STATUS.authenticated, status: this.eap };
   }
-
-  /** The port has no carrier (its peer is down or unplugged): nothing can authenticate on it. */
-  private linkDown = false;
 
   /**
    * Looks at the port's carrier (wpa_supplicant and hostapd say nothing when it goes): a client
@@ -419,9 +419,6 @@ class Dot1xDaemon {
     else if (this.kind === 'radsec') this.radsecOutput(line);
     else this.clientOutput(line);
   }
-
-  /** The last TLS outcome of a RadSec relay, logged when it changes (radsecproxy retries on its own). */
-  private tls = '';
 
   private radsecOutput(line: string): void {
     const m = /tlsconnect: TLS connection to \S+ \((.*?)\)(?:, subject (.*?) up| failed: (.*))$/.exec(line);
@@ -514,19 +511,13 @@ class Dot1xDaemon {
 // ---------------------------------------------------------------------------------------------
 // The service
 
-export class Dot1xService implements ManagedService {
-  readonly batch: StoreBatch;
-  readonly states: RowStates;
-  private readonly runRoot: string;
-  private readonly daemons = new Map<string, Dot1xDaemon>();
-  private stopped = false;
-  private reaped = false;
-  private inputs: ReadonlyArray<readonly StoredRow[]> | undefined;
-  private planned = 0;
+type Planned = { kind: Kind; id: number; plan: Plan };
 
-  constructor(readonly ctx: ServiceContext) {
-    this.runRoot = path.join(ctx.app.dataDir.root, 'run');
-    this.batch = new StoreBatch(ctx.app, 'dot1x', ctx.internalError);
+export class Dot1xService extends DaemonService<Plan, Planned, Dot1xDaemon> {
+  readonly states: RowStates;
+
+  constructor(ctx: ServiceContext) {
+    super(ctx, 'dot1x', 'dot1x-', PLAN_REFRESH_MS);
     this.states = new RowStates(ctx.app.store, [DOT1X_CLIENT_PATH, DOT1X_SERVER_PATH],
       (p, row) => this.daemons.get(`${p === DOT1X_SERVER_PATH ? 'server' : 'client'}${row.id}`)?.state(), ctx.internalError,
       () => new Map([[DOT1X_STATE_PATH, this.stateRows()]]));
@@ -544,59 +535,27 @@ export class Dot1xService implements ManagedService {
     return rows;
   }
 
-  async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      if (!this.reaped) {
-        // A killed rospki's supplicants and authenticators would still hold their interfaces.
-        this.reaped = true;
-        await reapLeftovers(this.runRoot, 'dot1x-');
-      }
-      // Every poll: a carrier change is no row of the store.
-      for (const daemon of this.daemons.values()) daemon.checkLink();
-      if (await this.unchanged()) return;
-      await applyPlans(this.daemons, await this.plans(), ({ kind, id }) => new Dot1xDaemon(this, kind, id, this.runRoot), () => this.stopped);
-      await this.states.write();
-    } catch (e) {
-      this.inputs = undefined; // try again at the next change or poll
-      this.ctx.internalError(e);
-    }
+  /** Every poll: a carrier change is no row of the store. */
+  protected override poll(): void {
+    for (const daemon of this.daemons.values()) daemon.checkLink();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await Promise.all([...this.daemons.values()].map((d) => d.stop().catch((e) => this.ctx.internalError(e))));
-    this.daemons.clear();
-    await this.states.stop(); // nothing runs: the rows say so
-    await this.batch.flush();
+  protected inputLists(tx: ReadTx): { lists: ReadonlyArray<readonly StoredRow[]>; busy: boolean } {
+    const own = [tx.list(DOT1X_CLIENT_PATH), tx.list(DOT1X_SERVER_PATH)];
+    const busy = own[0]!.some((r) => dot1xClientEnabled(r.data)) || own[1]!.some((r) => dot1xServerEnabled(r.data));
+    return busy ? { lists: PLAN_INPUTS.map((p) => tx.list(p)), busy } : { lists: own, busy };
   }
 
-  /**
-   * Whether nothing the plans are made of changed since the last ones (the store hands out the
-   * same list until a row of it changes); with nothing enabled, certificates are not inputs.
-   */
-  private async unchanged(): Promise<boolean> {
-    const inputs = await this.ctx.app.store.read((tx) => {
-      const own = [tx.list(DOT1X_CLIENT_PATH), tx.list(DOT1X_SERVER_PATH)];
-      const busy = own[0]!.some((r) => dot1xClientEnabled(r.data)) || own[1]!.some((r) => dot1xServerEnabled(r.data));
-      return busy ? PLAN_INPUTS.map((p) => tx.list(p)) : own;
-    });
-    const idle = inputs.length === 2;
-    const same = this.inputs !== undefined && inputs.length === this.inputs.length && inputs.every((list, i) => list === this.inputs![i])
-      && (idle || Date.now() - this.planned < PLAN_REFRESH_MS);
-    if (!same) {
-      this.inputs = inputs;
-      this.planned = Date.now();
-    }
-    return same;
+  protected make({ kind, id }: Planned): Dot1xDaemon {
+    return new Dot1xDaemon(this, kind, id, this.runRoot);
   }
 
   /** The local end of each RadSec relay, by /radius row: kept, so a relay is not moved at every plan. */
   private readonly relays = new Map<number, { port: number; secret: string }>();
 
-  private async plans(): Promise<Map<string, { kind: Kind; id: number; plan: Plan }>> {
+  protected async plans(): Promise<Map<string, Planned>> {
     const { env } = this.ctx.app;
-    const out = new Map<string, { kind: Kind; id: number; plan: Plan }>();
+    const out = new Map<string, Planned>();
     const wanted = await env.store.read((tx) => ({
       clients: tx.list(DOT1X_CLIENT_PATH).some((r) => dot1xClientEnabled(r.data)),
       servers: tx.list(DOT1X_SERVER_PATH).some((r) => dot1xServerEnabled(r.data)),
@@ -605,6 +564,7 @@ export class Dot1xService implements ManagedService {
     if (!wanted.clients && !wanted.servers) return out;
     const trust = wanted.clients ? await daemonTrust(env, COMPONENT) : undefined;
     const radsecTrust = wanted.servers && wanted.radsec.length > 0 ? await daemonTrust(env, RADSEC_COMPONENT) : undefined;
+    for (const id of this.relays.keys()) if (!radsecTrust || !wanted.radsec.includes(id)) this.relays.delete(id);
     if (radsecTrust) {
       for (const id of wanted.radsec) {
         if (!this.relays.has(id)) this.relays.set(id, { port: await freeLocalUdpPort(), secret: randomBytes(16).toString('hex') });

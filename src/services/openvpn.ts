@@ -29,14 +29,14 @@ import {
 import { SERVICE_STATUS, type ReportedState } from '../menus/interface/service-state.js';
 import { pppLogin, recordPppSession } from '../menus/ppp/secret.js';
 import type { ReadTx, RowData, StoredRow } from '../store/store.js';
-import { StoreBatch } from './batch.js';
 import type { ServiceContext } from './context.js';
 import { daemonTrust, firstCertificatePem, type DaemonTrust } from './daemon-trust.js';
 import type { ManagedService } from './managed.js';
 import { OVPN_FILES, clientConfig, serverConfig, type ClientSettings } from './openvpn-config.js';
 import { OvpnLogReader } from './openvpn-log.js';
 import { ManagementClient, type ClientAuthRequest } from './openvpn-management.js';
-import { Supervisor, applyPlans, reapLeftovers, runPlan, type DaemonPlan, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { Supervisor, runPlan, type DaemonPlan, type DaemonSpec, type DaemonState } from './supervisor.js';
+import { DaemonService } from './daemon-service.js';
 import { RowStates } from './row-states.js';
 import { planTls } from './tls.js';
 
@@ -388,79 +388,34 @@ class OvpnDaemon {
 // ---------------------------------------------------------------------------------------------
 // The service
 
-export class OpenVpnService implements ManagedService {
-  readonly batch: StoreBatch;
-  private readonly runRoot: string;
-  private readonly daemons = new Map<string, OvpnDaemon>();
-  private stopped = false;
-  private reaped = false;
-  private readonly states: RowStates;
-  /**
-   * The router clock moved since the last plans: a local CRL may be due now (openvpn runs on the
-   * router clock, daemon-clock.ts, and would find the old one expired or not yet valid).
-   */
-  private clockMoved = false;
+type Planned = { kind: Kind; id: number; plan: Plan };
+
+export class OpenVpnService extends DaemonService<Plan, Planned, OvpnDaemon> {
+  protected readonly states: RowStates;
   private readonly unsubscribeClock: (() => void) | undefined;
 
-  constructor(readonly ctx: ServiceContext) {
-    this.runRoot = path.join(ctx.app.dataDir.root, 'run');
-    this.batch = new StoreBatch(ctx.app, 'ovpn', ctx.internalError);
+  constructor(ctx: ServiceContext) {
+    super(ctx, 'ovpn', 'ovpn-', PLAN_REFRESH_MS);
     this.states = new RowStates(ctx.app.store, [OVPN_SERVER_PATH, OVPN_CLIENT_PATH],
       (p, row) => this.daemons.get(`${p === OVPN_SERVER_PATH ? 's' : 'c'}${row.id}`)?.state(), ctx.internalError);
-    this.unsubscribeClock = ctx.app.clock.onChange?.(() => { this.clockMoved = true; });
+    // The router clock moved: a local CRL may be due now (openvpn runs on the router clock,
+    // daemon-clock.ts, and would find the old one expired or not yet valid).
+    this.unsubscribeClock = ctx.app.clock.onChange?.(() => { this.replan = true; });
   }
 
-  async reconcile(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      if (!this.reaped) {
-        this.reaped = true;
-        await reapLeftovers(this.runRoot, 'ovpn-');
-      }
-      if (await this.unchanged()) return;
-      await applyPlans(this.daemons, await this.plans(), ({ kind, id }) => new OvpnDaemon(this, kind, id, this.runRoot), () => this.stopped);
-      await this.states.write();
-    } catch (e) {
-      this.inputs = undefined; // try again at the next change or poll
-      this.ctx.internalError(e);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
+  protected override stopping(): void {
     this.unsubscribeClock?.();
-    await Promise.all([...this.daemons.values()].map((d) => d.stop().catch((e) => this.ctx.internalError(e))));
-    this.daemons.clear();
-    await this.states.stop(); // nothing runs: the rows say so
-    await this.batch.flush();
   }
 
-  /** The lists the plans were made from, and when: see unchanged(). */
-  private inputs: ReadonlyArray<readonly StoredRow[]> | undefined;
-  private planned = 0;
+  protected inputLists(tx: ReadTx): { lists: ReadonlyArray<readonly StoredRow[]>; busy: boolean } {
+    const own = [tx.list(OVPN_SERVER_PATH), tx.list(OVPN_CLIENT_PATH)];
+    // Nothing enabled, nothing to plan: certificates and CRLs are not inputs then.
+    const busy = own[0]!.some((r) => serverEnabled(r.data)) || own[1]!.some((r) => clientEnabled(r.data));
+    return busy ? { lists: PLAN_INPUTS.map((p) => tx.list(p)), busy } : { lists: own, busy };
+  }
 
-  /**
-   * Whether nothing the plans are made of changed since the last ones: the store hands out the
-   * same list of a menu until a row of it changes (store/cache.ts, copy on write), so busy
-   * menus (/log, written at every login) cost nothing here. Every PLAN_REFRESH_MS the plans are
-   * made anyway (a local CRL due for renewal changes nothing in the store until it is renewed).
-   */
-  private async unchanged(): Promise<boolean> {
-    const inputs = await this.ctx.app.store.read((tx) => {
-      const own = [tx.list(OVPN_SERVER_PATH), tx.list(OVPN_CLIENT_PATH)];
-      // Nothing enabled, nothing to plan: certificates and CRLs are not inputs then (not even
-      // read, so that issuing certificates does not make this service reconcile: inputs.ts).
-      const idle = !own[0]!.some((r) => serverEnabled(r.data)) && !own[1]!.some((r) => clientEnabled(r.data));
-      return idle ? own : PLAN_INPUTS.map((p) => tx.list(p));
-    });
-    const same = this.inputs !== undefined && inputs.length === this.inputs.length && inputs.every((list, i) => list === this.inputs![i])
-      && Date.now() - this.planned < PLAN_REFRESH_MS && !this.clockMoved;
-    this.clockMoved = false;
-    if (!same) {
-      this.inputs = inputs;
-      this.planned = Date.now();
-    }
-    return same;
+  protected make({ kind, id }: Planned): OvpnDaemon {
+    return new OvpnDaemon(this, kind, id, this.runRoot);
   }
 
   /** A daemon's state changed: write the rows soon (one write for a burst). */
@@ -468,13 +423,13 @@ export class OpenVpnService implements ManagedService {
     this.states.changed();
   }
 
-  private async plans(): Promise<Map<string, { kind: Kind; id: number; plan: Plan }>> {
+  protected async plans(): Promise<Map<string, Planned>> {
     const { env } = this.ctx.app;
     const wanted = await env.store.read((tx) => ({
       servers: tx.list(OVPN_SERVER_PATH).filter((r) => serverEnabled(r.data)).length,
       clients: tx.list(OVPN_CLIENT_PATH).filter((r) => clientEnabled(r.data)).length,
     }));
-    const out = new Map<string, { kind: Kind; id: number; plan: Plan }>();
+    const out = new Map<string, Planned>();
     if (wanted.servers + wanted.clients === 0) return out;
     const trust = await daemonTrust(env, COMPONENT);
     await env.store.read((tx) => {
