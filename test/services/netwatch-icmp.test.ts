@@ -6,16 +6,15 @@
 // limit"), since no router on 127.0.0.1 lets a ttl run out. The early options are also run
 // against 127.0.0.1 with the host's ping; every wait is for a condition, with a bound.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ConsoleSession } from '../../src/console/session.js';
+import { describe, test } from 'node:test';
 import { parsePingLine, type PingReply } from '../../src/menus/ping.js';
 import { NETWATCH_PATH, NW } from '../../src/menus/tool/netwatch.js';
 import { Duration, IpAddress } from '../../src/menu/values.js';
 import {
-  IcmpTrain, icmpForeseen, icmpRules, icmpVerdict, judgePacket, startNetwatch, type IcmpRules, type Packet, type RunningNetwatch,
+  IcmpTrain, icmpForeseen, icmpRules, icmpVerdict, judgePacket, type IcmpRules, type Packet,
 } from '../../src/services/netwatch.js';
 import type { RowData } from '../../src/store/store.js';
-import { openTestApp, type TestApp } from '../support/app.js';
+import { netwatchFixture, until } from './netwatch-support.js';
 import { needs } from '../support/tools.js';
 
 /** The rules of an entry with these settings (the rest defaults), timeout 1s. */
@@ -141,36 +140,8 @@ describe('netwatch icmp: the verdict', () => {
 });
 
 describe('netwatch icmp: the daemon', () => {
-  let t: TestApp;
-  let nw: RunningNetwatch;
-  let cs: ConsoleSession;
-  let out = '';
-
-  beforeEach(async () => {
-    t = await openTestApp();
-    nw = startNetwatch(t.app, { pollMs: 100 });
-    cs = await ConsoleSession.open(t.app, { output: (s) => { out += s; } });
-  });
-  afterEach(async () => {
-    await nw.stop();
-    t.close();
-  });
-
-  const cli = async (line: string): Promise<string> => {
-    out = '';
-    const r = await cs.run(line);
-    assert.ok(r.ok, `${line}: ${r.error}`);
-    return out;
-  };
-  const get = async (name: string, prop: string): Promise<string> =>
-    (await cli(`:put [${NETWATCH_PATH}/get [find name=${name}] ${prop}]`)).replace(/\n$/, '');
-  async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  const f = netwatchFixture();
+  const { cli, get } = f;
   const tested = (name: string) => until(async () => Number(await get(name, 'done-tests') || 0) >= 1, `${name} tested`);
   /** Every entry starts at once; 10 echoes 100ms apart take about a second without an early end. */
   const TRAIN = 'type=icmp host=127.0.0.1 packet-count=10 packet-interval=100ms interval=1s start-delay=0s startup-delay=0s timeout=1s';
@@ -215,7 +186,7 @@ describe('netwatch icmp: the daemon', () => {
     await cli(`${NETWATCH_PATH}/add name=named comment="a note" ${common} test-script=":global nwName \\$name; :global nwComment \\$comment; `
       + ':global nwHost \\$host; :global nwType \\$type; :global nwInterval \\$interval; :global nwTimeout \\$timeout"');
     await cli(`${NETWATCH_PATH}/add ${common} test-script=":global nwUnnamed [:typeof \\$name]; :global nwNoComment [:typeof \\$comment]"`);
-    const sys = t.app.env.scripts.globalsOf('*sys');
+    const sys = f.t.app.env.scripts.globalsOf('*sys');
     await until(async () => sys.get('nwTimeout') !== undefined && sys.get('nwUnnamed') !== undefined, 'both test-scripts');
     assert.equal(sys.get('nwName'), 'named');
     assert.equal(sys.get('nwComment'), 'a note');

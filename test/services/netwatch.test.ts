@@ -8,27 +8,19 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { ConsoleSession } from '../../src/console/session.js';
+import { describe, test } from 'node:test';
 import { certificateDer } from '../../src/menus/certificate/keys.js';
 import { Duration } from '../../src/menu/values.js';
-import { codeAccepted, MAX_STARTS_PER_SECOND, startNetwatch, type RunningNetwatch } from '../../src/services/netwatch.js';
+import { codeAccepted, MAX_STARTS_PER_SECOND, startNetwatch } from '../../src/services/netwatch.js';
 import { decodeMessage, encodeMessage, message, TYPE, CLASS_IN } from '../../src/services/dns/wire.js';
 import { externalCa, putCertificate, startServer } from '../menus/crl-support.js';
-import { openTestApp, T0, toPem, type TestApp } from '../support/app.js';
+import { T0, toPem } from '../support/app.js';
+import { netwatchFixture, until } from './netwatch-support.js';
 import { needs } from '../support/tools.js';
 
 const NW = '/tool/netwatch';
 /** Every entry here starts at once (the defaults wait 3s after an add and 5m after start-up). */
 const NOW = 'interval=1s start-delay=0s startup-delay=0s timeout=1s';
-
-async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A TCP listener on 127.0.0.1 that counts the connections it accepted. */
 async function listener(): Promise<{ port: number; accepted: () => number; times: number[]; close: () => Promise<void> }> {
@@ -45,30 +37,9 @@ async function listener(): Promise<{ port: number; accepted: () => number; times
 }
 
 describe('/tool netwatch probes', () => {
-  let t: TestApp;
-  let nw: RunningNetwatch;
-  let cs: ConsoleSession;
-  let out = '';
-
-  beforeEach(async () => {
-    t = await openTestApp();
-    nw = startNetwatch(t.app, { pollMs: 100 });
-    cs = await ConsoleSession.open(t.app, { output: (s) => { out += s; } });
-  });
-  afterEach(async () => {
-    await nw.stop();
-    t.close();
-  });
-
-  const cli = async (line: string): Promise<string> => {
-    out = '';
-    const r = await cs.run(line);
-    assert.ok(r.ok, `${line}: ${r.error}`);
-    return out;
-  };
-  const get = async (name: string, prop: string): Promise<string> =>
-    (await cli(`:put [${NW}/get [find name=${name}] ${prop}]`)).replace(/\n$/, '');
-  const logs = async (topic: string): Promise<string[]> => t.app.store.read((tx) => tx.list('/log')
+  const f = netwatchFixture();
+  const { cli, get } = f;
+  const logs = async (topic: string): Promise<string[]> => f.t.app.store.read((tx) => tx.list('/log')
     .filter((r) => (r.data.topics as string[]).join(',') === topic).map((r) => String(r.data.message)));
   const waitStatus = (name: string, status: string) => until(async () => (await get(name, 'status')) === status, `${name} ${status}`);
 
@@ -86,7 +57,7 @@ describe('/tool netwatch probes', () => {
     assert.equal(await get('web', 'status'), 'up', 'a comment, or a value that does not change, keeps the status');
     await until(async () => (await logs('script,info')).includes('nw-up'), 'the up-script');
     assert.deepEqual(await logs('netwatch,info'), [`event up [ type: tcp-conn, host: 127.0.0.1 ]`]);
-    await until(async () => Number(t.app.env.scripts.globalsOf('*sys').get('nwTests') ?? 0) >= 1, 'the test-script, with *sys globals');
+    await until(async () => Number(f.t.app.env.scripts.globalsOf('*sys').get('nwTests') ?? 0) >= 1, 'the test-script, with *sys globals');
 
     await srv.close();
     await waitStatus('web', 'down');
@@ -103,9 +74,8 @@ describe('/tool netwatch probes', () => {
   test('the first test waits start-delay after the add and startup-delay after netwatch started', async () => {
     const early = await listener();
     const late = await listener();
-    await nw.stop();
+    await f.restart();
     const boot = performance.now();
-    nw = startNetwatch(t.app, { pollMs: 100 });
     try {
       await cli(`${NW}/add name=late host=127.0.0.1 type=tcp-conn port=${late.port} interval=1s start-delay=0s startup-delay=2s`);
       const added = performance.now(); // before the add: netwatch sees the entry at the earliest then
@@ -158,7 +128,7 @@ describe('/tool netwatch probes', () => {
       await cli(`${NW}/set [find name=s] check-certificate=yes`);
       await waitStatus('s', 'down');
       assert.equal(await get('s', 'http-status-code'), '', 'no request was sent to an untrusted server');
-      await putCertificate(t, 'nw-ca', ca.ca.der);
+      await putCertificate(f.t, 'nw-ca', ca.ca.der);
       await waitStatus('s', 'up');
       assert.equal(await get('s', 'http-status-code'), '200');
       // The CA trusted only for other services is no anchor for netwatch.
@@ -173,7 +143,7 @@ describe('/tool netwatch probes', () => {
   test('https-get presents `certificate` to a server that asks for a client certificate', async () => {
     await cli('/certificate add name=nwca common-name=nw-ca key-usage=key-cert-sign,crl-sign key-size=prime256v1; /certificate sign nwca');
     await cli('/certificate add name=probe common-name=probe key-size=prime256v1 key-usage=digital-signature,tls-client; /certificate sign probe ca=nwca');
-    const caDer = await t.app.store.read((tx) => certificateDer(tx, tx.findBy('/certificate', 'name', 'nwca')[0]!.id)!);
+    const caDer = await f.t.app.store.read((tx) => certificateDer(tx, tx.findBy('/certificate', 'name', 'nwca')[0]!.id)!);
     const ext = externalCa('server CA', T0);
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const leaf = ext.leaf('127.0.0.1', { san: 'IP:127.0.0.1', publicKey });
@@ -207,7 +177,7 @@ describe('/tool netwatch probes', () => {
     assert.equal(await get('i', 'loss-percent'), '0.0%');
     assert.notEqual(await get('i', 'rtt-avg'), '');
     // The scripts find the results declared, typed as get gives them.
-    const sys = t.app.env.scripts.globalsOf('*sys');
+    const sys = f.t.app.env.scripts.globalsOf('*sys');
     await until(async () => sys.get('nwStatus') === 'up', 'the test-script');
     assert.equal(sys.get('nwSent'), 3);
     assert.ok(sys.get('nwRtt') instanceof Duration, `rtt-avg is a time: ${String(sys.get('nwRtt'))}`);
@@ -245,8 +215,7 @@ describe('/tool netwatch probes', () => {
       sock.send(encodeMessage(message({ id: q.id, response: true, questions: q.questions, answers })), rinfo.port, rinfo.address);
     });
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-    await nw.stop();
-    nw = startNetwatch(t.app, { pollMs: 100, dnsPort: sock.address().port });
+    await f.restart({ dnsPort: sock.address().port });
     try {
       await cli(`${NW}/add name=d type=dns host=up.example dns-server=127.0.0.1 ${NOW}`);
       await cli(`${NW}/add name=n type=dns host=none.example dns-server=127.0.0.1 ${NOW}`);
@@ -260,16 +229,16 @@ describe('/tool netwatch probes', () => {
 
   test('one daemon of a store probes (the duty); another takes over when it stops', async () => {
     const srv = await listener();
-    const second = startNetwatch(t.app, { pollMs: 100 });
+    const second = startNetwatch(f.t.app, { pollMs: 100 });
     try {
-      assert.equal(nw.probing, true);
+      assert.equal(f.nw.probing, true);
       assert.equal(second.probing, false);
       await cli(`${NW}/add name=one host=127.0.0.1 type=tcp-conn port=${srv.port} ${NOW}`);
       await until(async () => Number(await get('one', 'done-tests')) >= 3, 'three tests');
       // Each test is one connection (one more may be under way); a second prober would double them.
       const done = Number(await get('one', 'done-tests'));
       assert.ok(srv.accepted() <= done + 1, `${srv.accepted()} connections for ${done} tests`);
-      await nw.stop();
+      await f.nw.stop();
       await until(async () => second.probing && (await get('one', 'status')) === 'up', 'the second daemon to take over');
       await second.stop();
       assert.equal(await get('one', 'status'), 'unknown', 'a daemon that stops leaves no status behind');
@@ -296,8 +265,8 @@ describe('/tool netwatch probes', () => {
   test('scripts: only a user holding read, write, test and reboot may give one; hosts are addresses but for dns', async () => {
     await cli('/user/group/add name=rw policy=read,write');
     await cli('/user/add name=limited group=rw password=secret1234');
-    const session = await t.app.session('limited', 'test');
-    const run = (args: Record<string, string>) => t.app.executor.run({ path: NW, command: 'add', args: new Map(Object.entries(args)), session });
+    const session = await f.t.app.session('limited', 'test');
+    const run = (args: Record<string, string>) => f.t.app.executor.run({ path: NW, command: 'add', args: new Map(Object.entries(args)), session });
     await assert.rejects(run({ host: '127.0.0.1', 'up-script': '/system/reboot' }), /not enough permissions/);
     await run({ host: '127.0.0.1', comment: 'no scripts' });
     assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1');
@@ -306,7 +275,7 @@ describe('/tool netwatch probes', () => {
     await cli(`${NW}/add name=guarded host=127.0.0.1 interval=1h down-script=":log info guarded-down"`);
     const guarded = (await cli(`:put [${NW}/find name=guarded]`)).trim();
     const set = (args: Record<string, string>, command = 'set') =>
-      t.app.executor.run({ path: NW, command, args: new Map(Object.entries({ numbers: guarded, ...args })), session });
+      f.t.app.executor.run({ path: NW, command, args: new Map(Object.entries({ numbers: guarded, ...args })), session });
     await assert.rejects(set({ host: '127.0.0.2' }), /not enough permissions/);
     await assert.rejects(set({ interval: '1s' }), /not enough permissions/);
     await assert.rejects(set({ type: 'tcp-conn' }), /not enough permissions/);
@@ -320,7 +289,7 @@ describe('/tool netwatch probes', () => {
     await set({ host: '127.0.0.2' }); // no scripts left: an entry like any other
     await set({}, 'remove');
     assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1');
-    const r = await cs.run(`${NW}/add host=router.example`);
+    const r = await f.run(`${NW}/add host=router.example`);
     assert.equal(r.ok, false);
     assert.match(String(r.error), /invalid value for argument host/);
     assert.equal((await cli(`:put [:len [${NW}/find]]`)).trim(), '1', 'nothing added');
