@@ -27,6 +27,7 @@ import { emptyTmpfsDisks, tmpfsVolumes } from './menus/disk.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { RowData, Store, WriteTx } from './store/store.js';
 import { TrustEngine } from './trust/engine.js';
+import { IDENTITY_PATH, routerIdentity } from './menus/system/identity.js';
 
 export interface ApplianceOptions {
   /** Base clock; ROSPKI_FAKE_TIME (ISO date) pins it for reproducible transcripts. */
@@ -171,7 +172,7 @@ export class Appliance {
       }
       const clockRow = tx.get(CLOCK_PATH, 1);
       if (clockRow) this.clock.offsetMs = Number(clockRow.data['offset-ms'] ?? 0);
-      if (tx.get('/system/identity', 1)) return;
+      if (tx.get(IDENTITY_PATH, 1)) return;
       const ctx = typeContext(this.env, tx);
       for (const menu of this.registry.all()) {
         if (menu.kind === 'singleton' && !menu.properties.every((p) => p.compute)) {
@@ -214,7 +215,7 @@ export class Appliance {
 
   /** Identity for the prompt. */
   async identity(): Promise<string> {
-    return this.store.read((tx) => String(tx.get('/system/identity', 1)?.data.name ?? 'MikroTik'));
+    return this.store.read((tx) => routerIdentity(tx));
   }
 
   close(): void {

@@ -28,6 +28,7 @@ import { isDynamicService, SERVICE_PATH, SERVICE_STATE_PATH } from './ip/service
 import { LOG_PATH } from './log.js';
 import { LOGIN_FAILURES_PATH } from './user/user.js';
 import { CLOCK_PATH } from './system/clock.js';
+import { routerIdentity } from './system/identity.js';
 
 export const BACKUP_PATH = '/system/backup';
 export const BACKUP_EXTENSION = '.backup';
@@ -77,7 +78,7 @@ const save: CommandDecl = {
     const now = env.clock.now();
     const fields = sealedFields(env.registry.all());
     const { contents, name } = await env.store.write((tx) => {
-      const identity = String(tx.get('/system/identity', 1)?.data.name ?? 'MikroTik');
+      const identity = routerIdentity(tx);
       let name = args.get(nameArg) || defaultName(identity, now, env.zone(tx));
       if (!name.toLowerCase().endsWith(BACKUP_EXTENSION)) name += BACKUP_EXTENSION;
       name = env.files.check(name);

@@ -35,6 +35,7 @@ import { RADIUS, RADIUS_PATH, radiusServes } from '../menus/radius.js';
 import { propValue } from '../menu/generic.js';
 import { verifyPasswordAsync } from '../store/password.js';
 import { radiusLogin, requestFits, type RadiusServer } from './radius-client.js';
+import { routerIdentity } from '../menus/system/identity.js';
 
 export interface AuthOptions {
   /** Delay before answering a failed login. */
@@ -212,7 +213,7 @@ export class Authenticator {
     const hit = this.verified.get(key);
     const group = hit && hit.until > Date.now() && hit.hash.startsWith(RADIUS_STAMP) ? hit.hash.slice(RADIUS_STAMP.length) : undefined;
     return {
-      servers, radsec, nasIdentifier: String(tx.get('/system/identity', 1)?.data.name ?? 'MikroTik'),
+      servers, radsec, nasIdentifier: routerIdentity(tx),
       cached: group !== undefined ? { group, policies: radiusGroupPolicies(tx, user, group) } : undefined,
     };
   }
